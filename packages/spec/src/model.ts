@@ -1,0 +1,122 @@
+/**
+ * The runtime-neutral Model: what both renderers (Compose and ECS) consume.
+ * A setting lives here once, so it cannot exist on one side only.
+ */
+
+export type ImageSource =
+  | { kind: "pull"; ref: string }
+  | { kind: "build"; context: string; baseImage?: string; tag: string };
+
+/** A secret the MLflow container reads from an environment variable. */
+export interface SecretRef {
+  /** Environment variable inside the container. */
+  env: string;
+  /** Logical secret name: the .env key locally, the Secrets Manager secret on AWS. */
+  name: SecretName;
+  /** What it is, for humans. */
+  description: string;
+}
+
+export type SecretName = "db-password" | "auth-admin-password" | "flask-secret-key";
+
+export interface HealthCheck {
+  /** Exec-form command run inside the container; exit 0 means healthy. */
+  command: string[];
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  retries: number;
+  startPeriodSeconds: number;
+}
+
+export interface MlflowServer {
+  version: string;
+  image: ImageSource;
+  /** Port inside the container, on every runtime. */
+  port: number;
+  healthPath: string;
+  /** Entrypoint and command are identical on every runtime. */
+  entrypoint: string[];
+  command: string[];
+  /** The one-off database migration (`mlflow db upgrade`) run before a rollout. */
+  migration: { entrypoint: string[]; command: string[] };
+  /** Settings that are the same on every runtime (runtime-specific ones are added by each renderer). */
+  environment: Record<string, string>;
+  secrets: SecretRef[];
+  healthCheck: HealthCheck;
+  workers: number;
+  auth: "none" | "basic";
+  proxyArtifacts: boolean;
+  /** Host headers from the spec; each runtime adds its own address. */
+  allowedHosts: string[];
+  extraArgs: string[];
+}
+
+export interface Database {
+  engine: "postgres";
+  majorVersion: number;
+  name: string;
+  user: string;
+  port: number;
+}
+
+export interface Artifacts {
+  bucket: string;
+  prefix: string;
+  /** s3://bucket/prefix */
+  destination: string;
+}
+
+export interface LocalTarget {
+  kind: "local";
+  bindAddress: string;
+  ports: { mlflow: number; minio: number; minioConsole: number; postgres: number };
+  images: { postgres: string; minio: string };
+  objectStore: "minio";
+  /** Region name the S3 client uses against MinIO. */
+  region: string;
+}
+
+export interface AwsNetwork {
+  mode: "new" | "existing";
+  cidr?: string;
+  vpcId?: string;
+  publicSubnetIds?: string[];
+  privateSubnetIds?: string[];
+}
+
+export interface AwsTarget {
+  kind: "aws";
+  region: string;
+  account: string;
+  network: AwsNetwork;
+  cpu: number;
+  memory: number;
+  desiredCount: number;
+  autoscaling?: { min: number; max: number; targetCpu: number };
+  database: {
+    instanceClass: string;
+    allocatedStorage: number;
+    multiAz: boolean;
+    backupRetentionDays: number;
+    deletionProtection: boolean;
+  };
+  domain?: string;
+  certificateArn?: string;
+  logRetentionDays: number;
+  tags: Record<string, string>;
+}
+
+export interface ParityDeclaration {
+  key: string;
+  reason: string;
+}
+
+export interface Model {
+  name: string;
+  environment: string;
+  mlflow: MlflowServer;
+  database: Database;
+  artifacts: Artifacts;
+  target: LocalTarget | AwsTarget;
+  parity: { declared: ParityDeclaration[] };
+}

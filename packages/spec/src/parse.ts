@@ -1,0 +1,240 @@
+import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument, type Document } from "yaml";
+import type { z } from "zod";
+import { formatPath, type SpecIssue, SpecError } from "./issues.ts";
+import { type Spec, SpecSchema } from "./schema.ts";
+import { nearest } from "./suggest.ts";
+
+export type ParseResult = { ok: true; spec: Spec } | { ok: false; issues: SpecIssue[] };
+
+/**
+ * Parses and validates the text of an mlflow-dev.yaml. Pure: no file system access;
+ * `file` is only used in messages. Returns every issue found, each with its position.
+ */
+export function parseSpec(text: string, file = "mlflow-dev.yaml"): ParseResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const pos = (offset: number) => lineCounter.linePos(offset);
+
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      issues: doc.errors.map((e) => {
+        const { line, col } = pos(e.pos[0]);
+        return { file, line, col, path: "", message: yamlMessage(e.code, e.message) };
+      }),
+    };
+  }
+  if (doc.contents === null) {
+    return {
+      ok: false,
+      issues: [{ file, line: 1, col: 1, path: "", message: "the file is empty. Run `mlflow-dev init` to write a starting spec" }],
+    };
+  }
+  if (!isMap(doc.contents)) {
+    const { line, col } = pos(doc.contents.range?.[0] ?? 0);
+    return {
+      ok: false,
+      issues: [{ file, line, col, path: "", message: "the top level must be a mapping of keys (name:, mlflow:, environments:, ...)" }],
+    };
+  }
+
+  const result = SpecSchema.safeParse(doc.toJS());
+  if (result.success) return { ok: true, spec: result.data };
+
+  const issues: SpecIssue[] = [];
+  for (const zi of result.error.issues) issues.push(...toSpecIssues(zi, doc, file, pos));
+  issues.sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
+  return { ok: false, issues: dedupe(issues) };
+}
+
+/** Like parseSpec, but throws a SpecError carrying every issue. */
+export function parseSpecOrThrow(text: string, file = "mlflow-dev.yaml"): Spec {
+  const r = parseSpec(text, file);
+  if (!r.ok) throw new SpecError(r.issues);
+  return r.spec;
+}
+
+function yamlMessage(code: string, message: string): string {
+  const first = message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "") ?? message;
+  switch (code) {
+    case "DUPLICATE_KEY":
+      return "invalid YAML: a key appears twice in the same mapping. Keep one of them";
+    case "TAB_AS_INDENT":
+      return "invalid YAML: tabs cannot indent YAML. Indent with spaces";
+    default:
+      return `invalid YAML: ${first}`;
+  }
+}
+
+type Pos = (offset: number) => { line: number; col: number };
+
+function nodeAt(doc: Document, path: readonly PropertyKey[]): Node | undefined {
+  const node = doc.getIn(path as unknown[], true);
+  return node && typeof node === "object" ? (node as Node) : undefined;
+}
+
+/** The nearest existing node along the path (for missing keys: the parent mapping). */
+function closestNode(doc: Document, path: readonly PropertyKey[]): { node: Node | undefined; depth: number } {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? (doc.contents as Node) : nodeAt(doc, path.slice(0, depth));
+    if (node) return { node, depth };
+  }
+  return { node: undefined, depth: 0 };
+}
+
+function keyNode(doc: Document, parent: readonly PropertyKey[], key: string): Node | undefined {
+  const map = parent.length === 0 ? doc.contents : nodeAt(doc, parent);
+  if (!isMap(map)) return undefined;
+  for (const item of map.items) {
+    if (isPair(item) && isScalar(item.key) && String(item.key.value) === key) return item.key;
+  }
+  return undefined;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null (an empty value)";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  return `the ${typeof value} ${String(value)}`;
+}
+
+const typeNames: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  int: "an integer",
+  boolean: "true or false",
+  object: "a mapping",
+  array: "a list",
+  record: "a mapping",
+};
+
+function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Pos): SpecIssue[] {
+  const path = zi.path;
+  const at = (node: Node | undefined) => pos(node?.range?.[0] ?? 0);
+
+  if (zi.code === "unrecognized_keys") {
+    const known = knownKeys(path);
+    return zi.keys.map((key) => {
+      const { line, col } = at(keyNode(doc, path, key) ?? closestNode(doc, path).node);
+      const guess = nearest(key, known);
+      const hint = guess
+        ? `Did you mean "${guess}"?`
+        : known.length > 0
+          ? `Valid keys here: ${known.join(", ")}`
+          : "Remove it";
+      return { file, line, col, path: formatPath([...path, key]), message: `unknown key "${key}". ${hint}` };
+    });
+  }
+
+  const { node, depth } = closestNode(doc, path);
+  const { line, col } = at(node);
+  const missing = depth < path.length;
+  const value = missing ? undefined : doc.getIn(path as unknown[]);
+  const shown = formatPath(path);
+
+  let message: string;
+  switch (zi.code) {
+    case "invalid_type": {
+      const expected = typeNames[zi.expected] ?? zi.expected;
+      if (missing || value === undefined) {
+        message = `is required: add ${expected} here`;
+      } else if (
+        (zi.expected === "string" && (typeof value === "number" || typeof value === "boolean")) ||
+        false
+      ) {
+        message = `must be ${expected}, got ${describeValue(value)}. Quote it: "${String(value)}"`;
+      } else if (zi.expected === "int" && typeof value === "number") {
+        message = `must be ${expected}, got ${value}`;
+      } else {
+        message = `must be ${expected}, got ${describeValue(value)}`;
+      }
+      break;
+    }
+    case "invalid_value": {
+      const values = zi.values.map((v) => JSON.stringify(v));
+      const guess =
+        typeof value === "string" ? nearest(value, zi.values.filter((v): v is string => typeof v === "string")) : undefined;
+      message = `must be one of ${values.join(", ")}, got ${describeValue(value)}${guess ? `. Did you mean "${guess}"?` : ""}`;
+      break;
+    }
+    case "invalid_union": {
+      message = `is not an accepted value (got ${describeValue(value)}). ${zi.message}`;
+      break;
+    }
+    case "too_small": {
+      const min = Number(zi.minimum);
+      if (zi.origin === "array") message = `must list at least ${min} item${min === 1 ? "" : "s"}`;
+      else if (zi.origin === "string") message = min <= 1 ? "must not be empty" : `must be at least ${min} characters`;
+      else message = `must be at least ${min}, got ${String(value)}`;
+      break;
+    }
+    case "too_big": {
+      const max = Number(zi.maximum);
+      if (zi.origin === "array") message = `must list at most ${max} items`;
+      else if (zi.origin === "string") message = `must be at most ${max} characters`;
+      else message = `must be at most ${max}, got ${String(value)}`;
+      break;
+    }
+    case "invalid_format":
+    case "custom": {
+      const base = zi.message;
+      message = typeof value === "string" && !base.includes(value) ? `${base} (got ${JSON.stringify(value)})` : base;
+      break;
+    }
+    case "invalid_key": {
+      message = `has an invalid key: ${zi.message}`;
+      break;
+    }
+    default:
+      message = zi.message;
+  }
+  return [{ file, line, col, path: shown, message }];
+}
+
+function dedupe(issues: SpecIssue[]): SpecIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = `${i.line}:${i.col}:${i.path}:${i.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+// ---- walking the schema to find the keys valid at a path (for suggestions) ----
+
+type AnyDef = { type: string; innerType?: unknown; shape?: Record<string, unknown>; catchall?: unknown; element?: unknown; valueType?: unknown; in?: unknown };
+
+function defOf(schema: unknown): AnyDef | undefined {
+  return (schema as { _zod?: { def?: AnyDef } })?._zod?.def;
+}
+
+function unwrap(schema: unknown): unknown {
+  let s = schema;
+  for (let i = 0; i < 10; i++) {
+    const def = defOf(s);
+    if (!def) return s;
+    if (def.type === "optional" || def.type === "default" || def.type === "nullable" || def.type === "prefault") s = def.innerType;
+    else if (def.type === "pipe") s = def.in;
+    else return s;
+  }
+  return s;
+}
+
+export function knownKeys(path: readonly PropertyKey[]): string[] {
+  let s: unknown = SpecSchema;
+  for (const part of path) {
+    const def = defOf(unwrap(s));
+    if (!def) return [];
+    if (def.type === "object") {
+      const shape = def.shape ?? {};
+      s = typeof part === "string" && part in shape ? shape[part] : def.catchall;
+    } else if (def.type === "array") s = def.element;
+    else if (def.type === "record") s = def.valueType;
+    else return [];
+  }
+  const def = defOf(unwrap(s));
+  if (def?.type !== "object") return [];
+  return Object.keys(def.shape ?? {}).filter((k) => k !== "$schema");
+}

@@ -1,0 +1,211 @@
+import type { Artifacts, AwsTarget, ImageSource, LocalTarget, MlflowServer, Model, SecretRef } from "./model.ts";
+import {
+  MLFLOW_CONTAINER_PORT,
+  POSTGRES_PORT,
+  upstreamMinioImage,
+  upstreamMlflowImage,
+  upstreamPostgresImage,
+} from "./pins.ts";
+import type { Spec } from "./schema.ts";
+
+/** Image references that replace the spec's (or the defaults) at run time, e.g. images built offline. */
+export interface ImageOverrides {
+  mlflow?: string;
+  postgres?: string;
+  minio?: string;
+}
+
+export class UnknownEnvironmentError extends Error {
+  readonly environment: string;
+  readonly available: string[];
+  constructor(environment: string, available: string[]) {
+    super(
+      `environment "${environment}" is not defined in the spec. Defined: ${available.length ? available.join(", ") : "(none)"}`,
+    );
+    this.name = "UnknownEnvironmentError";
+    this.environment = environment;
+    this.available = available;
+  }
+}
+
+export function environmentNames(spec: Spec): string[] {
+  return Object.keys(spec.environments).filter((k) => spec.environments[k] !== undefined);
+}
+
+/** Spec + environment name -> Model. Pure. */
+export function resolve(spec: Spec, environment: string, overrides: ImageOverrides = {}): Model {
+  const names = environmentNames(spec);
+  if (!names.includes(environment)) throw new UnknownEnvironmentError(environment, names);
+
+  const artifacts = resolveArtifacts(spec, environment);
+  const target = environment === "local" ? resolveLocal(spec, overrides) : resolveAws(spec, environment);
+  return {
+    name: spec.name,
+    environment,
+    mlflow: resolveMlflow(spec, artifacts, overrides),
+    database: {
+      engine: "postgres",
+      majorVersion: spec.backend.postgresVersion,
+      name: spec.backend.database,
+      user: spec.backend.user,
+      port: POSTGRES_PORT,
+    },
+    artifacts,
+    target,
+    parity: { declared: spec.parity.declared.map((d) => ({ key: d.key, reason: d.reason })) },
+  };
+}
+
+function resolveArtifacts(spec: Spec, environment: string): Artifacts {
+  const env = environment === "local" ? undefined : spec.environments[environment];
+  const bucket = (env && "bucket" in env && env.bucket) || spec.artifacts.bucket;
+  return { bucket, prefix: spec.artifacts.prefix, destination: `s3://${bucket}/${spec.artifacts.prefix}` };
+}
+
+function resolveImage(spec: Spec, overrides: ImageOverrides): ImageSource {
+  if (overrides.mlflow) return { kind: "pull", ref: overrides.mlflow };
+  if (spec.images.build) {
+    const b = spec.images.build;
+    return {
+      kind: "build",
+      context: b.context,
+      ...(b.baseImage ? { baseImage: b.baseImage } : {}),
+      tag: `${spec.name}-mlflow:${spec.mlflow.version}`,
+    };
+  }
+  return { kind: "pull", ref: spec.images.mlflow ?? upstreamMlflowImage(spec.mlflow.version) };
+}
+
+export const DB_URI_EXPORT =
+  'export MLFLOW_BACKEND_STORE_URI="postgresql://${MLFLOW_DB_USER}:${MLFLOW_DB_PASSWORD}@${MLFLOW_DB_HOST}:${MLFLOW_DB_PORT}/${MLFLOW_DB_NAME}"';
+
+const AUTH_CONFIG = [
+  "cat > /tmp/mlflow-auth.ini <<EOF",
+  "[mlflow]",
+  "default_permission = READ",
+  "database_uri = ${MLFLOW_BACKEND_STORE_URI}",
+  "admin_username = admin",
+  "admin_password = ${MLFLOW_AUTH_ADMIN_PASSWORD}",
+  "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+  "EOF",
+  "export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth.ini",
+];
+
+function serverScript(spec: Spec): string {
+  const m = spec.mlflow;
+  const flags = [
+    "--host 0.0.0.0",
+    `--port ${MLFLOW_CONTAINER_PORT}`,
+    `--workers ${m.workers}`,
+    '--backend-store-uri "$MLFLOW_BACKEND_STORE_URI"',
+    m.proxyArtifacts
+      ? '--serve-artifacts --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION"'
+      : '--no-serve-artifacts --default-artifact-root "$MLFLOW_ARTIFACTS_DESTINATION"',
+    ...(m.auth === "basic" ? ["--app-name basic-auth"] : []),
+    ...m.extraArgs.map(shellQuote),
+  ];
+  return [DB_URI_EXPORT, ...(m.auth === "basic" ? AUTH_CONFIG : []), `exec mlflow server ${flags.join(" ")}`].join("\n");
+}
+
+/**
+ * Creates the schema on an empty database, upgrades it otherwise. `mlflow db upgrade` alone
+ * fails on an empty database, so this uses the same routine the server runs at start-up.
+ */
+const MIGRATION_SCRIPT = [
+  DB_URI_EXPORT,
+  'exec python -c "import os; from mlflow.store.db import utils; utils._initialize_tables(utils.create_sqlalchemy_engine_with_retry(os.environ[\'MLFLOW_BACKEND_STORE_URI\'])); print(\'mlflow database schema is up to date\')"',
+].join("\n");
+
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
+function resolveMlflow(spec: Spec, artifacts: Artifacts, overrides: ImageOverrides): MlflowServer {
+  const m = spec.mlflow;
+  const secrets: SecretRef[] = [
+    { env: "MLFLOW_DB_PASSWORD", name: "db-password", description: "PostgreSQL password of the MLflow user" },
+  ];
+  if (m.auth === "basic") {
+    secrets.push(
+      { env: "MLFLOW_AUTH_ADMIN_PASSWORD", name: "auth-admin-password", description: "MLflow basic-auth admin password" },
+      { env: "MLFLOW_FLASK_SERVER_SECRET_KEY", name: "flask-secret-key", description: "MLflow server CSRF secret key" },
+    );
+  }
+  return {
+    version: m.version,
+    image: resolveImage(spec, overrides),
+    port: MLFLOW_CONTAINER_PORT,
+    healthPath: "/health",
+    entrypoint: ["/bin/sh", "-c"],
+    command: [serverScript(spec)],
+    migration: { entrypoint: ["/bin/sh", "-c"], command: [MIGRATION_SCRIPT] },
+    environment: {
+      MLFLOW_DB_USER: spec.backend.user,
+      MLFLOW_DB_NAME: spec.backend.database,
+      MLFLOW_DB_PORT: String(POSTGRES_PORT),
+      MLFLOW_ARTIFACTS_DESTINATION: artifacts.destination,
+    },
+    secrets,
+    healthCheck: {
+      command: [
+        "python",
+        "-c",
+        `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${MLFLOW_CONTAINER_PORT}/health', timeout=4)`,
+      ],
+      intervalSeconds: 10,
+      timeoutSeconds: 5,
+      retries: 6,
+      startPeriodSeconds: 60,
+    },
+    workers: m.workers,
+    auth: m.auth,
+    proxyArtifacts: m.proxyArtifacts,
+    allowedHosts: [...m.allowedHosts],
+    extraArgs: [...m.extraArgs],
+  };
+}
+
+function resolveLocal(spec: Spec, overrides: ImageOverrides): LocalTarget {
+  const local = spec.environments.local;
+  if (!local) throw new Error("internal error: resolveLocal without a local environment");
+  return {
+    kind: "local",
+    bindAddress: local.bindAddress,
+    ports: { ...local.ports },
+    images: {
+      postgres: overrides.postgres ?? spec.images.postgres ?? upstreamPostgresImage(spec.backend.postgresVersion),
+      minio: overrides.minio ?? spec.images.minio ?? upstreamMinioImage(),
+    },
+    objectStore: spec.artifacts.localServer,
+    region: "us-east-1",
+  };
+}
+
+function resolveAws(spec: Spec, environment: string): AwsTarget {
+  const env = spec.environments[environment];
+  if (!env || !("region" in env)) throw new Error(`internal error: ${environment} is not an AWS environment`);
+  const n = env.network;
+  return {
+    kind: "aws",
+    region: env.region,
+    account: env.account,
+    network:
+      n.vpcId !== undefined
+        ? {
+            mode: "existing",
+            vpcId: n.vpcId,
+            publicSubnetIds: [...(n.publicSubnetIds ?? [])],
+            privateSubnetIds: [...(n.privateSubnetIds ?? [])],
+          }
+        : { mode: "new", cidr: n.cidr ?? "10.0.0.0/16" },
+    cpu: env.cpu,
+    memory: env.memory,
+    desiredCount: env.desiredCount,
+    ...(env.autoscaling ? { autoscaling: { ...env.autoscaling } } : {}),
+    database: { ...env.database },
+    ...(env.domain ? { domain: env.domain } : {}),
+    ...(env.certificateArn ? { certificateArn: env.certificateArn } : {}),
+    logRetentionDays: env.logRetentionDays,
+    tags: { ...env.tags },
+  };
+}

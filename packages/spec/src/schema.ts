@@ -1,0 +1,355 @@
+import { z } from "zod";
+import { checkFargateSize } from "./fargate.ts";
+import { DEFAULT_MLFLOW_VERSION, DEFAULT_POSTGRES_MAJOR, SUPPORTED_POSTGRES_MAJORS } from "./pins.ts";
+
+/**
+ * The schema of mlflow-dev.yaml. The JSON Schema in schema.json is generated from it
+ * (`pnpm schema:write`) and a test fails when the two differ.
+ */
+
+const dnsLabel = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+const semver = /^\d+\.\d+\.\d+$/;
+const imageRef = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+const hostPattern = /^(\*|(\*\.)?[A-Za-z0-9.-]+)(:(\d+|\*))?$/;
+const cidr = /^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-8])$/;
+const port = z.int().min(1).max(65535);
+
+export const ImageRefSchema = z
+  .string()
+  .regex(imageRef, { message: "is not a valid image reference" })
+  .refine((v) => !v.endsWith(":latest"), { message: "uses the :latest tag" })
+  .meta({ description: "An image reference, pinned by tag or digest (never :latest)." });
+
+const MlflowSchema = z
+  .strictObject({
+    version: z
+      .string()
+      .regex(semver, { message: "must be a pinned MLflow version such as 3.18.0" })
+      .default(DEFAULT_MLFLOW_VERSION)
+      .meta({ description: "The MLflow version, pinned (x.y.z)." }),
+    workers: z.int().min(1).max(32).default(2).meta({ description: "Server worker processes." }),
+    allowedHosts: z
+      .array(z.string().regex(hostPattern, { message: "is not a host pattern (host, *.domain or host:port)" }))
+      .default([])
+      .meta({
+        description:
+          "Extra Host headers the server accepts (MLflow rejects unknown hosts). The local address and the ALB/domain are added automatically.",
+      }),
+    auth: z.enum(["none", "basic"]).default("none").meta({ description: "`basic` turns on MLflow's basic-auth app." }),
+    proxyArtifacts: z
+      .boolean()
+      .default(true)
+      .meta({ description: "Serve artifacts through the tracking server (--serve-artifacts)." }),
+    extraArgs: z
+      .array(z.string())
+      .default([])
+      .meta({ description: "Extra `mlflow server` flags, passed on both runtimes." }),
+  })
+  .meta({ description: "The MLflow tracking server." });
+
+const BuildSchema = z.strictObject({
+  context: z.string().min(1).meta({ description: "Build context directory, relative to the spec file." }),
+  baseImage: ImageRefSchema.optional().meta({ description: "Passed as the BASE_IMAGE build argument." }),
+});
+
+const ImagesSchema = z
+  .strictObject({
+    mlflow: ImageRefSchema.optional().meta({
+      description: "MLflow server image. Default: ghcr.io/mlflow/mlflow:v<version>-full.",
+    }),
+    build: BuildSchema.optional().meta({
+      description: "Build the project's own MLflow image (for example images/mlflow) instead of pulling one.",
+    }),
+    postgres: ImageRefSchema.optional().meta({ description: "Local PostgreSQL image. Default: postgres:<major>." }),
+    minio: ImageRefSchema.optional().meta({ description: "Local MinIO image. Default: the last published release." }),
+  })
+  .default({})
+  .meta({ description: "Image overrides for every service (private registries, mirrors, offline builds)." });
+
+const BackendSchema = z
+  .strictObject({
+    postgresVersion: z
+      .int()
+      .refine((v) => (SUPPORTED_POSTGRES_MAJORS as readonly number[]).includes(v), {
+        message: `must be a supported PostgreSQL major version (${SUPPORTED_POSTGRES_MAJORS.join(", ")})`,
+      })
+      .default(DEFAULT_POSTGRES_MAJOR),
+    database: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a lowercase SQL identifier" })
+      .default("mlflow"),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a lowercase SQL identifier" })
+      .refine((v) => !["postgres", "admin", "rdsadmin", "root"].includes(v), {
+        message: "is reserved by PostgreSQL or RDS; choose another user name such as mlflow",
+      })
+      .default("mlflow"),
+  })
+  .default({ postgresVersion: DEFAULT_POSTGRES_MAJOR, database: "mlflow", user: "mlflow" })
+  .meta({ description: "The PostgreSQL backend store." });
+
+const ArtifactsSchema = z
+  .strictObject({
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)" })
+      .meta({ description: "Bucket name. AWS environments may override it (S3 names are global)." }),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, { message: "must be a key prefix without leading or trailing /" })
+      .default("mlflow"),
+    localServer: z
+      .enum(["minio"])
+      .default("minio")
+      .meta({ description: "The S3-compatible server used locally." }),
+  })
+  .meta({ description: "The S3 artifact store." });
+
+const LocalEnvSchema = z
+  .strictObject({
+    bindAddress: z
+      .string()
+      .regex(/^(\d{1,3}\.){3}\d{1,3}$/, { message: "must be an IPv4 address such as 127.0.0.1" })
+      .default("127.0.0.1")
+      .meta({ description: "Host address the ports are published on. Default loopback only." }),
+    ports: z
+      .strictObject({
+        mlflow: port.default(5000),
+        minio: port.default(9000),
+        minioConsole: port.default(9001),
+        postgres: port.default(5432),
+      })
+      .default({ mlflow: 5000, minio: 9000, minioConsole: 9001, postgres: 5432 }),
+  })
+  .meta({ description: "The local Docker Compose stack." });
+
+const NetworkSchema = z
+  .strictObject({
+    cidr: z.string().regex(cidr, { message: "must be an IPv4 CIDR block between /16 and /28" }).optional(),
+    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { message: "must be a VPC id such as vpc-0abc1234" }).optional(),
+    publicSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be a subnet id" })).optional(),
+    privateSubnetIds: z
+      .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be a subnet id" }))
+      .optional(),
+  })
+  .default({})
+  .meta({ description: "A new VPC (cidr, default 10.0.0.0/16) or an existing one (vpcId + subnets)." });
+
+const AutoscalingSchema = z.strictObject({
+  min: z.int().min(1),
+  max: z.int().min(1).max(100),
+  targetCpu: z.int().min(10).max(95).default(60),
+});
+
+const DatabaseSchema = z
+  .strictObject({
+    instanceClass: z
+      .string()
+      .regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: "must be an RDS instance class such as db.t4g.micro" })
+      .default("db.t4g.micro"),
+    allocatedStorage: z.int().min(20).max(65536).default(20).meta({ description: "GiB." }),
+    multiAz: z.boolean().default(false),
+    backupRetentionDays: z.int().min(0).max(35).default(7),
+    deletionProtection: z.boolean().default(true),
+  })
+  .default({
+    instanceClass: "db.t4g.micro",
+    allocatedStorage: 20,
+    multiAz: false,
+    backupRetentionDays: 7,
+    deletionProtection: true,
+  });
+
+const AwsEnvSchema = z
+  .strictObject({
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as eu-west-1" }),
+    account: z.string().regex(/^\d{12}$/, { message: "must be a 12-digit AWS account id (quote it)" }),
+    network: NetworkSchema,
+    cpu: z.int().default(512).meta({ description: "Fargate CPU units." }),
+    memory: z.int().default(1024).meta({ description: "Fargate memory (MiB)." }),
+    desiredCount: z.int().min(1).max(100).default(1),
+    autoscaling: AutoscalingSchema.optional(),
+    database: DatabaseSchema,
+    domain: z
+      .string()
+      .regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, { message: "must be a domain name such as mlflow.example.com" })
+      .optional(),
+    certificateArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, {
+        message: "must be an ACM certificate ARN",
+      })
+      .optional(),
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "must be a valid S3 bucket name" })
+      .optional()
+      .meta({ description: "Override the artifact bucket name for this environment." }),
+    logRetentionDays: z
+      .union([
+        z.literal(1),
+        z.literal(3),
+        z.literal(5),
+        z.literal(7),
+        z.literal(14),
+        z.literal(30),
+        z.literal(60),
+        z.literal(90),
+        z.literal(180),
+        z.literal(365),
+        z.literal(731),
+        z.literal(1827),
+        z.literal(3653),
+      ])
+      .default(30),
+    tags: z.record(z.string().regex(/^[A-Za-z0-9 _.:/=+@-]{1,128}$/), z.string().max(256)).default({}),
+  })
+  .superRefine((env, ctx) => {
+    const size = checkFargateSize(env.cpu, env.memory);
+    if (!size.ok) ctx.addIssue({ code: "custom", path: [size.field], message: size.message });
+    const n = env.network;
+    if (n.vpcId !== undefined) {
+      if (n.cidr !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["network", "cidr"],
+          message: "cannot be combined with vpcId. Remove cidr to use the existing VPC, or vpcId to create one",
+        });
+      for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
+        const ids = n[key];
+        if (ids === undefined || ids.length < 2)
+          ctx.addIssue({
+            code: "custom",
+            path: ["network", key],
+            message: `needs at least 2 subnets in different availability zones when vpcId is set`,
+          });
+      }
+    } else {
+      for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
+        if (n[key] !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: ["network", key],
+            message: "needs network.vpcId: subnets can only be given for an existing VPC",
+          });
+      }
+    }
+    if (env.autoscaling) {
+      const a = env.autoscaling;
+      if (a.min > a.max)
+        ctx.addIssue({
+          code: "custom",
+          path: ["autoscaling", "min"],
+          message: `(${a.min}) is greater than autoscaling.max (${a.max})`,
+        });
+      if (env.desiredCount < a.min || env.desiredCount > a.max)
+        ctx.addIssue({
+          code: "custom",
+          path: ["desiredCount"],
+          message: `(${env.desiredCount}) must lie between autoscaling.min (${a.min}) and autoscaling.max (${a.max})`,
+        });
+    }
+    if (env.certificateArn !== undefined && env.domain === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["domain"],
+        message: "is required when certificateArn is set (the certificate must cover it)",
+      });
+    if (env.certificateArn !== undefined) {
+      const certRegion = env.certificateArn.split(":")[3];
+      if (certRegion !== env.region)
+        ctx.addIssue({
+          code: "custom",
+          path: ["certificateArn"],
+          message: `is in ${certRegion} but the environment is in ${env.region}. An ALB needs a certificate from its own region`,
+        });
+    }
+  })
+  .meta({ description: "An AWS ECS Fargate environment." });
+
+const envName = /^[a-z][a-z0-9-]{0,20}$/;
+
+const EnvironmentsSchema = z
+  .object({ local: LocalEnvSchema.optional() })
+  .catchall(AwsEnvSchema)
+  .superRefine((envs, ctx) => {
+    for (const name of Object.keys(envs)) {
+      if (!envName.test(name))
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: "is not a valid environment name. Use lowercase letters, digits and -, starting with a letter",
+        });
+    }
+    if (Object.keys(envs).length === 0)
+      ctx.addIssue({ code: "custom", path: [], message: "must define at least one environment (local or an AWS one)" });
+  })
+  .meta({ description: "`local` is the Docker Compose stack; every other key is an AWS environment." });
+
+const ParityDeclarationSchema = z.strictObject({
+  key: z.string().min(1).meta({ description: "The setting that may differ, e.g. env.MY_VAR." }),
+  reason: z.string().min(10, { message: "must explain why the difference is intended (10+ characters)" }),
+});
+
+export const SpecSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name: z
+      .string()
+      .regex(dnsLabel, { message: "must be 2-32 lowercase letters, digits or -, starting with a letter" })
+      .meta({ description: "Service name; prefixes every resource." }),
+    mlflow: MlflowSchema.default({
+      version: DEFAULT_MLFLOW_VERSION,
+      workers: 2,
+      allowedHosts: [],
+      auth: "none",
+      proxyArtifacts: true,
+      extraArgs: [],
+    }),
+    images: ImagesSchema,
+    backend: BackendSchema,
+    artifacts: ArtifactsSchema,
+    environments: EnvironmentsSchema,
+    parity: z
+      .strictObject({ declared: z.array(ParityDeclarationSchema).default([]) })
+      .default({ declared: [] })
+      .meta({ description: "Differences between local and cloud that are intended, each with a reason." }),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.images.mlflow !== undefined && spec.images.build !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["images", "build"],
+        message: "cannot be combined with images.mlflow. Keep one: build the image, or use a published one",
+      });
+    if (!spec.mlflow.proxyArtifacts && spec.mlflow.auth === "basic")
+      ctx.addIssue({
+        code: "custom",
+        path: ["mlflow", "proxyArtifacts"],
+        message:
+          "must stay true with auth: basic, otherwise clients need direct bucket credentials that bypass the server's auth",
+      });
+    const reserved = ["--host", "--port", "--backend-store-uri", "--artifacts-destination", "--default-artifact-root", "--workers", "--serve-artifacts", "--no-serve-artifacts", "--app-name", "--allowed-hosts"];
+    spec.mlflow.extraArgs.forEach((arg, i) => {
+      const flag = arg.split("=")[0] ?? arg;
+      if (reserved.includes(flag))
+        ctx.addIssue({
+          code: "custom",
+          path: ["mlflow", "extraArgs", i],
+          message: `sets ${flag}, which mlflow-dev manages. Use the matching spec setting instead`,
+        });
+    });
+  })
+  .meta({ title: "mlflow-dev.yaml", description: "An MLflow tracking service, local and on AWS ECS Fargate." });
+
+export type SpecInput = z.input<typeof SpecSchema>;
+export type Spec = z.output<typeof SpecSchema>;
+export type LocalEnv = z.output<typeof LocalEnvSchema>;
+export type AwsEnv = z.output<typeof AwsEnvSchema>;
+
+export function specJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(SpecSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+}
