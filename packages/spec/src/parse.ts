@@ -136,7 +136,8 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
   let message: string;
   switch (zi.code) {
     case "invalid_type": {
-      const expected = typeNames[zi.expected] ?? zi.expected;
+      const isInt = (zi as { expected: string; format?: string }).expected === "number" && isIntSchemaAt(path);
+      const expected = isInt ? "an integer" : (typeNames[zi.expected] ?? zi.expected);
       if (missing || value === undefined) {
         message = `is required: add ${expected} here`;
       } else if (
@@ -179,7 +180,8 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
     case "invalid_format":
     case "custom": {
       const base = zi.message;
-      message = typeof value === "string" && !base.includes(value) ? `${base} (got ${JSON.stringify(value)})` : base;
+      const shownValue = typeof value === "string" || typeof value === "number" ? JSON.stringify(value) : undefined;
+      message = shownValue !== undefined && !base.includes(String(value)) ? `${base} (got ${shownValue})` : base;
       break;
     }
     case "invalid_key": {
@@ -218,6 +220,28 @@ function unwrap(schema: unknown): unknown {
     if (def.type === "optional" || def.type === "default" || def.type === "nullable" || def.type === "prefault") s = def.innerType;
     else if (def.type === "pipe") s = def.in;
     else return s;
+  }
+  return s;
+}
+
+function isIntSchemaAt(path: readonly PropertyKey[]): boolean {
+  const s = schemaAt(path);
+  const def = defOf(unwrap(s)) as (AnyDef & { format?: string; checks?: unknown[] }) | undefined;
+  const bag = (unwrap(s) as { _zod?: { bag?: { format?: string } } })?._zod?.bag;
+  return def?.type === "number" && (bag?.format === "safeint" || def.format === "safeint");
+}
+
+function schemaAt(path: readonly PropertyKey[]): unknown {
+  let s: unknown = SpecSchema;
+  for (const part of path) {
+    const def = defOf(unwrap(s));
+    if (!def) return undefined;
+    if (def.type === "object") {
+      const shape = def.shape ?? {};
+      s = typeof part === "string" && part in shape ? shape[part] : def.catchall;
+    } else if (def.type === "array") s = def.element;
+    else if (def.type === "record") s = def.valueType;
+    else return undefined;
   }
   return s;
 }

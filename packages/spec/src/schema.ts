@@ -161,6 +161,8 @@ const DatabaseSchema = z
     deletionProtection: true,
   });
 
+const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
 const AwsEnvSchema = z
   .strictObject({
     region: z
@@ -189,21 +191,10 @@ const AwsEnvSchema = z
       .optional()
       .meta({ description: "Override the artifact bucket name for this environment." }),
     logRetentionDays: z
-      .union([
-        z.literal(1),
-        z.literal(3),
-        z.literal(5),
-        z.literal(7),
-        z.literal(14),
-        z.literal(30),
-        z.literal(60),
-        z.literal(90),
-        z.literal(180),
-        z.literal(365),
-        z.literal(731),
-        z.literal(1827),
-        z.literal(3653),
-      ])
+      .int()
+      .refine((v) => LOG_RETENTION_DAYS.includes(v), {
+        message: `must be a CloudWatch Logs retention period: ${LOG_RETENTION_DAYS.join(", ")}`,
+      })
       .default(30),
     tags: z.record(z.string().regex(/^[A-Za-z0-9 _.:/=+@-]{1,128}$/), z.string().max(256)).default({}),
   })
@@ -291,7 +282,9 @@ const EnvironmentsSchema = z
 
 const ParityDeclarationSchema = z.strictObject({
   key: z.string().min(1).meta({ description: "The setting that may differ, e.g. env.MY_VAR." }),
-  reason: z.string().min(10, { message: "must explain why the difference is intended (10+ characters)" }),
+  reason: z.string().refine((v) => v.trim().length >= 10, {
+    message: "must explain why the difference is intended (at least 10 characters)",
+  }),
 });
 
 export const SpecSchema = z

@@ -1,0 +1,71 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import type { Model } from "@mlflow-dev/spec";
+import { parseCommandArgs, requireString } from "../args.ts";
+import { EXIT } from "../errors.ts";
+import { imageOverridesFromEnv, loadSpec, resolveEnv } from "../load-spec.ts";
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, global } = parseCommandArgs("render", argv, { env: { type: "string" }, out: { type: "string" } });
+  const env = requireString(values, "env", "render");
+  const loaded = loadSpec(global.file);
+  const model = resolveEnv(loaded, env, env === "local" ? imageOverridesFromEnv() : {});
+  const out = values.out as string | undefined;
+  if (model.target.kind === "local") return renderLocal(model, loaded.dir, out, global.json);
+  return renderAws(model, out, global.json);
+}
+
+async function renderLocal(model: Model, specDir: string, out: string | undefined, json: boolean): Promise<number> {
+  const { toComposeFile, toComposeYaml, writeLocalFiles } = await import("@mlflow-dev/compose");
+  if (out === undefined) {
+    process.stdout.write(json ? `${JSON.stringify(toComposeFile(model, { specDir: relative(process.cwd(), specDir) || "." }), null, 2)}\n` : toComposeYaml(model, { specDir: relative(process.cwd(), specDir) || "." }));
+    return EXIT.ok;
+  }
+  const dir = resolve(out);
+  const written = writeLocalFiles(dir, model, { specDir: relative(dir, specDir) || "." });
+  const files = { compose: relative(process.cwd(), written.composePath), env: relative(process.cwd(), written.envPath), secretsGenerated: written.secretsAdded };
+  if (json) process.stdout.write(`${JSON.stringify(files, null, 2)}\n`);
+  else {
+    process.stdout.write(`wrote ${files.compose}\n`);
+    process.stdout.write(
+      written.secretsAdded.length > 0
+        ? `wrote ${files.env} (mode 0600) with generated ${written.secretsAdded.join(", ")}\n`
+        : `kept ${files.env} (already holds every secret)\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
+async function renderAws(model: Model, out: string | undefined, json: boolean): Promise<number> {
+  const aws = await import("@mlflow-dev/aws");
+  const ctx = aws.placeholderContext(model);
+  const artifacts = {
+    "template.yaml": aws.toTemplateYaml(model),
+    "task-definition.json": `${JSON.stringify(aws.toTaskDefinition(model, ctx), null, 2)}\n`,
+    "migration-task-definition.json": `${JSON.stringify(aws.toMigrationTaskDefinition(model, ctx), null, 2)}\n`,
+    "rollout-plan.json": `${JSON.stringify(aws.toRolloutPlan(model, ctx), null, 2)}\n`,
+  };
+  if (out === undefined) {
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            template: aws.toTemplate(model),
+            taskDefinition: aws.toTaskDefinition(model, ctx),
+            migrationTaskDefinition: aws.toMigrationTaskDefinition(model, ctx),
+            rolloutPlan: aws.toRolloutPlan(model, ctx),
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    else process.stdout.write(artifacts["template.yaml"]);
+    return EXIT.ok;
+  }
+  const dir = resolve(out);
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(artifacts)) writeFileSync(join(dir, name), text);
+  const written = Object.keys(artifacts).map((n) => relative(process.cwd(), join(dir, n)));
+  process.stdout.write(json ? `${JSON.stringify({ files: written }, null, 2)}\n` : written.map((f) => `wrote ${f}\n`).join(""));
+  return EXIT.ok;
+}

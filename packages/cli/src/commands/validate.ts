@@ -1,0 +1,31 @@
+import { environmentNames, formatIssue, parseSpec } from "@mlflow-dev/spec";
+import { readFileSync } from "node:fs";
+import { relative, resolve } from "node:path";
+import { parseCommandArgs } from "../args.ts";
+import { EXIT } from "../errors.ts";
+import { loadSpec } from "../load-spec.ts";
+
+export async function run(argv: string[]): Promise<number> {
+  const { global } = parseCommandArgs("validate", argv, {});
+  if (global.json) {
+    let text: string;
+    try {
+      text = readFileSync(resolve(global.file), "utf8");
+    } catch {
+      loadSpec(global.file); // throws the same clear error as other commands
+      return EXIT.internal;
+    }
+    const shown = relative(process.cwd(), resolve(global.file)) || global.file;
+    const r = parseSpec(text, shown);
+    const out = r.ok
+      ? { valid: true, file: shown, environments: environmentNames(r.spec), issues: [] }
+      : { valid: false, file: shown, issues: r.issues };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return r.ok ? EXIT.ok : EXIT.invalidInput;
+  }
+  const loaded = loadSpec(global.file);
+  process.stdout.write(`${loaded.shown} is valid (environments: ${environmentNames(loaded.spec).join(", ")})\n`);
+  return EXIT.ok;
+}
+
+export { formatIssue };

@@ -1,0 +1,75 @@
+/** Help texts. Kept free of imports so `--help` loads nothing heavy. */
+export const USAGE = `mlflow-dev: one spec, an MLflow tracking service on your laptop and on AWS ECS Fargate
+
+Usage: mlflow-dev <command> [flags]
+
+Spec and rendering (no Docker, no AWS):
+  init                      Write a starting mlflow-dev.yaml (and its JSON Schema)
+  validate                  Check the spec; every problem with file:line:col
+  render --env <name>       Render compose.yaml (local) or the ECS task definition and
+                            CloudFormation template (AWS env); --out <dir> writes files
+  schema                    Print the JSON Schema of mlflow-dev.yaml
+
+Local stack (Docker):
+  up                        Start MLflow + PostgreSQL + MinIO and wait until healthy
+  down [--volumes --yes]    Stop the stack (data kept unless --volumes)
+  status                    State and health of each service
+  logs [service] [-f]       Service logs
+  doctor                    Check Docker, Compose, ports, disk, images, AWS, emulator
+
+Global flags:
+  -f, --file <path>         Spec file (default ./mlflow-dev.yaml)
+      --json                Machine-readable output on stdout
+  -h, --help                Help (also: mlflow-dev <command> --help)
+  -v, --version             Print the version
+
+Exit codes: 0 ok, 1 failed (or a problem found), 2 invalid input (nothing changed), 70 internal error.
+`;
+
+export const COMMAND_HELP: Record<string, string> = {
+  init: `Usage: mlflow-dev init [--name <service>] [--force] [-f <path>]
+
+Writes mlflow-dev.yaml (first line points yaml-language-server at the schema) and
+mlflow-dev.schema.json beside it. Refuses to overwrite an existing spec without --force.
+`,
+  validate: `Usage: mlflow-dev validate [-f <path>] [--json]
+
+Validates the spec and prints every problem as file:line:col path: message.
+Exit 0 when valid, 2 when not.
+`,
+  render: `Usage: mlflow-dev render --env <name> [--out <dir>] [-f <path>] [--json]
+
+local:     prints compose.yaml; with --out writes compose.yaml and a .env of generated
+           secrets (mode 0600, never overwritten).
+AWS env:   prints the CloudFormation template; with --out writes template.yaml,
+           task-definition.json, migration-task-definition.json and rollout-plan.json.
+           --json prints all of them as one JSON object.
+`,
+  schema: `Usage: mlflow-dev schema
+
+Prints the JSON Schema of mlflow-dev.yaml on stdout.
+`,
+  up: `Usage: mlflow-dev up [-f <path>]
+
+Renders compose.yaml and .env into .mlflow-dev/ beside the spec, starts the stack with
+docker compose up --wait, and waits for MLflow /health. A second up with nothing changed
+is a no-op; a changed spec recreates only what changed.
+Image overrides for offline machines: MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF".
+`,
+  down: `Usage: mlflow-dev down [--volumes] [--yes] [-f <path>]
+
+Stops and removes the containers. Data volumes are kept unless --volumes is given,
+which needs --yes (or a confirmation at a terminal).
+`,
+  status: `Usage: mlflow-dev status [-f <path>] [--json]
+
+State and health of each service of the local stack.
+`,
+  logs: `Usage: mlflow-dev logs [service] [-f|--follow] [--tail <n>] [--file <path>]
+`,
+  doctor: `Usage: mlflow-dev doctor [-f <path>] [--json]
+
+Checks the Docker engine, Compose, free ports, disk, images, AWS credentials and the
+AWS emulator, with a verdict per check. Exit 1 when a required check fails.
+`,
+};

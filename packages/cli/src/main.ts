@@ -1,0 +1,65 @@
+import { EXIT, UserError } from "./errors.ts";
+import { COMMAND_HELP, USAGE } from "./help.ts";
+import { VERSION } from "./version.ts";
+
+type CommandModule = { run: (argv: string[]) => Promise<number> };
+
+/** Each command is imported only when run, so --help and --version stay fast. */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  init: () => import("./commands/init.ts"),
+  validate: () => import("./commands/validate.ts"),
+  render: () => import("./commands/render.ts"),
+  schema: () => import("./commands/schema.ts"),
+  up: () => import("./commands/up.ts"),
+  down: () => import("./commands/down.ts"),
+  status: () => import("./commands/status.ts"),
+  logs: () => import("./commands/logs.ts"),
+  doctor: () => import("./commands/doctor.ts"),
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    const topic = command === "help" ? rest[0] : undefined;
+    process.stdout.write(topic && COMMAND_HELP[topic] ? COMMAND_HELP[topic] : USAGE);
+    return EXIT.ok;
+  }
+  if (command === "--version" || command === "-v") {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const load = COMMANDS[command];
+  if (!load) {
+    const { nearestCommand } = await import("./suggest-command.ts");
+    const guess = nearestCommand(command, Object.keys(COMMANDS));
+    process.stderr.write(
+      `error: unknown command "${command}".${guess ? ` Did you mean "${guess}"?` : ""} Run \`mlflow-dev --help\` for the list.\n`,
+    );
+    return EXIT.invalidInput;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(COMMAND_HELP[command] ?? USAGE);
+    return EXIT.ok;
+  }
+  try {
+    const mod = await load();
+    return await mod.run(rest);
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+export function reportError(e: unknown): number {
+  if (e instanceof UserError) {
+    process.stderr.write(`error: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`${e.hint}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof Error && e.name === "SpecError") {
+    process.stderr.write(`${e.message}\n`);
+    return EXIT.invalidInput;
+  }
+  const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  process.stderr.write(`internal error (a bug in mlflow-dev, please report it):\n${detail}\n`);
+  return EXIT.internal;
+}

@@ -1,0 +1,209 @@
+import type { LocalTarget, Model } from "@mlflow-dev/spec";
+import { MINIO_API_PORT, MINIO_CONSOLE_PORT } from "@mlflow-dev/spec";
+import { stringify } from "yaml";
+import { LOCAL_SECRET_VARS } from "./env-file.ts";
+
+export const SERVICE = {
+  postgres: "postgres",
+  minio: "minio",
+  createBucket: "create-bucket",
+  migrate: "migrate",
+  mlflow: "mlflow",
+} as const;
+
+export const VOLUME = { postgres: "postgres-data", minio: "minio-data" } as const;
+
+export interface ComposeRenderOptions {
+  /** Path from the directory compose.yaml is written to, to the spec's directory (for build contexts). */
+  specDir?: string;
+}
+
+type Service = Record<string, unknown>;
+
+export interface ComposeFile {
+  name: string;
+  services: Record<string, Service>;
+  volumes: Record<string, Record<string, never>>;
+}
+
+function localTarget(model: Model): LocalTarget {
+  if (model.target.kind !== "local")
+    throw new Error(`environment "${model.environment}" is an AWS environment; Compose renders only "local"`);
+  return model.target;
+}
+
+/** Compose interpolates `$`; literal dollars in commands and values must be doubled. */
+export function escapeDollars(s: string): string {
+  return s.replaceAll("$", () => "$$");
+}
+
+function required(variable: string): string {
+  return `\${${variable}:?${variable} is not set: run mlflow-dev up (it writes .env)}`;
+}
+
+function sortedRecord(entries: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(entries).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function publish(target: LocalTarget, hostPort: number, containerPort: number): string {
+  return `${target.bindAddress}:${hostPort}:${containerPort}`;
+}
+
+function mlflowImage(model: Model, specDir: string): Service {
+  const image = model.mlflow.image;
+  if (image.kind === "pull") return { image: image.ref };
+  return {
+    image: image.tag,
+    build: {
+      context: specDir === "." ? image.context : `${specDir}/${image.context}`,
+      ...(image.baseImage ? { args: { BASE_IMAGE: image.baseImage } } : {}),
+    },
+  };
+}
+
+/** The MLflow server's environment on the local runtime (common settings + local-only ones). */
+export function mlflowEnvironment(model: Model): Record<string, string> {
+  const t = localTarget(model);
+  const env: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(model.mlflow.environment).map(([k, v]) => [k, escapeDollars(v)])),
+    MLFLOW_DB_HOST: SERVICE.postgres,
+    AWS_DEFAULT_REGION: t.region,
+    MLFLOW_S3_ENDPOINT_URL: `http://${SERVICE.minio}:${MINIO_API_PORT}`,
+    AWS_ACCESS_KEY_ID: required(LOCAL_SECRET_VARS["minio-root-user"]),
+    AWS_SECRET_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-root-password"]),
+    MLFLOW_SERVER_ALLOWED_HOSTS: allowedHosts(model).join(","),
+  };
+  for (const ref of model.mlflow.secrets) env[ref.env] = required(LOCAL_SECRET_VARS[ref.name]);
+  return sortedRecord(env);
+}
+
+export function allowedHosts(model: Model): string[] {
+  const t = localTarget(model);
+  const hosts = [
+    `localhost:${t.ports.mlflow}`,
+    `127.0.0.1:${t.ports.mlflow}`,
+    ...(t.bindAddress !== "127.0.0.1" && t.bindAddress !== "0.0.0.0" ? [`${t.bindAddress}:${t.ports.mlflow}`] : []),
+    `${SERVICE.mlflow}:${model.mlflow.port}`,
+    ...model.mlflow.allowedHosts,
+  ];
+  return [...new Set(hosts)];
+}
+
+function healthcheck(test: string[], interval: number, timeout: number, retries: number, startPeriod: number) {
+  return {
+    test: ["CMD", ...test],
+    interval: `${interval}s`,
+    timeout: `${timeout}s`,
+    retries,
+    start_period: `${startPeriod}s`,
+  };
+}
+
+const CREATE_BUCKET_SCRIPT = [
+  "import os, boto3, botocore",
+  "s3 = boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL'])",
+  "bucket = os.environ['MLFLOW_DEV_BUCKET']",
+  "try:",
+  "    s3.head_bucket(Bucket=bucket)",
+  "    print(f'bucket {bucket} exists')",
+  "except botocore.exceptions.ClientError:",
+  "    s3.create_bucket(Bucket=bucket)",
+  "    print(f'bucket {bucket} created')",
+].join("\n");
+
+/** Model (local environment) -> the Compose file object. Pure. */
+export function toComposeFile(model: Model, options: ComposeRenderOptions = {}): ComposeFile {
+  const t = localTarget(model);
+  const specDir = options.specDir ?? ".";
+  const db = model.database;
+  const mlflowEnv = mlflowEnvironment(model);
+  const image = mlflowImage(model, specDir);
+  // Helper jobs reuse the server image; only the server itself carries the build section.
+  const jobImage = { image: image.image };
+  const hc = model.mlflow.healthCheck;
+
+  const postgres: Service = {
+    image: t.images.postgres,
+    environment: sortedRecord({
+      POSTGRES_DB: db.name,
+      POSTGRES_USER: db.user,
+      POSTGRES_PASSWORD: required(LOCAL_SECRET_VARS["db-password"]),
+      PGDATA: "/var/lib/postgresql/data",
+    }),
+    healthcheck: healthcheck(["pg_isready", "-U", db.user, "-d", db.name, "-h", "127.0.0.1"], 5, 5, 12, 10),
+    ports: [publish(t, t.ports.postgres, db.port)],
+    volumes: [`${VOLUME.postgres}:/var/lib/postgresql/data`],
+    restart: "unless-stopped",
+  };
+
+  const minio: Service = {
+    image: t.images.minio,
+    command: ["server", "/data", "--console-address", `:${MINIO_CONSOLE_PORT}`],
+    environment: sortedRecord({
+      MINIO_ROOT_USER: required(LOCAL_SECRET_VARS["minio-root-user"]),
+      MINIO_ROOT_PASSWORD: required(LOCAL_SECRET_VARS["minio-root-password"]),
+    }),
+    healthcheck: healthcheck(["curl", "-fsS", `http://127.0.0.1:${MINIO_API_PORT}/minio/health/live`], 5, 5, 12, 5),
+    ports: [publish(t, t.ports.minio, MINIO_API_PORT), publish(t, t.ports.minioConsole, MINIO_CONSOLE_PORT)],
+    volumes: [`${VOLUME.minio}:/data`],
+    restart: "unless-stopped",
+  };
+
+  const createBucket: Service = {
+    ...jobImage,
+    entrypoint: ["python", "-c"],
+    command: [CREATE_BUCKET_SCRIPT],
+    environment: sortedRecord({
+      MLFLOW_DEV_BUCKET: model.artifacts.bucket,
+      MLFLOW_S3_ENDPOINT_URL: mlflowEnv.MLFLOW_S3_ENDPOINT_URL ?? "",
+      AWS_ACCESS_KEY_ID: required(LOCAL_SECRET_VARS["minio-root-user"]),
+      AWS_SECRET_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-root-password"]),
+      AWS_DEFAULT_REGION: t.region,
+    }),
+    depends_on: { [SERVICE.minio]: { condition: "service_healthy" } },
+  };
+
+  const migrate: Service = {
+    ...jobImage,
+    entrypoint: model.mlflow.migration.entrypoint,
+    command: model.mlflow.migration.command.map(escapeDollars),
+    environment: mlflowEnv,
+    depends_on: { [SERVICE.postgres]: { condition: "service_healthy" } },
+  };
+
+  const mlflow: Service = {
+    ...image,
+    entrypoint: model.mlflow.entrypoint,
+    command: model.mlflow.command.map(escapeDollars),
+    environment: mlflowEnv,
+    depends_on: {
+      [SERVICE.postgres]: { condition: "service_healthy" },
+      [SERVICE.createBucket]: { condition: "service_completed_successfully" },
+      [SERVICE.migrate]: { condition: "service_completed_successfully" },
+    },
+    healthcheck: healthcheck(hc.command, hc.intervalSeconds, hc.timeoutSeconds, hc.retries, hc.startPeriodSeconds),
+    ports: [publish(t, t.ports.mlflow, model.mlflow.port)],
+    restart: "unless-stopped",
+  };
+
+  return {
+    name: `mlflow-dev-${model.name}`,
+    services: {
+      [SERVICE.postgres]: postgres,
+      [SERVICE.minio]: minio,
+      [SERVICE.createBucket]: createBucket,
+      [SERVICE.migrate]: migrate,
+      [SERVICE.mlflow]: mlflow,
+    },
+    volumes: { [VOLUME.postgres]: {}, [VOLUME.minio]: {} },
+  };
+}
+
+const HEADER = [
+  "# Rendered by mlflow-dev from mlflow-dev.yaml: do not edit by hand (run `mlflow-dev render --env local`).",
+  "# Secrets are read from .env beside this file (generated by `mlflow-dev up`, never committed).",
+].join("\n");
+
+export function toComposeYaml(model: Model, options: ComposeRenderOptions = {}): string {
+  return `${HEADER}\n${stringify(toComposeFile(model, options), { lineWidth: 0, aliasDuplicateObjects: false })}`;
+}

@@ -1,0 +1,169 @@
+import { randomBytes } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseSpecOrThrow, resolve, type Model } from "@mlflow-dev/spec";
+import { parse as parseYaml } from "yaml";
+import { describe, expect, it } from "vitest";
+import {
+  completeEnvFile,
+  generateSecret,
+  parseEnvFile,
+  requiredEnvVars,
+  toComposeFile,
+  toComposeYaml,
+  writeLocalFiles,
+} from "../src/index.ts";
+
+const root = new URL("../../../", import.meta.url);
+const read = (p: string) => readFileSync(new URL(p, root), "utf8");
+const basicModel = (): Model => resolve(parseSpecOrThrow(read("examples/basic/mlflow-dev.yaml")), "local");
+const authModel = (): Model =>
+  resolve(
+    parseSpecOrThrow(
+      "name: secure\nmlflow:\n  auth: basic\nimages:\n  build:\n    context: images/mlflow\n    baseImage: python:3.13-slim\nartifacts:\n  bucket: secure-artifacts\nenvironments:\n  local:\n    bindAddress: 127.0.0.1\n",
+    ),
+    "local",
+  );
+
+function goldenCheck(name: string, actual: string) {
+  const path = new URL(`./golden/${name}`, import.meta.url);
+  if (process.env.UPDATE_GOLDEN === "1") writeFileSync(path, actual);
+  expect(actual, `golden ${name} differs: review the change, then UPDATE_GOLDEN=1`).toBe(readFileSync(path, "utf8"));
+}
+
+describe("compose golden files (reviewed)", () => {
+  it("examples/basic local", () => goldenCheck("basic-local.compose.yaml", toComposeYaml(basicModel())));
+  it("basic auth + built image", () => goldenCheck("auth-build-local.compose.yaml", toComposeYaml(authModel())));
+  it("the root compose.yaml is the rendering of examples/basic (run `pnpm mlflow-dev render --env local -f examples/basic/mlflow-dev.yaml > compose.yaml`)", () => {
+    expect(read("compose.yaml")).toBe(toComposeYaml(basicModel(), { specDir: "examples/basic" }));
+  });
+});
+
+describe("compose semantics", () => {
+  for (const [label, model] of [
+    ["basic", basicModel()],
+    ["auth", authModel()],
+  ] as const) {
+    const file = toComposeFile(model);
+    const services = Object.entries(file.services);
+
+    it(`${label}: publishes every port on the loopback address only`, () => {
+      for (const [, svc] of services)
+        for (const p of (svc.ports as string[] | undefined) ?? []) expect(p).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    });
+
+    it(`${label}: has health checks on mlflow, postgres and minio, none with start_interval`, () => {
+      for (const name of ["mlflow", "postgres", "minio"]) expect(file.services[name]?.healthcheck).toBeDefined();
+      expect(toComposeYaml(model)).not.toContain("start_interval");
+    });
+
+    it(`${label}: orders start-up with service_healthy and service_completed_successfully`, () => {
+      expect(file.services.mlflow?.depends_on).toEqual({
+        postgres: { condition: "service_healthy" },
+        "create-bucket": { condition: "service_completed_successfully" },
+        migrate: { condition: "service_completed_successfully" },
+      });
+    });
+
+    it(`${label}: keeps data in named volumes`, () => {
+      expect(Object.keys(file.volumes).sort()).toEqual(["minio-data", "postgres-data"]);
+    });
+
+    it(`${label}: holds no secret value, only references to .env`, () => {
+      const text = toComposeYaml(model);
+      const secretVars = requiredEnvVars(model);
+      for (const v of secretVars) expect(text).toContain(`\${${v}:?`);
+      for (const [, svc] of services) {
+        for (const [key, value] of Object.entries((svc.environment as Record<string, string>) ?? {})) {
+          if (/PASSWORD|SECRET|ACCESS_KEY/.test(key)) expect(value, key).toMatch(/^\$\{MLFLOW_DEV_[A-Z_]+:\?/);
+        }
+      }
+      // A real generated .env's values never appear in the rendering.
+      const env = parseEnvFile(completeEnvFile(undefined, model, (n) => new Uint8Array(n).map((_, i) => (i * 37) % 256)).text);
+      for (const value of env.values()) expect(text).not.toContain(value);
+    });
+
+    it(`${label}: uses no :latest image`, () => {
+      for (const [, svc] of services) expect(String(svc.image)).not.toMatch(/:latest$|^[^:]+$/);
+    });
+
+    it(`${label}: runs the server with the model's entrypoint and command (Compose escapes $)`, () => {
+      const parsed = parseYaml(toComposeYaml(model));
+      expect(parsed.services.mlflow.entrypoint).toEqual(model.mlflow.entrypoint);
+      expect(parsed.services.mlflow.command[0].replaceAll("$$", "$")).toBe(model.mlflow.command[0]);
+    });
+
+    it(`${label}: carries every model setting and secret into the server's environment`, () => {
+      const env = file.services.mlflow?.environment as Record<string, string>;
+      for (const key of Object.keys(model.mlflow.environment)) expect(env).toHaveProperty(key);
+      for (const ref of model.mlflow.secrets) expect(env).toHaveProperty(ref.env);
+    });
+  }
+
+  it("is deterministic", () => {
+    expect(toComposeYaml(basicModel())).toBe(toComposeYaml(basicModel()));
+  });
+
+  it("refuses an AWS environment", () => {
+    const staging = resolve(parseSpecOrThrow(read("examples/basic/mlflow-dev.yaml")), "staging");
+    expect(() => toComposeFile(staging)).toThrow(/AWS environment/);
+  });
+});
+
+describe(".env", () => {
+  it("generates strong URL-safe secrets", () => {
+    const s = generateSecret((n) => randomBytes(n));
+    expect(s).toMatch(/^[A-Za-z0-9]{32}$/);
+  });
+
+  it("is written with mode 0600 and never overwritten", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-env-"));
+    const first = writeLocalFiles(dir, basicModel());
+    expect(first.secretsAdded.sort()).toEqual(requiredEnvVars(basicModel()));
+    expect(statSync(first.envPath).mode & 0o777).toBe(0o600);
+    const before = readFileSync(first.envPath, "utf8");
+    const second = writeLocalFiles(dir, basicModel());
+    expect(second.secretsAdded).toEqual([]);
+    expect(readFileSync(first.envPath, "utf8")).toBe(before);
+    // Turning on auth adds the new secrets and keeps the old lines.
+    const third = writeLocalFiles(dir, authModel());
+    expect(third.secretsAdded.sort()).toEqual(["MLFLOW_DEV_AUTH_ADMIN_PASSWORD", "MLFLOW_DEV_FLASK_SECRET_KEY"]);
+    expect(readFileSync(first.envPath, "utf8").startsWith(before)).toBe(true);
+  });
+
+  it("is ignored by git", () => {
+    const out = spawnSync("git", ["check-ignore", "examples/basic/.env", ".env", ".mlflow-dev/.env"], {
+      cwd: new URL(".", root),
+    });
+    expect(out.status).toBe(0);
+  });
+});
+
+/** The real checker: `docker compose config`. Required in CI; skipped with a reason elsewhere. */
+const composeAvailable = spawnSync("docker", ["compose", "version"], { stdio: "ignore" }).status === 0;
+if (!composeAvailable) {
+  if (process.env.CI) throw new Error("docker compose is required in CI for the compose config check (.ci/provision installs it)");
+  console.warn("skipping `docker compose config` checks: the docker compose plugin is not installed (run .ci/provision)");
+}
+describe.runIf(composeAvailable)("docker compose config", () => {
+  it.each([
+    ["basic", basicModel],
+    ["auth", authModel],
+  ] as const)("accepts the %s rendering", (_label, model) => {
+    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-compose-"));
+    writeLocalFiles(dir, model());
+    expect(existsSync(join(dir, ".env"))).toBe(true);
+    const out = execFileSync("docker", ["compose", "-f", join(dir, "compose.yaml"), "config", "-q"], { cwd: dir, encoding: "utf8" });
+    expect(out).toBe("");
+  });
+
+  it("fails clearly without .env", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-compose-"));
+    writeFileSync(join(dir, "compose.yaml"), toComposeYaml(basicModel()));
+    const r = spawnSync("docker", ["compose", "-f", join(dir, "compose.yaml"), "config", "-q"], { cwd: dir, encoding: "utf8" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("is not set: run mlflow-dev up");
+  });
+});

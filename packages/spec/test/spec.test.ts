@@ -1,0 +1,145 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import {
+  checkFargateSize,
+  FARGATE_SIZES,
+  parseSpec,
+  parseSpecOrThrow,
+  resolve,
+  SpecError,
+  specJsonSchema,
+  UnknownEnvironmentError,
+  upstreamMlflowImage,
+} from "../src/index.ts";
+
+const basic = readFileSync(new URL("../../../examples/basic/mlflow-dev.yaml", import.meta.url), "utf8");
+const minimal = "name: tracking\nartifacts:\n  bucket: mlflow-artifacts\nenvironments:\n  local: {}\n";
+
+describe("schema.json", () => {
+  it("is the committed rendering of the schema code (run `pnpm schema:write` after changing it)", () => {
+    const committed = readFileSync(new URL("../schema.json", import.meta.url), "utf8");
+    expect(committed).toBe(`${JSON.stringify(specJsonSchema(), null, 2)}\n`);
+  });
+});
+
+describe("parse", () => {
+  it("accepts the basic example and fills defaults", () => {
+    const spec = parseSpecOrThrow(basic);
+    expect(spec.mlflow.proxyArtifacts).toBe(true);
+    expect(spec.images).toEqual({});
+    expect(Object.keys(spec.environments)).toEqual(["local", "staging"]);
+  });
+
+  it("fills every default for a minimal spec", () => {
+    const spec = parseSpecOrThrow(minimal);
+    expect(spec.mlflow).toEqual({
+      version: "3.18.0",
+      workers: 2,
+      allowedHosts: [],
+      auth: "none",
+      proxyArtifacts: true,
+      extraArgs: [],
+    });
+    expect(spec.backend).toEqual({ postgresVersion: 17, database: "mlflow", user: "mlflow" });
+    expect(spec.environments.local?.ports).toEqual({ mlflow: 5000, minio: 9000, minioConsole: 9001, postgres: 5432 });
+    expect(spec.environments.local?.bindAddress).toBe("127.0.0.1");
+  });
+
+  it("throws a SpecError carrying every issue", () => {
+    expect(() => parseSpecOrThrow("name: X\nartifacts: {}\nenvironments: {}\n", "f.yaml")).toThrow(SpecError);
+    try {
+      parseSpecOrThrow("name: X\nartifacts: {}\nenvironments: {}\n", "f.yaml");
+    } catch (e) {
+      expect((e as SpecError).issues.length).toBeGreaterThanOrEqual(3);
+      expect((e as SpecError).message).toContain("f.yaml:1:7 name:");
+    }
+  });
+
+  it("is pure: the same text parses to equal specs", () => {
+    expect(parseSpec(basic)).toEqual(parseSpec(basic));
+  });
+});
+
+describe("Fargate sizes", () => {
+  const accepted: Array<[number, number]> = [
+    [256, 512],
+    [256, 2048],
+    [512, 1024],
+    [512, 4096],
+    [1024, 8192],
+    [2048, 16384],
+    [4096, 30720],
+    [8192, 61440],
+    [16384, 122880],
+  ];
+  const rejected: Array<[number, number, "cpu" | "memory"]> = [
+    [256, 4096, "memory"],
+    [300, 1024, "cpu"],
+    [512, 512, "memory"],
+    [1024, 1536, "memory"],
+    [4096, 31744, "memory"],
+    [8192, 18432, "memory"],
+    [32768, 65536, "cpu"],
+  ];
+  it.each(accepted)("accepts cpu %i with memory %i", (cpu, memory) => {
+    expect(checkFargateSize(cpu, memory)).toEqual({ ok: true });
+  });
+  it.each(rejected)("rejects cpu %i with memory %i (on %s)", (cpu, memory, field) => {
+    const r = checkFargateSize(cpu, memory);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.field).toBe(field);
+  });
+  it("every table entry is accepted", () => {
+    for (const [cpu, memories] of FARGATE_SIZES) for (const m of memories) expect(checkFargateSize(cpu, m).ok).toBe(true);
+  });
+});
+
+describe("resolve", () => {
+  const spec = parseSpecOrThrow(basic);
+
+  it("derives the default MLflow image from the pinned version", () => {
+    expect(resolve(spec, "local").mlflow.image).toEqual({ kind: "pull", ref: upstreamMlflowImage("3.18.0") });
+  });
+
+  it("gives both environments the same command, entrypoint and common settings", () => {
+    const local = resolve(spec, "local");
+    const staging = resolve(spec, "staging");
+    expect(staging.mlflow.command).toEqual(local.mlflow.command);
+    expect(staging.mlflow.entrypoint).toEqual(local.mlflow.entrypoint);
+    expect(Object.keys(staging.mlflow.environment)).toEqual(Object.keys(local.mlflow.environment));
+    expect(staging.mlflow.secrets).toEqual(local.mlflow.secrets);
+  });
+
+  it("uses the environment's bucket override on AWS", () => {
+    expect(resolve(spec, "staging").artifacts.destination).toBe("s3://tracking-staging-artifacts-123456789012/mlflow");
+    expect(resolve(spec, "local").artifacts.destination).toBe("s3://mlflow-artifacts/mlflow");
+  });
+
+  it("applies image overrides", () => {
+    const m = resolve(spec, "local", { mlflow: "example.org/mlflow:1", postgres: "example.org/pg:17", minio: "example.org/minio:1" });
+    expect(m.mlflow.image).toEqual({ kind: "pull", ref: "example.org/mlflow:1" });
+    expect(m.target.kind === "local" && m.target.images).toEqual({ postgres: "example.org/pg:17", minio: "example.org/minio:1" });
+  });
+
+  it("adds the basic-auth secrets and flags only with auth: basic", () => {
+    const withAuth = parseSpecOrThrow(minimal.replace("name: tracking\n", "name: tracking\nmlflow:\n  auth: basic\n"));
+    const m = resolve(withAuth, "local");
+    expect(m.mlflow.secrets.map((s) => s.env)).toEqual([
+      "MLFLOW_DB_PASSWORD",
+      "MLFLOW_AUTH_ADMIN_PASSWORD",
+      "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    ]);
+    expect(m.mlflow.command[0]).toContain("--app-name basic-auth");
+    expect(resolve(parseSpecOrThrow(minimal), "local").mlflow.command[0]).not.toContain("basic-auth");
+  });
+
+  it("quotes extra server flags for the shell", () => {
+    const s = parseSpecOrThrow(minimal.replace("name: tracking\n", "name: tracking\nmlflow:\n  extraArgs: [\"--gunicorn-opts\", \"--timeout 120\"]\n"));
+    expect(resolve(s, "local").mlflow.command[0]).toContain("--gunicorn-opts '--timeout 120'");
+  });
+
+  it("rejects an unknown environment, naming the defined ones", () => {
+    expect(() => resolve(spec, "prod")).toThrow(UnknownEnvironmentError);
+    expect(() => resolve(spec, "prod")).toThrow(/Defined: local, staging/);
+  });
+});
