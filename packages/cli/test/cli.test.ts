@@ -1,0 +1,124 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const bin = fileURLToPath(new URL("../bin/mlflow-dev.js", import.meta.url));
+const basic = fileURLToPath(new URL("../../../examples/basic/mlflow-dev.yaml", import.meta.url));
+
+function cli(args: string[], cwd = process.cwd()) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("mlflow-dev CLI", () => {
+  it("--help lists the commands and exit codes", () => {
+    const r = cli(["--help"]);
+    expect(r.code).toBe(0);
+    for (const c of ["init", "validate", "render", "schema", "up", "down", "status", "logs", "doctor"]) expect(r.stdout).toContain(`  ${c}`);
+    expect(r.stdout).toContain("Exit codes");
+  });
+
+  it("--version prints the version", () => {
+    const r = cli(["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("suggests the nearest command for a typo, exit 2", () => {
+    const r = cli(["valdate"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Did you mean "validate"?');
+  });
+
+  it("rejects an unknown flag with exit 2", () => {
+    const r = cli(["validate", "--bogus"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Unknown option '--bogus'/);
+  });
+
+  it("validate: a valid spec exits 0", () => {
+    const r = cli(["validate", "-f", basic]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("is valid (environments: local, staging)");
+  });
+
+  it("validate: an invalid spec prints every issue with positions, no stack trace, exit 2", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
+    writeFileSync(join(dir, "mlflow-dev.yaml"), "name: tracking\nmlfow: {}\nartifacts:\n  bucket: ab\nenvironments:\n  local: {}\n");
+    const r = cli(["validate"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'mlflow-dev.yaml:2:1 mlfow: unknown key "mlfow". Did you mean "mlflow"?\n' +
+        'mlflow-dev.yaml:4:11 artifacts.bucket: must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -) (got "ab")\n',
+    );
+    expect(r.stdout).toBe("");
+    const json = cli(["validate", "--json"], dir);
+    expect(json.code).toBe(2);
+    const parsed = JSON.parse(json.stdout);
+    expect(parsed.valid).toBe(false);
+    expect(parsed.issues[0]).toEqual({ file: "mlflow-dev.yaml", line: 2, col: 1, path: "mlfow", message: 'unknown key "mlfow". Did you mean "mlflow"?' });
+  });
+
+  it("a missing spec file says how to create one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
+    const r = cli(["validate"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("spec file mlflow-dev.yaml not found");
+    expect(r.stderr).toContain("mlflow-dev init");
+  });
+
+  it("init writes a valid spec pointing yaml-language-server at its schema, and refuses to overwrite", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
+    const r = cli(["init", "--name", "demo"], dir);
+    expect(r.code).toBe(0);
+    const text = readFileSync(join(dir, "mlflow-dev.yaml"), "utf8");
+    expect(text.split("\n")[0]).toBe("# yaml-language-server: $schema=./mlflow-dev.schema.json");
+    expect(JSON.parse(readFileSync(join(dir, "mlflow-dev.schema.json"), "utf8")).type).toBe("object");
+    expect(cli(["validate"], dir).code).toBe(0);
+    const again = cli(["init"], dir);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("already exists");
+  });
+
+  it("schema prints the JSON Schema", () => {
+    const r = cli(["schema"]);
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.stdout);
+    expect(schema.required).toContain("name");
+    expect(Object.keys(schema.properties)).toContain("environments");
+  });
+
+  it("render --env local prints compose.yaml; --out writes it with a 0600 .env", () => {
+    const r = cli(["render", "--env", "local", "-f", basic]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("services:");
+    const out = mkdtempSync(join(tmpdir(), "mlflow-dev-out-"));
+    const w = cli(["render", "--env", "local", "-f", basic, "--out", out]);
+    expect(w.code).toBe(0);
+    expect(existsSync(join(out, "compose.yaml"))).toBe(true);
+    expect(statSync(join(out, ".env")).mode & 0o777).toBe(0o600);
+    // Secrets are never printed.
+    const env = readFileSync(join(out, ".env"), "utf8");
+    for (const line of env.split("\n").filter((l) => l.includes("="))) expect(w.stdout).not.toContain(line.split("=")[1]);
+  });
+
+  it("render --env staging --out writes the AWS artifacts", () => {
+    const out = mkdtempSync(join(tmpdir(), "mlflow-dev-out-"));
+    const r = cli(["render", "--env", "staging", "-f", basic, "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ["template.yaml", "task-definition.json", "migration-task-definition.json", "rollout-plan.json"])
+      expect(existsSync(join(out, f)), f).toBe(true);
+    const td = JSON.parse(readFileSync(join(out, "task-definition.json"), "utf8"));
+    expect(td.requiresCompatibilities).toEqual(["FARGATE"]);
+  });
+
+  it("render without --env is a usage error; an unknown env names the defined ones", () => {
+    expect(cli(["render", "-f", basic]).code).toBe(2);
+    const r = cli(["render", "--env", "prod", "-f", basic]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Defined: local, staging");
+  });
+});

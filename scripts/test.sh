@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine (see scripts/bootstrap.sh) and runs every test tier:
+# unit (pure: spec, renderers, CLI, real checkers) then integration (real Docker stack).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+bash scripts/bootstrap.sh
+export MLFLOW_DEV_IMAGES="${MLFLOW_DEV_IMAGES:-$(bash .ci/provision --print-image-overrides)}"
+pnpm run typecheck
+pnpm run lint
+pnpm test
+pnpm test:integration
