@@ -1,5 +1,26 @@
+import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
+import { localContext } from "../local.ts";
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new UserError("logs is not available yet in this build", { exitCode: EXIT.failed });
+const SERVICES = ["mlflow", "postgres", "minio", "create-bucket", "migrate"];
+
+export async function run(rawArgv: string[]): Promise<number> {
+  // Like `docker logs`, -f means --follow here; the spec file is given with --file.
+  const argv = rawArgv.map((a) => (a === "-f" ? "--follow" : a));
+  const { values, positionals, global } = parseCommandArgs("logs", argv, {
+    follow: { type: "boolean", short: "F" },
+    tail: { type: "string" },
+  });
+  const service = positionals[0];
+  if (service !== undefined && !SERVICES.includes(service))
+    throw new UserError(`unknown service "${service}"`, { exitCode: EXIT.invalidInput, hint: `Services: ${SERVICES.join(", ")}` });
+  const ctx = await localContext(global.file);
+  const { DockerComposeCli, stackPaths, projectName } = ctx.runtime;
+  const compose = new DockerComposeCli({ ...stackPaths(ctx.stateDir), projectName: projectName(ctx.model) });
+  await compose.logs({
+    ...(service ? { service } : {}),
+    follow: values.follow === true,
+    ...(typeof values.tail === "string" ? { tail: Number(values.tail) } : {}),
+  });
+  return EXIT.ok;
 }

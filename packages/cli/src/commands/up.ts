@@ -1,5 +1,26 @@
-import { EXIT, UserError } from "../errors.ts";
+import { parseCommandArgs } from "../args.ts";
+import { EXIT } from "../errors.ts";
+import { asUserError, localContext } from "../local.ts";
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new UserError("up is not available yet in this build", { exitCode: EXIT.failed });
+export async function run(argv: string[]): Promise<number> {
+  const { global } = parseCommandArgs("up", argv, {});
+  const ctx = await localContext(global.file);
+  try {
+    const r = await ctx.runtime.upLocalStack({
+      model: ctx.model,
+      specDir: ctx.loaded.dir,
+      stateDir: ctx.stateDir,
+      docker: ctx.docker,
+      progress: ctx.progress,
+    });
+    if (global.json) {
+      process.stdout.write(`${JSON.stringify({ url: r.url, changed: r.changed, envFile: r.envFile, composeFile: r.composeFile }, null, 2)}\n`);
+    } else {
+      process.stdout.write(r.changed ? `MLflow is up: ${r.url}\n` : `MLflow is already up, nothing changed: ${r.url}\n`);
+      process.stdout.write(`credentials: ${r.envFile} (generated, mode 0600; never commit it)\n`);
+    }
+    return EXIT.ok;
+  } catch (e) {
+    throw asUserError(e);
+  }
 }

@@ -1,0 +1,72 @@
+import { existsSync } from "node:fs";
+import { execa } from "execa";
+
+/** The narrow slice of `docker compose` the local runtime uses. */
+export interface ComposeClient {
+  up(options: { wait: boolean; timeoutSeconds: number; onOutput?: (line: string) => void }): Promise<void>;
+  down(options: { volumes: boolean }): Promise<void>;
+  logs(options: { service?: string; follow: boolean; tail?: number }): Promise<void>;
+  version(): Promise<string>;
+}
+
+export class ComposeCommandError extends Error {
+  readonly output: string;
+  constructor(message: string, output: string) {
+    super(message);
+    this.name = "ComposeCommandError";
+    this.output = output;
+  }
+}
+
+/** `docker compose` on a rendered file, with a pinned project name and env file. */
+export class DockerComposeCli implements ComposeClient {
+  readonly composeFile: string;
+  readonly projectName: string;
+  readonly envFile: string;
+  constructor(options: { composeFile: string; projectName: string; envFile: string }) {
+    this.composeFile = options.composeFile;
+    this.projectName = options.projectName;
+    this.envFile = options.envFile;
+  }
+
+  private base(): string[] {
+    // Without the rendered files (never started here), compose finds the project by its labels.
+    if (!existsSync(this.composeFile) || !existsSync(this.envFile)) return ["compose", "--project-name", this.projectName];
+    return ["compose", "--project-name", this.projectName, "--file", this.composeFile, "--env-file", this.envFile];
+  }
+
+  async up(options: { wait: boolean; timeoutSeconds: number; onOutput?: (line: string) => void }): Promise<void> {
+    const args = [...this.base(), "up", "--detach", "--remove-orphans", "--pull", "missing"];
+    if (options.wait) args.push("--wait", "--wait-timeout", String(options.timeoutSeconds));
+    const child = execa("docker", args, { all: true, reject: false, env: { COMPOSE_PROGRESS: "plain" } });
+    let output = "";
+    child.all?.on("data", (chunk: Buffer) => {
+      const text = chunk.toString();
+      output += text;
+      for (const line of text.split("\n")) if (line.trim()) options.onOutput?.(line.trim());
+    });
+    const result = await child;
+    if (result.exitCode !== 0) throw new ComposeCommandError(`docker compose up failed (exit ${result.exitCode})`, output);
+  }
+
+  async down(options: { volumes: boolean }): Promise<void> {
+    const args = [...this.base(), "down", "--remove-orphans"];
+    if (options.volumes) args.push("--volumes");
+    const r = await execa("docker", args, { all: true, reject: false });
+    if (r.exitCode !== 0) throw new ComposeCommandError(`docker compose down failed (exit ${r.exitCode})`, r.all ?? "");
+  }
+
+  async logs(options: { service?: string; follow: boolean; tail?: number }): Promise<void> {
+    const args = [...this.base(), "logs", "--no-color"];
+    if (options.follow) args.push("--follow");
+    if (options.tail !== undefined) args.push("--tail", String(options.tail));
+    if (options.service) args.push(options.service);
+    await execa("docker", args, { stdio: "inherit" });
+  }
+
+  async version(): Promise<string> {
+    const r = await execa("docker", ["compose", "version", "--short"], { reject: false });
+    if (r.exitCode !== 0) throw new ComposeCommandError("docker compose is not installed", r.stderr);
+    return r.stdout.trim();
+  }
+}

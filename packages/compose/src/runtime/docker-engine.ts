@@ -1,0 +1,97 @@
+import type Dockerode from "dockerode";
+
+export interface ServiceState {
+  service: string;
+  container: string;
+  /** running, exited, restarting, ... */
+  state: string;
+  /** healthy, unhealthy, starting, or none when the service has no health check. */
+  health: string;
+  exitCode: number | undefined;
+  ports: string[];
+}
+
+/** The slice of the Docker engine API the local runtime reads (dockerode-backed). */
+export interface ContainerClient {
+  ping(): Promise<void>;
+  serverVersion(): Promise<string>;
+  imageExists(ref: string): Promise<boolean>;
+  volumeExists(name: string): Promise<boolean>;
+  projectServices(project: string): Promise<ServiceState[]>;
+  restartContainer(name: string): Promise<void>;
+  /** Pulls an image; rejects with the registry's reason when it cannot. */
+  pullImage(ref: string): Promise<void>;
+}
+
+export async function connectDocker(): Promise<ContainerClient> {
+  const { default: Docker } = await import("dockerode");
+  return new DockerEngine(new Docker());
+}
+
+export class DockerEngine implements ContainerClient {
+  readonly docker: Dockerode;
+  constructor(docker: Dockerode) {
+    this.docker = docker;
+  }
+
+  async ping(): Promise<void> {
+    await this.docker.ping();
+  }
+
+  async serverVersion(): Promise<string> {
+    const v = await this.docker.version();
+    return `${v.Version} (API ${v.ApiVersion})`;
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async volumeExists(name: string): Promise<boolean> {
+    try {
+      await this.docker.getVolume(name).inspect();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async projectServices(project: string): Promise<ServiceState[]> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`com.docker.compose.project=${project}`] },
+    });
+    const out: ServiceState[] = [];
+    for (const c of list) {
+      const info = await this.docker.getContainer(c.Id).inspect();
+      out.push({
+        service: c.Labels["com.docker.compose.service"] ?? "?",
+        container: (c.Names[0] ?? c.Id).replace(/^\//, ""),
+        state: info.State.Status,
+        health: info.State.Health?.Status ?? "none",
+        exitCode: info.State.Status === "exited" ? info.State.ExitCode : undefined,
+        ports: (c.Ports ?? [])
+          .filter((p) => p.PublicPort)
+          .map((p) => `${p.IP}:${p.PublicPort}->${p.PrivatePort}`)
+          .sort(),
+      });
+    }
+    return out.sort((a, b) => a.service.localeCompare(b.service));
+  }
+
+  async pullImage(ref: string): Promise<void> {
+    const stream = await this.docker.pull(ref);
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  async restartContainer(name: string): Promise<void> {
+    await this.docker.getContainer(name).restart({ t: 10 });
+  }
+}

@@ -1,0 +1,210 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:net";
+import { join } from "node:path";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MlflowClient } from "../support/mlflow-client.ts";
+import { cli, projectContainers, readEnvFile, requireImagesInCi, testSpecDir } from "../support/stack.ts";
+
+/**
+ * The local stack for real: `mlflow-dev up` on a real Docker engine with real PostgreSQL,
+ * MinIO and MLflow containers, driven through the MLflow REST API.
+ */
+const NAME = "itstack";
+const PROJECT = `mlflow-dev-${NAME}`;
+const PORTS = { mlflow: 15050, minio: 19000, minioConsole: 19001, postgres: 15432 };
+const url = `http://127.0.0.1:${PORTS.mlflow}`;
+let dir: string;
+let env: Record<string, string>;
+const client = new MlflowClient(url);
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+beforeAll(() => {
+  requireImagesInCi();
+  dir = testSpecDir(NAME, PORTS);
+  const up = cli(["up"], { cwd: dir });
+  expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
+  expect(up.stdout).toContain(`MLflow is up: ${url}`);
+  expect(up.stdout).toContain(".mlflow-dev/.env");
+  env = readEnvFile(join(dir, ".mlflow-dev/.env"));
+  // Secrets are never printed.
+  for (const value of Object.values(env)) {
+    expect(up.stdout).not.toContain(value);
+    expect(up.stderr).not.toContain(value);
+  }
+});
+
+afterAll(() => {
+  if (dir) cli(["down", "--volumes", "--yes"], { cwd: dir });
+});
+
+describe("local stack", () => {
+  const state: { experimentId?: string; runId?: string; artifactUri?: string; bigSha?: string; small?: Uint8Array } = {};
+
+  it("runs an MLflow workload over the REST API", async () => {
+    const experimentId = await client.createExperiment(`workload-${Date.now()}`);
+    const { runId, artifactUri } = await client.createRun(experimentId, "first");
+    expect(artifactUri).toMatch(/^mlflow-artifacts:/);
+    await client.call("POST", "runs/log-parameter", { run_id: runId, key: "lr", value: "0.01" });
+    const metrics = Array.from({ length: 100 }, (_, i) => ({ key: "loss", value: 1 / (i + 1), timestamp: Date.now(), step: i }));
+    await client.call("POST", "runs/log-batch", { run_id: runId, metrics, params: [{ key: "epochs", value: "100" }], tags: [{ key: "team", value: "ml" }] });
+
+    const small = new TextEncoder().encode("hello from mlflow-dev\n");
+    const big = randomBytes(50 * 1024 * 1024 + 123);
+    await client.uploadArtifact(artifactUri, "notes.txt", small);
+    await client.uploadArtifact(artifactUri, "data/big.bin", big);
+    const listed = await client.listArtifacts(artifactUri);
+    expect(listed.map((f) => f.path.split("/").pop()).sort()).toEqual(["data", "notes.txt"]);
+    expect(Buffer.from(await client.downloadArtifact(artifactUri, "notes.txt")).equals(Buffer.from(small))).toBe(true);
+    expect(sha(await client.downloadArtifact(artifactUri, "data/big.bin"))).toBe(sha(big));
+
+    await client.call("POST", "runs/update", { run_id: runId, status: "FINISHED", end_time: Date.now() });
+    const modelName = `model-${Date.now()}`;
+    await client.call("POST", "registered-models/create", { name: modelName });
+    const mv = await client.call<{ model_version: { version: string } }>("POST", "model-versions/create", {
+      name: modelName,
+      source: `${artifactUri}/model`,
+      run_id: runId,
+    });
+    await client.call("POST", "registered-models/alias", { name: modelName, alias: "champion", version: mv.model_version.version });
+    const byAlias = await client.call<{ model_version: { version: string; run_id: string } }>("GET", "registered-models/alias", { name: modelName, alias: "champion" });
+    expect(byAlias.model_version.run_id).toBe(runId);
+
+    const second = await client.createRun(experimentId, "second");
+    await client.call("POST", "runs/log-metric", { run_id: second.runId, key: "loss", value: 5, timestamp: Date.now(), step: 0 });
+    const found = await client.call<{ runs: Array<{ info: { run_id: string } }> }>("POST", "runs/search", {
+      experiment_ids: [experimentId],
+      filter: "metrics.loss < 1 and params.lr = '0.01'",
+      order_by: ["metrics.loss ASC"],
+    });
+    expect(found.runs.map((r) => r.info.run_id)).toEqual([runId]);
+    Object.assign(state, { experimentId, runId, artifactUri, bigSha: sha(big), small });
+  });
+
+  it("stores the artifacts as objects in the MinIO bucket", async () => {
+    const s3 = new S3Client({
+      endpoint: `http://127.0.0.1:${PORTS.minio}`,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "", secretAccessKey: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "" },
+    });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: "mlflow-artifacts", Prefix: `mlflow/${state.experimentId}/${state.runId}/` }));
+    const keys = (listed.Contents ?? []).map((o) => `${o.Key}:${o.Size}`).sort();
+    expect(keys).toEqual([
+      `mlflow/${state.experimentId}/${state.runId}/artifacts/data/big.bin:${50 * 1024 * 1024 + 123}`,
+      `mlflow/${state.experimentId}/${state.runId}/artifacts/notes.txt:${state.small?.length}`,
+    ]);
+  });
+
+  it("stores the run as rows in PostgreSQL", async () => {
+    const db = new pg.Client({ host: "127.0.0.1", port: PORTS.postgres, user: "mlflow", database: "mlflow", password: env.MLFLOW_DEV_DB_PASSWORD });
+    await db.connect();
+    try {
+      const runs = await db.query("select status from runs where run_uuid = $1", [state.runId]);
+      expect(runs.rows).toEqual([{ status: "FINISHED" }]);
+      const metrics = await db.query("select count(*)::int as n from metrics where run_uuid = $1 and key = 'loss'", [state.runId]);
+      expect(metrics.rows[0].n).toBe(100);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("a second up with nothing changed is a no-op", () => {
+    const before = projectContainers(PROJECT).sort();
+    const r = cli(["up"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("already up, nothing changed");
+    expect(projectContainers(PROJECT).sort()).toEqual(before);
+  });
+
+  it("status reports every service healthy", () => {
+    const r = cli(["status", "--json"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.healthy).toBe(true);
+    for (const name of ["mlflow", "postgres", "minio"])
+      expect(s.services.find((x: { service: string }) => x.service === name)?.health).toBe("healthy");
+  });
+
+  it("keeps every run, metric and artifact across down and up", async () => {
+    const down = cli(["down"], { cwd: dir });
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toContain("data volumes kept");
+    expect(projectContainers(PROJECT)).toEqual([]);
+    const up = cli(["up"], { cwd: dir });
+    expect(up.code, up.stderr).toBe(0);
+    const run = await client.call<{ run: { data: { metrics: Array<{ key: string; value: number }> } } }>("GET", "runs/get", { run_id: state.runId });
+    expect(run.run.data.metrics.find((m) => m.key === "loss")?.value).toBe(0.01);
+    const history = await client.call<{ metrics: unknown[] }>("GET", "metrics/get-history", { run_id: state.runId, metric_key: "loss" });
+    expect(history.metrics.length).toBe(100);
+    expect(sha(await client.downloadArtifact(state.artifactUri ?? "", "data/big.bin"))).toBe(state.bigSha);
+  });
+
+  it("loses no acknowledged write when PostgreSQL restarts mid-loop", async () => {
+    const { runId } = await client.createRun(state.experimentId ?? "", "fault");
+    const acknowledged: number[] = [];
+    const deadline = Date.now() + 120_000;
+    let step = 0;
+    let restarted = false;
+    while (Date.now() < deadline && (acknowledged.length < 60 || !restarted)) {
+      if (step === 20 && !restarted) {
+        restarted = true;
+        const r = await import("node:child_process").then((cp) => cp.spawnSync("docker", ["restart", `${PROJECT}-postgres-1`], { encoding: "utf8" }));
+        expect(r.status, r.stderr).toBe(0);
+      }
+      try {
+        await client.call("POST", "runs/log-metric", { run_id: runId, key: "m", value: step, timestamp: Date.now(), step });
+        acknowledged.push(step);
+      } catch {
+        // not acknowledged: the client would retry
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      step++;
+    }
+    expect(restarted).toBe(true);
+    expect(acknowledged.length).toBeGreaterThanOrEqual(60);
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    const history = await client.call<{ metrics: Array<{ step: string }> }>("GET", "metrics/get-history", { run_id: runId, metric_key: "m" });
+    const stored = new Set(history.metrics.map((m) => Number(m.step)));
+    for (const s of acknowledged) expect(stored.has(s), `acknowledged step ${s} lost`).toBe(true);
+  });
+});
+
+describe("bad input leaves nothing behind", () => {
+  it("a port in use: clear error, exit 1, no containers", async () => {
+    const ports = { mlflow: 15150, minio: 19100, minioConsole: 19101, postgres: 15532 };
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(ports.minio, "127.0.0.1", () => r()));
+    try {
+      const d = testSpecDir("itports", ports);
+      const r = cli(["up"], { cwd: d });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`port already in use: 127.0.0.1:${ports.minio} (environments.local.ports.minio)`);
+      expect(r.stderr).toContain("Nothing was started");
+      expect(projectContainers("mlflow-dev-itports")).toEqual([]);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("an unknown image: clear error, exit 1, no containers", () => {
+    const ports = { mlflow: 15250, minio: 19200, minioConsole: 19201, postgres: 15632 };
+    const d = testSpecDir("itimage", ports);
+    const r = cli(["up"], { cwd: d, env: { MLFLOW_DEV_IMAGES: `${process.env.MLFLOW_DEV_IMAGES ?? ""},minio=mlflow-dev-local/no-such-minio:1`.replace(/^,/, "") } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("mlflow-dev-local/no-such-minio:1");
+    expect(r.stderr).toContain("not available locally and could not be pulled");
+    expect(projectContainers("mlflow-dev-itimage")).toEqual([]);
+  });
+
+  it("Docker not reachable: clear error, exit 1", () => {
+    const d = testSpecDir("itnodocker", { mlflow: 15350, minio: 19300, minioConsole: 19301, postgres: 15732 });
+    const r = cli(["up"], { cwd: d, env: { DOCKER_HOST: "unix:///nonexistent/docker.sock" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("cannot reach the Docker engine");
+    expect(r.stderr).toContain("Nothing was started");
+  });
+});

@@ -1,0 +1,48 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const BIN = join(ROOT, "packages/cli/bin/mlflow-dev.js");
+
+/** A spec directory for a test stack: examples/basic with its own name and ports. */
+export function testSpecDir(name: string, ports: { mlflow: number; minio: number; minioConsole: number; postgres: number }, extra = ""): string {
+  const dir = mkdtempSync(join(tmpdir(), `mlflow-dev-${name}-`));
+  const basic = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
+    .replace(/^name: .*$/m, `name: ${name}`)
+    .replace(/^ {2}local:\n {4}ports:\n {6}mlflow: \d+\n/m, `  local:\n    ports:\n      mlflow: ${ports.mlflow}\n      minio: ${ports.minio}\n      minioConsole: ${ports.minioConsole}\n      postgres: ${ports.postgres}\n`);
+  writeFileSync(join(dir, "mlflow-dev.yaml"), basic + extra);
+  return dir;
+}
+
+export function cli(args: string[], options: { cwd: string; env?: Record<string, string> }) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    encoding: "utf8",
+    env: { ...process.env, ...options.env },
+    timeout: 600_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function projectContainers(project: string): string[] {
+  const r = spawnSync("docker", ["ps", "-a", "--filter", `label=com.docker.compose.project=${project}`, "--format", "{{.Names}}"], { encoding: "utf8" });
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+export function readEnvFile(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** In CI the offline images must be configured; elsewhere the upstream images may be pulled. */
+export function requireImagesInCi(): void {
+  if (process.env.CI && !process.env.MLFLOW_DEV_IMAGES)
+    throw new Error("CI must set MLFLOW_DEV_IMAGES (scripts/test.sh sets it from .ci/provision)");
+}
