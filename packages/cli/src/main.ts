@@ -1,6 +1,6 @@
 import { EXIT, UserError } from "./errors.ts";
-import { COMMAND_HELP, USAGE } from "./help.ts";
-import { VERSION } from "./version.ts";
+import { COMMAND_HELP, USAGE } from "./help.js";
+import { VERSION } from "./version.js";
 
 type CommandModule = { run: (argv: string[]) => Promise<number> };
 

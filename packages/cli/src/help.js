@@ -26,7 +26,8 @@ Global flags:
 Exit codes: 0 ok, 1 failed (or a problem found), 2 invalid input (nothing changed), 70 internal error.
 `;
 
-export const COMMAND_HELP: Record<string, string> = {
+/** @type {Record<string, string>} */
+export const COMMAND_HELP = {
   init: `Usage: mlflow-dev init [--name <service>] [--force] [-f <path>]
 
 Writes mlflow-dev.yaml (first line points yaml-language-server at the schema) and

@@ -1,0 +1,89 @@
+/**
+ * Benchmarks, measured side by side in one run and reported as ratios (never asserted in tests).
+ *   pnpm bench            CLI start-up: --help and render against bare `node -e 0`
+ *   pnpm bench --stack    also `mlflow-dev up` (cold and warm) against `docker compose up --wait`
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const bin = join(root, "packages/cli/bin/mlflow-dev.js");
+const basic = join(root, "examples/basic/mlflow-dev.yaml");
+
+function time(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: "ignore", cwd: options.cwd ?? root, env: options.env ?? process.env });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}`);
+  return ms;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+}
+
+/** Interleaves the candidates so machine noise hits them alike. */
+function sideBySide(cases: Record<string, () => number>, rounds: number): Record<string, number> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  for (const fn of Object.values(cases)) fn(); // warm the file cache
+  for (let i = 0; i < rounds; i++) for (const [k, fn] of Object.entries(cases)) samples[k]?.push(fn());
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+}
+
+function report(title: string, results: Record<string, number>, baseline: string) {
+  const base = results[baseline] ?? 1;
+  console.log(`\n${title}`);
+  for (const [k, ms] of Object.entries(results))
+    console.log(`  ${k.padEnd(44)} ${ms.toFixed(1).padStart(9)} ms   ${(ms / base).toFixed(2)}x ${k === baseline ? "(baseline)" : ""}`);
+}
+
+const node = process.execPath;
+report(
+  `CLI start-up (median of 15, Node ${process.version})`,
+  sideBySide(
+    {
+      "node -e 0": () => time(node, ["-e", "0"]),
+      "mlflow-dev --help": () => time(node, [bin, "--help"]),
+      "mlflow-dev validate (examples/basic)": () => time(node, [bin, "validate", "-f", basic]),
+      "mlflow-dev render --env local": () => time(node, [bin, "render", "--env", "local", "-f", basic]),
+    },
+    15,
+  ),
+  "node -e 0",
+);
+
+if (process.argv.includes("--stack")) {
+  const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-bench-"));
+  const spec = readFileSync(basic, "utf8").replace(/^name: .*$/m, "name: benchstack");
+  writeFileSync(join(dir, "mlflow-dev.yaml"), spec);
+  const state = join(dir, ".mlflow-dev");
+  const compose = ["compose", "-p", "mlflow-dev-benchstack", "-f", join(state, "compose.yaml"), "--env-file", join(state, ".env")];
+  const downAll = () => spawnSync("docker", [...compose, "down", "--volumes"], { stdio: "ignore" });
+  const stop = () => spawnSync("docker", [...compose, "down"], { stdio: "ignore" });
+  // Render the files once so plain compose has the same input.
+  time(node, [bin, "render", "--env", "local", "--out", state], { cwd: dir });
+  const rounds = 3;
+  const results: Record<string, number[]> = { "docker compose up --wait (cold)": [], "mlflow-dev up (cold)": [], "docker compose up --wait (warm)": [], "mlflow-dev up (warm)": [] };
+  for (let i = 0; i < rounds; i++) {
+    downAll();
+    results["docker compose up --wait (cold)"]?.push(time("docker", [...compose, "up", "-d", "--wait"]));
+    stop();
+    results["docker compose up --wait (warm)"]?.push(time("docker", [...compose, "up", "-d", "--wait"]));
+    downAll();
+    results["mlflow-dev up (cold)"]?.push(time(node, [bin, "up"], { cwd: dir }));
+    stop();
+    results["mlflow-dev up (warm)"]?.push(time(node, [bin, "up"], { cwd: dir }));
+  }
+  const noop = time(node, [bin, "up"], { cwd: dir });
+  downAll();
+  const med = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
+  report(`Local stack to healthy (median of ${rounds})`, med, "docker compose up --wait (cold)");
+  console.log(`  mlflow-dev up (already up, no-op)            ${noop.toFixed(1).padStart(9)} ms`);
+  console.log(
+    `  ratio mlflow-dev/compose: cold ${((med["mlflow-dev up (cold)"] ?? 0) / (med["docker compose up --wait (cold)"] ?? 1)).toFixed(2)}x, warm ${((med["mlflow-dev up (warm)"] ?? 0) / (med["docker compose up --wait (warm)"] ?? 1)).toFixed(2)}x`,
+  );
+}
