@@ -38,7 +38,9 @@ function report(title: string, results: Record<string, number>, baseline: string
   const base = results[baseline] ?? 1;
   console.log(`\n${title}`);
   for (const [k, ms] of Object.entries(results))
-    console.log(`  ${k.padEnd(44)} ${ms.toFixed(1).padStart(9)} ms   ${(ms / base).toFixed(2)}x ${k === baseline ? "(baseline)" : ""}`);
+    console.log(
+      `  ${k.padEnd(44)} ${ms.toFixed(1).padStart(9)} ms   ${(ms / base).toFixed(2)}x ${k === baseline ? "(baseline)" : ""}`,
+    );
 }
 
 const node = process.execPath;
@@ -61,13 +63,26 @@ if (process.argv.includes("--stack")) {
   const spec = readFileSync(basic, "utf8").replace(/^name: .*$/m, "name: benchstack");
   writeFileSync(join(dir, "mlflow-dev.yaml"), spec);
   const state = join(dir, ".mlflow-dev");
-  const compose = ["compose", "-p", "mlflow-dev-benchstack", "-f", join(state, "compose.yaml"), "--env-file", join(state, ".env")];
+  const compose = [
+    "compose",
+    "-p",
+    "mlflow-dev-benchstack",
+    "-f",
+    join(state, "compose.yaml"),
+    "--env-file",
+    join(state, ".env"),
+  ];
   const downAll = () => spawnSync("docker", [...compose, "down", "--volumes"], { stdio: "ignore" });
   const stop = () => spawnSync("docker", [...compose, "down"], { stdio: "ignore" });
   // Render the files once so plain compose has the same input.
   time(node, [bin, "render", "--env", "local", "--out", state], { cwd: dir });
   const rounds = 3;
-  const results: Record<string, number[]> = { "docker compose up --wait (cold)": [], "mlflow-dev up (cold)": [], "docker compose up --wait (warm)": [], "mlflow-dev up (warm)": [] };
+  const results: Record<string, number[]> = {
+    "docker compose up --wait (cold)": [],
+    "mlflow-dev up (cold)": [],
+    "docker compose up --wait (warm)": [],
+    "mlflow-dev up (warm)": [],
+  };
   for (let i = 0; i < rounds; i++) {
     downAll();
     results["docker compose up --wait (cold)"]?.push(time("docker", [...compose, "up", "-d", "--wait"]));

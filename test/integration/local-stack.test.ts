@@ -5,7 +5,7 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MlflowClient } from "../support/mlflow-client.ts";
-import { cli, projectContainers, readEnvFile, requireImagesInCi, testSpecDir } from "../support/stack.ts";
+import { cli, projectContainers, ROOT, readEnvFile, requireImagesInCi, testSpecDir } from "../support/stack.ts";
 
 /**
  * The local stack for real: `mlflow-dev up` on a real Docker engine with real PostgreSQL,
@@ -41,15 +41,26 @@ afterAll(() => {
 });
 
 describe("local stack", () => {
-  const state: { experimentId?: string; runId?: string; artifactUri?: string; bigSha?: string; small?: Uint8Array } = {};
+  const state: { experimentId?: string; runId?: string; artifactUri?: string; bigSha?: string; small?: Uint8Array } =
+    {};
 
   it("runs an MLflow workload over the REST API", async () => {
     const experimentId = await client.createExperiment(`workload-${Date.now()}`);
     const { runId, artifactUri } = await client.createRun(experimentId, "first");
     expect(artifactUri).toMatch(/^mlflow-artifacts:/);
     await client.call("POST", "runs/log-parameter", { run_id: runId, key: "lr", value: "0.01" });
-    const metrics = Array.from({ length: 100 }, (_, i) => ({ key: "loss", value: 1 / (i + 1), timestamp: Date.now(), step: i }));
-    await client.call("POST", "runs/log-batch", { run_id: runId, metrics, params: [{ key: "epochs", value: "100" }], tags: [{ key: "team", value: "ml" }] });
+    const metrics = Array.from({ length: 100 }, (_, i) => ({
+      key: "loss",
+      value: 1 / (i + 1),
+      timestamp: Date.now(),
+      step: i,
+    }));
+    await client.call("POST", "runs/log-batch", {
+      run_id: runId,
+      metrics,
+      params: [{ key: "epochs", value: "100" }],
+      tags: [{ key: "team", value: "ml" }],
+    });
 
     const small = new TextEncoder().encode("hello from mlflow-dev\n");
     const big = randomBytes(50 * 1024 * 1024 + 123);
@@ -68,12 +79,26 @@ describe("local stack", () => {
       source: `${artifactUri}/model`,
       run_id: runId,
     });
-    await client.call("POST", "registered-models/alias", { name: modelName, alias: "champion", version: mv.model_version.version });
-    const byAlias = await client.call<{ model_version: { version: string; run_id: string } }>("GET", "registered-models/alias", { name: modelName, alias: "champion" });
+    await client.call("POST", "registered-models/alias", {
+      name: modelName,
+      alias: "champion",
+      version: mv.model_version.version,
+    });
+    const byAlias = await client.call<{ model_version: { version: string; run_id: string } }>(
+      "GET",
+      "registered-models/alias",
+      { name: modelName, alias: "champion" },
+    );
     expect(byAlias.model_version.run_id).toBe(runId);
 
     const second = await client.createRun(experimentId, "second");
-    await client.call("POST", "runs/log-metric", { run_id: second.runId, key: "loss", value: 5, timestamp: Date.now(), step: 0 });
+    await client.call("POST", "runs/log-metric", {
+      run_id: second.runId,
+      key: "loss",
+      value: 5,
+      timestamp: Date.now(),
+      step: 0,
+    });
     const found = await client.call<{ runs: Array<{ info: { run_id: string } }> }>("POST", "runs/search", {
       experiment_ids: [experimentId],
       filter: "metrics.loss < 1 and params.lr = '0.01'",
@@ -88,9 +113,14 @@ describe("local stack", () => {
       endpoint: `http://127.0.0.1:${PORTS.minio}`,
       region: "us-east-1",
       forcePathStyle: true,
-      credentials: { accessKeyId: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "", secretAccessKey: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "" },
+      credentials: {
+        accessKeyId: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
+        secretAccessKey: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "",
+      },
     });
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: "mlflow-artifacts", Prefix: `mlflow/${state.experimentId}/${state.runId}/` }));
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: "mlflow-artifacts", Prefix: `mlflow/${state.experimentId}/${state.runId}/` }),
+    );
     const keys = (listed.Contents ?? []).map((o) => `${o.Key}:${o.Size}`).sort();
     expect(keys).toEqual([
       `mlflow/${state.experimentId}/${state.runId}/artifacts/data/big.bin:${50 * 1024 * 1024 + 123}`,
@@ -99,16 +129,68 @@ describe("local stack", () => {
   });
 
   it("stores the run as rows in PostgreSQL", async () => {
-    const db = new pg.Client({ host: "127.0.0.1", port: PORTS.postgres, user: "mlflow", database: "mlflow", password: env.MLFLOW_DEV_DB_PASSWORD });
+    const db = new pg.Client({
+      host: "127.0.0.1",
+      port: PORTS.postgres,
+      user: "mlflow",
+      database: "mlflow",
+      password: env.MLFLOW_DEV_DB_PASSWORD,
+    });
     await db.connect();
     try {
       const runs = await db.query("select status from runs where run_uuid = $1", [state.runId]);
       expect(runs.rows).toEqual([{ status: "FINISHED" }]);
-      const metrics = await db.query("select count(*)::int as n from metrics where run_uuid = $1 and key = 'loss'", [state.runId]);
+      const metrics = await db.query("select count(*)::int as n from metrics where run_uuid = $1 and key = 'loss'", [
+        state.runId,
+      ]);
       expect(metrics.rows[0].n).toBe(100);
     } finally {
       await db.end();
     }
+  });
+
+  it("the Python mlflow client (examples/python-client) logs a run and a model", async () => {
+    process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+    process.env.TESTCONTAINERS_HOST_OVERRIDE ??= "localhost";
+    const { GenericContainer, Wait } = await import("testcontainers");
+    const overrides = Object.fromEntries(
+      (process.env.MLFLOW_DEV_IMAGES ?? "")
+        .split(",")
+        .filter(Boolean)
+        .map((p) => p.split("=")),
+    );
+    const image = overrides.mlflow ?? "ghcr.io/mlflow/mlflow:v3.18.0-full";
+    const container = await new GenericContainer(image)
+      .withNetworkMode("host")
+      .withUser("root")
+      .withEntrypoint(["python", "/example/train.py"])
+      .withCopyFilesToContainer([
+        { source: join(ROOT, "examples/python-client/train.py"), target: "/example/train.py" },
+      ])
+      .withEnvironment({ MLFLOW_TRACKING_URI: url, MLFLOW_EXPERIMENT: "python-client", MLFLOW_MODEL_NAME: "iris-it" })
+      .withWaitStrategy(Wait.forOneShotStartup())
+      .withStartupTimeout(300_000)
+      .start();
+    const logs = await new Promise<string>((resolve) => {
+      let out = "";
+      container.logs().then((stream) => {
+        stream.on("data", (d: Buffer) => (out += d.toString()));
+        stream.on("end", () => resolve(out));
+      });
+    });
+    await container.stop().catch(() => undefined);
+    const m = /run_id=([0-9a-f]+) accuracy=([0-9.]+)/.exec(logs);
+    expect(m, logs).not.toBeNull();
+    const run = await client.call<{ run: { data: { metrics: Array<{ key: string; value: number }> } } }>(
+      "GET",
+      "runs/get",
+      { run_id: m?.[1] },
+    );
+    expect(run.run.data.metrics.find((x) => x.key === "accuracy")?.value).toBeGreaterThan(0.8);
+    const versions = await client.call<{ model_versions?: Array<{ run_id: string }> }>("GET", "model-versions/search", {
+      filter: "name='iris-it'",
+    });
+    expect(versions.model_versions?.map((v) => v.run_id)).toContain(m?.[1]);
   });
 
   it("a second up with nothing changed is a no-op", () => {
@@ -135,9 +217,16 @@ describe("local stack", () => {
     expect(projectContainers(PROJECT)).toEqual([]);
     const up = cli(["up"], { cwd: dir });
     expect(up.code, up.stderr).toBe(0);
-    const run = await client.call<{ run: { data: { metrics: Array<{ key: string; value: number }> } } }>("GET", "runs/get", { run_id: state.runId });
+    const run = await client.call<{ run: { data: { metrics: Array<{ key: string; value: number }> } } }>(
+      "GET",
+      "runs/get",
+      { run_id: state.runId },
+    );
     expect(run.run.data.metrics.find((m) => m.key === "loss")?.value).toBe(0.01);
-    const history = await client.call<{ metrics: unknown[] }>("GET", "metrics/get-history", { run_id: state.runId, metric_key: "loss" });
+    const history = await client.call<{ metrics: unknown[] }>("GET", "metrics/get-history", {
+      run_id: state.runId,
+      metric_key: "loss",
+    });
     expect(history.metrics.length).toBe(100);
     expect(sha(await client.downloadArtifact(state.artifactUri ?? "", "data/big.bin"))).toBe(state.bigSha);
   });
@@ -151,11 +240,19 @@ describe("local stack", () => {
     while (Date.now() < deadline && (acknowledged.length < 60 || !restarted)) {
       if (step === 20 && !restarted) {
         restarted = true;
-        const r = await import("node:child_process").then((cp) => cp.spawnSync("docker", ["restart", `${PROJECT}-postgres-1`], { encoding: "utf8" }));
+        const r = await import("node:child_process").then((cp) =>
+          cp.spawnSync("docker", ["restart", `${PROJECT}-postgres-1`], { encoding: "utf8" }),
+        );
         expect(r.status, r.stderr).toBe(0);
       }
       try {
-        await client.call("POST", "runs/log-metric", { run_id: runId, key: "m", value: step, timestamp: Date.now(), step });
+        await client.call("POST", "runs/log-metric", {
+          run_id: runId,
+          key: "m",
+          value: step,
+          timestamp: Date.now(),
+          step,
+        });
         acknowledged.push(step);
       } catch {
         // not acknowledged: the client would retry
@@ -167,7 +264,10 @@ describe("local stack", () => {
     expect(acknowledged.length).toBeGreaterThanOrEqual(60);
     const health = await fetch(`${url}/health`);
     expect(health.status).toBe(200);
-    const history = await client.call<{ metrics: Array<{ step: string }> }>("GET", "metrics/get-history", { run_id: runId, metric_key: "m" });
+    const history = await client.call<{ metrics: Array<{ step: string }> }>("GET", "metrics/get-history", {
+      run_id: runId,
+      metric_key: "m",
+    });
     const stored = new Set(history.metrics.map((m) => Number(m.step)));
     for (const s of acknowledged) expect(stored.has(s), `acknowledged step ${s} lost`).toBe(true);
   });
@@ -193,7 +293,15 @@ describe("bad input leaves nothing behind", () => {
   it("an unknown image: clear error, exit 1, no containers", () => {
     const ports = { mlflow: 15250, minio: 19200, minioConsole: 19201, postgres: 15632 };
     const d = testSpecDir("itimage", ports);
-    const r = cli(["up"], { cwd: d, env: { MLFLOW_DEV_IMAGES: `${process.env.MLFLOW_DEV_IMAGES ?? ""},minio=mlflow-dev-local/no-such-minio:1`.replace(/^,/, "") } });
+    const r = cli(["up"], {
+      cwd: d,
+      env: {
+        MLFLOW_DEV_IMAGES: `${process.env.MLFLOW_DEV_IMAGES ?? ""},minio=mlflow-dev-local/no-such-minio:1`.replace(
+          /^,/,
+          "",
+        ),
+      },
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("mlflow-dev-local/no-such-minio:1");
     expect(r.stderr).toContain("not available locally and could not be pulled");

@@ -19,11 +19,13 @@ export class MlflowClient {
     const url = new URL(`${this.baseUrl}/api/2.0/mlflow/${path}`);
     let init: RequestInit = { method };
     if (method === "GET" && body) for (const [k, v] of Object.entries(body)) url.searchParams.set(k, String(v));
-    else if (body !== undefined) init = { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+    else if (body !== undefined)
+      init = { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
     const r = await fetch(url, init);
     const text = await r.text();
     const json = text ? JSON.parse(text) : {};
-    if (!r.ok) throw new MlflowRestError(r.status, json.error_code, `${method} ${path}: ${r.status} ${text.slice(0, 300)}`);
+    if (!r.ok)
+      throw new MlflowRestError(r.status, json.error_code, `${method} ${path}: ${r.status} ${text.slice(0, 300)}`);
     return json as T;
   }
 

@@ -8,11 +8,18 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = join(ROOT, "packages/cli/bin/mlflow-dev.js");
 
 /** A spec directory for a test stack: examples/basic with its own name and ports. */
-export function testSpecDir(name: string, ports: { mlflow: number; minio: number; minioConsole: number; postgres: number }, extra = ""): string {
+export function testSpecDir(
+  name: string,
+  ports: { mlflow: number; minio: number; minioConsole: number; postgres: number },
+  extra = "",
+): string {
   const dir = mkdtempSync(join(tmpdir(), `mlflow-dev-${name}-`));
   const basic = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
     .replace(/^name: .*$/m, `name: ${name}`)
-    .replace(/^ {2}local:\n {4}ports:\n {6}mlflow: \d+\n/m, `  local:\n    ports:\n      mlflow: ${ports.mlflow}\n      minio: ${ports.minio}\n      minioConsole: ${ports.minioConsole}\n      postgres: ${ports.postgres}\n`);
+    .replace(
+      /^ {2}local:\n {4}ports:\n {6}mlflow: \d+\n/m,
+      `  local:\n    ports:\n      mlflow: ${ports.mlflow}\n      minio: ${ports.minio}\n      minioConsole: ${ports.minioConsole}\n      postgres: ${ports.postgres}\n`,
+    );
   writeFileSync(join(dir, "mlflow-dev.yaml"), basic + extra);
   return dir;
 }
@@ -28,7 +35,11 @@ export function cli(args: string[], options: { cwd: string; env?: Record<string,
 }
 
 export function projectContainers(project: string): string[] {
-  const r = spawnSync("docker", ["ps", "-a", "--filter", `label=com.docker.compose.project=${project}`, "--format", "{{.Names}}"], { encoding: "utf8" });
+  const r = spawnSync(
+    "docker",
+    ["ps", "-a", "--filter", `label=com.docker.compose.project=${project}`, "--format", "{{.Names}}"],
+    { encoding: "utf8" },
+  );
   return r.stdout.split("\n").filter(Boolean);
 }
 

@@ -1,6 +1,14 @@
 import { readFileSync } from "node:fs";
 import { dirname, relative, resolve as resolvePath } from "node:path";
-import { type Model, parseSpec, resolve, type Spec, SpecError, UnknownEnvironmentError, type ImageOverrides } from "@mlflow-dev/spec";
+import {
+  type ImageOverrides,
+  type Model,
+  parseSpec,
+  resolve,
+  type Spec,
+  SpecError,
+  UnknownEnvironmentError,
+} from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
 
 export interface LoadedSpec {
@@ -36,7 +44,10 @@ export function loadSpec(file: string): LoadedSpec {
 export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): ImageOverrides {
   const out: ImageOverrides = {};
   if (!value) return out;
-  for (const part of value.split(",").map((p) => p.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [key, ref] = part.split("=", 2);
     if ((key === "mlflow" || key === "postgres" || key === "minio") && ref) out[key] = ref;
     else

@@ -9,7 +9,11 @@ const bin = fileURLToPath(new URL("../bin/mlflow-dev.js", import.meta.url));
 const basic = fileURLToPath(new URL("../../../examples/basic/mlflow-dev.yaml", import.meta.url));
 
 function cli(args: string[], cwd = process.cwd()) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -17,7 +21,8 @@ describe("mlflow-dev CLI", () => {
   it("--help lists the commands and exit codes", () => {
     const r = cli(["--help"]);
     expect(r.code).toBe(0);
-    for (const c of ["init", "validate", "render", "schema", "up", "down", "status", "logs", "doctor"]) expect(r.stdout).toContain(`  ${c}`);
+    for (const c of ["init", "validate", "render", "schema", "up", "down", "status", "logs", "doctor"])
+      expect(r.stdout).toContain(`  ${c}`);
     expect(r.stdout).toContain("Exit codes");
   });
 
@@ -47,7 +52,10 @@ describe("mlflow-dev CLI", () => {
 
   it("validate: an invalid spec prints every issue with positions, no stack trace, exit 2", () => {
     const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
-    writeFileSync(join(dir, "mlflow-dev.yaml"), "name: tracking\nmlfow: {}\nartifacts:\n  bucket: ab\nenvironments:\n  local: {}\n");
+    writeFileSync(
+      join(dir, "mlflow-dev.yaml"),
+      "name: tracking\nmlfow: {}\nartifacts:\n  bucket: ab\nenvironments:\n  local: {}\n",
+    );
     const r = cli(["validate"], dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
@@ -59,7 +67,13 @@ describe("mlflow-dev CLI", () => {
     expect(json.code).toBe(2);
     const parsed = JSON.parse(json.stdout);
     expect(parsed.valid).toBe(false);
-    expect(parsed.issues[0]).toEqual({ file: "mlflow-dev.yaml", line: 2, col: 1, path: "mlfow", message: 'unknown key "mlfow". Did you mean "mlflow"?' });
+    expect(parsed.issues[0]).toEqual({
+      file: "mlflow-dev.yaml",
+      line: 2,
+      col: 1,
+      path: "mlfow",
+      message: 'unknown key "mlfow". Did you mean "mlflow"?',
+    });
   });
 
   it("a missing spec file says how to create one", () => {
@@ -102,7 +116,8 @@ describe("mlflow-dev CLI", () => {
     expect(statSync(join(out, ".env")).mode & 0o777).toBe(0o600);
     // Secrets are never printed.
     const env = readFileSync(join(out, ".env"), "utf8");
-    for (const line of env.split("\n").filter((l) => l.includes("="))) expect(w.stdout).not.toContain(line.split("=")[1]);
+    for (const line of env.split("\n").filter((l) => l.includes("=")))
+      expect(w.stdout).not.toContain(line.split("=")[1]);
   });
 
   it("render --env staging --out writes the AWS artifacts", () => {

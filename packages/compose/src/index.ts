@@ -1,3 +1,3 @@
 export * from "./env-file.ts";
-export * from "./render.ts";
 export * from "./local-files.ts";
+export * from "./render.ts";

@@ -1,11 +1,11 @@
-import { randomBytes } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseSpecOrThrow, resolve, type Model } from "@mlflow-dev/spec";
-import { parse as parseYaml } from "yaml";
+import { type Model, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import {
   completeEnvFile,
   generateSecret,
@@ -81,7 +81,9 @@ describe("compose semantics", () => {
         }
       }
       // A real generated .env's values never appear in the rendering.
-      const env = parseEnvFile(completeEnvFile(undefined, model, (n) => new Uint8Array(n).map((_, i) => (i * 37) % 256)).text);
+      const env = parseEnvFile(
+        completeEnvFile(undefined, model, (n) => new Uint8Array(n).map((_, i) => (i * 37) % 256)).text,
+      );
       for (const value of env.values()) expect(text).not.toContain(value);
     });
 
@@ -144,8 +146,11 @@ describe(".env", () => {
 /** The real checker: `docker compose config`. Required in CI; skipped with a reason elsewhere. */
 const composeAvailable = spawnSync("docker", ["compose", "version"], { stdio: "ignore" }).status === 0;
 if (!composeAvailable) {
-  if (process.env.CI) throw new Error("docker compose is required in CI for the compose config check (.ci/provision installs it)");
-  console.warn("skipping `docker compose config` checks: the docker compose plugin is not installed (run .ci/provision)");
+  if (process.env.CI)
+    throw new Error("docker compose is required in CI for the compose config check (.ci/provision installs it)");
+  console.warn(
+    "skipping `docker compose config` checks: the docker compose plugin is not installed (run .ci/provision)",
+  );
 }
 describe.runIf(composeAvailable)("docker compose config", () => {
   it.each([
@@ -155,14 +160,20 @@ describe.runIf(composeAvailable)("docker compose config", () => {
     const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-compose-"));
     writeLocalFiles(dir, model());
     expect(existsSync(join(dir, ".env"))).toBe(true);
-    const out = execFileSync("docker", ["compose", "-f", join(dir, "compose.yaml"), "config", "-q"], { cwd: dir, encoding: "utf8" });
+    const out = execFileSync("docker", ["compose", "-f", join(dir, "compose.yaml"), "config", "-q"], {
+      cwd: dir,
+      encoding: "utf8",
+    });
     expect(out).toBe("");
   });
 
   it("fails clearly without .env", () => {
     const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-compose-"));
     writeFileSync(join(dir, "compose.yaml"), toComposeYaml(basicModel()));
-    const r = spawnSync("docker", ["compose", "-f", join(dir, "compose.yaml"), "config", "-q"], { cwd: dir, encoding: "utf8" });
+    const r = spawnSync("docker", ["compose", "-f", join(dir, "compose.yaml"), "config", "-q"], {
+      cwd: dir,
+      encoding: "utf8",
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("is not set: run mlflow-dev up");
   });

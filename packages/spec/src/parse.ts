@@ -1,6 +1,6 @@
-import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument, type Document } from "yaml";
+import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
-import { formatPath, type SpecIssue, SpecError } from "./issues.ts";
+import { formatPath, SpecError, type SpecIssue } from "./issues.ts";
 import { type Spec, SpecSchema } from "./schema.ts";
 import { nearest } from "./suggest.ts";
 
@@ -27,14 +27,30 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml"): ParseResult {
   if (doc.contents === null) {
     return {
       ok: false,
-      issues: [{ file, line: 1, col: 1, path: "", message: "the file is empty. Run `mlflow-dev init` to write a starting spec" }],
+      issues: [
+        {
+          file,
+          line: 1,
+          col: 1,
+          path: "",
+          message: "the file is empty. Run `mlflow-dev init` to write a starting spec",
+        },
+      ],
     };
   }
   if (!isMap(doc.contents)) {
     const { line, col } = pos(doc.contents.range?.[0] ?? 0);
     return {
       ok: false,
-      issues: [{ file, line, col, path: "", message: "the top level must be a mapping of keys (name:, mlflow:, environments:, ...)" }],
+      issues: [
+        {
+          file,
+          line,
+          col,
+          path: "",
+          message: "the top level must be a mapping of keys (name:, mlflow:, environments:, ...)",
+        },
+      ],
     };
   }
 
@@ -140,10 +156,7 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
       const expected = isInt ? "an integer" : (typeNames[zi.expected] ?? zi.expected);
       if (missing || value === undefined) {
         message = `is required: add ${expected} here`;
-      } else if (
-        (zi.expected === "string" && (typeof value === "number" || typeof value === "boolean")) ||
-        false
-      ) {
+      } else if ((zi.expected === "string" && (typeof value === "number" || typeof value === "boolean")) || false) {
         message = `must be ${expected}, got ${describeValue(value)}. Quote it: "${String(value)}"`;
       } else if (zi.expected === "int" && typeof value === "number") {
         message = `must be ${expected}, got ${value}`;
@@ -155,7 +168,12 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
     case "invalid_value": {
       const values = zi.values.map((v) => JSON.stringify(v));
       const guess =
-        typeof value === "string" ? nearest(value, zi.values.filter((v): v is string => typeof v === "string")) : undefined;
+        typeof value === "string"
+          ? nearest(
+              value,
+              zi.values.filter((v): v is string => typeof v === "string"),
+            )
+          : undefined;
       message = `must be one of ${values.join(", ")}, got ${describeValue(value)}${guess ? `. Did you mean "${guess}"?` : ""}`;
       break;
     }
@@ -206,7 +224,15 @@ function dedupe(issues: SpecIssue[]): SpecIssue[] {
 
 // ---- walking the schema to find the keys valid at a path (for suggestions) ----
 
-type AnyDef = { type: string; innerType?: unknown; shape?: Record<string, unknown>; catchall?: unknown; element?: unknown; valueType?: unknown; in?: unknown };
+type AnyDef = {
+  type: string;
+  innerType?: unknown;
+  shape?: Record<string, unknown>;
+  catchall?: unknown;
+  element?: unknown;
+  valueType?: unknown;
+  in?: unknown;
+};
 
 function defOf(schema: unknown): AnyDef | undefined {
   return (schema as { _zod?: { def?: AnyDef } })?._zod?.def;
@@ -217,7 +243,8 @@ function unwrap(schema: unknown): unknown {
   for (let i = 0; i < 10; i++) {
     const def = defOf(s);
     if (!def) return s;
-    if (def.type === "optional" || def.type === "default" || def.type === "nullable" || def.type === "prefault") s = def.innerType;
+    if (def.type === "optional" || def.type === "default" || def.type === "nullable" || def.type === "prefault")
+      s = def.innerType;
     else if (def.type === "pipe") s = def.in;
     else return s;
   }

@@ -104,7 +104,9 @@ function serverScript(spec: Spec): string {
     ...(m.auth === "basic" ? ["--app-name basic-auth"] : []),
     ...m.extraArgs.map(shellQuote),
   ];
-  return [DB_URI_EXPORT, ...(m.auth === "basic" ? AUTH_CONFIG : []), `exec mlflow server ${flags.join(" ")}`].join("\n");
+  return [DB_URI_EXPORT, ...(m.auth === "basic" ? AUTH_CONFIG : []), `exec mlflow server ${flags.join(" ")}`].join(
+    "\n",
+  );
 }
 
 /**
@@ -113,7 +115,7 @@ function serverScript(spec: Spec): string {
  */
 const MIGRATION_SCRIPT = [
   DB_URI_EXPORT,
-  'exec python -c "import os; from mlflow.store.db import utils; utils._initialize_tables(utils.create_sqlalchemy_engine_with_retry(os.environ[\'MLFLOW_BACKEND_STORE_URI\'])); print(\'mlflow database schema is up to date\')"',
+  "exec python -c \"import os; from mlflow.store.db import utils; utils._initialize_tables(utils.create_sqlalchemy_engine_with_retry(os.environ['MLFLOW_BACKEND_STORE_URI'])); print('mlflow database schema is up to date')\"",
 ].join("\n");
 
 function shellQuote(arg: string): string {
@@ -127,7 +129,11 @@ function resolveMlflow(spec: Spec, artifacts: Artifacts, overrides: ImageOverrid
   ];
   if (m.auth === "basic") {
     secrets.push(
-      { env: "MLFLOW_AUTH_ADMIN_PASSWORD", name: "auth-admin-password", description: "MLflow basic-auth admin password" },
+      {
+        env: "MLFLOW_AUTH_ADMIN_PASSWORD",
+        name: "auth-admin-password",
+        description: "MLflow basic-auth admin password",
+      },
       { env: "MLFLOW_FLASK_SERVER_SECRET_KEY", name: "flask-secret-key", description: "MLflow server CSRF secret key" },
     );
   }

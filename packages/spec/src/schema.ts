@@ -9,7 +9,8 @@ import { DEFAULT_MLFLOW_VERSION, DEFAULT_POSTGRES_MAJOR, SUPPORTED_POSTGRES_MAJO
 
 const dnsLabel = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 const semver = /^\d+\.\d+\.\d+$/;
-const imageRef = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+const imageRef =
+  /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const hostPattern = /^(\*|(\*\.)?[A-Za-z0-9.-]+)(:(\d+|\*))?$/;
 const cidr = /^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-8])$/;
 const port = z.int().min(1).max(65535);
@@ -93,16 +94,15 @@ const ArtifactsSchema = z
   .strictObject({
     bucket: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)" })
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+        message: "must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)",
+      })
       .meta({ description: "Bucket name. AWS environments may override it (S3 names are global)." }),
     prefix: z
       .string()
       .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, { message: "must be a key prefix without leading or trailing /" })
       .default("mlflow"),
-    localServer: z
-      .enum(["minio"])
-      .default("minio")
-      .meta({ description: "The S3-compatible server used locally." }),
+    localServer: z.enum(["minio"]).default("minio").meta({ description: "The S3-compatible server used locally." }),
   })
   .meta({ description: "The S3 artifact store." });
 
@@ -127,8 +127,13 @@ const LocalEnvSchema = z
 const NetworkSchema = z
   .strictObject({
     cidr: z.string().regex(cidr, { message: "must be an IPv4 CIDR block between /16 and /28" }).optional(),
-    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { message: "must be a VPC id such as vpc-0abc1234" }).optional(),
-    publicSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be a subnet id" })).optional(),
+    vpcId: z
+      .string()
+      .regex(/^vpc-[0-9a-f]{8,17}$/, { message: "must be a VPC id such as vpc-0abc1234" })
+      .optional(),
+    publicSubnetIds: z
+      .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be a subnet id" }))
+      .optional(),
     privateSubnetIds: z
       .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be a subnet id" }))
       .optional(),
@@ -161,13 +166,13 @@ const DatabaseSchema = z
     deletionProtection: true,
   });
 
-const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
 
 const AwsEnvSchema = z
   .strictObject({
-    region: z
-      .string()
-      .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as eu-west-1" }),
+    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as eu-west-1" }),
     account: z.string().regex(/^\d{12}$/, { message: "must be a 12-digit AWS account id (quote it)" }),
     network: NetworkSchema,
     cpu: z.int().default(512).meta({ description: "Fargate CPU units." }),
@@ -325,7 +330,18 @@ export const SpecSchema = z
         message:
           "must stay true with auth: basic, otherwise clients need direct bucket credentials that bypass the server's auth",
       });
-    const reserved = ["--host", "--port", "--backend-store-uri", "--artifacts-destination", "--default-artifact-root", "--workers", "--serve-artifacts", "--no-serve-artifacts", "--app-name", "--allowed-hosts"];
+    const reserved = [
+      "--host",
+      "--port",
+      "--backend-store-uri",
+      "--artifacts-destination",
+      "--default-artifact-root",
+      "--workers",
+      "--serve-artifacts",
+      "--no-serve-artifacts",
+      "--app-name",
+      "--allowed-hosts",
+    ];
     spec.mlflow.extraArgs.forEach((arg, i) => {
       const flag = arg.split("=")[0] ?? arg;
       if (reserved.includes(flag))

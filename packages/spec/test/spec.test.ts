@@ -90,7 +90,8 @@ describe("Fargate sizes", () => {
     if (!r.ok) expect(r.field).toBe(field);
   });
   it("every table entry is accepted", () => {
-    for (const [cpu, memories] of FARGATE_SIZES) for (const m of memories) expect(checkFargateSize(cpu, m).ok).toBe(true);
+    for (const [cpu, memories] of FARGATE_SIZES)
+      for (const m of memories) expect(checkFargateSize(cpu, m).ok).toBe(true);
   });
 });
 
@@ -116,9 +117,16 @@ describe("resolve", () => {
   });
 
   it("applies image overrides", () => {
-    const m = resolve(spec, "local", { mlflow: "example.org/mlflow:1", postgres: "example.org/pg:17", minio: "example.org/minio:1" });
+    const m = resolve(spec, "local", {
+      mlflow: "example.org/mlflow:1",
+      postgres: "example.org/pg:17",
+      minio: "example.org/minio:1",
+    });
     expect(m.mlflow.image).toEqual({ kind: "pull", ref: "example.org/mlflow:1" });
-    expect(m.target.kind === "local" && m.target.images).toEqual({ postgres: "example.org/pg:17", minio: "example.org/minio:1" });
+    expect(m.target.kind === "local" && m.target.images).toEqual({
+      postgres: "example.org/pg:17",
+      minio: "example.org/minio:1",
+    });
   });
 
   it("adds the basic-auth secrets and flags only with auth: basic", () => {
@@ -134,7 +142,12 @@ describe("resolve", () => {
   });
 
   it("quotes extra server flags for the shell", () => {
-    const s = parseSpecOrThrow(minimal.replace("name: tracking\n", "name: tracking\nmlflow:\n  extraArgs: [\"--gunicorn-opts\", \"--timeout 120\"]\n"));
+    const s = parseSpecOrThrow(
+      minimal.replace(
+        "name: tracking\n",
+        'name: tracking\nmlflow:\n  extraArgs: ["--gunicorn-opts", "--timeout 120"]\n',
+      ),
+    );
     expect(resolve(s, "local").mlflow.command[0]).toContain("--gunicorn-opts '--timeout 120'");
   });
 

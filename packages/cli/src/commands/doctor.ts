@@ -26,28 +26,58 @@ export async function run(argv: string[]): Promise<number> {
     engineUp = true;
     add({ check: "docker engine", verdict: "ok", detail: await docker.serverVersion() });
   } catch (e) {
-    add({ check: "docker engine", verdict: "fail", detail: (e as Error).message, fix: "start dockerd, or run `bash .ci/provision`" });
+    add({
+      check: "docker engine",
+      verdict: "fail",
+      detail: (e as Error).message,
+      fix: "start dockerd, or run `bash .ci/provision`",
+    });
   }
 
-  const compose = new runtime.DockerComposeCli({ ...runtime.stackPaths(ctx.stateDir), projectName: runtime.projectName(model) });
+  const compose = new runtime.DockerComposeCli({
+    ...runtime.stackPaths(ctx.stateDir),
+    projectName: runtime.projectName(model),
+  });
   try {
     add({ check: "docker compose", verdict: "ok", detail: `v${(await compose.version()).replace(/^v/, "")}` });
   } catch {
-    add({ check: "docker compose", verdict: "fail", detail: "the compose v2 plugin is missing", fix: "run `bash .ci/provision`" });
+    add({
+      check: "docker compose",
+      verdict: "fail",
+      detail: "the compose v2 plugin is missing",
+      fix: "run `bash .ci/provision`",
+    });
   }
 
   if (model.target.kind === "local") {
     const t = model.target;
-    const own = engineUp ? (await runtime.localStackStatus({ model, docker })).filter((s) => s.state === "running") : [];
+    const own = engineUp
+      ? (await runtime.localStackStatus({ model, docker })).filter((s) => s.state === "running")
+      : [];
     try {
       await runtime.checkPorts(t, own);
-      add({ check: "ports", verdict: "ok", detail: `${Object.values(t.ports).join(", ")} free on ${t.bindAddress} (or ours)` });
+      add({
+        check: "ports",
+        verdict: "ok",
+        detail: `${Object.values(t.ports).join(", ")} free on ${t.bindAddress} (or ours)`,
+      });
     } catch (e) {
-      add({ check: "ports", verdict: "fail", detail: (e as Error).message, fix: "free them or change environments.local.ports" });
+      add({
+        check: "ports",
+        verdict: "fail",
+        detail: (e as Error).message,
+        fix: "free them or change environments.local.ports",
+      });
     }
     if (engineUp) {
       const { toComposeFile } = await import("@mlflow-dev/compose");
-      const images = [...new Set(Object.values(toComposeFile(model).services).filter((s) => !s.build).map((s) => String(s.image)))];
+      const images = [
+        ...new Set(
+          Object.values(toComposeFile(model).services)
+            .filter((s) => !s.build)
+            .map((s) => String(s.image)),
+        ),
+      ];
       const missing: string[] = [];
       for (const ref of images) if (!(await docker.imageExists(ref))) missing.push(ref);
       add(
@@ -79,11 +109,18 @@ export async function run(argv: string[]): Promise<number> {
   const credentials =
     (process.env.AWS_ACCESS_KEY_ID ? "AWS_ACCESS_KEY_ID" : undefined) ??
     (process.env.AWS_PROFILE ? `profile ${process.env.AWS_PROFILE}` : undefined) ??
-    (existsSync(join(homedir(), ".aws", "credentials")) || existsSync(join(homedir(), ".aws", "config")) ? "~/.aws" : undefined);
+    (existsSync(join(homedir(), ".aws", "credentials")) || existsSync(join(homedir(), ".aws", "config"))
+      ? "~/.aws"
+      : undefined);
   add(
     credentials
       ? { check: "aws credentials", verdict: "ok", detail: `found (${credentials})` }
-      : { check: "aws credentials", verdict: "warn", detail: "none found (only needed for AWS environments)", fix: "aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID" },
+      : {
+          check: "aws credentials",
+          verdict: "warn",
+          detail: "none found (only needed for AWS environments)",
+          fix: "aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID",
+        },
   );
 
   const endpoint = process.env.AWS_ENDPOINT_URL ?? "http://localhost:4566";
@@ -93,7 +130,9 @@ export async function run(argv: string[]): Promise<number> {
   if (global.json) process.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
   else
     for (const c of checks)
-      process.stdout.write(`${c.verdict.toUpperCase().padEnd(4)}  ${c.check.padEnd(width)}  ${c.detail}${c.fix ? `\n      ${"".padEnd(width)}  fix: ${c.fix}` : ""}\n`);
+      process.stdout.write(
+        `${c.verdict.toUpperCase().padEnd(4)}  ${c.check.padEnd(width)}  ${c.detail}${c.fix ? `\n      ${"".padEnd(width)}  fix: ${c.fix}` : ""}\n`,
+      );
   return checks.some((c) => c.verdict === "fail") ? EXIT.failed : EXIT.ok;
 }
 

@@ -15,7 +15,9 @@ export async function run(argv: string[]): Promise<number> {
         hint: "Add --yes to confirm. Nothing was stopped.",
       });
     const rl = createInterface({ input: process.stdin, output: process.stderr });
-    const answer = await rl.question(`Delete all data of ${project} (runs, metrics, artifacts)? Type the project name to confirm: `);
+    const answer = await rl.question(
+      `Delete all data of ${project} (runs, metrics, artifacts)? Type the project name to confirm: `,
+    );
     rl.close();
     if (answer.trim() !== project) {
       process.stderr.write("not confirmed; nothing was stopped\n");

@@ -63,6 +63,11 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function sanitize(dirName: string): string {
-  const s = dirName.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^[^a-z]+/, "").replace(/-+$/, "").slice(0, 32);
+  const s = dirName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^[^a-z]+/, "")
+    .replace(/-+$/, "")
+    .slice(0, 32);
   return s.length >= 2 ? s : "mlflow";
 }

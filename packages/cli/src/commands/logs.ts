@@ -13,7 +13,10 @@ export async function run(rawArgv: string[]): Promise<number> {
   });
   const service = positionals[0];
   if (service !== undefined && !SERVICES.includes(service))
-    throw new UserError(`unknown service "${service}"`, { exitCode: EXIT.invalidInput, hint: `Services: ${SERVICES.join(", ")}` });
+    throw new UserError(`unknown service "${service}"`, {
+      exitCode: EXIT.invalidInput,
+      hint: `Services: ${SERVICES.join(", ")}`,
+    });
   const ctx = await localContext(global.file);
   const { DockerComposeCli, stackPaths, projectName } = ctx.runtime;
   const compose = new DockerComposeCli({ ...stackPaths(ctx.stateDir), projectName: projectName(ctx.model) });

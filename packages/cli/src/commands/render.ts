@@ -18,12 +18,20 @@ export async function run(argv: string[]): Promise<number> {
 async function renderLocal(model: Model, specDir: string, out: string | undefined, json: boolean): Promise<number> {
   const { toComposeFile, toComposeYaml, writeLocalFiles } = await import("@mlflow-dev/compose");
   if (out === undefined) {
-    process.stdout.write(json ? `${JSON.stringify(toComposeFile(model, { specDir: relative(process.cwd(), specDir) || "." }), null, 2)}\n` : toComposeYaml(model, { specDir: relative(process.cwd(), specDir) || "." }));
+    process.stdout.write(
+      json
+        ? `${JSON.stringify(toComposeFile(model, { specDir: relative(process.cwd(), specDir) || "." }), null, 2)}\n`
+        : toComposeYaml(model, { specDir: relative(process.cwd(), specDir) || "." }),
+    );
     return EXIT.ok;
   }
   const dir = resolve(out);
   const written = writeLocalFiles(dir, model, { specDir: relative(dir, specDir) || "." });
-  const files = { compose: relative(process.cwd(), written.composePath), env: relative(process.cwd(), written.envPath), secretsGenerated: written.secretsAdded };
+  const files = {
+    compose: relative(process.cwd(), written.composePath),
+    env: relative(process.cwd(), written.envPath),
+    secretsGenerated: written.secretsAdded,
+  };
   if (json) process.stdout.write(`${JSON.stringify(files, null, 2)}\n`);
   else {
     process.stdout.write(`wrote ${files.compose}\n`);
@@ -66,6 +74,8 @@ async function renderAws(model: Model, out: string | undefined, json: boolean): 
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(artifacts)) writeFileSync(join(dir, name), text);
   const written = Object.keys(artifacts).map((n) => relative(process.cwd(), join(dir, n)));
-  process.stdout.write(json ? `${JSON.stringify({ files: written }, null, 2)}\n` : written.map((f) => `wrote ${f}\n`).join(""));
+  process.stdout.write(
+    json ? `${JSON.stringify({ files: written }, null, 2)}\n` : written.map((f) => `wrote ${f}\n`).join(""),
+  );
   return EXIT.ok;
 }

@@ -12,13 +12,29 @@ export async function run(argv: string[]): Promise<number> {
       services.some((s) => s.service === n && s.state === "running" && s.health === "healthy"),
     );
     if (global.json) {
-      process.stdout.write(`${JSON.stringify({ project: ctx.runtime.projectName(ctx.model), url, healthy, services }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ project: ctx.runtime.projectName(ctx.model), url, healthy, services }, null, 2)}\n`,
+      );
     } else if (services.length === 0) {
       process.stdout.write("the local stack is not running (start it with `mlflow-dev up`)\n");
     } else {
-      const rows = [["SERVICE", "STATE", "HEALTH", "PORTS"], ...services.map((s) => [s.service, s.state + (s.exitCode !== undefined ? ` (${s.exitCode})` : ""), s.health, s.ports.join(", ")])];
+      const rows = [
+        ["SERVICE", "STATE", "HEALTH", "PORTS"],
+        ...services.map((s) => [
+          s.service,
+          s.state + (s.exitCode !== undefined ? ` (${s.exitCode})` : ""),
+          s.health,
+          s.ports.join(", "),
+        ]),
+      ];
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()}\n`);
+      for (const r of rows)
+        process.stdout.write(
+          `${r
+            .map((c, i) => c.padEnd(widths[i]!))
+            .join("  ")
+            .trimEnd()}\n`,
+        );
       process.stdout.write(healthy ? `\nhealthy: ${url}\n` : "\nnot healthy: see `mlflow-dev logs <service>`\n");
     }
     return healthy ? EXIT.ok : EXIT.failed;

@@ -14,9 +14,13 @@ export async function run(argv: string[]): Promise<number> {
       progress: ctx.progress,
     });
     if (global.json) {
-      process.stdout.write(`${JSON.stringify({ url: r.url, changed: r.changed, envFile: r.envFile, composeFile: r.composeFile }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ url: r.url, changed: r.changed, envFile: r.envFile, composeFile: r.composeFile }, null, 2)}\n`,
+      );
     } else {
-      process.stdout.write(r.changed ? `MLflow is up: ${r.url}\n` : `MLflow is already up, nothing changed: ${r.url}\n`);
+      process.stdout.write(
+        r.changed ? `MLflow is up: ${r.url}\n` : `MLflow is already up, nothing changed: ${r.url}\n`,
+      );
       process.stdout.write(`credentials: ${r.envFile} (generated, mode 0600; never commit it)\n`);
     }
     return EXIT.ok;

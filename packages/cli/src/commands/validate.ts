@@ -1,6 +1,6 @@
-import { environmentNames, formatIssue, parseSpec } from "@mlflow-dev/spec";
 import { readFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
+import { environmentNames, formatIssue, parseSpec } from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
 import { EXIT } from "../errors.ts";
 import { loadSpec } from "../load-spec.ts";

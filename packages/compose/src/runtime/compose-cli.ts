@@ -31,7 +31,8 @@ export class DockerComposeCli implements ComposeClient {
 
   private base(): string[] {
     // Without the rendered files (never started here), compose finds the project by its labels.
-    if (!existsSync(this.composeFile) || !existsSync(this.envFile)) return ["compose", "--project-name", this.projectName];
+    if (!existsSync(this.composeFile) || !existsSync(this.envFile))
+      return ["compose", "--project-name", this.projectName];
     return ["compose", "--project-name", this.projectName, "--file", this.composeFile, "--env-file", this.envFile];
   }
 
@@ -46,7 +47,8 @@ export class DockerComposeCli implements ComposeClient {
       for (const line of text.split("\n")) if (line.trim()) options.onOutput?.(line.trim());
     });
     const result = await child;
-    if (result.exitCode !== 0) throw new ComposeCommandError(`docker compose up failed (exit ${result.exitCode})`, output);
+    if (result.exitCode !== 0)
+      throw new ComposeCommandError(`docker compose up failed (exit ${result.exitCode})`, output);
   }
 
   async down(options: { volumes: boolean }): Promise<void> {

@@ -107,7 +107,13 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   const previous = existsSync(paths.composeFile) ? readFileSync(paths.composeFile, "utf8") : undefined;
 
   if (previous === composeText && existsSync(paths.envFile) && healthyEnough(before)) {
-    return { url: mlflowUrl(model), envFile: paths.envFile, composeFile: paths.composeFile, changed: false, secretsGenerated: [] };
+    return {
+      url: mlflowUrl(model),
+      envFile: paths.envFile,
+      composeFile: paths.composeFile,
+      changed: false,
+      secretsGenerated: [],
+    };
   }
 
   // A data volume initialised with passwords from a .env that is gone can never be opened again.
@@ -121,7 +127,8 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   await checkImages(model, docker, progress);
 
   const written = writeLocalFiles(ctx.stateDir, model, { specDir: specDirFromState });
-  if (written.secretsAdded.length > 0) progress(`generated ${written.secretsAdded.length} secret(s) into ${paths.envFile}`);
+  if (written.secretsAdded.length > 0)
+    progress(`generated ${written.secretsAdded.length} secret(s) into ${paths.envFile}`);
   progress(`starting ${project} (compose file ${paths.composeFile})`);
   const started = Date.now();
   try {
