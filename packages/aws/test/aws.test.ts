@@ -72,7 +72,10 @@ describe.each(EXAMPLES)("%s / %s", (example, env) => {
       "AWS::AccountId",
     ]);
     const walk = (v: unknown): void => {
-      if (Array.isArray(v)) return v.forEach(walk);
+      if (Array.isArray(v)) {
+        for (const x of v) walk(x);
+        return;
+      }
       if (v && typeof v === "object") {
         for (const [k, x] of Object.entries(v)) {
           if (k === "Ref") expect(names.has(String(x)), `Ref ${x}`).toBe(true);
@@ -162,10 +165,10 @@ describe("HTTPS", () => {
   it("redirects HTTP to HTTPS when a certificate is given, and forwards plain HTTP otherwise", () => {
     const withCert = toTemplate(model("existing-vpc", "prod")).Resources;
     expect(withCert.HttpsListener?.Properties.Protocol).toBe("HTTPS");
-    expect((withCert.HttpListener?.Properties.DefaultActions as Array<{ Type: string }>)[0]?.Type).toBe("redirect");
+    expect((withCert.HttpListener!.Properties.DefaultActions as Array<{ Type: string }>)[0]?.Type).toBe("redirect");
     const plain = toTemplate(model("basic", "staging")).Resources;
     expect(plain.HttpsListener).toBeUndefined();
-    expect((plain.HttpListener?.Properties.DefaultActions as Array<{ Type: string }>)[0]?.Type).toBe("forward");
+    expect((plain.HttpListener!.Properties.DefaultActions as Array<{ Type: string }>)[0]?.Type).toBe("forward");
   });
 
   it("creates an ECR repository only when the image is built", () => {
