@@ -13,7 +13,7 @@ import { cli, projectContainers, ROOT, readEnvFile, requireImagesInCi, testSpecD
  */
 const NAME = "itstack";
 const PROJECT = `mlflow-dev-${NAME}`;
-const PORTS = { mlflow: 15050, minio: 19000, minioConsole: 19001, postgres: 15432 };
+const PORTS = { mlflow: 25050, minio: 29000, minioConsole: 29001, postgres: 25432 };
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 let dir: string;
 let env: Record<string, string>;
@@ -275,7 +275,7 @@ describe("local stack", () => {
 
 describe("bad input leaves nothing behind", () => {
   it("a port in use: clear error, exit 1, no containers", async () => {
-    const ports = { mlflow: 15150, minio: 19100, minioConsole: 19101, postgres: 15532 };
+    const ports = { mlflow: 25150, minio: 29100, minioConsole: 29101, postgres: 25532 };
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(ports.minio, "127.0.0.1", () => r()));
     try {
@@ -291,7 +291,7 @@ describe("bad input leaves nothing behind", () => {
   });
 
   it("an unknown image: clear error, exit 1, no containers", () => {
-    const ports = { mlflow: 15250, minio: 19200, minioConsole: 19201, postgres: 15632 };
+    const ports = { mlflow: 25250, minio: 29200, minioConsole: 29201, postgres: 25632 };
     const d = testSpecDir("itimage", ports);
     const r = cli(["up"], {
       cwd: d,
@@ -309,7 +309,7 @@ describe("bad input leaves nothing behind", () => {
   });
 
   it("Docker not reachable: clear error, exit 1", () => {
-    const d = testSpecDir("itnodocker", { mlflow: 15350, minio: 19300, minioConsole: 19301, postgres: 15732 });
+    const d = testSpecDir("itnodocker", { mlflow: 25350, minio: 29300, minioConsole: 29301, postgres: 25732 });
     const r = cli(["up"], { cwd: d, env: { DOCKER_HOST: "unix:///nonexistent/docker.sock" } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("cannot reach the Docker engine");

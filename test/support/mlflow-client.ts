@@ -9,6 +9,17 @@ export class MlflowRestError extends Error {
   }
 }
 
+/** fetch that retries once when a pooled keep-alive socket was closed by a restarted server. */
+async function fetchRetry(url: string | URL, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetchRetry(url, init);
+  } catch (e) {
+    const code = (e as { cause?: { code?: string } }).cause?.code;
+    if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw e;
+    return fetch(url, init);
+  }
+}
+
 export class MlflowClient {
   readonly baseUrl: string;
   constructor(baseUrl: string) {
@@ -21,7 +32,7 @@ export class MlflowClient {
     if (method === "GET" && body) for (const [k, v] of Object.entries(body)) url.searchParams.set(k, String(v));
     else if (body !== undefined)
       init = { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
-    const r = await fetch(url, init);
+    const r = await fetchRetry(url, init);
     const text = await r.text();
     const json = text ? JSON.parse(text) : {};
     if (!r.ok)
@@ -50,20 +61,20 @@ export class MlflowClient {
 
   async uploadArtifact(artifactUri: string, file: string, data: Uint8Array): Promise<void> {
     const url = `${this.baseUrl}/api/2.0/mlflow-artifacts/artifacts/${this.artifactPath(artifactUri, file)}`;
-    const r = await fetch(url, { method: "PUT", body: data, headers: { "content-type": "application/octet-stream" } });
+    const r = await fetchRetry(url, { method: "PUT", body: data, headers: { "content-type": "application/octet-stream" } });
     if (!r.ok) throw new MlflowRestError(r.status, undefined, `PUT artifact ${file}: ${r.status} ${await r.text()}`);
   }
 
   async downloadArtifact(artifactUri: string, file: string): Promise<Uint8Array> {
     const url = `${this.baseUrl}/api/2.0/mlflow-artifacts/artifacts/${this.artifactPath(artifactUri, file)}`;
-    const r = await fetch(url);
+    const r = await fetchRetry(url);
     if (!r.ok) throw new MlflowRestError(r.status, undefined, `GET artifact ${file}: ${r.status}`);
     return new Uint8Array(await r.arrayBuffer());
   }
 
   async listArtifacts(artifactUri: string): Promise<Array<{ path: string; is_dir?: boolean; file_size?: number }>> {
     const path = artifactUri.replace(/^mlflow-artifacts:\/?/, "").replace(/^\/+/, "");
-    const r = await fetch(`${this.baseUrl}/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(path)}`);
+    const r = await fetchRetry(`${this.baseUrl}/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(path)}`);
     if (!r.ok) throw new MlflowRestError(r.status, undefined, `list artifacts: ${r.status}`);
     return ((await r.json()) as { files?: Array<{ path: string; is_dir?: boolean; file_size?: number }> }).files ?? [];
   }
