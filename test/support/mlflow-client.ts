@@ -61,7 +61,11 @@ export class MlflowClient {
 
   async uploadArtifact(artifactUri: string, file: string, data: Uint8Array): Promise<void> {
     const url = `${this.baseUrl}/api/2.0/mlflow-artifacts/artifacts/${this.artifactPath(artifactUri, file)}`;
-    const r = await fetchRetry(url, { method: "PUT", body: data, headers: { "content-type": "application/octet-stream" } });
+    const r = await fetchRetry(url, {
+      method: "PUT",
+      body: data,
+      headers: { "content-type": "application/octet-stream" },
+    });
     if (!r.ok) throw new MlflowRestError(r.status, undefined, `PUT artifact ${file}: ${r.status} ${await r.text()}`);
   }
 
