@@ -12,7 +12,7 @@ export class MlflowRestError extends Error {
 /** fetch that retries once when a pooled keep-alive socket was closed by a restarted server. */
 async function fetchRetry(url: string | URL, init?: RequestInit): Promise<Response> {
   try {
-    return await fetchRetry(url, init);
+    return await fetch(url, init);
   } catch (e) {
     const code = (e as { cause?: { code?: string } }).cause?.code;
     if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw e;
