@@ -1,7 +1,12 @@
+export * from "./cloudformation/cidr.ts";
+export { EXECUTION_ROLE_MANAGED_POLICY } from "./cloudformation/iam.ts";
+export * from "./cloudformation/intrinsics.ts";
+export type { Resource, Resources, Suppression, Suppressions } from "./cloudformation/resource.ts";
 export * from "./cloudformation/tags.ts";
-export type { Resource, Resources } from "./cloudformation/types.ts";
+export * from "./cloudformation/template.ts";
+export * from "./compatibility.ts";
 export * from "./context.ts";
 export * from "./names.ts";
 export * from "./rollout-plan.ts";
+export * from "./target.ts";
 export * from "./task-definition.ts";
-export * from "./template.ts";

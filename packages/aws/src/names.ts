@@ -1,77 +1,135 @@
 import type { Model, SecretName } from "@mlflow-dev/spec";
 
-/** The one place that names CloudFormation logical ids and physical AWS names. */
-export const LOGICAL = {
+/**
+ * The one place that names things on AWS: CloudFormation logical ids, stack parameters and
+ * outputs, and the physical names of the resources mlflow-dev creates or looks for.
+ */
+
+/** `mlflow-dev-<name>-<env>`: the stack, and the prefix of every physical name below. */
+export function stackName(model: Model): string {
+  return `mlflow-dev-${model.name}-${model.environment}`;
+}
+
+/** Secrets Manager secret name: `mlflow-dev/<name>/<env>/<secret-name>`. */
+export function secretName(model: Model, secret: SecretName): string {
+  return `mlflow-dev/${model.name}/${model.environment}/${secret}`;
+}
+
+/** CloudWatch log group: `/mlflow-dev/<name>/<env>`. */
+export function logGroupName(model: Model): string {
+  return `/mlflow-dev/${model.name}/${model.environment}`;
+}
+
+export function clusterName(model: Model): string {
+  return stackName(model);
+}
+
+export function serviceName(model: Model): string {
+  return `${model.name}-mlflow`;
+}
+
+/** Task definition family of the MLflow server. */
+export function taskFamily(model: Model): string {
+  return `${stackName(model)}-mlflow`;
+}
+
+/** Task definition family of the one-off database migration. */
+export function migrationTaskFamily(model: Model): string {
+  return `${taskFamily(model)}-migrate`;
+}
+
+/** ECR repository (only when the image is built): `<name>/mlflow`. */
+export function ecrRepositoryName(model: Model): string {
+  return `${model.name}/mlflow`;
+}
+
+/** The one container in both task definitions. */
+export const CONTAINER_NAME = "mlflow";
+
+/** awslogs stream prefixes: `<prefix>/<container>/<task id>`. */
+export const LOG_STREAM_PREFIX = { server: "server", migrate: "migrate" } as const;
+
+/** The AWS partition of a region (arn:<partition>:...). */
+export function partitionOf(region: string): string {
+  if (region.startsWith("cn-")) return "aws-cn";
+  if (region.startsWith("us-gov-")) return "aws-us-gov";
+  return "aws";
+}
+
+/** The DNS suffix of a region's service endpoints. */
+export function dnsSuffixOf(region: string): string {
+  return region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
+}
+
+/** CloudFormation logical ids. Renaming one replaces the resource: treat them as stable. */
+export const LogicalId = {
   vpc: "Vpc",
   internetGateway: "InternetGateway",
-  gatewayAttachment: "VpcGatewayAttachment",
+  internetGatewayAttachment: "InternetGatewayAttachment",
   publicSubnet: (i: number) => `PublicSubnet${i + 1}`,
   privateSubnet: (i: number) => `PrivateSubnet${i + 1}`,
   publicRouteTable: "PublicRouteTable",
-  publicRoute: "PublicDefaultRoute",
-  publicAssoc: (i: number) => `PublicSubnet${i + 1}RouteTableAssociation`,
+  publicDefaultRoute: "PublicDefaultRoute",
+  publicSubnetRouteTableAssociation: (i: number) => `PublicSubnet${i + 1}RouteTableAssociation`,
   natEip: "NatGatewayEip",
   natGateway: "NatGateway",
   privateRouteTable: "PrivateRouteTable",
-  privateRoute: "PrivateDefaultRoute",
-  privateAssoc: (i: number) => `PrivateSubnet${i + 1}RouteTableAssociation`,
+  privateDefaultRoute: "PrivateDefaultRoute",
+  privateSubnetRouteTableAssociation: (i: number) => `PrivateSubnet${i + 1}RouteTableAssociation`,
   s3Endpoint: "S3GatewayEndpoint",
-  albSg: "LoadBalancerSecurityGroup",
-  taskSg: "TaskSecurityGroup",
-  dbSg: "DatabaseSecurityGroup",
-  taskIngress: "TaskIngressFromLoadBalancer",
-  dbIngress: "DatabaseIngressFromTasks",
-  alb: "LoadBalancer",
+  loadBalancerSecurityGroup: "LoadBalancerSecurityGroup",
+  taskSecurityGroup: "TaskSecurityGroup",
+  databaseSecurityGroup: "DatabaseSecurityGroup",
+  loadBalancer: "LoadBalancer",
   targetGroup: "TargetGroup",
   httpListener: "HttpListener",
   httpsListener: "HttpsListener",
-  dbSubnetGroup: "DatabaseSubnetGroup",
-  db: "Database",
-  bucket: "ArtifactBucket",
-  bucketPolicy: "ArtifactBucketPolicy",
+  databaseSubnetGroup: "DatabaseSubnetGroup",
+  database: "Database",
+  artifactBucket: "ArtifactBucket",
+  artifactBucketPolicy: "ArtifactBucketPolicy",
   executionRole: "ExecutionRole",
   taskRole: "TaskRole",
   logGroup: "LogGroup",
   cluster: "Cluster",
   service: "Service",
   scalableTarget: "ScalableTarget",
-  scalingPolicy: "CpuScalingPolicy",
-  ecr: "ImageRepository",
+  cpuScalingPolicy: "CpuScalingPolicy",
+  ecrRepository: "EcrRepository",
 } as const;
 
-export const PARAM = {
+/** Stack parameters: deploy-time facts the template cannot know. */
+export const ParameterName = {
   taskDefinitionArn: "TaskDefinitionArn",
-  secretArn: (name: SecretName) => `${pascal(name)}SecretArn`,
 } as const;
 
-function pascal(s: string): string {
-  return s.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+/** One parameter per secret: its ARN (with the random suffix Secrets Manager adds). */
+const SECRET_PARAMETERS: Record<SecretName, string> = {
+  "db-password": "DbPasswordSecretArn",
+  "auth-admin-password": "AuthAdminPasswordSecretArn",
+  "flask-secret-key": "FlaskSecretKeySecretArn",
+};
+
+export function secretParameterName(secret: SecretName): string {
+  return SECRET_PARAMETERS[secret];
 }
 
-export function stackName(model: Model): string {
-  return `mlflow-dev-${model.name}-${model.environment}`;
-}
-export function resourcePrefix(model: Model): string {
-  return `${model.name}-${model.environment}`;
-}
-export function secretName(model: Model, name: SecretName): string {
-  return `mlflow-dev/${model.name}/${model.environment}/${name}`;
-}
-export function logGroupName(model: Model): string {
-  return `/mlflow-dev/${model.name}/${model.environment}`;
-}
-export function clusterName(model: Model): string {
-  return resourcePrefix(model);
-}
-export function serviceName(model: Model): string {
-  return `${resourcePrefix(model)}-mlflow`;
-}
-export function taskFamily(model: Model): string {
-  return `${resourcePrefix(model)}-mlflow`;
-}
-export function migrationFamily(model: Model): string {
-  return `${resourcePrefix(model)}-migrate`;
-}
-export function ecrRepositoryName(model: Model): string {
-  return `${model.name}/mlflow`;
-}
+export const ConditionName = {
+  hasTaskDefinition: "HasTaskDefinition",
+} as const;
+
+/** Stack outputs; the deploy tool reads them to build the DeployContext. */
+export const OutputName = {
+  clusterName: "ClusterName",
+  serviceName: "ServiceName",
+  loadBalancerDns: "LoadBalancerDns",
+  serviceUrl: "ServiceUrl",
+  databaseEndpoint: "DatabaseEndpoint",
+  executionRoleArn: "ExecutionRoleArn",
+  taskRoleArn: "TaskRoleArn",
+  logGroupName: "LogGroupName",
+  bucketName: "BucketName",
+  taskSecurityGroupId: "TaskSecurityGroupId",
+  privateSubnetIds: "PrivateSubnetIds",
+  ecrRepositoryUri: "EcrRepositoryUri",
+} as const;

@@ -1,30 +1,70 @@
 import type { Model } from "@mlflow-dev/spec";
+import { assertCompatible } from "./compatibility.ts";
 import type { DeployContext } from "./context.ts";
-import { clusterName, migrationFamily, secretName, serviceName, stackName, taskFamily } from "./names.ts";
+import {
+  clusterName,
+  migrationTaskFamily,
+  OutputName,
+  ParameterName,
+  secretName,
+  serviceName,
+  stackName,
+  taskFamily,
+} from "./names.ts";
 
-/** The ordered steps of `promote`, rendered so they can be reviewed before anything runs. */
-export function toRolloutPlan(model: Model, ctx: DeployContext) {
-  return {
-    stack: stackName(model),
-    steps: [
-      {
-        step: "secrets",
-        create: model.mlflow.secrets.map((s) => secretName(model, s.name)),
-        note: "created once, generated, never printed",
-      },
-      ...(model.mlflow.image.kind === "build"
-        ? [{ step: "image", build: model.mlflow.image.context, push: ctx.imageUri }]
-        : []),
-      { step: "infrastructure", stack: stackName(model), via: "CloudFormation change set" },
-      {
-        step: "migrate",
-        taskDefinitionFamily: migrationFamily(model),
-        note: "one-off task; creates or upgrades the schema; must exit 0",
-      },
-      { step: "register", taskDefinitionFamily: taskFamily(model), image: ctx.imageUri },
-      { step: "update-service", cluster: clusterName(model), service: serviceName(model) },
-      { step: "wait-steady", note: "deployment circuit breaker rolls back a failing rollout" },
-      { step: "smoke-test", path: model.mlflow.healthPath, roundTrip: "experiment, run, metric, artifact" },
-    ],
-  };
+/**
+ * The ordered steps of a rollout, for the deploy tool to execute and for `plan` to print.
+ * Secrets come first: the stack takes their ARNs as parameters (the database reads its master
+ * password from one), so they must exist before the infrastructure is deployed.
+ */
+export type RolloutStep =
+  | { step: "secrets"; names: string[] }
+  | { step: "infrastructure"; stack: string }
+  | { step: "migrate"; taskDefinitionFamily: string; command: string }
+  | { step: "register"; family: string; image: string }
+  | { step: "update-service"; cluster: string; service: string; stack: string; parameter: string }
+  | { step: "wait-steady"; cluster: string; service: string }
+  | { step: "smoke-test"; path: string; urlOutput: string };
+
+export function toRolloutPlan(model: Model, ctx: DeployContext): RolloutStep[] {
+  assertCompatible(model);
+  const migration = model.mlflow.migration;
+  return [
+    { step: "secrets", names: model.mlflow.secrets.map((s) => secretName(model, s.name)) },
+    { step: "infrastructure", stack: stackName(model) },
+    {
+      step: "migrate",
+      taskDefinitionFamily: migrationTaskFamily(model),
+      command: summarizeCommand(migration.entrypoint, migration.command),
+    },
+    { step: "register", family: taskFamily(model), image: ctx.imageUri },
+    // The service belongs to the stack: the new revision goes in as the TaskDefinitionArn
+    // parameter, which creates the service on the first rollout and updates it afterwards.
+    {
+      step: "update-service",
+      cluster: clusterName(model),
+      service: serviceName(model),
+      stack: stackName(model),
+      parameter: ParameterName.taskDefinitionArn,
+    },
+    { step: "wait-steady", cluster: clusterName(model), service: serviceName(model) },
+    { step: "smoke-test", path: model.mlflow.healthPath, urlOutput: OutputName.serviceUrl },
+  ];
+}
+
+const SUMMARY_LENGTH = 100;
+
+/**
+ * One line for humans: the entrypoint, then the last line of the script (the `exec`, after the
+ * set-up lines), cut at 100 characters.
+ */
+export function summarizeCommand(entrypoint: string[], command: string[]): string {
+  const lines = command
+    .join("\n")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const last = lines[lines.length - 1] ?? "";
+  const line = `${entrypoint.join(" ")} ${lines.length > 1 ? "… " : ""}${last}`;
+  return line.length <= SUMMARY_LENGTH ? line : `${line.slice(0, SUMMARY_LENGTH - 1)}…`;
 }

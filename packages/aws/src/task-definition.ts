@@ -1,114 +1,200 @@
 import type { Model } from "@mlflow-dev/spec";
-import { awsTarget, type DeployContext } from "./context.ts";
-import { migrationFamily, taskFamily } from "./names.ts";
+import { toTags } from "./cloudformation/tags.ts";
+import { assertCompatible } from "./compatibility.ts";
+import { type DeployContext, secretArnOf } from "./context.ts";
+import {
+  CONTAINER_NAME,
+  clusterName,
+  dnsSuffixOf,
+  LOG_STREAM_PREFIX,
+  migrationTaskFamily,
+  taskFamily,
+} from "./names.ts";
+import { compareCodeUnits, sortedByName, unique } from "./order.ts";
 
-type KV = { name: string; value: string };
+/** The ECS RegisterTaskDefinition input (the subset mlflow-dev sets), keys in a fixed order. */
+export interface TaskDefinition {
+  family: string;
+  requiresCompatibilities: ["FARGATE"];
+  networkMode: "awsvpc";
+  runtimePlatform: { operatingSystemFamily: "LINUX"; cpuArchitecture: "X86_64" };
+  cpu: string;
+  memory: string;
+  executionRoleArn: string;
+  taskRoleArn: string;
+  containerDefinitions: [ContainerDefinition];
+  tags: { key: string; value: string }[];
+}
 
-/** The MLflow server's environment on AWS: the model's common settings + the AWS-side ones. */
-export function awsEnvironment(model: Model, ctx: DeployContext): KV[] {
-  const t = awsTarget(model);
-  const env: Record<string, string> = {
-    ...model.mlflow.environment,
-    MLFLOW_DB_HOST: ctx.databaseHost,
-    AWS_DEFAULT_REGION: t.region,
-    MLFLOW_SERVER_ALLOWED_HOSTS: allowedHosts(model, ctx).join(","),
+export interface ContainerDefinition {
+  name: string;
+  image: string;
+  essential: true;
+  entryPoint: string[];
+  command: string[];
+  portMappings?: PortMapping[];
+  healthCheck?: ContainerHealthCheck;
+  environment: { name: string; value: string }[];
+  secrets: { name: string; valueFrom: string }[];
+  logConfiguration: LogConfiguration;
+}
+
+export interface PortMapping {
+  name: string;
+  containerPort: number;
+  protocol: "tcp";
+  appProtocol: "http";
+}
+
+export interface ContainerHealthCheck {
+  command: string[];
+  interval: number;
+  timeout: number;
+  retries: number;
+  startPeriod: number;
+}
+
+export interface LogConfiguration {
+  logDriver: "awslogs";
+  options: { "awslogs-group": string; "awslogs-region": string; "awslogs-stream-prefix": string };
+}
+
+/** The MLflow server's task definition. Entrypoint and command are the Model's, as on every runtime. */
+export function toTaskDefinition(model: Model, ctx: DeployContext): TaskDefinition {
+  return taskDefinition(model, ctx, taskFamily(model), {
+    ...containerBase(ctx),
+    entryPoint: [...model.mlflow.entrypoint],
+    command: [...model.mlflow.command],
+    portMappings: toPortMappings(model),
+    healthCheck: toHealthCheck(model),
+    environment: toEnvironment(model, ctx),
+    secrets: toSecrets(model, ctx),
+    logConfiguration: toLogConfiguration(model, ctx, LOG_STREAM_PREFIX.server),
+  });
+}
+
+/**
+ * The one-off migration's task definition (family `<family>-migrate`). RunTask overrides can
+ * change the command but not the entrypoint, so the migration gets its own family: same image,
+ * environment, secrets and roles; no port and no health check.
+ */
+export function toMigrationTaskDefinition(model: Model, ctx: DeployContext): TaskDefinition {
+  return taskDefinition(model, ctx, migrationTaskFamily(model), {
+    ...containerBase(ctx),
+    entryPoint: [...model.mlflow.migration.entrypoint],
+    command: [...model.mlflow.migration.command],
+    environment: toEnvironment(model, ctx),
+    secrets: toSecrets(model, ctx),
+    logConfiguration: toLogConfiguration(model, ctx, LOG_STREAM_PREFIX.migrate),
+  });
+}
+
+/** Where the migration task runs: stack outputs, passed in by the deploy tool. */
+export interface MigrationPlacement {
+  taskDefinitionArn: string;
+  subnetIds: string[];
+  securityGroupId: string;
+}
+
+/** The ECS RunTask input that runs the migration once, in the private subnets, without a public IP. */
+export function toMigrationRunTask(model: Model, placement: MigrationPlacement) {
+  assertCompatible(model);
+  return {
+    cluster: clusterName(model),
+    taskDefinition: placement.taskDefinitionArn,
+    launchType: "FARGATE" as const,
+    count: 1,
+    startedBy: "mlflow-dev-migrate",
+    propagateTags: "TASK_DEFINITION" as const,
+    networkConfiguration: {
+      awsvpcConfiguration: {
+        subnets: [...placement.subnetIds],
+        securityGroups: [placement.securityGroupId],
+        assignPublicIp: "DISABLED" as const,
+      },
+    },
   };
-  return Object.entries(env)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, value]) => ({ name, value }));
 }
 
-export function allowedHosts(model: Model, ctx: DeployContext): string[] {
-  const t = awsTarget(model);
-  return [
-    ...new Set([
-      ...model.mlflow.allowedHosts,
-      ...(t.domain ? [t.domain] : []),
-      "*.elb.amazonaws.com",
-      ...(ctx.extraAllowedHosts ?? []),
-    ]),
-  ];
-}
-
-export function toSecrets(model: Model, ctx: DeployContext): Array<{ name: string; valueFrom: string }> {
-  return model.mlflow.secrets
-    .map((ref) => {
-      const arn = ctx.secretArns[ref.name];
-      if (!arn) throw new Error(`internal error: no secret ARN for ${ref.name}`);
-      return { name: ref.env, valueFrom: arn };
-    })
-    .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-function base(model: Model, ctx: DeployContext, family: string) {
-  const t = awsTarget(model);
+function taskDefinition(
+  model: Model,
+  ctx: DeployContext,
+  family: string,
+  container: ContainerDefinition,
+): TaskDefinition {
+  const target = assertCompatible(model);
   return {
     family,
     requiresCompatibilities: ["FARGATE"],
     networkMode: "awsvpc",
     runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
-    cpu: String(t.cpu),
-    memory: String(t.memory),
+    cpu: String(target.cpu),
+    memory: String(target.memory),
     executionRoleArn: ctx.executionRoleArn,
     taskRoleArn: ctx.taskRoleArn,
+    containerDefinitions: [container],
+    tags: toTags(model).map((t) => ({ key: t.Key, value: t.Value })),
   };
 }
 
-function logConfiguration(model: Model, ctx: DeployContext, prefix: string) {
+function containerBase(ctx: DeployContext) {
+  return { name: CONTAINER_NAME, image: ctx.imageUri, essential: true as const };
+}
+
+export function toPortMappings(model: Model): PortMapping[] {
+  return [{ name: "http", containerPort: model.mlflow.port, protocol: "tcp", appProtocol: "http" }];
+}
+
+/** The Model's health check in ECS form: CMD exec form, seconds. */
+export function toHealthCheck(model: Model): ContainerHealthCheck {
+  const hc = model.mlflow.healthCheck;
+  return {
+    command: ["CMD", ...hc.command],
+    interval: hc.intervalSeconds,
+    timeout: hc.timeoutSeconds,
+    retries: hc.retries,
+    startPeriod: hc.startPeriodSeconds,
+  };
+}
+
+/** Host headers MLflow accepts on AWS: the spec's, the domain, the ALB's DNS name, then extras. */
+export function toAllowedHosts(model: Model, ctx: DeployContext): string[] {
+  const target = assertCompatible(model);
+  return unique([
+    ...model.mlflow.allowedHosts,
+    ...(target.domain ? [target.domain] : []),
+    `*.elb.${dnsSuffixOf(target.region)}`,
+    ...(ctx.extraAllowedHosts ?? []),
+  ]);
+}
+
+/** The Model's environment plus the AWS-side settings, sorted by name. No secret values. */
+export function toEnvironment(model: Model, ctx: DeployContext): { name: string; value: string }[] {
+  const target = assertCompatible(model);
+  const env: Record<string, string> = {
+    ...model.mlflow.environment,
+    MLFLOW_DB_HOST: ctx.databaseHost,
+    AWS_DEFAULT_REGION: target.region,
+    MLFLOW_SERVER_ALLOWED_HOSTS: toAllowedHosts(model, ctx).join(","),
+  };
+  return Object.entries(env)
+    .sort(([a], [b]) => compareCodeUnits(a, b))
+    .map(([name, value]) => ({ name, value }));
+}
+
+/** Each SecretRef as an ECS secret: the variable name and the Secrets Manager ARN, sorted by name. */
+export function toSecrets(model: Model, ctx: DeployContext): { name: string; valueFrom: string }[] {
+  return sortedByName(model.mlflow.secrets.map((ref) => ({ name: ref.env, valueFrom: secretArnOf(model, ctx, ref) })));
+}
+
+export function toLogConfiguration(model: Model, ctx: DeployContext, streamPrefix: string): LogConfiguration {
+  const target = assertCompatible(model);
   return {
     logDriver: "awslogs",
     options: {
       "awslogs-group": ctx.logGroupName,
-      "awslogs-region": awsTarget(model).region,
-      "awslogs-stream-prefix": prefix,
+      "awslogs-region": target.region,
+      "awslogs-stream-prefix": streamPrefix,
     },
-  };
-}
-
-/** The ECS RegisterTaskDefinition input for the MLflow server. Pure. */
-export function toTaskDefinition(model: Model, ctx: DeployContext) {
-  const hc = model.mlflow.healthCheck;
-  return {
-    ...base(model, ctx, taskFamily(model)),
-    containerDefinitions: [
-      {
-        name: "mlflow",
-        image: ctx.imageUri,
-        essential: true,
-        entryPoint: model.mlflow.entrypoint,
-        command: model.mlflow.command,
-        portMappings: [{ containerPort: model.mlflow.port, protocol: "tcp", name: "http" }],
-        environment: awsEnvironment(model, ctx),
-        secrets: toSecrets(model, ctx),
-        healthCheck: {
-          command: ["CMD", ...hc.command],
-          interval: hc.intervalSeconds,
-          timeout: hc.timeoutSeconds,
-          retries: hc.retries,
-          startPeriod: hc.startPeriodSeconds,
-        },
-        logConfiguration: logConfiguration(model, ctx, "mlflow"),
-        readonlyRootFilesystem: false,
-      },
-    ],
-  };
-}
-
-/** The one-off database migration task (`mlflow db upgrade` equivalent), run before each rollout. */
-export function toMigrationTaskDefinition(model: Model, ctx: DeployContext) {
-  return {
-    ...base(model, ctx, migrationFamily(model)),
-    containerDefinitions: [
-      {
-        name: "migrate",
-        image: ctx.imageUri,
-        essential: true,
-        entryPoint: model.mlflow.migration.entrypoint,
-        command: model.mlflow.migration.command,
-        environment: awsEnvironment(model, ctx),
-        secrets: toSecrets(model, ctx),
-        logConfiguration: logConfiguration(model, ctx, "migrate"),
-      },
-    ],
   };
 }

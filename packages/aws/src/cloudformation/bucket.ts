@@ -1,16 +1,31 @@
 import type { Model } from "@mlflow-dev/spec";
-import { LOGICAL } from "../names.ts";
-import { tagList } from "./tags.ts";
-import { getAtt, type Resources, ref } from "./types.ts";
+import { LogicalId } from "../names.ts";
+import { getAtt, ref, sub } from "./intrinsics.ts";
+import { type Resources, resource } from "./resource.ts";
+import { toTags } from "./tags.ts";
 
-/** The artifact bucket: encrypted, versioned, no public access, TLS only; kept on stack deletion. */
+/** The artifact bucket's ARN and the ARN pattern of the objects under the Model's prefix. */
+export function bucketArn(): { "Fn::GetAtt": [string, string] } {
+  return getAtt(LogicalId.artifactBucket, "Arn");
+}
+
+export function prefixObjectsArn(model: Model): { "Fn::Sub": string } {
+  return sub(`\${${LogicalId.artifactBucket}.Arn}/${model.artifacts.prefix}/*`);
+}
+
+function allObjectsArn(): { "Fn::Sub": string } {
+  return sub(`\${${LogicalId.artifactBucket}.Arn}/*`);
+}
+
+/**
+ * The artifact bucket: encrypted (SSE-S3), versioned, public access blocked, owner-enforced,
+ * kept when the stack is deleted, and reachable over TLS only.
+ */
 export function toBucket(model: Model): Resources {
   return {
-    [LOGICAL.bucket]: {
-      Type: "AWS::S3::Bucket",
-      DeletionPolicy: "Retain",
-      UpdateReplacePolicy: "Retain",
-      Properties: {
+    [LogicalId.artifactBucket]: resource(
+      "AWS::S3::Bucket",
+      {
         BucketName: model.artifacts.bucket,
         BucketEncryption: {
           ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
@@ -23,35 +38,36 @@ export function toBucket(model: Model): Resources {
           RestrictPublicBuckets: true,
         },
         OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
-        Tags: tagList(model),
+        Tags: toTags(model),
       },
-      Metadata: {
-        checkov: {
-          skip: [
-            { id: "CKV_AWS_18", comment: "access logging needs a separate log bucket; left to the operator" },
-            { id: "CKV_AWS_144", comment: "cross-region replication is out of scope" },
-          ],
-        },
-      },
-    },
-    [LOGICAL.bucketPolicy]: {
-      Type: "AWS::S3::BucketPolicy",
-      Properties: {
-        Bucket: ref(LOGICAL.bucket),
-        PolicyDocument: {
-          Version: "2012-10-17",
-          Statement: [
+      {
+        onDelete: "Retain",
+        suppress: {
+          checkov: [
             {
-              Sid: "DenyInsecureTransport",
-              Effect: "Deny",
-              Principal: "*",
-              Action: "s3:*",
-              Resource: [getAtt(LOGICAL.bucket, "Arn"), { "Fn::Sub": `\${${LOGICAL.bucket}.Arn}/*` }],
-              Condition: { Bool: { "aws:SecureTransport": "false" } },
+              id: "CKV_AWS_18",
+              reason:
+                "Server access logs need a second bucket the spec does not describe; MLflow logs every artifact request",
             },
           ],
         },
       },
-    },
+    ),
+    [LogicalId.artifactBucketPolicy]: resource("AWS::S3::BucketPolicy", {
+      Bucket: ref(LogicalId.artifactBucket),
+      PolicyDocument: {
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Resource: [bucketArn(), allObjectsArn()],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          },
+        ],
+      },
+    }),
   };
 }

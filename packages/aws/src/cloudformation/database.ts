@@ -1,57 +1,85 @@
-import { type Model, RDS_POSTGRES_ENGINE_VERSIONS } from "@mlflow-dev/spec";
-import { awsTarget } from "../context.ts";
-import { LOGICAL, PARAM, resourcePrefix } from "../names.ts";
+import type { Model } from "@mlflow-dev/spec";
+import { assertCompatible } from "../compatibility.ts";
+import { LogicalId, secretParameterName, stackName } from "../names.ts";
+import { getAtt, ref, sub } from "./intrinsics.ts";
 import type { NetworkRefs } from "./network.ts";
-import { tagList } from "./tags.ts";
-import { getAtt, type Resources } from "./types.ts";
+import { type Resources, resource, type Suppression } from "./resource.ts";
+import { toTags } from "./tags.ts";
 
-/** RDS PostgreSQL in the private subnets; the password is a Secrets Manager dynamic reference. */
-export function toDatabase(model: Model, net: NetworkRefs): Resources {
-  const t = awsTarget(model);
-  const p = resourcePrefix(model);
-  const db = t.database;
+/**
+ * RDS PostgreSQL in the private subnets. The master password is never in the template: it is a
+ * dynamic reference to the db-password secret, which the deploy tool creates before the stack and
+ * passes in as the DbPasswordSecretArn parameter.
+ */
+export function toDatabase(model: Model, network: NetworkRefs): Resources {
   return {
-    [LOGICAL.dbSubnetGroup]: {
-      Type: "AWS::RDS::DBSubnetGroup",
-      Properties: {
-        DBSubnetGroupDescription: `${p} private subnets`,
-        SubnetIds: net.privateSubnets,
-        Tags: tagList(model, p),
-      },
-    },
-    [LOGICAL.db]: {
-      Type: "AWS::RDS::DBInstance",
-      DeletionPolicy: "Snapshot",
-      UpdateReplacePolicy: "Snapshot",
-      Properties: {
-        Engine: "postgres",
-        EngineVersion: RDS_POSTGRES_ENGINE_VERSIONS[model.database.majorVersion] ?? String(model.database.majorVersion),
-        DBInstanceClass: db.instanceClass,
-        AllocatedStorage: String(db.allocatedStorage),
-        StorageType: "gp3",
-        StorageEncrypted: true,
-        PubliclyAccessible: false,
-        MultiAZ: db.multiAz,
-        BackupRetentionPeriod: db.backupRetentionDays,
-        DeletionProtection: db.deletionProtection,
-        CopyTagsToSnapshot: true,
-        AutoMinorVersionUpgrade: true,
-        DBName: model.database.name,
-        MasterUsername: model.database.user,
-        MasterUserPassword: { "Fn::Sub": `{{resolve:secretsmanager:\${${PARAM.secretArn("db-password")}}}}` },
-        DBSubnetGroupName: { Ref: LOGICAL.dbSubnetGroup },
-        VPCSecurityGroups: [getAtt(LOGICAL.dbSg, "GroupId")],
-        EnableCloudwatchLogsExports: ["postgresql"],
-        Tags: tagList(model, p),
-      },
-      Metadata: {
-        checkov: {
-          skip: [
-            { id: "CKV_AWS_118", comment: "enhanced monitoring needs an extra IAM role; off by default" },
-            { id: "CKV_AWS_161", comment: "MLflow connects with a password from Secrets Manager, not IAM auth" },
-          ],
-        },
-      },
-    },
+    [LogicalId.databaseSubnetGroup]: resource("AWS::RDS::DBSubnetGroup", {
+      DBSubnetGroupDescription: `${stackName(model)} database: private subnets`,
+      SubnetIds: network.privateSubnetIds,
+      Tags: toTags(model),
+    }),
+    [LogicalId.database]: toDbInstance(model),
   };
+}
+
+/** `{{resolve:secretsmanager:<arn>}}`: CloudFormation reads the secret at deploy time. */
+export function masterPasswordReference(): { "Fn::Sub": string } {
+  return sub(`{{resolve:secretsmanager:\${${secretParameterName("db-password")}}}}`);
+}
+
+function toDbInstance(model: Model) {
+  const db = assertCompatible(model).database;
+  return resource(
+    "AWS::RDS::DBInstance",
+    {
+      Engine: "postgres",
+      EngineVersion: String(model.database.majorVersion),
+      AutoMinorVersionUpgrade: true,
+      DBInstanceClass: db.instanceClass,
+      AllocatedStorage: String(db.allocatedStorage),
+      StorageType: "gp3",
+      StorageEncrypted: true,
+      DBName: model.database.name,
+      MasterUsername: model.database.user,
+      MasterUserPassword: masterPasswordReference(),
+      Port: String(model.database.port),
+      DBSubnetGroupName: ref(LogicalId.databaseSubnetGroup),
+      VPCSecurityGroups: [getAtt(LogicalId.databaseSecurityGroup, "GroupId")],
+      PubliclyAccessible: false,
+      MultiAZ: db.multiAz,
+      BackupRetentionPeriod: db.backupRetentionDays,
+      DeletionProtection: db.deletionProtection,
+      CopyTagsToSnapshot: true,
+      Tags: toTags(model),
+    },
+    { onDelete: "Snapshot", suppress: { cfnLint: [MAJOR_ONLY_ENGINE_VERSION], checkov: databaseSuppressions(model) } },
+  );
+}
+
+/**
+ * cfn-lint's RDS version table marks the bare major versions ("16", "17") deprecated, but RDS
+ * accepts a major version and picks its default minor; together with AutoMinorVersionUpgrade this
+ * keeps the instance patched without pinning a minor version that RDS later retires.
+ */
+const MAJOR_ONLY_ENGINE_VERSION: Suppression = {
+  id: "W3691",
+  reason:
+    "EngineVersion is the major version only: RDS picks the default minor version and AutoMinorVersionUpgrade keeps it patched",
+};
+
+function databaseSuppressions(model: Model): Suppression[] {
+  const db = assertCompatible(model).database;
+  const env = `environments.${model.environment}.database`;
+  return [
+    {
+      id: "CKV_AWS_118",
+      reason: "Enhanced monitoring needs a monitoring role and costs extra; CloudWatch's standard RDS metrics are kept",
+    },
+    {
+      id: "CKV_AWS_161",
+      reason:
+        "MLflow connects with a password from Secrets Manager (SQLAlchemy URI); IAM database auth tokens expire every 15 minutes and MLflow cannot refresh them",
+    },
+    ...(db.multiAz ? [] : [{ id: "CKV_AWS_157", reason: `${env}.multiAz is false in the spec (single-AZ by choice)` }]),
+  ];
 }

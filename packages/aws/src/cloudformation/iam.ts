@@ -1,74 +1,97 @@
 import type { Model } from "@mlflow-dev/spec";
-import { LOGICAL, PARAM, resourcePrefix } from "../names.ts";
-import { tagList } from "./tags.ts";
-import { type Resources, ref } from "./types.ts";
+import { LogicalId, secretParameterName, stackName } from "../names.ts";
+import { bucketArn, prefixObjectsArn } from "./bucket.ts";
+import { ref, sub } from "./intrinsics.ts";
+import { type Resources, resource } from "./resource.ts";
+import { toTags } from "./tags.ts";
 
-const trust = {
+const ECS_TASKS_TRUST = {
   Version: "2012-10-17",
-  Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
+  Statement: [
+    {
+      Effect: "Allow",
+      Principal: { Service: "ecs-tasks.amazonaws.com" },
+      Action: "sts:AssumeRole",
+      Condition: {
+        ArnLike: { "aws:SourceArn": sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*") },
+        StringEquals: { "aws:SourceAccount": ref("AWS::AccountId") },
+      },
+    },
+  ],
 };
 
-/** Execution role: pull, log, read exactly the spec's secrets. Task role: the bucket prefix only. */
-export function toIam(model: Model): Resources {
-  const p = resourcePrefix(model);
-  const bucketArn = `arn:\${AWS::Partition}:s3:::${model.artifacts.bucket}`;
+export const EXECUTION_ROLE_MANAGED_POLICY =
+  "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+/**
+ * Two least-privilege roles. The execution role (ECS agent) pulls the image, writes logs and reads
+ * exactly the Model's secrets. The task role (MLflow) reads and writes the Model's prefix only.
+ */
+export function toRoles(model: Model): Resources {
   return {
-    [LOGICAL.executionRole]: {
-      Type: "AWS::IAM::Role",
-      Properties: {
-        Description: `${p}: ECS pulls the image, writes logs and reads the MLflow secrets`,
-        AssumeRolePolicyDocument: trust,
-        ManagedPolicyArns: [
-          { "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" },
-        ],
-        Policies: [
-          {
-            PolicyName: "read-mlflow-secrets",
-            PolicyDocument: {
-              Version: "2012-10-17",
-              Statement: [
-                {
-                  Effect: "Allow",
-                  Action: ["secretsmanager:GetSecretValue"],
-                  Resource: model.mlflow.secrets.map((s) => ref(PARAM.secretArn(s.name))),
-                },
-              ],
-            },
-          },
-        ],
-        Tags: tagList(model, `${p}-execution`),
-      },
-    },
-    [LOGICAL.taskRole]: {
-      Type: "AWS::IAM::Role",
-      Properties: {
-        Description: `${p}: the MLflow server reads and writes its artifact prefix`,
-        AssumeRolePolicyDocument: trust,
-        Policies: [
-          {
-            PolicyName: "mlflow-artifacts",
-            PolicyDocument: {
-              Version: "2012-10-17",
-              Statement: [
-                {
-                  Sid: "ListArtifactPrefix",
-                  Effect: "Allow",
-                  Action: ["s3:ListBucket"],
-                  Resource: { "Fn::Sub": bucketArn },
-                  Condition: { StringLike: { "s3:prefix": [model.artifacts.prefix, `${model.artifacts.prefix}/*`] } },
-                },
-                {
-                  Sid: "ReadWriteArtifacts",
-                  Effect: "Allow",
-                  Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                  Resource: { "Fn::Sub": `${bucketArn}/${model.artifacts.prefix}/*` },
-                },
-              ],
-            },
-          },
-        ],
-        Tags: tagList(model, `${p}-task`),
-      },
-    },
+    [LogicalId.executionRole]: toExecutionRole(model),
+    [LogicalId.taskRole]: toTaskRole(model),
   };
+}
+
+/** The secret ARNs, from the stack parameters, in the Model's order. */
+export function secretArnRefs(model: Model): { Ref: string }[] {
+  return model.mlflow.secrets.map((s) => ref(secretParameterName(s.name)));
+}
+
+function toExecutionRole(model: Model) {
+  return resource("AWS::IAM::Role", {
+    Description: `${stackName(model)}: ECS pulls the MLflow image, writes its logs and reads its secrets`,
+    AssumeRolePolicyDocument: ECS_TASKS_TRUST,
+    ManagedPolicyArns: [sub(EXECUTION_ROLE_MANAGED_POLICY)],
+    Policies: [
+      {
+        PolicyName: "read-mlflow-secrets",
+        PolicyDocument: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "ReadSecrets",
+              Effect: "Allow",
+              Action: ["secretsmanager:GetSecretValue"],
+              Resource: secretArnRefs(model),
+            },
+          ],
+        },
+      },
+    ],
+    Tags: toTags(model),
+  });
+}
+
+function toTaskRole(model: Model) {
+  const prefix = model.artifacts.prefix;
+  return resource("AWS::IAM::Role", {
+    Description: `${stackName(model)}: MLflow reads and writes artifacts under s3://${model.artifacts.bucket}/${prefix}/`,
+    AssumeRolePolicyDocument: ECS_TASKS_TRUST,
+    Policies: [
+      {
+        PolicyName: "mlflow-artifacts",
+        PolicyDocument: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "ListArtifactPrefix",
+              Effect: "Allow",
+              Action: ["s3:ListBucket"],
+              Resource: [bucketArn()],
+              Condition: { StringLike: { "s3:prefix": [prefix, `${prefix}/*`] } },
+            },
+            {
+              Sid: "ReadWriteArtifacts",
+              Effect: "Allow",
+              Action: ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+              Resource: [prefixObjectsArn(model)],
+            },
+          ],
+        },
+      },
+    ],
+    Tags: toTags(model),
+  });
 }

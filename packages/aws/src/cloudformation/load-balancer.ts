@@ -1,87 +1,131 @@
 import type { Model } from "@mlflow-dev/spec";
-import { awsTarget } from "../context.ts";
-import { LOGICAL, resourcePrefix } from "../names.ts";
+import { assertCompatible } from "../compatibility.ts";
+import { LogicalId } from "../names.ts";
+import { getAtt, ref } from "./intrinsics.ts";
 import type { NetworkRefs } from "./network.ts";
-import { tagList } from "./tags.ts";
-import { getAtt, type Resources, ref } from "./types.ts";
+import { type Resources, resource, type Suppression } from "./resource.ts";
+import { HTTP_PORT, HTTPS_PORT } from "./security-groups.ts";
+import { toTags } from "./tags.ts";
 
-export function toLoadBalancer(model: Model, net: NetworkRefs): Resources {
-  const t = awsTarget(model);
-  const p = resourcePrefix(model);
-  const forward = [{ Type: "forward", TargetGroupArn: ref(LOGICAL.targetGroup) }];
-  const r: Resources = {
-    [LOGICAL.alb]: {
-      Type: "AWS::ElasticLoadBalancingV2::LoadBalancer",
-      Properties: {
-        Type: "application",
-        Scheme: "internet-facing",
-        Subnets: net.publicSubnets,
-        SecurityGroups: [getAtt(LOGICAL.albSg, "GroupId")],
-        LoadBalancerAttributes: [
-          { Key: "routing.http.drop_invalid_header_fields.enabled", Value: "true" },
-          { Key: "idle_timeout.timeout_seconds", Value: "300" },
-        ],
-        Tags: tagList(model, p),
-      },
-      Metadata: {
-        checkov: {
-          skip: [{ id: "CKV_AWS_91", comment: "ALB access logs need a separate log bucket; left to the operator" }],
-        },
-      },
-    },
-    [LOGICAL.targetGroup]: {
-      Type: "AWS::ElasticLoadBalancingV2::TargetGroup",
-      Properties: {
-        TargetType: "ip",
-        Protocol: "HTTP",
-        Port: model.mlflow.port,
-        VpcId: net.vpcId,
-        HealthCheckPath: model.mlflow.healthPath,
-        HealthCheckIntervalSeconds: 15,
-        HealthyThresholdCount: 2,
-        UnhealthyThresholdCount: 3,
-        Matcher: { HttpCode: "200" },
-        TargetGroupAttributes: [{ Key: "deregistration_delay.timeout_seconds", Value: "30" }],
-        Tags: tagList(model, p),
-      },
-    },
+export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+const NO_ACCESS_LOGS: Suppression = {
+  id: "CKV_AWS_91",
+  reason:
+    "Access logs need a separate log bucket the spec does not describe; requests are logged by MLflow in CloudWatch",
+};
+
+/** Internet-facing ALB in the public subnets, an ip target group on the container port, and its listeners. */
+export function toLoadBalancer(model: Model, network: NetworkRefs): Resources {
+  return {
+    [LogicalId.loadBalancer]: toApplicationLoadBalancer(model, network),
+    [LogicalId.targetGroup]: toTargetGroup(model, network),
+    ...toListeners(model),
   };
-  if (t.certificateArn) {
-    r[LOGICAL.httpsListener] = {
-      Type: "AWS::ElasticLoadBalancingV2::Listener",
-      Properties: {
-        LoadBalancerArn: ref(LOGICAL.alb),
-        Port: 443,
-        Protocol: "HTTPS",
-        Certificates: [{ CertificateArn: t.certificateArn }],
-        SslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
-        DefaultActions: forward,
+}
+
+/** The listeners the service must wait for (a target group needs a listener before ECS can use it). */
+export function listenerIds(model: Model): string[] {
+  return assertCompatible(model).certificateArn
+    ? [LogicalId.httpListener, LogicalId.httpsListener]
+    : [LogicalId.httpListener];
+}
+
+function toApplicationLoadBalancer(model: Model, network: NetworkRefs) {
+  return resource(
+    "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    {
+      Type: "application",
+      Scheme: "internet-facing",
+      IpAddressType: "ipv4",
+      Subnets: network.publicSubnetIds,
+      SecurityGroups: [getAtt(LogicalId.loadBalancerSecurityGroup, "GroupId")],
+      LoadBalancerAttributes: [
+        { Key: "routing.http.drop_invalid_header_fields.enabled", Value: "true" },
+        { Key: "routing.http.desync_mitigation_mode", Value: "strictest" },
+      ],
+      Tags: toTags(model),
+    },
+    {
+      suppress: {
+        checkov: [NO_ACCESS_LOGS],
       },
-    };
-    r[LOGICAL.httpListener] = {
-      Type: "AWS::ElasticLoadBalancingV2::Listener",
-      Properties: {
-        LoadBalancerArn: ref(LOGICAL.alb),
-        Port: 80,
-        Protocol: "HTTP",
-        DefaultActions: [
-          { Type: "redirect", RedirectConfig: { Protocol: "HTTPS", Port: "443", StatusCode: "HTTP_301" } },
-        ],
-      },
-    };
-  } else {
-    r[LOGICAL.httpListener] = {
-      Type: "AWS::ElasticLoadBalancingV2::Listener",
-      Properties: { LoadBalancerArn: ref(LOGICAL.alb), Port: 80, Protocol: "HTTP", DefaultActions: forward },
-      Metadata: {
-        checkov: {
-          skip: [
-            { id: "CKV_AWS_2", comment: "HTTP only when the spec gives no certificateArn (set one for HTTPS)" },
-            { id: "CKV_AWS_103", comment: "no TLS listener without a certificate" },
-          ],
+    },
+  );
+}
+
+function toTargetGroup(model: Model, network: NetworkRefs) {
+  const hc = model.mlflow.healthCheck;
+  return resource("AWS::ElasticLoadBalancingV2::TargetGroup", {
+    TargetType: "ip",
+    Protocol: "HTTP",
+    ProtocolVersion: "HTTP1",
+    Port: model.mlflow.port,
+    VpcId: network.vpcId,
+    HealthCheckEnabled: true,
+    HealthCheckProtocol: "HTTP",
+    HealthCheckPath: model.mlflow.healthPath,
+    HealthCheckIntervalSeconds: hc.intervalSeconds,
+    HealthCheckTimeoutSeconds: hc.timeoutSeconds,
+    HealthyThresholdCount: 2,
+    UnhealthyThresholdCount: 3,
+    Matcher: { HttpCode: "200" },
+    TargetGroupAttributes: [{ Key: "deregistration_delay.timeout_seconds", Value: "30" }],
+    Tags: toTags(model),
+  });
+}
+
+function forwardToTargetGroup() {
+  return [{ Type: "forward", TargetGroupArn: ref(LogicalId.targetGroup) }];
+}
+
+/** With a certificate: HTTPS forwards and HTTP redirects to it. Without: HTTP forwards. */
+function toListeners(model: Model): Resources {
+  const certificateArn = assertCompatible(model).certificateArn;
+  if (!certificateArn) {
+    return {
+      [LogicalId.httpListener]: resource(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+          LoadBalancerArn: ref(LogicalId.loadBalancer),
+          Port: HTTP_PORT,
+          Protocol: "HTTP",
+          DefaultActions: forwardToTargetGroup(),
         },
-      },
+        {
+          suppress: {
+            checkov: [
+              {
+                id: "CKV_AWS_2",
+                reason:
+                  "The spec sets no certificateArn: plain HTTP by choice. Set environments.<env>.certificateArn to serve HTTPS",
+              },
+              { id: "CKV_AWS_103", reason: "An HTTP listener has no TLS; see CKV_AWS_2" },
+            ],
+          },
+        },
+      ),
     };
   }
-  return r;
+  return {
+    [LogicalId.httpListener]: resource("AWS::ElasticLoadBalancingV2::Listener", {
+      LoadBalancerArn: ref(LogicalId.loadBalancer),
+      Port: HTTP_PORT,
+      Protocol: "HTTP",
+      DefaultActions: [
+        {
+          Type: "redirect",
+          RedirectConfig: { Protocol: "HTTPS", Port: String(HTTPS_PORT), StatusCode: "HTTP_301" },
+        },
+      ],
+    }),
+    [LogicalId.httpsListener]: resource("AWS::ElasticLoadBalancingV2::Listener", {
+      LoadBalancerArn: ref(LogicalId.loadBalancer),
+      Port: HTTPS_PORT,
+      Protocol: "HTTPS",
+      SslPolicy: TLS_POLICY,
+      Certificates: [{ CertificateArn: certificateArn }],
+      DefaultActions: forwardToTargetGroup(),
+    }),
+  };
 }

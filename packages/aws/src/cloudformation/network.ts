@@ -1,142 +1,155 @@
 import type { Model } from "@mlflow-dev/spec";
-import { awsTarget } from "../context.ts";
-import { LOGICAL, resourcePrefix } from "../names.ts";
-import { tagList } from "./tags.ts";
-import { type Resources, ref } from "./types.ts";
+import { assertCompatible } from "../compatibility.ts";
+import { LogicalId, stackName } from "../names.ts";
+import { formatCidr, parseCidr, splitCidr } from "./cidr.ts";
+import { availabilityZone, type Expr, getAtt, ref, sub } from "./intrinsics.ts";
+import { type Resources, resource } from "./resource.ts";
+import { toNamedTags } from "./tags.ts";
 
-/** The VPC and subnet ids the rest of the template uses, as template values. */
+/** How the rest of the template refers to the network, whichever mode created it. */
 export interface NetworkRefs {
-  vpcId: unknown;
-  publicSubnets: unknown[];
-  privateSubnets: unknown[];
+  vpcId: Expr;
+  publicSubnetIds: Expr[];
+  privateSubnetIds: Expr[];
 }
 
-/** Splits a /16../24 block into 4 equal subnets: 2 public, 2 private. */
-function subnetCidrs(cidr: string): string[] {
-  const [ip, bitsText] = cidr.split("/");
-  const bits = Number(bitsText);
-  const base = (ip ?? "0.0.0.0").split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
-  const size = 2 ** (32 - bits - 2);
-  return [0, 1, 2, 3].map((i) => {
-    const n = base + i * size;
-    return `${[24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".")}/${bits + 2}`;
-  });
-}
+const ZONES = [0, 1] as const;
 
+/**
+ * A new VPC (2 public + 2 private subnets in two zones, one NAT gateway, an S3 gateway endpoint),
+ * or nothing for an existing VPC, whose ids the spec gives.
+ */
 export function toNetwork(model: Model): { resources: Resources; refs: NetworkRefs } {
-  const t = awsTarget(model);
-  if (t.network.mode === "existing") {
+  const target = assertCompatible(model);
+  const n = target.network;
+  if (n.mode === "existing") {
     return {
       resources: {},
       refs: {
-        vpcId: t.network.vpcId,
-        publicSubnets: [...(t.network.publicSubnetIds ?? [])],
-        privateSubnets: [...(t.network.privateSubnetIds ?? [])],
+        vpcId: n.vpcId ?? "",
+        publicSubnetIds: [...(n.publicSubnetIds ?? [])],
+        privateSubnetIds: [...(n.privateSubnetIds ?? [])],
       },
-    };
-  }
-  const p = resourcePrefix(model);
-  const cidrs = subnetCidrs(t.network.cidr ?? "10.0.0.0/16");
-  const az = (i: number) => ({ "Fn::Select": [i, { "Fn::GetAZs": "" }] });
-  const r: Resources = {
-    [LOGICAL.vpc]: {
-      Type: "AWS::EC2::VPC",
-      Properties: {
-        CidrBlock: t.network.cidr,
-        EnableDnsHostnames: true,
-        EnableDnsSupport: true,
-        Tags: tagList(model, p),
-      },
-    },
-    [LOGICAL.internetGateway]: { Type: "AWS::EC2::InternetGateway", Properties: { Tags: tagList(model, p) } },
-    [LOGICAL.gatewayAttachment]: {
-      Type: "AWS::EC2::VPCGatewayAttachment",
-      Properties: { VpcId: ref(LOGICAL.vpc), InternetGatewayId: ref(LOGICAL.internetGateway) },
-    },
-    [LOGICAL.publicRouteTable]: {
-      Type: "AWS::EC2::RouteTable",
-      Properties: { VpcId: ref(LOGICAL.vpc), Tags: tagList(model, `${p}-public`) },
-    },
-    [LOGICAL.publicRoute]: {
-      Type: "AWS::EC2::Route",
-      DependsOn: LOGICAL.gatewayAttachment,
-      Properties: {
-        RouteTableId: ref(LOGICAL.publicRouteTable),
-        DestinationCidrBlock: "0.0.0.0/0",
-        GatewayId: ref(LOGICAL.internetGateway),
-      },
-    },
-    [LOGICAL.natEip]: {
-      Type: "AWS::EC2::EIP",
-      DependsOn: LOGICAL.gatewayAttachment,
-      Properties: { Domain: "vpc", Tags: tagList(model, `${p}-nat`) },
-    },
-    [LOGICAL.natGateway]: {
-      Type: "AWS::EC2::NatGateway",
-      Properties: {
-        AllocationId: { "Fn::GetAtt": [LOGICAL.natEip, "AllocationId"] },
-        SubnetId: ref(LOGICAL.publicSubnet(0)),
-        Tags: tagList(model, `${p}-nat`),
-      },
-    },
-    [LOGICAL.privateRouteTable]: {
-      Type: "AWS::EC2::RouteTable",
-      Properties: { VpcId: ref(LOGICAL.vpc), Tags: tagList(model, `${p}-private`) },
-    },
-    [LOGICAL.privateRoute]: {
-      Type: "AWS::EC2::Route",
-      Properties: {
-        RouteTableId: ref(LOGICAL.privateRouteTable),
-        DestinationCidrBlock: "0.0.0.0/0",
-        NatGatewayId: ref(LOGICAL.natGateway),
-      },
-    },
-    [LOGICAL.s3Endpoint]: {
-      Type: "AWS::EC2::VPCEndpoint",
-      Properties: {
-        VpcId: ref(LOGICAL.vpc),
-        ServiceName: { "Fn::Sub": "com.amazonaws.${AWS::Region}.s3" },
-        VpcEndpointType: "Gateway",
-        RouteTableIds: [ref(LOGICAL.privateRouteTable)],
-      },
-    },
-  };
-  for (const i of [0, 1]) {
-    r[LOGICAL.publicSubnet(i)] = {
-      Type: "AWS::EC2::Subnet",
-      Properties: {
-        VpcId: ref(LOGICAL.vpc),
-        CidrBlock: cidrs[i],
-        AvailabilityZone: az(i),
-        MapPublicIpOnLaunch: false,
-        Tags: tagList(model, `${p}-public-${i + 1}`),
-      },
-    };
-    r[LOGICAL.privateSubnet(i)] = {
-      Type: "AWS::EC2::Subnet",
-      Properties: {
-        VpcId: ref(LOGICAL.vpc),
-        CidrBlock: cidrs[i + 2],
-        AvailabilityZone: az(i),
-        MapPublicIpOnLaunch: false,
-        Tags: tagList(model, `${p}-private-${i + 1}`),
-      },
-    };
-    r[LOGICAL.publicAssoc(i)] = {
-      Type: "AWS::EC2::SubnetRouteTableAssociation",
-      Properties: { SubnetId: ref(LOGICAL.publicSubnet(i)), RouteTableId: ref(LOGICAL.publicRouteTable) },
-    };
-    r[LOGICAL.privateAssoc(i)] = {
-      Type: "AWS::EC2::SubnetRouteTableAssociation",
-      Properties: { SubnetId: ref(LOGICAL.privateSubnet(i)), RouteTableId: ref(LOGICAL.privateRouteTable) },
     };
   }
   return {
-    resources: r,
+    resources: toNewVpcResources(model, n.cidr ?? ""),
     refs: {
-      vpcId: ref(LOGICAL.vpc),
-      publicSubnets: [ref(LOGICAL.publicSubnet(0)), ref(LOGICAL.publicSubnet(1))],
-      privateSubnets: [ref(LOGICAL.privateSubnet(0)), ref(LOGICAL.privateSubnet(1))],
+      vpcId: ref(LogicalId.vpc),
+      publicSubnetIds: ZONES.map((i) => ref(LogicalId.publicSubnet(i))),
+      privateSubnetIds: ZONES.map((i) => ref(LogicalId.privateSubnet(i))),
     },
   };
+}
+
+/** The VPC block split in four, in order: public 1, public 2, private 1, private 2. */
+export function subnetCidrs(vpcCidr: string): { public: string[]; private: string[] } {
+  const cidr = parseCidr(vpcCidr);
+  if (!cidr) throw new Error(`internal error: ${vpcCidr} passed the compatibility check but is not a CIDR block`);
+  const blocks = splitCidr(cidr, 2).map(formatCidr);
+  return { public: blocks.slice(0, 2), private: blocks.slice(2, 4) };
+}
+
+function toNewVpcResources(model: Model, vpcCidr: string): Resources {
+  const name = stackName(model);
+  const cidrs = subnetCidrs(vpcCidr);
+  const vpc = ref(LogicalId.vpc);
+  const resources: Resources = {
+    [LogicalId.vpc]: resource("AWS::EC2::VPC", {
+      CidrBlock: vpcCidr,
+      EnableDnsHostnames: true,
+      EnableDnsSupport: true,
+      Tags: toNamedTags(model, name),
+    }),
+    [LogicalId.internetGateway]: resource("AWS::EC2::InternetGateway", { Tags: toNamedTags(model, name) }),
+    [LogicalId.internetGatewayAttachment]: resource("AWS::EC2::VPCGatewayAttachment", {
+      InternetGatewayId: ref(LogicalId.internetGateway),
+      VpcId: vpc,
+    }),
+  };
+  for (const i of ZONES) {
+    resources[LogicalId.publicSubnet(i)] = toSubnet(model, cidrs.public[i] ?? "", i, `${name}-public-${i + 1}`);
+    resources[LogicalId.privateSubnet(i)] = toSubnet(model, cidrs.private[i] ?? "", i, `${name}-private-${i + 1}`);
+  }
+  Object.assign(resources, toPublicRouting(model), toNatGateway(model), toPrivateRouting(model));
+  return resources;
+}
+
+function toSubnet(model: Model, cidr: string, zone: number, name: string) {
+  return resource("AWS::EC2::Subnet", {
+    VpcId: ref(LogicalId.vpc),
+    CidrBlock: cidr,
+    AvailabilityZone: availabilityZone(zone),
+    MapPublicIpOnLaunch: false,
+    Tags: toNamedTags(model, name),
+  });
+}
+
+function toPublicRouting(model: Model): Resources {
+  const resources: Resources = {
+    [LogicalId.publicRouteTable]: resource("AWS::EC2::RouteTable", {
+      VpcId: ref(LogicalId.vpc),
+      Tags: toNamedTags(model, `${stackName(model)}-public`),
+    }),
+    [LogicalId.publicDefaultRoute]: resource(
+      "AWS::EC2::Route",
+      {
+        RouteTableId: ref(LogicalId.publicRouteTable),
+        DestinationCidrBlock: "0.0.0.0/0",
+        GatewayId: ref(LogicalId.internetGateway),
+      },
+      { dependsOn: [LogicalId.internetGatewayAttachment] },
+    ),
+  };
+  for (const i of ZONES)
+    resources[LogicalId.publicSubnetRouteTableAssociation(i)] = resource("AWS::EC2::SubnetRouteTableAssociation", {
+      RouteTableId: ref(LogicalId.publicRouteTable),
+      SubnetId: ref(LogicalId.publicSubnet(i)),
+    });
+  return resources;
+}
+
+/** One NAT gateway (in public subnet 1): tasks pull images and reach Secrets Manager and logs through it. */
+function toNatGateway(model: Model): Resources {
+  const name = `${stackName(model)}-nat`;
+  return {
+    [LogicalId.natEip]: resource(
+      "AWS::EC2::EIP",
+      { Domain: "vpc", Tags: toNamedTags(model, name) },
+      { dependsOn: [LogicalId.internetGatewayAttachment] },
+    ),
+    [LogicalId.natGateway]: resource("AWS::EC2::NatGateway", {
+      AllocationId: getAtt(LogicalId.natEip, "AllocationId"),
+      SubnetId: ref(LogicalId.publicSubnet(0)),
+      Tags: toNamedTags(model, name),
+    }),
+  };
+}
+
+/** Private subnets route to the internet through the NAT gateway, and to S3 through a free gateway endpoint. */
+function toPrivateRouting(model: Model): Resources {
+  const resources: Resources = {
+    [LogicalId.privateRouteTable]: resource("AWS::EC2::RouteTable", {
+      VpcId: ref(LogicalId.vpc),
+      Tags: toNamedTags(model, `${stackName(model)}-private`),
+    }),
+    [LogicalId.privateDefaultRoute]: resource("AWS::EC2::Route", {
+      RouteTableId: ref(LogicalId.privateRouteTable),
+      DestinationCidrBlock: "0.0.0.0/0",
+      NatGatewayId: ref(LogicalId.natGateway),
+    }),
+  };
+  for (const i of ZONES)
+    resources[LogicalId.privateSubnetRouteTableAssociation(i)] = resource("AWS::EC2::SubnetRouteTableAssociation", {
+      RouteTableId: ref(LogicalId.privateRouteTable),
+      SubnetId: ref(LogicalId.privateSubnet(i)),
+    });
+  resources[LogicalId.s3Endpoint] = resource("AWS::EC2::VPCEndpoint", {
+    VpcId: ref(LogicalId.vpc),
+    ServiceName: sub("com.amazonaws.${AWS::Region}.s3"),
+    VpcEndpointType: "Gateway",
+    RouteTableIds: [ref(LogicalId.privateRouteTable)],
+    Tags: toNamedTags(model, `${stackName(model)}-s3`),
+  });
+  return resources;
 }

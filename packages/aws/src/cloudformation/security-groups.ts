@@ -1,69 +1,98 @@
 import type { Model } from "@mlflow-dev/spec";
-import { POSTGRES_PORT } from "@mlflow-dev/spec";
-import { awsTarget } from "../context.ts";
-import { LOGICAL, resourcePrefix } from "../names.ts";
+import { assertCompatible } from "../compatibility.ts";
+import { LogicalId, stackName } from "../names.ts";
+import { getAtt } from "./intrinsics.ts";
 import type { NetworkRefs } from "./network.ts";
-import { tagList } from "./tags.ts";
-import { getAtt, type Resources } from "./types.ts";
+import { type Resources, resource, type Suppression } from "./resource.ts";
+import { toNamedTags } from "./tags.ts";
 
-/** Chained: internet -> ALB -> tasks (container port) -> RDS (5432). */
-export function toSecurityGroups(model: Model, net: NetworkRefs): Resources {
-  const t = awsTarget(model);
-  const p = resourcePrefix(model);
-  const albPorts = t.certificateArn ? [80, 443] : [80];
+export const HTTP_PORT = 80;
+export const HTTPS_PORT = 443;
+
+/**
+ * Three chained security groups: the internet reaches the ALB, only the ALB reaches the tasks on
+ * the container port, only the tasks reach the database on its port. Every rule is inline (no
+ * standalone rules mixed in), which the chain allows because each group points only upstream.
+ */
+export function toSecurityGroups(model: Model, network: NetworkRefs): Resources {
   return {
-    [LOGICAL.albSg]: {
-      Type: "AWS::EC2::SecurityGroup",
-      Properties: {
-        GroupDescription: `${p} load balancer: HTTP${t.certificateArn ? "(S)" : ""} from the internet`,
-        VpcId: net.vpcId,
-        SecurityGroupIngress: albPorts.map((port) => ({
-          IpProtocol: "tcp",
-          FromPort: port,
-          ToPort: port,
-          CidrIp: "0.0.0.0/0",
-          Description: port === 443 ? "HTTPS" : t.certificateArn ? "HTTP, redirected to HTTPS" : "HTTP",
-        })),
-        Tags: tagList(model, `${p}-alb`),
-      },
-    },
-    [LOGICAL.taskSg]: {
-      Type: "AWS::EC2::SecurityGroup",
-      Properties: {
-        GroupDescription: `${p} MLflow tasks: only from the load balancer`,
-        VpcId: net.vpcId,
-        Tags: tagList(model, `${p}-tasks`),
-      },
-    },
-    [LOGICAL.taskIngress]: {
-      Type: "AWS::EC2::SecurityGroupIngress",
-      Properties: {
-        GroupId: getAtt(LOGICAL.taskSg, "GroupId"),
-        IpProtocol: "tcp",
-        FromPort: model.mlflow.port,
-        ToPort: model.mlflow.port,
-        SourceSecurityGroupId: getAtt(LOGICAL.albSg, "GroupId"),
-        Description: "MLflow from the load balancer",
-      },
-    },
-    [LOGICAL.dbSg]: {
-      Type: "AWS::EC2::SecurityGroup",
-      Properties: {
-        GroupDescription: `${p} PostgreSQL: only from the MLflow tasks`,
-        VpcId: net.vpcId,
-        Tags: tagList(model, `${p}-db`),
-      },
-    },
-    [LOGICAL.dbIngress]: {
-      Type: "AWS::EC2::SecurityGroupIngress",
-      Properties: {
-        GroupId: getAtt(LOGICAL.dbSg, "GroupId"),
-        IpProtocol: "tcp",
-        FromPort: POSTGRES_PORT,
-        ToPort: POSTGRES_PORT,
-        SourceSecurityGroupId: getAtt(LOGICAL.taskSg, "GroupId"),
-        Description: "PostgreSQL from the MLflow tasks",
-      },
-    },
+    [LogicalId.loadBalancerSecurityGroup]: toLoadBalancerSecurityGroup(model, network),
+    [LogicalId.taskSecurityGroup]: toTaskSecurityGroup(model, network),
+    [LogicalId.databaseSecurityGroup]: toDatabaseSecurityGroup(model, network),
   };
+}
+
+/** The ports the ALB listens on: 443 (and 80 for the redirect) with a certificate, else 80. */
+export function loadBalancerPorts(model: Model): number[] {
+  return assertCompatible(model).certificateArn ? [HTTP_PORT, HTTPS_PORT] : [HTTP_PORT];
+}
+
+function toLoadBalancerSecurityGroup(model: Model, network: NetworkRefs) {
+  const https = assertCompatible(model).certificateArn !== undefined;
+  const describe = (port: number) =>
+    port === HTTPS_PORT
+      ? "HTTPS from the internet"
+      : https
+        ? "HTTP from the internet (redirected to HTTPS)"
+        : "HTTP from the internet";
+  const open: Suppression = {
+    id: "CKV_AWS_260",
+    reason: https
+      ? "Internet-facing ALB: port 80 only answers with a redirect to HTTPS"
+      : "Internet-facing ALB without a certificate: the spec sets no certificateArn, so the service is plain HTTP by choice",
+  };
+  return resource(
+    "AWS::EC2::SecurityGroup",
+    {
+      GroupDescription: `${stackName(model)} load balancer: ${https ? "HTTPS (and HTTP redirect)" : "HTTP"} from the internet`,
+      VpcId: network.vpcId,
+      SecurityGroupIngress: loadBalancerPorts(model).map((port) => ({
+        Description: describe(port),
+        IpProtocol: "tcp",
+        FromPort: port,
+        ToPort: port,
+        CidrIp: "0.0.0.0/0",
+      })),
+      Tags: toNamedTags(model, `${stackName(model)}-alb`),
+    },
+    { suppress: { checkov: [open] } },
+  );
+}
+
+function toTaskSecurityGroup(model: Model, network: NetworkRefs) {
+  const port = model.mlflow.port;
+  return resource("AWS::EC2::SecurityGroup", {
+    GroupDescription: `${stackName(model)} MLflow tasks: port ${port} from the load balancer only`,
+    VpcId: network.vpcId,
+    SecurityGroupIngress: [
+      {
+        Description: "MLflow from the load balancer",
+        IpProtocol: "tcp",
+        FromPort: port,
+        ToPort: port,
+        SourceSecurityGroupId: getAtt(LogicalId.loadBalancerSecurityGroup, "GroupId"),
+      },
+    ],
+    Tags: toNamedTags(model, `${stackName(model)}-tasks`),
+  });
+}
+
+function toDatabaseSecurityGroup(model: Model, network: NetworkRefs) {
+  const port = model.database.port;
+  return resource("AWS::EC2::SecurityGroup", {
+    GroupDescription: `${stackName(model)} database: PostgreSQL from the MLflow tasks only`,
+    VpcId: network.vpcId,
+    SecurityGroupIngress: [
+      {
+        Description: "PostgreSQL from the MLflow tasks",
+        IpProtocol: "tcp",
+        FromPort: port,
+        ToPort: port,
+        SourceSecurityGroupId: getAtt(LogicalId.taskSecurityGroup, "GroupId"),
+      },
+    ],
+    // The database opens no connections: replace the default allow-all egress with loopback only.
+    SecurityGroupEgress: [{ Description: "No outbound traffic", IpProtocol: "-1", CidrIp: "127.0.0.1/32" }],
+    Tags: toNamedTags(model, `${stackName(model)}-database`),
+  });
 }

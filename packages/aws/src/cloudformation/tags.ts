@@ -1,28 +1,26 @@
 import type { Model } from "@mlflow-dev/spec";
-import { awsTarget } from "../context.ts";
+import { compareCodeUnits } from "../order.ts";
+import { awsTarget } from "../target.ts";
 
-/** Every taggable resource carries these. */
-export function tagList(model: Model, name?: string): Array<{ Key: string; Value: string }> {
-  const t = awsTarget(model);
-  const tags: Record<string, string> = {
-    "mlflow-dev:service": model.name,
-    "mlflow-dev:environment": model.environment,
-    ...(name ? { Name: name } : {}),
-    ...t.tags,
-  };
-  return Object.entries(tags)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([Key, Value]) => ({ Key, Value }));
+export interface Tag {
+  Key: string;
+  Value: string;
 }
 
-/** Resource types that take a Tags list. */
-export const TAGGABLE = new Set([
+export const TAG_KEYS = { service: "mlflow-dev:service", environment: "mlflow-dev:environment" } as const;
+
+/**
+ * Resource types in the template that take Tags (per the CloudFormation resource schemas).
+ * Every resource of these types is tagged; the invariant tests fail on a type in neither list.
+ */
+export const TAGGABLE_RESOURCE_TYPES: readonly string[] = [
   "AWS::EC2::VPC",
-  "AWS::EC2::InternetGateway",
   "AWS::EC2::Subnet",
+  "AWS::EC2::InternetGateway",
   "AWS::EC2::RouteTable",
   "AWS::EC2::EIP",
   "AWS::EC2::NatGateway",
+  "AWS::EC2::VPCEndpoint",
   "AWS::EC2::SecurityGroup",
   "AWS::ElasticLoadBalancingV2::LoadBalancer",
   "AWS::ElasticLoadBalancingV2::TargetGroup",
@@ -34,4 +32,34 @@ export const TAGGABLE = new Set([
   "AWS::ECS::Cluster",
   "AWS::ECS::Service",
   "AWS::ECR::Repository",
-]);
+];
+
+/** Resource types whose CloudFormation schema has no Tags property. */
+export const UNTAGGABLE_RESOURCE_TYPES: readonly string[] = [
+  "AWS::EC2::VPCGatewayAttachment",
+  "AWS::EC2::Route",
+  "AWS::EC2::SubnetRouteTableAssociation",
+  "AWS::EC2::SecurityGroupIngress",
+  "AWS::EC2::SecurityGroupEgress",
+  "AWS::ElasticLoadBalancingV2::Listener",
+  "AWS::S3::BucketPolicy",
+  "AWS::ApplicationAutoScaling::ScalableTarget",
+  "AWS::ApplicationAutoScaling::ScalingPolicy",
+];
+
+/** The tags every taggable resource gets: mlflow-dev's two, then target.tags, sorted by key. */
+export function toTags(model: Model): Tag[] {
+  const user = Object.entries(awsTarget(model).tags)
+    .sort(([a], [b]) => compareCodeUnits(a, b))
+    .map(([Key, Value]) => ({ Key, Value }));
+  return [
+    { Key: TAG_KEYS.environment, Value: model.environment },
+    { Key: TAG_KEYS.service, Value: model.name },
+    ...user,
+  ];
+}
+
+/** The common tags plus a Name tag (shown in the EC2 console for network resources). */
+export function toNamedTags(model: Model, name: string): Tag[] {
+  return [{ Key: "Name", Value: name }, ...toTags(model)];
+}

@@ -1,0 +1,157 @@
+import type { Model } from "@mlflow-dev/spec";
+import { stringify } from "yaml";
+import { assertCompatible } from "../compatibility.ts";
+import { ConditionName, LogicalId, OutputName, ParameterName, secretName, secretParameterName } from "../names.ts";
+import { toAutoscaling } from "./autoscaling.ts";
+import { toBucket } from "./bucket.ts";
+import { toCluster } from "./cluster.ts";
+import { toDatabase } from "./database.ts";
+import { toEcrRepository } from "./ecr.ts";
+import { toRoles } from "./iam.ts";
+import { getAtt, join, ref, sub } from "./intrinsics.ts";
+import { toLoadBalancer } from "./load-balancer.ts";
+import { toLogGroup } from "./logs.ts";
+import { toNetwork } from "./network.ts";
+import type { Resources } from "./resource.ts";
+import { toSecurityGroups } from "./security-groups.ts";
+import { toService } from "./service.ts";
+
+export interface Parameter {
+  Type: "String";
+  Description: string;
+  Default?: string;
+  AllowedPattern: string;
+  ConstraintDescription: string;
+}
+
+export interface Output {
+  Description: string;
+  Condition?: string;
+  Value: unknown;
+}
+
+export interface Template {
+  AWSTemplateFormatVersion: "2010-09-09";
+  Description: string;
+  Parameters: Record<string, Parameter>;
+  Conditions: Record<string, unknown>;
+  Resources: Resources;
+  Outputs: Record<string, Output>;
+}
+
+const TASK_DEFINITION_ARN_PATTERN =
+  "^$|^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/[A-Za-z0-9_-]+:[0-9]+$";
+const SECRET_ARN_PATTERN = "^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$";
+
+/** The whole CloudFormation template for one AWS environment of the Model. */
+export function toTemplate(model: Model): Template {
+  assertCompatible(model);
+  const network = toNetwork(model);
+  return {
+    AWSTemplateFormatVersion: "2010-09-09",
+    Description: `mlflow-dev: MLflow tracking service "${model.name}" (${model.environment}) on ECS Fargate. Rendered from mlflow-dev.yaml by mlflow-dev; do not edit.`,
+    Parameters: toParameters(model),
+    Conditions: toConditions(),
+    Resources: {
+      ...network.resources,
+      ...toSecurityGroups(model, network.refs),
+      ...toLoadBalancer(model, network.refs),
+      ...toDatabase(model, network.refs),
+      ...toBucket(model),
+      ...toRoles(model),
+      ...toLogGroup(model),
+      ...toCluster(model),
+      ...toService(model, network.refs),
+      ...toAutoscaling(model),
+      ...toEcrRepository(model),
+    },
+    Outputs: toOutputs(model, network.refs.privateSubnetIds),
+  };
+}
+
+/**
+ * The template as YAML: JSON-form intrinsics, no anchors, no line folding. Written as YAML 1.1,
+ * which CloudFormation reads, so strings such as 2010-09-09 or "on" are quoted. Same Model, same bytes.
+ */
+export function toTemplateYaml(model: Model): string {
+  return stringify(toTemplate(model), { version: "1.1", aliasDuplicateObjects: false, lineWidth: 0 });
+}
+
+function toParameters(model: Model): Record<string, Parameter> {
+  const parameters: Record<string, Parameter> = {
+    [ParameterName.taskDefinitionArn]: {
+      Type: "String",
+      Description:
+        "ARN of the MLflow task definition revision to run, registered by the deploy tool. Empty on the first deployment: the service is created once it is set.",
+      Default: "",
+      AllowedPattern: TASK_DEFINITION_ARN_PATTERN,
+      ConstraintDescription: "must be empty or an ECS task definition ARN with a revision",
+    },
+  };
+  for (const secret of model.mlflow.secrets) {
+    parameters[secretParameterName(secret.name)] = {
+      Type: "String",
+      Description: `ARN of the Secrets Manager secret ${secretName(model, secret.name)} (${secret.description}), created by the deploy tool before the stack.`,
+      AllowedPattern: SECRET_ARN_PATTERN,
+      ConstraintDescription: "must be a Secrets Manager secret ARN",
+    };
+  }
+  return parameters;
+}
+
+function toConditions(): Record<string, unknown> {
+  return {
+    [ConditionName.hasTaskDefinition]: { "Fn::Not": [{ "Fn::Equals": [ref(ParameterName.taskDefinitionArn), ""] }] },
+  };
+}
+
+/** Where users reach MLflow: the domain when the spec has one, else the ALB's DNS name. */
+function serviceUrl(model: Model): unknown {
+  const t = assertCompatible(model);
+  const scheme = t.certificateArn ? "https" : "http";
+  return t.domain ? `${scheme}://${t.domain}` : sub(`http://\${${LogicalId.loadBalancer}.DNSName}`);
+}
+
+function toOutputs(model: Model, privateSubnetIds: unknown[]): Record<string, Output> {
+  const outputs: Record<string, Output> = {
+    [OutputName.clusterName]: { Description: "ECS cluster", Value: ref(LogicalId.cluster) },
+    [OutputName.serviceName]: {
+      Description: "ECS service (exists once TaskDefinitionArn is set)",
+      Condition: ConditionName.hasTaskDefinition,
+      Value: getAtt(LogicalId.service, "Name"),
+    },
+    [OutputName.loadBalancerDns]: {
+      Description: "DNS name of the load balancer (point the domain here)",
+      Value: getAtt(LogicalId.loadBalancer, "DNSName"),
+    },
+    [OutputName.serviceUrl]: { Description: "URL of the MLflow server", Value: serviceUrl(model) },
+    [OutputName.databaseEndpoint]: {
+      Description: "Host name of the PostgreSQL database",
+      Value: getAtt(LogicalId.database, "Endpoint.Address"),
+    },
+    [OutputName.executionRoleArn]: {
+      Description: "Task execution role",
+      Value: getAtt(LogicalId.executionRole, "Arn"),
+    },
+    [OutputName.taskRoleArn]: {
+      Description: "Task role of the MLflow container",
+      Value: getAtt(LogicalId.taskRole, "Arn"),
+    },
+    [OutputName.logGroupName]: { Description: "CloudWatch log group of the tasks", Value: ref(LogicalId.logGroup) },
+    [OutputName.bucketName]: { Description: "Artifact bucket", Value: ref(LogicalId.artifactBucket) },
+    [OutputName.taskSecurityGroupId]: {
+      Description: "Security group of the tasks (also for the migration task)",
+      Value: getAtt(LogicalId.taskSecurityGroup, "GroupId"),
+    },
+    [OutputName.privateSubnetIds]: {
+      Description: "Private subnets the tasks run in, comma-separated",
+      Value: join(",", privateSubnetIds),
+    },
+  };
+  if (model.mlflow.image.kind === "build")
+    outputs[OutputName.ecrRepositoryUri] = {
+      Description: "ECR repository of the MLflow image",
+      Value: getAtt(LogicalId.ecrRepository, "RepositoryUri"),
+    };
+  return outputs;
+}

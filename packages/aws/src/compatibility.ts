@@ -1,0 +1,208 @@
+import type { AwsTarget, Model } from "@mlflow-dev/spec";
+import { checkFargateSize } from "@mlflow-dev/spec";
+import { formatCidr, isNetworkAddress, networkOf, parseCidr, SMALLEST_SUBNET_PREFIX } from "./cloudformation/cidr.ts";
+import { TAG_KEYS } from "./cloudformation/tags.ts";
+import { awsTarget } from "./target.ts";
+
+/**
+ * Settings the Model can express that ECS Fargate (or the stack around it) cannot honour.
+ * Each check names the setting, says why, and how to fix it; all problems are returned at once.
+ */
+
+export interface CompatibilityProblem {
+  /** Where the setting lives, e.g. environments.staging.cpu. */
+  setting: string;
+  message: string;
+}
+
+export class AwsCompatibilityError extends Error {
+  readonly problems: readonly CompatibilityProblem[];
+  constructor(problems: readonly CompatibilityProblem[]) {
+    super(
+      [
+        `the spec cannot be deployed to ECS Fargate (${problems.length} problem${problems.length === 1 ? "" : "s"}):`,
+        ...problems.map((p) => `  ${p.setting}: ${p.message}`),
+      ].join("\n"),
+    );
+    this.name = "AwsCompatibilityError";
+    this.problems = problems;
+  }
+}
+
+/** Environment variables the AWS renderer sets itself; the Model must not set them too. */
+export const AWS_MANAGED_ENV = ["AWS_DEFAULT_REGION", "MLFLOW_DB_HOST", "MLFLOW_SERVER_ALLOWED_HOSTS"] as const;
+
+/** ECS container health check limits (seconds, retries). */
+export const ECS_HEALTH_CHECK_LIMITS = {
+  intervalSeconds: [5, 300],
+  timeoutSeconds: [2, 120],
+  retries: [1, 10],
+  startPeriodSeconds: [0, 300],
+} as const;
+
+/** AWS allows 50 tags per resource; mlflow-dev uses 3 (two of its own and Name). */
+export const MAX_USER_TAGS = 47;
+
+type Check = (model: Model, target: AwsTarget, at: (key: string) => string) => CompatibilityProblem[];
+
+const checkTaskSize: Check = (_model, target, at) => {
+  const size = checkFargateSize(target.cpu, target.memory);
+  return size.ok ? [] : [{ setting: at(size.field), message: size.message }];
+};
+
+const checkHealthCheck: Check = (model) => {
+  const hc = model.mlflow.healthCheck;
+  const problems: CompatibilityProblem[] = [];
+  for (const [key, [min, max]] of Object.entries(ECS_HEALTH_CHECK_LIMITS)) {
+    const value = hc[key as keyof typeof ECS_HEALTH_CHECK_LIMITS];
+    if (value < min || value > max)
+      problems.push({
+        setting: `mlflow.healthCheck.${key}`,
+        message: `ECS container health checks accept ${min} to ${max}, got ${value}. Change it in the resolver (packages/spec) so both runtimes keep the same health check`,
+      });
+  }
+  if (hc.command.length === 0)
+    problems.push({
+      setting: "mlflow.healthCheck.command",
+      message: "is empty: ECS needs a command to run (CMD form)",
+    });
+  return problems;
+};
+
+const checkNewNetwork: Check = (_model, target, at) => {
+  if (target.network.mode !== "new") return [];
+  const text = target.network.cidr ?? "";
+  const cidr = parseCidr(text);
+  if (!cidr)
+    return [{ setting: at("network.cidr"), message: `"${text}" is not an IPv4 CIDR block such as 10.0.0.0/16` }];
+  const problems: CompatibilityProblem[] = [];
+  if (cidr.prefix + 2 > SMALLEST_SUBNET_PREFIX)
+    problems.push({
+      setting: at("network.cidr"),
+      message: `/${cidr.prefix} is too small: the VPC is split into 4 subnets (2 public, 2 private) and AWS subnets are /${SMALLEST_SUBNET_PREFIX} at least. Use /${SMALLEST_SUBNET_PREFIX - 2} or larger (e.g. /16)`,
+    });
+  if (!isNetworkAddress(cidr))
+    problems.push({
+      setting: at("network.cidr"),
+      message: `${text} has host bits set: a VPC block must start at its network address. Use ${formatCidr(networkOf(cidr))}`,
+    });
+  return problems;
+};
+
+const checkExistingNetwork: Check = (_model, target, at) => {
+  const n = target.network;
+  if (n.mode !== "existing") return [];
+  const problems: CompatibilityProblem[] = [];
+  if (!n.vpcId) problems.push({ setting: at("network.vpcId"), message: "is required to use an existing VPC" });
+  for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
+    if ((n[key] ?? []).length < 2)
+      problems.push({
+        setting: at(`network.${key}`),
+        message:
+          "needs at least 2 subnets in different availability zones: an ALB and a DB subnet group span two zones",
+      });
+  }
+  const shared = (n.publicSubnetIds ?? []).filter((id) => (n.privateSubnetIds ?? []).includes(id));
+  if (shared.length > 0)
+    problems.push({
+      setting: at("network.privateSubnetIds"),
+      message: `${shared.join(", ")} is also listed as public: tasks and the database run in private subnets only. List each subnet once`,
+    });
+  return problems;
+};
+
+const checkCertificate: Check = (_model, target, at) => {
+  if (target.certificateArn === undefined) return [];
+  const problems: CompatibilityProblem[] = [];
+  if (target.domain === undefined)
+    problems.push({
+      setting: at("domain"),
+      message: "is required when certificateArn is set (the certificate must cover it)",
+    });
+  const region = target.certificateArn.split(":")[3];
+  if (region !== target.region)
+    problems.push({
+      setting: at("certificateArn"),
+      message: `is in ${region} but the environment is in ${target.region}: an ALB needs a certificate from its own region. Request or import one in ${target.region}`,
+    });
+  return problems;
+};
+
+const checkAutoscaling: Check = (_model, target, at) => {
+  const a = target.autoscaling;
+  if (!a) return [];
+  if (a.min <= target.desiredCount && target.desiredCount <= a.max) return [];
+  return [
+    {
+      setting: at("desiredCount"),
+      message: `(${target.desiredCount}) must lie between autoscaling.min (${a.min}) and autoscaling.max (${a.max}): Application Auto Scaling would move it at once`,
+    },
+  ];
+};
+
+const checkTags: Check = (_model, target, at) => {
+  const problems: CompatibilityProblem[] = [];
+  const keys = Object.keys(target.tags);
+  for (const key of keys) {
+    if (key.toLowerCase().startsWith("aws:"))
+      problems.push({
+        setting: at(`tags.${key}`),
+        message: "uses the aws: prefix, which AWS reserves. Rename the tag",
+      });
+    if (key === "Name" || key === TAG_KEYS.service || key === TAG_KEYS.environment || key.startsWith("mlflow-dev:"))
+      problems.push({
+        setting: at(`tags.${key}`),
+        message: "is set by mlflow-dev on every resource. Remove it or use another key",
+      });
+  }
+  if (keys.length > MAX_USER_TAGS)
+    problems.push({
+      setting: at("tags"),
+      message: `has ${keys.length} tags: AWS allows 50 per resource and mlflow-dev adds 3. Keep at most ${MAX_USER_TAGS}`,
+    });
+  return problems;
+};
+
+const checkEnvironmentNames: Check = (model) => {
+  const problems: CompatibilityProblem[] = [];
+  for (const name of AWS_MANAGED_ENV) {
+    if (name in model.mlflow.environment)
+      problems.push({
+        setting: `mlflow.environment.${name}`,
+        message: "is set by the AWS renderer from the deploy context; the Model must not set it too",
+      });
+  }
+  for (const ref of model.mlflow.secrets) {
+    if (ref.env in model.mlflow.environment)
+      problems.push({
+        setting: `mlflow.environment.${ref.env}`,
+        message: `is also the secret ${ref.name}: ECS refuses a variable that is both a value and a secret`,
+      });
+  }
+  return problems;
+};
+
+const CHECKS: readonly Check[] = [
+  checkTaskSize,
+  checkHealthCheck,
+  checkNewNetwork,
+  checkExistingNetwork,
+  checkCertificate,
+  checkAutoscaling,
+  checkTags,
+  checkEnvironmentNames,
+];
+
+/** Every reason the Model cannot be rendered for ECS Fargate; empty when it can. */
+export function checkCompatibility(model: Model): CompatibilityProblem[] {
+  const target = awsTarget(model);
+  const at = (key: string) => `environments.${model.environment}.${key}`;
+  return CHECKS.flatMap((check) => check(model, target, at));
+}
+
+/** The Model's AWS target, or an AwsCompatibilityError listing every problem. */
+export function assertCompatible(model: Model): AwsTarget {
+  const problems = checkCompatibility(model);
+  if (problems.length > 0) throw new AwsCompatibilityError(problems);
+  return awsTarget(model);
+}

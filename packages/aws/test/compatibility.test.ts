@@ -1,0 +1,196 @@
+import type { AwsTarget, Model } from "@mlflow-dev/spec";
+import { describe, expect, it } from "vitest";
+import {
+  AwsCompatibilityError,
+  checkCompatibility,
+  placeholderContext,
+  toTaskDefinition,
+  toTemplate,
+} from "../src/index.ts";
+import { exampleModel } from "./helpers.ts";
+
+/** Settings the Model can express but Fargate (or the stack) cannot honour: each names the setting and why. */
+
+type Change = (model: Model, target: AwsTarget) => void;
+
+function variant(change: Change): Model {
+  const model = structuredClone(exampleModel("basic", "staging"));
+  if (model.target.kind !== "aws") throw new Error("basic staging is an AWS environment");
+  change(model, model.target);
+  return model;
+}
+
+const RULES: { name: string; change: Change; setting: string; message: RegExp }[] = [
+  {
+    name: "a CPU value Fargate does not offer",
+    change: (_m, t) => {
+      t.cpu = 300;
+    },
+    setting: "environments.staging.cpu",
+    message: /Fargate does not support 300 CPU units. Use one of 256, 512/,
+  },
+  {
+    name: "memory that does not fit the CPU",
+    change: (_m, t) => {
+      t.memory = 512;
+    },
+    setting: "environments.staging.memory",
+    message: /Fargate does not support 512 MiB of memory with 512 CPU units/,
+  },
+  {
+    name: "a health check interval ECS refuses",
+    change: (m) => {
+      m.mlflow.healthCheck.intervalSeconds = 400;
+    },
+    setting: "mlflow.healthCheck.intervalSeconds",
+    message: /ECS container health checks accept 5 to 300, got 400/,
+  },
+  {
+    name: "a health check start period ECS refuses",
+    change: (m) => {
+      m.mlflow.healthCheck.startPeriodSeconds = 600;
+    },
+    setting: "mlflow.healthCheck.startPeriodSeconds",
+    message: /accept 0 to 300, got 600/,
+  },
+  {
+    name: "a VPC too small for four subnets",
+    change: (_m, t) => {
+      t.network = { mode: "new", cidr: "10.0.0.0/27" };
+    },
+    setting: "environments.staging.network.cidr",
+    message: /\/27 is too small.*Use \/26 or larger/,
+  },
+  {
+    name: "a VPC block with host bits set",
+    change: (_m, t) => {
+      t.network = { mode: "new", cidr: "10.40.1.0/16" };
+    },
+    setting: "environments.staging.network.cidr",
+    message: /has host bits set.*Use 10\.40\.0\.0\/16/,
+  },
+  {
+    name: "an existing VPC with one private subnet",
+    change: (_m, t) => {
+      t.network = {
+        mode: "existing",
+        vpcId: "vpc-0123abcd",
+        publicSubnetIds: ["subnet-0aaaaaaa", "subnet-0bbbbbbb"],
+        privateSubnetIds: ["subnet-0ccccccc"],
+      };
+    },
+    setting: "environments.staging.network.privateSubnetIds",
+    message: /at least 2 subnets in different availability zones/,
+  },
+  {
+    name: "a subnet listed as public and private",
+    change: (_m, t) => {
+      t.network = {
+        mode: "existing",
+        vpcId: "vpc-0123abcd",
+        publicSubnetIds: ["subnet-0aaaaaaa", "subnet-0bbbbbbb"],
+        privateSubnetIds: ["subnet-0aaaaaaa", "subnet-0ccccccc"],
+      };
+    },
+    setting: "environments.staging.network.privateSubnetIds",
+    message: /subnet-0aaaaaaa is also listed as public/,
+  },
+  {
+    name: "a certificate from another region",
+    change: (_m, t) => {
+      t.domain = "mlflow.example.com";
+      t.certificateArn = "arn:aws:acm:us-east-1:123456789012:certificate/abc-123";
+    },
+    setting: "environments.staging.certificateArn",
+    message: /is in us-east-1 but the environment is in eu-west-1/,
+  },
+  {
+    name: "a certificate without a domain",
+    change: (_m, t) => {
+      t.certificateArn = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123";
+    },
+    setting: "environments.staging.domain",
+    message: /is required when certificateArn is set/,
+  },
+  {
+    name: "a desired count outside the autoscaling range",
+    change: (_m, t) => {
+      t.desiredCount = 5;
+    },
+    setting: "environments.staging.desiredCount",
+    message: /\(5\) must lie between autoscaling.min \(1\) and autoscaling.max \(3\)/,
+  },
+  {
+    name: "a tag with the reserved aws: prefix",
+    change: (_m, t) => {
+      t.tags = { "aws:owner": "me" };
+    },
+    setting: "environments.staging.tags.aws:owner",
+    message: /aws: prefix, which AWS reserves/,
+  },
+  {
+    name: "a tag mlflow-dev sets itself",
+    change: (_m, t) => {
+      t.tags = { "mlflow-dev:service": "other" };
+    },
+    setting: "environments.staging.tags.mlflow-dev:service",
+    message: /is set by mlflow-dev on every resource/,
+  },
+  {
+    name: "more tags than AWS allows",
+    change: (_m, t) => {
+      t.tags = Object.fromEntries(Array.from({ length: 48 }, (_, i) => [`tag${i}`, "x"]));
+    },
+    setting: "environments.staging.tags",
+    message: /has 48 tags: AWS allows 50 per resource/,
+  },
+  {
+    name: "an environment variable the AWS renderer sets",
+    change: (m) => {
+      m.mlflow.environment.MLFLOW_DB_HOST = "db.example.com";
+    },
+    setting: "mlflow.environment.MLFLOW_DB_HOST",
+    message: /is set by the AWS renderer/,
+  },
+  {
+    name: "a variable that is also a secret",
+    change: (m) => {
+      m.mlflow.environment.MLFLOW_DB_PASSWORD = "x";
+    },
+    setting: "mlflow.environment.MLFLOW_DB_PASSWORD",
+    message: /is also the secret db-password/,
+  },
+];
+
+describe("compatibility", () => {
+  it("accepts the examples", () => {
+    expect(checkCompatibility(exampleModel("basic", "staging"))).toEqual([]);
+    expect(checkCompatibility(exampleModel("existing-vpc", "prod"))).toEqual([]);
+  });
+
+  it.each(RULES)("refuses $name, naming $setting", ({ change, setting, message }) => {
+    const problems = checkCompatibility(variant(change));
+    expect(problems).toContainEqual({ setting, message: expect.stringMatching(message) });
+  });
+
+  it("reports every problem at once, and the renderers refuse the Model", () => {
+    const model = variant((m, t) => {
+      t.cpu = 300;
+      m.mlflow.healthCheck.retries = 0;
+    });
+    expect(checkCompatibility(model).map((p) => p.setting)).toEqual([
+      "environments.staging.cpu",
+      "mlflow.healthCheck.retries",
+    ]);
+    expect(() => toTemplate(model)).toThrow(AwsCompatibilityError);
+    expect(() => toTaskDefinition(model, placeholderContext(model))).toThrow(
+      /cannot be deployed to ECS Fargate \(2 problems\):\n {2}environments.staging.cpu: Fargate does not support 300/,
+    );
+  });
+
+  it("refuses the local environment with the reason and the fix", () => {
+    expect(() => toTemplate(exampleModel("basic", "local"))).toThrow(
+      /environment "local" is the local Docker Compose stack: the AWS renderer needs an AWS environment/,
+    );
+  });
+});

@@ -1,0 +1,111 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { Model } from "@mlflow-dev/spec";
+import { environmentNames, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+
+export const EXAMPLES_DIR = fileURLToPath(new URL("../../../examples/", import.meta.url));
+export const GOLDEN_DIR = fileURLToPath(new URL("./golden/", import.meta.url));
+
+export function modelFromYaml(yaml: string, environment: string, file = "test.yaml"): Model {
+  return resolve(parseSpecOrThrow(yaml, file), environment);
+}
+
+export function exampleModel(example: string, environment: string): Model {
+  const file = `${EXAMPLES_DIR}${example}/mlflow-dev.yaml`;
+  return modelFromYaml(readFileSync(file, "utf8"), environment, file);
+}
+
+/** Variants the examples do not cover, as small specs. */
+export const VARIANT_SPECS: Record<string, { yaml: string; environment: string }> = {
+  // Every default: a new VPC from 10.0.0.0/16, no autoscaling, no domain, auth none.
+  minimal: {
+    environment: "dev",
+    yaml: `
+name: minimal
+artifacts:
+  bucket: minimal-artifacts-dev
+environments:
+  dev:
+    region: us-east-1
+    account: "111122223333"
+`,
+  },
+  // A domain without a certificate (plain HTTP on it), a built image, basic auth, a small VPC.
+  "domain-http-build": {
+    environment: "qa",
+    yaml: `
+name: lab
+mlflow:
+  auth: basic
+  allowedHosts: ["lab.internal", "*.lab.example.org"]
+  extraArgs: ["--gunicorn-opts=--timeout 120"]
+images:
+  build:
+    context: ./image
+artifacts:
+  bucket: lab-artifacts
+  prefix: runs/mlflow
+environments:
+  qa:
+    region: us-west-2
+    account: "444455556666"
+    network:
+      cidr: 172.20.0.0/24
+    cpu: 256
+    memory: 512
+    desiredCount: 2
+    autoscaling: { min: 2, max: 4 }
+    domain: mlflow.lab.example.org
+    database:
+      deletionProtection: false
+      backupRetentionDays: 1
+    logRetentionDays: 7
+`,
+  },
+};
+
+export interface Case {
+  label: string;
+  model: Model;
+}
+
+/** Every AWS environment of every example, plus the variants above. */
+export function allCases(): Case[] {
+  const cases: Case[] = [];
+  for (const example of readdirSync(EXAMPLES_DIR).sort()) {
+    const file = `${EXAMPLES_DIR}${example}/mlflow-dev.yaml`;
+    if (!existsSync(file)) continue;
+    const spec = parseSpecOrThrow(readFileSync(file, "utf8"), file);
+    for (const env of environmentNames(spec)) {
+      if (env !== "local") cases.push({ label: `examples/${example} ${env}`, model: resolve(spec, env) });
+    }
+  }
+  for (const [name, v] of Object.entries(VARIANT_SPECS))
+    cases.push({ label: `variant ${name} ${v.environment}`, model: modelFromYaml(v.yaml, v.environment) });
+  return cases;
+}
+
+/** Calls visit on every value in a JSON-like tree, with its path. */
+export function walk(value: unknown, visit: (value: unknown, path: string) => void, path = ""): void {
+  visit(value, path);
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) walk(v, visit, `${path}[${i}]`);
+  } else if (value !== null && typeof value === "object")
+    for (const [k, v] of Object.entries(value)) walk(v, visit, path ? `${path}.${k}` : k);
+}
+
+export function allStrings(value: unknown): { value: string; path: string }[] {
+  const out: { value: string; path: string }[] = [];
+  walk(value, (v, path) => {
+    if (typeof v === "string") out.push({ value: v, path });
+  });
+  return out;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
