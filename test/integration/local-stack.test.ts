@@ -159,7 +159,7 @@ describe("local stack", () => {
         .filter(Boolean)
         .map((p) => p.split("=")),
     );
-    const image = overrides.mlflow ?? "ghcr.io/mlflow/mlflow:v3.18.0-full";
+    const image = overrides.mlflow ?? "ghcr.io/mlflow/mlflow:v3.17.2-full";
     const container = await new GenericContainer(image)
       .withNetworkMode("host")
       .withUser("root")

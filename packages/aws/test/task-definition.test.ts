@@ -76,7 +76,7 @@ describe("toTaskDefinition", () => {
     expect(placeholderContext(byo).imageUri).toBe(
       "210987654321.dkr.ecr.eu-central-1.amazonaws.com/registry/mlflow:{{image:tag}}",
     );
-    expect(placeholderContext(basic).imageUri).toBe("ghcr.io/mlflow/mlflow:v3.18.0-full");
+    expect(placeholderContext(basic).imageUri).toBe("ghcr.io/mlflow/mlflow:v3.17.2-full");
   });
 
   it("renders the migration as its own family: same image, env, secrets and roles; no port, no health check", () => {
@@ -130,7 +130,7 @@ describe("deployContextFromStack", () => {
         LogGroupName: "/mlflow-dev/tracking/staging",
         DatabaseEndpoint: "db.example",
       },
-      imageUri: "ghcr.io/mlflow/mlflow:v3.18.0-full",
+      imageUri: "ghcr.io/mlflow/mlflow:v3.17.2-full",
       secretArns: { "db-password": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf" },
     });
     expect(envOf(toTaskDefinition(basic, ctx)).MLFLOW_DB_HOST).toBe("db.example");

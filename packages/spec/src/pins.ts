@@ -2,7 +2,7 @@
  * The one place that pins versions and images for both sides (local and AWS).
  * Every default image reference is derived from here.
  */
-export const DEFAULT_MLFLOW_VERSION = "3.18.0";
+export const DEFAULT_MLFLOW_VERSION = "3.17.2";
 export const DEFAULT_POSTGRES_MAJOR = 17;
 export const SUPPORTED_POSTGRES_MAJORS = [14, 15, 16, 17] as const;
 

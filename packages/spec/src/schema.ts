@@ -25,7 +25,7 @@ const MlflowSchema = z
   .strictObject({
     version: z
       .string()
-      .regex(semver, { message: "must be a pinned MLflow version such as 3.18.0" })
+      .regex(semver, { message: "must be a pinned MLflow version such as 3.17.2" })
       .default(DEFAULT_MLFLOW_VERSION)
       .meta({ description: "The MLflow version, pinned (x.y.z)." }),
     workers: z.int().min(1).max(32).default(2).meta({ description: "Server worker processes." }),

@@ -33,7 +33,7 @@ describe("parse", () => {
   it("fills every default for a minimal spec", () => {
     const spec = parseSpecOrThrow(minimal);
     expect(spec.mlflow).toEqual({
-      version: "3.18.0",
+      version: "3.17.2",
       workers: 2,
       allowedHosts: [],
       auth: "none",
@@ -99,7 +99,7 @@ describe("resolve", () => {
   const spec = parseSpecOrThrow(basic);
 
   it("derives the default MLflow image from the pinned version", () => {
-    expect(resolve(spec, "local").mlflow.image).toEqual({ kind: "pull", ref: upstreamMlflowImage("3.18.0") });
+    expect(resolve(spec, "local").mlflow.image).toEqual({ kind: "pull", ref: upstreamMlflowImage("3.17.2") });
   });
 
   it("gives both environments the same command, entrypoint and common settings", () => {
