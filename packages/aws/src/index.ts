@@ -1,6 +1,7 @@
 export * from "./cloudformation/cidr.ts";
 export { EXECUTION_ROLE_MANAGED_POLICY } from "./cloudformation/iam.ts";
 export * from "./cloudformation/intrinsics.ts";
+export { taskAssignPublicIp } from "./cloudformation/network.ts";
 export type { Resource, Resources, Suppression, Suppressions } from "./cloudformation/resource.ts";
 export * from "./cloudformation/tags.ts";
 export * from "./cloudformation/template.ts";

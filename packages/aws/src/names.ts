@@ -38,9 +38,18 @@ export function migrationTaskFamily(model: Model): string {
   return `${taskFamily(model)}-migrate`;
 }
 
-/** ECR repository (only when the image is built): `<name>/mlflow`. */
+/**
+ * ECR repository (only when the image is built): `mlflow-dev/<name>/<env>/mlflow`. Repository
+ * names are per account and region, so each environment gets its own: two environments in one
+ * account and region must not share (or fight over) a repository with immutable tags.
+ */
 export function ecrRepositoryName(model: Model): string {
-  return `${model.name}/mlflow`;
+  return `mlflow-dev/${model.name}/${model.environment}/mlflow`;
+}
+
+/** SSM parameter that holds the deploy lock of the environment (see deploy/lock.ts). */
+export function lockParameterName(model: Model): string {
+  return `/mlflow-dev/${model.name}/${model.environment}/deploy-lock`;
 }
 
 /** The one container in both task definitions. */
@@ -130,6 +139,6 @@ export const OutputName = {
   logGroupName: "LogGroupName",
   bucketName: "BucketName",
   taskSecurityGroupId: "TaskSecurityGroupId",
-  privateSubnetIds: "PrivateSubnetIds",
+  taskSubnetIds: "TaskSubnetIds",
   ecrRepositoryUri: "EcrRepositoryUri",
 } as const;

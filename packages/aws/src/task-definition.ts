@@ -1,4 +1,5 @@
 import type { Model } from "@mlflow-dev/spec";
+import { taskAssignPublicIp } from "./cloudformation/network.ts";
 import { toTags } from "./cloudformation/tags.ts";
 import { assertCompatible } from "./compatibility.ts";
 import { type DeployContext, secretArnOf } from "./context.ts";
@@ -96,7 +97,7 @@ export interface MigrationPlacement {
   securityGroupId: string;
 }
 
-/** The ECS RunTask input that runs the migration once, in the private subnets, without a public IP. */
+/** The ECS RunTask input that runs the migration once, where the service's tasks run (same subnets and public IP setting). */
 export function toMigrationRunTask(model: Model, placement: MigrationPlacement) {
   assertCompatible(model);
   return {
@@ -110,7 +111,7 @@ export function toMigrationRunTask(model: Model, placement: MigrationPlacement) 
       awsvpcConfiguration: {
         subnets: [...placement.subnetIds],
         securityGroups: [placement.securityGroupId],
-        assignPublicIp: "DISABLED" as const,
+        assignPublicIp: taskAssignPublicIp(model),
       },
     },
   };

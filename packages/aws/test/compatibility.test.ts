@@ -56,7 +56,7 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
   {
     name: "a VPC too small for four subnets",
     change: (_m, t) => {
-      t.network = { mode: "new", cidr: "10.0.0.0/27" };
+      t.network = { mode: "new", cidr: "10.0.0.0/27", egress: "nat" };
     },
     setting: "environments.staging.network.cidr",
     message: /\/27 is too small.*Use \/26 or larger/,
@@ -64,7 +64,7 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
   {
     name: "a VPC block with host bits set",
     change: (_m, t) => {
-      t.network = { mode: "new", cidr: "10.40.1.0/16" };
+      t.network = { mode: "new", cidr: "10.40.1.0/16", egress: "nat" };
     },
     setting: "environments.staging.network.cidr",
     message: /has host bits set.*Use 10\.40\.0\.0\/16/,
@@ -77,6 +77,7 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
         vpcId: "vpc-0123abcd",
         publicSubnetIds: ["subnet-0aaaaaaa", "subnet-0bbbbbbb"],
         privateSubnetIds: ["subnet-0ccccccc"],
+        egress: "nat",
       };
     },
     setting: "environments.staging.network.privateSubnetIds",
@@ -90,6 +91,7 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
         vpcId: "vpc-0123abcd",
         publicSubnetIds: ["subnet-0aaaaaaa", "subnet-0bbbbbbb"],
         privateSubnetIds: ["subnet-0aaaaaaa", "subnet-0ccccccc"],
+        egress: "nat",
       };
     },
     setting: "environments.staging.network.privateSubnetIds",
@@ -115,6 +117,7 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
   {
     name: "a desired count outside the autoscaling range",
     change: (_m, t) => {
+      t.autoscaling = { min: 1, max: 3, targetCpu: 60 };
       t.desiredCount = 5;
     },
     setting: "environments.staging.desiredCount",

@@ -30,6 +30,24 @@ environments:
     account: "111122223333"
 `,
   },
+  // An existing VPC whose tasks run in its public subnets (no NAT gateway).
+  "existing-vpc-public": {
+    environment: "dev",
+    yaml: `
+name: lean
+artifacts:
+  bucket: lean-artifacts-dev
+environments:
+  dev:
+    region: eu-north-1
+    account: "777788889999"
+    network:
+      vpcId: vpc-0fedcba987654321f
+      publicSubnetIds: [subnet-0aaaa1111bbbb2222, subnet-0cccc3333dddd4444]
+      privateSubnetIds: [subnet-0eeee5555ffff6666, subnet-01111222233334444]
+      egress: public
+`,
+  },
   // A domain without a certificate (plain HTTP on it), a built image, basic auth, a small VPC.
   "domain-http-build": {
     environment: "qa",

@@ -214,12 +214,34 @@ for (const { label, model } of allCases()) {
       expect(albPorts).toEqual(target.certificateArn ? [80, 443] : [80]);
     });
 
-    it("runs the tasks in private subnets without a public IP", () => {
+    it("runs the tasks in private subnets without a public IP, or in public ones with egress: public", () => {
       const service = template.Resources[LogicalId.service]?.Properties ?? {};
       const awsvpc = (service.NetworkConfiguration as { AwsvpcConfiguration: Record<string, unknown> })
         .AwsvpcConfiguration;
-      expect(awsvpc.AssignPublicIp).toBe("DISABLED");
-      expect(awsvpc.Subnets).toEqual(template.Resources[LogicalId.databaseSubnetGroup]?.Properties.SubnetIds);
+      const target = model.target.kind === "aws" ? model.target : undefined;
+      const dbSubnets = template.Resources[LogicalId.databaseSubnetGroup]?.Properties.SubnetIds;
+      if (target?.network.egress === "public") {
+        expect(awsvpc.AssignPublicIp).toBe("ENABLED");
+        expect(awsvpc.Subnets).not.toEqual(dbSubnets);
+        expect(awsvpc.Subnets).toEqual(template.Resources[LogicalId.loadBalancer]?.Properties.Subnets);
+      } else {
+        expect(awsvpc.AssignPublicIp).toBe("DISABLED");
+        expect(awsvpc.Subnets).toEqual(dbSubnets);
+      }
+    });
+
+    it("creates a NAT gateway (and its Elastic IP) only with egress: nat", () => {
+      const target = model.target.kind === "aws" ? model.target : undefined;
+      const types = resources.map(([, r]) => r.Type);
+      const nat = target?.network.mode === "new" && target.network.egress === "nat";
+      expect(types.includes("AWS::EC2::NatGateway")).toBe(nat);
+      expect(types.includes("AWS::EC2::EIP")).toBe(nat);
+    });
+
+    it("keeps the database in subnets without a route to the internet gateway", () => {
+      const dbSubnets = template.Resources[LogicalId.databaseSubnetGroup]?.Properties.SubnetIds as unknown[];
+      const publicSubnets = template.Resources[LogicalId.loadBalancer]?.Properties.Subnets as unknown[];
+      for (const s of dbSubnets) expect(publicSubnets).not.toContainEqual(s);
     });
 
     it("uses a valid Fargate size", () => {

@@ -74,7 +74,7 @@ describe("toTaskDefinition", () => {
 
   it("runs a built image from the stack's ECR repository", () => {
     expect(placeholderContext(byo).imageUri).toBe(
-      "210987654321.dkr.ecr.eu-central-1.amazonaws.com/registry/mlflow:{{image:tag}}",
+      "210987654321.dkr.ecr.eu-central-1.amazonaws.com/mlflow-dev/registry/prod/mlflow:{{image:tag}}",
     );
     expect(placeholderContext(basic).imageUri).toBe("ghcr.io/mlflow/mlflow:v3.17.2-full");
   });
@@ -92,7 +92,17 @@ describe("toTaskDefinition", () => {
     expect(m.logConfiguration.options["awslogs-stream-prefix"]).toBe("migrate");
   });
 
-  it("runs the migration once in the private subnets, without a public IP", () => {
+  it("runs the migration once where the service runs: private subnets without a public IP", () => {
+    expect(
+      toMigrationRunTask(byo, {
+        taskDefinitionArn: "arn:aws:ecs:eu-central-1:210987654321:task-definition/x-migrate:3",
+        subnetIds: ["subnet-1", "subnet-2"],
+        securityGroupId: "sg-1",
+      }).networkConfiguration.awsvpcConfiguration.assignPublicIp,
+    ).toBe("DISABLED");
+  });
+
+  it("runs the migration once where the service runs: with egress: public, with a public IP", () => {
     expect(
       toMigrationRunTask(basic, {
         taskDefinitionArn: "arn:aws:ecs:eu-west-1:123456789012:task-definition/x-migrate:3",
@@ -107,7 +117,7 @@ describe("toTaskDefinition", () => {
         awsvpcConfiguration: {
           subnets: ["subnet-1", "subnet-2"],
           securityGroups: ["sg-1"],
-          assignPublicIp: "DISABLED",
+          assignPublicIp: "ENABLED",
         },
       },
     });

@@ -82,6 +82,11 @@ export interface AwsNetwork {
   vpcId?: string;
   publicSubnetIds?: string[];
   privateSubnetIds?: string[];
+  /**
+   * How tasks reach the internet: `nat` puts them in the private subnets behind a NAT gateway,
+   * `public` in the public subnets with a public IP (no NAT gateway). The database stays private.
+   */
+  egress: "nat" | "public";
 }
 
 export interface AwsTarget {

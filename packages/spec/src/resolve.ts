@@ -202,8 +202,9 @@ function resolveAws(spec: Spec, environment: string): AwsTarget {
             vpcId: n.vpcId,
             publicSubnetIds: [...(n.publicSubnetIds ?? [])],
             privateSubnetIds: [...(n.privateSubnetIds ?? [])],
+            egress: n.egress ?? "nat",
           }
-        : { mode: "new", cidr: n.cidr ?? "10.0.0.0/16" },
+        : { mode: "new", cidr: n.cidr ?? "10.0.0.0/16", egress: n.egress ?? "nat" },
     cpu: env.cpu,
     memory: env.memory,
     desiredCount: env.desiredCount,

@@ -137,9 +137,16 @@ const NetworkSchema = z
     privateSubnetIds: z
       .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be a subnet id" }))
       .optional(),
+    egress: z.enum(["nat", "public"]).default("nat").meta({
+      description:
+        "How the MLflow tasks reach the internet (image registry, Secrets Manager, CloudWatch Logs). `nat` (default): tasks run in the private subnets behind a NAT gateway. `public`: tasks run in the public subnets with a public IP and no NAT gateway or Elastic IP is created, which saves the NAT gateway's hourly and per-GB charges (a good fit for staging); the security group still admits only the load balancer, and the database stays in the private subnets.",
+    }),
   })
-  .default({})
-  .meta({ description: "A new VPC (cidr, default 10.0.0.0/16) or an existing one (vpcId + subnets)." });
+  .default({ egress: "nat" })
+  .meta({
+    description:
+      "A new VPC (cidr, default 10.0.0.0/16) or an existing one (vpcId + subnets), and how tasks reach the internet (egress).",
+  });
 
 const AutoscalingSchema = z.strictObject({
   min: z.int().min(1),
@@ -330,6 +337,23 @@ export const SpecSchema = z
         message:
           "must stay true with auth: basic, otherwise clients need direct bucket credentials that bypass the server's auth",
       });
+    // S3 bucket names are global: two AWS environments on one bucket would share its artifacts and
+    // the second stack could not create it.
+    const bucketOwner = new Map<string, string>();
+    for (const [name, env] of Object.entries(spec.environments)) {
+      if (name === "local" || env === undefined || !("region" in env)) continue;
+      const bucket = env.bucket ?? spec.artifacts.bucket;
+      const first = bucketOwner.get(bucket);
+      if (first === undefined) {
+        bucketOwner.set(bucket, name);
+        continue;
+      }
+      ctx.addIssue({
+        code: "custom",
+        path: env.bucket === undefined ? ["environments", name] : ["environments", name, "bucket"],
+        message: `resolves to the artifact bucket "${bucket}", the same as environments.${first}: S3 bucket names are global, so each AWS environment needs its own. Set environments.${name}.bucket to another name, e.g. ${spec.name}-${name}-artifacts-${env.account}`,
+      });
+    }
     const reserved = [
       "--host",
       "--port",

@@ -11,6 +11,17 @@ export interface NetworkRefs {
   vpcId: Expr;
   publicSubnetIds: Expr[];
   privateSubnetIds: Expr[];
+  /** Where the MLflow and migration tasks run: the private subnets, or the public ones with egress: public. */
+  taskSubnetIds: Expr[];
+}
+
+/**
+ * AssignPublicIp of the tasks. With egress: public they run in the public subnets and reach the
+ * internet (image registry, Secrets Manager, CloudWatch Logs) through the internet gateway, which
+ * needs a public IP; their security group still admits only the load balancer.
+ */
+export function taskAssignPublicIp(model: Model): "ENABLED" | "DISABLED" {
+  return assertCompatible(model).network.egress === "public" ? "ENABLED" : "DISABLED";
 }
 
 const ZONES = [0, 1] as const;
@@ -22,22 +33,29 @@ const ZONES = [0, 1] as const;
 export function toNetwork(model: Model): { resources: Resources; refs: NetworkRefs } {
   const target = assertCompatible(model);
   const n = target.network;
+  const publicTasks = n.egress === "public";
   if (n.mode === "existing") {
+    const publicSubnetIds = [...(n.publicSubnetIds ?? [])];
+    const privateSubnetIds = [...(n.privateSubnetIds ?? [])];
     return {
       resources: {},
       refs: {
         vpcId: n.vpcId ?? "",
-        publicSubnetIds: [...(n.publicSubnetIds ?? [])],
-        privateSubnetIds: [...(n.privateSubnetIds ?? [])],
+        publicSubnetIds,
+        privateSubnetIds,
+        taskSubnetIds: publicTasks ? [...publicSubnetIds] : [...privateSubnetIds],
       },
     };
   }
+  const publicSubnetIds = ZONES.map((i) => ref(LogicalId.publicSubnet(i)));
+  const privateSubnetIds = ZONES.map((i) => ref(LogicalId.privateSubnet(i)));
   return {
-    resources: toNewVpcResources(model, n.cidr ?? ""),
+    resources: toNewVpcResources(model, n.cidr ?? "", publicTasks),
     refs: {
       vpcId: ref(LogicalId.vpc),
-      publicSubnetIds: ZONES.map((i) => ref(LogicalId.publicSubnet(i))),
-      privateSubnetIds: ZONES.map((i) => ref(LogicalId.privateSubnet(i))),
+      publicSubnetIds,
+      privateSubnetIds,
+      taskSubnetIds: ZONES.map((i) => ref(publicTasks ? LogicalId.publicSubnet(i) : LogicalId.privateSubnet(i))),
     },
   };
 }
@@ -50,7 +68,7 @@ export function subnetCidrs(vpcCidr: string): { public: string[]; private: strin
   return { public: blocks.slice(0, 2), private: blocks.slice(2, 4) };
 }
 
-function toNewVpcResources(model: Model, vpcCidr: string): Resources {
+function toNewVpcResources(model: Model, vpcCidr: string, publicTasks: boolean): Resources {
   const name = stackName(model);
   const cidrs = subnetCidrs(vpcCidr);
   const vpc = ref(LogicalId.vpc);
@@ -71,7 +89,14 @@ function toNewVpcResources(model: Model, vpcCidr: string): Resources {
     resources[LogicalId.publicSubnet(i)] = toSubnet(model, cidrs.public[i] ?? "", i, `${name}-public-${i + 1}`);
     resources[LogicalId.privateSubnet(i)] = toSubnet(model, cidrs.private[i] ?? "", i, `${name}-private-${i + 1}`);
   }
-  Object.assign(resources, toPublicRouting(model), toNatGateway(model), toPrivateRouting(model));
+  // egress: public: no NAT gateway (and no Elastic IP); the private subnets (the database) get no
+  // route to the internet at all, only the S3 gateway endpoint.
+  Object.assign(
+    resources,
+    toPublicRouting(model),
+    publicTasks ? {} : toNatGateway(model),
+    toPrivateRouting(model, publicTasks),
+  );
   return resources;
 }
 
@@ -126,19 +151,23 @@ function toNatGateway(model: Model): Resources {
   };
 }
 
-/** Private subnets route to the internet through the NAT gateway, and to S3 through a free gateway endpoint. */
-function toPrivateRouting(model: Model): Resources {
+/**
+ * Private subnets route to the internet through the NAT gateway (egress: nat only), and to S3
+ * through a free gateway endpoint.
+ */
+function toPrivateRouting(model: Model, publicTasks: boolean): Resources {
   const resources: Resources = {
     [LogicalId.privateRouteTable]: resource("AWS::EC2::RouteTable", {
       VpcId: ref(LogicalId.vpc),
       Tags: toNamedTags(model, `${stackName(model)}-private`),
     }),
-    [LogicalId.privateDefaultRoute]: resource("AWS::EC2::Route", {
+  };
+  if (!publicTasks)
+    resources[LogicalId.privateDefaultRoute] = resource("AWS::EC2::Route", {
       RouteTableId: ref(LogicalId.privateRouteTable),
       DestinationCidrBlock: "0.0.0.0/0",
       NatGatewayId: ref(LogicalId.natGateway),
-    }),
-  };
+    });
   for (const i of ZONES)
     resources[LogicalId.privateSubnetRouteTableAssociation(i)] = resource("AWS::EC2::SubnetRouteTableAssociation", {
       RouteTableId: ref(LogicalId.privateRouteTable),

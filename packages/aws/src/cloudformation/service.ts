@@ -3,7 +3,7 @@ import { assertCompatible } from "../compatibility.ts";
 import { CONTAINER_NAME, ConditionName, LogicalId, ParameterName, serviceName } from "../names.ts";
 import { getAtt, ref } from "./intrinsics.ts";
 import { listenerIds } from "./load-balancer.ts";
-import type { NetworkRefs } from "./network.ts";
+import { type NetworkRefs, taskAssignPublicIp } from "./network.ts";
 import { type Resources, resource } from "./resource.ts";
 import { toTags } from "./tags.ts";
 
@@ -31,9 +31,9 @@ export function toService(model: Model, network: NetworkRefs): Resources {
         DesiredCount: target.desiredCount,
         NetworkConfiguration: {
           AwsvpcConfiguration: {
-            AssignPublicIp: "DISABLED",
+            AssignPublicIp: taskAssignPublicIp(model),
             SecurityGroups: [getAtt(LogicalId.taskSecurityGroup, "GroupId")],
-            Subnets: network.privateSubnetIds,
+            Subnets: network.taskSubnetIds,
           },
         },
         LoadBalancers: [

@@ -65,7 +65,7 @@ export function toTemplate(model: Model): Template {
       ...toAutoscaling(model),
       ...toEcrRepository(model),
     },
-    Outputs: toOutputs(model, network.refs.privateSubnetIds),
+    Outputs: toOutputs(model, network.refs.taskSubnetIds),
   };
 }
 
@@ -112,7 +112,7 @@ function serviceUrl(model: Model): unknown {
   return t.domain ? `${scheme}://${t.domain}` : sub(`http://\${${LogicalId.loadBalancer}.DNSName}`);
 }
 
-function toOutputs(model: Model, privateSubnetIds: unknown[]): Record<string, Output> {
+function toOutputs(model: Model, taskSubnetIds: unknown[]): Record<string, Output> {
   const outputs: Record<string, Output> = {
     [OutputName.clusterName]: { Description: "ECS cluster", Value: ref(LogicalId.cluster) },
     [OutputName.serviceName]: {
@@ -143,9 +143,9 @@ function toOutputs(model: Model, privateSubnetIds: unknown[]): Record<string, Ou
       Description: "Security group of the tasks (also for the migration task)",
       Value: getAtt(LogicalId.taskSecurityGroup, "GroupId"),
     },
-    [OutputName.privateSubnetIds]: {
-      Description: "Private subnets the tasks run in, comma-separated",
-      Value: join(",", privateSubnetIds),
+    [OutputName.taskSubnetIds]: {
+      Description: `Subnets the tasks run in (${assertCompatible(model).network.egress === "public" ? "public, egress: public" : "private"}), comma-separated`,
+      Value: join(",", taskSubnetIds),
     },
   };
   if (model.mlflow.image.kind === "build")
