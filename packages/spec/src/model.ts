@@ -39,7 +39,10 @@ export interface MlflowServer {
   command: string[];
   /** The one-off database migration (`mlflow db upgrade`) run before a rollout. */
   migration: { entrypoint: string[]; command: string[] };
-  /** Settings that are the same on every runtime (runtime-specific ones are added by each renderer). */
+  /**
+   * The server's settings in this environment: the common ones plus the environment's own
+   * `mlflow.env` (runtime-specific ones are added by each renderer).
+   */
   environment: Record<string, string>;
   secrets: SecretRef[];
   healthCheck: HealthCheck;
@@ -48,6 +51,7 @@ export interface MlflowServer {
   proxyArtifacts: boolean;
   /** Host headers from the spec; each runtime adds its own address. */
   allowedHosts: string[];
+  /** `mlflow server` flags from the spec: mlflow.extraArgs, then the environment's own. */
   extraArgs: string[];
 }
 
@@ -111,8 +115,9 @@ export interface AwsTarget {
   tags: Record<string, string>;
 }
 
+/** An intended local/cloud difference: the setting as `mlflow-dev parity` names it, and why. */
 export interface ParityDeclaration {
-  key: string;
+  setting: string;
   reason: string;
 }
 

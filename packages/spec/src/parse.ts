@@ -144,7 +144,7 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
   }
 
   const { node, depth } = closestNode(doc, path);
-  const { line, col } = at(node);
+  let { line, col } = at(node);
   const missing = depth < path.length;
   const value = missing ? undefined : doc.getIn(path as unknown[]);
   const shown = formatPath(path);
@@ -198,12 +198,23 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
     case "invalid_format":
     case "custom": {
       const base = zi.message;
-      const shownValue = typeof value === "string" || typeof value === "number" ? JSON.stringify(value) : undefined;
+      // A check may ask not to echo the value (for example when the value may be a secret).
+      const hideValue = (zi as { params?: { hideValue?: boolean } }).params?.hideValue === true;
+      const shownValue =
+        !hideValue && (typeof value === "string" || typeof value === "number") ? JSON.stringify(value) : undefined;
       message = shownValue !== undefined && !base.includes(String(value)) ? `${base} (got ${shownValue})` : base;
       break;
     }
     case "invalid_key": {
-      message = `has an invalid key: ${zi.message}`;
+      // The key's own check says what is wrong with it; point at the key, not its value.
+      const inner = (zi as { issues?: { code?: string; message?: string }[] }).issues?.[0];
+      const key = path[path.length - 1];
+      const keyAt = typeof key === "string" ? keyNode(doc, path.slice(0, -1), key) : undefined;
+      if (keyAt) ({ line, col } = at(keyAt));
+      message =
+        inner?.code === "invalid_format" && inner.message && !inner.message.startsWith("Invalid")
+          ? inner.message
+          : `has an invalid key: ${zi.message}`;
       break;
     }
     default:

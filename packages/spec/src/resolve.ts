@@ -42,7 +42,7 @@ export function resolve(spec: Spec, environment: string, overrides: ImageOverrid
   return {
     name: spec.name,
     environment,
-    mlflow: resolveMlflow(spec, artifacts, overrides),
+    mlflow: resolveMlflow(spec, environment, artifacts, overrides),
     database: {
       engine: "postgres",
       majorVersion: spec.backend.postgresVersion,
@@ -52,7 +52,7 @@ export function resolve(spec: Spec, environment: string, overrides: ImageOverrid
     },
     artifacts,
     target,
-    parity: { declared: spec.parity.declared.map((d) => ({ key: d.key, reason: d.reason })) },
+    parity: { declared: spec.parity.declared.map((d) => ({ setting: d.setting, reason: d.reason })) },
   };
 }
 
@@ -91,7 +91,13 @@ const AUTH_CONFIG = [
   "export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth.ini",
 ];
 
-function serverScript(spec: Spec): string {
+/** The environment's own server settings (`environments.<env>.mlflow`), empty when absent. */
+function environmentServerSettings(spec: Spec, environment: string): { env: Record<string, string>; extraArgs: string[] } {
+  const own = spec.environments[environment]?.mlflow;
+  return { env: { ...(own?.env ?? {}) }, extraArgs: [...(own?.extraArgs ?? [])] };
+}
+
+function serverScript(spec: Spec, extraArgs: readonly string[]): string {
   const m = spec.mlflow;
   const flags = [
     "--host 0.0.0.0",
@@ -102,7 +108,7 @@ function serverScript(spec: Spec): string {
       ? '--serve-artifacts --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION"'
       : '--no-serve-artifacts --default-artifact-root "$MLFLOW_ARTIFACTS_DESTINATION"',
     ...(m.auth === "basic" ? ["--app-name basic-auth"] : []),
-    ...m.extraArgs.map(shellQuote),
+    ...extraArgs.map(shellQuote),
   ];
   return [DB_URI_EXPORT, ...(m.auth === "basic" ? AUTH_CONFIG : []), `exec mlflow server ${flags.join(" ")}`].join(
     "\n",
@@ -122,8 +128,15 @@ function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }
 
-function resolveMlflow(spec: Spec, artifacts: Artifacts, overrides: ImageOverrides): MlflowServer {
+function resolveMlflow(
+  spec: Spec,
+  environment: string,
+  artifacts: Artifacts,
+  overrides: ImageOverrides,
+): MlflowServer {
   const m = spec.mlflow;
+  const own = environmentServerSettings(spec, environment);
+  const extraArgs = [...m.extraArgs, ...own.extraArgs];
   const secrets: SecretRef[] = [
     { env: "MLFLOW_DB_PASSWORD", name: "db-password", description: "PostgreSQL password of the MLflow user" },
   ];
@@ -143,13 +156,14 @@ function resolveMlflow(spec: Spec, artifacts: Artifacts, overrides: ImageOverrid
     port: MLFLOW_CONTAINER_PORT,
     healthPath: "/health",
     entrypoint: ["/bin/sh", "-c"],
-    command: [serverScript(spec)],
+    command: [serverScript(spec, extraArgs)],
     migration: { entrypoint: ["/bin/sh", "-c"], command: [MIGRATION_SCRIPT] },
     environment: {
       MLFLOW_DB_USER: spec.backend.user,
       MLFLOW_DB_NAME: spec.backend.database,
       MLFLOW_DB_PORT: String(POSTGRES_PORT),
       MLFLOW_ARTIFACTS_DESTINATION: artifacts.destination,
+      ...own.env,
     },
     secrets,
     healthCheck: {
@@ -167,7 +181,7 @@ function resolveMlflow(spec: Spec, artifacts: Artifacts, overrides: ImageOverrid
     auth: m.auth,
     proxyArtifacts: m.proxyArtifacts,
     allowedHosts: [...m.allowedHosts],
-    extraArgs: [...m.extraArgs],
+    extraArgs,
   };
 }
 

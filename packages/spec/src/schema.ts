@@ -106,6 +106,74 @@ const ArtifactsSchema = z
   })
   .meta({ description: "The S3 artifact store." });
 
+/**
+ * Variables mlflow-dev sets on the server itself (or that would override a flag it passes), so an
+ * environment's `mlflow.env` cannot set them.
+ */
+export const MANAGED_SERVER_ENV: readonly string[] = [
+  "MLFLOW_ARTIFACTS_DESTINATION",
+  "MLFLOW_AUTH_ADMIN_PASSWORD",
+  "MLFLOW_AUTH_CONFIG_PATH",
+  "MLFLOW_BACKEND_STORE_URI",
+  "MLFLOW_DB_HOST",
+  "MLFLOW_DB_NAME",
+  "MLFLOW_DB_PASSWORD",
+  "MLFLOW_DB_PORT",
+  "MLFLOW_DB_USER",
+  "MLFLOW_DEFAULT_ARTIFACT_ROOT",
+  "MLFLOW_FLASK_SERVER_SECRET_KEY",
+  "MLFLOW_HOST",
+  "MLFLOW_PORT",
+  "MLFLOW_S3_ENDPOINT_URL",
+  "MLFLOW_SERVE_ARTIFACTS",
+  "MLFLOW_SERVER_ALLOWED_HOSTS",
+  "MLFLOW_WORKERS",
+];
+
+const envVarName = /^[A-Z_][A-Z0-9_]*$/;
+const secretLikeName = /(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|CREDENTIAL)/;
+
+const ServerEnvSchema = z
+  .record(
+    z.string().regex(envVarName, {
+      message: "is not an environment variable name. Use upper-case letters, digits and _, not starting with a digit",
+    }),
+    z.string(),
+  )
+  .superRefine((env, ctx) => {
+    for (const name of Object.keys(env)) {
+      if (MANAGED_SERVER_ENV.includes(name) || name.startsWith("AWS_"))
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: "is set by mlflow-dev on the server. Use the matching spec setting instead, or remove it",
+        });
+      else if (secretLikeName.test(name))
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message:
+            "looks like a secret: values here are written in plain text into compose.yaml and the ECS task definition. Keep secrets out of mlflow.env",
+          params: { hideValue: true },
+        });
+    }
+  })
+  .meta({ description: "Extra environment variables of the MLflow server (and its migration job) in this environment." });
+
+const EnvMlflowSchema = z
+  .strictObject({
+    env: ServerEnvSchema.default({}),
+    extraArgs: z
+      .array(z.string())
+      .default([])
+      .meta({ description: "Extra `mlflow server` flags in this environment, after mlflow.extraArgs." }),
+  })
+  .optional()
+  .meta({
+    description:
+      "MLflow server settings for this environment only. A setting on one side only is drift for `mlflow-dev parity` unless listed under parity.declared.",
+  });
+
 const LocalEnvSchema = z
   .strictObject({
     bindAddress: z
@@ -121,6 +189,7 @@ const LocalEnvSchema = z
         postgres: port.default(5432),
       })
       .default({ mlflow: 5000, minio: 9000, minioConsole: 9001, postgres: 5432 }),
+    mlflow: EnvMlflowSchema,
   })
   .meta({ description: "The local Docker Compose stack." });
 
@@ -209,6 +278,7 @@ const AwsEnvSchema = z
       })
       .default(30),
     tags: z.record(z.string().regex(/^[A-Za-z0-9 _.:/=+@-]{1,128}$/), z.string().max(256)).default({}),
+    mlflow: EnvMlflowSchema,
   })
   .superRefine((env, ctx) => {
     const size = checkFargateSize(env.cpu, env.memory);
@@ -292,11 +362,24 @@ const EnvironmentsSchema = z
   })
   .meta({ description: "`local` is the Docker Compose stack; every other key is an AWS environment." });
 
+/** The settings static parity compares, as `mlflow-dev parity` names them. */
+export const PARITY_SETTING =
+  /^((env|secret)\.[A-Za-z_][A-Za-z0-9_]*|arg\.--[A-Za-z0-9][A-Za-z0-9-]*|healthcheck\.(command|interval|timeout|retries|startPeriod)|image|entrypoint|command|port|resources)$/;
+
 const ParityDeclarationSchema = z.strictObject({
-  key: z.string().min(1).meta({ description: "The setting that may differ, e.g. env.MY_VAR." }),
-  reason: z.string().refine((v) => v.trim().length >= 10, {
-    message: "must explain why the difference is intended (at least 10 characters)",
-  }),
+  setting: z
+    .string()
+    .regex(PARITY_SETTING, {
+      message:
+        "must name a setting that `mlflow-dev parity` compares: env.NAME, secret.NAME, arg.--flag, image, entrypoint, command, port, resources or healthcheck.<command|interval|timeout|retries|startPeriod>",
+    })
+    .meta({ description: "The setting that may differ, as `mlflow-dev parity` names it (e.g. env.MY_VAR, arg.--flag)." }),
+  reason: z
+    .string()
+    .refine((v) => v.trim().length >= 10, {
+      message: "must explain why the difference is intended (at least 10 characters)",
+    })
+    .meta({ description: "Why the difference is intended; shown in every parity report." }),
 });
 
 export const SpecSchema = z
@@ -366,13 +449,28 @@ export const SpecSchema = z
       "--app-name",
       "--allowed-hosts",
     ];
-    spec.mlflow.extraArgs.forEach((arg, i) => {
-      const flag = arg.split("=")[0] ?? arg;
-      if (reserved.includes(flag))
+    const checkArgs = (args: readonly string[], path: readonly (string | number)[]) =>
+      args.forEach((arg, i) => {
+        const flag = arg.split("=")[0] ?? arg;
+        if (reserved.includes(flag))
+          ctx.addIssue({
+            code: "custom",
+            path: [...path, i],
+            message: `sets ${flag}, which mlflow-dev manages. Use the matching spec setting instead`,
+          });
+      });
+    checkArgs(spec.mlflow.extraArgs, ["mlflow", "extraArgs"]);
+    for (const [name, env] of Object.entries(spec.environments))
+      if (env?.mlflow) checkArgs(env.mlflow.extraArgs, ["environments", name, "mlflow", "extraArgs"]);
+    const declaredAt = new Map<string, number>();
+    spec.parity.declared.forEach((d, i) => {
+      const first = declaredAt.get(d.setting);
+      if (first === undefined) declaredAt.set(d.setting, i);
+      else
         ctx.addIssue({
           code: "custom",
-          path: ["mlflow", "extraArgs", i],
-          message: `sets ${flag}, which mlflow-dev manages. Use the matching spec setting instead`,
+          path: ["parity", "declared", i, "setting"],
+          message: `declares ${d.setting} again (first at parity.declared[${first}]). Keep one entry with one reason`,
         });
     });
   })

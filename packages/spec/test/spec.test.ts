@@ -151,6 +151,23 @@ describe("resolve", () => {
     expect(resolve(s, "local").mlflow.command[0]).toContain("--gunicorn-opts '--timeout 120'");
   });
 
+  it("adds an environment's own server env and flags to that environment only", () => {
+    const s = parseSpecOrThrow(
+      `${basic}    mlflow:\n      env: { MLFLOW_ENABLE_ASYNC_LOGGING: "true" }\n      extraArgs: ["--dev"]\n` +
+        'parity:\n  declared:\n    - { setting: arg.--dev, reason: "staging runs the development server for tests" }\n',
+    );
+    const local = resolve(s, "local");
+    const staging = resolve(s, "staging");
+    expect(staging.mlflow.environment.MLFLOW_ENABLE_ASYNC_LOGGING).toBe("true");
+    expect(local.mlflow.environment.MLFLOW_ENABLE_ASYNC_LOGGING).toBeUndefined();
+    expect(staging.mlflow.extraArgs).toEqual(["--dev"]);
+    expect(staging.mlflow.command[0]).toMatch(/ --dev$/);
+    expect(local.mlflow.command[0]).not.toContain("--dev");
+    expect(staging.parity.declared).toEqual([
+      { setting: "arg.--dev", reason: "staging runs the development server for tests" },
+    ]);
+  });
+
   it("rejects an unknown environment, naming the defined ones", () => {
     expect(() => resolve(spec, "prod")).toThrow(UnknownEnvironmentError);
     expect(() => resolve(spec, "prod")).toThrow(/Defined: local, staging/);
