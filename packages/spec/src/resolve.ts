@@ -92,7 +92,10 @@ const AUTH_CONFIG = [
 ];
 
 /** The environment's own server settings (`environments.<env>.mlflow`), empty when absent. */
-function environmentServerSettings(spec: Spec, environment: string): { env: Record<string, string>; extraArgs: string[] } {
+function environmentServerSettings(
+  spec: Spec,
+  environment: string,
+): { env: Record<string, string>; extraArgs: string[] } {
   const own = spec.environments[environment]?.mlflow;
   return { env: { ...(own?.env ?? {}) }, extraArgs: [...(own?.extraArgs ?? [])] };
 }
@@ -128,12 +131,7 @@ function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }
 
-function resolveMlflow(
-  spec: Spec,
-  environment: string,
-  artifacts: Artifacts,
-  overrides: ImageOverrides,
-): MlflowServer {
+function resolveMlflow(spec: Spec, environment: string, artifacts: Artifacts, overrides: ImageOverrides): MlflowServer {
   const m = spec.mlflow;
   const own = environmentServerSettings(spec, environment);
   const extraArgs = [...m.extraArgs, ...own.extraArgs];

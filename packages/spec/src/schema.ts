@@ -158,7 +158,9 @@ const ServerEnvSchema = z
         });
     }
   })
-  .meta({ description: "Extra environment variables of the MLflow server (and its migration job) in this environment." });
+  .meta({
+    description: "Extra environment variables of the MLflow server (and its migration job) in this environment.",
+  });
 
 const EnvMlflowSchema = z
   .strictObject({
@@ -373,7 +375,9 @@ const ParityDeclarationSchema = z.strictObject({
       message:
         "must name a setting that `mlflow-dev parity` compares: env.NAME, secret.NAME, arg.--flag, image, entrypoint, command, port, resources or healthcheck.<command|interval|timeout|retries|startPeriod>",
     })
-    .meta({ description: "The setting that may differ, as `mlflow-dev parity` names it (e.g. env.MY_VAR, arg.--flag)." }),
+    .meta({
+      description: "The setting that may differ, as `mlflow-dev parity` names it (e.g. env.MY_VAR, arg.--flag).",
+    }),
   reason: z
     .string()
     .refine((v) => v.trim().length >= 10, {
