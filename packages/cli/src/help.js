@@ -17,6 +17,13 @@ Local stack (Docker):
   logs [service] [-f]       Service logs
   doctor                    Check Docker, Compose, ports, disk, images, AWS, emulator
 
+Parity (local vs AWS):
+  parity --env <name>       Compare the compose MLflow service with the ECS container
+                            definition; every difference is declared or drift
+  parity --live --local <url> --remote <url>
+                            Run the same MLflow workload against two servers and
+                            compare the normalized results
+
 Global flags:
   -f, --file <path>         Spec file (default ./mlflow-dev.yaml)
       --json                Machine-readable output on stdout
@@ -67,6 +74,30 @@ which needs --yes (or a confirmation at a terminal).
 State and health of each service of the local stack.
 `,
   logs: `Usage: mlflow-dev logs [service] [-f|--follow] [--tail <n>] [--file <path>]
+`,
+  parity: `Usage: mlflow-dev parity --env <name> [-f <path>] [--json]
+       mlflow-dev parity --live --local <url> --remote <url> [--save <file>] [--json]
+
+Static (--env): renders the local compose \`mlflow\` service and the ECS container definition of
+the AWS environment <name> (offline, placeholder deploy facts) and compares image, entrypoint,
+command, every server flag (arg.--flag), environment variable (env.NAME), secret name
+(secret.NAME), port, health check and resources. Each difference is declared (built in, such
+as MinIO vs S3 or static keys vs the task role, or listed in the spec's parity.declared with a
+reason) or drift. The spec's images are compared; MLFLOW_DEV_IMAGES is not applied.
+
+Live (--live): runs one MLflow workload (experiments, runs, params, metrics via log-batch,
+artifacts of several sizes through the proxy, a registered model with an alias, searches with
+filters and ordering, a set of invalid requests) against both servers, normalizes ids and
+timestamps, and reports every difference in results, status codes and error codes. It creates
+experiments and a model named mlflow-dev-parity-<random>-* and deletes them at the end (MLflow
+keeps deleted experiments until \`mlflow gc\`). --save <file> writes both recordings as JSON.
+Basic-auth credentials come from the environment, never from flags:
+  MLFLOW_PARITY_LOCAL_USERNAME / MLFLOW_PARITY_LOCAL_PASSWORD
+  MLFLOW_PARITY_REMOTE_USERNAME / MLFLOW_PARITY_REMOTE_PASSWORD
+  (or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD for both)
+
+Exit 0 when there is no drift (static) or no difference (live), 1 when there is (or the
+workload could not complete), 2 on invalid input.
 `,
   doctor: `Usage: mlflow-dev doctor [-f <path>] [--json]
 

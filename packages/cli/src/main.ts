@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   status: () => import("./commands/status.ts"),
   logs: () => import("./commands/logs.ts"),
   doctor: () => import("./commands/doctor.ts"),
+  parity: () => import("./commands/parity.ts"),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -21,7 +21,7 @@ describe("mlflow-dev CLI", () => {
   it("--help lists the commands and exit codes", () => {
     const r = cli(["--help"]);
     expect(r.code).toBe(0);
-    for (const c of ["init", "validate", "render", "schema", "up", "down", "status", "logs", "doctor"])
+    for (const c of ["init", "validate", "render", "schema", "up", "down", "status", "logs", "doctor", "parity"])
       expect(r.stdout).toContain(`  ${c}`);
     expect(r.stdout).toContain("Exit codes");
   });

@@ -1,0 +1,181 @@
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { environmentNames } from "@mlflow-dev/spec";
+import { parseCommandArgs, requireString } from "../args.ts";
+import { EXIT, UserError } from "../errors.ts";
+import { loadSpec, resolveEnv } from "../load-spec.ts";
+
+const OPTIONS = {
+  env: { type: "string" },
+  live: { type: "boolean" },
+  local: { type: "string" },
+  remote: { type: "string" },
+  save: { type: "string" },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals, global } = parseCommandArgs("parity", argv, OPTIONS);
+  const usage = (message: string, hint: string) =>
+    new UserError(`parity: ${message}`, { exitCode: EXIT.invalidInput, hint });
+  if (positionals.length > 0)
+    throw usage(`unexpected argument "${positionals[0]}"`, "Run `mlflow-dev parity --help` for its flags.");
+  if (values.live === true) {
+    if (values.env !== undefined)
+      throw usage("--env is for static parity; --live compares two running servers", "Drop --env, or drop --live.");
+    return runLive(values, global.json);
+  }
+  for (const flag of ["local", "remote", "save"] as const)
+    if (values[flag] !== undefined)
+      throw usage(`--${flag} needs --live`, "Example: mlflow-dev parity --live --local <url> --remote <url>");
+  return runStatic(requireString(values, "env", "parity"), global.file, global.json);
+}
+
+// --- static parity -------------------------------------------------------------
+
+async function runStatic(env: string, file: string, json: boolean): Promise<number> {
+  const loaded = loadSpec(file);
+  const names = environmentNames(loaded.spec);
+  const aws = names.filter((n) => n !== "local");
+  if (env === "local")
+    throw new UserError("parity: --env names the AWS environment to compare with local", {
+      exitCode: EXIT.invalidInput,
+      hint: aws.length ? `Example: mlflow-dev parity --env ${aws[0]}` : "The spec defines no AWS environment.",
+    });
+  if (!names.includes("local"))
+    throw new UserError(`parity: ${loaded.shown} has no local environment to compare ${env} with`, {
+      exitCode: EXIT.invalidInput,
+      hint: "Add `local: {}` under environments:.",
+    });
+  // The spec's images on both sides: MLFLOW_DEV_IMAGES is a local run-time substitute, not a setting.
+  const local = resolveEnv(loaded, "local");
+  const remote = resolveEnv(loaded, env);
+  const { staticParity, formatStaticReport } = await import("@mlflow-dev/parity");
+  const { AwsCompatibilityError } = await import("@mlflow-dev/aws");
+  let report: ReturnType<typeof staticParity>;
+  try {
+    report = staticParity(local, remote);
+  } catch (e) {
+    if (e instanceof AwsCompatibilityError)
+      throw new UserError(`parity: ${e.message}`, {
+        exitCode: EXIT.invalidInput,
+        hint: "Fix the spec, then run parity again.",
+      });
+    throw e;
+  }
+  if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(formatStaticReport(report, { width: process.stdout.columns ?? 140 }));
+  return report.drift.length === 0 ? EXIT.ok : EXIT.failed;
+}
+
+// --- live parity ----------------------------------------------------------------
+
+type Side = "local" | "remote";
+
+/** Basic-auth credentials come from the environment, never from flags (flags show in `ps`). */
+export const CREDENTIAL_VARS = {
+  local: { username: "MLFLOW_PARITY_LOCAL_USERNAME", password: "MLFLOW_PARITY_LOCAL_PASSWORD" },
+  remote: { username: "MLFLOW_PARITY_REMOTE_USERNAME", password: "MLFLOW_PARITY_REMOTE_PASSWORD" },
+  both: { username: "MLFLOW_TRACKING_USERNAME", password: "MLFLOW_TRACKING_PASSWORD" },
+} as const;
+
+function credentialsFor(side: Side, env: NodeJS.ProcessEnv): { username: string; password: string } | undefined {
+  for (const vars of [CREDENTIAL_VARS[side], CREDENTIAL_VARS.both]) {
+    const username = env[vars.username];
+    const password = env[vars.password];
+    if (username === undefined && password === undefined) continue;
+    if (!username || !password)
+      throw new UserError(`parity: ${username ? vars.password : vars.username} is not set`, {
+        exitCode: EXIT.invalidInput,
+        hint: `Set both ${vars.username} and ${vars.password}, or neither.`,
+      });
+    return { username, password };
+  }
+  return undefined;
+}
+
+function parseServerUrl(side: Side, raw: unknown): string {
+  if (typeof raw !== "string" || raw === "")
+    throw new UserError(`parity: --${side} <url> is required with --live`, {
+      exitCode: EXIT.invalidInput,
+      hint: "Example: mlflow-dev parity --live --local http://127.0.0.1:5050 --remote https://mlflow.example.com",
+    });
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UserError(`parity: --${side} "${raw}" is not a URL`, {
+      exitCode: EXIT.invalidInput,
+      hint: "Give the server's base URL, such as http://127.0.0.1:5050.",
+    });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new UserError(`parity: --${side} must be an http:// or https:// URL (got ${url.protocol})`, {
+      exitCode: EXIT.invalidInput,
+    });
+  if (url.username || url.password)
+    throw new UserError(`parity: --${side} carries credentials in the URL`, {
+      exitCode: EXIT.invalidInput,
+      hint: `A URL shows in ps and shell history. Remove them and set ${CREDENTIAL_VARS[side].username} and ${CREDENTIAL_VARS[side].password} instead.`,
+    });
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, "");
+}
+
+async function runLive(values: Record<string, unknown>, json: boolean): Promise<number> {
+  const urls = { local: parseServerUrl("local", values.local), remote: parseServerUrl("remote", values.remote) };
+  const creds = { local: credentialsFor("local", process.env), remote: credentialsFor("remote", process.env) };
+  const { MlflowClient, runWorkload, compare, liveReport, formatLiveReport } = await import("@mlflow-dev/parity");
+  const clients = {
+    local: new MlflowClient(urls.local, creds.local ? { credentials: creds.local } : {}),
+    remote: new MlflowClient(urls.remote, creds.remote ? { credentials: creds.remote } : {}),
+  };
+  for (const side of ["local", "remote"] as const) await preflight(side, clients[side], urls[side]);
+
+  const base = `mlflow-dev-parity-${randomBytes(4).toString("hex")}`;
+  process.stderr.write(`running the workload against both servers (names start with ${base})\n`);
+  const t0 = Date.now();
+  const [a, b] = await Promise.all([
+    runWorkload(clients.local, { token: `${base}-l` }),
+    runWorkload(clients.remote, { token: `${base}-r` }),
+  ]);
+  process.stderr.write(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  if (typeof values.save === "string") {
+    writeFileSync(values.save, `${JSON.stringify({ local: a, remote: b }, null, 2)}\n`);
+    process.stderr.write(`recordings written to ${values.save}\n`);
+  }
+  const report = liveReport(a, b, compare(a, b));
+  if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(formatLiveReport(report));
+  const complete = report.local.incomplete.length === 0 && report.remote.incomplete.length === 0;
+  return complete && report.differences.length === 0 ? EXIT.ok : EXIT.failed;
+}
+
+/** The server answers /health and accepts the credentials, before anything is created. */
+async function preflight(
+  side: Side,
+  client: {
+    request: (m: "GET", p: string, o?: { query?: Record<string, string | number> }) => Promise<{ status: number }>;
+  },
+  url: string,
+): Promise<void> {
+  let health: number;
+  try {
+    health = (await client.request("GET", "/health")).status;
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    throw new UserError(`parity: cannot reach the ${side} server at ${url}: ${cause}`, {
+      hint:
+        side === "local"
+          ? "Start it with `mlflow-dev up`, or check the URL."
+          : "Check the URL and that the service is running.",
+    });
+  }
+  if (health !== 200)
+    throw new UserError(`parity: the ${side} server at ${url} answers /health with HTTP ${health}`, {
+      hint: "Wait until it is healthy (mlflow-dev status), then run parity again.",
+    });
+  const probe = await client.request("GET", "/api/2.0/mlflow/experiments/search", { query: { max_results: 1 } });
+  if (probe.status === 401 || probe.status === 403)
+    throw new UserError(`parity: the ${side} server at ${url} refused the request (HTTP ${probe.status})`, {
+      hint: `It runs with basic auth: set ${CREDENTIAL_VARS[side].username} and ${CREDENTIAL_VARS[side].password} (or MLFLOW_TRACKING_USERNAME/PASSWORD for both).`,
+    });
+}

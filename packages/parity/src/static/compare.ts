@@ -1,0 +1,96 @@
+import { placeholderContext, toTaskDefinition } from "@mlflow-dev/aws";
+import { toComposeFile } from "@mlflow-dev/compose";
+import type { Model, ParityDeclaration } from "@mlflow-dev/spec";
+import { BUILTIN_DECLARATIONS } from "./builtin.ts";
+import { composeFacets, type Facets, taskFacets } from "./facets.ts";
+
+/** One compared setting that differs between the two renderings. */
+export interface Difference {
+  /** The setting as `parity.declared` names it: env.NAME, secret.NAME, arg.--flag, image, ... */
+  setting: string;
+  /** The local rendering's value; null when the setting is absent there. */
+  local: string | null;
+  /** The AWS rendering's value; null when absent. */
+  remote: string | null;
+  /** Why the difference is intended (declared differences only). */
+  reason?: string;
+  /** Who declared it: mlflow-dev itself or the spec's parity.declared. */
+  declaredBy?: "built-in" | "spec";
+}
+
+export interface StaticParityReport {
+  /** The AWS environment compared with `local`. */
+  environment: string;
+  /** Every setting compared. */
+  compared: number;
+  /** Settings identical on both sides. */
+  same: string[];
+  declared: Difference[];
+  drift: Difference[];
+  /** Entries of parity.declared that matched no difference (stale declarations). */
+  unusedDeclarations: ParityDeclaration[];
+}
+
+/**
+ * Static parity: the rendered compose `mlflow` service (from the local Model) against the ECS
+ * container definition (from the AWS environment's Model, with placeholder deploy facts). Pure.
+ * Every difference is declared (built in, or in the spec's parity.declared) or drift.
+ */
+export function staticParity(local: Model, remote: Model): StaticParityReport {
+  if (local.target.kind !== "local")
+    throw new Error(`static parity: "${local.environment}" is not the local environment`);
+  if (remote.target.kind !== "aws") throw new Error(`static parity: "${remote.environment}" is not an AWS environment`);
+
+  const composeService = toComposeFile(local).services.mlflow ?? {};
+  const task = toTaskDefinition(remote, placeholderContext(remote));
+  const image = remote.mlflow.image;
+  const a: Facets = composeFacets(composeService);
+  const b: Facets = taskFacets(task, {
+    desiredCount: remote.target.desiredCount,
+    ...(image.kind === "build"
+      ? { builtFrom: { context: image.context, ...(image.baseImage ? { baseImage: image.baseImage } : {}) } }
+      : {}),
+  });
+
+  const userDeclared = new Map(remote.parity.declared.map((d) => [d.setting, d]));
+  const used = new Set<string>();
+  const settings = [...new Set([...a.keys(), ...b.keys()])].sort(compareSettings);
+  const report: StaticParityReport = {
+    environment: remote.environment,
+    compared: settings.length,
+    same: [],
+    declared: [],
+    drift: [],
+    unusedDeclarations: [],
+  };
+  for (const setting of settings) {
+    const l = a.get(setting);
+    const r = b.get(setting);
+    if (l !== undefined && r !== undefined && l.value === r.value) {
+      report.same.push(setting);
+      continue;
+    }
+    const diff: Difference = { setting, local: l?.shown ?? null, remote: r?.shown ?? null };
+    const mine = userDeclared.get(setting);
+    const builtin = BUILTIN_DECLARATIONS.find(
+      (d) => d.setting === setting && d.applies(l?.value, r?.value, { local, remote }),
+    );
+    if (mine) {
+      used.add(setting);
+      report.declared.push({ ...diff, reason: mine.reason, declaredBy: "spec" });
+    } else if (builtin) report.declared.push({ ...diff, reason: builtin.reason, declaredBy: "built-in" });
+    else report.drift.push(diff);
+  }
+  report.unusedDeclarations = remote.parity.declared.filter((d) => !used.has(d.setting));
+  return report;
+}
+
+/** Settings in reading order: image, command, flags, env, secrets, then the rest. */
+const ORDER = ["image", "entrypoint", "command", "arg.", "env.", "secret.", "port", "healthcheck.", "resources"];
+function rank(setting: string): number {
+  for (const [i, p] of ORDER.entries()) if (p.endsWith(".") ? setting.startsWith(p) : setting === p) return i;
+  return ORDER.length;
+}
+function compareSettings(x: string, y: string): number {
+  return rank(x) - rank(y) || (x < y ? -1 : x > y ? 1 : 0);
+}

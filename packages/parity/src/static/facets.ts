@@ -1,0 +1,212 @@
+import type { ContainerDefinition, TaskDefinition } from "@mlflow-dev/aws";
+import { parseFlags, splitShellWords } from "./shell.ts";
+
+/**
+ * One comparable setting of a rendering. `value` is what is compared; `shown` is what a reader
+ * sees (a secret compares by its presence only, so both sides' `value` is "(secret)").
+ */
+export interface Facet {
+  value: string;
+  shown: string;
+}
+
+export type Facets = Map<string, Facet>;
+
+const plain = (value: string): Facet => ({ value, shown: value });
+
+/** The keys of the compose `mlflow` service that static parity knows how to compare. */
+export const KNOWN_COMPOSE_KEYS = new Set([
+  "image",
+  "build",
+  "entrypoint",
+  "command",
+  "environment",
+  "depends_on",
+  "healthcheck",
+  "ports",
+  "restart",
+  "deploy",
+  "logging",
+  "platform",
+]);
+
+/** The keys of the ECS container definition that static parity knows how to compare. */
+export const KNOWN_CONTAINER_KEYS = new Set([
+  "name",
+  "image",
+  "essential",
+  "entryPoint",
+  "command",
+  "portMappings",
+  "healthCheck",
+  "environment",
+  "secrets",
+  "logConfiguration",
+]);
+
+/** `${VAR:?message}`: a value Compose takes from .env (a generated secret). */
+const INTERPOLATION = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[?-][^}]*)?\}$/;
+
+/** Compose doubles literal dollars; undo it so both sides compare as the shell sees them. */
+function unescapeDollars(s: string): string {
+  return s.replaceAll("$$", "$");
+}
+
+/** command, then one arg.<flag> per `mlflow server` flag of the exec line. */
+function commandFacets(entrypoint: unknown, command: unknown, out: Facets): void {
+  out.set("entrypoint", plain(JSON.stringify(entrypoint ?? null)));
+  const parts = Array.isArray(command) ? command.map(String) : [];
+  const script = parts.length === 1 ? (parts[0] ?? "") : "";
+  const lines = script.split("\n");
+  const execAt = lines.findIndex((l) => l.startsWith("exec mlflow server"));
+  if (parts.length !== 1 || execAt < 0) {
+    out.set("command", plain(JSON.stringify(parts)));
+    return;
+  }
+  const shape = [...lines.slice(0, execAt), "exec mlflow server <flags compared as arg.*>", ...lines.slice(execAt + 1)];
+  out.set("command", { value: shape.join("\n"), shown: `${lines.length}-line script ending in exec mlflow server` });
+  const words = splitShellWords((lines[execAt] ?? "").slice("exec mlflow server".length));
+  for (const [flag, values] of parseFlags(words)) out.set(`arg.${flag}`, plain(values.join(" ") || "(set)"));
+}
+
+function healthFacets(
+  hc: { command: unknown; interval: number; timeout: number; retries: number; startPeriod: number } | undefined,
+  out: Facets,
+): void {
+  if (!hc) return;
+  out.set("healthcheck.command", plain(JSON.stringify(hc.command)));
+  out.set("healthcheck.interval", plain(`${hc.interval}s`));
+  out.set("healthcheck.timeout", plain(`${hc.timeout}s`));
+  out.set("healthcheck.retries", plain(String(hc.retries)));
+  out.set("healthcheck.startPeriod", plain(`${hc.startPeriod}s`));
+}
+
+const seconds = (v: unknown): number => {
+  const m = /^(\d+(?:\.\d+)?)s$/.exec(String(v));
+  return m ? Number(m[1]) : Number.NaN;
+};
+
+/** The compose `mlflow` service as facets. */
+export function composeFacets(service: Record<string, unknown>): Facets {
+  const out: Facets = new Map();
+  const build = service.build as { context?: string; args?: Record<string, string> } | undefined;
+  const image = String(service.image ?? "");
+  out.set(
+    "image",
+    build
+      ? {
+          value: `build:${build.context}:${build.args?.BASE_IMAGE ?? ""}`,
+          shown: `${image} (built from ${build.context}${build.args?.BASE_IMAGE ? ` on ${build.args.BASE_IMAGE}` : ""})`,
+        }
+      : plain(image),
+  );
+  commandFacets(service.entrypoint, (service.command as string[] | undefined)?.map(unescapeDollars), out);
+
+  for (const [name, raw] of Object.entries((service.environment ?? {}) as Record<string, string>)) {
+    const m = INTERPOLATION.exec(raw);
+    if (m) out.set(`secret.${name}`, { value: "(secret)", shown: `from .env (${m[1]})` });
+    else out.set(`env.${name}`, plain(unescapeDollars(raw)));
+  }
+
+  const ports = ((service.ports ?? []) as string[]).map((p) => {
+    const parts = p.split(":");
+    const container = (parts.pop() ?? "").replace(/\/tcp$/, "");
+    return { container, published: parts.join(":") };
+  });
+  out.set("port", plain(ports.map((p) => `${p.container}/tcp`).join(", ") || "(none)"));
+  out.set(
+    "port.published",
+    plain(ports.map((p) => `${p.published || "(random)"} -> ${p.container}`).join(", ") || "(not published)"),
+  );
+
+  const hc = service.healthcheck as
+    | { test: string[]; interval: string; timeout: string; retries: number; start_period: string }
+    | undefined;
+  if (hc)
+    healthFacets(
+      {
+        command: hc.test,
+        interval: seconds(hc.interval),
+        timeout: seconds(hc.timeout),
+        retries: hc.retries,
+        startPeriod: seconds(hc.start_period),
+      },
+      out,
+    );
+
+  const limits = (service.deploy as { resources?: { limits?: { cpus?: string; memory?: string } } } | undefined)
+    ?.resources?.limits;
+  out.set(
+    "resources",
+    plain(limits ? `cpus ${limits.cpus ?? "-"}, memory ${limits.memory ?? "-"}` : "no limits (shares the Docker host)"),
+  );
+  out.set("restart", plain(String(service.restart ?? "no")));
+  out.set(
+    "logging",
+    plain(
+      service.logging ? JSON.stringify(service.logging) : "the Docker engine's default log driver (mlflow-dev logs)",
+    ),
+  );
+  const deps = Object.entries((service.depends_on ?? {}) as Record<string, { condition?: string }>);
+  out.set(
+    "startup",
+    plain(
+      deps.length
+        ? `after ${deps.map(([n, d]) => `${n} (${(d.condition ?? "started").replace(/^service_/, "")})`).join(", ")}`
+        : "no ordering",
+    ),
+  );
+  out.set("platform", plain(service.platform ? String(service.platform) : "the Docker host's"));
+
+  for (const key of Object.keys(service))
+    if (!KNOWN_COMPOSE_KEYS.has(key)) out.set(`field.${key}`, plain(JSON.stringify(service[key])));
+  return out;
+}
+
+/** The ECS container definition (and the task's size and platform) as facets. */
+export function taskFacets(
+  task: TaskDefinition,
+  options: { builtFrom?: { context: string; baseImage?: string }; desiredCount: number },
+): Facets {
+  const out: Facets = new Map();
+  const c: ContainerDefinition = task.containerDefinitions[0];
+  const b = options.builtFrom;
+  out.set(
+    "image",
+    b
+      ? {
+          value: `build:${b.context}:${b.baseImage ?? ""}`,
+          shown: `${c.image} (built from ${b.context}${b.baseImage ? ` on ${b.baseImage}` : ""}, pushed to ECR)`,
+        }
+      : plain(c.image),
+  );
+  commandFacets(c.entryPoint, c.command, out);
+  for (const { name, value } of c.environment) out.set(`env.${name}`, plain(value));
+  for (const { name, valueFrom } of c.secrets)
+    out.set(`secret.${name}`, { value: "(secret)", shown: `from Secrets Manager (${valueFrom.split(":").pop()})` });
+
+  const mappings = c.portMappings ?? [];
+  out.set("port", plain(mappings.map((p) => `${p.containerPort}/${p.protocol}`).join(", ") || "(none)"));
+  out.set(
+    "port.published",
+    plain(
+      mappings.map((p) => `load balancer -> ${p.containerPort} (awsvpc, no host port)`).join(", ") || "(not published)",
+    ),
+  );
+  healthFacets(c.healthCheck, out);
+  const vcpu = Number(task.cpu) / 1024;
+  out.set("resources", plain(`cpu ${task.cpu} units (${vcpu} vCPU), memory ${task.memory} MiB (Fargate task size)`));
+  out.set("restart", plain(`ECS service keeps ${options.desiredCount} task(s) running, replaces unhealthy ones`));
+  const log = c.logConfiguration;
+  out.set(
+    "logging",
+    plain(`${log.logDriver} to ${log.options["awslogs-group"]} (prefix ${log.options["awslogs-stream-prefix"]})`),
+  );
+  out.set("startup", plain("after the migration task (mlflow-dev promote runs it before the rollout)"));
+  out.set("platform", plain(`${task.runtimePlatform.operatingSystemFamily}/${task.runtimePlatform.cpuArchitecture}`));
+
+  for (const key of Object.keys(c))
+    if (!KNOWN_CONTAINER_KEYS.has(key))
+      out.set(`field.${key}`, plain(JSON.stringify((c as unknown as Record<string, unknown>)[key])));
+  return out;
+}

@@ -1,0 +1,78 @@
+/** A word of a POSIX shell command line, and whether any part of it was quoted. */
+export interface ShellWord {
+  text: string;
+  quoted: boolean;
+}
+
+/**
+ * Splits one shell command line into words: single quotes, double quotes and backslashes are
+ * honoured; `$VAR` is kept as written (nothing is expanded). Enough for the server command
+ * mlflow-dev itself renders, not a general shell parser.
+ */
+export function splitShellWords(line: string): ShellWord[] {
+  const words: ShellWord[] = [];
+  let text = "";
+  let quoted = false;
+  let inWord = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] ?? "";
+    if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated single quote in: ${line}`);
+      text += line.slice(i + 1, end);
+      quoted = true;
+      inWord = true;
+      i = end;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < line.length && line[j] !== '"'; j++) {
+        if (line[j] === "\\" && j + 1 < line.length && '"\\$`'.includes(line[j + 1] ?? "")) j++;
+        text += line[j];
+      }
+      if (j >= line.length) throw new Error(`unterminated double quote in: ${line}`);
+      quoted = true;
+      inWord = true;
+      i = j;
+    } else if (c === "\\" && i + 1 < line.length) {
+      text += line[i + 1];
+      inWord = true;
+      i++;
+    } else if (c === " " || c === "\t") {
+      if (inWord) words.push({ text, quoted });
+      text = "";
+      quoted = false;
+      inWord = false;
+    } else {
+      text += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push({ text, quoted });
+  return words;
+}
+
+/**
+ * `--flag value`, `--flag=value` and bare `--flag` words as flag -> values (a flag given twice
+ * keeps both values). A quoted word is always a value, even when it starts with `--`.
+ */
+export function parseFlags(words: readonly ShellWord[]): Map<string, string[]> {
+  const flags = new Map<string, string[]>();
+  let current: string | undefined;
+  for (const w of words) {
+    if (!w.quoted && w.text.startsWith("-")) {
+      const eq = w.text.indexOf("=");
+      const name = eq > 0 ? w.text.slice(0, eq) : w.text;
+      const list = flags.get(name) ?? [];
+      if (eq > 0) list.push(w.text.slice(eq + 1));
+      flags.set(name, list);
+      current = eq > 0 ? undefined : name;
+    } else if (current !== undefined) {
+      flags.get(current)?.push(w.text);
+    } else {
+      const list = flags.get("(positional)") ?? [];
+      list.push(w.text);
+      flags.set("(positional)", list);
+    }
+  }
+  return flags;
+}

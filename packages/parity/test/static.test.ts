@@ -1,0 +1,184 @@
+import { describe, expect, it } from "vitest";
+import {
+  BUILTIN_DECLARATIONS,
+  composeFacets,
+  formatStaticReport,
+  parseFlags,
+  splitShellWords,
+  staticParity,
+} from "../src/index.ts";
+import { exampleText, models, specWith } from "./helpers.ts";
+
+describe("static parity of the examples", () => {
+  for (const [example, env] of [
+    ["basic", "staging"],
+    ["existing-vpc", "prod"],
+  ] as const) {
+    it(`${example}: local vs ${env} has no drift`, () => {
+      const { local, remote } = models(exampleText(example), env);
+      const report = staticParity(local, remote);
+      expect(report.drift).toEqual([]);
+      expect(report.environment).toBe(env);
+      // The settings that must be the same really were compared, and are the same.
+      for (const s of ["image", "entrypoint", "command", "arg.--workers", "arg.--backend-store-uri", "port"])
+        expect(report.same, s).toContain(s);
+      for (const s of ["secret.MLFLOW_DB_PASSWORD", "env.MLFLOW_DB_USER", "healthcheck.command"])
+        expect(report.same, s).toContain(s);
+      expect(report.compared).toBe(report.same.length + report.declared.length + report.drift.length);
+    });
+  }
+
+  it("existing-vpc compares the basic-auth flag and secrets on both sides", () => {
+    const { local, remote } = models(exampleText("existing-vpc"), "prod");
+    const report = staticParity(local, remote);
+    expect(report.same).toContain("arg.--app-name");
+    expect(report.same).toContain("secret.MLFLOW_AUTH_ADMIN_PASSWORD");
+    expect(report.same).toContain("secret.MLFLOW_FLASK_SERVER_SECRET_KEY");
+  });
+
+  it("every built-in declared difference appears with its reason", () => {
+    const { local, remote } = models(exampleText("basic"), "staging");
+    const report = staticParity(local, remote);
+    const declared = new Map(report.declared.map((d) => [d.setting, d]));
+    for (const builtin of BUILTIN_DECLARATIONS) {
+      const d = declared.get(builtin.setting);
+      expect(d, builtin.setting).toBeDefined();
+      expect(d?.reason).toBe(builtin.reason);
+      expect(d?.declaredBy).toBe("built-in");
+    }
+    expect(declared.get("env.MLFLOW_S3_ENDPOINT_URL")).toMatchObject({ local: "http://minio:9000", remote: null });
+    expect(declared.get("secret.AWS_ACCESS_KEY_ID")?.local).toContain("MLFLOW_DEV_MINIO_ROOT_USER");
+    expect(declared.get("secret.AWS_ACCESS_KEY_ID")?.remote).toBeNull();
+    expect(declared.get("port.published")?.local).toBe("127.0.0.1:5050 -> 5000");
+    expect(report.declared.map((d) => d.setting).sort()).toEqual(BUILTIN_DECLARATIONS.map((b) => b.setting).sort());
+  });
+});
+
+describe("one-sided settings", () => {
+  it("an undeclared environment variable on one side only is drift", () => {
+    const { local, remote } = models(
+      specWith({ staging: '    mlflow:\n      env: { MLFLOW_ENABLE_ASYNC_LOGGING: "true" }' }),
+      "staging",
+    );
+    const report = staticParity(local, remote);
+    expect(report.drift).toEqual([{ setting: "env.MLFLOW_ENABLE_ASYNC_LOGGING", local: null, remote: "true" }]);
+  });
+
+  it("an undeclared server flag on one side only is drift", () => {
+    const { local, remote } = models(specWith({ local: "    mlflow:\n      extraArgs: [--dev]" }), "staging");
+    const report = staticParity(local, remote);
+    expect(report.drift).toEqual([{ setting: "arg.--dev", local: "(set)", remote: null }]);
+  });
+
+  it("a flag with different values on the two sides is drift, showing both values", () => {
+    const { local, remote } = models(
+      specWith({
+        local: '    mlflow:\n      extraArgs: ["--gunicorn-opts", "--timeout 30"]',
+        staging: '    mlflow:\n      extraArgs: ["--gunicorn-opts", "--timeout 120"]',
+      }),
+      "staging",
+    );
+    expect(staticParity(local, remote).drift).toEqual([
+      { setting: "arg.--gunicorn-opts", local: "--timeout 30", remote: "--timeout 120" },
+    ]);
+  });
+
+  it("the same per-environment setting on both sides is no difference", () => {
+    const env =
+      '    mlflow:\n      env: { MLFLOW_LOGGING_LEVEL: "DEBUG" }\n      extraArgs: [--expose-prometheus=/tmp/m]';
+    const { local, remote } = models(specWith({ local: env, staging: env }), "staging");
+    const report = staticParity(local, remote);
+    expect(report.drift).toEqual([]);
+    expect(report.same).toEqual(expect.arrayContaining(["env.MLFLOW_LOGGING_LEVEL", "arg.--expose-prometheus"]));
+  });
+
+  it("declared in parity.declared, the difference is declared with the spec's reason", () => {
+    const { local, remote } = models(
+      specWith({
+        staging: '    mlflow:\n      env: { MLFLOW_ENABLE_ASYNC_LOGGING: "true" }',
+        parity:
+          "parity:\n  declared:\n    - setting: env.MLFLOW_ENABLE_ASYNC_LOGGING\n      reason: staging batches writes to absorb load tests",
+      }),
+      "staging",
+    );
+    const report = staticParity(local, remote);
+    expect(report.drift).toEqual([]);
+    expect(report.declared).toContainEqual({
+      setting: "env.MLFLOW_ENABLE_ASYNC_LOGGING",
+      local: null,
+      remote: "true",
+      reason: "staging batches writes to absorb load tests",
+      declaredBy: "spec",
+    });
+    expect(report.unusedDeclarations).toEqual([]);
+  });
+
+  it("a declaration that matches no difference is reported as unused", () => {
+    const { local, remote } = models(
+      specWith({
+        parity: "parity:\n  declared:\n    - { setting: arg.--dev, reason: only local runs the dev server }",
+      }),
+      "staging",
+    );
+    const report = staticParity(local, remote);
+    expect(report.unusedDeclarations).toEqual([{ setting: "arg.--dev", reason: "only local runs the dev server" }]);
+    expect(formatStaticReport(report)).toContain("parity.declared lists arg.--dev, but it does not differ");
+  });
+
+  it("a built-in declaration covers only what its reason says", () => {
+    const hosts = BUILTIN_DECLARATIONS.find((b) => b.setting === "env.MLFLOW_SERVER_ALLOWED_HOSTS");
+    const { local, remote } = models(
+      specWith().replace("name: tracking\n", "name: tracking\nmlflow:\n  allowedHosts: [mlflow.corp]\n"),
+      "staging",
+    );
+    expect(hosts?.applies("localhost:5050,mlflow.corp", "*.elb.amazonaws.com,mlflow.corp", { local, remote })).toBe(
+      true,
+    );
+    // A spec host missing on one side is drift, not a runtime address.
+    expect(hosts?.applies("localhost:5050", "*.elb.amazonaws.com,mlflow.corp", { local, remote })).toBe(false);
+    const endpoint = BUILTIN_DECLARATIONS.find((b) => b.setting === "env.MLFLOW_S3_ENDPOINT_URL");
+    expect(endpoint?.applies("http://minio:9000", "https://s3.example", { local, remote })).toBe(false);
+    const bucket = BUILTIN_DECLARATIONS.find((b) => b.setting === "env.MLFLOW_ARTIFACTS_DESTINATION");
+    expect(
+      bucket?.applies("s3://mlflow-artifacts/mlflow", "s3://tracking-staging-artifacts/mlflow", { local, remote }),
+    ).toBe(true);
+    expect(
+      bucket?.applies("s3://mlflow-artifacts/mlflow", "s3://tracking-staging-artifacts/other", { local, remote }),
+    ).toBe(false);
+  });
+
+  it("a field static parity does not know is drift, so a renderer change cannot slip through", () => {
+    const facets = composeFacets({ image: "x:1", command: ["exec mlflow server --port 5000"], privileged: true });
+    expect(facets.get("field.privileged")?.value).toBe("true");
+  });
+
+  it("the text report names the drift and how to declare it", () => {
+    const { local, remote } = models(specWith({ local: "    mlflow:\n      extraArgs: [--dev]" }), "staging");
+    const text = formatStaticReport(staticParity(local, remote));
+    expect(text).toMatch(/arg\.--dev\s+\(set\)\s+\(absent\)\s+DRIFT/);
+    expect(text).toContain("1 drift");
+    expect(text).toContain("- setting: arg.--dev");
+  });
+});
+
+describe("shell words and flags", () => {
+  it("splits quoted words without expanding variables", () => {
+    expect(splitShellWords(`--a "$X" --b 'c d' e\\ f`)).toEqual([
+      { text: "--a", quoted: false },
+      { text: "$X", quoted: true },
+      { text: "--b", quoted: false },
+      { text: "c d", quoted: true },
+      { text: "e f", quoted: false },
+    ]);
+  });
+
+  it("reads --flag value, --flag=value, bare flags, and quoted values that start with --", () => {
+    const flags = parseFlags(splitShellWords(`--port 5000 --dev --gunicorn-opts '--timeout 120' --x=1 --x=2`));
+    expect(Object.fromEntries(flags)).toEqual({
+      "--port": ["5000"],
+      "--dev": [],
+      "--gunicorn-opts": ["--timeout 120"],
+      "--x": ["1", "2"],
+    });
+  });
+});
