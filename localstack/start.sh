@@ -7,6 +7,7 @@
 # Idempotent: a running, healthy emulator is reused. Environment:
 #   MLFLOW_DEV_AWS_NETWORK=NAME   Docker network shared by the emulator and the
 #                                 containers it starts (default mlflow-dev-aws)
+#   MLFLOW_DEV_AWS_SUBNET=CIDR    its subnet (default 169.254.170.0/24, see below)
 #   MLFLOW_DEV_AWS_PORT=PORT      host port on 127.0.0.1 (default 4566)
 #   MLFLOW_DEV_AWS_REGION=REGION  default region (default us-east-1)
 #   MLFLOW_DEV_AWS_WAIT=SECONDS   how long to wait for health (default 120)
@@ -17,6 +18,12 @@
 set -euo pipefail
 
 NETWORK=${MLFLOW_DEV_AWS_NETWORK:-mlflow-dev-aws}
+# ECS task containers fetch their task-role credentials from
+# AWS_CONTAINER_CREDENTIALS_FULL_URI, which MiniStack points at its own address
+# on this network. The AWS SDKs accept a plain-HTTP credentials URI only from a
+# loopback address or ECS's own 169.254.170.2, so MiniStack gets that address:
+# the network uses ECS's link-local /24 and MiniStack takes .2.
+SUBNET=${MLFLOW_DEV_AWS_SUBNET:-169.254.170.0/24}
 PORT=${MLFLOW_DEV_AWS_PORT:-4566}
 REGION=${MLFLOW_DEV_AWS_REGION:-us-east-1}
 WAIT=${MLFLOW_DEV_AWS_WAIT:-120}
@@ -38,7 +45,7 @@ die() { printf '[emulator] error: %s\n' "$*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
 
 usage() {
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 MODE=ministack
@@ -64,9 +71,18 @@ HEALTH_URL="http://127.0.0.1:$PORT$HEALTH_PATH"
 healthy() { curl -fsS --max-time 3 "$HEALTH_URL" >/dev/null 2>&1; }
 running() { [[ $(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null) == true ]]; }
 
+[[ $SUBNET =~ ^[0-9]+\.[0-9]+\.[0-9]+\.0/24$ ]] || die "MLFLOW_DEV_AWS_SUBNET=$SUBNET: expected an IPv4 /24 such as 169.254.170.0/24"
+
 t0=$(now_ms)
+subnet_base=${SUBNET%/*}
+EMULATOR_IP=${subnet_base%.*}.2
+GATEWAY_IP=${subnet_base%.*}.1
 
 if running "$NAME" && healthy; then
+  ip=$(docker inspect -f "{{with index .NetworkSettings.Networks \"$NETWORK\"}}{{.IPAddress}}{{end}}" "$NAME")
+  if [[ $ip != "$EMULATOR_IP" ]]; then
+    die "$NAME is running but not at $EMULATOR_IP on network $NETWORK (found '${ip:-none}'); restart it: localstack/stop.sh && localstack/start.sh (emulated state is lost)"
+  fi
   log "$MODE already running and healthy at http://127.0.0.1:$PORT (container $NAME): reused"
   exit 0
 fi
@@ -74,9 +90,24 @@ if running "$OTHER"; then
   die "container $OTHER is running on the emulator port; stop it first: localstack/stop.sh"
 fi
 
+
+# The network must have the expected subnet; one left by an older setup is
+# recreated when nothing is attached to it.
+if docker network inspect "$NETWORK" >/dev/null 2>&1; then
+  current=$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' "$NETWORK")
+  if [[ $current != "$SUBNET" ]]; then
+    attached=$(docker network inspect -f '{{len .Containers}}' "$NETWORK")
+    [[ $attached == 0 ]] ||
+      die "Docker network $NETWORK has subnet $current, not $SUBNET, and $attached container(s) attached; run localstack/stop.sh first"
+    docker network rm "$NETWORK" >/dev/null
+    log "removed Docker network $NETWORK (subnet $current)"
+  fi
+fi
 if ! docker network inspect "$NETWORK" >/dev/null 2>&1; then
-  docker network create --label mlflow-dev.emulator=true "$NETWORK" >/dev/null
-  log "created Docker network $NETWORK"
+  docker network create --label mlflow-dev.emulator=true \
+    --subnet "$SUBNET" --gateway "$GATEWAY_IP" "$NETWORK" >/dev/null ||
+    die "could not create Docker network $NETWORK with subnet $SUBNET (another network may use it; set MLFLOW_DEV_AWS_SUBNET)"
+  log "created Docker network $NETWORK ($SUBNET)"
 fi
 
 # A stopped or unhealthy container from an earlier run is replaced.
@@ -98,7 +129,7 @@ if [[ $MODE == ministack ]]; then
 
   docker run -d --name "$NAME" --hostname "$NAME" \
     --label mlflow-dev.emulator=ministack \
-    --network "$NETWORK" \
+    --network "$NETWORK" --ip "$EMULATOR_IP" \
     -p "127.0.0.1:$PORT:4566" \
     -v "$SOCKET:/var/run/docker.sock" \
     -e GATEWAY_PORT=4566 \
@@ -112,7 +143,7 @@ else
     die "LOCALSTACK_AUTH_TOKEN is not set; LocalStack needs an auth token (ECS, ELBv2 and RDS are paid-plan services there). Without one use MiniStack: localstack/start.sh"
   docker run -d --name "$NAME" --hostname "$NAME" \
     --label mlflow-dev.emulator=localstack \
-    --network "$NETWORK" \
+    --network "$NETWORK" --ip "$EMULATOR_IP" \
     -p "127.0.0.1:$PORT:4566" \
     -v "$SOCKET:/var/run/docker.sock" \
     -e LOCALSTACK_AUTH_TOKEN \
@@ -136,4 +167,4 @@ until healthy; do
 done
 
 ms=$(($(now_ms) - t0))
-log "$MODE started at http://127.0.0.1:$PORT (container $NAME, network $NETWORK) in $((ms / 1000)).$((ms % 1000 / 100))s"
+log "$MODE started at http://127.0.0.1:$PORT (container $NAME, $EMULATOR_IP on network $NETWORK) in $((ms / 1000)).$((ms % 1000 / 100))s"

@@ -17,6 +17,12 @@ version: re-check each one, then update or drop it).
    document, so the service's /health could not be reached through the ALB.
    MiniStack's own health stays at /_ministack/health (and /health on its
    own address).
+4. ECS task-role credentials belong to the task's account and role.
+   MiniStack's credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI)
+   handed out random keys that no account knew, so the task's AWS calls ran
+   in the default account: its S3 bucket, in the account that deployed the
+   stack, answered AccessDenied. The endpoint now registers the keys as an STS
+   session of the task definition's taskRoleArn, in the task's account.
 """
 
 import pathlib
@@ -25,6 +31,7 @@ import sys
 import ministack.app as app
 import ministack.services.alb as alb
 import ministack.services.ecs as ecs
+import ministack.services.imds as imds
 
 
 def patch(module, old, new, marker):
@@ -82,4 +89,58 @@ patch(
     "        None if _is_potential_alb_request(host, path) else _handle_health_request(path, request_id),\n"
     "        _handle_ready_request(path, request_id),\n",
     "None if _is_potential_alb_request(host, path) else _handle_health_request",
+)
+
+# 4. ECS task-role credentials in the task's account
+patch(
+    ecs,
+    '    env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://{host}:{port}/v2/credentials/{new_uuid()}"\n',
+    "    _mlflow_dev_credentials_id = new_uuid()\n"
+    "    from ministack.services import imds as _mlflow_dev_imds\n"
+    "    _mlflow_dev_imds.TASK_ROLE_CREDENTIALS[_mlflow_dev_credentials_id] = (\n"
+    '        get_account_id(), td.get("taskRoleArn") or "", task_arn)\n'
+    '    env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = (\n'
+    '        f"http://{host}:{port}/v2/credentials/{_mlflow_dev_credentials_id}")\n',
+    "_mlflow_dev_credentials_id",
+)
+patch(
+    imds,
+    "        return _json_resp(_ecs_task_credentials_doc())\n",
+    "        return _json_resp(_mlflow_dev_task_role_credentials(path[len(\"/v2/credentials/\"):]))\n",
+    "_mlflow_dev_task_role_credentials(path",
+)
+patch(
+    imds,
+    "def _identity_document() -> dict:\n",
+    '''# mlflow-dev patch: credentials id -> (account, taskRoleArn, taskArn), filled by ECS.
+TASK_ROLE_CREDENTIALS: dict = {}
+
+
+def _mlflow_dev_task_role_credentials(credentials_id):
+    """Credentials of the task's role, registered as an STS session in the task's account."""
+    doc = _ecs_task_credentials_doc()
+    found = TASK_ROLE_CREDENTIALS.get(credentials_id)
+    if not found:
+        return doc
+    account, role_arn, task_arn = found
+    role_name = role_arn.rsplit("/", 1)[-1] if role_arn else "ministack-ecs-task-role"
+    doc["RoleArn"] = role_arn or f"arn:aws:iam::{account}:role/{role_name}"
+    session_name = task_arn.rsplit("/", 1)[-1]
+    from ministack.services import sts as sts_svc
+
+    sts_svc.register_session(doc["AccessKeyId"], {
+        "Arn": f"arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}",
+        "UserId": f"AROA{credentials_id.replace('-', '')[:17].upper()}:{session_name}",
+        "SecretAccessKey": doc["SecretAccessKey"],
+        "SessionToken": doc["Token"],
+        "Expiration": time.time() + 3600,
+        "AccountId": account,
+        "PrincipalType": "AssumedRole",
+    })
+    return doc
+
+
+def _identity_document() -> dict:
+''',
+    "TASK_ROLE_CREDENTIALS: dict = {}",
 )
