@@ -19,4 +19,13 @@ if ! command -v cfn-lint >/dev/null 2>&1; then
   python3 -m pip install --quiet "cfn-lint==1.51.0"
 fi
 
+# checkov has many pinned dependencies: it gets a venv of its own, outside the project.
+CHECKOV_VERSION=3.3.30
+CHECKOV_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-dev/tools/checkov-$CHECKOV_VERSION"
+if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
+  echo "[bootstrap] installing checkov $CHECKOV_VERSION"
+  python3 -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/pip" install --quiet "checkov==$CHECKOV_VERSION"
+fi
+
 bash "$ROOT/.ci/provision"
