@@ -17,6 +17,16 @@ Local stack (Docker):
   logs [service] [-f]       Service logs
   doctor                    Check Docker, Compose, ports, disk, images, AWS, emulator
 
+AWS (ECS Fargate; --profile <name>, --endpoint-url <url> or AWS_ENDPOINT_URL for emulators):
+  plan --env <name>         What promote would change (CloudFormation change set, task
+                            definition diff); nothing is applied
+  promote --env <name>      Secrets, stack, image, migration, rollout, smoke test; rolls
+                            back to the previous revision when the new one fails
+  destroy --env <name> --yes
+                            Delete what promote created (final DB snapshot and bucket kept
+                            unless --skip-final-snapshot / --delete-data)
+  unlock --env <name>       Release the deploy lock left by an interrupted promote/destroy
+
 Parity (local vs AWS):
   parity --env <name>       Compare the compose MLflow service with the ECS container
                             definition; every difference is declared or drift
@@ -98,6 +108,43 @@ Basic-auth credentials come from the environment, never from flags:
 
 Exit 0 when there is no drift (static) or no difference (live), 1 when there is (or the
 workload could not complete), 2 on invalid input.
+`,
+  plan: `Usage: mlflow-dev plan --env <name> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
+
+Shows what \`promote --env <name>\` would change, with nothing applied: the secrets it would
+create, the infrastructure changes as CloudFormation computes them in a change set (which is
+deleted again), and the fields of the task definition that change.
+`,
+  promote: `Usage: mlflow-dev promote --env <name> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
+
+Deploys the environment to ECS Fargate, in order:
+  1. checks: credentials, region, account (must be the spec's), existing VPC and subnets
+  2. secrets: created once in Secrets Manager (generated, never printed, never rotated)
+  3. infrastructure: the CloudFormation stack, through a change set; a failure shows the
+     failing resources' events and the stack rolls back
+  4. image: the spec's image as it is, or images.build built and pushed to ECR
+  5. migration: a one-off ECS task; a non-zero exit stops the rollout
+  6. rollout: a new task definition revision on the service, until steady
+  7. smoke test: /health and a tracking round trip through the service endpoint
+A failure after the rollout started puts the previous revision back (exit 1). With nothing
+changed, promote changes nothing and says so. One deploy per environment at a time: a lock in
+SSM Parameter Store (release a stale one with \`mlflow-dev unlock --env <name>\`).
+Credentials: the AWS SDK's default chain (environment, ~/.aws profiles, SSO, roles).
+Image overrides: MLFLOW_DEV_IMAGES="mlflow=REF".
+`,
+  destroy: `Usage: mlflow-dev destroy --env <name> --yes [--skip-final-snapshot] [--delete-data] [--json]
+
+Deletes what promote created: the stack (service, database, network, load balancer, roles,
+logs), every task definition revision and the secrets (scheduled for deletion with a 7-day
+recovery window; promote restores them). Refuses without --yes.
+Kept unless asked: a final snapshot of the database (--skip-final-snapshot deletes without
+one) and the artifact bucket with its objects and the ECR repository (--delete-data deletes them).
+`,
+  unlock: `Usage: mlflow-dev unlock --env <name> [--profile <name>] [--endpoint-url <url>]
+
+Releases the deploy lock of an environment (the SSM parameter
+/mlflow-dev/<name>/<env>/deploy-lock), for a promote or destroy that was interrupted.
+Only run it when no promote or destroy of the environment is running.
 `,
   doctor: `Usage: mlflow-dev doctor [-f <path>] [--json]
 

@@ -15,6 +15,10 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   status: () => import("./commands/status.ts"),
   logs: () => import("./commands/logs.ts"),
   doctor: () => import("./commands/doctor.ts"),
+  plan: () => import("./commands/plan.ts"),
+  promote: () => import("./commands/promote.ts"),
+  destroy: () => import("./commands/destroy.ts"),
+  unlock: () => import("./commands/unlock.ts"),
   parity: () => import("./commands/parity.ts"),
 };
 

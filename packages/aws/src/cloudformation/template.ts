@@ -43,6 +43,45 @@ const TASK_DEFINITION_ARN_PATTERN =
   "^$|^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/[A-Za-z0-9_-]+:[0-9]+$";
 const SECRET_ARN_PATTERN = "^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$";
 
+/**
+ * How `destroy` deletes the stack: the last update before the delete takes deletion protection
+ * off the database and sets what the delete keeps. Without it, the template keeps everything.
+ */
+export interface Teardown {
+  /** Delete the database without a final snapshot (default: a final snapshot is kept). */
+  skipFinalSnapshot: boolean;
+  /** Delete the artifact bucket and the ECR repository with their contents (default: kept). */
+  deleteData: boolean;
+}
+
+/**
+ * The template `destroy` applies right before it deletes the stack (pure: a copy of `deployed`):
+ * no deletion protection on the database, a final snapshot unless skipped, and the artifact
+ * bucket and ECR repository deleted (the repository with its images) only with deleteData.
+ * It works on the deployed template so that a spec changed since the last promote changes nothing else.
+ */
+export function withTeardown(deployed: Template, teardown: Teardown): Template {
+  const template = structuredClone(deployed);
+  const set = (id: string, policy: "Delete" | "Retain" | "Snapshot", properties: Record<string, unknown> = {}) => {
+    const r = template.Resources[id];
+    if (!r) return;
+    template.Resources[id] = {
+      ...r,
+      DeletionPolicy: policy,
+      UpdateReplacePolicy: policy,
+      Properties: { ...r.Properties, ...properties },
+    };
+  };
+  set(LogicalId.database, teardown.skipFinalSnapshot ? "Delete" : "Snapshot", { DeletionProtection: false });
+  set(LogicalId.artifactBucket, teardown.deleteData ? "Delete" : "Retain");
+  set(
+    LogicalId.ecrRepository,
+    teardown.deleteData ? "Delete" : "Retain",
+    teardown.deleteData ? { EmptyOnDelete: true } : {},
+  );
+  return template;
+}
+
 /** The whole CloudFormation template for one AWS environment of the Model. */
 export function toTemplate(model: Model): Template {
   assertCompatible(model);

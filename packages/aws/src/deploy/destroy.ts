@@ -1,0 +1,201 @@
+import type { Model } from "@mlflow-dev/spec";
+import { parse } from "yaml";
+import { type Teardown, type Template, withTeardown } from "../cloudformation/template.ts";
+import { assertCompatible } from "../compatibility.ts";
+import { LogicalId, migrationTaskFamily, stackName, taskFamily } from "../names.ts";
+import type { AwsClients } from "./clients.ts";
+import { formatChanges } from "./diff.ts";
+import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
+import { withLock } from "./lock.ts";
+import type { RunnerOptions } from "./options.ts";
+import { preflight } from "./preflight.ts";
+import { deleteSecrets } from "./secrets.ts";
+import { createChangeSet, deleteStack, executeChangeSet, getStack, stackParameters, stackPhase } from "./stack.ts";
+
+export interface DestroyOptions extends RunnerOptions, Teardown {}
+
+export interface DestroyResult {
+  environment: string;
+  stack: string;
+  stackDeleted: boolean;
+  /** The final snapshot of the database, when one was kept. */
+  finalSnapshot?: string;
+  /** The artifact bucket, when it (and its objects) was kept. */
+  bucketKept?: string;
+  taskDefinitionsDeregistered: string[];
+  secrets: string[];
+}
+
+/**
+ * Removes what promote created: the stack (service, database, network, roles, logs), every task
+ * definition revision of both families, and the secrets. Keeps a final database snapshot unless
+ * skipFinalSnapshot, and the artifact bucket (and ECR repository) with their contents unless deleteData.
+ */
+export async function destroy(model: Model, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
+  const { report } = options;
+  assertCompatible(model);
+  report.step("[1/5] checks");
+  await preflight(model, clients, report, { network: false, bucket: false });
+  return withLock(clients.ssm, model, "destroy", () => destroyLocked(model, clients, options));
+}
+
+async function destroyLocked(model: Model, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
+  const { report, waits } = options;
+  const wait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
+  const cfn = clients.cloudformation;
+  const name = stackName(model);
+  const result: DestroyResult = {
+    environment: model.environment,
+    stack: name,
+    stackDeleted: false,
+    taskDefinitionsDeregistered: [],
+    secrets: [],
+  };
+  const stack = await getStack(cfn, name);
+  const phase = stackPhase(stack?.status);
+  if (phase === "busy")
+    throw new DeployError(`the stack ${name} is ${stack?.status}: another operation is running on it`, {
+      hint: "Wait until it finishes, then run destroy again.",
+    });
+
+  let databaseId: string | undefined;
+  report.step("[2/5] teardown settings");
+  if (stack && phase === "update") {
+    databaseId = await physicalId(clients, name, LogicalId.database);
+    const deployed = await deployedTemplate(clients, name);
+    const changeSet = await createChangeSet(
+      cfn,
+      {
+        stackName: name,
+        type: "UPDATE",
+        templateBody: JSON.stringify(withTeardown(deployed, options)),
+        parameters: stackParameters(model, {}, { usePrevious: true }),
+        model,
+        description: "mlflow-dev destroy: deletion protection off, what the delete keeps",
+      },
+      "teardown",
+      wait,
+    );
+    if (changeSet.empty) report.info("nothing to change");
+    else {
+      for (const line of formatChanges(changeSet.changes)) report.info(line);
+      await executeChangeSet(cfn, name, changeSet, report, wait);
+    }
+    report.info(
+      `database: ${options.skipFinalSnapshot ? "deleted without a final snapshot (--skip-final-snapshot)" : "a final snapshot is kept"}`,
+    );
+    report.info(
+      `bucket ${model.artifacts.bucket}: ${options.deleteData ? "emptied and deleted (--delete-data)" : "kept with its objects"}`,
+    );
+    if (options.deleteData) await emptyBucket(clients, model.artifacts.bucket, report);
+  } else report.info(stack ? `the stack is ${stack.status}: deleted as it is` : "no stack");
+
+  report.step(`[3/5] stack ${name}`);
+  if (stack) {
+    await deleteStack(cfn, name, report, wait);
+    result.stackDeleted = true;
+    report.info("deleted");
+  } else report.info("nothing to delete");
+  if (databaseId && !options.skipFinalSnapshot) {
+    const snapshot = await finalSnapshot(clients, databaseId);
+    if (snapshot) {
+      result.finalSnapshot = snapshot;
+      report.info(`final database snapshot: ${snapshot}`);
+    }
+  }
+  if (stack && !options.deleteData) result.bucketKept = model.artifacts.bucket;
+
+  report.step("[4/5] task definitions");
+  for (const family of [taskFamily(model), migrationTaskFamily(model)])
+    result.taskDefinitionsDeregistered.push(...(await deregisterFamily(clients, family)));
+  report.info(
+    result.taskDefinitionsDeregistered.length
+      ? `deregistered ${result.taskDefinitionsDeregistered.map((a) => a.split("/").pop()).join(", ")}`
+      : "none active",
+  );
+
+  report.step("[5/5] secrets");
+  result.secrets = await deleteSecrets(clients.secretsManager, model, { force: options.deleteData }, report);
+  if (!result.secrets.length) report.info("none");
+  return result;
+}
+
+async function physicalId(clients: AwsClients, stack: string, logicalId: string): Promise<string | undefined> {
+  try {
+    const r = await clients.cloudformation.describeStackResource({ StackName: stack, LogicalResourceId: logicalId });
+    return r.StackResourceDetail?.PhysicalResourceId;
+  } catch {
+    return undefined;
+  }
+}
+
+async function deployedTemplate(clients: AwsClients, stack: string): Promise<Template> {
+  const r = await clients.cloudformation.getTemplate({ StackName: stack, TemplateStage: "Original" });
+  const body = r.TemplateBody ?? "";
+  try {
+    return JSON.parse(body) as Template;
+  } catch {
+    return parse(body) as Template;
+  }
+}
+
+/** Every ACTIVE revision of a family, deregistered (ECS keeps them INACTIVE). */
+async function deregisterFamily(clients: AwsClients, family: string): Promise<string[]> {
+  const arns: string[] = [];
+  let token: string | undefined;
+  do {
+    const r = await clients.ecs.listTaskDefinitions({
+      familyPrefix: family,
+      status: "ACTIVE",
+      ...(token ? { nextToken: token } : {}),
+    });
+    // familyPrefix matches by prefix: the server family is a prefix of the migration family.
+    arns.push(...(r.taskDefinitionArns ?? []).filter((a) => a.split("/").pop()?.replace(/:\d+$/, "") === family));
+    token = r.nextToken;
+  } while (token);
+  for (const arn of arns) await clients.ecs.deregisterTaskDefinition({ taskDefinition: arn });
+  return arns;
+}
+
+async function finalSnapshot(clients: AwsClients, databaseId: string): Promise<string | undefined> {
+  try {
+    const r = await clients.rds.describeDBSnapshots({ DBInstanceIdentifier: databaseId });
+    const newest = [...(r.DBSnapshots ?? [])].sort(
+      (a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0),
+    )[0];
+    return newest?.DBSnapshotIdentifier;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deletes every object version and delete marker, so CloudFormation can delete the bucket. */
+async function emptyBucket(clients: AwsClients, bucket: string, report: RunnerOptions["report"]): Promise<void> {
+  let deleted = 0;
+  try {
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    for (;;) {
+      const r = await clients.s3.listObjectVersions({
+        Bucket: bucket,
+        ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+        ...(versionMarker ? { VersionIdMarker: versionMarker } : {}),
+      });
+      const objects = [...(r.Versions ?? []), ...(r.DeleteMarkers ?? [])].map((v) => ({
+        Key: v.Key ?? "",
+        ...(v.VersionId ? { VersionId: v.VersionId } : {}),
+      }));
+      if (objects.length) {
+        await clients.s3.deleteObjects({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } });
+        deleted += objects.length;
+      }
+      if (!r.IsTruncated) break;
+      keyMarker = r.NextKeyMarker;
+      versionMarker = r.NextVersionIdMarker;
+    }
+  } catch (e) {
+    if (awsErrorName(e) === "NoSuchBucket") return;
+    throw new DeployError(`cannot empty the bucket ${bucket}: ${awsErrorMessage(e)}`, { cause: e });
+  }
+  report.info(`deleted ${deleted} object version(s) from ${bucket}`);
+}

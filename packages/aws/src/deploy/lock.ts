@@ -1,0 +1,140 @@
+import { randomUUID } from "node:crypto";
+import { hostname, userInfo } from "node:os";
+import type { SSM } from "@aws-sdk/client-ssm";
+import type { Model } from "@mlflow-dev/spec";
+import { lockParameterName } from "../names.ts";
+import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
+
+/**
+ * One deploy at a time per environment. The lock is an SSM parameter created with
+ * Overwrite=false, which AWS creates atomically: a second promote gets ParameterAlreadyExists.
+ * It lives outside the process, so it survives a crash; `mlflow-dev unlock --env <name>` removes it.
+ */
+export interface LockHolder {
+  id: string;
+  command: string;
+  user: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+}
+
+export interface HeldLock {
+  holder: LockHolder;
+  release(): Promise<void>;
+}
+
+export function describeHolder(h: LockHolder): string {
+  return `${h.command} by ${h.user}@${h.host} (pid ${h.pid}) since ${h.startedAt}`;
+}
+
+export function parseHolder(value: string | undefined): LockHolder | undefined {
+  if (!value) return undefined;
+  try {
+    const o = JSON.parse(value) as Partial<LockHolder>;
+    if (typeof o.id !== "string") return undefined;
+    return {
+      id: o.id,
+      command: String(o.command ?? "?"),
+      user: String(o.user ?? "?"),
+      host: String(o.host ?? "?"),
+      pid: Number(o.pid ?? 0),
+      startedAt: String(o.startedAt ?? "?"),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}
+
+export async function acquireLock(ssm: SSM, model: Model, command: string): Promise<HeldLock> {
+  const name = lockParameterName(model);
+  const holder: LockHolder = {
+    id: randomUUID(),
+    command,
+    user: currentUser(),
+    host: hostname(),
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
+  try {
+    await ssm.putParameter({
+      Name: name,
+      Type: "String",
+      Value: JSON.stringify(holder),
+      Overwrite: false,
+      Description: `mlflow-dev deploy lock of ${model.name}/${model.environment}: remove with mlflow-dev unlock --env ${model.environment}`,
+    });
+  } catch (e) {
+    if (awsErrorName(e) !== "ParameterAlreadyExists")
+      throw new DeployError(`cannot take the deploy lock (${name}): ${awsErrorMessage(e)}`, { cause: e });
+    const other = await readLock(ssm, model);
+    throw new DeployError(
+      `${command} ${model.environment}: refused, another deploy of this environment holds the lock: ${other ? describeHolder(other) : "holder unknown"}`,
+      {
+        hint: `Wait for it to finish. If it was interrupted (a crash, Ctrl-C, a lost CI runner), release the lock with: mlflow-dev unlock --env ${model.environment}`,
+      },
+    );
+  }
+  return {
+    holder,
+    release: async () => {
+      const now = await readLock(ssm, model);
+      // Someone ran unlock and another deploy took the lock: it is not ours to remove.
+      if (now && now.id !== holder.id) return;
+      await deleteLockParameter(ssm, name);
+    },
+  };
+}
+
+export async function readLock(ssm: SSM, model: Model): Promise<LockHolder | undefined> {
+  try {
+    const r = await ssm.getParameter({ Name: lockParameterName(model) });
+    return (
+      parseHolder(r.Parameter?.Value) ?? {
+        id: "?",
+        command: "?",
+        user: "?",
+        host: "?",
+        pid: 0,
+        startedAt: r.Parameter?.LastModifiedDate?.toISOString() ?? "?",
+      }
+    );
+  } catch (e) {
+    if (awsErrorName(e) === "ParameterNotFound") return undefined;
+    throw e;
+  }
+}
+
+/** Removes the lock whoever holds it; returns the holder it removed, if any. */
+export async function forceUnlock(ssm: SSM, model: Model): Promise<LockHolder | undefined> {
+  const holder = await readLock(ssm, model);
+  if (!holder) return undefined;
+  await deleteLockParameter(ssm, lockParameterName(model));
+  return holder;
+}
+
+async function deleteLockParameter(ssm: SSM, name: string): Promise<void> {
+  try {
+    await ssm.deleteParameter({ Name: name });
+  } catch (e) {
+    if (awsErrorName(e) !== "ParameterNotFound") throw e;
+  }
+}
+
+/** Runs fn while holding the lock; releases it afterwards, whatever happened. */
+export async function withLock<T>(ssm: SSM, model: Model, command: string, fn: () => Promise<T>): Promise<T> {
+  const lock = await acquireLock(ssm, model, command);
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}

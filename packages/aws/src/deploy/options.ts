@@ -1,0 +1,26 @@
+import type { Reporter } from "./report.ts";
+
+/** How long each wait may take, and how often to poll. */
+export interface DeployWaits {
+  pollMs: number;
+  stackTimeoutMs: number;
+  serviceTimeoutMs: number;
+  taskTimeoutMs: number;
+  healthTimeoutMs: number;
+}
+
+/** AWS takes minutes (RDS alone ~10): poll every 5 s. An emulator answers at once: poll every second. */
+export function defaultWaits(endpointUrl: string | undefined): DeployWaits {
+  return {
+    pollMs: endpointUrl ? 1_000 : 5_000,
+    stackTimeoutMs: 60 * 60_000,
+    serviceTimeoutMs: 30 * 60_000,
+    taskTimeoutMs: 20 * 60_000,
+    healthTimeoutMs: 5 * 60_000,
+  };
+}
+
+export interface RunnerOptions {
+  report: Reporter;
+  waits: DeployWaits;
+}

@@ -1,0 +1,176 @@
+import type { Model, SecretName } from "@mlflow-dev/spec";
+import { toTemplate } from "../cloudformation/template.ts";
+import { assertCompatible } from "../compatibility.ts";
+import { deployContextFromStack } from "../context.ts";
+import { OutputName, stackName } from "../names.ts";
+import { toTaskDefinition } from "../task-definition.ts";
+import type { AwsClients } from "./clients.ts";
+import {
+  type FieldChange,
+  formatChanges,
+  formatFieldChange,
+  type ResourceChange,
+  summarizeChanges,
+  taskDefinitionChanges,
+} from "./diff.ts";
+import { plannedImage } from "./image.ts";
+import type { RunnerOptions } from "./options.ts";
+import { preflight } from "./preflight.ts";
+import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
+import { describeSecrets } from "./secrets.ts";
+import { createChangeSet, deleteChangeSet, getStack, stackParameters, stackPhase } from "./stack.ts";
+
+export interface PlanOptions extends RunnerOptions {
+  specDir: string;
+}
+
+export interface PlanResult {
+  environment: string;
+  stack: string;
+  region: string;
+  account: string;
+  /** create: the stack does not exist; update: a change set was computed; blocked: the stack is busy or broken. */
+  stackAction: "create" | "update" | "blocked";
+  stackStatus?: string;
+  secrets: { name: string; action: "create" | "keep" | "restore" }[];
+  infrastructure: ResourceChange[];
+  image: string;
+  service: {
+    action: "create" | "update" | "unchanged";
+    currentTaskDefinition?: string;
+    changes: FieldChange[];
+  };
+  /** Nothing would change. */
+  upToDate: boolean;
+}
+
+/**
+ * What promote would do, with nothing applied: the secrets it would create, the CloudFormation
+ * change set (computed by CloudFormation, then deleted), and the task-definition fields that change.
+ */
+export async function plan(model: Model, clients: AwsClients, options: PlanOptions): Promise<PlanResult> {
+  const { report, waits } = options;
+  const target = assertCompatible(model);
+  report.step("checks");
+  const identity = await preflight(model, clients, report);
+  const name = stackName(model);
+
+  report.step("secrets");
+  const secretStatus = await describeSecrets(clients.secretsManager, model);
+  const secrets = secretStatus.map((s) => ({
+    name: s.id,
+    action: (s.state === "exists" ? "keep" : s.state === "missing" ? "create" : "restore") as
+      | "create"
+      | "keep"
+      | "restore",
+  }));
+
+  report.step(`infrastructure: stack ${name}`);
+  const stack = await getStack(clients.cloudformation, name);
+  const phase = stackPhase(stack?.status);
+  const template = toTemplate(model);
+  let infrastructure: ResourceChange[] = [];
+  let stackAction: PlanResult["stackAction"];
+  if (phase === "absent" || phase === "create") {
+    stackAction = "create";
+    infrastructure = Object.entries(template.Resources).map(([logicalId, r]) => ({
+      action: "Add",
+      logicalId,
+      type: r.Type,
+      details: r.Condition ? ["on the first rollout"] : [],
+    }));
+  } else if (phase === "update") {
+    stackAction = "update";
+    const secretArns: Partial<Record<SecretName, string>> = {};
+    for (const s of secretStatus) if (s.arn) secretArns[s.name] = s.arn;
+    const changeSet = await createChangeSet(
+      clients.cloudformation,
+      {
+        stackName: name,
+        type: "UPDATE",
+        templateBody: JSON.stringify(template),
+        parameters: stackParameters(model, secretArns, { usePrevious: true }),
+        model,
+        description: "mlflow-dev plan: computed to show the changes, then deleted",
+      },
+      "plan",
+      { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs },
+    );
+    if (!changeSet.empty) await deleteChangeSet(clients.cloudformation, changeSet.id, name);
+    infrastructure = changeSet.changes;
+  } else stackAction = "blocked";
+
+  report.step("service");
+  const outputs = stack?.outputs ?? {};
+  const image = plannedImage(model, outputs, options.specDir);
+  const service: PlanResult["service"] = { action: "create", changes: [] };
+  if (phase === "update" && outputs[OutputName.executionRoleArn]) {
+    const existing = await describeService(clients.ecs, model);
+    const secretArns: Partial<Record<SecretName, string>> = {};
+    for (const s of secretStatus) if (s.arn) secretArns[s.name] = s.arn;
+    const desired = toTaskDefinition(model, deployContextFromStack({ outputs, imageUri: image, secretArns }));
+    if (existing?.taskDefinition) {
+      const current = await describeTaskDefinition(clients.ecs, existing.taskDefinition);
+      service.currentTaskDefinition = existing.taskDefinition;
+      service.changes = taskDefinitionChanges(current, desired);
+      service.action = service.changes.length ? "update" : "unchanged";
+    }
+  }
+  const result: PlanResult = {
+    environment: model.environment,
+    stack: name,
+    region: target.region,
+    account: identity.account,
+    stackAction,
+    ...(stack ? { stackStatus: stack.status } : {}),
+    secrets,
+    infrastructure,
+    image,
+    service,
+    upToDate:
+      stackAction === "update" &&
+      infrastructure.length === 0 &&
+      service.action === "unchanged" &&
+      secrets.every((s) => s.action === "keep"),
+  };
+  return result;
+}
+
+/** The plan for humans: one section per part, + ~ - per change, and a summary line. */
+export function formatPlan(p: PlanResult): string {
+  const out: string[] = [];
+  out.push(`plan for ${p.environment}: stack ${p.stack} in ${p.region}, account ${p.account}`);
+  out.push("", "secrets:");
+  for (const s of p.secrets)
+    out.push(
+      s.action === "create"
+        ? `  + ${s.name}  (generated on promote, never shown)`
+        : s.action === "restore"
+          ? `  < ${s.name}  (scheduled for deletion: restored with its value)`
+          : `    ${s.name}  (exists, kept)`,
+    );
+  out.push(
+    "",
+    `infrastructure (${p.stackAction === "create" ? "new stack" : p.stackAction === "update" ? "CloudFormation change set" : `stack is ${p.stackStatus}: no change set`}):`,
+  );
+  if (p.infrastructure.length === 0) out.push("  no changes");
+  else out.push(...formatChanges(p.infrastructure).map((l) => `  ${l}`));
+  out.push("", "service:");
+  out.push(`  image ${p.image}`);
+  if (p.service.action === "create") out.push("  + task definition and service created on the first rollout");
+  else if (p.service.action === "unchanged")
+    out.push(`    runs ${revisionOf(p.service.currentTaskDefinition)}: no changes`);
+  else {
+    out.push(
+      `  ~ new revision replacing ${revisionOf(p.service.currentTaskDefinition)}; the migration task runs first:`,
+    );
+    out.push(...p.service.changes.map((c) => `      ${formatFieldChange(c)}`));
+  }
+  out.push(
+    "",
+    p.upToDate
+      ? "no changes: promote would change nothing"
+      : `summary: ${p.secrets.filter((s) => s.action !== "keep").length} secret(s) to create or restore; infrastructure ${summarizeChanges(p.infrastructure)}; service ${p.service.action === "unchanged" ? "unchanged" : p.service.action === "create" ? "created on the first rollout" : "new revision"}`,
+  );
+  return `${out.join("\n")}\n`;
+}

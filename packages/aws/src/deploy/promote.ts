@@ -1,0 +1,298 @@
+import type { Model } from "@mlflow-dev/spec";
+import { toTemplate } from "../cloudformation/template.ts";
+import { assertCompatible } from "../compatibility.ts";
+import { type DeployContext, deployContextFromStack } from "../context.ts";
+import { OutputName, ParameterName, stackName } from "../names.ts";
+import { toTaskDefinition } from "../task-definition.ts";
+import type { AwsClients } from "./clients.ts";
+import {
+  formatChanges,
+  formatFieldChange,
+  type ResourceChange,
+  summarizeChanges,
+  taskDefinitionChanges,
+} from "./diff.ts";
+import { DeployError } from "./errors.ts";
+import { targetFor } from "./http.ts";
+import { type DockerOptions, type ImageChoice, resolveImage } from "./image.ts";
+import { withLock } from "./lock.ts";
+import { type MigrationResult, runMigration } from "./migrate.ts";
+import type { RunnerOptions } from "./options.ts";
+import { preflight } from "./preflight.ts";
+import {
+  describeService,
+  describeTaskDefinition,
+  isSteadyOn,
+  registerIfChanged,
+  revisionOf,
+  waitForSteadyState,
+} from "./rollout.ts";
+import { ensureSecrets, readSecretValue } from "./secrets.ts";
+import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
+import {
+  createChangeSet,
+  deleteStack,
+  executeChangeSet,
+  getStack,
+  type StackInfo,
+  stackParameters,
+  stackPhase,
+} from "./stack.ts";
+
+export interface PromoteOptions extends RunnerOptions, DockerOptions {
+  /** Directory of the spec file (build contexts are relative to it). */
+  specDir: string;
+}
+
+export interface PromoteResult {
+  environment: string;
+  stack: string;
+  /** False when the promote found nothing to change. */
+  changed: boolean;
+  url: string;
+  image: string;
+  taskDefinitionArn: string;
+  previousTaskDefinitionArn?: string;
+  secretsCreated: string[];
+  infrastructureChanges: ResourceChange[];
+  migration?: MigrationResult;
+  smokeTest?: SmokeResult;
+}
+
+const STEPS = ["checks", "secrets", "infrastructure", "image", "migration", "rollout", "smoke test"] as const;
+
+function stepTitle(step: (typeof STEPS)[number], note = ""): string {
+  return `[${STEPS.indexOf(step) + 1}/${STEPS.length}] ${step}${note ? `: ${note}` : ""}`;
+}
+
+/**
+ * The whole rollout of one environment: checks, secrets, the stack (through a change set), the
+ * image, the migration task, the new task definition revision on the service, a steady state,
+ * and the smoke test. A failure after the service was touched puts the previous revision back.
+ */
+export async function promote(model: Model, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
+  const { report } = options;
+  assertCompatible(model);
+  report.step(stepTitle("checks"));
+  await preflight(model, clients, report);
+  return withLock(clients.ssm, model, "promote", () => promoteLocked(model, clients, options));
+}
+
+async function promoteLocked(model: Model, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
+  const { report, waits } = options;
+  const stackWait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
+  const name = stackName(model);
+
+  report.step(stepTitle("secrets"));
+  const secrets = await ensureSecrets(clients.secretsManager, model, report);
+
+  report.step(stepTitle("infrastructure", `stack ${name}`));
+  const infra = await deployInfrastructure(model, clients, secrets.arns, options);
+  const outputs = infra.stack.outputs;
+  const url = outputs[OutputName.serviceUrl] ?? "";
+  const target = targetFor(url, clients.endpointUrl);
+
+  report.step(stepTitle("image"));
+  const image: ImageChoice = await resolveImage(model, clients, outputs, options.specDir, report, options);
+
+  const ctx: DeployContext = deployContextFromStack({ outputs, imageUri: image.imageUri, secretArns: secrets.arns });
+  const desired = toTaskDefinition(model, ctx);
+  const service = await describeService(clients.ecs, model);
+  const currentArn = service?.taskDefinition;
+  const current = currentArn ? await describeTaskDefinition(clients.ecs, currentArn) : undefined;
+  const tdChanges = taskDefinitionChanges(current, desired);
+  const inSync = infra.stack.parameters[ParameterName.taskDefinitionArn] === currentArn;
+  const result: PromoteResult = {
+    environment: model.environment,
+    stack: name,
+    changed: true,
+    url,
+    image: image.imageUri,
+    taskDefinitionArn: currentArn ?? "",
+    ...(currentArn ? { previousTaskDefinitionArn: currentArn } : {}),
+    secretsCreated: [...secrets.created, ...secrets.restored],
+    infrastructureChanges: infra.changes,
+  };
+
+  if (service && currentArn && tdChanges.length === 0 && inSync && isSteadyOn(service, currentArn)) {
+    report.step(stepTitle("migration", "skipped (the service already runs this image and configuration)"));
+    report.step(stepTitle("rollout", `the service already runs ${revisionOf(currentArn)}`));
+    report.step(stepTitle("smoke test", "health only (nothing was rolled out)"));
+    await waitForHealth(target, model, { healthTimeoutMs: waits.healthTimeoutMs, pollMs: waits.pollMs });
+    report.info(`GET ${model.mlflow.healthPath}: 200`);
+    delete result.previousTaskDefinitionArn;
+    result.changed = secrets.created.length + secrets.restored.length + infra.changes.length > 0 || image.pushed;
+    return result;
+  }
+
+  report.step(stepTitle("migration"));
+  result.migration = await runMigration(
+    clients,
+    model,
+    ctx,
+    {
+      subnetIds: (outputs[OutputName.taskSubnetIds] ?? "").split(",").filter(Boolean),
+      securityGroupId: outputs[OutputName.taskSecurityGroupId] ?? "",
+    },
+    report,
+    { pollMs: waits.pollMs, timeoutMs: waits.taskTimeoutMs },
+  );
+  report.info("the database schema is up to date");
+
+  report.step(stepTitle("rollout"));
+  const registration =
+    current && currentArn && tdChanges.length === 0
+      ? { arn: currentArn, registered: false }
+      : await registerIfChanged(clients.ecs, desired);
+  for (const c of tdChanges) report.info(formatFieldChange(c));
+  report.info(`${registration.registered ? "registered" : "using"} ${revisionOf(registration.arn)}`);
+  result.taskDefinitionArn = registration.arn;
+
+  // From here on the service is touched: any failure puts the previous revision back.
+  try {
+    await setServiceTaskDefinition(model, clients, registration.arn, options);
+    report.info(`waiting for ${revisionOf(registration.arn)} to run steadily`);
+    await waitForSteadyState(clients, model, ctx, registration.arn, report, {
+      pollMs: waits.pollMs,
+      timeoutMs: waits.serviceTimeoutMs,
+    });
+    report.step(stepTitle("smoke test", url));
+    result.smokeTest = await smokeTest(target, model, {
+      report,
+      healthTimeoutMs: waits.healthTimeoutMs,
+      pollMs: waits.pollMs,
+      ...(await smokeAuth(model, clients, secrets.arns)),
+    });
+  } catch (e) {
+    const cause = e instanceof Error ? e.message : String(e);
+    if (!currentArn || currentArn === registration.arn)
+      throw new DeployError(
+        `${cause}\nThere is no earlier revision to go back to: the service stays on ${revisionOf(registration.arn)}`,
+        { hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} again.`, cause: e },
+      );
+    report.step(`rolling back to ${revisionOf(currentArn)}`);
+    try {
+      await setServiceTaskDefinition(model, clients, currentArn, options);
+      await waitForSteadyState(clients, model, ctx, currentArn, report, {
+        pollMs: waits.pollMs,
+        timeoutMs: waits.serviceTimeoutMs,
+      });
+      await waitForHealth(target, model, { healthTimeoutMs: waits.healthTimeoutMs, pollMs: waits.pollMs });
+      report.info(`${revisionOf(currentArn)} runs again and ${url} answers ${model.mlflow.healthPath}`);
+    } catch (rollbackError) {
+      throw new DeployError(
+        `${cause}\nThe rollback to ${revisionOf(currentArn)} failed too: ${(rollbackError as Error).message}`,
+        {
+          hint: `Check the service in the ECS console, then run mlflow-dev promote --env ${model.environment} again.`,
+          cause: e,
+        },
+      );
+    }
+    throw new DeployError(
+      `${cause}\nRolled back: the service runs ${revisionOf(currentArn)} again and answers at ${url}`,
+      { hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} again.`, cause: e },
+    );
+  }
+  return result;
+
+  async function setServiceTaskDefinition(
+    m: Model,
+    c: AwsClients,
+    arn: string,
+    o: PromoteOptions,
+  ): Promise<StackInfo | undefined> {
+    const cs = await createChangeSet(
+      c.cloudformation,
+      {
+        stackName: name,
+        type: "UPDATE",
+        parameters: stackParameters(m, {}, { value: arn }),
+        model: m,
+        description: `mlflow-dev promote: service on ${revisionOf(arn)}`,
+      },
+      "rollout",
+      stackWait,
+    );
+    if (cs.empty) {
+      o.report.info(`the stack already points the service at ${revisionOf(arn)}`);
+      return undefined;
+    }
+    for (const line of formatChanges(cs.changes)) o.report.info(line);
+    return executeChangeSet(c.cloudformation, name, cs, o.report, stackWait);
+  }
+}
+
+async function smokeAuth(
+  model: Model,
+  clients: AwsClients,
+  arns: Partial<Record<string, string>>,
+): Promise<{ auth?: { user: string; password: string } }> {
+  if (model.mlflow.auth !== "basic") return {};
+  const arn = arns["auth-admin-password"];
+  if (!arn) return {};
+  return { auth: { user: "admin", password: await readSecretValue(clients.secretsManager, arn) } };
+}
+
+interface Infrastructure {
+  stack: StackInfo;
+  changes: ResourceChange[];
+}
+
+/** The stack through a change set; the service's task definition is left as it is. */
+async function deployInfrastructure(
+  model: Model,
+  clients: AwsClients,
+  secretArns: Partial<Record<string, string>>,
+  options: PromoteOptions,
+): Promise<Infrastructure> {
+  const { report, waits } = options;
+  const wait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
+  const cfn = clients.cloudformation;
+  const name = stackName(model);
+  let stack = await getStack(cfn, name);
+  const phase = stackPhase(stack?.status);
+  if (phase === "busy")
+    throw new DeployError(`the stack ${name} is ${stack?.status}: another operation is running on it`, {
+      hint: "Wait until it finishes (aws cloudformation describe-stacks), then run promote again.",
+    });
+  if (phase === "broken")
+    throw new DeployError(
+      `the stack ${name} is ${stack?.status}${stack?.statusReason ? ` (${stack.statusReason})` : ""}`,
+      {
+        hint: stack?.status.endsWith("ROLLBACK_FAILED")
+          ? "Continue the rollback (aws cloudformation continue-update-rollback) or run mlflow-dev destroy, then promote again."
+          : "Inspect it in the CloudFormation console; mlflow-dev destroy removes it.",
+      },
+    );
+  if (stack?.status === "ROLLBACK_COMPLETE") {
+    report.info(`the stack's first creation failed earlier and left it empty (ROLLBACK_COMPLETE): deleting it first`);
+    await deleteStack(cfn, name, report, wait);
+    stack = undefined;
+  }
+  const type = phase === "update" ? "UPDATE" : "CREATE";
+  const changeSet = await createChangeSet(
+    cfn,
+    {
+      stackName: name,
+      type,
+      templateBody: JSON.stringify(toTemplate(model)),
+      parameters: stackParameters(
+        model,
+        secretArns as never,
+        type === "UPDATE" ? { usePrevious: true } : { value: "" },
+      ),
+      model,
+      description: `mlflow-dev promote: infrastructure of ${model.name} (${model.environment})`,
+    },
+    "infra",
+    wait,
+  );
+  if (changeSet.empty && stack) {
+    report.info("no changes");
+    return { stack, changes: [] };
+  }
+  report.info(`${type === "CREATE" ? "creating" : "updating"} ${name}: ${summarizeChanges(changeSet.changes)}`);
+  for (const line of formatChanges(changeSet.changes)) report.info(line);
+  const done = await executeChangeSet(cfn, name, changeSet, report, wait);
+  return { stack: done, changes: changeSet.changes };
+}

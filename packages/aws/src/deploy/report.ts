@@ -1,0 +1,36 @@
+/** Progress of a deploy command: human lines on stderr, so stdout carries only data. */
+export interface Reporter {
+  /** A numbered step of the command ("secrets", "infrastructure", ...). */
+  step(title: string): void;
+  /** A detail line under the current step. */
+  info(line: string): void;
+  warn(line: string): void;
+}
+
+export function stderrReporter(prefix: string, write: (s: string) => void = (s) => process.stderr.write(s)): Reporter {
+  return {
+    step: (title) => write(`${prefix}: ${title}\n`),
+    info: (line) => write(`  ${line}\n`),
+    warn: (line) => write(`  warning: ${line}\n`),
+  };
+}
+
+/** A Reporter that keeps the lines, for tests. */
+export function memoryReporter(): Reporter & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    step: (title) => lines.push(title),
+    info: (line) => lines.push(`  ${line}`),
+    warn: (line) => lines.push(`  warning: ${line}`),
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Seconds since t0, for progress lines. */
+export function elapsed(t0: number): string {
+  return `${Math.round((Date.now() - t0) / 1000)}s`;
+}

@@ -1,0 +1,158 @@
+import type { ECS, Service } from "@aws-sdk/client-ecs";
+import type { Model } from "@mlflow-dev/spec";
+import type { DeployContext } from "../context.ts";
+import { clusterName, LOG_STREAM_PREFIX, serviceName } from "../names.ts";
+import type { TaskDefinition } from "../task-definition.ts";
+import type { AwsClients } from "./clients.ts";
+import { type FieldChange, taskDefinitionChanges } from "./diff.ts";
+import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
+import { indentLines, lastLogLines, taskLogStream } from "./logs.ts";
+import { type Reporter, sleep } from "./report.ts";
+import type { WaitOptions } from "./stack.ts";
+
+/** Task definitions and the ECS service: register, compare, wait for a steady state. */
+
+/** A registered revision (latest ACTIVE of a family, or an ARN) with its tags, or undefined. */
+export async function describeTaskDefinition(ecs: ECS, ref: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const r = await ecs.describeTaskDefinition({ taskDefinition: ref, include: ["TAGS"] });
+    if (!r.taskDefinition) return undefined;
+    return { ...(r.taskDefinition as Record<string, unknown>), tags: r.tags ?? [] };
+  } catch (e) {
+    if (
+      awsErrorName(e) === "ClientException" &&
+      /not found|Unable to describe|does not exist|inactive/i.test(awsErrorMessage(e))
+    )
+      return undefined;
+    throw e;
+  }
+}
+
+export interface Registration {
+  arn: string;
+  /** A new revision was registered (false: the latest ACTIVE one already matched). */
+  registered: boolean;
+  changes: FieldChange[];
+}
+
+/** Registers the task definition unless the family's latest ACTIVE revision already is exactly it. */
+export async function registerIfChanged(ecs: ECS, desired: TaskDefinition): Promise<Registration> {
+  const latest = await describeTaskDefinition(ecs, desired.family);
+  const changes = taskDefinitionChanges(latest, desired);
+  if (latest && changes.length === 0) return { arn: String(latest.taskDefinitionArn), registered: false, changes };
+  const r = await ecs.registerTaskDefinition(desired as never);
+  const arn = r.taskDefinition?.taskDefinitionArn;
+  if (!arn) throw new DeployError(`ECS registered ${desired.family} but returned no ARN`);
+  return { arn, registered: true, changes };
+}
+
+export async function describeService(ecs: ECS, model: Model): Promise<Service | undefined> {
+  const r = await ecs.describeServices({ cluster: clusterName(model), services: [serviceName(model)] });
+  const s = r.services?.[0];
+  return s && s.status !== "INACTIVE" ? s : undefined;
+}
+
+export function revisionOf(arn: string | undefined): string {
+  return arn ? (arn.split("/").pop() ?? arn) : "(none)";
+}
+
+/** The service runs exactly this revision, all of its tasks, with its rollout completed. */
+export function isSteadyOn(service: Service | undefined, taskDefinitionArn: string): boolean {
+  if (!service) return false;
+  const deployments = service.deployments ?? [];
+  const primary = deployments.find((d) => d.status === "PRIMARY");
+  return (
+    deployments.length === 1 &&
+    primary?.taskDefinition === taskDefinitionArn &&
+    (primary.rolloutState === undefined || primary.rolloutState === "COMPLETED") &&
+    (primary.runningCount ?? 0) >= (service.desiredCount ?? 0) &&
+    (service.runningCount ?? 0) >= (service.desiredCount ?? 0)
+  );
+}
+
+/**
+ * Polls the service until the revision runs steadily, printing deployment progress and service
+ * events. Throws when ECS gives up on the revision (circuit breaker) or the time runs out, with
+ * the stopped tasks' reasons and their last log lines.
+ */
+export async function waitForSteadyState(
+  clients: AwsClients,
+  model: Model,
+  ctx: Pick<DeployContext, "logGroupName">,
+  taskDefinitionArn: string,
+  report: Reporter,
+  wait: WaitOptions,
+): Promise<void> {
+  const deadline = Date.now() + wait.timeoutMs;
+  const seenEvents = new Set<string>();
+  let lastLine = "";
+  let first = true;
+  for (;;) {
+    const service = await describeService(clients.ecs, model);
+    if (!service)
+      throw new DeployError(`the ECS service ${serviceName(model)} does not exist in ${clusterName(model)}`);
+    const events = [...(service.events ?? [])].reverse();
+    for (const e of events) {
+      const id = e.id ?? `${e.createdAt?.toISOString()}${e.message}`;
+      if (seenEvents.has(id)) continue;
+      seenEvents.add(id);
+      // The history before this rollout is not news.
+      if (!first) report.info(`event: ${e.message}`);
+    }
+    first = false;
+    const ours = (service.deployments ?? []).find((d) => d.taskDefinition === taskDefinitionArn);
+    const line = ours
+      ? `${revisionOf(taskDefinitionArn)}: ${ours.runningCount ?? 0}/${ours.desiredCount ?? 0} running, ${ours.pendingCount ?? 0} pending (${ours.status}, ${ours.rolloutState ?? "?"})`
+      : `${revisionOf(taskDefinitionArn)}: no deployment`;
+    if (line !== lastLine) report.info(line);
+    lastLine = line;
+    if (isSteadyOn(service, taskDefinitionArn)) return;
+    const primary = (service.deployments ?? []).find((d) => d.status === "PRIMARY");
+    if (ours?.rolloutState === "FAILED" || (primary && primary.taskDefinition !== taskDefinitionArn)) {
+      const why = ours?.rolloutStateReason || `ECS runs ${revisionOf(primary?.taskDefinition)} instead`;
+      throw new DeployError(
+        `ECS gave up on ${revisionOf(taskDefinitionArn)}: ${why}${await stoppedTaskDetails(clients, model, ctx, taskDefinitionArn)}`,
+      );
+    }
+    if (Date.now() > deadline)
+      throw new DeployError(
+        `${revisionOf(taskDefinitionArn)} did not reach a steady state within ${Math.round(wait.timeoutMs / 1000)}s${await stoppedTaskDetails(clients, model, ctx, taskDefinitionArn)}`,
+      );
+    await sleep(wait.pollMs);
+  }
+}
+
+/** Why the revision's tasks stopped, with the last log lines of the newest one. */
+export async function stoppedTaskDetails(
+  clients: AwsClients,
+  model: Model,
+  ctx: Pick<DeployContext, "logGroupName">,
+  taskDefinitionArn: string,
+): Promise<string> {
+  try {
+    const list = await clients.ecs.listTasks({
+      cluster: clusterName(model),
+      serviceName: serviceName(model),
+      desiredStatus: "STOPPED",
+    });
+    if (!list.taskArns?.length) return "";
+    const d = await clients.ecs.describeTasks({ cluster: clusterName(model), tasks: list.taskArns.slice(0, 100) });
+    const tasks = (d.tasks ?? [])
+      .filter((t) => t.taskDefinitionArn === taskDefinitionArn)
+      .sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
+    const newest = tasks[0];
+    if (!newest) return "";
+    const container = newest.containers?.[0];
+    const exit =
+      container?.exitCode === undefined || container.exitCode === null ? "" : `, exit code ${container.exitCode}`;
+    const reason = [newest.stoppedReason, container?.reason].filter(Boolean).join("; ");
+    const lines = await lastLogLines(
+      clients.logs,
+      ctx.logGroupName,
+      taskLogStream(LOG_STREAM_PREFIX.server, newest.taskArn ?? ""),
+    );
+    return `\n  ${tasks.length} task(s) of it stopped; the newest: ${reason || "no reason given"}${exit}${lines.length ? `\n  its last log lines:\n${indentLines(lines)}` : ""}`;
+  } catch {
+    return "";
+  }
+}

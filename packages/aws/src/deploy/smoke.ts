@@ -1,0 +1,159 @@
+import { randomBytes } from "node:crypto";
+import type { Model } from "@mlflow-dev/spec";
+import { DeployError } from "./errors.ts";
+import { type HttpResponse, type HttpTarget, send } from "./http.ts";
+import { type Reporter, sleep } from "./report.ts";
+
+/**
+ * The smoke test of a rollout, against the service endpoint: /health, then a tracking round trip
+ * through the REST API (experiment, run, metric) and an artifact uploaded through the server's
+ * artifact proxy and read back.
+ */
+
+export const SMOKE_EXPERIMENT = "mlflow-dev-smoke-test";
+
+export interface SmokeResult {
+  url: string;
+  experimentId: string;
+  runId: string;
+  /** The artifact as the proxy serves it, relative to /api/2.0/mlflow-artifacts/artifacts/. */
+  artifactPath?: string;
+  /** The object the artifact became in the bucket: s3://bucket/prefix/<experiment>/<run>/artifacts/<file>. */
+  artifactObject?: string;
+}
+
+export interface SmokeOptions {
+  report: Reporter;
+  /** How long /health may take to answer 200 (the load balancer registers the task first). */
+  healthTimeoutMs: number;
+  pollMs: number;
+  /** Basic-auth credentials when the server runs MLflow's basic-auth app. */
+  auth?: { user: string; password: string };
+}
+
+class SmokeFailure extends Error {}
+
+/** Waits for GET <healthPath> to answer 200. */
+export async function waitForHealth(
+  target: HttpTarget,
+  model: Model,
+  options: Pick<SmokeOptions, "healthTimeoutMs" | "pollMs">,
+): Promise<void> {
+  const deadline = Date.now() + options.healthTimeoutMs;
+  let last = "";
+  for (;;) {
+    try {
+      const r = await send(target, "GET", model.mlflow.healthPath, { timeoutMs: 10_000 });
+      if (r.status === 200) return;
+      last = `HTTP ${r.status} ${r.body.toString("utf8").slice(0, 200)}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline)
+      throw new DeployError(
+        `GET ${target.url}${model.mlflow.healthPath} did not answer 200 within ${Math.round(options.healthTimeoutMs / 1000)}s (last: ${last.trim()})`,
+      );
+    await sleep(options.pollMs);
+  }
+}
+
+export async function smokeTest(target: HttpTarget, model: Model, options: SmokeOptions): Promise<SmokeResult> {
+  const { report } = options;
+  await waitForHealth(target, model, options);
+  report.info(`GET ${model.mlflow.healthPath}: 200`);
+  const headers: Record<string, string> = options.auth
+    ? { authorization: `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString("base64")}` }
+    : {};
+  const api = async (method: "GET" | "POST", path: string, body?: unknown): Promise<Record<string, unknown>> => {
+    let r: HttpResponse;
+    let url = `/api/2.0/mlflow/${path}`;
+    if (method === "GET" && body) url += `?${new URLSearchParams(body as Record<string, string>)}`;
+    try {
+      r = await send(target, method, url, {
+        headers: { ...headers, ...(method === "POST" ? { "content-type": "application/json" } : {}) },
+        ...(method === "POST" ? { body: JSON.stringify(body ?? {}) } : {}),
+      });
+    } catch (e) {
+      throw new SmokeFailure(`${method} ${url}: ${(e as Error).message}`);
+    }
+    const text = r.body.toString("utf8");
+    let json: Record<string, unknown> = {};
+    try {
+      json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      json = { raw: text.slice(0, 200) };
+    }
+    if (r.status !== 200)
+      throw Object.assign(new SmokeFailure(`${method} ${url}: HTTP ${r.status} ${text.slice(0, 300)}`), {
+        errorCode: json.error_code,
+      });
+    return json;
+  };
+
+  try {
+    const experimentId = await smokeExperiment(api);
+    const started = Date.now();
+    const created = (await api("POST", "runs/create", {
+      experiment_id: experimentId,
+      run_name: `promote-${new Date(started).toISOString()}`,
+      start_time: started,
+      tags: [{ key: "mlflow-dev.smoke-test", value: model.environment }],
+    })) as { run?: { info?: { run_id?: string; artifact_uri?: string } } };
+    const runId = created.run?.info?.run_id ?? "";
+    const artifactUri = created.run?.info?.artifact_uri ?? "";
+    if (!runId) throw new SmokeFailure("runs/create returned no run id");
+    await api("POST", "runs/log-metric", { run_id: runId, key: "smoke_check", value: 1, timestamp: started, step: 0 });
+    const got = (await api("GET", "runs/get", { run_id: runId })) as {
+      run?: { data?: { metrics?: { key: string; value: number }[] } };
+    };
+    if (!got.run?.data?.metrics?.some((m) => m.key === "smoke_check" && m.value === 1))
+      throw new SmokeFailure(`runs/get does not return the metric smoke_check=1 just logged to run ${runId}`);
+    report.info(`tracking: experiment ${experimentId}, run ${runId}, metric smoke_check=1 logged and read back`);
+
+    const result: SmokeResult = { url: target.url, experimentId, runId };
+    if (artifactUri.startsWith("mlflow-artifacts:")) {
+      const path = `${artifactUri.replace(/^mlflow-artifacts:\/*/, "")}/mlflow-dev-smoke.txt`;
+      const content = Buffer.from(`mlflow-dev smoke test ${randomBytes(8).toString("hex")}\n`);
+      const artifactUrl = `/api/2.0/mlflow-artifacts/artifacts/${path.split("/").map(encodeURIComponent).join("/")}`;
+      const put = await send(target, "PUT", artifactUrl, {
+        headers: { ...headers, "content-type": "application/octet-stream" },
+        body: content,
+      });
+      if (put.status !== 200)
+        throw new SmokeFailure(`PUT artifact ${path}: HTTP ${put.status} ${put.body.toString("utf8").slice(0, 300)}`);
+      const back = await send(target, "GET", artifactUrl, { headers });
+      if (back.status !== 200 || !back.body.equals(content))
+        throw new SmokeFailure(
+          `GET artifact ${path}: HTTP ${back.status}, ${back.body.length} bytes; not what was uploaded`,
+        );
+      result.artifactPath = path;
+      result.artifactObject = `${model.artifacts.destination}/${path}`;
+      report.info(`artifact: uploaded through the server and read back (${result.artifactObject})`);
+    } else {
+      report.info(`artifact: skipped (proxyArtifacts is false: clients write to ${artifactUri} directly)`);
+    }
+    await api("POST", "runs/update", { run_id: runId, status: "FINISHED", end_time: Date.now() });
+    return result;
+  } catch (e) {
+    if (e instanceof SmokeFailure) throw new DeployError(`the smoke test failed: ${e.message}`);
+    throw e;
+  }
+}
+
+type Api = (method: "GET" | "POST", path: string, body?: unknown) => Promise<Record<string, unknown>>;
+
+/** The smoke-test experiment: found by name (restored if deleted), else created. */
+async function smokeExperiment(api: Api): Promise<string> {
+  try {
+    const r = (await api("GET", "experiments/get-by-name", { experiment_name: SMOKE_EXPERIMENT })) as {
+      experiment?: { experiment_id?: string; lifecycle_stage?: string };
+    };
+    const id = r.experiment?.experiment_id ?? "";
+    if (r.experiment?.lifecycle_stage === "deleted") await api("POST", "experiments/restore", { experiment_id: id });
+    if (id) return id;
+  } catch (e) {
+    if ((e as { errorCode?: unknown }).errorCode !== "RESOURCE_DOES_NOT_EXIST") throw e;
+  }
+  const created = (await api("POST", "experiments/create", { name: SMOKE_EXPERIMENT })) as { experiment_id?: string };
+  return created.experiment_id ?? "";
+}

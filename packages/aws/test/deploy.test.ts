@@ -1,0 +1,255 @@
+import { describe, expect, it } from "vitest";
+import {
+  changedAttributes,
+  describeHolder,
+  diffJson,
+  endpointUrlFrom,
+  formatChanges,
+  formatPlan,
+  generateSecretValue,
+  isNetworkError,
+  type PlanResult,
+  parseHolder,
+  stackFailureMessage,
+  stackPhase,
+  summarizeChanges,
+  targetFor,
+  taskDefinitionChanges,
+} from "../src/deploy/index.ts";
+import { LogicalId, placeholderContext, toTaskDefinition, toTemplate, withTeardown } from "../src/index.ts";
+import { exampleModel } from "./helpers.ts";
+
+/** The pure parts of the deploy runners; the runners themselves run against the emulator (test/integration). */
+
+const basic = exampleModel("basic", "staging");
+const byo = exampleModel("existing-vpc", "prod");
+
+describe("stackPhase", () => {
+  it.each([
+    [undefined, "absent"],
+    ["DELETE_COMPLETE", "absent"],
+    ["REVIEW_IN_PROGRESS", "create"],
+    ["ROLLBACK_COMPLETE", "create"],
+    ["CREATE_IN_PROGRESS", "busy"],
+    ["UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "busy"],
+    ["CREATE_COMPLETE", "update"],
+    ["UPDATE_COMPLETE", "update"],
+    ["UPDATE_ROLLBACK_COMPLETE", "update"],
+    ["IMPORT_COMPLETE", "update"],
+    ["UPDATE_ROLLBACK_FAILED", "broken"],
+    ["DELETE_FAILED", "broken"],
+    ["ROLLBACK_FAILED", "broken"],
+  ])("%s -> %s", (status, phase) => {
+    expect(stackPhase(status)).toBe(phase);
+  });
+});
+
+describe("change-set diff", () => {
+  const changes = [
+    { action: "Add" as const, logicalId: "Vpc", type: "AWS::EC2::VPC", details: [] },
+    {
+      action: "Modify" as const,
+      logicalId: "Service",
+      type: "AWS::ECS::Service",
+      replacement: "False",
+      details: ["TaskDefinition"],
+    },
+    {
+      action: "Modify" as const,
+      logicalId: "Database",
+      type: "AWS::RDS::DBInstance",
+      replacement: "True",
+      details: ["DBName"],
+    },
+    { action: "Remove" as const, logicalId: "NatGateway", type: "AWS::EC2::NatGateway", details: [] },
+  ];
+
+  it("writes one aligned line per change, marking replacements", () => {
+    expect(formatChanges(changes)).toEqual([
+      "+ Vpc         AWS::EC2::VPC",
+      "~ Service     AWS::ECS::Service     (TaskDefinition)",
+      "~ Database    AWS::RDS::DBInstance  (DBName; REPLACED (a new resource, the old one is deleted))",
+      "- NatGateway  AWS::EC2::NatGateway",
+    ]);
+    expect(summarizeChanges(changes)).toBe("1 to add, 2 to change, 1 to remove");
+  });
+
+  it("names the changed properties once each", () => {
+    expect(
+      changedAttributes([
+        { Target: { Attribute: "Properties", Name: "TaskDefinition" } },
+        { Target: { Attribute: "Properties", Name: "TaskDefinition" } },
+        { Target: { Attribute: "Tags" } },
+      ]),
+    ).toEqual(["TaskDefinition", "Tags"]);
+  });
+});
+
+describe("task definition changes", () => {
+  const ctx = placeholderContext(basic);
+  const desired = toTaskDefinition(basic, ctx);
+
+  /** What DescribeTaskDefinition returns: the input plus defaults and read-only fields, lists reordered. */
+  function registered(td = desired): Record<string, unknown> {
+    const copy = structuredClone(td) as unknown as Record<string, unknown> & {
+      containerDefinitions: Record<string, unknown>[];
+    };
+    const c = copy.containerDefinitions[0] ?? {};
+    c.cpu = 0;
+    c.mountPoints = [];
+    c.volumesFrom = [];
+    c.environment = [...(c.environment as unknown[])].reverse();
+    return { ...copy, taskDefinitionArn: "arn:aws:ecs:eu-west-1:1:task-definition/x:3", revision: 3, status: "ACTIVE" };
+  }
+
+  it("ignores what AWS adds (defaults, ARN, revision) and the order of environment entries", () => {
+    expect(taskDefinitionChanges(registered(), desired)).toEqual([]);
+  });
+
+  it("reports a new image as one field change", () => {
+    const next = toTaskDefinition(basic, { ...ctx, imageUri: "example.com/mlflow:3.18.0" });
+    expect(taskDefinitionChanges(registered(), next)).toEqual([
+      { path: "containerDefinitions[0].image", before: ctx.imageUri, after: "example.com/mlflow:3.18.0" },
+    ]);
+  });
+
+  it("reports a field the rendering dropped", () => {
+    const next = structuredClone(desired);
+    delete next.containerDefinitions[0].healthCheck;
+    expect(taskDefinitionChanges(registered(), next).map((c) => c.path)).toEqual([
+      "containerDefinitions[0].healthCheck",
+    ]);
+  });
+
+  it("treats a missing revision as a change", () => {
+    expect(taskDefinitionChanges(undefined, desired)).toHaveLength(1);
+  });
+
+  it("diffJson names nested paths", () => {
+    expect(diffJson({ a: { b: [1, 2] } }, { a: { b: [1, 3] } })).toEqual([{ path: "a.b[1]", before: 2, after: 3 }]);
+  });
+});
+
+describe("stack failure message", () => {
+  it("puts the root cause first and the cancellations after it", () => {
+    const text = stackFailureMessage("s", { status: "ROLLBACK_COMPLETE" }, [
+      {
+        LogicalResourceId: "Bucket",
+        ResourceType: "AWS::S3::Bucket",
+        ResourceStatus: "CREATE_FAILED",
+        ResourceStatusReason: "Resource creation cancelled",
+      },
+      {
+        LogicalResourceId: "Database",
+        ResourceType: "AWS::RDS::DBInstance",
+        ResourceStatus: "CREATE_FAILED",
+        ResourceStatusReason: "DB instance class not available",
+      },
+      { LogicalResourceId: "s", ResourceType: "AWS::CloudFormation::Stack", ResourceStatus: "ROLLBACK_IN_PROGRESS" },
+    ]);
+    expect(text.split("\n")).toEqual([
+      "the stack s ended in ROLLBACK_COMPLETE; failed resources:",
+      "  Database (AWS::RDS::DBInstance) CREATE_FAILED: DB instance class not available",
+      "  Bucket (AWS::S3::Bucket) CREATE_FAILED: Resource creation cancelled",
+    ]);
+  });
+});
+
+describe("teardown template", () => {
+  const template = toTemplate(byo);
+
+  it("takes deletion protection off and keeps a snapshot and the data by default", () => {
+    const t = withTeardown(template, { skipFinalSnapshot: false, deleteData: false });
+    expect(t.Resources[LogicalId.database]?.Properties.DeletionProtection).toBe(false);
+    expect(t.Resources[LogicalId.database]?.DeletionPolicy).toBe("Snapshot");
+    expect(t.Resources[LogicalId.artifactBucket]?.DeletionPolicy).toBe("Retain");
+    expect(t.Resources[LogicalId.ecrRepository]?.DeletionPolicy).toBe("Retain");
+    // The deployed template itself is left alone.
+    expect(template.Resources[LogicalId.database]?.Properties.DeletionProtection).toBe(true);
+  });
+
+  it("deletes the database without a snapshot and the data only when asked", () => {
+    const t = withTeardown(template, { skipFinalSnapshot: true, deleteData: true });
+    expect(t.Resources[LogicalId.database]?.DeletionPolicy).toBe("Delete");
+    expect(t.Resources[LogicalId.artifactBucket]?.DeletionPolicy).toBe("Delete");
+    expect(t.Resources[LogicalId.ecrRepository]?.DeletionPolicy).toBe("Delete");
+    expect(t.Resources[LogicalId.ecrRepository]?.Properties.EmptyOnDelete).toBe(true);
+  });
+
+  it("changes nothing but the deletion settings", () => {
+    const t = withTeardown(template, { skipFinalSnapshot: false, deleteData: false });
+    for (const [id, r] of Object.entries(template.Resources)) {
+      const { DeletionPolicy: _a, UpdateReplacePolicy: _b, ...before } = r;
+      const { DeletionPolicy: _c, UpdateReplacePolicy: _d, ...after } = t.Resources[id] ?? r;
+      if (id === LogicalId.database) delete (after.Properties as Record<string, unknown>).DeletionProtection;
+      if (id === LogicalId.database) delete (before.Properties as Record<string, unknown>).DeletionProtection;
+      expect(after, id).toEqual(before);
+    }
+  });
+});
+
+describe("deploy lock holder", () => {
+  it("round-trips and describes who holds the lock", () => {
+    const h = { id: "1", command: "promote", user: "ana", host: "ci-7", pid: 42, startedAt: "2026-01-01T00:00:00Z" };
+    expect(parseHolder(JSON.stringify(h))).toEqual(h);
+    expect(describeHolder(h)).toBe("promote by ana@ci-7 (pid 42) since 2026-01-01T00:00:00Z");
+    expect(parseHolder("not json")).toBeUndefined();
+  });
+});
+
+describe("helpers", () => {
+  it('generates secrets RDS accepts (no / @ " or space), different each time', () => {
+    const a = generateSecretValue();
+    expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(generateSecretValue()).not.toBe(a);
+  });
+
+  it("takes the endpoint from the flag, else AWS_ENDPOINT_URL", () => {
+    expect(endpointUrlFrom("http://localhost:4566/", {})).toBe("http://localhost:4566");
+    expect(endpointUrlFrom(undefined, { AWS_ENDPOINT_URL: "http://x:1" })).toBe("http://x:1");
+    expect(endpointUrlFrom(undefined, {})).toBeUndefined();
+  });
+
+  it("reaches the service through the emulator only when there is one", () => {
+    expect(targetFor("http://lb.elb.amazonaws.com", undefined)).toEqual({ url: "http://lb.elb.amazonaws.com" });
+    expect(targetFor("http://lb.elb.amazonaws.com", "http://127.0.0.1:4566").via).toBe("http://127.0.0.1:4566");
+  });
+
+  it("tells network failures from AWS answers", () => {
+    expect(isNetworkError(Object.assign(new Error("x"), { cause: { code: "ENOTFOUND" } }))).toBe(true);
+    expect(isNetworkError(Object.assign(new Error("x"), { name: "AccessDenied" }))).toBe(false);
+  });
+});
+
+describe("formatPlan", () => {
+  const base: PlanResult = {
+    environment: "staging",
+    stack: "mlflow-dev-tracking-staging",
+    region: "eu-west-1",
+    account: "123456789012",
+    stackAction: "update",
+    secrets: [{ name: "mlflow-dev/tracking/staging/db-password", action: "keep" }],
+    infrastructure: [],
+    image: "ghcr.io/mlflow/mlflow:v3.17.2-full",
+    service: { action: "unchanged", currentTaskDefinition: "arn:aws:ecs:eu-west-1:1:task-definition/f:4", changes: [] },
+    upToDate: true,
+  };
+
+  it("says so when nothing would change", () => {
+    expect(formatPlan(base)).toContain("no changes: promote would change nothing");
+  });
+
+  it("lists a new revision field by field", () => {
+    const text = formatPlan({
+      ...base,
+      upToDate: false,
+      service: {
+        ...base.service,
+        action: "update",
+        changes: [{ path: "containerDefinitions[0].image", before: "a:1", after: "a:2" }],
+      },
+    });
+    expect(text).toContain("~ new revision replacing f:4");
+    expect(text).toContain("containerDefinitions[0].image: a:1 -> a:2");
+  });
+});

@@ -1,0 +1,102 @@
+import type { Model } from "@mlflow-dev/spec";
+import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
+import { EXIT, UserError } from "../errors.ts";
+import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveEnv } from "../load-spec.ts";
+
+/** What plan, promote, destroy and unlock share: flags, the spec, the Model, AWS clients. */
+
+export const AWS_OPTIONS: OptionSpec = {
+  env: { type: "string" },
+  profile: { type: "string" },
+  "endpoint-url": { type: "string" },
+};
+
+export type Deploy = typeof import("@mlflow-dev/aws/deploy");
+
+export interface AwsCommandContext {
+  values: Record<string, string | boolean | string[] | undefined>;
+  json: boolean;
+  loaded: LoadedSpec;
+  model: Model;
+  deploy: Deploy;
+  clients: import("@mlflow-dev/aws/deploy").AwsClients;
+  report: import("@mlflow-dev/aws/deploy").Reporter;
+  waits: import("@mlflow-dev/aws/deploy").DeployWaits;
+}
+
+export async function awsCommand(
+  command: string,
+  argv: string[],
+  options: OptionSpec = {},
+): Promise<AwsCommandContext> {
+  const { values, global } = parseCommandArgs(command, argv, { ...AWS_OPTIONS, ...options });
+  const env = requireString(values, "env", command);
+  const loaded = loadSpec(global.file);
+  if (env === "local")
+    throw new UserError(`${command}: "local" is the Docker Compose stack, not an AWS environment`, {
+      exitCode: EXIT.invalidInput,
+      hint: "Use mlflow-dev up/down for the local stack, or pass --env with an AWS environment of the spec.",
+    });
+  const model = resolveEnv(loaded, env, imageOverridesFromEnv());
+  const aws = await import("@mlflow-dev/aws");
+  const problems = aws.checkCompatibility(model);
+  if (problems.length)
+    throw new UserError(`${loaded.shown}: ${new aws.AwsCompatibilityError(problems).message}`, {
+      exitCode: EXIT.invalidInput,
+    });
+  const deploy = await import("@mlflow-dev/aws/deploy");
+  const endpointUrl = deploy.endpointUrlFrom(values["endpoint-url"] as string | undefined);
+  const target = model.target.kind === "aws" ? model.target : undefined;
+  const clients = await deploy.createAwsClients({
+    region: target?.region ?? "",
+    profile: values.profile as string | undefined,
+    endpointUrl,
+  });
+  return {
+    values,
+    json: global.json,
+    loaded,
+    model,
+    deploy,
+    clients,
+    report: deploy.stderrReporter(`${command} ${env}`),
+    waits: deploy.defaultWaits(endpointUrl),
+  };
+}
+
+/** A DeployError as a UserError: `input` is exit 2 (nothing changed), anything else exit 1. */
+export function asUserError(command: string, model: Model, e: unknown, deploy?: Deploy, endpoint?: string): unknown {
+  if (deploy?.isNetworkError(e))
+    return new UserError(
+      `${command} ${model.environment}: cannot reach ${endpoint ?? "AWS"}: ${(e as Error).message}. What was done before stays done`,
+      {
+        exitCode: EXIT.failed,
+        hint: `Check the network${endpoint ? " and that the emulator is running" : ""}, then run the command again (a held deploy lock is released with mlflow-dev unlock --env ${model.environment}).`,
+      },
+    );
+  if (e instanceof Error && e.name === "DeployError") {
+    const d = e as Error & { kind: string; hint?: string };
+    return new UserError(`${command} ${model.environment}: ${d.message}`, {
+      exitCode: d.kind === "input" ? EXIT.invalidInput : EXIT.failed,
+      ...(d.hint ? { hint: d.hint } : {}),
+    });
+  }
+  return e;
+}
+
+/** Runs fn with the command's context, closing the AWS clients and mapping errors. */
+export async function withAws(
+  command: string,
+  argv: string[],
+  options: OptionSpec,
+  fn: (ctx: AwsCommandContext) => Promise<number>,
+): Promise<number> {
+  const ctx = await awsCommand(command, argv, options);
+  try {
+    return await fn(ctx);
+  } catch (e) {
+    throw asUserError(command, ctx.model, e, ctx.deploy, ctx.clients.endpointUrl);
+  } finally {
+    ctx.deploy.destroyAwsClients(ctx.clients);
+  }
+}

@@ -1,0 +1,31 @@
+import { EXIT, UserError } from "../errors.ts";
+import { withAws } from "./aws-common.ts";
+
+export async function run(argv: string[]): Promise<number> {
+  const options = {
+    yes: { type: "boolean" as const },
+    "skip-final-snapshot": { type: "boolean" as const },
+    "delete-data": { type: "boolean" as const },
+  };
+  return withAws("destroy", argv, options, async ({ deploy, model, clients, report, waits, values, json }) => {
+    const skipFinalSnapshot = values["skip-final-snapshot"] === true;
+    const deleteData = values["delete-data"] === true;
+    if (values.yes !== true)
+      throw new UserError(
+        `destroy ${model.environment}: refused without --yes. It deletes the stack ${(await import("@mlflow-dev/aws")).stackName(model)}: the service, the database (${skipFinalSnapshot ? "WITHOUT a final snapshot" : "a final snapshot is kept"}), the network, roles, logs, task definitions and secrets; the bucket ${model.artifacts.bucket} ${deleteData ? "is emptied and DELETED" : "and its objects are kept"}`,
+        { exitCode: EXIT.invalidInput, hint: "Add --yes to confirm. Nothing was changed." },
+      );
+    const result = await deploy.destroy(model, clients, { report, waits, skipFinalSnapshot, deleteData });
+    if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      const kept = [
+        ...(result.finalSnapshot ? [`database snapshot ${result.finalSnapshot}`] : []),
+        ...(result.bucketKept ? [`bucket ${result.bucketKept} with its objects`] : []),
+      ];
+      process.stdout.write(
+        `${result.stackDeleted ? `destroyed ${result.stack}` : `no stack ${result.stack} to destroy`}${kept.length ? `; kept: ${kept.join(", ")}` : ""}\n`,
+      );
+    }
+    return EXIT.ok;
+  });
+}

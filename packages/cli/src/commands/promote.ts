@@ -1,0 +1,13 @@
+import { EXIT } from "../errors.ts";
+import { withAws } from "./aws-common.ts";
+
+export async function run(argv: string[]): Promise<number> {
+  return withAws("promote", argv, {}, async ({ deploy, model, clients, report, waits, loaded, json }) => {
+    const result = await deploy.promote(model, clients, { report, waits, specDir: loaded.dir });
+    if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else if (!result.changed)
+      process.stdout.write(`no changes: ${result.stack} is up to date. MLflow is up: ${result.url}\n`);
+    else process.stdout.write(`MLflow is up: ${result.url}\n`);
+    return EXIT.ok;
+  });
+}
