@@ -23,6 +23,13 @@ version: re-check each one, then update or drop it).
    in the default account: its S3 bucket, in the account that deployed the
    stack, answered AccessDenied. The endpoint now registers the keys as an STS
    session of the task definition's taskRoleArn, in the task's account.
+5. CloudFormation: an AWS::RDS::DBInstance (outside an Aurora cluster) runs a
+   real database container, as CreateDBInstance does, and the stack waits
+   until it is available. MiniStack's provisioner only wrote a record whose
+   endpoint (<id>.<hash>.<region>.rds.amazonaws.com) resolved nowhere, so
+   nothing could connect to a stack's database. Deleting the resource deletes
+   the instance and its container through DeleteDBInstance, so
+   DeletionProtection blocks it as on AWS (the stack goes to DELETE_FAILED).
 """
 
 import pathlib
@@ -30,6 +37,8 @@ import sys
 
 import ministack.app as app
 import ministack.services.alb as alb
+import ministack.services.cloudformation.provisioners as provisioners
+import ministack.services.cloudformation.stacks as stacks
 import ministack.services.ecs as ecs
 import ministack.services.imds as imds
 
@@ -143,4 +152,71 @@ def _mlflow_dev_task_role_credentials(credentials_id):
 def _identity_document() -> dict:
 ''',
     "TASK_ROLE_CREDENTIALS: dict = {}",
+)
+
+# 5. CloudFormation DB instances run a real database
+patch(
+    stacks,
+    '                                 "AWS::ElastiCache::CacheCluster",\n',
+    '                                 "AWS::ElastiCache::CacheCluster",\n'
+    '                                 "AWS::RDS::DBInstance",  # mlflow-dev patch: starts a container\n',
+    "mlflow-dev patch: starts a container",
+)
+patch(
+    provisioners,
+    "# ---------------------------------------------------------------------------\n"
+    "# RDS DBSubnetGroup / DBParameterGroup / DBClusterParameterGroup\n",
+    '''# mlflow-dev patch: a stack's DB instance runs a real database container.
+_MLFLOW_DEV_RDS_CREATE_PARAMS = (
+    "Engine", "EngineVersion", "DBInstanceClass", "MasterUsername", "MasterUserPassword",
+    "DBName", "Port", "AllocatedStorage", "StorageType", "DBSubnetGroupName",
+    "BackupRetentionPeriod", "AvailabilityZone", "DBParameterGroupName",
+)
+
+
+def _mlflow_dev_rds_db_instance_create(logical_id, props, stack_name):
+    if props.get("DBClusterIdentifier"):
+        return _mlflow_dev_rds_db_instance_create_record(logical_id, props, stack_name)
+    db_id = props.get("DBInstanceIdentifier") or _physical_name(
+        stack_name, logical_id, lowercase=True, max_len=63
+    )
+    params = {"DBInstanceIdentifier": db_id}
+    for key in _MLFLOW_DEV_RDS_CREATE_PARAMS:
+        if props.get(key) not in (None, ""):
+            params[key] = str(props[key])
+    status, _headers, body = _rds._create_db_instance(params)
+    if status >= 300:
+        raise ValueError(f"CreateDBInstance {db_id} failed: {body.decode('utf-8', 'replace')}")
+    instance = _rds._instances[db_id]
+    instance.update(_rds_db_instance_fields(props))
+    instance["StorageEncrypted"] = _cfn_bool(props.get("StorageEncrypted", False))
+    instance["TagList"] = props.get("Tags", [])
+    deadline = time.time() + 300
+    while instance.get("DBInstanceStatus") == "creating" and time.time() < deadline:
+        time.sleep(0.5)
+    if instance.get("DBInstanceStatus") != "available":
+        raise ValueError(f"DB instance {db_id} is {instance.get('DBInstanceStatus')}, not available")
+    return db_id, _rds_db_instance_attrs(instance)
+
+
+def _mlflow_dev_rds_db_instance_delete(physical_id, props):
+    instance = _rds._instances.get(physical_id)
+    if instance is None or instance.get("DBClusterIdentifier"):
+        return _mlflow_dev_rds_db_instance_delete_record(physical_id, props)
+    status, _headers, body = _rds._delete_db_instance(
+        {"DBInstanceIdentifier": physical_id, "SkipFinalSnapshot": "true"})
+    if status >= 300:
+        raise ValueError(body.decode("utf-8", "replace"))
+
+
+_mlflow_dev_rds_db_instance_create_record = _rds_db_instance_create
+_mlflow_dev_rds_db_instance_delete_record = _rds_db_instance_delete
+_rds_db_instance_create = _mlflow_dev_rds_db_instance_create
+_rds_db_instance_delete = _mlflow_dev_rds_db_instance_delete
+
+
+# ---------------------------------------------------------------------------
+# RDS DBSubnetGroup / DBParameterGroup / DBClusterParameterGroup
+''',
+    "_mlflow_dev_rds_db_instance_create",
 )
