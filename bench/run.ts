@@ -2,6 +2,7 @@
  * Benchmarks, measured side by side in one run and reported as ratios (never asserted in tests).
  *   pnpm bench            CLI start-up: --help and render against bare `node -e 0`
  *   pnpm bench --stack    also `mlflow-dev up` (cold and warm) against `docker compose up --wait`
+ *                         (--rounds N, default 3)
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,9 +16,14 @@ const basic = join(root, "examples/basic/mlflow-dev.yaml");
 
 function time(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: "ignore", cwd: options.cwd ?? root, env: options.env ?? process.env });
+  const r = spawnSync(cmd, args, {
+    stdio: ["ignore", "ignore", "pipe"],
+    encoding: "utf8",
+    cwd: options.cwd ?? root,
+    env: options.env ?? process.env,
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stderr.slice(-2000)}`);
   return ms;
 }
 
@@ -76,7 +82,8 @@ if (process.argv.includes("--stack")) {
   const stop = () => spawnSync("docker", [...compose, "down"], { stdio: "ignore" });
   // Render the files once so plain compose has the same input.
   time(node, [bin, "render", "--env", "local", "--out", state], { cwd: dir });
-  const rounds = 3;
+  const roundsFlag = process.argv.indexOf("--rounds");
+  const rounds = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : 3;
   const results: Record<string, number[]> = {
     "docker compose up --wait (cold)": [],
     "mlflow-dev up (cold)": [],
