@@ -186,7 +186,7 @@ def _mlflow_dev_rds_db_instance_create(logical_id, props, stack_name):
             params[key] = str(props[key])
     status, _headers, body = _rds._create_db_instance(params)
     if status >= 300:
-        raise ValueError(f"CreateDBInstance {db_id} failed: {body.decode('utf-8', 'replace')}")
+        raise ValueError(f"CreateDBInstance {db_id} failed: {_mlflow_dev_rds_error_message(body)}")
     instance = _rds._instances[db_id]
     instance.update(_rds_db_instance_fields(props))
     instance["StorageEncrypted"] = _cfn_bool(props.get("StorageEncrypted", False))
@@ -206,7 +206,14 @@ def _mlflow_dev_rds_db_instance_delete(physical_id, props):
     status, _headers, body = _rds._delete_db_instance(
         {"DBInstanceIdentifier": physical_id, "SkipFinalSnapshot": "true"})
     if status >= 300:
-        raise ValueError(body.decode("utf-8", "replace"))
+        raise ValueError(_mlflow_dev_rds_error_message(body))
+
+
+def _mlflow_dev_rds_error_message(body):
+    """The <Message> of an RDS error response, as CloudFormation reports it."""
+    text = body.decode("utf-8", "replace")
+    start, end = text.find("<Message>"), text.find("</Message>")
+    return text[start + len("<Message>"):end] if 0 <= start < end else text
 
 
 _mlflow_dev_rds_db_instance_create_record = _rds_db_instance_create
