@@ -84,6 +84,10 @@ if running "$NAME" && healthy; then
     die "$NAME is running but not at $EMULATOR_IP on network $NETWORK (found '${ip:-none}'); restart it: localstack/stop.sh && localstack/start.sh (emulated state is lost)"
   fi
   log "$MODE already running and healthy at http://127.0.0.1:$PORT (container $NAME): reused"
+  if [[ $MODE == ministack ]] &&
+    [[ $(docker inspect -f '{{.Image}}' "$NAME") != $(docker image inspect -f '{{.Id}}' "$MINISTACK_IMAGE" 2>/dev/null) ]]; then
+    log "note: it runs an older build of $MINISTACK_IMAGE; to use the new one (emulated state is lost): localstack/stop.sh && localstack/start.sh"
+  fi
   exit 0
 fi
 if running "$OTHER"; then
