@@ -173,7 +173,9 @@ function resolveMlflow(spec: Spec, environment: string, artifacts: Artifacts, ov
       intervalSeconds: 10,
       timeoutSeconds: 5,
       retries: 6,
-      startPeriodSeconds: 60,
+      // Generous: a loaded laptop or a cold Fargate task can take minutes to import MLflow; a
+      // healthy server is reported as soon as its first check passes, so this costs nothing.
+      startPeriodSeconds: 180,
     },
     workers: m.workers,
     auth: m.auth,
