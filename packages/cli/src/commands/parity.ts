@@ -149,20 +149,22 @@ async function runLive(values: Record<string, unknown>, json: boolean): Promise<
   return complete && report.differences.length === 0 ? EXIT.ok : EXIT.failed;
 }
 
-/** The server answers /health and accepts the credentials, before anything is created. */
-async function preflight(
-  side: Side,
-  client: {
-    request: (m: "GET", p: string, o?: { query?: Record<string, string | number> }) => Promise<{ status: number }>;
-  },
-  url: string,
-): Promise<void> {
+type Probe = {
+  request: (m: "GET", p: string, o?: { query?: Record<string, string | number> }) => Promise<{ status: number }>;
+};
+
+/**
+ * Before anything is created: the server answers /health, accepts the credentials, and its API
+ * answers several times in a row (a freshly started server loads its workers lazily; a worker
+ * that is still starting can drop a connection).
+ */
+async function preflight(side: Side, client: Probe, url: string, warmUpMs = 120_000): Promise<void> {
+  const reason = (e: unknown) => (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
   let health: number;
   try {
     health = (await client.request("GET", "/health")).status;
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-    throw new UserError(`parity: cannot reach the ${side} server at ${url}: ${cause}`, {
+    throw new UserError(`parity: cannot reach the ${side} server at ${url}: ${reason(e)}`, {
       hint:
         side === "local"
           ? "Start it with `mlflow-dev up`, or check the URL."
@@ -173,9 +175,27 @@ async function preflight(
     throw new UserError(`parity: the ${side} server at ${url} answers /health with HTTP ${health}`, {
       hint: "Wait until it is healthy (mlflow-dev status), then run parity again.",
     });
-  const probe = await client.request("GET", "/api/2.0/mlflow/experiments/search", { query: { max_results: 1 } });
-  if (probe.status === 401 || probe.status === 403)
-    throw new UserError(`parity: the ${side} server at ${url} refused the request (HTTP ${probe.status})`, {
-      hint: `It runs with basic auth: set ${CREDENTIAL_VARS[side].username} and ${CREDENTIAL_VARS[side].password} (or MLFLOW_TRACKING_USERNAME/PASSWORD for both).`,
-    });
+  const deadline = Date.now() + warmUpMs;
+  let inARow = 0;
+  let last = "";
+  while (inARow < 5) {
+    try {
+      const probe = await client.request("GET", "/api/2.0/mlflow/experiments/search", { query: { max_results: 1 } });
+      if (probe.status === 401 || probe.status === 403)
+        throw new UserError(`parity: the ${side} server at ${url} refused the request (HTTP ${probe.status})`, {
+          hint: `It runs with basic auth: set ${CREDENTIAL_VARS[side].username} and ${CREDENTIAL_VARS[side].password} (or MLFLOW_TRACKING_USERNAME/PASSWORD for both).`,
+        });
+      if (probe.status !== 200) throw new Error(`HTTP ${probe.status}`);
+      inARow++;
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      inARow = 0;
+      last = reason(e);
+      if (Date.now() > deadline)
+        throw new UserError(`parity: the ${side} server at ${url} does not answer its API reliably: ${last}`, {
+          hint: "Check its logs (mlflow-dev logs mlflow for the local stack), then run parity again.",
+        });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }

@@ -81,9 +81,11 @@ class Recorder {
     try {
       const r =
         method === "GET"
-          ? await this.#client.request("GET", `/api/2.0/mlflow/${path}`, {
-              query: (body ?? {}) as Record<string, string | number | string[]>,
-            })
+          ? await retryTransport(() =>
+              this.#client.request("GET", `/api/2.0/mlflow/${path}`, {
+                query: (body ?? {}) as Record<string, string | number | string[]>,
+              }),
+            )
           : await this.#client.request(method, `/api/2.0/mlflow/${path}`, { json: body ?? {} });
       const json = (r.json ?? {}) as Json;
       const ok = r.status >= 200 && r.status < 300;
@@ -101,7 +103,7 @@ class Recorder {
     }
   }
 
-  /** Any other observation: `run` returns the status and what to record. */
+  /** Any other observation (reads and idempotent PUTs): `run` returns the status and what to record. */
   async observe(
     step: string,
     needs: Record<string, unknown>,
@@ -109,12 +111,28 @@ class Recorder {
   ): Promise<{ status?: number; value?: unknown } | undefined> {
     if (this.#missing(step, needs)) return undefined;
     try {
-      const r = await run();
+      const r = await retryTransport(run);
       this.#push({ step, ...r });
       return r;
     } catch (e) {
       this.#push({ step, failure: describeFailure(e) });
       return undefined;
+    }
+  }
+}
+
+/**
+ * Reads and PUTs are retried twice on a transport failure (a server worker restarting drops its
+ * connections); other writes are not, since a retried create could apply twice.
+ */
+async function retryTransport<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      // fetch reports a dropped connection as a TypeError; a timeout is not retried.
+      if (attempt >= 3 || !(e instanceof TypeError)) throw e;
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
     }
   }
 }

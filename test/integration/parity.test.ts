@@ -1,0 +1,211 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import pg from "pg";
+import type { StartedTestContainer } from "testcontainers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, readEnvFile, requireImagesInCi, testSpecDir } from "../support/stack.ts";
+
+/**
+ * Live parity for real: `mlflow-dev up` (MLflow, PostgreSQL, MinIO) on one side, and on the other
+ * a second real MLflow server with its own PostgreSQL database and artifacts proxied to S3
+ * (MinIO, under another prefix). Same MLflow version: no difference. The previous MLflow release
+ * (images/mlflow-previous): a difference, exit 1.
+ */
+const NAME = "itparity";
+const PORTS = { mlflow: 35050, minio: 39000, minioConsole: 39001, postgres: 35432 };
+const SAME_PORT = 35060;
+const PREVIOUS_PORT = 35061;
+const REMOTE_PG_PORT = 35062;
+const LOCAL_URL = `http://127.0.0.1:${PORTS.mlflow}`;
+const PREVIOUS_VERSION = "3.16.1";
+
+const overrides = Object.fromEntries(
+  (process.env.MLFLOW_DEV_IMAGES ?? "")
+    .split(",")
+    .filter(Boolean)
+    .map((p) => p.split("=")),
+) as Record<string, string>;
+const MLFLOW_IMAGE = overrides.mlflow ?? "ghcr.io/mlflow/mlflow:v3.17.2-full";
+const POSTGRES_IMAGE = overrides.postgres ?? "postgres:17";
+/** Built by .ci/provision next to the MLflow image (same repository, the previous version's tag). */
+const PREVIOUS_IMAGE =
+  process.env.MLFLOW_DEV_PREVIOUS_MLFLOW_IMAGE ??
+  (overrides.mlflow
+    ? overrides.mlflow.replace(/:[^:/]+$/, `:${PREVIOUS_VERSION}`)
+    : `ghcr.io/mlflow/mlflow:v${PREVIOUS_VERSION}-full`);
+
+let dir: string;
+let env: Record<string, string>;
+const containers: StartedTestContainer[] = [];
+const pgPassword = randomBytes(12).toString("hex");
+
+async function waitForHealth(url: string, container: StartedTestContainer, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/health`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const logs = await new Promise<string>((resolve) => {
+    let out = "";
+    container.logs({ tail: 40 }).then((s) => {
+      s.on("data", (d: Buffer) => (out += d.toString()));
+      setTimeout(() => resolve(out), 1000);
+    });
+  });
+  throw new Error(`${url} did not become healthy in ${timeoutMs / 1000} s; last log lines:\n${logs}`);
+}
+
+/** A second MLflow server: its own PostgreSQL database, artifacts proxied to MinIO under its own prefix. */
+async function startServer(image: string, port: number, database: string): Promise<string> {
+  const { GenericContainer } = await import("testcontainers");
+  const container = await new GenericContainer(image)
+    .withNetworkMode("host")
+    .withEntrypoint(["mlflow"])
+    .withCommand([
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--workers",
+      "2",
+      "--backend-store-uri",
+      `postgresql://mlflow:${pgPassword}@127.0.0.1:${REMOTE_PG_PORT}/${database}`,
+      "--serve-artifacts",
+      "--artifacts-destination",
+      `s3://mlflow-artifacts/${database}`,
+      "--allowed-hosts",
+      `127.0.0.1:${port},localhost:${port}`,
+    ])
+    .withEnvironment({
+      MLFLOW_S3_ENDPOINT_URL: `http://127.0.0.1:${PORTS.minio}`,
+      AWS_ACCESS_KEY_ID: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
+      AWS_SECRET_ACCESS_KEY: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "",
+      AWS_DEFAULT_REGION: "us-east-1",
+    })
+    // The image's own health check probes port 5000; this server listens on `port`.
+    .withHealthCheck({
+      test: [
+        "CMD",
+        "python",
+        "-c",
+        `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${port}/health', timeout=4)`,
+      ],
+      interval: 2_000,
+      timeout: 5_000,
+      retries: 90,
+      startPeriod: 5_000,
+    })
+    .withStartupTimeout(240_000)
+    .start();
+  containers.push(container);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(url, container);
+  return url;
+}
+
+let sameUrl: string;
+let previousUrl: string;
+
+beforeAll(async () => {
+  requireImagesInCi();
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+  process.env.TESTCONTAINERS_HOST_OVERRIDE ??= "localhost";
+  dir = testSpecDir(NAME, PORTS);
+  const up = cli(["up"], { cwd: dir });
+  expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
+  env = readEnvFile(join(dir, ".mlflow-dev/.env"));
+
+  const { GenericContainer, Wait } = await import("testcontainers");
+  const postgres = await new GenericContainer(POSTGRES_IMAGE)
+    .withEnvironment({ POSTGRES_USER: "mlflow", POSTGRES_PASSWORD: pgPassword, POSTGRES_DB: "mlflow" })
+    .withExposedPorts({ container: 5432, host: REMOTE_PG_PORT })
+    .withWaitStrategy(Wait.forSuccessfulCommand("pg_isready -h 127.0.0.1 -U mlflow -d mlflow"))
+    .withStartupTimeout(120_000)
+    .start();
+  containers.push(postgres);
+  const db = new pg.Client({ host: "127.0.0.1", port: REMOTE_PG_PORT, user: "mlflow", password: pgPassword });
+  await db.connect();
+  try {
+    for (const name of ["same", "previous"]) await db.query(`create database ${name}`);
+  } finally {
+    await db.end();
+  }
+  [sameUrl, previousUrl] = await Promise.all([
+    startServer(MLFLOW_IMAGE, SAME_PORT, "same"),
+    startServer(PREVIOUS_IMAGE, PREVIOUS_PORT, "previous"),
+  ]);
+});
+
+afterAll(async () => {
+  for (const c of containers.reverse()) await c.stop().catch(() => undefined);
+  if (dir) cli(["down", "--volumes", "--yes"], { cwd: dir });
+});
+
+function liveParity(remote: string, save: string) {
+  const r = cli(["parity", "--live", "--local", LOCAL_URL, "--remote", remote, "--json", "--save", save], {
+    cwd: dir,
+  });
+  return { ...r, report: r.stdout ? JSON.parse(r.stdout) : undefined };
+}
+
+describe("mlflow-dev parity --live against real servers", () => {
+  it("the local stack and a second server of the same MLflow version: no difference, exit 0", () => {
+    const save = join(tmpdir(), `parity-same-${Date.now()}.json`);
+    const r = liveParity(sameUrl, save);
+    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+    expect(r.report.differences).toEqual([]);
+    expect(r.report.local.mlflowVersion).toBe("3.17.2");
+    expect(r.report.remote.mlflowVersion).toBe("3.17.2");
+    expect(r.report.local.incomplete).toEqual([]);
+    expect(r.report.remote.incomplete).toEqual([]);
+    // The workload did real work on both sides: every step answered, artifacts came back intact.
+    const saved = JSON.parse(readFileSync(save, "utf8"));
+    for (const side of [saved.local, saved.remote]) {
+      expect(side.steps.length).toBeGreaterThan(60);
+      const big = side.steps.find((s: { step: string }) => s.step === "artifacts: GET sizes/12582917.bin");
+      expect(big).toMatchObject({ status: 200, value: { bytes: 12582917, sameAsUploaded: true } });
+    }
+  });
+
+  it("the second server's artifacts are objects in S3 (MinIO), under its own prefix", async () => {
+    const s3 = new S3Client({
+      endpoint: `http://127.0.0.1:${PORTS.minio}`,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
+        secretAccessKey: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "",
+      },
+    });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: "mlflow-artifacts", Prefix: "same/" }));
+    const keys = (listed.Contents ?? []).map((o) => `${o.Key?.split("/").slice(-2).join("/")}:${o.Size}`);
+    expect(keys).toEqual(expect.arrayContaining(["sizes/12582917.bin:12582917", "sizes/1031.bin:1031"]));
+  });
+
+  it("a server of the previous MLflow version: a difference, exit 1", () => {
+    const r = liveParity(previousUrl, join(tmpdir(), `parity-previous-${Date.now()}.json`));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.report.remote.mlflowVersion).toBe(PREVIOUS_VERSION);
+    expect(r.report.differences).toContainEqual({
+      step: "server: GET /version (the MLflow version)",
+      path: "value",
+      local: "3.17.2",
+      remote: PREVIOUS_VERSION,
+    });
+  });
+
+  it("the text report names both versions and the difference", () => {
+    const r = cli(["parity", "--live", "--local", LOCAL_URL, "--remote", previousUrl], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`MLflow ${PREVIOUS_VERSION}`);
+    expect(r.stdout).toMatch(/server: GET \/version \(the MLflow version\)\s+value\s+3\.17\.2\s+3\.16\.1/);
+  });
+});
