@@ -86,7 +86,8 @@ State and health of each service of the local stack.
   logs: `Usage: mlflow-dev logs [service] [-f|--follow] [--tail <n>] [--file <path>]
 `,
   parity: `Usage: mlflow-dev parity --env <name> [-f <path>] [--json]
-       mlflow-dev parity --live --local <url> --remote <url> [--save <file>] [--json]
+       mlflow-dev parity --live --local <url> --remote <url> [--connect-to <h:p:addr:p>]...
+                         [--save <file>] [--json]
 
 Static (--env): renders the local compose \`mlflow\` service and the ECS container definition of
 the AWS environment <name> (offline, placeholder deploy facts) and compares image, entrypoint,
@@ -101,6 +102,9 @@ filters and ordering, a set of invalid requests) against both servers, normalize
 timestamps, and reports every difference in results, status codes and error codes. It creates
 experiments and a model named mlflow-dev-parity-<random>-* and deletes them at the end (MLflow
 keeps deleted experiments until \`mlflow gc\`). --save <file> writes both recordings as JSON.
+--connect-to HOST:PORT:ADDRESS:PORT sends the requests for one URL's HOST:PORT to ADDRESS:PORT
+and keeps its Host header (as curl): a load balancer before DNS points at it, or the AWS
+emulator's load balancer (--connect-to <LoadBalancerDns>:80:127.0.0.1:4566).
 Basic-auth credentials come from the environment, never from flags:
   MLFLOW_PARITY_LOCAL_USERNAME / MLFLOW_PARITY_LOCAL_PASSWORD
   MLFLOW_PARITY_REMOTE_USERNAME / MLFLOW_PARITY_REMOTE_PASSWORD

@@ -104,6 +104,17 @@ describe("mlflow-dev parity --live (argument checks; the real run is in the inte
     expect(half.stderr).toContain("MLFLOW_PARITY_REMOTE_PASSWORD is not set");
   });
 
+  it("--connect-to must be HOST:PORT:ADDRESS:PORT and match one of the two URLs", () => {
+    const base = ["parity", "--live", "--local", "http://127.0.0.1:1", "--remote", "http://alb.example:80"];
+    const bad = cli([...base, "--connect-to", "alb.example:127.0.0.1:4566"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("is not HOST:PORT:ADDRESS:PORT");
+    const unmatched = cli([...base, "--connect-to", "other.example:80:127.0.0.1:4566"]);
+    expect(unmatched.code).toBe(2);
+    expect(unmatched.stderr).toContain("matches neither --local nor --remote");
+    expect(cli(["parity", "--env", "staging", "--connect-to", "a:1:b:2"]).code).toBe(2);
+  });
+
   it("an unreachable server is a clear error before anything is created, exit 1", () => {
     const r = cli(["parity", "--live", "--local", "http://127.0.0.1:1", "--remote", "http://127.0.0.1:2"], {
       env: { MLFLOW_TRACKING_USERNAME: undefined, MLFLOW_TRACKING_PASSWORD: undefined },

@@ -11,6 +11,7 @@ const OPTIONS = {
   local: { type: "string" },
   remote: { type: "string" },
   save: { type: "string" },
+  "connect-to": { type: "string", multiple: true },
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -24,7 +25,7 @@ export async function run(argv: string[]): Promise<number> {
       throw usage("--env is for static parity; --live compares two running servers", "Drop --env, or drop --live.");
     return runLive(values, global.json);
   }
-  for (const flag of ["local", "remote", "save"] as const)
+  for (const flag of ["local", "remote", "save", "connect-to"] as const)
     if (values[flag] !== undefined)
       throw usage(`--${flag} needs --live`, "Example: mlflow-dev parity --live --local <url> --remote <url>");
   return runStatic(requireString(values, "env", "parity"), global.file, global.json);
@@ -120,13 +121,52 @@ function parseServerUrl(side: Side, raw: unknown): string {
   return `${url.origin}${url.pathname}`.replace(/\/+$/, "");
 }
 
+interface ConnectToRule {
+  host: string;
+  port: number;
+  to: { host: string; port: number };
+  given: string;
+}
+
+/** `--connect-to HOST:PORT:ADDR:PORT` (as curl): requests for HOST:PORT go to ADDR:PORT, Host kept. */
+function parseConnectTo(raw: unknown): ConnectToRule[] {
+  const list = Array.isArray(raw) ? raw.map(String) : [];
+  return list.map((given) => {
+    const m = /^([^:\s]+):(\d{1,5}):([^:\s]+):(\d{1,5})$/.exec(given);
+    if (!m)
+      throw new UserError(`parity: --connect-to "${given}" is not HOST:PORT:ADDRESS:PORT`, {
+        exitCode: EXIT.invalidInput,
+        hint: "Example: --connect-to my-alb-123.eu-west-1.elb.amazonaws.com:80:127.0.0.1:4566",
+      });
+    return { host: m[1] ?? "", port: Number(m[2]), to: { host: m[3] ?? "", port: Number(m[4]) }, given };
+  });
+}
+
+function connectToFor(url: string, rules: ConnectToRule[]): { host: string; port: number } | undefined {
+  const u = new URL(url);
+  const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+  return rules.find((r) => r.host === u.hostname && r.port === port)?.to;
+}
+
 async function runLive(values: Record<string, unknown>, json: boolean): Promise<number> {
   const urls = { local: parseServerUrl("local", values.local), remote: parseServerUrl("remote", values.remote) };
   const creds = { local: credentialsFor("local", process.env), remote: credentialsFor("remote", process.env) };
+  const rules = parseConnectTo(values["connect-to"]);
+  for (const rule of rules)
+    if (!connectToFor(urls.local, [rule]) && !connectToFor(urls.remote, [rule]))
+      throw new UserError(`parity: --connect-to ${rule.given} matches neither --local nor --remote`, {
+        exitCode: EXIT.invalidInput,
+        hint: "HOST:PORT must be the host and port of one of the two URLs (port 80 for http://, 443 for https://).",
+      });
   const { MlflowClient, runWorkload, compare, liveReport, formatLiveReport } = await import("@mlflow-dev/parity");
+  const options = (side: Side) => {
+    const connectTo = connectToFor(urls[side], rules);
+    const c = creds[side];
+    return { ...(c ? { credentials: c } : {}), ...(connectTo ? { connectTo } : {}) };
+  };
   const clients = {
-    local: new MlflowClient(urls.local, creds.local ? { credentials: creds.local } : {}),
-    remote: new MlflowClient(urls.remote, creds.remote ? { credentials: creds.remote } : {}),
+    local: new MlflowClient(urls.local, options("local")),
+    remote: new MlflowClient(urls.remote, options("remote")),
   };
   for (const side of ["local", "remote"] as const) await preflight(side, clients[side], urls[side]);
 
@@ -150,7 +190,11 @@ async function runLive(values: Record<string, unknown>, json: boolean): Promise<
 }
 
 type Probe = {
-  request: (m: "GET", p: string, o?: { query?: Record<string, string | number> }) => Promise<{ status: number }>;
+  request: (
+    m: "GET",
+    p: string,
+    o?: { query?: Record<string, string | number> },
+  ) => Promise<{ status: number; text: string }>;
 };
 
 /**
@@ -181,9 +225,16 @@ async function preflight(side: Side, client: Probe, url: string, warmUpMs = 120_
   while (inARow < 5) {
     try {
       const probe = await client.request("GET", "/api/2.0/mlflow/experiments/search", { query: { max_results: 1 } });
+      if (probe.status === 403 && /host header/i.test(probe.text))
+        throw new UserError(`parity: the ${side} server at ${url} does not accept its Host header (HTTP 403)`, {
+          hint: `MLflow answers only the hosts it allows: add ${new URL(url).host} to them (mlflow.allowedHosts in the spec, or the server's --allowed-hosts).`,
+        });
       if (probe.status === 401 || probe.status === 403)
         throw new UserError(`parity: the ${side} server at ${url} refused the request (HTTP ${probe.status})`, {
-          hint: `It runs with basic auth: set ${CREDENTIAL_VARS[side].username} and ${CREDENTIAL_VARS[side].password} (or MLFLOW_TRACKING_USERNAME/PASSWORD for both).`,
+          hint:
+            probe.status === 401
+              ? `It runs with basic auth: set ${CREDENTIAL_VARS[side].username} and ${CREDENTIAL_VARS[side].password} (or MLFLOW_TRACKING_USERNAME/PASSWORD for both).`
+              : "The user may not read experiments: use a user with access to the whole server (the workload creates and deletes its own experiments).",
         });
       if (probe.status !== 200) throw new Error(`HTTP ${probe.status}`);
       inARow++;

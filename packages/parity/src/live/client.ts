@@ -1,3 +1,6 @@
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+
 /**
  * A small MLflow REST client (no SDK: the REST API is the contract). Used by the live parity
  * workload and by the integration tests.
@@ -19,8 +22,19 @@ export interface Credentials {
   password: string;
 }
 
+/** An address to connect to instead of the URL's host, like curl's --connect-to. */
+export interface ConnectTo {
+  host: string;
+  port: number;
+}
+
 export interface ClientOptions {
   credentials?: Credentials;
+  /**
+   * Send every request to this address while the URL, and so the Host header and TLS server
+   * name, stay as given (a load balancer before its DNS exists, an emulator's load balancer).
+   */
+  connectTo?: ConnectTo;
   /** Per-request timeout in milliseconds (default 120 s). */
   timeoutMs?: number;
 }
@@ -43,6 +57,45 @@ async function fetchRetry(url: string | URL, init?: RequestInit): Promise<Respon
   }
 }
 
+/** One HTTP exchange through node:http(s) to `to`, keeping the URL's Host. Transport errors reject like fetch. */
+function sendTo(
+  to: ConnectTo,
+  method: string,
+  url: URL,
+  headers: Record<string, string>,
+  body: string | Uint8Array | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; bytes: Uint8Array }> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const req = send(
+      {
+        host: to.host,
+        port: to.port,
+        method,
+        path: `${url.pathname}${url.search}`,
+        servername: url.hostname,
+        headers: {
+          ...headers,
+          host: url.host,
+          ...(body !== undefined ? { "content-length": String(Buffer.byteLength(body)) } : {}),
+        },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes: new Uint8Array(Buffer.concat(chunks)) }));
+        res.on("error", (e) => reject(new TypeError("fetch failed", { cause: e })));
+      },
+    );
+    req.on("timeout", () => req.destroy(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" })));
+    req.on("error", (e) => reject(new TypeError("fetch failed", { cause: e })));
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
 function parseJson(text: string): unknown {
   if (!text) return undefined;
   try {
@@ -56,6 +109,7 @@ export class MlflowClient {
   readonly baseUrl: string;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
+  readonly #connectTo: ConnectTo | undefined;
 
   constructor(baseUrl: string, options: ClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
@@ -64,6 +118,18 @@ export class MlflowClient {
       ? { authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}` }
       : {};
     this.#timeoutMs = options.timeoutMs ?? 120_000;
+    this.#connectTo = options.connectTo;
+  }
+
+  async #send(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body?: string | Uint8Array,
+  ): Promise<{ status: number; bytes: Uint8Array }> {
+    if (this.#connectTo) return sendTo(this.#connectTo, method, url, headers, body, this.#timeoutMs);
+    const r = await fetchRetry(url, { method, headers, body, signal: AbortSignal.timeout(this.#timeoutMs) });
+    return { status: r.status, bytes: new Uint8Array(await r.arrayBuffer()) };
   }
 
   /** Any request against the server, relative to its base URL (e.g. `/health`). Never throws on a status. */
@@ -84,18 +150,14 @@ export class MlflowClient {
       headers["content-type"] = "application/octet-stream";
       body = options.body;
     }
-    const r = await fetchRetry(url, { method, headers, body, signal: AbortSignal.timeout(this.#timeoutMs) });
-    const text = await r.text();
+    const r = await this.#send(method, url, headers, body);
+    const text = new TextDecoder().decode(r.bytes);
     return { status: r.status, text, json: parseJson(text) };
   }
 
   /** A GET whose body is kept as bytes (artifact downloads). Never throws on a status. */
   async requestBytes(path: string): Promise<{ status: number; bytes: Uint8Array }> {
-    const r = await fetchRetry(`${this.baseUrl}${path}`, {
-      headers: this.#headers,
-      signal: AbortSignal.timeout(this.#timeoutMs),
-    });
-    return { status: r.status, bytes: new Uint8Array(await r.arrayBuffer()) };
+    return this.#send("GET", new URL(`${this.baseUrl}${path}`), { ...this.#headers });
   }
 
   /** GET/POST on the tracking API (`/api/2.0/mlflow/<path>`); throws MlflowRestError on an error status. */
@@ -143,10 +205,10 @@ export class MlflowClient {
   }
 
   async downloadArtifact(artifactUri: string, file: string): Promise<Uint8Array> {
-    const url = `${this.baseUrl}/api/2.0/mlflow-artifacts/artifacts/${this.artifactPath(artifactUri, file)}`;
-    const r = await fetchRetry(url, { headers: this.#headers, signal: AbortSignal.timeout(this.#timeoutMs) });
-    if (!r.ok) throw new MlflowRestError(r.status, undefined, `GET artifact ${file}: ${r.status}`);
-    return new Uint8Array(await r.arrayBuffer());
+    const r = await this.requestBytes(`/api/2.0/mlflow-artifacts/artifacts/${this.artifactPath(artifactUri, file)}`);
+    if (r.status < 200 || r.status >= 300)
+      throw new MlflowRestError(r.status, undefined, `GET artifact ${file}: ${r.status}`);
+    return r.bytes;
   }
 
   async listArtifacts(artifactUri: string): Promise<Array<{ path: string; is_dir?: boolean; file_size?: number }>> {
