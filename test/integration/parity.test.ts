@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -12,7 +12,9 @@ import { cli, readEnvFile, requireImagesInCi, testSpecDir } from "../support/sta
  * Live parity for real: `mlflow-dev up` (MLflow, PostgreSQL, MinIO) on one side, and on the other
  * a second real MLflow server with its own PostgreSQL database and artifacts proxied to S3
  * (MinIO, under another prefix). Same MLflow version: no difference. The previous MLflow release
- * (images/mlflow-previous): a difference, exit 1.
+ * (images/mlflow-previous): a difference, exit 1. Then the CI parity suite: the same spec promoted
+ * to ECS on the AWS emulator (MiniStack: CloudFormation, RDS and ECS tasks as real containers, its
+ * S3 and load balancer), and live parity between the local stack and that service: no difference.
  */
 const NAME = "itparity";
 const PORTS = { mlflow: 35050, minio: 39000, minioConsole: 39001, postgres: 35432 };
@@ -144,8 +146,34 @@ beforeAll(async () => {
   ]);
 });
 
+/** The emulator: in CI it must be running (.ci/provision starts it); elsewhere its tests skip, saying why. */
+const EMULATOR = "http://127.0.0.1:4566";
+const emulatorUp = await fetch(`${EMULATOR}/_ministack/health`, { signal: AbortSignal.timeout(3000) })
+  .then((r) => r.ok)
+  .catch(() => false);
+if (!emulatorUp && !process.env.CI)
+  console.warn(
+    `parity.test.ts: the AWS emulator does not answer at ${EMULATOR}: the emulated promote is skipped (run localstack/start.sh)`,
+  );
+/** The emulator takes a 12-digit access key as the account id; this account is this test's own. */
+const AWS_ACCOUNT = "353535353535";
+const AWS_ENV = {
+  AWS_ENDPOINT_URL: EMULATOR,
+  AWS_ACCESS_KEY_ID: AWS_ACCOUNT,
+  AWS_SECRET_ACCESS_KEY: "test",
+  AWS_REGION: "eu-west-1",
+};
+let promoted = false;
+
 afterAll(async () => {
   for (const c of containers.reverse()) await c.stop().catch(() => undefined);
+  if (dir && promoted) {
+    const d = cli(["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], {
+      cwd: dir,
+      env: AWS_ENV,
+    });
+    if (d.code !== 0) console.warn(`destroy of the emulated staging failed:\n${d.stderr}`);
+  }
   if (dir) cli(["down", "--volumes", "--yes"], { cwd: dir });
 });
 
@@ -207,5 +235,64 @@ describe("mlflow-dev parity --live against real servers", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`MLflow ${PREVIOUS_VERSION}`);
     expect(r.stdout).toMatch(/server: GET \/version \(the MLflow version\)\s+value\s+3\.17\.2\s+3\.16\.1/);
+  });
+});
+
+describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stack vs an emulated ECS promote", () => {
+  let remote: string;
+  let host: string;
+
+  beforeAll(() => {
+    // The spec of the local stack, with this test's account and a bucket of its own (S3 names are
+    // global on the emulator too), and a database that destroy may delete.
+    const path = join(dir, "mlflow-dev.yaml");
+    const bucket = `itparity-${Date.now().toString(36)}-artifacts`;
+    writeFileSync(
+      path,
+      readFileSync(path, "utf8")
+        .replace(/account: "\d{12}"/, `account: "${AWS_ACCOUNT}"`)
+        .replace(/^( {4}bucket: ).*$/m, `$1${bucket}`)
+        .replace("deletionProtection: true", "deletionProtection: false"),
+    );
+    const r = cli(["promote", "--env", "staging", "--json"], { cwd: dir, env: AWS_ENV });
+    promoted = true;
+    expect(r.code, `promote failed:\n${r.stderr.slice(-3000)}`).toBe(0);
+    remote = JSON.parse(r.stdout).url;
+    host = new URL(remote).host;
+    expect(remote).toMatch(/^http:\/\/.+\.elb\.amazonaws\.com$/);
+  }, 900_000);
+
+  it("static parity of the promoted spec: no drift", () => {
+    const r = cli(["parity", "--env", "staging", "--json"], { cwd: dir });
+    expect(r.code, r.stdout).toBe(0);
+    expect(JSON.parse(r.stdout).drift).toEqual([]);
+  });
+
+  it("live parity between the local stack and the emulated ECS service: no difference", () => {
+    const save = join(tmpdir(), `parity-emulated-${Date.now()}.json`);
+    const r = cli(
+      [
+        "parity",
+        "--live",
+        "--local",
+        LOCAL_URL,
+        "--remote",
+        remote,
+        "--connect-to",
+        `${host}:80:127.0.0.1:4566`,
+        "--json",
+        "--save",
+        save,
+      ],
+      { cwd: dir },
+    );
+    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.differences).toEqual([]);
+    expect(report.remote.mlflowVersion).toBe("3.17.2");
+    expect(report.remote.incomplete).toEqual([]);
+    const saved = JSON.parse(readFileSync(save, "utf8"));
+    const big = saved.remote.steps.find((s: { step: string }) => s.step === "artifacts: GET sizes/12582917.bin");
+    expect(big).toMatchObject({ status: 200, value: { bytes: 12582917, sameAsUploaded: true } });
   });
 });
