@@ -4,8 +4,9 @@ import { recording } from "./helpers.ts";
 
 /**
  * The comparer on recorded workloads. The fixtures are real recordings (`mlflow-dev parity
- * --live --save`): two runs against one MLflow 3.17.2 server (different ids, tokens, times), and
- * one against MLflow 3.16.1.
+ * --live --save`): two runs against one MLflow 3.17.2 server (different ids, tokens, times), one
+ * against MLflow 3.16.1, and the local stack against the same spec promoted to ECS on the AWS
+ * emulator (from the integration tier).
  */
 const first = () => recording("mlflow-3.17.2");
 const second = () => recording("mlflow-3.17.2-second-run");
@@ -24,6 +25,10 @@ describe("compare(local, remote)", () => {
     expect(a.token).not.toBe(b.token);
     expect(JSON.stringify(step(a, "runs/get run-a").value)).not.toBe(JSON.stringify(step(b, "runs/get run-a").value));
     expect(compare(a, b)).toEqual([]);
+  });
+
+  it("the local stack (PostgreSQL, MinIO) and the service promoted to the emulated ECS: no difference", () => {
+    expect(compare(recording("local-stack"), recording("emulated-ecs"))).toEqual([]);
   });
 
   it("another MLflow version is a difference", () => {
