@@ -5,7 +5,15 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MlflowClient } from "../support/mlflow-client.ts";
-import { cli, projectContainers, ROOT, readEnvFile, requireImagesInCi, testSpecDir } from "../support/stack.ts";
+import {
+  cli,
+  projectContainers,
+  ROOT,
+  readEnvFile,
+  removeLeftovers,
+  requireImagesInCi,
+  testSpecDir,
+} from "../support/stack.ts";
 
 /**
  * The local stack for real: `mlflow-dev up` on a real Docker engine with real PostgreSQL,
@@ -23,6 +31,7 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 beforeAll(() => {
   requireImagesInCi();
+  removeLeftovers(PROJECT);
   dir = testSpecDir(NAME, PORTS);
   const up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);

@@ -57,3 +57,13 @@ export function requireImagesInCi(): void {
   if (process.env.CI && !process.env.MLFLOW_DEV_IMAGES)
     throw new Error("CI must set MLFLOW_DEV_IMAGES (scripts/test.sh sets it from .ci/provision)");
 }
+
+/** Removes the containers and volumes an interrupted earlier run of a test stack left behind. */
+export function removeLeftovers(project: string): void {
+  const label = `label=com.docker.compose.project=${project}`;
+  const list = (args: string[]) => spawnSync("docker", args, { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+  const containers = list(["ps", "-aq", "--filter", label]);
+  if (containers.length > 0) spawnSync("docker", ["rm", "-f", ...containers], { stdio: "ignore" });
+  const volumes = list(["volume", "ls", "-q", "--filter", label]);
+  if (volumes.length > 0) spawnSync("docker", ["volume", "rm", "-f", ...volumes], { stdio: "ignore" });
+}
