@@ -3,6 +3,8 @@
  *   pnpm bench            CLI start-up: --help and render against bare `node -e 0`
  *   pnpm bench --stack    also `mlflow-dev up` (cold and warm) against `docker compose up --wait`
  *                         (--rounds N, default 3)
+ *   pnpm bench --promote  also `mlflow-dev promote` on the AWS emulator (bash localstack/start.sh):
+ *                         a full promote of examples/basic staging, no-op re-promotes, plan, destroy
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -108,4 +110,49 @@ if (process.argv.includes("--stack")) {
   console.log(
     `  ratio mlflow-dev/compose: cold ${((med["mlflow-dev up (cold)"] ?? 0) / (med["docker compose up --wait (cold)"] ?? 1)).toFixed(2)}x, warm ${((med["mlflow-dev up (warm)"] ?? 0) / (med["docker compose up --wait (warm)"] ?? 1)).toFixed(2)}x`,
   );
+}
+
+if (process.argv.includes("--promote")) {
+  // A stack of its own on the emulator: its own name, and a 12-digit access key as its account.
+  const endpoint = process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
+  const account = "444455556666";
+  const name = `benchpromote-${Date.now().toString(36)}`;
+  const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-bench-promote-"));
+  const spec = readFileSync(basic, "utf8")
+    .replace(/^name: .*$/m, `name: ${name}`)
+    .replace(/account: "\d{12}"/, `account: "${account}"`)
+    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${name}-staging-artifacts-${account}`);
+  writeFileSync(join(dir, "mlflow-dev.yaml"), spec);
+  const env = {
+    ...process.env,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: account,
+    AWS_SECRET_ACCESS_KEY: "test",
+    MLFLOW_DEV_IMAGES: process.env.MLFLOW_DEV_IMAGES ?? "mlflow=mlflow-dev-local/mlflow:3.17.2",
+  };
+  const cli = (...args: string[]) => time(node, [bin, ...args, "--env", "staging"], { cwd: dir, env });
+  try {
+    const full = cli("promote");
+    const noops = [cli("promote"), cli("promote"), cli("promote")];
+    const plan = cli("plan");
+    report(
+      `promote on the AWS emulator at ${endpoint} (examples/basic staging)`,
+      {
+        "promote (new stack, RDS, migration, service, smoke test)": full,
+        "promote again, nothing changed (median of 3)": median(noops),
+        "plan, nothing changed": plan,
+      },
+      "promote (new stack, RDS, migration, service, smoke test)",
+    );
+  } finally {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(node, [bin, "destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], {
+      cwd: dir,
+      env,
+      stdio: "ignore",
+    });
+    console.log(
+      `  destroy --delete-data --skip-final-snapshot              ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1).padStart(9)} ms${r.status === 0 ? "" : ` (exit ${r.status})`}`,
+    );
+  }
 }

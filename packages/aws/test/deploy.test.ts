@@ -163,7 +163,9 @@ describe("teardown template", () => {
     expect(t.Resources[LogicalId.database]?.Properties.DeletionProtection).toBe(false);
     expect(t.Resources[LogicalId.database]?.DeletionPolicy).toBe("Snapshot");
     expect(t.Resources[LogicalId.artifactBucket]?.DeletionPolicy).toBe("Retain");
-    expect(t.Resources[LogicalId.ecrRepository]?.DeletionPolicy).toBe("Retain");
+    // Images are build artifacts, rebuilt from the build context: the repository always goes.
+    expect(t.Resources[LogicalId.ecrRepository]?.DeletionPolicy).toBe("Delete");
+    expect(t.Resources[LogicalId.ecrRepository]?.Properties.EmptyOnDelete).toBe(true);
     // The deployed template itself is left alone.
     expect(template.Resources[LogicalId.database]?.Properties.DeletionProtection).toBe(true);
   });
@@ -172,8 +174,6 @@ describe("teardown template", () => {
     const t = withTeardown(template, { skipFinalSnapshot: true, deleteData: true });
     expect(t.Resources[LogicalId.database]?.DeletionPolicy).toBe("Delete");
     expect(t.Resources[LogicalId.artifactBucket]?.DeletionPolicy).toBe("Delete");
-    expect(t.Resources[LogicalId.ecrRepository]?.DeletionPolicy).toBe("Delete");
-    expect(t.Resources[LogicalId.ecrRepository]?.Properties.EmptyOnDelete).toBe(true);
   });
 
   it("changes nothing but the deletion settings", () => {
@@ -181,8 +181,10 @@ describe("teardown template", () => {
     for (const [id, r] of Object.entries(template.Resources)) {
       const { DeletionPolicy: _a, UpdateReplacePolicy: _b, ...before } = r;
       const { DeletionPolicy: _c, UpdateReplacePolicy: _d, ...after } = t.Resources[id] ?? r;
-      if (id === LogicalId.database) delete (after.Properties as Record<string, unknown>).DeletionProtection;
-      if (id === LogicalId.database) delete (before.Properties as Record<string, unknown>).DeletionProtection;
+      for (const props of [after.Properties, before.Properties] as Record<string, unknown>[]) {
+        if (id === LogicalId.database) delete props.DeletionProtection;
+        if (id === LogicalId.ecrRepository) delete props.EmptyOnDelete;
+      }
       expect(after, id).toEqual(before);
     }
   });

@@ -136,4 +136,31 @@ describe("mlflow-dev CLI", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("Defined: local, staging");
   });
+
+  it("lists plan, promote, destroy and unlock, each with its own help", () => {
+    const r = cli(["--help"]);
+    for (const c of ["plan", "promote", "destroy", "unlock"]) {
+      expect(r.stdout).toContain(`  ${c} --env <name>`);
+      const h = cli([c, "--help"]);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toContain(`Usage: mlflow-dev ${c} --env <name>`);
+    }
+  });
+
+  it("AWS commands refuse bad input before talking to AWS, exit 2", () => {
+    const noEnv = cli(["promote", "-f", basic]);
+    expect(noEnv.code).toBe(2);
+    expect(noEnv.stderr).toContain("promote: --env is required");
+    const local = cli(["plan", "--env", "local", "-f", basic]);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toContain('"local" is the Docker Compose stack, not an AWS environment');
+    const unknown = cli(["promote", "--env", "prod", "-f", basic]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("Defined: local, staging");
+    // The endpoint is never reached: destroy refuses without --yes first.
+    const destroy = cli(["destroy", "--env", "staging", "-f", basic, "--endpoint-url", "http://127.0.0.1:9"]);
+    expect(destroy.code).toBe(2);
+    expect(destroy.stderr).toContain("refused without --yes");
+    expect(destroy.stderr).toContain("Nothing was changed.");
+  });
 });

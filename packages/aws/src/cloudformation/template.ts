@@ -50,15 +50,16 @@ const SECRET_ARN_PATTERN = "^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:
 export interface Teardown {
   /** Delete the database without a final snapshot (default: a final snapshot is kept). */
   skipFinalSnapshot: boolean;
-  /** Delete the artifact bucket and the ECR repository with their contents (default: kept). */
+  /** Delete the artifact bucket with its objects (default: kept). */
   deleteData: boolean;
 }
 
 /**
  * The template `destroy` applies right before it deletes the stack (pure: a copy of `deployed`):
- * no deletion protection on the database, a final snapshot unless skipped, and the artifact
- * bucket and ECR repository deleted (the repository with its images) only with deleteData.
- * It works on the deployed template so that a spec changed since the last promote changes nothing else.
+ * no deletion protection on the database, a final snapshot unless skipped, the artifact bucket
+ * deleted only with deleteData, and the ECR repository deleted with its images (they are built
+ * again from the build context, tagged by its content). It works on the deployed template so that
+ * a spec changed since the last promote changes nothing else.
  */
 export function withTeardown(deployed: Template, teardown: Teardown): Template {
   const template = structuredClone(deployed);
@@ -74,11 +75,7 @@ export function withTeardown(deployed: Template, teardown: Teardown): Template {
   };
   set(LogicalId.database, teardown.skipFinalSnapshot ? "Delete" : "Snapshot", { DeletionProtection: false });
   set(LogicalId.artifactBucket, teardown.deleteData ? "Delete" : "Retain");
-  set(
-    LogicalId.ecrRepository,
-    teardown.deleteData ? "Delete" : "Retain",
-    teardown.deleteData ? { EmptyOnDelete: true } : {},
-  );
+  set(LogicalId.ecrRepository, "Delete", { EmptyOnDelete: true });
   return template;
 }
 

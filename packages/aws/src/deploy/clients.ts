@@ -32,6 +32,8 @@ export interface ClientOptions {
   profile?: string | undefined;
   /** Every service at this URL (an emulator such as MiniStack or LocalStack). */
   endpointUrl?: string | undefined;
+  /** Static credentials instead of the provider chain (tests against an emulator). */
+  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
 
 /** The endpoint override: the flag, else AWS_ENDPOINT_URL (which the SDK reads too). */
@@ -63,6 +65,7 @@ export async function createAwsClients(options: ClientOptions): Promise<AwsClien
     maxAttempts: 6,
     ...(options.profile ? { profile: options.profile } : {}),
     ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   };
   return {
     region: options.region,

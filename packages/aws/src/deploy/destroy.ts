@@ -29,7 +29,8 @@ export interface DestroyResult {
 /**
  * Removes what promote created: the stack (service, database, network, roles, logs), every task
  * definition revision of both families, and the secrets. Keeps a final database snapshot unless
- * skipFinalSnapshot, and the artifact bucket (and ECR repository) with their contents unless deleteData.
+ * skipFinalSnapshot, and the artifact bucket with its objects unless deleteData. The ECR repository of
+ * a built image goes with its images (they are rebuilt from the build context).
  */
 export async function destroy(model: Model, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
   const { report } = options;

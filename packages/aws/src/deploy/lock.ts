@@ -77,7 +77,7 @@ export async function acquireLock(ssm: SSM, model: Model, command: string): Prom
       throw new DeployError(`cannot take the deploy lock (${name}): ${awsErrorMessage(e)}`, { cause: e });
     const other = await readLock(ssm, model);
     throw new DeployError(
-      `${command} ${model.environment}: refused, another deploy of this environment holds the lock: ${other ? describeHolder(other) : "holder unknown"}`,
+      `refused: another deploy of ${model.environment} holds its lock (${other ? describeHolder(other) : "holder unknown"})`,
       {
         hint: `Wait for it to finish. If it was interrupted (a crash, Ctrl-C, a lost CI runner), release the lock with: mlflow-dev unlock --env ${model.environment}`,
       },

@@ -1,8 +1,8 @@
-import type { Model } from "@mlflow-dev/spec";
+import type { Model, SecretName } from "@mlflow-dev/spec";
 import { toTemplate } from "../cloudformation/template.ts";
 import { assertCompatible } from "../compatibility.ts";
 import { type DeployContext, deployContextFromStack } from "../context.ts";
-import { OutputName, ParameterName, stackName } from "../names.ts";
+import { LogicalId, OutputName, ParameterName, stackName } from "../names.ts";
 import { toTaskDefinition } from "../task-definition.ts";
 import type { AwsClients } from "./clients.ts";
 import {
@@ -225,7 +225,7 @@ async function promoteLocked(model: Model, clients: AwsClients, options: Promote
 async function smokeAuth(
   model: Model,
   clients: AwsClients,
-  arns: Partial<Record<string, string>>,
+  arns: Partial<Record<SecretName, string>>,
 ): Promise<{ auth?: { user: string; password: string } }> {
   if (model.mlflow.auth !== "basic") return {};
   const arn = arns["auth-admin-password"];
@@ -242,7 +242,7 @@ interface Infrastructure {
 async function deployInfrastructure(
   model: Model,
   clients: AwsClients,
-  secretArns: Partial<Record<string, string>>,
+  secretArns: Partial<Record<SecretName, string>>,
   options: PromoteOptions,
 ): Promise<Infrastructure> {
   const { report, waits } = options;
@@ -269,17 +269,52 @@ async function deployInfrastructure(
     await deleteStack(cfn, name, report, wait);
     stack = undefined;
   }
-  const type = phase === "update" ? "UPDATE" : "CREATE";
+  let type: "CREATE" | "UPDATE" = phase === "update" ? "UPDATE" : "CREATE";
+  const template = toTemplate(model);
+  if (type === "CREATE" && (await bucketExists(clients, model.artifacts.bucket))) {
+    // The bucket outlived an earlier destroy (it keeps the artifacts): the new stack adopts it
+    // first (an IMPORT change set), then gets everything else as an update.
+    report.info(`the bucket ${model.artifacts.bucket} exists (kept by an earlier destroy): adopting it into the stack`);
+    const bucket = template.Resources[LogicalId.artifactBucket];
+    const adopt = await createChangeSet(
+      cfn,
+      {
+        stackName: name,
+        type: "IMPORT",
+        templateBody: JSON.stringify({
+          AWSTemplateFormatVersion: template.AWSTemplateFormatVersion,
+          Description: template.Description,
+          Resources: { [LogicalId.artifactBucket]: bucket },
+        }),
+        resourcesToImport: [
+          {
+            ResourceType: "AWS::S3::Bucket",
+            LogicalResourceId: LogicalId.artifactBucket,
+            ResourceIdentifier: { BucketName: model.artifacts.bucket },
+          },
+        ],
+        parameters: [],
+        model,
+        description: `mlflow-dev promote: adopt the artifact bucket of ${model.name} (${model.environment})`,
+      },
+      "adopt",
+      wait,
+    );
+    await executeChangeSet(cfn, name, adopt, report, wait);
+    type = "UPDATE";
+  }
   const changeSet = await createChangeSet(
     cfn,
     {
       stackName: name,
       type,
-      templateBody: JSON.stringify(toTemplate(model)),
+      templateBody: JSON.stringify(template),
       parameters: stackParameters(
         model,
-        secretArns as never,
-        type === "UPDATE" ? { usePrevious: true } : { value: "" },
+        secretArns,
+        stack?.parameters[ParameterName.taskDefinitionArn] !== undefined && phase === "update"
+          ? { usePrevious: true }
+          : { value: "" },
       ),
       model,
       description: `mlflow-dev promote: infrastructure of ${model.name} (${model.environment})`,
@@ -295,4 +330,13 @@ async function deployInfrastructure(
   for (const line of formatChanges(changeSet.changes)) report.info(line);
   const done = await executeChangeSet(cfn, name, changeSet, report, wait);
   return { stack: done, changes: changeSet.changes };
+}
+
+async function bucketExists(clients: AwsClients, bucket: string): Promise<boolean> {
+  try {
+    await clients.s3.headBucket({ Bucket: bucket });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -61,8 +61,10 @@ export function isSteadyOn(service: Service | undefined, taskDefinitionArn: stri
   if (!service) return false;
   const deployments = service.deployments ?? [];
   const primary = deployments.find((d) => d.status === "PRIMARY");
+  // Other deployments may still be listed (a failed one keeps its diagnostics) but run nothing.
+  const othersDrained = deployments.every((d) => d === primary || (d.runningCount ?? 0) === 0);
   return (
-    deployments.length === 1 &&
+    othersDrained &&
     primary?.taskDefinition === taskDefinitionArn &&
     (primary.rolloutState === undefined || primary.rolloutState === "COMPLETED") &&
     (primary.runningCount ?? 0) >= (service.desiredCount ?? 0) &&

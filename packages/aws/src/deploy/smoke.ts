@@ -33,29 +33,76 @@ export interface SmokeOptions {
 
 class SmokeFailure extends Error {}
 
+/** How long a server may answer the health check with a definite non-200 before it counts as failed. */
+const DEFINITIVE_MS = 30_000;
+
+/** A response body in one short line: text without markup, at most 120 characters. */
+function summarizeBody(body: Buffer): string {
+  const text = body
+    .toString("utf8")
+    .replace(/<[^>]*>/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  return text ? `: ${text.length > 120 ? `${text.slice(0, 119)}…` : text}` : "";
+}
+
+/** A load balancer answers 502-504 while a target restarts a worker: those, and dropped connections, are retried. */
+const TRANSIENT = new Set([502, 503, 504]);
+
+async function sendRetrying(
+  target: HttpTarget,
+  method: string,
+  path: string,
+  options: Parameters<typeof send>[3],
+  retryForMs: number,
+  pollMs: number,
+): Promise<HttpResponse> {
+  const deadline = Date.now() + retryForMs;
+  for (;;) {
+    try {
+      const r = await send(target, method, path, options);
+      if (!TRANSIENT.has(r.status) || Date.now() > deadline) return r;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+    }
+    await sleep(pollMs);
+  }
+}
+
 /** Waits for GET <healthPath> to answer 200. */
 export async function waitForHealth(
   target: HttpTarget,
   model: Model,
   options: Pick<SmokeOptions, "healthTimeoutMs" | "pollMs">,
 ): Promise<void> {
-  const deadline = Date.now() + options.healthTimeoutMs;
+  const t0 = Date.now();
+  const deadline = t0 + options.healthTimeoutMs;
   let last = "";
+  // The server answering something else than 200 (not a load balancer's 502-504) is an answer:
+  // give it DEFINITIVE_MS to change its mind, not the whole timeout.
+  let answeringSince: number | undefined;
   for (;;) {
     try {
       const r = await send(target, "GET", model.mlflow.healthPath, { timeoutMs: 10_000 });
       if (r.status === 200) return;
-      last = `HTTP ${r.status} ${r.body.toString("utf8").slice(0, 200)}`;
+      last = `HTTP ${r.status}${summarizeBody(r.body)}`;
+      if (TRANSIENT.has(r.status)) answeringSince = undefined;
+      else answeringSince ??= Date.now();
     } catch (e) {
       last = (e as Error).message;
+      answeringSince = undefined;
     }
-    if (Date.now() > deadline)
+    const now = Date.now();
+    if (now > deadline || (answeringSince !== undefined && now - answeringSince > DEFINITIVE_MS))
       throw new DeployError(
-        `GET ${target.url}${model.mlflow.healthPath} did not answer 200 within ${Math.round(options.healthTimeoutMs / 1000)}s (last: ${last.trim()})`,
+        `GET ${target.url}${model.mlflow.healthPath} did not answer 200 within ${Math.round((now - t0) / 1000)}s (last: ${last})`,
       );
     await sleep(options.pollMs);
   }
 }
+
+/** How long one call of the round trip may keep getting 502-504 or a dropped connection. */
+const RETRY_MS = 60_000;
 
 export async function smokeTest(target: HttpTarget, model: Model, options: SmokeOptions): Promise<SmokeResult> {
   const { report } = options;
@@ -69,10 +116,17 @@ export async function smokeTest(target: HttpTarget, model: Model, options: Smoke
     let url = `/api/2.0/mlflow/${path}`;
     if (method === "GET" && body) url += `?${new URLSearchParams(body as Record<string, string>)}`;
     try {
-      r = await send(target, method, url, {
-        headers: { ...headers, ...(method === "POST" ? { "content-type": "application/json" } : {}) },
-        ...(method === "POST" ? { body: JSON.stringify(body ?? {}) } : {}),
-      });
+      r = await sendRetrying(
+        target,
+        method,
+        url,
+        {
+          headers: { ...headers, ...(method === "POST" ? { "content-type": "application/json" } : {}) },
+          ...(method === "POST" ? { body: JSON.stringify(body ?? {}) } : {}),
+        },
+        RETRY_MS,
+        options.pollMs,
+      );
     } catch (e) {
       throw new SmokeFailure(`${method} ${url}: ${(e as Error).message}`);
     }
@@ -115,13 +169,17 @@ export async function smokeTest(target: HttpTarget, model: Model, options: Smoke
       const path = `${artifactUri.replace(/^mlflow-artifacts:\/*/, "")}/mlflow-dev-smoke.txt`;
       const content = Buffer.from(`mlflow-dev smoke test ${randomBytes(8).toString("hex")}\n`);
       const artifactUrl = `/api/2.0/mlflow-artifacts/artifacts/${path.split("/").map(encodeURIComponent).join("/")}`;
-      const put = await send(target, "PUT", artifactUrl, {
-        headers: { ...headers, "content-type": "application/octet-stream" },
-        body: content,
-      });
+      const put = await sendRetrying(
+        target,
+        "PUT",
+        artifactUrl,
+        { headers: { ...headers, "content-type": "application/octet-stream" }, body: content },
+        RETRY_MS,
+        options.pollMs,
+      );
       if (put.status !== 200)
         throw new SmokeFailure(`PUT artifact ${path}: HTTP ${put.status} ${put.body.toString("utf8").slice(0, 300)}`);
-      const back = await send(target, "GET", artifactUrl, { headers });
+      const back = await sendRetrying(target, "GET", artifactUrl, { headers }, RETRY_MS, options.pollMs);
       if (back.status !== 200 || !back.body.equals(content))
         throw new SmokeFailure(
           `GET artifact ${path}: HTTP ${back.status}, ${back.body.length} bytes; not what was uploaded`,

@@ -90,7 +90,9 @@ export function stackParameters(
 
 export interface ChangeSetRequest {
   stackName: string;
-  type: "CREATE" | "UPDATE";
+  type: "CREATE" | "UPDATE" | "IMPORT";
+  /** For IMPORT: the existing resources the stack adopts. */
+  resourcesToImport?: { ResourceType: string; LogicalResourceId: string; ResourceIdentifier: Record<string, string> }[];
   /** The template (JSON); omit to keep the stack's current template. */
   templateBody?: string;
   parameters: Parameter[];
@@ -139,10 +141,9 @@ export async function createChangeSet(
       ...(req.templateBody ? { TemplateBody: req.templateBody } : { UsePreviousTemplate: true }),
       Parameters: req.parameters,
       Capabilities: ["CAPABILITY_IAM"],
-      Tags: toTags(req.model),
-      // Resources kept by an earlier destroy (the artifact bucket, the ECR repository) are
-      // adopted into the new stack instead of failing on "already exists".
-      ...(req.type === "CREATE" ? { ImportExistingResources: true } : {}),
+      // An import may not change tags; the next update adds them.
+      ...(req.type === "IMPORT" ? {} : { Tags: toTags(req.model) }),
+      ...(req.resourcesToImport ? { ResourcesToImport: req.resourcesToImport } : {}),
     });
   } catch (e) {
     throw new DeployError(`CloudFormation refused the change set for ${req.stackName}: ${awsErrorMessage(e)}`, {
@@ -265,7 +266,8 @@ export async function waitForStack(
         if (e.ResourceStatus?.endsWith("_FAILED")) failures.push(e);
       }
       if (isSuccess(stack.status)) return stack;
-      throw new DeployError(stackFailureMessage(stackName, stack, failures), {
+      const validation = await validationFailures(cfn, stackName);
+      throw new DeployError(stackFailureMessage(stackName, stack, [...failures, ...validation]), {
         hint: rollbackHint(stack.status),
       });
     }
@@ -293,6 +295,35 @@ async function newEvents(cfn: CloudFormation, stackName: string, seen: Set<strin
   return fresh.reverse();
 }
 
+/**
+ * Failures CloudFormation reports as operation events rather than stack events: pre-deployment
+ * validation ("Validation failed ... Call DescribeEvents"), shaped like stack events.
+ */
+async function validationFailures(cfn: CloudFormation, stackName: string): Promise<StackEvent[]> {
+  try {
+    const r = await cfn.describeEvents({ StackName: stackName, Filters: { FailedEvents: true } });
+    return (r.OperationEvents ?? [])
+      .filter((e) => e.LogicalResourceId && e.LogicalResourceId !== stackName)
+      .map((e) => ({
+        EventId: e.EventId,
+        StackName: stackName,
+        Timestamp: e.Timestamp,
+        LogicalResourceId: e.LogicalResourceId,
+        ResourceType: e.ResourceType,
+        ResourceStatus: "CREATE_FAILED",
+        ResourceStatusReason: [
+          e.ValidationName,
+          e.ValidationStatusReason ?? e.ResourceStatusReason,
+          e.ValidationPath ? `at ${e.ValidationPath}` : "",
+        ]
+          .filter(Boolean)
+          .join(": "),
+      })) as StackEvent[];
+  } catch {
+    return [];
+  }
+}
+
 export function formatEvent(
   e: Pick<StackEvent, "ResourceStatus" | "LogicalResourceId" | "ResourceType" | "ResourceStatusReason">,
 ): string {
@@ -306,7 +337,9 @@ export function stackFailureMessage(
   stack: Pick<StackInfo, "status" | "statusReason">,
   failures: Pick<StackEvent, "LogicalResourceId" | "ResourceType" | "ResourceStatusReason" | "ResourceStatus">[],
 ): string {
-  const own = failures.filter((f) => f.LogicalResourceId !== stackName);
+  const resources = failures.filter((f) => f.LogicalResourceId !== stackName);
+  // With no failed resource, the stack's own failure event carries the reason.
+  const own = resources.length ? resources : failures.filter((f) => f.ResourceStatusReason);
   const cancelled = (f: (typeof own)[number]) => /cancel/i.test(f.ResourceStatusReason ?? "");
   const ordered = [...own.filter((f) => !cancelled(f)), ...own.filter(cancelled)];
   const lines = ordered.map(

@@ -1,0 +1,553 @@
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AwsClients,
+  createAwsClients,
+  destroyAwsClients,
+  type PromoteResult,
+  send,
+  targetFor,
+} from "../../packages/aws/src/deploy/index.ts";
+import { BIN, ROOT } from "../support/stack.ts";
+
+/**
+ * promote / plan / destroy / unlock for real, against the MiniStack emulator (localstack/): its
+ * CloudFormation, ECS (tasks run as Docker containers), RDS (a PostgreSQL container), S3, ALB data
+ * plane, Secrets Manager, SSM and ECR. examples/basic, environment staging, is copied with a name
+ * of its own and the emulator account's id, and driven through the CLI.
+ */
+const ENDPOINT = process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
+/** MiniStack takes a 12-digit access key as the account id: an account of this test's own. */
+const ACCESS_KEY = "333344445555";
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? "mlflow-dev-local/mlflow:3.17.2";
+const SUFFIX = Math.random().toString(36).slice(2, 7);
+const NAME = `itpromote-${SUFFIX}`;
+const STACK = `mlflow-dev-${NAME}-staging`;
+const CLUSTER = STACK;
+const SERVICE = `${NAME}-mlflow`;
+const FAMILY = `${STACK}-mlflow`;
+const BROKEN_IMAGE = "mlflow-dev-test/mlflow-broken-server:1";
+const UNHEALTHY_IMAGE = "mlflow-dev-test/mlflow-unhealthy:1";
+
+function imageOverride(key: string): string | undefined {
+  for (const part of (process.env.MLFLOW_DEV_IMAGES ?? "").split(",")) {
+    const [k, v] = part.split("=", 2);
+    if (k?.trim() === key && v) return v.trim();
+  }
+  return undefined;
+}
+
+async function emulatorUp(): Promise<boolean> {
+  try {
+    const r = await fetch(`${ENDPOINT}/_ministack/health`, { signal: AbortSignal.timeout(3000) });
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+const up = await emulatorUp();
+if (!up && !process.env.CI)
+  console.warn(
+    `test/integration/promote.test.ts: skipped, no AWS emulator answers at ${ENDPOINT}. Start it with \`bash localstack/start.sh\``,
+  );
+
+/** The CLI with exactly this environment (no AWS_* or MLFLOW_DEV_* leaks in from the caller). */
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith("AWS_") && !k.startsWith("MLFLOW_DEV_")) env[k] = v;
+  return env;
+}
+
+function awsEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...baseEnv(),
+    AWS_ENDPOINT_URL: ENDPOINT,
+    AWS_ACCESS_KEY_ID: ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: "test",
+    MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}`,
+    ...extra,
+  };
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = awsEnv()): Run {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env, encoding: "utf8", timeout: 1_200_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
+}
+
+function cliAsync(args: string[], cwd: string, env: NodeJS.ProcessEnv = awsEnv()): Promise<Run> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }));
+  });
+}
+
+function show(r: Run): string {
+  return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/** examples/basic with this test's name, account and bucket; `edit` changes the staging block. */
+function specDir(account: string, edit: (yaml: string) => string = (y) => y, extra = ""): string {
+  const dir = mkdtempSync(join(tmpdir(), `mlflow-dev-${NAME}-`));
+  const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
+    .replace(/^name: .*$/m, `name: ${NAME}`)
+    .replace(/account: "\d{12}"/, `account: "${account}"`)
+    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${account}`);
+  writeFileSync(join(dir, "mlflow-dev.yaml"), edit(yaml) + extra);
+  return dir;
+}
+
+/** A test image: the MLflow image with the `mlflow` command replaced by a script. */
+function buildTestImage(tag: string, script: string): void {
+  const dockerfile = [
+    `FROM ${MLFLOW_IMAGE}`,
+    "USER root",
+    `RUN printf '${script.replaceAll("\n", "\\n")}' > /opt/mlflow/bin/mlflow && chmod 755 /opt/mlflow/bin/mlflow`,
+    "USER 10001:10001",
+    "",
+  ].join("\n");
+  const r = spawnSync("docker", ["build", "-q", "-t", tag, "-"], {
+    input: dockerfile,
+    encoding: "utf8",
+    env: { ...process.env, DOCKER_BUILDKIT: "0" },
+  });
+  if (r.status !== 0) throw new Error(`docker build ${tag} failed: ${r.stderr}`);
+}
+
+function docker(args: string[]): string {
+  return spawnSync("docker", args, { encoding: "utf8" }).stdout.trim();
+}
+
+let clients: AwsClients;
+let account: string;
+let dir: string;
+let first: PromoteResult;
+
+describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emulator", () => {
+  beforeAll(async () => {
+    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${ENDPOINT}: .ci/provision starts it`);
+    clients = await createAwsClients({
+      region: "eu-west-1",
+      endpointUrl: ENDPOINT,
+      credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: "test" },
+    });
+    account = (await clients.sts.getCallerIdentity({})).Account ?? "";
+    expect(account).toBe(ACCESS_KEY);
+    dir = specDir(account);
+    buildTestImage(BROKEN_IMAGE, '#!/bin/sh\necho "test image: the server fails on purpose" >&2\nexit 3\n');
+    buildTestImage(UNHEALTHY_IMAGE, "#!/bin/sh\ncd /tmp && exec python -m http.server 5000\n");
+  });
+
+  afterAll(async () => {
+    if (!clients) return;
+    // Whatever a failed test left behind.
+    if (dir) cli(["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], dir);
+    try {
+      const snapshots = await clients.rds.describeDBSnapshots({});
+      for (const s of snapshots.DBSnapshots ?? [])
+        if (s.DBSnapshotIdentifier?.includes(NAME))
+          await clients.rds.deleteDBSnapshot({ DBSnapshotIdentifier: s.DBSnapshotIdentifier });
+    } catch {
+      // the emulator may not keep snapshots
+    }
+    destroyAwsClients(clients);
+  });
+
+  describe("bad input is refused before anything is created", () => {
+    async function nothingCreated() {
+      await expect(clients.cloudformation.describeStacks({ StackName: STACK })).rejects.toThrow(/does not exist/);
+      const secrets = await clients.secretsManager.listSecrets({});
+      expect((secrets.SecretList ?? []).map((s) => s.Name)).not.toContain(`mlflow-dev/${NAME}/staging/db-password`);
+    }
+
+    it("missing credentials", async () => {
+      const env: NodeJS.ProcessEnv = {
+        ...awsEnv(),
+        HOME: mkdtempSync(join(tmpdir(), "nohome-")),
+        AWS_EC2_METADATA_DISABLED: "true",
+      };
+      delete env.AWS_ACCESS_KEY_ID;
+      delete env.AWS_SECRET_ACCESS_KEY;
+      const r = cli(["promote", "--env", "staging"], dir, env);
+      expect(r.code, show(r)).toBe(2);
+      expect(r.stderr).toContain("error: promote staging: no usable AWS credentials");
+      expect(r.stderr).toContain("--profile");
+      expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
+      await nothingCreated();
+    });
+
+    it("a profile that does not exist", () => {
+      const env: NodeJS.ProcessEnv = {
+        ...awsEnv(),
+        HOME: mkdtempSync(join(tmpdir(), "nohome-")),
+        AWS_EC2_METADATA_DISABLED: "true",
+      };
+      delete env.AWS_ACCESS_KEY_ID;
+      delete env.AWS_SECRET_ACCESS_KEY;
+      const r = cli(["promote", "--env", "staging", "--profile", "nosuchprofile"], dir, env);
+      expect(r.code, show(r)).toBe(2);
+      expect(r.stderr).toContain("no usable AWS credentials");
+    });
+
+    it("an unknown region", async () => {
+      const bad = specDir(account, (y) => y.replace("region: eu-west-1", "region: eu-west-9"));
+      const r = cli(["promote", "--env", "staging"], bad);
+      expect(r.code, show(r)).toBe(2);
+      expect(r.stderr).toContain('environments.staging.region: "eu-west-9" is not an AWS region');
+      await nothingCreated();
+    });
+
+    it("credentials for another account than the spec's", async () => {
+      const bad = specDir("999988887777");
+      const r = cli(["promote", "--env", "staging"], bad);
+      expect(r.code, show(r)).toBe(2);
+      expect(r.stderr).toContain(
+        `environments.staging.account is 999988887777, but the credentials are for account ${account}`,
+      );
+      await nothingCreated();
+    });
+
+    it("a VPC id that does not exist", async () => {
+      const bad = specDir(account, (y) =>
+        y.replace(
+          /network:\n(\s+)cidr: .*\n/,
+          "network:\n$1vpcId: vpc-0123456789abcdef0\n$1publicSubnetIds: [subnet-0aaaaaaaaaaaaaaa1, subnet-0aaaaaaaaaaaaaaa2]\n$1privateSubnetIds: [subnet-0bbbbbbbbbbbbbbb1, subnet-0bbbbbbbbbbbbbbb2]\n",
+        ),
+      );
+      expect(readFileSync(join(bad, "mlflow-dev.yaml"), "utf8")).toContain("vpc-0123456789abcdef0");
+      const r = cli(["promote", "--env", "staging"], bad);
+      expect(r.code, show(r)).toBe(2);
+      expect(r.stderr).toContain("environments.staging.network.vpcId: VPC vpc-0123456789abcdef0 does not exist");
+      await nothingCreated();
+    });
+
+    it("destroy without --yes", async () => {
+      const r = cli(["destroy", "--env", "staging"], dir);
+      expect(r.code, show(r)).toBe(2);
+      expect(r.stderr).toContain("refused without --yes");
+    });
+  });
+
+  describe("a full promote of examples/basic staging", () => {
+    let run: Run;
+
+    beforeAll(() => {
+      run = cli(["promote", "--env", "staging", "--json"], dir);
+      expect(run.code, show(run)).toBe(0);
+      first = JSON.parse(run.stdout) as PromoteResult;
+      console.log(`full emulated promote: ${(run.ms / 1000).toFixed(1)} s`);
+    });
+
+    it("reports every step and the endpoint, and never prints a secret", async () => {
+      expect(first.changed).toBe(true);
+      expect(first.url).toMatch(/^http:\/\/.+\.elb\.amazonaws\.com$/);
+      for (const step of ["checks", "secrets", "infrastructure", "image", "migration", "rollout", "smoke test"])
+        expect(run.stderr).toContain(`] ${step}`);
+      expect(first.secretsCreated).toEqual([`mlflow-dev/${NAME}/staging/db-password`]);
+      const secret = await clients.secretsManager.getSecretValue({ SecretId: first.secretsCreated[0] });
+      expect(secret.SecretString?.length).toBeGreaterThanOrEqual(32);
+      expect(run.stdout).not.toContain(secret.SecretString);
+      expect(run.stderr).not.toContain(secret.SecretString);
+    });
+
+    it("runs MLflow as an ECS task: a container of the task definition", async () => {
+      const service = (await clients.ecs.describeServices({ cluster: CLUSTER, services: [SERVICE] })).services?.[0];
+      expect(service?.taskDefinition).toBe(first.taskDefinitionArn);
+      expect(service?.runningCount).toBe(1);
+      const containers = docker([
+        "ps",
+        "--filter",
+        `label=com.amazonaws.ecs.task-definition-family=${FAMILY}`,
+        "--filter",
+        "status=running",
+        "--format",
+        "{{.Image}}",
+      ]);
+      expect(containers.split("\n")).toContain(MLFLOW_IMAGE);
+    });
+
+    it("backs it with the emulator's RDS PostgreSQL container", async () => {
+      const stack = (await clients.cloudformation.describeStacks({ StackName: STACK })).Stacks?.[0];
+      const dbHost = stack?.Outputs?.find((o) => o.OutputKey === "DatabaseEndpoint")?.OutputValue ?? "";
+      const db = await clients.cloudformation.describeStackResource({
+        StackName: STACK,
+        LogicalResourceId: "Database",
+      });
+      const dbId = db.StackResourceDetail?.PhysicalResourceId ?? "";
+      const rds = docker(["ps", "--filter", "status=running", "--format", "{{.Names}}"])
+        .split("\n")
+        .find((n) => n.startsWith("ministack-rds-") && n.endsWith(dbId));
+      expect(rds, `a running RDS container for ${dbId}`).toBeDefined();
+      const ips = docker([
+        "inspect",
+        rds ?? "",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+      ]);
+      expect(ips.split(" ")).toContain(dbHost);
+    });
+
+    it("the smoke test's tracking round trip reached the server, and its artifact is an object in the bucket", async () => {
+      expect(first.smokeTest?.runId).toMatch(/^[0-9a-f]{32}$/);
+      const object = first.smokeTest?.artifactObject ?? "";
+      const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(object);
+      expect(m?.[1]).toBe(`${NAME}-staging-artifacts-${account}`);
+      const got = await clients.s3.getObject({ Bucket: m?.[1] ?? "", Key: m?.[2] ?? "" });
+      expect(await got.Body?.transformToString()).toMatch(/^mlflow-dev smoke test [0-9a-f]{16}\n$/);
+      // The run is in MLflow's database, read back through the load balancer.
+      const r = await send(
+        targetFor(first.url, ENDPOINT),
+        "GET",
+        `/api/2.0/mlflow/runs/get?run_id=${first.smokeTest?.runId}`,
+      );
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body.toString()).run.data.metrics).toContainEqual(
+        expect.objectContaining({ key: "smoke_check" }),
+      );
+    });
+
+    it("a second promote changes nothing and says so", async () => {
+      const revisions = (await clients.ecs.listTaskDefinitions({ familyPrefix: FAMILY })).taskDefinitionArns;
+      const before = (await clients.cloudformation.describeStacks({ StackName: STACK })).Stacks?.[0];
+      const again = cli(["promote", "--env", "staging"], dir);
+      expect(again.code, show(again)).toBe(0);
+      console.log(`no-op re-promote: ${(again.ms / 1000).toFixed(1)} s`);
+      expect(again.stdout).toMatch(/^no changes: .* is up to date\. MLflow is up: http/);
+      expect(again.stderr).toContain("infrastructure: stack");
+      expect(again.stderr).toContain("no changes");
+      expect(again.stderr).not.toContain("UPDATE_IN_PROGRESS");
+      expect(again.stderr).not.toContain("registered");
+      expect((await clients.ecs.listTaskDefinitions({ familyPrefix: FAMILY })).taskDefinitionArns).toEqual(revisions);
+      const after = (await clients.cloudformation.describeStacks({ StackName: STACK })).Stacks?.[0];
+      expect(after?.LastUpdatedTime).toEqual(before?.LastUpdatedTime);
+    });
+
+    it("plan shows no changes, and a new image as a task definition field", () => {
+      const same = cli(["plan", "--env", "staging"], dir);
+      expect(same.code, show(same)).toBe(0);
+      expect(same.stdout).toContain("no changes: promote would change nothing");
+      const other = cli(
+        ["plan", "--env", "staging", "--json"],
+        dir,
+        awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${BROKEN_IMAGE}` }),
+      );
+      expect(other.code, show(other)).toBe(0);
+      const plan = JSON.parse(other.stdout);
+      expect(plan.upToDate).toBe(false);
+      expect(plan.infrastructure).toEqual([]);
+      expect(plan.service.action).toBe("update");
+      expect(plan.service.changes).toEqual([
+        { path: "containerDefinitions[0].image", before: MLFLOW_IMAGE, after: BROKEN_IMAGE },
+      ]);
+    });
+  });
+
+  describe("failures after the rollout started go back to the previous revision", () => {
+    async function serviceRevision(): Promise<string | undefined> {
+      return (await clients.ecs.describeServices({ cluster: CLUSTER, services: [SERVICE] })).services?.[0]
+        ?.taskDefinition;
+    }
+
+    async function answers(): Promise<number> {
+      return (await send(targetFor(first.url, ENDPOINT), "GET", "/health")).status;
+    }
+
+    it("a broken image: ECS gives up on it, promote rolls back, the service keeps answering; a concurrent promote is refused", async () => {
+      const broken = cliAsync(
+        ["promote", "--env", "staging"],
+        dir,
+        awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${BROKEN_IMAGE}` }),
+      );
+      // While it holds the lock, a second promote is refused.
+      const lock = `/mlflow-dev/${NAME}/staging/deploy-lock`;
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        try {
+          await clients.ssm.getParameter({ Name: lock });
+          break;
+        } catch {
+          if (Date.now() > deadline) throw new Error("the broken promote never took the lock");
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      const second = cli(["promote", "--env", "staging"], dir);
+      expect(second.code, show(second)).toBe(1);
+      expect(second.stderr).toContain("refused: another deploy of staging holds its lock (promote by");
+      expect(second.stderr).toContain("mlflow-dev unlock --env staging");
+
+      const r = await broken;
+      expect(r.code, show(r)).toBe(1);
+      expect(r.stderr).toContain("error: promote staging: ECS gave up on");
+      expect(r.stderr).toContain("test image: the server fails on purpose");
+      expect(r.stderr).toContain(`Rolled back: the service runs ${first.taskDefinitionArn.split("/").pop()} again`);
+      expect(await serviceRevision()).toBe(first.taskDefinitionArn);
+      expect(await answers()).toBe(200);
+      await expect(clients.ssm.getParameter({ Name: lock })).rejects.toThrow();
+    });
+
+    it("a failing health check: the smoke test fails, promote rolls back, the service keeps answering", async () => {
+      const r = cli(["promote", "--env", "staging"], dir, awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${UNHEALTHY_IMAGE}` }));
+      expect(r.code, show(r)).toBe(1);
+      expect(r.stderr).toMatch(/GET http:\/\/\S+\/health did not answer 200 within \d+s \(last: HTTP 404/);
+      expect(r.stderr).toContain(`Rolled back: the service runs ${first.taskDefinitionArn.split("/").pop()} again`);
+      expect(await serviceRevision()).toBe(first.taskDefinitionArn);
+      expect(await answers()).toBe(200);
+    });
+
+    it("a lock left by a crashed promote refuses the next one until unlock releases it", async () => {
+      const lock = `/mlflow-dev/${NAME}/staging/deploy-lock`;
+      const holder = {
+        id: "x",
+        command: "promote",
+        user: "ci",
+        host: "lost-runner",
+        pid: 4242,
+        startedAt: "2026-01-01T00:00:00Z",
+      };
+      await clients.ssm.putParameter({ Name: lock, Type: "String", Value: JSON.stringify(holder) });
+      const refused = cli(["promote", "--env", "staging"], dir);
+      expect(refused.code, show(refused)).toBe(1);
+      expect(refused.stderr).toContain("promote by ci@lost-runner (pid 4242) since 2026-01-01T00:00:00Z");
+      const unlock = cli(["unlock", "--env", "staging"], dir);
+      expect(unlock.code, show(unlock)).toBe(0);
+      expect(unlock.stdout).toContain("released the deploy lock of staging, held by promote by ci@lost-runner");
+      expect(cli(["unlock", "--env", "staging"], dir).stdout).toContain("staging was not locked");
+      const again = cli(["promote", "--env", "staging"], dir);
+      expect(again.code, show(again)).toBe(0);
+      expect(again.stdout).toContain("no changes");
+    });
+  });
+
+  describe("destroy", () => {
+    it("removes the stack, the service and every task definition; keeps a final snapshot and the bucket", async () => {
+      const db = await clients.cloudformation.describeStackResource({
+        StackName: STACK,
+        LogicalResourceId: "Database",
+      });
+      const r = cli(["destroy", "--env", "staging", "--yes", "--json"], dir);
+      expect(r.code, show(r)).toBe(0);
+      const result = JSON.parse(r.stdout);
+      expect(result.stackDeleted).toBe(true);
+      await expect(clients.cloudformation.describeStacks({ StackName: STACK })).rejects.toThrow(/does not exist/);
+      // The service is gone with its cluster (or, where the cluster outlives it, not ACTIVE).
+      const services = await clients.ecs
+        .describeServices({ cluster: CLUSTER, services: [SERVICE] })
+        .catch((e: Error) => {
+          if (e.name === "ClusterNotFoundException") return { services: [] };
+          throw e;
+        });
+      expect((services.services ?? []).filter((s) => s.status === "ACTIVE")).toEqual([]);
+      for (const family of [FAMILY, `${FAMILY}-migrate`]) {
+        const active = await clients.ecs.listTaskDefinitions({ familyPrefix: family, status: "ACTIVE" });
+        expect(active.taskDefinitionArns ?? []).toEqual([]);
+      }
+      expect(result.taskDefinitionsDeregistered.length).toBeGreaterThanOrEqual(4);
+      expect(docker(["ps", "--filter", `label=com.amazonaws.ecs.task-definition-family=${FAMILY}`, "-q"])).toBe("");
+      // Kept: the bucket with the smoke test's artifact, and a final snapshot of the database.
+      expect(result.bucketKept).toBe(`${NAME}-staging-artifacts-${account}`);
+      const key = (first.smokeTest?.artifactObject ?? "").replace(/^s3:\/\/[^/]+\//, "");
+      await clients.s3.headObject({ Bucket: result.bucketKept, Key: key });
+      const snapshots = await clients.rds.describeDBSnapshots({
+        DBInstanceIdentifier: db.StackResourceDetail?.PhysicalResourceId ?? "",
+      });
+      expect((snapshots.DBSnapshots ?? []).map((s) => s.DBSnapshotIdentifier)).toContain(result.finalSnapshot);
+      // The secret waits out its recovery window; promote would restore it.
+      const secret = await clients.secretsManager.describeSecret({
+        SecretId: `mlflow-dev/${NAME}/staging/db-password`,
+      });
+      expect(secret.DeletedDate).toBeDefined();
+    });
+
+    it("a promote after destroy adopts the kept bucket and restores the secret", () => {
+      const r = cli(["promote", "--env", "staging"], dir);
+      expect(r.code, show(r)).toBe(0);
+      expect(r.stderr).toContain("adopting it into the stack");
+      expect(r.stderr).toContain("restored mlflow-dev/");
+      const d = cli(["destroy", "--env", "staging", "--yes", "--skip-final-snapshot", "--delete-data"], dir);
+      expect(d.code, show(d)).toBe(0);
+      expect(d.stdout).toBe(`destroyed ${STACK}\n`);
+    });
+  });
+});
+
+/**
+ * images.build: the image is built here and pushed to the stack's ECR repository. MiniStack's
+ * registry endpoint takes unsigned pushes into its default account only (000000000000), so this
+ * environment uses that account.
+ */
+describe.skipIf(!up && !process.env.CI)("promote with images.build: build, push to ECR, run", () => {
+  const ECR_NAME = `itbuild-${SUFFIX}`;
+  const ECR_ACCOUNT = "000000000000";
+  let buildDir: string;
+  let ecrClients: AwsClients;
+  const env = () => ({ ...awsEnv({ AWS_ACCESS_KEY_ID: "test" }), MLFLOW_DEV_IMAGES: "" });
+
+  beforeAll(async () => {
+    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${ENDPOINT}`);
+    buildDir = mkdtempSync(join(tmpdir(), "mlflow-dev-build-"));
+    mkdirSync(join(buildDir, "image"));
+    writeFileSync(
+      join(buildDir, "image/Dockerfile"),
+      `ARG BASE_IMAGE=${MLFLOW_IMAGE}\nFROM \${BASE_IMAGE}\nLABEL org.opencontainers.image.title="mlflow-dev test build"\n`,
+    );
+    const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
+      .replace(/^name: .*$/m, `name: ${ECR_NAME}`)
+      .replace(/account: "\d{12}"/, `account: "${ECR_ACCOUNT}"`)
+      .replace(/region: eu-west-1/, "region: us-east-1")
+      .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${ECR_NAME}-staging-artifacts-${ECR_ACCOUNT}`)
+      .replace(/^backend:/m, "images:\n  build:\n    context: ./image\nbackend:");
+    writeFileSync(join(buildDir, "mlflow-dev.yaml"), yaml);
+    ecrClients = await createAwsClients({
+      region: "us-east-1",
+      endpointUrl: ENDPOINT,
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+  });
+
+  afterAll(() => {
+    if (buildDir)
+      cli(["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], buildDir, env());
+    if (ecrClients) destroyAwsClients(ecrClients);
+  });
+
+  it("builds the image, pushes it to ECR and runs it; a second promote neither builds nor pushes", async () => {
+    const r = cli(["promote", "--env", "staging", "--json"], buildDir, env());
+    expect(r.code, show(r)).toBe(0);
+    const result = JSON.parse(r.stdout) as PromoteResult;
+    const repo = `mlflow-dev/${ECR_NAME}/staging/mlflow`;
+    expect(result.image).toMatch(
+      new RegExp(
+        `^${ECR_ACCOUNT}\\.dkr\\.ecr\\.us-east-1\\.amazonaws\\.com/${repo.replaceAll("/", "\\/")}:3\\.17\\.2-[0-9a-f]{12}$`,
+      ),
+    );
+    const tag = result.image.split(":").pop() ?? "";
+    const images = await ecrClients.ecr.describeImages({ repositoryName: repo, imageIds: [{ imageTag: tag }] });
+    expect(images.imageDetails?.length).toBe(1);
+    expect(result.smokeTest?.runId).toBeDefined();
+    const again = cli(["promote", "--env", "staging"], buildDir, env());
+    expect(again.code, show(again)).toBe(0);
+    expect(again.stderr).toContain("is already in ECR (same build context): not rebuilt");
+    expect(again.stdout).toContain("no changes");
+  });
+});
