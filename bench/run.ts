@@ -138,11 +138,11 @@ if (process.argv.includes("--promote")) {
     report(
       `promote on the AWS emulator at ${endpoint} (examples/basic staging)`,
       {
-        "promote (new stack, RDS, migration, service, smoke test)": full,
+        "promote, new stack (everything, smoke test)": full,
         "promote again, nothing changed (median of 3)": median(noops),
         "plan, nothing changed": plan,
       },
-      "promote (new stack, RDS, migration, service, smoke test)",
+      "promote, new stack (everything, smoke test)",
     );
   } finally {
     const t0 = process.hrtime.bigint();
@@ -152,7 +152,7 @@ if (process.argv.includes("--promote")) {
       stdio: "ignore",
     });
     console.log(
-      `  destroy --delete-data --skip-final-snapshot              ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1).padStart(9)} ms${r.status === 0 ? "" : ` (exit ${r.status})`}`,
+      `  destroy --delete-data --skip-final-snapshot ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1).padStart(9)} ms${r.status === 0 ? "" : ` (exit ${r.status})`}`,
     );
   }
 }
