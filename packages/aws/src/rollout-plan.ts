@@ -3,6 +3,7 @@ import { assertCompatible } from "./compatibility.ts";
 import type { DeployContext } from "./context.ts";
 import {
   clusterName,
+  ecrRepositoryName,
   migrationTaskFamily,
   OutputName,
   ParameterName,
@@ -15,11 +16,13 @@ import {
 /**
  * The ordered steps of a rollout, for the deploy tool to execute and for `plan` to print.
  * Secrets come first: the stack takes their ARNs as parameters (the database reads its master
- * password from one), so they must exist before the infrastructure is deployed.
+ * password from one), so they must exist before the infrastructure is deployed. `promote`
+ * (deploy/promote.ts) executes these steps in this order.
  */
 export type RolloutStep =
   | { step: "secrets"; names: string[] }
   | { step: "infrastructure"; stack: string }
+  | { step: "image"; source: "pull" | "build"; image: string; repository?: string }
   | { step: "migrate"; taskDefinitionFamily: string; command: string }
   | { step: "register"; family: string; image: string }
   | { step: "update-service"; cluster: string; service: string; stack: string; parameter: string }
@@ -32,6 +35,10 @@ export function toRolloutPlan(model: Model, ctx: DeployContext): RolloutStep[] {
   return [
     { step: "secrets", names: model.mlflow.secrets.map((s) => secretName(model, s.name)) },
     { step: "infrastructure", stack: stackName(model) },
+    // A built image is pushed after the stack, which creates its ECR repository.
+    model.mlflow.image.kind === "build"
+      ? { step: "image", source: "build", image: ctx.imageUri, repository: ecrRepositoryName(model) }
+      : { step: "image", source: "pull", image: ctx.imageUri },
     {
       step: "migrate",
       taskDefinitionFamily: migrationTaskFamily(model),

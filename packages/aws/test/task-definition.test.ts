@@ -154,11 +154,12 @@ describe("deployContextFromStack", () => {
 });
 
 describe("toRolloutPlan", () => {
-  it("creates the secrets, then the stack, migrates, registers, updates, waits and smoke-tests", () => {
+  it("creates the secrets, then the stack, pushes the image, migrates, registers, updates, waits and smoke-tests", () => {
     const plan = toRolloutPlan(byo, placeholderContext(byo));
     expect(plan.map((s) => s.step)).toEqual([
       "secrets",
       "infrastructure",
+      "image",
       "migrate",
       "register",
       "update-service",
@@ -173,8 +174,14 @@ describe("toRolloutPlan", () => {
         "mlflow-dev/registry/prod/flask-secret-key",
       ],
     });
-    expect(plan[2]).toMatchObject({ taskDefinitionFamily: "mlflow-dev-registry-prod-mlflow-migrate" });
-    expect(plan[6]).toEqual({ step: "smoke-test", path: "/health", urlOutput: "ServiceUrl" });
+    expect(plan[2]).toEqual({
+      step: "image",
+      source: "build",
+      image: "210987654321.dkr.ecr.eu-central-1.amazonaws.com/mlflow-dev/registry/prod/mlflow:{{image:tag}}",
+      repository: "mlflow-dev/registry/prod/mlflow",
+    });
+    expect(plan[3]).toMatchObject({ taskDefinitionFamily: "mlflow-dev-registry-prod-mlflow-migrate" });
+    expect(plan[7]).toEqual({ step: "smoke-test", path: "/health", urlOutput: "ServiceUrl" });
   });
 
   it("summarizes a script by its last line", () => {

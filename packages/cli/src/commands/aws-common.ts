@@ -74,6 +74,17 @@ export function asUserError(command: string, model: Model, e: unknown, deploy?: 
         hint: `Check the network${endpoint ? " and that the emulator is running" : ""}, then run the command again (a held deploy lock is released with mlflow-dev unlock --env ${model.environment}).`,
       },
     );
+  if (e instanceof Error && e.name === "CredentialsProviderError")
+    return new UserError(`${command} ${model.environment}: no usable AWS credentials: ${e.message.split("\n")[0]}`, {
+      exitCode: EXIT.invalidInput,
+      hint: "Set AWS_PROFILE or pass --profile <name> (for SSO profiles run `aws sso login --profile <name>` first), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+    });
+  // An answer from an AWS service the runner did not expect (access denied, throttling, ...).
+  if (e instanceof Error && "$metadata" in e)
+    return new UserError(`${command} ${model.environment}: AWS answered ${e.name}: ${e.message}`, {
+      exitCode: EXIT.failed,
+      hint: `Fix the cause, then run the command again (a held deploy lock is released with mlflow-dev unlock --env ${model.environment}).`,
+    });
   if (e instanceof Error && e.name === "DeployError") {
     const d = e as Error & { kind: string; hint?: string };
     return new UserError(`${command} ${model.environment}: ${d.message}`, {
