@@ -104,6 +104,9 @@ export async function resolveImage(
     [
       "build",
       "--pull=false",
+      // The task definitions run on X86_64 (runtimePlatform): build for it on any machine.
+      "--platform",
+      "linux/amd64",
       ...(image.baseImage ? ["--build-arg", `BASE_IMAGE=${image.baseImage}`] : []),
       "-t",
       imageUri,
@@ -111,16 +114,17 @@ export async function resolveImage(
     ],
     env,
     report,
+    `docker build ${context}`,
   );
   // Behind an emulator the repository URI does not resolve: push to the emulator's registry
   // endpoint instead, and keep the local tag under the repository URI, where the emulator's
   // container runtime finds it.
   const pushRef = clients.endpointUrl ? `${new URL(clients.endpointUrl).host}/${repositoryName}:${tag}` : imageUri;
-  if (pushRef !== imageUri) await run(docker, ["tag", imageUri, pushRef], env, report);
+  if (pushRef !== imageUri) await run(docker, ["tag", imageUri, pushRef], env, report, `docker tag ${pushRef}`);
   const config = await dockerLogin(clients, pushRef.split("/")[0] ?? "");
   try {
     report.info(`pushing ${pushRef}`);
-    await run(docker, ["--config", config, "push", pushRef], env, report);
+    await run(docker, ["--config", config, "push", pushRef], env, report, `docker push ${pushRef}`);
   } finally {
     rmSync(config, { recursive: true, force: true });
   }
@@ -159,7 +163,7 @@ function buildEnv(docker: string): NodeJS.ProcessEnv {
   return buildx.status === 0 ? process.env : { ...process.env, DOCKER_BUILDKIT: "0" };
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, report: Reporter): Promise<void> {
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, report: Reporter, label: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     const tail: string[] = [];
@@ -179,11 +183,11 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, report: Report
     );
     child.on("close", (code) => {
       if (code === 0) return resolvePromise();
-      report.warn(`${cmd} ${args[0] === "--config" ? args[2] : args[0]} failed`);
+      report.warn(`${label} failed`);
       reject(
-        new DeployError(
-          `${cmd} ${args.filter((a) => !a.startsWith("/tmp")).join(" ")} exited ${code}:\n${tail.map((l) => `    ${l}`).join("\n")}`,
-        ),
+        new DeployError(`${label} exited ${code}:\n${tail.map((l) => `    ${l}`).join("\n")}`, {
+          hint: "The service was not touched. Fix the cause, then run promote again.",
+        }),
       );
     });
   });
