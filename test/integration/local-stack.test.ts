@@ -5,10 +5,11 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MlflowClient } from "../support/mlflow-client.ts";
+import { runPythonClient } from "../support/python-client.ts";
 import {
   cli,
+  imageOverride,
   projectContainers,
-  ROOT,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
@@ -159,47 +160,23 @@ describe("local stack", () => {
   });
 
   it("the Python mlflow client (examples/python-client) logs a run and a model", async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
-    process.env.TESTCONTAINERS_HOST_OVERRIDE ??= "localhost";
-    const { GenericContainer, Wait } = await import("testcontainers");
-    const overrides = Object.fromEntries(
-      (process.env.MLFLOW_DEV_IMAGES ?? "")
-        .split(",")
-        .filter(Boolean)
-        .map((p) => p.split("=")),
-    );
-    const image = overrides.mlflow ?? "ghcr.io/mlflow/mlflow:v3.17.2-full";
-    const container = await new GenericContainer(image)
-      .withNetworkMode("host")
-      .withUser("root")
-      .withEntrypoint(["python", "/example/train.py"])
-      .withCopyFilesToContainer([
-        { source: join(ROOT, "examples/python-client/train.py"), target: "/example/train.py" },
-      ])
-      .withEnvironment({ MLFLOW_TRACKING_URI: url, MLFLOW_EXPERIMENT: "python-client", MLFLOW_MODEL_NAME: "iris-it" })
-      .withWaitStrategy(Wait.forOneShotStartup())
-      .withStartupTimeout(300_000)
-      .start();
-    const logs = await new Promise<string>((resolve) => {
-      let out = "";
-      container.logs().then((stream) => {
-        stream.on("data", (d: Buffer) => (out += d.toString()));
-        stream.on("end", () => resolve(out));
-      });
+    const { runId, accuracy } = await runPythonClient({
+      image: imageOverride("mlflow") ?? "ghcr.io/mlflow/mlflow:v3.17.2-full",
+      trackingUri: url,
+      experiment: "python-client",
+      modelName: "iris-it",
     });
-    await container.stop().catch(() => undefined);
-    const m = /run_id=([0-9a-f]+) accuracy=([0-9.]+)/.exec(logs);
-    expect(m, logs).not.toBeNull();
     const run = await client.call<{ run: { data: { metrics: Array<{ key: string; value: number }> } } }>(
       "GET",
       "runs/get",
-      { run_id: m?.[1] },
+      { run_id: runId },
     );
-    expect(run.run.data.metrics.find((x) => x.key === "accuracy")?.value).toBeGreaterThan(0.8);
+    expect(accuracy).toBeGreaterThan(0.8);
+    expect(run.run.data.metrics.find((x) => x.key === "accuracy")?.value).toBeCloseTo(accuracy, 3);
     const versions = await client.call<{ model_versions?: Array<{ run_id: string }> }>("GET", "model-versions/search", {
       filter: "name='iris-it'",
     });
-    expect(versions.model_versions?.map((v) => v.run_id)).toContain(m?.[1]);
+    expect(versions.model_versions?.map((v) => v.run_id)).toContain(runId);
   });
 
   it("a second up with nothing changed is a no-op", () => {

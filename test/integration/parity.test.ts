@@ -6,7 +6,9 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import pg from "pg";
 import type { StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, readEnvFile, requireImagesInCi, testSpecDir } from "../support/stack.ts";
+import { send, targetFor } from "../../packages/aws/src/deploy/index.ts";
+import { runPythonClient } from "../support/python-client.ts";
+import { cli, imageOverride, readEnvFile, requireImagesInCi, testSpecDir } from "../support/stack.ts";
 
 /**
  * Live parity for real: `mlflow-dev up` (MLflow, PostgreSQL, MinIO) on one side, and on the other
@@ -24,19 +26,13 @@ const REMOTE_PG_PORT = 35062;
 const LOCAL_URL = `http://127.0.0.1:${PORTS.mlflow}`;
 const PREVIOUS_VERSION = "3.16.1";
 
-const overrides = Object.fromEntries(
-  (process.env.MLFLOW_DEV_IMAGES ?? "")
-    .split(",")
-    .filter(Boolean)
-    .map((p) => p.split("=")),
-) as Record<string, string>;
-const MLFLOW_IMAGE = overrides.mlflow ?? "ghcr.io/mlflow/mlflow:v3.17.2-full";
-const POSTGRES_IMAGE = overrides.postgres ?? "postgres:17";
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? "ghcr.io/mlflow/mlflow:v3.17.2-full";
+const POSTGRES_IMAGE = imageOverride("postgres") ?? "postgres:17";
 /** Built by .ci/provision next to the MLflow image (same repository, the previous version's tag). */
 const PREVIOUS_IMAGE =
   process.env.MLFLOW_DEV_PREVIOUS_MLFLOW_IMAGE ??
-  (overrides.mlflow
-    ? overrides.mlflow.replace(/:[^:/]+$/, `:${PREVIOUS_VERSION}`)
+  (imageOverride("mlflow")
+    ? MLFLOW_IMAGE.replace(/:[^:/]+$/, `:${PREVIOUS_VERSION}`)
     : `ghcr.io/mlflow/mlflow:v${PREVIOUS_VERSION}-full`);
 
 let dir: string;
@@ -155,6 +151,9 @@ if (!emulatorUp && !process.env.CI)
   console.warn(
     `parity.test.ts: the AWS emulator does not answer at ${EMULATOR}: the emulated promote is skipped (run localstack/start.sh)`,
   );
+/** The emulator's Docker network and its address there (localstack/start.sh). */
+const AWS_NETWORK = process.env.MLFLOW_DEV_AWS_NETWORK ?? "mlflow-dev-aws";
+const AWS_EMULATOR_IP = (process.env.MLFLOW_DEV_AWS_SUBNET ?? "169.254.170.0/24").replace(/\.0\/24$/, ".2");
 /** The emulator takes a 12-digit access key as the account id; this account is this test's own. */
 const AWS_ACCOUNT = "353535353535";
 const AWS_ENV = {
@@ -241,12 +240,13 @@ describe("mlflow-dev parity --live against real servers", () => {
 describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stack vs an emulated ECS promote", () => {
   let remote: string;
   let host: string;
+  let bucket: string;
 
   beforeAll(() => {
     // The spec of the local stack, with this test's account and a bucket of its own (S3 names are
     // global on the emulator too), and a database that destroy may delete.
     const path = join(dir, "mlflow-dev.yaml");
-    const bucket = `itparity-${Date.now().toString(36)}-artifacts`;
+    bucket = `itparity-${Date.now().toString(36)}-artifacts`;
     writeFileSync(
       path,
       readFileSync(path, "utf8")
@@ -295,4 +295,38 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
     const big = saved.remote.steps.find((s: { step: string }) => s.step === "artifacts: GET sizes/12582917.bin");
     expect(big).toMatchObject({ status: 200, value: { bytes: 12582917, sameAsUploaded: true } });
   });
+
+  it("examples/python-client logs to the local stack, then, with only MLFLOW_TRACKING_URI changed, to the promoted service", async () => {
+    const common = { image: MLFLOW_IMAGE, experiment: "python-client", modelName: "iris-parity" };
+    const local = await runPythonClient({ ...common, trackingUri: LOCAL_URL });
+    const cloud = await runPythonClient({
+      ...common,
+      trackingUri: remote,
+      behindEmulator: { network: AWS_NETWORK, emulator: `${AWS_EMULATOR_IP}:4566` },
+    });
+    // The same script and data: the same model on both sides, logged as separate runs.
+    expect(cloud.accuracy).toBe(local.accuracy);
+    expect(cloud.runId).not.toBe(local.runId);
+    const service = targetFor(remote, EMULATOR);
+    const get = async (path: string) => {
+      const r = await send(service, "GET", `/api/2.0/mlflow/${path}`);
+      expect(r.status, r.body.toString()).toBe(200);
+      return JSON.parse(r.body.toString());
+    };
+    const run = await get(`runs/get?run_id=${cloud.runId}`);
+    expect(run.run.data.metrics).toContainEqual(expect.objectContaining({ key: "accuracy", value: cloud.accuracy }));
+    const versions = await get(`model-versions/search?filter=${encodeURIComponent("name='iris-parity'")}`);
+    expect(versions.model_versions.map((v: { run_id: string }) => v.run_id)).toEqual([cloud.runId]);
+    // The model's files are objects in the promoted stack's bucket on the emulator's S3.
+    const s3 = new S3Client({
+      endpoint: EMULATOR,
+      region: AWS_ENV.AWS_REGION,
+      forcePathStyle: true,
+      credentials: { accessKeyId: AWS_ACCOUNT, secretAccessKey: "test" },
+    });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key ?? "");
+    expect(keys.filter((k) => k.endsWith("/MLmodel")).length).toBeGreaterThan(0);
+    expect(keys.some((k) => k.endsWith("/model.pkl"))).toBe(true);
+  }, 900_000);
 });

@@ -11,7 +11,7 @@ import {
   send,
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
-import { BIN, ROOT } from "../support/stack.ts";
+import { BIN, imageOverride, ROOT } from "../support/stack.ts";
 
 /**
  * promote / plan / destroy / unlock for real, against the MiniStack emulator (localstack/): its
@@ -31,14 +31,6 @@ const SERVICE = `${NAME}-mlflow`;
 const FAMILY = `${STACK}-mlflow`;
 const BROKEN_IMAGE = "mlflow-dev-test/mlflow-broken-server:1";
 const UNHEALTHY_IMAGE = "mlflow-dev-test/mlflow-unhealthy:1";
-
-function imageOverride(key: string): string | undefined {
-  for (const part of (process.env.MLFLOW_DEV_IMAGES ?? "").split(",")) {
-    const [k, v] = part.split("=", 2);
-    if (k?.trim() === key && v) return v.trim();
-  }
-  return undefined;
-}
 
 async function emulatorUp(): Promise<boolean> {
   try {

@@ -52,6 +52,15 @@ export function readEnvFile(path: string): Record<string, string> {
   return out;
 }
 
+/** The image MLFLOW_DEV_IMAGES ("mlflow=REF,postgres=REF") sets for a service, if any. */
+export function imageOverride(service: string): string | undefined {
+  for (const part of (process.env.MLFLOW_DEV_IMAGES ?? "").split(",")) {
+    const [key, ref] = part.split("=", 2);
+    if (key?.trim() === service && ref) return ref.trim();
+  }
+  return undefined;
+}
+
 /** In CI the offline images must be configured; elsewhere the upstream images may be pulled. */
 export function requireImagesInCi(): void {
   if (process.env.CI && !process.env.MLFLOW_DEV_IMAGES)
