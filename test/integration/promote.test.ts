@@ -543,3 +543,100 @@ describe.skipIf(!up && !process.env.CI)("promote with images.build: build, push 
     expect(again.stdout).toContain("no changes");
   });
 });
+
+/**
+ * examples/existing-vpc (bring your own VPC and subnets): its VPC and subnets are created on the
+ * emulator, in an account of this test's own, and substituted into a copy of the example. plan
+ * runs the same checks as promote, then computes the stack: it uses those subnets and creates no
+ * network of its own. Subnets in one zone are refused before anything is computed.
+ */
+describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: a VPC of your own", () => {
+  const EXAMPLE_ACCOUNT = "210987654321";
+  const VPC_ACCOUNT = "444455556666";
+  const REGION = "eu-central-1";
+  let vpcClients: AwsClients;
+  let vpcDir: string;
+  let vpcId: string;
+  const subnets: { id: string; zone: string }[] = [];
+  const env = () =>
+    awsEnv({ AWS_ACCESS_KEY_ID: VPC_ACCOUNT, AWS_REGION: REGION, MLFLOW_DEV_IMAGES: "" }) as NodeJS.ProcessEnv;
+
+  /** The example with this VPC's ids, this test's account, and its build context where it is. */
+  function exampleDir(ids: { vpc: string; public: string[]; private: string[] }): string {
+    const d = mkdtempSync(join(tmpdir(), "mlflow-dev-existing-vpc-"));
+    const yaml = readFileSync(join(ROOT, "examples/existing-vpc/mlflow-dev.yaml"), "utf8")
+      .replaceAll(EXAMPLE_ACCOUNT, VPC_ACCOUNT)
+      .replace(/vpcId: .*/, `vpcId: ${ids.vpc}`)
+      .replace(/publicSubnetIds:\n(\s+- .*\n)+/, `publicSubnetIds: [${ids.public.join(", ")}]\n`)
+      .replace(/privateSubnetIds:\n(\s+- .*\n)+/, `privateSubnetIds: [${ids.private.join(", ")}]\n`)
+      .replace("context: ../../images/mlflow", `context: ${join(ROOT, "images/mlflow")}`);
+    writeFileSync(join(d, "mlflow-dev.yaml"), yaml);
+    return d;
+  }
+
+  beforeAll(async () => {
+    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${ENDPOINT}: .ci/provision starts it`);
+    vpcClients = await createAwsClients({
+      region: REGION,
+      endpointUrl: ENDPOINT,
+      credentials: { accessKeyId: VPC_ACCOUNT, secretAccessKey: "test" },
+    });
+    vpcId = (await vpcClients.ec2.createVpc({ CidrBlock: "10.42.0.0/16" })).Vpc?.VpcId ?? "";
+    // Public in a and b, private in a and b, and one more private subnet in a.
+    for (const [i, zone] of [`${REGION}a`, `${REGION}b`, `${REGION}a`, `${REGION}b`, `${REGION}a`].entries()) {
+      const s = await vpcClients.ec2.createSubnet({
+        VpcId: vpcId,
+        CidrBlock: `10.42.${i}.0/24`,
+        AvailabilityZone: zone,
+      });
+      subnets.push({ id: s.Subnet?.SubnetId ?? "", zone });
+    }
+    vpcDir = exampleDir({
+      vpc: vpcId,
+      public: [subnets[0]?.id ?? "", subnets[1]?.id ?? ""],
+      private: [subnets[2]?.id ?? "", subnets[3]?.id ?? ""],
+    });
+  });
+
+  afterAll(async () => {
+    if (!vpcClients) return;
+    for (const s of subnets) await vpcClients.ec2.deleteSubnet({ SubnetId: s.id }).catch(() => undefined);
+    if (vpcId) await vpcClients.ec2.deleteVpc({ VpcId: vpcId }).catch(() => undefined);
+    destroyAwsClients(vpcClients);
+  });
+
+  it("plan checks the VPC and its subnets, then lists a stack in them that creates no network", () => {
+    const r = cli(["plan", "--env", "prod", "--json"], vpcDir, env());
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stderr).toContain(`account ${VPC_ACCOUNT}`);
+    const plan = JSON.parse(r.stdout);
+    expect(plan).toMatchObject({ stack: "mlflow-dev-registry-prod", stackAction: "create", account: VPC_ACCOUNT });
+    const types = plan.infrastructure.map((c: { type: string }) => c.type);
+    expect(types).toEqual(
+      expect.arrayContaining([
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::RDS::DBInstance",
+        "AWS::RDS::DBSubnetGroup",
+        "AWS::ECS::Service",
+      ]),
+    );
+    for (const own of ["AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::NatGateway", "AWS::EC2::InternetGateway"])
+      expect(types).not.toContain(own);
+    // basic auth: its secrets are created on promote, never shown.
+    expect(plan.secrets.map((s: { name: string }) => s.name)).toContain("mlflow-dev/registry/prod/auth-admin-password");
+  });
+
+  it("subnets that are all in one zone are refused, naming the setting", async () => {
+    const oneZone = exampleDir({
+      vpc: vpcId,
+      public: [subnets[0]?.id ?? "", subnets[1]?.id ?? ""],
+      private: [subnets[2]?.id ?? "", subnets[4]?.id ?? ""],
+    });
+    const r = cli(["plan", "--env", "prod"], oneZone, env());
+    expect(r.code, show(r)).toBe(2);
+    expect(r.stderr).toContain(`environments.prod.network.privateSubnetIds: all subnets are in ${REGION}a`);
+    await expect(vpcClients.cloudformation.describeStacks({ StackName: "mlflow-dev-registry-prod" })).rejects.toThrow(
+      /does not exist/,
+    );
+  });
+});
