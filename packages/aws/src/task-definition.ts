@@ -40,6 +40,20 @@ export interface ContainerDefinition {
   logConfiguration: LogConfiguration;
 }
 
+/** Every field of ContainerDefinition: the container fields mlflow-dev renders, in order. */
+export const CONTAINER_DEFINITION_KEYS = [
+  "name",
+  "image",
+  "essential",
+  "entryPoint",
+  "command",
+  "portMappings",
+  "healthCheck",
+  "environment",
+  "secrets",
+  "logConfiguration",
+] as const satisfies readonly (keyof ContainerDefinition)[];
+
 export interface PortMapping {
   name: string;
   containerPort: number;

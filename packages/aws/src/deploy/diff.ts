@@ -1,5 +1,5 @@
 import { compareCodeUnits } from "../order.ts";
-import type { TaskDefinition } from "../task-definition.ts";
+import { CONTAINER_DEFINITION_KEYS, type TaskDefinition } from "../task-definition.ts";
 
 /**
  * Pure helpers that turn what AWS reports into readable diffs: CloudFormation change-set changes
@@ -89,20 +89,6 @@ export function formatFieldChange(c: FieldChange, width = 160): string {
   return `${c.path}: ${show(c.before)} -> ${show(c.after)}`;
 }
 
-/** Container fields mlflow-dev sets; a registered revision that has one the rendering lacks differs. */
-const MANAGED_CONTAINER_KEYS = [
-  "name",
-  "image",
-  "essential",
-  "entryPoint",
-  "command",
-  "portMappings",
-  "healthCheck",
-  "environment",
-  "secrets",
-  "logConfiguration",
-] as const;
-
 /**
  * The registered task definition reduced to the fields the rendering sets, in its key order, so
  * defaults AWS fills in (cpu 0 per container, empty mountPoints, ...) do not count as changes.
@@ -123,7 +109,7 @@ function project(actual: unknown, shape: unknown, path: string): unknown {
     for (const key of Object.keys(shape))
       if (a[key] !== undefined) out[key] = project(a[key], (shape as never)[key], key);
     if (path.startsWith("containerDefinitions["))
-      for (const key of MANAGED_CONTAINER_KEYS)
+      for (const key of CONTAINER_DEFINITION_KEYS)
         if (!(key in (shape as object)) && a[key] !== undefined) out[key] = a[key];
     return out;
   }

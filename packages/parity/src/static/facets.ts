@@ -1,4 +1,4 @@
-import type { ContainerDefinition, TaskDefinition } from "@mlflow-dev/aws";
+import { CONTAINER_DEFINITION_KEYS, type ContainerDefinition, type TaskDefinition } from "@mlflow-dev/aws";
 import { parseFlags, splitShellWords } from "./shell.ts";
 
 /**
@@ -31,18 +31,7 @@ export const KNOWN_COMPOSE_KEYS = new Set([
 ]);
 
 /** The keys of the ECS container definition that static parity knows how to compare. */
-export const KNOWN_CONTAINER_KEYS = new Set([
-  "name",
-  "image",
-  "essential",
-  "entryPoint",
-  "command",
-  "portMappings",
-  "healthCheck",
-  "environment",
-  "secrets",
-  "logConfiguration",
-]);
+export const KNOWN_CONTAINER_KEYS: ReadonlySet<string> = new Set(CONTAINER_DEFINITION_KEYS);
 
 /** `${VAR:?message}`: a value Compose takes from .env (a generated secret). */
 const INTERPOLATION = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[?-][^}]*)?\}$/;
