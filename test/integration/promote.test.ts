@@ -173,7 +173,8 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       expect((secrets.SecretList ?? []).map((s) => s.Name)).not.toContain(`mlflow-dev/${NAME}/staging/db-password`);
     }
 
-    it("missing credentials", async () => {
+    /** No keys, an empty home (no ~/.aws) and no instance metadata: no credentials anywhere. */
+    function withoutCredentials(): NodeJS.ProcessEnv {
       const env: NodeJS.ProcessEnv = {
         ...awsEnv(),
         HOME: mkdtempSync(join(tmpdir(), "nohome-")),
@@ -181,6 +182,11 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       };
       delete env.AWS_ACCESS_KEY_ID;
       delete env.AWS_SECRET_ACCESS_KEY;
+      return env;
+    }
+
+    it("missing credentials", async () => {
+      const env = withoutCredentials();
       const r = cli(["promote", "--env", "staging"], dir, env);
       expect(r.code, show(r)).toBe(2);
       expect(r.stderr).toContain("error: promote staging: no usable AWS credentials");
@@ -190,13 +196,7 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     });
 
     it("a profile that does not exist", () => {
-      const env: NodeJS.ProcessEnv = {
-        ...awsEnv(),
-        HOME: mkdtempSync(join(tmpdir(), "nohome-")),
-        AWS_EC2_METADATA_DISABLED: "true",
-      };
-      delete env.AWS_ACCESS_KEY_ID;
-      delete env.AWS_SECRET_ACCESS_KEY;
+      const env = withoutCredentials();
       const r = cli(["promote", "--env", "staging", "--profile", "nosuchprofile"], dir, env);
       expect(r.code, show(r)).toBe(2);
       expect(r.stderr).toContain("no usable AWS credentials");
