@@ -1,4 +1,4 @@
-"""Three small fixes to MiniStack 1.5.33 where it differs from AWS in ways the
+"""Five small fixes to MiniStack 1.5.33 where it differs from AWS in ways the
 mlflow-dev deployment depends on. Each patch checks that the source still
 looks as expected and fails the image build otherwise (another MiniStack
 version: re-check each one, then update or drop it).
