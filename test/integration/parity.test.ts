@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import pg from "pg";
 import type { StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -328,7 +328,14 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
     });
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     const keys = (listed.Contents ?? []).map((o) => o.Key ?? "");
-    expect(keys.filter((k) => k.endsWith("/MLmodel")).length).toBeGreaterThan(0);
-    expect(keys.some((k) => k.endsWith("/model.pkl"))).toBe(true);
+    const mlmodel = keys.find((k) => k.endsWith("/MLmodel"));
+    expect(mlmodel, keys.join("\n")).toBeDefined();
+    const text = await (
+      await s3.send(new GetObjectCommand({ Bucket: bucket, Key: mlmodel }))
+    ).Body?.transformToString();
+    // The sklearn flavor names its serialized model file, which sits next to MLmodel.
+    const file = /pickled_model: (\S+)/.exec(text ?? "")?.[1];
+    expect(file, text).toBeDefined();
+    expect(keys).toContain(mlmodel?.replace(/MLmodel$/, file ?? ""));
   }, 900_000);
 });
