@@ -157,6 +157,9 @@ describe("mlflow-dev CLI", () => {
     const unknown = cli(["promote", "--env", "prod", "-f", basic]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("Defined: local, staging");
+    const endpoint = cli(["plan", "--env", "staging", "-f", basic, "--endpoint-url", "localhost:4566"]);
+    expect(endpoint.code).toBe(2);
+    expect(endpoint.stderr).toContain('plan: --endpoint-url "localhost:4566" is not an http(s) URL');
     // The endpoint is never reached: destroy refuses without --yes first.
     const destroy = cli(["destroy", "--env", "staging", "-f", basic, "--endpoint-url", "http://127.0.0.1:9"]);
     expect(destroy.code).toBe(2);

@@ -46,6 +46,14 @@ export async function awsCommand(
     });
   const deploy = await import("@mlflow-dev/aws/deploy");
   const endpointUrl = deploy.endpointUrlFrom(values["endpoint-url"] as string | undefined);
+  if (endpointUrl && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(endpointUrl))
+    throw new UserError(
+      `${command}: ${values["endpoint-url"] === undefined ? "AWS_ENDPOINT_URL" : "--endpoint-url"} "${endpointUrl}" is not an http(s) URL`,
+      {
+        exitCode: EXIT.invalidInput,
+        hint: "Point it at an emulator, for example http://127.0.0.1:4566, or leave it unset to use AWS.",
+      },
+    );
   const target = model.target.kind === "aws" ? model.target : undefined;
   const clients = await deploy.createAwsClients({
     region: target?.region ?? "",
