@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MlflowClient } from "../support/mlflow-client.ts";
@@ -9,6 +9,7 @@ import { runPythonClient } from "../support/python-client.ts";
 import {
   cli,
   imageOverride,
+  minioClient,
   projectContainers,
   readEnvFile,
   removeLeftovers,
@@ -119,15 +120,7 @@ describe("local stack", () => {
   });
 
   it("stores the artifacts as objects in the MinIO bucket", async () => {
-    const s3 = new S3Client({
-      endpoint: `http://127.0.0.1:${PORTS.minio}`,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: {
-        accessKeyId: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
-        secretAccessKey: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "",
-      },
-    });
+    const s3 = minioClient(PORTS.minio, env);
     const listed = await s3.send(
       new ListObjectsV2Command({ Bucket: "mlflow-artifacts", Prefix: `mlflow/${state.experimentId}/${state.runId}/` }),
     );

@@ -8,7 +8,7 @@ import type { StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { send, targetFor } from "../../packages/aws/src/deploy/index.ts";
 import { runPythonClient } from "../support/python-client.ts";
-import { cli, imageOverride, readEnvFile, requireImagesInCi, testSpecDir } from "../support/stack.ts";
+import { cli, imageOverride, minioClient, readEnvFile, requireImagesInCi, testSpecDir } from "../support/stack.ts";
 
 /**
  * Live parity for real: `mlflow-dev up` (MLflow, PostgreSQL, MinIO) on one side, and on the other
@@ -203,15 +203,7 @@ describe("mlflow-dev parity --live against real servers", () => {
   });
 
   it("the second server's artifacts are objects in S3 (MinIO), under its own prefix", async () => {
-    const s3 = new S3Client({
-      endpoint: `http://127.0.0.1:${PORTS.minio}`,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: {
-        accessKeyId: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
-        secretAccessKey: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "",
-      },
-    });
+    const s3 = minioClient(PORTS.minio, env);
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: "mlflow-artifacts", Prefix: "same/" }));
     const keys = (listed.Contents ?? []).map((o) => `${o.Key?.split("/").slice(-2).join("/")}:${o.Size}`);
     expect(keys).toEqual(expect.arrayContaining(["sizes/12582917.bin:12582917", "sizes/1031.bin:1031"]));

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { S3Client } from "@aws-sdk/client-s3";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = join(ROOT, "packages/cli/bin/mlflow-dev.js");
@@ -50,6 +51,19 @@ export function readEnvFile(path: string): Record<string, string> {
     if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2];
   }
   return out;
+}
+
+/** An S3 client for a test stack's MinIO, with the root credentials `up` generated into its .env. */
+export function minioClient(port: number, env: Record<string, string>): S3Client {
+  return new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
+      secretAccessKey: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "",
+    },
+  });
 }
 
 /** The image MLFLOW_DEV_IMAGES ("mlflow=REF,postgres=REF") sets for a service, if any. */
