@@ -5,12 +5,15 @@
  *                         (--rounds N, default 3)
  *   pnpm bench --promote  also `mlflow-dev promote` on the AWS emulator (bash localstack/start.sh):
  *                         a full promote of examples/basic staging, no-op re-promotes, plan, destroy
+ *   pnpm bench --footprint also the MLflow container's idle and peak memory for workers 1/2/4 x
+ *                         job execution off/on under the live parity workload (bench/footprint.ts)
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { footprint } from "./footprint.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const bin = join(root, "packages/cli/bin/mlflow-dev.js");
@@ -156,3 +159,5 @@ if (process.argv.includes("--promote")) {
     );
   }
 }
+
+if (process.argv.includes("--footprint")) await footprint(root, node, bin);

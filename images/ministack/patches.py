@@ -1,4 +1,4 @@
-"""Five small fixes to MiniStack 1.5.33 where it differs from AWS in ways the
+"""Six fixes to MiniStack 1.5.33 where it differs from AWS in ways the
 mlflow-dev deployment depends on. Each patch checks that the source still
 looks as expected and fails the image build otherwise (another MiniStack
 version: re-check each one, then update or drop it).
@@ -30,6 +30,20 @@ version: re-check each one, then update or drop it).
    nothing could connect to a stack's database. Deleting the resource deletes
    the instance and its container through DeleteDBInstance, so
    DeletionProtection blocks it as on AWS (the stack goes to DELETE_FAILED).
+6. ECS enforces the task size and the container health check, as Fargate
+   does. MiniStack started task containers with no limits and never ran
+   healthCheck (healthStatus stayed UNKNOWN), so a task too small for its
+   server, or a server that never answers its health check, looked healthy.
+   Now each container gets the task's CPU as a CFS quota (1024 units = 1 CPU)
+   and its memory (the container's `memory`, else the task's) as a hard limit
+   with no swap; an out-of-memory kill is reported as ECS reports it (container
+   reason `OutOfMemoryError: Container killed due to memory usage`, exit code
+   137); `healthCheck` runs as the container's Docker health check and its
+   state is the container's and the task's `healthStatus`; a service task
+   whose essential container turns UNHEALTHY is stopped ("Task failed
+   container health checks") and counts as a failed task of its deployment
+   (circuit breaker), so the service replaces it; and a service deployment
+   completes only once its tasks with a health check are HEALTHY.
 """
 
 import pathlib
@@ -226,4 +240,162 @@ _rds_db_instance_delete = _mlflow_dev_rds_db_instance_delete
 # RDS DBSubnetGroup / DBParameterGroup / DBClusterParameterGroup
 ''',
     "_mlflow_dev_rds_db_instance_create",
+)
+
+# 6. ECS enforces the task size and the container health check
+patch(
+    ecs,
+    '    if docker_platform:\n        kwargs["platform"] = docker_platform\n\n    return kwargs\n',
+    '    if docker_platform:\n        kwargs["platform"] = docker_platform\n\n'
+    '    kwargs.update(_mlflow_dev_limits_and_health(cdef, td))\n    return kwargs\n',
+    "_mlflow_dev_limits_and_health(cdef, td))",
+)
+patch(
+    ecs,
+    "def _build_run_kwargs(cdef, td, env, port_bindings, ecs_network,\n",
+    '''def _mlflow_dev_limits_and_health(cdef, td):
+    """mlflow-dev patch: the task size as Docker limits, healthCheck as a Docker health check."""
+    out = {}
+    memory = cdef.get("memory") or td.get("memory")
+    if memory:
+        out["mem_limit"] = f"{int(memory)}m"
+        out["memswap_limit"] = f"{int(memory)}m"  # Fargate has no swap
+    cpu = td.get("cpu") or cdef.get("cpu")
+    if cpu and int(cpu) > 0:
+        out["nano_cpus"] = int(int(cpu) * 1_000_000_000 // 1024)
+    hc = cdef.get("healthCheck") or {}
+    if hc.get("command"):
+        second = 1_000_000_000
+        out["healthcheck"] = {
+            "test": list(hc["command"]),
+            "interval": int(hc.get("interval", 30)) * second,
+            "timeout": int(hc.get("timeout", 5)) * second,
+            "retries": int(hc.get("retries", 3)),
+            "start_period": int(hc.get("startPeriod", 0)) * second,
+        }
+    return out
+
+
+_MLFLOW_DEV_OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+
+
+def _mlflow_dev_track_health(task, index, container, essentials):
+    """mlflow-dev patch: Docker's health state as ECS healthStatus; True when an essential container is UNHEALTHY."""
+    health = ((container.attrs.get("State") or {}).get("Health") or {}).get("Status")
+    if not health:
+        return False
+    status = {"healthy": "HEALTHY", "unhealthy": "UNHEALTHY"}.get(health, "UNKNOWN")
+    essential = index >= len(essentials) or essentials[index]
+    became_healthy = False
+    with resource_lock("ecs-task", task.get("taskArn", "")):
+        containers = task.get("containers", [])
+        if index < len(containers):
+            became_healthy = status == "HEALTHY" and containers[index].get("healthStatus") != "HEALTHY"
+            containers[index]["healthStatus"] = status
+        checked = task.setdefault("_mlflow_dev_checked", {})
+        if essential:
+            checked[index] = status
+        states = list(checked.values())
+        task["healthStatus"] = (
+            "UNHEALTHY" if "UNHEALTHY" in states
+            else "HEALTHY" if states and all(s == "HEALTHY" for s in states)
+            else "UNKNOWN"
+        )
+    group = task.get("group", "")
+    cluster_name = _cluster_name_from_arn(task.get("clusterArn", ""))
+    if became_healthy and task.get("healthStatus") == "HEALTHY" and cluster_name and group.startswith("service:"):
+        _schedule_service_deployment_completion(
+            cluster_name, f"{cluster_name}/{group.split(':', 1)[1]}",
+            get_account_id(), get_region(), healthy_task=task,
+        )
+    return essential and status == "UNHEALTHY"
+
+
+def _mlflow_dev_note_oom(task, index, container):
+    """mlflow-dev patch: an out-of-memory kill gets the reason ECS gives it."""
+    if not (container.attrs.get("State") or {}).get("OOMKilled"):
+        return
+    with resource_lock("ecs-task", task.get("taskArn", "")):
+        containers = task.get("containers", [])
+        if index < len(containers):
+            containers[index]["reason"] = _MLFLOW_DEV_OOM_REASON
+
+
+def _mlflow_dev_stop_unhealthy(task):
+    """mlflow-dev patch: the service scheduler replaces a task that failed its container health checks."""
+    if not task.get("group", "").startswith("service:"):
+        return  # ECS leaves a standalone task running
+    stopped = _mark_task_stopped(
+        task.get("taskArn", ""), task, "Task failed container health checks", "ServiceSchedulerInitiated",
+    )
+    if stopped:
+        _cleanup_task_resources(task, None)
+        _record_service_task_failure(task)
+
+
+def _build_run_kwargs(cdef, td, env, port_bindings, ecs_network,
+''',
+    "def _mlflow_dev_limits_and_health(cdef, td):",
+)
+patch(
+    ecs,
+    "    all_stopped = True\n    exit_code = 0\n    essential_exited = False\n",
+    "    all_stopped = True\n    exit_code = 0\n    essential_exited = False\n    unhealthy_essential = False\n",
+    "    unhealthy_essential = False\n",
+)
+patch(
+    ecs,
+    '''            if getattr(container, "status", None) != "exited":
+                all_stopped = False
+                continue
+            result = container.wait()
+            container_exit_code = result.get("StatusCode", 0)
+''',
+    '''            if getattr(container, "status", None) != "exited":
+                all_stopped = False
+                if _mlflow_dev_track_health(task, index, container, essentials):
+                    unhealthy_essential = True
+                continue
+            result = container.wait()
+            container_exit_code = result.get("StatusCode", 0)
+            _mlflow_dev_note_oom(task, index, container)
+''',
+    "if _mlflow_dev_track_health(task, index, container, essentials):",
+)
+patch(
+    ecs,
+    "    if not essential_exited and not all_stopped:\n        return\n",
+    "    if unhealthy_essential and not essential_exited:\n"
+    "        _mlflow_dev_stop_unhealthy(task)\n"
+    "        return\n"
+    "    if not essential_exited and not all_stopped:\n        return\n",
+    "_mlflow_dev_stop_unhealthy(task)\n        return",
+)
+patch(
+    ecs,
+    '''        run_kwargs = _build_run_kwargs(
+            effective_cdef, td, env, port_bindings, ecs_network,
+            host_mode, task_id, task_arn, ministack_net_ip, cluster_arn,
+        )
+''',
+    '''        run_kwargs = _build_run_kwargs(
+            effective_cdef, td, env, port_bindings, ecs_network,
+            host_mode, task_id, task_arn, ministack_net_ip, cluster_arn,
+        )
+        if run_kwargs.get("healthcheck"):
+            task["_mlflow_dev_needs_health"] = True  # mlflow-dev patch
+''',
+    'task["_mlflow_dev_needs_health"] = True',
+)
+patch(
+    ecs,
+    '''        deployment = _deployment_for_task(svc, task)
+        task["_startup_stable"] = True
+''',
+    '''        deployment = _deployment_for_task(svc, task)
+        if task.get("_mlflow_dev_needs_health") and task.get("healthStatus") != "HEALTHY":
+            return  # mlflow-dev patch: a task with a health check is stable once HEALTHY
+        task["_startup_stable"] = True
+''',
+    'if task.get("_mlflow_dev_needs_health") and task.get("healthStatus") != "HEALTHY":',
 )

@@ -8,8 +8,11 @@ import { MlflowClient } from "../support/mlflow-client.ts";
 import { runPythonClient } from "../support/python-client.ts";
 import {
   cli,
+  containerFacts,
+  containersWithLabels,
   imageOverride,
   minioClient,
+  peakMemoryMiB,
   projectContainers,
   readEnvFile,
   removeLeftovers,
@@ -187,6 +190,17 @@ describe("local stack", () => {
     expect(s.healthy).toBe(true);
     for (const name of ["mlflow", "postgres", "minio"])
       expect(s.services.find((x: { service: string }) => x.service === name)?.health).toBe("healthy");
+  });
+
+  it("runs the mlflow container with staging's Fargate size, and it held the workloads: no OOM kill, no restart", () => {
+    const ids = containersWithLabels({ "com.docker.compose.project": PROJECT, "com.docker.compose.service": "mlflow" });
+    expect(ids).toHaveLength(1);
+    const facts = containerFacts(ids[0] ?? "");
+    expect(facts).toMatchObject({ nanoCpus: 0.5e9, memoryMiB: 1024, memorySwapMiB: 1024 });
+    expect(facts).toMatchObject({ oomKilled: false, restartCount: 0, running: true });
+    const peak = peakMemoryMiB(facts.id);
+    console.log(`local MLflow container: peak memory ${peak.toFixed(0)} MiB of ${facts.memoryMiB} MiB`);
+    expect(peak).toBeLessThan(facts.memoryMiB);
   });
 
   it("keeps every run, metric and artifact across down and up", async () => {

@@ -8,7 +8,18 @@ import type { StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { send, targetFor } from "../../packages/aws/src/deploy/index.ts";
 import { runPythonClient } from "../support/python-client.ts";
-import { cli, imageOverride, minioClient, readEnvFile, requireImagesInCi, testSpecDir } from "../support/stack.ts";
+import {
+  type ContainerFacts,
+  cli,
+  containerFacts,
+  containersWithLabels,
+  imageOverride,
+  minioClient,
+  peakMemoryMiB,
+  readEnvFile,
+  requireImagesInCi,
+  testSpecDir,
+} from "../support/stack.ts";
 
 /**
  * Live parity for real: `mlflow-dev up` (MLflow, PostgreSQL, MinIO) on one side, and on the other
@@ -229,10 +240,32 @@ describe("mlflow-dev parity --live against real servers", () => {
   });
 });
 
+/** The one running container of the local stack's `mlflow` service. */
+function localMlflowContainer(): string {
+  const ids = containersWithLabels({
+    "com.docker.compose.project": `mlflow-dev-${NAME}`,
+    "com.docker.compose.service": "mlflow",
+  });
+  expect(ids).toHaveLength(1);
+  return ids[0] ?? "";
+}
+
+/** The one running container of the promoted service's task (MiniStack labels it as ECS does). */
+function ecsMlflowContainer(): string {
+  const ids = containersWithLabels({
+    "com.amazonaws.ecs.task-definition-family": `mlflow-dev-${NAME}-staging-mlflow`,
+    "com.amazonaws.ecs.container-name": "mlflow",
+  });
+  expect(ids).toHaveLength(1);
+  return ids[0] ?? "";
+}
+
 describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stack vs an emulated ECS promote", () => {
   let remote: string;
   let host: string;
   let bucket: string;
+  /** Both MLflow containers before the workloads, to tell a replaced task or a restart afterwards. */
+  let before: { local: ContainerFacts; ecs: ContainerFacts };
 
   beforeAll(() => {
     // The spec of the local stack, with this test's account and a bucket of its own (S3 names are
@@ -252,7 +285,14 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
     remote = JSON.parse(r.stdout).url;
     host = new URL(remote).host;
     expect(remote).toMatch(/^http:\/\/.+\.elb\.amazonaws\.com$/);
+    before = { local: containerFacts(localMlflowContainer()), ecs: containerFacts(ecsMlflowContainer()) };
   }, 900_000);
+
+  it("the local container and the ECS task run under the same limits: staging's cpu 512 and memory 1024, no swap", () => {
+    for (const facts of [before.local, before.ecs]) {
+      expect(facts).toMatchObject({ nanoCpus: 0.5e9, memoryMiB: 1024, memorySwapMiB: 1024, running: true });
+    }
+  });
 
   it("static parity of the promoted spec: no drift", () => {
     const r = cli(["parity", "--env", "staging", "--json"], { cwd: dir });
@@ -330,4 +370,16 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
     expect(file, text).toBeDefined();
     expect(keys).toContain(mlmodel?.replace(/MLmodel$/, file ?? ""));
   }, 900_000);
+
+  it("both held the workloads within their limits: no OOM kill, no restart, no task replaced", () => {
+    const after = { local: containerFacts(localMlflowContainer()), ecs: containerFacts(ecsMlflowContainer()) };
+    for (const side of ["local", "ecs"] as const) {
+      expect(after[side].id, `${side}: the container was replaced`).toBe(before[side].id);
+      expect(after[side]).toMatchObject({ oomKilled: false, restartCount: 0, running: true });
+      const peak = peakMemoryMiB(after[side].id);
+      console.log(`${side} MLflow container: peak memory ${peak.toFixed(0)} MiB of ${after[side].memoryMiB} MiB`);
+      expect(peak).toBeGreaterThan(100);
+      expect(peak).toBeLessThan(after[side].memoryMiB);
+    }
+  });
 });

@@ -11,7 +11,7 @@ import {
   send,
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
-import { BIN, imageOverride, ROOT } from "../support/stack.ts";
+import { BIN, containerFacts, containersWithLabels, imageOverride, ROOT } from "../support/stack.ts";
 
 /**
  * promote / plan / destroy / unlock for real, against the MiniStack emulator (localstack/): its
@@ -31,6 +31,8 @@ const SERVICE = `${NAME}-mlflow`;
 const FAMILY = `${STACK}-mlflow`;
 const BROKEN_IMAGE = "mlflow-dev-test/mlflow-broken-server:1";
 const UNHEALTHY_IMAGE = "mlflow-dev-test/mlflow-unhealthy:1";
+/** The real server with MLflow's job execution forced on: about 1.8 GiB, more than staging's 1024 MiB. */
+const OOM_IMAGE = "mlflow-dev-test/mlflow-jobs-forced-on:1";
 
 async function emulatorUp(): Promise<boolean> {
   try {
@@ -111,11 +113,12 @@ function specDir(account: string, edit: (yaml: string) => string = (y) => y, ext
 }
 
 /** A test image: the MLflow image with the `mlflow` command replaced by a script. */
-function buildTestImage(tag: string, script: string): void {
+function buildTestImage(tag: string, script: string, keepServerAs?: string): void {
+  const keep = keepServerAs ? `mv /opt/mlflow/bin/mlflow ${keepServerAs} && ` : "";
   const dockerfile = [
     `FROM ${MLFLOW_IMAGE}`,
     "USER root",
-    `RUN printf '${script.replaceAll("\n", "\\n")}' > /opt/mlflow/bin/mlflow && chmod 755 /opt/mlflow/bin/mlflow`,
+    `RUN ${keep}printf '${script.replaceAll("\n", "\\n")}' > /opt/mlflow/bin/mlflow && chmod 755 /opt/mlflow/bin/mlflow`,
     "USER 10001:10001",
     "",
   ].join("\n");
@@ -149,6 +152,12 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     dir = specDir(account);
     buildTestImage(BROKEN_IMAGE, '#!/bin/sh\necho "test image: the server fails on purpose" >&2\nexit 3\n');
     buildTestImage(UNHEALTHY_IMAGE, "#!/bin/sh\ncd /tmp && exec python -m http.server 5000\n");
+    // Bypasses validation, which refuses jobs on at this size: the task definition says jobs off.
+    buildTestImage(
+      OOM_IMAGE,
+      '#!/bin/sh\nexport MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true\nexec /opt/mlflow/bin/mlflow-server "$@"\n',
+      "/opt/mlflow/bin/mlflow-server",
+    );
   });
 
   afterAll(async () => {
@@ -279,6 +288,22 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       expect(containers.split("\n")).toContain(MLFLOW_IMAGE);
     });
 
+    it("the task runs under its Fargate size as Docker limits, and ECS reports its health check HEALTHY", async () => {
+      const ids = containersWithLabels({ "com.amazonaws.ecs.task-definition-family": FAMILY });
+      expect(ids).toHaveLength(1);
+      expect(containerFacts(ids[0] ?? "")).toMatchObject({
+        nanoCpus: 0.5e9,
+        memoryMiB: 1024,
+        memorySwapMiB: 1024,
+        oomKilled: false,
+      });
+      const arns = (await clients.ecs.listTasks({ cluster: CLUSTER, serviceName: SERVICE })).taskArns ?? [];
+      const tasks = (await clients.ecs.describeTasks({ cluster: CLUSTER, tasks: arns })).tasks ?? [];
+      expect(tasks.map((t) => [t.lastStatus, t.healthStatus, t.containers?.[0]?.healthStatus])).toEqual([
+        ["RUNNING", "HEALTHY", "HEALTHY"],
+      ]);
+    });
+
     it("backs it with the emulator's RDS PostgreSQL container", async () => {
       const stack = (await clients.cloudformation.describeStacks({ StackName: STACK })).Stacks?.[0];
       const dbHost = stack?.Outputs?.find((o) => o.OutputKey === "DatabaseEndpoint")?.OutputValue ?? "";
@@ -390,7 +415,9 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
 
       const r = await broken;
       expect(r.code, show(r)).toBe(1);
-      expect(r.stderr).toContain("error: promote staging: ECS gave up on");
+      expect(r.stderr).toContain("error: promote staging: a task of");
+      expect(r.stderr).toContain("stopped before the rollout completed");
+      expect(r.stderr).toContain("exit code 3");
       expect(r.stderr).toContain("test image: the server fails on purpose");
       expect(r.stderr).toContain(`Rolled back: the service runs ${first.taskDefinitionArn.split("/").pop()} again`);
       expect(await serviceRevision()).toBe(first.taskDefinitionArn);
@@ -398,10 +425,21 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       await expect(clients.ssm.getParameter({ Name: lock })).rejects.toThrow();
     });
 
-    it("a failing health check: the smoke test fails, promote rolls back, the service keeps answering", async () => {
+    it("a failing health check: ECS stops the unhealthy task, promote rolls back, the service keeps answering", async () => {
       const r = cli(["promote", "--env", "staging"], dir, awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${UNHEALTHY_IMAGE}` }));
       expect(r.code, show(r)).toBe(1);
-      expect(r.stderr).toMatch(/GET http:\/\/\S+\/health did not answer 200 within \d+s \(last: HTTP 404/);
+      expect(r.stderr).toContain("Task failed container health checks");
+      expect(r.stderr).toContain("did not pass its health check (GET /health inside the container)");
+      expect(r.stderr).toContain(`Rolled back: the service runs ${first.taskDefinitionArn.split("/").pop()} again`);
+      expect(await serviceRevision()).toBe(first.taskDefinitionArn);
+      expect(await answers()).toBe(200);
+    });
+
+    it("a server that outgrows its memory: the task is OOM-killed, promote names the cause and rolls back", async () => {
+      const r = cli(["promote", "--env", "staging"], dir, awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${OOM_IMAGE}` }));
+      expect(r.code, show(r)).toBe(1);
+      expect(r.stderr).toContain("OutOfMemoryError: Container killed due to memory usage, exit code 137");
+      expect(r.stderr).toContain("used more than the task's 1024 MiB (environments.staging.memory) and was killed");
       expect(r.stderr).toContain(`Rolled back: the service runs ${first.taskDefinitionArn.split("/").pop()} again`);
       expect(await serviceRevision()).toBe(first.taskDefinitionArn);
       expect(await answers()).toBe(200);

@@ -90,3 +90,52 @@ export function removeLeftovers(project: string): void {
   const volumes = list(["volume", "ls", "-q", "--filter", label]);
   if (volumes.length > 0) spawnSync("docker", ["volume", "rm", "-f", ...volumes], { stdio: "ignore" });
 }
+
+/** What Docker enforces on a container and what happened to it: limits, restarts, OOM kills. */
+export interface ContainerFacts {
+  id: string;
+  nanoCpus: number;
+  memoryMiB: number;
+  memorySwapMiB: number;
+  oomKilled: boolean;
+  restartCount: number;
+  running: boolean;
+}
+
+export function containerFacts(id: string): ContainerFacts {
+  const r = spawnSync("docker", ["inspect", id], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`docker inspect ${id} failed: ${r.stderr}`);
+  const c = JSON.parse(r.stdout)[0];
+  return {
+    id: c.Id,
+    nanoCpus: c.HostConfig.NanoCpus,
+    memoryMiB: c.HostConfig.Memory / 2 ** 20,
+    memorySwapMiB: c.HostConfig.MemorySwap / 2 ** 20,
+    oomKilled: c.State.OOMKilled,
+    restartCount: c.RestartCount,
+    running: c.State.Running,
+  };
+}
+
+/** Running containers with every one of these labels. */
+export function containersWithLabels(labels: Record<string, string>): string[] {
+  const filters = Object.entries(labels).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
+  const r = spawnSync("docker", ["ps", "-q", "--no-trunc", ...filters], { encoding: "utf8" });
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+/** The highest memory use of a container's cgroup so far (MiB): cgroup v1 max_usage, or v2 memory.peak. */
+export function peakMemoryMiB(id: string): number {
+  const r = spawnSync(
+    "docker",
+    [
+      "exec",
+      id,
+      "sh",
+      "-c",
+      "cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.peak",
+    ],
+    { encoding: "utf8" },
+  );
+  return Number(r.stdout.trim()) / 2 ** 20;
+}

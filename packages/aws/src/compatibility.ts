@@ -45,8 +45,8 @@ export const MAX_USER_TAGS = 47;
 
 type Check = (model: Model, target: AwsTarget, at: (key: string) => string) => CompatibilityProblem[];
 
-const checkTaskSize: Check = (_model, target, at) => {
-  const size = checkFargateSize(target.cpu, target.memory);
+const checkTaskSize: Check = (model, _target, at) => {
+  const size = checkFargateSize(model.resources.cpu, model.resources.memory);
   return size.ok ? [] : [{ setting: at(size.field), message: size.message }];
 };
 

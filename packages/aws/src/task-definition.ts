@@ -137,14 +137,14 @@ function taskDefinition(
   family: string,
   container: ContainerDefinition,
 ): TaskDefinition {
-  const target = assertCompatible(model);
+  assertCompatible(model);
   return {
     family,
     requiresCompatibilities: ["FARGATE"],
     networkMode: "awsvpc",
     runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
-    cpu: String(target.cpu),
-    memory: String(target.memory),
+    cpu: String(model.resources.cpu),
+    memory: String(model.resources.memory),
     executionRoleArn: ctx.executionRoleArn,
     taskRoleArn: ctx.taskRoleArn,
     containerDefinitions: [container],

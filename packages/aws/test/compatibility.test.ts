@@ -23,16 +23,16 @@ function variant(change: Change): Model {
 const RULES: { name: string; change: Change; setting: string; message: RegExp }[] = [
   {
     name: "a CPU value Fargate does not offer",
-    change: (_m, t) => {
-      t.cpu = 300;
+    change: (m) => {
+      m.resources.cpu = 300;
     },
     setting: "environments.staging.cpu",
     message: /Fargate does not support 300 CPU units. Use one of 256, 512/,
   },
   {
     name: "memory that does not fit the CPU",
-    change: (_m, t) => {
-      t.memory = 512;
+    change: (m) => {
+      m.resources.memory = 512;
     },
     setting: "environments.staging.memory",
     message: /Fargate does not support 512 MiB of memory with 512 CPU units/,
@@ -177,8 +177,8 @@ describe("compatibility", () => {
   });
 
   it("reports every problem at once, and the renderers refuse the Model", () => {
-    const model = variant((m, t) => {
-      t.cpu = 300;
+    const model = variant((m) => {
+      m.resources.cpu = 300;
       m.mlflow.healthCheck.retries = 0;
     });
     expect(checkCompatibility(model).map((p) => p.setting)).toEqual([

@@ -89,6 +89,16 @@ export function allowedHosts(model: Model): string[] {
   return [...new Set(hosts)];
 }
 
+/**
+ * The Fargate task size as Docker limits: the same CFS CPU quota (1024 units = 1 CPU) and a hard
+ * memory limit with no swap (Fargate tasks have none), so the local container is OOM-killed where
+ * the task would be.
+ */
+export function toLimits(model: Model): Service {
+  const { cpu, memory } = model.resources;
+  return { cpus: String(cpu / 1024), mem_limit: `${memory}m`, memswap_limit: `${memory}m` };
+}
+
 function healthcheck(test: string[], interval: number, timeout: number, retries: number, startPeriod: number) {
   return {
     test: ["CMD", ...test],
@@ -163,11 +173,13 @@ export function toComposeFile(model: Model, options: ComposeRenderOptions = {}):
     depends_on: { [SERVICE.minio]: { condition: "service_healthy" } },
   };
 
+  // The migration runs in a task of the same size on ECS.
   const migrate: Service = {
     ...jobImage,
     entrypoint: model.mlflow.migration.entrypoint,
     command: model.mlflow.migration.command.map(escapeDollars),
     environment: mlflowEnv,
+    ...toLimits(model),
     depends_on: { [SERVICE.postgres]: { condition: "service_healthy" } },
   };
 
@@ -183,6 +195,7 @@ export function toComposeFile(model: Model, options: ComposeRenderOptions = {}):
     },
     healthcheck: healthcheck(hc.command, hc.intervalSeconds, hc.timeoutSeconds, hc.retries, hc.startPeriodSeconds),
     ports: [publish(t, t.ports.mlflow, model.mlflow.port)],
+    ...toLimits(model),
     restart: "unless-stopped",
   };
 

@@ -49,6 +49,16 @@ describe("compose semantics", () => {
     const file = toComposeFile(model);
     const services = Object.entries(file.services);
 
+    it(`${label}: limits the server and its migration job to the model's task size, with no swap`, () => {
+      const { cpu, memory } = model.resources;
+      for (const name of ["mlflow", "migrate"])
+        expect(file.services[name], name).toMatchObject({
+          cpus: String(cpu / 1024),
+          mem_limit: `${memory}m`,
+          memswap_limit: `${memory}m`,
+        });
+    });
+
     it(`${label}: publishes every port on the loopback address only`, () => {
       for (const [, svc] of services)
         for (const p of (svc.ports as string[] | undefined) ?? []) expect(p).toMatch(/^127\.0\.0\.1:\d+:\d+$/);

@@ -22,7 +22,8 @@ describe("static parity of the examples", () => {
       // The settings that must be the same really were compared, and are the same.
       for (const s of ["image", "entrypoint", "command", "arg.--workers", "arg.--backend-store-uri", "port"])
         expect(report.same, s).toContain(s);
-      for (const s of ["secret.MLFLOW_DB_PASSWORD", "env.MLFLOW_DB_USER", "healthcheck.command"])
+      // The rendered compose limits and the task definition's size agree.
+      for (const s of ["secret.MLFLOW_DB_PASSWORD", "env.MLFLOW_DB_USER", "healthcheck.command", "resources"])
         expect(report.same, s).toContain(s);
       expect(report.compared).toBe(report.same.length + report.declared.length + report.drift.length);
     });
@@ -111,6 +112,37 @@ describe("one-sided settings", () => {
       declaredBy: "spec",
     });
     expect(report.unusedDeclarations).toEqual([]);
+  });
+
+  it("resources are compared: the local stack mirrors staging's size, so they are the same", () => {
+    const { local, remote } = models(specWith({ staging: "    cpu: 1024\n    memory: 2048" }), "staging");
+    const report = staticParity(local, remote);
+    expect(report.same).toContain("resources");
+    expect(BUILTIN_DECLARATIONS.map((b) => b.setting)).not.toContain("resources");
+  });
+
+  it("local limits set apart from staging's size are drift, unless the spec declares them with a reason", () => {
+    const spec = specWith({ local: "    resources: { cpu: 1024, memory: 2048 }" });
+    const drift = staticParity(models(spec, "staging").local, models(spec, "staging").remote).drift;
+    expect(drift).toContainEqual(
+      expect.objectContaining({
+        setting: "resources",
+        local: "cpu 1024 units (1 vCPU), memory 2048 MiB, no swap",
+        remote: "cpu 512 units (0.5 vCPU), memory 1024 MiB, no swap",
+      }),
+    );
+    const declared = `${spec}parity:\n  declared:\n    - setting: resources\n      reason: laptops run the bigger prod size for load tests\n`;
+    const { local, remote } = models(declared, "staging");
+    const report = staticParity(local, remote);
+    expect(report.drift.map((d) => d.setting)).not.toContain("resources");
+    expect(report.declared).toContainEqual(expect.objectContaining({ setting: "resources", declaredBy: "spec" }));
+  });
+
+  it("a compose service without limits, or with swap, differs from the Fargate task", () => {
+    const noLimits = composeFacets({ image: "x" }).get("resources")?.value;
+    const withSwap = composeFacets({ cpus: "0.5", mem_limit: "1g", memswap_limit: "2g" }).get("resources")?.value;
+    expect(noLimits).toBe("no limits (shares the Docker host)");
+    expect(withSwap).toBe("cpu 512 units (0.5 vCPU), memory 1024 MiB, with swap");
   });
 
   it("a declaration that matches no difference is reported as unused", () => {

@@ -5,4 +5,6 @@ export * from "./parse.ts";
 export * from "./pins.ts";
 export * from "./resolve.ts";
 export * from "./schema.ts";
+export * from "./server-footprint.ts";
 export * from "./suggest.ts";
+export * from "./task-size.ts";

@@ -46,7 +46,10 @@ export interface MlflowServer {
   environment: Record<string, string>;
   secrets: SecretRef[];
   healthCheck: HealthCheck;
+  /** Worker processes: mlflow.workers, or the default for the environment's CPU. */
   workers: number;
+  /** MLflow's job execution (a job runner and its consumers beside the workers). */
+  jobs: boolean;
   auth: "none" | "basic";
   proxyArtifacts: boolean;
   /** Host headers from the spec; each runtime adds its own address. */
@@ -98,8 +101,6 @@ export interface AwsTarget {
   region: string;
   account: string;
   network: AwsNetwork;
-  cpu: number;
-  memory: number;
   desiredCount: number;
   autoscaling?: { min: number; max: number; targetCpu: number };
   database: {
@@ -121,10 +122,19 @@ export interface ParityDeclaration {
   reason: string;
 }
 
+/** CPU units and memory (MiB) of the MLflow container: the Fargate task size, and the local limits. */
+export interface Resources {
+  cpu: number;
+  memory: number;
+  /** Where the size comes from, e.g. environments.staging (the local stack mirrors it). */
+  source: string;
+}
+
 export interface Model {
   name: string;
   environment: string;
   mlflow: MlflowServer;
+  resources: Resources;
   database: Database;
   artifacts: Artifacts;
   target: LocalTarget | AwsTarget;

@@ -7,6 +7,7 @@ import {
   upstreamPostgresImage,
 } from "./pins.ts";
 import type { Spec } from "./schema.ts";
+import { environmentTaskSize, type ResolvedTaskSize, serverProcesses } from "./task-size.ts";
 
 /** Image references that replace the spec's (or the defaults) at run time, e.g. images built offline. */
 export interface ImageOverrides {
@@ -39,10 +40,12 @@ export function resolve(spec: Spec, environment: string, overrides: ImageOverrid
 
   const artifacts = resolveArtifacts(spec, environment);
   const target = environment === "local" ? resolveLocal(spec, overrides) : resolveAws(spec, environment);
+  const size = environmentTaskSize(spec, environment);
   return {
     name: spec.name,
     environment,
-    mlflow: resolveMlflow(spec, environment, artifacts, overrides),
+    mlflow: resolveMlflow(spec, environment, artifacts, size, overrides),
+    resources: { cpu: size.cpu, memory: size.memory, source: size.source },
     database: {
       engine: "postgres",
       majorVersion: spec.backend.postgresVersion,
@@ -100,12 +103,12 @@ function environmentServerSettings(
   return { env: { ...(own?.env ?? {}) }, extraArgs: [...(own?.extraArgs ?? [])] };
 }
 
-function serverScript(spec: Spec, extraArgs: readonly string[]): string {
+function serverScript(spec: Spec, workers: number, extraArgs: readonly string[]): string {
   const m = spec.mlflow;
   const flags = [
     "--host 0.0.0.0",
     `--port ${MLFLOW_CONTAINER_PORT}`,
-    `--workers ${m.workers}`,
+    `--workers ${workers}`,
     '--backend-store-uri "$MLFLOW_BACKEND_STORE_URI"',
     m.proxyArtifacts
       ? '--serve-artifacts --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION"'
@@ -131,8 +134,15 @@ function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }
 
-function resolveMlflow(spec: Spec, environment: string, artifacts: Artifacts, overrides: ImageOverrides): MlflowServer {
+function resolveMlflow(
+  spec: Spec,
+  environment: string,
+  artifacts: Artifacts,
+  size: ResolvedTaskSize,
+  overrides: ImageOverrides,
+): MlflowServer {
   const m = spec.mlflow;
+  const processes = serverProcesses(spec, size.cpu);
   const own = environmentServerSettings(spec, environment);
   const extraArgs = [...m.extraArgs, ...own.extraArgs];
   const secrets: SecretRef[] = [
@@ -154,13 +164,14 @@ function resolveMlflow(spec: Spec, environment: string, artifacts: Artifacts, ov
     port: MLFLOW_CONTAINER_PORT,
     healthPath: "/health",
     entrypoint: ["/bin/sh", "-c"],
-    command: [serverScript(spec, extraArgs)],
+    command: [serverScript(spec, processes.workers, extraArgs)],
     migration: { entrypoint: ["/bin/sh", "-c"], command: [MIGRATION_SCRIPT] },
     environment: {
       MLFLOW_DB_USER: spec.backend.user,
       MLFLOW_DB_NAME: spec.backend.database,
       MLFLOW_DB_PORT: String(POSTGRES_PORT),
       MLFLOW_ARTIFACTS_DESTINATION: artifacts.destination,
+      MLFLOW_SERVER_ENABLE_JOB_EXECUTION: String(processes.jobs),
       ...own.env,
     },
     secrets,
@@ -177,7 +188,8 @@ function resolveMlflow(spec: Spec, environment: string, artifacts: Artifacts, ov
       // healthy server is reported as soon as its first check passes, so this costs nothing.
       startPeriodSeconds: 180,
     },
-    workers: m.workers,
+    workers: processes.workers,
+    jobs: processes.jobs,
     auth: m.auth,
     proxyArtifacts: m.proxyArtifacts,
     allowedHosts: [...m.allowedHosts],
@@ -219,8 +231,6 @@ function resolveAws(spec: Spec, environment: string): AwsTarget {
             egress: n.egress ?? "nat",
           }
         : { mode: "new", cidr: n.cidr ?? "10.0.0.0/16", egress: n.egress ?? "nat" },
-    cpu: env.cpu,
-    memory: env.memory,
     desiredCount: env.desiredCount,
     ...(env.autoscaling ? { autoscaling: { ...env.autoscaling } } : {}),
     database: { ...env.database },

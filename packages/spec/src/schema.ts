@@ -1,6 +1,8 @@
 import { z } from "zod";
-import { checkFargateSize } from "./fargate.ts";
+import { checkFargateSize, FARGATE_SIZES } from "./fargate.ts";
 import { DEFAULT_MLFLOW_VERSION, DEFAULT_POSTGRES_MAJOR, SUPPORTED_POSTGRES_MAJORS } from "./pins.ts";
+import { DEFAULT_TASK_SIZE, memoryShortfall, requiredServerMemory, type ServerProcesses } from "./server-footprint.ts";
+import { awsEnvironmentNames, localTaskSize, serverProcesses } from "./task-size.ts";
 
 /**
  * The schema of mlflow-dev.yaml. The JSON Schema in schema.json is generated from it
@@ -28,7 +30,14 @@ const MlflowSchema = z
       .regex(semver, { message: "must be a pinned MLflow version such as 3.17.2" })
       .default(DEFAULT_MLFLOW_VERSION)
       .meta({ description: "The MLflow version, pinned (x.y.z)." }),
-    workers: z.int().min(1).max(32).default(2).meta({ description: "Server worker processes." }),
+    workers: z.int().min(1).max(32).optional().meta({
+      description:
+        "Server worker processes. Default: derived from the environment's CPU (one per 512 CPU units, 1 to 8); the local stack uses the value of the environment it mirrors.",
+    }),
+    jobs: z.boolean().default(false).meta({
+      description:
+        "MLflow's job execution (MLFLOW_SERVER_ENABLE_JOB_EXECUTION): a job runner and seven huey consumer processes beside the workers, about 1.3 GiB more memory. Off by default: the tracking server does not need it. Refused with more than one task, because MLflow's periodic jobs must run on one instance only.",
+    }),
     allowedHosts: z
       .array(z.string().regex(hostPattern, { message: "is not a host pattern (host, *.domain or host:port)" }))
       .default([])
@@ -126,6 +135,7 @@ export const MANAGED_SERVER_ENV: readonly string[] = [
   "MLFLOW_PORT",
   "MLFLOW_S3_ENDPOINT_URL",
   "MLFLOW_SERVE_ARTIFACTS",
+  "MLFLOW_SERVER_ENABLE_JOB_EXECUTION",
   "MLFLOW_SERVER_ALLOWED_HOSTS",
   "MLFLOW_WORKERS",
 ];
@@ -176,8 +186,22 @@ const EnvMlflowSchema = z
       "MLflow server settings for this environment only. A setting on one side only is drift for `mlflow-dev parity` unless listed under parity.declared.",
   });
 
+const TaskSizeSchema = z
+  .strictObject({
+    cpu: z.int().meta({ description: "CPU units (1024 = 1 vCPU), as on Fargate." }),
+    memory: z.int().meta({ description: "Memory (MiB), as on Fargate." }),
+  })
+  .meta({ description: "CPU and memory limits of the local MLflow container, a Fargate task size." });
+
 const LocalEnvSchema = z
   .strictObject({
+    mirror: z.string().optional().meta({
+      description:
+        "The AWS environment whose task size (CPU and memory limits) and workers the local MLflow container runs with. Default: the spec's only AWS environment.",
+    }),
+    resources: TaskSizeSchema.optional().meta({
+      description: "Set the local limits by hand instead of mirroring an AWS environment.",
+    }),
     bindAddress: z
       .string()
       .regex(/^(\d{1,3}\.){3}\d{1,3}$/, { message: "must be an IPv4 address such as 127.0.0.1" })
@@ -253,8 +277,11 @@ const AwsEnvSchema = z
     region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as eu-west-1" }),
     account: z.string().regex(/^\d{12}$/, { message: "must be a 12-digit AWS account id (quote it)" }),
     network: NetworkSchema,
-    cpu: z.int().default(512).meta({ description: "Fargate CPU units." }),
-    memory: z.int().default(1024).meta({ description: "Fargate memory (MiB)." }),
+    cpu: z.int().default(DEFAULT_TASK_SIZE.cpu).meta({ description: "Fargate CPU units." }),
+    memory: z
+      .int()
+      .default(DEFAULT_TASK_SIZE.memory)
+      .meta({ description: "Fargate memory (MiB); must hold the MLflow server's workers (and jobs) with headroom." }),
     desiredCount: z.int().min(1).max(100).default(1),
     autoscaling: AutoscalingSchema.optional(),
     database: DatabaseSchema,
@@ -395,7 +422,7 @@ export const SpecSchema = z
       .meta({ description: "Service name; prefixes every resource." }),
     mlflow: MlflowSchema.default({
       version: DEFAULT_MLFLOW_VERSION,
-      workers: 2,
+      jobs: false,
       allowedHosts: [],
       auth: "none",
       proxyArtifacts: true,
@@ -441,6 +468,7 @@ export const SpecSchema = z
         message: `resolves to the artifact bucket "${bucket}", the same as environments.${first}: S3 bucket names are global, so each AWS environment needs its own. Set environments.${name}.bucket to another name, e.g. ${spec.name}-${name}-artifacts-${env.account}`,
       });
     }
+    checkTaskSizes(spec, ctx);
     const reserved = [
       "--host",
       "--port",
@@ -479,6 +507,97 @@ export const SpecSchema = z
     });
   })
   .meta({ title: "mlflow-dev.yaml", description: "An MLflow tracking service, local and on AWS ECS Fargate." });
+
+type RefineContext = Parameters<Parameters<typeof SpecSchema.superRefine>[0]>[1];
+
+/** How to make the server smaller, for messages. */
+function lighterServer(p: ServerProcesses): string {
+  return p.jobs ? "lower mlflow.workers, or turn off mlflow.jobs" : "lower mlflow.workers";
+}
+
+/** The smallest Fargate memory for this CPU that holds `need`, or undefined when there is none. */
+function fittingMemory(cpu: number, need: number): number | undefined {
+  return FARGATE_SIZES.get(cpu)?.find((m) => m >= need);
+}
+
+/**
+ * Each environment's task size holds the server it runs, the local stack's size is known (mirror or
+ * resources), and job execution runs on one task only.
+ */
+function checkTaskSizes(spec: Spec, ctx: RefineContext): void {
+  const aws = awsEnvironmentNames(spec);
+  for (const name of aws) {
+    const env = spec.environments[name] as AwsEnv;
+    const processes = serverProcesses(spec, env.cpu);
+    const bigger = fittingMemory(env.cpu, requiredServerMemory(processes));
+    const fix = bigger
+      ? `Raise environments.${name}.memory to ${bigger}, or ${lighterServer(processes)}`
+      : `Raise environments.${name}.cpu and memory to a larger Fargate size, or ${lighterServer(processes)}`;
+    const short = memoryShortfall(processes, env.memory, fix);
+    if (short) ctx.addIssue({ code: "custom", path: ["environments", name, "memory"], message: short });
+    const most = Math.max(env.desiredCount, env.autoscaling?.max ?? 1);
+    if (spec.mlflow.jobs && most > 1)
+      ctx.addIssue({
+        code: "custom",
+        path: ["mlflow", "jobs"],
+        message: `is on, but environments.${name} runs up to ${most} tasks: MLflow's periodic jobs must run on one instance only, and every task of an ECS service runs the same settings. Turn off mlflow.jobs, or run environments.${name} with desiredCount 1 and no autoscaling`,
+      });
+  }
+  const local = spec.environments.local;
+  if (!local) return;
+  if (local.mirror !== undefined && local.resources !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["environments", "local", "resources"],
+      message: "cannot be combined with mirror. Keep one: mirror an AWS environment's task size, or set it here",
+    });
+    return;
+  }
+  if (local.mirror !== undefined && !aws.includes(local.mirror)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["environments", "local", "mirror"],
+      message: `names no AWS environment of this spec. Use one of: ${aws.length ? aws.join(", ") : "(none: add one, or set environments.local.resources)"}`,
+    });
+    return;
+  }
+  if (local.mirror === undefined && local.resources === undefined && aws.length > 1) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["environments", "local"],
+      message: `needs mirror or resources: the spec has ${aws.length} AWS environments (${aws.join(", ")}), so say whose CPU and memory limits the local MLflow container runs with. Add mirror: ${aws[0]}, or resources: { cpu, memory }`,
+    });
+    return;
+  }
+  if (local.resources !== undefined) {
+    const r = local.resources;
+    const size = checkFargateSize(r.cpu, r.memory);
+    if (!size.ok) {
+      ctx.addIssue({ code: "custom", path: ["environments", "local", "resources", size.field], message: size.message });
+      return;
+    }
+    const processes = serverProcesses(spec, r.cpu);
+    const short = memoryShortfall(
+      processes,
+      r.memory,
+      `Raise environments.local.resources.memory, or ${lighterServer(processes)}`,
+    );
+    if (short) ctx.addIssue({ code: "custom", path: ["environments", "local", "resources", "memory"], message: short });
+    return;
+  }
+  if (aws.length === 0) {
+    // The local stack runs with the default Fargate task size.
+    const size = localTaskSize(spec);
+    const processes = serverProcesses(spec, size.cpu);
+    const short = memoryShortfall(
+      processes,
+      size.memory,
+      `The local stack runs with the default Fargate size (cpu ${size.cpu}, memory ${size.memory}): set environments.local.resources, or ${lighterServer(processes)}`,
+    );
+    if (short) ctx.addIssue({ code: "custom", path: ["environments", "local"], message: short });
+  }
+  // Mirroring an AWS environment: its own check above covers the local stack too.
+}
 
 export type SpecInput = z.input<typeof SpecSchema>;
 export type Spec = z.output<typeof SpecSchema>;

@@ -2,10 +2,15 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   checkFargateSize,
+  DEFAULT_TASK_SIZE,
+  defaultWorkers,
+  estimateServerMemory,
   FARGATE_SIZES,
   parseSpec,
   parseSpecOrThrow,
+  requiredServerMemory,
   resolve,
+  SERVER_MEMORY_MODEL,
   SpecError,
   specJsonSchema,
   UnknownEnvironmentError,
@@ -34,7 +39,7 @@ describe("parse", () => {
     const spec = parseSpecOrThrow(minimal);
     expect(spec.mlflow).toEqual({
       version: "3.17.2",
-      workers: 2,
+      jobs: false,
       allowedHosts: [],
       auth: "none",
       proxyArtifacts: true,
@@ -92,6 +97,79 @@ describe("Fargate sizes", () => {
   it("every table entry is accepted", () => {
     for (const [cpu, memories] of FARGATE_SIZES)
       for (const m of memories) expect(checkFargateSize(cpu, m).ok).toBe(true);
+  });
+});
+
+describe("the server's process model and task size", () => {
+  const withStaging = (mlflow: string, staging: string, local = "  local: {}\n") =>
+    `name: tracking\nmlflow:\n${mlflow}artifacts:\n  bucket: mlflow-artifacts\nenvironments:\n${local}  staging:\n    region: eu-west-1\n    account: "123456789012"\n${staging}`;
+
+  it.each([
+    [256, 1],
+    [512, 1],
+    [1024, 2],
+    [2048, 4],
+    [4096, 8],
+    [16384, 8],
+  ])("defaults to %i CPU units -> %i workers", (cpu, workers) => {
+    expect(defaultWorkers(cpu)).toBe(workers);
+  });
+
+  it("estimates memory as base + workers + jobs, from the measured model", () => {
+    const m = SERVER_MEMORY_MODEL;
+    expect(estimateServerMemory({ workers: 2, jobs: false })).toBe(m.baseMiB + 2 * m.perWorkerMiB);
+    expect(estimateServerMemory({ workers: 2, jobs: true })).toBe(m.baseMiB + 2 * m.perWorkerMiB + m.jobsMiB);
+    expect(requiredServerMemory({ workers: 1, jobs: false })).toBe(
+      Math.ceil((m.baseMiB + m.perWorkerMiB) * (1 + m.headroom)),
+    );
+  });
+
+  const fits: [string, string, string, boolean][] = [
+    ["examples/basic: 2 workers, jobs off, 1024 MiB", "  workers: 2\n", "    cpu: 512\n    memory: 1024\n", true],
+    ["2 workers, jobs on, 1024 MiB", "  workers: 2\n  jobs: true\n", "    cpu: 512\n    memory: 1024\n", false],
+    ["2 workers, jobs on, 3072 MiB", "  workers: 2\n  jobs: true\n", "    cpu: 512\n    memory: 3072\n", true],
+    ["8 workers, jobs off, 2048 MiB", "  workers: 8\n", "    cpu: 1024\n    memory: 2048\n", false],
+    ["default workers at cpu 4096 (8), 8192 MiB", "  version: 3.17.2\n", "    cpu: 4096\n    memory: 8192\n", true],
+  ];
+  it.each(fits)("%s: fits %s", (_name, mlflow, staging, ok) => {
+    const r = parseSpec(withStaging(mlflow, staging));
+    expect(r.ok).toBe(ok);
+    if (!r.ok) {
+      expect(r.issues.map((i) => i.path)).toEqual(["environments.staging.memory"]);
+      expect(r.issues[0]?.message).toMatch(/need about \d+ MiB .*measured on MLflow 3\.17\.2/);
+    }
+  });
+
+  it("the local stack mirrors the only AWS environment: its size and its default workers", () => {
+    const spec = parseSpecOrThrow(withStaging("  version: 3.17.2\n", "    cpu: 1024\n    memory: 2048\n"));
+    const local = resolve(spec, "local");
+    const staging = resolve(spec, "staging");
+    expect(local.resources).toEqual({ cpu: 1024, memory: 2048, source: "environments.staging" });
+    expect(staging.resources).toEqual(local.resources);
+    expect(local.mlflow.workers).toBe(2);
+    expect(local.mlflow.command).toEqual(staging.mlflow.command);
+  });
+
+  it("environments.local.resources sets the local size by hand; with no AWS environment the default Fargate size", () => {
+    const byHand = withStaging("  workers: 1\n", "", "  local:\n    resources: { cpu: 2048, memory: 4096 }\n");
+    expect(resolve(parseSpecOrThrow(byHand), "local").resources).toEqual({
+      cpu: 2048,
+      memory: 4096,
+      source: "environments.local.resources",
+    });
+    const alone = parseSpecOrThrow("name: tracking\nartifacts:\n  bucket: b-artifacts\nenvironments:\n  local: {}\n");
+    expect(resolve(alone, "local").resources).toEqual({ ...DEFAULT_TASK_SIZE, source: "the default Fargate size" });
+  });
+
+  it("job execution is a managed server setting, off unless mlflow.jobs is on", () => {
+    const off = resolve(parseSpecOrThrow(minimal), "local");
+    expect(off.mlflow.environment.MLFLOW_SERVER_ENABLE_JOB_EXECUTION).toBe("false");
+    const on = parseSpecOrThrow(withStaging("  jobs: true\n", "    cpu: 512\n    memory: 3072\n"));
+    expect(resolve(on, "staging").mlflow.environment.MLFLOW_SERVER_ENABLE_JOB_EXECUTION).toBe("true");
+    const own = parseSpec(
+      withStaging("  workers: 1\n", '    mlflow:\n      env: { MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "true" }\n'),
+    );
+    expect(own.ok).toBe(false);
   });
 });
 

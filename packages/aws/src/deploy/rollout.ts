@@ -1,5 +1,5 @@
 import type { ECS, Service } from "@aws-sdk/client-ecs";
-import type { Model } from "@mlflow-dev/spec";
+import { estimateServerMemory, type Model } from "@mlflow-dev/spec";
 import type { DeployContext } from "../context.ts";
 import { clusterName, LOG_STREAM_PREFIX, serviceName } from "../names.ts";
 import type { TaskDefinition } from "../task-definition.ts";
@@ -109,6 +109,12 @@ export async function waitForSteadyState(
     if (line !== lastLine) report.info(line);
     lastLine = line;
     if (isSteadyOn(service, taskDefinitionArn)) return;
+    // A task that stops before the revision is steady (out of memory, a failed health check, an
+    // exit) has the answer already; ECS would only retry it until its circuit breaker trips.
+    if ((ours?.failedTasks ?? 0) > 0 && ours?.rolloutState !== "COMPLETED")
+      throw new DeployError(
+        `a task of ${revisionOf(taskDefinitionArn)} stopped before the rollout completed${await stoppedTaskDetails(clients, model, ctx, taskDefinitionArn)}`,
+      );
     const primary = (service.deployments ?? []).find((d) => d.status === "PRIMARY");
     if (ours?.rolloutState === "FAILED" || (primary && primary.taskDefinition !== taskDefinitionArn)) {
       const why = ours?.rolloutStateReason || `ECS runs ${revisionOf(primary?.taskDefinition)} instead`;
@@ -122,6 +128,26 @@ export async function waitForSteadyState(
       );
     await sleep(wait.pollMs);
   }
+}
+
+/** What a stopped task's reason means for the spec, and the setting to change. */
+export function stopCauseHint(model: Model, reason: string): string {
+  const { memory, source } = model.resources;
+  const { workers, jobs } = model.mlflow;
+  if (/OutOfMemoryError/.test(reason))
+    return (
+      `\n  The MLflow container used more than the task's ${memory} MiB (${source}.memory) and was killed.` +
+      ` Raise ${source}.memory, or lower mlflow.workers (${workers})${jobs ? ", or turn off mlflow.jobs" : ""};` +
+      ` mlflow-dev validate estimates ${estimateServerMemory({ workers, jobs })} MiB for this server.`
+    );
+  if (/health check/i.test(reason)) {
+    const hc = model.mlflow.healthCheck;
+    return (
+      `\n  The MLflow container did not pass its health check (GET ${model.mlflow.healthPath} inside the container)` +
+      ` within its ${hc.startPeriodSeconds} s start period and ${hc.retries} retries every ${hc.intervalSeconds} s.`
+    );
+  }
+  return "";
 }
 
 /** Why the revision's tasks stopped, with the last log lines of the newest one. */
@@ -153,7 +179,7 @@ export async function stoppedTaskDetails(
       ctx.logGroupName,
       taskLogStream(LOG_STREAM_PREFIX.server, newest.taskArn ?? ""),
     );
-    return `\n  ${tasks.length} task(s) of it stopped; the newest: ${reason || "no reason given"}${exit}${lines.length ? `\n  its last log lines:\n${indentLines(lines)}` : ""}`;
+    return `\n  ${tasks.length} task(s) of it stopped; the newest: ${reason || "no reason given"}${exit}${stopCauseHint(model, reason)}${lines.length ? `\n  its last log lines:\n${indentLines(lines)}` : ""}`;
   } catch {
     return "";
   }

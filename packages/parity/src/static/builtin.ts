@@ -88,12 +88,6 @@ export const BUILTIN_DECLARATIONS: readonly BuiltinDeclaration[] = [
     applies: bothSides,
   },
   {
-    setting: "resources",
-    reason:
-      "Resources: a Fargate task needs a CPU and memory size; the local stack shares the Docker host and sets no limits.",
-    applies: bothSides,
-  },
-  {
     setting: "restart",
     reason:
       "Restarts: Docker restarts the local container; on AWS the ECS service replaces stopped or unhealthy tasks.",

@@ -25,7 +25,9 @@ export const KNOWN_COMPOSE_KEYS = new Set([
   "healthcheck",
   "ports",
   "restart",
-  "deploy",
+  "cpus",
+  "mem_limit",
+  "memswap_limit",
   "logging",
   "platform",
 ]);
@@ -68,6 +70,27 @@ function healthFacets(
   out.set("healthcheck.timeout", plain(`${hc.timeout}s`));
   out.set("healthcheck.retries", plain(String(hc.retries)));
   out.set("healthcheck.startPeriod", plain(`${hc.startPeriod}s`));
+}
+
+/** One wording for a size on both sides, so equal limits compare equal. */
+function describeResources(cpuUnits: number, memoryMiB: number, swap: boolean): string {
+  return `cpu ${cpuUnits} units (${cpuUnits / 1024} vCPU), memory ${memoryMiB} MiB, ${swap ? "with swap" : "no swap"}`;
+}
+
+/** A Compose byte value ("1024m", "1g", "1073741824") in MiB. */
+function mebibytes(v: unknown): number {
+  const m = /^(\d+(?:\.\d+)?)([bkmg]?)$/i.exec(String(v ?? "").trim());
+  if (!m) return Number.NaN;
+  const scale: Record<string, number> = { "": 1 / 2 ** 20, b: 1 / 2 ** 20, k: 1 / 1024, m: 1, g: 1024 };
+  return Number(m[1]) * (scale[(m[2] ?? "").toLowerCase()] ?? Number.NaN);
+}
+
+function composeResources(service: Record<string, unknown>): string {
+  if (service.cpus === undefined && service.mem_limit === undefined) return "no limits (shares the Docker host)";
+  const cpu = Math.round(Number(service.cpus) * 1024);
+  const memory = mebibytes(service.mem_limit);
+  const swap = mebibytes(service.memswap_limit ?? 0) !== memory;
+  return describeResources(cpu, memory, swap);
 }
 
 const seconds = (v: unknown): number => {
@@ -123,12 +146,7 @@ export function composeFacets(service: Record<string, unknown>): Facets {
       out,
     );
 
-  const limits = (service.deploy as { resources?: { limits?: { cpus?: string; memory?: string } } } | undefined)
-    ?.resources?.limits;
-  out.set(
-    "resources",
-    plain(limits ? `cpus ${limits.cpus ?? "-"}, memory ${limits.memory ?? "-"}` : "no limits (shares the Docker host)"),
-  );
+  out.set("resources", plain(composeResources(service)));
   out.set("restart", plain(String(service.restart ?? "no")));
   out.set(
     "logging",
@@ -183,8 +201,8 @@ export function taskFacets(
     ),
   );
   healthFacets(c.healthCheck, out);
-  const vcpu = Number(task.cpu) / 1024;
-  out.set("resources", plain(`cpu ${task.cpu} units (${vcpu} vCPU), memory ${task.memory} MiB (Fargate task size)`));
+  // Fargate tasks have no swap.
+  out.set("resources", plain(describeResources(Number(task.cpu), Number(task.memory), false)));
   out.set("restart", plain(`ECS service keeps ${options.desiredCount} task(s) running, replaces unhealthy ones`));
   const log = c.logConfiguration;
   out.set(
