@@ -321,7 +321,7 @@ def _mlflow_dev_note_oom(task, index, container):
             containers[index]["reason"] = _MLFLOW_DEV_OOM_REASON
 
 
-def _mlflow_dev_stop_unhealthy(task):
+def _mlflow_dev_stop_unhealthy(task, docker_client):
     """mlflow-dev patch: the service scheduler replaces a task that failed its container health checks."""
     if not task.get("group", "").startswith("service:"):
         return  # ECS leaves a standalone task running
@@ -329,7 +329,7 @@ def _mlflow_dev_stop_unhealthy(task):
         task.get("taskArn", ""), task, "Task failed container health checks", "ServiceSchedulerInitiated",
     )
     if stopped:
-        _cleanup_task_resources(task, None)
+        _cleanup_task_resources(task, docker_client)  # stops the still-running container
         _record_service_task_failure(task)
 
 
@@ -366,10 +366,10 @@ patch(
     ecs,
     "    if not essential_exited and not all_stopped:\n        return\n",
     "    if unhealthy_essential and not essential_exited:\n"
-    "        _mlflow_dev_stop_unhealthy(task)\n"
+    "        _mlflow_dev_stop_unhealthy(task, docker_client)\n"
     "        return\n"
     "    if not essential_exited and not all_stopped:\n        return\n",
-    "_mlflow_dev_stop_unhealthy(task)\n        return",
+    "_mlflow_dev_stop_unhealthy(task, docker_client)\n        return",
 )
 patch(
     ecs,

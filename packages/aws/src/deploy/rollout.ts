@@ -108,7 +108,14 @@ export async function waitForSteadyState(
       : `${revisionOf(taskDefinitionArn)}: no deployment`;
     if (line !== lastLine) report.info(line);
     lastLine = line;
-    if (isSteadyOn(service, taskDefinitionArn)) return;
+    if (isSteadyOn(service, taskDefinitionArn)) {
+      // The container health check is the revision's own verdict: steady means HEALTHY.
+      const health = await revisionHealth(clients.ecs, model, taskDefinitionArn);
+      if (health.length > 0 && health.every((h) => h === "HEALTHY")) return;
+      const shown = `${revisionOf(taskDefinitionArn)}: health ${health.join(", ") || "(no task)"}`;
+      if (shown !== lastLine) report.info(shown);
+      lastLine = shown;
+    }
     // A task that stops before the revision is steady (out of memory, a failed health check, an
     // exit) has the answer already; ECS would only retry it until its circuit breaker trips.
     if ((ours?.failedTasks ?? 0) > 0 && ours?.rolloutState !== "COMPLETED")
@@ -128,6 +135,20 @@ export async function waitForSteadyState(
       );
     await sleep(wait.pollMs);
   }
+}
+
+/** The healthStatus ECS reports for each running task of the revision ([] when none runs). */
+export async function revisionHealth(ecs: ECS, model: Model, taskDefinitionArn: string): Promise<string[]> {
+  const list = await ecs.listTasks({
+    cluster: clusterName(model),
+    serviceName: serviceName(model),
+    desiredStatus: "RUNNING",
+  });
+  if (!list.taskArns?.length) return [];
+  const d = await ecs.describeTasks({ cluster: clusterName(model), tasks: list.taskArns.slice(0, 100) });
+  return (d.tasks ?? [])
+    .filter((t) => t.taskDefinitionArn === taskDefinitionArn && t.lastStatus === "RUNNING")
+    .map((t) => t.healthStatus ?? "UNKNOWN");
 }
 
 /** What a stopped task's reason means for the spec, and the setting to change. */
