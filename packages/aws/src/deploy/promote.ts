@@ -18,6 +18,7 @@ import { type DockerOptions, type ImageChoice, resolveImage } from "./image.ts";
 import { withLock } from "./lock.ts";
 import { type MigrationResult, runMigration } from "./migrate.ts";
 import type { RunnerOptions } from "./options.ts";
+import { sleep } from "./report.ts";
 import { preflight } from "./preflight.ts";
 import {
   describeService,
@@ -25,6 +26,7 @@ import {
   isSteadyOn,
   registerIfChanged,
   revisionOf,
+  stoppedTaskDetails,
   waitForSteadyState,
 } from "./rollout.ts";
 import { ensureSecrets, readSecretValue } from "./secrets.ts";
@@ -157,12 +159,18 @@ async function promoteLocked(model: Model, clients: AwsClients, options: Promote
       timeoutMs: waits.serviceTimeoutMs,
     });
     report.step(stepTitle("smoke test", url));
-    result.smokeTest = await smokeTest(target, model, {
-      report,
-      healthTimeoutMs: waits.healthTimeoutMs,
-      pollMs: waits.pollMs,
-      ...(await smokeAuth(model, clients, secrets.arns)),
-    });
+    try {
+      result.smokeTest = await smokeTest(target, model, {
+        report,
+        healthTimeoutMs: waits.healthTimeoutMs,
+        pollMs: waits.pollMs,
+        ...(await smokeAuth(model, clients, secrets.arns)),
+      });
+    } catch (e) {
+      // A task that died under the smoke test (out of memory, say) is the real cause.
+      const stopped = await stoppedTaskCause(registration.arn);
+      throw stopped ? new DeployError(`${(e as Error).message}${stopped}`, { cause: e }) : e;
+    }
   } catch (e) {
     const cause = e instanceof Error ? e.message : String(e);
     if (!currentArn || currentArn === registration.arn)
@@ -194,6 +202,16 @@ async function promoteLocked(model: Model, clients: AwsClients, options: Promote
     );
   }
   return result;
+
+  /** Why tasks of the revision stopped, waiting a few polls for ECS to record a task that just died. */
+  async function stoppedTaskCause(arn: string): Promise<string> {
+    for (let i = 0; i < 4; i++) {
+      const details = await stoppedTaskDetails(clients, model, ctx, arn);
+      if (details) return details;
+      await sleep(waits.pollMs);
+    }
+    return "";
+  }
 
   async function setServiceTaskDefinition(
     m: Model,
