@@ -18,8 +18,8 @@ import { type DockerOptions, type ImageChoice, resolveImage } from "./image.ts";
 import { withLock } from "./lock.ts";
 import { type MigrationResult, runMigration } from "./migrate.ts";
 import type { RunnerOptions } from "./options.ts";
-import { sleep } from "./report.ts";
 import { preflight } from "./preflight.ts";
+import { sleep } from "./report.ts";
 import {
   describeService,
   describeTaskDefinition,
