@@ -5,7 +5,7 @@ import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MlflowClient } from "../support/mlflow-client.ts";
-import { runPythonClient } from "../support/python-client.ts";
+import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
 import {
   cli,
   containerFacts,
@@ -154,6 +154,45 @@ describe("local stack", () => {
       await db.end();
     }
   });
+
+  it("adds an evaluation dataset to experiments (MLflow's dataset calls, on the psycopg2 driver)", async () => {
+    const first = await client.createExperiment(`datasets-a-${Date.now()}`);
+    const second = await client.createExperiment(`datasets-b-${Date.now()}`);
+    const created = await client.request("POST", "/api/3.0/mlflow/datasets/create", {
+      json: { name: `ds-${Date.now()}`, experiment_ids: [first] },
+    });
+    expect(created.status, created.text).toBe(200);
+    const id = (created.json as { dataset: { dataset_id: string } }).dataset.dataset_id;
+    const added = await client.request("POST", `/api/3.0/mlflow/datasets/${id}/add-experiments`, {
+      json: { experiment_ids: [second] },
+    });
+    expect(added.status, added.text).toBe(200);
+    const ids = await client.request("GET", `/api/3.0/mlflow/datasets/${id}/experiment-ids`);
+    expect(ids.status, ids.text).toBe(200);
+    expect([...((ids.json as { experiment_ids: string[] }).experiment_ids ?? [])].sort()).toEqual(
+      [first, second].sort(),
+    );
+  });
+
+  it("encrypts the secrets MLflow stores with the generated passphrase, not MLflow's default", async () => {
+    const r = await client.request("GET", "/ajax-api/3.0/mlflow/gateway/secrets/config");
+    expect(r.status, r.text).toBe(200);
+    expect(r.json).toMatchObject({ using_default_passphrase: false });
+  });
+
+  it("the Python client's log_artifact and download_artifacts go through presigned multipart URLs, to MinIO and back", async () => {
+    const r = await runArtifactRoundTrip({
+      image: imageOverride("mlflow") ?? "ghcr.io/mlflow/mlflow:v3.17.2-full",
+      trackingUri: url,
+    });
+    // The server advertises both, so the client took the presigned path (it fails rather than fall back).
+    expect(r).toMatchObject({ multipartUploads: true, multipartDownloads: true });
+    expect(r.downloaded).toBe(r.uploaded);
+    const s3 = minioClient(PORTS.minio, env);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: "mlflow-artifacts", Prefix: "mlflow/" }));
+    const object = (listed.Contents ?? []).find((o) => o.Key?.endsWith(`${r.runId}/artifacts/big.bin`));
+    expect(object?.Size).toBe(12 * 1024 * 1024 + 7);
+  }, 600_000);
 
   it("the Python mlflow client (examples/python-client) logs a run and a model", async () => {
     const { runId, accuracy } = await runPythonClient({

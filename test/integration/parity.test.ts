@@ -7,7 +7,7 @@ import pg from "pg";
 import type { StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { send, targetFor } from "../../packages/aws/src/deploy/index.ts";
-import { runPythonClient } from "../support/python-client.ts";
+import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
 import {
   type ContainerFacts,
   cli,
@@ -327,6 +327,22 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
     const big = saved.remote.steps.find((s: { step: string }) => s.step === "artifacts: GET sizes/12582917.bin");
     expect(big).toMatchObject({ status: 200, value: { bytes: 12582917, sameAsUploaded: true } });
   });
+
+  it("the promoted service encrypts the secrets MLflow stores with its generated passphrase, not MLflow's default", async () => {
+    const r = await send(targetFor(remote, EMULATOR), "GET", "/ajax-api/3.0/mlflow/gateway/secrets/config");
+    expect(r.status, r.body.toString()).toBe(200);
+    expect(JSON.parse(r.body.toString())).toMatchObject({ using_default_passphrase: false });
+  });
+
+  it("the Python client's presigned multipart upload and download work through the promoted service too", async () => {
+    const r = await runArtifactRoundTrip({
+      image: MLFLOW_IMAGE,
+      trackingUri: remote,
+      behindEmulator: { network: AWS_NETWORK, emulator: `${AWS_EMULATOR_IP}:4566` },
+    });
+    expect(r).toMatchObject({ multipartUploads: true, multipartDownloads: true });
+    expect(r.downloaded).toBe(r.uploaded);
+  }, 600_000);
 
   it("examples/python-client logs to the local stack, then, with only MLFLOW_TRACKING_URI changed, to the promoted service", async () => {
     const common = { image: MLFLOW_IMAGE, experiment: "python-client", modelName: "iris-parity" };

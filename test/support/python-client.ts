@@ -21,7 +21,68 @@ export async function runPythonClient(options: {
   experiment: string;
   modelName: string;
   behindEmulator?: { network: string; emulator: string };
+  /** More environment for the script, e.g. MLFLOW_TRACKING_USERNAME/PASSWORD for basic auth. */
+  env?: Record<string, string>;
 }): Promise<PythonClientRun> {
+  const logs = await runPythonScript({ ...options, script: "examples/python-client/train.py" });
+  const m = /run_id=([0-9a-f]{32}) accuracy=([0-9.]+)/.exec(logs);
+  if (!m?.[1] || !m[2]) throw new Error(`examples/python-client/train.py did not report a run:\n${logs.slice(-4000)}`);
+  return { runId: m[1], accuracy: Number(m[2]), logs };
+}
+
+/** What test/support/python/artifact-round-trip.py observed. */
+export interface ArtifactRoundTrip {
+  runId: string;
+  multipartUploads: boolean;
+  multipartDownloads: boolean;
+  uploaded: string;
+  downloaded: string;
+}
+
+/** The Python client's log_artifact + download_artifacts of a 12 MiB file, multipart from 5 MiB. */
+export async function runArtifactRoundTrip(options: {
+  image: string;
+  trackingUri: string;
+  behindEmulator?: { network: string; emulator: string };
+  env?: Record<string, string>;
+}): Promise<ArtifactRoundTrip> {
+  const logs = await runPythonScript({
+    ...options,
+    script: "test/support/python/artifact-round-trip.py",
+    env: {
+      MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE: String(5 * 2 ** 20),
+      MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE: String(5 * 2 ** 20),
+      MLFLOW_MULTIPART_DOWNLOAD_CHUNK_SIZE: String(5 * 2 ** 20),
+      ...options.env,
+    },
+  });
+  const m =
+    /run_id=([0-9a-f]{32}) multipart_uploads=(\w+) multipart_downloads=(\w+) uploaded=([0-9a-f]{64}) downloaded=([0-9a-f]{64})/.exec(
+      logs,
+    );
+  if (!m) throw new Error(`artifact-round-trip.py did not finish:\n${logs.slice(-4000)}`);
+  return {
+    runId: m[1] ?? "",
+    multipartUploads: m[2] === "True",
+    multipartDownloads: m[3] === "True",
+    uploaded: m[4] ?? "",
+    downloaded: m[5] ?? "",
+  };
+}
+
+/**
+ * Runs a Python script of this repository (path from the root) in the MLflow image, with
+ * MLFLOW_TRACKING_URI set; returns everything it printed.
+ */
+async function runPythonScript(options: {
+  image: string;
+  trackingUri: string;
+  script: string;
+  experiment?: string;
+  modelName?: string;
+  behindEmulator?: { network: string; emulator: string };
+  env?: Record<string, string>;
+}): Promise<string> {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   process.env.TESTCONTAINERS_HOST_OVERRIDE ??= "localhost";
   const { GenericContainer, Wait } = await import("testcontainers");
@@ -29,13 +90,14 @@ export async function runPythonClient(options: {
   let container = new GenericContainer(options.image)
     .withUser("root")
     .withCopyFilesToContainer([
-      { source: join(ROOT, "examples/python-client/train.py"), target: "/example/train.py" },
+      { source: join(ROOT, options.script), target: "/example/script.py" },
       { source: join(ROOT, "test/support/python/behind-load-balancer.py"), target: "/example/behind-load-balancer.py" },
     ])
     .withEnvironment({
       MLFLOW_TRACKING_URI: options.trackingUri,
-      MLFLOW_EXPERIMENT: options.experiment,
-      MLFLOW_MODEL_NAME: options.modelName,
+      ...(options.experiment ? { MLFLOW_EXPERIMENT: options.experiment } : {}),
+      ...(options.modelName ? { MLFLOW_MODEL_NAME: options.modelName } : {}),
+      ...options.env,
     })
     .withWaitStrategy(Wait.forOneShotStartup())
     .withStartupTimeout(300_000);
@@ -43,8 +105,8 @@ export async function runPythonClient(options: {
     ? container
         .withNetworkMode(lb.network)
         .withExtraHosts([{ host: new URL(options.trackingUri).hostname, ipAddress: "127.0.0.1" }])
-        .withEntrypoint(["python", "/example/behind-load-balancer.py", lb.emulator, "/example/train.py"])
-    : container.withNetworkMode("host").withEntrypoint(["python", "/example/train.py"]);
+        .withEntrypoint(["python", "/example/behind-load-balancer.py", lb.emulator, "/example/script.py"])
+    : container.withNetworkMode("host").withEntrypoint(["python", "/example/script.py"]);
   const started = await container.start();
   const logs = await new Promise<string>((resolve) => {
     let out = "";
@@ -54,7 +116,5 @@ export async function runPythonClient(options: {
     });
   });
   await started.stop().catch(() => undefined);
-  const m = /run_id=([0-9a-f]{32}) accuracy=([0-9.]+)/.exec(logs);
-  if (!m?.[1] || !m[2]) throw new Error(`examples/python-client/train.py did not report a run:\n${logs.slice(-4000)}`);
-  return { runId: m[1], accuracy: Number(m[2]), logs };
+  return logs;
 }

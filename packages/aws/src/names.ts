@@ -117,6 +117,7 @@ const SECRET_PARAMETERS: Record<SecretName, string> = {
   "db-password": "DbPasswordSecretArn",
   "auth-admin-password": "AuthAdminPasswordSecretArn",
   "flask-secret-key": "FlaskSecretKeySecretArn",
+  "kek-passphrase": "KekPassphraseSecretArn",
 };
 
 export function secretParameterName(secret: SecretName): string {

@@ -55,6 +55,10 @@ describe("toTaskDefinition", () => {
           "arn:aws:secretsmanager:eu-central-1:210987654321:secret:mlflow-dev/registry/prod/auth-admin-password",
       },
       {
+        name: "MLFLOW_CRYPTO_KEK_PASSPHRASE",
+        valueFrom: "arn:aws:secretsmanager:eu-central-1:210987654321:secret:mlflow-dev/registry/prod/kek-passphrase",
+      },
+      {
         name: "MLFLOW_DB_PASSWORD",
         valueFrom: "arn:aws:secretsmanager:eu-central-1:210987654321:secret:mlflow-dev/registry/prod/db-password",
       },
@@ -68,7 +72,7 @@ describe("toTaskDefinition", () => {
   it("fails naming the secret when the deploy context lacks its ARN", () => {
     const ctx = { ...placeholderContext(byo), secretArns: { "db-password": "arn:aws:secretsmanager:x" } };
     expect(() => toTaskDefinition(byo, ctx)).toThrow(
-      /no ARN for secret "auth-admin-password" \(mlflow-dev\/registry\/prod\/auth-admin-password\): create the secret/,
+      /no ARN for secret "kek-passphrase" \(mlflow-dev\/registry\/prod\/kek-passphrase\): create the secret/,
     );
   });
 
@@ -141,7 +145,10 @@ describe("deployContextFromStack", () => {
         DatabaseEndpoint: "db.example",
       },
       imageUri: "ghcr.io/mlflow/mlflow:v3.17.2-full",
-      secretArns: { "db-password": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf" },
+      secretArns: {
+        "db-password": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
+        "kek-passphrase": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:y-AbCdEf",
+      },
     });
     expect(envOf(toTaskDefinition(basic, ctx)).MLFLOW_DB_HOST).toBe("db.example");
   });
@@ -170,6 +177,7 @@ describe("toRolloutPlan", () => {
       step: "secrets",
       names: [
         "mlflow-dev/registry/prod/db-password",
+        "mlflow-dev/registry/prod/kek-passphrase",
         "mlflow-dev/registry/prod/auth-admin-password",
         "mlflow-dev/registry/prod/flask-secret-key",
       ],

@@ -83,7 +83,7 @@ which needs --yes (or a confirmation at a terminal).
 
 State and health of each service of the local stack.
 `,
-  logs: `Usage: mlflow-dev logs [service] [-f|--follow] [--tail <n>] [--file <path>]
+  logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>] [-f <path>]
 `,
   parity: `Usage: mlflow-dev parity --env <name> [-f <path>] [--json]
        mlflow-dev parity --live --local <url> --remote <url> [--connect-to <h:p:addr:p>]...

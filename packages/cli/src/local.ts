@@ -24,9 +24,20 @@ export async function localContext(file: string) {
   };
 }
 
-/** Turns a LocalStackError into a UserError (message + hint, exit 1). */
-export function asUserError(e: unknown): unknown {
-  if (e instanceof Error && e.name === "LocalStackError")
-    return new UserError(e.message, { exitCode: EXIT.failed, hint: (e as Error & { hint: string }).hint });
+/** The `-f <spec>` to repeat in a suggested command: none for the default ./mlflow-dev.yaml. */
+export function fileFlag(file: string): string {
+  if (file === "mlflow-dev.yaml" || file === "./mlflow-dev.yaml") return "";
+  return ` -f ${/^[A-Za-z0-9_@%+=:,./-]+$/.test(file) ? file : `'${file.replaceAll("'", "'\\''")}'`}`;
+}
+
+/** Turns a LocalStackError into a UserError (message + hint, exit 1); `file` is the spec as given. */
+export function asUserError(e: unknown, file = "mlflow-dev.yaml"): unknown {
+  if (e instanceof Error && e.name === "LocalStackError") {
+    const failed = (e as Error & { failedServices?: readonly string[] }).failedServices ?? [];
+    const hint = failed.length
+      ? `See ${failed.map((s) => `\`mlflow-dev logs ${s}${fileFlag(file)}\``).join(" and ")}; fix the cause and run \`mlflow-dev up${fileFlag(file)}\` again.`
+      : (e as Error & { hint: string }).hint;
+    return new UserError(e.message, { exitCode: EXIT.failed, hint });
+  }
   return e;
 }

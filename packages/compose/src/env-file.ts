@@ -8,6 +8,7 @@ export const LOCAL_SECRET_VARS: Record<SecretName | "minio-root-user" | "minio-r
   "db-password": "MLFLOW_DEV_DB_PASSWORD",
   "auth-admin-password": "MLFLOW_DEV_AUTH_ADMIN_PASSWORD",
   "flask-secret-key": "MLFLOW_DEV_FLASK_SECRET_KEY",
+  "kek-passphrase": "MLFLOW_DEV_KEK_PASSPHRASE",
   "minio-root-user": "MLFLOW_DEV_MINIO_ROOT_USER",
   "minio-root-password": "MLFLOW_DEV_MINIO_ROOT_PASSWORD",
 };

@@ -1,9 +1,9 @@
 import type { LocalTarget, Model } from "@mlflow-dev/spec";
-import { MINIO_API_PORT, MINIO_CONSOLE_PORT } from "@mlflow-dev/spec";
 import { stringify } from "yaml";
 import { LOCAL_SECRET_VARS } from "./env-file.ts";
 
 export const SERVICE = {
+  network: "network",
   postgres: "postgres",
   minio: "minio",
   createBucket: "create-bucket",
@@ -61,6 +61,18 @@ function mlflowImage(model: Model, specDir: string): Service {
   };
 }
 
+/**
+ * The S3 endpoint of the local stack, as the server signs it into presigned URLs: the address
+ * clients on the host use (the published MinIO port), which the server reaches too because it
+ * shares the `network` service's network namespace with MinIO, as the containers of an ECS task
+ * share theirs.
+ */
+export function s3Endpoint(model: Model): string {
+  const t = localTarget(model);
+  const host = t.bindAddress === "0.0.0.0" ? "127.0.0.1" : t.bindAddress;
+  return `http://${host}:${t.ports.minio}`;
+}
+
 /** The MLflow server's environment on the local runtime (common settings + local-only ones). */
 export function mlflowEnvironment(model: Model): Record<string, string> {
   const t = localTarget(model);
@@ -68,7 +80,7 @@ export function mlflowEnvironment(model: Model): Record<string, string> {
     ...Object.fromEntries(Object.entries(model.mlflow.environment).map(([k, v]) => [k, escapeDollars(v)])),
     MLFLOW_DB_HOST: SERVICE.postgres,
     AWS_DEFAULT_REGION: t.region,
-    MLFLOW_S3_ENDPOINT_URL: `http://${SERVICE.minio}:${MINIO_API_PORT}`,
+    MLFLOW_S3_ENDPOINT_URL: s3Endpoint(model),
     AWS_ACCESS_KEY_ID: required(LOCAL_SECRET_VARS["minio-root-user"]),
     AWS_SECRET_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-root-password"]),
     MLFLOW_SERVER_ALLOWED_HOSTS: allowedHosts(model).join(","),
@@ -121,6 +133,9 @@ const CREATE_BUCKET_SCRIPT = [
   "    print(f'bucket {bucket} created')",
 ].join("\n");
 
+/** Holds the network namespace the server, MinIO and the bucket job share; does nothing else. */
+const NETWORK_HOLDER_SCRIPT = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $$!; done";
+
 /** Model (local environment) -> the Compose file object. Pure. */
 export function toComposeFile(model: Model, options: ComposeRenderOptions = {}): ComposeFile {
   const t = localTarget(model);
@@ -131,6 +146,21 @@ export function toComposeFile(model: Model, options: ComposeRenderOptions = {}):
   // Helper jobs reuse the server image; only the server itself carries the build section.
   const jobImage = { image: image.image };
   const hc = model.mlflow.healthCheck;
+
+  // Like an ECS task's awsvpc interface: one network namespace for the server and the object store,
+  // with every published port but PostgreSQL's. MinIO listens on its published port number there,
+  // so the server and the host reach it at the same address.
+  const shared = { network_mode: `service:${SERVICE.network}` };
+  const network: Service = {
+    image: t.images.postgres,
+    entrypoint: ["sh", "-c", NETWORK_HOLDER_SCRIPT],
+    ports: [
+      publish(t, t.ports.mlflow, model.mlflow.port),
+      publish(t, t.ports.minio, t.ports.minio),
+      publish(t, t.ports.minioConsole, t.ports.minioConsole),
+    ],
+    restart: "unless-stopped",
+  };
 
   const postgres: Service = {
     image: t.images.postgres,
@@ -148,13 +178,13 @@ export function toComposeFile(model: Model, options: ComposeRenderOptions = {}):
 
   const minio: Service = {
     image: t.images.minio,
-    command: ["server", "/data", "--console-address", `:${MINIO_CONSOLE_PORT}`],
+    command: ["server", "/data", "--address", `:${t.ports.minio}`, "--console-address", `:${t.ports.minioConsole}`],
     environment: sortedRecord({
       MINIO_ROOT_USER: required(LOCAL_SECRET_VARS["minio-root-user"]),
       MINIO_ROOT_PASSWORD: required(LOCAL_SECRET_VARS["minio-root-password"]),
     }),
-    healthcheck: healthcheck(["curl", "-fsS", `http://127.0.0.1:${MINIO_API_PORT}/minio/health/live`], 5, 5, 12, 5),
-    ports: [publish(t, t.ports.minio, MINIO_API_PORT), publish(t, t.ports.minioConsole, MINIO_CONSOLE_PORT)],
+    healthcheck: healthcheck(["curl", "-fsS", `http://127.0.0.1:${t.ports.minio}/minio/health/live`], 5, 5, 12, 5),
+    ...shared,
     volumes: [`${VOLUME.minio}:/data`],
     restart: "unless-stopped",
   };
@@ -170,6 +200,7 @@ export function toComposeFile(model: Model, options: ComposeRenderOptions = {}):
       AWS_SECRET_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-root-password"]),
       AWS_DEFAULT_REGION: t.region,
     }),
+    ...shared,
     depends_on: { [SERVICE.minio]: { condition: "service_healthy" } },
   };
 
@@ -194,7 +225,7 @@ export function toComposeFile(model: Model, options: ComposeRenderOptions = {}):
       [SERVICE.migrate]: { condition: "service_completed_successfully" },
     },
     healthcheck: healthcheck(hc.command, hc.intervalSeconds, hc.timeoutSeconds, hc.retries, hc.startPeriodSeconds),
-    ports: [publish(t, t.ports.mlflow, model.mlflow.port)],
+    ...shared,
     ...toLimits(model),
     restart: "unless-stopped",
   };
@@ -202,6 +233,7 @@ export function toComposeFile(model: Model, options: ComposeRenderOptions = {}):
   return {
     name: `mlflow-dev-${model.name}`,
     services: {
+      [SERVICE.network]: network,
       [SERVICE.postgres]: postgres,
       [SERVICE.minio]: minio,
       [SERVICE.createBucket]: createBucket,

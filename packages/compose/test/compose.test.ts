@@ -59,6 +59,17 @@ describe("compose semantics", () => {
         });
     });
 
+    it(`${label}: the server, MinIO and the bucket job share one network namespace; the S3 endpoint is the published MinIO address`, () => {
+      const t = model.target.kind === "local" ? model.target : undefined;
+      for (const name of ["mlflow", "minio", "create-bucket"])
+        expect(file.services[name]?.network_mode, name).toBe("service:network");
+      expect(file.services.network?.ports).toContain(`127.0.0.1:${t?.ports.minio}:${t?.ports.minio}`);
+      expect(file.services.minio?.command).toEqual(expect.arrayContaining(["--address", `:${t?.ports.minio}`]));
+      const endpoint = `http://127.0.0.1:${t?.ports.minio}`;
+      for (const name of ["mlflow", "create-bucket"])
+        expect(file.services[name]?.environment, name).toMatchObject({ MLFLOW_S3_ENDPOINT_URL: endpoint });
+    });
+
     it(`${label}: publishes every port on the loopback address only`, () => {
       for (const [, svc] of services)
         for (const p of (svc.ports as string[] | undefined) ?? []) expect(p).toMatch(/^127\.0\.0\.1:\d+:\d+$/);

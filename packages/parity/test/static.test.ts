@@ -47,7 +47,7 @@ describe("static parity of the examples", () => {
       expect(d?.reason).toBe(builtin.reason);
       expect(d?.declaredBy).toBe("built-in");
     }
-    expect(declared.get("env.MLFLOW_S3_ENDPOINT_URL")).toMatchObject({ local: "http://minio:9000", remote: null });
+    expect(declared.get("env.MLFLOW_S3_ENDPOINT_URL")).toMatchObject({ local: "http://127.0.0.1:9000", remote: null });
     expect(declared.get("secret.AWS_ACCESS_KEY_ID")?.local).toContain("MLFLOW_DEV_MINIO_ROOT_USER");
     expect(declared.get("secret.AWS_ACCESS_KEY_ID")?.remote).toBeNull();
     expect(declared.get("port.published")?.local).toBe("127.0.0.1:5050 -> 5000");

@@ -17,7 +17,7 @@ export interface SecretRef {
   description: string;
 }
 
-export type SecretName = "db-password" | "auth-admin-password" | "flask-secret-key";
+export type SecretName = "db-password" | "auth-admin-password" | "flask-secret-key" | "kek-passphrase";
 
 export interface HealthCheck {
   /** Exec-form command run inside the container; exit 0 means healthy. */

@@ -79,16 +79,22 @@ function resolveImage(spec: Spec, overrides: ImageOverrides): ImageSource {
   return { kind: "pull", ref: spec.images.mlflow ?? upstreamMlflowImage(spec.mlflow.version) };
 }
 
+/**
+ * psycopg2, named in the URI: SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, with which
+ * MLflow 3.17's dataset-to-experiment queries fail (integer = character varying).
+ */
 export const DB_URI_EXPORT =
-  'export MLFLOW_BACKEND_STORE_URI="postgresql://${MLFLOW_DB_USER}:${MLFLOW_DB_PASSWORD}@${MLFLOW_DB_HOST}:${MLFLOW_DB_PORT}/${MLFLOW_DB_NAME}"';
+  'export MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://${MLFLOW_DB_USER}:${MLFLOW_DB_PASSWORD}@${MLFLOW_DB_HOST}:${MLFLOW_DB_PORT}/${MLFLOW_DB_NAME}"';
+
+/** The basic-auth admin user mlflow-dev creates; its password is the auth-admin-password secret. */
+export const AUTH_ADMIN_USER = "admin";
 
 const AUTH_CONFIG = [
   "cat > /tmp/mlflow-auth.ini <<EOF",
   "[mlflow]",
   "default_permission = READ",
   "database_uri = ${MLFLOW_BACKEND_STORE_URI}",
-  "admin_username = admin",
-  "admin_password = ${MLFLOW_AUTH_ADMIN_PASSWORD}",
+  `admin_username = ${AUTH_ADMIN_USER}`,
   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
   "EOF",
   "export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth.ini",
@@ -147,6 +153,11 @@ function resolveMlflow(
   const extraArgs = [...m.extraArgs, ...own.extraArgs];
   const secrets: SecretRef[] = [
     { env: "MLFLOW_DB_PASSWORD", name: "db-password", description: "PostgreSQL password of the MLflow user" },
+    {
+      env: "MLFLOW_CRYPTO_KEK_PASSPHRASE",
+      name: "kek-passphrase",
+      description: "passphrase of the key MLflow encrypts the secrets it stores with; never rotated by mlflow-dev",
+    },
   ];
   if (m.auth === "basic") {
     secrets.push(

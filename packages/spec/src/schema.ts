@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { checkFargateSize, FARGATE_SIZES } from "./fargate.ts";
-import { DEFAULT_MLFLOW_VERSION, DEFAULT_POSTGRES_MAJOR, SUPPORTED_POSTGRES_MAJORS } from "./pins.ts";
+import {
+  DEFAULT_MLFLOW_VERSION,
+  DEFAULT_POSTGRES_MAJOR,
+  MLFLOW_CONTAINER_PORT,
+  SUPPORTED_POSTGRES_MAJORS,
+} from "./pins.ts";
 import { DEFAULT_TASK_SIZE, memoryShortfall, requiredServerMemory, type ServerProcesses } from "./server-footprint.ts";
 import { awsEnvironmentNames, localTaskSize, serverProcesses } from "./task-size.ts";
 
@@ -124,6 +129,8 @@ export const MANAGED_SERVER_ENV: readonly string[] = [
   "MLFLOW_AUTH_ADMIN_PASSWORD",
   "MLFLOW_AUTH_CONFIG_PATH",
   "MLFLOW_BACKEND_STORE_URI",
+  "MLFLOW_CRYPTO_KEK_PASSPHRASE",
+  "MLFLOW_CRYPTO_KEK_VERSION",
   "MLFLOW_DB_HOST",
   "MLFLOW_DB_NAME",
   "MLFLOW_DB_PASSWORD",
@@ -141,7 +148,7 @@ export const MANAGED_SERVER_ENV: readonly string[] = [
 ];
 
 const envVarName = /^[A-Z_][A-Z0-9_]*$/;
-const secretLikeName = /(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|CREDENTIAL)/;
+const secretLikeName = /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|PRIVATE_KEY|CREDENTIAL)/;
 
 const ServerEnvSchema = z
   .record(
@@ -469,6 +476,7 @@ export const SpecSchema = z
       });
     }
     checkTaskSizes(spec, ctx);
+    checkLocalPorts(spec, ctx);
     const reserved = [
       "--host",
       "--port",
@@ -509,6 +517,33 @@ export const SpecSchema = z
   .meta({ title: "mlflow-dev.yaml", description: "An MLflow tracking service, local and on AWS ECS Fargate." });
 
 type RefineContext = Parameters<Parameters<typeof SpecSchema.superRefine>[0]>[1];
+
+/**
+ * The local ports are distinct, and MinIO's are not the server's own port: the server and MinIO
+ * share one network namespace locally, where MinIO listens on its published port numbers.
+ */
+function checkLocalPorts(spec: Spec, ctx: RefineContext): void {
+  const ports = spec.environments.local?.ports;
+  if (!ports) return;
+  const seen = new Map<number, string>();
+  for (const [key, port] of Object.entries(ports)) {
+    const first = seen.get(port);
+    if (first !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["environments", "local", "ports", key],
+        message: `(${port}) is also environments.local.ports.${first}. Give each service its own port`,
+      });
+    else seen.set(port, key);
+  }
+  for (const key of ["minio", "minioConsole"] as const)
+    if (ports[key] === MLFLOW_CONTAINER_PORT)
+      ctx.addIssue({
+        code: "custom",
+        path: ["environments", "local", "ports", key],
+        message: `(${MLFLOW_CONTAINER_PORT}) is the MLflow server's own port inside the stack, where MinIO listens on its published port too. Choose another one`,
+      });
+}
 
 /** How to make the server smaller, for messages. */
 function lighterServer(p: ServerProcesses): string {

@@ -212,6 +212,7 @@ describe("resolve", () => {
     const m = resolve(withAuth, "local");
     expect(m.mlflow.secrets.map((s) => s.env)).toEqual([
       "MLFLOW_DB_PASSWORD",
+      "MLFLOW_CRYPTO_KEK_PASSPHRASE",
       "MLFLOW_AUTH_ADMIN_PASSWORD",
       "MLFLOW_FLASK_SERVER_SECRET_KEY",
     ]);

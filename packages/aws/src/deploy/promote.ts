@@ -1,4 +1,4 @@
-import type { Model, SecretName } from "@mlflow-dev/spec";
+import { AUTH_ADMIN_USER, type Model, type SecretName } from "@mlflow-dev/spec";
 import { toTemplate } from "../cloudformation/template.ts";
 import { assertCompatible } from "../compatibility.ts";
 import { type DeployContext, deployContextFromStack } from "../context.ts";
@@ -248,7 +248,7 @@ async function smokeAuth(
   if (model.mlflow.auth !== "basic") return {};
   const arn = arns["auth-admin-password"];
   if (!arn) return {};
-  return { auth: { user: "admin", password: await readSecretValue(clients.secretsManager, arn) } };
+  return { auth: { user: AUTH_ADMIN_USER, password: await readSecretValue(clients.secretsManager, arn) } };
 }
 
 interface Infrastructure {

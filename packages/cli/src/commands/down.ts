@@ -36,6 +36,6 @@ export async function run(argv: string[]): Promise<number> {
     );
     return EXIT.ok;
   } catch (e) {
-    throw asUserError(e);
+    throw asUserError(e, global.file);
   }
 }

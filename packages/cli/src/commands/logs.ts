@@ -4,9 +4,8 @@ import { localContext } from "../local.ts";
 
 const SERVICES = ["mlflow", "postgres", "minio", "create-bucket", "migrate"];
 
-export async function run(rawArgv: string[]): Promise<number> {
-  // Like `docker logs`, -f means --follow here; the spec file is given with --file.
-  const argv = rawArgv.map((a) => (a === "-f" ? "--follow" : a));
+export async function run(argv: string[]): Promise<number> {
+  // -f is the spec file, as in every command; follow is --follow (or -F).
   const { values, positionals, global } = parseCommandArgs("logs", argv, {
     follow: { type: "boolean", short: "F" },
     tail: { type: "string" },

@@ -39,6 +39,6 @@ export async function run(argv: string[]): Promise<number> {
     }
     return healthy ? EXIT.ok : EXIT.failed;
   } catch (e) {
-    throw asUserError(e);
+    throw asUserError(e, global.file);
   }
 }

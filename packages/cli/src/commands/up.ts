@@ -1,3 +1,4 @@
+import { AUTH_ADMIN_USER } from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
 import { EXIT } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
@@ -13,18 +14,27 @@ export async function run(argv: string[]): Promise<number> {
       docker: ctx.docker,
       progress: ctx.progress,
     });
+    // Where the admin's password is, never the password itself.
+    const auth =
+      ctx.model.mlflow.auth === "basic"
+        ? {
+            user: AUTH_ADMIN_USER,
+            passwordIn: `${r.envFile} (${ctx.runtime.LOCAL_SECRET_VARS["auth-admin-password"]})`,
+          }
+        : undefined;
     if (global.json) {
       process.stdout.write(
-        `${JSON.stringify({ url: r.url, changed: r.changed, envFile: r.envFile, composeFile: r.composeFile }, null, 2)}\n`,
+        `${JSON.stringify({ url: r.url, changed: r.changed, envFile: r.envFile, composeFile: r.composeFile, ...(auth ? { auth } : {}) }, null, 2)}\n`,
       );
     } else {
       process.stdout.write(
         r.changed ? `MLflow is up: ${r.url}\n` : `MLflow is already up, nothing changed: ${r.url}\n`,
       );
       process.stdout.write(`credentials: ${r.envFile} (generated, mode 0600; never commit it)\n`);
+      if (auth) process.stdout.write(`basic auth: user ${auth.user}, password in ${auth.passwordIn}\n`);
     }
     return EXIT.ok;
   } catch (e) {
-    throw asUserError(e);
+    throw asUserError(e, global.file);
   }
 }

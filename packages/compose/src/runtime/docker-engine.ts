@@ -8,6 +8,8 @@ export interface ServiceState {
   /** healthy, unhealthy, starting, or none when the service has no health check. */
   health: string;
   exitCode: number | undefined;
+  /** How often Docker restarted the container (its restart policy). */
+  restarts: number;
   ports: string[];
 }
 
@@ -19,6 +21,8 @@ export interface ContainerClient {
   volumeExists(name: string): Promise<boolean>;
   projectServices(project: string): Promise<ServiceState[]>;
   restartContainer(name: string): Promise<void>;
+  /** The last `tail` lines a container wrote (stdout and stderr). */
+  containerLogs(name: string, tail: number): Promise<string>;
   /** Pulls an image; rejects with the registry's reason when it cannot. */
   pullImage(ref: string): Promise<void>;
 }
@@ -75,6 +79,7 @@ export class DockerEngine implements ContainerClient {
         state: info.State.Status,
         health: info.State.Health?.Status ?? "none",
         exitCode: info.State.Status === "exited" ? info.State.ExitCode : undefined,
+        restarts: info.RestartCount ?? 0,
         ports: (c.Ports ?? [])
           .filter((p) => p.PublicPort)
           .map((p) => `${p.IP}:${p.PublicPort}->${p.PrivatePort}`)
@@ -91,7 +96,31 @@ export class DockerEngine implements ContainerClient {
     });
   }
 
+  async containerLogs(name: string, tail: number): Promise<string> {
+    const raw = (await this.docker
+      .getContainer(name)
+      .logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+    return demuxLogs(raw);
+  }
+
   async restartContainer(name: string): Promise<void> {
     await this.docker.getContainer(name).restart({ t: 10 });
   }
+}
+
+/**
+ * The text of a container's log without Docker's stream framing: without a TTY, each chunk has an
+ * 8-byte header (stream, 3 zero bytes, big-endian length). A TTY container's log has no frames.
+ */
+export function demuxLogs(raw: Buffer): string {
+  const framed = raw.length >= 8 && raw[0] !== undefined && raw[0] <= 2 && raw[1] === 0 && raw[2] === 0 && raw[3] === 0;
+  if (!framed) return raw.toString("utf8");
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at + 8 <= raw.length) {
+    const size = raw.readUInt32BE(at + 4);
+    parts.push(raw.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(parts).toString("utf8");
 }

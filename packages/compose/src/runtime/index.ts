@@ -1,3 +1,4 @@
+export { LOCAL_SECRET_VARS } from "../env-file.ts";
 export * from "./compose-cli.ts";
 export * from "./docker-engine.ts";
 export * from "./local-stack.ts";

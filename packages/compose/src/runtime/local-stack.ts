@@ -10,11 +10,37 @@ import { portIsFree } from "./ports.ts";
 /** A problem the user can fix; nothing was left half-started. */
 export class LocalStackError extends Error {
   readonly hint: string;
-  constructor(message: string, hint: string) {
+  /** The services that failed, when that is the problem (the CLI turns them into `logs` commands). */
+  readonly failedServices: readonly string[];
+  constructor(message: string, hint: string, failedServices: readonly string[] = []) {
     super(message);
     this.name = "LocalStackError";
     this.hint = hint;
+    this.failedServices = failedServices;
   }
+}
+
+const JOBS: readonly string[] = [SERVICE.createBucket, SERVICE.migrate];
+
+/**
+ * The services to blame when the stack did not become healthy: a one-off job that exited non-zero
+ * (the services after it never started, so they are not named); else every long-running service
+ * that is not running and healthy (dead, restarting, unhealthy, still starting, or never created).
+ */
+export function failedServices(services: readonly ServiceState[]): string[] {
+  const jobs = services.filter((s) => JOBS.includes(s.service) && s.exitCode !== undefined && s.exitCode !== 0);
+  if (jobs.length > 0) return jobs.map((s) => s.service);
+  return LONG_RUNNING.filter((name) => {
+    const s = services.find((x) => x.service === name);
+    return s === undefined || s.state !== "running" || (s.health !== "healthy" && s.health !== "none");
+  });
+}
+
+function describeState(s: ServiceState | undefined): string {
+  if (!s) return "never started";
+  if (s.state === "exited") return `exited with code ${s.exitCode}`;
+  const restarts = s.restarts > 0 ? `, restarted ${s.restarts} time${s.restarts === 1 ? "" : "s"}` : "";
+  return `${s.state}${s.health !== "none" ? `, ${s.health}` : ""}${restarts}`;
 }
 
 export interface LocalStackContext {
@@ -29,7 +55,7 @@ export interface LocalStackContext {
   progress: (message: string) => void;
 }
 
-export const LONG_RUNNING = [SERVICE.postgres, SERVICE.minio, SERVICE.mlflow] as const;
+export const LONG_RUNNING = [SERVICE.network, SERVICE.postgres, SERVICE.minio, SERVICE.mlflow] as const;
 
 export function projectName(model: Model): string {
   return `mlflow-dev-${model.name}`;
@@ -139,20 +165,30 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
     });
     await waitForHealth(`${mlflowUrl(model)}${model.mlflow.healthPath}`, 60_000);
   } catch (e) {
-    const services = await docker.projectServices(project).catch(() => []);
-    const failed = services.filter(
-      (s) => s.health === "unhealthy" || (s.state === "exited" && s.exitCode !== 0) || s.state === "restarting",
-    );
+    const services: ServiceState[] = await docker.projectServices(project).catch(() => []);
+    const failed = failedServices(services);
+    // Their last words, read before the containers are removed.
+    const logs: string[] = [];
+    for (const name of failed) {
+      const s = services.find((x) => x.service === name);
+      const text = s ? await docker.containerLogs(s.container, 12).catch(() => "") : "";
+      logs.push(
+        `  ${name}: ${describeState(s)}${text.trim() ? `; its last log lines:\n${indent(lastLines(text, 12))}` : ""}`,
+      );
+    }
     if (running.length === 0) {
       progress("start-up failed: removing the containers it created (data volumes are kept)");
       await compose.down({ volumes: false }).catch(() => undefined);
     }
     const detail = e instanceof ComposeCommandError ? lastLines(e.output, 15) : (e as Error).message;
     throw new LocalStackError(
-      `the local stack did not become healthy${failed.length ? ` (failing: ${failed.map((s) => s.service).join(", ")})` : ""}:\n${detail}`,
       failed.length
-        ? `See \`mlflow-dev logs ${failed[0]?.service}\`; fix the cause and run \`mlflow-dev up\` again.`
+        ? `the local stack did not become healthy (failing: ${failed.join(", ")}):\n${logs.join("\n")}`
+        : `the local stack did not become healthy:\n${detail}`,
+      failed.length
+        ? `See \`mlflow-dev logs ${failed[0]}\`; fix the cause and run \`mlflow-dev up\` again.`
         : "Run `mlflow-dev doctor`, fix what it reports, and run `mlflow-dev up` again.",
+      failed,
     );
   }
   progress(`healthy after ${((Date.now() - started) / 1000).toFixed(1)}s`);
@@ -163,6 +199,13 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
     changed: true,
     secretsGenerated: written.secretsAdded,
   };
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => `      ${l}`)
+    .join("\n");
 }
 
 function lastLines(text: string, n: number): string {

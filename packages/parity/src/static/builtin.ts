@@ -28,7 +28,7 @@ export const BUILTIN_DECLARATIONS: readonly BuiltinDeclaration[] = [
   {
     setting: "env.MLFLOW_S3_ENDPOINT_URL",
     reason:
-      "S3 endpoint: locally the artifacts go to MinIO, so boto3 is pointed at its S3 API; on AWS boto3 uses the regional S3 endpoint.",
+      "S3 endpoint: locally the artifacts go to MinIO, so boto3 is pointed at its S3 API at the address clients on the host use too (presigned URLs work there); on AWS boto3 uses the regional S3 endpoint.",
     applies: localOnly,
   },
   {

@@ -41,7 +41,8 @@ export function staticParity(local: Model, remote: Model): StaticParityReport {
     throw new Error(`static parity: "${local.environment}" is not the local environment`);
   if (remote.target.kind !== "aws") throw new Error(`static parity: "${remote.environment}" is not an AWS environment`);
 
-  const composeService = toComposeFile(local).services.mlflow ?? {};
+  const file = toComposeFile(local);
+  const composeService = withSharedNetwork(file.services.mlflow ?? {}, file.services, local.mlflow.port);
   const task = toTaskDefinition(remote, placeholderContext(remote));
   const image = remote.mlflow.image;
   const a: Facets = composeFacets(composeService);
@@ -93,4 +94,22 @@ function rank(setting: string): number {
 }
 function compareSettings(x: string, y: string): number {
   return rank(x) - rank(y) || (x < y ? -1 : x > y ? 1 : 0);
+}
+
+/**
+ * The server's service as it runs: one that joins another service's network namespace
+ * (`network_mode: service:<name>`) is published through that service's ports, the ones that
+ * reach the server's own port.
+ */
+function withSharedNetwork(
+  service: Record<string, unknown>,
+  services: Record<string, Record<string, unknown>>,
+  containerPort: number,
+): Record<string, unknown> {
+  const m = /^service:(.+)$/.exec(String(service.network_mode ?? ""));
+  if (!m) return service;
+  const { network_mode: _joined, ...rest } = service;
+  const holder = services[m[1] ?? ""] ?? {};
+  const ports = ((holder.ports ?? []) as string[]).filter((p) => p.endsWith(`:${containerPort}`));
+  return { ...rest, ports };
 }

@@ -1,0 +1,220 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAwsClients, destroyAwsClients, send, targetFor } from "../../packages/aws/src/deploy/index.ts";
+import { MlflowClient } from "../support/mlflow-client.ts";
+import { runPythonClient } from "../support/python-client.ts";
+import { cli, imageOverride, readEnvFile, removeLeftovers, requireImagesInCi, testSpecDir } from "../support/stack.ts";
+
+/**
+ * `auth: basic` for real: on the local stack (MLflow's basic-auth app in the project's image, its
+ * admin created from the generated password, its users in the stack's PostgreSQL), then the same
+ * spec promoted to ECS on the AWS emulator (the admin password from Secrets Manager), and live
+ * parity between the two basic-auth servers.
+ */
+const NAME = "itauth";
+const PROJECT = `mlflow-dev-${NAME}`;
+const PORTS = { mlflow: 26050, minio: 29100, minioConsole: 29101, postgres: 26432 };
+const url = `http://127.0.0.1:${PORTS.mlflow}`;
+let dir: string;
+let env: Record<string, string>;
+let up: ReturnType<typeof cli>;
+
+const as = (username: string, password: string) => new MlflowClient(url, { credentials: { username, password } });
+const anonymous = new MlflowClient(url);
+const search = (c: MlflowClient) =>
+  c.request("GET", "/api/2.0/mlflow/experiments/search", { query: { max_results: 1 } });
+
+beforeAll(() => {
+  requireImagesInCi();
+  removeLeftovers(PROJECT);
+  dir = testSpecDir(NAME, PORTS);
+  const spec = join(dir, "mlflow-dev.yaml");
+  writeFileSync(spec, readFileSync(spec, "utf8").replace(/^ {2}auth: none$/m, "  auth: basic"));
+  up = cli(["up"], { cwd: dir });
+  expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
+  env = readEnvFile(join(dir, ".mlflow-dev/.env"));
+}, 600_000);
+
+const EMULATOR = "http://127.0.0.1:4566";
+const emulatorUp = await fetch(`${EMULATOR}/_ministack/health`, { signal: AbortSignal.timeout(3000) })
+  .then((r) => r.ok)
+  .catch(() => false);
+if (!emulatorUp && !process.env.CI)
+  console.warn(
+    `basic-auth.test.ts: no AWS emulator at ${EMULATOR}: the emulated promote is skipped (localstack/start.sh)`,
+  );
+/** The emulator takes a 12-digit access key as the account id: this test's own account. */
+const AWS_ACCOUNT = "363636363636";
+const AWS_ENV = {
+  AWS_ENDPOINT_URL: EMULATOR,
+  AWS_ACCESS_KEY_ID: AWS_ACCOUNT,
+  AWS_SECRET_ACCESS_KEY: "test",
+  AWS_REGION: "eu-west-1",
+};
+let promoted = false;
+
+afterAll(() => {
+  if (dir && promoted) {
+    const d = cli(["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], {
+      cwd: dir,
+      env: AWS_ENV,
+    });
+    if (d.code !== 0) console.warn(`destroy of the emulated staging failed:\n${d.stderr}`);
+  }
+  if (dir) cli(["down", "--volumes", "--yes"], { cwd: dir });
+});
+
+describe("basic auth on the local stack", () => {
+  it("up names the admin user and where its password is, and prints no secret", () => {
+    expect(up.stdout).toContain(
+      `basic auth: user admin, password in ${join(dir, ".mlflow-dev/.env")} (MLFLOW_DEV_AUTH_ADMIN_PASSWORD)`,
+    );
+    expect(env.MLFLOW_DEV_AUTH_ADMIN_PASSWORD).toMatch(/^[A-Za-z0-9]{32}$/);
+    for (const value of Object.values(env)) {
+      expect(up.stdout).not.toContain(value);
+      expect(up.stderr).not.toContain(value);
+    }
+  });
+
+  it("answers 401 without credentials or with a wrong password, 200 with the generated admin's; /health stays open", async () => {
+    expect((await search(anonymous)).status).toBe(401);
+    expect((await search(as("admin", "not-the-password"))).status).toBe(401);
+    expect((await search(as("admin", env.MLFLOW_DEV_AUTH_ADMIN_PASSWORD ?? ""))).status).toBe(200);
+    expect((await anonymous.request("GET", "/health")).status).toBe(200);
+  });
+
+  it("a user created through the auth API logs in, may read, and may not administer", async () => {
+    const admin = as("admin", env.MLFLOW_DEV_AUTH_ADMIN_PASSWORD ?? "");
+    const password = "Alice-s3cret-password-42";
+    const created = await admin.request("POST", "/api/2.0/mlflow/users/create", {
+      json: { username: "alice", password },
+    });
+    expect(created.status, created.text).toBe(200);
+    const alice = as("alice", password);
+    expect((await search(alice)).status).toBe(200);
+    const denied = await alice.request("POST", "/api/2.0/mlflow/users/create", {
+      json: { username: "mallory", password },
+    });
+    expect(denied.status).toBe(403);
+    // The auth app keeps its users in the stack's PostgreSQL, beside the tracking tables.
+    const db = new pg.Client({
+      host: "127.0.0.1",
+      port: PORTS.postgres,
+      user: "mlflow",
+      database: "mlflow",
+      password: env.MLFLOW_DEV_DB_PASSWORD,
+    });
+    await db.connect();
+    try {
+      const users = await db.query("select username, is_admin from users order by username");
+      expect(users.rows).toEqual([
+        { username: "admin", is_admin: true },
+        { username: "alice", is_admin: false },
+      ]);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("the Python client (examples/python-client) logs with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD", async () => {
+    const { runId } = await runPythonClient({
+      image: imageOverride("mlflow") ?? "ghcr.io/mlflow/mlflow:v3.17.2-full",
+      trackingUri: url,
+      experiment: "python-client-auth",
+      modelName: "iris-auth",
+      env: { MLFLOW_TRACKING_USERNAME: "admin", MLFLOW_TRACKING_PASSWORD: env.MLFLOW_DEV_AUTH_ADMIN_PASSWORD ?? "" },
+    });
+    const admin = as("admin", env.MLFLOW_DEV_AUTH_ADMIN_PASSWORD ?? "");
+    const run = await admin.call<{ run: { info: { status: string } } }>("GET", "runs/get", { run_id: runId });
+    expect(run.run.info.status).toBe("FINISHED");
+  }, 600_000);
+
+  it("encrypts the secrets MLflow stores with the generated passphrase, not MLflow's default", async () => {
+    const admin = as("admin", env.MLFLOW_DEV_AUTH_ADMIN_PASSWORD ?? "");
+    const r = await admin.request("GET", "/ajax-api/3.0/mlflow/gateway/secrets/config");
+    expect(r.status, r.text).toBe(200);
+    expect(r.json).toMatchObject({ using_default_passphrase: false });
+    expect(env.MLFLOW_DEV_KEK_PASSPHRASE).toMatch(/^[A-Za-z0-9]{32}$/);
+  });
+});
+
+describe.skipIf(!emulatorUp && !process.env.CI)("basic auth on ECS (the AWS emulator)", () => {
+  let remote: string;
+  let adminPassword: string;
+
+  beforeAll(async () => {
+    if (!emulatorUp) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
+    const path = join(dir, "mlflow-dev.yaml");
+    writeFileSync(
+      path,
+      readFileSync(path, "utf8")
+        .replace(/account: "\d{12}"/, `account: "${AWS_ACCOUNT}"`)
+        .replace(/^( {4}bucket: ).*$/m, `$1itauth-${Date.now().toString(36)}-artifacts`)
+        .replace("deletionProtection: true", "deletionProtection: false"),
+    );
+    const r = cli(["promote", "--env", "staging", "--json"], { cwd: dir, env: AWS_ENV });
+    promoted = true;
+    expect(r.code, `promote failed:\n${r.stderr.slice(-3000)}`).toBe(0);
+    remote = JSON.parse(r.stdout).url;
+    const clients = await createAwsClients({
+      region: AWS_ENV.AWS_REGION,
+      endpointUrl: EMULATOR,
+      credentials: { accessKeyId: AWS_ACCOUNT, secretAccessKey: "test" },
+    });
+    try {
+      const secret = await clients.secretsManager.getSecretValue({
+        SecretId: `mlflow-dev/${NAME}/staging/auth-admin-password`,
+      });
+      adminPassword = secret.SecretString ?? "";
+    } finally {
+      destroyAwsClients(clients);
+    }
+    // promote's smoke test wrote and read a run: it authenticated with that password.
+    expect(r.stderr).toContain("smoke test");
+    expect(adminPassword).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    expect(adminPassword).not.toBe(env.MLFLOW_DEV_AUTH_ADMIN_PASSWORD);
+  }, 900_000);
+
+  it("through the load balancer: 401 without credentials, 200 with the admin password from Secrets Manager", async () => {
+    const target = targetFor(remote, EMULATOR);
+    const path = "/api/2.0/mlflow/experiments/search?max_results=1";
+    expect((await send(target, "GET", path)).status).toBe(401);
+    const basic = (user: string, password: string) => ({
+      authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
+    });
+    expect((await send(target, "GET", path, { headers: basic("admin", "wrong-password") })).status).toBe(401);
+    expect((await send(target, "GET", path, { headers: basic("admin", adminPassword) })).status).toBe(200);
+  });
+
+  it("live parity between the local and the emulated basic-auth servers: no difference", () => {
+    const r = cli(
+      [
+        "parity",
+        "--live",
+        "--local",
+        url,
+        "--remote",
+        remote,
+        "--connect-to",
+        `${new URL(remote).host}:80:127.0.0.1:4566`,
+        "--json",
+      ],
+      {
+        cwd: dir,
+        env: {
+          MLFLOW_PARITY_LOCAL_USERNAME: "admin",
+          MLFLOW_PARITY_LOCAL_PASSWORD: env.MLFLOW_DEV_AUTH_ADMIN_PASSWORD ?? "",
+          MLFLOW_PARITY_REMOTE_USERNAME: "admin",
+          MLFLOW_PARITY_REMOTE_PASSWORD: adminPassword,
+        },
+      },
+    );
+    expect(r.code, `${r.stderr}\n${r.stdout.slice(0, 3000)}`).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.differences).toEqual([]);
+    expect(report.local.incomplete).toEqual([]);
+    expect(report.remote.incomplete).toEqual([]);
+  });
+});
