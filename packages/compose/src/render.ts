@@ -154,6 +154,8 @@ export function toComposeFile(model: Model, options: ComposeRenderOptions = {}):
   const network: Service = {
     image: t.images.postgres,
     entrypoint: ["sh", "-c", NETWORK_HOLDER_SCRIPT],
+    // Replaces the image's own check (PostgreSQL's); `compose up --wait` needs one that passes.
+    healthcheck: healthcheck(["true"], 5, 2, 1, 0),
     ports: [
       publish(t, t.ports.mlflow, model.mlflow.port),
       publish(t, t.ports.minio, t.ports.minio),
