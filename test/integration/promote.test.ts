@@ -264,11 +264,16 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       expect(first.url).toMatch(/^http:\/\/.+\.elb\.amazonaws\.com$/);
       for (const step of ["checks", "secrets", "infrastructure", "image", "migration", "rollout", "smoke test"])
         expect(run.stderr).toContain(`] ${step}`);
-      expect(first.secretsCreated).toEqual([`mlflow-dev/${NAME}/staging/db-password`]);
-      const secret = await clients.secretsManager.getSecretValue({ SecretId: first.secretsCreated[0] });
-      expect(secret.SecretString?.length).toBeGreaterThanOrEqual(32);
-      expect(run.stdout).not.toContain(secret.SecretString);
-      expect(run.stderr).not.toContain(secret.SecretString);
+      expect(first.secretsCreated).toEqual([
+        `mlflow-dev/${NAME}/staging/db-password`,
+        `mlflow-dev/${NAME}/staging/kek-passphrase`,
+      ]);
+      for (const id of first.secretsCreated) {
+        const secret = await clients.secretsManager.getSecretValue({ SecretId: id });
+        expect(secret.SecretString?.length).toBeGreaterThanOrEqual(32);
+        expect(run.stdout).not.toContain(secret.SecretString);
+        expect(run.stderr).not.toContain(secret.SecretString);
+      }
     });
 
     it("runs MLflow as an ECS task: a container of the task definition", async () => {
