@@ -1,5 +1,5 @@
-import type { AwsTarget, Model } from "@mlflow-dev/spec";
-import { checkFargateSize } from "@mlflow-dev/spec";
+import type { AwsTarget, Model, SpecRule } from "@mlflow-dev/spec";
+import { awsEnvironmentNames, checkFargateSize, resolve } from "@mlflow-dev/spec";
 import { formatCidr, isNetworkAddress, networkOf, parseCidr, SMALLEST_SUBNET_PREFIX } from "./cloudformation/cidr.ts";
 import { TAG_KEYS } from "./cloudformation/tags.ts";
 import { awsTarget } from "./target.ts";
@@ -206,3 +206,10 @@ export function assertCompatible(model: Model): AwsTarget {
   if (problems.length > 0) throw new AwsCompatibilityError(problems);
   return awsTarget(model);
 }
+
+/**
+ * The compatibility checks as a spec rule: every AWS environment of the spec, resolved and checked,
+ * so `validate` (and every command that reads a spec) refuses what the renderers could not render.
+ */
+export const awsCompatibilityRule: SpecRule = (spec) =>
+  awsEnvironmentNames(spec).flatMap((name) => checkCompatibility(resolve(spec, name)));

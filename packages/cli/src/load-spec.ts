@@ -1,8 +1,11 @@
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve as resolvePath } from "node:path";
+import { awsCompatibilityRule } from "@mlflow-dev/aws";
 import {
   type ImageOverrides,
+  MAX_SPEC_BYTES,
   type Model,
+  type ParseResult,
   parseSpec,
   resolve,
   type Spec,
@@ -20,11 +23,16 @@ export interface LoadedSpec {
   dir: string;
 }
 
-export function loadSpec(file: string): LoadedSpec {
+/**
+ * The text of a spec file: a regular file (never a FIFO, device or directory, so nothing blocks or
+ * reads forever), at most MAX_SPEC_BYTES, UTF-8.
+ */
+export function readSpecText(file: string): string {
   const path = resolvePath(file);
-  let text: string;
+  let fd: number;
   try {
-    text = readFileSync(path, "utf8");
+    // Non-blocking: opening a FIFO for reading would otherwise wait for a writer.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT")
@@ -32,10 +40,52 @@ export function loadSpec(file: string): LoadedSpec {
         exitCode: EXIT.invalidInput,
         hint: "Run `mlflow-dev init` to write one, or pass -f <path>.",
       });
-    throw new UserError(`cannot read spec file ${file}: ${(e as Error).message}`, { exitCode: EXIT.invalidInput });
+    throw new UserError(`cannot read spec file ${file}: ${code ?? (e as Error).message}`, {
+      exitCode: EXIT.invalidInput,
+      hint: "Check the path and its permissions, or pass -f <path>.",
+    });
   }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile())
+      throw new UserError(
+        `spec file ${file} is not a regular file (${st.isDirectory() ? "a directory" : "a device, FIFO or socket"})`,
+        {
+          exitCode: EXIT.invalidInput,
+          hint: "Pass the path of an mlflow-dev.yaml file with -f <path>.",
+        },
+      );
+    if (st.size > MAX_SPEC_BYTES)
+      throw new UserError(`spec file ${file} is ${st.size} bytes; a spec is at most ${MAX_SPEC_BYTES} (1 MiB)`, {
+        exitCode: EXIT.invalidInput,
+        hint: "Pass the path of an mlflow-dev.yaml file with -f <path>.",
+      });
+    const bytes = readFileSync(fd);
+    const text = bytes.toString("utf8");
+    const bad = text.indexOf("\uFFFD");
+    if (bad >= 0 && !Buffer.from(text, "utf8").equals(bytes)) {
+      const before = text.slice(0, bad).split("\n");
+      throw new UserError(
+        `${file}:${before.length}:${(before.at(-1)?.length ?? 0) + 1} is not UTF-8 text (a byte sequence no UTF-8 text has)`,
+        { exitCode: EXIT.invalidInput, hint: "Save the spec as UTF-8." },
+      );
+    }
+    return text;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Parses and validates a spec's text: the schema, then every rule of the targets' renderers. */
+export function parseSpecText(text: string, shown: string): ParseResult {
+  return parseSpec(text, shown, [awsCompatibilityRule]);
+}
+
+export function loadSpec(file: string): LoadedSpec {
+  const path = resolvePath(file);
+  const text = readSpecText(file);
   const shown = relative(process.cwd(), path) || file;
-  const result = parseSpec(text, shown);
+  const result = parseSpecText(text, shown);
   if (!result.ok) throw new SpecError(result.issues);
   return { spec: result.spec, path, shown, dir: dirname(path) };
 }

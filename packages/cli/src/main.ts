@@ -60,6 +60,11 @@ export function reportError(e: unknown): number {
     if (e.hint) process.stderr.write(`${e.hint}\n`);
     return e.exitCode;
   }
+  if (e instanceof Error && e.name === "FileWriteError") {
+    const f = e as Error & { hint: string; invalidInput: boolean };
+    process.stderr.write(`error: ${f.message}\n${f.hint}\n`);
+    return f.invalidInput ? EXIT.invalidInput : EXIT.failed;
+  }
   if (e instanceof Error && e.name === "SpecError") {
     process.stderr.write(`${e.message}\n`);
     return EXIT.invalidInput;

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import type { Model } from "@mlflow-dev/spec";
 import { completeEnvFile } from "./env-file.ts";
 import { type ComposeRenderOptions, toComposeYaml } from "./render.ts";
+import { ensureDirectory, type FileToWrite, readOwnFile, writeFilesAtomically } from "./safe-write.ts";
 
 export interface WrittenFiles {
   composePath: string;
@@ -15,20 +16,21 @@ export interface WrittenFiles {
 }
 
 /**
- * Writes compose.yaml and makes sure .env holds every secret the model needs.
- * Existing .env values are never overwritten; the file is kept at mode 0600.
+ * Writes compose.yaml and makes sure .env holds every secret the model needs, both or neither,
+ * never through a link. Existing .env values are never overwritten; the file is kept at mode 0600.
  */
 export function writeLocalFiles(dir: string, model: Model, options: ComposeRenderOptions = {}): WrittenFiles {
-  mkdirSync(dir, { recursive: true });
+  ensureDirectory(dir);
   const composePath = join(dir, "compose.yaml");
   const envPath = join(dir, ".env");
   const compose = toComposeYaml(model, options);
-  const before = existsSync(composePath) ? readFileSync(composePath, "utf8") : undefined;
-  if (before !== compose) writeFileSync(composePath, compose);
-
-  const existing = existsSync(envPath) ? readFileSync(envPath, "utf8") : undefined;
+  const before = readOwnFile(composePath);
+  const existing = readOwnFile(envPath);
   const { text, added } = completeEnvFile(existing, model, (n) => randomBytes(n));
-  if (added.length > 0 || existing === undefined) writeFileSync(envPath, text, { mode: 0o600 });
+  const files: FileToWrite[] = [];
+  if (before !== compose) files.push({ path: composePath, text: compose });
+  if (added.length > 0 || existing === undefined) files.push({ path: envPath, text, mode: 0o600 });
+  writeFilesAtomically(files);
   chmodSync(envPath, 0o600);
   return { composePath, envPath, composeChanged: before !== compose, secretsAdded: added };
 }

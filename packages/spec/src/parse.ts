@@ -6,19 +6,37 @@ import { nearest } from "./suggest.ts";
 
 export type ParseResult = { ok: true; spec: Spec } | { ok: false; issues: SpecIssue[] };
 
+/** A problem a rule outside the schema found, at a dotted path of the spec (e.g. environments.staging.network.cidr). */
+export interface RuleProblem {
+  setting: string;
+  message: string;
+}
+
+/**
+ * A rule run on a spec that passed the schema: the checks of the renderers' targets (AWS/ECS
+ * compatibility), so every command refuses what `validate` refuses. Pure.
+ */
+export type SpecRule = (spec: Spec) => RuleProblem[];
+
+/** The largest spec file mlflow-dev reads, in bytes. */
+export const MAX_SPEC_BYTES = 1024 * 1024;
+
 /**
  * Parses and validates the text of an mlflow-dev.yaml. Pure: no file system access;
  * `file` is only used in messages. Returns every issue found, each with its position.
+ * `rules` run after the schema passed (see SpecRule).
  */
-export function parseSpec(text: string, file = "mlflow-dev.yaml"): ParseResult {
+export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonly SpecRule[] = []): ParseResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const pos = (offset: number) => lineCounter.linePos(offset);
 
-  if (doc.errors.length > 0) {
+  // A tag mlflow-dev does not know (!Ref, !Sub) would silently become a string.
+  const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === "TAG_RESOLVE_FAILED")];
+  if (problems.length > 0) {
     return {
       ok: false,
-      issues: doc.errors.map((e) => {
+      issues: problems.map((e) => {
         const { line, col } = pos(e.pos[0]);
         return { file, line, col, path: "", message: yamlMessage(e.code, e.message) };
       }),
@@ -54,8 +72,31 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml"): ParseResult {
     };
   }
 
-  const result = SpecSchema.safeParse(doc.toJS());
-  if (result.success) return { ok: true, spec: result.data };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    return {
+      ok: false,
+      issues: [
+        {
+          file,
+          line: 1,
+          col: 1,
+          path: "",
+          message:
+            "invalid YAML: its aliases (*name) expand to too many values. Write the values out, or use fewer aliases",
+        },
+      ],
+    };
+  }
+  const result = SpecSchema.safeParse(data);
+  if (result.success) {
+    const found = rules.flatMap((rule) => rule(result.data));
+    if (found.length === 0) return { ok: true, spec: result.data };
+    return { ok: false, issues: dedupe(found.map((p) => ruleIssue(p, doc, file, pos))) };
+  }
 
   const issues: SpecIssue[] = [];
   for (const zi of result.error.issues) issues.push(...toSpecIssues(zi, doc, file, pos));
@@ -70,9 +111,21 @@ export function parseSpecOrThrow(text: string, file = "mlflow-dev.yaml"): Spec {
   return r.spec;
 }
 
+/** A rule's problem at the position of its setting (or of the nearest part of it that is written). */
+function ruleIssue(p: RuleProblem, doc: Document, file: string, pos: Pos): SpecIssue {
+  const path = p.setting.split(".");
+  const { node } = closestNode(doc, path);
+  const { line, col } = pos(node?.range?.[0] ?? 0);
+  return { file, line, col, path: p.setting, message: p.message };
+}
+
 function yamlMessage(code: string, message: string): string {
   const first = message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "") ?? message;
   switch (code) {
+    case "MULTIPLE_DOCS":
+      return "invalid YAML: the file holds more than one document (---). Keep one spec per file";
+    case "TAG_RESOLVE_FAILED":
+      return `invalid YAML: ${first.replace(/^Unresolved tag: /, "the tag ")} means nothing to mlflow-dev (it would be read as plain text). Remove the tag`;
     case "DUPLICATE_KEY":
       return "invalid YAML: a key appears twice in the same mapping. Keep one of them";
     case "TAB_AS_INDENT":

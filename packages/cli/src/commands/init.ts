@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { DEFAULT_MLFLOW_VERSION, DEFAULT_POSTGRES_MAJOR, parseSpec, specJsonSchema } from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
@@ -44,7 +44,8 @@ export async function run(argv: string[]): Promise<number> {
   const path = resolve(global.file);
   const dir = dirname(path);
   const name = (values.name as string | undefined) ?? sanitize(basename(dir));
-  if (existsSync(path) && values.force !== true)
+  // lstat, not exists: a dangling link is there too (and refused below, --force or not).
+  if (lstatSync(path, { throwIfNoEntry: false }) !== undefined && values.force !== true)
     throw new UserError(`${global.file} already exists; not overwriting it`, {
       exitCode: EXIT.invalidInput,
       hint: "Edit it, or run `mlflow-dev init --force` to replace it.",
@@ -56,8 +57,11 @@ export async function run(argv: string[]): Promise<number> {
       exitCode: EXIT.invalidInput,
       hint: "Use 2-32 lowercase letters, digits or -, starting with a letter.",
     });
-  writeFileSync(path, text);
-  writeFileSync(join(dir, SCHEMA_FILE), `${JSON.stringify(specJsonSchema(), null, 2)}\n`);
+  const { writeFilesAtomically } = await import("@mlflow-dev/compose");
+  writeFilesAtomically([
+    { path, text },
+    { path: join(dir, SCHEMA_FILE), text: `${JSON.stringify(specJsonSchema(), null, 2)}\n` },
+  ]);
   process.stdout.write(`wrote ${global.file} and ${SCHEMA_FILE}\nnext: mlflow-dev validate, then mlflow-dev up\n`);
   return EXIT.ok;
 }

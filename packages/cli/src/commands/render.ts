@@ -1,4 +1,3 @@
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import type { Model } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
@@ -70,9 +69,10 @@ async function renderAws(model: Model, out: string | undefined, json: boolean): 
     else process.stdout.write(artifacts["template.yaml"]);
     return EXIT.ok;
   }
+  const { ensureDirectory, writeFilesAtomically } = await import("@mlflow-dev/compose");
   const dir = resolve(out);
-  mkdirSync(dir, { recursive: true });
-  for (const [name, text] of Object.entries(artifacts)) writeFileSync(join(dir, name), text);
+  ensureDirectory(dir);
+  writeFilesAtomically(Object.entries(artifacts).map(([name, text]) => ({ path: join(dir, name), text })));
   const written = Object.keys(artifacts).map((n) => relative(process.cwd(), join(dir, n)));
   process.stdout.write(
     json ? `${JSON.stringify({ files: written }, null, 2)}\n` : written.map((f) => `wrote ${f}\n`).join(""),

@@ -1,22 +1,15 @@
-import { readFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { environmentNames, formatIssue, parseSpec } from "@mlflow-dev/spec";
+import { environmentNames, formatIssue } from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
 import { EXIT } from "../errors.ts";
-import { loadSpec } from "../load-spec.ts";
+import { loadSpec, parseSpecText, readSpecText } from "../load-spec.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const { global } = parseCommandArgs("validate", argv, {});
   if (global.json) {
-    let text: string;
-    try {
-      text = readFileSync(resolve(global.file), "utf8");
-    } catch {
-      loadSpec(global.file); // throws the same clear error as other commands
-      return EXIT.internal;
-    }
+    const text = readSpecText(global.file);
     const shown = relative(process.cwd(), resolve(global.file)) || global.file;
-    const r = parseSpec(text, shown);
+    const r = parseSpecText(text, shown);
     const out = r.ok
       ? { valid: true, file: shown, environments: environmentNames(r.spec), issues: [] }
       : { valid: false, file: shown, issues: r.issues };
