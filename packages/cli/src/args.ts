@@ -14,30 +14,47 @@ export const GLOBAL_OPTIONS: OptionSpec = {
   help: { type: "boolean", short: "h" },
 };
 
-/** Parses a command's flags (plus the global ones); unknown flags are a usage error. */
+/**
+ * Parses a command's flags (plus the global ones). Unknown flags, a single-value flag given twice
+ * (which would silently keep the last) and more positional arguments than the command takes
+ * (`maxPositionals`, default none) are usage errors.
+ */
 export function parseCommandArgs(
   command: string,
   argv: string[],
   options: OptionSpec,
+  maxPositionals = 0,
 ): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[]; global: GlobalOptions } {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: { ...GLOBAL_OPTIONS, ...options },
-      allowPositionals: true,
-      strict: true,
-    });
-    return {
-      values: values as Record<string, string | boolean | string[] | undefined>,
-      positionals,
-      global: { file: (values.file as string | undefined) ?? "mlflow-dev.yaml", json: values.json === true },
-    };
-  } catch (e) {
-    throw new UserError(`${command}: ${(e as Error).message}`, {
+  const all: OptionSpec = { ...GLOBAL_OPTIONS, ...options };
+  const parsed = (() => {
+    try {
+      return parseArgs({ args: argv, options: all, allowPositionals: true, strict: true, tokens: true });
+    } catch (e) {
+      throw new UserError(`${command}: ${(e as Error).message}`, {
+        exitCode: EXIT.invalidInput,
+        hint: `Run \`mlflow-dev ${command} --help\` for its flags.`,
+      });
+    }
+  })();
+  const seen = new Map<string, number>();
+  for (const t of parsed.tokens) if (t.kind === "option") seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
+  for (const [name, count] of seen)
+    if (count > 1 && all[name]?.multiple !== true)
+      throw new UserError(`${command}: --${name} is given ${count} times`, {
+        exitCode: EXIT.invalidInput,
+        hint: `Give --${name} once.`,
+      });
+  if (parsed.positionals.length > maxPositionals)
+    throw new UserError(`${command}: unexpected argument "${parsed.positionals[maxPositionals]}"`, {
       exitCode: EXIT.invalidInput,
-      hint: `Run \`mlflow-dev ${command} --help\` for its flags.`,
+      hint: `Run \`mlflow-dev ${command} --help\` for its arguments and flags.`,
     });
-  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  return {
+    values,
+    positionals: parsed.positionals,
+    global: { file: (values.file as string | undefined) ?? "mlflow-dev.yaml", json: values.json === true },
+  };
 }
 
 export function requireString(values: Record<string, unknown>, name: string, command: string): string {

@@ -3,6 +3,7 @@ import { dirname, relative, resolve as resolvePath } from "node:path";
 import { awsCompatibilityRule } from "@mlflow-dev/aws";
 import {
   type ImageOverrides,
+  ImageRefSchema,
   MAX_SPEC_BYTES,
   type Model,
   type ParseResult,
@@ -98,9 +99,21 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
     .split(",")
     .map((p) => p.trim())
     .filter(Boolean)) {
-    const [key, ref] = part.split("=", 2);
-    if ((key === "mlflow" || key === "postgres" || key === "minio") && ref) out[key] = ref;
-    else
+    const eq = part.indexOf("=");
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const ref = eq < 0 ? "" : part.slice(eq + 1);
+    if (key === "mlflow" || key === "postgres" || key === "minio") {
+      const checked = ImageRefSchema.safeParse(ref);
+      if (!checked.success)
+        throw new UserError(
+          `MLFLOW_DEV_IMAGES: ${key}=${JSON.stringify(ref).slice(0, 80)} ${checked.error.issues[0]?.message ?? "is not a valid image reference"}`,
+          {
+            exitCode: EXIT.invalidInput,
+            hint: "Use a pinned image reference such as registry.example.com/mlflow:3.17.2 (never :latest).",
+          },
+        );
+      out[key] = ref;
+    } else
       throw new UserError(`MLFLOW_DEV_IMAGES: cannot read "${part}"`, {
         exitCode: EXIT.invalidInput,
         hint: 'Use a comma-separated list such as "mlflow=REF,postgres=REF,minio=REF".',

@@ -1,4 +1,4 @@
-import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { formatPath, SpecError, type SpecIssue } from "./issues.ts";
 import { type Spec, SpecSchema } from "./schema.ts";
@@ -17,6 +17,8 @@ export interface RuleProblem {
  * compatibility), so every command refuses what `validate` refuses. Pure.
  */
 export type SpecRule = (spec: Spec) => RuleProblem[];
+
+const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 /** The largest spec file mlflow-dev reads, in bytes. */
 export const MAX_SPEC_BYTES = 1024 * 1024;
@@ -71,6 +73,24 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
       ],
     };
   }
+
+  // A key that names the object prototype would vanish when the YAML becomes an object.
+  const reserved: SpecIssue[] = [];
+  visit(doc, {
+    Pair(_key, pair) {
+      if (isScalar(pair.key) && RESERVED_KEYS.has(String(pair.key.value))) {
+        const { line, col } = pos(pair.key.range?.[0] ?? 0);
+        reserved.push({
+          file,
+          line,
+          col,
+          path: "",
+          message: `the key ${JSON.stringify(pair.key.value)} cannot be used: it names JavaScript's object prototype, and would be dropped silently. Rename it`,
+        });
+      }
+    },
+  });
+  if (reserved.length > 0) return { ok: false, issues: reserved };
 
   let data: unknown;
   try {

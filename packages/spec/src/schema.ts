@@ -21,6 +21,37 @@ const imageRef =
 const hostPattern = /^(\*|(\*\.)?[A-Za-z0-9.-]+)(:(\d+|\*))?$/;
 const cidr = /^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-8])$/;
 const port = z.int().min(1).max(65535);
+const octet = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const ipv4 = new RegExp(`^${octet}(\\.${octet}){3}$`);
+
+/** Ports browsers and Node's fetch refuse to connect to (the WHATWG Fetch standard's "bad ports"). */
+export const BAD_HTTP_PORTS: readonly number[] = [
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
+  111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
+  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061,
+  6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+];
+const httpPort = port.refine((p) => !BAD_HTTP_PORTS.includes(p), {
+  message:
+    "is one of the ports browsers and Node's fetch refuse to connect to (the Fetch standard's bad ports), so neither the UI nor mlflow-dev's health check could reach it. Choose another port, e.g. 5050",
+});
+
+/** S3 bucket naming rules (general purpose buckets). */
+const BucketNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    message: "must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)",
+  })
+  .refine((v) => !/^\d+\.\d+\.\d+\.\d+$/.test(v), { message: "must not look like an IP address (S3 naming rules)" })
+  .refine((v) => !/\.\.|\.-|-\./.test(v), {
+    message: "must not have two periods in a row, or a period next to a hyphen (S3 naming rules)",
+  })
+  .refine(
+    (v) => !v.startsWith("xn--") && !v.startsWith("sthree-") && !v.endsWith("-s3alias") && !v.endsWith("--ol-s3"),
+    {
+      message: "uses a prefix or suffix S3 reserves (xn--, sthree-, -s3alias, --ol-s3)",
+    },
+  );
 
 export const ImageRefSchema = z
   .string()
@@ -106,15 +137,15 @@ const BackendSchema = z
 
 const ArtifactsSchema = z
   .strictObject({
-    bucket: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
-        message: "must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)",
-      })
-      .meta({ description: "Bucket name. AWS environments may override it (S3 names are global)." }),
+    bucket: BucketNameSchema.meta({
+      description: "Bucket name. AWS environments may override it (S3 names are global).",
+    }),
     prefix: z
       .string()
       .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, { message: "must be a key prefix without leading or trailing /" })
+      .refine((v) => !v.split("/").some((part) => part === "." || part === ".."), {
+        message: "must not have . or .. as a part: keys are not paths",
+      })
       .default("mlflow"),
     localServer: z.enum(["minio"]).default("minio").meta({ description: "The S3-compatible server used locally." }),
   })
@@ -211,14 +242,14 @@ const LocalEnvSchema = z
     }),
     bindAddress: z
       .string()
-      .regex(/^(\d{1,3}\.){3}\d{1,3}$/, { message: "must be an IPv4 address such as 127.0.0.1" })
+      .regex(ipv4, { message: "must be an IPv4 address such as 127.0.0.1" })
       .default("127.0.0.1")
       .meta({ description: "Host address the ports are published on. Default loopback only." }),
     ports: z
       .strictObject({
-        mlflow: port.default(5000),
-        minio: port.default(9000),
-        minioConsole: port.default(9001),
+        mlflow: httpPort.default(5000),
+        minio: httpPort.default(9000),
+        minioConsole: httpPort.default(9001),
         postgres: port.default(5432),
       })
       .default({ mlflow: 5000, minio: 9000, minioConsole: 9001, postgres: 5432 }),
@@ -302,11 +333,9 @@ const AwsEnvSchema = z
         message: "must be an ACM certificate ARN",
       })
       .optional(),
-    bucket: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "must be a valid S3 bucket name" })
-      .optional()
-      .meta({ description: "Override the artifact bucket name for this environment." }),
+    bucket: BucketNameSchema.optional().meta({
+      description: "Override the artifact bucket name for this environment.",
+    }),
     logRetentionDays: z
       .int()
       .refine((v) => LOG_RETENTION_DAYS.includes(v), {

@@ -6,10 +6,15 @@ const SERVICES = ["mlflow", "postgres", "minio", "create-bucket", "migrate"];
 
 export async function run(argv: string[]): Promise<number> {
   // -f is the spec file, as in every command; follow is --follow (or -F).
-  const { values, positionals, global } = parseCommandArgs("logs", argv, {
-    follow: { type: "boolean", short: "F" },
-    tail: { type: "string" },
-  });
+  const { values, positionals, global } = parseCommandArgs(
+    "logs",
+    argv,
+    {
+      follow: { type: "boolean", short: "F" },
+      tail: { type: "string" },
+    },
+    1,
+  );
   const service = positionals[0];
   if (service !== undefined && !SERVICES.includes(service))
     throw new UserError(`unknown service "${service}"`, {

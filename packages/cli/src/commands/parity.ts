@@ -15,7 +15,7 @@ const OPTIONS = {
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals, global } = parseCommandArgs("parity", argv, OPTIONS);
+  const { values, positionals, global } = parseCommandArgs("parity", argv, OPTIONS, 1);
   const usage = (message: string, hint: string) =>
     new UserError(`parity: ${message}`, { exitCode: EXIT.invalidInput, hint });
   if (positionals.length > 0)
