@@ -180,11 +180,17 @@ function keyNode(doc: Document, parent: readonly PropertyKey[], key: string): No
   return undefined;
 }
 
+/** A value as messages show it: JSON-quoted (control characters escaped), cut when long. */
+function quoted(value: string): string {
+  if (value.length <= 80) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, 60))}... (${value.length} characters)`;
+}
+
 function describeValue(value: unknown): string {
   if (value === null) return "null (an empty value)";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value === "string") return `the string ${quoted(value)}`;
   return `the ${typeof value} ${String(value)}`;
 }
 
@@ -230,7 +236,10 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
       if (missing || value === undefined) {
         message = `is required: add ${expected} here`;
       } else if ((zi.expected === "string" && (typeof value === "number" || typeof value === "boolean")) || false) {
-        message = `must be ${expected}, got ${describeValue(value)}. Quote it: "${String(value)}"`;
+        // Quote the text as written: 012345678901 read as a number lost its leading zero.
+        const node = nodeAt(doc, path);
+        const written = isScalar(node) && typeof node.source === "string" ? node.source : String(value);
+        message = `must be ${expected}, got ${describeValue(value)}. Quote it as written: "${written}"`;
       } else if (zi.expected === "int" && typeof value === "number") {
         message = `must be ${expected}, got ${value}`;
       } else {
@@ -274,7 +283,11 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
       // A check may ask not to echo the value (for example when the value may be a secret).
       const hideValue = (zi as { params?: { hideValue?: boolean } }).params?.hideValue === true;
       const shownValue =
-        !hideValue && (typeof value === "string" || typeof value === "number") ? JSON.stringify(value) : undefined;
+        !hideValue && typeof value === "string"
+          ? quoted(value)
+          : !hideValue && typeof value === "number"
+            ? String(value)
+            : undefined;
       message = shownValue !== undefined && !base.includes(String(value)) ? `${base} (got ${shownValue})` : base;
       break;
     }

@@ -397,6 +397,13 @@ const AwsEnvSchema = z
         message: "is required when certificateArn is set (the certificate must cover it)",
       });
     if (env.certificateArn !== undefined) {
+      const certAccount = env.certificateArn.split(":")[4];
+      if (certAccount !== env.account)
+        ctx.addIssue({
+          code: "custom",
+          path: ["certificateArn"],
+          message: `belongs to account ${certAccount}, but the environment deploys to ${env.account}. A load balancer can use only a certificate of its own account`,
+        });
       const certRegion = env.certificateArn.split(":")[3];
       if (certRegion !== env.region)
         ctx.addIssue({
@@ -518,9 +525,13 @@ export const SpecSchema = z
       "--app-name",
       "--allowed-hosts",
     ];
+    // `mlflow server`'s short options for flags mlflow-dev manages, and the spellings click accepts:
+    // --port=6000, -p6000, and (in one list item) "--port 6000".
+    const short: Record<string, string> = { "-h": "--host", "-p": "--port", "-w": "--workers" };
     const checkArgs = (args: readonly string[], path: readonly (string | number)[]) =>
       args.forEach((arg, i) => {
-        const flag = arg.split("=")[0] ?? arg;
+        const word = arg.trim().split(/[=\s]/)[0] ?? arg;
+        const flag = short[word.slice(0, 2)] ?? word;
         if (reserved.includes(flag))
           ctx.addIssue({
             code: "custom",
