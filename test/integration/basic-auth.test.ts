@@ -1,11 +1,22 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAwsClients, destroyAwsClients, send, targetFor } from "../../packages/aws/src/deploy/index.ts";
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { runPythonClient } from "../support/python-client.ts";
-import { cli, imageOverride, readEnvFile, removeLeftovers, requireImagesInCi, testSpecDir } from "../support/stack.ts";
+import {
+  cli,
+  destroyEmulated,
+  EMULATOR,
+  emulatorAnswers,
+  emulatorEnv,
+  imageOverride,
+  readEnvFile,
+  removeLeftovers,
+  requireImagesInCi,
+  stackDatabase,
+  testSpecDir,
+} from "../support/stack.ts";
 
 /**
  * `auth: basic` for real: on the local stack (MLflow's basic-auth app in the project's image, its
@@ -37,32 +48,13 @@ beforeAll(() => {
   env = readEnvFile(join(dir, ".mlflow-dev/.env"));
 }, 600_000);
 
-const EMULATOR = "http://127.0.0.1:4566";
-const emulatorUp = await fetch(`${EMULATOR}/_ministack/health`, { signal: AbortSignal.timeout(3000) })
-  .then((r) => r.ok)
-  .catch(() => false);
-if (!emulatorUp && !process.env.CI)
-  console.warn(
-    `basic-auth.test.ts: no AWS emulator at ${EMULATOR}: the emulated promote is skipped (localstack/start.sh)`,
-  );
-/** The emulator takes a 12-digit access key as the account id: this test's own account. */
-const AWS_ACCOUNT = "363636363636";
-const AWS_ENV = {
-  AWS_ENDPOINT_URL: EMULATOR,
-  AWS_ACCESS_KEY_ID: AWS_ACCOUNT,
-  AWS_SECRET_ACCESS_KEY: "test",
-  AWS_REGION: "eu-west-1",
-};
+const emulatorUp = await emulatorAnswers("basic-auth.test.ts");
+const AWS_ENV = emulatorEnv("363636363636");
+const AWS_ACCOUNT = AWS_ENV.AWS_ACCESS_KEY_ID;
 let promoted = false;
 
 afterAll(() => {
-  if (dir && promoted) {
-    const d = cli(["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], {
-      cwd: dir,
-      env: AWS_ENV,
-    });
-    if (d.code !== 0) console.warn(`destroy of the emulated staging failed:\n${d.stderr}`);
-  }
+  if (dir && promoted) destroyEmulated(dir, AWS_ENV);
   if (dir) cli(["down", "--volumes", "--yes"], { cwd: dir });
 });
 
@@ -99,14 +91,7 @@ describe("basic auth on the local stack", () => {
     });
     expect(denied.status).toBe(403);
     // The auth app keeps its users in the stack's PostgreSQL, beside the tracking tables.
-    const db = new pg.Client({
-      host: "127.0.0.1",
-      port: PORTS.postgres,
-      user: "mlflow",
-      database: "mlflow",
-      password: env.MLFLOW_DEV_DB_PASSWORD,
-    });
-    await db.connect();
+    const db = await stackDatabase(PORTS.postgres, env);
     try {
       const users = await db.query("select username, is_admin from users order by username");
       expect(users.rows).toEqual([

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
@@ -17,6 +16,7 @@ import {
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  stackDatabase,
   testSpecDir,
 } from "../support/stack.ts";
 
@@ -135,14 +135,7 @@ describe("local stack", () => {
   });
 
   it("stores the run as rows in PostgreSQL", async () => {
-    const db = new pg.Client({
-      host: "127.0.0.1",
-      port: PORTS.postgres,
-      user: "mlflow",
-      database: "mlflow",
-      password: env.MLFLOW_DEV_DB_PASSWORD,
-    });
-    await db.connect();
+    const db = await stackDatabase(PORTS.postgres, env);
     try {
       const runs = await db.query("select status from runs where run_uuid = $1", [state.runId]);
       expect(runs.rows).toEqual([{ status: "FINISHED" }]);

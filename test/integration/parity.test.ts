@@ -13,6 +13,10 @@ import {
   cli,
   containerFacts,
   containersWithLabels,
+  destroyEmulated,
+  EMULATOR,
+  emulatorAnswers,
+  emulatorEnv,
   imageOverride,
   minioClient,
   peakMemoryMiB,
@@ -154,36 +158,17 @@ beforeAll(async () => {
 });
 
 /** The emulator: in CI it must be running (.ci/provision starts it); elsewhere its tests skip, saying why. */
-const EMULATOR = "http://127.0.0.1:4566";
-const emulatorUp = await fetch(`${EMULATOR}/_ministack/health`, { signal: AbortSignal.timeout(3000) })
-  .then((r) => r.ok)
-  .catch(() => false);
-if (!emulatorUp && !process.env.CI)
-  console.warn(
-    `parity.test.ts: the AWS emulator does not answer at ${EMULATOR}: the emulated promote is skipped (run localstack/start.sh)`,
-  );
+const emulatorUp = await emulatorAnswers("parity.test.ts");
 /** The emulator's Docker network and its address there (localstack/start.sh). */
 const AWS_NETWORK = process.env.MLFLOW_DEV_AWS_NETWORK ?? "mlflow-dev-aws";
 const AWS_EMULATOR_IP = (process.env.MLFLOW_DEV_AWS_SUBNET ?? "169.254.170.0/24").replace(/\.0\/24$/, ".2");
-/** The emulator takes a 12-digit access key as the account id; this account is this test's own. */
-const AWS_ACCOUNT = "353535353535";
-const AWS_ENV = {
-  AWS_ENDPOINT_URL: EMULATOR,
-  AWS_ACCESS_KEY_ID: AWS_ACCOUNT,
-  AWS_SECRET_ACCESS_KEY: "test",
-  AWS_REGION: "eu-west-1",
-};
+const AWS_ENV = emulatorEnv("353535353535");
+const AWS_ACCOUNT = AWS_ENV.AWS_ACCESS_KEY_ID;
 let promoted = false;
 
 afterAll(async () => {
   for (const c of containers.reverse()) await c.stop().catch(() => undefined);
-  if (dir && promoted) {
-    const d = cli(["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], {
-      cwd: dir,
-      env: AWS_ENV,
-    });
-    if (d.code !== 0) console.warn(`destroy of the emulated staging failed:\n${d.stderr}`);
-  }
+  if (dir && promoted) destroyEmulated(dir, AWS_ENV);
   if (dir) cli(["down", "--volumes", "--yes"], { cwd: dir });
 });
 

@@ -139,3 +139,46 @@ export function peakMemoryMiB(id: string): number {
   );
   return Number(r.stdout.trim()) / 2 ** 20;
 }
+
+/** The AWS emulator (localstack/start.sh) the emulated-promote tests run against. */
+export const EMULATOR = process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
+
+/** Whether the emulator answers; a test file that needs it skips (saying why) unless CI is set. */
+export async function emulatorAnswers(testFile: string): Promise<boolean> {
+  const up = await fetch(`${EMULATOR}/_ministack/health`, { signal: AbortSignal.timeout(3000) })
+    .then((r) => r.ok)
+    .catch(() => false);
+  if (!up && !process.env.CI)
+    console.warn(`${testFile}: no AWS emulator at ${EMULATOR}: the emulated promote is skipped (localstack/start.sh)`);
+  return up;
+}
+
+/** The CLI's environment for an account of the test's own (the emulator takes a 12-digit access key as the account id). */
+export function emulatorEnv(account: string) {
+  return {
+    AWS_ENDPOINT_URL: EMULATOR,
+    AWS_ACCESS_KEY_ID: account,
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_REGION: "eu-west-1",
+  };
+}
+
+/** Removes an emulated environment a test promoted, with its data; says so when that fails. */
+export function destroyEmulated(dir: string, env: Record<string, string>): void {
+  const d = cli(["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], { cwd: dir, env });
+  if (d.code !== 0) console.warn(`destroy of the emulated staging failed:\n${d.stderr}`);
+}
+
+/** A client of a local stack's PostgreSQL, as the spec's user, with the password from its .env. */
+export async function stackDatabase(port: number, env: Record<string, string>) {
+  const { default: pg } = await import("pg");
+  const db = new pg.Client({
+    host: "127.0.0.1",
+    port,
+    user: "mlflow",
+    database: "mlflow",
+    password: env.MLFLOW_DEV_DB_PASSWORD,
+  });
+  await db.connect();
+  return db;
+}

@@ -44,20 +44,8 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
       }),
     };
   }
-  if (doc.contents === null) {
-    return {
-      ok: false,
-      issues: [
-        {
-          file,
-          line: 1,
-          col: 1,
-          path: "",
-          message: "the file is empty. Run `mlflow-dev init` to write a starting spec",
-        },
-      ],
-    };
-  }
+  if (doc.contents === null)
+    return documentIssue(file, "the file is empty. Run `mlflow-dev init` to write a starting spec");
   if (!isMap(doc.contents)) {
     const { line, col } = pos(doc.contents.range?.[0] ?? 0);
     return {
@@ -97,19 +85,10 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
     if (!(e instanceof ReferenceError)) throw e;
-    return {
-      ok: false,
-      issues: [
-        {
-          file,
-          line: 1,
-          col: 1,
-          path: "",
-          message:
-            "invalid YAML: its aliases (*name) expand to too many values. Write the values out, or use fewer aliases",
-        },
-      ],
-    };
+    return documentIssue(
+      file,
+      "invalid YAML: its aliases (*name) expand to too many values. Write the values out, or use fewer aliases",
+    );
   }
   const result = SpecSchema.safeParse(data);
   if (result.success) {
@@ -122,6 +101,11 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
   for (const zi of result.error.issues) issues.push(...toSpecIssues(zi, doc, file, pos));
   issues.sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
   return { ok: false, issues: dedupe(issues) };
+}
+
+/** One problem with the document as a whole, at its start. */
+function documentIssue(file: string, message: string): ParseResult {
+  return { ok: false, issues: [{ file, line: 1, col: 1, path: "", message }] };
 }
 
 /** Like parseSpec, but throws a SpecError carrying every issue. */
