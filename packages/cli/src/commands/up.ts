@@ -22,9 +22,17 @@ export async function run(argv: string[]): Promise<number> {
             passwordIn: `${r.envFile} (${ctx.runtime.LOCAL_SECRET_VARS["auth-admin-password"]})`,
           }
         : undefined;
+    // Without the artifact proxy, clients need the object store's address and keys (never printed).
+    const vars = ctx.runtime.LOCAL_SECRET_VARS;
+    const direct = ctx.model.mlflow.proxyArtifacts
+      ? undefined
+      : {
+          endpoint: ctx.runtime.s3Endpoint(ctx.model),
+          credentialsIn: `${r.envFile} (${vars["minio-root-user"]}, ${vars["minio-root-password"]})`,
+        };
     if (global.json) {
       process.stdout.write(
-        `${JSON.stringify({ url: r.url, changed: r.changed, envFile: r.envFile, composeFile: r.composeFile, ...(auth ? { auth } : {}) }, null, 2)}\n`,
+        `${JSON.stringify({ url: r.url, changed: r.changed, envFile: r.envFile, composeFile: r.composeFile, ...(auth ? { auth } : {}), ...(direct ? { artifacts: direct } : {}) }, null, 2)}\n`,
       );
     } else {
       process.stdout.write(
@@ -32,6 +40,10 @@ export async function run(argv: string[]): Promise<number> {
       );
       process.stdout.write(`credentials: ${r.envFile} (generated, mode 0600; never commit it)\n`);
       if (auth) process.stdout.write(`basic auth: user ${auth.user}, password in ${auth.passwordIn}\n`);
+      if (direct)
+        process.stdout.write(
+          `artifacts: clients write to S3 themselves: MLFLOW_S3_ENDPOINT_URL=${direct.endpoint}, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in ${direct.credentialsIn}\n`,
+        );
     }
     return EXIT.ok;
   } catch (e) {

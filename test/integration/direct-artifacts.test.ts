@@ -1,0 +1,76 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MlflowClient } from "../support/mlflow-client.ts";
+import { runArtifactRoundTrip } from "../support/python-client.ts";
+import {
+  cli,
+  imageOverride,
+  minioClient,
+  readEnvFile,
+  removeLeftovers,
+  requireImagesInCi,
+  testSpecDir,
+} from "../support/stack.ts";
+
+/**
+ * `proxyArtifacts: false` for real on the local stack: the server only records where artifacts
+ * go (s3://bucket/prefix), and the Python client writes them to MinIO itself, with the endpoint
+ * and the keys `up` points at.
+ */
+const NAME = "itdirect";
+const PROJECT = `mlflow-dev-${NAME}`;
+const PORTS = { mlflow: 27050, minio: 29400, minioConsole: 29401, postgres: 27432 };
+const url = `http://127.0.0.1:${PORTS.mlflow}`;
+let dir: string;
+let env: Record<string, string>;
+let up: ReturnType<typeof cli>;
+
+beforeAll(() => {
+  requireImagesInCi();
+  removeLeftovers(PROJECT);
+  dir = testSpecDir(NAME, PORTS);
+  const spec = join(dir, "mlflow-dev.yaml");
+  writeFileSync(spec, readFileSync(spec, "utf8").replace(/^ {2}auth: none$/m, "  auth: none\n  proxyArtifacts: false"));
+  up = cli(["up"], { cwd: dir });
+  expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
+  env = readEnvFile(join(dir, ".mlflow-dev/.env"));
+}, 600_000);
+
+afterAll(() => {
+  if (dir) cli(["down", "--volumes", "--yes"], { cwd: dir });
+});
+
+describe("artifacts without the proxy (proxyArtifacts: false) on the local stack", () => {
+  it("up tells clients the S3 endpoint and where its keys are, and prints no key", () => {
+    expect(up.stdout).toContain(
+      `artifacts: clients write to S3 themselves: MLFLOW_S3_ENDPOINT_URL=http://127.0.0.1:${PORTS.minio}, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in ${join(dir, ".mlflow-dev/.env")}`,
+    );
+    for (const value of Object.values(env)) expect(up.stdout).not.toContain(value);
+  });
+
+  it("the Python client writes and reads a run's artifact in MinIO itself, with those settings", async () => {
+    const r = await runArtifactRoundTrip({
+      image: imageOverride("mlflow") ?? "ghcr.io/mlflow/mlflow:v3.17.2-full",
+      trackingUri: url,
+      env: {
+        MLFLOW_S3_ENDPOINT_URL: `http://127.0.0.1:${PORTS.minio}`,
+        AWS_ACCESS_KEY_ID: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
+        AWS_SECRET_ACCESS_KEY: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "",
+      },
+    });
+    // The server serves no artifacts, so it advertises no proxied transfers.
+    expect(r).toMatchObject({ multipartUploads: false, multipartDownloads: false });
+    expect(r.downloaded).toBe(r.uploaded);
+    const run = await new MlflowClient(url).call<{ run: { info: { artifact_uri: string } } }>("GET", "runs/get", {
+      run_id: r.runId,
+    });
+    expect(run.run.info.artifact_uri).toMatch(/^s3:\/\/mlflow-artifacts\/mlflow\//);
+    const listed = await minioClient(PORTS.minio, env).send(
+      new ListObjectsV2Command({ Bucket: "mlflow-artifacts", Prefix: "mlflow/" }),
+    );
+    const object = (listed.Contents ?? []).find((o) => o.Key?.endsWith(`${r.runId}/artifacts/big.bin`));
+    expect(object?.Size).toBe(12 * 1024 * 1024 + 7);
+  }, 600_000);
+});
