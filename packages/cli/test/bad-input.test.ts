@@ -20,7 +20,7 @@ const bin = fileURLToPath(new URL("../bin/mlflow-dev.js", import.meta.url));
 const basicText = readFileSync(new URL("../../../examples/basic/mlflow-dev.yaml", import.meta.url), "utf8");
 
 function cli(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: "utf8", timeout: 20_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: "utf8", timeout: 10_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, timedOut: r.error !== undefined };
 }
 
@@ -132,6 +132,28 @@ describe("writing files", () => {
 });
 
 describe("no input makes validation crash", () => {
+  it("validate on random bytes and random YAML: exit 0, 1 or 2 within 10 s, never a stack trace", () => {
+    const dir = dirWith();
+    const keys = ["name", "mlflow", "environments", "local", "staging", "ports", "cpu", "memory", "- x", "&a", "*a"];
+    for (let i = 0; i < 12; i++) {
+      const text =
+        i % 3 === 0
+          ? randomBytes(64 + i * 50)
+          : Buffer.from(
+              Array.from(
+                { length: 20 },
+                (_, j) =>
+                  `${" ".repeat((j * 7 + i) % 6)}${keys[(i * 13 + j * 5) % keys.length]}: ${randomBytes(4).toString("base64")}`,
+              ).join("\n"),
+            );
+      writeFileSync(join(dir, `fuzz-${i}.yaml`), text);
+      const r = cli(["validate", "-f", `fuzz-${i}.yaml`], dir);
+      expect(r.timedOut, `fuzz-${i}.yaml hung`).toBe(false);
+      expect([0, 1, 2], r.stderr).toContain(r.code);
+      expect(r.stderr).not.toContain("internal error");
+    }
+  }, 60_000);
+
   it("random bytes and shuffled lines of a real spec give a result, never an exception", () => {
     const lines = basicText.split("\n");
     for (let i = 0; i < 200; i++) {
