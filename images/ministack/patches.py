@@ -1,4 +1,4 @@
-"""Six fixes to MiniStack 1.5.33 where it differs from AWS in ways the
+"""Seven fixes to MiniStack 1.5.33 where it differs from AWS in ways the
 mlflow-dev deployment depends on. Each patch checks that the source still
 looks as expected and fails the image build otherwise (another MiniStack
 version: re-check each one, then update or drop it).
@@ -44,12 +44,35 @@ version: re-check each one, then update or drop it).
    container health checks") and counts as a failed task of its deployment
    (circuit breaker), so the service replaces it; and a service deployment
    completes only once its tasks with a health check are HEALTHY.
+7. CloudFormation creates what `egress: nat`, autoscaling and HTTPS need.
+   MiniStack had no provisioner for AWS::EC2::EIP, AWS::EC2::NatGateway or
+   AWS::ApplicationAutoScaling::ScalableTarget/ScalingPolicy (the stack failed
+   with "Unsupported resource type") and no Application Auto Scaling service.
+   Now an Elastic IP is allocated as AllocateAddress does; a NAT gateway needs
+   an existing subnet, an unassociated Elastic IP and an Internet gateway
+   attached to the subnet's VPC (else it fails with AWS's error codes);
+   application_autoscaling.py adds the Application Auto Scaling control plane
+   for ECS services (register/describe/deregister scalable targets, put/
+   describe/delete scaling policies, with the service's checks: the ECS service
+   exists, min <= max, a target-tracking policy has a value and a known metric).
+   No alarm fires in MiniStack, so nothing scales afterwards. An HTTPS listener
+   needs an ISSUED certificate in ACM of its account and region
+   (CertificateNotFound otherwise); the data plane finds a load balancer by
+   a domain its HTTPS listener's certificate names, as if that domain's DNS
+   record pointed at the load balancer (the emulator has no DNS of its own);
+   and ImportCertificate reads the domain
+   names and validity of the certificate it is given (MiniStack recorded an
+   imported certificate for a made-up domain, valid for a year from import),
+   and refuses one that is not a PEM X.509 certificate, as ACM does. TLS itself is not emulated: the load
+   balancer's data plane is the emulator's plain-HTTP port and picks the
+   listener from the Host header's port (443 for the HTTPS listener).
 """
 
 import pathlib
 import sys
 
 import ministack.app as app
+import ministack.services.acm as acm
 import ministack.services.alb as alb
 import ministack.services.cloudformation.provisioners as provisioners
 import ministack.services.cloudformation.stacks as stacks
@@ -398,4 +421,317 @@ patch(
         task["_startup_stable"] = True
 ''',
     'if task.get("_mlflow_dev_needs_health") and task.get("healthStatus") != "HEALTHY":',
+)
+
+# 7. CloudFormation: NAT gateway, Elastic IP, Application Auto Scaling, HTTPS listener certificates
+def append(module, code, marker):
+    path = pathlib.Path(module.__file__)
+    source = path.read_text()
+    if marker in source:
+        sys.exit(f"patches.py: {path} already holds {marker}; re-check this patch")
+    path.write_text(source + code)
+    print(f"patches.py: extended {path.name}: {marker.strip()}")
+
+
+SERVICE_MODULE = "mlflow_dev_application_autoscaling"
+service_path = pathlib.Path(ecs.__file__).with_name(f"{SERVICE_MODULE}.py")
+service_path.write_text(pathlib.Path(__file__).with_name("application_autoscaling.py").read_text())
+print(f"patches.py: added {service_path.name}")
+patch(
+    app,
+    '    "autoscaling": {"module": "autoscaling"},\n',
+    '    "autoscaling": {"module": "autoscaling"},\n'
+    f'    "application-autoscaling": {{"module": "{SERVICE_MODULE}"}},  # mlflow-dev patch\n',
+    f'"module": "{SERVICE_MODULE}"',
+)
+import ministack.core.router as router  # noqa: E402
+
+patch(
+    router,
+    "SERVICE_PATTERNS = {\n",
+    "SERVICE_PATTERNS = {\n"
+    '    "application-autoscaling": {  # mlflow-dev patch\n'
+    '        "target_prefixes": ["AnyScaleFrontendService"],\n'
+    '        "host_patterns": [r"application-autoscaling\\."],\n'
+    "    },\n",
+    '"target_prefixes": ["AnyScaleFrontendService"]',
+)
+append(
+    provisioners,
+    f'''
+
+# mlflow-dev patch: an Elastic IP, a NAT gateway and Application Auto Scaling
+# through CloudFormation, checked as the services check them; an HTTPS listener
+# needs an issued certificate of its account and region.
+import ministack.services.{SERVICE_MODULE} as _mlflow_dev_aas
+
+
+def _mlflow_dev_eip_create(logical_id, props, stack_name):
+    if props.get("Domain", "vpc") != "vpc":
+        raise ValueError("Only VPC Elastic IP addresses exist (Domain: vpc)")
+    allocation_id = "eipalloc-" + new_uuid().replace("-", "")[:17]
+    public_ip = _ec2._random_ip("52.")
+    _ec2._addresses[allocation_id] = {{
+        "AllocationId": allocation_id, "PublicIp": public_ip, "Domain": "vpc",
+        "AssociationId": None, "InstanceId": None, "NetworkInterfaceId": None,
+        "PrivateIpAddress": None,
+    }}
+    _ec2_apply_tags(allocation_id, props)
+    return public_ip, {{"AllocationId": allocation_id, "PublicIp": public_ip}}
+
+
+def _mlflow_dev_eip_delete(physical_id, props):
+    for allocation_id, address in list(_ec2._addresses.items()):
+        if address["PublicIp"] != physical_id:
+            continue
+        if address.get("AssociationId"):
+            raise ValueError(f"InvalidIPAddress.InUse: Address {{physical_id}} is in use by {{address['AssociationId']}}")
+        _ec2._addresses.pop(allocation_id, None)
+        _ec2._tags.pop(allocation_id, None)
+
+
+def _mlflow_dev_nat_create(logical_id, props, stack_name):
+    subnet_id = props.get("SubnetId", "")
+    subnet = _ec2._subnets.get(subnet_id)
+    if subnet is None:
+        raise ValueError(f"InvalidSubnetID.NotFound: The subnet ID '{{subnet_id}}' does not exist")
+    vpc_id = subnet["VpcId"]
+    connectivity = props.get("ConnectivityType", "public")
+    addresses = []
+    if connectivity == "public":
+        allocation_id = props.get("AllocationId", "")
+        address = _ec2._addresses.get(allocation_id)
+        if address is None:
+            raise ValueError(f"InvalidAllocationID.NotFound: The allocation ID '{{allocation_id}}' does not exist")
+        if address.get("AssociationId"):
+            raise ValueError(f"Resource.AlreadyAssociated: Elastic IP address [{{allocation_id}}] is already associated")
+        attached = any(
+            attachment.get("VpcId") == vpc_id and attachment.get("State") in ("attached", "available")
+            for gateway in _ec2._internet_gateways.values()
+            for attachment in gateway.get("Attachments", [])
+        )
+        if not attached:
+            raise ValueError(f"Gateway.NotAttached: Network {{vpc_id}} has no Internet gateway attached")
+        address["AssociationId"] = "eipassoc-" + new_uuid().replace("-", "")[:17]
+        address["NetworkInterfaceId"] = "eni-" + new_uuid().replace("-", "")[:17]
+        addresses.append({{"AllocationId": allocation_id, "PublicIp": address["PublicIp"],
+                          "NetworkInterfaceId": address["NetworkInterfaceId"]}})
+    nat_id = "nat-" + new_uuid().replace("-", "")[:17]
+    _ec2._nat_gateways[nat_id] = {{
+        "NatGatewayId": nat_id, "SubnetId": subnet_id, "VpcId": vpc_id,
+        "AllocationId": props.get("AllocationId"), "ConnectivityType": connectivity,
+        "State": "available", "CreateTime": _ec2._now_ts(), "Tags": props.get("Tags", []),
+        "NatGatewayAddresses": addresses,
+    }}
+    _ec2_apply_tags(nat_id, props)
+    return nat_id, {{"NatGatewayId": nat_id}}
+
+
+def _mlflow_dev_nat_delete(physical_id, props):
+    nat = _ec2._nat_gateways.get(physical_id)
+    if nat is None:
+        return
+    nat["State"] = "deleted"
+    for entry in nat.get("NatGatewayAddresses", []):
+        address = _ec2._addresses.get(entry["AllocationId"])
+        if address is not None:
+            address["AssociationId"] = None
+            address["NetworkInterfaceId"] = None
+
+
+def _mlflow_dev_aas_call(fn, data):
+    try:
+        return fn(data)
+    except _mlflow_dev_aas.ServiceError as e:
+        raise ValueError(f"{{e.code}}: {{e.message}}") from None
+
+
+def _mlflow_dev_scalable_target_create(logical_id, props, stack_name):
+    data = {{k: props[k] for k in ("ServiceNamespace", "ResourceId", "ScalableDimension", "RoleARN",
+                                   "SuspendedState") if props.get(k) not in (None, "")}}
+    data["MinCapacity"] = int(props.get("MinCapacity", 0))
+    data["MaxCapacity"] = int(props.get("MaxCapacity", 0))
+    target = _mlflow_dev_aas_call(_mlflow_dev_aas.register_scalable_target, data)
+    physical_id = f"{{target['ResourceId']}}|{{target['ScalableDimension']}}|{{target['ServiceNamespace']}}"
+    return physical_id, {{"ScalableTargetARN": target["ScalableTargetARN"]}}
+
+
+def _mlflow_dev_scalable_target_update(physical_id, old_props, new_props, stack_name):
+    return _mlflow_dev_scalable_target_create(physical_id, new_props, stack_name)
+
+
+def _mlflow_dev_scalable_target_delete(physical_id, props):
+    resource_id, dimension, namespace = physical_id.split("|")
+    try:
+        _mlflow_dev_aas.deregister_scalable_target(
+            {{"ServiceNamespace": namespace, "ResourceId": resource_id, "ScalableDimension": dimension}})
+    except _mlflow_dev_aas.ServiceError:
+        pass
+
+
+def _mlflow_dev_scaling_policy_create(logical_id, props, stack_name):
+    data = {{k: props[k] for k in ("PolicyName", "PolicyType", "TargetTrackingScalingPolicyConfiguration",
+                                   "StepScalingPolicyConfiguration", "ServiceNamespace", "ResourceId",
+                                   "ScalableDimension") if props.get(k) not in (None, "")}}
+    if props.get("ScalingTargetId"):
+        data["ResourceId"], data["ScalableDimension"], data["ServiceNamespace"] = props["ScalingTargetId"].split("|")
+    config = data.get("TargetTrackingScalingPolicyConfiguration")
+    if config and config.get("TargetValue") is not None:
+        config = dict(config, TargetValue=float(config["TargetValue"]))
+        data["TargetTrackingScalingPolicyConfiguration"] = config
+    policy = _mlflow_dev_aas_call(_mlflow_dev_aas.put_scaling_policy, data)
+    return policy["PolicyARN"], {{"Arn": policy["PolicyARN"]}}
+
+
+def _mlflow_dev_scaling_policy_update(physical_id, old_props, new_props, stack_name):
+    return _mlflow_dev_scaling_policy_create(physical_id, new_props, stack_name)
+
+
+def _mlflow_dev_scaling_policy_delete(physical_id, props):
+    policy = _mlflow_dev_aas._policies.pop(physical_id, None)
+    if policy is None:
+        return
+
+
+def _mlflow_dev_check_listener_certificates(props):
+    if props.get("Protocol") not in ("HTTPS", "TLS"):
+        return
+    for entry in props.get("Certificates") or []:
+        arn = entry.get("CertificateArn", "")
+        certificate = _acm._certificates.get(arn)
+        if certificate is None:
+            raise ValueError(f"CertificateNotFound: Certificate '{{arn}}' not found")
+        if certificate.get("Status") != "ISSUED":
+            raise ValueError(f"UnsupportedCertificate: Certificate '{{arn}}' is {{certificate.get('Status')}}, not ISSUED")
+
+
+def _mlflow_dev_listener_create(logical_id, props, stack_name):
+    _mlflow_dev_check_listener_certificates(props)
+    return _mlflow_dev_listener_create_unchecked(logical_id, props, stack_name)
+
+
+def _mlflow_dev_listener_update(physical_id, old_props, new_props, stack_name, logical_id=None):
+    _mlflow_dev_check_listener_certificates(new_props)
+    return _mlflow_dev_listener_update_unchecked(physical_id, old_props, new_props, stack_name, logical_id)
+
+
+_mlflow_dev_listener_handlers = _RESOURCE_HANDLERS["AWS::ElasticLoadBalancingV2::Listener"]
+_mlflow_dev_listener_create_unchecked = _mlflow_dev_listener_handlers["create"]
+_mlflow_dev_listener_update_unchecked = _mlflow_dev_listener_handlers["update"]
+_mlflow_dev_listener_handlers["create"] = _mlflow_dev_listener_create
+_mlflow_dev_listener_handlers["update"] = _mlflow_dev_listener_update
+_RESOURCE_HANDLERS.update({{
+    "AWS::EC2::EIP": {{"create": _mlflow_dev_eip_create, "delete": _mlflow_dev_eip_delete}},
+    "AWS::EC2::NatGateway": {{"create": _mlflow_dev_nat_create, "delete": _mlflow_dev_nat_delete}},
+    "AWS::ApplicationAutoScaling::ScalableTarget": {{
+        "create": _mlflow_dev_scalable_target_create,
+        "update": _mlflow_dev_scalable_target_update,
+        "delete": _mlflow_dev_scalable_target_delete,
+    }},
+    "AWS::ApplicationAutoScaling::ScalingPolicy": {{
+        "create": _mlflow_dev_scaling_policy_create,
+        "update": _mlflow_dev_scaling_policy_update,
+        "delete": _mlflow_dev_scaling_policy_delete,
+    }},
+}})
+''',
+    "_mlflow_dev_eip_create",
+)
+
+patch(
+    acm,
+    '    return json_response({"CertificateArn": arn})\n\n\ndef _add_tags(data):\n',
+    '    _mlflow_dev_read_imported(_certificates[arn])\n'
+    '    return json_response({"CertificateArn": arn})\n\n\n'
+    '''def _mlflow_dev_read_imported(record):
+    """mlflow-dev patch: an imported certificate's names and validity, as ACM reads them."""
+    from cryptography import x509
+
+    certificate = x509.load_pem_x509_certificate(record["_pem_body"].encode())
+    names = [a.value for a in certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    try:
+        names += certificate.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        pass
+    names = list(dict.fromkeys(names))
+    record["DomainName"] = names[0] if names else ""
+    record["SubjectAlternativeNames"] = names
+    record["NotBefore"] = certificate.not_valid_before_utc.isoformat()
+    record["NotAfter"] = certificate.not_valid_after_utc.isoformat()
+
+
+def _add_tags(data):
+''',
+    "_mlflow_dev_read_imported",
+)
+patch(
+    acm,
+    "    cert_body = _decode_pem_field(data.get(\"Certificate\"))\n",
+    "    cert_body = _decode_pem_field(data.get(\"Certificate\"))\n"
+    "    if \"-----BEGIN CERTIFICATE-----\" not in cert_body:  # mlflow-dev patch\n"
+    "        return error_response_json(\"ValidationException\", \"The certificate field contains more than one certificate or is not a PEM certificate.\", 400)\n",
+    "if \"-----BEGIN CERTIFICATE-----\" not in cert_body:",
+)
+
+append(
+    alb,
+    '''
+
+def _mlflow_dev_find_lb_by_certificate(host):
+    """mlflow-dev patch: a load balancer by its DNS name, else by a domain that a certificate
+    of one of its HTTPS listeners names (the DNS record a user points at the load balancer)."""
+    lb = _mlflow_dev_find_lb_by_dns_name(host)
+    return lb if lb is not None else _mlflow_dev_lb_by_certificate(host)
+
+
+def _mlflow_dev_lb_by_certificate(host):
+    import ministack.services.acm as acm
+    from ministack.core.responses import set_request_account_id, set_request_region
+
+    hostname = host.split(":")[0].lower()
+    for (account, region, _arn), listener in list(_listeners._data.items()):
+        if listener.get("Protocol") != "HTTPS":
+            continue
+        for arn in listener.get("Certificates", []):
+            certificate = acm._certificates._data.get((account, region, arn)) or {}
+            names = [certificate.get("DomainName", "")] + certificate.get("SubjectAlternativeNames", [])
+            if any(_mlflow_dev_name_covers(name.lower(), hostname) for name in names if name):
+                candidate = _lbs._data.get((account, region, listener["LoadBalancerArn"]))
+                if candidate is not None:
+                    set_request_account_id(account)
+                    set_request_region(region)
+                    return candidate
+    return None
+
+
+def _mlflow_dev_name_covers(name, hostname):
+    if name.startswith("*."):
+        return hostname.partition(".")[2] == name[2:] and hostname.partition(".")[0] != ""
+    return name == hostname
+
+
+_mlflow_dev_find_lb_by_dns_name = find_lb_for_host
+find_lb_for_host = _mlflow_dev_find_lb_by_certificate
+''',
+    "_mlflow_dev_find_lb_by_certificate",
+)
+
+append(
+    app,
+    '''
+
+def _mlflow_dev_is_alb_request(host, path):
+    """mlflow-dev patch: also a request for a domain that an HTTPS listener's certificate names."""
+    if _mlflow_dev_is_alb_request_by_name(host, path):
+        return True
+    alb_module = sys.modules.get("ministack.services.alb")
+    finder = getattr(alb_module, "_mlflow_dev_lb_by_certificate", None)
+    return finder is not None and finder(host) is not None
+
+
+_mlflow_dev_is_alb_request_by_name = _is_potential_alb_request
+_is_potential_alb_request = _mlflow_dev_is_alb_request
+''',
+    "_mlflow_dev_is_alb_request_by_name",
 )

@@ -11,6 +11,7 @@ import {
   send,
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
+import { importCertificate } from "../support/certificate.ts";
 import { BIN, containerFacts, containersWithLabels, imageOverride, ROOT } from "../support/stack.ts";
 
 /**
@@ -599,6 +600,7 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
   let vpcClients: AwsClients;
   let vpcDir: string;
   let vpcId: string;
+  let certificateArn: string;
   const subnets: { id: string; zone: string }[] = [];
   const env = () =>
     awsEnv({ AWS_ACCESS_KEY_ID: VPC_ACCOUNT, AWS_REGION: REGION, MLFLOW_DEV_IMAGES: "" }) as NodeJS.ProcessEnv;
@@ -611,7 +613,10 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
       .replace(/vpcId: .*/, `vpcId: ${ids.vpc}`)
       .replace(/publicSubnetIds:\n(\s+- .*\n)+/, `publicSubnetIds: [${ids.public.join(", ")}]\n`)
       .replace(/privateSubnetIds:\n(\s+- .*\n)+/, `privateSubnetIds: [${ids.private.join(", ")}]\n`)
-      .replace("context: ../../images/mlflow", `context: ${join(ROOT, "images/mlflow")}`);
+      .replace("context: ../../images/mlflow", `context: ${join(ROOT, "images/mlflow")}`)
+      .replace(/certificateArn: .*/, `certificateArn: ${certificateArn}`)
+      // The emulator's RDS runs the one PostgreSQL image built offline (images/postgres, 17).
+      .replace("postgresVersion: 16", "postgresVersion: 17");
     writeFileSync(join(d, "mlflow-dev.yaml"), yaml);
     return d;
   }
@@ -624,6 +629,7 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
       credentials: { accessKeyId: VPC_ACCOUNT, secretAccessKey: "test" },
     });
     vpcId = (await vpcClients.ec2.createVpc({ CidrBlock: "10.42.0.0/16" })).Vpc?.VpcId ?? "";
+    certificateArn = await importCertificate(vpcClients, "mlflow.example.com");
     // Public in a and b, private in a and b, and one more private subnet in a.
     for (const [i, zone] of [`${REGION}a`, `${REGION}b`, `${REGION}a`, `${REGION}b`, `${REGION}a`].entries()) {
       const s = await vpcClients.ec2.createSubnet({
@@ -681,4 +687,50 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
       /does not exist/,
     );
   });
+
+  it("promotes into it: tasks and database in its private subnets, basic auth over HTTPS on the domain; destroy keeps the VPC", async () => {
+    const ids = {
+      vpc: vpcId,
+      public: [subnets[0]?.id ?? "", subnets[1]?.id ?? ""],
+      private: [subnets[2]?.id ?? "", subnets[3]?.id ?? ""],
+    };
+    const d = exampleDir(ids);
+    const promoteEnv = awsEnv({ AWS_ACCESS_KEY_ID: VPC_ACCOUNT, AWS_REGION: REGION });
+    const stack = "mlflow-dev-registry-prod";
+    try {
+      const r = cli(["promote", "--env", "prod", "--json"], d, promoteEnv);
+      expect(r.code, show(r)).toBe(0);
+      const result = JSON.parse(r.stdout) as PromoteResult;
+      expect(result.url).toBe("https://mlflow.example.com");
+      const resources =
+        (await vpcClients.cloudformation.describeStackResources({ StackName: stack })).StackResources ?? [];
+      const types = resources.map((res) => res.ResourceType);
+      for (const own of ["AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::NatGateway", "AWS::EC2::EIP"])
+        expect(types).not.toContain(own);
+      const service = (await vpcClients.ecs.describeServices({ cluster: stack, services: ["registry-mlflow"] }))
+        .services?.[0];
+      expect(service?.runningCount).toBe(2);
+      expect([...(service?.networkConfiguration?.awsvpcConfiguration?.subnets ?? [])].sort()).toEqual(
+        [...ids.private].sort(),
+      );
+      const groupName = resources.find((res) => res.LogicalResourceId === "DatabaseSubnetGroup")?.PhysicalResourceId;
+      const group = (await vpcClients.rds.describeDBSubnetGroups({ DBSubnetGroupName: groupName ?? "" }))
+        .DBSubnetGroups?.[0];
+      expect(group?.VpcId).toBe(vpcId);
+      expect((group?.Subnets ?? []).map((s) => s.SubnetIdentifier).sort()).toEqual([...ids.private].sort());
+      const password = (
+        await vpcClients.secretsManager.getSecretValue({ SecretId: "mlflow-dev/registry/prod/auth-admin-password" })
+      ).SecretString;
+      const target = targetFor(result.url, ENDPOINT);
+      const path = "/api/2.0/mlflow/experiments/search?max_results=1";
+      expect((await send(target, "GET", path)).status).toBe(401);
+      const authorization = `Basic ${Buffer.from(`admin:${password}`).toString("base64")}`;
+      expect((await send(target, "GET", path, { headers: { authorization } })).status).toBe(200);
+    } finally {
+      const r = cli(["destroy", "--env", "prod", "--yes", "--delete-data", "--skip-final-snapshot"], d, promoteEnv);
+      expect(r.code, show(r)).toBe(0);
+    }
+    await expect(vpcClients.cloudformation.describeStacks({ StackName: stack })).rejects.toThrow(/does not exist/);
+    expect((await vpcClients.ec2.describeVpcs({ VpcIds: [vpcId] })).Vpcs?.length).toBe(1);
+  }, 900_000);
 });

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import {
   changedAttributes,
@@ -10,12 +12,14 @@ import {
   isNetworkError,
   type PlanResult,
   parseHolder,
+  send,
   stackFailureMessage,
   stackPhase,
   summarizeChanges,
   targetFor,
   taskDefinitionChanges,
 } from "../src/deploy/index.ts";
+import { certificateProblem } from "../src/deploy/preflight.ts";
 import { LogicalId, placeholderContext, toTaskDefinition, toTemplate, withTeardown } from "../src/index.ts";
 import { exampleModel } from "./helpers.ts";
 
@@ -215,6 +219,58 @@ describe("helpers", () => {
   it("reaches the service through the emulator only when there is one", () => {
     expect(targetFor("http://lb.elb.amazonaws.com", undefined)).toEqual({ url: "http://lb.elb.amazonaws.com" });
     expect(targetFor("http://lb.elb.amazonaws.com", "http://127.0.0.1:4566").via).toBe("http://127.0.0.1:4566");
+  });
+
+  it("reaches a domain through its load balancer before the domain's DNS points there", () => {
+    expect(targetFor("https://mlflow.example.com", undefined, "lb-1.eu-west-1.elb.amazonaws.com")).toEqual({
+      url: "https://mlflow.example.com",
+      via: "https://lb-1.eu-west-1.elb.amazonaws.com",
+    });
+    expect(targetFor("http://lb-1.elb.amazonaws.com", undefined, "lb-1.elb.amazonaws.com")).toEqual({
+      url: "http://lb-1.elb.amazonaws.com",
+    });
+  });
+
+  it("sends an https:// service's Host with :443 when it travels over the emulator's plain HTTP", async () => {
+    const seen: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers.host);
+      res.end("ok");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const via = `http://127.0.0.1:${port}`;
+      expect((await send(targetFor("https://mlflow.example.com", via), "GET", "/health")).status).toBe(200);
+      await send(targetFor("http://lb-1.elb.amazonaws.com", via), "GET", "/health");
+      expect(seen).toEqual(["mlflow.example.com:443", "lb-1.elb.amazonaws.com"]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("accepts only an issued, unexpired certificate that names the domain", () => {
+    const now = new Date("2026-12-01T00:00:00Z");
+    const later = new Date("2027-12-01T00:00:00Z");
+    const cert = (over: object) => ({ Status: "ISSUED", DomainName: "mlflow.example.com", NotAfter: later, ...over });
+    expect(certificateProblem(cert({}), "mlflow.example.com", now)).toBeUndefined();
+    expect(certificateProblem(cert({ DomainName: "*.example.com" }), "mlflow.example.com", now)).toBeUndefined();
+    expect(certificateProblem(cert({ DomainName: "*.example.com" }), "a.mlflow.example.com", now)).toBe(
+      "the certificate is for *.example.com, not for a.mlflow.example.com",
+    );
+    expect(
+      certificateProblem(
+        cert({ DomainName: "example.com", SubjectAlternativeNames: ["example.com", "MLflow.Example.com"] }),
+        "mlflow.example.com",
+        now,
+      ),
+    ).toBeUndefined();
+    expect(certificateProblem(cert({ Status: "PENDING_VALIDATION" }), "mlflow.example.com", now)).toBe(
+      "the certificate is PENDING_VALIDATION, not ISSUED",
+    );
+    expect(certificateProblem(cert({ NotAfter: new Date("2026-11-30T00:00:00Z") }), "mlflow.example.com", now)).toBe(
+      "the certificate expired on 2026-11-30",
+    );
   });
 
   it("tells network failures from AWS answers", () => {

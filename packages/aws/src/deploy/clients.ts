@@ -1,3 +1,4 @@
+import type { ACM } from "@aws-sdk/client-acm";
 import type { CloudFormation } from "@aws-sdk/client-cloudformation";
 import type { CloudWatchLogs } from "@aws-sdk/client-cloudwatch-logs";
 import type { EC2 } from "@aws-sdk/client-ec2";
@@ -24,6 +25,7 @@ export interface AwsClients {
   s3: S3;
   rds: RDS;
   logs: CloudWatchLogs;
+  acm: ACM;
 }
 
 export interface ClientOptions {
@@ -48,7 +50,7 @@ export function endpointUrlFrom(flag: string | undefined, env: NodeJS.ProcessEnv
  * ~/.aws/credentials and config (profiles, SSO, assume-role), container and instance roles.
  */
 export async function createAwsClients(options: ClientOptions): Promise<AwsClients> {
-  const [cfn, ecs, sm, sts, ec2, ssm, ecr, s3, rds, logs] = await Promise.all([
+  const [cfn, ecs, sm, sts, ec2, ssm, ecr, s3, rds, logs, acm] = await Promise.all([
     import("@aws-sdk/client-cloudformation"),
     import("@aws-sdk/client-ecs"),
     import("@aws-sdk/client-secrets-manager"),
@@ -59,6 +61,7 @@ export async function createAwsClients(options: ClientOptions): Promise<AwsClien
     import("@aws-sdk/client-s3"),
     import("@aws-sdk/client-rds"),
     import("@aws-sdk/client-cloudwatch-logs"),
+    import("@aws-sdk/client-acm"),
   ]);
   const config = {
     region: options.region,
@@ -81,6 +84,7 @@ export async function createAwsClients(options: ClientOptions): Promise<AwsClien
     s3: new s3.S3({ ...config, ...(options.endpointUrl ? { forcePathStyle: true } : {}) }),
     rds: new rds.RDS(config),
     logs: new logs.CloudWatchLogs(config),
+    acm: new acm.ACM(config),
   };
 }
 
@@ -97,6 +101,7 @@ export function destroyAwsClients(clients: AwsClients): void {
     clients.s3,
     clients.rds,
     clients.logs,
+    clients.acm,
   ])
     c.destroy();
 }

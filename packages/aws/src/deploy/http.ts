@@ -2,9 +2,13 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 
 /**
- * Where a service answers. On AWS, `url` is all there is. Behind an emulator the load balancer's
- * DNS name does not resolve: requests go to the emulator (`via`) with the load balancer's name as
- * the Host header, which is how the emulator's load-balancer data plane picks the target.
+ * Where a service answers. Requests carry `url`'s host as the Host header (and TLS server name)
+ * and go to `via` when it is set:
+ * - on AWS with a domain, via is the load balancer itself, so promote reaches the service (and
+ *   checks the certificate against the domain) before the domain's DNS record points there;
+ * - behind an emulator, via is the emulator: its load-balancer data plane picks the load balancer
+ *   by the Host header and the listener by the Host header's port, over plain HTTP, so an
+ *   https:// URL is sent with an explicit :443 (TLS itself is not emulated).
  */
 export interface HttpTarget {
   url: string;
@@ -17,8 +21,19 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-export function targetFor(serviceUrl: string, endpointUrl: string | undefined): HttpTarget {
-  return endpointUrl ? { url: serviceUrl, via: endpointUrl } : { url: serviceUrl };
+export function targetFor(serviceUrl: string, endpointUrl: string | undefined, loadBalancerDns?: string): HttpTarget {
+  if (endpointUrl) return { url: serviceUrl, via: endpointUrl };
+  const service = new URL(serviceUrl);
+  if (loadBalancerDns && service.hostname !== loadBalancerDns)
+    return { url: serviceUrl, via: `${service.protocol}//${loadBalancerDns}${service.port ? `:${service.port}` : ""}` };
+  return { url: serviceUrl };
+}
+
+/** The Host header: the service's, with the HTTPS port spelled out when it travels over plain HTTP. */
+function hostHeader(service: URL, dial: URL): string {
+  return service.protocol === "https:" && dial.protocol === "http:" && !service.port
+    ? `${service.hostname}:443`
+    : service.host;
 }
 
 export function send(
@@ -41,7 +56,7 @@ export function send(
         method,
         path: `${basePath}${path}`,
         headers: {
-          host: service.host,
+          host: hostHeader(service, dial),
           ...(body ? { "content-length": String(body.length) } : {}),
           ...options.headers,
         },

@@ -36,6 +36,8 @@ export async function preflight(
   report.info(`account ${identity.account} (${identity.arn}), region ${target.region}`);
   if (options.network !== false && target.network.mode === "existing") await checkNetwork(model, clients, at);
   if (options.bucket !== false) await checkBucket(model, clients, at);
+  if (options.network !== false && target.certificateArn && target.domain)
+    await checkCertificate(clients, target.certificateArn, target.domain, at);
   return identity;
 }
 
@@ -161,6 +163,67 @@ async function checkNetwork(model: Model, clients: AwsClients, at: (k: string) =
         { kind: "input", hint: "List subnets from two different availability zones." },
       );
   }
+}
+
+/**
+ * The HTTPS listener needs an issued certificate of this account and region, and clients refuse
+ * one that does not name the domain or has expired: all of that shows only after the stack is
+ * created (or as browser errors), so it is checked first.
+ */
+async function checkCertificate(
+  clients: AwsClients,
+  arn: string,
+  domain: string,
+  at: (k: string) => string,
+): Promise<void> {
+  let certificate: CertificateDetail;
+  try {
+    certificate = (await clients.acm.describeCertificate({ CertificateArn: arn })).Certificate ?? {};
+  } catch (e) {
+    if (/ResourceNotFound|InvalidArn/.test(awsErrorName(e)))
+      throw new DeployError(`${at("certificateArn")}: certificate ${arn} does not exist in ${clients.region}`, {
+        kind: "input",
+        hint: "Import or request the certificate in ACM in the environment's region (`aws acm list-certificates`).",
+        cause: e,
+      });
+    throw credentialOrAccessError(e, "acm:DescribeCertificate");
+  }
+  const problem = certificateProblem(certificate, domain, new Date());
+  if (problem)
+    throw new DeployError(`${at("certificateArn")}: ${problem}`, {
+      kind: "input",
+      hint: `Use an issued, unexpired certificate for ${domain} (or a wildcard for its parent domain).`,
+    });
+}
+
+type CertificateDetail = {
+  Status?: string | undefined;
+  DomainName?: string | undefined;
+  SubjectAlternativeNames?: string[] | undefined;
+  NotAfter?: Date | undefined;
+};
+
+/** Why a certificate cannot serve `domain` (undefined when it can). */
+export function certificateProblem(certificate: CertificateDetail, domain: string, now: Date): string | undefined {
+  if (certificate.Status !== "ISSUED")
+    return `the certificate is ${certificate.Status ?? "in an unknown state"}, not ISSUED`;
+  const names = [...new Set([certificate.DomainName ?? "", ...(certificate.SubjectAlternativeNames ?? [])])].filter(
+    Boolean,
+  );
+  if (!names.some((name) => certificateNameCovers(name, domain)))
+    return `the certificate is for ${names.join(", ") || "no domain"}, not for ${domain}`;
+  if (certificate.NotAfter && certificate.NotAfter.getTime() <= now.getTime())
+    return `the certificate expired on ${certificate.NotAfter.toISOString().slice(0, 10)}`;
+  return undefined;
+}
+
+/** TLS name matching: exact, or a wildcard that stands for exactly one leftmost label. */
+function certificateNameCovers(name: string, domain: string): boolean {
+  const n = name.toLowerCase();
+  const d = domain.toLowerCase();
+  if (!n.startsWith("*.")) return n === d;
+  const dot = d.indexOf(".");
+  return dot > 0 && d.slice(dot + 1) === n.slice(2);
 }
 
 /** S3 names are global: a bucket that exists in another account can never be created here. */

@@ -92,7 +92,7 @@ async function promoteLocked(model: Model, clients: AwsClients, options: Promote
   const infra = await deployInfrastructure(model, clients, secrets.arns, options);
   const outputs = infra.stack.outputs;
   const url = outputs[OutputName.serviceUrl] ?? "";
-  const target = targetFor(url, clients.endpointUrl);
+  const target = targetFor(url, clients.endpointUrl, outputs[OutputName.loadBalancerDns]);
 
   report.step(stepTitle("image"));
   const image: ImageChoice = await resolveImage(model, clients, outputs, options.specDir, report, options);
