@@ -1,6 +1,7 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { runArtifactRoundTrip } from "../support/python-client.ts";
@@ -43,11 +44,30 @@ afterAll(() => {
 });
 
 describe("artifacts without the proxy (proxyArtifacts: false) on the local stack", () => {
-  it("up tells clients the S3 endpoint and where its keys are, and prints no key", () => {
+  it("up tells clients the S3 endpoint, the access key and where its secret is, and prints no secret", () => {
     expect(up.stdout).toContain(
-      `artifacts: clients write to S3 themselves: MLFLOW_S3_ENDPOINT_URL=http://127.0.0.1:${PORTS.minio}, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in ${join(dir, ".mlflow-dev/.env")}`,
+      `artifacts: clients write to S3 themselves: MLFLOW_S3_ENDPOINT_URL=http://127.0.0.1:${PORTS.minio}, AWS_ACCESS_KEY_ID=mlflow-server, AWS_SECRET_ACCESS_KEY in ${join(dir, ".mlflow-dev/.env")} (MLFLOW_DEV_MINIO_SERVER_SECRET_KEY)`,
     );
     for (const value of Object.values(env)) expect(up.stdout).not.toContain(value);
+  });
+
+  it("that key reaches the artifact prefix only, as the task role does on AWS", async () => {
+    const s3 = minioClient(PORTS.minio, env, "server");
+    const put = (Key: string) => s3.send(new PutObjectCommand({ Bucket: "mlflow-artifacts", Key, Body: "x" }));
+    await put("mlflow/allowed.txt");
+    await expect(put("outside/denied.txt")).rejects.toMatchObject({ name: "AccessDenied" });
+    await expect(s3.send(new ListObjectsV2Command({ Bucket: "mlflow-artifacts" }))).rejects.toMatchObject({
+      name: "AccessDenied",
+    });
+    await expect(s3.send(new CreateBucketCommand({ Bucket: "another-bucket" }))).rejects.toMatchObject({
+      name: "AccessDenied",
+    });
+    // The server's container holds that key, not MinIO's root key.
+    const inspect = execFileSync("docker", ["inspect", "-f", "{{json .Config.Env}}", `${PROJECT}-mlflow-1`], {
+      encoding: "utf8",
+    });
+    expect(inspect).toContain("AWS_ACCESS_KEY_ID=mlflow-server");
+    expect(inspect).not.toContain(env.MLFLOW_DEV_MINIO_ROOT_PASSWORD);
   });
 
   it("the Python client writes and reads a run's artifact in MinIO itself, with those settings", async () => {
@@ -56,8 +76,8 @@ describe("artifacts without the proxy (proxyArtifacts: false) on the local stack
       trackingUri: url,
       env: {
         MLFLOW_S3_ENDPOINT_URL: `http://127.0.0.1:${PORTS.minio}`,
-        AWS_ACCESS_KEY_ID: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
-        AWS_SECRET_ACCESS_KEY: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "",
+        AWS_ACCESS_KEY_ID: "mlflow-server",
+        AWS_SECRET_ACCESS_KEY: env.MLFLOW_DEV_MINIO_SERVER_SECRET_KEY ?? "",
       },
     });
     // The server serves no artifacts, so it advertises no proxied transfers.

@@ -53,16 +53,22 @@ export function readEnvFile(path: string): Record<string, string> {
   return out;
 }
 
-/** An S3 client for a test stack's MinIO, with the root credentials `up` generated into its .env. */
-export function minioClient(port: number, env: Record<string, string>): S3Client {
+/**
+ * An S3 client for a test stack's MinIO, with the root credentials `up` generated into its .env,
+ * or (`as: "server"`) as the server's own user, limited to the artifact prefix.
+ */
+export function minioClient(port: number, env: Record<string, string>, as: "root" | "server" = "root"): S3Client {
   return new S3Client({
     endpoint: `http://127.0.0.1:${port}`,
     region: "us-east-1",
     forcePathStyle: true,
-    credentials: {
-      accessKeyId: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
-      secretAccessKey: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "",
-    },
+    credentials:
+      as === "root"
+        ? {
+            accessKeyId: env.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
+            secretAccessKey: env.MLFLOW_DEV_MINIO_ROOT_PASSWORD ?? "",
+          }
+        : { accessKeyId: "mlflow-server", secretAccessKey: env.MLFLOW_DEV_MINIO_SERVER_SECRET_KEY ?? "" },
   });
 }
 

@@ -4,18 +4,26 @@ import type { Model, SecretName } from "@mlflow-dev/spec";
  * The local stack's secrets live in a `.env` beside compose.yaml. compose.yaml only names the
  * variables (`${MLFLOW_DEV_DB_PASSWORD:?...}`), never their values.
  */
-export const LOCAL_SECRET_VARS: Record<SecretName | "minio-root-user" | "minio-root-password", string> = {
+export const LOCAL_SECRET_VARS: Record<
+  SecretName | "minio-root-user" | "minio-root-password" | "minio-server-secret-key",
+  string
+> = {
   "db-password": "MLFLOW_DEV_DB_PASSWORD",
   "auth-admin-password": "MLFLOW_DEV_AUTH_ADMIN_PASSWORD",
   "flask-secret-key": "MLFLOW_DEV_FLASK_SECRET_KEY",
   "kek-passphrase": "MLFLOW_DEV_KEK_PASSPHRASE",
   "minio-root-user": "MLFLOW_DEV_MINIO_ROOT_USER",
   "minio-root-password": "MLFLOW_DEV_MINIO_ROOT_PASSWORD",
+  "minio-server-secret-key": "MLFLOW_DEV_MINIO_SERVER_SECRET_KEY",
 };
 
 /** The .env variables a Model needs. */
 export function requiredEnvVars(model: Model): string[] {
-  const vars = new Set<string>([LOCAL_SECRET_VARS["minio-root-user"], LOCAL_SECRET_VARS["minio-root-password"]]);
+  const vars = new Set<string>([
+    LOCAL_SECRET_VARS["minio-root-user"],
+    LOCAL_SECRET_VARS["minio-root-password"],
+    LOCAL_SECRET_VARS["minio-server-secret-key"],
+  ]);
   for (const ref of model.mlflow.secrets) vars.add(LOCAL_SECRET_VARS[ref.name]);
   return [...vars].sort();
 }

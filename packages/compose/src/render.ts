@@ -1,4 +1,4 @@
-import type { LocalTarget, Model } from "@mlflow-dev/spec";
+import { artifactAccessStatements, type LocalTarget, type Model } from "@mlflow-dev/spec";
 import { stringify } from "yaml";
 import { LOCAL_SECRET_VARS } from "./env-file.ts";
 
@@ -81,21 +81,25 @@ export function mlflowEnvironment(model: Model): Record<string, string> {
     MLFLOW_DB_HOST: SERVICE.postgres,
     AWS_DEFAULT_REGION: t.region,
     MLFLOW_S3_ENDPOINT_URL: s3Endpoint(model),
-    AWS_ACCESS_KEY_ID: required(LOCAL_SECRET_VARS["minio-root-user"]),
-    AWS_SECRET_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-root-password"]),
+    AWS_ACCESS_KEY_ID: MINIO_SERVER_ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-server-secret-key"]),
     MLFLOW_SERVER_ALLOWED_HOSTS: allowedHosts(model).join(","),
   };
   for (const ref of model.mlflow.secrets) env[ref.env] = required(LOCAL_SECRET_VARS[ref.name]);
   return sortedRecord(env);
 }
 
+/**
+ * Host headers the local server accepts: the published address clients on the host use. The
+ * containers of the stack share the server's network namespace, so they use it too; the
+ * `mlflow` service has no address of its own on the compose network.
+ */
 export function allowedHosts(model: Model): string[] {
   const t = localTarget(model);
   const hosts = [
     `localhost:${t.ports.mlflow}`,
     `127.0.0.1:${t.ports.mlflow}`,
     ...(t.bindAddress !== "127.0.0.1" && t.bindAddress !== "0.0.0.0" ? [`${t.bindAddress}:${t.ports.mlflow}`] : []),
-    `${SERVICE.mlflow}:${model.mlflow.port}`,
     ...model.mlflow.allowedHosts,
   ];
   return [...new Set(hosts)];
@@ -121,16 +125,43 @@ function healthcheck(test: string[], interval: number, timeout: number, retries:
   };
 }
 
+/**
+ * The MinIO user the server signs in as (its secret key is generated into .env): like the ECS
+ * task role, it may only list its prefix and read, write and delete the objects under it. The
+ * root key stays with MinIO and the create-bucket job.
+ */
+export const MINIO_SERVER_ACCESS_KEY = "mlflow-server";
+const MINIO_SERVER_POLICY = "mlflow-artifacts";
+
+/** The MinIO policy of the server's user: the task role's artifact statements. */
+export function minioServerPolicy(model: Model): string {
+  const { bucket, prefix } = model.artifacts;
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: artifactAccessStatements(prefix, {
+      bucket: `arn:aws:s3:::${bucket}`,
+      prefixObjects: `arn:aws:s3:::${bucket}/${prefix}/*`,
+    }),
+  });
+}
+
+/**
+ * The create-bucket job: the bucket, the server's policy and user, each created or updated in
+ * place (every `up` runs it; a user that exists gets its secret from .env again). `mc admin policy
+ * attach` refuses a policy that is already attached, which is the state it is asked for.
+ */
 const CREATE_BUCKET_SCRIPT = [
-  "import os, boto3, botocore",
-  "s3 = boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL'])",
-  "bucket = os.environ['MLFLOW_DEV_BUCKET']",
-  "try:",
-  "    s3.head_bucket(Bucket=bucket)",
-  "    print(f'bucket {bucket} exists')",
-  "except botocore.exceptions.ClientError:",
-  "    s3.create_bucket(Bucket=bucket)",
-  "    print(f'bucket {bucket} created')",
+  "set -eu",
+  'export MC_CONFIG_DIR="$(mktemp -d)"',
+  'mc alias set local "$MLFLOW_DEV_S3_ENDPOINT" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null',
+  'mc mb --ignore-existing "local/$MLFLOW_DEV_BUCKET"',
+  'printf %s "$MLFLOW_DEV_SERVER_POLICY" > "$MC_CONFIG_DIR/policy.json"',
+  `mc admin policy create local ${MINIO_SERVER_POLICY} "$MC_CONFIG_DIR/policy.json" >/dev/null`,
+  'mc admin user add local "$MLFLOW_DEV_SERVER_ACCESS_KEY" "$MLFLOW_DEV_SERVER_SECRET_KEY" >/dev/null',
+  `if ! out=$(mc admin policy attach local ${MINIO_SERVER_POLICY} --user "$MLFLOW_DEV_SERVER_ACCESS_KEY" 2>&1); then`,
+  '  case "$out" in *"already in effect"*) ;; *) echo "$out" >&2; exit 1 ;; esac',
+  "fi",
+  `echo "bucket $MLFLOW_DEV_BUCKET ready; user $MLFLOW_DEV_SERVER_ACCESS_KEY may use s3://$MLFLOW_DEV_BUCKET/${"$"}{MLFLOW_DEV_PREFIX}/ only"`,
 ].join("\n");
 
 /** Holds the network namespace the server, MinIO and the bucket job share; does nothing else. */
@@ -143,7 +174,7 @@ export function toComposeFile(model: Model, options: ComposeRenderOptions = {}):
   const db = model.database;
   const mlflowEnv = mlflowEnvironment(model);
   const image = mlflowImage(model, specDir);
-  // Helper jobs reuse the server image; only the server itself carries the build section.
+  // The migration job reuses the server image; only the server itself carries the build section.
   const jobImage = { image: image.image };
   const hc = model.mlflow.healthCheck;
 
@@ -192,15 +223,17 @@ export function toComposeFile(model: Model, options: ComposeRenderOptions = {}):
   };
 
   const createBucket: Service = {
-    ...jobImage,
-    entrypoint: ["python", "-c"],
-    command: [CREATE_BUCKET_SCRIPT],
+    image: t.images.minio,
+    entrypoint: ["sh", "-c", escapeDollars(CREATE_BUCKET_SCRIPT)],
     environment: sortedRecord({
       MLFLOW_DEV_BUCKET: model.artifacts.bucket,
-      MLFLOW_S3_ENDPOINT_URL: mlflowEnv.MLFLOW_S3_ENDPOINT_URL ?? "",
-      AWS_ACCESS_KEY_ID: required(LOCAL_SECRET_VARS["minio-root-user"]),
-      AWS_SECRET_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-root-password"]),
-      AWS_DEFAULT_REGION: t.region,
+      MLFLOW_DEV_PREFIX: model.artifacts.prefix,
+      MLFLOW_DEV_S3_ENDPOINT: s3Endpoint(model),
+      MLFLOW_DEV_SERVER_ACCESS_KEY: MINIO_SERVER_ACCESS_KEY,
+      MLFLOW_DEV_SERVER_POLICY: escapeDollars(minioServerPolicy(model)),
+      MLFLOW_DEV_SERVER_SECRET_KEY: required(LOCAL_SECRET_VARS["minio-server-secret-key"]),
+      MINIO_ROOT_USER: required(LOCAL_SECRET_VARS["minio-root-user"]),
+      MINIO_ROOT_PASSWORD: required(LOCAL_SECRET_VARS["minio-root-password"]),
     }),
     ...shared,
     depends_on: { [SERVICE.minio]: { condition: "service_healthy" } },

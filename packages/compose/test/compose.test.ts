@@ -66,8 +66,31 @@ describe("compose semantics", () => {
       expect(file.services.network?.ports).toContain(`127.0.0.1:${t?.ports.minio}:${t?.ports.minio}`);
       expect(file.services.minio?.command).toEqual(expect.arrayContaining(["--address", `:${t?.ports.minio}`]));
       const endpoint = `http://127.0.0.1:${t?.ports.minio}`;
-      for (const name of ["mlflow", "create-bucket"])
-        expect(file.services[name]?.environment, name).toMatchObject({ MLFLOW_S3_ENDPOINT_URL: endpoint });
+      expect(file.services.mlflow?.environment).toMatchObject({ MLFLOW_S3_ENDPOINT_URL: endpoint });
+      expect(file.services["create-bucket"]?.environment).toMatchObject({ MLFLOW_DEV_S3_ENDPOINT: endpoint });
+    });
+
+    it(`${label}: the server signs in as a MinIO user limited to its prefix, never with the root key`, () => {
+      for (const name of ["mlflow", "migrate"]) {
+        const env = file.services[name]?.environment as Record<string, string>;
+        expect(env.AWS_ACCESS_KEY_ID, name).toBe("mlflow-server");
+        expect(env.AWS_SECRET_ACCESS_KEY, name).toContain("${MLFLOW_DEV_MINIO_SERVER_SECRET_KEY:?");
+        expect(JSON.stringify(env), name).not.toContain("MLFLOW_DEV_MINIO_ROOT_");
+      }
+      const job = file.services["create-bucket"]?.environment as Record<string, string>;
+      expect(job.MLFLOW_DEV_SERVER_ACCESS_KEY).toBe("mlflow-server");
+      const { bucket, prefix } = model.artifacts;
+      expect(JSON.parse(job.MLFLOW_DEV_SERVER_POLICY ?? "").Statement).toEqual([
+        expect.objectContaining({
+          Action: ["s3:ListBucket"],
+          Resource: [`arn:aws:s3:::${bucket}`],
+          Condition: { StringLike: { "s3:prefix": [prefix, `${prefix}/*`] } },
+        }),
+        expect.objectContaining({
+          Action: ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+          Resource: [`arn:aws:s3:::${bucket}/${prefix}/*`],
+        }),
+      ]);
     });
 
     it(`${label}: publishes every port on the loopback address only`, () => {
@@ -98,7 +121,8 @@ describe("compose semantics", () => {
       for (const v of secretVars) expect(text).toContain(`\${${v}:?`);
       for (const [, svc] of services) {
         for (const [key, value] of Object.entries((svc.environment as Record<string, string>) ?? {})) {
-          if (/PASSWORD|SECRET|ACCESS_KEY/.test(key)) expect(value, key).toMatch(/^\$\{MLFLOW_DEV_[A-Z_]+:\?/);
+          // Access key ids name a user; the secrets are references.
+          if (/PASSWORD|SECRET/.test(key)) expect(value, key).toMatch(/^\$\{MLFLOW_DEV_[A-Z_]+:\?/);
         }
       }
       // A real generated .env's values never appear in the rendering.

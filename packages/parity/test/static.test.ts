@@ -48,8 +48,9 @@ describe("static parity of the examples", () => {
       expect(d?.declaredBy).toBe("built-in");
     }
     expect(declared.get("env.MLFLOW_S3_ENDPOINT_URL")).toMatchObject({ local: "http://127.0.0.1:9000", remote: null });
-    expect(declared.get("secret.AWS_ACCESS_KEY_ID")?.local).toContain("MLFLOW_DEV_MINIO_ROOT_USER");
-    expect(declared.get("secret.AWS_ACCESS_KEY_ID")?.remote).toBeNull();
+    expect(declared.get("env.AWS_ACCESS_KEY_ID")).toMatchObject({ local: "mlflow-server", remote: null });
+    expect(declared.get("secret.AWS_SECRET_ACCESS_KEY")?.local).toContain("MLFLOW_DEV_MINIO_SERVER_SECRET_KEY");
+    expect(declared.get("secret.AWS_SECRET_ACCESS_KEY")?.remote).toBeNull();
     expect(declared.get("port.published")?.local).toBe("127.0.0.1:5050 -> 5000");
     expect(report.declared.map((d) => d.setting).sort()).toEqual(BUILTIN_DECLARATIONS.map((b) => b.setting).sort());
   });

@@ -1,3 +1,4 @@
+export * from "./artifact-access.ts";
 export * from "./fargate.ts";
 export * from "./issues.ts";
 export type * from "./model.ts";

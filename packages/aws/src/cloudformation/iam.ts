@@ -1,4 +1,4 @@
-import type { Model } from "@mlflow-dev/spec";
+import { artifactAccessStatements, type Model } from "@mlflow-dev/spec";
 import { LogicalId, secretParameterName, stackName } from "../names.ts";
 import { bucketArn, prefixObjectsArn } from "./bucket.ts";
 import { ref, sub } from "./intrinsics.ts";
@@ -74,21 +74,7 @@ function toTaskRole(model: Model) {
         PolicyName: "mlflow-artifacts",
         PolicyDocument: {
           Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "ListArtifactPrefix",
-              Effect: "Allow",
-              Action: ["s3:ListBucket"],
-              Resource: [bucketArn()],
-              Condition: { StringLike: { "s3:prefix": [prefix, `${prefix}/*`] } },
-            },
-            {
-              Sid: "ReadWriteArtifacts",
-              Effect: "Allow",
-              Action: ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-              Resource: [prefixObjectsArn(model)],
-            },
-          ],
+          Statement: artifactAccessStatements(prefix, { bucket: bucketArn(), prefixObjects: prefixObjectsArn(model) }),
         },
       },
     ],

@@ -22,13 +22,15 @@ export async function run(argv: string[]): Promise<number> {
             passwordIn: `${r.envFile} (${ctx.runtime.LOCAL_SECRET_VARS["auth-admin-password"]})`,
           }
         : undefined;
-    // Without the artifact proxy, clients need the object store's address and keys (never printed).
+    // Without the artifact proxy, clients need the object store's address and a key scoped to the
+    // artifact prefix, the server's (its secret is never printed).
     const vars = ctx.runtime.LOCAL_SECRET_VARS;
     const direct = ctx.model.mlflow.proxyArtifacts
       ? undefined
       : {
           endpoint: ctx.runtime.s3Endpoint(ctx.model),
-          credentialsIn: `${r.envFile} (${vars["minio-root-user"]}, ${vars["minio-root-password"]})`,
+          accessKeyId: ctx.runtime.MINIO_SERVER_ACCESS_KEY,
+          secretAccessKeyIn: `${r.envFile} (${vars["minio-server-secret-key"]})`,
         };
     if (global.json) {
       process.stdout.write(
@@ -42,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
       if (auth) process.stdout.write(`basic auth: user ${auth.user}, password in ${auth.passwordIn}\n`);
       if (direct)
         process.stdout.write(
-          `artifacts: clients write to S3 themselves: MLFLOW_S3_ENDPOINT_URL=${direct.endpoint}, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in ${direct.credentialsIn}\n`,
+          `artifacts: clients write to S3 themselves: MLFLOW_S3_ENDPOINT_URL=${direct.endpoint}, AWS_ACCESS_KEY_ID=${direct.accessKeyId}, AWS_SECRET_ACCESS_KEY in ${direct.secretAccessKeyIn}\n`,
         );
     }
     return EXIT.ok;

@@ -32,15 +32,15 @@ export const BUILTIN_DECLARATIONS: readonly BuiltinDeclaration[] = [
     applies: localOnly,
   },
   {
-    setting: "secret.AWS_ACCESS_KEY_ID",
+    setting: "env.AWS_ACCESS_KEY_ID",
     reason:
-      "Static keys vs task role: locally the server signs S3 requests with MinIO's generated keys from .env; on AWS it uses the ECS task role's temporary credentials.",
+      "Static key vs task role: locally the server signs S3 requests as a MinIO user whose policy holds the task role's artifact statements (its prefix only); on AWS it uses the ECS task role's temporary credentials.",
     applies: localOnly,
   },
   {
     setting: "secret.AWS_SECRET_ACCESS_KEY",
     reason:
-      "Static keys vs task role: locally the server signs S3 requests with MinIO's generated keys from .env; on AWS it uses the ECS task role's temporary credentials.",
+      "Static key vs task role: the local MinIO user's secret key is generated into .env; on AWS the ECS task role's temporary credentials need none.",
     applies: localOnly,
   },
   {
@@ -57,7 +57,7 @@ export const BUILTIN_DECLARATIONS: readonly BuiltinDeclaration[] = [
   {
     setting: "env.MLFLOW_SERVER_ALLOWED_HOSTS",
     reason:
-      "Allowed hosts: each runtime adds the addresses clients use to reach it (localhost, 127.0.0.1 and the compose service locally; the domain and the load balancer's DNS name on AWS). The spec's mlflow.allowedHosts are on both sides.",
+      "Allowed hosts: each runtime adds the addresses clients use to reach it (localhost and 127.0.0.1 locally; the domain and the load balancer's DNS name on AWS). The spec's mlflow.allowedHosts are on both sides.",
     applies: (l, r, { local, remote }) => {
       if (l === undefined || r === undefined) return false;
       const a = new Set(l.split(","));
