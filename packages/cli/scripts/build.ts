@@ -9,7 +9,16 @@
  *                                               tarball, dist/mlflow-dev-<version>.tgz
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -103,6 +112,8 @@ function bundledDeclarations(): string {
       }
     const paths: Record<string, string[]> = {};
     for (const dir of readdirSync(join(root, "packages"))) {
+      // The declarations resolve npm packages (zod, yaml, ...) as their sources do.
+      symlinkSync(join(root, "packages", dir, "node_modules"), join(tmp, "packages", dir, "node_modules"));
       const manifest = JSON.parse(readFileSync(join(root, "packages", dir, "package.json"), "utf8")) as {
         name: string;
         exports: Record<string, string>;
