@@ -11,6 +11,7 @@
 import { spawnSync } from "node:child_process";
 import {
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -113,7 +114,8 @@ function bundledDeclarations(): string {
     const paths: Record<string, string[]> = {};
     for (const dir of readdirSync(join(root, "packages"))) {
       // The declarations resolve npm packages (zod, yaml, ...) as their sources do.
-      symlinkSync(join(root, "packages", dir, "node_modules"), join(tmp, "packages", dir, "node_modules"));
+      if (existsSync(join(tmp, "packages", dir)) && existsSync(join(root, "packages", dir, "node_modules")))
+        symlinkSync(join(root, "packages", dir, "node_modules"), join(tmp, "packages", dir, "node_modules"));
       const manifest = JSON.parse(readFileSync(join(root, "packages", dir, "package.json"), "utf8")) as {
         name: string;
         exports: Record<string, string>;
