@@ -57,9 +57,12 @@ function userPath(node: NodeRuntime): string {
 
 export function userEnv(node: NodeRuntime, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: userPath(node), NO_COLOR: "1", ...extra };
-  // Nothing of the repository's pnpm/vitest run leaks into the user's project.
+  // Nothing of the repository's pnpm/vitest run leaks into the user's project; the machine's own
+  // npm settings (registry, cache, proxy) stay.
+  const npmSetting = /^npm_config_(registry|cache|userconfig|cafile|strict_ssl|(https_)?proxy|noproxy)$/i;
   for (const k of Object.keys(env))
-    if (k.startsWith("npm_") || k.startsWith("PNPM_") || k === "NODE_PATH" || k.startsWith("VITEST")) delete env[k];
+    if ((/^npm_/i.test(k) && !npmSetting.test(k)) || /^pnpm_/i.test(k) || k === "NODE_PATH" || k.startsWith("VITEST"))
+      delete env[k];
   return env;
 }
 
