@@ -13,6 +13,16 @@ export default defineConfig({
       },
       {
         test: {
+          // The published package: pnpm pack:cli, npm install into a fresh project, npx mlflow-dev there.
+          name: "package",
+          include: ["test/package/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: "integration",
           include: ["packages/*/test/**/*.integration.test.ts", "test/integration/**/*.test.ts"],
           testTimeout: 600_000,

@@ -7,12 +7,16 @@
  *                         a full promote of examples/basic staging, no-op re-promotes, plan, destroy
  *   pnpm bench --footprint also the MLflow container's idle and peak memory for workers 1/2/4 x
  *                         job execution off/on under the live parity workload (bench/footprint.ts)
+ *   pnpm bench --package  also the published package: pnpm pack:cli, npm install into a fresh
+ *                         project, then its --help and validate against bare `node -e 0`, on each
+ *                         tested Node (the target: --help within 1.5x of `node -e 0`)
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { installedProject, nodeRuntimes, packCli } from "../test/support/package.ts";
 import { footprint } from "./footprint.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -161,3 +165,28 @@ if (process.argv.includes("--promote")) {
 }
 
 if (process.argv.includes("--footprint")) await footprint(root, node, bin);
+
+if (process.argv.includes("--package")) {
+  const tarball = packCli();
+  for (const runtime of nodeRuntimes()) {
+    const project = installedProject(tarball, runtime, "mlflow-dev-bench");
+    try {
+      const installed = join(project, "node_modules/mlflow-dev/bin/mlflow-dev.js");
+      writeFileSync(join(project, "mlflow-dev.yaml"), readFileSync(basic, "utf8"));
+      const results = sideBySide(
+        {
+          "node -e 0": () => time(runtime.bin, ["-e", "0"], { cwd: project }),
+          "installed mlflow-dev --help": () => time(runtime.bin, [installed, "--help"], { cwd: project }),
+          "installed mlflow-dev --version": () => time(runtime.bin, [installed, "--version"], { cwd: project }),
+          "installed mlflow-dev validate": () => time(runtime.bin, [installed, "validate"], { cwd: project }),
+        },
+        15,
+      );
+      report(`The installed package (median of 15, Node ${runtime.version})`, results, "node -e 0");
+      const ratio = (results["installed mlflow-dev --help"] ?? 0) / (results["node -e 0"] ?? 1);
+      console.log(`  --help / node -e 0: ${ratio.toFixed(2)}x (target: within 1.5x)`);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  }
+}

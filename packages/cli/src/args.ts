@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { EXIT, UserError } from "./errors.ts";
+import { findSpec, SPEC_FILE } from "./spec-file.ts";
 
 export interface GlobalOptions {
   file: string;
@@ -53,8 +54,13 @@ export function parseCommandArgs(
   return {
     values,
     positionals: parsed.positionals,
-    global: { file: (values.file as string | undefined) ?? "mlflow-dev.yaml", json: values.json === true },
+    global: { file: (values.file as string | undefined) ?? defaultSpec(command), json: values.json === true },
   };
+}
+
+/** Without -f: init writes ./mlflow-dev.yaml; every other command reads the nearest one (see findSpec). */
+function defaultSpec(command: string): string {
+  return command === "init" ? SPEC_FILE : (findSpec() ?? SPEC_FILE);
 }
 
 export function requireString(values: Record<string, unknown>, name: string, command: string): string {

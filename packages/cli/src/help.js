@@ -35,7 +35,8 @@ Parity (local vs AWS):
                             compare the normalized results
 
 Global flags:
-  -f, --file <path>         Spec file (default ./mlflow-dev.yaml)
+  -f, --file <path>         Spec file (default: the nearest mlflow-dev.yaml, in this
+                            directory or a parent, up to the repository root)
       --json                Machine-readable output on stdout
   -h, --help                Help (also: mlflow-dev <command> --help)
   -v, --version             Print the version

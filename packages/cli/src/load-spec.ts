@@ -14,6 +14,7 @@ import {
   UnknownEnvironmentError,
 } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
+import { SPEC_FILE } from "./spec-file.ts";
 
 export interface LoadedSpec {
   spec: Spec;
@@ -37,10 +38,13 @@ export function readSpecText(file: string): string {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT")
-      throw new UserError(`spec file ${file} not found`, {
-        exitCode: EXIT.invalidInput,
-        hint: "Run `mlflow-dev init` to write one, or pass -f <path>.",
-      });
+      throw new UserError(
+        `spec file ${file} not found${file === SPEC_FILE ? " (looked in this directory and its parents, up to the repository root)" : ""}`,
+        {
+          exitCode: EXIT.invalidInput,
+          hint: "Run `mlflow-dev init` to write one, or pass -f <path>.",
+        },
+      );
     throw new UserError(`cannot read spec file ${file}: ${code ?? (e as Error).message}`, {
       exitCode: EXIT.invalidInput,
       hint: "Check the path and its permissions, or pass -f <path>.",

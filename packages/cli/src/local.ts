@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Model } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
 import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveEnv } from "./load-spec.ts";
+import { fileFlag, SPEC_FILE, withSpecFlag } from "./spec-file.ts";
 
 /** The local stack's context: spec, model, where its files live, a Docker client. */
 export async function localContext(file: string) {
@@ -24,19 +25,13 @@ export async function localContext(file: string) {
   };
 }
 
-/** The `-f <spec>` to repeat in a suggested command: none for the default ./mlflow-dev.yaml. */
-export function fileFlag(file: string): string {
-  if (file === "mlflow-dev.yaml" || file === "./mlflow-dev.yaml") return "";
-  return ` -f ${/^[A-Za-z0-9_@%+=:,./-]+$/.test(file) ? file : `'${file.replaceAll("'", "'\\''")}'`}`;
-}
-
-/** Turns a LocalStackError into a UserError (message + hint, exit 1); `file` is the spec as given. */
-export function asUserError(e: unknown, file = "mlflow-dev.yaml"): unknown {
+/** Turns a LocalStackError into a UserError (message + hint, exit 1); `file` is the spec as given or found. */
+export function asUserError(e: unknown, file = SPEC_FILE): unknown {
   if (e instanceof Error && e.name === "LocalStackError") {
     const failed = (e as Error & { failedServices?: readonly string[] }).failedServices ?? [];
     const hint = failed.length
       ? `See ${failed.map((s) => `\`mlflow-dev logs ${s}${fileFlag(file)}\``).join(" and ")}; fix the cause and run \`mlflow-dev up${fileFlag(file)}\` again.`
-      : (e as Error & { hint: string }).hint;
+      : withSpecFlag((e as Error & { hint: string }).hint, file);
     return new UserError(e.message, { exitCode: EXIT.failed, hint });
   }
   return e;

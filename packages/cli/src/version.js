@@ -1,1 +1,1 @@
-export const VERSION = "0.1.0";
+export { MLFLOW_DEV_VERSION as VERSION } from "@mlflow-dev/spec/version";

@@ -72,7 +72,7 @@ describe("mlflow-dev parity --env (static)", () => {
     const local = cli(["parity", "--env", "local", "-f", basic]);
     expect(local.code).toBe(2);
     expect(local.stderr).toContain("--env names the AWS environment to compare with local");
-    expect(local.stderr).toContain("mlflow-dev parity --env staging");
+    expect(local.stderr).toContain(`mlflow-dev parity -f ${basic} --env staging`);
     const unknown = cli(["parity", "--env", "prod", "-f", basic]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("Defined: local, staging");

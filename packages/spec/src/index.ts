@@ -9,3 +9,4 @@ export * from "./schema.ts";
 export * from "./server-footprint.ts";
 export * from "./suggest.ts";
 export * from "./task-size.ts";
+export * from "./version.js";

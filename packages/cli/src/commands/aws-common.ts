@@ -2,6 +2,7 @@ import type { Model } from "@mlflow-dev/spec";
 import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveEnv } from "../load-spec.ts";
+import { withSpecFlag } from "../spec-file.ts";
 
 /** What plan, promote, destroy and unlock share: flags, the spec, the Model, AWS clients. */
 
@@ -114,7 +115,11 @@ export async function withAws(
   try {
     return await fn(ctx);
   } catch (e) {
-    throw asUserError(command, ctx.model, e, ctx.deploy, ctx.clients.endpointUrl);
+    const mapped = asUserError(command, ctx.model, e, ctx.deploy, ctx.clients.endpointUrl);
+    // Every command a hint suggests works from here: with -f when the spec is not ./mlflow-dev.yaml.
+    throw mapped instanceof UserError && mapped.hint !== undefined
+      ? new UserError(mapped.message, { exitCode: mapped.exitCode, hint: withSpecFlag(mapped.hint, ctx.loaded.shown) })
+      : mapped;
   } finally {
     ctx.deploy.destroyAwsClients(ctx.clients);
   }

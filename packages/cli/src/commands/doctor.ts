@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
       check: "docker engine",
       verdict: "fail",
       detail: (e as Error).message,
-      fix: "start dockerd, or run `bash .ci/provision`",
+      fix: "start Docker (`dockerd &` or `systemctl start docker`)",
     });
   }
 
@@ -45,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       check: "docker compose",
       verdict: "fail",
       detail: "the compose v2 plugin is missing",
-      fix: "run `bash .ci/provision`",
+      fix: "install the Docker Compose v2 plugin",
     });
   }
 
@@ -87,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
               check: "images",
               verdict: "warn",
               detail: `not present locally (up will try to pull): ${missing.join(", ")}`,
-              fix: "offline: `bash .ci/provision` and MLFLOW_DEV_IMAGES=$(bash .ci/provision --print-image-overrides)",
+              fix: 'offline: build or load the images and set MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF"',
             },
       );
     }
@@ -149,6 +149,6 @@ async function emulatorCheck(endpoint: string): Promise<Check> {
     check: "aws emulator",
     verdict: "warn",
     detail: `nothing answers at ${endpoint} (only needed for emulated AWS environments)`,
-    fix: "see localstack/README.md",
+    fix: "start an AWS emulator there (MiniStack or LocalStack; see localstack/README.md of the mlflow-dev repository)",
   };
 }

@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { DEFAULT_MLFLOW_VERSION, DEFAULT_POSTGRES_MAJOR, parseSpec, specJsonSchema } from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
+import { withSpecFlag } from "../spec-file.ts";
 
 export const SCHEMA_FILE = "mlflow-dev.schema.json";
 
@@ -62,7 +63,12 @@ export async function run(argv: string[]): Promise<number> {
     { path, text },
     { path: join(dir, SCHEMA_FILE), text: `${JSON.stringify(specJsonSchema(), null, 2)}\n` },
   ]);
-  process.stdout.write(`wrote ${global.file} and ${SCHEMA_FILE}\nnext: mlflow-dev validate, then mlflow-dev up\n`);
+  process.stdout.write(
+    withSpecFlag(
+      `wrote ${global.file} and ${SCHEMA_FILE}\nnext: \`mlflow-dev validate\`, then \`mlflow-dev up\`\n`,
+      global.file,
+    ),
+  );
   return EXIT.ok;
 }
 

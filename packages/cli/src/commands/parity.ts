@@ -4,6 +4,7 @@ import { environmentNames } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { loadSpec, resolveEnv } from "../load-spec.ts";
+import { withSpecFlag } from "../spec-file.ts";
 
 const OPTIONS = {
   env: { type: "string" },
@@ -23,7 +24,14 @@ export async function run(argv: string[]): Promise<number> {
   if (values.live === true) {
     if (values.env !== undefined)
       throw usage("--env is for static parity; --live compares two running servers", "Drop --env, or drop --live.");
-    return runLive(values, global.json);
+    try {
+      return await runLive(values, global.json);
+    } catch (e) {
+      // Its hints name local stack commands (up, status, logs): make them work from here.
+      if (e instanceof UserError && e.hint !== undefined)
+        throw new UserError(e.message, { exitCode: e.exitCode, hint: withSpecFlag(e.hint, global.file) });
+      throw e;
+    }
   }
   for (const flag of ["local", "remote", "save", "connect-to"] as const)
     if (values[flag] !== undefined)
@@ -40,7 +48,9 @@ async function runStatic(env: string, file: string, json: boolean): Promise<numb
   if (env === "local")
     throw new UserError("parity: --env names the AWS environment to compare with local", {
       exitCode: EXIT.invalidInput,
-      hint: aws.length ? `Example: mlflow-dev parity --env ${aws[0]}` : "The spec defines no AWS environment.",
+      hint: aws.length
+        ? withSpecFlag(`Example: mlflow-dev parity --env ${aws[0]}`, file)
+        : "The spec defines no AWS environment.",
     });
   if (!names.includes("local"))
     throw new UserError(`parity: ${loaded.shown} has no local environment to compare ${env} with`, {

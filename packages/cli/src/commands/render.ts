@@ -44,29 +44,21 @@ async function renderLocal(model: Model, specDir: string, out: string | undefine
 }
 
 async function renderAws(model: Model, out: string | undefined, json: boolean): Promise<number> {
-  const aws = await import("@mlflow-dev/aws");
-  const ctx = aws.placeholderContext(model);
+  const { renderAws: render } = await import("../lib.ts");
+  const r = render(model);
   const artifacts = {
-    "template.yaml": aws.toTemplateYaml(model),
-    "task-definition.json": `${JSON.stringify(aws.toTaskDefinition(model, ctx), null, 2)}\n`,
-    "migration-task-definition.json": `${JSON.stringify(aws.toMigrationTaskDefinition(model, ctx), null, 2)}\n`,
-    "rollout-plan.json": `${JSON.stringify(aws.toRolloutPlan(model, ctx), null, 2)}\n`,
+    "template.yaml": r.templateYaml,
+    "task-definition.json": `${JSON.stringify(r.taskDefinition, null, 2)}\n`,
+    "migration-task-definition.json": `${JSON.stringify(r.migrationTaskDefinition, null, 2)}\n`,
+    "rollout-plan.json": `${JSON.stringify(r.rolloutPlan, null, 2)}\n`,
   };
   if (out === undefined) {
-    if (json)
+    if (json) {
+      const { template, taskDefinition, migrationTaskDefinition, rolloutPlan } = r;
       process.stdout.write(
-        `${JSON.stringify(
-          {
-            template: aws.toTemplate(model),
-            taskDefinition: aws.toTaskDefinition(model, ctx),
-            migrationTaskDefinition: aws.toMigrationTaskDefinition(model, ctx),
-            rolloutPlan: aws.toRolloutPlan(model, ctx),
-          },
-          null,
-          2,
-        )}\n`,
+        `${JSON.stringify({ template, taskDefinition, migrationTaskDefinition, rolloutPlan }, null, 2)}\n`,
       );
-    else process.stdout.write(artifacts["template.yaml"]);
+    } else process.stdout.write(artifacts["template.yaml"]);
     return EXIT.ok;
   }
   const { ensureDirectory, writeFilesAtomically } = await import("@mlflow-dev/compose");

@@ -1,6 +1,7 @@
 import { parseCommandArgs } from "../args.ts";
 import { EXIT } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
+import { withSpecFlag } from "../spec-file.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const { global } = parseCommandArgs("status", argv, {});
@@ -16,7 +17,9 @@ export async function run(argv: string[]): Promise<number> {
         `${JSON.stringify({ project: ctx.runtime.projectName(ctx.model), url, healthy, services }, null, 2)}\n`,
       );
     } else if (services.length === 0) {
-      process.stdout.write("the local stack is not running (start it with `mlflow-dev up`)\n");
+      process.stdout.write(
+        withSpecFlag("the local stack is not running (start it with `mlflow-dev up`)\n", global.file),
+      );
     } else {
       const rows = [
         ["SERVICE", "STATE", "HEALTH", "PORTS"],
@@ -35,7 +38,9 @@ export async function run(argv: string[]): Promise<number> {
             .join("  ")
             .trimEnd()}\n`,
         );
-      process.stdout.write(healthy ? `\nhealthy: ${url}\n` : "\nnot healthy: see `mlflow-dev logs <service>`\n");
+      process.stdout.write(
+        healthy ? `\nhealthy: ${url}\n` : withSpecFlag("\nnot healthy: see `mlflow-dev logs <service>`\n", global.file),
+      );
     }
     return healthy ? EXIT.ok : EXIT.failed;
   } catch (e) {

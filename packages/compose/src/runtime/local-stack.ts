@@ -88,7 +88,7 @@ export async function assertDockerReachable(docker: ContainerClient, compose: Co
   } catch (e) {
     throw new LocalStackError(
       `cannot reach the Docker engine: ${(e as Error).message}`,
-      "Start Docker (for example `dockerd &` or `systemctl start docker`), or run `bash .ci/provision` on a fresh machine. Nothing was started.",
+      "Start Docker (for example `dockerd &` or `systemctl start docker`). Nothing was started.",
     );
   }
   try {
@@ -96,7 +96,7 @@ export async function assertDockerReachable(docker: ContainerClient, compose: Co
   } catch {
     throw new LocalStackError(
       "the docker compose v2 plugin is not installed",
-      "Install it (`bash .ci/provision` builds it), then run `mlflow-dev up` again. Nothing was started.",
+      "Install the Docker Compose v2 plugin (`docker compose version` answers once it is), then run `mlflow-dev up` again. Nothing was started.",
     );
   }
 }
@@ -251,7 +251,7 @@ async function checkImages(model: Model, docker: ContainerClient, progress: (m: 
   if (missing.length > 0)
     throw new LocalStackError(
       `image${missing.length > 1 ? "s" : ""} not available locally and could not be pulled:\n  ${missing.join("\n  ")}`,
-      "Check the image names under images: in the spec. Offline, build the images with `bash .ci/provision` and set MLFLOW_DEV_IMAGES (`bash .ci/provision --print-image-overrides`). Nothing was started.",
+      'Check the image names under images: in the spec. Offline, build or load the images and name them in MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF". Nothing was started.',
     );
 }
 

@@ -1,0 +1,52 @@
+/**
+ * The library entry of the mlflow-dev package: parse, validate, resolve and render a spec from
+ * a script, with the same rules and output as the CLI. Everything here is pure (no Docker, no AWS).
+ */
+import {
+  placeholderContext,
+  type RolloutStep,
+  type TaskDefinition,
+  type Template,
+  toMigrationTaskDefinition,
+  toRolloutPlan,
+  toTaskDefinition,
+  toTemplate,
+  toTemplateYaml,
+} from "@mlflow-dev/aws";
+import type { Model } from "@mlflow-dev/spec";
+
+export { type ComposeFile, type ComposeRenderOptions, toComposeFile, toComposeYaml } from "@mlflow-dev/compose";
+export {
+  environmentNames,
+  formatIssue,
+  type ImageOverrides,
+  MLFLOW_DEV_VERSION as VERSION,
+  type Model,
+  type ParseResult,
+  resolve,
+  type Spec,
+  SpecError,
+  type SpecIssue,
+  specJsonSchema,
+} from "@mlflow-dev/spec";
+export { parseSpecText as parse } from "./load-spec.ts";
+
+/** What `mlflow-dev render --env <aws env>` renders, with placeholder deploy facts (no AWS calls). */
+export interface AwsRendering {
+  template: Template;
+  templateYaml: string;
+  taskDefinition: TaskDefinition;
+  migrationTaskDefinition: TaskDefinition;
+  rolloutPlan: RolloutStep[];
+}
+
+export function renderAws(model: Model): AwsRendering {
+  const ctx = placeholderContext(model);
+  return {
+    template: toTemplate(model),
+    templateYaml: toTemplateYaml(model),
+    taskDefinition: toTaskDefinition(model, ctx),
+    migrationTaskDefinition: toMigrationTaskDefinition(model, ctx),
+    rolloutPlan: toRolloutPlan(model, ctx),
+  };
+}

@@ -1,0 +1,95 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installedProject, type NodeRuntime, nodeRuntimes, npx, packCli, ROOT } from "../support/package.ts";
+import { projectContainers, removeLeftovers, requireImagesInCi } from "../support/stack.ts";
+
+/**
+ * The local stack from the published package, as a user runs it: the tarball of `pnpm pack:cli`
+ * installed with npm into a fresh project outside the repository, then `npx mlflow-dev init`, `up`,
+ * `status`, `logs mlflow` and `down` from that project's directory (no -f). Images as in every
+ * integration test: MLFLOW_DEV_IMAGES (scripts/test.sh sets it from .ci/provision).
+ */
+const NAME = "itpackage";
+const PROJECT = `mlflow-dev-${NAME}`;
+const PORTS = { mlflow: 26050, minio: 29100, minioConsole: 29101, postgres: 26432 };
+const url = `http://127.0.0.1:${PORTS.mlflow}`;
+const LONG = { timeout: 600_000 };
+
+const pinned: NodeRuntime = (() => {
+  const version = `v${JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).devDependencies.node}`;
+  const node = nodeRuntimes().find((n) => n.version === version);
+  if (!node) throw new Error(`the pinned Node ${version} is not installed (pnpm install)`);
+  return node;
+})();
+
+let project: string;
+
+beforeAll(() => {
+  requireImagesInCi();
+  removeLeftovers(PROJECT);
+  project = installedProject(packCli(), pinned, NAME);
+  const init = npx(pinned, ["init", "--name", NAME], project);
+  expect(init.code, init.stderr).toBe(0);
+  // Ports of its own, so it never meets another test stack or a developer's.
+  const spec = join(project, "mlflow-dev.yaml");
+  writeFileSync(
+    spec,
+    readFileSync(spec, "utf8").replace(
+      /^ {4}ports:\n {6}mlflow: \d+\n/m,
+      `    ports:\n${Object.entries(PORTS)
+        .map(([k, v]) => `      ${k}: ${v}\n`)
+        .join("")}`,
+    ),
+  );
+  expect(npx(pinned, ["validate"], project).code).toBe(0);
+});
+
+afterAll(() => {
+  if (project) {
+    npx(pinned, ["down", "--volumes", "--yes"], project, LONG);
+    rmSync(project, { recursive: true, force: true });
+  }
+  removeLeftovers(PROJECT);
+});
+
+describe("the installed package runs the local stack from the user's project", () => {
+  it("up starts the stack and keeps its state beside the spec", async () => {
+    const up = npx(pinned, ["up"], project, LONG);
+    expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
+    expect(up.stdout).toContain(`MLflow is up: ${url}`);
+    expect(up.stdout).toContain(join(".mlflow-dev", ".env"));
+    expect(existsSync(join(project, ".mlflow-dev/compose.yaml"))).toBe(true);
+    expect(statSync(join(project, ".mlflow-dev/.env")).mode & 0o777).toBe(0o600);
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+  });
+
+  it("status reports every long-running service healthy, from the project and from a subdirectory", () => {
+    const status = npx(pinned, ["status"], project, LONG);
+    expect(status.code, status.stderr).toBe(0);
+    for (const service of ["mlflow", "postgres", "minio"])
+      expect(status.stdout).toMatch(new RegExp(`^${service} `, "m"));
+    expect(status.stdout).toContain(`healthy: ${url}`);
+    mkdirSync(join(project, "notebooks"), { recursive: true });
+    const fromSub = npx(pinned, ["status", "--json"], join(project, "notebooks"), LONG);
+    expect(fromSub.code, fromSub.stderr).toBe(0);
+    expect(JSON.parse(fromSub.stdout)).toMatchObject({ project: PROJECT, url, healthy: true });
+  });
+
+  it("logs mlflow prints the server's log", () => {
+    const logs = npx(pinned, ["logs", "mlflow", "--tail", "50"], project, LONG);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain("mlflow");
+    expect(logs.stdout.trim().length).toBeGreaterThan(0);
+  });
+
+  it("down stops the stack and keeps the data volumes", () => {
+    const down = npx(pinned, ["down"], project, LONG);
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toMatch(/^stopped \d+ container\(s\); data volumes kept/);
+    expect(projectContainers(PROJECT)).toEqual([]);
+    const status = npx(pinned, ["status"], project, LONG);
+    expect(status.stdout).toContain("the local stack is not running (start it with `mlflow-dev up`)");
+  });
+});
