@@ -32,7 +32,8 @@ export function asUserError(e: unknown, file = SPEC_FILE): unknown {
     const hint = failed.length
       ? `See ${failed.map((s) => `\`mlflow-dev logs ${s}${fileFlag(file)}\``).join(" and ")}; fix the cause and run \`mlflow-dev up${fileFlag(file)}\` again.`
       : withSpecFlag((e as Error & { hint: string }).hint, file);
-    return new UserError(e.message, { exitCode: EXIT.failed, hint });
+    const invalidInput = (e as Error & { invalidInput?: boolean }).invalidInput === true;
+    return new UserError(e.message, { exitCode: invalidInput ? EXIT.invalidInput : EXIT.failed, hint });
   }
   return e;
 }

@@ -127,14 +127,49 @@ function serverScript(spec: Spec, workers: number, extraArgs: readonly string[])
   );
 }
 
+/** Exit code of the migration when the database's schema is newer than the image's MLflow knows. */
+export const MIGRATION_EXIT_NEWER_SCHEMA = 3;
+
 /**
- * Creates the schema on an empty database, upgrades it otherwise. `mlflow db upgrade` alone
- * fails on an empty database, so this uses the same routine the server runs at start-up.
+ * The schema step, the same job locally and as the ECS migration task. It reads the database's
+ * schema revision first: at the head of this MLflow version, nothing is done (the cheap, common
+ * case); a revision this MLflow does not know (a newer version migrated it) is refused with exit
+ * code 3, since MLflow cannot run on a newer schema and alembic would only say "Can't locate
+ * revision"; otherwise the schema is created (empty database) or upgraded, by the routine the
+ * server itself runs at start-up (`mlflow db upgrade` alone fails on an empty database).
  */
-const MIGRATION_SCRIPT = [
-  DB_URI_EXPORT,
-  "exec python -c \"import os; from mlflow.store.db import utils; utils._initialize_tables(utils.create_sqlalchemy_engine_with_retry(os.environ['MLFLOW_BACKEND_STORE_URI'])); print('mlflow database schema is up to date')\"",
+const MIGRATION_PROGRAM = [
+  "import os, sys",
+  "import mlflow, mlflow.store.db_migrations as migrations",
+  "from alembic.config import Config",
+  "from alembic.runtime.migration import MigrationContext",
+  "from alembic.script import ScriptDirectory",
+  "from mlflow.store.db import utils",
+  "engine = utils.create_sqlalchemy_engine_with_retry(os.environ['MLFLOW_BACKEND_STORE_URI'])",
+  "config = Config()",
+  "config.set_main_option('script_location', os.path.dirname(migrations.__file__))",
+  "script = ScriptDirectory.from_config(config)",
+  "heads = set(script.get_heads())",
+  "with engine.connect() as connection:",
+  "    current = set(MigrationContext.configure(connection).get_current_heads())",
+  "def known(revision):",
+  "    try:",
+  "        return script.get_revision(revision) is not None",
+  "    except Exception:",
+  "        return False",
+  "version = mlflow.__version__",
+  "if current and current == heads:",
+  "    print(f'mlflow database schema is at the head of MLflow {version} ({\" \".join(sorted(heads))}): nothing to do')",
+  "    sys.exit(0)",
+  "newer = sorted(r for r in current if not known(r))",
+  "if newer:",
+  '    print(f\'mlflow-dev: the database schema (revision {" ".join(newer)}) is newer than MLflow {version} knows (its head: {" ".join(sorted(heads))}): a newer MLflow migrated it, and MLflow cannot run on a newer schema. Set mlflow.version back to that version, or restore the backup taken before the upgrade.\', file=sys.stderr)',
+  `    sys.exit(${MIGRATION_EXIT_NEWER_SCHEMA})`,
+  "utils._initialize_tables(engine)",
+  'print(f\'mlflow database schema {"upgraded from " + " ".join(sorted(current)) if current else "created"} to {" ".join(sorted(heads))} (MLflow {version})\')',
 ].join("\n");
+
+const MIGRATION_SCRIPT = [DB_URI_EXPORT, "exec python - <<'PY'", MIGRATION_PROGRAM, "PY"].join("\n");
 
 function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;

@@ -3,7 +3,13 @@ import { execa } from "execa";
 
 /** The narrow slice of `docker compose` the local runtime uses. */
 export interface ComposeClient {
-  up(options: { wait: boolean; timeoutSeconds: number; onOutput?: (line: string) => void }): Promise<void>;
+  /** `docker compose up --detach` (of `services` only, when given). */
+  up(options: {
+    wait: boolean;
+    timeoutSeconds: number;
+    onOutput?: (line: string) => void;
+    services?: string[];
+  }): Promise<void>;
   down(options: { volumes: boolean }): Promise<void>;
   logs(options: { service?: string; follow: boolean; tail?: number }): Promise<void>;
   version(): Promise<string>;
@@ -36,9 +42,16 @@ export class DockerComposeCli implements ComposeClient {
     return ["compose", "--project-name", this.projectName, "--file", this.composeFile, "--env-file", this.envFile];
   }
 
-  async up(options: { wait: boolean; timeoutSeconds: number; onOutput?: (line: string) => void }): Promise<void> {
-    const args = [...this.base(), "up", "--detach", "--remove-orphans", "--pull", "missing"];
+  async up(options: {
+    wait: boolean;
+    timeoutSeconds: number;
+    onOutput?: (line: string) => void;
+    services?: string[];
+  }): Promise<void> {
+    const args = [...this.base(), "up", "--detach", "--pull", "missing"];
+    if (!options.services) args.push("--remove-orphans");
     if (options.wait) args.push("--wait", "--wait-timeout", String(options.timeoutSeconds));
+    args.push(...(options.services ?? []));
     const child = execa("docker", args, { all: true, reject: false, env: { COMPOSE_PROGRESS: "plain" } });
     let output = "";
     child.all?.on("data", (chunk: Buffer) => {

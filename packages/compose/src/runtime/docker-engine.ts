@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import type Dockerode from "dockerode";
 
 export interface ServiceState {
@@ -25,6 +26,14 @@ export interface ContainerClient {
   containerLogs(name: string, tail: number): Promise<string>;
   /** Pulls an image; rejects with the registry's reason when it cannot. */
   pullImage(ref: string): Promise<void>;
+  /** Stops a running container (SIGTERM, then SIGKILL after `graceSeconds`). */
+  stopContainer(name: string, graceSeconds: number): Promise<void>;
+  /** Runs a command in a running container, streaming its stdout into `stdout` (not ended). */
+  execToStream(
+    name: string,
+    cmd: string[],
+    stdout: NodeJS.WritableStream,
+  ): Promise<{ exitCode: number; stderr: string }>;
 }
 
 export async function connectDocker(): Promise<ContainerClient> {
@@ -105,6 +114,38 @@ export class DockerEngine implements ContainerClient {
 
   async restartContainer(name: string): Promise<void> {
     await this.docker.getContainer(name).restart({ t: 10 });
+  }
+
+  async stopContainer(name: string, graceSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(name).stop({ t: graceSeconds });
+    } catch (e) {
+      // 304: already stopped.
+      if ((e as { statusCode?: number }).statusCode !== 304) throw e;
+    }
+  }
+
+  async execToStream(
+    name: string,
+    cmd: string[],
+    stdout: NodeJS.WritableStream,
+  ): Promise<{ exitCode: number; stderr: string }> {
+    const exec = await this.docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const errors: Buffer[] = [];
+    const stderr = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        errors.push(chunk);
+        done();
+      },
+    });
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    await new Promise<void>((resolve, reject) => {
+      stream.on("end", resolve);
+      stream.on("error", reject);
+    });
+    const info = await exec.inspect();
+    return { exitCode: info.ExitCode ?? -1, stderr: Buffer.concat(errors).toString("utf8") };
   }
 }
 

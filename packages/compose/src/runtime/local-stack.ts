@@ -6,17 +6,34 @@ import { SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
 import { type ComposeClient, ComposeCommandError, DockerComposeCli } from "./compose-cli.ts";
 import type { ContainerClient, ServiceState } from "./docker-engine.ts";
 import { portIsFree } from "./ports.ts";
+import {
+  backupName,
+  forgetServedVersion,
+  listBackups,
+  readServedVersion,
+  recordServedVersion,
+  versionChange,
+  writeBackup,
+} from "./version-change.ts";
 
 /** A problem the user can fix; nothing was left half-started. */
 export class LocalStackError extends Error {
   readonly hint: string;
   /** The services that failed, when that is the problem (the CLI turns them into `logs` commands). */
   readonly failedServices: readonly string[];
-  constructor(message: string, hint: string, failedServices: readonly string[] = []) {
+  /** The spec asks for something this stack must refuse (exit 2): nothing was changed. */
+  readonly invalidInput: boolean;
+  constructor(
+    message: string,
+    hint: string,
+    failedServices: readonly string[] = [],
+    options: { invalidInput?: boolean } = {},
+  ) {
     super(message);
     this.name = "LocalStackError";
     this.hint = hint;
     this.failedServices = failedServices;
+    this.invalidInput = options.invalidInput ?? false;
   }
 }
 
@@ -151,10 +168,14 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
 
   await checkPorts(t, running);
   await checkImages(model, docker, progress);
+  const change = versionChange(readServedVersion(ctx.stateDir), model);
+  if (change.kind === "downgrade") throw downgradeRefused(change, ctx.stateDir);
 
   const written = writeLocalFiles(ctx.stateDir, model, { specDir: specDirFromState });
   if (written.secretsAdded.length > 0)
     progress(`generated ${written.secretsAdded.length} secret(s) into ${paths.envFile}`);
+  if (change.kind === "upgrade" && (await docker.volumeExists(`${project}_${VOLUME.postgres}`)))
+    await prepareUpgrade(ctx, compose, before, change);
   progress(`starting ${project} (compose file ${paths.composeFile})`);
   const started = Date.now();
   try {
@@ -192,6 +213,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
     );
   }
   progress(`healthy after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  if (change.kind !== "none") recordServedVersion(ctx.stateDir, model.mlflow.version);
   return {
     url: mlflowUrl(model),
     envFile: paths.envFile,
@@ -281,7 +303,56 @@ export async function downLocalStack(ctx: LocalStackContext, options: DownOption
   const project = projectName(ctx.model);
   const before = await ctx.docker.projectServices(project);
   await compose.down(options);
+  // The database is gone with its volume: no MLflow version has served the next one.
+  if (options.volumes) forgetServedVersion(ctx.stateDir);
   return before;
+}
+
+function downgradeRefused(change: { from: string; to: string }, stateDir: string): LocalStackError {
+  const backup = listBackups(stateDir).find((f) => f.includes(`-mlflow-`) && f.endsWith(`-to-${change.from}.sql.gz`));
+  return new LocalStackError(
+    `mlflow.version is ${change.to}, but MLflow ${change.from} last served this stack's database: a downgrade is refused (MLflow cannot run on a schema a newer version migrated). Nothing was changed`,
+    backup
+      ? `Set mlflow.version back to ${change.from}. To go back to the data before the upgrade, restore ${backup} into the stack of the older version (see "Upgrading MLflow" in the README).`
+      : `Set mlflow.version back to ${change.from}.`,
+    [],
+    { invalidInput: true },
+  );
+}
+
+/**
+ * Before a version upgrade: the server is stopped (MLflow supports no mixed-version writers) and
+ * the database dumped into the stack's backups; the migration job then upgrades the schema.
+ */
+async function prepareUpgrade(
+  ctx: LocalStackContext,
+  compose: ComposeClient,
+  before: ServiceState[],
+  change: { from: string; to: string },
+): Promise<void> {
+  const { docker, progress, model } = ctx;
+  progress(`upgrading MLflow ${change.from} -> ${change.to}: stopping the server, then backing up the database`);
+  for (const s of before.filter((x) => x.service === SERVICE.mlflow && x.state === "running"))
+    await docker.stopContainer(s.container, 30);
+  await compose.up({ wait: true, timeoutSeconds: 120, services: [SERVICE.postgres] });
+  const postgres = (await docker.projectServices(projectName(model))).find((s) => s.service === SERVICE.postgres);
+  if (!postgres) throw new LocalStackError("the postgres service did not start", "Run `mlflow-dev doctor`.");
+  const db = model.database;
+  const path = await writeBackup(ctx.stateDir, backupName(change.from, change.to, new Date()), async (out) => {
+    const r = await docker.execToStream(
+      postgres.container,
+      ["pg_dump", "--clean", "--if-exists", "--no-owner", "-U", db.user, "-d", db.name],
+      out,
+    );
+    out.end();
+    if (r.exitCode !== 0) throw new Error(r.stderr.trim() || `pg_dump exited with code ${r.exitCode}`);
+  }).catch((e: Error) => {
+    throw new LocalStackError(
+      `the backup before the upgrade failed: ${e.message}`,
+      "The server is stopped and the database unchanged; fix the cause and run `mlflow-dev up` again.",
+    );
+  });
+  progress(`backed up the database of MLflow ${change.from} to ${path}`);
 }
 
 export async function localStackStatus(ctx: Pick<LocalStackContext, "model" | "docker">): Promise<ServiceState[]> {

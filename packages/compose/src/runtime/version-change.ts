@@ -1,0 +1,121 @@
+import { randomBytes } from "node:crypto";
+import { createWriteStream, readdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import type { Model } from "@mlflow-dev/spec";
+import { ensureDirectory, readOwnFile, writeFilesAtomically } from "../safe-write.ts";
+
+/**
+ * MLflow version changes of a local stack. MLflow requires a schema upgrade with every writer
+ * stopped (mixed-version servers are not supported) and cannot run on a schema newer than it
+ * knows, so `up` remembers which MLflow version last served the stack's database, refuses a
+ * downgrade before anything changes, and before an upgrade stops the server and dumps the
+ * database. The migration job itself refuses a newer schema too (it reads the database's
+ * revision), which covers a stack without that record.
+ */
+
+/** Where the stack records the MLflow version that last served its database. */
+export function servedVersionPath(stateDir: string): string {
+  return join(stateDir, "mlflow-version");
+}
+
+export function backupsDir(stateDir: string): string {
+  return join(stateDir, "backups");
+}
+
+/** Dumps kept per stack: the newest ones (their names start with a UTC timestamp). */
+export const BACKUPS_KEPT = 5;
+
+export function readServedVersion(stateDir: string): string | undefined {
+  return readOwnFile(servedVersionPath(stateDir))?.trim() || undefined;
+}
+
+export function recordServedVersion(stateDir: string, version: string): void {
+  writeFilesAtomically([{ path: servedVersionPath(stateDir), text: `${version}\n` }]);
+}
+
+export function forgetServedVersion(stateDir: string): void {
+  rmSync(servedVersionPath(stateDir), { force: true });
+}
+
+/** Compares release numbers (3.17.2 < 3.18.0; a pre-release such as 3.18.0rc0 before 3.18.0). */
+export function compareVersions(a: string, b: string): number {
+  const parts = (v: string) => {
+    const m = /^(\d+(?:\.\d+)*)(.*)$/.exec(v.trim());
+    return { numbers: (m?.[1] ?? "0").split(".").map(Number), suffix: m?.[2] ?? "" };
+  };
+  const x = parts(a);
+  const y = parts(b);
+  for (let i = 0; i < Math.max(x.numbers.length, y.numbers.length); i++) {
+    const d = (x.numbers[i] ?? 0) - (y.numbers[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  if (x.suffix === y.suffix) return 0;
+  if (x.suffix === "") return 1;
+  if (y.suffix === "") return -1;
+  return x.suffix < y.suffix ? -1 : 1;
+}
+
+export type VersionChange =
+  | { kind: "none" }
+  | { kind: "first"; to: string }
+  | { kind: "upgrade"; from: string; to: string }
+  | { kind: "downgrade"; from: string; to: string };
+
+export function versionChange(served: string | undefined, model: Model): VersionChange {
+  const to = model.mlflow.version;
+  if (served === undefined) return { kind: "first", to };
+  const c = compareVersions(to, served);
+  if (c === 0) return { kind: "none" };
+  return c > 0 ? { kind: "upgrade", from: served, to } : { kind: "downgrade", from: served, to };
+}
+
+/** The backups of a stack, newest first. */
+export function listBackups(stateDir: string): string[] {
+  try {
+    return readdirSync(backupsDir(stateDir))
+      .filter((f) => f.endsWith(".sql.gz"))
+      .sort()
+      .reverse()
+      .map((f) => join(backupsDir(stateDir), f));
+  } catch {
+    return [];
+  }
+}
+
+/** A backup's file name: sortable by time, naming both versions. */
+export function backupName(from: string, to: string, now: Date): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  return `${stamp}-mlflow-${from}-to-${to}.sql.gz`;
+}
+
+/**
+ * Writes a gzip'd dump, streamed from `dump` (the bytes of pg_dump's stdout), to the stack's
+ * backups directory: to a temporary file first, renamed once complete, so a failed dump leaves
+ * no file that looks like a backup. Then keeps the newest BACKUPS_KEPT.
+ */
+export async function writeBackup(
+  stateDir: string,
+  name: string,
+  dump: (out: NodeJS.WritableStream) => Promise<void>,
+): Promise<string> {
+  const dir = backupsDir(stateDir);
+  ensureDirectory(dir);
+  const path = join(dir, name);
+  const temp = join(dir, `.${name}.${randomBytes(6).toString("hex")}.tmp`);
+  const gzip = createGzip();
+  const file = createWriteStream(temp, { flags: "wx", mode: 0o600 });
+  try {
+    await Promise.all([dump(gzip), pipeline(gzip, file)]);
+    renameSync(temp, path);
+  } catch (e) {
+    rmSync(temp, { force: true });
+    throw e;
+  }
+  for (const old of listBackups(stateDir).slice(BACKUPS_KEPT)) rmSync(old, { force: true });
+  return path;
+}
