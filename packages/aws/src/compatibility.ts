@@ -2,6 +2,7 @@ import type { AwsTarget, Model, SpecRule } from "@mlflow-dev/spec";
 import { awsEnvironmentNames, checkFargateSize, resolve } from "@mlflow-dev/spec";
 import { formatCidr, isNetworkAddress, networkOf, parseCidr, SMALLEST_SUBNET_PREFIX } from "./cloudformation/cidr.ts";
 import { TAG_KEYS } from "./cloudformation/tags.ts";
+import { unique } from "./order.ts";
 import { awsTarget } from "./target.ts";
 
 /**
@@ -42,6 +43,15 @@ export const ECS_HEALTH_CHECK_LIMITS = {
 
 /** AWS allows 50 tags per resource; mlflow-dev uses 3 (two of its own and Name). */
 export const MAX_USER_TAGS = 47;
+
+/** ECS refuses a task definition larger than 64 KiB (RegisterTaskDefinition; the ECS service quota "Task definition size"). */
+export const ECS_TASK_DEFINITION_MAX_BYTES = 64 * 1024;
+
+/**
+ * What the spec may add to a task definition (its variables, server flags and allowed hosts): half
+ * of ECS's limit, the other half kept for what mlflow-dev renders around it (roles, image, logs, health check).
+ */
+export const SPEC_TASK_DEFINITION_BUDGET_BYTES = ECS_TASK_DEFINITION_MAX_BYTES / 2;
 
 type Check = (model: Model, target: AwsTarget, at: (key: string) => string) => CompatibilityProblem[];
 
@@ -95,7 +105,14 @@ const checkExistingNetwork: Check = (_model, target, at) => {
   const problems: CompatibilityProblem[] = [];
   if (!n.vpcId) problems.push({ setting: at("network.vpcId"), message: "is required to use an existing VPC" });
   for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
-    if ((n[key] ?? []).length < 2)
+    const ids = n[key] ?? [];
+    const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+    if (twice.length > 0)
+      problems.push({
+        setting: at(`network.${key}`),
+        message: `lists ${unique(twice).join(", ")} more than once. List each subnet once, at least 2 in different availability zones`,
+      });
+    else if (ids.length < 2)
       problems.push({
         setting: at(`network.${key}`),
         message:
@@ -182,6 +199,35 @@ const checkEnvironmentNames: Check = (model) => {
   return problems;
 };
 
+const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length;
+
+/** The spec's variables, flags and hosts fit the ECS task definition (each variable on its own, and all together). */
+const checkTaskDefinitionSize: Check = (model, _target, at) => {
+  const budget = SPEC_TASK_DEFINITION_BUDGET_BYTES;
+  const why = `ECS refuses a task definition larger than ${ECS_TASK_DEFINITION_MAX_BYTES / 1024} KiB, and mlflow-dev keeps ${budget / 1024} KiB of it for the spec's variables and server flags`;
+  const problems: CompatibilityProblem[] = [];
+  for (const [name, value] of Object.entries(model.mlflow.environment)) {
+    const size = bytes({ name, value });
+    if (size > budget)
+      problems.push({
+        setting: at(`mlflow.env.${name}`),
+        message: `is ${value.length} characters long (${size} bytes in the task definition): ${why}. Keep large values out of the environment: put them in the image, or in a file the server reads`,
+      });
+  }
+  if (problems.length > 0) return problems;
+  const total =
+    bytes(Object.entries(model.mlflow.environment).map(([name, value]) => ({ name, value }))) +
+    bytes(model.mlflow.command) +
+    bytes(model.mlflow.allowedHosts);
+  if (total <= budget) return [];
+  return [
+    {
+      setting: at("mlflow"),
+      message: `the server's variables, flags and allowed hosts take ${total} bytes of the task definition together: ${why}. Shorten or remove some of them`,
+    },
+  ];
+};
+
 const CHECKS: readonly Check[] = [
   checkTaskSize,
   checkHealthCheck,
@@ -191,6 +237,7 @@ const CHECKS: readonly Check[] = [
   checkAutoscaling,
   checkTags,
   checkEnvironmentNames,
+  checkTaskDefinitionSize,
 ];
 
 /** Every reason the Model cannot be rendered for ECS Fargate; empty when it can. */

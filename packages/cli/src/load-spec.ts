@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs
 import { dirname, relative, resolve as resolvePath } from "node:path";
 import { awsCompatibilityRule } from "@mlflow-dev/aws";
 import {
+  formatIssue,
   type ImageOverrides,
   ImageRefSchema,
   MAX_SPEC_BYTES,
@@ -88,6 +89,8 @@ export function loadSpec(file: string): LoadedSpec {
   const shown = relative(process.cwd(), path) || file;
   const result = parseSpecText(text, shown);
   if (!result.ok) throw new SpecError(result.issues);
+  // Warnings go to stderr from every command, as validate prints them; the spec stays valid.
+  for (const warning of result.warnings) process.stderr.write(`${formatIssue(warning)}\n`);
   return { spec: result.spec, path, shown, dir: dirname(path) };
 }
 

@@ -1,10 +1,15 @@
-import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument, visit } from "yaml";
+import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { formatPath, SpecError, type SpecIssue } from "./issues.ts";
 import { type Spec, SpecSchema } from "./schema.ts";
 import { nearest } from "./suggest.ts";
+import { specWarnings } from "./warnings.ts";
 
-export type ParseResult = { ok: true; spec: Spec } | { ok: false; issues: SpecIssue[] };
+/**
+ * A valid spec comes with its warnings (settings that work but are risky); an invalid one with every
+ * issue found, errors and (when the schema passed) warnings, in the order of the file.
+ */
+export type ParseResult = { ok: true; spec: Spec; warnings: SpecIssue[] } | { ok: false; issues: SpecIssue[] };
 
 /** A problem a rule outside the schema found, at a dotted path of the spec (e.g. environments.staging.network.cidr). */
 export interface RuleProblem {
@@ -93,8 +98,14 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
   const result = SpecSchema.safeParse(data);
   if (result.success) {
     const found = rules.flatMap((rule) => rule(result.data));
-    if (found.length === 0) return { ok: true, spec: result.data };
-    return { ok: false, issues: dedupe(found.map((p) => ruleIssue(p, doc, file, pos))) };
+    const warnings = specWarnings(result.data).map((p) => ({
+      ...ruleIssue(p, doc, file, pos),
+      severity: "warning" as const,
+    }));
+    if (found.length === 0) return { ok: true, spec: result.data, warnings };
+    const issues = [...found.map((p) => ruleIssue(p, doc, file, pos)), ...warnings];
+    issues.sort((a, b) => a.line - b.line || a.col - b.col);
+    return { ok: false, issues: dedupe(issues) };
   }
 
   const issues: SpecIssue[] = [];
@@ -172,7 +183,9 @@ function quoted(value: string): string {
 
 function describeValue(value: unknown): string {
   if (value === null) return "null (an empty value)";
-  if (Array.isArray(value)) return "a list";
+  // doc.getIn gives YAML collections as nodes, and !!binary as bytes.
+  if (Array.isArray(value) || isSeq(value)) return "a list";
+  if (value instanceof Uint8Array) return "binary data (a !!binary value)";
   if (typeof value === "object") return "a mapping";
   if (typeof value === "string") return `the string ${quoted(value)}`;
   return `the ${typeof value} ${String(value)}`;
@@ -202,7 +215,7 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
         : known.length > 0
           ? `Valid keys here: ${known.join(", ")}`
           : "Remove it";
-      return { file, line, col, path: formatPath([...path, key]), message: `unknown key "${key}". ${hint}` };
+      return { file, line, col, path: formatPath([...path, key]), message: `unknown key ${quoted(key)}. ${hint}` };
     });
   }
 
@@ -257,13 +270,20 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
     case "too_big": {
       const max = Number(zi.maximum);
       if (zi.origin === "array") message = `must list at most ${max} items`;
-      else if (zi.origin === "string") message = `must be at most ${max} characters`;
+      else if (zi.origin === "string")
+        message = `must be at most ${max} characters${typeof value === "string" ? `, got ${value.length}` : ""}`;
       else message = `must be at most ${max}, got ${String(value)}`;
       break;
     }
     case "invalid_format":
     case "custom": {
       const base = zi.message;
+      // A check of a mapping's key (an environment's name) points at the key, not at its value.
+      const key = path[path.length - 1];
+      if ((zi as { params?: { atKey?: boolean } }).params?.atKey === true && typeof key === "string") {
+        const keyAt = keyNode(doc, path.slice(0, -1), key);
+        if (keyAt) ({ line, col } = at(keyAt));
+      }
       // A check may ask not to echo the value (for example when the value may be a secret).
       const hideValue = (zi as { params?: { hideValue?: boolean } }).params?.hideValue === true;
       const shownValue =
