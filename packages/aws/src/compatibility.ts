@@ -81,7 +81,7 @@ const checkHealthCheck: Check = (model) => {
 
 const checkNewNetwork: Check = (_model, target, at) => {
   if (target.network.mode !== "new") return [];
-  const text = target.network.cidr ?? "";
+  const text = target.network.cidr;
   const cidr = parseCidr(text);
   if (!cidr)
     return [{ setting: at("network.cidr"), message: `"${text}" is not an IPv4 CIDR block such as 10.0.0.0/16` }];
@@ -103,9 +103,8 @@ const checkExistingNetwork: Check = (_model, target, at) => {
   const n = target.network;
   if (n.mode !== "existing") return [];
   const problems: CompatibilityProblem[] = [];
-  if (!n.vpcId) problems.push({ setting: at("network.vpcId"), message: "is required to use an existing VPC" });
   for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
-    const ids = n[key] ?? [];
+    const ids = n[key];
     const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
     if (twice.length > 0)
       problems.push({
@@ -119,7 +118,7 @@ const checkExistingNetwork: Check = (_model, target, at) => {
           "needs at least 2 subnets in different availability zones: an ALB and a DB subnet group span two zones",
       });
   }
-  const shared = (n.publicSubnetIds ?? []).filter((id) => (n.privateSubnetIds ?? []).includes(id));
+  const shared = n.publicSubnetIds.filter((id) => n.privateSubnetIds.includes(id));
   if (shared.length > 0)
     problems.push({
       setting: at("network.privateSubnetIds"),

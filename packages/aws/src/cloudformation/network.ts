@@ -35,12 +35,12 @@ export function toNetwork(model: Model): { resources: Resources; refs: NetworkRe
   const n = target.network;
   const publicTasks = n.egress === "public";
   if (n.mode === "existing") {
-    const publicSubnetIds = [...(n.publicSubnetIds ?? [])];
-    const privateSubnetIds = [...(n.privateSubnetIds ?? [])];
+    const publicSubnetIds = [...n.publicSubnetIds];
+    const privateSubnetIds = [...n.privateSubnetIds];
     return {
       resources: {},
       refs: {
-        vpcId: n.vpcId ?? "",
+        vpcId: n.vpcId,
         publicSubnetIds,
         privateSubnetIds,
         taskSubnetIds: publicTasks ? [...publicSubnetIds] : [...privateSubnetIds],
@@ -50,7 +50,7 @@ export function toNetwork(model: Model): { resources: Resources; refs: NetworkRe
   const publicSubnetIds = ZONES.map((i) => ref(LogicalId.publicSubnet(i)));
   const privateSubnetIds = ZONES.map((i) => ref(LogicalId.privateSubnet(i)));
   return {
-    resources: toNewVpcResources(model, n.cidr ?? "", publicTasks),
+    resources: toNewVpcResources(model, n.cidr, publicTasks),
     refs: {
       vpcId: ref(LogicalId.vpc),
       publicSubnetIds,

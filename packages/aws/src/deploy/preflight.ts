@@ -1,4 +1,4 @@
-import type { Model } from "@mlflow-dev/spec";
+import type { ExistingNetwork, Model } from "@mlflow-dev/spec";
 import { nearest } from "@mlflow-dev/spec";
 import { assertCompatible } from "../compatibility.ts";
 import type { AwsClients } from "./clients.ts";
@@ -34,7 +34,7 @@ export async function preflight(
   await checkRegion(clients, target.region, at("region"));
   const identity = await checkAccount(clients, target.account, at("account"));
   report.info(`account ${identity.account} (${identity.arn}), region ${target.region}`);
-  if (options.network !== false && target.network.mode === "existing") await checkNetwork(model, clients, at);
+  if (options.network !== false && target.network.mode === "existing") await checkNetwork(target.network, clients, at);
   if (options.bucket !== false) await checkBucket(model, clients, at);
   return identity;
 }
@@ -112,9 +112,8 @@ async function checkAccount(clients: AwsClients, expected: string, setting: stri
   return { account, arn, region: clients.region };
 }
 
-async function checkNetwork(model: Model, clients: AwsClients, at: (k: string) => string): Promise<void> {
-  const n = assertCompatible(model).network;
-  const vpcId = n.vpcId ?? "";
+async function checkNetwork(n: ExistingNetwork, clients: AwsClients, at: (k: string) => string): Promise<void> {
+  const vpcId = n.vpcId;
   try {
     const r = await clients.ec2.describeVpcs({ VpcIds: [vpcId] });
     if (!r.Vpcs?.length) throw Object.assign(new Error(`The vpc ID '${vpcId}' does not exist`), { name: "NotFound" });
@@ -128,7 +127,7 @@ async function checkNetwork(model: Model, clients: AwsClients, at: (k: string) =
     throw credentialOrAccessError(e, "ec2:DescribeVpcs");
   }
   for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
-    const ids = n[key] ?? [];
+    const ids = n[key];
     let subnets: { id: string; vpc: string; zone: string }[];
     try {
       const r = await clients.ec2.describeSubnets({ SubnetIds: ids });
