@@ -246,13 +246,6 @@ export function checkCompatibility(model: Model): CompatibilityProblem[] {
   return CHECKS.flatMap((check) => check(model, target, at));
 }
 
-/** The Model's AWS target, or an AwsCompatibilityError listing every problem. */
-export function assertCompatible(model: Model): AwsTarget {
-  const problems = checkCompatibility(model);
-  if (problems.length > 0) throw new AwsCompatibilityError(problems);
-  return awsTarget(model);
-}
-
 /**
  * The compatibility checks as a spec rule: every AWS environment of the spec, resolved and checked,
  * so `validate` (and every command that reads a spec) refuses what the renderers could not render.

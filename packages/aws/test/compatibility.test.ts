@@ -1,12 +1,6 @@
 import type { AwsTarget, Model } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
-import {
-  AwsCompatibilityError,
-  checkCompatibility,
-  placeholderContext,
-  toTaskDefinition,
-  toTemplate,
-} from "../src/index.ts";
+import { AwsCompatibilityError, checkCompatibility, toAwsModel, toTemplate } from "../src/index.ts";
 import { exampleModel } from "./helpers.ts";
 
 /** Settings the Model can express but Fargate (or the stack) cannot honour: each names the setting and why. */
@@ -176,7 +170,7 @@ describe("compatibility", () => {
     expect(problems).toContainEqual({ setting, message: expect.stringMatching(message) });
   });
 
-  it("reports every problem at once, and the renderers refuse the Model", () => {
+  it("reports every problem at once, and toAwsModel (the one way into the renderers) refuses the Model", () => {
     const model = variant((m) => {
       m.resources.cpu = 300;
       m.mlflow.healthCheck.retries = 0;
@@ -185,14 +179,21 @@ describe("compatibility", () => {
       "environments.staging.cpu",
       "mlflow.healthCheck.retries",
     ]);
-    expect(() => toTemplate(model)).toThrow(AwsCompatibilityError);
-    expect(() => toTaskDefinition(model, placeholderContext(model))).toThrow(
+    expect(() => toAwsModel(model)).toThrow(AwsCompatibilityError);
+    expect(() => toAwsModel(model)).toThrow(
       /cannot be deployed to ECS Fargate \(2 problems\):\n {2}environments.staging.cpu: Fargate does not support 300/,
     );
   });
 
+  it("the renderers take only a checked AwsModel: an unchecked Model does not type-check", () => {
+    const unchecked: Model = structuredClone(exampleModel("basic", "staging"));
+    // @ts-expect-error a resolved Model must go through toAwsModel first
+    expect(() => toTemplate(unchecked)).not.toThrow();
+    expect(toTemplate(toAwsModel(unchecked))).toEqual(toTemplate(exampleModel("basic", "staging")));
+  });
+
   it("refuses the local environment with the reason and the fix", () => {
-    expect(() => toTemplate(exampleModel("basic", "local"))).toThrow(
+    expect(() => exampleModel("basic", "local")).toThrow(
       /environment "local" is the local Docker Compose stack: the AWS renderer needs an AWS environment/,
     );
   });

@@ -1,6 +1,6 @@
-import type { ExistingNetwork, Model } from "@mlflow-dev/spec";
+import type { ExistingNetwork } from "@mlflow-dev/spec";
 import { nearest } from "@mlflow-dev/spec";
-import { assertCompatible } from "../compatibility.ts";
+import type { AwsModel } from "../aws-model.ts";
 import type { AwsClients } from "./clients.ts";
 import { awsErrorMessage, awsErrorName, DeployError, isNetworkError } from "./errors.ts";
 import type { Reporter } from "./report.ts";
@@ -23,12 +23,12 @@ export interface PreflightOptions {
  * the existing network the spec names. Each failure is an `input` error naming the setting.
  */
 export async function preflight(
-  model: Model,
+  model: AwsModel,
   clients: AwsClients,
   report: Reporter,
   options: PreflightOptions = { network: true, bucket: true },
 ): Promise<Identity> {
-  const target = assertCompatible(model);
+  const target = model.target;
   const at = (key: string) => `environments.${model.environment}.${key}`;
   await checkCredentials(clients);
   await checkRegion(clients, target.region, at("region"));
@@ -163,7 +163,7 @@ async function checkNetwork(n: ExistingNetwork, clients: AwsClients, at: (k: str
 }
 
 /** S3 names are global: a bucket that exists in another account can never be created here. */
-async function checkBucket(model: Model, clients: AwsClients, at: (k: string) => string): Promise<void> {
+async function checkBucket(model: AwsModel, clients: AwsClients, at: (k: string) => string): Promise<void> {
   const bucket = model.artifacts.bucket;
   try {
     await clients.s3.headBucket({ Bucket: bucket });

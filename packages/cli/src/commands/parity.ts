@@ -51,18 +51,9 @@ async function runStatic(env: string, file: string, json: boolean): Promise<numb
   const local = resolveEnv(loaded, "local");
   const remote = resolveEnv(loaded, env);
   const { staticParity, formatStaticReport } = await import("@mlflow-dev/parity");
-  const { AwsCompatibilityError } = await import("@mlflow-dev/aws");
-  let report: ReturnType<typeof staticParity>;
-  try {
-    report = staticParity(local, remote);
-  } catch (e) {
-    if (e instanceof AwsCompatibilityError)
-      throw new UserError(`parity: ${e.message}`, {
-        exitCode: EXIT.invalidInput,
-        hint: "Fix the spec, then run parity again.",
-      });
-    throw e;
-  }
+  // Validation ran every AWS rule: narrowing cannot fail for a spec loadSpec accepted.
+  const { toAwsModel } = await import("@mlflow-dev/aws");
+  const report = staticParity(local, toAwsModel(remote));
   if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatStaticReport(report, { width: process.stdout.columns ?? 140 }));
   return report.drift.length === 0 ? EXIT.ok : EXIT.failed;

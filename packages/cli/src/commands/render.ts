@@ -43,8 +43,10 @@ async function renderLocal(model: Model, specDir: string, out: string | undefine
   return EXIT.ok;
 }
 
-async function renderAws(model: Model, out: string | undefined, json: boolean): Promise<number> {
+async function renderAws(resolved: Model, out: string | undefined, json: boolean): Promise<number> {
   const aws = await import("@mlflow-dev/aws");
+  // Validation ran every AWS rule: narrowing cannot fail for a spec loadSpec accepted.
+  const model = aws.toAwsModel(resolved);
   const ctx = aws.placeholderContext(model);
   const artifacts = {
     "template.yaml": aws.toTemplateYaml(model),

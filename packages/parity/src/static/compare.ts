@@ -1,4 +1,4 @@
-import { placeholderContext, toTaskDefinition } from "@mlflow-dev/aws";
+import { type AwsModel, placeholderContext, toTaskDefinition } from "@mlflow-dev/aws";
 import { toComposeFile } from "@mlflow-dev/compose";
 import type { Model, ParityDeclaration } from "@mlflow-dev/spec";
 import { BUILTIN_DECLARATIONS } from "./builtin.ts";
@@ -36,10 +36,9 @@ export interface StaticParityReport {
  * container definition (from the AWS environment's Model, with placeholder deploy facts). Pure.
  * Every difference is declared (built in, or in the spec's parity.declared) or drift.
  */
-export function staticParity(local: Model, remote: Model): StaticParityReport {
+export function staticParity(local: Model, remote: AwsModel): StaticParityReport {
   if (local.target.kind !== "local")
     throw new Error(`static parity: "${local.environment}" is not the local environment`);
-  if (remote.target.kind !== "aws") throw new Error(`static parity: "${remote.environment}" is not an AWS environment`);
 
   const file = toComposeFile(local);
   const composeService = withSharedNetwork(file.services.mlflow ?? {}, file.services, local.mlflow.port);
