@@ -1,4 +1,15 @@
-import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from "yaml";
+import {
+  type Document,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+} from "yaml";
 import type { z } from "zod";
 import { formatPath, SpecError, type SpecIssue } from "./issues.ts";
 import { type Spec, SpecSchema } from "./schema.ts";
@@ -40,6 +51,14 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
 
   // A tag mlflow-dev does not know (!Ref, !Sub) would silently become a string.
   const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === "TAG_RESOLVE_FAILED")];
+  // The YAML parser reports running out of stack (deep nesting) as errors; one clear issue says it.
+  const overflow = problems.find((e) => /call stack|stack overflow/i.test(e.message));
+  if (overflow) {
+    // Where the parser ran out of stack depends on the stack's size: point at the first bracket
+    // too deep instead (or at the start, for nesting by indentation), so the same text gives the same issue.
+    const { line, col } = pos(deepFlowOffset(text) ?? 0);
+    return { ok: false, issues: [{ file, line, col, path: "", message: tooDeep }] };
+  }
   if (problems.length > 0) {
     return {
       ok: false,
@@ -65,6 +84,12 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
         },
       ],
     };
+  }
+
+  const deep = tooDeepNode(doc.contents);
+  if (deep) {
+    const { line, col } = pos(deep.range?.[0] ?? 0);
+    return { ok: false, issues: [{ file, line, col, path: "", message: tooDeep }] };
   }
 
   // A key that names the object prototype would vanish when the YAML becomes an object.
@@ -112,6 +137,48 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
   for (const zi of result.error.issues) issues.push(...toSpecIssues(zi, doc, file, pos));
   issues.sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
   return { ok: false, issues: dedupe(issues) };
+}
+
+/** How deep a spec's values may nest; the deepest real setting is a handful of levels down. */
+export const MAX_SPEC_DEPTH = 32;
+
+const tooDeep = `invalid YAML: the values nest more than ${MAX_SPEC_DEPTH} levels deep, and no setting of a spec is that deep. Flatten the value`;
+
+/** The first node nested deeper than MAX_SPEC_DEPTH, found without recursion. */
+function tooDeepNode(root: Node): Node | undefined {
+  const stack: [Node, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [Node, number];
+    if (depth > MAX_SPEC_DEPTH) return node;
+    if (isMap(node))
+      for (const pair of node.items) {
+        if (isNode(pair.key)) stack.push([pair.key, depth + 1]);
+        if (isNode(pair.value)) stack.push([pair.value, depth + 1]);
+      }
+    else if (isSeq(node)) for (const item of node.items) if (isNode(item)) stack.push([item, depth + 1]);
+  }
+  return undefined;
+}
+
+/** The offset of the first [ or { nested deeper than MAX_SPEC_DEPTH, outside quotes and comments. */
+function deepFlowOffset(text: string): number | undefined {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote !== undefined) {
+      if (c === "\\" && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === "#" && (i === 0 || /\s/.test(text[i - 1] ?? ""))) {
+      const end = text.indexOf("\n", i);
+      i = end < 0 ? text.length : end;
+    } else if (c === "[" || c === "{") {
+      depth++;
+      if (depth > MAX_SPEC_DEPTH) return i;
+    } else if (c === "]" || c === "}") depth = Math.max(0, depth - 1);
+  }
+  return undefined;
 }
 
 /** One problem with the document as a whole, at its start. */
