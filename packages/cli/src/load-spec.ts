@@ -5,6 +5,7 @@ import {
   formatIssue,
   type ImageOverrides,
   ImageRefSchema,
+  type LocalModel,
   MAX_SPEC_BYTES,
   type Model,
   type ParseResult,
@@ -125,6 +126,8 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
   return out;
 }
 
+export function resolveEnv(loaded: LoadedSpec, environment: "local", overrides?: ImageOverrides): LocalModel;
+export function resolveEnv(loaded: LoadedSpec, environment: string, overrides?: ImageOverrides): Model;
 export function resolveEnv(loaded: LoadedSpec, environment: string, overrides: ImageOverrides = {}): Model {
   try {
     return resolve(loaded.spec, environment, overrides);

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { Model } from "@mlflow-dev/spec";
+import type { LocalModel } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
 import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveEnv } from "./load-spec.ts";
 
@@ -11,7 +11,7 @@ export async function localContext(file: string) {
       exitCode: EXIT.invalidInput,
       hint: "Add `environments: { local: {} }` to the spec.",
     });
-  const model: Model = resolveEnv(loaded, "local", imageOverridesFromEnv());
+  const model: LocalModel = resolveEnv(loaded, "local", imageOverridesFromEnv());
   const runtime = await import("@mlflow-dev/compose/runtime");
   const docker = await runtime.connectDocker();
   return {

@@ -1,4 +1,4 @@
-import type { Model, SecretName } from "@mlflow-dev/spec";
+import type { LocalModel, SecretName } from "@mlflow-dev/spec";
 
 /**
  * The local stack's secrets live in a `.env` beside compose.yaml. compose.yaml only names the
@@ -14,7 +14,7 @@ export const LOCAL_SECRET_VARS: Record<SecretName | "minio-root-user" | "minio-r
 };
 
 /** The .env variables a Model needs. */
-export function requiredEnvVars(model: Model): string[] {
+export function requiredEnvVars(model: LocalModel): string[] {
   const vars = new Set<string>([LOCAL_SECRET_VARS["minio-root-user"], LOCAL_SECRET_VARS["minio-root-password"]]);
   for (const ref of model.mlflow.secrets) vars.add(LOCAL_SECRET_VARS[ref.name]);
   return [...vars].sort();
@@ -66,7 +66,7 @@ export function parseEnvFile(text: string): Map<string, string> {
  */
 export function completeEnvFile(
   existing: string | undefined,
-  model: Model,
+  model: LocalModel,
   random: RandomBytes,
 ): { text: string; added: string[] } {
   const present = parseEnvFile(existing ?? "");

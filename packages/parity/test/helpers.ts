@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type AwsModel, toAwsModel } from "@mlflow-dev/aws";
-import { type Model, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { type LocalModel, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import type { WorkloadResults } from "../src/index.ts";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -11,7 +11,7 @@ export function exampleText(example: string): string {
   return readFileSync(`${EXAMPLES}${example}/mlflow-dev.yaml`, "utf8");
 }
 
-export function models(yaml: string, environment: string): { local: Model; remote: AwsModel } {
+export function models(yaml: string, environment: string): { local: LocalModel; remote: AwsModel } {
   const spec = parseSpecOrThrow(yaml, "test.yaml");
   return { local: resolve(spec, "local"), remote: toAwsModel(resolve(spec, environment)) };
 }

@@ -152,3 +152,6 @@ export interface Model {
   target: LocalTarget | AwsTarget;
   parity: { declared: ParityDeclaration[] };
 }
+
+/** The Model of the local environment: what the Compose renderer and the local runtime take. */
+export type LocalModel = Model & { readonly target: LocalTarget };

@@ -1,5 +1,5 @@
 import { join, relative, resolve } from "node:path";
-import type { Model } from "@mlflow-dev/spec";
+import { asLocalModel, type LocalModel, type Model } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT } from "../errors.ts";
 import { imageOverridesFromEnv, loadSpec, resolveEnv } from "../load-spec.ts";
@@ -10,11 +10,17 @@ export async function run(argv: string[]): Promise<number> {
   const loaded = loadSpec(global.file);
   const model = resolveEnv(loaded, env, env === "local" ? imageOverridesFromEnv() : {});
   const out = values.out as string | undefined;
-  if (model.target.kind === "local") return renderLocal(model, loaded.dir, out, global.json);
+  const local = asLocalModel(model);
+  if (local) return renderLocal(local, loaded.dir, out, global.json);
   return renderAws(model, out, global.json);
 }
 
-async function renderLocal(model: Model, specDir: string, out: string | undefined, json: boolean): Promise<number> {
+async function renderLocal(
+  model: LocalModel,
+  specDir: string,
+  out: string | undefined,
+  json: boolean,
+): Promise<number> {
   const { toComposeFile, toComposeYaml, writeLocalFiles } = await import("@mlflow-dev/compose");
   if (out === undefined) {
     process.stdout.write(
