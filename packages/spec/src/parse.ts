@@ -110,6 +110,28 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
   });
   if (reserved.length > 0) return { ok: false, issues: reserved };
 
+  // No setting takes a control character, and one printed back (by parity, in a message) could
+  // rewrite the terminal: refuse them wherever they are, tabs and line breaks aside.
+  const controls: SpecIssue[] = [];
+  visit(doc, {
+    Scalar(_key, node, ancestors) {
+      if (typeof node.value !== "string") return;
+      const found = CONTROL_CHARACTER.exec(node.value);
+      if (!found) return;
+      const { line, col } = pos(node.range?.[0] ?? 0);
+      const code = `\\u${found[0].charCodeAt(0).toString(16).padStart(4, "0")}`;
+      const isKey = ancestors.some((a) => isPair(a) && a.key === node);
+      controls.push({
+        file,
+        line,
+        col,
+        path: pathOf(ancestors, node),
+        message: `${isKey ? "has a key that contains" : "contains"} the control character ${code}: no setting takes one, and printed back it could rewrite the terminal. Remove it`,
+      });
+    },
+  });
+  if (controls.length > 0) return { ok: false, issues: controls };
+
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -179,6 +201,21 @@ function deepFlowOffset(text: string): number | undefined {
     } else if (c === "]" || c === "}") depth = Math.max(0, depth - 1);
   }
   return undefined;
+}
+
+/** C0 and C1 control characters but tab and line feed. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
+/** The dotted path of a node from visit's ancestors (a key's own path is its mapping's). */
+function pathOf(ancestors: readonly unknown[], node: unknown): string {
+  const parts: (string | number)[] = [];
+  ancestors.forEach((a, i) => {
+    const next = ancestors[i + 1] ?? node;
+    if (isPair(a) && isScalar(a.key) && a.key !== next) parts.push(String(a.key.value));
+    else if (isSeq(a)) parts.push(a.items.indexOf(next as never));
+  });
+  return formatPath(parts);
 }
 
 /** One problem with the document as a whole, at its start. */
