@@ -68,8 +68,11 @@ describe("every command refuses exactly what validate refuses (the invalid-spec 
         ["plan", "--env", env],
         ["promote", "--env", env],
         ["destroy", "--env", env, "--yes"],
+        ["unlock", "--env", env],
         ["up"],
         ["status"],
+        ["logs"],
+        ["doctor"],
         ["down"],
       );
     for (const command of commands) {
