@@ -123,11 +123,17 @@ const BackendSchema = z
       .default(DEFAULT_POSTGRES_MAJOR),
     database: z
       .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a lowercase SQL identifier" })
+      .regex(/^[a-z][a-z0-9_]{0,62}$/, {
+        message:
+          "must be a lowercase SQL identifier starting with a letter (1-63 of a-z, 0-9 and _; RDS refuses a leading _)",
+      })
       .default("mlflow"),
     user: z
       .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a lowercase SQL identifier" })
+      .regex(/^[a-z][a-z0-9_]{0,62}$/, {
+        message:
+          "must be a lowercase SQL identifier starting with a letter (1-63 of a-z, 0-9 and _; RDS refuses a leading _)",
+      })
       .refine((v) => !["postgres", "admin", "rdsadmin", "root"].includes(v), {
         message: "is reserved by PostgreSQL or RDS; choose another user name such as mlflow",
       })
