@@ -218,6 +218,12 @@ function pathOf(ancestors: readonly unknown[], node: unknown): string {
   return formatPath(parts);
 }
 
+/** Whether a message already names the value, as a word of its own ("serve" is not in "server"). */
+function mentions(message: string, value: string): boolean {
+  const escaped = value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(?<![A-Za-z0-9_])${escaped}(?![A-Za-z0-9_])`).test(message);
+}
+
 /** One problem with the document as a whole, at its start. */
 function documentIssue(file: string, message: string): ParseResult {
   return { ok: false, issues: [{ file, line: 1, col: 1, path: "", message }] };
@@ -396,7 +402,7 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
           : !hideValue && typeof value === "number"
             ? String(value)
             : undefined;
-      message = shownValue !== undefined && !base.includes(String(value)) ? `${base} (got ${shownValue})` : base;
+      message = shownValue !== undefined && !mentions(base, String(value)) ? `${base} (got ${shownValue})` : base;
       break;
     }
     case "invalid_key": {
