@@ -1,6 +1,12 @@
 import type { AwsTarget, Model } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
-import { AwsCompatibilityError, checkCompatibility, toAwsModel, toTemplate } from "../src/index.ts";
+import {
+  AwsCompatibilityError,
+  checkCompatibility,
+  SPEC_TASK_DEFINITION_BUDGET_BYTES,
+  toAwsModel,
+  toTemplate,
+} from "../src/index.ts";
 import { exampleModel } from "./helpers.ts";
 
 /** Settings the Model can express but Fargate (or the stack) cannot honour: each names the setting and why. */
@@ -90,6 +96,38 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
     },
     setting: "environments.staging.network.privateSubnetIds",
     message: /subnet-0aaaaaaa is also listed as public/,
+  },
+  {
+    name: "a subnet listed twice",
+    change: (_m, t) => {
+      t.network = {
+        mode: "existing",
+        vpcId: "vpc-0123abcd",
+        publicSubnetIds: ["subnet-0aaaaaaa", "subnet-0aaaaaaa"],
+        privateSubnetIds: ["subnet-0bbbbbbb", "subnet-0ccccccc"],
+        egress: "nat",
+      };
+    },
+    setting: "environments.staging.network.publicSubnetIds",
+    message: /lists subnet-0aaaaaaa more than once/,
+  },
+  {
+    name: "a variable larger than the task definition allows, by its length",
+    change: (m) => {
+      m.mlflow.environment.BIG = "x".repeat(SPEC_TASK_DEFINITION_BUDGET_BYTES);
+    },
+    setting: "environments.staging.mlflow.env.BIG",
+    message:
+      /^is 32768 characters long \(32793 bytes in the task definition\): ECS refuses a task definition larger than 64 KiB/,
+  },
+  {
+    name: "variables, flags and hosts larger than the task definition allows together",
+    change: (m) => {
+      for (const i of [1, 2, 3]) m.mlflow.environment[`PART_${i}`] = "y".repeat(SPEC_TASK_DEFINITION_BUDGET_BYTES / 3);
+      m.mlflow.allowedHosts.push("z".repeat(100));
+    },
+    setting: "environments.staging.mlflow",
+    message: /^the server's variables, flags and allowed hosts take \d+ bytes of the task definition together/,
   },
   {
     name: "a certificate from another region",
