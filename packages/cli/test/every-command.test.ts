@@ -1,5 +1,6 @@
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { formatIssue, type SpecIssue } from "@mlflow-dev/spec";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import { main } from "../src/main.ts";
@@ -53,6 +54,11 @@ describe("every command refuses exactly what validate refuses (the invalid-spec 
     const validate = await run(["validate", "-f", path]);
     // validate prints the reviewed lines of the case, under the name the user gave.
     expect(validate.stderr.replaceAll(shown, file).trimEnd().split("\n")).toEqual(expectedLines(file));
+    // validate --json (its own code path) reports the same issues, with the same exit code.
+    const json = await run(["validate", "--json", "-f", path]);
+    expect(json.code).toBe(validate.code);
+    const reported = (JSON.parse(json.stdout) as { issues: SpecIssue[] }).issues.map(formatIssue);
+    expect(reported.join("\n")).toBe(validate.stderr.trimEnd());
     const refused = validate.code === 2;
     if (!refused) expect(validate.code).toBe(0);
 
