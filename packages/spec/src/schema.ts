@@ -186,6 +186,8 @@ export const MANAGED_SERVER_ENV: readonly string[] = [
 ];
 
 const envVarName = /^[A-Z_][A-Z0-9_]*$/;
+/** Linux's limit on one NAME=value string of a process's environment (MAX_ARG_STRLEN), in bytes. */
+const MAX_ENV_STRING_BYTES = 128 * 1024;
 const secretLikeName = /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|PRIVATE_KEY|CREDENTIAL)/;
 
 const ServerEnvSchema = z
@@ -197,6 +199,14 @@ const ServerEnvSchema = z
   )
   .superRefine((env, ctx) => {
     for (const name of Object.keys(env)) {
+      const bytes = new TextEncoder().encode(`${name}=${env[name]}`).length + 1;
+      if (bytes > MAX_ENV_STRING_BYTES)
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `is ${env[name]?.length} characters long: Linux starts no process with a variable over ${MAX_ENV_STRING_BYTES / 1024} KiB (NAME=value), so the server could not start. Keep large values out of the environment`,
+          params: { hideValue: true },
+        });
       if (MANAGED_SERVER_ENV.includes(name) || name.startsWith("AWS_"))
         ctx.addIssue({
           code: "custom",
