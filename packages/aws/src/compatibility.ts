@@ -1,5 +1,5 @@
-import type { AwsTarget, Model, SpecRule } from "@mlflow-dev/spec";
-import { awsEnvironmentNames, checkFargateSize, resolve } from "@mlflow-dev/spec";
+import type { AwsTarget, Model } from "@mlflow-dev/spec";
+import { checkFargateSize } from "@mlflow-dev/spec";
 import { formatCidr, isNetworkAddress, networkOf, parseCidr, SMALLEST_SUBNET_PREFIX } from "./cloudformation/cidr.ts";
 import { TAG_KEYS } from "./cloudformation/tags.ts";
 import { unique } from "./order.ts";
@@ -245,10 +245,3 @@ export function checkCompatibility(model: Model): CompatibilityProblem[] {
   const at = (key: string) => `environments.${model.environment}.${key}`;
   return CHECKS.flatMap((check) => check(model, target, at));
 }
-
-/**
- * The compatibility checks as a spec rule: every AWS environment of the spec, resolved and checked,
- * so `validate` (and every command that reads a spec) refuses what the renderers could not render.
- */
-export const awsCompatibilityRule: SpecRule = (spec) =>
-  awsEnvironmentNames(spec).flatMap((name) => checkCompatibility(resolve(spec, name)));

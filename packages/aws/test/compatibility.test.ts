@@ -1,8 +1,12 @@
+import { readFileSync } from "node:fs";
 import type { AwsTarget, Model } from "@mlflow-dev/spec";
+import { parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
 import {
   AwsCompatibilityError,
+  awsCompatibilityCheck,
   checkCompatibility,
+  resolveAwsModel,
   SPEC_TASK_DEFINITION_BUDGET_BYTES,
   toAwsModel,
   toTemplate,
@@ -228,6 +232,23 @@ describe("compatibility", () => {
     // @ts-expect-error a resolved Model must go through toAwsModel first
     expect(() => toTemplate(unchecked)).not.toThrow();
     expect(toTemplate(toAwsModel(unchecked))).toEqual(toTemplate(exampleModel("basic", "staging")));
+  });
+
+  it("validation's check brands the spec, and resolveAwsModel gives the checked Model without checking again", () => {
+    const text = readFileSync(new URL("../../../examples/basic/mlflow-dev.yaml", import.meta.url), "utf8");
+    const spec = parseSpecOrThrow(text);
+    const result = awsCompatibilityCheck(spec);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(resolveAwsModel(result.spec, "staging")).toEqual(toAwsModel(resolve(spec, "staging")));
+    // @ts-expect-error an unchecked spec must pass the check first
+    expect(resolveAwsModel(spec, "staging").environment).toBe("staging");
+    expect(() => resolveAwsModel(result.spec, "local")).toThrow(/internal error/);
+    const refused = awsCompatibilityCheck(parseSpecOrThrow(text.replace("cidr: 10.40.0.0/16", "cidr: 10.40.1.0/16")));
+    expect(refused).toEqual({
+      ok: false,
+      problems: [{ setting: "environments.staging.network.cidr", message: expect.stringMatching(/has host bits set/) }],
+    });
   });
 
   it("refuses the local environment with the reason and the fix", () => {

@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve as resolvePath } from "node:path";
-import { awsCompatibilityRule } from "@mlflow-dev/aws";
+import { type AwsCheckedSpec, type AwsModel, awsCompatibilityCheck, resolveAwsModel } from "@mlflow-dev/aws";
 import {
   formatIssue,
   type ImageOverrides,
@@ -11,14 +11,14 @@ import {
   type ParseResult,
   parseSpec,
   resolve,
-  type Spec,
   SpecError,
   UnknownEnvironmentError,
 } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
 
 export interface LoadedSpec {
-  spec: Spec;
+  /** Validated: the schema and every AWS compatibility rule. */
+  spec: AwsCheckedSpec;
   /** Absolute path of the spec file. */
   path: string;
   /** Path as the user gave it, for messages. */
@@ -80,8 +80,8 @@ export function readSpecText(file: string): string {
 }
 
 /** Parses and validates a spec's text: the schema, then every rule of the targets' renderers. */
-export function parseSpecText(text: string, shown: string): ParseResult {
-  return parseSpec(text, shown, [awsCompatibilityRule]);
+export function parseSpecText(text: string, shown: string): ParseResult<AwsCheckedSpec> {
+  return parseSpec(text, shown, awsCompatibilityCheck);
 }
 
 export function loadSpec(file: string): LoadedSpec {
@@ -126,11 +126,21 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
   return out;
 }
 
+/** An AWS environment's Model, checked by validation already; `environment` must not be local. */
+export function resolveAwsEnv(loaded: LoadedSpec, environment: string, overrides: ImageOverrides = {}): AwsModel {
+  return withEnvironmentError(loaded, () => resolveAwsModel(loaded.spec, environment, overrides));
+}
+
 export function resolveEnv(loaded: LoadedSpec, environment: "local", overrides?: ImageOverrides): LocalModel;
 export function resolveEnv(loaded: LoadedSpec, environment: string, overrides?: ImageOverrides): Model;
 export function resolveEnv(loaded: LoadedSpec, environment: string, overrides: ImageOverrides = {}): Model {
+  return withEnvironmentError(loaded, () => resolve(loaded.spec, environment, overrides));
+}
+
+/** An environment the spec does not define, as a usage error. */
+function withEnvironmentError<T>(loaded: LoadedSpec, fn: () => T): T {
   try {
-    return resolve(loaded.spec, environment, overrides);
+    return fn();
   } catch (e) {
     if (e instanceof UnknownEnvironmentError)
       throw new UserError(`${loaded.shown}: ${e.message}`, {

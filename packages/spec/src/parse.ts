@@ -20,7 +20,9 @@ import { specWarnings } from "./warnings.ts";
  * A valid spec comes with its warnings (settings that work but are risky); an invalid one with every
  * issue found, errors and (when the schema passed) warnings, in the order of the file.
  */
-export type ParseResult = { ok: true; spec: Spec; warnings: SpecIssue[] } | { ok: false; issues: SpecIssue[] };
+export type ParseResult<S extends Spec = Spec> =
+  | { ok: true; spec: S; warnings: SpecIssue[] }
+  | { ok: false; issues: SpecIssue[] };
 
 /** A problem a rule outside the schema found, at a dotted path of the spec (e.g. environments.staging.network.cidr). */
 export interface RuleProblem {
@@ -29,10 +31,11 @@ export interface RuleProblem {
 }
 
 /**
- * A rule run on a spec that passed the schema: the checks of the renderers' targets (AWS/ECS
- * compatibility), so every command refuses what `validate` refuses. Pure.
+ * A check run on a spec that passed the schema: the rules of the renderers' targets (AWS/ECS
+ * compatibility), so every command refuses what `validate` refuses. It returns every problem, or
+ * the spec narrowed to what it proved (for example a type the AWS renderers accept). Pure.
  */
-export type SpecRule = (spec: Spec) => RuleProblem[];
+export type SpecCheck<S extends Spec> = (spec: Spec) => { ok: true; spec: S } | { ok: false; problems: RuleProblem[] };
 
 const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
@@ -42,9 +45,11 @@ export const MAX_SPEC_BYTES = 1024 * 1024;
 /**
  * Parses and validates the text of an mlflow-dev.yaml. Pure: no file system access;
  * `file` is only used in messages. Returns every issue found, each with its position.
- * `rules` run after the schema passed (see SpecRule).
+ * `check` runs after the schema passed (see SpecCheck), and the spec returned is the one it narrowed.
  */
-export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonly SpecRule[] = []): ParseResult {
+export function parseSpec(text: string, file?: string): ParseResult;
+export function parseSpec<S extends Spec>(text: string, file: string, check: SpecCheck<S>): ParseResult<S>;
+export function parseSpec(text: string, file = "mlflow-dev.yaml", check?: SpecCheck<Spec>): ParseResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const pos = (offset: number) => lineCounter.linePos(offset);
@@ -144,13 +149,13 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
   }
   const result = SpecSchema.safeParse(data);
   if (result.success) {
-    const found = rules.flatMap((rule) => rule(result.data));
+    const checked = check ? check(result.data) : { ok: true as const, spec: result.data };
     const warnings = specWarnings(result.data).map((p) => ({
       ...ruleIssue(p, doc, file, pos),
       severity: "warning" as const,
     }));
-    if (found.length === 0) return { ok: true, spec: result.data, warnings };
-    const issues = [...found.map((p) => ruleIssue(p, doc, file, pos)), ...warnings];
+    if (checked.ok) return { ok: true, spec: checked.spec, warnings };
+    const issues = [...checked.problems.map((p) => ruleIssue(p, doc, file, pos)), ...warnings];
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
     return { ok: false, issues: dedupe(issues) };
   }

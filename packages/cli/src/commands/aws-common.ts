@@ -1,7 +1,7 @@
 import type { AwsModel } from "@mlflow-dev/aws";
 import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
-import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveEnv } from "../load-spec.ts";
+import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveAwsEnv } from "../load-spec.ts";
 
 /** What plan, promote, destroy and unlock share: flags, the spec, the Model, AWS clients. */
 
@@ -37,8 +37,7 @@ export async function awsCommand(
       exitCode: EXIT.invalidInput,
       hint: "Use mlflow-dev up/down for the local stack, or pass --env with an AWS environment of the spec.",
     });
-  // Validation ran every AWS rule: narrowing cannot fail for a spec loadSpec accepted.
-  const model = (await import("@mlflow-dev/aws")).toAwsModel(resolveEnv(loaded, env, imageOverridesFromEnv()));
+  const model = resolveAwsEnv(loaded, env, imageOverridesFromEnv());
   const deploy = await import("@mlflow-dev/aws/deploy");
   const endpointUrl = deploy.endpointUrlFrom(values["endpoint-url"] as string | undefined);
   if (endpointUrl && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(endpointUrl))

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { environmentNames } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
-import { loadSpec, resolveEnv } from "../load-spec.ts";
+import { loadSpec, resolveAwsEnv, resolveEnv } from "../load-spec.ts";
 
 const OPTIONS = {
   env: { type: "string" },
@@ -49,11 +49,9 @@ async function runStatic(env: string, file: string, json: boolean): Promise<numb
     });
   // The spec's images on both sides: MLFLOW_DEV_IMAGES is a local run-time substitute, not a setting.
   const local = resolveEnv(loaded, "local");
-  const remote = resolveEnv(loaded, env);
+  const remote = resolveAwsEnv(loaded, env);
   const { staticParity, formatStaticReport } = await import("@mlflow-dev/parity");
-  // Validation ran every AWS rule: narrowing cannot fail for a spec loadSpec accepted.
-  const { toAwsModel } = await import("@mlflow-dev/aws");
-  const report = staticParity(local, toAwsModel(remote));
+  const report = staticParity(local, remote);
   if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatStaticReport(report, { width: process.stdout.columns ?? 140 }));
   return report.drift.length === 0 ? EXIT.ok : EXIT.failed;

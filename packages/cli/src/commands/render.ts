@@ -1,18 +1,18 @@
 import { join, relative, resolve } from "node:path";
-import { asLocalModel, type LocalModel, type Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "@mlflow-dev/aws";
+import type { LocalModel } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT } from "../errors.ts";
-import { imageOverridesFromEnv, loadSpec, resolveEnv } from "../load-spec.ts";
+import { imageOverridesFromEnv, loadSpec, resolveAwsEnv, resolveEnv } from "../load-spec.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const { values, global } = parseCommandArgs("render", argv, { env: { type: "string" }, out: { type: "string" } });
   const env = requireString(values, "env", "render");
   const loaded = loadSpec(global.file);
-  const model = resolveEnv(loaded, env, env === "local" ? imageOverridesFromEnv() : {});
   const out = values.out as string | undefined;
-  const local = asLocalModel(model);
-  if (local) return renderLocal(local, loaded.dir, out, global.json);
-  return renderAws(model, out, global.json);
+  if (env === "local")
+    return renderLocal(resolveEnv(loaded, "local", imageOverridesFromEnv()), loaded.dir, out, global.json);
+  return renderAws(resolveAwsEnv(loaded, env), out, global.json);
 }
 
 async function renderLocal(
@@ -49,10 +49,8 @@ async function renderLocal(
   return EXIT.ok;
 }
 
-async function renderAws(resolved: Model, out: string | undefined, json: boolean): Promise<number> {
+async function renderAws(model: AwsModel, out: string | undefined, json: boolean): Promise<number> {
   const aws = await import("@mlflow-dev/aws");
-  // Validation ran every AWS rule: narrowing cannot fail for a spec loadSpec accepted.
-  const model = aws.toAwsModel(resolved);
   const ctx = aws.placeholderContext(model);
   const artifacts = {
     "template.yaml": aws.toTemplateYaml(model),
