@@ -7,7 +7,6 @@ import {
   ImageRefSchema,
   type LocalModel,
   MAX_SPEC_BYTES,
-  type Model,
   type ParseResult,
   parseSpec,
   resolve,
@@ -131,10 +130,9 @@ export function resolveAwsEnv(loaded: LoadedSpec, environment: string, overrides
   return withEnvironmentError(loaded, () => resolveAwsModel(loaded.spec, environment, overrides));
 }
 
-export function resolveEnv(loaded: LoadedSpec, environment: "local", overrides?: ImageOverrides): LocalModel;
-export function resolveEnv(loaded: LoadedSpec, environment: string, overrides?: ImageOverrides): Model;
-export function resolveEnv(loaded: LoadedSpec, environment: string, overrides: ImageOverrides = {}): Model {
-  return withEnvironmentError(loaded, () => resolve(loaded.spec, environment, overrides));
+/** The local environment's Model; a spec without one is a usage error. */
+export function resolveLocalEnv(loaded: LoadedSpec, overrides: ImageOverrides = {}): LocalModel {
+  return withEnvironmentError(loaded, () => resolve(loaded.spec, "local", overrides));
 }
 
 /** An environment the spec does not define, as a usage error. */

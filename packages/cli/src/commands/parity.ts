@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { environmentNames } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
-import { loadSpec, resolveAwsEnv, resolveEnv } from "../load-spec.ts";
+import { loadSpec, resolveAwsEnv, resolveLocalEnv } from "../load-spec.ts";
 
 const OPTIONS = {
   env: { type: "string" },
@@ -48,7 +48,7 @@ async function runStatic(env: string, file: string, json: boolean): Promise<numb
       hint: "Add `local: {}` under environments:.",
     });
   // The spec's images on both sides: MLFLOW_DEV_IMAGES is a local run-time substitute, not a setting.
-  const local = resolveEnv(loaded, "local");
+  const local = resolveLocalEnv(loaded);
   const remote = resolveAwsEnv(loaded, env);
   const { staticParity, formatStaticReport } = await import("@mlflow-dev/parity");
   const report = staticParity(local, remote);

@@ -3,7 +3,7 @@ import type { AwsModel } from "@mlflow-dev/aws";
 import type { LocalModel } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT } from "../errors.ts";
-import { imageOverridesFromEnv, loadSpec, resolveAwsEnv, resolveEnv } from "../load-spec.ts";
+import { imageOverridesFromEnv, loadSpec, resolveAwsEnv, resolveLocalEnv } from "../load-spec.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const { values, global } = parseCommandArgs("render", argv, { env: { type: "string" }, out: { type: "string" } });
@@ -11,7 +11,7 @@ export async function run(argv: string[]): Promise<number> {
   const loaded = loadSpec(global.file);
   const out = values.out as string | undefined;
   if (env === "local")
-    return renderLocal(resolveEnv(loaded, "local", imageOverridesFromEnv()), loaded.dir, out, global.json);
+    return renderLocal(resolveLocalEnv(loaded, imageOverridesFromEnv()), loaded.dir, out, global.json);
   return renderAws(resolveAwsEnv(loaded, env), out, global.json);
 }
 
