@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toTemplateYaml } from "../../packages/aws/src/index.ts";
+import { toAwsModel, toTemplateYaml } from "../../packages/aws/src/index.ts";
 import { toComposeYaml } from "../../packages/compose/src/index.ts";
 import { MLFLOW_DEV_VERSION, parseSpecOrThrow, resolve } from "../../packages/spec/src/index.ts";
 import { installedProject, nodeRuntimes, npx, packCli, ROOT, userEnv } from "../support/package.ts";
@@ -113,7 +113,7 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
     expect(npx(node, ["validate"], project).stdout).toBe("mlflow-dev.yaml is valid (environments: local, staging)\n");
     const r = npx(node, ["render", "--env", "staging"], project);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(toTemplateYaml(resolve(parseSpecOrThrow(text), "staging")));
+    expect(r.stdout).toBe(toTemplateYaml(toAwsModel(resolve(parseSpecOrThrow(text), "staging"))));
     const { template } = JSON.parse(npx(node, ["render", "--env", "staging", "--json"], project).stdout);
     expect(template.AWSTemplateFormatVersion).toBe("2010-09-09");
     expect(Object.values(template.Resources).map((x) => (x as { Type: string }).Type)).toEqual(

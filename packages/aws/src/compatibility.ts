@@ -1,7 +1,8 @@
-import type { AwsTarget, Model, SpecRule } from "@mlflow-dev/spec";
-import { awsEnvironmentNames, checkFargateSize, resolve } from "@mlflow-dev/spec";
+import type { AwsTarget, Model } from "@mlflow-dev/spec";
+import { checkFargateSize } from "@mlflow-dev/spec";
 import { formatCidr, isNetworkAddress, networkOf, parseCidr, SMALLEST_SUBNET_PREFIX } from "./cloudformation/cidr.ts";
 import { TAG_KEYS } from "./cloudformation/tags.ts";
+import { unique } from "./order.ts";
 import { awsTarget } from "./target.ts";
 
 /**
@@ -43,6 +44,15 @@ export const ECS_HEALTH_CHECK_LIMITS = {
 /** AWS allows 50 tags per resource; mlflow-dev uses 3 (two of its own and Name). */
 export const MAX_USER_TAGS = 47;
 
+/** ECS refuses a task definition larger than 64 KiB (RegisterTaskDefinition; the ECS service quota "Task definition size"). */
+export const ECS_TASK_DEFINITION_MAX_BYTES = 64 * 1024;
+
+/**
+ * What the spec may add to a task definition (its variables, server flags and allowed hosts): half
+ * of ECS's limit, the other half kept for what mlflow-dev renders around it (roles, image, logs, health check).
+ */
+export const SPEC_TASK_DEFINITION_BUDGET_BYTES = ECS_TASK_DEFINITION_MAX_BYTES / 2;
+
 type Check = (model: Model, target: AwsTarget, at: (key: string) => string) => CompatibilityProblem[];
 
 const checkTaskSize: Check = (model, _target, at) => {
@@ -71,7 +81,7 @@ const checkHealthCheck: Check = (model) => {
 
 const checkNewNetwork: Check = (_model, target, at) => {
   if (target.network.mode !== "new") return [];
-  const text = target.network.cidr ?? "";
+  const text = target.network.cidr;
   const cidr = parseCidr(text);
   if (!cidr)
     return [{ setting: at("network.cidr"), message: `"${text}" is not an IPv4 CIDR block such as 10.0.0.0/16` }];
@@ -93,16 +103,22 @@ const checkExistingNetwork: Check = (_model, target, at) => {
   const n = target.network;
   if (n.mode !== "existing") return [];
   const problems: CompatibilityProblem[] = [];
-  if (!n.vpcId) problems.push({ setting: at("network.vpcId"), message: "is required to use an existing VPC" });
   for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
-    if ((n[key] ?? []).length < 2)
+    const ids = n[key];
+    const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+    if (twice.length > 0)
+      problems.push({
+        setting: at(`network.${key}`),
+        message: `lists ${unique(twice).join(", ")} more than once. List each subnet once, at least 2 in different availability zones`,
+      });
+    else if (ids.length < 2)
       problems.push({
         setting: at(`network.${key}`),
         message:
           "needs at least 2 subnets in different availability zones: an ALB and a DB subnet group span two zones",
       });
   }
-  const shared = (n.publicSubnetIds ?? []).filter((id) => (n.privateSubnetIds ?? []).includes(id));
+  const shared = n.publicSubnetIds.filter((id) => n.privateSubnetIds.includes(id));
   if (shared.length > 0)
     problems.push({
       setting: at("network.privateSubnetIds"),
@@ -182,6 +198,35 @@ const checkEnvironmentNames: Check = (model) => {
   return problems;
 };
 
+const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length;
+
+/** The spec's variables, flags and hosts fit the ECS task definition (each variable on its own, and all together). */
+const checkTaskDefinitionSize: Check = (model, _target, at) => {
+  const budget = SPEC_TASK_DEFINITION_BUDGET_BYTES;
+  const why = `ECS refuses a task definition larger than ${ECS_TASK_DEFINITION_MAX_BYTES / 1024} KiB, and mlflow-dev keeps ${budget / 1024} KiB of it for the spec's variables and server flags`;
+  const problems: CompatibilityProblem[] = [];
+  for (const [name, value] of Object.entries(model.mlflow.environment)) {
+    const size = bytes({ name, value });
+    if (size > budget)
+      problems.push({
+        setting: at(`mlflow.env.${name}`),
+        message: `is ${value.length} characters long (${size} bytes in the task definition): ${why}. Keep large values out of the environment: put them in the image, or in a file the server reads`,
+      });
+  }
+  if (problems.length > 0) return problems;
+  const total =
+    bytes(Object.entries(model.mlflow.environment).map(([name, value]) => ({ name, value }))) +
+    bytes(model.mlflow.command) +
+    bytes(model.mlflow.allowedHosts);
+  if (total <= budget) return [];
+  return [
+    {
+      setting: at("mlflow"),
+      message: `the server's variables, flags and allowed hosts take ${total} bytes of the task definition together: ${why}. Shorten or remove some of them`,
+    },
+  ];
+};
+
 const CHECKS: readonly Check[] = [
   checkTaskSize,
   checkHealthCheck,
@@ -191,6 +236,7 @@ const CHECKS: readonly Check[] = [
   checkAutoscaling,
   checkTags,
   checkEnvironmentNames,
+  checkTaskDefinitionSize,
 ];
 
 /** Every reason the Model cannot be rendered for ECS Fargate; empty when it can. */
@@ -199,17 +245,3 @@ export function checkCompatibility(model: Model): CompatibilityProblem[] {
   const at = (key: string) => `environments.${model.environment}.${key}`;
   return CHECKS.flatMap((check) => check(model, target, at));
 }
-
-/** The Model's AWS target, or an AwsCompatibilityError listing every problem. */
-export function assertCompatible(model: Model): AwsTarget {
-  const problems = checkCompatibility(model);
-  if (problems.length > 0) throw new AwsCompatibilityError(problems);
-  return awsTarget(model);
-}
-
-/**
- * The compatibility checks as a spec rule: every AWS environment of the spec, resolved and checked,
- * so `validate` (and every command that reads a spec) refuses what the renderers could not render.
- */
-export const awsCompatibilityRule: SpecRule = (spec) =>
-  awsEnvironmentNames(spec).flatMap((name) => checkCompatibility(resolve(spec, name)));

@@ -1,6 +1,6 @@
-import type { Model, SecretName, SecretRef } from "@mlflow-dev/spec";
+import type { SecretName, SecretRef } from "@mlflow-dev/spec";
+import type { AwsModel } from "./aws-model.ts";
 import { dnsSuffixOf, ecrRepositoryName, logGroupName, OutputName, partitionOf, secretName } from "./names.ts";
-import { awsTarget } from "./target.ts";
 
 /**
  * Deploy-time facts the renderers need but cannot derive from the Model. Resolved by the deploy
@@ -26,19 +26,19 @@ export function stackPlaceholder(output: string): string {
 }
 
 /** The ARN a secret would have, without the random suffix Secrets Manager appends to real ARNs. */
-export function placeholderSecretArn(model: Model, secret: SecretName): string {
-  const t = awsTarget(model);
+export function placeholderSecretArn(model: AwsModel, secret: SecretName): string {
+  const t = model.target;
   return `arn:${partitionOf(t.region)}:secretsmanager:${t.region}:${t.account}:secret:${secretName(model, secret)}`;
 }
 
 /** The ECR repository URI of a built image (without a tag). */
-export function ecrRepositoryUri(model: Model): string {
-  const t = awsTarget(model);
+export function ecrRepositoryUri(model: AwsModel): string {
+  const t = model.target;
   return `${t.account}.dkr.ecr.${t.region}.${dnsSuffixOf(t.region)}/${ecrRepositoryName(model)}`;
 }
 
 /** Readable stand-ins for every deploy-time fact, for an offline `render`. */
-export function placeholderContext(model: Model): DeployContext {
+export function placeholderContext(model: AwsModel): DeployContext {
   const image = model.mlflow.image;
   return {
     imageUri: image.kind === "pull" ? image.ref : `${ecrRepositoryUri(model)}:{{image:tag}}`,
@@ -84,7 +84,7 @@ export function deployContextFromStack(facts: StackFacts): DeployContext {
 }
 
 /** The ARN of a secret the Model references; fails when the deploy context lacks it. */
-export function secretArnOf(model: Model, ctx: DeployContext, ref: SecretRef): string {
+export function secretArnOf(model: AwsModel, ctx: DeployContext, ref: SecretRef): string {
   const arn = ctx.secretArns[ref.name];
   if (!arn)
     throw new Error(

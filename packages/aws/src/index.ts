@@ -1,3 +1,4 @@
+export * from "./aws-model.ts";
 export * from "./cloudformation/cidr.ts";
 export { EXECUTION_ROLE_MANAGED_POLICY } from "./cloudformation/iam.ts";
 export * from "./cloudformation/intrinsics.ts";

@@ -1,4 +1,5 @@
-import type { Model, SecretName } from "@mlflow-dev/spec";
+import type { SecretName } from "@mlflow-dev/spec";
+import type { AwsModel } from "./aws-model.ts";
 
 /**
  * The one place that names things on AWS: CloudFormation logical ids, stack parameters and
@@ -6,35 +7,35 @@ import type { Model, SecretName } from "@mlflow-dev/spec";
  */
 
 /** `mlflow-dev-<name>-<env>`: the stack, and the prefix of every physical name below. */
-export function stackName(model: Model): string {
+export function stackName(model: AwsModel): string {
   return `mlflow-dev-${model.name}-${model.environment}`;
 }
 
 /** Secrets Manager secret name: `mlflow-dev/<name>/<env>/<secret-name>`. */
-export function secretName(model: Model, secret: SecretName): string {
+export function secretName(model: AwsModel, secret: SecretName): string {
   return `mlflow-dev/${model.name}/${model.environment}/${secret}`;
 }
 
 /** CloudWatch log group: `/mlflow-dev/<name>/<env>`. */
-export function logGroupName(model: Model): string {
+export function logGroupName(model: AwsModel): string {
   return `/mlflow-dev/${model.name}/${model.environment}`;
 }
 
-export function clusterName(model: Model): string {
+export function clusterName(model: AwsModel): string {
   return stackName(model);
 }
 
-export function serviceName(model: Model): string {
+export function serviceName(model: AwsModel): string {
   return `${model.name}-mlflow`;
 }
 
 /** Task definition family of the MLflow server. */
-export function taskFamily(model: Model): string {
+export function taskFamily(model: AwsModel): string {
   return `${stackName(model)}-mlflow`;
 }
 
 /** Task definition family of the one-off database migration. */
-export function migrationTaskFamily(model: Model): string {
+export function migrationTaskFamily(model: AwsModel): string {
   return `${taskFamily(model)}-migrate`;
 }
 
@@ -43,12 +44,12 @@ export function migrationTaskFamily(model: Model): string {
  * names are per account and region, so each environment gets its own: two environments in one
  * account and region must not share (or fight over) a repository with immutable tags.
  */
-export function ecrRepositoryName(model: Model): string {
+export function ecrRepositoryName(model: AwsModel): string {
   return `mlflow-dev/${model.name}/${model.environment}/mlflow`;
 }
 
 /** SSM parameter that holds the deploy lock of the environment (see deploy/lock.ts). */
-export function lockParameterName(model: Model): string {
+export function lockParameterName(model: AwsModel): string {
   return `/mlflow-dev/${model.name}/${model.environment}/deploy-lock`;
 }
 

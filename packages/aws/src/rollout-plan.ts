@@ -1,5 +1,4 @@
-import type { Model } from "@mlflow-dev/spec";
-import { assertCompatible } from "./compatibility.ts";
+import type { AwsModel } from "./aws-model.ts";
 import type { DeployContext } from "./context.ts";
 import {
   clusterName,
@@ -29,8 +28,7 @@ export type RolloutStep =
   | { step: "wait-steady"; cluster: string; service: string }
   | { step: "smoke-test"; path: string; urlOutput: string };
 
-export function toRolloutPlan(model: Model, ctx: DeployContext): RolloutStep[] {
-  assertCompatible(model);
+export function toRolloutPlan(model: AwsModel, ctx: DeployContext): RolloutStep[] {
   const migration = model.mlflow.migration;
   return [
     { step: "secrets", names: model.mlflow.secrets.map((s) => secretName(model, s.name)) },

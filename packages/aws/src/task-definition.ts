@@ -1,7 +1,6 @@
-import type { Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "./aws-model.ts";
 import { taskAssignPublicIp } from "./cloudformation/network.ts";
 import { toTags } from "./cloudformation/tags.ts";
-import { assertCompatible } from "./compatibility.ts";
 import { type DeployContext, secretArnOf } from "./context.ts";
 import {
   CONTAINER_NAME,
@@ -75,7 +74,7 @@ export interface LogConfiguration {
 }
 
 /** The MLflow server's task definition. Entrypoint and command are the Model's, as on every runtime. */
-export function toTaskDefinition(model: Model, ctx: DeployContext): TaskDefinition {
+export function toTaskDefinition(model: AwsModel, ctx: DeployContext): TaskDefinition {
   return taskDefinition(model, ctx, taskFamily(model), {
     ...containerBase(ctx),
     entryPoint: [...model.mlflow.entrypoint],
@@ -93,7 +92,7 @@ export function toTaskDefinition(model: Model, ctx: DeployContext): TaskDefiniti
  * change the command but not the entrypoint, so the migration gets its own family: same image,
  * environment, secrets and roles; no port and no health check.
  */
-export function toMigrationTaskDefinition(model: Model, ctx: DeployContext): TaskDefinition {
+export function toMigrationTaskDefinition(model: AwsModel, ctx: DeployContext): TaskDefinition {
   return taskDefinition(model, ctx, migrationTaskFamily(model), {
     ...containerBase(ctx),
     entryPoint: [...model.mlflow.migration.entrypoint],
@@ -112,8 +111,7 @@ export interface MigrationPlacement {
 }
 
 /** The ECS RunTask input that runs the migration once, where the service's tasks run (same subnets and public IP setting). */
-export function toMigrationRunTask(model: Model, placement: MigrationPlacement) {
-  assertCompatible(model);
+export function toMigrationRunTask(model: AwsModel, placement: MigrationPlacement) {
   return {
     cluster: clusterName(model),
     taskDefinition: placement.taskDefinitionArn,
@@ -132,12 +130,11 @@ export function toMigrationRunTask(model: Model, placement: MigrationPlacement) 
 }
 
 function taskDefinition(
-  model: Model,
+  model: AwsModel,
   ctx: DeployContext,
   family: string,
   container: ContainerDefinition,
 ): TaskDefinition {
-  assertCompatible(model);
   return {
     family,
     requiresCompatibilities: ["FARGATE"],
@@ -156,12 +153,12 @@ function containerBase(ctx: DeployContext) {
   return { name: CONTAINER_NAME, image: ctx.imageUri, essential: true as const };
 }
 
-export function toPortMappings(model: Model): PortMapping[] {
+export function toPortMappings(model: AwsModel): PortMapping[] {
   return [{ name: "http", containerPort: model.mlflow.port, protocol: "tcp", appProtocol: "http" }];
 }
 
 /** The Model's health check in ECS form: CMD exec form, seconds. */
-export function toHealthCheck(model: Model): ContainerHealthCheck {
+export function toHealthCheck(model: AwsModel): ContainerHealthCheck {
   const hc = model.mlflow.healthCheck;
   return {
     command: ["CMD", ...hc.command],
@@ -173,8 +170,8 @@ export function toHealthCheck(model: Model): ContainerHealthCheck {
 }
 
 /** Host headers MLflow accepts on AWS: the spec's, the domain, the ALB's DNS name, then extras. */
-export function toAllowedHosts(model: Model, ctx: DeployContext): string[] {
-  const target = assertCompatible(model);
+export function toAllowedHosts(model: AwsModel, ctx: DeployContext): string[] {
+  const target = model.target;
   return unique([
     ...model.mlflow.allowedHosts,
     ...(target.domain ? [target.domain] : []),
@@ -184,8 +181,8 @@ export function toAllowedHosts(model: Model, ctx: DeployContext): string[] {
 }
 
 /** The Model's environment plus the AWS-side settings, sorted by name. No secret values. */
-export function toEnvironment(model: Model, ctx: DeployContext): { name: string; value: string }[] {
-  const target = assertCompatible(model);
+export function toEnvironment(model: AwsModel, ctx: DeployContext): { name: string; value: string }[] {
+  const target = model.target;
   const env: Record<string, string> = {
     ...model.mlflow.environment,
     MLFLOW_DB_HOST: ctx.databaseHost,
@@ -198,12 +195,12 @@ export function toEnvironment(model: Model, ctx: DeployContext): { name: string;
 }
 
 /** Each SecretRef as an ECS secret: the variable name and the Secrets Manager ARN, sorted by name. */
-export function toSecrets(model: Model, ctx: DeployContext): { name: string; valueFrom: string }[] {
+export function toSecrets(model: AwsModel, ctx: DeployContext): { name: string; valueFrom: string }[] {
   return sortedByName(model.mlflow.secrets.map((ref) => ({ name: ref.env, valueFrom: secretArnOf(model, ctx, ref) })));
 }
 
-export function toLogConfiguration(model: Model, ctx: DeployContext, streamPrefix: string): LogConfiguration {
-  const target = assertCompatible(model);
+export function toLogConfiguration(model: AwsModel, ctx: DeployContext, streamPrefix: string): LogConfiguration {
+  const target = model.target;
   return {
     logDriver: "awslogs",
     options: {

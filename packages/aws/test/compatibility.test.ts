@@ -1,10 +1,14 @@
+import { readFileSync } from "node:fs";
 import type { AwsTarget, Model } from "@mlflow-dev/spec";
+import { parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
 import {
   AwsCompatibilityError,
+  awsCompatibilityCheck,
   checkCompatibility,
-  placeholderContext,
-  toTaskDefinition,
+  resolveAwsModel,
+  SPEC_TASK_DEFINITION_BUDGET_BYTES,
+  toAwsModel,
   toTemplate,
 } from "../src/index.ts";
 import { exampleModel } from "./helpers.ts";
@@ -98,6 +102,38 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
     message: /subnet-0aaaaaaa is also listed as public/,
   },
   {
+    name: "a subnet listed twice",
+    change: (_m, t) => {
+      t.network = {
+        mode: "existing",
+        vpcId: "vpc-0123abcd",
+        publicSubnetIds: ["subnet-0aaaaaaa", "subnet-0aaaaaaa"],
+        privateSubnetIds: ["subnet-0bbbbbbb", "subnet-0ccccccc"],
+        egress: "nat",
+      };
+    },
+    setting: "environments.staging.network.publicSubnetIds",
+    message: /lists subnet-0aaaaaaa more than once/,
+  },
+  {
+    name: "a variable larger than the task definition allows, by its length",
+    change: (m) => {
+      m.mlflow.environment.BIG = "x".repeat(SPEC_TASK_DEFINITION_BUDGET_BYTES);
+    },
+    setting: "environments.staging.mlflow.env.BIG",
+    message:
+      /^is 32768 characters long \(32793 bytes in the task definition\): ECS refuses a task definition larger than 64 KiB/,
+  },
+  {
+    name: "variables, flags and hosts larger than the task definition allows together",
+    change: (m) => {
+      for (const i of [1, 2, 3]) m.mlflow.environment[`PART_${i}`] = "y".repeat(SPEC_TASK_DEFINITION_BUDGET_BYTES / 3);
+      m.mlflow.allowedHosts.push("z".repeat(100));
+    },
+    setting: "environments.staging.mlflow",
+    message: /^the server's variables, flags and allowed hosts take \d+ bytes of the task definition together/,
+  },
+  {
     name: "a certificate from another region",
     change: (_m, t) => {
       t.domain = "mlflow.example.com";
@@ -176,7 +212,7 @@ describe("compatibility", () => {
     expect(problems).toContainEqual({ setting, message: expect.stringMatching(message) });
   });
 
-  it("reports every problem at once, and the renderers refuse the Model", () => {
+  it("reports every problem at once, and toAwsModel (the one way into the renderers) refuses the Model", () => {
     const model = variant((m) => {
       m.resources.cpu = 300;
       m.mlflow.healthCheck.retries = 0;
@@ -185,14 +221,38 @@ describe("compatibility", () => {
       "environments.staging.cpu",
       "mlflow.healthCheck.retries",
     ]);
-    expect(() => toTemplate(model)).toThrow(AwsCompatibilityError);
-    expect(() => toTaskDefinition(model, placeholderContext(model))).toThrow(
+    expect(() => toAwsModel(model)).toThrow(AwsCompatibilityError);
+    expect(() => toAwsModel(model)).toThrow(
       /cannot be deployed to ECS Fargate \(2 problems\):\n {2}environments.staging.cpu: Fargate does not support 300/,
     );
   });
 
+  it("the renderers take only a checked AwsModel: an unchecked Model does not type-check", () => {
+    const unchecked: Model = structuredClone(exampleModel("basic", "staging"));
+    // @ts-expect-error a resolved Model must go through toAwsModel first
+    expect(() => toTemplate(unchecked)).not.toThrow();
+    expect(toTemplate(toAwsModel(unchecked))).toEqual(toTemplate(exampleModel("basic", "staging")));
+  });
+
+  it("validation's check brands the spec, and resolveAwsModel gives the checked Model without checking again", () => {
+    const text = readFileSync(new URL("../../../examples/basic/mlflow-dev.yaml", import.meta.url), "utf8");
+    const spec = parseSpecOrThrow(text);
+    const result = awsCompatibilityCheck(spec);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(resolveAwsModel(result.spec, "staging")).toEqual(toAwsModel(resolve(spec, "staging")));
+    // @ts-expect-error an unchecked spec must pass the check first
+    expect(resolveAwsModel(spec, "staging").environment).toBe("staging");
+    expect(() => resolveAwsModel(result.spec, "local")).toThrow(/internal error/);
+    const refused = awsCompatibilityCheck(parseSpecOrThrow(text.replace("cidr: 10.40.0.0/16", "cidr: 10.40.1.0/16")));
+    expect(refused).toEqual({
+      ok: false,
+      problems: [{ setting: "environments.staging.network.cidr", message: expect.stringMatching(/has host bits set/) }],
+    });
+  });
+
   it("refuses the local environment with the reason and the fix", () => {
-    expect(() => toTemplate(exampleModel("basic", "local"))).toThrow(
+    expect(() => exampleModel("basic", "local")).toThrow(
       /environment "local" is the local Docker Compose stack: the AWS renderer needs an AWS environment/,
     );
   });

@@ -1,16 +1,17 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Model } from "@mlflow-dev/spec";
 import { environmentNames, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { type AwsModel, toAwsModel } from "../src/index.ts";
 
 export const EXAMPLES_DIR = fileURLToPath(new URL("../../../examples/", import.meta.url));
 export const GOLDEN_DIR = fileURLToPath(new URL("./golden/", import.meta.url));
 
-export function modelFromYaml(yaml: string, environment: string, file = "test.yaml"): Model {
-  return resolve(parseSpecOrThrow(yaml, file), environment);
+/** The AWS environment's Model, narrowed as the CLI does after validation. */
+export function modelFromYaml(yaml: string, environment: string, file = "test.yaml"): AwsModel {
+  return toAwsModel(resolve(parseSpecOrThrow(yaml, file), environment));
 }
 
-export function exampleModel(example: string, environment: string): Model {
+export function exampleModel(example: string, environment: string): AwsModel {
   const file = `${EXAMPLES_DIR}${example}/mlflow-dev.yaml`;
   return modelFromYaml(readFileSync(file, "utf8"), environment, file);
 }
@@ -84,7 +85,7 @@ environments:
 
 export interface Case {
   label: string;
-  model: Model;
+  model: AwsModel;
 }
 
 /** Every AWS environment of every example, plus the variants above. */
@@ -95,7 +96,7 @@ export function allCases(): Case[] {
     if (!existsSync(file)) continue;
     const spec = parseSpecOrThrow(readFileSync(file, "utf8"), file);
     for (const env of environmentNames(spec)) {
-      if (env !== "local") cases.push({ label: `examples/${example} ${env}`, model: resolve(spec, env) });
+      if (env !== "local") cases.push({ label: `examples/${example} ${env}`, model: toAwsModel(resolve(spec, env)) });
     }
   }
   for (const [name, v] of Object.entries(VARIANT_SPECS))

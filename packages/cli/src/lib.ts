@@ -3,10 +3,12 @@
  * a script, with the same rules and output as the CLI. Everything here is pure (no Docker, no AWS).
  */
 import {
+  type AwsModel,
   placeholderContext,
   type RolloutStep,
   type TaskDefinition,
   type Template,
+  toAwsModel,
   toMigrationTaskDefinition,
   toRolloutPlan,
   toTaskDefinition,
@@ -40,7 +42,12 @@ export interface AwsRendering {
   rolloutPlan: RolloutStep[];
 }
 
-export function renderAws(model: Model): AwsRendering {
+/**
+ * An AWS environment's model, rendered. A Model that has not been through the CLI's validation
+ * is checked here first (toAwsModel throws an AwsCompatibilityError naming each problem).
+ */
+export function renderAws(resolved: Model | AwsModel): AwsRendering {
+  const model = toAwsModel(resolved);
   const ctx = placeholderContext(model);
   return {
     template: toTemplate(model),

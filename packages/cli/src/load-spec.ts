@@ -1,15 +1,15 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve as resolvePath } from "node:path";
-import { awsCompatibilityRule } from "@mlflow-dev/aws";
+import { type AwsCheckedSpec, type AwsModel, awsCompatibilityCheck, resolveAwsModel } from "@mlflow-dev/aws";
 import {
+  formatIssue,
   type ImageOverrides,
   ImageRefSchema,
+  type LocalModel,
   MAX_SPEC_BYTES,
-  type Model,
   type ParseResult,
   parseSpec,
   resolve,
-  type Spec,
   SpecError,
   UnknownEnvironmentError,
 } from "@mlflow-dev/spec";
@@ -17,7 +17,8 @@ import { EXIT, UserError } from "./errors.ts";
 import { SPEC_FILE } from "./spec-file.ts";
 
 export interface LoadedSpec {
-  spec: Spec;
+  /** Validated: the schema and every AWS compatibility rule. */
+  spec: AwsCheckedSpec;
   /** Absolute path of the spec file. */
   path: string;
   /** Path as the user gave it, for messages. */
@@ -82,8 +83,8 @@ export function readSpecText(file: string): string {
 }
 
 /** Parses and validates a spec's text: the schema, then every rule of the targets' renderers. */
-export function parseSpecText(text: string, shown: string): ParseResult {
-  return parseSpec(text, shown, [awsCompatibilityRule]);
+export function parseSpecText(text: string, shown: string): ParseResult<AwsCheckedSpec> {
+  return parseSpec(text, shown, awsCompatibilityCheck);
 }
 
 export function loadSpec(file: string): LoadedSpec {
@@ -92,6 +93,8 @@ export function loadSpec(file: string): LoadedSpec {
   const shown = relative(process.cwd(), path) || file;
   const result = parseSpecText(text, shown);
   if (!result.ok) throw new SpecError(result.issues);
+  // Warnings go to stderr from every command, as validate prints them; the spec stays valid.
+  for (const warning of result.warnings) process.stderr.write(`${formatIssue(warning)}\n`);
   return { spec: result.spec, path, shown, dir: dirname(path) };
 }
 
@@ -126,9 +129,20 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
   return out;
 }
 
-export function resolveEnv(loaded: LoadedSpec, environment: string, overrides: ImageOverrides = {}): Model {
+/** An AWS environment's Model, checked by validation already; `environment` must not be local. */
+export function resolveAwsEnv(loaded: LoadedSpec, environment: string, overrides: ImageOverrides = {}): AwsModel {
+  return withEnvironmentError(loaded, () => resolveAwsModel(loaded.spec, environment, overrides));
+}
+
+/** The local environment's Model; a spec without one is a usage error. */
+export function resolveLocalEnv(loaded: LoadedSpec, overrides: ImageOverrides = {}): LocalModel {
+  return withEnvironmentError(loaded, () => resolve(loaded.spec, "local", overrides));
+}
+
+/** An environment the spec does not define, as a usage error. */
+function withEnvironmentError<T>(loaded: LoadedSpec, fn: () => T): T {
   try {
-    return resolve(loaded.spec, environment, overrides);
+    return fn();
   } catch (e) {
     if (e instanceof UnknownEnvironmentError)
       throw new UserError(`${loaded.shown}: ${e.message}`, {

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import type { Model } from "@mlflow-dev/spec";
+import type { LocalModel } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
-import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveEnv } from "./load-spec.ts";
+import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveLocalEnv } from "./load-spec.ts";
 import { fileFlag, SPEC_FILE, withSpecFlag } from "./spec-file.ts";
 
 /** The local stack's context: spec, model, where its files live, a Docker client. */
@@ -12,7 +12,7 @@ export async function localContext(file: string) {
       exitCode: EXIT.invalidInput,
       hint: "Add `environments: { local: {} }` to the spec.",
     });
-  const model: Model = resolveEnv(loaded, "local", imageOverridesFromEnv());
+  const model: LocalModel = resolveLocalEnv(loaded, imageOverridesFromEnv());
   const runtime = await import("@mlflow-dev/compose/runtime");
   const docker = await runtime.connectDocker();
   return {

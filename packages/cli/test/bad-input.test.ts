@@ -65,6 +65,29 @@ describe("every command refuses what validate refuses: the AWS rules run in vali
   });
 });
 
+describe("warnings", () => {
+  it("bindAddress 0.0.0.0 is valid but warned about by validate and render, exit 0; --json marks it a warning", () => {
+    const dir = dirWith({
+      "mlflow-dev.yaml": basicText.replace("  local:\n", "  local:\n    bindAddress: 0.0.0.0\n"),
+    });
+    const warning =
+      /^mlflow-dev\.yaml:16:18 warning: environments\.local\.bindAddress: publishes the local stack's ports .* on every network interface/;
+    const validate = cli(["validate"], dir);
+    expect(validate.code).toBe(0);
+    expect(validate.stderr).toMatch(warning);
+    expect(validate.stdout).toContain("is valid");
+    const render = cli(["render", "--env", "local"], dir);
+    expect(render.code).toBe(0);
+    expect(render.stderr).toBe(validate.stderr);
+    expect(render.stdout).toContain("- 0.0.0.0:5050:5000");
+    const json = JSON.parse(cli(["validate", "--json"], dir).stdout);
+    expect(json.valid).toBe(true);
+    expect(json.issues).toMatchObject([
+      { line: 16, col: 18, path: "environments.local.bindAddress", severity: "warning" },
+    ]);
+  });
+});
+
 describe("reading a spec", () => {
   it("refuses a FIFO without blocking, a device, and a directory", () => {
     const dir = dirWith();

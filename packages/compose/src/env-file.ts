@@ -1,4 +1,4 @@
-import type { Model, SecretName } from "@mlflow-dev/spec";
+import type { LocalModel, SecretName } from "@mlflow-dev/spec";
 
 /**
  * The local stack's secrets live in a `.env` beside compose.yaml. compose.yaml only names the
@@ -18,7 +18,7 @@ export const LOCAL_SECRET_VARS: Record<
 };
 
 /** The .env variables a Model needs. */
-export function requiredEnvVars(model: Model): string[] {
+export function requiredEnvVars(model: LocalModel): string[] {
   const vars = new Set<string>([
     LOCAL_SECRET_VARS["minio-root-user"],
     LOCAL_SECRET_VARS["minio-root-password"],
@@ -74,7 +74,7 @@ export function parseEnvFile(text: string): Map<string, string> {
  */
 export function completeEnvFile(
   existing: string | undefined,
-  model: Model,
+  model: LocalModel,
   random: RandomBytes,
 ): { text: string; added: string[] } {
   const present = parseEnvFile(existing ?? "");

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync } from "node:fs";
 import { join } from "node:path";
-import type { Model } from "@mlflow-dev/spec";
+import type { LocalModel } from "@mlflow-dev/spec";
 import { completeEnvFile } from "./env-file.ts";
 import { type ComposeRenderOptions, toComposeYaml } from "./render.ts";
 import { ensureDirectory, type FileToWrite, readOwnFile, writeFilesAtomically } from "./safe-write.ts";
@@ -19,7 +19,7 @@ export interface WrittenFiles {
  * Writes compose.yaml and makes sure .env holds every secret the model needs, both or neither,
  * never through a link. Existing .env values are never overwritten; the file is kept at mode 0600.
  */
-export function writeLocalFiles(dir: string, model: Model, options: ComposeRenderOptions = {}): WrittenFiles {
+export function writeLocalFiles(dir: string, model: LocalModel, options: ComposeRenderOptions = {}): WrittenFiles {
   ensureDirectory(dir);
   const composePath = join(dir, "compose.yaml");
   const envPath = join(dir, ".env");

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Model, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { type AwsModel, toAwsModel } from "@mlflow-dev/aws";
+import { type LocalModel, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import type { WorkloadResults } from "../src/index.ts";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -10,9 +11,9 @@ export function exampleText(example: string): string {
   return readFileSync(`${EXAMPLES}${example}/mlflow-dev.yaml`, "utf8");
 }
 
-export function models(yaml: string, environment: string): { local: Model; remote: Model } {
+export function models(yaml: string, environment: string): { local: LocalModel; remote: AwsModel } {
   const spec = parseSpecOrThrow(yaml, "test.yaml");
-  return { local: resolve(spec, "local"), remote: resolve(spec, environment) };
+  return { local: resolve(spec, "local"), remote: toAwsModel(resolve(spec, environment)) };
 }
 
 /** A recorded workload (real servers, see the fixture names), as a fresh copy. */

@@ -83,18 +83,30 @@ export interface LocalTarget {
   region: string;
 }
 
-export interface AwsNetwork {
-  mode: "new" | "existing";
-  cidr?: string;
-  vpcId?: string;
-  publicSubnetIds?: string[];
-  privateSubnetIds?: string[];
-  /**
-   * How tasks reach the internet: `nat` puts them in the private subnets behind a NAT gateway,
-   * `public` in the public subnets with a public IP (no NAT gateway). The database stays private.
-   */
-  egress: "nat" | "public";
+/**
+ * How tasks reach the internet: `nat` puts them in the private subnets behind a NAT gateway,
+ * `public` in the public subnets with a public IP (no NAT gateway). The database stays private.
+ */
+export type Egress = "nat" | "public";
+
+/** A new VPC from a CIDR block, split into 2 public and 2 private subnets. */
+export interface NewNetwork {
+  mode: "new";
+  cidr: string;
+  egress: Egress;
 }
+
+/** An existing VPC and its subnets (at least 2 of each, in different availability zones). */
+export interface ExistingNetwork {
+  mode: "existing";
+  vpcId: string;
+  publicSubnetIds: string[];
+  privateSubnetIds: string[];
+  egress: Egress;
+}
+
+/** A new VPC or an existing one: each mode carries exactly the settings it needs. */
+export type AwsNetwork = NewNetwork | ExistingNetwork;
 
 export interface AwsTarget {
   kind: "aws";
@@ -140,3 +152,6 @@ export interface Model {
   target: LocalTarget | AwsTarget;
   parity: { declared: ParityDeclaration[] };
 }
+
+/** The Model of the local environment: what the Compose renderer and the local runtime take. */
+export type LocalModel = Model & { readonly target: LocalTarget };

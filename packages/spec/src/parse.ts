@@ -1,10 +1,28 @@
-import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument, visit } from "yaml";
+import {
+  type Document,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+} from "yaml";
 import type { z } from "zod";
 import { formatPath, SpecError, type SpecIssue } from "./issues.ts";
 import { type Spec, SpecSchema } from "./schema.ts";
 import { nearest } from "./suggest.ts";
+import { specWarnings } from "./warnings.ts";
 
-export type ParseResult = { ok: true; spec: Spec } | { ok: false; issues: SpecIssue[] };
+/**
+ * A valid spec comes with its warnings (settings that work but are risky); an invalid one with every
+ * issue found, errors and (when the schema passed) warnings, in the order of the file.
+ */
+export type ParseResult<S extends Spec = Spec> =
+  | { ok: true; spec: S; warnings: SpecIssue[] }
+  | { ok: false; issues: SpecIssue[] };
 
 /** A problem a rule outside the schema found, at a dotted path of the spec (e.g. environments.staging.network.cidr). */
 export interface RuleProblem {
@@ -13,10 +31,11 @@ export interface RuleProblem {
 }
 
 /**
- * A rule run on a spec that passed the schema: the checks of the renderers' targets (AWS/ECS
- * compatibility), so every command refuses what `validate` refuses. Pure.
+ * A check run on a spec that passed the schema: the rules of the renderers' targets (AWS/ECS
+ * compatibility), so every command refuses what `validate` refuses. It returns every problem, or
+ * the spec narrowed to what it proved (for example a type the AWS renderers accept). Pure.
  */
-export type SpecRule = (spec: Spec) => RuleProblem[];
+export type SpecCheck<S extends Spec> = (spec: Spec) => { ok: true; spec: S } | { ok: false; problems: RuleProblem[] };
 
 const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
@@ -26,15 +45,25 @@ export const MAX_SPEC_BYTES = 1024 * 1024;
 /**
  * Parses and validates the text of an mlflow-dev.yaml. Pure: no file system access;
  * `file` is only used in messages. Returns every issue found, each with its position.
- * `rules` run after the schema passed (see SpecRule).
+ * `check` runs after the schema passed (see SpecCheck), and the spec returned is the one it narrowed.
  */
-export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonly SpecRule[] = []): ParseResult {
+export function parseSpec(text: string, file?: string): ParseResult;
+export function parseSpec<S extends Spec>(text: string, file: string, check: SpecCheck<S>): ParseResult<S>;
+export function parseSpec(text: string, file = "mlflow-dev.yaml", check?: SpecCheck<Spec>): ParseResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const pos = (offset: number) => lineCounter.linePos(offset);
 
   // A tag mlflow-dev does not know (!Ref, !Sub) would silently become a string.
   const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === "TAG_RESOLVE_FAILED")];
+  // The YAML parser reports running out of stack (deep nesting) as errors; one clear issue says it.
+  const overflow = problems.find((e) => /call stack|stack overflow/i.test(e.message));
+  if (overflow) {
+    // Where the parser ran out of stack depends on the stack's size: point at the first bracket
+    // too deep instead (or at the start, for nesting by indentation), so the same text gives the same issue.
+    const { line, col } = pos(deepFlowOffset(text) ?? 0);
+    return { ok: false, issues: [{ file, line, col, path: "", message: tooDeep }] };
+  }
   if (problems.length > 0) {
     return {
       ok: false,
@@ -62,6 +91,12 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
     };
   }
 
+  const deep = tooDeepNode(doc.contents);
+  if (deep) {
+    const { line, col } = pos(deep.range?.[0] ?? 0);
+    return { ok: false, issues: [{ file, line, col, path: "", message: tooDeep }] };
+  }
+
   // A key that names the object prototype would vanish when the YAML becomes an object.
   const reserved: SpecIssue[] = [];
   visit(doc, {
@@ -80,6 +115,28 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
   });
   if (reserved.length > 0) return { ok: false, issues: reserved };
 
+  // No setting takes a control character, and one printed back (by parity, in a message) could
+  // rewrite the terminal: refuse them wherever they are, tabs and line breaks aside.
+  const controls: SpecIssue[] = [];
+  visit(doc, {
+    Scalar(_key, node, ancestors) {
+      if (typeof node.value !== "string") return;
+      const found = CONTROL_CHARACTER.exec(node.value);
+      if (!found) return;
+      const { line, col } = pos(node.range?.[0] ?? 0);
+      const code = `\\u${found[0].charCodeAt(0).toString(16).padStart(4, "0")}`;
+      const isKey = ancestors.some((a) => isPair(a) && a.key === node);
+      controls.push({
+        file,
+        line,
+        col,
+        path: pathOf(ancestors, node),
+        message: `${isKey ? "has a key that contains" : "contains"} the control character ${code}: no setting takes one, and printed back it could rewrite the terminal. Remove it`,
+      });
+    },
+  });
+  if (controls.length > 0) return { ok: false, issues: controls };
+
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -92,15 +149,84 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", rules: readonl
   }
   const result = SpecSchema.safeParse(data);
   if (result.success) {
-    const found = rules.flatMap((rule) => rule(result.data));
-    if (found.length === 0) return { ok: true, spec: result.data };
-    return { ok: false, issues: dedupe(found.map((p) => ruleIssue(p, doc, file, pos))) };
+    const checked = check ? check(result.data) : { ok: true as const, spec: result.data };
+    const warnings = specWarnings(result.data).map((p) => ({
+      ...ruleIssue(p, doc, file, pos),
+      severity: "warning" as const,
+    }));
+    if (checked.ok) return { ok: true, spec: checked.spec, warnings };
+    const issues = [...checked.problems.map((p) => ruleIssue(p, doc, file, pos)), ...warnings];
+    issues.sort((a, b) => a.line - b.line || a.col - b.col);
+    return { ok: false, issues: dedupe(issues) };
   }
 
   const issues: SpecIssue[] = [];
   for (const zi of result.error.issues) issues.push(...toSpecIssues(zi, doc, file, pos));
   issues.sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
   return { ok: false, issues: dedupe(issues) };
+}
+
+/** How deep a spec's values may nest; the deepest real setting is a handful of levels down. */
+export const MAX_SPEC_DEPTH = 32;
+
+const tooDeep = `invalid YAML: the values nest more than ${MAX_SPEC_DEPTH} levels deep, and no setting of a spec is that deep. Flatten the value`;
+
+/** The first node nested deeper than MAX_SPEC_DEPTH, found without recursion. */
+function tooDeepNode(root: Node): Node | undefined {
+  const stack: [Node, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [Node, number];
+    if (depth > MAX_SPEC_DEPTH) return node;
+    if (isMap(node))
+      for (const pair of node.items) {
+        if (isNode(pair.key)) stack.push([pair.key, depth + 1]);
+        if (isNode(pair.value)) stack.push([pair.value, depth + 1]);
+      }
+    else if (isSeq(node)) for (const item of node.items) if (isNode(item)) stack.push([item, depth + 1]);
+  }
+  return undefined;
+}
+
+/** The offset of the first [ or { nested deeper than MAX_SPEC_DEPTH, outside quotes and comments. */
+function deepFlowOffset(text: string): number | undefined {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote !== undefined) {
+      if (c === "\\" && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === "#" && (i === 0 || /\s/.test(text[i - 1] ?? ""))) {
+      const end = text.indexOf("\n", i);
+      i = end < 0 ? text.length : end;
+    } else if (c === "[" || c === "{") {
+      depth++;
+      if (depth > MAX_SPEC_DEPTH) return i;
+    } else if (c === "]" || c === "}") depth = Math.max(0, depth - 1);
+  }
+  return undefined;
+}
+
+/** C0 and C1 control characters but tab and line feed. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
+/** The dotted path of a node from visit's ancestors (a key's own path is its mapping's). */
+function pathOf(ancestors: readonly unknown[], node: unknown): string {
+  const parts: (string | number)[] = [];
+  ancestors.forEach((a, i) => {
+    const next = ancestors[i + 1] ?? node;
+    if (isPair(a) && isScalar(a.key) && a.key !== next) parts.push(String(a.key.value));
+    else if (isSeq(a)) parts.push(a.items.indexOf(next as never));
+  });
+  return formatPath(parts);
+}
+
+/** Whether a message already names the value, as a word of its own ("serve" is not in "server"). */
+function mentions(message: string, value: string): boolean {
+  const escaped = value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(?<![A-Za-z0-9_])${escaped}(?![A-Za-z0-9_])`).test(message);
 }
 
 /** One problem with the document as a whole, at its start. */
@@ -172,7 +298,9 @@ function quoted(value: string): string {
 
 function describeValue(value: unknown): string {
   if (value === null) return "null (an empty value)";
-  if (Array.isArray(value)) return "a list";
+  // doc.getIn gives YAML collections as nodes, and !!binary as bytes.
+  if (Array.isArray(value) || isSeq(value)) return "a list";
+  if (value instanceof Uint8Array) return "binary data (a !!binary value)";
   if (typeof value === "object") return "a mapping";
   if (typeof value === "string") return `the string ${quoted(value)}`;
   return `the ${typeof value} ${String(value)}`;
@@ -202,7 +330,7 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
         : known.length > 0
           ? `Valid keys here: ${known.join(", ")}`
           : "Remove it";
-      return { file, line, col, path: formatPath([...path, key]), message: `unknown key "${key}". ${hint}` };
+      return { file, line, col, path: formatPath([...path, key]), message: `unknown key ${quoted(key)}. ${hint}` };
     });
   }
 
@@ -257,13 +385,20 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
     case "too_big": {
       const max = Number(zi.maximum);
       if (zi.origin === "array") message = `must list at most ${max} items`;
-      else if (zi.origin === "string") message = `must be at most ${max} characters`;
+      else if (zi.origin === "string")
+        message = `must be at most ${max} characters${typeof value === "string" ? `, got ${value.length}` : ""}`;
       else message = `must be at most ${max}, got ${String(value)}`;
       break;
     }
     case "invalid_format":
     case "custom": {
       const base = zi.message;
+      // A check of a mapping's key (an environment's name) points at the key, not at its value.
+      const key = path[path.length - 1];
+      if ((zi as { params?: { atKey?: boolean } }).params?.atKey === true && typeof key === "string") {
+        const keyAt = keyNode(doc, path.slice(0, -1), key);
+        if (keyAt) ({ line, col } = at(keyAt));
+      }
       // A check may ask not to echo the value (for example when the value may be a secret).
       const hideValue = (zi as { params?: { hideValue?: boolean } }).params?.hideValue === true;
       const shownValue =
@@ -272,7 +407,7 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
           : !hideValue && typeof value === "number"
             ? String(value)
             : undefined;
-      message = shownValue !== undefined && !base.includes(String(value)) ? `${base} (got ${shownValue})` : base;
+      message = shownValue !== undefined && !mentions(base, String(value)) ? `${base} (got ${shownValue})` : base;
       break;
     }
     case "invalid_key": {

@@ -1,4 +1,13 @@
-import type { Artifacts, AwsTarget, ImageSource, LocalTarget, MlflowServer, Model, SecretRef } from "./model.ts";
+import type {
+  Artifacts,
+  AwsTarget,
+  ImageSource,
+  LocalModel,
+  LocalTarget,
+  MlflowServer,
+  Model,
+  SecretRef,
+} from "./model.ts";
 import {
   MLFLOW_CONTAINER_PORT,
   POSTGRES_PORT,
@@ -33,7 +42,14 @@ export function environmentNames(spec: Spec): string[] {
   return Object.keys(spec.environments).filter((k) => spec.environments[k] !== undefined);
 }
 
+/** The local environment's Model, narrowed by its target; undefined for an AWS environment's. */
+export function asLocalModel(model: Model): LocalModel | undefined {
+  return model.target.kind === "local" ? (model as LocalModel) : undefined;
+}
+
 /** Spec + environment name -> Model. Pure. */
+export function resolve(spec: Spec, environment: "local", overrides?: ImageOverrides): LocalModel;
+export function resolve(spec: Spec, environment: string, overrides?: ImageOverrides): Model;
 export function resolve(spec: Spec, environment: string, overrides: ImageOverrides = {}): Model {
   const names = environmentNames(spec);
   if (!names.includes(environment)) throw new UnknownEnvironmentError(environment, names);

@@ -20,6 +20,7 @@ const imageRef =
   /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const hostPattern = /^(\*|(\*\.)?[A-Za-z0-9.-]+)(:(\d+|\*))?$/;
 const cidr = /^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-8])$/;
+const certificateArn = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
 const port = z.int().min(1).max(65535);
 const octet = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 const ipv4 = new RegExp(`^${octet}(\\.${octet}){3}$`);
@@ -122,11 +123,17 @@ const BackendSchema = z
       .default(DEFAULT_POSTGRES_MAJOR),
     database: z
       .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a lowercase SQL identifier" })
+      .regex(/^[a-z][a-z0-9_]{0,62}$/, {
+        message:
+          "must be a lowercase SQL identifier starting with a letter (1-63 of a-z, 0-9 and _; RDS refuses a leading _)",
+      })
       .default("mlflow"),
     user: z
       .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a lowercase SQL identifier" })
+      .regex(/^[a-z][a-z0-9_]{0,62}$/, {
+        message:
+          "must be a lowercase SQL identifier starting with a letter (1-63 of a-z, 0-9 and _; RDS refuses a leading _)",
+      })
       .refine((v) => !["postgres", "admin", "rdsadmin", "root"].includes(v), {
         message: "is reserved by PostgreSQL or RDS; choose another user name such as mlflow",
       })
@@ -179,6 +186,8 @@ export const MANAGED_SERVER_ENV: readonly string[] = [
 ];
 
 const envVarName = /^[A-Z_][A-Z0-9_]*$/;
+/** Linux's limit on one NAME=value string of a process's environment (MAX_ARG_STRLEN), in bytes. */
+const MAX_ENV_STRING_BYTES = 128 * 1024;
 const secretLikeName = /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|PRIVATE_KEY|CREDENTIAL)/;
 
 const ServerEnvSchema = z
@@ -190,6 +199,14 @@ const ServerEnvSchema = z
   )
   .superRefine((env, ctx) => {
     for (const name of Object.keys(env)) {
+      const bytes = new TextEncoder().encode(`${name}=${env[name]}`).length + 1;
+      if (bytes > MAX_ENV_STRING_BYTES)
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `is ${env[name]?.length} characters long: Linux starts no process with a variable over ${MAX_ENV_STRING_BYTES / 1024} KiB (NAME=value), so the server could not start. Keep large values out of the environment`,
+          params: { hideValue: true },
+        });
       if (MANAGED_SERVER_ENV.includes(name) || name.startsWith("AWS_"))
         ctx.addIssue({
           code: "custom",
@@ -329,7 +346,7 @@ const AwsEnvSchema = z
       .optional(),
     certificateArn: z
       .string()
-      .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, {
+      .regex(certificateArn, {
         message: "must be an ACM certificate ARN",
       })
       .optional(),
@@ -342,7 +359,22 @@ const AwsEnvSchema = z
         message: `must be a CloudWatch Logs retention period: ${LOG_RETENTION_DAYS.join(", ")}`,
       })
       .default(30),
-    tags: z.record(z.string().regex(/^[A-Za-z0-9 _.:/=+@-]{1,128}$/), z.string().max(256)).default({}),
+    tags: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9 _.:/=+@-]{1,128}$/, {
+          message: "is not a valid AWS tag key: use 1-128 letters, digits, spaces and _ . : / = + - @. Rename the tag",
+        }),
+        z
+          .string()
+          .max(256)
+          .regex(/^[\p{L}\p{Z}\p{N}_.:/=+@-]*$/u, {
+            message: "is not a valid AWS tag value: use letters, digits, spaces and _ . : / = + - @ only",
+          }),
+      )
+      .default({})
+      .meta({
+        description: "Tags on every resource of this environment: plain strings (quote numbers and true/false).",
+      }),
     mlflow: EnvMlflowSchema,
   })
   .superRefine((env, ctx) => {
@@ -396,7 +428,7 @@ const AwsEnvSchema = z
         path: ["domain"],
         message: "is required when certificateArn is set (the certificate must cover it)",
       });
-    if (env.certificateArn !== undefined) {
+    if (env.certificateArn !== undefined && certificateArn.test(env.certificateArn)) {
       const certAccount = env.certificateArn.split(":")[4];
       if (certAccount !== env.account)
         ctx.addIssue({
@@ -426,7 +458,9 @@ const EnvironmentsSchema = z
         ctx.addIssue({
           code: "custom",
           path: [name],
-          message: "is not a valid environment name. Use lowercase letters, digits and -, starting with a letter",
+          message:
+            "is not a valid environment name. Use 1 to 21 lowercase letters, digits and -, starting with a letter",
+          params: { atKey: true },
         });
     }
     if (Object.keys(envs).length === 0)
@@ -538,6 +572,13 @@ export const SpecSchema = z
             path: [...path, i],
             message: `sets ${flag}, which mlflow-dev manages. Use the matching spec setting instead`,
           });
+        else if (!arg.startsWith("-") && !takesValue(args[i - 1]))
+          // `mlflow server` takes no positional argument: a word is the value of the flag before it, or an error.
+          ctx.addIssue({
+            code: "custom",
+            path: [...path, i],
+            message: `is not a flag, nor the value of one: \`mlflow server\` takes no positional argument. Start the item with - or --, or put it after the flag it belongs to`,
+          });
       });
     checkArgs(spec.mlflow.extraArgs, ["mlflow", "extraArgs"]);
     for (const [name, env] of Object.entries(spec.environments))
@@ -555,6 +596,12 @@ export const SpecSchema = z
     });
   })
   .meta({ title: "mlflow-dev.yaml", description: "An MLflow tracking service, local and on AWS ECS Fargate." });
+
+/** Whether an extraArgs item is a flag that may take the next item as its value (`--flag`, not `--flag=v` or `-p6000`). */
+function takesValue(previous: string | undefined): boolean {
+  if (previous === undefined || !previous.startsWith("-")) return false;
+  return !previous.includes("=") && !/\s/.test(previous.trim()) && (previous.startsWith("--") || previous.length === 2);
+}
 
 type RefineContext = Parameters<Parameters<typeof SpecSchema.superRefine>[0]>[1];
 

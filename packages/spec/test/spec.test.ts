@@ -6,6 +6,7 @@ import {
   defaultWorkers,
   estimateServerMemory,
   FARGATE_SIZES,
+  formatIssue,
   parseSpec,
   parseSpecOrThrow,
   requiredServerMemory,
@@ -250,5 +251,24 @@ describe("resolve", () => {
   it("rejects an unknown environment, naming the defined ones", () => {
     expect(() => resolve(spec, "prod")).toThrow(UnknownEnvironmentError);
     expect(() => resolve(spec, "prod")).toThrow(/Defined: local, staging/);
+  });
+});
+
+describe("formatIssue", () => {
+  it("escapes control characters (in the file name too) and cuts a long path with its length", () => {
+    const line = formatIssue({
+      file: "a\u001b[2J.yaml",
+      line: 1,
+      col: 2,
+      path: `x.${"k".repeat(120)}`,
+      message: "bad\rvalue",
+    });
+    expect(line).toBe(`a\\u001b[2J.yaml:1:2 x.${"k".repeat(58)}... (122 characters): bad\\u000dvalue`);
+  });
+
+  it("marks a warning after the position", () => {
+    expect(formatIssue({ file: "f.yaml", line: 3, col: 4, path: "p", message: "m", severity: "warning" })).toBe(
+      "f.yaml:3:4 warning: p: m",
+    );
   });
 });

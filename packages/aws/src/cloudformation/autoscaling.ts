@@ -1,12 +1,11 @@
-import type { Model } from "@mlflow-dev/spec";
-import { assertCompatible } from "../compatibility.ts";
+import type { AwsModel } from "../aws-model.ts";
 import { ConditionName, LogicalId } from "../names.ts";
 import { ref, sub } from "./intrinsics.ts";
 import { type Resources, resource } from "./resource.ts";
 
 /** Target tracking on the service's average CPU, when the spec sets target.autoscaling. */
-export function toAutoscaling(model: Model): Resources {
-  const a = assertCompatible(model).autoscaling;
+export function toAutoscaling(model: AwsModel): Resources {
+  const a = model.target.autoscaling;
   if (!a) return {};
   const options = { condition: ConditionName.hasTaskDefinition };
   return {

@@ -1,4 +1,4 @@
-import type { Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { LogicalId } from "../names.ts";
 import { getAtt, ref, sub } from "./intrinsics.ts";
 import { type Resources, resource } from "./resource.ts";
@@ -9,7 +9,7 @@ export function bucketArn(): { "Fn::GetAtt": [string, string] } {
   return getAtt(LogicalId.artifactBucket, "Arn");
 }
 
-export function prefixObjectsArn(model: Model): { "Fn::Sub": string } {
+export function prefixObjectsArn(model: AwsModel): { "Fn::Sub": string } {
   return sub(`\${${LogicalId.artifactBucket}.Arn}/${model.artifacts.prefix}/*`);
 }
 
@@ -21,7 +21,7 @@ function allObjectsArn(): { "Fn::Sub": string } {
  * The artifact bucket: encrypted (SSE-S3), versioned, public access blocked, owner-enforced,
  * kept when the stack is deleted, and reachable over TLS only.
  */
-export function toBucket(model: Model): Resources {
+export function toBucket(model: AwsModel): Resources {
   return {
     [LogicalId.artifactBucket]: resource(
       "AWS::S3::Bucket",

@@ -1,5 +1,4 @@
-import type { Model } from "@mlflow-dev/spec";
-import { assertCompatible } from "../compatibility.ts";
+import type { AwsModel } from "../aws-model.ts";
 import { LogicalId, secretParameterName, stackName } from "../names.ts";
 import { getAtt, ref, sub } from "./intrinsics.ts";
 import type { NetworkRefs } from "./network.ts";
@@ -11,7 +10,7 @@ import { toTags } from "./tags.ts";
  * dynamic reference to the db-password secret, which the deploy tool creates before the stack and
  * passes in as the DbPasswordSecretArn parameter.
  */
-export function toDatabase(model: Model, network: NetworkRefs): Resources {
+export function toDatabase(model: AwsModel, network: NetworkRefs): Resources {
   return {
     [LogicalId.databaseSubnetGroup]: resource("AWS::RDS::DBSubnetGroup", {
       DBSubnetGroupDescription: `${stackName(model)} database: private subnets`,
@@ -27,8 +26,8 @@ export function masterPasswordReference(): { "Fn::Sub": string } {
   return sub(`{{resolve:secretsmanager:\${${secretParameterName("db-password")}}}}`);
 }
 
-function toDbInstance(model: Model) {
-  const db = assertCompatible(model).database;
+function toDbInstance(model: AwsModel) {
+  const db = model.target.database;
   return resource(
     "AWS::RDS::DBInstance",
     {
@@ -67,8 +66,8 @@ const MAJOR_ONLY_ENGINE_VERSION: Suppression = {
     "EngineVersion is the major version only: RDS picks the default minor version and AutoMinorVersionUpgrade keeps it patched",
 };
 
-function databaseSuppressions(model: Model): Suppression[] {
-  const db = assertCompatible(model).database;
+function databaseSuppressions(model: AwsModel): Suppression[] {
+  const db = model.target.database;
   const env = `environments.${model.environment}.database`;
   return [
     {

@@ -1,10 +1,10 @@
-import type { Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { ecrRepositoryName, LogicalId } from "../names.ts";
 import { type Resources, resource } from "./resource.ts";
 import { toTags } from "./tags.ts";
 
 /** The ECR repository for a built image (none when the image is pulled): scanned on push, tags immutable. */
-export function toEcrRepository(model: Model): Resources {
+export function toEcrRepository(model: AwsModel): Resources {
   if (model.mlflow.image.kind !== "build") return {};
   return {
     [LogicalId.ecrRepository]: resource(

@@ -1,4 +1,5 @@
-import { artifactAccessStatements, type Model } from "@mlflow-dev/spec";
+import { artifactAccessStatements } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { LogicalId, secretParameterName, stackName } from "../names.ts";
 import { bucketArn, prefixObjectsArn } from "./bucket.ts";
 import { ref, sub } from "./intrinsics.ts";
@@ -27,7 +28,7 @@ export const EXECUTION_ROLE_MANAGED_POLICY =
  * Two least-privilege roles. The execution role (ECS agent) pulls the image, writes logs and reads
  * exactly the Model's secrets. The task role (MLflow) reads and writes the Model's prefix only.
  */
-export function toRoles(model: Model): Resources {
+export function toRoles(model: AwsModel): Resources {
   return {
     [LogicalId.executionRole]: toExecutionRole(model),
     [LogicalId.taskRole]: toTaskRole(model),
@@ -35,11 +36,11 @@ export function toRoles(model: Model): Resources {
 }
 
 /** The secret ARNs, from the stack parameters, in the Model's order. */
-export function secretArnRefs(model: Model): { Ref: string }[] {
+export function secretArnRefs(model: AwsModel): { Ref: string }[] {
   return model.mlflow.secrets.map((s) => ref(secretParameterName(s.name)));
 }
 
-function toExecutionRole(model: Model) {
+function toExecutionRole(model: AwsModel) {
   return resource("AWS::IAM::Role", {
     Description: `${stackName(model)}: ECS pulls the MLflow image, writes its logs and reads its secrets`,
     AssumeRolePolicyDocument: ECS_TASKS_TRUST,
@@ -64,7 +65,7 @@ function toExecutionRole(model: Model) {
   });
 }
 
-function toTaskRole(model: Model) {
+function toTaskRole(model: AwsModel) {
   const prefix = model.artifacts.prefix;
   return resource("AWS::IAM::Role", {
     Description: `${stackName(model)}: MLflow reads and writes artifacts under s3://${model.artifacts.bucket}/${prefix}/`,

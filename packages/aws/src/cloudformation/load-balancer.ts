@@ -1,5 +1,4 @@
-import type { Model } from "@mlflow-dev/spec";
-import { assertCompatible } from "../compatibility.ts";
+import type { AwsModel } from "../aws-model.ts";
 import { LogicalId } from "../names.ts";
 import { getAtt, ref } from "./intrinsics.ts";
 import type { NetworkRefs } from "./network.ts";
@@ -16,7 +15,7 @@ const NO_ACCESS_LOGS: Suppression = {
 };
 
 /** Internet-facing ALB in the public subnets, an ip target group on the container port, and its listeners. */
-export function toLoadBalancer(model: Model, network: NetworkRefs): Resources {
+export function toLoadBalancer(model: AwsModel, network: NetworkRefs): Resources {
   return {
     [LogicalId.loadBalancer]: toApplicationLoadBalancer(model, network),
     [LogicalId.targetGroup]: toTargetGroup(model, network),
@@ -25,13 +24,11 @@ export function toLoadBalancer(model: Model, network: NetworkRefs): Resources {
 }
 
 /** The listeners the service must wait for (a target group needs a listener before ECS can use it). */
-export function listenerIds(model: Model): string[] {
-  return assertCompatible(model).certificateArn
-    ? [LogicalId.httpListener, LogicalId.httpsListener]
-    : [LogicalId.httpListener];
+export function listenerIds(model: AwsModel): string[] {
+  return model.target.certificateArn ? [LogicalId.httpListener, LogicalId.httpsListener] : [LogicalId.httpListener];
 }
 
-function toApplicationLoadBalancer(model: Model, network: NetworkRefs) {
+function toApplicationLoadBalancer(model: AwsModel, network: NetworkRefs) {
   return resource(
     "AWS::ElasticLoadBalancingV2::LoadBalancer",
     {
@@ -54,7 +51,7 @@ function toApplicationLoadBalancer(model: Model, network: NetworkRefs) {
   );
 }
 
-function toTargetGroup(model: Model, network: NetworkRefs) {
+function toTargetGroup(model: AwsModel, network: NetworkRefs) {
   const hc = model.mlflow.healthCheck;
   return resource("AWS::ElasticLoadBalancingV2::TargetGroup", {
     TargetType: "ip",
@@ -80,8 +77,8 @@ function forwardToTargetGroup() {
 }
 
 /** With a certificate: HTTPS forwards and HTTP redirects to it. Without: HTTP forwards. */
-function toListeners(model: Model): Resources {
-  const certificateArn = assertCompatible(model).certificateArn;
+function toListeners(model: AwsModel): Resources {
+  const certificateArn = model.target.certificateArn;
   if (!certificateArn) {
     return {
       [LogicalId.httpListener]: resource(

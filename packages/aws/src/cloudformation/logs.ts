@@ -1,17 +1,16 @@
-import type { Model } from "@mlflow-dev/spec";
-import { assertCompatible } from "../compatibility.ts";
+import type { AwsModel } from "../aws-model.ts";
 import { LogicalId, logGroupName } from "../names.ts";
 import { type Resources, resource } from "./resource.ts";
 import { toTags } from "./tags.ts";
 
 /** The log group both task definitions write to, with the spec's retention. */
-export function toLogGroup(model: Model): Resources {
+export function toLogGroup(model: AwsModel): Resources {
   return {
     [LogicalId.logGroup]: resource(
       "AWS::Logs::LogGroup",
       {
         LogGroupName: logGroupName(model),
-        RetentionInDays: assertCompatible(model).logRetentionDays,
+        RetentionInDays: model.target.logRetentionDays,
         Tags: toTags(model),
       },
       {

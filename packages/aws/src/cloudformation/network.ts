@@ -1,5 +1,4 @@
-import type { Model } from "@mlflow-dev/spec";
-import { assertCompatible } from "../compatibility.ts";
+import type { AwsModel } from "../aws-model.ts";
 import { LogicalId, stackName } from "../names.ts";
 import { formatCidr, parseCidr, splitCidr } from "./cidr.ts";
 import { availabilityZone, type Expr, getAtt, ref, sub } from "./intrinsics.ts";
@@ -20,8 +19,8 @@ export interface NetworkRefs {
  * internet (image registry, Secrets Manager, CloudWatch Logs) through the internet gateway, which
  * needs a public IP; their security group still admits only the load balancer.
  */
-export function taskAssignPublicIp(model: Model): "ENABLED" | "DISABLED" {
-  return assertCompatible(model).network.egress === "public" ? "ENABLED" : "DISABLED";
+export function taskAssignPublicIp(model: AwsModel): "ENABLED" | "DISABLED" {
+  return model.target.network.egress === "public" ? "ENABLED" : "DISABLED";
 }
 
 const ZONES = [0, 1] as const;
@@ -30,17 +29,17 @@ const ZONES = [0, 1] as const;
  * A new VPC (2 public + 2 private subnets in two zones, one NAT gateway, an S3 gateway endpoint),
  * or nothing for an existing VPC, whose ids the spec gives.
  */
-export function toNetwork(model: Model): { resources: Resources; refs: NetworkRefs } {
-  const target = assertCompatible(model);
+export function toNetwork(model: AwsModel): { resources: Resources; refs: NetworkRefs } {
+  const target = model.target;
   const n = target.network;
   const publicTasks = n.egress === "public";
   if (n.mode === "existing") {
-    const publicSubnetIds = [...(n.publicSubnetIds ?? [])];
-    const privateSubnetIds = [...(n.privateSubnetIds ?? [])];
+    const publicSubnetIds = [...n.publicSubnetIds];
+    const privateSubnetIds = [...n.privateSubnetIds];
     return {
       resources: {},
       refs: {
-        vpcId: n.vpcId ?? "",
+        vpcId: n.vpcId,
         publicSubnetIds,
         privateSubnetIds,
         taskSubnetIds: publicTasks ? [...publicSubnetIds] : [...privateSubnetIds],
@@ -50,7 +49,7 @@ export function toNetwork(model: Model): { resources: Resources; refs: NetworkRe
   const publicSubnetIds = ZONES.map((i) => ref(LogicalId.publicSubnet(i)));
   const privateSubnetIds = ZONES.map((i) => ref(LogicalId.privateSubnet(i)));
   return {
-    resources: toNewVpcResources(model, n.cidr ?? "", publicTasks),
+    resources: toNewVpcResources(model, n.cidr, publicTasks),
     refs: {
       vpcId: ref(LogicalId.vpc),
       publicSubnetIds,
@@ -68,7 +67,7 @@ export function subnetCidrs(vpcCidr: string): { public: string[]; private: strin
   return { public: blocks.slice(0, 2), private: blocks.slice(2, 4) };
 }
 
-function toNewVpcResources(model: Model, vpcCidr: string, publicTasks: boolean): Resources {
+function toNewVpcResources(model: AwsModel, vpcCidr: string, publicTasks: boolean): Resources {
   const name = stackName(model);
   const cidrs = subnetCidrs(vpcCidr);
   const vpc = ref(LogicalId.vpc);
@@ -100,7 +99,7 @@ function toNewVpcResources(model: Model, vpcCidr: string, publicTasks: boolean):
   return resources;
 }
 
-function toSubnet(model: Model, cidr: string, zone: number, name: string) {
+function toSubnet(model: AwsModel, cidr: string, zone: number, name: string) {
   return resource("AWS::EC2::Subnet", {
     VpcId: ref(LogicalId.vpc),
     CidrBlock: cidr,
@@ -110,7 +109,7 @@ function toSubnet(model: Model, cidr: string, zone: number, name: string) {
   });
 }
 
-function toPublicRouting(model: Model): Resources {
+function toPublicRouting(model: AwsModel): Resources {
   const resources: Resources = {
     [LogicalId.publicRouteTable]: resource("AWS::EC2::RouteTable", {
       VpcId: ref(LogicalId.vpc),
@@ -135,7 +134,7 @@ function toPublicRouting(model: Model): Resources {
 }
 
 /** One NAT gateway (in public subnet 1): tasks pull images and reach Secrets Manager and logs through it. */
-function toNatGateway(model: Model): Resources {
+function toNatGateway(model: AwsModel): Resources {
   const name = `${stackName(model)}-nat`;
   return {
     [LogicalId.natEip]: resource(
@@ -155,7 +154,7 @@ function toNatGateway(model: Model): Resources {
  * Private subnets route to the internet through the NAT gateway (egress: nat only), and to S3
  * through a free gateway endpoint.
  */
-function toPrivateRouting(model: Model, publicTasks: boolean): Resources {
+function toPrivateRouting(model: AwsModel, publicTasks: boolean): Resources {
   const resources: Resources = {
     [LogicalId.privateRouteTable]: resource("AWS::EC2::RouteTable", {
       VpcId: ref(LogicalId.vpc),

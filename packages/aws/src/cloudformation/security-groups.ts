@@ -1,5 +1,4 @@
-import type { Model } from "@mlflow-dev/spec";
-import { assertCompatible } from "../compatibility.ts";
+import type { AwsModel } from "../aws-model.ts";
 import { LogicalId, stackName } from "../names.ts";
 import { getAtt } from "./intrinsics.ts";
 import type { NetworkRefs } from "./network.ts";
@@ -14,7 +13,7 @@ export const HTTPS_PORT = 443;
  * the container port, only the tasks reach the database on its port. Every rule is inline (no
  * standalone rules mixed in), which the chain allows because each group points only upstream.
  */
-export function toSecurityGroups(model: Model, network: NetworkRefs): Resources {
+export function toSecurityGroups(model: AwsModel, network: NetworkRefs): Resources {
   return {
     [LogicalId.loadBalancerSecurityGroup]: toLoadBalancerSecurityGroup(model, network),
     [LogicalId.taskSecurityGroup]: toTaskSecurityGroup(model, network),
@@ -23,12 +22,12 @@ export function toSecurityGroups(model: Model, network: NetworkRefs): Resources 
 }
 
 /** The ports the ALB listens on: 443 (and 80 for the redirect) with a certificate, else 80. */
-export function loadBalancerPorts(model: Model): number[] {
-  return assertCompatible(model).certificateArn ? [HTTP_PORT, HTTPS_PORT] : [HTTP_PORT];
+export function loadBalancerPorts(model: AwsModel): number[] {
+  return model.target.certificateArn ? [HTTP_PORT, HTTPS_PORT] : [HTTP_PORT];
 }
 
-function toLoadBalancerSecurityGroup(model: Model, network: NetworkRefs) {
-  const https = assertCompatible(model).certificateArn !== undefined;
+function toLoadBalancerSecurityGroup(model: AwsModel, network: NetworkRefs) {
+  const https = model.target.certificateArn !== undefined;
   const describe = (port: number) =>
     port === HTTPS_PORT
       ? "HTTPS from the internet"
@@ -59,7 +58,7 @@ function toLoadBalancerSecurityGroup(model: Model, network: NetworkRefs) {
   );
 }
 
-function toTaskSecurityGroup(model: Model, network: NetworkRefs) {
+function toTaskSecurityGroup(model: AwsModel, network: NetworkRefs) {
   const port = model.mlflow.port;
   return resource("AWS::EC2::SecurityGroup", {
     GroupDescription: `${stackName(model)} MLflow tasks: port ${port} from the load balancer only`,
@@ -77,7 +76,7 @@ function toTaskSecurityGroup(model: Model, network: NetworkRefs) {
   });
 }
 
-function toDatabaseSecurityGroup(model: Model, network: NetworkRefs) {
+function toDatabaseSecurityGroup(model: AwsModel, network: NetworkRefs) {
   const port = model.database.port;
   return resource("AWS::EC2::SecurityGroup", {
     GroupDescription: `${stackName(model)} database: PostgreSQL from the MLflow tasks only`,

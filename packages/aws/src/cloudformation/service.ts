@@ -1,5 +1,4 @@
-import type { Model } from "@mlflow-dev/spec";
-import { assertCompatible } from "../compatibility.ts";
+import type { AwsModel } from "../aws-model.ts";
 import { CONTAINER_NAME, ConditionName, LogicalId, ParameterName, serviceName } from "../names.ts";
 import { getAtt, ref } from "./intrinsics.ts";
 import { listenerIds } from "./load-balancer.ts";
@@ -8,7 +7,7 @@ import { type Resources, resource } from "./resource.ts";
 import { toTags } from "./tags.ts";
 
 /** Seconds ECS ignores failing ALB health checks after a task starts: the container's start period plus two intervals. */
-export function healthCheckGracePeriod(model: Model): number {
+export function healthCheckGracePeriod(model: AwsModel): number {
   const hc = model.mlflow.healthCheck;
   return hc.startPeriodSeconds + 2 * hc.intervalSeconds;
 }
@@ -18,8 +17,8 @@ export function healthCheckGracePeriod(model: Model): number {
  * passed in as the TaskDefinitionArn parameter; while it is empty (the first infrastructure
  * deployment, before any image was registered) the service is not created.
  */
-export function toService(model: Model, network: NetworkRefs): Resources {
-  const target = assertCompatible(model);
+export function toService(model: AwsModel, network: NetworkRefs): Resources {
+  const target = model.target;
   return {
     [LogicalId.service]: resource(
       "AWS::ECS::Service",

@@ -1,6 +1,5 @@
-import type { Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { compareCodeUnits } from "../order.ts";
-import { awsTarget } from "../target.ts";
 
 export interface Tag {
   Key: string;
@@ -48,8 +47,8 @@ export const UNTAGGABLE_RESOURCE_TYPES: readonly string[] = [
 ];
 
 /** The tags every taggable resource gets: mlflow-dev's two, then target.tags, sorted by key. */
-export function toTags(model: Model): Tag[] {
-  const user = Object.entries(awsTarget(model).tags)
+export function toTags(model: AwsModel): Tag[] {
+  const user = Object.entries(model.target.tags)
     .sort(([a], [b]) => compareCodeUnits(a, b))
     .map(([Key, Value]) => ({ Key, Value }));
   return [
@@ -60,6 +59,6 @@ export function toTags(model: Model): Tag[] {
 }
 
 /** The common tags plus a Name tag (shown in the EC2 console for network resources). */
-export function toNamedTags(model: Model, name: string): Tag[] {
+export function toNamedTags(model: AwsModel, name: string): Tag[] {
   return [{ Key: "Name", Value: name }, ...toTags(model)];
 }

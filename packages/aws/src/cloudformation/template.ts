@@ -1,6 +1,5 @@
-import type { Model } from "@mlflow-dev/spec";
 import { stringify } from "yaml";
-import { assertCompatible } from "../compatibility.ts";
+import type { AwsModel } from "../aws-model.ts";
 import { ConditionName, LogicalId, OutputName, ParameterName, secretName, secretParameterName } from "../names.ts";
 import { toAutoscaling } from "./autoscaling.ts";
 import { toBucket } from "./bucket.ts";
@@ -80,8 +79,7 @@ export function withTeardown(deployed: Template, teardown: Teardown): Template {
 }
 
 /** The whole CloudFormation template for one AWS environment of the Model. */
-export function toTemplate(model: Model): Template {
-  assertCompatible(model);
+export function toTemplate(model: AwsModel): Template {
   const network = toNetwork(model);
   return {
     AWSTemplateFormatVersion: "2010-09-09",
@@ -109,11 +107,11 @@ export function toTemplate(model: Model): Template {
  * The template as YAML: JSON-form intrinsics, no anchors, no line folding. Written as YAML 1.1,
  * which CloudFormation reads, so strings such as 2010-09-09 or "on" are quoted. Same Model, same bytes.
  */
-export function toTemplateYaml(model: Model): string {
+export function toTemplateYaml(model: AwsModel): string {
   return stringify(toTemplate(model), { version: "1.1", aliasDuplicateObjects: false, lineWidth: 0 });
 }
 
-function toParameters(model: Model): Record<string, Parameter> {
+function toParameters(model: AwsModel): Record<string, Parameter> {
   const parameters: Record<string, Parameter> = {
     [ParameterName.taskDefinitionArn]: {
       Type: "String",
@@ -142,13 +140,13 @@ function toConditions(): Record<string, unknown> {
 }
 
 /** Where users reach MLflow: the domain when the spec has one, else the ALB's DNS name. */
-function serviceUrl(model: Model): unknown {
-  const t = assertCompatible(model);
+function serviceUrl(model: AwsModel): unknown {
+  const t = model.target;
   const scheme = t.certificateArn ? "https" : "http";
   return t.domain ? `${scheme}://${t.domain}` : sub(`http://\${${LogicalId.loadBalancer}.DNSName}`);
 }
 
-function toOutputs(model: Model, taskSubnetIds: unknown[]): Record<string, Output> {
+function toOutputs(model: AwsModel, taskSubnetIds: unknown[]): Record<string, Output> {
   const outputs: Record<string, Output> = {
     [OutputName.clusterName]: { Description: "ECS cluster", Value: ref(LogicalId.cluster) },
     [OutputName.serviceName]: {
@@ -180,7 +178,7 @@ function toOutputs(model: Model, taskSubnetIds: unknown[]): Record<string, Outpu
       Value: getAtt(LogicalId.taskSecurityGroup, "GroupId"),
     },
     [OutputName.taskSubnetIds]: {
-      Description: `Subnets the tasks run in (${assertCompatible(model).network.egress === "public" ? "public, egress: public" : "private"}), comma-separated`,
+      Description: `Subnets the tasks run in (${model.target.network.egress === "public" ? "public, egress: public" : "private"}), comma-separated`,
       Value: join(",", taskSubnetIds),
     },
   };

@@ -1,7 +1,6 @@
-import type { Model } from "@mlflow-dev/spec";
 import { parse } from "yaml";
+import type { AwsModel } from "../aws-model.ts";
 import { type Teardown, type Template, withTeardown } from "../cloudformation/template.ts";
-import { assertCompatible } from "../compatibility.ts";
 import { LogicalId, migrationTaskFamily, stackName, taskFamily } from "../names.ts";
 import type { AwsClients } from "./clients.ts";
 import { formatChanges } from "./diff.ts";
@@ -32,15 +31,14 @@ export interface DestroyResult {
  * skipFinalSnapshot, and the artifact bucket with its objects unless deleteData. The ECR repository of
  * a built image goes with its images (they are rebuilt from the build context).
  */
-export async function destroy(model: Model, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
+export async function destroy(model: AwsModel, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
   const { report } = options;
-  assertCompatible(model);
   report.step("[1/5] checks");
   await preflight(model, clients, report, { network: false, bucket: false });
   return withLock(clients.ssm, model, "destroy", () => destroyLocked(model, clients, options));
 }
 
-async function destroyLocked(model: Model, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
+async function destroyLocked(model: AwsModel, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
   const { report, waits } = options;
   const wait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
   const cfn = clients.cloudformation;

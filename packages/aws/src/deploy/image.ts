@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import type { Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { ecrRepositoryName, OutputName } from "../names.ts";
 import type { AwsClients } from "./clients.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
@@ -35,7 +35,7 @@ function listFiles(dir: string, root = dir): string[] {
 }
 
 /** `<mlflow version>-<12 hex>`: a digest of the build context's files and the build arguments. */
-export function buildTag(model: Model, specDir: string): string {
+export function buildTag(model: AwsModel, specDir: string): string {
   const image = model.mlflow.image;
   if (image.kind !== "build") throw new Error("internal error: buildTag for a pulled image");
   const context = resolve(specDir, image.context);
@@ -60,7 +60,7 @@ export function buildTag(model: Model, specDir: string): string {
 }
 
 /** The image a promote would run, without building anything (for plan). */
-export function plannedImage(model: Model, outputs: Record<string, string>, specDir: string): string {
+export function plannedImage(model: AwsModel, outputs: Record<string, string>, specDir: string): string {
   const image = model.mlflow.image;
   if (image.kind === "pull") return image.ref;
   const repo = outputs[OutputName.ecrRepositoryUri] ?? `<ECR repository ${ecrRepositoryName(model)}>`;
@@ -73,7 +73,7 @@ export interface DockerOptions {
 }
 
 export async function resolveImage(
-  model: Model,
+  model: AwsModel,
   clients: AwsClients,
   outputs: Record<string, string>,
   specDir: string,

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import type { SSM } from "@aws-sdk/client-ssm";
-import type { Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { lockParameterName } from "../names.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 
@@ -54,7 +54,7 @@ function currentUser(): string {
   }
 }
 
-export async function acquireLock(ssm: SSM, model: Model, command: string): Promise<HeldLock> {
+export async function acquireLock(ssm: SSM, model: AwsModel, command: string): Promise<HeldLock> {
   const name = lockParameterName(model);
   const holder: LockHolder = {
     id: randomUUID(),
@@ -94,7 +94,7 @@ export async function acquireLock(ssm: SSM, model: Model, command: string): Prom
   };
 }
 
-export async function readLock(ssm: SSM, model: Model): Promise<LockHolder | undefined> {
+export async function readLock(ssm: SSM, model: AwsModel): Promise<LockHolder | undefined> {
   try {
     const r = await ssm.getParameter({ Name: lockParameterName(model) });
     return (
@@ -114,7 +114,7 @@ export async function readLock(ssm: SSM, model: Model): Promise<LockHolder | und
 }
 
 /** Removes the lock whoever holds it; returns the holder it removed, if any. */
-export async function forceUnlock(ssm: SSM, model: Model): Promise<LockHolder | undefined> {
+export async function forceUnlock(ssm: SSM, model: AwsModel): Promise<LockHolder | undefined> {
   const holder = await readLock(ssm, model);
   if (!holder) return undefined;
   await deleteLockParameter(ssm, lockParameterName(model));
@@ -130,7 +130,7 @@ async function deleteLockParameter(ssm: SSM, name: string): Promise<void> {
 }
 
 /** Runs fn while holding the lock; releases it afterwards, whatever happened. */
-export async function withLock<T>(ssm: SSM, model: Model, command: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(ssm: SSM, model: AwsModel, command: string, fn: () => Promise<T>): Promise<T> {
   const lock = await acquireLock(ssm, model, command);
   try {
     return await fn();

@@ -1,4 +1,4 @@
-import type { Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import type { DeployContext } from "../context.ts";
 import { LOG_STREAM_PREFIX } from "../names.ts";
 import { type MigrationPlacement, toMigrationRunTask, toMigrationTaskDefinition } from "../task-definition.ts";
@@ -20,7 +20,7 @@ export interface MigrationResult {
  */
 export async function runMigration(
   clients: AwsClients,
-  model: Model,
+  model: AwsModel,
   ctx: DeployContext,
   placement: Omit<MigrationPlacement, "taskDefinitionArn">,
   report: Reporter,

@@ -1,6 +1,6 @@
-import type { Model, SecretName } from "@mlflow-dev/spec";
+import type { SecretName } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
-import { assertCompatible } from "../compatibility.ts";
 import { deployContextFromStack } from "../context.ts";
 import { OutputName, stackName } from "../names.ts";
 import { toTaskDefinition } from "../task-definition.ts";
@@ -48,9 +48,9 @@ export interface PlanResult {
  * What promote would do, with nothing applied: the secrets it would create, the CloudFormation
  * change set (computed by CloudFormation, then deleted), and the task-definition fields that change.
  */
-export async function plan(model: Model, clients: AwsClients, options: PlanOptions): Promise<PlanResult> {
+export async function plan(model: AwsModel, clients: AwsClients, options: PlanOptions): Promise<PlanResult> {
   const { report, waits } = options;
-  const target = assertCompatible(model);
+  const target = model.target;
   report.step("checks");
   const identity = await preflight(model, clients, report);
   const name = stackName(model);

@@ -1,6 +1,6 @@
-import type { Model } from "@mlflow-dev/spec";
+import type { ExistingNetwork } from "@mlflow-dev/spec";
 import { nearest } from "@mlflow-dev/spec";
-import { assertCompatible } from "../compatibility.ts";
+import type { AwsModel } from "../aws-model.ts";
 import type { AwsClients } from "./clients.ts";
 import { awsErrorMessage, awsErrorName, DeployError, isNetworkError } from "./errors.ts";
 import type { Reporter } from "./report.ts";
@@ -23,18 +23,18 @@ export interface PreflightOptions {
  * the existing network the spec names. Each failure is an `input` error naming the setting.
  */
 export async function preflight(
-  model: Model,
+  model: AwsModel,
   clients: AwsClients,
   report: Reporter,
   options: PreflightOptions = { network: true, bucket: true },
 ): Promise<Identity> {
-  const target = assertCompatible(model);
+  const target = model.target;
   const at = (key: string) => `environments.${model.environment}.${key}`;
   await checkCredentials(clients);
   await checkRegion(clients, target.region, at("region"));
   const identity = await checkAccount(clients, target.account, at("account"));
   report.info(`account ${identity.account} (${identity.arn}), region ${target.region}`);
-  if (options.network !== false && target.network.mode === "existing") await checkNetwork(model, clients, at);
+  if (options.network !== false && target.network.mode === "existing") await checkNetwork(target.network, clients, at);
   if (options.bucket !== false) await checkBucket(model, clients, at);
   if (options.network !== false && target.certificateArn && target.domain)
     await checkCertificate(clients, target.certificateArn, target.domain, at);
@@ -114,9 +114,8 @@ async function checkAccount(clients: AwsClients, expected: string, setting: stri
   return { account, arn, region: clients.region };
 }
 
-async function checkNetwork(model: Model, clients: AwsClients, at: (k: string) => string): Promise<void> {
-  const n = assertCompatible(model).network;
-  const vpcId = n.vpcId ?? "";
+async function checkNetwork(n: ExistingNetwork, clients: AwsClients, at: (k: string) => string): Promise<void> {
+  const vpcId = n.vpcId;
   try {
     const r = await clients.ec2.describeVpcs({ VpcIds: [vpcId] });
     if (!r.Vpcs?.length) throw Object.assign(new Error(`The vpc ID '${vpcId}' does not exist`), { name: "NotFound" });
@@ -130,7 +129,7 @@ async function checkNetwork(model: Model, clients: AwsClients, at: (k: string) =
     throw credentialOrAccessError(e, "ec2:DescribeVpcs");
   }
   for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
-    const ids = n[key] ?? [];
+    const ids = n[key];
     let subnets: { id: string; vpc: string; zone: string }[];
     try {
       const r = await clients.ec2.describeSubnets({ SubnetIds: ids });
@@ -227,7 +226,7 @@ function certificateNameCovers(name: string, domain: string): boolean {
 }
 
 /** S3 names are global: a bucket that exists in another account can never be created here. */
-async function checkBucket(model: Model, clients: AwsClients, at: (k: string) => string): Promise<void> {
+async function checkBucket(model: AwsModel, clients: AwsClients, at: (k: string) => string): Promise<void> {
   const bucket = model.artifacts.bucket;
   try {
     await clients.s3.headBucket({ Bucket: bucket });

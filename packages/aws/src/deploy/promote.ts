@@ -1,6 +1,6 @@
-import { AUTH_ADMIN_USER, type Model, type SecretName } from "@mlflow-dev/spec";
+import { AUTH_ADMIN_USER, type SecretName } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
-import { assertCompatible } from "../compatibility.ts";
 import { type DeployContext, deployContextFromStack } from "../context.ts";
 import { LogicalId, OutputName, ParameterName, stackName } from "../names.ts";
 import { toTaskDefinition } from "../task-definition.ts";
@@ -72,15 +72,14 @@ function stepTitle(step: (typeof STEPS)[number], note = ""): string {
  * image, the migration task, the new task definition revision on the service, a steady state,
  * and the smoke test. A failure after the service was touched puts the previous revision back.
  */
-export async function promote(model: Model, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
+export async function promote(model: AwsModel, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
   const { report } = options;
-  assertCompatible(model);
   report.step(stepTitle("checks"));
   await preflight(model, clients, report);
   return withLock(clients.ssm, model, "promote", () => promoteLocked(model, clients, options));
 }
 
-async function promoteLocked(model: Model, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
+async function promoteLocked(model: AwsModel, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
   const { report, waits } = options;
   const stackWait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
   const name = stackName(model);
@@ -214,7 +213,7 @@ async function promoteLocked(model: Model, clients: AwsClients, options: Promote
   }
 
   async function setServiceTaskDefinition(
-    m: Model,
+    m: AwsModel,
     c: AwsClients,
     arn: string,
     o: PromoteOptions,
@@ -241,7 +240,7 @@ async function promoteLocked(model: Model, clients: AwsClients, options: Promote
 }
 
 async function smokeAuth(
-  model: Model,
+  model: AwsModel,
   clients: AwsClients,
   arns: Partial<Record<SecretName, string>>,
 ): Promise<{ auth?: { user: string; password: string } }> {
@@ -258,7 +257,7 @@ interface Infrastructure {
 
 /** The stack through a change set; the service's task definition is left as it is. */
 async function deployInfrastructure(
-  model: Model,
+  model: AwsModel,
   clients: AwsClients,
   secretArns: Partial<Record<SecretName, string>>,
   options: PromoteOptions,

@@ -1,5 +1,6 @@
 import type { ECS, Service } from "@aws-sdk/client-ecs";
-import { estimateServerMemory, type Model } from "@mlflow-dev/spec";
+import { estimateServerMemory } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import type { DeployContext } from "../context.ts";
 import { clusterName, LOG_STREAM_PREFIX, serviceName } from "../names.ts";
 import type { TaskDefinition } from "../task-definition.ts";
@@ -46,7 +47,7 @@ export async function registerIfChanged(ecs: ECS, desired: TaskDefinition): Prom
   return { arn, registered: true, changes };
 }
 
-export async function describeService(ecs: ECS, model: Model): Promise<Service | undefined> {
+export async function describeService(ecs: ECS, model: AwsModel): Promise<Service | undefined> {
   const r = await ecs.describeServices({ cluster: clusterName(model), services: [serviceName(model)] });
   const s = r.services?.[0];
   return s && s.status !== "INACTIVE" ? s : undefined;
@@ -79,7 +80,7 @@ export function isSteadyOn(service: Service | undefined, taskDefinitionArn: stri
  */
 export async function waitForSteadyState(
   clients: AwsClients,
-  model: Model,
+  model: AwsModel,
   ctx: Pick<DeployContext, "logGroupName">,
   taskDefinitionArn: string,
   report: Reporter,
@@ -138,7 +139,7 @@ export async function waitForSteadyState(
 }
 
 /** The healthStatus ECS reports for each running task of the revision ([] when none runs). */
-export async function revisionHealth(ecs: ECS, model: Model, taskDefinitionArn: string): Promise<string[]> {
+export async function revisionHealth(ecs: ECS, model: AwsModel, taskDefinitionArn: string): Promise<string[]> {
   const list = await ecs.listTasks({
     cluster: clusterName(model),
     serviceName: serviceName(model),
@@ -152,7 +153,7 @@ export async function revisionHealth(ecs: ECS, model: Model, taskDefinitionArn: 
 }
 
 /** What a stopped task's reason means for the spec, and the setting to change. */
-export function stopCauseHint(model: Model, reason: string): string {
+export function stopCauseHint(model: AwsModel, reason: string): string {
   const { memory, source } = model.resources;
   const { workers, jobs } = model.mlflow;
   if (/OutOfMemoryError/.test(reason))
@@ -174,7 +175,7 @@ export function stopCauseHint(model: Model, reason: string): string {
 /** Why the revision's tasks stopped, with the last log lines of the newest one. */
 export async function stoppedTaskDetails(
   clients: AwsClients,
-  model: Model,
+  model: AwsModel,
   ctx: Pick<DeployContext, "logGroupName">,
   taskDefinitionArn: string,
 ): Promise<string> {

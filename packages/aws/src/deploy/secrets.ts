@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { SecretsManager } from "@aws-sdk/client-secrets-manager";
-import type { Model, SecretName } from "@mlflow-dev/spec";
+import type { SecretName } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { toTags } from "../cloudformation/tags.ts";
 import { secretName } from "../names.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
@@ -17,7 +18,7 @@ export interface SecretStatus {
 }
 
 /** Where each of the Model's secrets stands, without changing anything (for plan). */
-export async function describeSecrets(sm: SecretsManager, model: Model): Promise<SecretStatus[]> {
+export async function describeSecrets(sm: SecretsManager, model: AwsModel): Promise<SecretStatus[]> {
   const out: SecretStatus[] = [];
   for (const ref of model.mlflow.secrets) {
     const id = secretName(model, ref.name);
@@ -54,7 +55,7 @@ export interface EnsuredSecrets {
  * secret is kept as it is (never rotated); one scheduled for deletion (by `destroy`) is restored,
  * so it still matches the database it protects.
  */
-export async function ensureSecrets(sm: SecretsManager, model: Model, report: Reporter): Promise<EnsuredSecrets> {
+export async function ensureSecrets(sm: SecretsManager, model: AwsModel, report: Reporter): Promise<EnsuredSecrets> {
   const result: EnsuredSecrets = { arns: {}, created: [], restored: [] };
   for (const status of await describeSecrets(sm, model)) {
     const ref = model.mlflow.secrets.find((s) => s.name === status.name);
@@ -103,7 +104,7 @@ export async function readSecretValue(sm: SecretsManager, arn: string): Promise<
  */
 export async function deleteSecrets(
   sm: SecretsManager,
-  model: Model,
+  model: AwsModel,
   options: { force: boolean; recoveryDays?: number },
   report: Reporter,
 ): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { DeployError } from "./errors.ts";
 import { type HttpResponse, type HttpTarget, send } from "./http.ts";
 import { type Reporter, sleep } from "./report.ts";
@@ -72,7 +72,7 @@ async function sendRetrying(
 /** Waits for GET <healthPath> to answer 200. */
 export async function waitForHealth(
   target: HttpTarget,
-  model: Model,
+  model: AwsModel,
   options: Pick<SmokeOptions, "healthTimeoutMs" | "pollMs">,
 ): Promise<void> {
   const t0 = Date.now();
@@ -104,7 +104,7 @@ export async function waitForHealth(
 /** How long one call of the round trip may keep getting 502-504 or a dropped connection. */
 const RETRY_MS = 60_000;
 
-export async function smokeTest(target: HttpTarget, model: Model, options: SmokeOptions): Promise<SmokeResult> {
+export async function smokeTest(target: HttpTarget, model: AwsModel, options: SmokeOptions): Promise<SmokeResult> {
   const { report } = options;
   await waitForHealth(target, model, options);
   report.info(`GET ${model.mlflow.healthPath}: 200`);

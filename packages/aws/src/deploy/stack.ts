@@ -1,5 +1,6 @@
 import type { CloudFormation, Parameter, StackEvent } from "@aws-sdk/client-cloudformation";
-import type { Model, SecretName } from "@mlflow-dev/spec";
+import type { SecretName } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
 import { toTags } from "../cloudformation/tags.ts";
 import { ParameterName, secretParameterName } from "../names.ts";
 import { type ChangeAction, changedAttributes, type ResourceChange } from "./diff.ts";
@@ -68,7 +69,7 @@ export function isSuccess(status: string): boolean {
 
 /** The stack parameters: every secret's ARN and the task definition (a value, or the previous one). */
 export function stackParameters(
-  model: Model,
+  model: AwsModel,
   secretArns: Partial<Record<SecretName, string>>,
   taskDefinition: { value: string } | { usePrevious: true },
 ): Parameter[] {
@@ -96,7 +97,7 @@ export interface ChangeSetRequest {
   /** The template (JSON); omit to keep the stack's current template. */
   templateBody?: string;
   parameters: Parameter[];
-  model: Model;
+  model: AwsModel;
   /** What the change set is for, shown in the console. */
   description: string;
 }

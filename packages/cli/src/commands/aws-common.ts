@@ -1,7 +1,7 @@
-import type { Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "@mlflow-dev/aws";
 import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
-import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveEnv } from "../load-spec.ts";
+import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveAwsEnv } from "../load-spec.ts";
 import { withSpecFlag } from "../spec-file.ts";
 
 /** What plan, promote, destroy and unlock share: flags, the spec, the Model, AWS clients. */
@@ -18,7 +18,7 @@ export interface AwsCommandContext {
   values: Record<string, string | boolean | string[] | undefined>;
   json: boolean;
   loaded: LoadedSpec;
-  model: Model;
+  model: AwsModel;
   deploy: Deploy;
   clients: import("@mlflow-dev/aws/deploy").AwsClients;
   report: import("@mlflow-dev/aws/deploy").Reporter;
@@ -38,13 +38,7 @@ export async function awsCommand(
       exitCode: EXIT.invalidInput,
       hint: "Use mlflow-dev up/down for the local stack, or pass --env with an AWS environment of the spec.",
     });
-  const model = resolveEnv(loaded, env, imageOverridesFromEnv());
-  const aws = await import("@mlflow-dev/aws");
-  const problems = aws.checkCompatibility(model);
-  if (problems.length)
-    throw new UserError(`${loaded.shown}: ${new aws.AwsCompatibilityError(problems).message}`, {
-      exitCode: EXIT.invalidInput,
-    });
+  const model = resolveAwsEnv(loaded, env, imageOverridesFromEnv());
   const deploy = await import("@mlflow-dev/aws/deploy");
   const endpointUrl = deploy.endpointUrlFrom(values["endpoint-url"] as string | undefined);
   if (endpointUrl && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(endpointUrl))
@@ -74,7 +68,7 @@ export async function awsCommand(
 }
 
 /** A DeployError as a UserError: `input` is exit 2 (nothing changed), anything else exit 1. */
-export function asUserError(command: string, model: Model, e: unknown, deploy?: Deploy, endpoint?: string): unknown {
+export function asUserError(command: string, model: AwsModel, e: unknown, deploy?: Deploy, endpoint?: string): unknown {
   if (deploy?.isNetworkError(e))
     return new UserError(
       `${command} ${model.environment}: cannot reach ${endpoint ?? "AWS"}: ${(e as Error).message}. What was done before stays done`,

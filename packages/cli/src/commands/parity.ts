@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { environmentNames } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
-import { loadSpec, resolveEnv } from "../load-spec.ts";
+import { loadSpec, resolveAwsEnv, resolveLocalEnv } from "../load-spec.ts";
 import { withSpecFlag } from "../spec-file.ts";
 
 const OPTIONS = {
@@ -58,21 +58,10 @@ async function runStatic(env: string, file: string, json: boolean): Promise<numb
       hint: "Add `local: {}` under environments:.",
     });
   // The spec's images on both sides: MLFLOW_DEV_IMAGES is a local run-time substitute, not a setting.
-  const local = resolveEnv(loaded, "local");
-  const remote = resolveEnv(loaded, env);
+  const local = resolveLocalEnv(loaded);
+  const remote = resolveAwsEnv(loaded, env);
   const { staticParity, formatStaticReport } = await import("@mlflow-dev/parity");
-  const { AwsCompatibilityError } = await import("@mlflow-dev/aws");
-  let report: ReturnType<typeof staticParity>;
-  try {
-    report = staticParity(local, remote);
-  } catch (e) {
-    if (e instanceof AwsCompatibilityError)
-      throw new UserError(`parity: ${e.message}`, {
-        exitCode: EXIT.invalidInput,
-        hint: "Fix the spec, then run parity again.",
-      });
-    throw e;
-  }
+  const report = staticParity(local, remote);
   if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatStaticReport(report, { width: process.stdout.columns ?? 140 }));
   return report.drift.length === 0 ? EXIT.ok : EXIT.failed;

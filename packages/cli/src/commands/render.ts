@@ -1,20 +1,26 @@
 import { join, relative, resolve } from "node:path";
-import type { Model } from "@mlflow-dev/spec";
+import type { AwsModel } from "@mlflow-dev/aws";
+import type { LocalModel } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT } from "../errors.ts";
-import { imageOverridesFromEnv, loadSpec, resolveEnv } from "../load-spec.ts";
+import { imageOverridesFromEnv, loadSpec, resolveAwsEnv, resolveLocalEnv } from "../load-spec.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const { values, global } = parseCommandArgs("render", argv, { env: { type: "string" }, out: { type: "string" } });
   const env = requireString(values, "env", "render");
   const loaded = loadSpec(global.file);
-  const model = resolveEnv(loaded, env, env === "local" ? imageOverridesFromEnv() : {});
   const out = values.out as string | undefined;
-  if (model.target.kind === "local") return renderLocal(model, loaded.dir, out, global.json);
-  return renderAws(model, out, global.json);
+  if (env === "local")
+    return renderLocal(resolveLocalEnv(loaded, imageOverridesFromEnv()), loaded.dir, out, global.json);
+  return renderAws(resolveAwsEnv(loaded, env), out, global.json);
 }
 
-async function renderLocal(model: Model, specDir: string, out: string | undefined, json: boolean): Promise<number> {
+async function renderLocal(
+  model: LocalModel,
+  specDir: string,
+  out: string | undefined,
+  json: boolean,
+): Promise<number> {
   const { toComposeFile, toComposeYaml, writeLocalFiles } = await import("@mlflow-dev/compose");
   if (out === undefined) {
     process.stdout.write(
@@ -43,7 +49,7 @@ async function renderLocal(model: Model, specDir: string, out: string | undefine
   return EXIT.ok;
 }
 
-async function renderAws(model: Model, out: string | undefined, json: boolean): Promise<number> {
+async function renderAws(model: AwsModel, out: string | undefined, json: boolean): Promise<number> {
   const { renderAws: render } = await import("../lib.ts");
   const r = render(model);
   const artifacts = {

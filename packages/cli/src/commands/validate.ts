@@ -11,7 +11,7 @@ export async function run(argv: string[]): Promise<number> {
     const shown = relative(process.cwd(), resolve(global.file)) || global.file;
     const r = parseSpecText(text, shown);
     const out = r.ok
-      ? { valid: true, file: shown, environments: environmentNames(r.spec), issues: [] }
+      ? { valid: true, file: shown, environments: environmentNames(r.spec), issues: r.warnings }
       : { valid: false, file: shown, issues: r.issues };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return r.ok ? EXIT.ok : EXIT.invalidInput;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import type { LocalTarget, Model } from "@mlflow-dev/spec";
+import type { LocalModel, LocalTarget } from "@mlflow-dev/spec";
 import { writeLocalFiles } from "../local-files.ts";
 import { SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
 import { type ComposeClient, ComposeCommandError, DockerComposeCli } from "./compose-cli.ts";
@@ -61,7 +61,7 @@ function describeState(s: ServiceState | undefined): string {
 }
 
 export interface LocalStackContext {
-  model: Model;
+  model: LocalModel;
   /** Directory of the spec file. */
   specDir: string;
   /** Where compose.yaml and .env are written (default <specDir>/.mlflow-dev). */
@@ -74,13 +74,8 @@ export interface LocalStackContext {
 
 export const LONG_RUNNING = [SERVICE.network, SERVICE.postgres, SERVICE.minio, SERVICE.mlflow] as const;
 
-export function projectName(model: Model): string {
+export function projectName(model: LocalModel): string {
   return `mlflow-dev-${model.name}`;
-}
-
-function target(model: Model): LocalTarget {
-  if (model.target.kind !== "local") throw new Error(`environment "${model.environment}" is not local`);
-  return model.target;
 }
 
 export function stackPaths(stateDir: string) {
@@ -93,8 +88,8 @@ function composeClient(ctx: LocalStackContext): ComposeClient {
   return new DockerComposeCli({ ...paths, projectName: projectName(ctx.model) });
 }
 
-export function mlflowUrl(model: Model): string {
-  const t = target(model);
+export function mlflowUrl(model: LocalModel): string {
+  const t = model.target;
   const host = t.bindAddress === "0.0.0.0" ? "127.0.0.1" : t.bindAddress;
   return `http://${host}:${t.ports.mlflow}`;
 }
@@ -136,7 +131,7 @@ export interface UpResult {
 /** Render, check, `docker compose up --wait`, wait for /health. Leaves nothing half-started. */
 export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   const { model, docker, progress } = ctx;
-  const t = target(model);
+  const t = model.target;
   const compose = composeClient(ctx);
   const paths = stackPaths(ctx.stateDir);
   const project = projectName(model);
@@ -256,7 +251,7 @@ export async function checkPorts(t: LocalTarget, ownRunning: ServiceState[]): Pr
     );
 }
 
-async function checkImages(model: Model, docker: ContainerClient, progress: (m: string) => void): Promise<void> {
+async function checkImages(model: LocalModel, docker: ContainerClient, progress: (m: string) => void): Promise<void> {
   const file = toComposeFile(model);
   const missing: string[] = [];
   for (const [name, svc] of Object.entries(file.services)) {

@@ -1,6 +1,6 @@
-import { placeholderContext, toTaskDefinition } from "@mlflow-dev/aws";
+import { type AwsModel, placeholderContext, toTaskDefinition } from "@mlflow-dev/aws";
 import { toComposeFile } from "@mlflow-dev/compose";
-import type { Model, ParityDeclaration } from "@mlflow-dev/spec";
+import type { LocalModel, ParityDeclaration } from "@mlflow-dev/spec";
 import { BUILTIN_DECLARATIONS } from "./builtin.ts";
 import { composeFacets, type Facets, taskFacets } from "./facets.ts";
 
@@ -36,11 +36,7 @@ export interface StaticParityReport {
  * container definition (from the AWS environment's Model, with placeholder deploy facts). Pure.
  * Every difference is declared (built in, or in the spec's parity.declared) or drift.
  */
-export function staticParity(local: Model, remote: Model): StaticParityReport {
-  if (local.target.kind !== "local")
-    throw new Error(`static parity: "${local.environment}" is not the local environment`);
-  if (remote.target.kind !== "aws") throw new Error(`static parity: "${remote.environment}" is not an AWS environment`);
-
+export function staticParity(local: LocalModel, remote: AwsModel): StaticParityReport {
   const file = toComposeFile(local);
   const composeService = withSharedNetwork(file.services.mlflow ?? {}, file.services, local.mlflow.port);
   const task = toTaskDefinition(remote, placeholderContext(remote));
