@@ -37,6 +37,17 @@ export interface ContainerDefinition {
   environment: { name: string; value: string }[];
   secrets: { name: string; valueFrom: string }[];
   logConfiguration: LogConfiguration;
+  /** The MLflow version of the image, so a later promote can tell an upgrade from a downgrade. */
+  dockerLabels: Record<string, string>;
+}
+
+/** The container label that records the MLflow version a revision runs. */
+export const MLFLOW_VERSION_LABEL = "mlflow-dev.mlflow-version";
+
+/** The MLflow version a registered task definition runs, when it says (revisions since the label). */
+export function servedMlflowVersion(registered: Record<string, unknown> | undefined): string | undefined {
+  const containers = (registered?.containerDefinitions ?? []) as { dockerLabels?: Record<string, string> }[];
+  return containers[0]?.dockerLabels?.[MLFLOW_VERSION_LABEL];
 }
 
 /** Every field of ContainerDefinition: the container fields mlflow-dev renders, in order. */
@@ -51,6 +62,7 @@ export const CONTAINER_DEFINITION_KEYS = [
   "environment",
   "secrets",
   "logConfiguration",
+  "dockerLabels",
 ] as const satisfies readonly (keyof ContainerDefinition)[];
 
 export interface PortMapping {
@@ -84,6 +96,7 @@ export function toTaskDefinition(model: AwsModel, ctx: DeployContext): TaskDefin
     environment: toEnvironment(model, ctx),
     secrets: toSecrets(model, ctx),
     logConfiguration: toLogConfiguration(model, ctx, LOG_STREAM_PREFIX.server),
+    dockerLabels: versionLabel(model),
   });
 }
 
@@ -100,6 +113,7 @@ export function toMigrationTaskDefinition(model: AwsModel, ctx: DeployContext): 
     environment: toEnvironment(model, ctx),
     secrets: toSecrets(model, ctx),
     logConfiguration: toLogConfiguration(model, ctx, LOG_STREAM_PREFIX.migrate),
+    dockerLabels: versionLabel(model),
   });
 }
 
@@ -151,6 +165,10 @@ function taskDefinition(
 
 function containerBase(ctx: DeployContext) {
   return { name: CONTAINER_NAME, image: ctx.imageUri, essential: true as const };
+}
+
+function versionLabel(model: AwsModel): Record<string, string> {
+  return { [MLFLOW_VERSION_LABEL]: model.mlflow.version };
 }
 
 export function toPortMappings(model: AwsModel): PortMapping[] {

@@ -2,12 +2,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { compareVersions, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
 import {
   BACKUPS_KEPT,
   backupName,
-  compareVersions,
   listBackups,
   readServedVersion,
   recordServedVersion,

@@ -10,3 +10,4 @@ export * from "./server-footprint.ts";
 export * from "./suggest.ts";
 export * from "./task-size.ts";
 export * from "./version.js";
+export * from "./versions.ts";

@@ -40,6 +40,7 @@ import {
   stackParameters,
   stackPhase,
 } from "./stack.ts";
+import { downgradeRefused, serviceVersionChange, setDesiredCount, snapshotBeforeUpgrade } from "./upgrade.ts";
 
 export interface PromoteOptions extends RunnerOptions, DockerOptions {
   /** Directory of the spec file (build contexts are relative to it). */
@@ -59,6 +60,8 @@ export interface PromoteResult {
   infrastructureChanges: ResourceChange[];
   migration?: MigrationResult;
   smokeTest?: SmokeResult;
+  /** With an MLflow upgrade: the RDS snapshot taken before the migration. */
+  upgradeSnapshot?: string;
 }
 
 const STEPS = ["checks", "secrets", "infrastructure", "image", "migration", "rollout", "smoke test"] as const;
@@ -83,6 +86,15 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
   const { report, waits } = options;
   const stackWait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
   const name = stackName(model);
+
+  // The MLflow version the service runs now: a downgrade stops here, before anything changes.
+  const running = await describeService(clients.ecs, model);
+  const runningRevision = running?.taskDefinition
+    ? await describeTaskDefinition(clients.ecs, running.taskDefinition)
+    : undefined;
+  const versions = serviceVersionChange(runningRevision, model);
+  if (versions.kind === "downgrade") throw downgradeRefused(versions, model);
+  const upgrade = versions.kind === "upgrade" && running ? versions : undefined;
 
   report.step(stepTitle("secrets"));
   const secrets = await ensureSecrets(clients.secretsManager, model, report);
@@ -126,18 +138,38 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
     return result;
   }
 
-  report.step(stepTitle("migration"));
-  result.migration = await runMigration(
-    clients,
-    model,
-    ctx,
-    {
-      subnetIds: (outputs[OutputName.taskSubnetIds] ?? "").split(",").filter(Boolean),
-      securityGroupId: outputs[OutputName.taskSecurityGroupId] ?? "",
-    },
-    report,
-    { pollMs: waits.pollMs, timeoutMs: waits.taskTimeoutMs },
-  );
+  report.step(stepTitle("migration", upgrade ? `upgrade from MLflow ${upgrade.from} to ${upgrade.to}` : ""));
+  // An upgrade migrates with no writer running, after a snapshot of the database.
+  const previousDesiredCount = service?.desiredCount ?? model.target.desiredCount;
+  let snapshot: string | undefined;
+  if (upgrade) {
+    snapshot = await snapshotBeforeUpgrade(clients, model, upgrade, waits);
+    report.info(`snapshot ${snapshot} of the database taken (MLflow ${upgrade.from}'s schema)`);
+    await setDesiredCount(clients, model, 0, waits);
+    report.info(`service scaled to zero (from ${previousDesiredCount}): no server writes while the schema changes`);
+    result.upgradeSnapshot = snapshot;
+  }
+  try {
+    result.migration = await runMigration(
+      clients,
+      model,
+      ctx,
+      {
+        subnetIds: (outputs[OutputName.taskSubnetIds] ?? "").split(",").filter(Boolean),
+        securityGroupId: outputs[OutputName.taskSecurityGroupId] ?? "",
+      },
+      report,
+      { pollMs: waits.pollMs, timeoutMs: waits.taskTimeoutMs },
+    );
+  } catch (e) {
+    if (!upgrade) throw e;
+    // The old revision is what the database was made for (unless the schema changed partly).
+    await setDesiredCount(clients, model, previousDesiredCount);
+    throw new DeployError(
+      `${(e as Error).message}\nThe upgrade stopped before the rollout: the service runs MLflow ${upgrade.from} again (desired count ${previousDesiredCount}). If the migration changed the schema partly, restore the snapshot ${snapshot} (see "Upgrading MLflow" in the README).`,
+      { hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} again.`, cause: e },
+    );
+  }
   report.info("the database schema is up to date");
 
   report.step(stepTitle("rollout"));
@@ -149,9 +181,11 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
   report.info(`${registration.registered ? "registered" : "using"} ${revisionOf(registration.arn)}`);
   result.taskDefinitionArn = registration.arn;
 
-  // From here on the service is touched: any failure puts the previous revision back.
+  // From here on the service is touched: any failure puts the previous revision back, except after
+  // an upgrade's migration, when the previous revision cannot run on the new schema.
   try {
     await setServiceTaskDefinition(model, clients, registration.arn, options);
+    if (upgrade) await setDesiredCount(clients, model, previousDesiredCount);
     report.info(`waiting for ${revisionOf(registration.arn)} to run steadily`);
     await waitForSteadyState(clients, model, ctx, registration.arn, report, {
       pollMs: waits.pollMs,
@@ -172,6 +206,11 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
     }
   } catch (e) {
     const cause = e instanceof Error ? e.message : String(e);
+    if (upgrade)
+      throw new DeployError(
+        `${cause}\nThe database has MLflow ${upgrade.to}'s schema now, on which ${upgrade.from} cannot run, so the previous revision is not put back: the service stays on ${revisionOf(registration.arn)}. The database as it was before the upgrade is the snapshot ${snapshot}.`,
+        { hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} again.`, cause: e },
+      );
     if (!currentArn || currentArn === registration.arn)
       throw new DeployError(
         `${cause}\nThere is no earlier revision to go back to: the service stays on ${revisionOf(registration.arn)}`,

@@ -47,10 +47,16 @@ export async function registerIfChanged(ecs: ECS, desired: TaskDefinition): Prom
   return { arn, registered: true, changes };
 }
 
+/** The environment's ECS service; undefined before the first promote created it (or its cluster). */
 export async function describeService(ecs: ECS, model: AwsModel): Promise<Service | undefined> {
-  const r = await ecs.describeServices({ cluster: clusterName(model), services: [serviceName(model)] });
-  const s = r.services?.[0];
-  return s && s.status !== "INACTIVE" ? s : undefined;
+  try {
+    const r = await ecs.describeServices({ cluster: clusterName(model), services: [serviceName(model)] });
+    const s = r.services?.[0];
+    return s && s.status !== "INACTIVE" ? s : undefined;
+  } catch (e) {
+    if (awsErrorName(e) === "ClusterNotFoundException") return undefined;
+    throw e;
+  }
 }
 
 export function revisionOf(arn: string | undefined): string {

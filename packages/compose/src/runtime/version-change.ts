@@ -3,7 +3,7 @@ import { createWriteStream, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import type { Model } from "@mlflow-dev/spec";
+import { versionChange as compare, type Model, type VersionChange } from "@mlflow-dev/spec";
 import { ensureDirectory, readOwnFile, writeFilesAtomically } from "../safe-write.ts";
 
 /**
@@ -39,36 +39,10 @@ export function forgetServedVersion(stateDir: string): void {
   rmSync(servedVersionPath(stateDir), { force: true });
 }
 
-/** Compares release numbers (3.17.2 < 3.18.0; a pre-release such as 3.18.0rc0 before 3.18.0). */
-export function compareVersions(a: string, b: string): number {
-  const parts = (v: string) => {
-    const m = /^(\d+(?:\.\d+)*)(.*)$/.exec(v.trim());
-    return { numbers: (m?.[1] ?? "0").split(".").map(Number), suffix: m?.[2] ?? "" };
-  };
-  const x = parts(a);
-  const y = parts(b);
-  for (let i = 0; i < Math.max(x.numbers.length, y.numbers.length); i++) {
-    const d = (x.numbers[i] ?? 0) - (y.numbers[i] ?? 0);
-    if (d !== 0) return Math.sign(d);
-  }
-  if (x.suffix === y.suffix) return 0;
-  if (x.suffix === "") return 1;
-  if (y.suffix === "") return -1;
-  return x.suffix < y.suffix ? -1 : 1;
-}
-
-export type VersionChange =
-  | { kind: "none" }
-  | { kind: "first"; to: string }
-  | { kind: "upgrade"; from: string; to: string }
-  | { kind: "downgrade"; from: string; to: string };
+export type { VersionChange };
 
 export function versionChange(served: string | undefined, model: Model): VersionChange {
-  const to = model.mlflow.version;
-  if (served === undefined) return { kind: "first", to };
-  const c = compareVersions(to, served);
-  if (c === 0) return { kind: "none" };
-  return c > 0 ? { kind: "upgrade", from: served, to } : { kind: "downgrade", from: served, to };
+  return compare(served, model.mlflow.version);
 }
 
 /** The backups of a stack, newest first. */

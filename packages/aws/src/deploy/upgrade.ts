@@ -1,0 +1,82 @@
+import { waitUntilServicesStable } from "@aws-sdk/client-ecs";
+import { waitUntilDBSnapshotAvailable } from "@aws-sdk/client-rds";
+import { type VersionChange, versionChange } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
+import { clusterName, LogicalId, serviceName, stackName } from "../names.ts";
+import { servedMlflowVersion } from "../task-definition.ts";
+import type { AwsClients } from "./clients.ts";
+import { DeployError } from "./errors.ts";
+import type { DeployWaits } from "./options.ts";
+
+/**
+ * MLflow version changes on ECS. MLflow upgrades its schema in place with every writer stopped
+ * (no mixed-version servers) and cannot run on a newer schema, so promote reads the version the
+ * service's revision runs (its container label), refuses a downgrade before anything changes,
+ * and before an upgrade's migration takes an RDS snapshot and scales the service to zero.
+ */
+export function serviceVersionChange(
+  runningRevision: Record<string, unknown> | undefined,
+  model: AwsModel,
+): VersionChange {
+  return versionChange(servedMlflowVersion(runningRevision), model.mlflow.version);
+}
+
+export function downgradeRefused(change: { from: string; to: string }, model: AwsModel): DeployError {
+  return new DeployError(
+    `mlflow.version is ${change.to}, but the service runs MLflow ${change.from}, which migrated the database: a downgrade is refused (MLflow cannot run on a newer schema). Nothing was changed`,
+    {
+      kind: "input",
+      hint: `Set mlflow.version back to ${change.from}. The data of the older version is in the snapshot promote took before the upgrade (\`aws rds describe-db-snapshots\`, named ...-mlflow-<from>-to-${change.from.replaceAll(".", "-")}-...); restoring it is a new database instance (see "Upgrading MLflow" in the README). Environment ${model.environment}.`,
+    },
+  );
+}
+
+/** A snapshot identifier naming both versions (letters, digits and single hyphens, as RDS requires). */
+export function upgradeSnapshotId(instanceId: string, change: { from: string; to: string }, now: Date): string {
+  const stamp = now.toISOString().replace(/\D/g, "").slice(0, 14);
+  const versions = `mlflow-${change.from}-to-${change.to}`.replace(/[^A-Za-z0-9]+/g, "-");
+  return `${instanceId}-${versions}-${stamp}`.replace(/-+/g, "-").slice(0, 255).replace(/-$/, "");
+}
+
+async function databaseInstanceId(clients: AwsClients, model: AwsModel): Promise<string> {
+  const r = await clients.cloudformation.describeStackResource({
+    StackName: stackName(model),
+    LogicalResourceId: LogicalId.database,
+  });
+  const id = r.StackResourceDetail?.PhysicalResourceId;
+  if (!id) throw new DeployError(`the stack ${stackName(model)} has no database instance to snapshot`);
+  return id;
+}
+
+/** A manual snapshot of the database, available before this returns. */
+export async function snapshotBeforeUpgrade(
+  clients: AwsClients,
+  model: AwsModel,
+  change: { from: string; to: string },
+  waits: DeployWaits,
+): Promise<string> {
+  const instance = await databaseInstanceId(clients, model);
+  const id = upgradeSnapshotId(instance, change, new Date());
+  await clients.rds.createDBSnapshot({ DBInstanceIdentifier: instance, DBSnapshotIdentifier: id });
+  await waitUntilDBSnapshotAvailable(
+    { client: clients.rds, maxWaitTime: waits.stackTimeoutMs / 1000, minDelay: waits.pollMs / 1000, maxDelay: 30 },
+    { DBSnapshotIdentifier: id },
+  );
+  return id;
+}
+
+/** Sets the service's desired count; with `waits`, waits until ECS runs exactly that many tasks. */
+export async function setDesiredCount(
+  clients: AwsClients,
+  model: AwsModel,
+  desiredCount: number,
+  waits?: DeployWaits,
+): Promise<void> {
+  const target = { cluster: clusterName(model), services: [serviceName(model)] };
+  await clients.ecs.updateService({ cluster: target.cluster, service: serviceName(model), desiredCount });
+  if (!waits) return;
+  await waitUntilServicesStable(
+    { client: clients.ecs, maxWaitTime: waits.serviceTimeoutMs / 1000, minDelay: waits.pollMs / 1000, maxDelay: 15 },
+    target,
+  );
+}

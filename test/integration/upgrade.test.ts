@@ -1,0 +1,262 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { get } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AwsClients,
+  createAwsClients,
+  destroyAwsClients,
+  type PromoteResult,
+  send,
+  targetFor,
+} from "../../packages/aws/src/deploy/index.ts";
+import { MlflowClient } from "../support/mlflow-client.ts";
+import {
+  cli,
+  EMULATOR,
+  emulatorAnswers,
+  emulatorEnv,
+  imageOverride,
+  ROOT,
+  readEnvFile,
+  removeLeftovers,
+  requireImagesInCi,
+  stackDatabase,
+  testSpecDir,
+} from "../support/stack.ts";
+
+/**
+ * Changing mlflow.version of a local stack that holds data, with the project's two MLflow images
+ * (the previous release and the current one, whose schemas differ): the upgrade stops the server,
+ * dumps the database and migrates it, keeping the data; a downgrade is refused before anything
+ * changes; and the migration job itself refuses a schema newer than its MLflow knows.
+ */
+const NAME = "itupgrade";
+const PROJECT = `mlflow-dev-${NAME}`;
+const PORTS = { mlflow: 28050, minio: 29700, minioConsole: 29701, postgres: 28432 };
+const url = `http://127.0.0.1:${PORTS.mlflow}`;
+const OLD = "3.16.1";
+const NEW = "3.17.2";
+const NEW_IMAGE = imageOverride("mlflow") ?? `ghcr.io/mlflow/mlflow:v${NEW}-full`;
+/** Built by .ci/provision next to the MLflow image (same repository, the previous version's tag). */
+const OLD_IMAGE = imageOverride("mlflow")
+  ? NEW_IMAGE.replace(/:[^:/]+$/, `:${OLD}`)
+  : `ghcr.io/mlflow/mlflow:v${OLD}-full`;
+/** Alembic heads of the two versions' schemas (read from their images' migrations). */
+const OLD_HEAD = "b7e2c1a4d9f3";
+const NEW_HEAD = "dc11669786a5";
+
+let dir: string;
+let spec: string;
+
+/** The CLI with the spec at `version` and that version's image. */
+function upAt(version: string) {
+  writeFileSync(spec, readFileSync(spec, "utf8").replace(/^ {2}version: .*$/m, `  version: ${version}`));
+  const images = (process.env.MLFLOW_DEV_IMAGES ?? "")
+    .split(",")
+    .filter((p) => p && !p.startsWith("mlflow="))
+    .concat(`mlflow=${version === OLD ? OLD_IMAGE : NEW_IMAGE}`)
+    .join(",");
+  return cli(["up"], { cwd: dir, env: { MLFLOW_DEV_IMAGES: images } });
+}
+
+async function schemaRevision(): Promise<string> {
+  const db = await stackDatabase(PORTS.postgres, readEnvFile(join(dir, ".mlflow-dev/.env")));
+  try {
+    return (await db.query("SELECT version_num FROM alembic_version")).rows[0]?.version_num;
+  } finally {
+    await db.end();
+  }
+}
+
+/** GET /version on a new connection (a pooled one may belong to a server that `down` stopped). */
+function serverVersion(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(`${url}/version`, { agent: false }, (res) => {
+      let body = "";
+      res.on("data", (c) => {
+        body += c;
+      });
+      res.on("end", () => resolve(body));
+    }).on("error", reject);
+  });
+}
+
+beforeAll(() => {
+  requireImagesInCi();
+  removeLeftovers(PROJECT);
+  dir = testSpecDir(NAME, PORTS);
+  spec = join(dir, "mlflow-dev.yaml");
+}, 60_000);
+
+afterAll(() => {
+  if (dir) cli(["down", "--volumes", "--yes"], { cwd: dir });
+});
+
+describe("MLflow version changes on the local stack", () => {
+  let experimentId: string;
+
+  it(`an upgrade from ${OLD} to ${NEW} stops the server, dumps the database, migrates it and keeps the data`, async () => {
+    const first = upAt(OLD);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await serverVersion()).toBe(OLD);
+    expect(await schemaRevision()).toBe(OLD_HEAD);
+    const client = new MlflowClient(url);
+    experimentId = (
+      await client.call<{ experiment_id: string }>("POST", "experiments/create", { name: "kept-across-upgrade" })
+    ).experiment_id;
+
+    const r = upAt(NEW);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`upgrading MLflow ${OLD} -> ${NEW}: stopping the server, then backing up the database`);
+    const backup = /backed up the database of MLflow \S+ to (\S+)/.exec(r.stderr)?.[1] ?? "";
+    expect(backup).toMatch(new RegExp(`/\\.mlflow-dev/backups/\\d{8}T\\d{6}Z-mlflow-${OLD}-to-${NEW}\\.sql\\.gz$`));
+    const dump = gunzipSync(readFileSync(backup)).toString();
+    expect(dump).toContain("PostgreSQL database dump complete");
+    expect(dump).toContain("kept-across-upgrade");
+    expect(dump).toContain(OLD_HEAD);
+
+    expect(await serverVersion()).toBe(NEW);
+    expect(await schemaRevision()).toBe(NEW_HEAD);
+    const got = await client.call<{ experiment: { name: string } }>("GET", "experiments/get", {
+      experiment_id: experimentId,
+    });
+    expect(got.experiment.name).toBe("kept-across-upgrade");
+    expect(readFileSync(join(dir, ".mlflow-dev/mlflow-version"), "utf8")).toBe(`${NEW}\n`);
+  });
+
+  it("after down (data kept), up backs up nothing and the migration finds the schema at its head", () => {
+    expect(cli(["logs", "migrate"], { cwd: dir }).stdout).toContain(
+      `mlflow database schema upgraded from ${OLD_HEAD} to ${NEW_HEAD} (MLflow ${NEW})`,
+    );
+    const down = cli(["down"], { cwd: dir });
+    expect(down.code, down.stderr).toBe(0);
+    const again = upAt(NEW);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain("backing up");
+    expect(cli(["logs", "migrate"], { cwd: dir }).stdout).toContain(
+      `mlflow database schema is at the head of MLflow ${NEW} (${NEW_HEAD}): nothing to do`,
+    );
+  });
+
+  it(`a downgrade to ${OLD} is refused before anything changes`, async () => {
+    const compose = readFileSync(join(dir, ".mlflow-dev/compose.yaml"), "utf8");
+    const r = upAt(OLD);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(
+      `mlflow.version is ${OLD}, but MLflow ${NEW} last served this stack's database: a downgrade is refused`,
+    );
+    expect(r.stderr).toContain(`Set mlflow.version back to ${NEW}.`);
+    expect(readFileSync(join(dir, ".mlflow-dev/compose.yaml"), "utf8")).toBe(compose);
+    expect(await serverVersion()).toBe(NEW);
+  });
+
+  it("without that record, the migration job refuses the newer schema; back on the newer version, up recovers", async () => {
+    rmSync(join(dir, ".mlflow-dev/mlflow-version"));
+    const r = upAt(OLD);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain("failing: migrate");
+    expect(r.stderr).toContain(`the database schema (revision ${NEW_HEAD}) is newer than MLflow ${OLD} knows`);
+    expect(await schemaRevision()).toBe(NEW_HEAD);
+    expect(existsSync(join(dir, ".mlflow-dev/mlflow-version"))).toBe(false);
+    const back = upAt(NEW);
+    expect(back.code, back.stderr).toBe(0);
+    expect(await serverVersion()).toBe(NEW);
+    const got = await new MlflowClient(url).call<{ experiment: { name: string } }>("GET", "experiments/get", {
+      experiment_id: experimentId,
+    });
+    expect(got.experiment.name).toBe("kept-across-upgrade");
+  });
+});
+
+/**
+ * The same version change promoted on the emulator: examples/basic staging first on MLflow 3.16.1,
+ * then on 3.17.2 (snapshot, service scaled to zero, migration, rollout, desired count back, the
+ * first promote's run still there), then back to 3.16.1 (refused, nothing changed).
+ */
+const up = await emulatorAnswers("test/integration/upgrade.test.ts");
+const ACCOUNT = "888899990000";
+const AWS_NAME = `itupgrade-${Math.random().toString(36).slice(2, 7)}`;
+const STACK = `mlflow-dev-${AWS_NAME}-staging`;
+const SERVICE = `${AWS_NAME}-mlflow`;
+
+describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator", () => {
+  let awsDir: string;
+  let clients: AwsClients;
+  let first: PromoteResult;
+
+  const promoteAt = (version: string) => {
+    const path = join(awsDir, "mlflow-dev.yaml");
+    writeFileSync(path, readFileSync(path, "utf8").replace(/^ {2}version: .*$/m, `  version: ${version}`));
+    return cli(["promote", "--env", "staging", "--json"], {
+      cwd: awsDir,
+      env: { ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${version === OLD ? OLD_IMAGE : NEW_IMAGE}` },
+    });
+  };
+  const runningRevision = async () =>
+    (await clients.ecs.describeServices({ cluster: STACK, services: [SERVICE] }).catch(() => undefined))?.services?.[0];
+
+  beforeAll(async () => {
+    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
+    awsDir = mkdtempSync(join(tmpdir(), `mlflow-dev-${AWS_NAME}-`));
+    const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
+      .replace(/^name: .*$/m, `name: ${AWS_NAME}`)
+      .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
+      .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${AWS_NAME}-staging-artifacts-${ACCOUNT}`);
+    writeFileSync(join(awsDir, "mlflow-dev.yaml"), yaml);
+    clients = await createAwsClients({
+      region: "eu-west-1",
+      endpointUrl: EMULATOR,
+      credentials: { accessKeyId: ACCOUNT, secretAccessKey: "test" },
+    });
+  });
+
+  afterAll(() => {
+    if (awsDir)
+      cli(["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], {
+        cwd: awsDir,
+        env: emulatorEnv(ACCOUNT),
+      });
+    if (clients) destroyAwsClients(clients);
+  });
+
+  it(`promote from ${OLD} to ${NEW}: snapshot, no server during the migration, the data kept`, async () => {
+    const r1 = promoteAt(OLD);
+    expect(r1.code, r1.stderr).toBe(0);
+    first = JSON.parse(r1.stdout) as PromoteResult;
+
+    const r2 = promoteAt(NEW);
+    expect(r2.code, r2.stderr).toBe(0);
+    const second = JSON.parse(r2.stdout) as PromoteResult;
+    expect(r2.stderr).toContain(`migration: upgrade from MLflow ${OLD} to ${NEW}`);
+    expect(r2.stderr).toContain("service scaled to zero (from 1): no server writes while the schema changes");
+    expect(second.upgradeSnapshot).toMatch(/-mlflow-3-16-1-to-3-17-2-\d{14}$/);
+    const snapshots = await clients.rds.describeDBSnapshots({ DBSnapshotIdentifier: second.upgradeSnapshot });
+    expect(snapshots.DBSnapshots?.[0]?.Status).toBe("available");
+    expect(second.migration?.taskArn).toBeTruthy();
+
+    const service = await runningRevision();
+    expect(service?.taskDefinition).toBe(second.taskDefinitionArn);
+    expect(service).toMatchObject({ desiredCount: 1, runningCount: 1 });
+    const target = targetFor(second.url, EMULATOR);
+    // MLflow refuses to serve an out-of-date schema, so a 3.17.2 server answering means the
+    // migration task upgraded it.
+    const version = await send(target, "GET", "/version");
+    expect(version.body.toString()).toBe(NEW);
+    const run = await send(target, "GET", `/api/2.0/mlflow/runs/get?run_id=${first.smokeTest?.runId}`);
+    expect(run.status).toBe(200);
+  });
+
+  it(`promote back to ${OLD} is refused before anything changes`, async () => {
+    const before = (await runningRevision())?.taskDefinition;
+    const r = promoteAt(OLD);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(
+      `mlflow.version is ${OLD}, but the service runs MLflow ${NEW}, which migrated the database: a downgrade is refused`,
+    );
+    expect(r.stderr).not.toContain("[2/7] secrets");
+    expect((await runningRevision())?.taskDefinition).toBe(before);
+  });
+});
