@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installedProject, type NodeRuntime, nodeRuntimes, npx, packCli, ROOT } from "../support/package.ts";
-import { projectContainers, removeLeftovers, requireImagesInCi } from "../support/stack.ts";
+import {
+  EMULATOR,
+  emulatorAnswers,
+  emulatorEnv,
+  projectContainers,
+  removeLeftovers,
+  requireImagesInCi,
+} from "../support/stack.ts";
 
 /**
  * The local stack from the published package, as a user runs it: the tarball of `pnpm pack:cli`
@@ -24,6 +31,7 @@ const pinned: NodeRuntime = (() => {
 })();
 
 let project: string;
+const emulatorUp = await emulatorAnswers("test/integration/installed-package.test.ts");
 
 beforeAll(() => {
   requireImagesInCi();
@@ -91,5 +99,54 @@ describe("the installed package runs the local stack from the user's project", (
     expect(projectContainers(PROJECT)).toEqual([]);
     const status = npx(pinned, ["status"], project, LONG);
     expect(status.stdout).toContain("the local stack is not running (start it with `mlflow-dev up`)");
+  });
+});
+
+/**
+ * The same installed package promotes init's AWS environment (uncommented, as a user would) to
+ * the emulator and destroys it again.
+ */
+describe.skipIf(!emulatorUp && !process.env.CI)("the installed package promotes to the emulator", () => {
+  const account = "999900001111";
+  const env = () => ({ ...emulatorEnv(account), MLFLOW_DEV_IMAGES: process.env.MLFLOW_DEV_IMAGES ?? "" });
+  let awsProject: string;
+
+  beforeAll(() => {
+    if (!emulatorUp) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
+    awsProject = installedProject(packCli(), pinned, `${NAME}-aws`);
+    expect(npx(pinned, ["init", "--name", `${NAME}-aws`], awsProject).code).toBe(0);
+    const spec = join(awsProject, "mlflow-dev.yaml");
+    writeFileSync(
+      spec,
+      readFileSync(spec, "utf8")
+        .replace(/^ {2}# staging:$/m, "  staging:")
+        .replace(/^ {2}# {3}/gm, "    ")
+        .replaceAll("123456789012", account),
+    );
+  });
+
+  afterAll(() => {
+    if (awsProject) {
+      npx(pinned, ["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], awsProject, {
+        ...LONG,
+        env: env(),
+      });
+      rmSync(awsProject, { recursive: true, force: true });
+    }
+  });
+
+  it("promote --env staging deploys and smoke-tests it; destroy removes it", () => {
+    const promote = npx(pinned, ["promote", "--env", "staging"], awsProject, { ...LONG, env: env() });
+    expect(promote.code, promote.stderr).toBe(0);
+    expect(promote.stdout).toMatch(/^MLflow is up: http:\/\/\S+\.elb\.amazonaws\.com$/m);
+    expect(promote.stderr).toContain("smoke test");
+    const destroy = npx(
+      pinned,
+      ["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"],
+      awsProject,
+      { ...LONG, env: env() },
+    );
+    expect(destroy.code, destroy.stderr).toBe(0);
+    expect(destroy.stdout).toBe(`destroyed mlflow-dev-${NAME}-aws-staging\n`);
   });
 });

@@ -227,6 +227,16 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
     expect(r1.code, r1.stderr).toBe(0);
     first = JSON.parse(r1.stdout) as PromoteResult;
 
+    // plan names the version change before promote performs it.
+    const path = join(awsDir, "mlflow-dev.yaml");
+    writeFileSync(path, readFileSync(path, "utf8").replace(/^ {2}version: .*$/m, `  version: ${NEW}`));
+    const planned = cli(["plan", "--env", "staging", "--json"], {
+      cwd: awsDir,
+      env: { ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${NEW_IMAGE}` },
+    });
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(JSON.parse(planned.stdout).mlflowVersion).toEqual({ kind: "upgrade", from: OLD, to: NEW });
+
     const r2 = promoteAt(NEW);
     expect(r2.code, r2.stderr).toBe(0);
     const second = JSON.parse(r2.stdout) as PromoteResult;

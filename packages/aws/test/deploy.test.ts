@@ -290,6 +290,7 @@ describe("formatPlan", () => {
     infrastructure: [],
     image: "ghcr.io/mlflow/mlflow:v3.17.2-full",
     service: { action: "unchanged", currentTaskDefinition: "arn:aws:ecs:eu-west-1:1:task-definition/f:4", changes: [] },
+    mlflowVersion: { kind: "none" },
     upToDate: true,
   };
 
@@ -309,5 +310,23 @@ describe("formatPlan", () => {
     });
     expect(text).toContain("~ new revision replacing f:4");
     expect(text).toContain("containerDefinitions[0].image: a:1 -> a:2");
+    expect(text).not.toContain("MLflow upgrade");
+  });
+
+  it("names an MLflow upgrade and its downtime, and a downgrade promote refuses", () => {
+    const upgrade = formatPlan({
+      ...base,
+      upToDate: false,
+      mlflowVersion: { kind: "upgrade", from: "3.16.1", to: "3.17.2" },
+    });
+    expect(upgrade).toContain(
+      "! MLflow upgrade 3.16.1 -> 3.17.2: promote takes an RDS snapshot, scales the service to zero (no server answers until the new revision is healthy), runs the migration, then rolls out",
+    );
+    const downgrade = formatPlan({
+      ...base,
+      upToDate: false,
+      mlflowVersion: { kind: "downgrade", from: "3.17.2", to: "3.16.1" },
+    });
+    expect(downgrade).toContain("! MLflow downgrade 3.17.2 -> 3.16.1: promote refuses it");
   });
 });

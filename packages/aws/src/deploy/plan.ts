@@ -1,4 +1,4 @@
-import type { SecretName } from "@mlflow-dev/spec";
+import type { SecretName, VersionChange } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
 import { deployContextFromStack } from "../context.ts";
@@ -19,6 +19,7 @@ import { preflight } from "./preflight.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
 import { describeSecrets } from "./secrets.ts";
 import { createChangeSet, deleteChangeSet, getStack, stackParameters, stackPhase } from "./stack.ts";
+import { serviceVersionChange } from "./upgrade.ts";
 
 export interface PlanOptions extends RunnerOptions {
   specDir: string;
@@ -40,6 +41,8 @@ export interface PlanResult {
     currentTaskDefinition?: string;
     changes: FieldChange[];
   };
+  /** The MLflow version the service runs against the spec's (an upgrade is done with downtime). */
+  mlflowVersion: VersionChange;
   /** Nothing would change. */
   upToDate: boolean;
 }
@@ -104,6 +107,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
   const outputs = stack?.outputs ?? {};
   const image = plannedImage(model, outputs, options.specDir);
   const service: PlanResult["service"] = { action: "create", changes: [] };
+  let mlflowVersion: VersionChange = { kind: "first", to: model.mlflow.version };
   if (phase === "update" && outputs[OutputName.executionRoleArn]) {
     const existing = await describeService(clients.ecs, model);
     const secretArns: Partial<Record<SecretName, string>> = {};
@@ -111,6 +115,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
     const desired = toTaskDefinition(model, deployContextFromStack({ outputs, imageUri: image, secretArns }));
     if (existing?.taskDefinition) {
       const current = await describeTaskDefinition(clients.ecs, existing.taskDefinition);
+      mlflowVersion = serviceVersionChange(current, model);
       service.currentTaskDefinition = existing.taskDefinition;
       service.changes = taskDefinitionChanges(current, desired);
       service.action = service.changes.length ? "update" : "unchanged";
@@ -127,6 +132,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
     infrastructure,
     image,
     service,
+    mlflowVersion,
     upToDate:
       stackAction === "update" &&
       infrastructure.length === 0 &&
@@ -157,6 +163,13 @@ export function formatPlan(p: PlanResult): string {
   else out.push(...formatChanges(p.infrastructure).map((l) => `  ${l}`));
   out.push("", "service:");
   out.push(`  image ${p.image}`);
+  const v = p.mlflowVersion;
+  if (v.kind === "upgrade")
+    out.push(
+      `  ! MLflow upgrade ${v.from} -> ${v.to}: promote takes an RDS snapshot, scales the service to zero (no server answers until the new revision is healthy), runs the migration, then rolls out`,
+    );
+  if (v.kind === "downgrade")
+    out.push(`  ! MLflow downgrade ${v.from} -> ${v.to}: promote refuses it (MLflow cannot run on a newer schema)`);
   if (p.service.action === "create") out.push("  + task definition and service created on the first rollout");
   else if (p.service.action === "unchanged")
     out.push(`    runs ${revisionOf(p.service.currentTaskDefinition)}: no changes`);
