@@ -93,7 +93,8 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
   });
 
   it("render --env local prints the compose file the workspace sources render", () => {
-    const r = npx(node, ["render", "--env", "local"], project);
+    // The spec's own images: no MLFLOW_DEV_IMAGES substitute from the environment (CI sets one).
+    const r = npx(node, ["render", "--env", "local"], project, { env: { MLFLOW_DEV_IMAGES: "" } });
     expect(r.code, r.stderr).toBe(0);
     const spec = parseSpecOrThrow(readFileSync(join(project, "mlflow-dev.yaml"), "utf8"));
     expect(r.stdout).toBe(toComposeYaml(resolve(spec, "local"), { specDir: "." }));

@@ -15,9 +15,15 @@ import {
   toTemplate,
   toTemplateYaml,
 } from "@mlflow-dev/aws";
-import type { Model } from "@mlflow-dev/spec";
+import {
+  type ComposeFile,
+  type ComposeRenderOptions,
+  toComposeFile as composeFile,
+  toComposeYaml as composeYaml,
+} from "@mlflow-dev/compose";
+import { asLocalModel, type LocalModel, type Model } from "@mlflow-dev/spec";
 
-export { type ComposeFile, type ComposeRenderOptions, toComposeFile, toComposeYaml } from "@mlflow-dev/compose";
+export type { ComposeFile, ComposeRenderOptions } from "@mlflow-dev/compose";
 export {
   environmentNames,
   formatIssue,
@@ -56,4 +62,20 @@ export function renderAws(resolved: Model | AwsModel): AwsRendering {
     migrationTaskDefinition: toMigrationTaskDefinition(model, ctx),
     rolloutPlan: toRolloutPlan(model, ctx),
   };
+}
+
+function localModel(model: Model | LocalModel): LocalModel {
+  const local = asLocalModel(model);
+  if (!local) throw new Error(`environment "${model.environment}" is an AWS environment: render it with renderAws`);
+  return local;
+}
+
+/** The local environment's compose.yaml (the Model of `resolve(spec, "local")`). */
+export function toComposeYaml(model: Model | LocalModel, options: ComposeRenderOptions = {}): string {
+  return composeYaml(localModel(model), options);
+}
+
+/** The local environment's compose file as an object. */
+export function toComposeFile(model: Model | LocalModel, options: ComposeRenderOptions = {}): ComposeFile {
+  return composeFile(localModel(model), options);
 }
