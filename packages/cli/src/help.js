@@ -15,6 +15,8 @@ Local stack (Docker):
   down [--volumes --yes]    Stop the stack (data kept unless --volumes)
   status                    State and health of each service
   logs [service] [-f]       Service logs
+  backup [--out <dir>]      Database dump + artifact objects + manifest with digests
+  restore <dir> [--force]   Verify a backup and load it into the running stack
   doctor                    Check Docker, Compose, ports, disk, images, AWS, emulator
 
 AWS (ECS Fargate; --profile <name>, --endpoint-url <url> or AWS_ENDPOINT_URL for emulators):
@@ -85,6 +87,22 @@ which needs --yes (or a confirmation at a terminal).
 State and health of each service of the local stack.
 `,
   logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>] [-f <path>]
+`,
+  backup: `Usage: mlflow-dev backup [--out <dir>] [-f <path>] [--json]
+
+Backs up the running local stack into a new directory (default
+.mlflow-dev/backups/<UTC stamp>-backup): database.sql.gz (pg_dump, one consistent snapshot),
+artifacts/<key> for every object under the artifact prefix (copied after the dump), and
+manifest.json (MLflow version, schema revision, size and sha256 of every file). The directory
+appears only once complete; an existing --out (or a link) is refused (exit 2).
+`,
+  restore: `Usage: mlflow-dev restore <dir> [--force] [-f <path>] [--json]
+
+Restores a backup into the running local stack. First checks every file against the manifest
+(a missing or changed file is refused, exit 2), that mlflow.version is the backup's, and that
+the stack holds no run and no artifact object (--force replaces them, deleting the objects the
+backup does not have). Then stops the server, loads the dump in one transaction, uploads the
+artifacts and starts the server again. Local stack only.
 `,
   parity: `Usage: mlflow-dev parity --env <name> [-f <path>] [--json]
        mlflow-dev parity --live --local <url> --remote <url> [--connect-to <h:p:addr:p>]...

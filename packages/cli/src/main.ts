@@ -14,6 +14,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   down: () => import("./commands/down.ts"),
   status: () => import("./commands/status.ts"),
   logs: () => import("./commands/logs.ts"),
+  backup: () => import("./commands/backup.ts"),
+  restore: () => import("./commands/restore.ts"),
   doctor: () => import("./commands/doctor.ts"),
   plan: () => import("./commands/plan.ts"),
   promote: () => import("./commands/promote.ts"),

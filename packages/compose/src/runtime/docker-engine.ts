@@ -34,6 +34,18 @@ export interface ContainerClient {
     cmd: string[],
     stdout: NodeJS.WritableStream,
   ): Promise<{ exitCode: number; stderr: string }>;
+  /**
+   * Runs a command in a running container with `stdin` streamed to its standard input (closed at
+   * the end of `stdin`); the last `keepBytes` of its stdout and stderr are kept.
+   */
+  execWithStdin(
+    name: string,
+    cmd: string[],
+    stdin: NodeJS.ReadableStream,
+    keepBytes?: number,
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  /** Starts a stopped container (no-op when it runs). */
+  startContainer(name: string): Promise<void>;
 }
 
 export async function connectDocker(): Promise<ContainerClient> {
@@ -147,6 +159,68 @@ export class DockerEngine implements ContainerClient {
     const info = await exec.inspect();
     return { exitCode: info.ExitCode ?? -1, stderr: Buffer.concat(errors).toString("utf8") };
   }
+
+  async execWithStdin(
+    name: string,
+    cmd: string[],
+    stdin: NodeJS.ReadableStream,
+    keepBytes = 64 * 1024,
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const exec = await this.docker
+      .getContainer(name)
+      .exec({ Cmd: cmd, AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: true });
+    const out = tailSink(keepBytes);
+    const err = tailSink(keepBytes);
+    this.docker.modem.demuxStream(stream, out.sink, err.sink);
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (e?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (e) reject(e);
+        else resolve();
+      };
+      stream.on("end", () => settle());
+      stream.on("close", () => settle());
+      stream.on("error", settle);
+      stdin.on("error", (e: Error) => {
+        stream.destroy();
+        settle(e);
+      });
+      // Ending the hijacked connection's write side closes the command's standard input.
+      stdin.pipe(stream);
+    });
+    let info = await exec.inspect();
+    // The stream can end a moment before Docker records the exit code.
+    for (let i = 0; info.Running && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      info = await exec.inspect();
+    }
+    return { exitCode: info.ExitCode ?? -1, stdout: out.text(), stderr: err.text() };
+  }
+
+  async startContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).start();
+    } catch (e) {
+      // 304: already running.
+      if ((e as { statusCode?: number }).statusCode !== 304) throw e;
+    }
+  }
+}
+
+/** A sink that keeps only the last `limit` bytes written to it. */
+function tailSink(limit: number): { sink: Writable; text: () => string } {
+  let kept = Buffer.alloc(0);
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      kept = Buffer.concat([kept, chunk]);
+      if (kept.length > limit) kept = kept.subarray(kept.length - limit);
+      done();
+    },
+  });
+  return { sink, text: () => kept.toString("utf8") };
 }
 
 /**

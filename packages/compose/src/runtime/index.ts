@@ -1,5 +1,6 @@
 export { LOCAL_SECRET_VARS } from "../env-file.ts";
 export { MINIO_SERVER_ACCESS_KEY, s3Endpoint } from "../render.ts";
+export * from "./backup.ts";
 export * from "./compose-cli.ts";
 export * from "./docker-engine.ts";
 export * from "./local-stack.ts";

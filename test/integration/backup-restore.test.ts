@@ -1,0 +1,206 @@
+import { createHash, randomBytes } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MlflowClient } from "../support/mlflow-client.ts";
+import { cli, readEnvFile, removeLeftovers, requireImagesInCi, stackDatabase, testSpecDir } from "../support/stack.ts";
+
+/**
+ * backup -> the stack deleted with its volumes -> a new stack -> restore: the experiment, the run
+ * with its params and metrics, and the artifact's bytes read back identically; a second restore
+ * into the now non-empty stack, a tampered backup and a backup of another MLflow version are
+ * refused with the data unchanged.
+ */
+const NAME = "itbackup";
+const PROJECT = `mlflow-dev-${NAME}`;
+const PORTS = { mlflow: 24050, minio: 29800, minioConsole: 29801, postgres: 24432 };
+const url = `http://127.0.0.1:${PORTS.mlflow}`;
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+let dir: string;
+let out: string;
+
+beforeAll(() => {
+  requireImagesInCi();
+  removeLeftovers(PROJECT);
+  dir = testSpecDir(NAME, PORTS);
+  out = mkdtempSync(join(tmpdir(), "mlflow-dev-itbackup-out-"));
+}, 60_000);
+
+afterAll(() => {
+  if (dir) cli(["down", "--volumes", "--yes"], { cwd: dir });
+});
+
+interface Recorded {
+  experiment: unknown;
+  run: { info: Record<string, unknown>; data: Record<string, unknown> };
+  history: unknown;
+  artifactUri: string;
+  artifactSha256: string;
+  rows: unknown;
+}
+
+async function record(client: MlflowClient, experimentId: string, runId: string): Promise<Recorded> {
+  const experiment = (
+    await client.call<{ experiment: unknown }>("GET", "experiments/get", { experiment_id: experimentId })
+  ).experiment;
+  const run = (
+    await client.call<{ run: { info: Record<string, unknown>; data: Record<string, unknown> } }>("GET", "runs/get", {
+      run_id: runId,
+    })
+  ).run;
+  const history = await client.call("GET", "metrics/get-history", { run_id: runId, metric_key: "loss" });
+  const artifactUri = String(run.info.artifact_uri);
+  const artifact = await client.downloadArtifact(artifactUri, "model/weights.bin");
+  const db = await stackDatabase(PORTS.postgres, readEnvFile(join(dir, ".mlflow-dev/.env")));
+  try {
+    const rows = {
+      metrics: (await db.query("SELECT key, value, step, timestamp FROM metrics ORDER BY key, step")).rows,
+      params: (await db.query("SELECT key, value FROM params ORDER BY key")).rows,
+      runs: (await db.query("SELECT run_uuid, name, status, start_time, experiment_id FROM runs ORDER BY run_uuid"))
+        .rows,
+    };
+    return { experiment, run, history, artifactUri, artifactSha256: sha256(artifact), rows };
+  } finally {
+    await db.end();
+  }
+}
+
+describe("backup and restore of the local stack", () => {
+  const weights = new Uint8Array(randomBytes(300_000));
+  let experimentId: string;
+  let runId: string;
+  let before: Recorded;
+  let backup: string;
+
+  it("backup refuses a stack that is not running (exit 1)", () => {
+    const r = cli(["backup", "--out", join(out, "none")], { cwd: dir });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`the local stack ${PROJECT} is not running`);
+    expect(existsSync(join(out, "none"))).toBe(false);
+  });
+
+  it("backup writes the dump, every artifact object and a manifest with their digests", async () => {
+    const up = cli(["up"], { cwd: dir });
+    expect(up.code, up.stderr).toBe(0);
+    const client = new MlflowClient(url);
+    experimentId = await client.createExperiment("kept-by-backup");
+    const run = await client.createRun(experimentId, "trained");
+    runId = run.runId;
+    await client.call("POST", "runs/log-batch", {
+      run_id: runId,
+      metrics: [0, 1, 2].map((step) => ({
+        key: "loss",
+        value: 1 / (step + 1),
+        timestamp: 1_700_000_000_000 + step,
+        step,
+      })),
+      params: [
+        { key: "lr", value: "0.01" },
+        { key: "layers", value: "4" },
+      ],
+    });
+    await client.uploadArtifact(run.artifactUri, "model/weights.bin", weights);
+    before = await record(client, experimentId, runId);
+    expect(before.artifactSha256).toBe(sha256(weights));
+
+    backup = join(out, "first");
+    const r = cli(["backup", "--out", backup], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`to ${backup}`);
+    expect(r.stdout).toContain("artifacts: 1 object(s), 300000 bytes");
+    for (const secret of Object.values(readEnvFile(join(dir, ".mlflow-dev/.env"))))
+      expect(r.stdout + r.stderr).not.toContain(secret);
+
+    const manifest = JSON.parse(readFileSync(join(backup, "manifest.json"), "utf8"));
+    expect(manifest).toMatchObject({
+      format: 1,
+      stack: PROJECT,
+      mlflowVersion: "3.17.2",
+      database: { file: "database.sql.gz" },
+      artifacts: { bucket: "mlflow-artifacts", prefix: "mlflow" },
+    });
+    expect(manifest.schemaRevision).toMatch(/^[0-9a-f]{12}$/);
+    const key = `mlflow/${experimentId}/${runId}/artifacts/model/weights.bin`;
+    expect(manifest.artifacts.objects).toEqual([{ key, bytes: weights.length, sha256: sha256(weights) }]);
+    expect(sha256(readFileSync(join(backup, "artifacts", key)))).toBe(sha256(weights));
+    const dump = readFileSync(join(backup, "database.sql.gz"));
+    expect(sha256(dump)).toBe(manifest.database.sha256);
+    expect(dump.length).toBe(manifest.database.bytes);
+    const sql = gunzipSync(dump).toString();
+    expect(sql).toContain("PostgreSQL database dump complete");
+    expect(sql).toContain("kept-by-backup");
+    // No temporary directory is left beside it.
+    expect(readdirSync(out).sort()).toEqual(["first"]);
+  });
+
+  it("backup refuses an existing directory (exit 2)", () => {
+    const r = cli(["backup", "--out", backup], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${backup} exists`);
+  });
+
+  it("after down --volumes and a new up, restore brings back the same experiment, run, metrics and artifact bytes", async () => {
+    const down = cli(["down", "--volumes", "--yes"], { cwd: dir });
+    expect(down.code, down.stderr).toBe(0);
+    const up = cli(["up"], { cwd: dir });
+    expect(up.code, up.stderr).toBe(0);
+    const client = new MlflowClient(url);
+    await expect(client.call("GET", "runs/get", { run_id: runId })).rejects.toThrow();
+
+    const r = cli(["restore", backup], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`restored ${backup}`);
+    expect(r.stdout).toContain("1 run(s)");
+    expect(r.stdout).toContain("artifacts: 1 object(s)");
+    const after = await record(client, experimentId, runId);
+    expect(after).toEqual(before);
+    expect(after.artifactSha256).toBe(sha256(weights));
+  });
+
+  it("a second restore without --force is refused: the stack is not empty", async () => {
+    const r = cli(["restore", backup], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`the local stack ${PROJECT} is not empty (1 run(s) in the database`);
+    expect(r.stderr).toContain("--force");
+  });
+
+  it("a tampered backup is refused before anything changes, naming the file", async () => {
+    const tampered = join(out, "tampered");
+    cpSync(backup, tampered, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(tampered, "manifest.json"), "utf8"));
+    const file = join(tampered, "artifacts", manifest.artifacts.objects[0].key);
+    const bytes = readFileSync(file);
+    bytes[1000] = (bytes[1000] ?? 0) ^ 0xff;
+    writeFileSync(file, bytes);
+    const r = cli(["restore", tampered, "--force"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${file} does not match the manifest`);
+    expect(r.stderr).not.toContain("stopping the server");
+
+    const truncated = join(out, "truncated");
+    cpSync(backup, truncated, { recursive: true });
+    const dump = readFileSync(join(truncated, "database.sql.gz"));
+    writeFileSync(join(truncated, "database.sql.gz"), dump.subarray(0, dump.length - 10));
+    const t = cli(["restore", truncated, "--force"], { cwd: dir });
+    expect(t.code, t.stderr).toBe(2);
+    expect(t.stderr).toContain(`${join(truncated, "database.sql.gz")} does not match the manifest`);
+
+    expect(await record(new MlflowClient(url), experimentId, runId)).toEqual(before);
+  });
+
+  it("a backup of another MLflow version is refused, naming both versions and the way", () => {
+    const other = join(out, "other-version");
+    cpSync(backup, other, { recursive: true });
+    const path = join(other, "manifest.json");
+    writeFileSync(path, readFileSync(path, "utf8").replace('"mlflowVersion": "3.17.2"', '"mlflowVersion": "3.16.1"'));
+    const r = cli(["restore", other, "--force"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain("the backup is of MLflow 3.16.1, but mlflow.version is 3.17.2");
+    expect(r.stderr).toContain("Set mlflow.version to 3.16.1");
+    expect(r.stderr).toContain("then upgrade it to 3.17.2");
+  });
+});
