@@ -21,9 +21,44 @@ describe("mlflow-dev CLI", () => {
   it("--help lists the commands and exit codes", () => {
     const r = cli(["--help"]);
     expect(r.code).toBe(0);
-    for (const c of ["init", "validate", "render", "schema", "up", "down", "status", "logs", "doctor", "parity"])
+    for (const c of [
+      "init",
+      "validate",
+      "render",
+      "schema",
+      "up",
+      "down",
+      "status",
+      "logs",
+      "backup",
+      "restore",
+      "doctor",
+      "parity",
+    ])
       expect(r.stdout).toContain(`  ${c}`);
     expect(r.stdout).toContain("Exit codes");
+  });
+
+  it("restore needs a backup directory, and refuses one without a manifest before touching Docker (exit 2)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
+    writeFileSync(join(dir, "mlflow-dev.yaml"), readFileSync(basic, "utf8"));
+    const none = cli(["restore"], dir);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("restore: the backup directory is required");
+    const empty = mkdtempSync(join(dir, "backup-"));
+    const r = cli(["restore", empty], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${join(empty, "manifest.json")} is missing`);
+    expect(r.stderr).toContain("Nothing was changed.");
+  });
+
+  it("backup refuses an existing --out directory before touching Docker (exit 2)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
+    writeFileSync(join(dir, "mlflow-dev.yaml"), readFileSync(basic, "utf8"));
+    const out = mkdtempSync(join(dir, "out-"));
+    const r = cli(["backup", "--out", out], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${out} exists: a backup is written to a new directory only`);
   });
 
   it("--version prints the version", () => {

@@ -80,6 +80,8 @@ describe("every command refuses exactly what validate refuses (the invalid-spec 
         ["logs"],
         ["doctor"],
         ["down"],
+        ["backup"],
+        ["restore", "no-such-backup"],
       );
     for (const command of commands) {
       const r = await run([...command, "-f", path]);
