@@ -3,9 +3,18 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MlflowClient } from "../support/mlflow-client.ts";
-import { cli, readEnvFile, removeLeftovers, requireImagesInCi, stackDatabase, testSpecDir } from "../support/stack.ts";
+import {
+  cli,
+  minioClient,
+  readEnvFile,
+  removeLeftovers,
+  requireImagesInCi,
+  stackDatabase,
+  testSpecDir,
+} from "../support/stack.ts";
 
 /**
  * backup -> the stack deleted with its volumes -> a new stack -> restore: the experiment, the run
@@ -166,6 +175,27 @@ describe("backup and restore of the local stack", () => {
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(`the local stack ${PROJECT} is not empty (1 run(s) in the database`);
     expect(r.stderr).toContain("--force");
+  });
+
+  it("restore --force replaces a non-empty stack: later runs and the objects the backup lacks are gone", async () => {
+    const client = new MlflowClient(url);
+    const later = await client.createRun(experimentId, "after-the-backup");
+    await client.uploadArtifact(later.artifactUri, "extra.txt", new TextEncoder().encode("not in the backup"));
+    const r = cli(["restore", backup, "--force"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("1 run(s)");
+    expect(r.stdout).toContain("artifacts: 1 object(s); 1 object(s) not in the backup deleted");
+    await expect(client.call("GET", "runs/get", { run_id: later.runId })).rejects.toThrow();
+    const s3 = minioClient(PORTS.minio, readEnvFile(join(dir, ".mlflow-dev/.env")));
+    try {
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: "mlflow-artifacts", Prefix: "mlflow/" }));
+      expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([
+        `mlflow/${experimentId}/${runId}/artifacts/model/weights.bin`,
+      ]);
+    } finally {
+      s3.destroy();
+    }
+    expect(await record(client, experimentId, runId)).toEqual(before);
   });
 
   it("a tampered backup is refused before anything changes, naming the file", async () => {
