@@ -467,26 +467,33 @@ export async function restoreLocalStack(ctx: Ctx, options: { dir: string; force?
 
       const { PutObjectCommand, DeleteObjectCommand } = await import("@aws-sdk/client-s3");
       progress(`uploading ${manifest.artifacts.objects.length} artifact object(s) to s3://${bucket}/${prefix}/`);
-      for (const o of manifest.artifacts.objects) {
-        const key = restoredKey(o.key, manifest.artifacts.prefix, prefix);
-        await s3.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: createReadStream(join(dir, ARTIFACTS_DIR, ...o.key.split("/"))),
-            ContentLength: o.bytes,
-          }),
+      let deletedObjects = 0;
+      try {
+        for (const o of manifest.artifacts.objects) {
+          const key = restoredKey(o.key, manifest.artifacts.prefix, prefix);
+          await s3.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: createReadStream(join(dir, ARTIFACTS_DIR, ...o.key.split("/"))),
+              ContentLength: o.bytes,
+            }),
+          );
+        }
+        const kept = new Set(
+          manifest.artifacts.objects.map((o) => restoredKey(o.key, manifest.artifacts.prefix, prefix)),
+        );
+        for (const { key } of present)
+          if (!kept.has(key)) {
+            await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+            deletedObjects++;
+          }
+      } catch (e) {
+        throw new LocalStackError(
+          `the database is restored, but copying the artifacts failed: ${(e as Error).message}`,
+          "Fix the cause and run `mlflow-dev restore` again with --force (the stack is no longer empty).",
         );
       }
-      const kept = new Set(
-        manifest.artifacts.objects.map((o) => restoredKey(o.key, manifest.artifacts.prefix, prefix)),
-      );
-      let deletedObjects = 0;
-      for (const { key } of present)
-        if (!kept.has(key)) {
-          await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-          deletedObjects++;
-        }
       recordServedVersion(ctx.stateDir, manifest.mlflowVersion);
       const experiments = Number(await psqlValue(docker, postgres, model, "SELECT count(*) FROM experiments"));
       const restoredRuns = Number(await psqlValue(docker, postgres, model, "SELECT count(*) FROM runs"));
