@@ -95,8 +95,11 @@ describe.skipIf(!up && !process.env.CI)("NAT egress, autoscaling and HTTPS on a 
       physical[res.LogicalResourceId ?? ""] = res.PhysicalResourceId ?? "";
       expect(res.ResourceStatus, res.LogicalResourceId).toMatch(/^(CREATE|UPDATE)_COMPLETE$/);
     }
-    for (const id of ["NatGatewayEip", "NatGateway", "ScalableTarget", "CpuScalingPolicy", "HttpsListener"])
-      expect(physical[id], id).toBeTruthy();
+    expect(physical.NatGatewayEip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(physical.NatGateway).toMatch(/^nat-[0-9a-f]+$/);
+    expect(physical.ScalableTarget).toBe(`service/${STACK}/${SERVICE}|ecs:service:DesiredCount|ecs`);
+    expect(physical.CpuScalingPolicy).toMatch(/^arn:aws:autoscaling:eu-west-1:777788889999:scalingPolicy:/);
+    expect(physical.HttpsListener).toMatch(/^arn:aws:elasticloadbalancing:eu-west-1:777788889999:listener\//);
   });
 
   it("egress: nat: a NAT gateway with its Elastic IP in a public subnet, the private default route through it", async () => {

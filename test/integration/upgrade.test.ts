@@ -245,7 +245,7 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
     expect(second.upgradeSnapshot).toMatch(/-mlflow-3-16-1-to-3-17-2-\d{14}$/);
     const snapshots = await clients.rds.describeDBSnapshots({ DBSnapshotIdentifier: second.upgradeSnapshot });
     expect(snapshots.DBSnapshots?.[0]?.Status).toBe("available");
-    expect(second.migration?.taskArn).toBeTruthy();
+    expect(second.migration?.taskArn).toMatch(/^arn:aws:ecs:eu-west-1:888899990000:task\//);
 
     const service = await runningRevision();
     expect(service?.taskDefinition).toBe(second.taskDefinitionArn);

@@ -123,7 +123,9 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
     const out = npx(node, ["render", "--env", "staging", "--out", "infra"], project);
     expect(out.code, out.stderr).toBe(0);
     expect(readFileSync(join(project, "infra/template.yaml"), "utf8")).toBe(r.stdout);
-    expect(JSON.parse(readFileSync(join(project, "infra/task-definition.json"), "utf8")).family).toBeTruthy();
+    expect(JSON.parse(readFileSync(join(project, "infra/task-definition.json"), "utf8")).family).toBe(
+      "mlflow-dev-churn-model-staging-mlflow",
+    );
   });
 
   it("schema prints the JSON Schema the package ships as mlflow-dev/schema.json", () => {
