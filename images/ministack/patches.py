@@ -1,4 +1,4 @@
-"""Seven fixes to MiniStack 1.5.33 where it differs from AWS in ways the
+"""Eight fixes to MiniStack 1.5.33 where it differs from AWS in ways the
 mlflow-dev deployment depends on. Each patch checks that the source still
 looks as expected and fails the image build otherwise (another MiniStack
 version: re-check each one, then update or drop it).
@@ -66,6 +66,20 @@ version: re-check each one, then update or drop it).
    and refuses one that is not a PEM X.509 certificate, as ACM does. TLS itself is not emulated: the load
    balancer's data plane is the emulator's plain-HTTP port and picks the
    listener from the Host header's port (443 for the HTTPS listener).
+8. RDS snapshots hold the data. MiniStack's snapshots (CreateDBSnapshot, and
+   the one a stack's `DeletionPolicy: Snapshot` takes) were records without
+   data, and CloudFormation ignored DBSnapshotIdentifier, so nothing could be
+   restored. Now a snapshot of a PostgreSQL instance keeps a pg_dump of its
+   database, and an AWS::RDS::DBInstance with DBSnapshotIdentifier is a new
+   instance with that data, the snapshot's master user and database name
+   (MasterUsername or DBName beside it, or another engine or major version, is
+   refused: the CloudFormation reference says not to set them), and the
+   template's master password. Setting, changing or removing
+   DBSnapshotIdentifier on a stack update replaces the instance (without it the
+   new instance is empty, as on AWS); the old one is deleted in the update's
+   cleanup, so DeletionProtection on it fails the cleanup as on AWS. Not
+   emulated: automated backups and point-in-time restore, and the snapshot
+   AWS takes of an instance replaced under `UpdateReplacePolicy: Snapshot`.
 """
 
 import pathlib
@@ -734,4 +748,141 @@ _mlflow_dev_is_alb_request_by_name = _is_potential_alb_request
 _is_potential_alb_request = _mlflow_dev_is_alb_request
 ''',
     "_mlflow_dev_is_alb_request_by_name",
+)
+
+# 8. RDS snapshots hold the data; a DB instance restored from one gets it back
+import ministack.services.rds as rds  # noqa: E402
+
+append(
+    rds,
+    '''
+
+# mlflow-dev patch: a snapshot of a PostgreSQL instance holds its database (a
+# pg_dump in custom format, kept by snapshot ARN), and an instance restored from
+# the snapshot gets it back. MiniStack's snapshots were records without data.
+_MLFLOW_DEV_SNAPSHOT_DUMPS = {}
+
+
+def _mlflow_dev_instance_container(instance):
+    client = _get_docker()
+    if client is None or not _instance_owns_container(instance):
+        return None
+    return client.containers.get(instance["_docker_container_id"])
+
+
+def _mlflow_dev_create_snapshot(snap_id, instance):
+    snap = _mlflow_dev_create_snapshot_record(snap_id, instance)
+    container = _mlflow_dev_instance_container(instance)
+    if container is None or "postgres" not in instance.get("Engine", ""):
+        return snap
+    code, (out, err) = container.exec_run(
+        ["pg_dump", "--format=custom", "--username", instance.get("MasterUsername", "postgres"),
+         "--dbname", instance.get("DBName") or "postgres"],
+        demux=True,
+    )
+    if code != 0:
+        _snapshots.pop(snap_id, None)
+        raise RuntimeError(f"snapshot {snap_id}: pg_dump failed: {(err or b'').decode(errors='replace')}")
+    _MLFLOW_DEV_SNAPSHOT_DUMPS[snap["DBSnapshotArn"]] = out or b""
+    snap["_mlflow_dev_dump_bytes"] = len(out or b"")
+    return snap
+
+
+def _mlflow_dev_find_snapshot(identifier):
+    """A snapshot by identifier or ARN, in the caller's account and region."""
+    if identifier.startswith("arn:"):
+        return next((s for s in _snapshots.values() if s.get("DBSnapshotArn") == identifier), None)
+    return _snapshots.get(identifier)
+
+
+def _mlflow_dev_restore_snapshot_data(snapshot, instance):
+    """Loads the snapshot's database into a new instance (its container runs)."""
+    dump = _MLFLOW_DEV_SNAPSHOT_DUMPS.get(snapshot.get("DBSnapshotArn", ""))
+    if dump is None:
+        raise ValueError(f"DB snapshot {snapshot['DBSnapshotIdentifier']} holds no data in this emulator")
+    container = _mlflow_dev_instance_container(instance)
+    if container is None:
+        raise ValueError(f"DB instance {instance['DBInstanceIdentifier']} has no database container")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("mlflow-dev-restore.dump")
+        info.size = len(dump)
+        tar.addfile(info, io.BytesIO(dump))
+    container.put_archive("/tmp", archive.getvalue())
+    code, (_out, err) = container.exec_run(
+        ["pg_restore", "--username", instance.get("MasterUsername", "postgres"),
+         "--dbname", instance.get("DBName") or "postgres", "--clean", "--if-exists",
+         "--no-owner", "--exit-on-error", "--single-transaction", "/tmp/mlflow-dev-restore.dump"],
+        demux=True,
+    )
+    container.exec_run(["rm", "-f", "/tmp/mlflow-dev-restore.dump"])
+    if code != 0:
+        raise ValueError(f"restoring DB snapshot {snapshot['DBSnapshotIdentifier']} failed: "
+                         f"{(err or b'').decode(errors='replace')}")
+
+
+_mlflow_dev_create_snapshot_record = _create_snapshot_internal
+_create_snapshot_internal = _mlflow_dev_create_snapshot
+''',
+    "_mlflow_dev_create_snapshot_record",
+)
+patch(
+    provisioners,
+    "# ---------------------------------------------------------------------------\n"
+    "# RDS DBSubnetGroup / DBParameterGroup / DBClusterParameterGroup\n",
+    '''# mlflow-dev patch: DBSnapshotIdentifier restores the snapshot's data into a new
+# instance, which keeps the snapshot's master user and database name; changing
+# DBSnapshotIdentifier (setting, changing or removing it) replaces the instance,
+# and without it the replacement is empty, as on AWS.
+def _mlflow_dev_rds_create_maybe_from_snapshot(logical_id, props, stack_name):
+    identifier = props.get("DBSnapshotIdentifier")
+    if not identifier or props.get("DBClusterIdentifier"):
+        return _mlflow_dev_rds_create_empty(logical_id, props, stack_name)
+    snapshot = _rds._mlflow_dev_find_snapshot(identifier)
+    if snapshot is None:
+        raise ValueError(f"DBSnapshot {identifier} not found.")
+    for key in ("MasterUsername", "DBName"):
+        if props.get(key) not in (None, ""):
+            raise ValueError(f"{key} must not be set with DBSnapshotIdentifier: "
+                             "the restored DB instance keeps the snapshot's")
+    if props.get("Engine") and props["Engine"] != snapshot.get("Engine"):
+        raise ValueError(f"DB snapshot {identifier} is of engine {snapshot.get('Engine')}, not {props['Engine']}")
+    wanted = str(props.get("EngineVersion") or "").split(".")[0]
+    if wanted and wanted != str(snapshot.get("EngineVersion", "")).split(".")[0]:
+        raise ValueError(f"DB snapshot {identifier} is of {snapshot.get('Engine')} "
+                         f"{snapshot.get('EngineVersion')}: restore it with that major version, then upgrade")
+    seeded = dict(props)
+    seeded["MasterUsername"] = snapshot.get("MasterUsername")
+    seeded["DBName"] = snapshot.get("DBName")
+    seeded.pop("DBSnapshotIdentifier", None)
+    db_id, attrs = _mlflow_dev_rds_create_empty(logical_id, seeded, stack_name)
+    instance = _rds._instances[db_id]
+    try:
+        _rds._mlflow_dev_restore_snapshot_data(snapshot, instance)
+    except Exception:
+        _mlflow_dev_rds_db_instance_delete(db_id, props)
+        raise
+    instance["DBSnapshotIdentifier"] = identifier
+    return db_id, attrs
+
+
+def _mlflow_dev_rds_update_maybe_replace(physical_id, old_props, new_props, stack_name, logical_id=None):
+    if (old_props.get("DBSnapshotIdentifier") or "") != (new_props.get("DBSnapshotIdentifier") or "") \\
+            and not new_props.get("DBClusterIdentifier"):
+        created = _seeded_create(_rds_db_instance_create, logical_id or physical_id, new_props, stack_name)
+        _delete_predecessor(_rds_db_instance_delete, physical_id, old_props)
+        return created
+    return _mlflow_dev_rds_update_in_place(physical_id, old_props, new_props, stack_name, logical_id)
+
+
+_mlflow_dev_rds_create_empty = _rds_db_instance_create
+_mlflow_dev_rds_update_in_place = _rds_db_instance_update
+_rds_db_instance_create = _mlflow_dev_rds_create_maybe_from_snapshot
+_rds_db_instance_update = _mlflow_dev_rds_update_maybe_replace
+
+
+# ---------------------------------------------------------------------------
+# RDS DBSubnetGroup / DBParameterGroup / DBClusterParameterGroup
+''',
+    "_mlflow_dev_rds_create_maybe_from_snapshot",
 )

@@ -111,6 +111,8 @@ export const LogicalId = {
 /** Stack parameters: deploy-time facts the template cannot know. */
 export const ParameterName = {
   taskDefinitionArn: "TaskDefinitionArn",
+  /** The RDS snapshot the database was restored from (`mlflow-dev restore`); empty for a new database. */
+  databaseSnapshot: "DatabaseSnapshot",
 } as const;
 
 /** One parameter per secret: its ARN (with the random suffix Secrets Manager adds). */
@@ -127,6 +129,7 @@ export function secretParameterName(secret: SecretName): string {
 
 export const ConditionName = {
   hasTaskDefinition: "HasTaskDefinition",
+  databaseFromSnapshot: "DatabaseFromSnapshot",
 } as const;
 
 /** Stack outputs; the deploy tool reads them to build the DeployContext. */

@@ -27,6 +27,11 @@ AWS (ECS Fargate; --profile <name>, --endpoint-url <url> or AWS_ENDPOINT_URL for
   destroy --env <name> --yes
                             Delete what promote created (final DB snapshot and bucket kept
                             unless --skip-final-snapshot / --delete-data)
+  backup --env <name>       RDS snapshot of the database, tagged with the MLflow version
+                            and the artifact bucket's state
+  restore --env <name> --snapshot <id>
+                            Swap in a new database from a snapshot (writers stopped; the
+                            replaced one is snapshotted); after destroy, recreates the stack
   unlock --env <name>       Release the deploy lock left by an interrupted promote/destroy
 
 Parity (local vs AWS):
@@ -89,20 +94,35 @@ State and health of each service of the local stack.
   logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>] [-f <path>]
 `,
   backup: `Usage: mlflow-dev backup [--out <dir>] [-f <path>] [--json]
+       mlflow-dev backup --env <aws env> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
 
 Backs up the running local stack into a new directory (default
 .mlflow-dev/backups/<UTC stamp>-backup): database.sql.gz (pg_dump, one consistent snapshot),
 artifacts/<key> for every object under the artifact prefix (copied after the dump), and
 manifest.json (MLflow version, schema revision, size and sha256 of every file). The directory
 appears only once complete; an existing --out (or a link) is refused (exit 2).
+
+With --env <aws env>: a manual RDS snapshot of the environment's database, available when the
+command returns, under the deploy lock. Its tags record the MLflow version the service runs
+(the schema the snapshot holds) and the artifact bucket at that moment (object count, bytes,
+versioning status, time). Restore it with restore --env <env> --snapshot <id>.
 `,
   restore: `Usage: mlflow-dev restore <dir> [--force] [-f <path>] [--json]
+       mlflow-dev restore --env <aws env> --snapshot <id> [--profile <name>] [--endpoint-url <url>]
 
 Restores a backup into the running local stack. First checks every file against the manifest
 (a missing or changed file is refused, exit 2), that mlflow.version is the backup's, and that
 the stack holds no run and no artifact object (--force replaces them, deleting the objects the
 backup does not have). Then stops the server, loads the dump in one transaction, uploads the
-artifacts and starts the server again. Local stack only.
+artifacts and starts the server again.
+
+With --env <aws env> --snapshot <id>: checks the snapshot (available, PostgreSQL of
+backend.postgresVersion, master user backend.user, not from a newer MLflow than mlflow.version),
+then under the deploy lock snapshots the current database, scales the service to zero and
+runs promote with the stack's database replaced by a new RDS instance from the snapshot (the
+stack keeps naming it); the migration task upgrades an older schema, the new revision rolls out
+and the service gets its desired count back. With no stack (after destroy), promote creates it
+with the database from the snapshot and adopts the kept bucket. Artifacts are not rolled back.
 `,
   parity: `Usage: mlflow-dev parity --env <name> [-f <path>] [--json]
        mlflow-dev parity --live --local <url> --remote <url> [--connect-to <h:p:addr:p>]...

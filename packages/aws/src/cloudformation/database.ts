@@ -1,6 +1,6 @@
 import type { AwsModel } from "../aws-model.ts";
-import { LogicalId, secretParameterName, stackName } from "../names.ts";
-import { getAtt, ref, sub } from "./intrinsics.ts";
+import { ConditionName, LogicalId, ParameterName, secretParameterName, stackName } from "../names.ts";
+import { getAtt, ifCondition, NO_VALUE, ref, sub } from "./intrinsics.ts";
 import type { NetworkRefs } from "./network.ts";
 import { type Resources, resource, type Suppression } from "./resource.ts";
 import { toTags } from "./tags.ts";
@@ -38,8 +38,12 @@ function toDbInstance(model: AwsModel) {
       AllocatedStorage: String(db.allocatedStorage),
       StorageType: "gp3",
       StorageEncrypted: true,
-      DBName: model.database.name,
-      MasterUsername: model.database.user,
+      // A database restored from a snapshot keeps the snapshot's name and master user; the
+      // snapshot stays named on every later update (without it RDS replaces the instance with an
+      // empty one). The master password is set from the secret either way.
+      DBSnapshotIdentifier: ifCondition(ConditionName.databaseFromSnapshot, ref(ParameterName.databaseSnapshot)),
+      DBName: ifCondition(ConditionName.databaseFromSnapshot, NO_VALUE, model.database.name),
+      MasterUsername: ifCondition(ConditionName.databaseFromSnapshot, NO_VALUE, model.database.user),
       MasterUserPassword: masterPasswordReference(),
       Port: String(model.database.port),
       DBSubnetGroupName: ref(LogicalId.databaseSubnetGroup),

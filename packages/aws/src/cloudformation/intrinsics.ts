@@ -21,6 +21,14 @@ export function join(delimiter: string, values: unknown[]): { "Fn::Join": [strin
   return { "Fn::Join": [delimiter, values] };
 }
 
+/** `then` when the condition holds, else `otherwise` (AWS::NoValue: the property is left out). */
+export function ifCondition(condition: string, then: unknown, otherwise: unknown = NO_VALUE): { "Fn::If": unknown[] } {
+  return { "Fn::If": [condition, then, otherwise] };
+}
+
+/** A property that is left out, inside Fn::If. */
+export const NO_VALUE = { Ref: "AWS::NoValue" } as const;
+
 /** The i-th availability zone of the stack's region. */
 export function availabilityZone(index: number): { "Fn::Select": [number, { "Fn::GetAZs": string }] } {
   return { "Fn::Select": [index, { "Fn::GetAZs": "" }] };

@@ -40,6 +40,9 @@ export interface Template {
 
 const TASK_DEFINITION_ARN_PATTERN =
   "^$|^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/[A-Za-z0-9_-]+:[0-9]+$";
+/** An RDS snapshot identifier (automated ones start with rds:) or ARN, or empty. */
+const DB_SNAPSHOT_PATTERN =
+  "^$|^(rds:)?[A-Za-z][A-Za-z0-9-]{0,254}$|^arn:aws[a-z-]*:rds:[a-z0-9-]+:[0-9]{12}:snapshot:(rds:)?[A-Za-z][A-Za-z0-9-]{0,254}$";
 const SECRET_ARN_PATTERN = "^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$";
 
 /**
@@ -122,6 +125,14 @@ function toParameters(model: AwsModel): Record<string, Parameter> {
       ConstraintDescription: "must be empty or an ECS task definition ARN with a revision",
     },
   };
+  parameters[ParameterName.databaseSnapshot] = {
+    Type: "String",
+    Description:
+      "Identifier or ARN of the RDS snapshot the database is restored from, set by mlflow-dev restore. Kept on every later update: RDS replaces the instance with an empty one when it is removed.",
+    Default: "",
+    AllowedPattern: DB_SNAPSHOT_PATTERN,
+    ConstraintDescription: "must be empty, an RDS snapshot identifier or an RDS snapshot ARN",
+  };
   for (const secret of model.mlflow.secrets) {
     parameters[secretParameterName(secret.name)] = {
       Type: "String",
@@ -136,6 +147,7 @@ function toParameters(model: AwsModel): Record<string, Parameter> {
 function toConditions(): Record<string, unknown> {
   return {
     [ConditionName.hasTaskDefinition]: { "Fn::Not": [{ "Fn::Equals": [ref(ParameterName.taskDefinitionArn), ""] }] },
+    [ConditionName.databaseFromSnapshot]: { "Fn::Not": [{ "Fn::Equals": [ref(ParameterName.databaseSnapshot), ""] }] },
   };
 }
 

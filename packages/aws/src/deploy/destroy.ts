@@ -1,15 +1,25 @@
+import type { DBSnapshot, Tag } from "@aws-sdk/client-rds";
 import { parse } from "yaml";
 import type { AwsModel } from "../aws-model.ts";
 import { type Teardown, type Template, withTeardown } from "../cloudformation/template.ts";
 import { LogicalId, migrationTaskFamily, stackName, taskFamily } from "../names.ts";
 import type { AwsClients } from "./clients.ts";
+import { snapshotTagsNow } from "./database-snapshots.ts";
 import { formatChanges } from "./diff.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 import { withLock } from "./lock.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { deleteSecrets } from "./secrets.ts";
-import { createChangeSet, deleteStack, executeChangeSet, getStack, stackParameters, stackPhase } from "./stack.ts";
+import {
+  createChangeSet,
+  databaseSnapshotParameter,
+  deleteStack,
+  executeChangeSet,
+  getStack,
+  stackParameters,
+  stackPhase,
+} from "./stack.ts";
 
 export interface DestroyOptions extends RunnerOptions, Teardown {}
 
@@ -58,9 +68,12 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
     });
 
   let databaseId: string | undefined;
+  let finalTags: Tag[] = [];
   report.step("[2/5] teardown settings");
   if (stack && phase === "update") {
     databaseId = await physicalId(clients, name, LogicalId.database);
+    // What a later restore of the final snapshot needs to know, read while the service exists.
+    if (databaseId && !options.skipFinalSnapshot) finalTags = await snapshotTagsNow(clients, model, "final");
     const deployed = await deployedTemplate(clients, name);
     const changeSet = await createChangeSet(
       cfn,
@@ -68,7 +81,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
         stackName: name,
         type: "UPDATE",
         templateBody: JSON.stringify(withTeardown(deployed, options)),
-        parameters: stackParameters(model, {}, { usePrevious: true }),
+        parameters: stackParameters(model, {}, { usePrevious: true }, databaseSnapshotParameter(stack)),
         model,
         description: "mlflow-dev destroy: deletion protection off, what the delete keeps",
       },
@@ -97,9 +110,13 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
   } else report.info("nothing to delete");
   if (databaseId && !options.skipFinalSnapshot) {
     const snapshot = await finalSnapshot(clients, databaseId);
-    if (snapshot) {
-      result.finalSnapshot = snapshot;
-      report.info(`final database snapshot: ${snapshot}`);
+    if (snapshot?.DBSnapshotIdentifier) {
+      result.finalSnapshot = snapshot.DBSnapshotIdentifier;
+      if (snapshot.DBSnapshotArn && finalTags.length)
+        await clients.rds.addTagsToResource({ ResourceName: snapshot.DBSnapshotArn, Tags: finalTags });
+      report.info(
+        `final database snapshot: ${snapshot.DBSnapshotIdentifier} (mlflow-dev restore --env ${model.environment} --snapshot ${snapshot.DBSnapshotIdentifier} brings it back)`,
+      );
     }
   }
   if (stack && !options.deleteData) result.bucketKept = model.artifacts.bucket;
@@ -156,13 +173,13 @@ async function deregisterFamily(clients: AwsClients, family: string): Promise<st
   return arns;
 }
 
-async function finalSnapshot(clients: AwsClients, databaseId: string): Promise<string | undefined> {
+async function finalSnapshot(clients: AwsClients, databaseId: string): Promise<DBSnapshot | undefined> {
   try {
     const r = await clients.rds.describeDBSnapshots({ DBInstanceIdentifier: databaseId });
     const newest = [...(r.DBSnapshots ?? [])].sort(
       (a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0),
     )[0];
-    return newest?.DBSnapshotIdentifier;
+    return newest;
   } catch {
     return undefined;
   }

@@ -1,4 +1,5 @@
 export * from "./clients.ts";
+export * from "./database-snapshots.ts";
 export * from "./destroy.ts";
 export * from "./diff.ts";
 export * from "./errors.ts";

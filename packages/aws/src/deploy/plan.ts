@@ -18,7 +18,14 @@ import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
 import { describeSecrets } from "./secrets.ts";
-import { createChangeSet, deleteChangeSet, getStack, stackParameters, stackPhase } from "./stack.ts";
+import {
+  createChangeSet,
+  databaseSnapshotParameter,
+  deleteChangeSet,
+  getStack,
+  stackParameters,
+  stackPhase,
+} from "./stack.ts";
 import { serviceVersionChange } from "./upgrade.ts";
 
 export interface PlanOptions extends RunnerOptions {
@@ -92,7 +99,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
         stackName: name,
         type: "UPDATE",
         templateBody: JSON.stringify(template),
-        parameters: stackParameters(model, secretArns, { usePrevious: true }),
+        parameters: stackParameters(model, secretArns, { usePrevious: true }, databaseSnapshotParameter(stack)),
         model,
         description: "mlflow-dev plan: computed to show the changes, then deleted",
       },

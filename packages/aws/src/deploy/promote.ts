@@ -33,6 +33,7 @@ import { ensureSecrets, readSecretValue } from "./secrets.ts";
 import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
 import {
   createChangeSet,
+  databaseSnapshotParameter,
   deleteStack,
   executeChangeSet,
   getStack,
@@ -45,6 +46,13 @@ import { downgradeRefused, serviceVersionChange, setDesiredCount, snapshotBefore
 export interface PromoteOptions extends RunnerOptions, DockerOptions {
   /** Directory of the spec file (build contexts are relative to it). */
   specDir: string;
+  /**
+   * `mlflow-dev restore`: the stack's database becomes a new instance from this RDS snapshot. The
+   * caller has stopped every writer (service at zero) and snapshotted the database it replaces.
+   */
+  restoreFromSnapshot?: string;
+  /** With restoreFromSnapshot: the desired count the service gets back once the new revision runs. */
+  resumeDesiredCount?: number;
 }
 
 export interface PromoteResult {
@@ -80,6 +88,17 @@ export async function promote(model: AwsModel, clients: AwsClients, options: Pro
   report.step(stepTitle("checks"));
   await preflight(model, clients, report);
   return withLock(clients.ssm, model, "promote", () => promoteLocked(model, clients, options));
+}
+
+/** promote's checks and rollout, for a caller that holds the environment's deploy lock (restore). */
+export async function promoteHoldingLock(
+  model: AwsModel,
+  clients: AwsClients,
+  options: PromoteOptions,
+): Promise<PromoteResult> {
+  options.report.step(stepTitle("checks"));
+  await preflight(model, clients, options.report);
+  return promoteLocked(model, clients, options);
 }
 
 async function promoteLocked(model: AwsModel, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
@@ -127,7 +146,8 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
     infrastructureChanges: infra.changes,
   };
 
-  if (service && currentArn && tdChanges.length === 0 && inSync && isSteadyOn(service, currentArn)) {
+  const restore = options.restoreFromSnapshot;
+  if (!restore && service && currentArn && tdChanges.length === 0 && inSync && isSteadyOn(service, currentArn)) {
     report.step(stepTitle("migration", "skipped (the service already runs this image and configuration)"));
     report.step(stepTitle("rollout", `the service already runs ${revisionOf(currentArn)}`));
     report.step(stepTitle("smoke test", "health only (nothing was rolled out)"));
@@ -185,7 +205,8 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
   // an upgrade's migration, when the previous revision cannot run on the new schema.
   try {
     await setServiceTaskDefinition(model, clients, registration.arn, options);
-    if (upgrade) await setDesiredCount(clients, model, previousDesiredCount);
+    const resumeCount = upgrade ? previousDesiredCount : options.resumeDesiredCount;
+    if (resumeCount !== undefined) await setDesiredCount(clients, model, resumeCount);
     report.info(`waiting for ${revisionOf(registration.arn)} to run steadily`);
     await waitForSteadyState(clients, model, ctx, registration.arn, report, {
       pollMs: waits.pollMs,
@@ -206,6 +227,14 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
     }
   } catch (e) {
     const cause = e instanceof Error ? e.message : String(e);
+    if (restore)
+      throw new DeployError(
+        `${cause}\nThe database was restored from the snapshot ${restore} and the instance it replaced is gone, so the previous revision is not put back: the service stays on ${revisionOf(registration.arn)}.`,
+        {
+          hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} (the stack keeps the restored database).`,
+          cause: e,
+        },
+      );
     if (upgrade)
       throw new DeployError(
         `${cause}\nThe database has MLflow ${upgrade.to}'s schema now, on which ${upgrade.from} cannot run, so the previous revision is not put back: the service stays on ${revisionOf(registration.arn)}. The database as it was before the upgrade is the snapshot ${snapshot}.`,
@@ -262,7 +291,12 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
       {
         stackName: name,
         type: "UPDATE",
-        parameters: stackParameters(m, {}, { value: arn }),
+        parameters: stackParameters(
+          m,
+          {},
+          { value: arn },
+          databaseSnapshotParameter(await getStack(c.cloudformation, name)),
+        ),
         model: m,
         description: `mlflow-dev promote: service on ${revisionOf(arn)}`,
       },
@@ -371,6 +405,7 @@ async function deployInfrastructure(
         stack?.parameters[ParameterName.taskDefinitionArn] !== undefined && phase === "update"
           ? { usePrevious: true }
           : { value: "" },
+        databaseSnapshotParameter(phase === "update" ? stack : undefined, options.restoreFromSnapshot),
       ),
       model,
       description: `mlflow-dev promote: infrastructure of ${model.name} (${model.environment})`,

@@ -67,16 +67,34 @@ export function isSuccess(status: string): boolean {
   return /^(CREATE|UPDATE|IMPORT|DELETE)_COMPLETE$/.test(status);
 }
 
-/** The stack parameters: every secret's ARN and the task definition (a value, or the previous one). */
+/**
+ * The DatabaseSnapshot parameter of a change set: the snapshot a restore names, else the stack's
+ * own value kept. Never dropped once set: CloudFormation would fall back to the empty default, and
+ * RDS replaces an instance whose DBSnapshotIdentifier is removed with an empty one. Left out for a
+ * stack (or a deployed template) from before the parameter, where the default (empty) applies.
+ */
+export function databaseSnapshotParameter(stack: StackInfo | undefined, restoreFrom?: string): Parameter | undefined {
+  if (restoreFrom !== undefined) return { ParameterKey: ParameterName.databaseSnapshot, ParameterValue: restoreFrom };
+  if (stack?.parameters[ParameterName.databaseSnapshot] !== undefined)
+    return { ParameterKey: ParameterName.databaseSnapshot, UsePreviousValue: true };
+  return undefined;
+}
+
+/**
+ * The stack parameters: every secret's ARN, the task definition (a value, or the previous one) and
+ * the database snapshot (databaseSnapshotParameter).
+ */
 export function stackParameters(
   model: AwsModel,
   secretArns: Partial<Record<SecretName, string>>,
   taskDefinition: { value: string } | { usePrevious: true },
+  databaseSnapshot: Parameter | undefined,
 ): Parameter[] {
   const params: Parameter[] = [
     "usePrevious" in taskDefinition
       ? { ParameterKey: ParameterName.taskDefinitionArn, UsePreviousValue: true }
       : { ParameterKey: ParameterName.taskDefinitionArn, ParameterValue: taskDefinition.value },
+    ...(databaseSnapshot ? [databaseSnapshot] : []),
   ];
   for (const ref of model.mlflow.secrets) {
     const arn = secretArns[ref.name];

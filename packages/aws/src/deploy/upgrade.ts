@@ -38,7 +38,8 @@ export function upgradeSnapshotId(instanceId: string, change: { from: string; to
   return `${instanceId}-${versions}-${stamp}`.replace(/-+/g, "-").slice(0, 255).replace(/-$/, "");
 }
 
-async function databaseInstanceId(clients: AwsClients, model: AwsModel): Promise<string> {
+/** The stack's database instance identifier. */
+export async function databaseInstanceId(clients: AwsClients, model: AwsModel): Promise<string> {
   const r = await clients.cloudformation.describeStackResource({
     StackName: stackName(model),
     LogicalResourceId: LogicalId.database,

@@ -67,6 +67,16 @@ export async function awsCommand(
   };
 }
 
+/** For a command with a local and an AWS form: AWS flags without an AWS --env are refused. */
+export function refuseAwsFlags(command: string, values: Record<string, unknown>): void {
+  for (const flag of ["profile", "endpoint-url"])
+    if (values[flag] !== undefined)
+      throw new UserError(`${command}: --${flag} is for an AWS environment and needs --env <name>`, {
+        exitCode: EXIT.invalidInput,
+        hint: `Example: mlflow-dev ${command} --env staging --${flag} <value>. Nothing was changed.`,
+      });
+}
+
 /** A DeployError as a UserError: `input` is exit 2 (nothing changed), anything else exit 1. */
 export function asUserError(command: string, model: AwsModel, e: unknown, deploy?: Deploy, endpoint?: string): unknown {
   if (deploy?.isNetworkError(e))

@@ -1,9 +1,20 @@
 import { parseCommandArgs } from "../args.ts";
-import { EXIT } from "../errors.ts";
+import { EXIT, UserError } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
+import { AWS_OPTIONS, refuseAwsFlags, withAws } from "./aws-common.ts";
 
+/** `backup` of the local stack, or with `--env <aws env>` a snapshot of that environment's database. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, global } = parseCommandArgs("backup", argv, { out: { type: "string" } });
+  const { values, global } = parseCommandArgs("backup", argv, { ...AWS_OPTIONS, out: { type: "string" } });
+  if (typeof values.env === "string" && values.env !== "local") {
+    if (values.out !== undefined)
+      throw new UserError(`backup: --out is for a local backup; --env ${values.env} takes an RDS snapshot`, {
+        exitCode: EXIT.invalidInput,
+        hint: `Run mlflow-dev backup --env ${values.env} without --out. Nothing was changed.`,
+      });
+    return backupAws(argv);
+  }
+  refuseAwsFlags("backup", values);
   const ctx = await localContext(global.file);
   try {
     const r = await ctx.runtime.backupLocalStack(
@@ -27,4 +38,23 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw asUserError(e, global.file);
   }
+}
+
+function backupAws(argv: string[]): Promise<number> {
+  return withAws(
+    "backup",
+    argv,
+    { out: { type: "string" } },
+    async ({ deploy, model, clients, report, waits, json }) => {
+      const r = await deploy.backupAws(model, clients, { report, waits });
+      if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      else
+        process.stdout.write(
+          `backed up ${model.environment}: RDS snapshot ${r.snapshot} of ${r.instance} (MLflow ${r.mlflowVersion})\n` +
+            `  artifacts at ${r.artifacts.at}: ${r.artifacts.objects} object(s), ${r.artifacts.bytes} bytes in s3://${r.artifacts.bucket}/${r.artifacts.prefix}/ (bucket versioning: ${r.artifacts.versioning})\n` +
+            `  restore with: mlflow-dev restore --env ${model.environment} --snapshot ${r.snapshot}\n`,
+        );
+      return EXIT.ok;
+    },
+  );
 }

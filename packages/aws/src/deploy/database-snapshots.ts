@@ -1,0 +1,305 @@
+import { type DBSnapshot, DBSnapshotNotFoundFault, waitUntilDBSnapshotAvailable } from "@aws-sdk/client-rds";
+import { paginateListObjectsV2 } from "@aws-sdk/client-s3";
+import { compareVersions } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
+import { ParameterName, stackName } from "../names.ts";
+import { servedMlflowVersion } from "../task-definition.ts";
+import type { AwsClients } from "./clients.ts";
+import { DeployError } from "./errors.ts";
+import { withLock } from "./lock.ts";
+import type { DeployWaits, RunnerOptions } from "./options.ts";
+import { type PromoteOptions, type PromoteResult, promoteHoldingLock } from "./promote.ts";
+import { describeService, describeTaskDefinition } from "./rollout.ts";
+import { getStack, stackPhase } from "./stack.ts";
+import { databaseInstanceId, setDesiredCount } from "./upgrade.ts";
+
+/**
+ * Backups of an AWS environment: manual RDS snapshots, tagged with what a restore needs to know
+ * (the MLflow version whose schema the database has, and the artifact bucket's state at that
+ * moment), and restores that swap the stack's database for a new instance from a snapshot.
+ */
+
+/** Tags a backup snapshot carries; `destroy` puts the same on the final snapshot it keeps. */
+export const SnapshotTag = {
+  mlflowVersion: "mlflow-dev:mlflow-version",
+  kind: "mlflow-dev:snapshot",
+  takenAt: "mlflow-dev:taken-at",
+  bucket: "mlflow-dev:artifact-bucket",
+  bucketVersioning: "mlflow-dev:artifact-bucket-versioning",
+  objects: "mlflow-dev:artifact-objects",
+  bytes: "mlflow-dev:artifact-bytes",
+} as const;
+
+export type SnapshotKind = "backup" | "before-restore" | "final";
+
+export interface ArtifactPoint {
+  bucket: string;
+  prefix: string;
+  /** The bucket's versioning status (Enabled, Suspended, or off). */
+  versioning: string;
+  objects: number;
+  bytes: number;
+  at: string;
+}
+
+export interface AwsBackupResult {
+  environment: string;
+  snapshot: string;
+  instance: string;
+  mlflowVersion: string;
+  artifacts: ArtifactPoint;
+}
+
+export interface AwsRestoreOptions extends Omit<PromoteOptions, "restoreFromSnapshot" | "resumeDesiredCount"> {
+  snapshot: string;
+}
+
+export interface AwsRestoreResult {
+  environment: string;
+  snapshot: string;
+  /** The MLflow version the snapshot's schema belongs to, when it is recorded. */
+  snapshotMlflowVersion?: string;
+  /** The database the restore replaced, as a snapshot (absent when there was no stack). */
+  previousDatabaseSnapshot?: string;
+  promote: PromoteResult;
+}
+
+/** The MLflow version the service runs (its revision's label), else the spec's. */
+async function servedVersion(clients: AwsClients, model: AwsModel): Promise<string> {
+  const service = await describeService(clients.ecs, model);
+  const revision = service?.taskDefinition
+    ? await describeTaskDefinition(clients.ecs, service.taskDefinition)
+    : undefined;
+  return servedMlflowVersion(revision) ?? model.mlflow.version;
+}
+
+/** What the artifact store holds now: a restore of the database pairs with this point. */
+async function artifactPoint(clients: AwsClients, model: AwsModel): Promise<ArtifactPoint> {
+  const bucket = model.artifacts.bucket;
+  const prefix = model.artifacts.prefix;
+  const versioning = (await clients.s3.getBucketVersioning({ Bucket: bucket })).Status ?? "off";
+  let objects = 0;
+  let bytes = 0;
+  for await (const page of paginateListObjectsV2({ client: clients.s3 }, { Bucket: bucket, Prefix: `${prefix}/` })) {
+    for (const o of page.Contents ?? []) {
+      objects++;
+      bytes += o.Size ?? 0;
+    }
+  }
+  return { bucket, prefix, versioning, objects, bytes, at: new Date().toISOString() };
+}
+
+/** The tags of a snapshot taken now: the MLflow version served and the artifact point. */
+export async function snapshotTagsNow(clients: AwsClients, model: AwsModel, kind: SnapshotKind) {
+  return snapshotTags(kind, await servedVersion(clients, model), await artifactPoint(clients, model));
+}
+
+export function snapshotTags(kind: SnapshotKind, mlflowVersion: string, artifacts: ArtifactPoint) {
+  return [
+    { Key: SnapshotTag.kind, Value: kind },
+    { Key: SnapshotTag.mlflowVersion, Value: mlflowVersion },
+    { Key: SnapshotTag.takenAt, Value: artifacts.at },
+    { Key: SnapshotTag.bucket, Value: artifacts.bucket },
+    { Key: SnapshotTag.bucketVersioning, Value: artifacts.versioning },
+    { Key: SnapshotTag.objects, Value: String(artifacts.objects) },
+    { Key: SnapshotTag.bytes, Value: String(artifacts.bytes) },
+  ];
+}
+
+/** A snapshot identifier: the instance, what it is and when (letters, digits, single hyphens). */
+export function backupSnapshotId(instanceId: string, kind: SnapshotKind, now: Date): string {
+  const stamp = now.toISOString().replace(/\D/g, "").slice(0, 14);
+  return `${instanceId}-${kind}-${stamp}`.replace(/-+/g, "-").slice(0, 255).replace(/-$/, "");
+}
+
+async function takeSnapshot(
+  clients: AwsClients,
+  model: AwsModel,
+  kind: SnapshotKind,
+  waits: DeployWaits,
+): Promise<AwsBackupResult> {
+  const instance = await databaseInstanceId(clients, model);
+  const mlflowVersion = await servedVersion(clients, model);
+  const artifacts = await artifactPoint(clients, model);
+  const snapshot = backupSnapshotId(instance, kind, new Date());
+  await clients.rds.createDBSnapshot({
+    DBInstanceIdentifier: instance,
+    DBSnapshotIdentifier: snapshot,
+    Tags: snapshotTags(kind, mlflowVersion, artifacts),
+  });
+  await waitUntilDBSnapshotAvailable(
+    { client: clients.rds, maxWaitTime: waits.stackTimeoutMs / 1000, minDelay: waits.pollMs / 1000, maxDelay: 30 },
+    { DBSnapshotIdentifier: snapshot },
+  );
+  return { environment: model.environment, snapshot, instance, mlflowVersion, artifacts };
+}
+
+/** `mlflow-dev backup --env`: a manual snapshot of the database, available when this returns. */
+export async function backupAws(
+  model: AwsModel,
+  clients: AwsClients,
+  options: RunnerOptions,
+): Promise<AwsBackupResult> {
+  const { report, waits } = options;
+  const stack = await getStack(clients.cloudformation, stackName(model));
+  if (!stack || stackPhase(stack.status) !== "update")
+    throw new DeployError(
+      stack
+        ? `the stack ${stackName(model)} is ${stack.status}: there is no database to back up`
+        : `there is no stack ${stackName(model)}: nothing to back up`,
+      { kind: "input", hint: `Run mlflow-dev promote --env ${model.environment} first. Nothing was changed.` },
+    );
+  return withLock(clients.ssm, model, "backup", async () => {
+    report.step("snapshot of the database");
+    const result = await takeSnapshot(clients, model, "backup", waits);
+    report.info(`${result.snapshot} is available (MLflow ${result.mlflowVersion}'s schema)`);
+    return result;
+  });
+}
+
+function tag(snapshot: DBSnapshot, key: string): string | undefined {
+  return snapshot.TagList?.find((t) => t.Key === key)?.Value;
+}
+
+/** The snapshot, checked against the environment before anything changes. */
+async function checkedSnapshot(
+  clients: AwsClients,
+  model: AwsModel,
+  id: string,
+): Promise<{ snapshot: DBSnapshot; mlflowVersion?: string }> {
+  let snapshot: DBSnapshot | undefined;
+  try {
+    const r = await clients.rds.describeDBSnapshots({ DBSnapshotIdentifier: id });
+    snapshot = r.DBSnapshots?.[0];
+  } catch (e) {
+    if (!(e instanceof DBSnapshotNotFoundFault)) throw e;
+  }
+  const hint = `List the environment's snapshots with aws rds describe-db-snapshots --region ${model.target.region}. Nothing was changed.`;
+  if (!snapshot)
+    throw new DeployError(`there is no RDS snapshot ${id} in ${model.target.region}`, { kind: "input", hint });
+  if (snapshot.Status !== "available")
+    throw new DeployError(`the RDS snapshot ${id} is ${snapshot.Status}, not available`, {
+      kind: "input",
+      hint: "Wait until it is available, then run restore again. Nothing was changed.",
+    });
+  if (snapshot.Engine !== "postgres")
+    throw new DeployError(`the RDS snapshot ${id} is of engine ${snapshot.Engine}, not postgres`, {
+      kind: "input",
+      hint,
+    });
+  const major = Number((snapshot.EngineVersion ?? "").split(".")[0]);
+  if (major !== model.database.majorVersion)
+    throw new DeployError(
+      `the RDS snapshot ${id} is of PostgreSQL ${snapshot.EngineVersion}, but backend.postgresVersion is ${model.database.majorVersion}: RDS restores a snapshot with its own major version`,
+      {
+        kind: "input",
+        hint: `Set backend.postgresVersion to ${major} for the restore, then upgrade PostgreSQL afterwards. Nothing was changed.`,
+      },
+    );
+  if (snapshot.MasterUsername && snapshot.MasterUsername !== model.database.user)
+    throw new DeployError(
+      `the RDS snapshot ${id} has the master user ${snapshot.MasterUsername}, but backend.user is ${model.database.user}: a restored database keeps the snapshot's user`,
+      { kind: "input", hint: `Set backend.user to ${snapshot.MasterUsername}. Nothing was changed.` },
+    );
+  const mlflowVersion = tag(snapshot, SnapshotTag.mlflowVersion);
+  if (mlflowVersion && compareVersions(mlflowVersion, model.mlflow.version) > 0)
+    throw new DeployError(
+      `the RDS snapshot ${id} holds MLflow ${mlflowVersion}'s schema, newer than mlflow.version ${model.mlflow.version}: MLflow cannot run on a newer schema`,
+      {
+        kind: "input",
+        hint: `Set mlflow.version to ${mlflowVersion} (or later) for the restore. Nothing was changed.`,
+      },
+    );
+  return { snapshot, ...(mlflowVersion ? { mlflowVersion } : {}) };
+}
+
+/**
+ * `mlflow-dev restore --env --snapshot`: the stack's database becomes a new RDS instance from the
+ * snapshot, with every writer stopped. With a stack: a snapshot of the current database first, the
+ * service to zero, then promote swaps the instance (the stack keeps naming the snapshot, or RDS
+ * would replace the instance with an empty one later), migrates if the snapshot's MLflow is older,
+ * rolls out and gives the service its desired count back. Without a stack (after destroy): promote
+ * creates the stack with the database from the snapshot and adopts the kept bucket.
+ */
+export async function restoreAws(
+  model: AwsModel,
+  clients: AwsClients,
+  options: AwsRestoreOptions,
+): Promise<AwsRestoreResult> {
+  const { report, waits } = options;
+  report.step(`checks: snapshot ${options.snapshot}`);
+  const checked = await checkedSnapshot(clients, model, options.snapshot);
+  report.info(
+    `${options.snapshot}: PostgreSQL ${checked.snapshot.EngineVersion}, ${checked.mlflowVersion ? `MLflow ${checked.mlflowVersion}'s schema` : "MLflow version not recorded (the migration task refuses a newer schema)"}, taken ${checked.snapshot.SnapshotCreateTime?.toISOString() ?? "(unknown)"}`,
+  );
+  const stack = await getStack(clients.cloudformation, stackName(model));
+  if (stack?.parameters[ParameterName.databaseSnapshot] === options.snapshot)
+    throw new DeployError(`the database of ${stackName(model)} was restored from ${options.snapshot} already`, {
+      kind: "input",
+      hint: `To go back to that snapshot again, copy it (aws rds copy-db-snapshot) and restore the copy. Nothing was changed.`,
+    });
+
+  return withLock(clients.ssm, model, "restore", async () => {
+    const result: Partial<AwsRestoreResult> = {
+      environment: model.environment,
+      snapshot: options.snapshot,
+      ...(checked.mlflowVersion ? { snapshotMlflowVersion: checked.mlflowVersion } : {}),
+    };
+    let resumeDesiredCount: number | undefined;
+    let before: AwsBackupResult | undefined;
+    if (stack && stackPhase(stack.status) === "update") {
+      report.step("the database it replaces: snapshot, writers stopped");
+      before = await takeSnapshot(clients, model, "before-restore", waits);
+      result.previousDatabaseSnapshot = before.snapshot;
+      report.info(`snapshot ${before.snapshot} of the current database taken`);
+      const service = await describeService(clients.ecs, model);
+      if (service) {
+        resumeDesiredCount = service.desiredCount ?? model.target.desiredCount;
+        await setDesiredCount(clients, model, 0, waits);
+        report.info(
+          `service scaled to zero (from ${resumeDesiredCount}): no server writes while the database is swapped`,
+        );
+      }
+      const instance = (await clients.rds.describeDBInstances({ DBInstanceIdentifier: before.instance }))
+        .DBInstances?.[0];
+      if (instance?.DeletionProtection) {
+        // The replaced instance is deleted in the update's cleanup; protection would keep it (and bill it).
+        await clients.rds.modifyDBInstance({
+          DBInstanceIdentifier: before.instance,
+          DeletionProtection: false,
+          ApplyImmediately: true,
+        });
+        report.info(
+          `deletion protection of ${before.instance} turned off: it is replaced (its data is in ${before.snapshot})`,
+        );
+      }
+    }
+    try {
+      result.promote = await promoteHoldingLock(model, clients, {
+        ...options,
+        restoreFromSnapshot: options.snapshot,
+        ...(resumeDesiredCount !== undefined ? { resumeDesiredCount } : {}),
+      });
+    } catch (e) {
+      if (!result.previousDatabaseSnapshot) throw e;
+      const message = e instanceof Error ? e.message : String(e);
+      // Not swapped (the stack update failed and rolled back): the old database serves again.
+      const swapped = (await databaseInstanceId(clients, model).catch(() => "")) !== before?.instance;
+      if (!swapped && resumeDesiredCount !== undefined) await setDesiredCount(clients, model, resumeDesiredCount);
+      throw new DeployError(
+        swapped
+          ? `${message}\nThe database was swapped for the one from ${options.snapshot}; the database before the restore is the snapshot ${result.previousDatabaseSnapshot}.`
+          : `${message}\nThe database was not swapped: the service has its desired count (${resumeDesiredCount ?? 0}) back on the database it had, which is also in the snapshot ${result.previousDatabaseSnapshot}.`,
+        {
+          kind: "failed",
+          hint:
+            e instanceof DeployError && e.hint
+              ? e.hint
+              : `Fix the cause, then run mlflow-dev restore --env ${model.environment} --snapshot ${options.snapshot} again.`,
+          cause: e,
+        },
+      );
+    }
+    return result as AwsRestoreResult;
+  });
+}
