@@ -13,8 +13,10 @@ import {
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
 import { MlflowClient } from "../support/mlflow-client.ts";
+import { readBackWithPythonClient, runPythonClient } from "../support/python-client.ts";
 import {
   cli,
+  cliInBackground,
   EMULATOR,
   emulatorAnswers,
   emulatorEnv,
@@ -50,6 +52,39 @@ const NEW_HEAD = "dc11669786a5";
 
 let dir: string;
 let spec: string;
+const MODEL = "kept-across-upgrade-model";
+
+/** The run and the registered model as the REST API answers, in the fields both versions have. */
+async function restView(client: MlflowClient, runId: string) {
+  const { run } = await client.call<{
+    run: { info: Record<string, unknown>; data: { params?: unknown[]; metrics?: unknown[]; tags?: { key: string }[] } };
+  }>("GET", "runs/get", { run_id: runId });
+  const { registered_model: model } = await client.call<{
+    registered_model: { name: string; latest_versions?: Record<string, unknown>[] };
+  }>("GET", "registered-models/get", { name: MODEL });
+  const { model_version: version } = await client.call<{ model_version: Record<string, unknown> }>(
+    "GET",
+    "model-versions/get",
+    { name: MODEL, version: "1" },
+  );
+  const pick = (o: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, o[k]]));
+  return {
+    info: pick(run.info, [
+      "run_id",
+      "experiment_id",
+      "status",
+      "start_time",
+      "end_time",
+      "artifact_uri",
+      "lifecycle_stage",
+    ]),
+    params: run.data.params,
+    metrics: run.data.metrics,
+    tags: run.data.tags?.filter((t) => !t.key.startsWith("mlflow.")),
+    model: model.name,
+    version: pick(version, ["name", "version", "run_id", "source", "status", "creation_timestamp"]),
+  };
+}
 
 /** The CLI with the spec at `version` and that version's image. */
 function upAt(version: string) {
@@ -107,6 +142,21 @@ describe("MLflow version changes on the local stack", () => {
     experimentId = (
       await client.call<{ experiment_id: string }>("POST", "experiments/create", { name: "kept-across-upgrade" })
     ).experiment_id;
+    // A run with params, a metric, a logged model and a registered model version, by the Python
+    // client of the old version; then everything read back through the client and the REST API.
+    const trained = await runPythonClient({
+      image: OLD_IMAGE,
+      trackingUri: url,
+      experiment: "kept-across-upgrade-python",
+      modelName: MODEL,
+    });
+    const before = await readBackWithPythonClient({
+      image: OLD_IMAGE,
+      trackingUri: url,
+      runId: trained.runId,
+      modelName: MODEL,
+    });
+    const restBefore = await restView(client, trained.runId);
 
     const r = upAt(NEW);
     expect(r.code, r.stderr).toBe(0);
@@ -125,6 +175,17 @@ describe("MLflow version changes on the local stack", () => {
     });
     expect(got.experiment.name).toBe("kept-across-upgrade");
     expect(readFileSync(join(dir, ".mlflow-dev/mlflow-version"), "utf8")).toBe(`${NEW}\n`);
+
+    const after = await readBackWithPythonClient({
+      image: NEW_IMAGE,
+      trackingUri: url,
+      runId: trained.runId,
+      modelName: MODEL,
+    });
+    expect(after).toEqual(before);
+    expect(Object.keys(before.artifacts as object)).toContain("MLmodel");
+    expect((before.run as { params: Record<string, string> }).params).toEqual({ C: "0.5", max_iter: "300" });
+    expect(await restView(client, trained.runId)).toEqual(restBefore);
   });
 
   it("after down (data kept), up backs up nothing and the migration finds the schema at its head", () => {
@@ -237,8 +298,38 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
     expect(planned.code, planned.stderr).toBe(0);
     expect(JSON.parse(planned.stdout).mlflowVersion).toEqual({ kind: "upgrade", from: OLD, to: NEW });
 
-    const r2 = promoteAt(NEW);
+    // While the upgrade runs: from the drain until the rollout, no write reaches a server.
+    const upgrading = cliInBackground(["promote", "--env", "staging", "--json"], {
+      cwd: awsDir,
+      env: { ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${NEW_IMAGE}` },
+    });
+    const during: { status: number; running?: number }[] = [];
+    const firstTarget = targetFor(first.url, EMULATOR);
+    const write = (name: string) =>
+      send(firstTarget, "POST", "/api/2.0/mlflow/experiments/create", {
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name }),
+        timeoutMs: 5_000,
+      }).then(
+        (r) => r.status,
+        () => 0,
+      );
+    for (let i = 0; i < 600 && !/\[6\/7\] rollout/.test(upgrading.stderr()); i++) {
+      if (upgrading.stderr().includes("service scaled to zero")) {
+        const status = await write(`written-during-upgrade-${i}`);
+        const running = (await runningRevision())?.runningCount;
+        if (!/\[6\/7\] rollout/.test(upgrading.stderr()))
+          during.push({ status, ...(running === undefined ? {} : { running }) });
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const r2 = await upgrading.done;
     expect(r2.code, r2.stderr).toBe(0);
+    expect(during.length).toBeGreaterThan(0);
+    for (const probe of during) {
+      expect(probe.status).not.toBe(200);
+      expect(probe.running).toBe(0);
+    }
     const second = JSON.parse(r2.stdout) as PromoteResult;
     expect(r2.stderr).toContain(`migration: upgrade from MLflow ${OLD} to ${NEW}`);
     expect(r2.stderr).toContain("service scaled to zero (from 1): no server writes while the schema changes");
@@ -257,6 +348,13 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
     expect(version.body.toString()).toBe(NEW);
     const run = await send(target, "GET", `/api/2.0/mlflow/runs/get?run_id=${first.smokeTest?.runId}`);
     expect(run.status).toBe(200);
+    // None of the writes tried during the upgrade was stored.
+    const search = await send(target, "POST", "/api/2.0/mlflow/experiments/search", {
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ max_results: 1000, filter: "name LIKE 'written-during-upgrade-%'" }),
+    });
+    expect(search.status).toBe(200);
+    expect(JSON.parse(search.body.toString()).experiments ?? []).toEqual([]);
   });
 
   it(`promote back to ${OLD} is refused before anything changes`, async () => {

@@ -30,6 +30,29 @@ export async function runPythonClient(options: {
   return { runId: m[1], accuracy: Number(m[2]), logs };
 }
 
+/**
+ * What test/support/python/read-back.py read through the Python client: a run (info, params,
+ * metrics and their history, tags), its registered model's versions, the files of version 1
+ * (size, sha256) and the loaded model's predictions, as one JSON value.
+ */
+export async function readBackWithPythonClient(options: {
+  image: string;
+  trackingUri: string;
+  runId: string;
+  modelName: string;
+}): Promise<Record<string, unknown>> {
+  const logs = await runPythonScript({
+    image: options.image,
+    trackingUri: options.trackingUri,
+    script: "test/support/python/read-back.py",
+    modelName: options.modelName,
+    env: { RUN_ID: options.runId },
+  });
+  const line = logs.split("\n").find((l) => l.includes("read-back="));
+  if (!line) throw new Error(`read-back.py did not finish:\n${logs.slice(-4000)}`);
+  return JSON.parse(line.slice(line.indexOf("read-back=") + "read-back=".length)) as Record<string, unknown>;
+}
+
 /** What test/support/python/artifact-round-trip.py observed. */
 export interface ArtifactRoundTrip {
   runId: string;

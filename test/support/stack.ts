@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +33,22 @@ export function cli(args: string[], options: { cwd: string; env?: Record<string,
     timeout: 600_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * The CLI in the background: `stderr()` is what it printed so far, `done` its end. For a test that
+ * observes the system while a command runs (say, what the service answers during a migration).
+ */
+export function cliInBackground(args: string[], options: { cwd: string; env?: Record<string, string> }) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr })),
+  );
+  return { stderr: () => stderr, done };
 }
 
 export function projectContainers(project: string): string[] {
