@@ -326,8 +326,8 @@ export interface RuntimeBinding {
   aws?: AwsBindingValue;
   /** The `mlflow server` flag the variable stands for, when it is one (the spec may not pass it either). */
   flag?: string;
-  /** How each side's value is made, for readers (ARCHITECTURE.md's table). */
-  describe: { local: string; aws: string };
+  /** Each side's value and why they differ, in short: the rows of ARCHITECTURE.md's table (Markdown). */
+  describe: { local: string; aws: string; why: string };
   /** Why the two sides differ: parity's built-in declaration, which covers a difference only when `applies` holds. */
   parity: { reason: string; applies: ParityApplies };
 }
@@ -385,7 +385,8 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
     aws: { value: (_model, facts) => facts.databaseHost },
     describe: {
       local: `\`${LOCAL_DATABASE_HOST}\` (the compose service)`,
-      aws: "the RDS endpoint (stack output DatabaseEndpoint)",
+      aws: "the RDS endpoint (stack output `DatabaseEndpoint`)",
+      why: "each runtime's own database",
     },
     parity: {
       reason:
@@ -397,7 +398,11 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
     name: "AWS_DEFAULT_REGION",
     local: { value: (model) => model.target.region },
     aws: { value: (model) => model.target.region },
-    describe: { local: "`us-east-1` (MinIO ignores it)", aws: "the environment's region" },
+    describe: {
+      local: "`us-east-1` (MinIO ignores it)",
+      aws: "the environment's region",
+      why: "boto3 needs a region; MinIO has none",
+    },
     parity: {
       reason:
         "Region: MinIO ignores it but boto3 needs one (us-east-1) locally; on AWS it is the environment's region.",
@@ -410,8 +415,9 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
     local: { value: (model) => localAllowedHosts(model).join(",") },
     aws: { value: (_model, facts) => facts.allowedHosts.join(",") },
     describe: {
-      local: "`localhost:<port>`, `127.0.0.1:<port>` (and the bind address), then mlflow.allowedHosts",
-      aws: "mlflow.allowedHosts, the domain, the load balancer's DNS name (`*.elb.<dns suffix>`)",
+      local: "`localhost:<port>`, `127.0.0.1:<port>` (and the bind address), then `mlflow.allowedHosts`",
+      aws: "`mlflow.allowedHosts`, the domain, the load balancer's DNS name (`*.elb.<dns suffix>`)",
+      why: "clients reach each runtime by other addresses; the spec's hosts are on both",
     },
     parity: {
       reason:
@@ -431,6 +437,7 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
     describe: {
       local: "`s3://<artifacts.bucket>/<prefix>` (in MinIO)",
       aws: "`s3://<environments.<env>.bucket>/<prefix>`",
+      why: "S3 bucket names are global; the prefix is the same",
     },
     parity: {
       reason:
@@ -454,6 +461,7 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
     describe: {
       local: "MinIO's published address, e.g. `http://127.0.0.1:9000`",
       aws: "not set: the regional endpoint",
+      why: "artifacts go to MinIO locally",
     },
     parity: {
       reason:
@@ -464,7 +472,11 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
   {
     name: "AWS_ACCESS_KEY_ID",
     local: { value: () => MINIO_SERVER_ACCESS_KEY },
-    describe: { local: `\`${MINIO_SERVER_ACCESS_KEY}\` (a MinIO user)`, aws: "not set: the task role" },
+    describe: {
+      local: `\`${MINIO_SERVER_ACCESS_KEY}\` (a MinIO user limited to the prefix)`,
+      aws: "not set: the task role",
+      why: "static key vs task role",
+    },
     parity: {
       reason:
         "Static key vs task role: locally the server signs S3 requests as a MinIO user whose policy holds the task role's artifact statements (its prefix only); on AWS it uses the ECS task role's temporary credentials.",
@@ -474,7 +486,11 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
   {
     name: "AWS_SECRET_ACCESS_KEY",
     local: { secret: "minio-server-secret-key" },
-    describe: { local: "the MinIO user's secret key, from .env", aws: "not set: the task role" },
+    describe: {
+      local: "the MinIO user's secret key, from `.env`",
+      aws: "not set: the task role",
+      why: "static key vs task role",
+    },
     parity: {
       reason:
         "Static key vs task role: the local MinIO user's secret key is generated into .env; on AWS the ECS task role's temporary credentials need none.",
