@@ -11,6 +11,7 @@ import {
   RUNTIME_BINDINGS,
   resolve,
   resolveServerCommand,
+  SCRIPT_VARIABLES,
   type ServerCommandInput,
   serverCommand,
   serverScript,
@@ -189,6 +190,13 @@ describe("the checks derived from the contract", () => {
       "MLFLOW_DEFAULT_ARTIFACT_ROOT",
     ])
       expect(MANAGED_SERVER_ENV, name).toContain(name);
+  });
+
+  it("lists every variable the setup script exports", () => {
+    const exported = resolveServerCommand(input({ auth: "basic" })).setup.flatMap(
+      (line) => /^export ([A-Z_][A-Z0-9_]*)=/.exec(line)?.[1] ?? [],
+    );
+    expect(exported).toEqual([...SCRIPT_VARIABLES]);
   });
 
   it("refuses a managed variable in mlflow.env with the same message, for every one of them", () => {
