@@ -1,5 +1,5 @@
 import type { AwsTarget, Model } from "@mlflow-dev/spec";
-import { checkFargateSize } from "@mlflow-dev/spec";
+import { bindingNames, checkFargateSize, serverCommand } from "@mlflow-dev/spec";
 import { formatCidr, isNetworkAddress, networkOf, parseCidr, SMALLEST_SUBNET_PREFIX } from "./cloudformation/cidr.ts";
 import { TAG_KEYS } from "./cloudformation/tags.ts";
 import { unique } from "./order.ts";
@@ -30,8 +30,8 @@ export class AwsCompatibilityError extends Error {
   }
 }
 
-/** Environment variables the AWS renderer sets itself; the Model must not set them too. */
-export const AWS_MANAGED_ENV = ["AWS_DEFAULT_REGION", "MLFLOW_DB_HOST", "MLFLOW_SERVER_ALLOWED_HOSTS"] as const;
+/** Environment variables the AWS renderer sets itself (the runtime bindings); the Model must not set them too. */
+export const AWS_MANAGED_ENV: readonly string[] = bindingNames("aws");
 
 /** ECS container health check limits (seconds, retries). */
 export const ECS_HEALTH_CHECK_LIMITS = {
@@ -214,9 +214,12 @@ const checkTaskDefinitionSize: Check = (model, _target, at) => {
       });
   }
   if (problems.length > 0) return problems;
+  // The variables the task holds from the Model: its environment and the artifact destination (a
+  // runtime binding whose value is the Model's own); deploy facts are in the other half.
+  const variables = { ...model.mlflow.environment, MLFLOW_ARTIFACTS_DESTINATION: model.artifacts.destination };
   const total =
-    bytes(Object.entries(model.mlflow.environment).map(([name, value]) => ({ name, value }))) +
-    bytes(model.mlflow.command) +
+    bytes(Object.entries(variables).map(([name, value]) => ({ name, value }))) +
+    bytes(serverCommand(model.mlflow.server)) +
     bytes(model.mlflow.allowedHosts);
   if (total <= budget) return [];
   return [

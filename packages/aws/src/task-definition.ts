@@ -1,3 +1,4 @@
+import { type AwsRuntimeFacts, RUNTIME_BINDINGS, serverCommand } from "@mlflow-dev/spec";
 import type { AwsModel } from "./aws-model.ts";
 import { taskAssignPublicIp } from "./cloudformation/network.ts";
 import { toTags } from "./cloudformation/tags.ts";
@@ -90,7 +91,7 @@ export function toTaskDefinition(model: AwsModel, ctx: DeployContext): TaskDefin
   return taskDefinition(model, ctx, taskFamily(model), {
     ...containerBase(ctx),
     entryPoint: [...model.mlflow.entrypoint],
-    command: [...model.mlflow.command],
+    command: serverCommand(model.mlflow.server),
     portMappings: toPortMappings(model),
     healthCheck: toHealthCheck(model),
     environment: toEnvironment(model, ctx),
@@ -198,15 +199,19 @@ export function toAllowedHosts(model: AwsModel, ctx: DeployContext): string[] {
   ]);
 }
 
-/** The Model's environment plus the AWS-side settings, sorted by name. No secret values. */
+/** The deploy facts the runtime bindings' AWS values read. */
+export function toRuntimeFacts(model: AwsModel, ctx: DeployContext): AwsRuntimeFacts {
+  return { databaseHost: ctx.databaseHost, allowedHosts: toAllowedHosts(model, ctx) };
+}
+
+/**
+ * The Model's environment plus the runtime bindings' AWS values (runtime-contract.ts), sorted by
+ * name. No secret values.
+ */
 export function toEnvironment(model: AwsModel, ctx: DeployContext): { name: string; value: string }[] {
-  const target = model.target;
-  const env: Record<string, string> = {
-    ...model.mlflow.environment,
-    MLFLOW_DB_HOST: ctx.databaseHost,
-    AWS_DEFAULT_REGION: target.region,
-    MLFLOW_SERVER_ALLOWED_HOSTS: toAllowedHosts(model, ctx).join(","),
-  };
+  const facts = toRuntimeFacts(model, ctx);
+  const env: Record<string, string> = { ...model.mlflow.environment };
+  for (const binding of RUNTIME_BINDINGS) if (binding.aws) env[binding.name] = binding.aws.value(model, facts);
   return Object.entries(env)
     .sort(([a], [b]) => compareCodeUnits(a, b))
     .map(([name, value]) => ({ name, value }));

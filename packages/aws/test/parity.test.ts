@@ -1,3 +1,4 @@
+import { serverCommand } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
 import { placeholderContext, toMigrationTaskDefinition, toTaskDefinition } from "../src/index.ts";
 import { allCases } from "./helpers.ts";
@@ -22,7 +23,7 @@ for (const { label, model } of allCases()) {
 
     it("runs the Model's entrypoint and command unchanged", () => {
       expect(server.entryPoint).toEqual(model.mlflow.entrypoint);
-      expect(server.command).toEqual(model.mlflow.command);
+      expect(server.command).toEqual(serverCommand(model.mlflow.server));
       expect(migrate.entryPoint).toEqual(model.mlflow.migration.entrypoint);
       expect(migrate.command).toEqual(model.mlflow.migration.command);
     });

@@ -1,10 +1,21 @@
-import { artifactAccessStatements, type LocalModel, type LocalTarget, MLFLOW_DEV_VERSION } from "@mlflow-dev/spec";
+import {
+  artifactAccessStatements,
+  LOCAL_DATABASE_HOST,
+  type LocalModel,
+  type LocalTarget,
+  localAllowedHosts,
+  s3Endpoint as localS3Endpoint,
+  MINIO_SERVER_ACCESS_KEY,
+  MLFLOW_DEV_VERSION,
+  RUNTIME_BINDINGS,
+  serverCommand,
+} from "@mlflow-dev/spec";
 import { stringify } from "yaml";
 import { LOCAL_SECRET_VARS } from "./env-file.ts";
 
 export const SERVICE = {
   network: "network",
-  postgres: "postgres",
+  postgres: LOCAL_DATABASE_HOST,
   minio: "minio",
   createBucket: "create-bucket",
   migrate: "migrate",
@@ -55,49 +66,28 @@ function mlflowImage(model: LocalModel, specDir: string): Service {
   };
 }
 
-/**
- * The S3 endpoint of the local stack, as the server signs it into presigned URLs: the address
- * clients on the host use (the published MinIO port), which the server reaches too because it
- * shares the `network` service's network namespace with MinIO, as the containers of an ECS task
- * share theirs.
- */
-export function s3Endpoint(model: LocalModel): string {
-  const t = model.target;
-  const host = t.bindAddress === "0.0.0.0" ? "127.0.0.1" : t.bindAddress;
-  return `http://${host}:${t.ports.minio}`;
-}
+/** The S3 endpoint of the local stack (the runtime contract's MLFLOW_S3_ENDPOINT_URL). */
+export const s3Endpoint: (model: LocalModel) => string = localS3Endpoint;
 
-/** The MLflow server's environment on the local runtime (common settings + local-only ones). */
+/**
+ * The MLflow server's environment on the local runtime: the Model's common settings, then the
+ * runtime bindings' local values (runtime-contract.ts), then the secrets from .env.
+ */
 export function mlflowEnvironment(model: LocalModel): Record<string, string> {
-  const t = model.target;
-  const env: Record<string, string> = {
-    ...Object.fromEntries(Object.entries(model.mlflow.environment).map(([k, v]) => [k, escapeDollars(v)])),
-    MLFLOW_DB_HOST: SERVICE.postgres,
-    AWS_DEFAULT_REGION: t.region,
-    MLFLOW_S3_ENDPOINT_URL: s3Endpoint(model),
-    AWS_ACCESS_KEY_ID: MINIO_SERVER_ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-server-secret-key"]),
-    MLFLOW_SERVER_ALLOWED_HOSTS: allowedHosts(model).join(","),
-  };
+  const env: Record<string, string> = Object.fromEntries(
+    Object.entries(model.mlflow.environment).map(([k, v]) => [k, escapeDollars(v)]),
+  );
+  for (const binding of RUNTIME_BINDINGS) {
+    const local = binding.local;
+    if (local === undefined) continue;
+    env[binding.name] = "secret" in local ? required(LOCAL_SECRET_VARS[local.secret]) : local.value(model);
+  }
   for (const ref of model.mlflow.secrets) env[ref.env] = required(LOCAL_SECRET_VARS[ref.name]);
   return sortedRecord(env);
 }
 
-/**
- * Host headers the local server accepts: the published address clients on the host use. The
- * containers of the stack share the server's network namespace, so they use it too; the
- * `mlflow` service has no address of its own on the compose network.
- */
-export function allowedHosts(model: LocalModel): string[] {
-  const t = model.target;
-  const hosts = [
-    `localhost:${t.ports.mlflow}`,
-    `127.0.0.1:${t.ports.mlflow}`,
-    ...(t.bindAddress !== "127.0.0.1" && t.bindAddress !== "0.0.0.0" ? [`${t.bindAddress}:${t.ports.mlflow}`] : []),
-    ...model.mlflow.allowedHosts,
-  ];
-  return [...new Set(hosts)];
-}
+/** Host headers the local server accepts (the runtime contract's MLFLOW_SERVER_ALLOWED_HOSTS). */
+export const allowedHosts: (model: LocalModel) => string[] = localAllowedHosts;
 
 /**
  * The Fargate task size as Docker limits: the same CFS CPU quota (1024 units = 1 CPU) and a hard
@@ -120,11 +110,11 @@ function healthcheck(test: string[], interval: number, timeout: number, retries:
 }
 
 /**
- * The MinIO user the server signs in as (its secret key is generated into .env): like the ECS
- * task role, it may only list its prefix and read, write and delete the objects under it. The
- * root key stays with MinIO and the create-bucket job.
+ * The MinIO user the server signs in as (runtime-contract.ts); the root key stays with MinIO and
+ * the create-bucket job.
  */
-export const MINIO_SERVER_ACCESS_KEY = "mlflow-server";
+export { MINIO_SERVER_ACCESS_KEY };
+
 const MINIO_SERVER_POLICY = "mlflow-artifacts";
 
 /** The MinIO policy of the server's user: the task role's artifact statements. */
@@ -246,7 +236,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
   const mlflow: Service = {
     ...image,
     entrypoint: model.mlflow.entrypoint,
-    command: model.mlflow.command.map(escapeDollars),
+    command: serverCommand(model.mlflow.server).map(escapeDollars),
     environment: mlflowEnv,
     depends_on: {
       [SERVICE.postgres]: { condition: "service_healthy" },

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { asLocalModel, type LocalModel, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { asLocalModel, type LocalModel, parseSpecOrThrow, resolve, serverCommand } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import {
@@ -139,7 +139,7 @@ describe("compose semantics", () => {
     it(`${label}: runs the server with the model's entrypoint and command (Compose escapes $)`, () => {
       const parsed = parseYaml(toComposeYaml(model));
       expect(parsed.services.mlflow.entrypoint).toEqual(model.mlflow.entrypoint);
-      expect(parsed.services.mlflow.command[0].replaceAll("$$", "$")).toBe(model.mlflow.command[0]);
+      expect(parsed.services.mlflow.command[0].replaceAll("$$", "$")).toBe(serverCommand(model.mlflow.server)[0]);
     });
 
     it(`${label}: carries every model setting and secret into the server's environment`, () => {

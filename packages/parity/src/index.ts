@@ -7,4 +7,3 @@ export * from "./static/builtin.ts";
 export * from "./static/compare.ts";
 export * from "./static/facets.ts";
 export * from "./static/format.ts";
-export * from "./static/shell.ts";

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { COMMAND_HELP } from "../../cli/src/help.js";
-import { splitShellWords } from "../src/index.ts";
 import { ROOT } from "./helpers.ts";
+import { splitShellWords } from "./shell-words.ts";
 
 /**
  * examples/github-actions cannot rot: every `mlflow-dev` invocation in its run steps is a real

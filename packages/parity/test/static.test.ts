@@ -1,11 +1,13 @@
+import { placeholderContext, toTaskDefinition } from "@mlflow-dev/aws";
+import { serverCommand } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
 import {
   BUILTIN_DECLARATIONS,
   composeFacets,
+  flagValues,
   formatStaticReport,
-  parseFlags,
-  splitShellWords,
   staticParity,
+  taskFacets,
 } from "../src/index.ts";
 import { exampleText, models, specWith } from "./helpers.ts";
 
@@ -194,24 +196,34 @@ describe("one-sided settings", () => {
   });
 });
 
-describe("shell words and flags", () => {
-  it("splits quoted words without expanding variables", () => {
-    expect(splitShellWords(`--a "$X" --b 'c d' e\\ f`)).toEqual([
-      { text: "--a", quoted: false },
-      { text: "$X", quoted: true },
-      { text: "--b", quoted: false },
-      { text: "c d", quoted: true },
-      { text: "e f", quoted: false },
-    ]);
+describe("server flags are compared as the Model's data", () => {
+  it("groups each flag's values in order: --flag value, --flag=value, switches, values that start with --", () => {
+    const { local } = models(
+      specWith({
+        local: '    mlflow:\n      extraArgs: ["--gunicorn-opts", "--timeout 120", "--x=1", "--x=2", "--dev"]',
+      }),
+      "staging",
+    );
+    const flags = flagValues(local.mlflow.server.flags);
+    expect(flags.get("--gunicorn-opts")).toEqual(["--timeout 120"]);
+    expect(flags.get("--x")).toEqual(["1", "2"]);
+    expect(flags.get("--dev")).toEqual([]);
+    expect(flags.get("--backend-store-uri")).toEqual(["$MLFLOW_BACKEND_STORE_URI"]);
   });
 
-  it("reads --flag value, --flag=value, bare flags, and quoted values that start with --", () => {
-    const flags = parseFlags(splitShellWords(`--port 5000 --dev --gunicorn-opts '--timeout 120' --x=1 --x=2`));
-    expect(Object.fromEntries(flags)).toEqual({
-      "--port": ["5000"],
-      "--dev": [],
-      "--gunicorn-opts": ["--timeout 120"],
-      "--x": ["1", "2"],
+  it("a rendered command other than the Model's is compared as it is, without flags read back from it", () => {
+    const { local, remote } = models(specWith(), "staging");
+    const rendered = composeFacets({ image: "x", command: serverCommand(local.mlflow.server) }, local.mlflow.server);
+    expect(rendered.get("arg.--port")?.value).toBe("5000");
+    const patched = [`${serverCommand(local.mlflow.server)[0]} --dev`];
+    const facets = composeFacets({ image: "x", command: patched }, local.mlflow.server);
+    expect(facets.get("command")?.value).toBe(JSON.stringify(patched));
+    expect([...facets.keys()].filter((k) => k.startsWith("arg."))).toEqual([]);
+    // So the two sides differ in their command: drift, not a flag quietly read back.
+    const task = taskFacets(toTaskDefinition(remote, placeholderContext(remote)), {
+      desiredCount: 1,
+      server: remote.mlflow.server,
     });
+    expect(task.get("command")?.value).not.toBe(facets.get("command")?.value);
   });
 });

@@ -5,6 +5,7 @@ export type * from "./model.ts";
 export * from "./parse.ts";
 export * from "./pins.ts";
 export * from "./resolve.ts";
+export * from "./runtime-contract.ts";
 export * from "./schema.ts";
 export * from "./server-footprint.ts";
 export * from "./suggest.ts";

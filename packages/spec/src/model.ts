@@ -3,6 +3,8 @@
  * A setting lives here once, so it cannot exist on one side only.
  */
 
+import type { ServerCommand } from "./runtime-contract.ts";
+
 export type ImageSource =
   | { kind: "pull"; ref: string }
   | { kind: "build"; context: string; baseImage?: string; tag: string };
@@ -36,12 +38,16 @@ export interface MlflowServer {
   healthPath: string;
   /** Entrypoint and command are identical on every runtime. */
   entrypoint: string[];
-  command: string[];
+  /**
+   * The server's command as data: setup lines and the `mlflow server` flags, each with where it
+   * comes from. The renderers make the container's command of it (serverCommand, runtime-contract.ts).
+   */
+  server: ServerCommand;
   /** The one-off database migration (`mlflow db upgrade`) run before a rollout. */
   migration: { entrypoint: string[]; command: string[] };
   /**
    * The server's settings in this environment: the common ones plus the environment's own
-   * `mlflow.env` (runtime-specific ones are added by each renderer).
+   * `mlflow.env` (the runtime bindings are added by each renderer, see runtime-contract.ts).
    */
   environment: Record<string, string>;
   secrets: SecretRef[];
@@ -54,8 +60,6 @@ export interface MlflowServer {
   proxyArtifacts: boolean;
   /** Host headers from the spec; each runtime adds its own address. */
   allowedHosts: string[];
-  /** `mlflow server` flags from the spec: mlflow.extraArgs, then the environment's own. */
-  extraArgs: string[];
 }
 
 export interface Database {

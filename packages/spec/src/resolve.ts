@@ -1,13 +1,4 @@
-import type {
-  Artifacts,
-  AwsTarget,
-  ImageSource,
-  LocalModel,
-  LocalTarget,
-  MlflowServer,
-  Model,
-  SecretRef,
-} from "./model.ts";
+import type { Artifacts, AwsTarget, ImageSource, LocalModel, LocalTarget, MlflowServer, Model } from "./model.ts";
 import {
   MLFLOW_CONTAINER_PORT,
   POSTGRES_PORT,
@@ -15,6 +6,7 @@ import {
   upstreamMlflowImage,
   upstreamPostgresImage,
 } from "./pins.ts";
+import { commonServerEnvironment, DB_URI_EXPORT, resolveServerCommand, serverSecrets } from "./runtime-contract.ts";
 import type { Spec } from "./schema.ts";
 import { environmentTaskSize, type ResolvedTaskSize, serverProcesses } from "./task-size.ts";
 
@@ -60,7 +52,7 @@ export function resolve(spec: Spec, environment: string, overrides: ImageOverrid
   return {
     name: spec.name,
     environment,
-    mlflow: resolveMlflow(spec, environment, artifacts, size, overrides),
+    mlflow: resolveMlflow(spec, environment, size, overrides),
     resources: { cpu: size.cpu, memory: size.memory, source: size.source },
     database: {
       engine: "postgres",
@@ -95,27 +87,6 @@ function resolveImage(spec: Spec, overrides: ImageOverrides): ImageSource {
   return { kind: "pull", ref: spec.images.mlflow ?? upstreamMlflowImage(spec.mlflow.version) };
 }
 
-/**
- * psycopg2, named in the URI: SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, with which
- * MLflow 3.17's dataset-to-experiment queries fail (integer = character varying).
- */
-export const DB_URI_EXPORT =
-  'export MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://${MLFLOW_DB_USER}:${MLFLOW_DB_PASSWORD}@${MLFLOW_DB_HOST}:${MLFLOW_DB_PORT}/${MLFLOW_DB_NAME}"';
-
-/** The basic-auth admin user mlflow-dev creates; its password is the auth-admin-password secret. */
-export const AUTH_ADMIN_USER = "admin";
-
-const AUTH_CONFIG = [
-  "cat > /tmp/mlflow-auth.ini <<EOF",
-  "[mlflow]",
-  "default_permission = READ",
-  "database_uri = ${MLFLOW_BACKEND_STORE_URI}",
-  `admin_username = ${AUTH_ADMIN_USER}`,
-  "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
-  "EOF",
-  "export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth.ini",
-];
-
 /** The environment's own server settings (`environments.<env>.mlflow`), empty when absent. */
 function environmentServerSettings(
   spec: Spec,
@@ -123,24 +94,6 @@ function environmentServerSettings(
 ): { env: Record<string, string>; extraArgs: string[] } {
   const own = spec.environments[environment]?.mlflow;
   return { env: { ...(own?.env ?? {}) }, extraArgs: [...(own?.extraArgs ?? [])] };
-}
-
-function serverScript(spec: Spec, workers: number, extraArgs: readonly string[]): string {
-  const m = spec.mlflow;
-  const flags = [
-    "--host 0.0.0.0",
-    `--port ${MLFLOW_CONTAINER_PORT}`,
-    `--workers ${workers}`,
-    '--backend-store-uri "$MLFLOW_BACKEND_STORE_URI"',
-    m.proxyArtifacts
-      ? '--serve-artifacts --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION"'
-      : '--no-serve-artifacts --default-artifact-root "$MLFLOW_ARTIFACTS_DESTINATION"',
-    ...(m.auth === "basic" ? ["--app-name basic-auth"] : []),
-    ...extraArgs.map(shellQuote),
-  ];
-  return [DB_URI_EXPORT, ...(m.auth === "basic" ? AUTH_CONFIG : []), `exec mlflow server ${flags.join(" ")}`].join(
-    "\n",
-  );
 }
 
 /** Exit code of the migration when the database's schema is newer than the image's MLflow knows. */
@@ -187,56 +140,41 @@ const MIGRATION_PROGRAM = [
 
 const MIGRATION_SCRIPT = [DB_URI_EXPORT, "exec python - <<'PY'", MIGRATION_PROGRAM, "PY"].join("\n");
 
-function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
-}
-
 function resolveMlflow(
   spec: Spec,
   environment: string,
-  artifacts: Artifacts,
   size: ResolvedTaskSize,
   overrides: ImageOverrides,
 ): MlflowServer {
   const m = spec.mlflow;
   const processes = serverProcesses(spec, size.cpu);
   const own = environmentServerSettings(spec, environment);
-  const extraArgs = [...m.extraArgs, ...own.extraArgs];
-  const secrets: SecretRef[] = [
-    { env: "MLFLOW_DB_PASSWORD", name: "db-password", description: "PostgreSQL password of the MLflow user" },
-    {
-      env: "MLFLOW_CRYPTO_KEK_PASSPHRASE",
-      name: "kek-passphrase",
-      description: "passphrase of the key MLflow encrypts the secrets it stores with; never rotated by mlflow-dev",
-    },
-  ];
-  if (m.auth === "basic") {
-    secrets.push(
-      {
-        env: "MLFLOW_AUTH_ADMIN_PASSWORD",
-        name: "auth-admin-password",
-        description: "MLflow basic-auth admin password",
-      },
-      { env: "MLFLOW_FLASK_SERVER_SECRET_KEY", name: "flask-secret-key", description: "MLflow server CSRF secret key" },
-    );
-  }
   return {
     version: m.version,
     image: resolveImage(spec, overrides),
     port: MLFLOW_CONTAINER_PORT,
     healthPath: "/health",
     entrypoint: ["/bin/sh", "-c"],
-    command: [serverScript(spec, processes.workers, extraArgs)],
+    server: resolveServerCommand({
+      workers: processes.workers,
+      proxyArtifacts: m.proxyArtifacts,
+      auth: m.auth,
+      extraArgs: [
+        { args: m.extraArgs, source: "mlflow.extraArgs" },
+        { args: own.extraArgs, source: `environments.${environment}.mlflow.extraArgs` },
+      ],
+    }),
     migration: { entrypoint: ["/bin/sh", "-c"], command: [MIGRATION_SCRIPT] },
     environment: {
-      MLFLOW_DB_USER: spec.backend.user,
-      MLFLOW_DB_NAME: spec.backend.database,
-      MLFLOW_DB_PORT: String(POSTGRES_PORT),
-      MLFLOW_ARTIFACTS_DESTINATION: artifacts.destination,
-      MLFLOW_SERVER_ENABLE_JOB_EXECUTION: String(processes.jobs),
+      ...commonServerEnvironment({
+        user: spec.backend.user,
+        database: spec.backend.database,
+        port: POSTGRES_PORT,
+        jobs: processes.jobs,
+      }),
       ...own.env,
     },
-    secrets,
+    secrets: serverSecrets(m.auth),
     healthCheck: {
       command: [
         "python",
@@ -255,7 +193,6 @@ function resolveMlflow(
     auth: m.auth,
     proxyArtifacts: m.proxyArtifacts,
     allowedHosts: [...m.allowedHosts],
-    extraArgs,
   };
 }
 

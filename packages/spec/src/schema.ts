@@ -6,6 +6,7 @@ import {
   MLFLOW_CONTAINER_PORT,
   SUPPORTED_POSTGRES_MAJORS,
 } from "./pins.ts";
+import { MANAGED_SERVER_ENV, reservedFlagOf, takesValue } from "./runtime-contract.ts";
 import { DEFAULT_TASK_SIZE, memoryShortfall, requiredServerMemory, type ServerProcesses } from "./server-footprint.ts";
 import { awsEnvironmentNames, localTaskSize, serverProcesses } from "./task-size.ts";
 
@@ -157,33 +158,6 @@ const ArtifactsSchema = z
     localServer: z.enum(["minio"]).default("minio").meta({ description: "The S3-compatible server used locally." }),
   })
   .meta({ description: "The S3 artifact store." });
-
-/**
- * Variables mlflow-dev sets on the server itself (or that would override a flag it passes), so an
- * environment's `mlflow.env` cannot set them.
- */
-export const MANAGED_SERVER_ENV: readonly string[] = [
-  "MLFLOW_ARTIFACTS_DESTINATION",
-  "MLFLOW_AUTH_ADMIN_PASSWORD",
-  "MLFLOW_AUTH_CONFIG_PATH",
-  "MLFLOW_BACKEND_STORE_URI",
-  "MLFLOW_CRYPTO_KEK_PASSPHRASE",
-  "MLFLOW_CRYPTO_KEK_VERSION",
-  "MLFLOW_DB_HOST",
-  "MLFLOW_DB_NAME",
-  "MLFLOW_DB_PASSWORD",
-  "MLFLOW_DB_PORT",
-  "MLFLOW_DB_USER",
-  "MLFLOW_DEFAULT_ARTIFACT_ROOT",
-  "MLFLOW_FLASK_SERVER_SECRET_KEY",
-  "MLFLOW_HOST",
-  "MLFLOW_PORT",
-  "MLFLOW_S3_ENDPOINT_URL",
-  "MLFLOW_SERVE_ARTIFACTS",
-  "MLFLOW_SERVER_ENABLE_JOB_EXECUTION",
-  "MLFLOW_SERVER_ALLOWED_HOSTS",
-  "MLFLOW_WORKERS",
-];
 
 const envVarName = /^[A-Z_][A-Z0-9_]*$/;
 /** Linux's limit on one NAME=value string of a process's environment (MAX_ARG_STRLEN), in bytes. */
@@ -547,26 +521,10 @@ export const SpecSchema = z
     }
     checkTaskSizes(spec, ctx);
     checkLocalPorts(spec, ctx);
-    const reserved = [
-      "--host",
-      "--port",
-      "--backend-store-uri",
-      "--artifacts-destination",
-      "--default-artifact-root",
-      "--workers",
-      "--serve-artifacts",
-      "--no-serve-artifacts",
-      "--app-name",
-      "--allowed-hosts",
-    ];
-    // `mlflow server`'s short options for flags mlflow-dev manages, and the spellings click accepts:
-    // --port=6000, -p6000, and (in one list item) "--port 6000".
-    const short: Record<string, string> = { "-h": "--host", "-p": "--port", "-w": "--workers" };
     const checkArgs = (args: readonly string[], path: readonly (string | number)[]) =>
       args.forEach((arg, i) => {
-        const word = arg.trim().split(/[=\s]/)[0] ?? arg;
-        const flag = short[word.slice(0, 2)] ?? word;
-        if (reserved.includes(flag))
+        const flag = reservedFlagOf(arg);
+        if (flag !== undefined)
           ctx.addIssue({
             code: "custom",
             path: [...path, i],
@@ -596,12 +554,6 @@ export const SpecSchema = z
     });
   })
   .meta({ title: "mlflow-dev.yaml", description: "An MLflow tracking service, local and on AWS ECS Fargate." });
-
-/** Whether an extraArgs item is a flag that may take the next item as its value (`--flag`, not `--flag=v` or `-p6000`). */
-function takesValue(previous: string | undefined): boolean {
-  if (previous === undefined || !previous.startsWith("-")) return false;
-  return !previous.includes("=") && !/\s/.test(previous.trim()) && (previous.startsWith("--") || previous.length === 2);
-}
 
 type RefineContext = Parameters<Parameters<typeof SpecSchema.superRefine>[0]>[1];
 

@@ -13,6 +13,7 @@ import {
   resolve,
   SERVER_MEMORY_MODEL,
   SpecError,
+  serverCommand,
   specJsonSchema,
   UnknownEnvironmentError,
   upstreamMlflowImage,
@@ -148,7 +149,7 @@ describe("the server's process model and task size", () => {
     expect(local.resources).toEqual({ cpu: 1024, memory: 2048, source: "environments.staging" });
     expect(staging.resources).toEqual(local.resources);
     expect(local.mlflow.workers).toBe(2);
-    expect(local.mlflow.command).toEqual(staging.mlflow.command);
+    expect(serverCommand(local.mlflow.server)).toEqual(serverCommand(staging.mlflow.server));
   });
 
   it("environments.local.resources sets the local size by hand; with no AWS environment the default Fargate size", () => {
@@ -184,7 +185,7 @@ describe("resolve", () => {
   it("gives both environments the same command, entrypoint and common settings", () => {
     const local = resolve(spec, "local");
     const staging = resolve(spec, "staging");
-    expect(staging.mlflow.command).toEqual(local.mlflow.command);
+    expect(serverCommand(staging.mlflow.server)).toEqual(serverCommand(local.mlflow.server));
     expect(staging.mlflow.entrypoint).toEqual(local.mlflow.entrypoint);
     expect(Object.keys(staging.mlflow.environment)).toEqual(Object.keys(local.mlflow.environment));
     expect(staging.mlflow.secrets).toEqual(local.mlflow.secrets);
@@ -217,8 +218,8 @@ describe("resolve", () => {
       "MLFLOW_AUTH_ADMIN_PASSWORD",
       "MLFLOW_FLASK_SERVER_SECRET_KEY",
     ]);
-    expect(m.mlflow.command[0]).toContain("--app-name basic-auth");
-    expect(resolve(parseSpecOrThrow(minimal), "local").mlflow.command[0]).not.toContain("basic-auth");
+    expect(serverCommand(m.mlflow.server)[0]).toContain("--app-name basic-auth");
+    expect(serverCommand(resolve(parseSpecOrThrow(minimal), "local").mlflow.server)[0]).not.toContain("basic-auth");
   });
 
   it("quotes extra server flags for the shell", () => {
@@ -228,7 +229,7 @@ describe("resolve", () => {
         'name: tracking\nmlflow:\n  extraArgs: ["--gunicorn-opts", "--timeout 120"]\n',
       ),
     );
-    expect(resolve(s, "local").mlflow.command[0]).toContain("--gunicorn-opts '--timeout 120'");
+    expect(serverCommand(resolve(s, "local").mlflow.server)[0]).toContain("--gunicorn-opts '--timeout 120'");
   });
 
   it("adds an environment's own server env and flags to that environment only", () => {
@@ -240,9 +241,11 @@ describe("resolve", () => {
     const staging = resolve(s, "staging");
     expect(staging.mlflow.environment.MLFLOW_ENABLE_ASYNC_LOGGING).toBe("true");
     expect(local.mlflow.environment.MLFLOW_ENABLE_ASYNC_LOGGING).toBeUndefined();
-    expect(staging.mlflow.extraArgs).toEqual(["--dev"]);
-    expect(staging.mlflow.command[0]).toMatch(/ --dev$/);
-    expect(local.mlflow.command[0]).not.toContain("--dev");
+    expect(staging.mlflow.server.flags.filter((f) => f.source !== "mlflow-dev")).toEqual([
+      { flag: "--dev", source: "environments.staging.mlflow.extraArgs" },
+    ]);
+    expect(serverCommand(staging.mlflow.server)[0]).toMatch(/ --dev$/);
+    expect(serverCommand(local.mlflow.server)[0]).not.toContain("--dev");
     expect(staging.parity.declared).toEqual([
       { setting: "arg.--dev", reason: "staging runs the development server for tests" },
     ]);

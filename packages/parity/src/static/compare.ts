@@ -41,9 +41,10 @@ export function staticParity(local: LocalModel, remote: AwsModel): StaticParityR
   const composeService = withSharedNetwork(file.services.mlflow ?? {}, file.services, local.mlflow.port);
   const task = toTaskDefinition(remote, placeholderContext(remote));
   const image = remote.mlflow.image;
-  const a: Facets = composeFacets(composeService);
+  const a: Facets = composeFacets(composeService, local.mlflow.server);
   const b: Facets = taskFacets(task, {
     desiredCount: remote.target.desiredCount,
+    server: remote.mlflow.server,
     ...(image.kind === "build"
       ? { builtFrom: { context: image.context, ...(image.baseImage ? { baseImage: image.baseImage } : {}) } }
       : {}),

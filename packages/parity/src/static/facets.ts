@@ -1,5 +1,5 @@
 import { CONTAINER_DEFINITION_KEYS, type ContainerDefinition, type TaskDefinition } from "@mlflow-dev/aws";
-import { parseFlags, splitShellWords } from "./shell.ts";
+import { type FlagValue, type ServerCommand, type ServerFlag, serverCommand } from "@mlflow-dev/spec";
 
 /**
  * One comparable setting of a rendering. `value` is what is compared; `shown` is what a reader
@@ -43,21 +43,38 @@ function unescapeDollars(s: string): string {
   return s.replaceAll("$$", "$");
 }
 
-/** command, then one arg.<flag> per `mlflow server` flag of the exec line. */
-function commandFacets(entrypoint: unknown, command: unknown, out: Facets): void {
+/** A flag's value as the shell passes it: literal text, or `$NAME` for a variable of the server's environment. */
+function flagText(value: FlagValue): string {
+  return typeof value === "string" ? value : `$${value.env}`;
+}
+
+/** Each flag with its values, in order (a flag given twice keeps both values). */
+export function flagValues(flags: readonly ServerFlag[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const f of flags) {
+    const list = out.get(f.flag) ?? [];
+    if (f.value !== undefined) list.push(flagText(f.value));
+    out.set(f.flag, list);
+  }
+  return out;
+}
+
+/**
+ * entrypoint and command, then one arg.<flag> per `mlflow server` flag. The flags are the Model's
+ * (data, not the script read back), compared when the rendered command is exactly the one the
+ * Model's server command renders to; any other command is compared as it is.
+ */
+function commandFacets(entrypoint: unknown, command: unknown, server: ServerCommand | undefined, out: Facets): void {
   out.set("entrypoint", plain(JSON.stringify(entrypoint ?? null)));
   const parts = Array.isArray(command) ? command.map(String) : [];
-  const script = parts.length === 1 ? (parts[0] ?? "") : "";
-  const lines = script.split("\n");
-  const execAt = lines.findIndex((l) => l.startsWith("exec mlflow server"));
-  if (parts.length !== 1 || execAt < 0) {
+  if (server === undefined || JSON.stringify(parts) !== JSON.stringify(serverCommand(server))) {
     out.set("command", plain(JSON.stringify(parts)));
     return;
   }
-  const shape = [...lines.slice(0, execAt), "exec mlflow server <flags compared as arg.*>", ...lines.slice(execAt + 1)];
-  out.set("command", { value: shape.join("\n"), shown: `${lines.length}-line script ending in exec mlflow server` });
-  const words = splitShellWords((lines[execAt] ?? "").slice("exec mlflow server".length));
-  for (const [flag, values] of parseFlags(words)) out.set(`arg.${flag}`, plain(values.join(" ") || "(set)"));
+  const shape = [...server.setup, "exec mlflow server <flags compared as arg.*>"].join("\n");
+  const count = (parts[0] ?? "").split("\n").length;
+  out.set("command", { value: shape, shown: `${count}-line script ending in exec mlflow server` });
+  for (const [flag, values] of flagValues(server.flags)) out.set(`arg.${flag}`, plain(values.join(" ") || "(set)"));
 }
 
 function healthFacets(
@@ -98,8 +115,8 @@ const seconds = (v: unknown): number => {
   return m ? Number(m[1]) : Number.NaN;
 };
 
-/** The compose `mlflow` service as facets. */
-export function composeFacets(service: Record<string, unknown>): Facets {
+/** The compose `mlflow` service as facets; `server` is the local Model's server command. */
+export function composeFacets(service: Record<string, unknown>, server?: ServerCommand): Facets {
   const out: Facets = new Map();
   const build = service.build as { context?: string; args?: Record<string, string> } | undefined;
   const image = String(service.image ?? "");
@@ -112,7 +129,7 @@ export function composeFacets(service: Record<string, unknown>): Facets {
         }
       : plain(image),
   );
-  commandFacets(service.entrypoint, (service.command as string[] | undefined)?.map(unescapeDollars), out);
+  commandFacets(service.entrypoint, (service.command as string[] | undefined)?.map(unescapeDollars), server, out);
 
   for (const [name, raw] of Object.entries((service.environment ?? {}) as Record<string, string>)) {
     const m = INTERPOLATION.exec(raw);
@@ -170,10 +187,10 @@ export function composeFacets(service: Record<string, unknown>): Facets {
   return out;
 }
 
-/** The ECS container definition (and the task's size and platform) as facets. */
+/** The ECS container definition (and the task's size and platform) as facets; `server` is the AWS Model's server command. */
 export function taskFacets(
   task: TaskDefinition,
-  options: { builtFrom?: { context: string; baseImage?: string }; desiredCount: number },
+  options: { builtFrom?: { context: string; baseImage?: string }; desiredCount: number; server?: ServerCommand },
 ): Facets {
   const out: Facets = new Map();
   const c: ContainerDefinition = task.containerDefinitions[0];
@@ -187,7 +204,7 @@ export function taskFacets(
         }
       : plain(c.image),
   );
-  commandFacets(c.entryPoint, c.command, out);
+  commandFacets(c.entryPoint, c.command, options.server, out);
   for (const { name, value } of c.environment) out.set(`env.${name}`, plain(value));
   for (const { name, valueFrom } of c.secrets)
     out.set(`secret.${name}`, { value: "(secret)", shown: `from Secrets Manager (${valueFrom.split(":").pop()})` });

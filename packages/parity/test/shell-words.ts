@@ -6,8 +6,8 @@ export interface ShellWord {
 
 /**
  * Splits one shell command line into words: single quotes, double quotes and backslashes are
- * honoured; `$VAR` is kept as written (nothing is expanded). Enough for the server command
- * mlflow-dev itself renders, not a general shell parser.
+ * honoured; `$VAR` is kept as written (nothing is expanded). Enough for the run steps of
+ * the example workflow, not a general shell parser.
  */
 export function splitShellWords(line: string): ShellWord[] {
   const words: ShellWord[] = [];
@@ -49,30 +49,4 @@ export function splitShellWords(line: string): ShellWord[] {
   }
   if (inWord) words.push({ text, quoted });
   return words;
-}
-
-/**
- * `--flag value`, `--flag=value` and bare `--flag` words as flag -> values (a flag given twice
- * keeps both values). A quoted word is always a value, even when it starts with `--`.
- */
-export function parseFlags(words: readonly ShellWord[]): Map<string, string[]> {
-  const flags = new Map<string, string[]>();
-  let current: string | undefined;
-  for (const w of words) {
-    if (!w.quoted && w.text.startsWith("-")) {
-      const eq = w.text.indexOf("=");
-      const name = eq > 0 ? w.text.slice(0, eq) : w.text;
-      const list = flags.get(name) ?? [];
-      if (eq > 0) list.push(w.text.slice(eq + 1));
-      flags.set(name, list);
-      current = eq > 0 ? undefined : name;
-    } else if (current !== undefined) {
-      flags.get(current)?.push(w.text);
-    } else {
-      const list = flags.get("(positional)") ?? [];
-      list.push(w.text);
-      flags.set("(positional)", list);
-    }
-  }
-  return flags;
 }

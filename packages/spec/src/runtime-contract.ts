@@ -1,0 +1,548 @@
+/**
+ * The runtime contract: what makes the local stack and the ECS task the same MLflow service, and
+ * where they differ on purpose. Everything else reads it from here:
+ *
+ * - the `mlflow server` flags, as data (resolve puts them in the Model; the renderers turn them
+ *   into the container's command with serverCommand, the only place they become a script);
+ * - the flags and variables a spec may not set (RESERVED_FLAGS, MANAGED_SERVER_ENV), derived from
+ *   what mlflow-dev sets;
+ * - the runtime bindings (RUNTIME_BINDINGS): each variable a runtime sets on the server, its value
+ *   locally and on AWS, and why the two differ, which is parity's built-in declaration of it.
+ *
+ * Pure data and functions of the Model; the renderers (compose, aws) and parity import it, never
+ * the other way round. Values only the deploy tool knows (stack outputs) arrive as AwsRuntimeFacts.
+ */
+import type { AwsTarget, LocalModel, Model, SecretRef } from "./model.ts";
+import { MLFLOW_CONTAINER_PORT } from "./pins.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Server flags
+// ---------------------------------------------------------------------------------------------
+
+/** Where a server flag comes from: mlflow-dev itself, or the spec's extra flags. */
+export type FlagSource = "mlflow-dev" | "mlflow.extraArgs" | `environments.${string}.mlflow.extraArgs`;
+
+/** A flag value: literal text, or a variable of the server's environment (expanded by the shell). */
+export type FlagValue = string | { env: string };
+
+/** One `mlflow server` flag, as the Model keeps it. */
+export interface ServerFlag {
+  /** The flag as written, e.g. `--port`, `--dev` or `-p`. */
+  flag: string;
+  /** Its value; absent for a switch (`--serve-artifacts`). */
+  value?: FlagValue;
+  /** `--flag=value` in one word (as the spec wrote it) rather than two. */
+  joined?: true;
+  source: FlagSource;
+}
+
+/** How the server is started: shell lines run first (exports, the auth config), then `exec mlflow server <flags>`. */
+export interface ServerCommand {
+  setup: string[];
+  flags: ServerFlag[];
+}
+
+/** The flags mlflow-dev passes itself; the spec may not pass them (RESERVED_FLAGS). */
+export type ManagedFlag =
+  | "--host"
+  | "--port"
+  | "--workers"
+  | "--backend-store-uri"
+  | "--serve-artifacts"
+  | "--no-serve-artifacts"
+  | "--artifacts-destination"
+  | "--default-artifact-root"
+  | "--app-name";
+
+/** The settings mlflow-dev's own flags depend on. */
+export interface ManagedFlagInput {
+  workers: number;
+  proxyArtifacts: boolean;
+  auth: "none" | "basic";
+}
+
+interface OwnFlag extends ServerFlag {
+  flag: ManagedFlag;
+  source: "mlflow-dev";
+}
+
+const own = (flag: ManagedFlag, value?: FlagValue): OwnFlag => ({
+  flag,
+  ...(value !== undefined ? { value } : {}),
+  source: "mlflow-dev",
+});
+
+/**
+ * The flags mlflow-dev passes to `mlflow server`, in order. The store URI and the artifact
+ * destination are passed as variables (the script builds the URI from the database settings).
+ */
+export function managedFlags(input: ManagedFlagInput): ServerFlag[] {
+  return [
+    own("--host", "0.0.0.0"),
+    own("--port", String(MLFLOW_CONTAINER_PORT)),
+    own("--workers", String(input.workers)),
+    own("--backend-store-uri", { env: "MLFLOW_BACKEND_STORE_URI" }),
+    ...(input.proxyArtifacts
+      ? [own("--serve-artifacts"), own("--artifacts-destination", { env: "MLFLOW_ARTIFACTS_DESTINATION" })]
+      : [own("--no-serve-artifacts"), own("--default-artifact-root", { env: "MLFLOW_ARTIFACTS_DESTINATION" })]),
+    ...(input.auth === "basic" ? [own("--app-name", "basic-auth")] : []),
+  ];
+}
+
+/** `mlflow server`'s short options for the flags mlflow-dev passes. */
+export const SHORT_FLAGS: Readonly<Record<string, ManagedFlag>> = { "-h": "--host", "-p": "--port", "-w": "--workers" };
+
+/**
+ * The variables `mlflow server` reads a flag from when the flag is not given: a spec setting one
+ * in mlflow.env would fight the flag mlflow-dev passes.
+ */
+export const FLAG_ENVIRONMENT: Readonly<Partial<Record<ManagedFlag, string>>> = {
+  "--host": "MLFLOW_HOST",
+  "--port": "MLFLOW_PORT",
+  "--workers": "MLFLOW_WORKERS",
+  "--backend-store-uri": "MLFLOW_BACKEND_STORE_URI",
+  "--serve-artifacts": "MLFLOW_SERVE_ARTIFACTS",
+  "--no-serve-artifacts": "MLFLOW_SERVE_ARTIFACTS",
+  "--artifacts-destination": "MLFLOW_ARTIFACTS_DESTINATION",
+  "--default-artifact-root": "MLFLOW_DEFAULT_ARTIFACT_ROOT",
+};
+
+/** Whether an extraArgs item is a flag that may take the next item as its value (`--flag`, not `--flag=v` or `-p6000`). */
+export function takesValue(item: string | undefined): boolean {
+  if (item === undefined || !item.startsWith("-")) return false;
+  return !item.includes("=") && !/\s/.test(item.trim()) && (item.startsWith("--") || item.length === 2);
+}
+
+/** A word that is a flag of its own: starts with - and holds no space (`--timeout 120` is a value). */
+const isFlagWord = (item: string) => item.startsWith("-") && !/\s/.test(item);
+
+/**
+ * The spec's extra flags (one list item per command-line word) as ServerFlags: a flag, and the
+ * item after it as its value when that item is not a flag itself; `--flag=value` stays one word.
+ * A stray word (validation refuses them) is kept as a flag of its own, so nothing is lost.
+ */
+export function extraArgFlags(args: readonly string[], source: FlagSource): ServerFlag[] {
+  const flags: ServerFlag[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const item = args[i] ?? "";
+    const next = args[i + 1];
+    const eq = item.indexOf("=");
+    if (item.startsWith("-") && eq > 0 && !/\s/.test(item.slice(0, eq)))
+      flags.push({ flag: item.slice(0, eq), value: item.slice(eq + 1), joined: true, source });
+    else if (takesValue(item) && next !== undefined && !isFlagWord(next)) {
+      flags.push({ flag: item, value: next, source });
+      i++;
+    } else flags.push({ flag: item, source });
+  }
+  return flags;
+}
+
+/** POSIX shell quoting: words of safe characters as they are, anything else in single quotes. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+function shellValue(value: FlagValue): string {
+  return typeof value === "string" ? shellQuote(value) : `"$${value.env}"`;
+}
+
+/** The flags as shell words of the exec line. */
+export function flagsToShell(flags: readonly ServerFlag[]): string {
+  return flags
+    .map((f) => {
+      if (f.value === undefined) return shellQuote(f.flag);
+      if (f.joined) {
+        if (typeof f.value === "string") return shellQuote(`${f.flag}=${f.value}`);
+        return `${shellQuote(f.flag)}=${shellValue(f.value)}`;
+      }
+      return `${shellQuote(f.flag)} ${shellValue(f.value)}`;
+    })
+    .join(" ");
+}
+
+/** The flags as an argument vector; a variable's value is read from `env` (the server's environment). */
+export function flagsToArgv(flags: readonly ServerFlag[], env: (name: string) => string): string[] {
+  const text = (v: FlagValue) => (typeof v === "string" ? v : env(v.env));
+  return flags.flatMap((f) => {
+    if (f.value === undefined) return [f.flag];
+    return f.joined ? [`${f.flag}=${text(f.value)}`] : [f.flag, text(f.value)];
+  });
+}
+
+/** The server's shell script: the setup lines, then `exec mlflow server` with the flags. */
+export function serverScript(server: ServerCommand): string {
+  return [...server.setup, `exec mlflow server ${flagsToShell(server.flags)}`].join("\n");
+}
+
+/** The container's command on every runtime (the entrypoint is `/bin/sh -c`). */
+export function serverCommand(server: ServerCommand): string[] {
+  return [serverScript(server)];
+}
+
+/** The basic-auth admin user mlflow-dev creates; its password is the auth-admin-password secret. */
+export const AUTH_ADMIN_USER = "admin";
+
+/**
+ * psycopg2, named in the URI: SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, with which
+ * MLflow 3.17's dataset-to-experiment queries fail (integer = character varying).
+ */
+export const DB_URI_EXPORT =
+  'export MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://${MLFLOW_DB_USER}:${MLFLOW_DB_PASSWORD}@${MLFLOW_DB_HOST}:${MLFLOW_DB_PORT}/${MLFLOW_DB_NAME}"';
+
+const AUTH_CONFIG = [
+  "cat > /tmp/mlflow-auth.ini <<EOF",
+  "[mlflow]",
+  "default_permission = READ",
+  "database_uri = ${MLFLOW_BACKEND_STORE_URI}",
+  `admin_username = ${AUTH_ADMIN_USER}`,
+  "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+  "EOF",
+  "export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth.ini",
+];
+
+/** The variables the server's script exports itself (DB_URI_EXPORT, the auth config). */
+export const SCRIPT_VARIABLES = ["MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_CONFIG_PATH"] as const;
+
+/** The spec's server settings the command depends on, and its extra flags with their sources. */
+export interface ServerCommandInput extends ManagedFlagInput {
+  extraArgs: readonly { args: readonly string[]; source: FlagSource }[];
+}
+
+/** The server's command as data: mlflow-dev's flags, then the spec's, in the order given. */
+export function resolveServerCommand(input: ServerCommandInput): ServerCommand {
+  return {
+    setup: [DB_URI_EXPORT, ...(input.auth === "basic" ? AUTH_CONFIG : [])],
+    flags: [...managedFlags(input), ...input.extraArgs.flatMap((e) => extraArgFlags(e.args, e.source))],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server's environment: the same on both runtimes
+// ---------------------------------------------------------------------------------------------
+
+/** The variables the Model sets on both runtimes alike (model.mlflow.environment, before mlflow.env). */
+export const COMMON_SERVER_VARIABLES = [
+  "MLFLOW_DB_USER",
+  "MLFLOW_DB_NAME",
+  "MLFLOW_DB_PORT",
+  "MLFLOW_SERVER_ENABLE_JOB_EXECUTION",
+] as const;
+
+export type CommonServerVariable = (typeof COMMON_SERVER_VARIABLES)[number];
+
+/** The common variables' values. */
+export function commonServerEnvironment(input: {
+  user: string;
+  database: string;
+  port: number;
+  jobs: boolean;
+}): Record<CommonServerVariable, string> {
+  return {
+    MLFLOW_DB_USER: input.user,
+    MLFLOW_DB_NAME: input.database,
+    MLFLOW_DB_PORT: String(input.port),
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION: String(input.jobs),
+  };
+}
+
+/** The server's secrets: read from .env locally, from Secrets Manager on AWS. */
+export const SERVER_SECRETS: readonly (SecretRef & { basicAuthOnly?: true })[] = [
+  { env: "MLFLOW_DB_PASSWORD", name: "db-password", description: "PostgreSQL password of the MLflow user" },
+  {
+    env: "MLFLOW_CRYPTO_KEK_PASSPHRASE",
+    name: "kek-passphrase",
+    description: "passphrase of the key MLflow encrypts the secrets it stores with; never rotated by mlflow-dev",
+  },
+  {
+    env: "MLFLOW_AUTH_ADMIN_PASSWORD",
+    name: "auth-admin-password",
+    description: "MLflow basic-auth admin password",
+    basicAuthOnly: true,
+  },
+  {
+    env: "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    name: "flask-secret-key",
+    description: "MLflow server CSRF secret key",
+    basicAuthOnly: true,
+  },
+];
+
+/** The secrets of a server with this auth mode. */
+export function serverSecrets(auth: "none" | "basic"): SecretRef[] {
+  return SERVER_SECRETS.filter((s) => auth === "basic" || !s.basicAuthOnly).map(({ env, name, description }) => ({
+    env,
+    name,
+    description,
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime bindings: what each runtime sets on the server, and why the two differ
+// ---------------------------------------------------------------------------------------------
+
+/** The Model of an AWS environment (the aws package's AwsModel is one). */
+export type AwsEnvironmentModel = Model & { readonly target: AwsTarget };
+
+/**
+ * Deploy-time facts an AWS value needs: stack outputs and what the aws package derives from
+ * them, passed in by the renderer (its DeployContext), never looked up here.
+ */
+export interface AwsRuntimeFacts {
+  /** The RDS endpoint: the stack output DatabaseEndpoint. */
+  databaseHost: string;
+  /** The host headers the service is reached by on AWS (aws: toAllowedHosts). */
+  allowedHosts: readonly string[];
+}
+
+/** The .env keys of the secrets only the local stack has (MinIO's). */
+export type LocalOnlySecret = "minio-server-secret-key";
+
+/** A binding's local value: text from the local Model, or a secret the stack reads from .env. */
+export type LocalBindingValue = { value: (model: LocalModel) => string } | { secret: LocalOnlySecret };
+
+/** A binding's AWS value: text from the AWS Model and the deploy facts. */
+export interface AwsBindingValue {
+  value: (model: AwsEnvironmentModel, facts: AwsRuntimeFacts) => string;
+}
+
+/** What parity's built-in declarations see: the two Models compared. */
+export interface ParityContext {
+  local: Model;
+  remote: Model;
+}
+
+/**
+ * Whether a difference is the one the reason explains, from the two compared values (undefined
+ * where the setting is absent; a secret compares as "(secret)").
+ */
+export type ParityApplies = (local: string | undefined, remote: string | undefined, ctx: ParityContext) => boolean;
+
+/** One variable a runtime sets on the server (and the migration job). */
+export interface RuntimeBinding {
+  name: string;
+  /** The value in the local stack; absent when only AWS sets it. */
+  local?: LocalBindingValue;
+  /** The value in the ECS task; absent when only the local stack sets it. */
+  aws?: AwsBindingValue;
+  /** The `mlflow server` flag the variable stands for, when it is one (the spec may not pass it either). */
+  flag?: string;
+  /** Each side's value and why they differ, in short: the rows of ARCHITECTURE.md's table (Markdown). */
+  describe: { local: string; aws: string; why: string };
+  /** Why the two sides differ: parity's built-in declaration, which covers a difference only when `applies` holds. */
+  parity: { reason: string; applies: ParityApplies };
+}
+
+/**
+ * The S3 endpoint of the local stack, as the server signs it into presigned URLs: the address
+ * clients on the host use (the published MinIO port), which the server reaches too because it
+ * shares the `network` service's network namespace with MinIO, as the containers of an ECS task
+ * share theirs.
+ */
+export function s3Endpoint(model: LocalModel): string {
+  const t = model.target;
+  const host = t.bindAddress === "0.0.0.0" ? "127.0.0.1" : t.bindAddress;
+  return `http://${host}:${t.ports.minio}`;
+}
+
+/**
+ * The MinIO user the server signs in as locally (its secret key is generated into .env): like the
+ * ECS task role, it may only list its prefix and read, write and delete the objects under it.
+ */
+export const MINIO_SERVER_ACCESS_KEY = "mlflow-server";
+
+/** The compose service of the local database; the server reaches it by this name. */
+export const LOCAL_DATABASE_HOST = "postgres";
+
+/**
+ * Host headers the local server accepts: the published address clients on the host use. The
+ * containers of the stack share the server's network namespace, so they use it too; the
+ * `mlflow` service has no address of its own on the compose network.
+ */
+export function localAllowedHosts(model: LocalModel): string[] {
+  const t = model.target;
+  const hosts = [
+    `localhost:${t.ports.mlflow}`,
+    `127.0.0.1:${t.ports.mlflow}`,
+    ...(t.bindAddress !== "127.0.0.1" && t.bindAddress !== "0.0.0.0" ? [`${t.bindAddress}:${t.ports.mlflow}`] : []),
+    ...model.mlflow.allowedHosts,
+  ];
+  return [...new Set(hosts)];
+}
+
+const localOnly: ParityApplies = (l, r) => l !== undefined && r === undefined;
+const bothSides: ParityApplies = (l, r) => l !== undefined && r !== undefined;
+
+function s3Parts(uri: string | undefined): { bucket: string; prefix: string } | undefined {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri ?? "");
+  return m ? { bucket: m[1] ?? "", prefix: m[2] ?? "" } : undefined;
+}
+
+/** Every variable whose value depends on the runtime or the environment. */
+export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
+  {
+    name: "MLFLOW_DB_HOST",
+    local: { value: () => LOCAL_DATABASE_HOST },
+    aws: { value: (_model, facts) => facts.databaseHost },
+    describe: {
+      local: `\`${LOCAL_DATABASE_HOST}\` (the compose service)`,
+      aws: "the RDS endpoint (stack output `DatabaseEndpoint`)",
+      why: "each runtime's own database",
+    },
+    parity: {
+      reason:
+        "Database host: the compose service `postgres` locally, the RDS instance on AWS (its endpoint is a stack output).",
+      applies: bothSides,
+    },
+  },
+  {
+    name: "AWS_DEFAULT_REGION",
+    local: { value: (model) => model.target.region },
+    aws: { value: (model) => model.target.region },
+    describe: {
+      local: "`us-east-1` (MinIO ignores it)",
+      aws: "the environment's region",
+      why: "boto3 needs a region; MinIO has none",
+    },
+    parity: {
+      reason:
+        "Region: MinIO ignores it but boto3 needs one (us-east-1) locally; on AWS it is the environment's region.",
+      applies: bothSides,
+    },
+  },
+  {
+    name: "MLFLOW_SERVER_ALLOWED_HOSTS",
+    flag: "--allowed-hosts",
+    local: { value: (model) => localAllowedHosts(model).join(",") },
+    aws: { value: (_model, facts) => facts.allowedHosts.join(",") },
+    describe: {
+      local: "`localhost:<port>`, `127.0.0.1:<port>` (and the bind address), then `mlflow.allowedHosts`",
+      aws: "`mlflow.allowedHosts`, the domain, the load balancer's DNS name (`*.elb.<dns suffix>`)",
+      why: "clients reach each runtime by other addresses; the spec's hosts are on both",
+    },
+    parity: {
+      reason:
+        "Allowed hosts: each runtime adds the addresses clients use to reach it (localhost and 127.0.0.1 locally; the domain and the load balancer's DNS name on AWS). The spec's mlflow.allowedHosts are on both sides.",
+      applies: (l, r, { local, remote }) => {
+        if (l === undefined || r === undefined) return false;
+        const a = new Set(l.split(","));
+        const b = new Set(r.split(","));
+        return [...local.mlflow.allowedHosts, ...remote.mlflow.allowedHosts].every((h) => a.has(h) && b.has(h));
+      },
+    },
+  },
+  {
+    name: "MLFLOW_ARTIFACTS_DESTINATION",
+    local: { value: (model) => model.artifacts.destination },
+    aws: { value: (model) => model.artifacts.destination },
+    describe: {
+      local: "`s3://<artifacts.bucket>/<prefix>` (in MinIO)",
+      aws: "`s3://<environments.<env>.bucket>/<prefix>`",
+      why: "S3 bucket names are global; the prefix is the same",
+    },
+    parity: {
+      reason:
+        "Artifact bucket: S3 bucket names are global, so the AWS environment names its own bucket (environments.<env>.bucket); the key prefix is the same.",
+      applies: (l, r, { local, remote }) => {
+        const a = s3Parts(l);
+        const b = s3Parts(r);
+        return (
+          a !== undefined &&
+          b !== undefined &&
+          a.prefix === b.prefix &&
+          a.bucket === local.artifacts.bucket &&
+          b.bucket === remote.artifacts.bucket
+        );
+      },
+    },
+  },
+  {
+    name: "MLFLOW_S3_ENDPOINT_URL",
+    local: { value: s3Endpoint },
+    describe: {
+      local: "MinIO's published address, e.g. `http://127.0.0.1:9000`",
+      aws: "not set: the regional endpoint",
+      why: "artifacts go to MinIO locally",
+    },
+    parity: {
+      reason:
+        "S3 endpoint: locally the artifacts go to MinIO, so boto3 is pointed at its S3 API at the address clients on the host use too (presigned URLs work there); on AWS boto3 uses the regional S3 endpoint.",
+      applies: localOnly,
+    },
+  },
+  {
+    name: "AWS_ACCESS_KEY_ID",
+    local: { value: () => MINIO_SERVER_ACCESS_KEY },
+    describe: {
+      local: `\`${MINIO_SERVER_ACCESS_KEY}\` (a MinIO user limited to the prefix)`,
+      aws: "not set: the task role",
+      why: "static key vs task role",
+    },
+    parity: {
+      reason:
+        "Static key vs task role: locally the server signs S3 requests as a MinIO user whose policy holds the task role's artifact statements (its prefix only); on AWS it uses the ECS task role's temporary credentials.",
+      applies: localOnly,
+    },
+  },
+  {
+    name: "AWS_SECRET_ACCESS_KEY",
+    local: { secret: "minio-server-secret-key" },
+    describe: {
+      local: "the MinIO user's secret key, from `.env`",
+      aws: "not set: the task role",
+      why: "static key vs task role",
+    },
+    parity: {
+      reason:
+        "Static key vs task role: the local MinIO user's secret key is generated into .env; on AWS the ECS task role's temporary credentials need none.",
+      applies: localOnly,
+    },
+  },
+];
+
+/** The names of the bindings a runtime sets. */
+export function bindingNames(runtime: "local" | "aws"): string[] {
+  return RUNTIME_BINDINGS.filter((b) => b[runtime] !== undefined).map((b) => b.name);
+}
+
+/** The setting parity names a binding by: secret.NAME when a side reads it from a secret store, else env.NAME. */
+export function bindingSetting(binding: RuntimeBinding): string {
+  return `${binding.local && "secret" in binding.local ? "secret" : "env"}.${binding.name}`;
+}
+
+/**
+ * Variables reserved for the MLflow integration though mlflow-dev does not set them: the key
+ * encryption key's version goes with the passphrase secret, which mlflow-dev never rotates.
+ */
+const RESERVED_VARIABLES = ["MLFLOW_CRYPTO_KEK_VERSION"];
+
+/**
+ * Every variable mlflow-dev sets on the server (or that would override a flag it passes), so an
+ * environment's `mlflow.env` cannot set them. Derived from the tables above.
+ */
+export const MANAGED_SERVER_ENV: readonly string[] = [
+  ...new Set([
+    ...COMMON_SERVER_VARIABLES,
+    ...SERVER_SECRETS.map((s) => s.env),
+    ...SCRIPT_VARIABLES,
+    ...Object.values(FLAG_ENVIRONMENT),
+    ...RUNTIME_BINDINGS.map((b) => b.name),
+    ...RESERVED_VARIABLES,
+  ]),
+].sort();
+
+/** Every flag a spec may not pass: the ones mlflow-dev passes in any configuration, and those a binding sets. */
+export const RESERVED_FLAGS: readonly string[] = [
+  ...new Set([
+    ...[true, false].flatMap((proxyArtifacts) =>
+      managedFlags({ workers: 1, proxyArtifacts, auth: "basic" }).map((f) => f.flag),
+    ),
+    ...RUNTIME_BINDINGS.flatMap((b) => (b.flag ? [b.flag] : [])),
+  ]),
+];
+
+/** The reserved flag an extraArgs item sets, in any spelling click accepts (`--port=6000`, `-p6000`, "--port 6000"). */
+export function reservedFlagOf(item: string): string | undefined {
+  const word = item.trim().split(/[=\s]/)[0] ?? item;
+  const flag = SHORT_FLAGS[word.slice(0, 2)] ?? word;
+  return RESERVED_FLAGS.includes(flag) ? flag : undefined;
+}

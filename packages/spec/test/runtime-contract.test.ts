@@ -1,0 +1,228 @@
+import { describe, expect, it } from "vitest";
+import {
+  bindingNames,
+  extraArgFlags,
+  flagsToArgv,
+  MANAGED_SERVER_ENV,
+  managedFlags,
+  parseSpec,
+  parseSpecOrThrow,
+  RESERVED_FLAGS,
+  RUNTIME_BINDINGS,
+  resolve,
+  resolveServerCommand,
+  SCRIPT_VARIABLES,
+  type ServerCommandInput,
+  serverCommand,
+  serverScript,
+} from "../src/index.ts";
+
+const DB_URI =
+  'export MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://${MLFLOW_DB_USER}:${MLFLOW_DB_PASSWORD}@${MLFLOW_DB_HOST}:${MLFLOW_DB_PORT}/${MLFLOW_DB_NAME}"';
+
+const input = (over: Partial<ServerCommandInput> = {}): ServerCommandInput => ({
+  workers: 2,
+  proxyArtifacts: true,
+  auth: "none",
+  extraArgs: [],
+  ...over,
+});
+
+/** The exec line of the server's script. */
+const execLine = (over: Partial<ServerCommandInput> = {}) =>
+  serverScript(resolveServerCommand(input(over)))
+    .split("\n")
+    .at(-1);
+
+describe("server flags: data in the Model, a script only at the edge", () => {
+  it("renders mlflow-dev's flags with artifact proxying on", () => {
+    expect(serverScript(resolveServerCommand(input()))).toBe(
+      [
+        DB_URI,
+        'exec mlflow server --host 0.0.0.0 --port 5000 --workers 2 --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" --serve-artifacts --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION"',
+      ].join("\n"),
+    );
+  });
+
+  it("renders --no-serve-artifacts and the default artifact root with artifact proxying off", () => {
+    expect(execLine({ proxyArtifacts: false })).toBe(
+      'exec mlflow server --host 0.0.0.0 --port 5000 --workers 2 --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" --no-serve-artifacts --default-artifact-root "$MLFLOW_ARTIFACTS_DESTINATION"',
+    );
+  });
+
+  it("basic auth adds the auth config to the setup and --app-name basic-auth to the flags", () => {
+    const server = resolveServerCommand(input({ auth: "basic" }));
+    expect(server.setup[0]).toBe(DB_URI);
+    expect(server.setup.at(-1)).toBe("export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth.ini");
+    expect(server.setup).toContain("admin_username = admin");
+    expect(server.flags.at(-1)).toEqual({ flag: "--app-name", value: "basic-auth", source: "mlflow-dev" });
+    expect(execLine({ auth: "basic" })).toMatch(/ --app-name basic-auth$/);
+  });
+
+  it("quotes the spec's extra flags for the shell, word by word, as given", () => {
+    const line = execLine({
+      extraArgs: [
+        {
+          args: ["--gunicorn-opts", "--timeout 120", "--static-prefix", "/it's", "--x=a b", "--y=$HOME", "--dev"],
+          source: "mlflow.extraArgs",
+        },
+      ],
+    });
+    expect(line).toMatch(
+      / "\$MLFLOW_ARTIFACTS_DESTINATION" --gunicorn-opts '--timeout 120' --static-prefix '\/it'\\''s' '--x=a b' '--y=\$HOME' --dev$/,
+    );
+  });
+
+  it("keeps where each flag comes from: mlflow-dev, mlflow.extraArgs, then the environment's own", () => {
+    const spec = parseSpecOrThrow(
+      [
+        "name: tracking",
+        "mlflow:",
+        "  extraArgs: [--dev]",
+        "artifacts:",
+        "  bucket: mlflow-artifacts",
+        "environments:",
+        "  local:",
+        "    mlflow:",
+        '      extraArgs: ["--gunicorn-opts", "--timeout 30", "--expose-prometheus=/tmp/m"]',
+        "",
+      ].join("\n"),
+    );
+    const flags = resolve(spec, "local").mlflow.server.flags;
+    expect(flags.filter((f) => f.source === "mlflow-dev").map((f) => f.flag)).toEqual([
+      "--host",
+      "--port",
+      "--workers",
+      "--backend-store-uri",
+      "--serve-artifacts",
+      "--artifacts-destination",
+    ]);
+    expect(flags.filter((f) => f.source !== "mlflow-dev")).toEqual([
+      { flag: "--dev", source: "mlflow.extraArgs" },
+      { flag: "--gunicorn-opts", value: "--timeout 30", source: "environments.local.mlflow.extraArgs" },
+      {
+        flag: "--expose-prometheus",
+        value: "/tmp/m",
+        joined: true,
+        source: "environments.local.mlflow.extraArgs",
+      },
+    ]);
+  });
+
+  it("reads a value after a flag unless it is a flag itself", () => {
+    const src = "mlflow.extraArgs" as const;
+    expect(extraArgFlags(["--a", "--b", "v", "-x", "1"], src)).toEqual([
+      { flag: "--a", source: src },
+      { flag: "--b", value: "v", source: src },
+      { flag: "-x", value: "1", source: src },
+    ]);
+  });
+
+  it("renders an argument vector with the variables' values", () => {
+    const server = resolveServerCommand(
+      input({ extraArgs: [{ args: ["--gunicorn-opts", "--timeout 120", "--x=1"], source: "mlflow.extraArgs" }] }),
+    );
+    const argv = flagsToArgv(server.flags, (name) => `<${name}>`);
+    expect(argv.slice(6, 10)).toEqual([
+      "--backend-store-uri",
+      "<MLFLOW_BACKEND_STORE_URI>",
+      "--serve-artifacts",
+      "--artifacts-destination",
+    ]);
+    expect(argv.slice(-3)).toEqual(["--gunicorn-opts", "--timeout 120", "--x=1"]);
+  });
+
+  it("gives every runtime the same command: the Model's flags, rendered once", () => {
+    const spec = parseSpecOrThrow(
+      'name: tracking\nartifacts:\n  bucket: mlflow-artifacts\nenvironments:\n  local: {}\n  staging:\n    region: eu-west-1\n    account: "123456789012"\n    bucket: tracking-staging-artifacts\n',
+    );
+    expect(serverCommand(resolve(spec, "local").mlflow.server)).toEqual(
+      serverCommand(resolve(spec, "staging").mlflow.server),
+    );
+  });
+});
+
+describe("the checks derived from the contract", () => {
+  const base = "name: tracking\nartifacts:\n  bucket: mlflow-artifacts\nenvironments:\n  local:\n";
+
+  it("reserves every flag mlflow-dev passes in any configuration, and the flags its bindings stand for", () => {
+    const passed = [true, false].flatMap((proxyArtifacts) =>
+      managedFlags({ workers: 1, proxyArtifacts, auth: "basic" }).map((f) => f.flag),
+    );
+    expect(new Set(RESERVED_FLAGS)).toEqual(new Set([...passed, "--allowed-hosts"]));
+    expect([...RESERVED_FLAGS].sort()).toEqual([
+      "--allowed-hosts",
+      "--app-name",
+      "--artifacts-destination",
+      "--backend-store-uri",
+      "--default-artifact-root",
+      "--host",
+      "--no-serve-artifacts",
+      "--port",
+      "--serve-artifacts",
+      "--workers",
+    ]);
+  });
+
+  it("refuses every reserved flag in extraArgs with the same message", () => {
+    for (const flag of RESERVED_FLAGS) {
+      const r = parseSpec(`${base}    mlflow:\n      extraArgs: ["${flag}=x"]\n`);
+      expect(r.ok, flag).toBe(false);
+      if (!r.ok)
+        expect(r.issues.map((i) => [i.path, i.message])).toContainEqual([
+          "environments.local.mlflow.extraArgs[0]",
+          `sets ${flag}, which mlflow-dev manages. Use the matching spec setting instead (got "${flag}=x")`,
+        ]);
+    }
+  });
+
+  it("manages every variable it sets, every binding, and the variables behind its flags", () => {
+    for (const name of [
+      ...RUNTIME_BINDINGS.map((b) => b.name),
+      "MLFLOW_DB_USER",
+      "MLFLOW_DB_PASSWORD",
+      "MLFLOW_BACKEND_STORE_URI",
+      "MLFLOW_AUTH_CONFIG_PATH",
+      "MLFLOW_CRYPTO_KEK_VERSION",
+      "MLFLOW_PORT",
+      "MLFLOW_WORKERS",
+      "MLFLOW_SERVE_ARTIFACTS",
+      "MLFLOW_DEFAULT_ARTIFACT_ROOT",
+    ])
+      expect(MANAGED_SERVER_ENV, name).toContain(name);
+  });
+
+  it("lists every variable the setup script exports", () => {
+    const exported = resolveServerCommand(input({ auth: "basic" })).setup.flatMap(
+      (line) => /^export ([A-Z_][A-Z0-9_]*)=/.exec(line)?.[1] ?? [],
+    );
+    expect(exported).toEqual([...SCRIPT_VARIABLES]);
+  });
+
+  it("refuses a managed variable in mlflow.env with the same message, for every one of them", () => {
+    for (const name of MANAGED_SERVER_ENV) {
+      const r = parseSpec(`${base}    mlflow:\n      env: { ${name}: "x" }\n`);
+      expect(r.ok, name).toBe(false);
+      if (!r.ok)
+        expect(r.issues.map((i) => [i.path, i.message])).toContainEqual([
+          `environments.local.mlflow.env.${name}`,
+          'is set by mlflow-dev on the server. Use the matching spec setting instead, or remove it (got "x")',
+        ]);
+    }
+  });
+
+  it("names each binding once, with a value on at least one side and a reason", () => {
+    const names = RUNTIME_BINDINGS.map((b) => b.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const b of RUNTIME_BINDINGS) {
+      expect(b.local ?? b.aws, b.name).toBeDefined();
+      expect(b.parity.reason, b.name).not.toBe("");
+    }
+    expect(bindingNames("aws")).toEqual([
+      "MLFLOW_DB_HOST",
+      "AWS_DEFAULT_REGION",
+      "MLFLOW_SERVER_ALLOWED_HOSTS",
+      "MLFLOW_ARTIFACTS_DESTINATION",
+    ]);
+  });
+});
