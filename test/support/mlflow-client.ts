@@ -1,2 +1,7 @@
 /** The tests talk to MLflow through the same client as the smoke test and live parity. */
-export { MlflowClient, MlflowRestError, waitUntilReady } from "../../packages/mlflow-client/src/index.ts";
+export {
+  MlflowClient,
+  MlflowRestError,
+  NotReadyError,
+  waitUntilReady,
+} from "../../packages/mlflow-client/src/index.ts";
