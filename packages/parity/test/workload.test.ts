@@ -1,69 +1,88 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { MlflowClient } from "@mlflow-dev/mlflow-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runWorkload } from "../src/index.ts";
-import { recording } from "./helpers.ts";
+import { type FakeMlflow, startFakeMlflow } from "./fake-mlflow.ts";
+import { ROOT, recording } from "./helpers.ts";
 
 /**
- * The workload against a stand-in MLflow on loopback that answers every call with plausible ids,
- * so that no step is skipped: the steps, their order and their requests are the workload's
- * contract with the recordings (the fixtures come from real servers).
+ * The workload against a stand-in MLflow that answers every call, so that no step is skipped:
+ * the steps, their order and their requests are the workload's contract with the recordings
+ * (the fixtures come from real servers).
  */
-let server: Server;
-let base: string;
-const requests: string[] = [];
-const artifacts = new Map<string, Buffer>();
+let fake: FakeMlflow;
 
 beforeAll(async () => {
-  let n = 0;
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const bytes = Buffer.concat(chunks);
-      requests.push(`${req.method} ${req.url}`);
-      const path = (req.url ?? "").split("?")[0] ?? "";
-      if (req.method === "PUT") artifacts.set(path, bytes);
-      if (req.method === "GET" && artifacts.has(path)) return res.end(artifacts.get(path));
-      const id = String(++n);
-      const answers: Record<string, unknown> = {
-        "/api/2.0/mlflow/experiments/create": { experiment_id: id },
-        "/api/2.0/mlflow/runs/create": {
-          run: { info: { run_id: `r${id}`, artifact_uri: `mlflow-artifacts:/1/r${id}/artifacts` } },
-        },
-        "/api/2.0/mlflow/model-versions/create": { model_version: { version: id } },
-        "/api/2.0/mlflow/registered-models/create": { registered_model: { name: "m" } },
-        "/api/2.0/mlflow/runs/search": { runs: [], next_page_token: "page-2" },
-      };
-      if (path === "/health" || path === "/version") return res.end(path === "/health" ? "OK" : "3.17.2");
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify(answers[path] ?? {}));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake = await startFakeMlflow();
 });
 
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => fake.close());
+
+const SIZES = [0, 1, 1031, 1_048_579, 12_582_917];
 
 describe("runWorkload", () => {
   it("runs the recorded steps in the recorded order, none skipped against a server that answers", async () => {
+    fake.requests.length = 0;
     const seen: string[] = [];
-    requests.length = 0;
-    const results = await runWorkload(new MlflowClient(base), {
+    const results = await runWorkload(new MlflowClient(fake.url), {
       token: "parity-test-token",
-      artifactSizes: [0, 1, 1031, 1_048_579, 12_582_917],
+      artifactSizes: SIZES,
       onStep: (s) => seen.push(s.step),
     });
     expect(results.steps.map((s) => s.step)).toEqual(recording("local-stack").steps.map((s) => s.step));
     expect(seen).toEqual(results.steps.map((s) => s.step));
     expect(results.steps.filter((s) => s.skipped || s.failure)).toEqual([]);
-    expect(results).toMatchObject({ format: 1, target: base, token: "parity-test-token" });
+    expect(results).toMatchObject({ format: 1, target: fake.url, token: "parity-test-token" });
     const downloads = results.steps.filter((s) => /^artifacts: GET sizes/.test(s.step));
-    expect(downloads.map((s) => s.value)).toEqual(
-      [0, 1, 1031, 1_048_579, 12_582_917].map((bytes) => ({ bytes, sameAsUploaded: true })),
-    );
-    expect(requests).toHaveLength(results.steps.length);
+    expect(downloads.map((s) => s.value)).toEqual(SIZES.map((bytes) => ({ bytes, sameAsUploaded: true })));
+    expect(fake.requests).toHaveLength(results.steps.length);
   });
+
+  it("skips the steps that need what a failed step did not produce", async () => {
+    fake.failing.add("/api/2.0/mlflow/experiments/create");
+    fake.failing.add("/api/2.0/mlflow/registered-models/create");
+    try {
+      const results = await runWorkload(new MlflowClient(fake.url), { token: "parity-test-token", artifactSizes: [1] });
+      const byName = new Map(results.steps.map((s) => [s.step, s]));
+      expect(byName.get("experiments/create main")).toEqual({
+        step: "experiments/create main",
+        status: 500,
+        errorCode: "INTERNAL_ERROR",
+      });
+      expect(byName.get("experiments/get main")).toEqual({
+        step: "experiments/get main",
+        skipped: "needs the main experiment, which an earlier step did not produce",
+      });
+      expect(byName.get("model-versions/create from run-a")?.skipped).toBe(
+        "needs the registered model, which an earlier step did not produce",
+      );
+      expect(byName.get("experiments/get-by-name main")?.status).toBe(200);
+    } finally {
+      fake.failing.clear();
+    }
+  });
+});
+
+describe("mlflow-dev parity --live", () => {
+  it("two servers that answer alike: no difference, exit 0; the remote reached through --connect-to", async () => {
+    const fake = await startFakeMlflow(); // its own: ids are numbered per Host from the first request
+    const remote = "http://mlflow-lb-1.eu-west-1.elb.amazonaws.com";
+    const args = ["parity", "--live", "--local", fake.url, "--remote", remote];
+    args.push("--connect-to", `mlflow-lb-1.eu-west-1.elb.amazonaws.com:80:127.0.0.1:${fake.port}`);
+    const child = spawn(process.execPath, [join(ROOT, "packages/cli/bin/mlflow-dev.js"), ...args], {
+      env: Object.fromEntries(
+        Object.entries({ ...process.env, NO_COLOR: "1" }).filter(([k]) => !/^MLFLOW_(TRACKING|PARITY)_/.test(k)),
+      ),
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    expect(stderr).toContain("running the workload against both servers");
+    expect({ code, stdout, stderr }).toMatchObject({ code: 0 });
+    expect(fake.requests.length).toBeGreaterThan(2 * 72);
+    await fake.close();
+  }, 60_000);
 });
