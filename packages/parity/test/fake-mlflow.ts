@@ -11,8 +11,8 @@ export interface FakeMlflow {
   port: number;
   /** `METHOD /path?query` of every request, in order. */
   requests: string[];
-  /** Paths answered with HTTP 500 INTERNAL_ERROR instead. */
-  failing: Set<string>;
+  /** Paths answered with this status (and an MLflow error body) instead. */
+  failing: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -20,7 +20,7 @@ export async function startFakeMlflow(): Promise<FakeMlflow> {
   const counters = new Map<string, number>();
   const artifacts = new Map<string, Buffer>();
   const requests: string[] = [];
-  const failing = new Set<string>();
+  const failing = new Map<string, number>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -31,8 +31,9 @@ export async function startFakeMlflow(): Promise<FakeMlflow> {
       counters.set(host, n);
       const path = (req.url ?? "").split("?")[0] ?? "";
       const key = `${host}${path}`;
-      if (failing.has(path)) {
-        res.writeHead(500, { "content-type": "application/json" });
+      const status = failing.get(path);
+      if (status !== undefined) {
+        res.writeHead(status, { "content-type": "application/json" });
         return res.end(JSON.stringify({ error_code: "INTERNAL_ERROR", message: "failing on purpose" }));
       }
       if (path === "/health") return res.end("OK");

@@ -40,8 +40,8 @@ describe("runWorkload", () => {
   });
 
   it("skips the steps that need what a failed step did not produce", async () => {
-    fake.failing.add("/api/2.0/mlflow/experiments/create");
-    fake.failing.add("/api/2.0/mlflow/registered-models/create");
+    fake.failing.set("/api/2.0/mlflow/experiments/create", 500);
+    fake.failing.set("/api/2.0/mlflow/registered-models/create", 500);
     try {
       const results = await runWorkload(new MlflowClient(fake.url), { token: "parity-test-token", artifactSizes: [1] });
       const byName = new Map(results.steps.map((s) => [s.step, s]));
@@ -64,25 +64,53 @@ describe("runWorkload", () => {
   });
 });
 
+/** `mlflow-dev parity --live` in a child process (the stand-in answers in this one), without credentials. */
+async function parityLive(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(ROOT, "packages/cli/bin/mlflow-dev.js"), "parity", "--live", ...args], {
+    env: Object.fromEntries(
+      Object.entries({ ...process.env, NO_COLOR: "1" }).filter(([k]) => !/^MLFLOW_(TRACKING|PARITY)_/.test(k)),
+    ),
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on("close", r));
+  return { code, stdout, stderr };
+}
+
 describe("mlflow-dev parity --live", () => {
   it("two servers that answer alike: no difference, exit 0; the remote reached through --connect-to", async () => {
     const fake = await startFakeMlflow(); // its own: ids are numbered per Host from the first request
-    const remote = "http://mlflow-lb-1.eu-west-1.elb.amazonaws.com";
-    const args = ["parity", "--live", "--local", fake.url, "--remote", remote];
-    args.push("--connect-to", `mlflow-lb-1.eu-west-1.elb.amazonaws.com:80:127.0.0.1:${fake.port}`);
-    const child = spawn(process.execPath, [join(ROOT, "packages/cli/bin/mlflow-dev.js"), ...args], {
-      env: Object.fromEntries(
-        Object.entries({ ...process.env, NO_COLOR: "1" }).filter(([k]) => !/^MLFLOW_(TRACKING|PARITY)_/.test(k)),
-      ),
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((r) => child.on("close", r));
-    expect(stderr).toContain("running the workload against both servers");
-    expect({ code, stdout, stderr }).toMatchObject({ code: 0 });
-    expect(fake.requests.length).toBeGreaterThan(2 * 72);
-    await fake.close();
+    try {
+      const lb = "mlflow-lb-1.eu-west-1.elb.amazonaws.com";
+      const r = await parityLive([
+        "--local",
+        fake.url,
+        "--remote",
+        `http://${lb}`,
+        "--connect-to",
+        `${lb}:80:127.0.0.1:${fake.port}`,
+      ]);
+      expect(r.stderr).toContain("running the workload against both servers");
+      expect(r).toMatchObject({ code: 0 });
+      expect(fake.requests.length).toBeGreaterThan(2 * 72);
+    } finally {
+      await fake.close();
+    }
+  }, 60_000);
+
+  it("a server that refuses the API without credentials: a hint to set them, before anything is created", async () => {
+    fake.failing.set("/api/2.0/mlflow/experiments/search", 401);
+    fake.requests.length = 0;
+    try {
+      const r = await parityLive(["--local", fake.url, "--remote", fake.url]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`parity: the local server at ${fake.url} refused the request (HTTP 401)`);
+      expect(r.stderr).toContain("MLFLOW_PARITY_LOCAL_USERNAME");
+      expect(fake.requests.filter((q) => q.startsWith("POST"))).toEqual([]);
+    } finally {
+      fake.failing.clear();
+    }
   }, 60_000);
 });
