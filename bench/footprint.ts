@@ -11,7 +11,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MlflowClient, runWorkload } from "../packages/parity/src/index.ts";
+import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
+import { runWorkload } from "../packages/parity/src/index.ts";
 import { estimateServerMemory, SERVER_MEMORY_MODEL } from "../packages/spec/src/index.ts";
 
 const MiB = 2 ** 20;
@@ -62,14 +63,11 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): 
 }
 
 async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) })).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${url}/health did not answer within ${timeoutMs / 1000}s`);
+  await waitUntilReady(new MlflowClient(url), {
+    timeoutMs,
+    intervalMs: 500,
+    checks: [healthCheck({ timeoutMs: 2000 })],
+  });
 }
 
 export async function footprint(root: string, node: string, bin: string): Promise<void> {

@@ -7,6 +7,7 @@ import pg from "pg";
 import type { StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { send, targetFor } from "../../packages/aws/src/deploy/index.ts";
+import { MlflowClient, NotReadyError, waitUntilReady } from "../support/mlflow-client.ts";
 import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
 import {
   type ContainerFacts,
@@ -56,15 +57,14 @@ const containers: StartedTestContainer[] = [];
 const pgPassword = randomBytes(12).toString("hex");
 
 async function waitForHealth(url: string, container: StartedTestContainer, timeoutMs = 180_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/health`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  const ready = await waitUntilReady(new MlflowClient(url), { timeoutMs, intervalMs: 1000 }).then(
+    () => true,
+    (e: unknown) => {
+      if (e instanceof NotReadyError) return false;
+      throw e;
+    },
+  );
+  if (ready) return;
   const logs = await new Promise<string>((resolve) => {
     let out = "";
     container.logs({ tail: 40 }).then((s) => {

@@ -1,2 +1,7 @@
-/** The MLflow REST client lives with the live parity workload (packages/parity); the tests use the same one. */
-export { MlflowClient, MlflowRestError } from "../../packages/parity/src/live/client.ts";
+/** The tests talk to MLflow through the same client as the smoke test and live parity. */
+export {
+  MlflowClient,
+  MlflowRestError,
+  NotReadyError,
+  waitUntilReady,
+} from "../../packages/mlflow-client/src/index.ts";

@@ -1,4 +1,3 @@
-export * from "./live/client.ts";
 export * from "./live/compare.ts";
 export * from "./live/format.ts";
 export type * from "./live/results.ts";

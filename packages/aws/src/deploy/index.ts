@@ -1,9 +1,9 @@
+export { type HttpResponse, type HttpTarget, send, targetFor } from "@mlflow-dev/mlflow-client";
 export * from "./clients.ts";
 export * from "./database-snapshots.ts";
 export * from "./destroy.ts";
 export * from "./diff.ts";
 export * from "./errors.ts";
-export * from "./http.ts";
 export * from "./image.ts";
 export * from "./lock.ts";
 export * from "./options.ts";

@@ -1,3 +1,4 @@
+import { targetFor } from "@mlflow-dev/mlflow-client";
 import { AUTH_ADMIN_USER, type SecretName } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
@@ -13,7 +14,6 @@ import {
   taskDefinitionChanges,
 } from "./diff.ts";
 import { DeployError } from "./errors.ts";
-import { targetFor } from "./http.ts";
 import { type DockerOptions, type ImageChoice, resolveImage } from "./image.ts";
 import { withLock } from "./lock.ts";
 import { type MigrationResult, runMigration } from "./migrate.ts";

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import type { MlflowClient, ReadinessCheck } from "@mlflow-dev/mlflow-client";
 import { environmentNames } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
@@ -157,11 +158,15 @@ async function runLive(values: Record<string, unknown>, json: boolean): Promise<
         exitCode: EXIT.invalidInput,
         hint: "HOST:PORT must be the host and port of one of the two URLs (port 80 for http://, 443 for https://).",
       });
-  const { MlflowClient, runWorkload, compare, liveReport, formatLiveReport } = await import("@mlflow-dev/parity");
+  const { MlflowClient } = await import("@mlflow-dev/mlflow-client");
+  const { runWorkload, compare, liveReport, formatLiveReport } = await import("@mlflow-dev/parity");
   const options = (side: Side) => {
-    const connectTo = connectToFor(urls[side], rules);
+    const to = connectToFor(urls[side], rules);
     const c = creds[side];
-    return { ...(c ? { credentials: c } : {}), ...(connectTo ? { connectTo } : {}) };
+    return {
+      ...(c ? { credentials: c } : {}),
+      ...(to ? { via: `${new URL(urls[side]).protocol}//${to.host}:${to.port}` } : {}),
+    };
   };
   const clients = {
     local: new MlflowClient(urls.local, options("local")),
@@ -188,24 +193,17 @@ async function runLive(values: Record<string, unknown>, json: boolean): Promise<
   return complete && report.differences.length === 0 ? EXIT.ok : EXIT.failed;
 }
 
-type Probe = {
-  request: (
-    m: "GET",
-    p: string,
-    o?: { query?: Record<string, string | number> },
-  ) => Promise<{ status: number; text: string }>;
-};
-
 /**
  * Before anything is created: the server answers /health, accepts the credentials, and its API
  * answers several times in a row (a freshly started server loads its workers lazily; a worker
  * that is still starting can drop a connection).
  */
-async function preflight(side: Side, client: Probe, url: string, warmUpMs = 120_000): Promise<void> {
-  const reason = (e: unknown) => (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+async function preflight(side: Side, client: MlflowClient, url: string, warmUpMs = 120_000): Promise<void> {
+  const { NotReadyError, waitUntilReady } = await import("@mlflow-dev/mlflow-client");
+  const reason = (e: unknown) => (e as { code?: string }).code ?? (e as Error).message;
   let health: number;
   try {
-    health = (await client.request("GET", "/health")).status;
+    health = (await client.request("GET", "/health", { retry: false })).status;
   } catch (e) {
     throw new UserError(`parity: cannot reach the ${side} server at ${url}: ${reason(e)}`, {
       hint:
@@ -218,34 +216,30 @@ async function preflight(side: Side, client: Probe, url: string, warmUpMs = 120_
     throw new UserError(`parity: the ${side} server at ${url} answers /health with HTTP ${health}`, {
       hint: "Wait until it is healthy (mlflow-dev status), then run parity again.",
     });
-  const deadline = Date.now() + warmUpMs;
-  let inARow = 0;
-  let last = "";
-  while (inARow < 5) {
-    try {
-      const probe = await client.request("GET", "/api/2.0/mlflow/experiments/search", { query: { max_results: 1 } });
-      if (probe.status === 403 && /host header/i.test(probe.text))
-        throw new UserError(`parity: the ${side} server at ${url} does not accept its Host header (HTTP 403)`, {
-          hint: `MLflow answers only the hosts it allows: add ${new URL(url).host} to them (mlflow.allowedHosts in the spec, or the server's --allowed-hosts).`,
-        });
-      if (probe.status === 401 || probe.status === 403)
-        throw new UserError(`parity: the ${side} server at ${url} refused the request (HTTP ${probe.status})`, {
-          hint:
-            probe.status === 401
-              ? `It runs with basic auth: set ${CREDENTIAL_VARS[side].username} and ${CREDENTIAL_VARS[side].password} (or MLFLOW_TRACKING_USERNAME/PASSWORD for both).`
-              : "The user may not read experiments: use a user with access to the whole server (the workload creates and deletes its own experiments).",
-        });
-      if (probe.status !== 200) throw new Error(`HTTP ${probe.status}`);
-      inARow++;
-    } catch (e) {
-      if (e instanceof UserError) throw e;
-      inARow = 0;
-      last = reason(e);
-      if (Date.now() > deadline)
-        throw new UserError(`parity: the ${side} server at ${url} does not answer its API reliably: ${last}`, {
-          hint: "Check its logs (mlflow-dev logs mlflow for the local stack), then run parity again.",
-        });
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+  const api: ReadinessCheck = async (c) => {
+    const probe = await c.request("GET", "/api/2.0/mlflow/experiments/search", {
+      query: { max_results: 1 },
+      retry: false,
+    });
+    if (probe.status === 403 && /host header/i.test(probe.text))
+      throw new UserError(`parity: the ${side} server at ${url} does not accept its Host header (HTTP 403)`, {
+        hint: `MLflow answers only the hosts it allows: add ${new URL(url).host} to them (mlflow.allowedHosts in the spec, or the server's --allowed-hosts).`,
+      });
+    if (probe.status === 401 || probe.status === 403)
+      throw new UserError(`parity: the ${side} server at ${url} refused the request (HTTP ${probe.status})`, {
+        hint:
+          probe.status === 401
+            ? `It runs with basic auth: set ${CREDENTIAL_VARS[side].username} and ${CREDENTIAL_VARS[side].password} (or MLFLOW_TRACKING_USERNAME/PASSWORD for both).`
+            : "The user may not read experiments: use a user with access to the whole server (the workload creates and deletes its own experiments).",
+      });
+    return probe.status === 200 ? { ready: true } : { ready: false, reason: `HTTP ${probe.status}` };
+  };
+  try {
+    await waitUntilReady(client, { checks: [api], consecutive: 5, timeoutMs: warmUpMs, intervalMs: 1000 });
+  } catch (e) {
+    if (!(e instanceof NotReadyError)) throw e;
+    throw new UserError(`parity: the ${side} server at ${url} does not answer its API reliably: ${e.last}`, {
+      hint: "Check its logs (mlflow-dev logs mlflow for the local stack), then run parity again.",
+    });
   }
 }

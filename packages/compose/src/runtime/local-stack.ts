@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { healthCheck, MlflowClient, NotReadyError, waitUntilReady } from "@mlflow-dev/mlflow-client";
 import type { LocalModel, LocalTarget } from "@mlflow-dev/spec";
 import { writeLocalFiles } from "../local-files.ts";
 import { SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
@@ -272,20 +273,19 @@ async function checkImages(model: LocalModel, docker: ContainerClient, progress:
     );
 }
 
+/** Waits for `url` (the server's health endpoint) to answer 200. */
 export async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
-      if (r.ok) return;
-      last = `HTTP ${r.status}`;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 500));
+  const { origin, pathname, search } = new URL(url);
+  try {
+    await waitUntilReady(new MlflowClient(origin), {
+      timeoutMs,
+      intervalMs: 500,
+      checks: [healthCheck({ path: `${pathname}${search}`, timeoutMs: 3000 })],
+    });
+  } catch (e) {
+    if (!(e instanceof NotReadyError)) throw e;
+    throw new Error(`${url} did not answer 200 within ${timeoutMs / 1000}s (last: ${e.last})`);
   }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs / 1000}s (last: ${last})`);
 }
 
 export interface DownOptions {

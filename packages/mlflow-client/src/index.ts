@@ -1,0 +1,5 @@
+export * from "./client.ts";
+export * from "./errors.ts";
+export * from "./readiness.ts";
+export * from "./retry.ts";
+export * from "./transport.ts";
