@@ -14,7 +14,6 @@ import {
   parseHolder,
   send,
   stackFailureMessage,
-  stackPhase,
   summarizeChanges,
   targetFor,
   taskDefinitionChanges,
@@ -27,26 +26,6 @@ import { exampleModel } from "./helpers.ts";
 
 const basic = exampleModel("basic", "staging");
 const byo = exampleModel("existing-vpc", "prod");
-
-describe("stackPhase", () => {
-  it.each([
-    [undefined, "absent"],
-    ["DELETE_COMPLETE", "absent"],
-    ["REVIEW_IN_PROGRESS", "create"],
-    ["ROLLBACK_COMPLETE", "create"],
-    ["CREATE_IN_PROGRESS", "busy"],
-    ["UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "busy"],
-    ["CREATE_COMPLETE", "update"],
-    ["UPDATE_COMPLETE", "update"],
-    ["UPDATE_ROLLBACK_COMPLETE", "update"],
-    ["IMPORT_COMPLETE", "update"],
-    ["UPDATE_ROLLBACK_FAILED", "broken"],
-    ["DELETE_FAILED", "broken"],
-    ["ROLLBACK_FAILED", "broken"],
-  ])("%s -> %s", (status, phase) => {
-    expect(stackPhase(status)).toBe(phase);
-  });
-});
 
 describe("change-set diff", () => {
   const changes = [

@@ -9,7 +9,8 @@ import { withLock } from "./lock.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { deleteSecrets } from "./secrets.ts";
-import { createChangeSet, deleteStack, executeChangeSet, getStack, stackParameters, stackPhase } from "./stack.ts";
+import { createChangeSet, deleteStack, executeChangeSet, getStack, stackParameters } from "./stack.ts";
+import { destroyStackAction } from "./stack-status.ts";
 
 export interface DestroyOptions extends RunnerOptions, Teardown {}
 
@@ -51,15 +52,12 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
     secrets: [],
   };
   const stack = await getStack(cfn, name);
-  const phase = stackPhase(stack?.status);
-  if (phase === "busy")
-    throw new DeployError(`the stack ${name} is ${stack?.status}: another operation is running on it`, {
-      hint: "Wait until it finishes, then run destroy again.",
-    });
+  const action = destroyStackAction(name, stack);
+  if (action.do === "refuse") throw new DeployError(action.message, { hint: action.hint });
 
   let databaseId: string | undefined;
   report.step("[2/5] teardown settings");
-  if (stack && phase === "update") {
+  if (stack && action.do === "teardown-then-delete") {
     databaseId = await physicalId(clients, name, LogicalId.database);
     const deployed = await deployedTemplate(clients, name);
     const changeSet = await createChangeSet(

@@ -13,3 +13,4 @@ export * from "./report.ts";
 export * from "./secrets.ts";
 export * from "./smoke.ts";
 export * from "./stack.ts";
+export * from "./stack-status.ts";

@@ -18,7 +18,8 @@ import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
 import { describeSecrets } from "./secrets.ts";
-import { createChangeSet, deleteChangeSet, getStack, stackParameters, stackPhase } from "./stack.ts";
+import { createChangeSet, deleteChangeSet, getStack, stackParameters } from "./stack.ts";
+import { planStackAction } from "./stack-status.ts";
 import { serviceVersionChange } from "./upgrade.ts";
 
 export interface PlanOptions extends RunnerOptions {
@@ -70,20 +71,17 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
 
   report.step(`infrastructure: stack ${name}`);
   const stack = await getStack(clients.cloudformation, name);
-  const phase = stackPhase(stack?.status);
+  const stackAction = planStackAction(stack);
   const template = toTemplate(model);
   let infrastructure: ResourceChange[] = [];
-  let stackAction: PlanResult["stackAction"];
-  if (phase === "absent" || phase === "create") {
-    stackAction = "create";
+  if (stackAction === "create") {
     infrastructure = Object.entries(template.Resources).map(([logicalId, r]) => ({
       action: "Add",
       logicalId,
       type: r.Type,
       details: r.Condition ? ["on the first rollout"] : [],
     }));
-  } else if (phase === "update") {
-    stackAction = "update";
+  } else if (stackAction === "update") {
     const secretArns: Partial<Record<SecretName, string>> = {};
     for (const s of secretStatus) if (s.arn) secretArns[s.name] = s.arn;
     const changeSet = await createChangeSet(
@@ -101,14 +99,14 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
     );
     if (!changeSet.empty) await deleteChangeSet(clients.cloudformation, changeSet.id, name);
     infrastructure = changeSet.changes;
-  } else stackAction = "blocked";
+  }
 
   report.step("service");
   const outputs = stack?.outputs ?? {};
   const image = plannedImage(model, outputs, options.specDir);
   const service: PlanResult["service"] = { action: "create", changes: [] };
   let mlflowVersion: VersionChange = { kind: "first", to: model.mlflow.version };
-  if (phase === "update" && outputs[OutputName.executionRoleArn]) {
+  if (stackAction === "update" && outputs[OutputName.executionRoleArn]) {
     const existing = await describeService(clients.ecs, model);
     const secretArns: Partial<Record<SecretName, string>> = {};
     for (const s of secretStatus) if (s.arn) secretArns[s.name] = s.arn;

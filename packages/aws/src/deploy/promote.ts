@@ -31,15 +31,8 @@ import {
 } from "./rollout.ts";
 import { ensureSecrets, readSecretValue } from "./secrets.ts";
 import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
-import {
-  createChangeSet,
-  deleteStack,
-  executeChangeSet,
-  getStack,
-  type StackInfo,
-  stackParameters,
-  stackPhase,
-} from "./stack.ts";
+import { createChangeSet, deleteStack, executeChangeSet, getStack, type StackInfo, stackParameters } from "./stack.ts";
+import { promoteStackAction } from "./stack-status.ts";
 import { downgradeRefused, serviceVersionChange, setDesiredCount, snapshotBeforeUpgrade } from "./upgrade.ts";
 
 export interface PromoteOptions extends RunnerOptions, DockerOptions {
@@ -306,26 +299,14 @@ async function deployInfrastructure(
   const cfn = clients.cloudformation;
   const name = stackName(model);
   let stack = await getStack(cfn, name);
-  const phase = stackPhase(stack?.status);
-  if (phase === "busy")
-    throw new DeployError(`the stack ${name} is ${stack?.status}: another operation is running on it`, {
-      hint: "Wait until it finishes (aws cloudformation describe-stacks), then run promote again.",
-    });
-  if (phase === "broken")
-    throw new DeployError(
-      `the stack ${name} is ${stack?.status}${stack?.statusReason ? ` (${stack.statusReason})` : ""}`,
-      {
-        hint: stack?.status.endsWith("ROLLBACK_FAILED")
-          ? "Continue the rollback (aws cloudformation continue-update-rollback) or run mlflow-dev destroy, then promote again."
-          : "Inspect it in the CloudFormation console; mlflow-dev destroy removes it.",
-      },
-    );
-  if (stack?.status === "ROLLBACK_COMPLETE") {
+  const action = promoteStackAction(name, stack);
+  if (action.do === "refuse") throw new DeployError(action.message, { hint: action.hint });
+  if (action.do === "replace") {
     report.info(`the stack's first creation failed earlier and left it empty (ROLLBACK_COMPLETE): deleting it first`);
     await deleteStack(cfn, name, report, wait);
     stack = undefined;
   }
-  let type: "CREATE" | "UPDATE" = phase === "update" ? "UPDATE" : "CREATE";
+  let type: "CREATE" | "UPDATE" = action.do === "update" ? "UPDATE" : "CREATE";
   const template = toTemplate(model);
   if (type === "CREATE" && (await bucketExists(clients, model.artifacts.bucket))) {
     // The bucket outlived an earlier destroy (it keeps the artifacts): the new stack adopts it
@@ -368,7 +349,7 @@ async function deployInfrastructure(
       parameters: stackParameters(
         model,
         secretArns,
-        stack?.parameters[ParameterName.taskDefinitionArn] !== undefined && phase === "update"
+        stack?.parameters[ParameterName.taskDefinitionArn] !== undefined && action.do === "update"
           ? { usePrevious: true }
           : { value: "" },
       ),

@@ -6,6 +6,7 @@ import { ParameterName, secretParameterName } from "../names.ts";
 import { type ChangeAction, changedAttributes, type ResourceChange } from "./diff.ts";
 import { awsErrorMessage, DeployError } from "./errors.ts";
 import { type Reporter, sleep } from "./report.ts";
+import { failedStackHint, isSuccess, isTerminal } from "./stack-status.ts";
 
 /** CloudFormation: stacks, change sets, waiting with progress, and the events of a failure. */
 
@@ -43,28 +44,6 @@ export async function getStack(cfn: CloudFormation, name: string): Promise<Stack
     if (/does not exist/.test(awsErrorMessage(e))) return undefined;
     throw e;
   }
-}
-
-export type StackPhase = "absent" | "create" | "update" | "busy" | "broken";
-
-/**
- * What a deploy can do with a stack in this status: create it (absent, or left empty by a failed
- * creation or a change set under review), update it, wait (busy), or nothing (broken).
- */
-export function stackPhase(status: string | undefined): StackPhase {
-  if (status === undefined || status === "DELETE_COMPLETE") return "absent";
-  if (status === "REVIEW_IN_PROGRESS" || status === "ROLLBACK_COMPLETE") return "create";
-  if (status.endsWith("_IN_PROGRESS")) return "busy";
-  if (/^(CREATE|UPDATE|IMPORT)_COMPLETE$|^(UPDATE|IMPORT)_ROLLBACK_COMPLETE$/.test(status)) return "update";
-  return "broken";
-}
-
-export function isTerminal(status: string): boolean {
-  return !status.endsWith("_IN_PROGRESS");
-}
-
-export function isSuccess(status: string): boolean {
-  return /^(CREATE|UPDATE|IMPORT|DELETE)_COMPLETE$/.test(status);
 }
 
 /** The stack parameters: every secret's ARN and the task definition (a value, or the previous one). */
@@ -269,7 +248,7 @@ export async function waitForStack(
       if (isSuccess(stack.status)) return stack;
       const validation = await validationFailures(cfn, stackName);
       throw new DeployError(stackFailureMessage(stackName, stack, [...failures, ...validation]), {
-        hint: rollbackHint(stack.status),
+        hint: failedStackHint(stack.status),
       });
     }
     if (Date.now() > deadline)
@@ -351,16 +330,6 @@ export function stackFailureMessage(
     `the stack ${stackName} ended in ${stack.status}${stack.statusReason ? ` (${stack.statusReason})` : ""}${lines.length ? "; failed resources:" : ""}`,
     ...lines,
   ].join("\n");
-}
-
-function rollbackHint(status: string): string {
-  if (status === "ROLLBACK_COMPLETE")
-    return "The stack was rolled back: the resources it created were deleted. Fix the cause above, then run the command again (the empty stack is replaced).";
-  if (status === "UPDATE_ROLLBACK_COMPLETE")
-    return "The update was rolled back: the stack is as it was before. Fix the cause above, then run the command again.";
-  if (status.endsWith("ROLLBACK_FAILED"))
-    return "The rollback itself failed: see the events above, fix the resources named there, then continue the rollback with `aws cloudformation continue-update-rollback` (or delete the stack).";
-  return "See the events above.";
 }
 
 /** Deletes a stack and waits until it is gone, printing its events. */
