@@ -2,15 +2,17 @@ import { parse } from "yaml";
 import type { AwsModel } from "../aws-model.ts";
 import { type Teardown, type Template, withTeardown } from "../cloudformation/template.ts";
 import { LogicalId, migrationTaskFamily, stackName, taskFamily } from "../names.ts";
+import { createChangeSet, executeChangeSet } from "./change-set.ts";
 import type { AwsClients } from "./clients.ts";
 import { formatChanges } from "./diff.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 import { withLock } from "./lock.ts";
-import type { RunnerOptions } from "./options.ts";
+import { type RunnerOptions, waitOf } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { deleteSecrets } from "./secrets.ts";
-import { createChangeSet, deleteStack, executeChangeSet, getStack, stackParameters } from "./stack.ts";
+import { getStack, stackParameters } from "./stack-info.ts";
 import { destroyStackAction } from "./stack-status.ts";
+import { deleteStack } from "./stack-wait.ts";
 
 export interface DestroyOptions extends RunnerOptions, Teardown {}
 
@@ -40,8 +42,8 @@ export async function destroy(model: AwsModel, clients: AwsClients, options: Des
 }
 
 async function destroyLocked(model: AwsModel, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
-  const { report, waits } = options;
-  const wait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
+  const { report } = options;
+  const wait = waitOf(options, "stackTimeoutMs");
   const cfn = clients.cloudformation;
   const name = stackName(model);
   const result: DestroyResult = {

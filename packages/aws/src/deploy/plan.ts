@@ -4,6 +4,7 @@ import { toTemplate } from "../cloudformation/template.ts";
 import { deployContextFromStack } from "../context.ts";
 import { OutputName, stackName } from "../names.ts";
 import { toTaskDefinition } from "../task-definition.ts";
+import { createChangeSet, deleteChangeSet } from "./change-set.ts";
 import type { AwsClients } from "./clients.ts";
 import {
   type FieldChange,
@@ -14,11 +15,11 @@ import {
   taskDefinitionChanges,
 } from "./diff.ts";
 import { plannedImage } from "./image.ts";
-import type { RunnerOptions } from "./options.ts";
+import { type RunnerOptions, waitOf } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
 import { describeSecrets } from "./secrets.ts";
-import { createChangeSet, deleteChangeSet, getStack, stackParameters } from "./stack.ts";
+import { getStack, stackParameters } from "./stack-info.ts";
 import { planStackAction } from "./stack-status.ts";
 import { serviceVersionChange } from "./upgrade.ts";
 
@@ -53,7 +54,7 @@ export interface PlanResult {
  * change set (computed by CloudFormation, then deleted), and the task-definition fields that change.
  */
 export async function plan(model: AwsModel, clients: AwsClients, options: PlanOptions): Promise<PlanResult> {
-  const { report, waits } = options;
+  const { report } = options;
   const target = model.target;
   report.step("checks");
   const identity = await preflight(model, clients, report);
@@ -95,7 +96,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
         description: "mlflow-dev plan: computed to show the changes, then deleted",
       },
       "plan",
-      { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs },
+      waitOf(options, "stackTimeoutMs"),
     );
     if (!changeSet.empty) await deleteChangeSet(clients.cloudformation, changeSet.id, name);
     infrastructure = changeSet.changes;

@@ -4,6 +4,7 @@ import { toTemplate } from "../cloudformation/template.ts";
 import { type DeployContext, deployContextFromStack } from "../context.ts";
 import { LogicalId, OutputName, ParameterName, stackName } from "../names.ts";
 import { toTaskDefinition } from "../task-definition.ts";
+import { createChangeSet, executeChangeSet } from "./change-set.ts";
 import type { AwsClients } from "./clients.ts";
 import {
   formatChanges,
@@ -17,9 +18,9 @@ import { targetFor } from "./http.ts";
 import { type DockerOptions, type ImageChoice, resolveImage } from "./image.ts";
 import { withLock } from "./lock.ts";
 import { type MigrationResult, runMigration } from "./migrate.ts";
-import type { RunnerOptions } from "./options.ts";
+import { type RunnerOptions, waitOf } from "./options.ts";
+import { poll } from "./poll.ts";
 import { preflight } from "./preflight.ts";
-import { sleep } from "./report.ts";
 import {
   describeService,
   describeTaskDefinition,
@@ -31,8 +32,9 @@ import {
 } from "./rollout.ts";
 import { ensureSecrets, readSecretValue } from "./secrets.ts";
 import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
-import { createChangeSet, deleteStack, executeChangeSet, getStack, type StackInfo, stackParameters } from "./stack.ts";
+import { getStack, type StackInfo, stackParameters } from "./stack-info.ts";
 import { promoteStackAction } from "./stack-status.ts";
+import { deleteStack } from "./stack-wait.ts";
 import { downgradeRefused, serviceVersionChange, setDesiredCount, snapshotBeforeUpgrade } from "./upgrade.ts";
 
 export interface PromoteOptions extends RunnerOptions, DockerOptions {
@@ -77,7 +79,8 @@ export async function promote(model: AwsModel, clients: AwsClients, options: Pro
 
 async function promoteLocked(model: AwsModel, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
   const { report, waits } = options;
-  const stackWait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
+  const stackWait = waitOf(options, "stackTimeoutMs");
+  const serviceWait = waitOf(options, "serviceTimeoutMs");
   const name = stackName(model);
 
   // The MLflow version the service runs now: a downgrade stops here, before anything changes.
@@ -152,7 +155,7 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
         securityGroupId: outputs[OutputName.taskSecurityGroupId] ?? "",
       },
       report,
-      { pollMs: waits.pollMs, timeoutMs: waits.taskTimeoutMs },
+      waitOf(options, "taskTimeoutMs"),
     );
   } catch (e) {
     if (!upgrade) throw e;
@@ -180,10 +183,7 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
     await setServiceTaskDefinition(model, clients, registration.arn, options);
     if (upgrade) await setDesiredCount(clients, model, previousDesiredCount);
     report.info(`waiting for ${revisionOf(registration.arn)} to run steadily`);
-    await waitForSteadyState(clients, model, ctx, registration.arn, report, {
-      pollMs: waits.pollMs,
-      timeoutMs: waits.serviceTimeoutMs,
-    });
+    await waitForSteadyState(clients, model, ctx, registration.arn, report, serviceWait);
     report.step(stepTitle("smoke test", url));
     try {
       result.smokeTest = await smokeTest(target, model, {
@@ -212,10 +212,7 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
     report.step(`rolling back to ${revisionOf(currentArn)}`);
     try {
       await setServiceTaskDefinition(model, clients, currentArn, options);
-      await waitForSteadyState(clients, model, ctx, currentArn, report, {
-        pollMs: waits.pollMs,
-        timeoutMs: waits.serviceTimeoutMs,
-      });
+      await waitForSteadyState(clients, model, ctx, currentArn, report, serviceWait);
       await waitForHealth(target, model, { healthTimeoutMs: waits.healthTimeoutMs, pollMs: waits.pollMs });
       report.info(`${revisionOf(currentArn)} runs again and ${url} answers ${model.mlflow.healthPath}`);
     } catch (rollbackError) {
@@ -236,12 +233,14 @@ async function promoteLocked(model: AwsModel, clients: AwsClients, options: Prom
 
   /** Why tasks of the revision stopped, waiting a few polls for ECS to record a task that just died. */
   async function stoppedTaskCause(arn: string): Promise<string> {
-    for (let i = 0; i < 4; i++) {
-      const details = await stoppedTaskDetails(clients, model, ctx, arn);
-      if (details) return details;
-      await sleep(waits.pollMs);
-    }
-    return "";
+    const details = await poll({
+      clock: serviceWait.clock,
+      intervalMs: serviceWait.pollMs,
+      timeoutMs: serviceWait.timeoutMs,
+      maxAttempts: 4,
+      check: async () => (await stoppedTaskDetails(clients, model, ctx, arn)) || undefined,
+    });
+    return details ?? "";
   }
 
   async function setServiceTaskDefinition(
@@ -294,8 +293,8 @@ async function deployInfrastructure(
   secretArns: Partial<Record<SecretName, string>>,
   options: PromoteOptions,
 ): Promise<Infrastructure> {
-  const { report, waits } = options;
-  const wait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
+  const { report } = options;
+  const wait = waitOf(options, "stackTimeoutMs");
   const cfn = clients.cloudformation;
   const name = stackName(model);
   let stack = await getStack(cfn, name);
