@@ -6,6 +6,7 @@ export * from "./diff.ts";
 export * from "./errors.ts";
 export * from "./http.ts";
 export * from "./image.ts";
+export * from "./infrastructure.ts";
 export * from "./lock.ts";
 export * from "./options.ts";
 export * from "./plan.ts";

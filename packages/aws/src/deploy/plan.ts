@@ -3,6 +3,7 @@ import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
 import { deployContextFromStack } from "../context.ts";
 import { OutputName, stackName } from "../names.ts";
+import { describeRolloutStep, type RolloutStep, toRolloutPlan } from "../rollout-plan.ts";
 import { toTaskDefinition } from "../task-definition.ts";
 import { createChangeSet, deleteChangeSet } from "./change-set.ts";
 import type { AwsClients } from "./clients.ts";
@@ -45,6 +46,8 @@ export interface PlanResult {
   };
   /** The MLflow version the service runs against the spec's (an upgrade is done with downtime). */
   mlflowVersion: VersionChange;
+  /** The steps promote runs, in order (the plan it executes). */
+  rollout: RolloutStep[];
   /** Nothing would change. */
   upToDate: boolean;
 }
@@ -132,6 +135,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
     image,
     service,
     mlflowVersion,
+    rollout: toRolloutPlan(model, { imageUri: image }),
     upToDate:
       stackAction === "update" &&
       infrastructure.length === 0 &&
@@ -177,6 +181,10 @@ export function formatPlan(p: PlanResult): string {
       `  ~ new revision replacing ${revisionOf(p.service.currentTaskDefinition)}; the migration task runs first:`,
     );
     out.push(...p.service.changes.map((c) => `      ${formatFieldChange(c)}`));
+  }
+  if (p.rollout?.length) {
+    out.push("", "rollout (the steps promote runs, in this order):");
+    out.push(...p.rollout.map((s, i) => `  ${i + 1}. ${describeRolloutStep(s)}`));
   }
   out.push(
     "",
