@@ -2,17 +2,16 @@ import { parse } from "yaml";
 import type { AwsModel } from "../aws-model.ts";
 import { type Teardown, type Template, withTeardown } from "../cloudformation/template.ts";
 import { LogicalId, migrationTaskFamily, stackName, taskFamily } from "../names.ts";
-import { createChangeSet, executeChangeSet } from "./change-set.ts";
 import type { AwsClients } from "./clients.ts";
 import { formatChanges } from "./diff.ts";
+import { awsDeployEngine } from "./engine.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 import { withLock } from "./lock.ts";
-import { type RunnerOptions, waitOf } from "./options.ts";
+import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { deleteSecrets } from "./secrets.ts";
-import { getStack, stackParameters } from "./stack-info.ts";
+import { stackParameters } from "./stack-info.ts";
 import { destroyStackAction } from "./stack-status.ts";
-import { deleteStack } from "./stack-wait.ts";
 
 export interface DestroyOptions extends RunnerOptions, Teardown {}
 
@@ -43,8 +42,7 @@ export async function destroy(model: AwsModel, clients: AwsClients, options: Des
 
 async function destroyLocked(model: AwsModel, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
   const { report } = options;
-  const wait = waitOf(options, "stackTimeoutMs");
-  const cfn = clients.cloudformation;
+  const engine = awsDeployEngine(clients, options);
   const name = stackName(model);
   const result: DestroyResult = {
     environment: model.environment,
@@ -53,7 +51,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
     taskDefinitionsDeregistered: [],
     secrets: [],
   };
-  const stack = await getStack(cfn, name);
+  const stack = await engine.describeStack(name);
   const action = destroyStackAction(name, stack);
   if (action.do === "refuse") throw new DeployError(action.message, { hint: action.hint });
 
@@ -62,8 +60,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
   if (stack && action.do === "teardown-then-delete") {
     databaseId = await physicalId(clients, name, LogicalId.database);
     const deployed = await deployedTemplate(clients, name);
-    const changeSet = await createChangeSet(
-      cfn,
+    const changeSet = await engine.prepareChangeSet(
       {
         stackName: name,
         type: "UPDATE",
@@ -73,12 +70,11 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
         description: "mlflow-dev destroy: deletion protection off, what the delete keeps",
       },
       "teardown",
-      wait,
     );
     if (changeSet.empty) report.info("nothing to change");
     else {
       for (const line of formatChanges(changeSet.changes)) report.info(line);
-      await executeChangeSet(cfn, name, changeSet, report, wait);
+      await engine.executeChangeSet(name, changeSet);
     }
     report.info(
       `database: ${options.skipFinalSnapshot ? "deleted without a final snapshot (--skip-final-snapshot)" : "a final snapshot is kept"}`,
@@ -91,7 +87,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
 
   report.step(`[3/5] stack ${name}`);
   if (stack) {
-    await deleteStack(cfn, name, report, wait);
+    await engine.deleteStack(name);
     result.stackDeleted = true;
     report.info("deleted");
   } else report.info("nothing to delete");

@@ -3,6 +3,7 @@ export * from "./clients.ts";
 export * from "./clock.ts";
 export * from "./destroy.ts";
 export * from "./diff.ts";
+export * from "./engine.ts";
 export * from "./errors.ts";
 export * from "./http.ts";
 export * from "./image.ts";

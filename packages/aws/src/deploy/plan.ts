@@ -5,7 +5,6 @@ import { deployContextFromStack } from "../context.ts";
 import { OutputName, stackName } from "../names.ts";
 import { describeRolloutStep, type RolloutStep, toRolloutPlan } from "../rollout-plan.ts";
 import { toTaskDefinition } from "../task-definition.ts";
-import { createChangeSet, deleteChangeSet } from "./change-set.ts";
 import type { AwsClients } from "./clients.ts";
 import {
   type FieldChange,
@@ -15,12 +14,13 @@ import {
   summarizeChanges,
   taskDefinitionChanges,
 } from "./diff.ts";
+import { awsDeployEngine } from "./engine.ts";
 import { plannedImage } from "./image.ts";
-import { type RunnerOptions, waitOf } from "./options.ts";
+import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
 import { describeSecrets } from "./secrets.ts";
-import { getStack, stackParameters } from "./stack-info.ts";
+import { stackParameters } from "./stack-info.ts";
 import { planStackAction } from "./stack-status.ts";
 import { serviceVersionChange } from "./upgrade.ts";
 
@@ -74,7 +74,8 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
   }));
 
   report.step(`infrastructure: stack ${name}`);
-  const stack = await getStack(clients.cloudformation, name);
+  const engine = awsDeployEngine(clients, options);
+  const stack = await engine.describeStack(name);
   const stackAction = planStackAction(stack);
   const template = toTemplate(model);
   let infrastructure: ResourceChange[] = [];
@@ -88,8 +89,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
   } else if (stackAction === "update") {
     const secretArns: Partial<Record<SecretName, string>> = {};
     for (const s of secretStatus) if (s.arn) secretArns[s.name] = s.arn;
-    const changeSet = await createChangeSet(
-      clients.cloudformation,
+    const changeSet = await engine.prepareChangeSet(
       {
         stackName: name,
         type: "UPDATE",
@@ -99,9 +99,8 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
         description: "mlflow-dev plan: computed to show the changes, then deleted",
       },
       "plan",
-      waitOf(options, "stackTimeoutMs"),
     );
-    if (!changeSet.empty) await deleteChangeSet(clients.cloudformation, changeSet.id, name);
+    if (!changeSet.empty) await engine.discardChangeSet(name, changeSet);
     infrastructure = changeSet.changes;
   }
 

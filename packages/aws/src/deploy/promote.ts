@@ -4,15 +4,15 @@ import { type DeployContext, deployContextFromStack, placeholderContext } from "
 import { OutputName, ParameterName, stackName } from "../names.ts";
 import { type RolloutStage, type RolloutStep, rolloutStages, toRolloutPlan } from "../rollout-plan.ts";
 import { type TaskDefinition, toTaskDefinition } from "../task-definition.ts";
-import { createChangeSet, executeChangeSet } from "./change-set.ts";
 import type { AwsClients } from "./clients.ts";
 import { formatChanges, formatFieldChange, type ResourceChange, taskDefinitionChanges } from "./diff.ts";
+import { awsDeployEngine, type DeployEngine } from "./engine.ts";
 import { DeployError } from "./errors.ts";
 import { type HttpTarget, targetFor } from "./http.ts";
 import { type DockerOptions, type ImageChoice, resolveImage } from "./image.ts";
 import { deployInfrastructure, type Infrastructure } from "./infrastructure.ts";
 import { withLock } from "./lock.ts";
-import { type MigrationResult, runMigration } from "./migrate.ts";
+import type { MigrationResult } from "./migrate.ts";
 import { type RunnerOptions, waitOf } from "./options.ts";
 import { poll, type WaitOptions } from "./poll.ts";
 import { preflight } from "./preflight.ts";
@@ -23,7 +23,6 @@ import {
   registerIfChanged,
   revisionOf,
   stoppedTaskDetails,
-  waitForSteadyState,
 } from "./rollout.ts";
 import { type EnsuredSecrets, ensureSecrets, readSecretValue } from "./secrets.ts";
 import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
@@ -99,7 +98,7 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
 
   infrastructure: async (run) => {
     run.step("infrastructure", `stack ${run.stackName}`);
-    run.infra = await deployInfrastructure(run.model, run.clients, run.need("secrets").arns, run.report, run.stackWait);
+    run.infra = await deployInfrastructure(run.engine, run.model, run.need("secrets").arns);
   },
 
   image: async (run) => {
@@ -119,17 +118,10 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
     run.step("migration", upgrade ? `upgrade from MLflow ${upgrade.from} to ${upgrade.to}` : "");
     if (upgrade) await stopWritersForUpgrade(run, upgrade);
     try {
-      run.result.migration = await runMigration(
-        run.clients,
-        run.model,
-        run.need("ctx"),
-        {
-          subnetIds: (run.outputs[OutputName.taskSubnetIds] ?? "").split(",").filter(Boolean),
-          securityGroupId: run.outputs[OutputName.taskSecurityGroupId] ?? "",
-        },
-        run.report,
-        waitOf(run.options, "taskTimeoutMs"),
-      );
+      run.result.migration = await run.engine.runMigrationTask(run.model, run.need("ctx"), {
+        subnetIds: (run.outputs[OutputName.taskSubnetIds] ?? "").split(",").filter(Boolean),
+        securityGroupId: run.outputs[OutputName.taskSecurityGroupId] ?? "",
+      });
     } catch (e) {
       if (!upgrade) throw e;
       // The old revision is what the database was made for (unless the schema changed partly).
@@ -172,7 +164,7 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
     if (run.need("current").unchanged) return;
     const arn = run.need("registered");
     run.report.info(`waiting for ${revisionOf(arn)} to run steadily`);
-    await waitForSteadyState(run.clients, run.model, run.need("ctx"), arn, run.report, run.serviceWait);
+    await run.engine.waitForDeployment(run.model, run.need("ctx"), arn);
   },
 
   "smoke-test": async (run) => {
@@ -214,7 +206,7 @@ class Rollout {
   readonly clients: AwsClients;
   readonly options: PromoteOptions;
   readonly stackName: string;
-  readonly stackWait: WaitOptions;
+  readonly engine: DeployEngine;
   readonly serviceWait: WaitOptions;
   readonly healthWait: { healthTimeoutMs: number; pollMs: number };
   readonly checks: ServiceChecks;
@@ -238,7 +230,7 @@ class Rollout {
     this.clients = clients;
     this.options = options;
     this.stackName = stackName(model);
-    this.stackWait = waitOf(options, "stackTimeoutMs");
+    this.engine = awsDeployEngine(clients, options);
     this.serviceWait = waitOf(options, "serviceTimeoutMs");
     this.healthWait = { healthTimeoutMs: options.waits.healthTimeoutMs, pollMs: options.waits.pollMs };
     this.checks = options.serviceChecks ?? { waitForHealth, smokeTest };
@@ -384,7 +376,7 @@ async function recover(run: Rollout, e: unknown): Promise<DeployError> {
   report.step(`rolling back to ${revisionOf(previous)}`);
   try {
     await pointServiceAt(run, previous);
-    await waitForSteadyState(run.clients, model, run.need("ctx"), previous, report, run.serviceWait);
+    await run.engine.waitForDeployment(model, run.need("ctx"), previous);
     await run.checks.waitForHealth(run.target, model, run.healthWait);
     report.info(`${revisionOf(previous)} runs again and ${run.url} answers ${model.mlflow.healthPath}`);
   } catch (rollbackError) {
@@ -404,9 +396,8 @@ async function recover(run: Rollout, e: unknown): Promise<DeployError> {
 
 /** The stack's TaskDefinitionArn parameter set to the revision, through a change set. */
 async function pointServiceAt(run: Rollout, arn: string): Promise<void> {
-  const { clients, model, report } = run;
-  const cs = await createChangeSet(
-    clients.cloudformation,
+  const { engine, model, report } = run;
+  const cs = await engine.prepareChangeSet(
     {
       stackName: run.stackName,
       type: "UPDATE",
@@ -415,14 +406,13 @@ async function pointServiceAt(run: Rollout, arn: string): Promise<void> {
       description: `mlflow-dev promote: service on ${revisionOf(arn)}`,
     },
     "rollout",
-    run.stackWait,
   );
   if (cs.empty) {
     report.info(`the stack already points the service at ${revisionOf(arn)}`);
     return;
   }
   for (const line of formatChanges(cs.changes)) report.info(line);
-  await executeChangeSet(clients.cloudformation, run.stackName, cs, report, run.stackWait);
+  await engine.executeChangeSet(run.stackName, cs);
 }
 
 /** Why tasks of the revision stopped, waiting a few polls for ECS to record a task that just died. */
