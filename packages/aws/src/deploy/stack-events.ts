@@ -35,16 +35,19 @@ export class StackEventStream {
    */
   async next(): Promise<StackEvent[]> {
     const fresh: StackEvent[] = [];
+    const pages = paginateDescribeStackEvents({ client: this.cfn, stopOnSameToken: true }, { StackName: this.stack });
     try {
-      for await (const page of paginateDescribeStackEvents({ client: this.cfn }, { StackName: this.stack })) {
+      for await (const page of pages) {
         const events = page.StackEvents ?? [];
-        fresh.push(...events.filter((e) => !this.seen.has(e.EventId ?? "")));
-        if (events.some((e) => this.seen.has(e.EventId ?? ""))) break;
+        const unseen = events.filter((e) => !this.seen.has(e.EventId ?? ""));
+        for (const e of unseen) this.seen.add(e.EventId ?? "");
+        fresh.push(...unseen);
+        // A page with an event seen before reaches what is known; one with nothing new, too.
+        if (unseen.length < events.length || unseen.length === 0) break;
       }
     } catch {
       // The stack is gone (or not there yet): nothing to show.
     }
-    for (const e of fresh) this.seen.add(e.EventId ?? "");
     return fresh.reverse();
   }
 }
