@@ -13,9 +13,11 @@ import {
 import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeRegionsCommand } from "@aws-sdk/client-ec2";
 import {
+  DeregisterTaskDefinitionCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
+  ListTaskDefinitionsCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
@@ -24,7 +26,12 @@ import {
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
 import { HeadBucketCommand } from "@aws-sdk/client-s3";
-import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+} from "@aws-sdk/client-secrets-manager";
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
@@ -196,6 +203,10 @@ export class FakeAws {
       return { ARN: this.secretArn(i.Name) };
     });
     fake(c.secretsManager, GetSecretValueCommand, () => ({ SecretString: "value" }));
+    fake(c.secretsManager, DeleteSecretCommand, (i) => {
+      this.secrets.delete(i.SecretId);
+      return {};
+    });
 
     fake(c.cloudformation, DescribeStacksCommand, (i) => this.describeStacks(i.StackName));
     fake(c.cloudformation, DescribeStackEventsCommand, (i) => this.describeStackEvents(i.StackName, i.NextToken));
@@ -226,6 +237,16 @@ export class FakeAws {
       const arn = `arn:aws:ecs:${this.model.target.region}:${ACCOUNT}:task-definition/${family}:${revision}`;
       const td = { ...i, taskDefinitionArn: arn, revision, status: "ACTIVE" };
       this.taskDefinitions.set(arn, td);
+      return { taskDefinition: td };
+    });
+    fake(c.ecs, ListTaskDefinitionsCommand, (i) => ({
+      taskDefinitionArns: [...this.taskDefinitions.entries()]
+        .filter(([, td]) => td.status === "ACTIVE" && String(td.family).startsWith(i.familyPrefix ?? ""))
+        .map(([arn]) => arn),
+    }));
+    fake(c.ecs, DeregisterTaskDefinitionCommand, (i) => {
+      const td = this.taskDefinitions.get(i.taskDefinition);
+      if (td) td.status = "INACTIVE";
       return { taskDefinition: td };
     });
     fake(c.ecs, RunTaskCommand, () => ({
