@@ -106,6 +106,8 @@ export class FakeAws {
   /** Images whose tasks stop before the rollout completes. */
   brokenImages = new Set<string>();
   migrationExitCode = 0;
+  /** Stack operations never end (for the timeouts). */
+  stuck = false;
   private readonly pageSize: number;
   private eventSeq = 0;
   private changeSetSeq = 0;
@@ -309,7 +311,7 @@ export class FakeAws {
     if (!this.stack) return;
     this.stack.status = inProgress;
     this.stack.finalStatus = final;
-    this.stack.pending = 2;
+    this.stack.pending = this.stuck ? Number.POSITIVE_INFINITY : 2;
     this.addEvent(this.stackName, "AWS::CloudFormation::Stack", inProgress);
   }
 

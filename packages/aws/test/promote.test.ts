@@ -261,6 +261,22 @@ describe("promote", () => {
     expect(fake.sent("CreateChangeSet")).toEqual([]);
   });
 
+  it("a stack that never settles: promote gives up after the stack timeout, on the fake clock", async () => {
+    const model = withImage(basic, GOOD);
+    const fake = await world(model);
+    fake.stuck = true;
+    const { opts, clock } = options();
+    const t0 = clock.now();
+    const error = await promote(model, fake.clients, opts).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toBe("the stack mlflow-dev-tracking-staging is still CREATE_IN_PROGRESS after 60 minutes");
+    expect(clock.now() - t0).toBeGreaterThan(opts.waits.stackTimeoutMs);
+    expect(new Set(clock.slept)).toEqual(new Set([opts.waits.pollMs]));
+    expect(fake.lock).toBeUndefined();
+  });
+
   it("a failed migration stops before the service is touched", async () => {
     const fake = await world();
     await run(fake, withImage(basic, GOOD));
