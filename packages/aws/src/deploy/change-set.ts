@@ -1,4 +1,4 @@
-import type { CloudFormation, Parameter } from "@aws-sdk/client-cloudformation";
+import { type CloudFormation, type Parameter, paginateDescribeChangeSet } from "@aws-sdk/client-cloudformation";
 import type { AwsModel } from "../aws-model.ts";
 import { toTags } from "../cloudformation/tags.ts";
 import { type ChangeAction, changedAttributes, type ResourceChange } from "./diff.ts";
@@ -104,13 +104,7 @@ export async function createChangeSet(
 
 async function listChanges(cfn: CloudFormation, id: string, stackName: string): Promise<ResourceChange[]> {
   const out: ResourceChange[] = [];
-  let token: string | undefined;
-  do {
-    const d = await cfn.describeChangeSet({
-      ChangeSetName: id,
-      StackName: stackName,
-      ...(token ? { NextToken: token } : {}),
-    });
+  for await (const d of paginateDescribeChangeSet({ client: cfn }, { ChangeSetName: id, StackName: stackName }))
     for (const c of d.Changes ?? []) {
       const rc = c.ResourceChange;
       if (!rc) continue;
@@ -123,8 +117,6 @@ async function listChanges(cfn: CloudFormation, id: string, stackName: string): 
         details: changedAttributes(rc.Details as never),
       });
     }
-    token = d.NextToken;
-  } while (token);
   return out;
 }
 

@@ -1,3 +1,4 @@
+import { paginateListTaskDefinitions } from "@aws-sdk/client-ecs";
 import { parse } from "yaml";
 import type { AwsModel } from "../aws-model.ts";
 import { type Teardown, type Template, withTeardown } from "../cloudformation/template.ts";
@@ -137,17 +138,12 @@ async function deployedTemplate(clients: AwsClients, stack: string): Promise<Tem
 /** Every ACTIVE revision of a family, deregistered (ECS keeps them INACTIVE). */
 async function deregisterFamily(clients: AwsClients, family: string): Promise<string[]> {
   const arns: string[] = [];
-  let token: string | undefined;
-  do {
-    const r = await clients.ecs.listTaskDefinitions({
-      familyPrefix: family,
-      status: "ACTIVE",
-      ...(token ? { nextToken: token } : {}),
-    });
-    // familyPrefix matches by prefix: the server family is a prefix of the migration family.
+  // familyPrefix matches by prefix: the server family is a prefix of the migration family.
+  for await (const r of paginateListTaskDefinitions(
+    { client: clients.ecs },
+    { familyPrefix: family, status: "ACTIVE" },
+  ))
     arns.push(...(r.taskDefinitionArns ?? []).filter((a) => a.split("/").pop()?.replace(/:\d+$/, "") === family));
-    token = r.nextToken;
-  } while (token);
   for (const arn of arns) await clients.ecs.deregisterTaskDefinition({ taskDefinition: arn });
   return arns;
 }
@@ -167,6 +163,7 @@ async function finalSnapshot(clients: AwsClients, databaseId: string): Promise<s
 /** Deletes every object version and delete marker, so CloudFormation can delete the bucket. */
 async function emptyBucket(clients: AwsClients, bucket: string, report: RunnerOptions["report"]): Promise<void> {
   let deleted = 0;
+  // ListObjectVersions has two markers and no SDK paginator: walked here.
   try {
     let keyMarker: string | undefined;
     let versionMarker: string | undefined;
