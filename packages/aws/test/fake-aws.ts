@@ -6,6 +6,7 @@ import {
   DescribeChangeSetCommand,
   DescribeEventsCommand,
   DescribeStackEventsCommand,
+  DescribeStackResourceCommand,
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
   type StackEvent,
@@ -25,6 +26,7 @@ import {
   StopTaskCommand,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
+import { CreateDBSnapshotCommand, DescribeDBSnapshotsCommand } from "@aws-sdk/client-rds";
 import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import {
   CreateSecretCommand,
@@ -106,6 +108,8 @@ export class FakeAws {
   /** Images whose tasks stop before the rollout completes. */
   brokenImages = new Set<string>();
   migrationExitCode = 0;
+  /** RDS snapshots taken. */
+  snapshots: string[] = [];
   /** Stack operations never end (for the timeouts). */
   stuck = false;
   private readonly pageSize: number;
@@ -212,6 +216,18 @@ export class FakeAws {
 
     fake(c.cloudformation, DescribeStacksCommand, (i) => this.describeStacks(i.StackName));
     fake(c.cloudformation, DescribeStackEventsCommand, (i) => this.describeStackEvents(i.StackName, i.NextToken));
+    fake(c.cloudformation, DescribeStackResourceCommand, (i) => ({
+      StackResourceDetail: { LogicalResourceId: i.LogicalResourceId, PhysicalResourceId: "tracking-staging-db" },
+    }));
+    fake(c.rds, CreateDBSnapshotCommand, (i) => {
+      this.snapshots.push(i.DBSnapshotIdentifier);
+      return { DBSnapshot: { DBSnapshotIdentifier: i.DBSnapshotIdentifier, Status: "creating" } };
+    });
+    fake(c.rds, DescribeDBSnapshotsCommand, (i) => ({
+      DBSnapshots: this.snapshots
+        .filter((id) => !i.DBSnapshotIdentifier || id === i.DBSnapshotIdentifier)
+        .map((id) => ({ DBSnapshotIdentifier: id, Status: "available" })),
+    }));
     fake(c.cloudformation, DescribeEventsCommand, () => ({ OperationEvents: [] }));
     fake(c.cloudformation, CreateChangeSetCommand, (i) => this.createChangeSet(i));
     fake(c.cloudformation, DescribeChangeSetCommand, (i) => this.describeChangeSet(i.ChangeSetName));
@@ -258,7 +274,18 @@ export class FakeAws {
       failures: [],
     }));
     fake(c.ecs, StopTaskCommand, () => ({}));
-    fake(c.ecs, UpdateServiceCommand, () => ({}));
+    fake(c.ecs, UpdateServiceCommand, (i) => {
+      const svc = this.service;
+      if (svc && i.desiredCount !== undefined) {
+        svc.desiredCount = i.desiredCount;
+        svc.runningCount = i.desiredCount;
+        for (const d of svc.deployments ?? []) {
+          d.desiredCount = i.desiredCount;
+          d.runningCount = i.desiredCount;
+        }
+      }
+      return { service: svc };
+    });
     fake(c.ecs, ListTasksCommand, (i) =>
       i.desiredStatus === "RUNNING" && this.service
         ? { taskArns: [`arn:aws:ecs:${this.model.target.region}:${ACCOUNT}:task/${clusterName(this.model)}/server`] }

@@ -277,6 +277,52 @@ describe("promote", () => {
     expect(fake.lock).toBeUndefined();
   });
 
+  describe("an MLflow upgrade", () => {
+    const old = withImage(basic, "ghcr.io/mlflow/mlflow:v3.16.1-full");
+    const from = { ...old, mlflow: { ...old.mlflow, version: "3.16.1" } } as AwsModel;
+    const to = withImage(basic, GOOD);
+
+    it("takes a snapshot, scales the service to zero, migrates, then rolls out at the old count", async () => {
+      const fake = await world();
+      await run(fake, from);
+      const r = await run(fake, to);
+      expect(r.error).toBeUndefined();
+      expect(r.lines).toContain("[5/7] migration: upgrade from MLflow 3.16.1 to 3.17.2");
+      expect(r.lines).toContain("  service scaled to zero (from 1): no server writes while the schema changes");
+      expect(r.result?.upgradeSnapshot).toMatch(/^tracking-staging-db-mlflow-3-16-1-to-3-17-2-\d{14}$/);
+      expect(fake.snapshots).toEqual([r.result?.upgradeSnapshot]);
+      expect(fake.sent("UpdateService").map((i) => i.desiredCount)).toEqual([0, 1]);
+      expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:2");
+    });
+
+    it("a failed smoke test after the migration does not put the old revision back (it cannot run on the new schema)", async () => {
+      const fake = await world();
+      await run(fake, from);
+      const r = await run(fake, to, {
+        ...passing,
+        smokeTest: async () => {
+          throw new Error("the smoke test failed");
+        },
+      });
+      expect(r.error?.message).toMatch(
+        /^the smoke test failed\nThe database has MLflow 3\.17\.2's schema now, on which 3\.16\.1 cannot run, so the previous revision is not put back: the service stays on mlflow-dev-tracking-staging-mlflow:2\. The database as it was before the upgrade is the snapshot tracking-staging-db-mlflow-3-16-1-to-3-17-2-\d{14}\.$/,
+      );
+      expect(r.lines.some((l) => l.startsWith("rolling back"))).toBe(false);
+      expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:2");
+    });
+
+    it("a downgrade is refused before anything changes", async () => {
+      const fake = await world();
+      await run(fake, to);
+      const r = await run(fake, from);
+      expect(r.error?.message).toMatch(/^mlflow\.version is 3\.16\.1, but the service runs MLflow 3\.17\.2/);
+      const sent = commandsSince(fake, r.calls);
+      for (const change of ["CreateSecret", "CreateChangeSet", "RegisterTaskDefinition", "UpdateService"])
+        expect(sent).not.toContain(change);
+      expect(fake.lock).toBeUndefined();
+    });
+  });
+
   it("a failed migration stops before the service is touched", async () => {
     const fake = await world();
     await run(fake, withImage(basic, GOOD));
