@@ -124,6 +124,8 @@ describe("promote", () => {
         expect(line, `${status} ${id}`).toHaveLength(1);
       }
     expect(fake.sent("DescribeStackEvents").some((i) => i.NextToken)).toBe(true);
+    // What happened before the change set was executed is not news.
+    expect(r.lines.filter((l) => l.includes("REVIEW_IN_PROGRESS"))).toEqual([]);
   });
 
   it("no-op: a second promote with nothing changed touches nothing and checks the health only", async () => {
