@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultWaits, destroy, memoryReporter } from "../src/deploy/index.ts";
+import { defaultWaits, destroy, memoryReporter, promote } from "../src/deploy/index.ts";
 import { FakeAws } from "./fake-aws.ts";
 import { fakeClock } from "./fake-clock.ts";
 import { exampleModel } from "./helpers.ts";
@@ -53,6 +53,40 @@ describe("destroy", () => {
     expect(aws.stack).toBeUndefined();
     // The wait for the deletion ran on the fake clock.
     expect(o.clock.slept.length).toBeGreaterThan(0);
+  });
+
+  it("a stack after a promote: the teardown settings through a change set, then the delete; the bucket and a snapshot kept", async () => {
+    aws = await FakeAws.start({ model });
+    const pulled = {
+      ...model,
+      mlflow: { ...model.mlflow, image: { kind: "pull", ref: "ghcr.io/mlflow/mlflow:v3.17.2-full" } },
+    } as typeof model;
+    await promote(pulled, aws.clients, {
+      ...options(),
+      specDir: ".",
+      serviceChecks: {
+        waitForHealth: async () => {},
+        smokeTest: async (t) => ({ url: t.url, experimentId: "1", runId: "r" }),
+      },
+    });
+    aws.snapshots.push("tracking-staging-db-final");
+    aws.infraChanges = [{ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" }];
+    const from = aws.calls.length;
+    const o = options();
+    const r = await destroy(pulled, aws.clients, o);
+    const sent = aws.calls.slice(from).map((c) => c.command);
+    expect(sent.indexOf("ExecuteChangeSet")).toBeLessThan(sent.indexOf("DeleteStack"));
+    expect(String(aws.calls.slice(from).find((c) => c.command === "CreateChangeSet")?.input.ChangeSetName)).toMatch(
+      /^mlflow-dev-teardown-/,
+    );
+    expect(r).toMatchObject({
+      stackDeleted: true,
+      finalSnapshot: "tracking-staging-db-final",
+      bucketKept: "tracking-staging-artifacts-123456789012",
+      taskDefinitionsDeregistered: [expect.stringMatching(/mlflow:1$/), expect.stringMatching(/migrate:1$/)],
+    });
+    expect(o.report.lines).toContain("  database: a final snapshot is kept");
+    expect(aws.stack).toBeUndefined();
   });
 
   it("no stack: nothing to delete", async () => {

@@ -9,6 +9,7 @@ import {
   DescribeStackResourceCommand,
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
+  GetTemplateCommand,
   type StackEvent,
 } from "@aws-sdk/client-cloudformation";
 import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
@@ -38,7 +39,7 @@ import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { type AwsClients, createAwsClients } from "../src/deploy/clients.ts";
-import type { AwsModel } from "../src/index.ts";
+import { type AwsModel, toTemplate } from "../src/index.ts";
 import { clusterName, OutputName, ParameterName, serviceName, stackName, taskFamily } from "../src/names.ts";
 
 /**
@@ -216,6 +217,7 @@ export class FakeAws {
 
     fake(c.cloudformation, DescribeStacksCommand, (i) => this.describeStacks(i.StackName));
     fake(c.cloudformation, DescribeStackEventsCommand, (i) => this.describeStackEvents(i.StackName, i.NextToken));
+    fake(c.cloudformation, GetTemplateCommand, () => ({ TemplateBody: JSON.stringify(toTemplate(this.model)) }));
     fake(c.cloudformation, DescribeStackResourceCommand, (i) => ({
       StackResourceDetail: { LogicalResourceId: i.LogicalResourceId, PhysicalResourceId: "tracking-staging-db" },
     }));
