@@ -16,7 +16,7 @@ import {
  * The ordered steps of a rollout, for the deploy tool to execute and for `plan` to print.
  * Secrets come first: the stack takes their ARNs as parameters (the database reads its master
  * password from one), so they must exist before the infrastructure is deployed. `promote`
- * (deploy/promote.ts) executes these steps in this order.
+ * (deploy/promote.ts) executes these steps in this order: one step function per step.
  */
 export type RolloutStep =
   | { step: "secrets"; names: string[] }
@@ -28,7 +28,7 @@ export type RolloutStep =
   | { step: "wait-steady"; cluster: string; service: string }
   | { step: "smoke-test"; path: string; urlOutput: string };
 
-export function toRolloutPlan(model: AwsModel, ctx: DeployContext): RolloutStep[] {
+export function toRolloutPlan(model: AwsModel, ctx: Pick<DeployContext, "imageUri">): RolloutStep[] {
   const migration = model.mlflow.migration;
   return [
     { step: "secrets", names: model.mlflow.secrets.map((s) => secretName(model, s.name)) },
@@ -55,6 +55,51 @@ export function toRolloutPlan(model: AwsModel, ctx: DeployContext): RolloutStep[
     { step: "wait-steady", cluster: clusterName(model), service: serviceName(model) },
     { step: "smoke-test", path: model.mlflow.healthPath, urlOutput: OutputName.serviceUrl },
   ];
+}
+
+/** The headings promote prints: its checks, then one per stage; register to wait-steady make the rollout. */
+export type RolloutStage = "secrets" | "infrastructure" | "image" | "migration" | "rollout" | "smoke test";
+
+const STAGE: Record<RolloutStep["step"], RolloutStage> = {
+  secrets: "secrets",
+  infrastructure: "infrastructure",
+  image: "image",
+  migrate: "migration",
+  register: "rollout",
+  "update-service": "rollout",
+  "wait-steady": "rollout",
+  "smoke-test": "smoke test",
+};
+
+export function rolloutStage(step: RolloutStep): RolloutStage {
+  return STAGE[step.step];
+}
+
+/** The stages of a plan, in order, each once. */
+export function rolloutStages(plan: RolloutStep[]): RolloutStage[] {
+  return [...new Set(plan.map(rolloutStage))];
+}
+
+/** One line per step, for plan to print what promote will run. */
+export function describeRolloutStep(s: RolloutStep): string {
+  switch (s.step) {
+    case "secrets":
+      return `secrets: create the missing ones of ${s.names.join(", ") || "(none)"}`;
+    case "infrastructure":
+      return `infrastructure: stack ${s.stack} through a change set`;
+    case "image":
+      return s.source === "build" ? `image: build ${s.image} and push it to ${s.repository}` : `image: ${s.image}`;
+    case "migrate":
+      return `migrate: one task of ${s.taskDefinitionFamily}: ${s.command}`;
+    case "register":
+      return `register: a revision of ${s.family} unless the latest one matches`;
+    case "update-service":
+      return `update-service: the stack's ${s.parameter} points ${s.service} at the revision`;
+    case "wait-steady":
+      return `wait-steady: ${s.service} in ${s.cluster} runs the revision steadily and healthy`;
+    case "smoke-test":
+      return `smoke-test: GET ${s.path} at the ${s.urlOutput} output, then a tracking round trip; a failure rolls back`;
+  }
 }
 
 const SUMMARY_LENGTH = 100;

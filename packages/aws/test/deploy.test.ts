@@ -14,39 +14,25 @@ import {
   parseHolder,
   send,
   stackFailureMessage,
-  stackPhase,
   summarizeChanges,
   targetFor,
   taskDefinitionChanges,
 } from "../src/deploy/index.ts";
 import { certificateProblem } from "../src/deploy/preflight.ts";
-import { LogicalId, placeholderContext, toTaskDefinition, toTemplate, withTeardown } from "../src/index.ts";
+import {
+  LogicalId,
+  placeholderContext,
+  toRolloutPlan,
+  toTaskDefinition,
+  toTemplate,
+  withTeardown,
+} from "../src/index.ts";
 import { exampleModel } from "./helpers.ts";
 
 /** The pure parts of the deploy runners; the runners themselves run against the emulator (test/integration). */
 
 const basic = exampleModel("basic", "staging");
 const byo = exampleModel("existing-vpc", "prod");
-
-describe("stackPhase", () => {
-  it.each([
-    [undefined, "absent"],
-    ["DELETE_COMPLETE", "absent"],
-    ["REVIEW_IN_PROGRESS", "create"],
-    ["ROLLBACK_COMPLETE", "create"],
-    ["CREATE_IN_PROGRESS", "busy"],
-    ["UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "busy"],
-    ["CREATE_COMPLETE", "update"],
-    ["UPDATE_COMPLETE", "update"],
-    ["UPDATE_ROLLBACK_COMPLETE", "update"],
-    ["IMPORT_COMPLETE", "update"],
-    ["UPDATE_ROLLBACK_FAILED", "broken"],
-    ["DELETE_FAILED", "broken"],
-    ["ROLLBACK_FAILED", "broken"],
-  ])("%s -> %s", (status, phase) => {
-    expect(stackPhase(status)).toBe(phase);
-  });
-});
 
 describe("change-set diff", () => {
   const changes = [
@@ -291,8 +277,26 @@ describe("formatPlan", () => {
     image: "ghcr.io/mlflow/mlflow:v3.17.2-full",
     service: { action: "unchanged", currentTaskDefinition: "arn:aws:ecs:eu-west-1:1:task-definition/f:4", changes: [] },
     mlflowVersion: { kind: "none" },
+    rollout: toRolloutPlan(basic, { imageUri: "ghcr.io/mlflow/mlflow:v3.17.2-full" }),
     upToDate: true,
   };
+
+  it("lists the steps promote runs, in the order it runs them", () => {
+    const lines = formatPlan(base).split("\n");
+    const from = lines.indexOf("rollout (the steps promote runs, in this order):");
+    expect(from).toBeGreaterThan(0);
+    expect(lines.slice(from + 1, from + 9).map((l) => l.replace(/:.*/, ""))).toEqual([
+      "  1. secrets",
+      "  2. infrastructure",
+      "  3. image",
+      "  4. migrate",
+      "  5. register",
+      "  6. update-service",
+      "  7. wait-steady",
+      "  8. smoke-test",
+    ]);
+    expect(lines[from + 3]).toBe("  3. image: ghcr.io/mlflow/mlflow:v3.17.2-full");
+  });
 
   it("says so when nothing would change", () => {
     expect(formatPlan(base)).toContain("no changes: promote would change nothing");

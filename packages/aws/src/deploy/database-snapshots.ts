@@ -10,7 +10,8 @@ import { withLock } from "./lock.ts";
 import type { DeployWaits, RunnerOptions } from "./options.ts";
 import { type PromoteOptions, type PromoteResult, promoteHoldingLock } from "./promote.ts";
 import { describeService, describeTaskDefinition } from "./rollout.ts";
-import { getStack, stackPhase } from "./stack.ts";
+import { getStack } from "./stack-info.ts";
+import { stackPhase } from "./stack-status.ts";
 import { databaseInstanceId, setDesiredCount } from "./upgrade.ts";
 
 /**

@@ -1,3 +1,4 @@
+import { paginateListTaskDefinitions } from "@aws-sdk/client-ecs";
 import type { DBSnapshot, Tag } from "@aws-sdk/client-rds";
 import { parse } from "yaml";
 import type { AwsModel } from "../aws-model.ts";
@@ -6,20 +7,14 @@ import { LogicalId, migrationTaskFamily, stackName, taskFamily } from "../names.
 import type { AwsClients } from "./clients.ts";
 import { snapshotTagsNow } from "./database-snapshots.ts";
 import { formatChanges } from "./diff.ts";
+import { awsDeployEngine } from "./engine.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 import { withLock } from "./lock.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { deleteSecrets } from "./secrets.ts";
-import {
-  createChangeSet,
-  databaseSnapshotParameter,
-  deleteStack,
-  executeChangeSet,
-  getStack,
-  stackParameters,
-  stackPhase,
-} from "./stack.ts";
+import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
+import { destroyStackAction } from "./stack-status.ts";
 
 export interface DestroyOptions extends RunnerOptions, Teardown {}
 
@@ -49,9 +44,8 @@ export async function destroy(model: AwsModel, clients: AwsClients, options: Des
 }
 
 async function destroyLocked(model: AwsModel, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
-  const { report, waits } = options;
-  const wait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
-  const cfn = clients.cloudformation;
+  const { report } = options;
+  const engine = awsDeployEngine(clients, options);
   const name = stackName(model);
   const result: DestroyResult = {
     environment: model.environment,
@@ -60,23 +54,19 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
     taskDefinitionsDeregistered: [],
     secrets: [],
   };
-  const stack = await getStack(cfn, name);
-  const phase = stackPhase(stack?.status);
-  if (phase === "busy")
-    throw new DeployError(`the stack ${name} is ${stack?.status}: another operation is running on it`, {
-      hint: "Wait until it finishes, then run destroy again.",
-    });
+  const stack = await engine.describeStack(name);
+  const action = destroyStackAction(name, stack);
+  if (action.do === "refuse") throw new DeployError(action.message, { hint: action.hint });
 
   let databaseId: string | undefined;
   let finalTags: Tag[] = [];
   report.step("[2/5] teardown settings");
-  if (stack && phase === "update") {
+  if (stack && action.do === "teardown-then-delete") {
     databaseId = await physicalId(clients, name, LogicalId.database);
     // What a later restore of the final snapshot needs to know, read while the service exists.
     if (databaseId && !options.skipFinalSnapshot) finalTags = await snapshotTagsNow(clients, model, "final");
     const deployed = await deployedTemplate(clients, name);
-    const changeSet = await createChangeSet(
-      cfn,
+    const changeSet = await engine.prepareChangeSet(
       {
         stackName: name,
         type: "UPDATE",
@@ -86,12 +76,11 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
         description: "mlflow-dev destroy: deletion protection off, what the delete keeps",
       },
       "teardown",
-      wait,
     );
     if (changeSet.empty) report.info("nothing to change");
     else {
       for (const line of formatChanges(changeSet.changes)) report.info(line);
-      await executeChangeSet(cfn, name, changeSet, report, wait);
+      await engine.executeChangeSet(name, changeSet);
     }
     report.info(
       `database: ${options.skipFinalSnapshot ? "deleted without a final snapshot (--skip-final-snapshot)" : "a final snapshot is kept"}`,
@@ -104,7 +93,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
 
   report.step(`[3/5] stack ${name}`);
   if (stack) {
-    await deleteStack(cfn, name, report, wait);
+    await engine.deleteStack(name);
     result.stackDeleted = true;
     report.info("deleted");
   } else report.info("nothing to delete");
@@ -158,17 +147,12 @@ async function deployedTemplate(clients: AwsClients, stack: string): Promise<Tem
 /** Every ACTIVE revision of a family, deregistered (ECS keeps them INACTIVE). */
 async function deregisterFamily(clients: AwsClients, family: string): Promise<string[]> {
   const arns: string[] = [];
-  let token: string | undefined;
-  do {
-    const r = await clients.ecs.listTaskDefinitions({
-      familyPrefix: family,
-      status: "ACTIVE",
-      ...(token ? { nextToken: token } : {}),
-    });
-    // familyPrefix matches by prefix: the server family is a prefix of the migration family.
+  // familyPrefix matches by prefix: the server family is a prefix of the migration family.
+  for await (const r of paginateListTaskDefinitions(
+    { client: clients.ecs },
+    { familyPrefix: family, status: "ACTIVE" },
+  ))
     arns.push(...(r.taskDefinitionArns ?? []).filter((a) => a.split("/").pop()?.replace(/:\d+$/, "") === family));
-    token = r.nextToken;
-  } while (token);
   for (const arn of arns) await clients.ecs.deregisterTaskDefinition({ taskDefinition: arn });
   return arns;
 }
@@ -188,6 +172,7 @@ async function finalSnapshot(clients: AwsClients, databaseId: string): Promise<D
 /** Deletes every object version and delete marker, so CloudFormation can delete the bucket. */
 async function emptyBucket(clients: AwsClients, bucket: string, report: RunnerOptions["report"]): Promise<void> {
   let deleted = 0;
+  // ListObjectVersions has two markers and no SDK paginator: walked here.
   try {
     let keyMarker: string | undefined;
     let versionMarker: string | undefined;

@@ -3,11 +3,12 @@ import type { DeployContext } from "../context.ts";
 import { LOG_STREAM_PREFIX } from "../names.ts";
 import { type MigrationPlacement, toMigrationRunTask, toMigrationTaskDefinition } from "../task-definition.ts";
 import type { AwsClients } from "./clients.ts";
+import { secondsSince } from "./clock.ts";
 import { awsErrorMessage, DeployError } from "./errors.ts";
 import { indentLines, lastLogLines, taskLogStream } from "./logs.ts";
-import { elapsed, type Reporter, sleep } from "./report.ts";
+import { poll, type WaitOptions } from "./poll.ts";
+import type { Reporter } from "./report.ts";
 import { registerIfChanged, revisionOf } from "./rollout.ts";
-import type { WaitOptions } from "./stack.ts";
 
 export interface MigrationResult {
   taskArn: string;
@@ -44,16 +45,20 @@ export async function runMigration(
     throw new DeployError(`the migration task could not be started: ${awsErrorMessage(e)}`, { cause: e });
   }
   report.info(`started ${taskArn.split("/").pop()}`);
-  const t0 = Date.now();
-  const deadline = t0 + wait.timeoutMs;
+  const { clock } = wait;
+  const t0 = clock.now();
   let last = "";
-  for (;;) {
-    const d = await clients.ecs.describeTasks({ cluster: input.cluster, tasks: [taskArn] });
-    const task = d.tasks?.[0];
-    const status = task?.lastStatus ?? "UNKNOWN";
-    if (status !== last) report.info(`${status} (${elapsed(t0)})`);
-    last = status;
-    if (status === "STOPPED") {
+  return poll<MigrationResult>({
+    clock,
+    intervalMs: wait.pollMs,
+    timeoutMs: wait.timeoutMs,
+    check: async () => {
+      const d = await clients.ecs.describeTasks({ cluster: input.cluster, tasks: [taskArn] });
+      const task = d.tasks?.[0];
+      const status = task?.lastStatus ?? "UNKNOWN";
+      if (status !== last) report.info(`${status} (${secondsSince(clock, t0)})`);
+      last = status;
+      if (status !== "STOPPED") return undefined;
       const container = task?.containers?.[0];
       const exitCode = container?.exitCode;
       if (exitCode === 0) return { taskArn, taskDefinitionArn: registration.arn };
@@ -72,13 +77,12 @@ export async function runMigration(
           hint: `The service was not touched. Fix the cause (database reachable from the tasks? image ${ctx.imageUri} correct?), then run mlflow-dev promote --env ${model.environment} again.`,
         },
       );
-    }
-    if (Date.now() > deadline) {
+    },
+    onTimeout: async () => {
       await clients.ecs.stopTask({ cluster: input.cluster, task: taskArn, reason: "mlflow-dev: migration timed out" });
-      throw new DeployError(
+      return new DeployError(
         `the migration task did not finish within ${Math.round(wait.timeoutMs / 1000)}s and was stopped`,
       );
-    }
-    await sleep(wait.pollMs);
-  }
+    },
+  });
 }

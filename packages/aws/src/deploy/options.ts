@@ -1,3 +1,5 @@
+import { type Clock, realClock } from "./clock.ts";
+import type { WaitOptions } from "./poll.ts";
 import type { Reporter } from "./report.ts";
 
 /** How long each wait may take, and how often to poll. */
@@ -23,4 +25,13 @@ export function defaultWaits(endpointUrl: string | undefined): DeployWaits {
 export interface RunnerOptions {
   report: Reporter;
   waits: DeployWaits;
+  /** Default: the real clock. Tests pass a fake one (clock.ts). */
+  clock?: Clock;
+}
+
+type Timeout = Exclude<keyof DeployWaits, "pollMs">;
+
+/** The wait for one kind of operation: its timeout, the poll interval and the runner's clock. */
+export function waitOf(options: RunnerOptions, timeout: Timeout): WaitOptions {
+  return { pollMs: options.waits.pollMs, timeoutMs: options.waits[timeout], clock: options.clock ?? realClock };
 }

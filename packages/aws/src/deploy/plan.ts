@@ -3,6 +3,7 @@ import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
 import { deployContextFromStack } from "../context.ts";
 import { OutputName, stackName } from "../names.ts";
+import { describeRolloutStep, type RolloutStep, toRolloutPlan } from "../rollout-plan.ts";
 import { toTaskDefinition } from "../task-definition.ts";
 import type { AwsClients } from "./clients.ts";
 import {
@@ -13,19 +14,14 @@ import {
   summarizeChanges,
   taskDefinitionChanges,
 } from "./diff.ts";
+import { awsDeployEngine } from "./engine.ts";
 import { plannedImage } from "./image.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
 import { describeSecrets } from "./secrets.ts";
-import {
-  createChangeSet,
-  databaseSnapshotParameter,
-  deleteChangeSet,
-  getStack,
-  stackParameters,
-  stackPhase,
-} from "./stack.ts";
+import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
+import { planStackAction } from "./stack-status.ts";
 import { serviceVersionChange } from "./upgrade.ts";
 
 export interface PlanOptions extends RunnerOptions {
@@ -50,6 +46,8 @@ export interface PlanResult {
   };
   /** The MLflow version the service runs against the spec's (an upgrade is done with downtime). */
   mlflowVersion: VersionChange;
+  /** The steps promote runs, in order (the plan it executes). */
+  rollout: RolloutStep[];
   /** Nothing would change. */
   upToDate: boolean;
 }
@@ -59,7 +57,7 @@ export interface PlanResult {
  * change set (computed by CloudFormation, then deleted), and the task-definition fields that change.
  */
 export async function plan(model: AwsModel, clients: AwsClients, options: PlanOptions): Promise<PlanResult> {
-  const { report, waits } = options;
+  const { report } = options;
   const target = model.target;
   report.step("checks");
   const identity = await preflight(model, clients, report);
@@ -76,25 +74,22 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
   }));
 
   report.step(`infrastructure: stack ${name}`);
-  const stack = await getStack(clients.cloudformation, name);
-  const phase = stackPhase(stack?.status);
+  const engine = awsDeployEngine(clients, options);
+  const stack = await engine.describeStack(name);
+  const stackAction = planStackAction(stack);
   const template = toTemplate(model);
   let infrastructure: ResourceChange[] = [];
-  let stackAction: PlanResult["stackAction"];
-  if (phase === "absent" || phase === "create") {
-    stackAction = "create";
+  if (stackAction === "create") {
     infrastructure = Object.entries(template.Resources).map(([logicalId, r]) => ({
       action: "Add",
       logicalId,
       type: r.Type,
       details: r.Condition ? ["on the first rollout"] : [],
     }));
-  } else if (phase === "update") {
-    stackAction = "update";
+  } else if (stackAction === "update") {
     const secretArns: Partial<Record<SecretName, string>> = {};
     for (const s of secretStatus) if (s.arn) secretArns[s.name] = s.arn;
-    const changeSet = await createChangeSet(
-      clients.cloudformation,
+    const changeSet = await engine.prepareChangeSet(
       {
         stackName: name,
         type: "UPDATE",
@@ -104,18 +99,17 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
         description: "mlflow-dev plan: computed to show the changes, then deleted",
       },
       "plan",
-      { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs },
     );
-    if (!changeSet.empty) await deleteChangeSet(clients.cloudformation, changeSet.id, name);
+    if (!changeSet.empty) await engine.discardChangeSet(name, changeSet);
     infrastructure = changeSet.changes;
-  } else stackAction = "blocked";
+  }
 
   report.step("service");
   const outputs = stack?.outputs ?? {};
   const image = plannedImage(model, outputs, options.specDir);
   const service: PlanResult["service"] = { action: "create", changes: [] };
   let mlflowVersion: VersionChange = { kind: "first", to: model.mlflow.version };
-  if (phase === "update" && outputs[OutputName.executionRoleArn]) {
+  if (stackAction === "update" && outputs[OutputName.executionRoleArn]) {
     const existing = await describeService(clients.ecs, model);
     const secretArns: Partial<Record<SecretName, string>> = {};
     for (const s of secretStatus) if (s.arn) secretArns[s.name] = s.arn;
@@ -140,6 +134,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
     image,
     service,
     mlflowVersion,
+    rollout: toRolloutPlan(model, { imageUri: image }),
     upToDate:
       stackAction === "update" &&
       infrastructure.length === 0 &&
@@ -185,6 +180,10 @@ export function formatPlan(p: PlanResult): string {
       `  ~ new revision replacing ${revisionOf(p.service.currentTaskDefinition)}; the migration task runs first:`,
     );
     out.push(...p.service.changes.map((c) => `      ${formatFieldChange(c)}`));
+  }
+  if (p.rollout?.length) {
+    out.push("", "rollout (the steps promote runs, in this order):");
+    out.push(...p.rollout.map((s, i) => `  ${i + 1}. ${describeRolloutStep(s)}`));
   }
   out.push(
     "",

@@ -1,25 +1,21 @@
-import { targetFor } from "@mlflow-dev/mlflow-client";
+import { type HttpTarget, targetFor } from "@mlflow-dev/mlflow-client";
 import { AUTH_ADMIN_USER, type SecretName } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
-import { toTemplate } from "../cloudformation/template.ts";
-import { type DeployContext, deployContextFromStack } from "../context.ts";
-import { LogicalId, OutputName, ParameterName, stackName } from "../names.ts";
-import { toTaskDefinition } from "../task-definition.ts";
+import { type DeployContext, deployContextFromStack, placeholderContext } from "../context.ts";
+import { OutputName, ParameterName, stackName } from "../names.ts";
+import { type RolloutStage, type RolloutStep, rolloutStages, toRolloutPlan } from "../rollout-plan.ts";
+import { type TaskDefinition, toTaskDefinition } from "../task-definition.ts";
 import type { AwsClients } from "./clients.ts";
-import {
-  formatChanges,
-  formatFieldChange,
-  type ResourceChange,
-  summarizeChanges,
-  taskDefinitionChanges,
-} from "./diff.ts";
+import { formatChanges, formatFieldChange, type ResourceChange, taskDefinitionChanges } from "./diff.ts";
+import { awsDeployEngine, type DeployEngine } from "./engine.ts";
 import { DeployError } from "./errors.ts";
 import { type DockerOptions, type ImageChoice, resolveImage } from "./image.ts";
+import { deployInfrastructure, type Infrastructure } from "./infrastructure.ts";
 import { withLock } from "./lock.ts";
-import { type MigrationResult, runMigration } from "./migrate.ts";
-import type { RunnerOptions } from "./options.ts";
+import type { MigrationResult } from "./migrate.ts";
+import { type RunnerOptions, waitOf } from "./options.ts";
+import { poll, type WaitOptions } from "./poll.ts";
 import { preflight } from "./preflight.ts";
-import { sleep } from "./report.ts";
 import {
   describeService,
   describeTaskDefinition,
@@ -27,25 +23,23 @@ import {
   registerIfChanged,
   revisionOf,
   stoppedTaskDetails,
-  waitForSteadyState,
 } from "./rollout.ts";
-import { ensureSecrets, readSecretValue } from "./secrets.ts";
+import { type EnsuredSecrets, ensureSecrets, readSecretValue } from "./secrets.ts";
 import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
-import {
-  createChangeSet,
-  databaseSnapshotParameter,
-  deleteStack,
-  executeChangeSet,
-  getStack,
-  type StackInfo,
-  stackParameters,
-  stackPhase,
-} from "./stack.ts";
+import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
 import { downgradeRefused, serviceVersionChange, setDesiredCount, snapshotBeforeUpgrade } from "./upgrade.ts";
+
+/** How promote checks the service over HTTP: the health wait and the smoke test (replaceable in tests). */
+export interface ServiceChecks {
+  waitForHealth: typeof waitForHealth;
+  smokeTest: typeof smokeTest;
+}
 
 export interface PromoteOptions extends RunnerOptions, DockerOptions {
   /** Directory of the spec file (build contexts are relative to it). */
   specDir: string;
+  /** Default: smoke.ts over HTTP. */
+  serviceChecks?: ServiceChecks;
   /**
    * `mlflow-dev restore`: the stack's database becomes a new instance from this RDS snapshot. The
    * caller has stopped every writer (service at zero) and snapshotted the database it replaces.
@@ -72,22 +66,18 @@ export interface PromoteResult {
   upgradeSnapshot?: string;
 }
 
-const STEPS = ["checks", "secrets", "infrastructure", "image", "migration", "rollout", "smoke test"] as const;
-
-function stepTitle(step: (typeof STEPS)[number], note = ""): string {
-  return `[${STEPS.indexOf(step) + 1}/${STEPS.length}] ${step}${note ? `: ${note}` : ""}`;
-}
-
 /**
- * The whole rollout of one environment: checks, secrets, the stack (through a change set), the
- * image, the migration task, the new task definition revision on the service, a steady state,
- * and the smoke test. A failure after the service was touched puts the previous revision back.
+ * The whole rollout of one environment: the checks, then the rollout plan (rollout-plan.ts) step
+ * by step: secrets, the stack (through a change set), the image, the migration task, the new task
+ * definition revision on the service, a steady state, and the smoke test. A failure after the
+ * service was touched puts the previous revision back.
  */
 export async function promote(model: AwsModel, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
-  const { report } = options;
-  report.step(stepTitle("checks"));
-  await preflight(model, clients, report);
-  return withLock(clients.ssm, model, "promote", () => promoteLocked(model, clients, options));
+  const plan = toRolloutPlan(model, placeholderContext(model));
+  const run = new Rollout(model, clients, options, plan);
+  run.step("checks");
+  await preflight(model, clients, options.report);
+  return withLock(clients.ssm, model, "promote", () => apply(run, plan));
 }
 
 /** promote's checks and rollout, for a caller that holds the environment's deploy lock (restore). */
@@ -96,220 +86,389 @@ export async function promoteHoldingLock(
   clients: AwsClients,
   options: PromoteOptions,
 ): Promise<PromoteResult> {
-  options.report.step(stepTitle("checks"));
+  const plan = toRolloutPlan(model, placeholderContext(model));
+  const run = new Rollout(model, clients, options, plan);
+  run.step("checks");
   await preflight(model, clients, options.report);
-  return promoteLocked(model, clients, options);
+  return apply(run, plan);
 }
 
-async function promoteLocked(model: AwsModel, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
-  const { report, waits } = options;
-  const stackWait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
-  const name = stackName(model);
-
-  // The MLflow version the service runs now: a downgrade stops here, before anything changes.
-  const running = await describeService(clients.ecs, model);
-  const runningRevision = running?.taskDefinition
-    ? await describeTaskDefinition(clients.ecs, running.taskDefinition)
-    : undefined;
-  const versions = serviceVersionChange(runningRevision, model);
-  if (versions.kind === "downgrade") throw downgradeRefused(versions, model);
-  const upgrade = versions.kind === "upgrade" && running ? versions : undefined;
-
-  report.step(stepTitle("secrets"));
-  const secrets = await ensureSecrets(clients.secretsManager, model, report);
-
-  report.step(stepTitle("infrastructure", `stack ${name}`));
-  const infra = await deployInfrastructure(model, clients, secrets.arns, options);
-  const outputs = infra.stack.outputs;
-  const url = outputs[OutputName.serviceUrl] ?? "";
-  const target = targetFor(url, clients.endpointUrl, outputs[OutputName.loadBalancerDns]);
-
-  report.step(stepTitle("image"));
-  const image: ImageChoice = await resolveImage(model, clients, outputs, options.specDir, report, options);
-
-  const ctx: DeployContext = deployContextFromStack({ outputs, imageUri: image.imageUri, secretArns: secrets.arns });
-  const desired = toTaskDefinition(model, ctx);
-  const service = await describeService(clients.ecs, model);
-  const currentArn = service?.taskDefinition;
-  const current = currentArn ? await describeTaskDefinition(clients.ecs, currentArn) : undefined;
-  const tdChanges = taskDefinitionChanges(current, desired);
-  const inSync = infra.stack.parameters[ParameterName.taskDefinitionArn] === currentArn;
-  const result: PromoteResult = {
-    environment: model.environment,
-    stack: name,
-    changed: true,
-    url,
-    image: image.imageUri,
-    taskDefinitionArn: currentArn ?? "",
-    ...(currentArn ? { previousTaskDefinitionArn: currentArn } : {}),
-    secretsCreated: [...secrets.created, ...secrets.restored],
-    infrastructureChanges: infra.changes,
-  };
-
-  const restore = options.restoreFromSnapshot;
-  if (!restore && service && currentArn && tdChanges.length === 0 && inSync && isSteadyOn(service, currentArn)) {
-    report.step(stepTitle("migration", "skipped (the service already runs this image and configuration)"));
-    report.step(stepTitle("rollout", `the service already runs ${revisionOf(currentArn)}`));
-    report.step(stepTitle("smoke test", "health only (nothing was rolled out)"));
-    await waitForHealth(target, model, { healthTimeoutMs: waits.healthTimeoutMs, pollMs: waits.pollMs });
-    report.info(`GET ${model.mlflow.healthPath}: 200`);
-    delete result.previousTaskDefinitionArn;
-    result.changed = secrets.created.length + secrets.restored.length + infra.changes.length > 0 || image.pushed;
-    return result;
-  }
-
-  report.step(stepTitle("migration", upgrade ? `upgrade from MLflow ${upgrade.from} to ${upgrade.to}` : ""));
-  // An upgrade migrates with no writer running, after a snapshot of the database.
-  const previousDesiredCount = service?.desiredCount ?? model.target.desiredCount;
-  let snapshot: string | undefined;
-  if (upgrade) {
-    snapshot = await snapshotBeforeUpgrade(clients, model, upgrade, waits);
-    report.info(`snapshot ${snapshot} of the database taken (MLflow ${upgrade.from}'s schema)`);
-    await setDesiredCount(clients, model, 0, waits);
-    report.info(`service scaled to zero (from ${previousDesiredCount}): no server writes while the schema changes`);
-    result.upgradeSnapshot = snapshot;
-  }
-  try {
-    result.migration = await runMigration(
-      clients,
-      model,
-      ctx,
-      {
-        subnetIds: (outputs[OutputName.taskSubnetIds] ?? "").split(",").filter(Boolean),
-        securityGroupId: outputs[OutputName.taskSecurityGroupId] ?? "",
-      },
-      report,
-      { pollMs: waits.pollMs, timeoutMs: waits.taskTimeoutMs },
-    );
-  } catch (e) {
-    if (!upgrade) throw e;
-    // The old revision is what the database was made for (unless the schema changed partly).
-    await setDesiredCount(clients, model, previousDesiredCount);
-    throw new DeployError(
-      `${(e as Error).message}\nThe upgrade stopped before the rollout: the service runs MLflow ${upgrade.from} again (desired count ${previousDesiredCount}). If the migration changed the schema partly, restore the snapshot ${snapshot} (see "Upgrading MLflow" in the README).`,
-      { hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} again.`, cause: e },
-    );
-  }
-  report.info("the database schema is up to date");
-
-  report.step(stepTitle("rollout"));
-  const registration =
-    current && currentArn && tdChanges.length === 0
-      ? { arn: currentArn, registered: false }
-      : await registerIfChanged(clients.ecs, desired);
-  for (const c of tdChanges) report.info(formatFieldChange(c));
-  report.info(`${registration.registered ? "registered" : "using"} ${revisionOf(registration.arn)}`);
-  result.taskDefinitionArn = registration.arn;
-
-  // From here on the service is touched: any failure puts the previous revision back, except after
-  // an upgrade's migration, when the previous revision cannot run on the new schema.
-  try {
-    await setServiceTaskDefinition(model, clients, registration.arn, options);
-    const resumeCount = upgrade ? previousDesiredCount : options.resumeDesiredCount;
-    if (resumeCount !== undefined) await setDesiredCount(clients, model, resumeCount);
-    report.info(`waiting for ${revisionOf(registration.arn)} to run steadily`);
-    await waitForSteadyState(clients, model, ctx, registration.arn, report, {
-      pollMs: waits.pollMs,
-      timeoutMs: waits.serviceTimeoutMs,
-    });
-    report.step(stepTitle("smoke test", url));
+/** Executes the plan's steps in order; a failure once the service was touched is recovered from. */
+async function apply(run: Rollout, plan: RolloutStep[]): Promise<PromoteResult> {
+  await readRunningVersion(run);
+  for (const step of plan) {
     try {
-      result.smokeTest = await smokeTest(target, model, {
-        report,
-        healthTimeoutMs: waits.healthTimeoutMs,
-        pollMs: waits.pollMs,
-        ...(await smokeAuth(model, clients, secrets.arns)),
+      await STEPS[step.step](run);
+    } catch (e) {
+      if (run.touched) throw await recover(run, e);
+      throw e;
+    }
+  }
+  return run.finish();
+}
+
+type StepName = RolloutStep["step"];
+
+/** One function per step of the rollout plan. */
+const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
+  secrets: async (run) => {
+    run.step("secrets");
+    run.secrets = await ensureSecrets(run.clients.secretsManager, run.model, run.report);
+  },
+
+  infrastructure: async (run) => {
+    run.step("infrastructure", `stack ${run.stackName}`);
+    run.infra = await deployInfrastructure(
+      run.engine,
+      run.model,
+      run.need("secrets").arns,
+      run.options.restoreFromSnapshot,
+    );
+  },
+
+  image: async (run) => {
+    run.step("image");
+    const { model, clients, options } = run;
+    run.image = await resolveImage(model, clients, run.outputs, options.specDir, run.report, options);
+    await compareWithService(run);
+  },
+
+  migrate: async (run) => {
+    const current = run.need("current");
+    if (current.unchanged) {
+      run.step("migration", "skipped (the service already runs this image and configuration)");
+      return;
+    }
+    const { upgrade } = run;
+    run.step("migration", upgrade ? `upgrade from MLflow ${upgrade.from} to ${upgrade.to}` : "");
+    if (upgrade) await stopWritersForUpgrade(run, upgrade);
+    try {
+      run.result.migration = await run.engine.runMigrationTask(run.model, run.need("ctx"), {
+        subnetIds: (run.outputs[OutputName.taskSubnetIds] ?? "").split(",").filter(Boolean),
+        securityGroupId: run.outputs[OutputName.taskSecurityGroupId] ?? "",
+      });
+    } catch (e) {
+      if (!upgrade) throw e;
+      // The old revision is what the database was made for (unless the schema changed partly).
+      await setDesiredCount(run.clients, run.model, current.desiredCount);
+      throw new DeployError(
+        `${(e as Error).message}\nThe upgrade stopped before the rollout: the service runs MLflow ${upgrade.from} again (desired count ${current.desiredCount}). If the migration changed the schema partly, restore the snapshot ${run.snapshot} (see "Upgrading MLflow" in the README).`,
+        { hint: run.fixAndRetry, cause: e },
+      );
+    }
+    run.report.info("the database schema is up to date");
+  },
+
+  register: async (run) => {
+    const current = run.need("current");
+    if (current.unchanged) {
+      run.step("rollout", `the service already runs ${revisionOf(current.arn)}`);
+      return;
+    }
+    run.step("rollout");
+    const registration =
+      current.revision && current.arn && current.changes.length === 0
+        ? { arn: current.arn, registered: false }
+        : await registerIfChanged(run.clients.ecs, run.need("desired"));
+    for (const c of current.changes) run.report.info(formatFieldChange(c));
+    run.report.info(`${registration.registered ? "registered" : "using"} ${revisionOf(registration.arn)}`);
+    run.result.taskDefinitionArn = registration.arn;
+    run.registered = registration.arn;
+  },
+
+  "update-service": async (run) => {
+    if (run.need("current").unchanged) return;
+    // From here on the service is touched: a failure puts the previous revision back (recover).
+    run.touched = true;
+    const arn = run.need("registered");
+    await pointServiceAt(run, arn);
+    // An upgrade scaled the service to zero, a restore's caller did: it gets its count back.
+    const resume = run.upgrade ? run.need("current").desiredCount : run.options.resumeDesiredCount;
+    if (resume !== undefined) await setDesiredCount(run.clients, run.model, resume);
+  },
+
+  "wait-steady": async (run) => {
+    if (run.need("current").unchanged) return;
+    const arn = run.need("registered");
+    run.report.info(`waiting for ${revisionOf(arn)} to run steadily`);
+    await run.engine.waitForDeployment(run.model, run.need("ctx"), arn);
+  },
+
+  "smoke-test": async (run) => {
+    const { model, checks } = run;
+    if (run.need("current").unchanged) {
+      run.step("smoke test", "health only (nothing was rolled out)");
+      await checks.waitForHealth(run.target, model, run.healthWait);
+      run.report.info(`GET ${model.mlflow.healthPath}: 200`);
+      return;
+    }
+    run.step("smoke test", run.url);
+    try {
+      run.result.smokeTest = await checks.smokeTest(run.target, model, {
+        report: run.report,
+        ...run.healthWait,
+        ...(await smokeAuth(model, run.clients, run.need("secrets").arns)),
       });
     } catch (e) {
       // A task that died under the smoke test (out of memory, say) is the real cause.
-      const stopped = await stoppedTaskCause(registration.arn);
+      const stopped = await stoppedTaskCause(run, run.need("registered"));
       throw stopped ? new DeployError(`${(e as Error).message}${stopped}`, { cause: e }) : e;
     }
-  } catch (e) {
-    const cause = e instanceof Error ? e.message : String(e);
-    if (restore)
-      throw new DeployError(
-        `${cause}\nThe database was restored from the snapshot ${restore} and the instance it replaced is gone, so the previous revision is not put back: the service stays on ${revisionOf(registration.arn)}.`,
-        {
-          hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} (the stack keeps the restored database).`,
-          cause: e,
-        },
-      );
-    if (upgrade)
-      throw new DeployError(
-        `${cause}\nThe database has MLflow ${upgrade.to}'s schema now, on which ${upgrade.from} cannot run, so the previous revision is not put back: the service stays on ${revisionOf(registration.arn)}. The database as it was before the upgrade is the snapshot ${snapshot}.`,
-        { hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} again.`, cause: e },
-      );
-    if (!currentArn || currentArn === registration.arn)
-      throw new DeployError(
-        `${cause}\nThere is no earlier revision to go back to: the service stays on ${revisionOf(registration.arn)}`,
-        { hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} again.`, cause: e },
-      );
-    report.step(`rolling back to ${revisionOf(currentArn)}`);
-    try {
-      await setServiceTaskDefinition(model, clients, currentArn, options);
-      await waitForSteadyState(clients, model, ctx, currentArn, report, {
-        pollMs: waits.pollMs,
-        timeoutMs: waits.serviceTimeoutMs,
-      });
-      await waitForHealth(target, model, { healthTimeoutMs: waits.healthTimeoutMs, pollMs: waits.pollMs });
-      report.info(`${revisionOf(currentArn)} runs again and ${url} answers ${model.mlflow.healthPath}`);
-    } catch (rollbackError) {
-      throw new DeployError(
-        `${cause}\nThe rollback to ${revisionOf(currentArn)} failed too: ${(rollbackError as Error).message}`,
-        {
-          hint: `Check the service in the ECS console, then run mlflow-dev promote --env ${model.environment} again.`,
-          cause: e,
-        },
-      );
-    }
-    throw new DeployError(
-      `${cause}\nRolled back: the service runs ${revisionOf(currentArn)} again and answers at ${url}`,
-      { hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} again.`, cause: e },
-    );
-  }
-  return result;
+  },
+};
 
-  /** Why tasks of the revision stopped, waiting a few polls for ECS to record a task that just died. */
-  async function stoppedTaskCause(arn: string): Promise<string> {
-    for (let i = 0; i < 4; i++) {
-      const details = await stoppedTaskDetails(clients, model, ctx, arn);
-      if (details) return details;
-      await sleep(waits.pollMs);
-    }
-    return "";
+/** What the service runs before the rollout, against what the plan would give it. */
+interface CurrentService {
+  arn: string | undefined;
+  revision: Record<string, unknown> | undefined;
+  changes: ReturnType<typeof taskDefinitionChanges>;
+  desiredCount: number;
+  /** The service already runs exactly this revision, steadily, and the stack points at it: nothing to roll out. */
+  unchanged: boolean;
+}
+
+/** The state of one promote, passed from step to step. */
+class Rollout {
+  readonly model: AwsModel;
+  readonly clients: AwsClients;
+  readonly options: PromoteOptions;
+  readonly stackName: string;
+  readonly engine: DeployEngine;
+  readonly serviceWait: WaitOptions;
+  readonly healthWait: { healthTimeoutMs: number; pollMs: number };
+  readonly checks: ServiceChecks;
+  private readonly stages: ("checks" | RolloutStage)[];
+
+  upgrade: { from: string; to: string } | undefined;
+  secrets: EnsuredSecrets | undefined;
+  infra: Infrastructure | undefined;
+  image: ImageChoice | undefined;
+  ctx: DeployContext | undefined;
+  desired: TaskDefinition | undefined;
+  current: CurrentService | undefined;
+  registered: string | undefined;
+  snapshot: string | undefined;
+  /** The service was changed: a failure from here on is recovered from. */
+  touched = false;
+  result: PromoteResult;
+
+  constructor(model: AwsModel, clients: AwsClients, options: PromoteOptions, plan: RolloutStep[]) {
+    this.model = model;
+    this.clients = clients;
+    this.options = options;
+    this.stackName = stackName(model);
+    this.engine = awsDeployEngine(clients, options);
+    this.serviceWait = waitOf(options, "serviceTimeoutMs");
+    this.healthWait = { healthTimeoutMs: options.waits.healthTimeoutMs, pollMs: options.waits.pollMs };
+    this.checks = options.serviceChecks ?? { waitForHealth, smokeTest };
+    this.stages = ["checks", ...rolloutStages(plan)];
+    this.result = {
+      environment: model.environment,
+      stack: this.stackName,
+      changed: true,
+      url: "",
+      image: "",
+      taskDefinitionArn: "",
+      secretsCreated: [],
+      infrastructureChanges: [],
+    };
   }
 
-  async function setServiceTaskDefinition(
-    m: AwsModel,
-    c: AwsClients,
-    arn: string,
-    o: PromoteOptions,
-  ): Promise<StackInfo | undefined> {
-    const cs = await createChangeSet(
-      c.cloudformation,
+  get report() {
+    return this.options.report;
+  }
+
+  get outputs(): Record<string, string> {
+    return this.need("infra").stack.outputs;
+  }
+
+  get url(): string {
+    return this.outputs[OutputName.serviceUrl] ?? "";
+  }
+
+  get target(): HttpTarget {
+    return targetFor(this.url, this.clients.endpointUrl, this.outputs[OutputName.loadBalancerDns]);
+  }
+
+  get fixAndRetry(): string {
+    return `Fix the cause, then run mlflow-dev promote --env ${this.model.environment} again.`;
+  }
+
+  /** "[n/7] stage: note", numbered by the stage's place in the plan. */
+  step(stage: "checks" | RolloutStage, note = ""): void {
+    this.report.step(`[${this.stages.indexOf(stage) + 1}/${this.stages.length}] ${stage}${note ? `: ${note}` : ""}`);
+  }
+
+  /** A value an earlier step set; its absence is a step out of order, an internal error. */
+  need<K extends "secrets" | "infra" | "image" | "ctx" | "desired" | "current" | "registered">(
+    key: K,
+  ): NonNullable<Rollout[K]> {
+    const value = this[key];
+    if (value === undefined) throw new Error(`internal error: promote ran a step before the one that sets ${key}`);
+    return value as NonNullable<Rollout[K]>;
+  }
+
+  finish(): PromoteResult {
+    const { result } = this;
+    if (this.need("current").unchanged) {
+      const secrets = this.need("secrets");
+      delete result.previousTaskDefinitionArn;
+      result.changed =
+        secrets.created.length + secrets.restored.length + this.need("infra").changes.length > 0 ||
+        this.need("image").pushed;
+    }
+    return result;
+  }
+}
+
+/** The MLflow version the service runs now: a downgrade stops here, before anything changes. */
+async function readRunningVersion(run: Rollout): Promise<void> {
+  const running = await describeService(run.clients.ecs, run.model);
+  const revision = running?.taskDefinition
+    ? await describeTaskDefinition(run.clients.ecs, running.taskDefinition)
+    : undefined;
+  const versions = serviceVersionChange(revision, run.model);
+  if (versions.kind === "downgrade") throw downgradeRefused(versions, run.model);
+  run.upgrade = versions.kind === "upgrade" && running ? versions : undefined;
+}
+
+/** After the image: the task definition the plan gives the service, against the one it runs. */
+async function compareWithService(run: Rollout): Promise<void> {
+  const { model, clients } = run;
+  const secrets = run.need("secrets");
+  const infra = run.need("infra");
+  const image = run.need("image");
+  const ctx = deployContextFromStack({ outputs: run.outputs, imageUri: image.imageUri, secretArns: secrets.arns });
+  const desired = toTaskDefinition(model, ctx);
+  const service = await describeService(clients.ecs, model);
+  const arn = service?.taskDefinition;
+  const revision = arn ? await describeTaskDefinition(clients.ecs, arn) : undefined;
+  const changes = taskDefinitionChanges(revision, desired);
+  const inSync = infra.stack.parameters[ParameterName.taskDefinitionArn] === arn;
+  run.ctx = ctx;
+  run.desired = desired;
+  run.current = {
+    arn,
+    revision,
+    changes,
+    desiredCount: service?.desiredCount ?? model.target.desiredCount,
+    // A restore always rolls out: the service was scaled to zero for it.
+    unchanged: Boolean(
+      !run.options.restoreFromSnapshot && service && arn && changes.length === 0 && inSync && isSteadyOn(service, arn),
+    ),
+  };
+  run.result = {
+    environment: model.environment,
+    stack: run.stackName,
+    changed: true,
+    url: run.url,
+    image: image.imageUri,
+    taskDefinitionArn: arn ?? "",
+    ...(arn ? { previousTaskDefinitionArn: arn } : {}),
+    secretsCreated: [...secrets.created, ...secrets.restored],
+    infrastructureChanges: infra.changes,
+  };
+}
+
+/** An upgrade migrates with no writer running, after a snapshot of the database. */
+async function stopWritersForUpgrade(run: Rollout, upgrade: { from: string; to: string }): Promise<void> {
+  const { clients, model, report, options } = run;
+  const snapshot = await snapshotBeforeUpgrade(clients, model, upgrade, options.waits);
+  run.snapshot = snapshot;
+  report.info(`snapshot ${snapshot} of the database taken (MLflow ${upgrade.from}'s schema)`);
+  await setDesiredCount(clients, model, 0, options.waits);
+  report.info(
+    `service scaled to zero (from ${run.need("current").desiredCount}): no server writes while the schema changes`,
+  );
+  run.result.upgradeSnapshot = snapshot;
+}
+
+/**
+ * A failure after the service was touched: the previous revision goes back, except after an
+ * upgrade's migration, when the previous revision cannot run on the new schema. Returns the error
+ * to throw, which says what state the service is in.
+ */
+async function recover(run: Rollout, e: unknown): Promise<DeployError> {
+  const { model, report, upgrade } = run;
+  const cause = e instanceof Error ? e.message : String(e);
+  const arn = run.need("registered");
+  const previous = run.need("current").arn;
+  const restored = run.options.restoreFromSnapshot;
+  if (restored)
+    return new DeployError(
+      `${cause}\nThe database was restored from the snapshot ${restored} and the instance it replaced is gone, so the previous revision is not put back: the service stays on ${revisionOf(arn)}.`,
       {
-        stackName: name,
-        type: "UPDATE",
-        parameters: stackParameters(
-          m,
-          {},
-          { value: arn },
-          databaseSnapshotParameter(await getStack(c.cloudformation, name)),
-        ),
-        model: m,
-        description: `mlflow-dev promote: service on ${revisionOf(arn)}`,
+        hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} (the stack keeps the restored database).`,
+        cause: e,
       },
-      "rollout",
-      stackWait,
     );
-    if (cs.empty) {
-      o.report.info(`the stack already points the service at ${revisionOf(arn)}`);
-      return undefined;
-    }
-    for (const line of formatChanges(cs.changes)) o.report.info(line);
-    return executeChangeSet(c.cloudformation, name, cs, o.report, stackWait);
+  if (upgrade)
+    return new DeployError(
+      `${cause}\nThe database has MLflow ${upgrade.to}'s schema now, on which ${upgrade.from} cannot run, so the previous revision is not put back: the service stays on ${revisionOf(arn)}. The database as it was before the upgrade is the snapshot ${run.snapshot}.`,
+      { hint: run.fixAndRetry, cause: e },
+    );
+  if (!previous || previous === arn)
+    return new DeployError(
+      `${cause}\nThere is no earlier revision to go back to: the service stays on ${revisionOf(arn)}`,
+      { hint: run.fixAndRetry, cause: e },
+    );
+  report.step(`rolling back to ${revisionOf(previous)}`);
+  try {
+    await pointServiceAt(run, previous);
+    await run.engine.waitForDeployment(model, run.need("ctx"), previous);
+    await run.checks.waitForHealth(run.target, model, run.healthWait);
+    report.info(`${revisionOf(previous)} runs again and ${run.url} answers ${model.mlflow.healthPath}`);
+  } catch (rollbackError) {
+    return new DeployError(
+      `${cause}\nThe rollback to ${revisionOf(previous)} failed too: ${(rollbackError as Error).message}`,
+      {
+        hint: `Check the service in the ECS console, then run mlflow-dev promote --env ${model.environment} again.`,
+        cause: e,
+      },
+    );
   }
+  return new DeployError(
+    `${cause}\nRolled back: the service runs ${revisionOf(previous)} again and answers at ${run.url}`,
+    { hint: run.fixAndRetry, cause: e },
+  );
+}
+
+/** The stack's TaskDefinitionArn parameter set to the revision, through a change set. */
+async function pointServiceAt(run: Rollout, arn: string): Promise<void> {
+  const { engine, model, report } = run;
+  const cs = await engine.prepareChangeSet(
+    {
+      stackName: run.stackName,
+      type: "UPDATE",
+      parameters: stackParameters(
+        model,
+        {},
+        { value: arn },
+        databaseSnapshotParameter(await engine.describeStack(run.stackName)),
+      ),
+      model,
+      description: `mlflow-dev promote: service on ${revisionOf(arn)}`,
+    },
+    "rollout",
+  );
+  if (cs.empty) {
+    report.info(`the stack already points the service at ${revisionOf(arn)}`);
+    return;
+  }
+  for (const line of formatChanges(cs.changes)) report.info(line);
+  await engine.executeChangeSet(run.stackName, cs);
+}
+
+/** Why tasks of the revision stopped, waiting a few polls for ECS to record a task that just died. */
+async function stoppedTaskCause(run: Rollout, arn: string): Promise<string> {
+  const details = await poll({
+    clock: run.serviceWait.clock,
+    intervalMs: run.serviceWait.pollMs,
+    timeoutMs: run.serviceWait.timeoutMs,
+    maxAttempts: 4,
+    check: async () => (await stoppedTaskDetails(run.clients, run.model, run.need("ctx"), arn)) || undefined,
+  });
+  return details ?? "";
 }
 
 async function smokeAuth(
@@ -321,113 +480,4 @@ async function smokeAuth(
   const arn = arns["auth-admin-password"];
   if (!arn) return {};
   return { auth: { user: AUTH_ADMIN_USER, password: await readSecretValue(clients.secretsManager, arn) } };
-}
-
-interface Infrastructure {
-  stack: StackInfo;
-  changes: ResourceChange[];
-}
-
-/** The stack through a change set; the service's task definition is left as it is. */
-async function deployInfrastructure(
-  model: AwsModel,
-  clients: AwsClients,
-  secretArns: Partial<Record<SecretName, string>>,
-  options: PromoteOptions,
-): Promise<Infrastructure> {
-  const { report, waits } = options;
-  const wait = { pollMs: waits.pollMs, timeoutMs: waits.stackTimeoutMs };
-  const cfn = clients.cloudformation;
-  const name = stackName(model);
-  let stack = await getStack(cfn, name);
-  const phase = stackPhase(stack?.status);
-  if (phase === "busy")
-    throw new DeployError(`the stack ${name} is ${stack?.status}: another operation is running on it`, {
-      hint: "Wait until it finishes (aws cloudformation describe-stacks), then run promote again.",
-    });
-  if (phase === "broken")
-    throw new DeployError(
-      `the stack ${name} is ${stack?.status}${stack?.statusReason ? ` (${stack.statusReason})` : ""}`,
-      {
-        hint: stack?.status.endsWith("ROLLBACK_FAILED")
-          ? "Continue the rollback (aws cloudformation continue-update-rollback) or run mlflow-dev destroy, then promote again."
-          : "Inspect it in the CloudFormation console; mlflow-dev destroy removes it.",
-      },
-    );
-  if (stack?.status === "ROLLBACK_COMPLETE") {
-    report.info(`the stack's first creation failed earlier and left it empty (ROLLBACK_COMPLETE): deleting it first`);
-    await deleteStack(cfn, name, report, wait);
-    stack = undefined;
-  }
-  let type: "CREATE" | "UPDATE" = phase === "update" ? "UPDATE" : "CREATE";
-  const template = toTemplate(model);
-  if (type === "CREATE" && (await bucketExists(clients, model.artifacts.bucket))) {
-    // The bucket outlived an earlier destroy (it keeps the artifacts): the new stack adopts it
-    // first (an IMPORT change set), then gets everything else as an update.
-    report.info(`the bucket ${model.artifacts.bucket} exists (kept by an earlier destroy): adopting it into the stack`);
-    const bucket = template.Resources[LogicalId.artifactBucket];
-    const adopt = await createChangeSet(
-      cfn,
-      {
-        stackName: name,
-        type: "IMPORT",
-        templateBody: JSON.stringify({
-          AWSTemplateFormatVersion: template.AWSTemplateFormatVersion,
-          Description: template.Description,
-          Resources: { [LogicalId.artifactBucket]: bucket },
-        }),
-        resourcesToImport: [
-          {
-            ResourceType: "AWS::S3::Bucket",
-            LogicalResourceId: LogicalId.artifactBucket,
-            ResourceIdentifier: { BucketName: model.artifacts.bucket },
-          },
-        ],
-        parameters: [],
-        model,
-        description: `mlflow-dev promote: adopt the artifact bucket of ${model.name} (${model.environment})`,
-      },
-      "adopt",
-      wait,
-    );
-    await executeChangeSet(cfn, name, adopt, report, wait);
-    type = "UPDATE";
-  }
-  const changeSet = await createChangeSet(
-    cfn,
-    {
-      stackName: name,
-      type,
-      templateBody: JSON.stringify(template),
-      parameters: stackParameters(
-        model,
-        secretArns,
-        stack?.parameters[ParameterName.taskDefinitionArn] !== undefined && phase === "update"
-          ? { usePrevious: true }
-          : { value: "" },
-        databaseSnapshotParameter(phase === "update" ? stack : undefined, options.restoreFromSnapshot),
-      ),
-      model,
-      description: `mlflow-dev promote: infrastructure of ${model.name} (${model.environment})`,
-    },
-    "infra",
-    wait,
-  );
-  if (changeSet.empty && stack) {
-    report.info("no changes");
-    return { stack, changes: [] };
-  }
-  report.info(`${type === "CREATE" ? "creating" : "updating"} ${name}: ${summarizeChanges(changeSet.changes)}`);
-  for (const line of formatChanges(changeSet.changes)) report.info(line);
-  const done = await executeChangeSet(cfn, name, changeSet, report, wait);
-  return { stack: done, changes: changeSet.changes };
-}
-
-async function bucketExists(clients: AwsClients, bucket: string): Promise<boolean> {
-  try {
-    await clients.s3.headBucket({ Bucket: bucket });
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -29,8 +29,3 @@ export function memoryReporter(): Reporter & { lines: string[] } {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-/** Seconds since t0, for progress lines. */
-export function elapsed(t0: number): string {
-  return `${Math.round((Date.now() - t0) / 1000)}s`;
-}

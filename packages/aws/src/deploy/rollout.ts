@@ -8,8 +8,8 @@ import type { AwsClients } from "./clients.ts";
 import { type FieldChange, taskDefinitionChanges } from "./diff.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 import { indentLines, lastLogLines, taskLogStream } from "./logs.ts";
-import { type Reporter, sleep } from "./report.ts";
-import type { WaitOptions } from "./stack.ts";
+import { poll, type WaitOptions } from "./poll.ts";
+import type { Reporter } from "./report.ts";
 
 /** Task definitions and the ECS service: register, compare, wait for a steady state. */
 
@@ -92,56 +92,63 @@ export async function waitForSteadyState(
   report: Reporter,
   wait: WaitOptions,
 ): Promise<void> {
-  const deadline = Date.now() + wait.timeoutMs;
   const seenEvents = new Set<string>();
   let lastLine = "";
   let first = true;
-  for (;;) {
-    const service = await describeService(clients.ecs, model);
-    if (!service)
-      throw new DeployError(`the ECS service ${serviceName(model)} does not exist in ${clusterName(model)}`);
-    const events = [...(service.events ?? [])].reverse();
-    for (const e of events) {
-      const id = e.id ?? `${e.createdAt?.toISOString()}${e.message}`;
-      if (seenEvents.has(id)) continue;
-      seenEvents.add(id);
-      // The history before this rollout is not news.
-      if (!first) report.info(`event: ${e.message}`);
-    }
-    first = false;
-    const ours = (service.deployments ?? []).find((d) => d.taskDefinition === taskDefinitionArn);
-    const line = ours
-      ? `${revisionOf(taskDefinitionArn)}: ${ours.runningCount ?? 0}/${ours.desiredCount ?? 0} running, ${ours.pendingCount ?? 0} pending (${ours.status}, ${ours.rolloutState ?? "?"})`
-      : `${revisionOf(taskDefinitionArn)}: no deployment`;
+  const show = (line: string) => {
     if (line !== lastLine) report.info(line);
     lastLine = line;
-    if (isSteadyOn(service, taskDefinitionArn)) {
-      // The container health check is the revision's own verdict: steady means HEALTHY.
-      const health = await revisionHealth(clients.ecs, model, taskDefinitionArn);
-      if (health.length > 0 && health.every((h) => h === "HEALTHY")) return;
-      const shown = `${revisionOf(taskDefinitionArn)}: health ${health.join(", ") || "(no task)"}`;
-      if (shown !== lastLine) report.info(shown);
-      lastLine = shown;
-    }
-    // A task that stops before the revision is steady (out of memory, a failed health check, an
-    // exit) has the answer already; ECS would only retry it until its circuit breaker trips.
-    if ((ours?.failedTasks ?? 0) > 0 && ours?.rolloutState !== "COMPLETED")
-      throw new DeployError(
-        `a task of ${revisionOf(taskDefinitionArn)} stopped before the rollout completed${await stoppedTaskDetails(clients, model, ctx, taskDefinitionArn)}`,
+  };
+  await poll<true>({
+    clock: wait.clock,
+    intervalMs: wait.pollMs,
+    timeoutMs: wait.timeoutMs,
+    check: async () => {
+      const service = await describeService(clients.ecs, model);
+      if (!service)
+        throw new DeployError(`the ECS service ${serviceName(model)} does not exist in ${clusterName(model)}`);
+      // Stream: the service events and the deployment's progress since the last look.
+      for (const e of [...(service.events ?? [])].reverse()) {
+        const id = e.id ?? `${e.createdAt?.toISOString()}${e.message}`;
+        if (seenEvents.has(id)) continue;
+        seenEvents.add(id);
+        // The history before this rollout is not news.
+        if (!first) report.info(`event: ${e.message}`);
+      }
+      first = false;
+      const ours = (service.deployments ?? []).find((d) => d.taskDefinition === taskDefinitionArn);
+      show(
+        ours
+          ? `${revisionOf(taskDefinitionArn)}: ${ours.runningCount ?? 0}/${ours.desiredCount ?? 0} running, ${ours.pendingCount ?? 0} pending (${ours.status}, ${ours.rolloutState ?? "?"})`
+          : `${revisionOf(taskDefinitionArn)}: no deployment`,
       );
-    const primary = (service.deployments ?? []).find((d) => d.status === "PRIMARY");
-    if (ours?.rolloutState === "FAILED" || (primary && primary.taskDefinition !== taskDefinitionArn)) {
-      const why = ours?.rolloutStateReason || `ECS runs ${revisionOf(primary?.taskDefinition)} instead`;
-      throw new DeployError(
-        `ECS gave up on ${revisionOf(taskDefinitionArn)}: ${why}${await stoppedTaskDetails(clients, model, ctx, taskDefinitionArn)}`,
-      );
-    }
-    if (Date.now() > deadline)
-      throw new DeployError(
+      // Decide.
+      if (isSteadyOn(service, taskDefinitionArn)) {
+        // The container health check is the revision's own verdict: steady means HEALTHY.
+        const health = await revisionHealth(clients.ecs, model, taskDefinitionArn);
+        if (health.length > 0 && health.every((h) => h === "HEALTHY")) return true;
+        show(`${revisionOf(taskDefinitionArn)}: health ${health.join(", ") || "(no task)"}`);
+      }
+      // A task that stops before the revision is steady (out of memory, a failed health check, an
+      // exit) has the answer already; ECS would only retry it until its circuit breaker trips.
+      if ((ours?.failedTasks ?? 0) > 0 && ours?.rolloutState !== "COMPLETED")
+        throw new DeployError(
+          `a task of ${revisionOf(taskDefinitionArn)} stopped before the rollout completed${await stoppedTaskDetails(clients, model, ctx, taskDefinitionArn)}`,
+        );
+      const primary = (service.deployments ?? []).find((d) => d.status === "PRIMARY");
+      if (ours?.rolloutState === "FAILED" || (primary && primary.taskDefinition !== taskDefinitionArn)) {
+        const why = ours?.rolloutStateReason || `ECS runs ${revisionOf(primary?.taskDefinition)} instead`;
+        throw new DeployError(
+          `ECS gave up on ${revisionOf(taskDefinitionArn)}: ${why}${await stoppedTaskDetails(clients, model, ctx, taskDefinitionArn)}`,
+        );
+      }
+      return undefined;
+    },
+    onTimeout: async () =>
+      new DeployError(
         `${revisionOf(taskDefinitionArn)} did not reach a steady state within ${Math.round(wait.timeoutMs / 1000)}s${await stoppedTaskDetails(clients, model, ctx, taskDefinitionArn)}`,
-      );
-    await sleep(wait.pollMs);
-  }
+      ),
+  });
 }
 
 /** The healthStatus ECS reports for each running task of the revision ([] when none runs). */

@@ -1,0 +1,96 @@
+import type { SecretName } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
+import { type Template, toTemplate } from "../cloudformation/template.ts";
+import { LogicalId, ParameterName, stackName } from "../names.ts";
+import type { ChangeSetRequest } from "./change-set.ts";
+import { formatChanges, type ResourceChange, summarizeChanges } from "./diff.ts";
+import type { DeployEngine } from "./engine.ts";
+import { DeployError } from "./errors.ts";
+import { databaseSnapshotParameter, type StackInfo, stackParameters } from "./stack-info.ts";
+import { promoteStackAction } from "./stack-status.ts";
+
+/** Promote's infrastructure step: the stack through a change set, adopting a kept bucket first. */
+
+export interface Infrastructure {
+  stack: StackInfo;
+  changes: ResourceChange[];
+}
+
+/** The stack through a change set; the service's task definition is left as it is. */
+export async function deployInfrastructure(
+  engine: DeployEngine,
+  model: AwsModel,
+  secretArns: Partial<Record<SecretName, string>>,
+  /** `mlflow-dev restore`: the snapshot the stack's database is replaced from. */
+  restoreFromSnapshot?: string,
+): Promise<Infrastructure> {
+  const { report } = engine;
+  const name = stackName(model);
+  let stack = await engine.describeStack(name);
+  const action = promoteStackAction(name, stack);
+  if (action.do === "refuse") throw new DeployError(action.message, { hint: action.hint });
+  if (action.do === "replace") {
+    report.info(`the stack's first creation failed earlier and left it empty (ROLLBACK_COMPLETE): deleting it first`);
+    await engine.deleteStack(name);
+    stack = undefined;
+  }
+  let type: "CREATE" | "UPDATE" = action.do === "update" ? "UPDATE" : "CREATE";
+  const template = toTemplate(model);
+  if (type === "CREATE" && (await engine.bucketExists(model.artifacts.bucket))) {
+    // The bucket outlived an earlier destroy (it keeps the artifacts): the new stack adopts it
+    // first (an IMPORT change set), then gets everything else as an update.
+    report.info(`the bucket ${model.artifacts.bucket} exists (kept by an earlier destroy): adopting it into the stack`);
+    const adopt = await engine.prepareChangeSet(keptBucketImport(model, template), "adopt");
+    await engine.executeChangeSet(name, adopt);
+    type = "UPDATE";
+  }
+  const changeSet = await engine.prepareChangeSet(
+    {
+      stackName: name,
+      type,
+      templateBody: JSON.stringify(template),
+      parameters: stackParameters(
+        model,
+        secretArns,
+        stack?.parameters[ParameterName.taskDefinitionArn] !== undefined && action.do === "update"
+          ? { usePrevious: true }
+          : { value: "" },
+        databaseSnapshotParameter(action.do === "update" ? stack : undefined, restoreFromSnapshot),
+      ),
+      model,
+      description: `mlflow-dev promote: infrastructure of ${model.name} (${model.environment})`,
+    },
+    "infra",
+  );
+  if (changeSet.empty && stack) {
+    report.info("no changes");
+    return { stack, changes: [] };
+  }
+  report.info(`${type === "CREATE" ? "creating" : "updating"} ${name}: ${summarizeChanges(changeSet.changes)}`);
+  for (const line of formatChanges(changeSet.changes)) report.info(line);
+  const done = await engine.executeChangeSet(name, changeSet);
+  return { stack: done, changes: changeSet.changes };
+}
+
+/** The IMPORT change set that adopts the artifact bucket an earlier destroy kept: a stack of that bucket alone. */
+export function keptBucketImport(model: AwsModel, template: Template): ChangeSetRequest {
+  return {
+    stackName: stackName(model),
+    type: "IMPORT",
+    templateBody: JSON.stringify({
+      AWSTemplateFormatVersion: template.AWSTemplateFormatVersion,
+      Description: template.Description,
+      Resources: { [LogicalId.artifactBucket]: template.Resources[LogicalId.artifactBucket] },
+    }),
+    resourcesToImport: [
+      {
+        ResourceType: "AWS::S3::Bucket",
+        LogicalResourceId: LogicalId.artifactBucket,
+        ResourceIdentifier: { BucketName: model.artifacts.bucket },
+      },
+    ],
+    parameters: [],
+    model,
+    description: `mlflow-dev promote: adopt the artifact bucket of ${model.name} (${model.environment})`,
+  };
+}

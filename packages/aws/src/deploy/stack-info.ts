@@ -1,0 +1,75 @@
+import type { CloudFormation, Parameter } from "@aws-sdk/client-cloudformation";
+import type { SecretName } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
+import { ParameterName, secretParameterName } from "../names.ts";
+import { awsErrorMessage } from "./errors.ts";
+
+/** A stack as the runners read it: its status, outputs and parameters; and the parameters it takes. */
+
+export interface StackInfo {
+  name: string;
+  id: string;
+  status: string;
+  statusReason?: string;
+  outputs: Record<string, string>;
+  parameters: Record<string, string>;
+}
+
+export async function getStack(cfn: CloudFormation, name: string): Promise<StackInfo | undefined> {
+  try {
+    const r = await cfn.describeStacks({ StackName: name });
+    const s = r.Stacks?.[0];
+    if (!s) return undefined;
+    return {
+      name: s.StackName ?? name,
+      id: s.StackId ?? name,
+      status: s.StackStatus ?? "",
+      ...(s.StackStatusReason ? { statusReason: s.StackStatusReason } : {}),
+      outputs: Object.fromEntries((s.Outputs ?? []).map((o) => [o.OutputKey ?? "", o.OutputValue ?? ""])),
+      parameters: Object.fromEntries((s.Parameters ?? []).map((p) => [p.ParameterKey ?? "", p.ParameterValue ?? ""])),
+    };
+  } catch (e) {
+    if (/does not exist/.test(awsErrorMessage(e))) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The DatabaseSnapshot parameter of a change set: the snapshot a restore names, else the stack's
+ * own value kept. Never dropped once set: CloudFormation would fall back to the empty default, and
+ * RDS replaces an instance whose DBSnapshotIdentifier is removed with an empty one. Left out for a
+ * stack (or a deployed template) from before the parameter, where the default (empty) applies.
+ */
+export function databaseSnapshotParameter(stack: StackInfo | undefined, restoreFrom?: string): Parameter | undefined {
+  if (restoreFrom !== undefined) return { ParameterKey: ParameterName.databaseSnapshot, ParameterValue: restoreFrom };
+  if (stack?.parameters[ParameterName.databaseSnapshot] !== undefined)
+    return { ParameterKey: ParameterName.databaseSnapshot, UsePreviousValue: true };
+  return undefined;
+}
+
+/**
+ * The stack parameters: every secret's ARN, the task definition (a value, or the previous one) and
+ * the database snapshot (databaseSnapshotParameter).
+ */
+export function stackParameters(
+  model: AwsModel,
+  secretArns: Partial<Record<SecretName, string>>,
+  taskDefinition: { value: string } | { usePrevious: true },
+  databaseSnapshot: Parameter | undefined,
+): Parameter[] {
+  const params: Parameter[] = [
+    "usePrevious" in taskDefinition
+      ? { ParameterKey: ParameterName.taskDefinitionArn, UsePreviousValue: true }
+      : { ParameterKey: ParameterName.taskDefinitionArn, ParameterValue: taskDefinition.value },
+    ...(databaseSnapshot ? [databaseSnapshot] : []),
+  ];
+  for (const ref of model.mlflow.secrets) {
+    const arn = secretArns[ref.name];
+    params.push(
+      arn
+        ? { ParameterKey: secretParameterName(ref.name), ParameterValue: arn }
+        : { ParameterKey: secretParameterName(ref.name), UsePreviousValue: true },
+    );
+  }
+  return params;
+}

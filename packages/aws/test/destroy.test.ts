@@ -1,0 +1,115 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { defaultWaits, destroy, memoryReporter, promote } from "../src/deploy/index.ts";
+import { FakeAws } from "./fake-aws.ts";
+import { fakeClock } from "./fake-clock.ts";
+import { exampleModel } from "./helpers.ts";
+
+/** destroy against the in-memory AWS (fake-aws.ts): what each stack status lets it do. */
+
+const model = exampleModel("basic", "staging");
+
+let aws: FakeAws | undefined;
+afterEach(() => {
+  aws?.restore();
+  aws = undefined;
+});
+
+function options() {
+  const report = memoryReporter();
+  return {
+    report,
+    waits: defaultWaits(undefined),
+    clock: fakeClock(),
+    skipFinalSnapshot: false,
+    deleteData: false,
+  };
+}
+
+describe("destroy", () => {
+  it("a stack another operation runs on is refused, and nothing is deleted", async () => {
+    aws = await FakeAws.start({ model });
+    aws.givenStack("UPDATE_IN_PROGRESS");
+    const error = await destroy(model, aws.clients, options()).then(
+      () => undefined,
+      (e: Error & { hint?: string }) => e,
+    );
+    expect(error?.message).toBe(
+      "the stack mlflow-dev-tracking-staging is UPDATE_IN_PROGRESS: another operation is running on it",
+    );
+    expect(error?.hint).toBe("Wait until it finishes, then run destroy again.");
+    expect(aws.sent("DeleteStack")).toEqual([]);
+    expect(aws.lock).toBeUndefined();
+  });
+
+  it("an empty stack a failed creation left (ROLLBACK_COMPLETE) is deleted as it is, without a teardown change set", async () => {
+    aws = await FakeAws.start({ model });
+    aws.givenStack("ROLLBACK_COMPLETE");
+    const o = options();
+    const r = await destroy(model, aws.clients, o);
+    expect(r).toMatchObject({ stackDeleted: true, bucketKept: "tracking-staging-artifacts-123456789012" });
+    expect(o.report.lines).toContain("  the stack is ROLLBACK_COMPLETE: deleted as it is");
+    expect(aws.sent("CreateChangeSet")).toEqual([]);
+    expect(aws.sent("DeleteStack")).toHaveLength(1);
+    expect(aws.stack).toBeUndefined();
+    // The wait for the deletion ran on the fake clock.
+    expect(o.clock.slept.length).toBeGreaterThan(0);
+  });
+
+  it("a stack after a promote: the teardown settings through a change set, then the delete; the bucket and a snapshot kept", async () => {
+    aws = await FakeAws.start({ model });
+    const pulled = {
+      ...model,
+      mlflow: { ...model.mlflow, image: { kind: "pull", ref: "ghcr.io/mlflow/mlflow:v3.17.2-full" } },
+    } as typeof model;
+    await promote(pulled, aws.clients, {
+      ...options(),
+      specDir: ".",
+      serviceChecks: {
+        waitForHealth: async () => {},
+        smokeTest: async (t) => ({ url: t.url, experimentId: "1", runId: "r" }),
+      },
+    });
+    aws.snapshots.push("tracking-staging-db-final");
+    aws.infraChanges = [{ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" }];
+    const from = aws.calls.length;
+    const o = options();
+    const r = await destroy(pulled, aws.clients, o);
+    const sent = aws.calls.slice(from).map((c) => c.command);
+    expect(sent.indexOf("ExecuteChangeSet")).toBeLessThan(sent.indexOf("DeleteStack"));
+    expect(String(aws.calls.slice(from).find((c) => c.command === "CreateChangeSet")?.input.ChangeSetName)).toMatch(
+      /^mlflow-dev-teardown-/,
+    );
+    expect(r).toMatchObject({
+      stackDeleted: true,
+      finalSnapshot: "tracking-staging-db-final",
+      bucketKept: "tracking-staging-artifacts-123456789012",
+      taskDefinitionsDeregistered: [expect.stringMatching(/mlflow:1$/), expect.stringMatching(/migrate:1$/)],
+    });
+    expect(o.report.lines).toContain("  database: a final snapshot is kept");
+    // The final snapshot says what a restore needs: the MLflow version served and the artifact point.
+    const tags = Object.fromEntries(
+      (aws.snapshotTags.get("arn:aws:rds:eu-west-1:123456789012:snapshot:tracking-staging-db-final") ?? []).map((t) => [
+        t.Key,
+        t.Value,
+      ]),
+    );
+    expect(tags).toMatchObject({
+      "mlflow-dev:snapshot": "final",
+      "mlflow-dev:mlflow-version": "3.17.2",
+      "mlflow-dev:artifact-bucket": "tracking-staging-artifacts-123456789012",
+      "mlflow-dev:artifact-bucket-versioning": "Enabled",
+      "mlflow-dev:artifact-objects": "1",
+      "mlflow-dev:artifact-bytes": "5",
+    });
+    expect(aws.stack).toBeUndefined();
+  });
+
+  it("no stack: nothing to delete", async () => {
+    aws = await FakeAws.start({ model });
+    const o = options();
+    const r = await destroy(model, aws.clients, o);
+    expect(r.stackDeleted).toBe(false);
+    expect(o.report.lines).toContain("  no stack");
+    expect(o.report.lines).toContain("  nothing to delete");
+  });
+});

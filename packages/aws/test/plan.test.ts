@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { defaultWaits, formatPlan, memoryReporter, plan, promote } from "../src/deploy/index.ts";
+import type { AwsModel } from "../src/index.ts";
+import { FakeAws } from "./fake-aws.ts";
+import { fakeClock } from "./fake-clock.ts";
+import { exampleModel } from "./helpers.ts";
+
+/** plan against the in-memory AWS (fake-aws.ts): what each stack status lets it show, and the steps promote runs. */
+
+const model = exampleModel("basic", "staging");
+const pulled = {
+  ...model,
+  mlflow: { ...model.mlflow, image: { kind: "pull", ref: "ghcr.io/mlflow/mlflow:v3.17.2-full" } },
+} as AwsModel;
+
+let aws: FakeAws | undefined;
+afterEach(() => {
+  aws?.restore();
+  aws = undefined;
+});
+
+function options() {
+  return { report: memoryReporter(), waits: defaultWaits(undefined), clock: fakeClock(), specDir: "." };
+}
+
+describe("plan", () => {
+  it("a new stack: every resource to add, and the steps promote will run", async () => {
+    aws = await FakeAws.start({ model: pulled });
+    const p = await plan(pulled, aws.clients, options());
+    expect(p.stackAction).toBe("create");
+    expect(p.rollout.map((s) => s.step)).toEqual([
+      "secrets",
+      "infrastructure",
+      "image",
+      "migrate",
+      "register",
+      "update-service",
+      "wait-steady",
+      "smoke-test",
+    ]);
+    expect(formatPlan(p)).toContain("  3. image: ghcr.io/mlflow/mlflow:v3.17.2-full");
+    expect(aws.sent("CreateChangeSet")).toEqual([]);
+  });
+
+  it("after a promote: nothing would change, and the change set it computed is gone", async () => {
+    aws = await FakeAws.start({ model: pulled });
+    await promote(pulled, aws.clients, {
+      ...options(),
+      serviceChecks: {
+        waitForHealth: async () => {},
+        smokeTest: async (t) => ({ url: t.url, experimentId: "1", runId: "r" }),
+      },
+    });
+    const p = await plan(pulled, aws.clients, options());
+    expect(p).toMatchObject({ stackAction: "update", upToDate: true, service: { action: "unchanged" } });
+    expect(aws.changeSets.size).toBe(0);
+  });
+
+  it.each([
+    ["ROLLBACK_COMPLETE", "create"],
+    ["UPDATE_IN_PROGRESS", "blocked"],
+    ["UPDATE_ROLLBACK_FAILED", "blocked"],
+  ])("a stack in %s: %s", async (status, action) => {
+    aws = await FakeAws.start({ model: pulled });
+    aws.givenStack(status);
+    const p = await plan(pulled, aws.clients, options());
+    expect(p.stackAction).toBe(action);
+    expect(aws.sent("CreateChangeSet")).toEqual([]);
+  });
+});

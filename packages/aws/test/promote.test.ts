@@ -1,0 +1,337 @@
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  defaultWaits,
+  memoryReporter,
+  type PromoteOptions,
+  type PromoteResult,
+  promote,
+  type ServiceChecks,
+} from "../src/deploy/index.ts";
+import type { AwsModel } from "../src/index.ts";
+import { ParameterName } from "../src/names.ts";
+import { FakeAws } from "./fake-aws.ts";
+import { fakeClock } from "./fake-clock.ts";
+import { exampleModel } from "./helpers.ts";
+
+/**
+ * promote's branches against an in-memory AWS behind the real SDK clients (fake-aws.ts) and a fake
+ * clock: no network, no sleeping. The emulator tier (test/integration) stays the truth for AWS.
+ */
+
+const basic = exampleModel("basic", "staging");
+const GOOD = "ghcr.io/mlflow/mlflow:v3.17.2-full";
+
+function withImage(model: AwsModel, ref: string): AwsModel {
+  return { ...model, mlflow: { ...model.mlflow, image: { kind: "pull", ref } } } as AwsModel;
+}
+
+const passing: ServiceChecks = {
+  waitForHealth: async () => {},
+  smokeTest: async (target) => ({ url: target.url, experimentId: "1", runId: "r1" }),
+};
+
+let aws: FakeAws | undefined;
+afterEach(() => {
+  aws?.restore();
+  aws = undefined;
+});
+
+async function world(model: AwsModel = basic): Promise<FakeAws> {
+  aws = await FakeAws.start({ model });
+  return aws;
+}
+
+function options(checks: ServiceChecks = passing) {
+  const report = memoryReporter();
+  const clock = fakeClock();
+  const opts: PromoteOptions = {
+    report,
+    waits: defaultWaits(undefined),
+    clock,
+    specDir: ".",
+    serviceChecks: checks,
+  };
+  return { opts, report, clock };
+}
+
+async function run(
+  fake: FakeAws,
+  model: AwsModel,
+  checks: ServiceChecks = passing,
+): Promise<{ result?: PromoteResult; error?: Error; lines: string[]; calls: number }> {
+  const { opts, report } = options(checks);
+  const before = fake.calls.length;
+  try {
+    const result = await promote(model, fake.clients, opts);
+    return { result, lines: report.lines, calls: before };
+  } catch (e) {
+    return { error: e as Error, lines: report.lines, calls: before };
+  }
+}
+
+/** The commands sent since call index `from`. */
+function commandsSince(fake: FakeAws, from: number): string[] {
+  return fake.calls.slice(from).map((c) => c.command);
+}
+
+function changeSetTypes(fake: FakeAws, from = 0): string[] {
+  return fake.calls
+    .slice(from)
+    .filter((c) => c.command === "CreateChangeSet")
+    .map((c) => `${c.input.ChangeSetType}:${String(c.input.ChangeSetName).replace(/^mlflow-dev-|-\d+$/g, "")}`);
+}
+
+describe("promote", () => {
+  it("first rollout: creates the secrets and the stack, registers revision 1, points the service at it", async () => {
+    const fake = await world(withImage(basic, GOOD));
+    const r = await run(fake, withImage(basic, GOOD));
+    expect(r.error).toBeUndefined();
+    const steps = r.lines.filter((l) => !l.startsWith("  "));
+    expect(steps).toEqual([
+      "[1/7] checks",
+      "[2/7] secrets",
+      "[3/7] infrastructure: stack mlflow-dev-tracking-staging",
+      "[4/7] image",
+      "[5/7] migration",
+      "[6/7] rollout",
+      "[7/7] smoke test: http://tracking.example.test",
+    ]);
+    expect(r.lines).toContain("  creating mlflow-dev-tracking-staging: 3 to add, 0 to change, 0 to remove");
+    expect(r.lines).toContain("  registered mlflow-dev-tracking-staging-mlflow:1");
+    expect(r.lines).toContain("  the database schema is up to date");
+    expect(changeSetTypes(fake)).toEqual(["CREATE:infra", "UPDATE:rollout"]);
+    expect(r.result).toMatchObject({
+      changed: true,
+      url: "http://tracking.example.test",
+      image: GOOD,
+      taskDefinitionArn: expect.stringMatching(/task-definition\/mlflow-dev-tracking-staging-mlflow:1$/),
+      smokeTest: { runId: "r1" },
+    });
+    expect(r.result?.previousTaskDefinitionArn).toBeUndefined();
+    expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:1");
+    // The lock is released.
+    expect(fake.lock).toBeUndefined();
+  });
+
+  it("streams every stack event, page after page, once each", async () => {
+    const fake = await world(withImage(basic, GOOD));
+    const r = await run(fake, withImage(basic, GOOD));
+    expect(r.error).toBeUndefined();
+    // Two events per resource and the stack's own, two per page: every one is printed once.
+    for (const id of ["Cluster", "Database", "Service"])
+      for (const status of ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]) {
+        const line = r.lines.filter((l) => l.includes(status) && l.includes(` ${id} (`));
+        expect(line, `${status} ${id}`).toHaveLength(1);
+      }
+    expect(fake.sent("DescribeStackEvents").some((i) => i.NextToken)).toBe(true);
+    // What happened before the change set was executed is not news.
+    expect(r.lines.filter((l) => l.includes("REVIEW_IN_PROGRESS"))).toEqual([]);
+  });
+
+  it("no-op: a second promote with nothing changed touches nothing and checks the health only", async () => {
+    const model = withImage(basic, GOOD);
+    const fake = await world(model);
+    await run(fake, model);
+    const r = await run(fake, model);
+    expect(r.error).toBeUndefined();
+    expect(r.lines.filter((l) => !l.startsWith("  ")).slice(4)).toEqual([
+      "[5/7] migration: skipped (the service already runs this image and configuration)",
+      "[6/7] rollout: the service already runs mlflow-dev-tracking-staging-mlflow:1",
+      "[7/7] smoke test: health only (nothing was rolled out)",
+    ]);
+    expect(r.lines).toContain("  no changes");
+    expect(r.lines).toContain("  GET /health: 200");
+    const sent = commandsSince(fake, r.calls);
+    for (const change of ["ExecuteChangeSet", "RegisterTaskDefinition", "RunTask", "CreateSecret", "UpdateService"])
+      expect(sent).not.toContain(change);
+    expect(r.result).toMatchObject({ changed: false, taskDefinitionArn: expect.stringMatching(/mlflow:1$/) });
+    expect(r.result?.previousTaskDefinitionArn).toBeUndefined();
+  });
+
+  it("rollback after a failed deployment: the revision's task stops, the service goes back to the previous one", async () => {
+    const fake = await world();
+    await run(fake, withImage(basic, GOOD));
+    fake.brokenImages.add("ghcr.io/mlflow/mlflow:broken");
+    const r = await run(fake, withImage(basic, "ghcr.io/mlflow/mlflow:broken"));
+    expect(r.error?.message).toMatch(
+      /^a task of mlflow-dev-tracking-staging-mlflow:2 stopped before the rollout completed/,
+    );
+    expect(r.error?.message).toContain(
+      "Rolled back: the service runs mlflow-dev-tracking-staging-mlflow:1 again and answers at http://tracking.example.test",
+    );
+    expect(r.lines).toContain("rolling back to mlflow-dev-tracking-staging-mlflow:1");
+    expect(r.lines).toContain(
+      "  mlflow-dev-tracking-staging-mlflow:1 runs again and http://tracking.example.test answers /health",
+    );
+    expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:1");
+    expect(fake.stack?.parameters[ParameterName.taskDefinitionArn]).toMatch(/mlflow:1$/);
+    expect(changeSetTypes(fake, r.calls)).toEqual(["UPDATE:infra", "UPDATE:rollout", "UPDATE:rollout"]);
+    expect(fake.lock).toBeUndefined();
+  });
+
+  it("rollback after a failed smoke test: the new revision runs, but the smoke test fails", async () => {
+    const fake = await world();
+    await run(fake, withImage(basic, GOOD));
+    const failing: ServiceChecks = {
+      ...passing,
+      smokeTest: async () => {
+        throw new Error("the smoke test failed: POST /api/2.0/mlflow/runs/create answered 500");
+      },
+    };
+    const { opts, report, clock } = options(failing);
+    const error = await promote(withImage(basic, "ghcr.io/mlflow/mlflow:v3.17.2-other"), fake.clients, opts).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toBe(
+      "the smoke test failed: POST /api/2.0/mlflow/runs/create answered 500\nRolled back: the service runs mlflow-dev-tracking-staging-mlflow:1 again and answers at http://tracking.example.test",
+    );
+    expect(report.lines).toContain("[7/7] smoke test: http://tracking.example.test");
+    expect(report.lines).toContain("rolling back to mlflow-dev-tracking-staging-mlflow:1");
+    expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:1");
+    // The waits ran on the fake clock: it looked for stopped tasks four times, a poll apart.
+    expect(clock.slept.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("ROLLBACK_COMPLETE: the empty stack a failed creation left is deleted, then created again", async () => {
+    const model = withImage(basic, GOOD);
+    const fake = await world(model);
+    fake.givenStack("ROLLBACK_COMPLETE");
+    const r = await run(fake, model);
+    expect(r.error).toBeUndefined();
+    expect(r.lines).toContain(
+      "  the stack's first creation failed earlier and left it empty (ROLLBACK_COMPLETE): deleting it first",
+    );
+    const sent = commandsSince(fake, 0);
+    expect(sent.indexOf("DeleteStack")).toBeGreaterThan(-1);
+    expect(sent.indexOf("DeleteStack")).toBeLessThan(sent.indexOf("CreateChangeSet"));
+    expect(changeSetTypes(fake)).toEqual(["CREATE:infra", "UPDATE:rollout"]);
+  });
+
+  it("a kept bucket: the new stack imports it first, then gets everything else as an update", async () => {
+    const model = withImage(basic, GOOD);
+    const fake = await world(model);
+    fake.bucketExists = true;
+    const r = await run(fake, model);
+    expect(r.error).toBeUndefined();
+    expect(r.lines).toContain(
+      "  the bucket tracking-staging-artifacts-123456789012 exists (kept by an earlier destroy): adopting it into the stack",
+    );
+    expect(changeSetTypes(fake)).toEqual(["IMPORT:adopt", "UPDATE:infra", "UPDATE:rollout"]);
+    const adopt = fake.sent("CreateChangeSet")[0];
+    expect(adopt?.ResourcesToImport).toEqual([
+      {
+        ResourceType: "AWS::S3::Bucket",
+        LogicalResourceId: "ArtifactBucket",
+        ResourceIdentifier: { BucketName: "tracking-staging-artifacts-123456789012" },
+      },
+    ]);
+    expect(adopt?.Tags).toBeUndefined();
+    expect(r.lines).toContain("  updating mlflow-dev-tracking-staging: 3 to add, 0 to change, 0 to remove");
+  });
+
+  it("lock held: refused before anything changes, and the other deploy's lock is left alone", async () => {
+    const model = withImage(basic, GOOD);
+    const fake = await world(model);
+    const holder = JSON.stringify({
+      id: "other",
+      command: "promote",
+      user: "ci",
+      host: "runner-7",
+      pid: 42,
+      startedAt: "2026-01-01T00:00:00.000Z",
+    });
+    fake.lock = holder;
+    const r = await run(fake, model);
+    expect(r.error?.message).toBe(
+      "refused: another deploy of staging holds its lock (promote by ci@runner-7 (pid 42) since 2026-01-01T00:00:00.000Z)",
+    );
+    const sent = commandsSince(fake, 0);
+    for (const change of ["CreateSecret", "CreateChangeSet", "RegisterTaskDefinition", "DeleteParameter"])
+      expect(sent).not.toContain(change);
+    expect(fake.lock).toBe(holder);
+  });
+
+  it("a stack another operation runs on is refused, naming its status", async () => {
+    const model = withImage(basic, GOOD);
+    const fake = await world(model);
+    fake.givenStack("UPDATE_IN_PROGRESS");
+    const r = await run(fake, model);
+    expect(r.error?.message).toBe(
+      "the stack mlflow-dev-tracking-staging is UPDATE_IN_PROGRESS: another operation is running on it",
+    );
+    expect(fake.sent("CreateChangeSet")).toEqual([]);
+  });
+
+  it("a stack that never settles: promote gives up after the stack timeout, on the fake clock", async () => {
+    const model = withImage(basic, GOOD);
+    const fake = await world(model);
+    fake.stuck = true;
+    const { opts, clock } = options();
+    const t0 = clock.now();
+    const error = await promote(model, fake.clients, opts).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toBe("the stack mlflow-dev-tracking-staging is still CREATE_IN_PROGRESS after 60 minutes");
+    expect(clock.now() - t0).toBeGreaterThan(opts.waits.stackTimeoutMs);
+    expect(new Set(clock.slept)).toEqual(new Set([opts.waits.pollMs]));
+    expect(fake.lock).toBeUndefined();
+  });
+
+  describe("an MLflow upgrade", () => {
+    const old = withImage(basic, "ghcr.io/mlflow/mlflow:v3.16.1-full");
+    const from = { ...old, mlflow: { ...old.mlflow, version: "3.16.1" } } as AwsModel;
+    const to = withImage(basic, GOOD);
+
+    it("takes a snapshot, scales the service to zero, migrates, then rolls out at the old count", async () => {
+      const fake = await world();
+      await run(fake, from);
+      const r = await run(fake, to);
+      expect(r.error).toBeUndefined();
+      expect(r.lines).toContain("[5/7] migration: upgrade from MLflow 3.16.1 to 3.17.2");
+      expect(r.lines).toContain("  service scaled to zero (from 1): no server writes while the schema changes");
+      expect(r.result?.upgradeSnapshot).toMatch(/^tracking-staging-db-mlflow-3-16-1-to-3-17-2-\d{14}$/);
+      expect(fake.snapshots).toEqual([r.result?.upgradeSnapshot]);
+      expect(fake.sent("UpdateService").map((i) => i.desiredCount)).toEqual([0, 1]);
+      expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:2");
+    });
+
+    it("a failed smoke test after the migration does not put the old revision back (it cannot run on the new schema)", async () => {
+      const fake = await world();
+      await run(fake, from);
+      const r = await run(fake, to, {
+        ...passing,
+        smokeTest: async () => {
+          throw new Error("the smoke test failed");
+        },
+      });
+      expect(r.error?.message).toMatch(
+        /^the smoke test failed\nThe database has MLflow 3\.17\.2's schema now, on which 3\.16\.1 cannot run, so the previous revision is not put back: the service stays on mlflow-dev-tracking-staging-mlflow:2\. The database as it was before the upgrade is the snapshot tracking-staging-db-mlflow-3-16-1-to-3-17-2-\d{14}\.$/,
+      );
+      expect(r.lines.some((l) => l.startsWith("rolling back"))).toBe(false);
+      expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:2");
+    });
+
+    it("a downgrade is refused before anything changes", async () => {
+      const fake = await world();
+      await run(fake, to);
+      const r = await run(fake, from);
+      expect(r.error?.message).toMatch(/^mlflow\.version is 3\.16\.1, but the service runs MLflow 3\.17\.2/);
+      const sent = commandsSince(fake, r.calls);
+      for (const change of ["CreateSecret", "CreateChangeSet", "RegisterTaskDefinition", "UpdateService"])
+        expect(sent).not.toContain(change);
+      expect(fake.lock).toBeUndefined();
+    });
+  });
+
+  it("a failed migration stops before the service is touched", async () => {
+    const fake = await world();
+    await run(fake, withImage(basic, GOOD));
+    fake.migrationExitCode = 3;
+    const r = await run(fake, withImage(basic, "ghcr.io/mlflow/mlflow:v3.17.2-other"));
+    expect(r.error?.message).toBe("the migration task exited 3 (no log lines)");
+    expect(changeSetTypes(fake, r.calls)).toEqual(["UPDATE:infra"]);
+    expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:1");
+  });
+});
