@@ -7,6 +7,9 @@
  *                         a full promote of examples/basic staging, no-op re-promotes, plan, destroy
  *   pnpm bench --footprint also the MLflow container's idle and peak memory for workers 1/2/4 x
  *                         job execution off/on under the live parity workload (bench/footprint.ts)
+ *   pnpm bench --startup  also `mlflow-dev up` cold, warm and no-op with a timeline of every
+ *                         service, against the floors measured in the same run: PostgreSQL init to
+ *                         ready, schema creation, the MLflow server's start to /health (bench/startup.ts)
  *   pnpm bench --package  also the published package: pnpm pack:cli, npm install into a fresh
  *                         project, then its --help and validate against bare `node -e 0`, on each
  *                         tested Node (the target: --help within 1.5x of `node -e 0`)
@@ -18,6 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { installedProject, nodeRuntimes, packCli } from "../test/support/package.ts";
 import { footprint } from "./footprint.ts";
+import { startup } from "./startup.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const bin = join(root, "packages/cli/bin/mlflow-dev.js");
@@ -165,6 +169,8 @@ if (process.argv.includes("--promote")) {
 }
 
 if (process.argv.includes("--footprint")) await footprint(root, node, bin);
+
+if (process.argv.includes("--startup")) await startup(root, node, bin);
 
 if (process.argv.includes("--package")) {
   const tarball = packCli();

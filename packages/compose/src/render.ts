@@ -99,6 +99,13 @@ export function toLimits(model: LocalModel): Service {
   return { cpus: String(cpu / 1024), mem_limit: `${memory}m`, memswap_limit: `${memory}m` };
 }
 
+/**
+ * A compose health check. Docker runs the first probe one interval after the start (engine 20.10
+ * has no start_interval) and `compose up --wait` and depends_on see health only then, so the
+ * interval of each step of the start-up chain is how late its readiness is noticed: the local-only
+ * services (the network holder, PostgreSQL, MinIO) check every second with a cheap probe, with
+ * retries that keep a minute of tolerance.
+ */
 function healthcheck(test: string[], interval: number, timeout: number, retries: number, startPeriod: number) {
   return {
     test: ["CMD", ...test],
@@ -170,7 +177,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     image: t.images.postgres,
     entrypoint: ["sh", "-c", NETWORK_HOLDER_SCRIPT],
     // Replaces the image's own check (PostgreSQL's); `compose up --wait` needs one that passes.
-    healthcheck: healthcheck(["true"], 5, 2, 1, 0),
+    healthcheck: healthcheck(["true"], 1, 2, 1, 0),
     ports: [
       publish(t, t.ports.mlflow, model.mlflow.port),
       publish(t, t.ports.minio, t.ports.minio),
@@ -187,7 +194,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
       POSTGRES_PASSWORD: required(LOCAL_SECRET_VARS["db-password"]),
       PGDATA: "/var/lib/postgresql/data",
     }),
-    healthcheck: healthcheck(["pg_isready", "-U", db.user, "-d", db.name, "-h", "127.0.0.1"], 5, 5, 12, 10),
+    healthcheck: healthcheck(["pg_isready", "-U", db.user, "-d", db.name, "-h", "127.0.0.1"], 1, 5, 60, 10),
     ports: [publish(t, t.ports.postgres, db.port)],
     volumes: [`${VOLUME.postgres}:/var/lib/postgresql/data`],
     restart: "unless-stopped",
@@ -200,7 +207,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
       MINIO_ROOT_USER: required(LOCAL_SECRET_VARS["minio-root-user"]),
       MINIO_ROOT_PASSWORD: required(LOCAL_SECRET_VARS["minio-root-password"]),
     }),
-    healthcheck: healthcheck(["curl", "-fsS", `http://127.0.0.1:${t.ports.minio}/minio/health/live`], 5, 5, 12, 5),
+    healthcheck: healthcheck(["curl", "-fsS", `http://127.0.0.1:${t.ports.minio}/minio/health/live`], 1, 5, 60, 5),
     ...shared,
     volumes: [`${VOLUME.minio}:/data`],
     restart: "unless-stopped",
