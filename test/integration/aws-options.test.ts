@@ -11,6 +11,7 @@ import {
   send,
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
+import pins from "../../pins.json" with { type: "json" };
 import { importCertificate } from "../support/certificate.ts";
 import { cli, EMULATOR, emulatorAnswers, emulatorEnv, imageOverride, ROOT } from "../support/stack.ts";
 
@@ -29,7 +30,7 @@ const NAME = `itoptions-${SUFFIX}`;
 const STACK = `mlflow-dev-${NAME}-staging`;
 const SERVICE = `${NAME}-mlflow`;
 const DOMAIN = `mlflow-${SUFFIX}.example.com`;
-const MLFLOW_IMAGE = imageOverride("mlflow") ?? "mlflow-dev-local/mlflow:3.17.2";
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `mlflow-dev-local/mlflow:${pins.mlflow}`;
 const env = () => ({ ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}` });
 
 /** examples/basic with staging behind a NAT gateway, autoscaled, on `DOMAIN` with this certificate. */

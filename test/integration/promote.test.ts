@@ -11,6 +11,7 @@ import {
   send,
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
+import pins from "../../pins.json" with { type: "json" };
 import { importCertificate } from "../support/certificate.ts";
 import { BIN, containerFacts, containersWithLabels, imageOverride, ROOT } from "../support/stack.ts";
 
@@ -23,7 +24,7 @@ import { BIN, containerFacts, containersWithLabels, imageOverride, ROOT } from "
 const ENDPOINT = process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
 /** MiniStack takes a 12-digit access key as the account id: an account of this test's own. */
 const ACCESS_KEY = "333344445555";
-const MLFLOW_IMAGE = imageOverride("mlflow") ?? "mlflow-dev-local/mlflow:3.17.2";
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `mlflow-dev-local/mlflow:${pins.mlflow}`;
 const SUFFIX = Math.random().toString(36).slice(2, 7);
 const NAME = `itpromote-${SUFFIX}`;
 const STACK = `mlflow-dev-${NAME}-staging`;
