@@ -29,7 +29,7 @@ if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
   "$CHECKOV_VENV/bin/pip" install --quiet "checkov==$PIN_CHECKOV"
 fi
 
-# shellcheck, which `pnpm lint` runs over the shell scripts (scripts/shellcheck.sh).
+# The shell scripts' linter that `pnpm lint` runs (scripts/shellcheck.sh).
 bash "$ROOT/scripts/shellcheck.sh" --install
 
 bash "$ROOT/.ci/provision"

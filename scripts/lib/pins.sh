@@ -8,6 +8,7 @@ PINS_FILE=${PINS_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/pins.
 # pins_lines FILE: NAME=VALUE lines; fails on a value that is not a plain version-like word.
 pins_lines() {
   if command -v node >/dev/null 2>&1; then
+    # shellcheck disable=SC2016 # JavaScript, not shell
     node -e '
 const pins = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
 const name = (k) => k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
