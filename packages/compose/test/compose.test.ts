@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { asLocalModel, type LocalModel, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { writeLocalFiles } from "../src/files.ts";
 import {
   completeEnvFile,
   generateSecret,
@@ -13,7 +14,6 @@ import {
   requiredEnvVars,
   toComposeFile,
   toComposeYaml,
-  writeLocalFiles,
 } from "../src/index.ts";
 
 const root = new URL("../../../", import.meta.url);
