@@ -1,4 +1,10 @@
-import { artifactAccessStatements, type LocalModel, type LocalTarget, MLFLOW_DEV_VERSION } from "@mlflow-dev/spec";
+import {
+  artifactAccessStatements,
+  compareCodeUnits,
+  type LocalModel,
+  type LocalTarget,
+  MLFLOW_DEV_VERSION,
+} from "@mlflow-dev/spec";
 import { stringify } from "yaml";
 import { LOCAL_SECRET_VARS } from "./env-file.ts";
 
@@ -36,7 +42,7 @@ function required(variable: string): string {
 }
 
 function sortedRecord(entries: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(entries).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(Object.entries(entries).sort(([a], [b]) => compareCodeUnits(a, b)));
 }
 
 function publish(target: LocalTarget, hostPort: number, containerPort: number): string {
