@@ -33,11 +33,3 @@ export const MLFLOW_CONTAINER_PORT = 5000;
 export const POSTGRES_PORT = 5432;
 export const MINIO_API_PORT = 9000;
 export const MINIO_CONSOLE_PORT = 9001;
-
-/** RDS PostgreSQL engine versions per major version (the same major as the local image). */
-export const RDS_POSTGRES_ENGINE_VERSIONS: Readonly<Record<number, string>> = {
-  14: "14.19",
-  15: "15.14",
-  16: "16.10",
-  17: "17.6",
-};
