@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApplicationAutoScaling } from "@aws-sdk/client-application-auto-scaling";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +13,7 @@ import {
 import pins from "../../pins.json" with { type: "json" };
 import { importCertificate } from "../support/certificate.ts";
 import { cli, EMULATOR, emulatorAnswers, emulatorEnv, imageOverride, ROOT } from "../support/stack.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * The AWS options examples/basic staging does not use, promoted on the emulator (MiniStack with
@@ -35,7 +35,7 @@ const env = () => ({ ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${MLFLO
 
 /** examples/basic with staging behind a NAT gateway, autoscaled, on `DOMAIN` with this certificate. */
 function specDir(certificateArn: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `mlflow-dev-${NAME}-`));
+  const dir = tempDir(`mlflow-dev-${NAME}-`);
   const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
     .replace(/^name: .*$/m, `name: ${NAME}`)
     .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
@@ -16,6 +15,7 @@ import {
   stackDatabase,
   testSpecDir,
 } from "../support/stack.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * backup -> the stack deleted with its volumes -> a new stack -> restore: the experiment, the run
@@ -37,7 +37,7 @@ beforeAll(() => {
   requireImagesInCi();
   removeLeftovers(PROJECT);
   dir = testSpecDir(NAME, PORTS);
-  out = mkdtempSync(join(tmpdir(), "mlflow-dev-itbackup-out-"));
+  out = tempDir("mlflow-dev-itbackup-out-");
 }, 60_000);
 
 afterAll(() => {

@@ -1,6 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,6 +26,7 @@ import {
   stackDatabase,
   testSpecDir,
 } from "../support/stack.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * Changing mlflow.version of a local stack that holds data, with the project's two MLflow images
@@ -201,7 +201,7 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
 
   beforeAll(async () => {
     if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
-    awsDir = mkdtempSync(join(tmpdir(), `mlflow-dev-${AWS_NAME}-`));
+    awsDir = tempDir(`mlflow-dev-${AWS_NAME}-`);
     const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
       .replace(/^name: .*$/m, `name: ${AWS_NAME}`)
       .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
