@@ -135,8 +135,8 @@ function escapeRegExp(s: string) {
 }
 
 describe("no pinned version outside pins.json", () => {
-  // The versions distinctive enough to search for (PostgreSQL's "17" or Python's "3.13" are not;
-  // the Dockerfile checks above cover them).
+  // The versions distinctive enough to search for (PostgreSQL's "17" or Python's "3.13" alone are
+  // not; the Dockerfile checks above cover them).
   const versions = [
     PINS.mlflow,
     PINS.mlflowPrevious,
@@ -153,6 +153,10 @@ describe("no pinned version outside pins.json", () => {
     PINS.uv,
     PINS.pnpm,
     PINS.node,
+    // The local images' tags, which carry the generic ones.
+    `${prefix}/debian:${PINS.debian}`,
+    `${prefix}/python:${PINS.python}`,
+    `${prefix}/postgres:${PINS.postgres.default}`,
   ];
   const pattern = new RegExp(`(?<![\\w.-])(${versions.map(escapeRegExp).join("|")})(?![\\w]|\\.\\d)`);
 
