@@ -6,8 +6,8 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["packages/*/test/**/*.test.ts", "test/unit/**/*.test.ts"],
-          exclude: ["**/*.integration.test.ts", "**/node_modules/**"],
+          include: ["packages/*/test/**/*.test.ts"],
+          exclude: ["**/node_modules/**"],
           testTimeout: 30_000,
         },
       },
@@ -24,7 +24,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
-          include: ["packages/*/test/**/*.integration.test.ts", "test/integration/**/*.test.ts"],
+          include: ["test/integration/**/*.test.ts"],
           testTimeout: 600_000,
           hookTimeout: 900_000,
           fileParallelism: false,

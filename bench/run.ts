@@ -19,6 +19,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import pins from "../pins.json" with { type: "json" };
 import { installedProject, nodeRuntimes, packCli } from "../test/support/package.ts";
 import { footprint } from "./footprint.ts";
 import { startup } from "./startup.ts";
@@ -139,7 +140,7 @@ if (process.argv.includes("--promote")) {
     AWS_ENDPOINT_URL: endpoint,
     AWS_ACCESS_KEY_ID: account,
     AWS_SECRET_ACCESS_KEY: "test",
-    MLFLOW_DEV_IMAGES: process.env.MLFLOW_DEV_IMAGES ?? "mlflow=mlflow-dev-local/mlflow:3.17.2",
+    MLFLOW_DEV_IMAGES: process.env.MLFLOW_DEV_IMAGES ?? `mlflow=mlflow-dev-local/mlflow:${pins.mlflow}`,
   };
   const cli = (...args: string[]) => time(node, [bin, ...args, "--env", "staging"], { cwd: dir, env });
   try {

@@ -11,11 +11,13 @@
 #   MLFLOW_DEV_AWS_PORT=PORT      host port on 127.0.0.1 (default 4566)
 #   MLFLOW_DEV_AWS_REGION=REGION  default region (default us-east-1)
 #   MLFLOW_DEV_AWS_WAIT=SECONDS   how long to wait for health (default 120)
-#   MINISTACK_IMAGE=REF           default mlflow-dev-local/ministack:1.5.33
+#   MINISTACK_IMAGE=REF           default mlflow-dev-local/ministack:<pins.json ministack>
 #   MINISTACK_RDS_POSTGRES=REF    the PostgreSQL image MiniStack's RDS runs
-#                                 (default mlflow-dev-local/postgres:17)
+#                                 (default mlflow-dev-local/postgres:<pins.json postgres.default>)
 #   LOCALSTACK_IMAGE=REF          default localstack/localstack-pro:latest
 set -euo pipefail
+# shellcheck source=../scripts/lib/pins.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/pins.sh"
 
 NETWORK=${MLFLOW_DEV_AWS_NETWORK:-mlflow-dev-aws}
 # ECS task containers fetch their task-role credentials from
@@ -27,8 +29,8 @@ SUBNET=${MLFLOW_DEV_AWS_SUBNET:-169.254.170.0/24}
 PORT=${MLFLOW_DEV_AWS_PORT:-4566}
 REGION=${MLFLOW_DEV_AWS_REGION:-us-east-1}
 WAIT=${MLFLOW_DEV_AWS_WAIT:-120}
-MINISTACK_IMAGE=${MINISTACK_IMAGE:-mlflow-dev-local/ministack:1.5.33}
-RDS_POSTGRES=${MINISTACK_RDS_POSTGRES:-mlflow-dev-local/postgres:17}
+MINISTACK_IMAGE=${MINISTACK_IMAGE:-mlflow-dev-local/ministack:$PIN_MINISTACK}
+RDS_POSTGRES=${MINISTACK_RDS_POSTGRES:-mlflow-dev-local/postgres:$PIN_POSTGRES_DEFAULT}
 LOCALSTACK_IMAGE=${LOCALSTACK_IMAGE:-localstack/localstack-pro:latest}
 # MiniStack's RDS derives its image name from the engine's major version,
 # `postgres:<major>-alpine`, and prepends MINISTACK_IMAGE_PREFIX + "/". It has
@@ -84,8 +86,10 @@ if running "$NAME" && healthy; then
     die "$NAME is running but not at $EMULATOR_IP on network $NETWORK (found '${ip:-none}'); restart it: localstack/stop.sh && localstack/start.sh (emulated state is lost)"
   fi
   log "$MODE already running and healthy at http://127.0.0.1:$PORT (container $NAME): reused"
+  # An image relabelled by provisioning (same layers, new metadata) is the same build.
   if [[ $MODE == ministack ]] &&
-    [[ $(docker inspect -f '{{.Image}}' "$NAME") != $(docker image inspect -f '{{.Id}}' "$MINISTACK_IMAGE" 2>/dev/null) ]]; then
+    [[ $(docker image inspect -f '{{.RootFS.Layers}}' "$(docker inspect -f '{{.Image}}' "$NAME")" 2>/dev/null) != \
+      $(docker image inspect -f '{{.RootFS.Layers}}' "$MINISTACK_IMAGE" 2>/dev/null) ]]; then
     log "note: it runs an older build of $MINISTACK_IMAGE; to use the new one (emulated state is lost): localstack/stop.sh && localstack/start.sh"
   fi
   exit 0

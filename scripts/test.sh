@@ -6,7 +6,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash scripts/bootstrap.sh
-export CHECKOV="${CHECKOV:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-dev/tools/checkov-3.3.30/bin/checkov}"
+# shellcheck source=lib/pins.sh
+source scripts/lib/pins.sh
+export CHECKOV="${CHECKOV:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-dev/tools/checkov-$PIN_CHECKOV/bin/checkov}"
 export MLFLOW_DEV_IMAGES="${MLFLOW_DEV_IMAGES:-$(bash .ci/provision --print-image-overrides)}"
 pnpm run typecheck
 pnpm run lint

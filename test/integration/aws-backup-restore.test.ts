@@ -13,6 +13,7 @@ import {
   send,
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
+import pins from "../../pins.json" with { type: "json" };
 import { cli, EMULATOR, emulatorAnswers, emulatorEnv, ROOT } from "../support/stack.ts";
 
 /**
@@ -97,7 +98,7 @@ describe.skipIf(!up && !process.env.CI)("backup and restore of an AWS environmen
     expect(snapshot.status).toBe("available");
     expect(snapshot.tags).toMatchObject({
       [SnapshotTag.kind]: "backup",
-      [SnapshotTag.mlflowVersion]: "3.17.2",
+      [SnapshotTag.mlflowVersion]: pins.mlflow,
       [SnapshotTag.bucket]: `${NAME}-staging-artifacts-${ACCOUNT}`,
       [SnapshotTag.objects]: String(backup.artifacts.objects),
     });
@@ -117,7 +118,7 @@ describe.skipIf(!up && !process.env.CI)("backup and restore of an AWS environmen
     const refused = run(["restore", "--snapshot", newer]);
     expect(refused.code, refused.stderr).toBe(2);
     expect(refused.stderr).toContain(
-      `the RDS snapshot ${newer} holds MLflow 9.0.0's schema, newer than mlflow.version 3.17.2`,
+      `the RDS snapshot ${newer} holds MLflow 9.0.0's schema, newer than mlflow.version ${pins.mlflow}`,
     );
     expect(await databaseInstance()).toBe(backup.instance);
     expect(await service()).toMatchObject({ desiredCount: 1, runningCount: 1 });
@@ -129,7 +130,7 @@ describe.skipIf(!up && !process.env.CI)("backup and restore of an AWS environmen
     expect(r.code, r.stderr).toBe(0);
     const restored = JSON.parse(r.stdout) as AwsRestoreResult;
     expect(r.stderr).toContain("service scaled to zero (from 1): no server writes while the database is swapped");
-    expect(restored.snapshotMlflowVersion).toBe("3.17.2");
+    expect(restored.snapshotMlflowVersion).toBe(pins.mlflow);
     expect(restored.previousDatabaseSnapshot).toMatch(new RegExp(`^${backup.instance}-before-restore-\\d{14}$`));
     expect((await tags(restored.previousDatabaseSnapshot ?? "")).status).toBe("available");
 
@@ -161,7 +162,7 @@ describe.skipIf(!up && !process.env.CI)("backup and restore of an AWS environmen
     expect(r.stderr).toContain(`mlflow-dev restore --env staging --snapshot ${finalSnapshot} brings it back`);
     const snapshot = await tags(finalSnapshot);
     expect(snapshot.status).toBe("available");
-    expect(snapshot.tags).toMatchObject({ [SnapshotTag.kind]: "final", [SnapshotTag.mlflowVersion]: "3.17.2" });
+    expect(snapshot.tags).toMatchObject({ [SnapshotTag.kind]: "final", [SnapshotTag.mlflowVersion]: pins.mlflow });
   });
 
   it("restore --env after destroy recreates the stack with the database from the final snapshot", async () => {

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApplicationAutoScaling } from "@aws-sdk/client-application-auto-scaling";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,8 +10,10 @@ import {
   send,
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
+import pins from "../../pins.json" with { type: "json" };
 import { importCertificate } from "../support/certificate.ts";
 import { cli, EMULATOR, emulatorAnswers, emulatorEnv, imageOverride, ROOT } from "../support/stack.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * The AWS options examples/basic staging does not use, promoted on the emulator (MiniStack with
@@ -29,12 +30,12 @@ const NAME = `itoptions-${SUFFIX}`;
 const STACK = `mlflow-dev-${NAME}-staging`;
 const SERVICE = `${NAME}-mlflow`;
 const DOMAIN = `mlflow-${SUFFIX}.example.com`;
-const MLFLOW_IMAGE = imageOverride("mlflow") ?? "mlflow-dev-local/mlflow:3.17.2";
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `mlflow-dev-local/mlflow:${pins.mlflow}`;
 const env = () => ({ ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}` });
 
 /** examples/basic with staging behind a NAT gateway, autoscaled, on `DOMAIN` with this certificate. */
 function specDir(certificateArn: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `mlflow-dev-${NAME}-`));
+  const dir = tempDir(`mlflow-dev-${NAME}-`);
   const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
     .replace(/^name: .*$/m, `name: ${NAME}`)
     .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 import { MlflowClient } from "../support/mlflow-client.ts";
 import {
   cli,
@@ -15,6 +15,7 @@ import {
   stackDatabase,
   testSpecDir,
 } from "../support/stack.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * backup -> the stack deleted with its volumes -> a new stack -> restore: the experiment, the run
@@ -36,7 +37,7 @@ beforeAll(() => {
   requireImagesInCi();
   removeLeftovers(PROJECT);
   dir = testSpecDir(NAME, PORTS);
-  out = mkdtempSync(join(tmpdir(), "mlflow-dev-itbackup-out-"));
+  out = tempDir("mlflow-dev-itbackup-out-");
 }, 60_000);
 
 afterAll(() => {
@@ -128,7 +129,7 @@ describe("backup and restore of the local stack", () => {
     expect(manifest).toMatchObject({
       format: 1,
       stack: PROJECT,
-      mlflowVersion: "3.17.2",
+      mlflowVersion: pins.mlflow,
       database: { file: "database.sql.gz" },
       artifacts: { bucket: "mlflow-artifacts", prefix: "mlflow" },
     });
@@ -226,11 +227,17 @@ describe("backup and restore of the local stack", () => {
     const other = join(out, "other-version");
     cpSync(backup, other, { recursive: true });
     const path = join(other, "manifest.json");
-    writeFileSync(path, readFileSync(path, "utf8").replace('"mlflowVersion": "3.17.2"', '"mlflowVersion": "3.16.1"'));
+    writeFileSync(
+      path,
+      readFileSync(path, "utf8").replace(
+        `"mlflowVersion": "${pins.mlflow}"`,
+        `"mlflowVersion": "${pins.mlflowPrevious}"`,
+      ),
+    );
     const r = cli(["restore", other, "--force"], { cwd: dir });
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain("the backup is of MLflow 3.16.1, but mlflow.version is 3.17.2");
-    expect(r.stderr).toContain("Set mlflow.version to 3.16.1");
-    expect(r.stderr).toContain("then upgrade it to 3.17.2");
+    expect(r.stderr).toContain(`the backup is of MLflow ${pins.mlflowPrevious}, but mlflow.version is ${pins.mlflow}`);
+    expect(r.stderr).toContain(`Set mlflow.version to ${pins.mlflowPrevious}`);
+    expect(r.stderr).toContain(`then upgrade it to ${pins.mlflow}`);
   });
 });

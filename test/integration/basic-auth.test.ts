@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAwsClients, destroyAwsClients, send, targetFor } from "../../packages/aws/src/deploy/index.ts";
+import pins from "../../pins.json" with { type: "json" };
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { runPythonClient } from "../support/python-client.ts";
 import {
@@ -105,7 +106,7 @@ describe("basic auth on the local stack", () => {
 
   it("the Python client (examples/python-client) logs with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD", async () => {
     const { runId } = await runPythonClient({
-      image: imageOverride("mlflow") ?? "ghcr.io/mlflow/mlflow:v3.17.2-full",
+      image: imageOverride("mlflow") ?? `ghcr.io/mlflow/mlflow:v${pins.mlflow}-full`,
       trackingUri: url,
       experiment: "python-client-auth",
       modelName: "iris-auth",

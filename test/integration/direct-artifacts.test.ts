@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { runArtifactRoundTrip } from "../support/python-client.ts";
 import {
@@ -72,7 +73,7 @@ describe("artifacts without the proxy (proxyArtifacts: false) on the local stack
 
   it("the Python client writes and reads a run's artifact in MinIO itself, with those settings", async () => {
     const r = await runArtifactRoundTrip({
-      image: imageOverride("mlflow") ?? "ghcr.io/mlflow/mlflow:v3.17.2-full",
+      image: imageOverride("mlflow") ?? `ghcr.io/mlflow/mlflow:v${pins.mlflow}-full`,
       trackingUri: url,
       env: {
         MLFLOW_S3_ENDPOINT_URL: `http://127.0.0.1:${PORTS.minio}`,

@@ -24,6 +24,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * The local AWS emulator (MiniStack, started by localstack/start.sh or .ci/provision) on
@@ -31,7 +32,7 @@ import { afterAll, describe, expect, it } from "vitest";
  * Outside CI the file is skipped, with the reason printed, when nothing answers on the port.
  */
 const ENDPOINT = process.env.MLFLOW_DEV_AWS_ENDPOINT ?? "http://127.0.0.1:4566";
-const IMAGE = process.env.MLFLOW_DEV_EMULATOR_TEST_IMAGE ?? "mlflow-dev-local/python:3.13";
+const IMAGE = process.env.MLFLOW_DEV_EMULATOR_TEST_IMAGE ?? `mlflow-dev-local/python:${pins.python}`;
 // A 12-digit access key is the account id in MiniStack: this file works in an account of its own.
 const config = {
   endpoint: ENDPOINT,

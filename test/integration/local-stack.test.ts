@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
 import {
@@ -175,7 +176,7 @@ describe("local stack", () => {
 
   it("the Python client's log_artifact and download_artifacts go through presigned multipart URLs, to MinIO and back", async () => {
     const r = await runArtifactRoundTrip({
-      image: imageOverride("mlflow") ?? "ghcr.io/mlflow/mlflow:v3.17.2-full",
+      image: imageOverride("mlflow") ?? `ghcr.io/mlflow/mlflow:v${pins.mlflow}-full`,
       trackingUri: url,
     });
     // The server advertises both, so the client took the presigned path (it fails rather than fall back).
@@ -189,7 +190,7 @@ describe("local stack", () => {
 
   it("the Python mlflow client (examples/python-client) logs a run and a model", async () => {
     const { runId, accuracy } = await runPythonClient({
-      image: imageOverride("mlflow") ?? "ghcr.io/mlflow/mlflow:v3.17.2-full",
+      image: imageOverride("mlflow") ?? `ghcr.io/mlflow/mlflow:v${pins.mlflow}-full`,
       trackingUri: url,
       experiment: "python-client",
       modelName: "iris-it",

@@ -7,6 +7,7 @@ import pg from "pg";
 import type { StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { send, targetFor } from "../../packages/aws/src/deploy/index.ts";
+import pins from "../../pins.json" with { type: "json" };
 import { MlflowClient, NotReadyError, waitUntilReady } from "../support/mlflow-client.ts";
 import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
 import {
@@ -40,10 +41,10 @@ const SAME_PORT = 35060;
 const PREVIOUS_PORT = 35061;
 const REMOTE_PG_PORT = 35062;
 const LOCAL_URL = `http://127.0.0.1:${PORTS.mlflow}`;
-const PREVIOUS_VERSION = "3.16.1";
+const PREVIOUS_VERSION = pins.mlflowPrevious;
 
-const MLFLOW_IMAGE = imageOverride("mlflow") ?? "ghcr.io/mlflow/mlflow:v3.17.2-full";
-const POSTGRES_IMAGE = imageOverride("postgres") ?? "postgres:17";
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `ghcr.io/mlflow/mlflow:v${pins.mlflow}-full`;
+const POSTGRES_IMAGE = imageOverride("postgres") ?? `postgres:${pins.postgres.default}`;
 /** Built by .ci/provision next to the MLflow image (same repository, the previous version's tag). */
 const PREVIOUS_IMAGE =
   process.env.MLFLOW_DEV_PREVIOUS_MLFLOW_IMAGE ??
@@ -185,8 +186,8 @@ describe("mlflow-dev parity --live against real servers", () => {
     const r = liveParity(sameUrl, save);
     expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
     expect(r.report.differences).toEqual([]);
-    expect(r.report.local.mlflowVersion).toBe("3.17.2");
-    expect(r.report.remote.mlflowVersion).toBe("3.17.2");
+    expect(r.report.local.mlflowVersion).toBe(pins.mlflow);
+    expect(r.report.remote.mlflowVersion).toBe(pins.mlflow);
     expect(r.report.local.incomplete).toEqual([]);
     expect(r.report.remote.incomplete).toEqual([]);
     // The workload did real work on both sides: every step answered, artifacts came back intact.
@@ -212,7 +213,7 @@ describe("mlflow-dev parity --live against real servers", () => {
     expect(r.report.differences).toContainEqual({
       step: "server: GET /version (the MLflow version)",
       path: "value",
-      local: "3.17.2",
+      local: pins.mlflow,
       remote: PREVIOUS_VERSION,
     });
   });
@@ -306,7 +307,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
     expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.differences).toEqual([]);
-    expect(report.remote.mlflowVersion).toBe("3.17.2");
+    expect(report.remote.mlflowVersion).toBe(pins.mlflow);
     expect(report.remote.incomplete).toEqual([]);
     const saved = JSON.parse(readFileSync(save, "utf8"));
     const big = saved.remote.steps.find((s: { step: string }) => s.step === "artifacts: GET sizes/12582917.bin");

@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -11,8 +10,10 @@ import {
   send,
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
+import pins from "../../pins.json" with { type: "json" };
 import { importCertificate } from "../support/certificate.ts";
 import { BIN, containerFacts, containersWithLabels, imageOverride, ROOT } from "../support/stack.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * promote / plan / destroy / unlock for real, against the MiniStack emulator (localstack/): its
@@ -23,7 +24,7 @@ import { BIN, containerFacts, containersWithLabels, imageOverride, ROOT } from "
 const ENDPOINT = process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
 /** MiniStack takes a 12-digit access key as the account id: an account of this test's own. */
 const ACCESS_KEY = "333344445555";
-const MLFLOW_IMAGE = imageOverride("mlflow") ?? "mlflow-dev-local/mlflow:3.17.2";
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `mlflow-dev-local/mlflow:${pins.mlflow}`;
 const SUFFIX = Math.random().toString(36).slice(2, 7);
 const NAME = `itpromote-${SUFFIX}`;
 const STACK = `mlflow-dev-${NAME}-staging`;
@@ -104,7 +105,7 @@ function show(r: Run): string {
 
 /** examples/basic with this test's name, account and bucket; `edit` changes the staging block. */
 function specDir(account: string, edit: (yaml: string) => string = (y) => y, extra = ""): string {
-  const dir = mkdtempSync(join(tmpdir(), `mlflow-dev-${NAME}-`));
+  const dir = tempDir(`mlflow-dev-${NAME}-`);
   const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
     .replace(/^name: .*$/m, `name: ${NAME}`)
     .replace(/account: "\d{12}"/, `account: "${account}"`)
@@ -186,7 +187,7 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     function withoutCredentials(): NodeJS.ProcessEnv {
       const env: NodeJS.ProcessEnv = {
         ...awsEnv(),
-        HOME: mkdtempSync(join(tmpdir(), "nohome-")),
+        HOME: tempDir("nohome-"),
         AWS_EC2_METADATA_DISABLED: "true",
       };
       delete env.AWS_ACCESS_KEY_ID;
@@ -540,7 +541,7 @@ describe.skipIf(!up && !process.env.CI)("promote with images.build: build, push 
 
   beforeAll(async () => {
     if (!up) throw new Error(`CI is set but no AWS emulator answers at ${ENDPOINT}`);
-    buildDir = mkdtempSync(join(tmpdir(), "mlflow-dev-build-"));
+    buildDir = tempDir("mlflow-dev-build-");
     mkdirSync(join(buildDir, "image"));
     writeFileSync(
       join(buildDir, "image/Dockerfile"),
@@ -607,7 +608,7 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
 
   /** The example with this VPC's ids, this test's account, and its build context where it is. */
   function exampleDir(ids: { vpc: string; public: string[]; private: string[] }): string {
-    const d = mkdtempSync(join(tmpdir(), "mlflow-dev-existing-vpc-"));
+    const d = tempDir("mlflow-dev-existing-vpc-");
     const yaml = readFileSync(join(ROOT, "examples/existing-vpc/mlflow-dev.yaml"), "utf8")
       .replaceAll(EXAMPLE_ACCOUNT, VPC_ACCOUNT)
       .replace(/vpcId: .*/, `vpcId: ${ids.vpc}`)

@@ -1,6 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +11,7 @@ import {
   send,
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
+import pins from "../../pins.json" with { type: "json" };
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { readBackWithPythonClient, runPythonClient } from "../support/python-client.ts";
 import {
@@ -28,6 +28,7 @@ import {
   stackDatabase,
   testSpecDir,
 } from "../support/stack.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * Changing mlflow.version of a local stack that holds data, with the project's two MLflow images
@@ -39,8 +40,8 @@ const NAME = "itupgrade";
 const PROJECT = `mlflow-dev-${NAME}`;
 const PORTS = { mlflow: 28050, minio: 29700, minioConsole: 29701, postgres: 28432 };
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
-const OLD = "3.16.1";
-const NEW = "3.17.2";
+const OLD = pins.mlflowPrevious;
+const NEW = pins.mlflow;
 const NEW_IMAGE = imageOverride("mlflow") ?? `ghcr.io/mlflow/mlflow:v${NEW}-full`;
 /** Built by .ci/provision next to the MLflow image (same repository, the previous version's tag). */
 const OLD_IMAGE = imageOverride("mlflow")
@@ -233,9 +234,9 @@ describe("MLflow version changes on the local stack", () => {
 });
 
 /**
- * The same version change promoted on the emulator: examples/basic staging first on MLflow 3.16.1,
- * then on 3.17.2 (snapshot, service scaled to zero, migration, rollout, desired count back, the
- * first promote's run still there), then back to 3.16.1 (refused, nothing changed).
+ * The same version change promoted on the emulator: examples/basic staging first on the previous MLflow
+ * release, then on the pinned one (snapshot, service scaled to zero, migration, rollout, desired count back, the
+ * first promote's run still there), then back to the previous one (refused, nothing changed).
  */
 const up = await emulatorAnswers("test/integration/upgrade.test.ts");
 const ACCOUNT = "888899990000";
@@ -261,7 +262,7 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
 
   beforeAll(async () => {
     if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
-    awsDir = mkdtempSync(join(tmpdir(), `mlflow-dev-${AWS_NAME}-`));
+    awsDir = tempDir(`mlflow-dev-${AWS_NAME}-`);
     const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
       .replace(/^name: .*$/m, `name: ${AWS_NAME}`)
       .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
@@ -342,7 +343,7 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
     expect(service?.taskDefinition).toBe(second.taskDefinitionArn);
     expect(service).toMatchObject({ desiredCount: 1, runningCount: 1 });
     const target = targetFor(second.url, EMULATOR);
-    // MLflow refuses to serve an out-of-date schema, so a 3.17.2 server answering means the
+    // MLflow refuses to serve an out-of-date schema, so a server of the new version answering means the
     // migration task upgraded it.
     const version = await send(target, "GET", "/version");
     expect(version.body.toString()).toBe(NEW);

@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { S3Client } from "@aws-sdk/client-s3";
+import { tempDir } from "./temp-dir.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = join(ROOT, "packages/cli/bin/mlflow-dev.js");
@@ -14,7 +14,7 @@ export function testSpecDir(
   ports: { mlflow: number; minio: number; minioConsole: number; postgres: number },
   extra = "",
 ): string {
-  const dir = mkdtempSync(join(tmpdir(), `mlflow-dev-${name}-`));
+  const dir = tempDir(`mlflow-dev-${name}-`);
   const basic = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
     .replace(/^name: .*$/m, `name: ${name}`)
     .replace(

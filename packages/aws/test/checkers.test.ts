@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../test/support/temp-dir.ts";
 import { type Template, toTemplate, toTemplateYaml } from "../src/index.ts";
 import { allCases } from "./helpers.ts";
 
@@ -14,7 +14,7 @@ function available(command: string): boolean {
 }
 
 function writeTemplates(): { dir: string; files: string[]; regions: string[]; templates: Map<string, Template> } {
-  const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-aws-"));
+  const dir = tempDir("mlflow-dev-aws-");
   const files: string[] = [];
   const regions = new Set<string>();
   const templates = new Map<string, Template>();

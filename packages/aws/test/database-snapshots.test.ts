@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import pins from "../../../pins.json" with { type: "json" };
 import { backupSnapshotId, SnapshotTag, snapshotTags } from "../src/deploy/database-snapshots.ts";
 import { databaseSnapshotParameter, type StackInfo } from "../src/deploy/stack-info.ts";
 import { LogicalId, ParameterName, toTemplate } from "../src/index.ts";
@@ -66,7 +67,7 @@ describe("restoring the database from an RDS snapshot", () => {
   });
 
   it("tags a snapshot with the MLflow version and the artifact point, in values RDS accepts", () => {
-    const tags = snapshotTags("backup", "3.17.2", {
+    const tags = snapshotTags("backup", pins.mlflow, {
       bucket: "b",
       prefix: "mlflow",
       versioning: "Enabled",
@@ -76,7 +77,7 @@ describe("restoring the database from an RDS snapshot", () => {
     });
     expect(Object.fromEntries(tags.map((t) => [t.Key, t.Value]))).toEqual({
       [SnapshotTag.kind]: "backup",
-      [SnapshotTag.mlflowVersion]: "3.17.2",
+      [SnapshotTag.mlflowVersion]: pins.mlflow,
       [SnapshotTag.takenAt]: "2026-12-01T14:05:09.123Z",
       [SnapshotTag.bucket]: "b",
       [SnapshotTag.bucketVersioning]: "Enabled",

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultWaits, destroy, memoryReporter, promote } from "../src/deploy/index.ts";
+import { defaultWaits, destroy, promote } from "../src/deploy/index.ts";
 import { FakeAws } from "./fake-aws.ts";
 import { fakeClock } from "./fake-clock.ts";
-import { exampleModel } from "./helpers.ts";
+import { exampleModel, memoryReporter } from "./helpers.ts";
 
 /** destroy against the in-memory AWS (fake-aws.ts): what each stack status lets it do. */
 
@@ -95,7 +95,7 @@ describe("destroy", () => {
     );
     expect(tags).toMatchObject({
       "mlflow-dev:snapshot": "final",
-      "mlflow-dev:mlflow-version": "3.17.2",
+      "mlflow-dev:mlflow-version": pulled.mlflow.version,
       "mlflow-dev:artifact-bucket": "tracking-staging-artifacts-123456789012",
       "mlflow-dev:artifact-bucket-versioning": "Enabled",
       "mlflow-dev:artifact-objects": "1",

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { environmentNames, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import type { Reporter } from "../src/deploy/report.ts";
 import { type AwsModel, toAwsModel } from "../src/index.ts";
 
 export const EXAMPLES_DIR = fileURLToPath(new URL("../../../examples/", import.meta.url));
@@ -127,4 +128,15 @@ export function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** A Reporter that keeps its lines, for tests that check what a runner printed. */
+export function memoryReporter(): Reporter & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    step: (title) => lines.push(title),
+    info: (line) => lines.push(`  ${line}`),
+    warn: (line) => lines.push(`  warning: ${line}`),
+  };
 }

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultWaits, formatPlan, memoryReporter, plan, promote } from "../src/deploy/index.ts";
+import { defaultWaits, formatPlan, plan, promote } from "../src/deploy/index.ts";
 import type { AwsModel } from "../src/index.ts";
 import { FakeAws } from "./fake-aws.ts";
 import { fakeClock } from "./fake-clock.ts";
-import { exampleModel } from "./helpers.ts";
+import { exampleModel, memoryReporter } from "./helpers.ts";
 
 /** plan against the in-memory AWS (fake-aws.ts): what each stack status lets it show, and the steps promote runs. */
 

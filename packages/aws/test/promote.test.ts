@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
+import pins from "../../../pins.json" with { type: "json" };
 import {
   defaultWaits,
-  memoryReporter,
   type PromoteOptions,
   type PromoteResult,
   promote,
@@ -11,7 +11,7 @@ import type { AwsModel } from "../src/index.ts";
 import { ParameterName } from "../src/names.ts";
 import { FakeAws } from "./fake-aws.ts";
 import { fakeClock } from "./fake-clock.ts";
-import { exampleModel } from "./helpers.ts";
+import { exampleModel, memoryReporter } from "./helpers.ts";
 
 /**
  * promote's branches against an in-memory AWS behind the real SDK clients (fake-aws.ts) and a fake
@@ -280,8 +280,8 @@ describe("promote", () => {
   });
 
   describe("an MLflow upgrade", () => {
-    const old = withImage(basic, "ghcr.io/mlflow/mlflow:v3.16.1-full");
-    const from = { ...old, mlflow: { ...old.mlflow, version: "3.16.1" } } as AwsModel;
+    const old = withImage(basic, `ghcr.io/mlflow/mlflow:v${pins.mlflowPrevious}-full`);
+    const from = { ...old, mlflow: { ...old.mlflow, version: pins.mlflowPrevious } } as AwsModel;
     const to = withImage(basic, GOOD);
 
     it("takes a snapshot, scales the service to zero, migrates, then rolls out at the old count", async () => {
@@ -289,7 +289,7 @@ describe("promote", () => {
       await run(fake, from);
       const r = await run(fake, to);
       expect(r.error).toBeUndefined();
-      expect(r.lines).toContain("[5/7] migration: upgrade from MLflow 3.16.1 to 3.17.2");
+      expect(r.lines).toContain(`[5/7] migration: upgrade from MLflow ${pins.mlflowPrevious} to ${pins.mlflow}`);
       expect(r.lines).toContain("  service scaled to zero (from 1): no server writes while the schema changes");
       expect(r.result?.upgradeSnapshot).toMatch(/^tracking-staging-db-mlflow-3-16-1-to-3-17-2-\d{14}$/);
       expect(fake.snapshots).toEqual([r.result?.upgradeSnapshot]);

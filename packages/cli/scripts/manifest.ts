@@ -1,9 +1,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MLFLOW_DEV_VERSION } from "@mlflow-dev/spec";
+import { MLFLOW_DEV_VERSION, PINS } from "@mlflow-dev/spec";
 
-/** The Node versions the built package is tested on (test/package): the oldest supported and the newest. */
-export const NODE_ENGINES = "^20.20.0 || ^24.21.0";
+/**
+ * The Node versions the built package is tested on (test/package): the oldest supported and the
+ * repository's own (pins.json "node").
+ */
+export const NODE_ENGINES = `^20.20.0 || ^${PINS.node}`;
 
 /**
  * The package.json of the published `mlflow-dev` package. `dependencies` are the npm packages the

@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs
 import { dirname, relative, resolve as resolvePath } from "node:path";
 import { type AwsCheckedSpec, type AwsModel, awsCompatibilityCheck, resolveAwsModel } from "@mlflow-dev/aws";
 import {
+  DEFAULT_MLFLOW_VERSION,
   formatIssue,
   type ImageOverrides,
   ImageRefSchema,
@@ -116,7 +117,7 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
           `MLFLOW_DEV_IMAGES: ${key}=${JSON.stringify(ref).slice(0, 80)} ${checked.error.issues[0]?.message ?? "is not a valid image reference"}`,
           {
             exitCode: EXIT.invalidInput,
-            hint: "Use a pinned image reference such as registry.example.com/mlflow:3.17.2 (never :latest).",
+            hint: `Use a pinned image reference such as registry.example.com/mlflow:${DEFAULT_MLFLOW_VERSION} (never :latest).`,
           },
         );
       out[key] = ref;

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { LocalStackError } from "@mlflow-dev/compose/runtime";
 import type { LocalModel } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
 import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveLocalEnv } from "./load-spec.ts";
@@ -27,13 +28,12 @@ export async function localContext(file: string) {
 
 /** Turns a LocalStackError into a UserError (message + hint, exit 1); `file` is the spec as given or found. */
 export function asUserError(e: unknown, file = SPEC_FILE): unknown {
-  if (e instanceof Error && e.name === "LocalStackError") {
-    const failed = (e as Error & { failedServices?: readonly string[] }).failedServices ?? [];
+  if (e instanceof LocalStackError) {
+    const failed = e.failedServices;
     const hint = failed.length
       ? `See ${failed.map((s) => `\`mlflow-dev logs ${s}${fileFlag(file)}\``).join(" and ")}; fix the cause and run \`mlflow-dev up${fileFlag(file)}\` again.`
-      : withSpecFlag((e as Error & { hint: string }).hint, file);
-    const invalidInput = (e as Error & { invalidInput?: boolean }).invalidInput === true;
-    return new UserError(e.message, { exitCode: invalidInput ? EXIT.invalidInput : EXIT.failed, hint });
+      : withSpecFlag(e.hint, file);
+    return new UserError(e.message, { exitCode: e.invalidInput ? EXIT.invalidInput : EXIT.failed, hint });
   }
   return e;
 }

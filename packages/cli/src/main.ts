@@ -52,22 +52,21 @@ export async function main(argv: string[]): Promise<number> {
     const mod = await load();
     return await mod.run(rest);
   } catch (e) {
-    return reportError(e);
+    return reportError(e, await import("./known-errors.ts"));
   }
 }
 
-export function reportError(e: unknown): number {
+export function reportError(e: unknown, known: typeof import("./known-errors.ts")): number {
   if (e instanceof UserError) {
     process.stderr.write(`error: ${e.message}\n`);
     if (e.hint) process.stderr.write(`${e.hint}\n`);
     return e.exitCode;
   }
-  if (e instanceof Error && e.name === "FileWriteError") {
-    const f = e as Error & { hint: string; invalidInput: boolean };
-    process.stderr.write(`error: ${f.message}\n${f.hint}\n`);
-    return f.invalidInput ? EXIT.invalidInput : EXIT.failed;
+  if (e instanceof known.FileWriteError) {
+    process.stderr.write(`error: ${e.message}\n${e.hint}\n`);
+    return e.invalidInput ? EXIT.invalidInput : EXIT.failed;
   }
-  if (e instanceof Error && e.name === "SpecError") {
+  if (e instanceof known.SpecError) {
     process.stderr.write(`${e.message}\n`);
     return EXIT.invalidInput;
   }

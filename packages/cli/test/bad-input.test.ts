@@ -1,19 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../test/support/temp-dir.ts";
 import { parseSpecText } from "../src/load-spec.ts";
 
 const bin = fileURLToPath(new URL("../bin/mlflow-dev.js", import.meta.url));
@@ -25,7 +16,7 @@ function cli(args: string[], cwd: string) {
 }
 
 function dirWith(files: Record<string, string> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-bad-input-"));
+  const dir = tempDir("mlflow-dev-bad-input-");
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }

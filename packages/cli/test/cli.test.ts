@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../test/support/temp-dir.ts";
 
 const bin = fileURLToPath(new URL("../bin/mlflow-dev.js", import.meta.url));
 const basic = fileURLToPath(new URL("../../../examples/basic/mlflow-dev.yaml", import.meta.url));
@@ -40,7 +40,7 @@ describe("mlflow-dev CLI", () => {
   });
 
   it("restore needs a backup directory, and refuses one without a manifest before touching Docker (exit 2)", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
+    const dir = tempDir("mlflow-dev-cli-");
     writeFileSync(join(dir, "mlflow-dev.yaml"), readFileSync(basic, "utf8"));
     const none = cli(["restore"], dir);
     expect(none.code).toBe(2);
@@ -53,7 +53,7 @@ describe("mlflow-dev CLI", () => {
   });
 
   it("backup refuses an existing --out directory before touching Docker (exit 2)", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
+    const dir = tempDir("mlflow-dev-cli-");
     writeFileSync(join(dir, "mlflow-dev.yaml"), readFileSync(basic, "utf8"));
     const out = mkdtempSync(join(dir, "out-"));
     const r = cli(["backup", "--out", out], dir);
@@ -86,7 +86,7 @@ describe("mlflow-dev CLI", () => {
   });
 
   it("validate: an invalid spec prints every issue with positions, no stack trace, exit 2", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
+    const dir = tempDir("mlflow-dev-cli-");
     writeFileSync(
       join(dir, "mlflow-dev.yaml"),
       "name: tracking\nmlfow: {}\nartifacts:\n  bucket: ab\nenvironments:\n  local: {}\n",
@@ -112,7 +112,7 @@ describe("mlflow-dev CLI", () => {
   });
 
   it("a missing spec file says how to create one", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
+    const dir = tempDir("mlflow-dev-cli-");
     const r = cli(["validate"], dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("spec file mlflow-dev.yaml not found");
@@ -120,7 +120,7 @@ describe("mlflow-dev CLI", () => {
   });
 
   it("init writes a valid spec pointing yaml-language-server at its schema, and refuses to overwrite", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-cli-"));
+    const dir = tempDir("mlflow-dev-cli-");
     const r = cli(["init", "--name", "demo"], dir);
     expect(r.code).toBe(0);
     const text = readFileSync(join(dir, "mlflow-dev.yaml"), "utf8");
@@ -144,7 +144,7 @@ describe("mlflow-dev CLI", () => {
     const r = cli(["render", "--env", "local", "-f", basic]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("services:");
-    const out = mkdtempSync(join(tmpdir(), "mlflow-dev-out-"));
+    const out = tempDir("mlflow-dev-out-");
     const w = cli(["render", "--env", "local", "-f", basic, "--out", out]);
     expect(w.code).toBe(0);
     expect(existsSync(join(out, "compose.yaml"))).toBe(true);
@@ -156,7 +156,7 @@ describe("mlflow-dev CLI", () => {
   });
 
   it("render --env staging --out writes the AWS artifacts", () => {
-    const out = mkdtempSync(join(tmpdir(), "mlflow-dev-out-"));
+    const out = tempDir("mlflow-dev-out-");
     const r = cli(["render", "--env", "staging", "-f", basic, "--out", out]);
     expect(r.code, r.stderr).toBe(0);
     for (const f of ["template.yaml", "task-definition.json", "migration-task-definition.json", "rollout-plan.json"])

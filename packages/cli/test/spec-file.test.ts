@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../test/support/temp-dir.ts";
 import { findSpec, withSpecFlag } from "../src/spec-file.ts";
 
 const bin = fileURLToPath(new URL("../bin/mlflow-dev.js", import.meta.url));
@@ -11,7 +11,7 @@ const basic = readFileSync(fileURLToPath(new URL("../../../examples/basic/mlflow
 
 /** A directory tree under a fresh temporary root that holds `.git`, so no search leaves it. */
 function tree(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), "mlflow-dev-find-"));
+  const root = tempDir("mlflow-dev-find-");
   mkdirSync(join(root, ".git"));
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(root, path, ".."), { recursive: true });

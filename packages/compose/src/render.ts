@@ -1,5 +1,6 @@
 import {
   artifactAccessStatements,
+  compareCodeUnits,
   LOCAL_DATABASE_HOST,
   type LocalModel,
   type LocalTarget,
@@ -47,7 +48,7 @@ function required(variable: string): string {
 }
 
 function sortedRecord(entries: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(entries).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(Object.entries(entries).sort(([a], [b]) => compareCodeUnits(a, b)));
 }
 
 function publish(target: LocalTarget, hostPort: number, containerPort: number): string {

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../test/support/temp-dir.ts";
 import {
   type BackupManifest,
   backupDirName,
@@ -18,7 +18,7 @@ const sha = (s: string | Buffer) => createHash("sha256").update(s).digest("hex")
 
 /** A backup directory on disk with the given artifact files and a manifest that matches them. */
 function writeBackupDir(files: Record<string, string>, database = "dump"): { dir: string; manifest: BackupManifest } {
-  const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-backup-unit-"));
+  const dir = tempDir("mlflow-dev-backup-unit-");
   writeFileSync(join(dir, "database.sql.gz"), database);
   for (const [key, text] of Object.entries(files)) {
     const path = join(dir, "artifacts", key);
@@ -140,12 +140,12 @@ describe("verifying a backup before a restore", () => {
   });
 
   it("refuses a directory without a manifest, and a file that is a link", async () => {
-    const empty = mkdtempSync(join(tmpdir(), "mlflow-dev-backup-unit-"));
+    const empty = tempDir("mlflow-dev-backup-unit-");
     await expect(verifyBackup(empty)).rejects.toThrow(`${join(empty, "manifest.json")} is missing`);
     await expect(verifyBackup(join(empty, "absent"))).rejects.toThrow("does not exist");
 
     const { dir } = writeBackupDir({ "mlflow/1/x": "x" });
-    const outside = join(mkdtempSync(join(tmpdir(), "mlflow-dev-backup-unit-")), "x");
+    const outside = join(tempDir("mlflow-dev-backup-unit-"), "x");
     writeFileSync(outside, "x");
     rmSync(join(dir, "artifacts/mlflow/1/x"));
     symlinkSync(outside, join(dir, "artifacts/mlflow/1/x"));

@@ -1,11 +1,12 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { asLocalModel, type LocalModel, parseSpecOrThrow, resolve, serverCommand } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { tempDir } from "../../../test/support/temp-dir.ts";
+import { writeLocalFiles } from "../src/files.ts";
 import {
   completeEnvFile,
   generateSecret,
@@ -13,7 +14,6 @@ import {
   requiredEnvVars,
   toComposeFile,
   toComposeYaml,
-  writeLocalFiles,
 } from "../src/index.ts";
 
 const root = new URL("../../../", import.meta.url);
@@ -169,7 +169,7 @@ describe(".env", () => {
   });
 
   it("is written with mode 0600 and never overwritten", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-env-"));
+    const dir = tempDir("mlflow-dev-env-");
     const first = writeLocalFiles(dir, basicModel());
     expect(first.secretsAdded.sort()).toEqual(requiredEnvVars(basicModel()));
     expect(statSync(first.envPath).mode & 0o777).toBe(0o600);
@@ -205,7 +205,7 @@ describe.runIf(composeAvailable)("docker compose config", () => {
     ["basic", basicModel],
     ["auth", authModel],
   ] as const)("accepts the %s rendering", (_label, model) => {
-    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-compose-"));
+    const dir = tempDir("mlflow-dev-compose-");
     writeLocalFiles(dir, model());
     expect(existsSync(join(dir, ".env"))).toBe(true);
     const out = execFileSync("docker", ["compose", "-f", join(dir, "compose.yaml"), "config", "-q"], {
@@ -216,7 +216,7 @@ describe.runIf(composeAvailable)("docker compose config", () => {
   });
 
   it("fails clearly without .env", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-compose-"));
+    const dir = tempDir("mlflow-dev-compose-");
     writeFileSync(join(dir, "compose.yaml"), toComposeYaml(basicModel()));
     const r = spawnSync("docker", ["compose", "-f", join(dir, "compose.yaml"), "config", "-q"], {
       cwd: dir,

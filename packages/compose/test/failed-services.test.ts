@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { demuxLogs, failedServices, type ServiceState } from "../src/runtime/index.ts";
+import { demuxLogs, failedServices, type ServiceState, serviceHealthy, stackHealthy } from "../src/runtime/index.ts";
 
 const svc = (service: string, state: string, health = "none", extra: Partial<ServiceState> = {}): ServiceState => ({
   service,
@@ -63,5 +63,29 @@ describe("container logs", () => {
       "out line\nImportError: x\n",
     );
     expect(demuxLogs(Buffer.from("plain tty output\n"))).toBe("plain tty output\n");
+  });
+});
+
+describe("one definition of healthy (up, status, backup and restore)", () => {
+  it("a running service whose health check passes, or that has none", () => {
+    expect(serviceHealthy(svc("mlflow", "running", "healthy"))).toBe(true);
+    expect(serviceHealthy(svc("network", "running", "none"))).toBe(true);
+    expect(serviceHealthy(svc("mlflow", "running", "starting"))).toBe(false);
+    expect(serviceHealthy(svc("mlflow", "running", "unhealthy"))).toBe(false);
+    expect(serviceHealthy(svc("mlflow", "restarting", "healthy"))).toBe(false);
+    expect(serviceHealthy(undefined)).toBe(false);
+  });
+
+  it("the stack is healthy exactly when up would blame no service", () => {
+    const stacks = [
+      [...healthyBase, ...jobsDone, svc("mlflow", "running", "healthy")],
+      [...healthyBase, ...jobsDone, svc("mlflow", "running", "starting")],
+      [...healthyBase, svc("mlflow", "running", "healthy")],
+      healthyBase,
+      [],
+    ];
+    for (const services of stacks)
+      expect(stackHealthy(services), JSON.stringify(services)).toBe(failedServices(services).length === 0);
+    expect(stackHealthy(stacks[0]!)).toBe(true);
   });
 });

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { compareVersions, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../test/support/temp-dir.ts";
 import {
   BACKUPS_KEPT,
   backupName,
@@ -37,14 +37,14 @@ describe("MLflow version changes of a local stack", () => {
   });
 
   it("records the served version in the state directory, never through a link", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-version-"));
+    const dir = tempDir("mlflow-dev-version-");
     expect(readServedVersion(dir)).toBeUndefined();
     recordServedVersion(dir, "3.17.2");
     expect(readServedVersion(dir)).toBe("3.17.2");
-    const other = mkdtempSync(join(tmpdir(), "mlflow-dev-version-"));
+    const other = tempDir("mlflow-dev-version-");
     const target = join(other, "elsewhere");
     writeFileSync(target, "keep");
-    const linked = mkdtempSync(join(tmpdir(), "mlflow-dev-version-"));
+    const linked = tempDir("mlflow-dev-version-");
     symlinkSync(target, join(linked, "mlflow-version"));
     expect(() => recordServedVersion(linked, "3.17.2")).toThrow(/link/);
     expect(readFileSync(target, "utf8")).toBe("keep");
@@ -57,7 +57,7 @@ describe("MLflow version changes of a local stack", () => {
   });
 
   it("writes a gzip'd dump whole or not at all, and keeps the newest ones", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-backup-"));
+    const dir = tempDir("mlflow-dev-backup-");
     const names: string[] = [];
     for (let i = 0; i < BACKUPS_KEPT + 2; i++) {
       const name = backupName("3.16.1", "3.17.2", new Date(Date.UTC(2026, 11, 1, 10, i)));

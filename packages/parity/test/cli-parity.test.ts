@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../test/support/temp-dir.ts";
 import { EXAMPLES, ROOT, specWith } from "./helpers.ts";
 
 const BIN = join(ROOT, "packages/cli/bin/mlflow-dev.js");
@@ -15,7 +15,7 @@ function cli(args: string[], options: { cwd?: string; env?: Record<string, strin
 }
 
 function specDir(text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-parity-"));
+  const dir = tempDir("mlflow-dev-parity-");
   writeFileSync(join(dir, "mlflow-dev.yaml"), text);
   return dir;
 }

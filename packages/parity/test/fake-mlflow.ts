@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import pins from "../../../pins.json" with { type: "json" };
 
 /**
  * A stand-in MLflow on loopback for the workload's unit tests: it answers every tracking call
@@ -37,7 +38,7 @@ export async function startFakeMlflow(): Promise<FakeMlflow> {
         return res.end(JSON.stringify({ error_code: "INTERNAL_ERROR", message: "failing on purpose" }));
       }
       if (path === "/health") return res.end("OK");
-      if (path === "/version") return res.end("3.17.2");
+      if (path === "/version") return res.end(pins.mlflow);
       if (req.method === "PUT") artifacts.set(key, Buffer.concat(chunks));
       if (req.method === "GET" && artifacts.has(key)) return res.end(artifacts.get(key));
       const id = String(n);

@@ -2,6 +2,7 @@ export * from "./artifact-access.ts";
 export * from "./fargate.ts";
 export * from "./issues.ts";
 export type * from "./model.ts";
+export * from "./order.ts";
 export * from "./parse.ts";
 export * from "./pins.ts";
 export * from "./resolve.ts";

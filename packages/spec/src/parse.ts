@@ -12,6 +12,7 @@ import {
 } from "yaml";
 import type { z } from "zod";
 import { formatPath, SpecError, type SpecIssue } from "./issues.ts";
+import { compareCodeUnits } from "./order.ts";
 import { type Spec, SpecSchema } from "./schema.ts";
 import { nearest } from "./suggest.ts";
 import { specWarnings } from "./warnings.ts";
@@ -162,7 +163,7 @@ export function parseSpec(text: string, file = "mlflow-dev.yaml", check?: SpecCh
 
   const issues: SpecIssue[] = [];
   for (const zi of result.error.issues) issues.push(...toSpecIssues(zi, doc, file, pos));
-  issues.sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
+  issues.sort((a, b) => a.line - b.line || a.col - b.col || compareCodeUnits(a.path, b.path));
   return { ok: false, issues: dedupe(issues) };
 }
 

@@ -65,7 +65,7 @@ const MlflowSchema = z
   .strictObject({
     version: z
       .string()
-      .regex(semver, { message: "must be a pinned MLflow version such as 3.17.2" })
+      .regex(semver, { message: `must be a pinned MLflow version such as ${DEFAULT_MLFLOW_VERSION}` })
       .default(DEFAULT_MLFLOW_VERSION)
       .meta({ description: "The MLflow version, pinned (x.y.z)." }),
     workers: z.int().min(1).max(32).optional().meta({

@@ -1,4 +1,4 @@
-/** Compares MLflow release numbers (3.17.2 < 3.18.0; a pre-release such as 3.18.0rc0 before 3.18.0). */
+/** Compares MLflow release numbers (3.9.2 < 3.10.0; a pre-release such as 3.10.0rc0 before 3.10.0). */
 export function compareVersions(a: string, b: string): number {
   const parts = (v: string) => {
     const m = /^(\d+(?:\.\d+)*)(.*)$/.exec(v.trim());

@@ -15,17 +15,6 @@ export function stderrReporter(prefix: string, write: (s: string) => void = (s) 
   };
 }
 
-/** A Reporter that keeps the lines, for tests. */
-export function memoryReporter(): Reporter & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    step: (title) => lines.push(title),
-    info: (line) => lines.push(`  ${line}`),
-    warn: (line) => lines.push(`  warning: ${line}`),
-  };
-}
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

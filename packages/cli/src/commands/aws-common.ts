@@ -87,6 +87,7 @@ export function asUserError(command: string, model: AwsModel, e: unknown, deploy
         hint: `Check the network${endpoint ? " and that the emulator is running" : ""}, then run the command again (a held deploy lock is released with mlflow-dev unlock --env ${model.environment}).`,
       },
     );
+  // The AWS SDK's own class (@smithy/property-provider, not a dependency of the CLI): by its name.
   if (e instanceof Error && e.name === "CredentialsProviderError")
     return new UserError(`${command} ${model.environment}: no usable AWS credentials: ${e.message.split("\n")[0]}`, {
       exitCode: EXIT.invalidInput,
@@ -98,11 +99,10 @@ export function asUserError(command: string, model: AwsModel, e: unknown, deploy
       exitCode: EXIT.failed,
       hint: `Fix the cause, then run the command again (a held deploy lock is released with mlflow-dev unlock --env ${model.environment}).`,
     });
-  if (e instanceof Error && e.name === "DeployError") {
-    const d = e as Error & { kind: string; hint?: string };
-    return new UserError(`${command} ${model.environment}: ${d.message}`, {
-      exitCode: d.kind === "input" ? EXIT.invalidInput : EXIT.failed,
-      ...(d.hint ? { hint: d.hint } : {}),
+  if (deploy && e instanceof deploy.DeployError) {
+    return new UserError(`${command} ${model.environment}: ${e.message}`, {
+      exitCode: e.kind === "input" ? EXIT.invalidInput : EXIT.failed,
+      ...(e.hint ? { hint: e.hint } : {}),
     });
   }
   return e;

@@ -58,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
       exitCode: EXIT.invalidInput,
       hint: "Use 2-32 lowercase letters, digits or -, starting with a letter.",
     });
-  const { writeFilesAtomically } = await import("@mlflow-dev/compose");
+  const { writeFilesAtomically } = await import("@mlflow-dev/compose/files");
   writeFilesAtomically([
     { path, text },
     { path: join(dir, SCHEMA_FILE), text: `${JSON.stringify(specJsonSchema(), null, 2)}\n` },

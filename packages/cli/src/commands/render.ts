@@ -21,7 +21,7 @@ async function renderLocal(
   out: string | undefined,
   json: boolean,
 ): Promise<number> {
-  const { toComposeFile, toComposeYaml, writeLocalFiles } = await import("@mlflow-dev/compose");
+  const { toComposeFile, toComposeYaml } = await import("@mlflow-dev/compose");
   if (out === undefined) {
     process.stdout.write(
       json
@@ -31,6 +31,7 @@ async function renderLocal(
     return EXIT.ok;
   }
   const dir = resolve(out);
+  const { writeLocalFiles } = await import("@mlflow-dev/compose/files");
   const written = writeLocalFiles(dir, model, { specDir: relative(dir, specDir) || "." });
   const files = {
     compose: relative(process.cwd(), written.composePath),
@@ -67,7 +68,7 @@ async function renderAws(model: AwsModel, out: string | undefined, json: boolean
     } else process.stdout.write(artifacts["template.yaml"]);
     return EXIT.ok;
   }
-  const { ensureDirectory, writeFilesAtomically } = await import("@mlflow-dev/compose");
+  const { ensureDirectory, writeFilesAtomically } = await import("@mlflow-dev/compose/files");
   const dir = resolve(out);
   ensureDirectory(dir);
   writeFilesAtomically(Object.entries(artifacts).map(([name, text]) => ({ path: join(dir, name), text })));

@@ -16,6 +16,7 @@ import {
   LocalStackError,
   mlflowUrl,
   projectName,
+  serviceHealthy,
   stackPaths,
   waitForHealth,
 } from "./local-stack.ts";
@@ -210,8 +211,8 @@ async function runningStack(ctx: Ctx): Promise<Record<string, ServiceState>> {
   const byName: Record<string, ServiceState> = {};
   for (const name of LONG_RUNNING) {
     const s = services.find((x) => x.service === name);
-    if (s?.state !== "running" || (s.health !== "healthy" && s.health !== "none")) throw notRunning(ctx.model);
-    byName[name] = s;
+    if (!serviceHealthy(s)) throw notRunning(ctx.model);
+    byName[name] = s!;
   }
   return byName;
 }
@@ -391,7 +392,7 @@ async function waitForContainerHealth(
   let last = "not found";
   while (Date.now() < deadline) {
     const s = (await docker.projectServices(project)).find((x) => x.service === service);
-    if (s?.state === "running" && (s.health === "healthy" || s.health === "none")) return;
+    if (serviceHealthy(s)) return;
     last = s ? `${s.state}, ${s.health}` : "not found";
     await new Promise((r) => setTimeout(r, 1000));
   }

@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import { compareCodeUnits } from "@mlflow-dev/spec";
 import type Dockerode from "dockerode";
 
 export interface ServiceState {
@@ -107,7 +108,7 @@ export class DockerEngine implements ContainerClient {
           .sort(),
       });
     }
-    return out.sort((a, b) => a.service.localeCompare(b.service));
+    return out.sort((a, b) => compareCodeUnits(a.service, b.service));
   }
 
   async pullImage(ref: string): Promise<void> {

@@ -48,10 +48,20 @@ const JOBS: readonly string[] = [SERVICE.createBucket, SERVICE.migrate];
 export function failedServices(services: readonly ServiceState[]): string[] {
   const jobs = services.filter((s) => JOBS.includes(s.service) && s.exitCode !== undefined && s.exitCode !== 0);
   if (jobs.length > 0) return jobs.map((s) => s.service);
-  return LONG_RUNNING.filter((name) => {
-    const s = services.find((x) => x.service === name);
-    return s === undefined || s.state !== "running" || (s.health !== "healthy" && s.health !== "none");
-  });
+  return LONG_RUNNING.filter((name) => !serviceHealthy(services.find((x) => x.service === name)));
+}
+
+/**
+ * The one definition of a healthy service, for `up`, `status`, backup and restore: its container
+ * runs and its health check, when it has one, passes.
+ */
+export function serviceHealthy(s: ServiceState | undefined): boolean {
+  return s !== undefined && s.state === "running" && (s.health === "healthy" || s.health === "none");
+}
+
+/** The stack is healthy when every long-running service is. */
+export function stackHealthy(services: readonly ServiceState[]): boolean {
+  return LONG_RUNNING.every((name) => serviceHealthy(services.find((x) => x.service === name)));
 }
 
 function describeState(s: ServiceState | undefined): string {
@@ -114,13 +124,6 @@ export async function assertDockerReachable(docker: ContainerClient, compose: Co
   }
 }
 
-function healthyEnough(services: ServiceState[]): boolean {
-  return LONG_RUNNING.every((name) => {
-    const s = services.find((x) => x.service === name);
-    return s !== undefined && s.state === "running" && (s.health === "healthy" || s.health === "none");
-  });
-}
-
 export interface UpResult {
   url: string;
   envFile: string;
@@ -145,7 +148,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   const running = before.filter((s) => s.state === "running");
   const previous = existsSync(paths.composeFile) ? readFileSync(paths.composeFile, "utf8") : undefined;
 
-  if (previous === composeText && existsSync(paths.envFile) && healthyEnough(before)) {
+  if (previous === composeText && existsSync(paths.envFile) && stackHealthy(before)) {
     return {
       url: mlflowUrl(model),
       envFile: paths.envFile,
