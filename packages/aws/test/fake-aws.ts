@@ -27,7 +27,15 @@ import {
   StopTaskCommand,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
-import { AddTagsToResourceCommand, CreateDBSnapshotCommand, DescribeDBSnapshotsCommand } from "@aws-sdk/client-rds";
+import {
+  AddTagsToResourceCommand,
+  CreateDBSnapshotCommand,
+  type DBSnapshot,
+  DBSnapshotNotFoundFault,
+  DescribeDBInstancesCommand,
+  DescribeDBSnapshotsCommand,
+  ModifyDBInstanceCommand,
+} from "@aws-sdk/client-rds";
 import { GetBucketVersioningCommand, HeadBucketCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import {
   CreateSecretCommand,
@@ -111,10 +119,15 @@ export class FakeAws {
   migrationExitCode = 0;
   /** RDS snapshots taken. */
   snapshots: string[] = [];
+  /** What DescribeDBSnapshots says of a snapshot beyond the defaults (tags, engine version...). */
+  snapshotDetails = new Map<string, Partial<DBSnapshot>>();
+  databaseProtected = false;
   /** Tags added to snapshots, by snapshot ARN. */
   snapshotTags = new Map<string, { Key?: string; Value?: string }[]>();
   /** Stack operations never end (for the timeouts). */
   stuck = false;
+  /** The next infrastructure update fails and rolls back. */
+  failInfraUpdate = false;
   private readonly pageSize: number;
   private eventSeq = 0;
   private changeSetSeq = 0;
@@ -142,6 +155,12 @@ export class FakeAws {
   /** The commands sent, by name ("CreateChangeSet", ...), with their inputs. */
   sent(command: string): Record<string, unknown>[] {
     return this.calls.filter((c) => c.command === command).map((c) => c.input);
+  }
+
+  /** The DB instance's physical id: a new one once the stack restored it from a snapshot. */
+  get databaseInstance(): string {
+    const snapshot = this.stack?.parameters[ParameterName.databaseSnapshot];
+    return snapshot ? `tracking-staging-db-from-${snapshot}` : "tracking-staging-db";
   }
 
   get stackName(): string {
@@ -221,21 +240,39 @@ export class FakeAws {
     fake(c.cloudformation, DescribeStackEventsCommand, (i) => this.describeStackEvents(i.StackName, i.NextToken));
     fake(c.cloudformation, GetTemplateCommand, () => ({ TemplateBody: JSON.stringify(toTemplate(this.model)) }));
     fake(c.cloudformation, DescribeStackResourceCommand, (i) => ({
-      StackResourceDetail: { LogicalResourceId: i.LogicalResourceId, PhysicalResourceId: "tracking-staging-db" },
+      StackResourceDetail: { LogicalResourceId: i.LogicalResourceId, PhysicalResourceId: this.databaseInstance },
     }));
+    fake(c.rds, DescribeDBInstancesCommand, (i) => ({
+      DBInstances: [{ DBInstanceIdentifier: i.DBInstanceIdentifier, DeletionProtection: this.databaseProtected }],
+    }));
+    fake(c.rds, ModifyDBInstanceCommand, (i) => {
+      if (i.DeletionProtection !== undefined) this.databaseProtected = i.DeletionProtection;
+      return { DBInstance: { DBInstanceIdentifier: i.DBInstanceIdentifier } };
+    });
     fake(c.rds, CreateDBSnapshotCommand, (i) => {
       this.snapshots.push(i.DBSnapshotIdentifier);
+      if (i.Tags) this.snapshotDetails.set(i.DBSnapshotIdentifier, { TagList: i.Tags });
       return { DBSnapshot: { DBSnapshotIdentifier: i.DBSnapshotIdentifier, Status: "creating" } };
     });
-    fake(c.rds, DescribeDBSnapshotsCommand, (i) => ({
-      DBSnapshots: this.snapshots
-        .filter((id) => !i.DBSnapshotIdentifier || id === i.DBSnapshotIdentifier)
-        .map((id) => ({
+    fake(c.rds, DescribeDBSnapshotsCommand, (i) => {
+      const ids = this.snapshots.filter((id) => !i.DBSnapshotIdentifier || id === i.DBSnapshotIdentifier);
+      if (i.DBSnapshotIdentifier && ids.length === 0)
+        throw new DBSnapshotNotFoundFault({
+          message: `DBSnapshot ${i.DBSnapshotIdentifier} not found.`,
+          $metadata: {},
+        });
+      return {
+        DBSnapshots: ids.map((id) => ({
           DBSnapshotIdentifier: id,
           DBSnapshotArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:snapshot:${id}`,
           Status: "available",
+          Engine: "postgres",
+          EngineVersion: `${this.model.database.majorVersion}.4`,
+          MasterUsername: this.model.database.user,
+          ...this.snapshotDetails.get(id),
         })),
-    }));
+      };
+    });
     fake(c.rds, AddTagsToResourceCommand, (i) => {
       this.snapshotTags.set(i.ResourceName ?? "", [
         ...(this.snapshotTags.get(i.ResourceName ?? "") ?? []),
@@ -429,7 +466,17 @@ export class FakeAws {
         wanted !== this.stack?.parameters[ParameterName.taskDefinitionArn]
           ? [{ logicalId: "Service", type: "AWS::ECS::Service", action: this.service ? "Modify" : "Add" }]
           : [];
-    } else changes = [...this.infraChanges];
+    } else {
+      changes = [...this.infraChanges];
+      // A new DatabaseSnapshot replaces the DB instance, as DBSnapshotIdentifier does on AWS.
+      const snapshot = input.Parameters?.find((p) => p.ParameterKey === ParameterName.databaseSnapshot);
+      if (
+        snapshot &&
+        !snapshot.UsePreviousValue &&
+        snapshot.ParameterValue !== (this.stack?.parameters[ParameterName.databaseSnapshot] ?? "")
+      )
+        changes.push({ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" });
+    }
     this.changeSets.set(id, { id, name, input, changes });
     return { Id: id, StackId: this.stack?.id };
   }
@@ -459,6 +506,12 @@ export class FakeAws {
     if (!cs || !stack) throw awsError("ChangeSetNotFound", `ChangeSet [${id}] does not exist`);
     this.changeSets.delete(id);
     const type = cs.input.ChangeSetType ?? "UPDATE";
+    if (this.failInfraUpdate && type === "UPDATE" && cs.name.startsWith("mlflow-dev-infra-")) {
+      // A resource fails: the update rolls back, the stack keeps its parameters and resources.
+      this.transition("UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE");
+      for (const c of cs.changes) this.addEvent(c.logicalId, c.type, "UPDATE_FAILED");
+      return {};
+    }
     for (const p of cs.input.Parameters ?? [])
       if (p.ParameterKey && !p.UsePreviousValue) stack.parameters[p.ParameterKey] = p.ParameterValue ?? "";
     const verb = type === "CREATE" ? "CREATE" : type === "IMPORT" ? "IMPORT" : "UPDATE";
