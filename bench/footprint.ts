@@ -24,7 +24,7 @@ function rssOf(sample: { memory_stats?: { stats?: Record<string, number> } }): n
 }
 
 /** Streams a container's stats until stopped; keeps the highest RSS and the latest one. */
-function watchMemory(container: string) {
+export function watchMemory(container: string) {
   let peak = 0;
   let latest = 0;
   const req = request({

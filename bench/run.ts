@@ -10,6 +10,9 @@
  *   pnpm bench --startup  also `mlflow-dev up` cold, warm and no-op with a timeline of every
  *                         service, against the floors measured in the same run: PostgreSQL init to
  *                         ready, schema creation, the MLflow server's start to /health (bench/startup.ts)
+ *   pnpm bench --throughput also the generated server against MLflow's reference configuration at
+ *                         equal limits on the same PostgreSQL and MinIO: runs/s, metrics/s,
+ *                         log-batch p50/p95, artifact MB/s, runs/search over 10,000 runs, peak RSS
  *   pnpm bench --package  also the published package: pnpm pack:cli, npm install into a fresh
  *                         project, then its --help and validate against bare `node -e 0`, on each
  *                         tested Node (the target: --help within 1.5x of `node -e 0`)
@@ -23,6 +26,7 @@ import pins from "../pins.json" with { type: "json" };
 import { installedProject, nodeRuntimes, packCli } from "../test/support/package.ts";
 import { footprint } from "./footprint.ts";
 import { startup } from "./startup.ts";
+import { throughput } from "./throughput.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const bin = join(root, "packages/cli/bin/mlflow-dev.js");
@@ -172,6 +176,8 @@ if (process.argv.includes("--promote")) {
 if (process.argv.includes("--footprint")) await footprint(root, node, bin);
 
 if (process.argv.includes("--startup")) await startup(root, node, bin);
+
+if (process.argv.includes("--throughput")) await throughput(root, node, bin);
 
 if (process.argv.includes("--package")) {
   const tarball = packCli();

@@ -77,7 +77,10 @@ describe("restore --env", () => {
     const { fake, snapshot } = await promotedWithBackup();
     expect(snapshot).toMatch(/^tracking-staging-db-backup-\d{14}$/);
     const tags = Object.fromEntries(
-      (fake.sent("CreateDBSnapshot").at(-1)?.Tags as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value]),
+      ((fake.sent("CreateDBSnapshot").at(-1)?.Tags ?? []) as { Key: string; Value: string }[]).map((t) => [
+        t.Key,
+        t.Value,
+      ]),
     );
     expect(tags).toMatchObject({
       [SnapshotTag.kind]: "backup",

@@ -1,0 +1,290 @@
+/**
+ * `pnpm bench --throughput`: the generated MLflow server against MLflow's reference configuration
+ * (`mlflow server --serve-artifacts` with MLflow's defaults: 4 workers, job execution on), on the
+ * same PostgreSQL (a database each) and the same MinIO (a prefix each), with equal CPU and memory
+ * limits (environments.local.resources of the bench spec: 2 vCPU, 3 GiB, which the reference
+ * needs), from the same image.
+ *
+ * Interleaved rounds (--rounds N, default 3) of --seconds S (default 20) each: 8 concurrent
+ * clients each doing runs/create + runs/log-batch (100 metrics, 10 params) + runs/get. Then a
+ * 32 MiB artifact up and down through the proxy, and runs/search latency once each database holds
+ * --search-runs N runs (default 10,000; copied in SQL from runs the API created, with their
+ * metrics). Peak RSS from Docker's stats stream. Nothing is asserted: ratios are printed.
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
+import { watchMemory } from "./footprint.ts";
+
+const CLIENTS = 8;
+const MiB = 2 ** 20;
+
+function run(cmd: string, args: string[], options: { cwd?: string; input?: string } = {}): string {
+  const r = spawnSync(cmd, args, { cwd: options.cwd, encoding: "utf8", input: options.input });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${(r.stderr ?? "").slice(-2000)}`);
+  return r.stdout.trim();
+}
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+interface Round {
+  runs: number;
+  seconds: number;
+  logBatchMs: number[];
+}
+
+/** CLIENTS loops of create + log-batch + get for `seconds`. */
+async function trackingRound(client: MlflowClient, experimentId: string, seconds: number): Promise<Round> {
+  const deadline = performance.now() + seconds * 1000;
+  const logBatchMs: number[] = [];
+  let runs = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, worker) => {
+      while (performance.now() < deadline) {
+        const { runId } = await client.createRun(experimentId, `bench-${worker}-${runs}`);
+        const now = Date.now();
+        const b0 = performance.now();
+        await client.call("POST", "runs/log-batch", {
+          run_id: runId,
+          metrics: Array.from({ length: 100 }, (_, i) => ({
+            key: `m${i % 10}`,
+            value: Math.random(),
+            timestamp: now,
+            step: i,
+          })),
+          params: Array.from({ length: 10 }, (_, i) => ({ key: `p${i}`, value: String(i) })),
+        });
+        logBatchMs.push(performance.now() - b0);
+        await client.getRun(runId);
+        runs++;
+      }
+    }),
+  );
+  return { runs, seconds: (performance.now() - t0) / 1000, logBatchMs };
+}
+
+/** The database grows to `total` runs by copying the experiment's runs and their metrics and params in SQL. */
+function growRuns(pg: string, user: string, database: string, experimentId: string, total: number): number {
+  const sql = `
+DO $$
+DECLARE have integer; BEGIN
+  SELECT count(*) INTO have FROM runs WHERE experiment_id = ${Number(experimentId)};
+  WHILE have < ${total} LOOP
+    CREATE TEMP TABLE copies AS
+      SELECT r.run_uuid AS source, md5(random()::text || clock_timestamp()::text || r.run_uuid) AS target
+      FROM runs r WHERE r.experiment_id = ${Number(experimentId)} LIMIT ${total} - have;
+    INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time,
+                      end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time)
+      SELECT c.target, r.name, r.source_type, r.source_name, r.entry_point_name, r.user_id, r.status, r.start_time,
+             r.end_time, r.source_version, r.lifecycle_stage, r.artifact_uri, r.experiment_id, r.deleted_time
+      FROM runs r JOIN copies c ON c.source = r.run_uuid;
+    INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid)
+      SELECT m.key, m.value, m.timestamp, m.step, m.is_nan, c.target FROM latest_metrics m JOIN copies c ON c.source = m.run_uuid;
+    INSERT INTO params (key, value, run_uuid)
+      SELECT p.key, p.value, c.target FROM params p JOIN copies c ON c.source = p.run_uuid;
+    DROP TABLE copies;
+    SELECT count(*) INTO have FROM runs WHERE experiment_id = ${Number(experimentId)};
+  END LOOP;
+END $$;
+SELECT count(*) FROM runs WHERE experiment_id = ${Number(experimentId)};`;
+  const out = run("docker", ["exec", "-i", pg, "psql", "-U", user, "-d", database, "-tAq", "-v", "ON_ERROR_STOP=1"], {
+    input: sql,
+  });
+  return Number(out.split("\n").pop());
+}
+
+async function searchLatency(client: MlflowClient, experimentId: string): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = performance.now();
+    await client.call("POST", "runs/search", {
+      experiment_ids: [experimentId],
+      filter: "metrics.m3 > 0.5 and params.p1 = '1'",
+      order_by: ["metrics.m3 DESC"],
+      max_results: 100,
+    });
+    ms.push(performance.now() - t0);
+  }
+  return ms;
+}
+
+async function artifactRate(client: MlflowClient, experimentId: string): Promise<{ up: number; down: number }> {
+  const data = new Uint8Array(randomBytes(32 * MiB));
+  const { artifactUri } = await client.createRun(experimentId, "bench-artifact");
+  const u0 = performance.now();
+  await client.uploadArtifact(artifactUri, "blob.bin", data);
+  const up = 32 / ((performance.now() - u0) / 1000);
+  const d0 = performance.now();
+  const back = await client.downloadArtifact(artifactUri, "blob.bin");
+  const down = 32 / ((performance.now() - d0) / 1000);
+  if (back.length !== data.length) throw new Error(`artifact came back with ${back.length} bytes`);
+  return { up, down };
+}
+
+export async function throughput(root: string, node: string, bin: string): Promise<void> {
+  const rounds = flag("--rounds", 3);
+  const seconds = flag("--seconds", 20);
+  const searchRuns = flag("--search-runs", 10_000);
+  const name = "benchtp";
+  const project = `mlflow-dev-${name}`;
+  const ports = { mlflow: 5150, minio: 9150, minioConsole: 9151, postgres: 5532 };
+  const referencePort = 5151;
+  const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-bench-throughput-"));
+  const spec = readFileSync(join(root, "examples/basic/mlflow-dev.yaml"), "utf8")
+    .replace(/^name: .*$/m, `name: ${name}`)
+    .replace(/^ {2}workers: \d+\n/m, "")
+    .replace(
+      /^ {2}local:\n {4}ports:\n {6}mlflow: \d+\n/m,
+      `  local:\n    ports:\n${Object.entries(ports)
+        .map(([k, v]) => `      ${k}: ${v}\n`)
+        .join("")}    resources:\n      cpu: 2048\n      memory: 3072\n`,
+    );
+  writeFileSync(join(dir, "mlflow-dev.yaml"), spec);
+  const cli = (...args: string[]) => run(node, [bin, ...args], { cwd: dir });
+  const reference = `${project}-reference`;
+  try {
+    cli("down", "--volumes", "--yes");
+    cli("up");
+    const env = Object.fromEntries(
+      readFileSync(join(dir, ".mlflow-dev/.env"), "utf8")
+        .split("\n")
+        .filter((l) => l.includes("="))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+    const container = (service: string) =>
+      run("docker", [
+        "ps",
+        "-q",
+        "--filter",
+        `label=com.docker.compose.project=${project}`,
+        "--filter",
+        `label=com.docker.compose.service=${service}`,
+      ]);
+    const pg = container("postgres");
+    const generated = container("mlflow");
+    const network = JSON.parse(run("docker", ["inspect", pg, "--format", "{{json .NetworkSettings.Networks}}"]));
+    const networkName = Object.keys(network)[0] ?? "";
+    run("docker", ["exec", pg, "psql", "-U", "mlflow", "-d", "mlflow", "-qc", "CREATE DATABASE reference"]);
+    const image = run("docker", ["inspect", generated, "--format", "{{.Config.Image}}"]);
+    const limits = JSON.parse(run("docker", ["inspect", generated, "--format", "{{json .HostConfig}}"]));
+    spawnSync("docker", ["rm", "-f", reference], { stdio: "ignore" });
+    // MLflow's reference setup: its defaults, the root key of the object store, the proxy on.
+    run("docker", [
+      "run",
+      "-d",
+      "--name",
+      reference,
+      "--network",
+      networkName,
+      "-p",
+      `127.0.0.1:${referencePort}:5000`,
+      "--cpus",
+      String(limits.NanoCpus / 1e9),
+      "--memory",
+      String(limits.Memory),
+      "--memory-swap",
+      String(limits.Memory),
+      "-e",
+      `MLFLOW_S3_ENDPOINT_URL=http://network:${ports.minio}`,
+      "-e",
+      `AWS_ACCESS_KEY_ID=${env.MLFLOW_DEV_MINIO_ROOT_USER}`,
+      "-e",
+      `AWS_SECRET_ACCESS_KEY=${env.MLFLOW_DEV_MINIO_ROOT_PASSWORD}`,
+      "-e",
+      "AWS_DEFAULT_REGION=us-east-1",
+      "--entrypoint",
+      "mlflow",
+      image,
+      "server",
+      "--host",
+      "0.0.0.0",
+      "--port",
+      "5000",
+      "--backend-store-uri",
+      `postgresql+psycopg2://mlflow:${env.MLFLOW_DEV_DB_PASSWORD}@postgres:5432/reference`,
+      "--serve-artifacts",
+      "--artifacts-destination",
+      "s3://mlflow-artifacts/reference",
+    ]);
+    const servers = {
+      generated: { client: new MlflowClient(`http://127.0.0.1:${ports.mlflow}`), container: generated, db: "mlflow" },
+      reference: {
+        client: new MlflowClient(`http://127.0.0.1:${referencePort}`),
+        container: reference,
+        db: "reference",
+      },
+    };
+    for (const s of Object.values(servers))
+      await waitUntilReady(s.client, {
+        timeoutMs: 300_000,
+        intervalMs: 500,
+        checks: [healthCheck({ timeoutMs: 2000 })],
+      });
+
+    const memory = Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, watchMemory(s.container)]));
+    const experiments: Record<string, string> = {};
+    for (const [k, s] of Object.entries(servers))
+      experiments[k] = await s.client.createExperiment(`bench-${Date.now()}`);
+    const results: Record<string, Round[]> = { generated: [], reference: [] };
+    for (const [k, s] of Object.entries(servers)) await trackingRound(s.client, experiments[k] ?? "", 3); // warm-up
+    for (let i = 0; i < rounds; i++)
+      for (const [k, s] of i % 2 === 0 ? Object.entries(servers) : Object.entries(servers).reverse())
+        results[k]?.push(await trackingRound(s.client, experiments[k] ?? "", seconds));
+    const artifacts: Record<string, { up: number; down: number }> = {};
+    for (const [k, s] of Object.entries(servers)) artifacts[k] = await artifactRate(s.client, experiments[k] ?? "");
+    const search: Record<string, { runs: number; ms: number[] }> = {};
+    for (const [k, s] of Object.entries(servers)) {
+      const runs = growRuns(pg, "mlflow", s.db, experiments[k] ?? "", searchRuns);
+      search[k] = { runs, ms: await searchLatency(s.client, experiments[k] ?? "") };
+    }
+    const peaks = Object.fromEntries(Object.entries(memory).map(([k, m]) => [k, m.peak() / MiB]));
+    for (const m of Object.values(memory)) m.stop();
+
+    const row = (k: string) => {
+      const rs = results[k] ?? [];
+      const runs = rs.reduce((n, r) => n + r.runs, 0);
+      const secs = rs.reduce((n, r) => n + r.seconds, 0);
+      const lat = rs.flatMap((r) => r.logBatchMs);
+      return {
+        "runs/s": runs / secs,
+        "metrics/s": (runs * 100) / secs,
+        "log-batch p50 ms": percentile(lat, 50),
+        "log-batch p95 ms": percentile(lat, 95),
+        "artifact up MB/s": artifacts[k]?.up ?? Number.NaN,
+        "artifact down MB/s": artifacts[k]?.down ?? Number.NaN,
+        [`runs/search p50 ms (${search[k]?.runs} runs)`]: percentile(search[k]?.ms ?? [], 50),
+        "peak RSS MiB": peaks[k] ?? Number.NaN,
+        "runs/s per GiB of peak RSS": runs / secs / ((peaks[k] ?? Number.NaN) / 1024),
+      };
+    };
+    const g = row("generated");
+    const r = row("reference");
+    console.log(
+      `\nTracking throughput (${rounds} interleaved rounds of ${seconds} s, ${CLIENTS} clients; both servers ${limits.NanoCpus / 1e9} vCPU, ${limits.Memory / MiB} MiB)`,
+    );
+    console.log(`  ${"".padEnd(44)} ${"generated".padStart(12)} ${"reference".padStart(12)}   ratio`);
+    for (const key of Object.keys(g)) {
+      const a = g[key as keyof typeof g] as number;
+      const b = Object.values(r)[Object.keys(g).indexOf(key)] as number;
+      console.log(
+        `  ${key.padEnd(44)} ${a.toFixed(1).padStart(12)} ${b.toFixed(1).padStart(12)}   ${(a / b).toFixed(2)}x`,
+      );
+    }
+  } finally {
+    spawnSync("docker", ["rm", "-f", reference], { stdio: "ignore" });
+    spawnSync(node, [bin, "down", "--volumes", "--yes"], { cwd: dir, stdio: "ignore" });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
