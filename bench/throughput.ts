@@ -9,7 +9,8 @@
  * clients each doing runs/create + runs/log-batch (100 metrics, 10 params) + runs/get. Then a
  * 32 MiB artifact up and down through the proxy, and runs/search latency once each database holds
  * --search-runs N runs (default 10,000; copied in SQL from runs the API created, with their
- * metrics). Peak RSS from Docker's stats stream. Nothing is asserted: ratios are printed.
+ * metrics). Peak RSS from Docker's stats stream. --workers N sets the generated server's workers
+ * (default: mlflow-dev's default for the CPU). Nothing is asserted: ratios are printed.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -144,7 +145,8 @@ export async function throughput(root: string, node: string, bin: string): Promi
   const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-bench-throughput-"));
   const spec = readFileSync(join(root, "examples/basic/mlflow-dev.yaml"), "utf8")
     .replace(/^name: .*$/m, `name: ${name}`)
-    .replace(/^ {2}workers: \d+\n/m, "")
+    // Workers: the default for the CPU, or --workers N (to compare settings in one run each).
+    .replace(/^ {2}workers: \d+\n/m, process.argv.includes("--workers") ? `  workers: ${flag("--workers", 0)}\n` : "")
     .replace(
       /^ {2}local:\n {4}ports:\n {6}mlflow: \d+\n/m,
       `  local:\n    ports:\n${Object.entries(ports)
