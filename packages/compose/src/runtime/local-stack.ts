@@ -148,7 +148,14 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   const running = before.filter((s) => s.state === "running");
   const previous = existsSync(paths.composeFile) ? readFileSync(paths.composeFile, "utf8") : undefined;
 
-  if (previous === composeText && existsSync(paths.envFile) && stackHealthy(before)) {
+  // No-op: the same compose file, every service healthy by Docker's account, and the server
+  // answers its health path once (a server that hangs while its container looks healthy is not up).
+  if (
+    previous === composeText &&
+    existsSync(paths.envFile) &&
+    stackHealthy(before) &&
+    (await answersHealth(`${mlflowUrl(model)}${model.mlflow.healthPath}`))
+  ) {
     return {
       url: mlflowUrl(model),
       envFile: paths.envFile,
@@ -277,6 +284,15 @@ async function checkImages(model: LocalModel, docker: ContainerClient, progress:
 }
 
 /** Waits for `url` (the server's health endpoint) to answer 200. */
+/** One GET of the health path: 200 within 2 s. */
+async function answersHealth(url: string): Promise<boolean> {
+  const { origin, pathname, search } = new URL(url);
+  const r = await new MlflowClient(origin, { retry: false, timeoutMs: 2000 })
+    .exchange("GET", `${pathname}${search}`)
+    .catch(() => undefined);
+  return r?.status === 200;
+}
+
 export async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
   const { origin, pathname, search } = new URL(url);
   try {
