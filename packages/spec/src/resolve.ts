@@ -138,7 +138,7 @@ const MIGRATION_PROGRAM = [
   "        return None",
   "quick = fast_heads()",
   "if quick and fast_current() == quick:",
-  "    print(f'mlflow database schema is at the head of MLflow {importlib.metadata.version(\"mlflow\")} ({\" \".join(sorted(quick))}): nothing to do')",
+  '    print(f\'mlflow database schema is at the head of MLflow {importlib.metadata.version("mlflow")} ({" ".join(sorted(quick))}): nothing to do\')',
   "    sys.exit(0)",
   "import mlflow, mlflow.store.db_migrations as migrations",
   "from alembic.config import Config",
