@@ -2,7 +2,7 @@
  * `pnpm bench --throughput`: the generated MLflow server against MLflow's reference configuration
  * (`mlflow server --serve-artifacts` with MLflow's defaults: 4 workers, job execution on), on the
  * same PostgreSQL (a database each) and the same MinIO (a prefix each), with equal CPU and memory
- * limits (environments.local.resources of the bench spec: 2 vCPU, 3 GiB, which the reference
+ * limits (environments.local.resources of the bench spec: 2 vCPU, 4 GiB, which the reference
  * needs), from the same image.
  *
  * Interleaved rounds (--rounds N, default 3) of --seconds S (default 20) each: 8 concurrent
@@ -151,7 +151,7 @@ export async function throughput(root: string, node: string, bin: string): Promi
       /^ {2}local:\n {4}ports:\n {6}mlflow: \d+\n/m,
       `  local:\n    ports:\n${Object.entries(ports)
         .map(([k, v]) => `      ${k}: ${v}\n`)
-        .join("")}    resources:\n      cpu: 2048\n      memory: 3072\n`,
+        .join("")}    resources:\n      cpu: 2048\n      memory: 4096\n`,
     );
   writeFileSync(join(dir, "mlflow-dev.yaml"), spec);
   const cli = (...args: string[]) => run(node, [bin, ...args], { cwd: dir });
