@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
-import { backupSnapshotId, SnapshotTag, snapshotTags } from "../src/deploy/database-snapshots.ts";
+import { backupSnapshotId, SnapshotTag, snapshotTags } from "../src/deploy/snapshot.ts";
 import { databaseSnapshotParameter, type StackInfo } from "../src/deploy/stack-info.ts";
 import { LogicalId, ParameterName, toTemplate } from "../src/index.ts";
 import { exampleModel } from "./helpers.ts";

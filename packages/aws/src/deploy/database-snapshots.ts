@@ -1,55 +1,24 @@
-import { type DBSnapshot, DBSnapshotNotFoundFault, waitUntilDBSnapshotAvailable } from "@aws-sdk/client-rds";
-import { paginateListObjectsV2 } from "@aws-sdk/client-s3";
+import { type DBSnapshot, DBSnapshotNotFoundFault } from "@aws-sdk/client-rds";
 import { compareVersions } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
 import { ParameterName, stackName } from "../names.ts";
-import { servedMlflowVersion } from "../task-definition.ts";
 import type { AwsClients } from "./clients.ts";
 import { DeployError } from "./errors.ts";
 import { withLock } from "./lock.ts";
-import type { DeployWaits, RunnerOptions } from "./options.ts";
+import type { RunnerOptions } from "./options.ts";
 import { type PromoteOptions, type PromoteResult, promoteHoldingLock } from "./promote.ts";
-import { describeService, describeTaskDefinition } from "./rollout.ts";
+import { describeService } from "./rollout.ts";
+import { databaseInstanceId, type SnapshotResult, SnapshotTag, takeSnapshot } from "./snapshot.ts";
 import { getStack } from "./stack-info.ts";
 import { stackPhase } from "./stack-status.ts";
-import { databaseInstanceId, setDesiredCount } from "./upgrade.ts";
+import { setDesiredCount } from "./upgrade.ts";
 
 /**
- * Backups of an AWS environment: manual RDS snapshots, tagged with what a restore needs to know
- * (the MLflow version whose schema the database has, and the artifact bucket's state at that
- * moment), and restores that swap the stack's database for a new instance from a snapshot.
+ * `backup --env` and `restore --env`: a tagged manual snapshot (snapshot.ts), and restores that
+ * swap the stack's database for a new instance from a snapshot.
  */
 
-/** Tags a backup snapshot carries; `destroy` puts the same on the final snapshot it keeps. */
-export const SnapshotTag = {
-  mlflowVersion: "mlflow-dev:mlflow-version",
-  kind: "mlflow-dev:snapshot",
-  takenAt: "mlflow-dev:taken-at",
-  bucket: "mlflow-dev:artifact-bucket",
-  bucketVersioning: "mlflow-dev:artifact-bucket-versioning",
-  objects: "mlflow-dev:artifact-objects",
-  bytes: "mlflow-dev:artifact-bytes",
-} as const;
-
-export type SnapshotKind = "backup" | "before-restore" | "final";
-
-export interface ArtifactPoint {
-  bucket: string;
-  prefix: string;
-  /** The bucket's versioning status (Enabled, Suspended, or off). */
-  versioning: string;
-  objects: number;
-  bytes: number;
-  at: string;
-}
-
-export interface AwsBackupResult {
-  environment: string;
-  snapshot: string;
-  instance: string;
-  mlflowVersion: string;
-  artifacts: ArtifactPoint;
-}
+export type AwsBackupResult = SnapshotResult;
 
 export interface AwsRestoreOptions extends Omit<PromoteOptions, "restoreFromSnapshot" | "resumeDesiredCount"> {
   snapshot: string;
@@ -63,76 +32,6 @@ export interface AwsRestoreResult {
   /** The database the restore replaced, as a snapshot (absent when there was no stack). */
   previousDatabaseSnapshot?: string;
   promote: PromoteResult;
-}
-
-/** The MLflow version the service runs (its revision's label), else the spec's. */
-async function servedVersion(clients: AwsClients, model: AwsModel): Promise<string> {
-  const service = await describeService(clients.ecs, model);
-  const revision = service?.taskDefinition
-    ? await describeTaskDefinition(clients.ecs, service.taskDefinition)
-    : undefined;
-  return servedMlflowVersion(revision) ?? model.mlflow.version;
-}
-
-/** What the artifact store holds now: a restore of the database pairs with this point. */
-async function artifactPoint(clients: AwsClients, model: AwsModel): Promise<ArtifactPoint> {
-  const bucket = model.artifacts.bucket;
-  const prefix = model.artifacts.prefix;
-  const versioning = (await clients.s3.getBucketVersioning({ Bucket: bucket })).Status ?? "off";
-  let objects = 0;
-  let bytes = 0;
-  for await (const page of paginateListObjectsV2({ client: clients.s3 }, { Bucket: bucket, Prefix: `${prefix}/` })) {
-    for (const o of page.Contents ?? []) {
-      objects++;
-      bytes += o.Size ?? 0;
-    }
-  }
-  return { bucket, prefix, versioning, objects, bytes, at: new Date().toISOString() };
-}
-
-/** The tags of a snapshot taken now: the MLflow version served and the artifact point. */
-export async function snapshotTagsNow(clients: AwsClients, model: AwsModel, kind: SnapshotKind) {
-  return snapshotTags(kind, await servedVersion(clients, model), await artifactPoint(clients, model));
-}
-
-export function snapshotTags(kind: SnapshotKind, mlflowVersion: string, artifacts: ArtifactPoint) {
-  return [
-    { Key: SnapshotTag.kind, Value: kind },
-    { Key: SnapshotTag.mlflowVersion, Value: mlflowVersion },
-    { Key: SnapshotTag.takenAt, Value: artifacts.at },
-    { Key: SnapshotTag.bucket, Value: artifacts.bucket },
-    { Key: SnapshotTag.bucketVersioning, Value: artifacts.versioning },
-    { Key: SnapshotTag.objects, Value: String(artifacts.objects) },
-    { Key: SnapshotTag.bytes, Value: String(artifacts.bytes) },
-  ];
-}
-
-/** A snapshot identifier: the instance, what it is and when (letters, digits, single hyphens). */
-export function backupSnapshotId(instanceId: string, kind: SnapshotKind, now: Date): string {
-  const stamp = now.toISOString().replace(/\D/g, "").slice(0, 14);
-  return `${instanceId}-${kind}-${stamp}`.replace(/-+/g, "-").slice(0, 255).replace(/-$/, "");
-}
-
-async function takeSnapshot(
-  clients: AwsClients,
-  model: AwsModel,
-  kind: SnapshotKind,
-  waits: DeployWaits,
-): Promise<AwsBackupResult> {
-  const instance = await databaseInstanceId(clients, model);
-  const mlflowVersion = await servedVersion(clients, model);
-  const artifacts = await artifactPoint(clients, model);
-  const snapshot = backupSnapshotId(instance, kind, new Date());
-  await clients.rds.createDBSnapshot({
-    DBInstanceIdentifier: instance,
-    DBSnapshotIdentifier: snapshot,
-    Tags: snapshotTags(kind, mlflowVersion, artifacts),
-  });
-  await waitUntilDBSnapshotAvailable(
-    { client: clients.rds, maxWaitTime: waits.stackTimeoutMs / 1000, minDelay: waits.pollMs / 1000, maxDelay: 30 },
-    { DBSnapshotIdentifier: snapshot },
-  );
-  return { environment: model.environment, snapshot, instance, mlflowVersion, artifacts };
 }
 
 /** `mlflow-dev backup --env`: a manual snapshot of the database, available when this returns. */
@@ -247,7 +146,7 @@ export async function restoreAws(
       ...(checked.mlflowVersion ? { snapshotMlflowVersion: checked.mlflowVersion } : {}),
     };
     let resumeDesiredCount: number | undefined;
-    let before: AwsBackupResult | undefined;
+    let before: SnapshotResult | undefined;
     if (stack && stackPhase(stack.status) === "update") {
       report.step("the database it replaces: snapshot, writers stopped");
       before = await takeSnapshot(clients, model, "before-restore", waits);

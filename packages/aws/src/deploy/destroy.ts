@@ -5,7 +5,6 @@ import type { AwsModel } from "../aws-model.ts";
 import { type Teardown, type Template, withTeardown } from "../cloudformation/template.ts";
 import { LogicalId, migrationTaskFamily, stackName, taskFamily } from "../names.ts";
 import type { AwsClients } from "./clients.ts";
-import { snapshotTagsNow } from "./database-snapshots.ts";
 import { formatChanges } from "./diff.ts";
 import { awsDeployEngine } from "./engine.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
@@ -13,6 +12,7 @@ import { withLock } from "./lock.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { deleteSecrets } from "./secrets.ts";
+import { snapshotTagsNow } from "./snapshot.ts";
 import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
 import { destroyStackAction } from "./stack-status.ts";
 

@@ -18,6 +18,7 @@ export * from "./promote.ts";
 export * from "./report.ts";
 export * from "./secrets.ts";
 export * from "./smoke.ts";
+export * from "./snapshot.ts";
 export * from "./stack-events.ts";
 export * from "./stack-info.ts";
 export * from "./stack-status.ts";

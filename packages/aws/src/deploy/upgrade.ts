@@ -1,12 +1,12 @@
 import { waitUntilServicesStable } from "@aws-sdk/client-ecs";
-import { waitUntilDBSnapshotAvailable } from "@aws-sdk/client-rds";
 import { type VersionChange, versionChange } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
-import { clusterName, LogicalId, serviceName, stackName } from "../names.ts";
+import { clusterName, serviceName } from "../names.ts";
 import { servedMlflowVersion } from "../task-definition.ts";
 import type { AwsClients } from "./clients.ts";
 import { DeployError } from "./errors.ts";
 import type { DeployWaits } from "./options.ts";
+import { takeSnapshot } from "./snapshot.ts";
 
 /**
  * MLflow version changes on ECS. MLflow upgrades its schema in place with every writer stopped
@@ -38,32 +38,17 @@ export function upgradeSnapshotId(instanceId: string, change: { from: string; to
   return `${instanceId}-${versions}-${stamp}`.replace(/-+/g, "-").slice(0, 255).replace(/-$/, "");
 }
 
-/** The stack's database instance identifier. */
-export async function databaseInstanceId(clients: AwsClients, model: AwsModel): Promise<string> {
-  const r = await clients.cloudformation.describeStackResource({
-    StackName: stackName(model),
-    LogicalResourceId: LogicalId.database,
-  });
-  const id = r.StackResourceDetail?.PhysicalResourceId;
-  if (!id) throw new DeployError(`the stack ${stackName(model)} has no database instance to snapshot`);
-  return id;
-}
-
-/** A manual snapshot of the database, available before this returns. */
+/** A snapshot of the database before an upgrade's migration, named after both versions. */
 export async function snapshotBeforeUpgrade(
   clients: AwsClients,
   model: AwsModel,
   change: { from: string; to: string },
   waits: DeployWaits,
 ): Promise<string> {
-  const instance = await databaseInstanceId(clients, model);
-  const id = upgradeSnapshotId(instance, change, new Date());
-  await clients.rds.createDBSnapshot({ DBInstanceIdentifier: instance, DBSnapshotIdentifier: id });
-  await waitUntilDBSnapshotAvailable(
-    { client: clients.rds, maxWaitTime: waits.stackTimeoutMs / 1000, minDelay: waits.pollMs / 1000, maxDelay: 30 },
-    { DBSnapshotIdentifier: id },
+  const taken = await takeSnapshot(clients, model, "before-upgrade", waits, (instance, now) =>
+    upgradeSnapshotId(instance, change, now),
   );
-  return id;
+  return taken.snapshot;
 }
 
 /** Sets the service's desired count; with `waits`, waits until ECS runs exactly that many tasks. */
