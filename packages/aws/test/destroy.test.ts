@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { defaultWaits, destroy, promote } from "../src/deploy/index.ts";
 import { FakeAws } from "./fake-aws.ts";
 import { fakeClock } from "./fake-clock.ts";
-import { exampleModel, memoryReporter } from "./helpers.ts";
+import { exampleModel, memoryReporter, PASSING_CHECKS, withImage } from "./helpers.ts";
 
 /** destroy against the in-memory AWS (fake-aws.ts): what each stack status lets it do. */
 
@@ -57,17 +57,11 @@ describe("destroy", () => {
 
   it("a stack after a promote: the teardown settings through a change set, then the delete; the bucket and a snapshot kept", async () => {
     aws = await FakeAws.start({ model });
-    const pulled = {
-      ...model,
-      mlflow: { ...model.mlflow, image: { kind: "pull", ref: "ghcr.io/mlflow/mlflow:v3.17.2-full" } },
-    } as typeof model;
+    const pulled = withImage(model, "ghcr.io/mlflow/mlflow:v3.17.2-full");
     await promote(pulled, aws.clients, {
       ...options(),
       specDir: ".",
-      serviceChecks: {
-        waitForHealth: async () => {},
-        smokeTest: async (t) => ({ url: t.url, experimentId: "1", runId: "r" }),
-      },
+      serviceChecks: PASSING_CHECKS,
     });
     aws.snapshots.push("tracking-staging-db-final");
     aws.infraChanges = [{ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" }];

@@ -1,8 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { environmentNames, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { defaultWaits, type PromoteOptions, type ServiceChecks } from "../src/deploy/index.ts";
 import type { Reporter } from "../src/deploy/report.ts";
 import { type AwsModel, toAwsModel } from "../src/index.ts";
+import { fakeClock } from "./fake-clock.ts";
 
 export const EXAMPLES_DIR = fileURLToPath(new URL("../../../examples/", import.meta.url));
 export const GOLDEN_DIR = fileURLToPath(new URL("./golden/", import.meta.url));
@@ -139,4 +141,23 @@ export function memoryReporter(): Reporter & { lines: string[] } {
     info: (line) => lines.push(`  ${line}`),
     warn: (line) => lines.push(`  warning: ${line}`),
   };
+}
+
+/** The Model with a pulled image: promote neither builds nor pushes one. */
+export function withImage(model: AwsModel, ref: string): AwsModel {
+  return { ...model, mlflow: { ...model.mlflow, image: { kind: "pull", ref } } } as AwsModel;
+}
+
+/** The HTTP health wait and smoke test, passing at once (promote's ServiceChecks). */
+export const PASSING_CHECKS: ServiceChecks = {
+  waitForHealth: async () => {},
+  smokeTest: async (target) => ({ url: target.url, experimentId: "1", runId: "r1" }),
+};
+
+/** promote's options on a fake clock, with a reporter that keeps its lines. */
+export function promoteOptions(checks: ServiceChecks = PASSING_CHECKS) {
+  const report = memoryReporter();
+  const clock = fakeClock();
+  const opts: PromoteOptions = { report, waits: defaultWaits(undefined), clock, specDir: ".", serviceChecks: checks };
+  return { opts, report, clock };
 }

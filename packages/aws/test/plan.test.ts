@@ -1,17 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { defaultWaits, formatPlan, plan, promote } from "../src/deploy/index.ts";
-import type { AwsModel } from "../src/index.ts";
 import { FakeAws } from "./fake-aws.ts";
 import { fakeClock } from "./fake-clock.ts";
-import { exampleModel, memoryReporter } from "./helpers.ts";
+import { exampleModel, memoryReporter, PASSING_CHECKS, withImage } from "./helpers.ts";
 
 /** plan against the in-memory AWS (fake-aws.ts): what each stack status lets it show, and the steps promote runs. */
 
 const model = exampleModel("basic", "staging");
-const pulled = {
-  ...model,
-  mlflow: { ...model.mlflow, image: { kind: "pull", ref: "ghcr.io/mlflow/mlflow:v3.17.2-full" } },
-} as AwsModel;
+const pulled = withImage(model, "ghcr.io/mlflow/mlflow:v3.17.2-full");
 
 let aws: FakeAws | undefined;
 afterEach(() => {
@@ -46,10 +42,7 @@ describe("plan", () => {
     aws = await FakeAws.start({ model: pulled });
     await promote(pulled, aws.clients, {
       ...options(),
-      serviceChecks: {
-        waitForHealth: async () => {},
-        smokeTest: async (t) => ({ url: t.url, experimentId: "1", runId: "r" }),
-      },
+      serviceChecks: PASSING_CHECKS,
     });
     const p = await plan(pulled, aws.clients, options());
     expect(p).toMatchObject({ stackAction: "update", upToDate: true, service: { action: "unchanged" } });

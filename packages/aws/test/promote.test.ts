@@ -1,17 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
-import {
-  defaultWaits,
-  type PromoteOptions,
-  type PromoteResult,
-  promote,
-  type ServiceChecks,
-} from "../src/deploy/index.ts";
+import { type PromoteResult, promote, type ServiceChecks } from "../src/deploy/index.ts";
 import type { AwsModel } from "../src/index.ts";
 import { ParameterName } from "../src/names.ts";
 import { FakeAws } from "./fake-aws.ts";
-import { fakeClock } from "./fake-clock.ts";
-import { exampleModel, memoryReporter } from "./helpers.ts";
+import { exampleModel, PASSING_CHECKS, promoteOptions, withImage } from "./helpers.ts";
 
 /**
  * promote's branches against an in-memory AWS behind the real SDK clients (fake-aws.ts) and a fake
@@ -20,15 +13,6 @@ import { exampleModel, memoryReporter } from "./helpers.ts";
 
 const basic = exampleModel("basic", "staging");
 const GOOD = "ghcr.io/mlflow/mlflow:v3.17.2-full";
-
-function withImage(model: AwsModel, ref: string): AwsModel {
-  return { ...model, mlflow: { ...model.mlflow, image: { kind: "pull", ref } } } as AwsModel;
-}
-
-const passing: ServiceChecks = {
-  waitForHealth: async () => {},
-  smokeTest: async (target) => ({ url: target.url, experimentId: "1", runId: "r1" }),
-};
 
 let aws: FakeAws | undefined;
 afterEach(() => {
@@ -41,25 +25,12 @@ async function world(model: AwsModel = basic): Promise<FakeAws> {
   return aws;
 }
 
-function options(checks: ServiceChecks = passing) {
-  const report = memoryReporter();
-  const clock = fakeClock();
-  const opts: PromoteOptions = {
-    report,
-    waits: defaultWaits(undefined),
-    clock,
-    specDir: ".",
-    serviceChecks: checks,
-  };
-  return { opts, report, clock };
-}
-
 async function run(
   fake: FakeAws,
   model: AwsModel,
-  checks: ServiceChecks = passing,
+  checks: ServiceChecks = PASSING_CHECKS,
 ): Promise<{ result?: PromoteResult; error?: Error; lines: string[]; calls: number }> {
-  const { opts, report } = options(checks);
+  const { opts, report } = promoteOptions(checks);
   const before = fake.calls.length;
   try {
     const result = await promote(model, fake.clients, opts);
@@ -173,12 +144,12 @@ describe("promote", () => {
     const fake = await world();
     await run(fake, withImage(basic, GOOD));
     const failing: ServiceChecks = {
-      ...passing,
+      ...PASSING_CHECKS,
       smokeTest: async () => {
         throw new Error("the smoke test failed: POST /api/2.0/mlflow/runs/create answered 500");
       },
     };
-    const { opts, report, clock } = options(failing);
+    const { opts, report, clock } = promoteOptions(failing);
     const error = await promote(withImage(basic, "ghcr.io/mlflow/mlflow:v3.17.2-other"), fake.clients, opts).then(
       () => undefined,
       (e: Error) => e,
@@ -267,7 +238,7 @@ describe("promote", () => {
     const model = withImage(basic, GOOD);
     const fake = await world(model);
     fake.stuck = true;
-    const { opts, clock } = options();
+    const { opts, clock } = promoteOptions();
     const t0 = clock.now();
     const error = await promote(model, fake.clients, opts).then(
       () => undefined,
@@ -301,7 +272,7 @@ describe("promote", () => {
       const fake = await world();
       await run(fake, from);
       const r = await run(fake, to, {
-        ...passing,
+        ...PASSING_CHECKS,
         smokeTest: async () => {
           throw new Error("the smoke test failed");
         },

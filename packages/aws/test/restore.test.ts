@@ -4,34 +4,22 @@ import {
   type AwsRestoreResult,
   backupAws,
   DeployError,
-  defaultWaits,
   promote,
   restoreAws,
   type ServiceChecks,
   SnapshotTag,
 } from "../src/deploy/index.ts";
-import type { AwsModel } from "../src/index.ts";
 import { ParameterName } from "../src/names.ts";
 import { FakeAws } from "./fake-aws.ts";
-import { fakeClock } from "./fake-clock.ts";
-import { exampleModel, memoryReporter } from "./helpers.ts";
+import { exampleModel, PASSING_CHECKS, promoteOptions, withImage } from "./helpers.ts";
 
 /**
  * restore --env's branches against the in-memory AWS (fake-aws.ts): refusals before anything
  * changes, the swap with every writer stopped, and what a failure before or after the swap leaves.
  * test/integration/aws-backup-restore.test.ts runs the same on the emulator, with real data.
  */
-const model = {
-  ...exampleModel("basic", "staging"),
-} as AwsModel;
-const pulled = {
-  ...model,
-  mlflow: { ...model.mlflow, image: { kind: "pull", ref: `ghcr.io/mlflow/mlflow:v${pins.mlflow}-full` } },
-} as AwsModel;
-const passing: ServiceChecks = {
-  waitForHealth: async () => {},
-  smokeTest: async (target) => ({ url: target.url, experimentId: "1", runId: "r1" }),
-};
+const model = exampleModel("basic", "staging");
+const pulled = withImage(model, `ghcr.io/mlflow/mlflow:v${pins.mlflow}-full`);
 
 let aws: FakeAws | undefined;
 afterEach(() => {
@@ -39,24 +27,16 @@ afterEach(() => {
   aws = undefined;
 });
 
-function options() {
-  const report = memoryReporter();
-  return {
-    report,
-    opts: { report, waits: defaultWaits(undefined), clock: fakeClock(), specDir: ".", serviceChecks: passing },
-  };
-}
-
 /** A promoted stack whose service runs one task, and a backup of its database. */
 async function promotedWithBackup(): Promise<{ fake: FakeAws; snapshot: string }> {
   aws = await FakeAws.start({ model: pulled });
-  await promote(pulled, aws.clients, options().opts);
-  const backup = await backupAws(pulled, aws.clients, options().opts);
+  await promote(pulled, aws.clients, promoteOptions().opts);
+  const backup = await backupAws(pulled, aws.clients, promoteOptions().opts);
   return { fake: aws, snapshot: backup.snapshot };
 }
 
 async function restore(fake: FakeAws, snapshot: string) {
-  const { opts, report } = options();
+  const { opts, report } = promoteOptions();
   const from = fake.calls.length;
   const result = await restoreAws(pulled, fake.clients, { ...opts, snapshot }).then(
     (r) => r,
@@ -150,7 +130,7 @@ describe("restore --env", () => {
     await restore(fake, snapshot);
     const from = fake.calls.length;
     fake.infraChanges = [{ logicalId: "LogGroup", type: "AWS::Logs::LogGroup", action: "Modify" }];
-    await promote(pulled, fake.clients, options().opts);
+    await promote(pulled, fake.clients, promoteOptions().opts);
     const sets = fake.calls.slice(from).filter((c) => c.command === "CreateChangeSet");
     expect(sets.length).toBeGreaterThan(0);
     for (const cs of sets)
@@ -176,9 +156,9 @@ describe("restore --env", () => {
 
   it("a failure after the swap does not put the old revision back, and names both snapshots", async () => {
     const { fake, snapshot } = await promotedWithBackup();
-    const { opts } = options();
+    const { opts } = promoteOptions();
     const failing: ServiceChecks = {
-      ...passing,
+      ...PASSING_CHECKS,
       smokeTest: async () => {
         throw new Error("the smoke test failed");
       },
