@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { runWorkload } from "../packages/parity/src/index.ts";
 import { estimateServerMemory, SERVER_MEMORY_MODEL } from "../packages/spec/src/index.ts";
+import { run } from "./process.ts";
 
 const MiB = 2 ** 20;
 
@@ -56,12 +57,6 @@ export function watchMemory(container: string) {
   };
 }
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): string {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stderr.slice(-2000)}`);
-  return r.stdout.trim();
-}
-
 async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
   await waitUntilReady(new MlflowClient(url), {
     timeoutMs,
@@ -97,8 +92,11 @@ export async function footprint(root: string, node: string, bin: string): Promis
   try {
     for (const { workers, jobs } of configs) {
       writeFileSync(join(dir, "mlflow-dev.yaml"), specFor(workers, jobs));
-      run(node, [bin, "up"], dir, env);
-      const container = run("docker", ["compose", "-p", "mlflow-dev-benchfootprint", "ps", "-q", "mlflow"], dir, env);
+      run(node, [bin, "up"], { cwd: dir, env });
+      const container = run("docker", ["compose", "-p", "mlflow-dev-benchfootprint", "ps", "-q", "mlflow"], {
+        cwd: dir,
+        env,
+      });
       const memory = watchMemory(container);
       await waitHealthy(url, 300_000);
       // Let the workers finish importing, then read the idle figure.

@@ -25,30 +25,15 @@ import { fileURLToPath } from "node:url";
 import pins from "../pins.json" with { type: "json" };
 import { installedProject, nodeRuntimes, packCli } from "../test/support/package.ts";
 import { footprint } from "./footprint.ts";
+import { median, type RunOptions, timed } from "./process.ts";
 import { startup } from "./startup.ts";
 import { throughput } from "./throughput.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
+const time = (cmd: string, args: string[], options: RunOptions = {}) =>
+  timed(cmd, args, { ...options, cwd: options.cwd ?? root });
 const bin = join(root, "packages/cli/bin/mlflow-dev.js");
 const basic = join(root, "examples/basic/mlflow-dev.yaml");
-
-function time(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, {
-    stdio: ["ignore", "ignore", "pipe"],
-    encoding: "utf8",
-    cwd: options.cwd ?? root,
-    env: options.env ?? process.env,
-  });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stderr.slice(-2000)}`);
-  return ms;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-}
 
 /** Interleaves the candidates so machine noise hits them alike. */
 function sideBySide(cases: Record<string, () => number>, rounds: number): Record<string, number> {

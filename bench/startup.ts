@@ -18,7 +18,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { imageOverridesFromEnv } from "../packages/cli/src/load-spec.ts";
+import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { parseSpecOrThrow, resolve } from "../packages/spec/src/index.ts";
+import { median, run, timed } from "./process.ts";
 
 interface Event {
   at: number;
@@ -28,23 +30,6 @@ interface Event {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const r = spawnSync(cmd, args, { encoding: "utf8", cwd: options.cwd, env: options.env ?? process.env });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${(r.stderr ?? "").slice(-2000)}`);
-  return r.stdout;
-}
-
-function timed(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): number {
-  const t0 = performance.now();
-  run(cmd, args, options);
-  return performance.now() - t0;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-}
 
 /** `docker events` of the project's containers while `fn` runs, in epoch milliseconds. */
 async function withEvents(project: string, fn: () => number): Promise<{ ms: number; start: number; events: Event[] }> {
@@ -112,12 +97,6 @@ async function pollUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
   }
 }
 
-async function healthAnswers(url: string): Promise<boolean> {
-  return fetch(url, { signal: AbortSignal.timeout(1000) })
-    .then((r) => r.status === 200)
-    .catch(() => false);
-}
-
 export async function startup(root: string, node: string, bin: string): Promise<void> {
   const roundsFlag = process.argv.indexOf("--rounds");
   const rounds = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : 2;
@@ -131,7 +110,7 @@ export async function startup(root: string, node: string, bin: string): Promise<
   writeFileSync(join(dir, "mlflow-dev.yaml"), specText);
   const model = resolve(parseSpecOrThrow(specText), "local", imageOverridesFromEnv());
   const mlflowImage = model.mlflow.image.kind === "pull" ? model.mlflow.image.ref : model.mlflow.image.tag;
-  const health = `http://127.0.0.1:${model.target.ports.mlflow}${model.mlflow.healthPath}`;
+  const mlflowUrl = `http://127.0.0.1:${model.target.ports.mlflow}`;
   const up = () => timed(node, [bin, "up"], { cwd: dir });
   const cli = (...args: string[]) => run(node, [bin, ...args], { cwd: dir });
 
@@ -167,7 +146,11 @@ export async function startup(root: string, node: string, bin: string): Promise<
       run("docker", ["stop", server]);
       const t0 = performance.now();
       run("docker", ["start", server]);
-      await pollUntil(() => healthAnswers(health), 300_000);
+      await waitUntilReady(new MlflowClient(mlflowUrl), {
+        timeoutMs: 300_000,
+        intervalMs: 100,
+        checks: [healthCheck({ path: model.mlflow.healthPath, timeoutMs: 1000 })],
+      });
       samples["floor: MLflow server, docker start to /health 200"]?.push(performance.now() - t0);
 
       // PostgreSQL on an empty data directory, then the schema on it: with the server, the cold floor.

@@ -19,15 +19,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { watchMemory } from "./footprint.ts";
+import { run } from "./process.ts";
 
 const CLIENTS = 8;
 const MiB = 2 ** 20;
-
-function run(cmd: string, args: string[], options: { cwd?: string; input?: string } = {}): string {
-  const r = spawnSync(cmd, args, { cwd: options.cwd, encoding: "utf8", input: options.input });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${(r.stderr ?? "").slice(-2000)}`);
-  return r.stdout.trim();
-}
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
