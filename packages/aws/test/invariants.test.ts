@@ -96,6 +96,20 @@ for (const { label, model } of allCases()) {
       );
     });
 
+    it("the target group's health check keeps the ALB's rules (the emulator does not gate on it)", () => {
+      // Interval 5-300 s, timeout 2-120 s and below the interval, thresholds 2-10: CreateTargetGroup
+      // refuses anything else on AWS, while MiniStack accepts it.
+      const tg = template.Resources[LogicalId.targetGroup]?.Properties as Record<string, number>;
+      expect(tg.HealthCheckIntervalSeconds).toBeGreaterThanOrEqual(5);
+      expect(tg.HealthCheckIntervalSeconds).toBeLessThanOrEqual(300);
+      expect(tg.HealthCheckTimeoutSeconds).toBeGreaterThanOrEqual(2);
+      expect(tg.HealthCheckTimeoutSeconds).toBeLessThan(tg.HealthCheckIntervalSeconds as number);
+      for (const k of ["HealthyThresholdCount", "UnhealthyThresholdCount"]) {
+        expect(tg[k], k).toBeGreaterThanOrEqual(2);
+        expect(tg[k], k).toBeLessThanOrEqual(10);
+      }
+    });
+
     it("tags both task definitions", () => {
       for (const td of taskDefinitions)
         expect(td.tags).toEqual(expect.arrayContaining([{ key: TAG_KEYS.service, value: model.name }]));
