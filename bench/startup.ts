@@ -6,7 +6,8 @@
  *   examples/basic, each with a timeline from `docker events`: when every service was created,
  *   started, reported healthy, and (for the jobs) exited;
  * - the floors: PostgreSQL from `docker run` on an empty data directory to `pg_isready` (polled
- *   every 100 ms), the schema step on that empty database (the stack's own migration command), and
+ *   every 100 ms), the schema step on that empty database (the stack's own migration command,
+ *   under the job's CPU and memory limits, the task size, as in `up` and on ECS), and
  *   the MLflow server from `docker start` of the warm stack's container to GET /health 200 (polled
  *   every 100 ms).
  *
@@ -193,6 +194,13 @@ export async function startup(root: string, node: string, bin: string): Promise<
           "--rm",
           "--network",
           `container:${pg}`,
+          // The job's own limits, as in `up` and as the ECS migration task (the task size).
+          "--cpus",
+          String(model.resources.cpu / 1024),
+          "--memory",
+          `${model.resources.memory}m`,
+          "--memory-swap",
+          `${model.resources.memory}m`,
           "-e",
           "MLFLOW_DB_HOST=127.0.0.1",
           "-e",

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
@@ -332,6 +333,27 @@ describe("bad input leaves nothing behind", () => {
     expect(r.stderr).toContain("mlflow-dev-local/no-such-minio:1");
     expect(r.stderr).toContain("not available locally and could not be pulled");
     expect(projectContainers("mlflow-dev-itimage")).toEqual([]);
+  });
+
+  it("a server that exits at start: up names it with its last log lines, exit 1, no containers", () => {
+    const ports = { mlflow: 25450, minio: 29400, minioConsole: 29401, postgres: 25832 };
+    // Valid to the spec, refused by MLflow's own argument check when the server starts.
+    const d = testSpecDir("itcrash", ports);
+    const spec = join(d, "mlflow-dev.yaml");
+    writeFileSync(
+      spec,
+      readFileSync(spec, "utf8").replace("  auth: none\n", "  auth: none\n  extraArgs: [--static-prefix, nope]\n"),
+    );
+    try {
+      const r = cli(["up"], { cwd: d });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("the local stack did not become healthy (failing: mlflow)");
+      expect(r.stderr).toContain("--static-prefix must begin with a '/'");
+      expect(r.stderr).toContain("mlflow-dev logs mlflow");
+      expect(projectContainers("mlflow-dev-itcrash")).toEqual([]);
+    } finally {
+      cli(["down", "--volumes", "--yes"], { cwd: d });
+    }
   });
 
   it("Docker not reachable: clear error, exit 1", () => {

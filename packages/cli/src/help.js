@@ -78,7 +78,8 @@ Prints the JSON Schema of mlflow-dev.yaml on stdout.
   up: `Usage: mlflow-dev up [-f <path>]
 
 Renders compose.yaml and .env into .mlflow-dev/ beside the spec, starts the stack with
-docker compose up --wait, and waits for MLflow /health. A second up with nothing changed
+docker compose up, and waits for every job to succeed, every service's health check and
+MLflow's /health (asked every 200 ms). A second up with nothing changed
 is a no-op; a changed spec recreates only what changed.
 Image overrides for offline machines: MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF".
 `,

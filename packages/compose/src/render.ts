@@ -102,10 +102,10 @@ export function toLimits(model: LocalModel): Service {
 
 /**
  * A compose health check. Docker runs the first probe one interval after the start (engine 20.10
- * has no start_interval) and `compose up --wait` and depends_on see health only then, so the
- * interval of each step of the start-up chain is how late its readiness is noticed: the local-only
- * services (the network holder, PostgreSQL, MinIO) check every second with a cheap probe, with
- * retries that keep a minute of tolerance.
+ * has no start_interval) and depends_on sees health only then: the local-only services (the
+ * network holder, PostgreSQL, MinIO) check every second with a cheap probe, with retries that keep
+ * a minute of tolerance. The server keeps the task's check (5 s, the ECS minimum); `up` and
+ * `status` ask its health path themselves while Docker has not run it yet (local-stack.ts).
  */
 function healthcheck(test: string[], interval: number, timeout: number, retries: number, startPeriod: number) {
   return {
@@ -177,7 +177,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
   const network: Service = {
     image: t.images.postgres,
     entrypoint: ["sh", "-c", NETWORK_HOLDER_SCRIPT],
-    // Replaces the image's own check (PostgreSQL's); `compose up --wait` needs one that passes.
+    // Replaces the image's own check (PostgreSQL's); `up` waits for one that passes.
     healthcheck: healthcheck(["true"], 1, 2, 1, 0),
     ports: [
       publish(t, t.ports.mlflow, model.mlflow.port),
@@ -231,15 +231,20 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     depends_on: { [SERVICE.minio]: { condition: "service_healthy" } },
   };
 
-  // The migration runs in a task of the same size on ECS.
+  // The migration runs in a task of the same size on ECS. It starts with PostgreSQL and waits for
+  // it to accept connections itself, rather than a health check interval later.
   const migrate: Service = {
     ...jobImage,
     entrypoint: model.mlflow.migration.entrypoint,
     command: model.mlflow.migration.command.map(escapeDollars),
     environment: mlflowEnv,
     ...toLimits(model),
-    depends_on: { [SERVICE.postgres]: { condition: "service_healthy" } },
+    depends_on: { [SERVICE.postgres]: { condition: "service_started" } },
   };
+
+  // The server starts once the schema is current. The bucket job is not on its path: the server
+  // touches the object store only when a client sends or asks for an artifact, and `up` returns
+  // only after that job has succeeded too (local-stack.ts).
 
   const mlflow: Service = {
     ...image,
@@ -247,8 +252,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     command: serverCommand(model.mlflow.server).map(escapeDollars),
     environment: mlflowEnv,
     depends_on: {
-      [SERVICE.postgres]: { condition: "service_healthy" },
-      [SERVICE.createBucket]: { condition: "service_completed_successfully" },
+      [SERVICE.postgres]: { condition: "service_started" },
       [SERVICE.migrate]: { condition: "service_completed_successfully" },
     },
     healthcheck: healthcheck(hc.command, hc.intervalSeconds, hc.timeoutSeconds, hc.retries, hc.startPeriodSeconds),

@@ -103,12 +103,14 @@ describe("compose semantics", () => {
       expect(toComposeYaml(model)).not.toContain("start_interval");
     });
 
-    it(`${label}: orders start-up with service_healthy and service_completed_successfully`, () => {
+    it(`${label}: starts the server after the migration, and the jobs after what they need`, () => {
       expect(file.services.mlflow?.depends_on).toEqual({
-        postgres: { condition: "service_healthy" },
-        "create-bucket": { condition: "service_completed_successfully" },
+        postgres: { condition: "service_started" },
         migrate: { condition: "service_completed_successfully" },
       });
+      // The migration waits for PostgreSQL to accept connections itself; the bucket job needs MinIO's API.
+      expect(file.services.migrate?.depends_on).toEqual({ postgres: { condition: "service_started" } });
+      expect(file.services["create-bucket"]?.depends_on).toEqual({ minio: { condition: "service_healthy" } });
     });
 
     it(`${label}: keeps data in named volumes`, () => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { demuxLogs, failedServices, type ServiceState, serviceHealthy, stackHealthy } from "../src/runtime/index.ts";
+import {
+  demuxLogs,
+  failedServices,
+  type ServiceState,
+  serviceHealthy,
+  stackHealthy,
+  startUpProgress,
+} from "../src/runtime/index.ts";
 
 const svc = (service: string, state: string, health = "none", extra: Partial<ServiceState> = {}): ServiceState => ({
   service,
@@ -47,6 +54,54 @@ describe("which services a failed up blames", () => {
     ];
     expect(failedServices(sick)).toEqual(["postgres", "mlflow"]);
     expect(failedServices([...healthyBase, ...jobsDone, svc("mlflow", "running", "healthy")])).toEqual([]);
+  });
+});
+
+describe("where a start-up stands (up watches it every 200 ms)", () => {
+  const server = svc("mlflow", "running", "healthy");
+
+  it("ready only when both jobs exited 0 and every service is healthy", () => {
+    expect(startUpProgress([...healthyBase, ...jobsDone, server])).toEqual({ phase: "ready" });
+  });
+
+  it("waiting on a job still running or not yet created, and on a server still starting", () => {
+    expect(
+      startUpProgress([...healthyBase, svc("create-bucket", "running"), svc("migrate", "exited"), server]),
+    ).toEqual({ phase: "waiting", on: ["create-bucket"] });
+    expect(startUpProgress([...healthyBase, svc("migrate", "exited")])).toEqual({
+      phase: "waiting",
+      on: ["create-bucket", "mlflow"],
+    });
+    expect(startUpProgress([...healthyBase, ...jobsDone, svc("mlflow", "running", "starting")])).toEqual({
+      phase: "waiting",
+      on: ["mlflow"],
+    });
+    expect(startUpProgress([svc("network", "created"), svc("postgres", "running", "starting")])).toEqual({
+      phase: "waiting",
+      on: ["create-bucket", "migrate", "network", "postgres", "minio", "mlflow"],
+    });
+  });
+
+  it("failed, naming why, on a job that exited non-zero or a service that died, restarts or is unhealthy", () => {
+    const failedJob = [
+      ...healthyBase,
+      svc("create-bucket", "exited", "none", { exitCode: 1 }),
+      svc("migrate", "exited"),
+    ];
+    expect(startUpProgress(failedJob)).toEqual({ phase: "failed", why: ["create-bucket exited with code 1"] });
+    expect(
+      startUpProgress([...healthyBase, ...jobsDone, svc("mlflow", "restarting", "starting", { restarts: 2 })]),
+    ).toEqual({ phase: "failed", why: ["mlflow restarting, starting, restarted 2 times"] });
+    expect(startUpProgress([...healthyBase, ...jobsDone, svc("mlflow", "exited", "none", { exitCode: 137 })])).toEqual({
+      phase: "failed",
+      why: ["mlflow exited with code 137"],
+    });
+    expect(startUpProgress([...healthyBase.slice(0, 1), svc("postgres", "running", "unhealthy"), ...jobsDone])).toEqual(
+      {
+        phase: "failed",
+        why: ["postgres running, unhealthy"],
+      },
+    );
   });
 });
 

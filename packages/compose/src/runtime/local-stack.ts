@@ -59,6 +59,31 @@ export function serviceHealthy(s: ServiceState | undefined): boolean {
   return s !== undefined && s.state === "running" && (s.health === "healthy" || s.health === "none");
 }
 
+/**
+ * Where a start-up stands, from the containers' states: ready when every job has exited 0 and
+ * every long-running service is healthy; failed (naming what) when a job exited non-zero or a
+ * service died, restarts or failed its health check; otherwise still waiting.
+ */
+export function startUpProgress(
+  services: readonly ServiceState[],
+): { phase: "ready" } | { phase: "waiting"; on: string[] } | { phase: "failed"; why: string[] } {
+  const why: string[] = [];
+  const on: string[] = [];
+  for (const name of JOBS) {
+    const s = services.find((x) => x.service === name);
+    if (s?.exitCode !== undefined && s.exitCode !== 0) why.push(`${name} exited with code ${s.exitCode}`);
+    else if (s?.exitCode !== 0) on.push(name);
+  }
+  for (const name of LONG_RUNNING) {
+    const s = services.find((x) => x.service === name);
+    if (s && (s.state === "exited" || s.state === "dead" || s.state === "restarting" || s.health === "unhealthy"))
+      why.push(`${name} ${describeState(s)}`);
+    else if (!serviceHealthy(s)) on.push(name);
+  }
+  if (why.length > 0) return { phase: "failed", why };
+  return on.length > 0 ? { phase: "waiting", on } : { phase: "ready" };
+}
+
 /** The stack is healthy when every long-running service is. */
 export function stackHealthy(services: readonly ServiceState[]): boolean {
   return LONG_RUNNING.every((name) => serviceHealthy(services.find((x) => x.service === name)));
@@ -132,7 +157,7 @@ export interface UpResult {
   secretsGenerated: string[];
 }
 
-/** Render, check, `docker compose up --wait`, wait for /health. Leaves nothing half-started. */
+/** Render, check, `docker compose up`, wait for the start-up (waitForStartUp). Leaves nothing half-started. */
 export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   const { model, docker, progress } = ctx;
   const t = model.target;
@@ -144,17 +169,18 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   await assertDockerReachable(docker, compose);
 
   const composeText = toComposeYaml(model, { specDir: specDirFromState });
-  const before = await docker.projectServices(project);
+  const before = await localStackStatus(ctx);
   const running = before.filter((s) => s.state === "running");
   const previous = existsSync(paths.composeFile) ? readFileSync(paths.composeFile, "utf8") : undefined;
 
-  // No-op: the same compose file, every service healthy by Docker's account, and the server
-  // answers its health path once (a server that hangs while its container looks healthy is not up).
+  // No-op: the same compose file, every service healthy, and the server answers its health path
+  // (once more when Docker's check had passed: a server that hangs while its container looks
+  // healthy is not up).
   if (
     previous === composeText &&
     existsSync(paths.envFile) &&
     stackHealthy(before) &&
-    (await answersHealth(`${mlflowUrl(model)}${model.mlflow.healthPath}`))
+    (await answersHealth(healthUrl(model)))
   ) {
     return {
       url: mlflowUrl(model),
@@ -185,12 +211,10 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   progress(`starting ${project} (compose file ${paths.composeFile})`);
   const started = Date.now();
   try {
-    await compose.up({
-      wait: true,
-      timeoutSeconds: 300,
-      onOutput: (line) => progress(line),
-    });
-    await waitForHealth(`${mlflowUrl(model)}${model.mlflow.healthPath}`, 60_000);
+    // Compose starts the containers in their dependency order; readiness is watched here, every
+    // 200 ms, rather than by `--wait`, which sees the server only when Docker next runs its check.
+    await compose.up({ wait: false, timeoutSeconds: 300, onOutput: (line) => progress(line) });
+    await waitForStartUp(ctx, 300_000);
   } catch (e) {
     const services: ServiceState[] = await docker.projectServices(project).catch(() => []);
     const failed = failedServices(services);
@@ -265,10 +289,14 @@ export async function checkPorts(t: LocalTarget, ownRunning: ServiceState[]): Pr
 async function checkImages(model: LocalModel, docker: ContainerClient, progress: (m: string) => void): Promise<void> {
   const file = toComposeFile(model);
   const missing: string[] = [];
+  const checked = new Set<string>();
   for (const [name, svc] of Object.entries(file.services)) {
     if (svc.build !== undefined) continue;
     const ref = String(svc.image);
-    if (missing.includes(ref) || (await docker.imageExists(ref))) continue;
+    // Several services share an image: each is looked up, and pulled, once.
+    if (checked.has(ref)) continue;
+    checked.add(ref);
+    if (await docker.imageExists(ref)) continue;
     progress(`pulling ${ref} (needed by ${name})`);
     try {
       await docker.pullImage(ref);
@@ -283,7 +311,38 @@ async function checkImages(model: LocalModel, docker: ContainerClient, progress:
     );
 }
 
-/** Waits for `url` (the server's health endpoint) to answer 200. */
+/**
+ * Waits until the start-up is ready (startUpProgress) or has failed, with the server's health
+ * asked directly (serverHealthAsked).
+ */
+async function waitForStartUp(ctx: LocalStackContext, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const progress = startUpProgress(await localStackStatus(ctx));
+    if (progress.phase === "ready") return;
+    if (progress.phase === "failed") throw new Error(progress.why.join("; "));
+    if (Date.now() > deadline) throw new Error(`${progress.on.join(", ")} not ready after ${timeoutMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function healthUrl(model: LocalModel): string {
+  return `${mlflowUrl(model)}${model.mlflow.healthPath}`;
+}
+
+/**
+ * The services' states as Docker reports them, except the server's health while Docker has not
+ * yet run its check: Docker probes every 5 s (the ECS minimum, the same check as the task's),
+ * first one interval after the start, so a running server whose health path answers 200 when
+ * asked is healthy already. A check Docker has run (healthy or unhealthy) is never overridden.
+ */
+async function serverHealthAsked(model: LocalModel, services: ServiceState[]): Promise<ServiceState[]> {
+  const server = services.find((s) => s.service === SERVICE.mlflow);
+  if (server?.state !== "running" || server.health !== "starting") return services;
+  if (!(await answersHealth(healthUrl(model)))) return services;
+  return services.map((s) => (s === server ? { ...s, health: "healthy" } : s));
+}
+
 /** One GET of the health path: 200 within 2 s. */
 async function answersHealth(url: string): Promise<boolean> {
   const { origin, pathname, search } = new URL(url);
@@ -369,6 +428,7 @@ async function prepareUpgrade(
   progress(`backed up the database of MLflow ${change.from} to ${path}`);
 }
 
+/** The stack's services for `up`, `status` and `doctor` (the server's health asked, serverHealthAsked). */
 export async function localStackStatus(ctx: Pick<LocalStackContext, "model" | "docker">): Promise<ServiceState[]> {
-  return ctx.docker.projectServices(projectName(ctx.model));
+  return serverHealthAsked(ctx.model, await ctx.docker.projectServices(projectName(ctx.model)));
 }
