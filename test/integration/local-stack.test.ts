@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
@@ -235,6 +236,30 @@ describe("local stack", () => {
     const peak = peakMemoryMiB(facts.id);
     console.log(`local MLflow container: peak memory ${peak.toFixed(0)} MiB of ${facts.memoryMiB} MiB`);
     expect(peak).toBeLessThan(facts.memoryMiB);
+  });
+
+  it("the server's main process is uvicorn's supervisor with its workers: mlflow server handed its process over", () => {
+    const [id] = containersWithLabels({
+      "com.docker.compose.project": PROJECT,
+      "com.docker.compose.service": "mlflow",
+    });
+    const r = spawnSync(
+      "docker",
+      ["exec", id ?? "", "sh", "-c", 'for p in /proc/[0-9]*; do echo "${p#/proc/} $(tr "\\0" " " < $p/cmdline)"; done'],
+      { encoding: "utf8" },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const processes = r.stdout.split("\n").filter((l) => /python/.test(l));
+    const main = processes.find((l) => l.startsWith("1 "));
+    expect(main, r.stdout).toMatch(/^1 \S*python\S* -m uvicorn .* mlflow\.server\.fastapi_app:app\s*$/);
+    expect(
+      processes.filter((l) => l.includes("multiprocessing.spawn")),
+      r.stdout,
+    ).toHaveLength(2); // examples/basic: 2 workers
+    expect(
+      processes.filter((l) => / server --host /.test(l)),
+      r.stdout,
+    ).toEqual([]);
   });
 
   it("keeps every run, metric and artifact across down and up", async () => {

@@ -18,7 +18,6 @@ export const SERVICE = {
   network: "network",
   postgres: LOCAL_DATABASE_HOST,
   minio: "minio",
-  createBucket: "create-bucket",
   migrate: "migrate",
   mlflow: "mlflow",
 } as const;
@@ -119,7 +118,7 @@ function healthcheck(test: string[], interval: number, timeout: number, retries:
 
 /**
  * The MinIO user the server signs in as (runtime-contract.ts); the root key stays with MinIO and
- * the create-bucket job.
+ * MinIO's own start-up (MINIO_SCRIPT).
  */
 export { MINIO_SERVER_ACCESS_KEY };
 
@@ -137,26 +136,41 @@ export function minioServerPolicy(model: LocalModel): string {
   });
 }
 
+/** The file MinIO's start-up writes once the bucket, the policy and the user are in place. */
+export const BUCKET_READY_FILE = "/tmp/mlflow-dev-bucket-ready";
+
 /**
- * The create-bucket job: the bucket, the server's policy and user, each created or updated in
- * place (every `up` runs it; a user that exists gets its secret from .env again). `mc admin policy
- * attach` refuses a policy that is already attached, which is the state it is asked for.
+ * MinIO's start-up: MinIO itself in the foreground (the container's main process), and beside
+ * it, as soon as it answers, the bucket, the server's policy and user, each created or updated in
+ * place (every start runs it; a user that exists gets its secret from .env again; `mc admin
+ * policy attach` refuses a policy that is already attached, which is the state it is asked for).
+ * Then BUCKET_READY_FILE, which the health check requires: MinIO is healthy only with its bucket
+ * and user ready. If that fails, MinIO is stopped with the error in its log (up names minio).
+ * No job of its own: nothing waits for a container to be created, and `docker compose up --wait`
+ * on the rendered file needs no one-off service.
  */
-const CREATE_BUCKET_SCRIPT = [
+const MINIO_SCRIPT = [
   "set -eu",
-  'export MC_CONFIG_DIR="$(mktemp -d)"',
-  'mc alias set local "$MLFLOW_DEV_S3_ENDPOINT" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null',
-  'mc mb --ignore-existing "local/$MLFLOW_DEV_BUCKET"',
-  'printf %s "$MLFLOW_DEV_SERVER_POLICY" > "$MC_CONFIG_DIR/policy.json"',
-  `mc admin policy create local ${MINIO_SERVER_POLICY} "$MC_CONFIG_DIR/policy.json" >/dev/null`,
-  'mc admin user add local "$MLFLOW_DEV_SERVER_ACCESS_KEY" "$MLFLOW_DEV_SERVER_SECRET_KEY" >/dev/null',
-  `if ! out=$(mc admin policy attach local ${MINIO_SERVER_POLICY} --user "$MLFLOW_DEV_SERVER_ACCESS_KEY" 2>&1); then`,
-  '  case "$out" in *"already in effect"*) ;; *) echo "$out" >&2; exit 1 ;; esac',
-  "fi",
-  `echo "bucket $MLFLOW_DEV_BUCKET ready; user $MLFLOW_DEV_SERVER_ACCESS_KEY may use s3://$MLFLOW_DEV_BUCKET/${"$"}{MLFLOW_DEV_PREFIX}/ only"`,
+  `rm -f ${BUCKET_READY_FILE}`,
+  // Each step returns on failure itself: `set -e` does not apply inside an `if` condition.
+  "prepare() {",
+  '  export MC_CONFIG_DIR="$(mktemp -d)" || return 1',
+  '  until curl -fsS "$MLFLOW_DEV_S3_ENDPOINT/minio/health/live" >/dev/null 2>&1; do sleep 0.1; done',
+  '  mc alias set local "$MLFLOW_DEV_S3_ENDPOINT" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null || return 1',
+  '  mc mb --ignore-existing "local/$MLFLOW_DEV_BUCKET" || return 1',
+  '  printf %s "$MLFLOW_DEV_SERVER_POLICY" > "$MC_CONFIG_DIR/policy.json" || return 1',
+  `  mc admin policy create local ${MINIO_SERVER_POLICY} "$MC_CONFIG_DIR/policy.json" >/dev/null || return 1`,
+  '  mc admin user add local "$MLFLOW_DEV_SERVER_ACCESS_KEY" "$MLFLOW_DEV_SERVER_SECRET_KEY" >/dev/null || return 1',
+  `  if ! out=$(mc admin policy attach local ${MINIO_SERVER_POLICY} --user "$MLFLOW_DEV_SERVER_ACCESS_KEY" 2>&1); then`,
+  '    case "$out" in *"already in effect"*) ;; *) echo "$out" >&2; return 1 ;; esac',
+  "  fi",
+  `  echo "bucket $MLFLOW_DEV_BUCKET ready; user $MLFLOW_DEV_SERVER_ACCESS_KEY may use s3://$MLFLOW_DEV_BUCKET/${"$"}{MLFLOW_DEV_PREFIX}/ only"`,
+  "}",
+  `(if prepare; then touch ${BUCKET_READY_FILE}; else echo "mlflow-dev: the bucket, policy or user could not be set up (above); stopping MinIO" >&2; kill -TERM 1; fi) &`,
+  'exec minio server /data --address "$MLFLOW_DEV_MINIO_ADDRESS" --console-address "$MLFLOW_DEV_MINIO_CONSOLE_ADDRESS"',
 ].join("\n");
 
-/** Holds the network namespace the server, MinIO and the bucket job share; does nothing else. */
+/** Holds the network namespace the server and MinIO share; does nothing else. */
 const NETWORK_HOLDER_SCRIPT = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $$!; done";
 
 /** Model (local environment) -> the Compose file object. Pure. */
@@ -203,32 +217,29 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
 
   const minio: Service = {
     image: t.images.minio,
-    command: ["server", "/data", "--address", `:${t.ports.minio}`, "--console-address", `:${t.ports.minioConsole}`],
+    entrypoint: ["sh", "-c", escapeDollars(MINIO_SCRIPT)],
     environment: sortedRecord({
       MINIO_ROOT_USER: required(LOCAL_SECRET_VARS["minio-root-user"]),
       MINIO_ROOT_PASSWORD: required(LOCAL_SECRET_VARS["minio-root-password"]),
-    }),
-    healthcheck: healthcheck(["curl", "-fsS", `http://127.0.0.1:${t.ports.minio}/minio/health/live`], 1, 5, 60, 5),
-    ...shared,
-    volumes: [`${VOLUME.minio}:/data`],
-    restart: "unless-stopped",
-  };
-
-  const createBucket: Service = {
-    image: t.images.minio,
-    entrypoint: ["sh", "-c", escapeDollars(CREATE_BUCKET_SCRIPT)],
-    environment: sortedRecord({
       MLFLOW_DEV_BUCKET: model.artifacts.bucket,
+      MLFLOW_DEV_MINIO_ADDRESS: `:${t.ports.minio}`,
+      MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: `:${t.ports.minioConsole}`,
       MLFLOW_DEV_PREFIX: model.artifacts.prefix,
       MLFLOW_DEV_S3_ENDPOINT: s3Endpoint(model),
       MLFLOW_DEV_SERVER_ACCESS_KEY: MINIO_SERVER_ACCESS_KEY,
       MLFLOW_DEV_SERVER_POLICY: escapeDollars(minioServerPolicy(model)),
       MLFLOW_DEV_SERVER_SECRET_KEY: required(LOCAL_SECRET_VARS["minio-server-secret-key"]),
-      MINIO_ROOT_USER: required(LOCAL_SECRET_VARS["minio-root-user"]),
-      MINIO_ROOT_PASSWORD: required(LOCAL_SECRET_VARS["minio-root-password"]),
     }),
+    healthcheck: healthcheck(
+      ["sh", "-c", `test -f ${BUCKET_READY_FILE} && curl -fsS http://127.0.0.1:${t.ports.minio}/minio/health/live`],
+      1,
+      5,
+      60,
+      5,
+    ),
     ...shared,
-    depends_on: { [SERVICE.minio]: { condition: "service_healthy" } },
+    volumes: [`${VOLUME.minio}:/data`],
+    restart: "unless-stopped",
   };
 
   // The migration runs in a task of the same size on ECS. It starts with PostgreSQL and waits for
@@ -242,9 +253,9 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     depends_on: { [SERVICE.postgres]: { condition: "service_started" } },
   };
 
-  // The server starts once the schema is current. The bucket job is not on its path: the server
-  // touches the object store only when a client sends or asks for an artifact, and `up` returns
-  // only after that job has succeeded too (local-stack.ts).
+  // The server starts once the schema is current. MinIO's bucket set-up is not on its path: the
+  // server touches the object store only when a client sends or asks for an artifact, and `up`
+  // returns only once MinIO is healthy (its bucket and user ready) too (local-stack.ts).
 
   const mlflow: Service = {
     ...image,
@@ -267,7 +278,6 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
       [SERVICE.network]: network,
       [SERVICE.postgres]: postgres,
       [SERVICE.minio]: minio,
-      [SERVICE.createBucket]: createBucket,
       [SERVICE.migrate]: migrate,
       [SERVICE.mlflow]: mlflow,
     },

@@ -59,15 +59,28 @@ describe("compose semantics", () => {
         });
     });
 
-    it(`${label}: the server, MinIO and the bucket job share one network namespace; the S3 endpoint is the published MinIO address`, () => {
+    it(`${label}: the server and MinIO share one network namespace; the S3 endpoint is the published MinIO address`, () => {
       const t = model.target.kind === "local" ? model.target : undefined;
-      for (const name of ["mlflow", "minio", "create-bucket"])
-        expect(file.services[name]?.network_mode, name).toBe("service:network");
+      for (const name of ["mlflow", "minio"]) expect(file.services[name]?.network_mode, name).toBe("service:network");
       expect(file.services.network?.ports).toContain(`127.0.0.1:${t?.ports.minio}:${t?.ports.minio}`);
-      expect(file.services.minio?.command).toEqual(expect.arrayContaining(["--address", `:${t?.ports.minio}`]));
       const endpoint = `http://127.0.0.1:${t?.ports.minio}`;
       expect(file.services.mlflow?.environment).toMatchObject({ MLFLOW_S3_ENDPOINT_URL: endpoint });
-      expect(file.services["create-bucket"]?.environment).toMatchObject({ MLFLOW_DEV_S3_ENDPOINT: endpoint });
+      expect(file.services.minio?.environment).toMatchObject({
+        MLFLOW_DEV_S3_ENDPOINT: endpoint,
+        MLFLOW_DEV_MINIO_ADDRESS: `:${t?.ports.minio}`,
+        MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: `:${t?.ports.minioConsole}`,
+      });
+    });
+
+    it(`${label}: MinIO sets up its bucket and the server's user itself, and is healthy only then`, () => {
+      expect(Object.keys(file.services).sort()).toEqual(["migrate", "minio", "mlflow", "network", "postgres"]);
+      const script = String((file.services.minio?.entrypoint as string[] | undefined)?.[2]);
+      expect(script).toContain("exec minio server /data");
+      expect(script).toContain('mc mb --ignore-existing "local/$$MLFLOW_DEV_BUCKET"');
+      expect(script).toContain("touch /tmp/mlflow-dev-bucket-ready");
+      expect(JSON.stringify(file.services.minio?.healthcheck)).toContain(
+        "test -f /tmp/mlflow-dev-bucket-ready && curl",
+      );
     });
 
     it(`${label}: the server signs in as a MinIO user limited to its prefix, never with the root key`, () => {
@@ -77,7 +90,7 @@ describe("compose semantics", () => {
         expect(env.AWS_SECRET_ACCESS_KEY, name).toContain("${MLFLOW_DEV_MINIO_SERVER_SECRET_KEY:?");
         expect(JSON.stringify(env), name).not.toContain("MLFLOW_DEV_MINIO_ROOT_");
       }
-      const job = file.services["create-bucket"]?.environment as Record<string, string>;
+      const job = file.services.minio?.environment as Record<string, string>;
       expect(job.MLFLOW_DEV_SERVER_ACCESS_KEY).toBe("mlflow-server");
       const { bucket, prefix } = model.artifacts;
       expect(JSON.parse(job.MLFLOW_DEV_SERVER_POLICY ?? "").Statement).toEqual([
@@ -108,9 +121,8 @@ describe("compose semantics", () => {
         postgres: { condition: "service_started" },
         migrate: { condition: "service_completed_successfully" },
       });
-      // The migration waits for PostgreSQL to accept connections itself; the bucket job needs MinIO's API.
+      // The migration waits for PostgreSQL to accept connections itself.
       expect(file.services.migrate?.depends_on).toEqual({ postgres: { condition: "service_started" } });
-      expect(file.services["create-bucket"]?.depends_on).toEqual({ minio: { condition: "service_healthy" } });
     });
 
     it(`${label}: keeps data in named volumes`, () => {

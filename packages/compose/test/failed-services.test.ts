@@ -24,7 +24,7 @@ const healthyBase = [
   svc("postgres", "running", "healthy"),
   svc("minio", "running", "healthy"),
 ];
-const jobsDone = [svc("create-bucket", "exited"), svc("migrate", "exited")];
+const jobsDone = [svc("migrate", "exited")];
 
 describe("which services a failed up blames", () => {
   it("the server that keeps dying, not the jobs that exited 0", () => {
@@ -38,11 +38,7 @@ describe("which services a failed up blames", () => {
   });
 
   it("a job that exited non-zero, not the server that never started after it", () => {
-    const services = [
-      ...healthyBase,
-      svc("create-bucket", "exited"),
-      svc("migrate", "exited", "none", { exitCode: 1 }),
-    ];
+    const services = [...healthyBase, svc("migrate", "exited", "none", { exitCode: 1 })];
     expect(failedServices(services)).toEqual(["migrate"]);
   });
 
@@ -65,30 +61,31 @@ describe("where a start-up stands (up watches it every 200 ms)", () => {
   });
 
   it("waiting on a job still running or not yet created, and on a server still starting", () => {
-    expect(
-      startUpProgress([...healthyBase, svc("create-bucket", "running"), svc("migrate", "exited"), server]),
-    ).toEqual({ phase: "waiting", on: ["create-bucket"] });
-    expect(startUpProgress([...healthyBase, svc("migrate", "exited")])).toEqual({
+    expect(startUpProgress([...healthyBase, svc("migrate", "running"), server])).toEqual({
       phase: "waiting",
-      on: ["create-bucket", "mlflow"],
+      on: ["migrate"],
     });
+    expect(startUpProgress([...healthyBase, svc("migrate", "exited")])).toEqual({ phase: "waiting", on: ["mlflow"] });
+    // MinIO is healthy only once its bucket and user are set up.
+    expect(
+      startUpProgress([healthyBase[0]!, healthyBase[1]!, svc("minio", "running", "starting"), ...jobsDone, server]),
+    ).toEqual({ phase: "waiting", on: ["minio"] });
     expect(startUpProgress([...healthyBase, ...jobsDone, svc("mlflow", "running", "starting")])).toEqual({
       phase: "waiting",
       on: ["mlflow"],
     });
     expect(startUpProgress([svc("network", "created"), svc("postgres", "running", "starting")])).toEqual({
       phase: "waiting",
-      on: ["create-bucket", "migrate", "network", "postgres", "minio", "mlflow"],
+      on: ["migrate", "network", "postgres", "minio", "mlflow"],
     });
   });
 
   it("failed, naming why, on a job that exited non-zero or a service that died, restarts or is unhealthy", () => {
-    const failedJob = [
-      ...healthyBase,
-      svc("create-bucket", "exited", "none", { exitCode: 1 }),
-      svc("migrate", "exited"),
-    ];
-    expect(startUpProgress(failedJob)).toEqual({ phase: "failed", why: ["create-bucket exited with code 1"] });
+    const failedJob = [...healthyBase, svc("migrate", "exited", "none", { exitCode: 3 })];
+    expect(startUpProgress(failedJob)).toEqual({ phase: "failed", why: ["migrate exited with code 3"] });
+    expect(
+      startUpProgress([healthyBase[0]!, healthyBase[1]!, svc("minio", "restarting", "starting"), ...jobsDone]),
+    ).toEqual({ phase: "failed", why: ["minio restarting, starting"] });
     expect(
       startUpProgress([...healthyBase, ...jobsDone, svc("mlflow", "restarting", "starting", { restarts: 2 })]),
     ).toEqual({ phase: "failed", why: ["mlflow restarting, starting, restarted 2 times"] });

@@ -203,6 +203,7 @@ function resolveMlflow(
       workers: processes.workers,
       proxyArtifacts: m.proxyArtifacts,
       auth: m.auth,
+      jobs: processes.jobs,
       extraArgs: [
         { args: m.extraArgs, source: "mlflow.extraArgs" },
         { args: own.extraArgs, source: `environments.${environment}.mlflow.extraArgs` },

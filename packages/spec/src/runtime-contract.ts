@@ -40,6 +40,12 @@ export interface ServerFlag {
 export interface ServerCommand {
   setup: string[];
   flags: ServerFlag[];
+  /**
+   * With job execution off, `mlflow server` is run by EXEC_UVICORN_PROGRAM, which lets uvicorn
+   * take over its process instead of idling beside it (about 200 MiB); with jobs on, as it is
+   * (its process launches and watches the job runner).
+   */
+  execsUvicorn: boolean;
 }
 
 /** The flags mlflow-dev passes itself; the spec may not pass them (RESERVED_FLAGS). */
@@ -169,9 +175,42 @@ export function flagsToArgv(flags: readonly ServerFlag[], env: (name: string) =>
   });
 }
 
+/**
+ * `mlflow server` runs its checks and set-up (the stores, the basic-auth admin user, the
+ * variables its workers read), then starts uvicorn as a child process and waits for it: a parent
+ * holding all of MLflow's imports (about 200 MiB, measured with `pnpm bench --footprint`) that
+ * only forwards signals. This program runs MLflow's own CLI unchanged, and at that last step
+ * replaces the process with the uvicorn command and environment MLflow built (exec): the same
+ * server, its master as the container's main process. It steps aside (MLflow's own child process)
+ * for any other command, when job execution is on (the parent then launches the job runner), and
+ * when this MLflow has no such step.
+ */
+export const EXEC_UVICORN_PROGRAM = [
+  "import os, sys",
+  "import mlflow.server as server",
+  "from mlflow.cli import cli",
+  'run_child = getattr(server, "_exec_cmd", None)',
+  "def exec_uvicorn(cmd, *, extra_env=None, synchronous=True, **kwargs):",
+  '    jobs = os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "true").lower() in ("true", "1")',
+  '    if synchronous or jobs or not str(cmd[-1]).startswith("mlflow.") or "uvicorn" not in map(str, cmd):',
+  "        return run_child(cmd, extra_env=extra_env, synchronous=synchronous, **kwargs)",
+  "    sys.stdout.flush()",
+  "    sys.stderr.flush()",
+  "    os.execve(str(cmd[0]), [str(c) for c in cmd], {**os.environ, **(extra_env or {})})",
+  "if run_child is not None:",
+  "    server._exec_cmd = exec_uvicorn",
+  'cli(prog_name="mlflow")',
+].join("\n");
+
 /** The server's shell script: the setup lines, then `exec mlflow server` with the flags. */
 export function serverScript(server: ServerCommand): string {
-  return [...server.setup, `exec mlflow server ${flagsToShell(server.flags)}`].join("\n");
+  return [...server.setup, serverExecLine(server, flagsToShell(server.flags))].join("\n");
+}
+
+/** The script's last line: `mlflow server` (through EXEC_UVICORN_PROGRAM when execsUvicorn) with `flags`. */
+export function serverExecLine(server: ServerCommand, flags: string): string {
+  const program = server.execsUvicorn ? `python -c ${shellQuote(EXEC_UVICORN_PROGRAM)}` : "mlflow";
+  return `exec ${program} server ${flags}`;
 }
 
 /** The container's command on every runtime (the entrypoint is `/bin/sh -c`). */
@@ -205,6 +244,8 @@ export const SCRIPT_VARIABLES = ["MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_CONFIG
 
 /** The spec's server settings the command depends on, and its extra flags with their sources. */
 export interface ServerCommandInput extends ManagedFlagInput {
+  /** MLflow's job execution (the server's parent process then stays: ServerCommand.execsUvicorn). */
+  jobs: boolean;
   extraArgs: readonly { args: readonly string[]; source: FlagSource }[];
 }
 
@@ -213,6 +254,7 @@ export function resolveServerCommand(input: ServerCommandInput): ServerCommand {
   return {
     setup: [DB_URI_EXPORT, ...(input.auth === "basic" ? AUTH_CONFIG : [])],
     flags: [...managedFlags(input), ...input.extraArgs.flatMap((e) => extraArgFlags(e.args, e.source))],
+    execsUvicorn: !input.jobs,
   };
 }
 

@@ -74,7 +74,7 @@ const MlflowSchema = z
     }),
     jobs: z.boolean().default(false).meta({
       description:
-        "MLflow's job execution (MLFLOW_SERVER_ENABLE_JOB_EXECUTION): a job runner and seven huey consumer processes beside the workers, about 1.3 GiB more memory. Off by default: the tracking server does not need it. Refused with more than one task, because MLflow's periodic jobs must run on one instance only.",
+        "MLflow's job execution (MLFLOW_SERVER_ENABLE_JOB_EXECUTION): a job runner and seven huey consumer processes beside the workers, about 1.4 GiB more memory. Off by default: the tracking server does not need it. Refused with more than one task, because MLflow's periodic jobs must run on one instance only.",
     }),
     allowedHosts: z
       .array(z.string().regex(hostPattern, { message: "is not a host pattern (host, *.domain or host:port)" }))

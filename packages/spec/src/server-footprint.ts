@@ -7,18 +7,20 @@
 /**
  * The measured memory model of `mlflow server` (peak RSS of the whole container under the live
  * parity workload), from `pnpm bench --footprint`. Re-measure when the MLflow pin moves.
- * Measured peaks (MiB), jobs off / on: 1 worker 389 / 1693, 2 workers 576 / 1919, 4 workers
- * 950 / 2253; the model lies at or above each of them.
+ * Measured peaks (MiB), jobs off / on: 1 worker 214 / 1681, 2 workers 406 / 1869, 4 workers
+ * 747 / 2205; the model lies at or above each of them. With jobs off, `mlflow server`'s own
+ * process hands itself to uvicorn (EXEC_UVICORN_PROGRAM, runtime-contract.ts); with jobs on it
+ * stays, to launch and watch the job runner.
  */
 export const SERVER_MEMORY_MODEL = {
   mlflowVersion: "3.17.2",
   measuredOn: "2026-12-01",
-  /** The server's parent process (uvicorn supervisor) and the shell around it. */
-  baseMiB: 205,
+  /** uvicorn's supervisor (the container's main process) and multiprocessing's resource tracker. */
+  baseMiB: 55,
   /** One uvicorn worker (imports MLflow's FastAPI and Flask apps). */
-  perWorkerMiB: 187,
-  /** Job execution: the job runner and its seven huey consumer processes. */
-  jobsMiB: 1345,
+  perWorkerMiB: 178,
+  /** Job execution: the job runner, its seven huey consumer processes, and `mlflow server`'s own process that launches them. */
+  jobsMiB: 1460,
   /** Memory kept free above the estimate: allocation peaks, page cache, a larger request. */
   headroom: 0.25,
 } as const;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   bindingNames,
+  EXEC_UVICORN_PROGRAM,
   extraArgFlags,
   flagsToArgv,
   MANAGED_SERVER_ENV,
@@ -24,6 +25,7 @@ const input = (over: Partial<ServerCommandInput> = {}): ServerCommandInput => ({
   workers: 2,
   proxyArtifacts: true,
   auth: "none",
+  jobs: true,
   extraArgs: [],
   ...over,
 });
@@ -42,6 +44,20 @@ describe("server flags: data in the Model, a script only at the edge", () => {
         'exec mlflow server --host 0.0.0.0 --port 5000 --workers 2 --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" --serve-artifacts --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION"',
       ].join("\n"),
     );
+  });
+
+  it("with job execution off, runs mlflow server through the program that hands its process to uvicorn", () => {
+    const server = resolveServerCommand(input({ jobs: false }));
+    expect(server.execsUvicorn).toBe(true);
+    expect(resolveServerCommand(input({ jobs: true })).execsUvicorn).toBe(false);
+    const line = serverScript(server).slice(`${DB_URI}\n`.length);
+    // One single-quoted word of Python, then the same flags as `mlflow server` gets with jobs on.
+    expect(line.startsWith(`exec python -c '${EXEC_UVICORN_PROGRAM}' server --host 0.0.0.0 --port 5000`)).toBe(true);
+    expect(line.endsWith(execLine({ jobs: true })?.replace("exec mlflow server", "") ?? "-")).toBe(true);
+    expect(EXEC_UVICORN_PROGRAM).not.toContain("'");
+    // It steps aside when jobs are on, for any other command, and for an MLflow without the step.
+    expect(EXEC_UVICORN_PROGRAM).toContain('os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "true")');
+    expect(EXEC_UVICORN_PROGRAM).toContain("if run_child is not None:");
   });
 
   it("renders --no-serve-artifacts and the default artifact root with artifact proxying off", () => {

@@ -130,7 +130,8 @@ describe("the server's process model and task size", () => {
     ["examples/basic: 2 workers, jobs off, 1024 MiB", "  workers: 2\n", "    cpu: 512\n    memory: 1024\n", true],
     ["2 workers, jobs on, 1024 MiB", "  workers: 2\n  jobs: true\n", "    cpu: 512\n    memory: 1024\n", false],
     ["2 workers, jobs on, 3072 MiB", "  workers: 2\n  jobs: true\n", "    cpu: 512\n    memory: 3072\n", true],
-    ["8 workers, jobs off, 2048 MiB", "  workers: 8\n", "    cpu: 1024\n    memory: 2048\n", false],
+    ["8 workers, jobs off, 2048 MiB", "  workers: 8\n", "    cpu: 1024\n    memory: 2048\n", true],
+    ["12 workers, jobs off, 2048 MiB", "  workers: 12\n", "    cpu: 1024\n    memory: 2048\n", false],
     ["default workers at cpu 4096 (8), 8192 MiB", "  version: 3.17.2\n", "    cpu: 4096\n    memory: 8192\n", true],
   ];
   it.each(fits)("%s: fits %s", (_name, mlflow, staging, ok) => {

@@ -2,7 +2,7 @@ import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { localContext } from "../local.ts";
 
-const SERVICES = ["mlflow", "postgres", "minio", "create-bucket", "migrate"];
+const SERVICES = ["mlflow", "postgres", "minio", "migrate"];
 
 export async function run(argv: string[]): Promise<number> {
   // -f is the spec file, as in every command; follow is --follow (or -F).

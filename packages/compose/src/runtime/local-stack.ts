@@ -38,7 +38,7 @@ export class LocalStackError extends Error {
   }
 }
 
-const JOBS: readonly string[] = [SERVICE.createBucket, SERVICE.migrate];
+const JOBS: readonly string[] = [SERVICE.migrate];
 
 /**
  * The services to blame when the stack did not become healthy: a one-off job that exited non-zero

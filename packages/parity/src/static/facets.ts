@@ -1,5 +1,5 @@
 import { CONTAINER_DEFINITION_KEYS, type ContainerDefinition, type TaskDefinition } from "@mlflow-dev/aws";
-import { type FlagValue, type ServerCommand, type ServerFlag, serverCommand } from "@mlflow-dev/spec";
+import { type FlagValue, type ServerCommand, type ServerFlag, serverCommand, serverExecLine } from "@mlflow-dev/spec";
 
 /**
  * One comparable setting of a rendering. `value` is what is compared; `shown` is what a reader
@@ -71,7 +71,7 @@ function commandFacets(entrypoint: unknown, command: unknown, server: ServerComm
     out.set("command", plain(JSON.stringify(parts)));
     return;
   }
-  const shape = [...server.setup, "exec mlflow server <flags compared as arg.*>"].join("\n");
+  const shape = [...server.setup, serverExecLine(server, "<flags compared as arg.*>")].join("\n");
   const count = (parts[0] ?? "").split("\n").length;
   out.set("command", { value: shape, shown: `${count}-line script ending in exec mlflow server` });
   for (const [flag, values] of flagValues(server.flags)) out.set(`arg.${flag}`, plain(values.join(" ") || "(set)"));
