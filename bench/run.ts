@@ -93,18 +93,23 @@ if (process.argv.includes("--stack")) {
     "docker compose up --wait (warm)": [],
     "mlflow-dev up (warm)": [],
   };
-  for (let i = 0; i < rounds; i++) {
+  let noop = Number.NaN;
+  try {
+    for (let i = 0; i < rounds; i++) {
+      downAll();
+      results["docker compose up --wait (cold)"]?.push(time("docker", [...compose, "up", "-d", "--wait"]));
+      stop();
+      results["docker compose up --wait (warm)"]?.push(time("docker", [...compose, "up", "-d", "--wait"]));
+      downAll();
+      results["mlflow-dev up (cold)"]?.push(time(node, [bin, "up"], { cwd: dir }));
+      stop();
+      results["mlflow-dev up (warm)"]?.push(time(node, [bin, "up"], { cwd: dir }));
+    }
+    noop = time(node, [bin, "up"], { cwd: dir });
+  } finally {
+    // Also after a failure: no stack is left holding the example's ports.
     downAll();
-    results["docker compose up --wait (cold)"]?.push(time("docker", [...compose, "up", "-d", "--wait"]));
-    stop();
-    results["docker compose up --wait (warm)"]?.push(time("docker", [...compose, "up", "-d", "--wait"]));
-    downAll();
-    results["mlflow-dev up (cold)"]?.push(time(node, [bin, "up"], { cwd: dir }));
-    stop();
-    results["mlflow-dev up (warm)"]?.push(time(node, [bin, "up"], { cwd: dir }));
   }
-  const noop = time(node, [bin, "up"], { cwd: dir });
-  downAll();
   const med = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
   report(`Local stack to healthy (median of ${rounds})`, med, "docker compose up --wait (cold)");
   console.log(`  mlflow-dev up (already up, no-op)            ${noop.toFixed(1).padStart(9)} ms`);

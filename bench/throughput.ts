@@ -7,7 +7,7 @@
  *
  * Interleaved rounds (--rounds N, default 3) of --seconds S (default 20) each: 8 concurrent
  * clients each doing runs/create + runs/log-batch (100 metrics, 10 params) + runs/get. Then a
- * 32 MiB artifact up and down through the proxy, and runs/search latency once each database holds
+ * 32 MiB artifact up and down through the proxy (median of 5 each), and runs/search latency once each database holds
  * --search-runs N runs (default 10,000; copied in SQL from runs the API created, with their
  * metrics). Peak RSS from Docker's stats stream. --workers N sets the generated server's workers
  * (default: mlflow-dev's default for the CPU). Nothing is asserted: ratios are printed.
@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { watchMemory } from "./footprint.ts";
-import { run } from "./process.ts";
+import { median, run } from "./process.ts";
 
 const CLIENTS = 8;
 const MiB = 2 ** 20;
@@ -116,17 +116,28 @@ async function searchLatency(client: MlflowClient, experimentId: string): Promis
   return ms;
 }
 
+/**
+ * A 32 MiB artifact up and down through the proxy: the median of 5 of each, after one of each
+ * that is not counted (each worker creates its S3 client on its first artifact request).
+ */
 async function artifactRate(client: MlflowClient, experimentId: string): Promise<{ up: number; down: number }> {
   const data = new Uint8Array(randomBytes(32 * MiB));
   const { artifactUri } = await client.createRun(experimentId, "bench-artifact");
-  const u0 = performance.now();
-  await client.uploadArtifact(artifactUri, "blob.bin", data);
-  const up = 32 / ((performance.now() - u0) / 1000);
-  const d0 = performance.now();
-  const back = await client.downloadArtifact(artifactUri, "blob.bin");
-  const down = 32 / ((performance.now() - d0) / 1000);
-  if (back.length !== data.length) throw new Error(`artifact came back with ${back.length} bytes`);
-  return { up, down };
+  const ups: number[] = [];
+  const downs: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const u0 = performance.now();
+    await client.uploadArtifact(artifactUri, `blob-${i}.bin`, data);
+    const up = 32 / ((performance.now() - u0) / 1000);
+    const d0 = performance.now();
+    const back = await client.downloadArtifact(artifactUri, `blob-${i}.bin`);
+    const down = 32 / ((performance.now() - d0) / 1000);
+    if (back.length !== data.length) throw new Error(`artifact came back with ${back.length} bytes`);
+    if (i === 0) continue;
+    ups.push(up);
+    downs.push(down);
+  }
+  return { up: median(ups), down: median(downs) };
 }
 
 export async function throughput(root: string, node: string, bin: string): Promise<void> {
