@@ -4,7 +4,8 @@
  *   pnpm bench --stack    also `mlflow-dev up` (cold and warm) against `docker compose up --wait`
  *                         (--rounds N, default 3)
  *   pnpm bench --promote  also `mlflow-dev promote` on the AWS emulator (bash localstack/start.sh):
- *                         a full promote of examples/basic staging, no-op re-promotes, plan, destroy
+ *                         a full promote of examples/basic staging, no-op re-promotes, plan, destroy;
+ *                         each promote split into waiting on AWS and mlflow-dev's own work (--json timings)
  *   pnpm bench --footprint also the MLflow container's idle and peak memory for workers 1/2/4 x
  *                         job execution off/on under the live parity workload (bench/footprint.ts)
  *   pnpm bench --startup  also `mlflow-dev up` cold, warm and no-op with a timeline of every
@@ -25,7 +26,7 @@ import { fileURLToPath } from "node:url";
 import pins from "../pins.json" with { type: "json" };
 import { installedProject, nodeRuntimes, packCli } from "../test/support/package.ts";
 import { footprint } from "./footprint.ts";
-import { median, type RunOptions, timed } from "./process.ts";
+import { median, type RunOptions, run, timed } from "./process.ts";
 import { startup } from "./startup.ts";
 import { throughput } from "./throughput.ts";
 
@@ -137,15 +138,28 @@ if (process.argv.includes("--promote")) {
     MLFLOW_DEV_IMAGES: process.env.MLFLOW_DEV_IMAGES ?? `mlflow=mlflow-dev-local/mlflow:${pins.mlflow}`,
   };
   const cli = (...args: string[]) => time(node, [bin, ...args, "--env", "staging"], { cwd: dir, env });
+  /** promote's wall time, and the part of it spent waiting on AWS (its --json timings). */
+  const promoteSplit = () => {
+    const t0 = process.hrtime.bigint();
+    const out = run(node, [bin, "promote", "--env", "staging", "--json"], { cwd: dir, env });
+    const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const waitingMs = Number(JSON.parse(out).timings?.waitingMs ?? Number.NaN);
+    return { wallMs, waitingMs, ownMs: wallMs - waitingMs };
+  };
   try {
-    const full = cli("promote");
-    const noops = [cli("promote"), cli("promote"), cli("promote")];
+    const full = promoteSplit();
+    const noops = [promoteSplit(), promoteSplit(), promoteSplit()];
     const plan = cli("plan");
+    const noop = noops.sort((a, b) => a.wallMs - b.wallMs)[1] ?? noops[0];
     report(
       `promote on the AWS emulator at ${endpoint} (examples/basic staging)`,
       {
-        "promote, new stack (everything, smoke test)": full,
-        "promote again, nothing changed (median of 3)": median(noops),
+        "promote, new stack (everything, smoke test)": full.wallMs,
+        "  of which waiting on CloudFormation, ECS, the load balancer": full.waitingMs,
+        "  of which mlflow-dev's own work and API calls": full.ownMs,
+        "promote again, nothing changed (median of 3)": noop?.wallMs ?? Number.NaN,
+        "  of which waiting": noop?.waitingMs ?? Number.NaN,
+        "  of which own work and API calls": noop?.ownMs ?? Number.NaN,
         "plan, nothing changed": plan,
       },
       "promote, new stack (everything, smoke test)",

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { WaitMeter } from "../src/deploy/clock.ts";
 import { poll } from "../src/deploy/poll.ts";
 import { fakeClock } from "./fake-clock.ts";
 
@@ -70,5 +71,36 @@ describe("poll", () => {
         },
       }),
     ).rejects.toThrow("gave up");
+  });
+});
+
+describe("WaitMeter: the time promote spends waiting on AWS", () => {
+  it("counts every poll loop, not the work between them", async () => {
+    const clock = fakeClock();
+    const meter = new WaitMeter(clock);
+    let n = 0;
+    await poll({ clock: meter, intervalMs: 1000, timeoutMs: 60_000, check: () => (++n === 3 ? 1 : undefined) });
+    await clock.sleep(5000); // own work, outside any wait
+    n = 0;
+    await poll({ clock: meter, intervalMs: 500, timeoutMs: 60_000, check: () => (++n === 2 ? 1 : undefined) });
+    expect(meter.waitedMs).toBe(2000 + 500);
+    expect(meter.now()).toBe(clock.now());
+  });
+
+  it("counts a wait inside a wait once, and a wait that fails too", async () => {
+    const clock = fakeClock();
+    const meter = new WaitMeter(clock);
+    await meter.waiting(async () => {
+      await clock.sleep(100);
+      await meter.waiting(() => clock.sleep(300));
+    });
+    expect(meter.waitedMs).toBe(400);
+    await expect(
+      meter.waiting(async () => {
+        await clock.sleep(50);
+        throw new Error("timed out");
+      }),
+    ).rejects.toThrow("timed out");
+    expect(meter.waitedMs).toBe(450);
   });
 });

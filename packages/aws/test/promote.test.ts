@@ -29,14 +29,14 @@ async function run(
   fake: FakeAws,
   model: AwsModel,
   checks: ServiceChecks = PASSING_CHECKS,
-): Promise<{ result?: PromoteResult; error?: Error; lines: string[]; calls: number }> {
-  const { opts, report } = promoteOptions(checks);
+): Promise<{ result?: PromoteResult; error?: Error; lines: string[]; calls: number; slept: number[] }> {
+  const { opts, report, clock } = promoteOptions(checks);
   const before = fake.calls.length;
   try {
     const result = await promote(model, fake.clients, opts);
-    return { result, lines: report.lines, calls: before };
+    return { result, lines: report.lines, calls: before, slept: clock.slept };
   } catch (e) {
-    return { error: e as Error, lines: report.lines, calls: before };
+    return { error: e as Error, lines: report.lines, calls: before, slept: clock.slept };
   }
 }
 
@@ -79,6 +79,10 @@ describe("promote", () => {
       smokeTest: { runId: "r1" },
     });
     expect(r.result?.previousTaskDefinitionArn).toBeUndefined();
+    // On the fake clock time passes only in the waits' sleeps: all of it is counted as waiting.
+    const slept = r.slept.reduce((a, b) => a + b, 0);
+    expect(slept).toBeGreaterThan(0);
+    expect(r.result?.timings).toEqual({ totalMs: slept, waitingMs: slept });
     expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:1");
     // The lock is released.
     expect(fake.lock).toBeUndefined();

@@ -32,6 +32,11 @@ export async function poll<T>(options: PollOptions<T> & { onTimeout: () => Promi
 export async function poll<T>(options: PollOptions<T>): Promise<T | undefined>;
 export async function poll<T>(options: PollOptions<T>): Promise<T | undefined> {
   const { clock } = options;
+  return clock.waiting ? clock.waiting(() => pollLoop(options)) : pollLoop(options);
+}
+
+async function pollLoop<T>(options: PollOptions<T>): Promise<T | undefined> {
+  const { clock } = options;
   const deadline = clock.now() + options.timeoutMs;
   for (let attempt = 1; ; attempt++) {
     await options.onTick?.();

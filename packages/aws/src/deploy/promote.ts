@@ -6,6 +6,7 @@ import { OutputName, ParameterName, stackName } from "../names.ts";
 import { type RolloutStage, type RolloutStep, rolloutStages, toRolloutPlan } from "../rollout-plan.ts";
 import { type TaskDefinition, toTaskDefinition } from "../task-definition.ts";
 import type { AwsClients } from "./clients.ts";
+import { realClock, WaitMeter } from "./clock.ts";
 import { formatChanges, formatFieldChange, type ResourceChange, taskDefinitionChanges } from "./diff.ts";
 import { awsDeployEngine, type DeployEngine } from "./engine.ts";
 import { DeployError } from "./errors.ts";
@@ -64,6 +65,8 @@ export interface PromoteResult {
   smokeTest?: SmokeResult;
   /** With an MLflow upgrade: the RDS snapshot taken before the migration. */
   upgradeSnapshot?: string;
+  /** How long the promote took from its checks on, and how much of it was waiting on AWS (WaitMeter). */
+  timings?: { totalMs: number; waitingMs: number };
 }
 
 /**
@@ -198,12 +201,14 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
     const { model, checks } = run;
     if (run.need("current").unchanged) {
       run.step("smoke test", "health only (nothing was rolled out)");
-      await checks.waitForHealth(run.target, model, run.healthWait);
+      await run.healthy();
       run.report.info(`GET ${model.mlflow.healthPath}: 200`);
       return;
     }
     run.step("smoke test", run.url);
     try {
+      // The wait for the load balancer to answer, apart from the smoke test's own requests.
+      await run.healthy();
       run.result.smokeTest = await checks.smokeTest(run.target, model, {
         report: run.report,
         ...run.healthWait,
@@ -250,15 +255,20 @@ class Rollout {
   snapshot: string | undefined;
   /** The service was changed: a failure from here on is recovered from. */
   touched = false;
+  readonly meter: WaitMeter;
+  readonly started: number;
   result: PromoteResult;
 
   constructor(model: AwsModel, clients: AwsClients, options: PromoteOptions, plan: RolloutStep[]) {
     this.model = model;
     this.clients = clients;
-    this.options = options;
+    // Every wait of the rollout runs on the meter: its time is promote's time waiting on AWS.
+    this.meter = new WaitMeter(options.clock ?? realClock);
+    this.started = this.meter.now();
+    this.options = { ...options, clock: this.meter };
     this.stackName = stackName(model);
-    this.engine = awsDeployEngine(clients, options);
-    this.serviceWait = waitOf(options, "serviceTimeoutMs");
+    this.engine = awsDeployEngine(clients, this.options);
+    this.serviceWait = waitOf(this.options, "serviceTimeoutMs");
     this.healthWait = { healthTimeoutMs: options.waits.healthTimeoutMs, pollMs: options.waits.pollMs };
     this.checks = options.serviceChecks ?? { waitForHealth, smokeTest };
     this.stages = ["checks", ...rolloutStages(plan)];
@@ -276,6 +286,11 @@ class Rollout {
 
   get report() {
     return this.options.report;
+  }
+
+  /** Waits (metered) until the server answers its health path through the load balancer. */
+  healthy(): Promise<void> {
+    return this.meter.waiting(() => this.checks.waitForHealth(this.target, this.model, this.healthWait));
   }
 
   get outputs(): Record<string, string> {
@@ -310,6 +325,7 @@ class Rollout {
 
   finish(): PromoteResult {
     const { result } = this;
+    result.timings = { totalMs: this.meter.now() - this.started, waitingMs: this.meter.waitedMs };
     if (this.need("current").unchanged) {
       const secrets = this.need("secrets");
       delete result.previousTaskDefinitionArn;
@@ -416,7 +432,7 @@ async function recover(run: Rollout, e: unknown): Promise<DeployError> {
   try {
     await pointServiceAt(run, previous);
     await run.engine.waitForDeployment(model, run.need("ctx"), previous);
-    await run.checks.waitForHealth(run.target, model, run.healthWait);
+    await run.healthy();
     report.info(`${revisionOf(previous)} runs again and ${run.url} answers ${model.mlflow.healthPath}`);
   } catch (rollbackError) {
     return new DeployError(
