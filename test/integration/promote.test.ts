@@ -114,12 +114,17 @@ function specDir(account: string, edit: (yaml: string) => string = (y) => y, ext
   return dir;
 }
 
-/** A test image: the MLflow image with the `mlflow` command replaced by a script. */
-function buildTestImage(tag: string, script: string): void {
+/**
+ * A test image: the MLflow image whose server misbehaves at its start. The Python code runs first
+ * when `mlflow.server` is imported (the server's launcher does that first); the migration job,
+ * at the schema head, never imports it.
+ */
+function buildTestImage(tag: string, python: string): void {
+  const code = Buffer.from(`${python}\n`).toString("base64");
   const dockerfile = [
     `FROM ${MLFLOW_IMAGE}`,
     "USER root",
-    `RUN printf '${script.replaceAll("\n", "\\n")}' > /opt/mlflow/bin/mlflow && chmod 755 /opt/mlflow/bin/mlflow`,
+    `RUN f="$(python -c 'import importlib.util; print(importlib.util.find_spec("mlflow").submodule_search_locations[0])')/server/__init__.py" && { echo ${code} | base64 -d; cat "$f"; } > /tmp/init.py && cat /tmp/init.py > "$f" && rm /tmp/init.py`,
     "USER 10001:10001",
     "",
   ].join("\n");
@@ -151,14 +156,17 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     account = (await clients.sts.getCallerIdentity({})).Account ?? "";
     expect(account).toBe(ACCESS_KEY);
     dir = specDir(account);
-    buildTestImage(BROKEN_IMAGE, '#!/bin/sh\necho "test image: the server fails on purpose" >&2\nexit 3\n');
-    buildTestImage(UNHEALTHY_IMAGE, "#!/bin/sh\ncd /tmp && exec python -m http.server 5000\n");
+    buildTestImage(
+      BROKEN_IMAGE,
+      'import sys\nprint("test image: the server fails on purpose", file=sys.stderr)\nsys.exit(3)',
+    );
+    buildTestImage(
+      UNHEALTHY_IMAGE,
+      'import os\nos.chdir("/tmp")\nos.execvp("python", ["python", "-m", "http.server", "5000"])',
+    );
     // Takes its memory at once, so the kill comes before any health check could pass. (MLflow with
     // job execution forced on grows to 1.8 GiB too, but only after /health answers: a race.)
-    buildTestImage(
-      OOM_IMAGE,
-      '#!/bin/sh\nexec python -c "import time; b = bytearray(1536 * 2 ** 20); time.sleep(600)"\n',
-    );
+    buildTestImage(OOM_IMAGE, "import time\nb = bytearray(1536 * 2 ** 20)\ntime.sleep(600)");
   });
 
   afterAll(async () => {
