@@ -334,7 +334,8 @@ function healthUrl(model: LocalModel): string {
  * The services' states as Docker reports them, except the server's health while Docker has not
  * yet run its check: Docker probes every 5 s (the ECS minimum, the same check as the task's),
  * first one interval after the start, so a running server whose health path answers 200 when
- * asked is healthy already. A check Docker has run (healthy or unhealthy) is never overridden.
+ * asked is healthy already. A verdict Docker has reached (healthy or unhealthy) is never
+ * overridden.
  */
 async function serverHealthAsked(model: LocalModel, services: ServiceState[]): Promise<ServiceState[]> {
   const server = services.find((s) => s.service === SERVICE.mlflow);
