@@ -14,6 +14,7 @@ import {
   LONG_RUNNING,
   type LocalStackContext,
   LocalStackError,
+  localStackStatus,
   mlflowUrl,
   projectName,
   serviceHealthy,
@@ -203,9 +204,13 @@ function notRunning(model: LocalModel): LocalStackError {
   );
 }
 
-/** The running stack's containers by service; refuses a stack that is not up and healthy. */
+/**
+ * The running stack's containers by service; refuses a stack that is not up and healthy, judged
+ * as `up` and `status` judge it (localStackStatus): right after `up` returns, Docker may not have
+ * run the server's first health check yet.
+ */
 async function runningStack(ctx: Ctx): Promise<Record<string, ServiceState>> {
-  const services = await ctx.docker.projectServices(projectName(ctx.model)).catch((e: Error) => {
+  const services = await localStackStatus(ctx).catch((e: Error) => {
     throw new LocalStackError(`cannot reach the Docker engine: ${e.message}`, "Start Docker. Nothing was changed.");
   });
   const byName: Record<string, ServiceState> = {};
