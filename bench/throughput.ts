@@ -7,9 +7,10 @@
  *
  * Interleaved rounds (--rounds N, default 3) of --seconds S (default 20) each: 8 concurrent
  * clients each doing runs/create + runs/log-batch (100 metrics, 10 params) + runs/get. Then a
- * 32 MiB artifact up and down through the proxy (median of 5 each), and runs/search latency once each database holds
- * --search-runs N runs (default 10,000; copied in SQL from runs the API created, with their
- * metrics). Peak RSS from Docker's stats stream. --workers N sets the generated server's workers
+ * 32 MiB artifact up and down through the proxy (median of 5 each, the servers taking turns), and
+ * runs/search latency once each database holds --search-runs N runs (default 10,000; copied in
+ * SQL from runs the API created, with their metrics). Peak RSS from Docker's stats stream; PostgreSQL sessions each server opened during the
+ * rounds (pg_stat_database.sessions). --workers N sets the generated server's workers
  * (default: mlflow-dev's default for the CPU). Nothing is asserted: ratios are printed.
  */
 import { spawnSync } from "node:child_process";
@@ -117,27 +118,38 @@ async function searchLatency(client: MlflowClient, experimentId: string): Promis
 }
 
 /**
- * A 32 MiB artifact up and down through the proxy: the median of 5 of each, after one of each
- * that is not counted (each worker creates its S3 client on its first artifact request).
+ * A 32 MiB artifact up and down through each server's proxy: the median of 5 of each, after one
+ * of each that is not counted (each worker creates its S3 client on its first artifact request).
+ * The servers take turns sample by sample, so neither runs all its samples while the disk is
+ * still writing back what the other just did.
  */
-async function artifactRate(client: MlflowClient, experimentId: string): Promise<{ up: number; down: number }> {
+async function artifactRates(
+  servers: Record<string, { client: MlflowClient }>,
+  experiments: Record<string, string>,
+): Promise<Record<string, { up: number; down: number }>> {
   const data = new Uint8Array(randomBytes(32 * MiB));
-  const { artifactUri } = await client.createRun(experimentId, "bench-artifact");
-  const ups: number[] = [];
-  const downs: number[] = [];
-  for (let i = 0; i < 6; i++) {
-    const u0 = performance.now();
-    await client.uploadArtifact(artifactUri, `blob-${i}.bin`, data);
-    const up = 32 / ((performance.now() - u0) / 1000);
-    const d0 = performance.now();
-    const back = await client.downloadArtifact(artifactUri, `blob-${i}.bin`);
-    const down = 32 / ((performance.now() - d0) / 1000);
-    if (back.length !== data.length) throw new Error(`artifact came back with ${back.length} bytes`);
-    if (i === 0) continue;
-    ups.push(up);
-    downs.push(down);
-  }
-  return { up: median(ups), down: median(downs) };
+  const rates: Record<string, { uri: string; ups: number[]; downs: number[] }> = {};
+  for (const [k, s] of Object.entries(servers))
+    rates[k] = {
+      uri: (await s.client.createRun(experiments[k] ?? "", "bench-artifact")).artifactUri,
+      ups: [],
+      downs: [],
+    };
+  for (let i = 0; i < 6; i++)
+    for (const [k, s] of i % 2 === 0 ? Object.entries(servers) : Object.entries(servers).reverse()) {
+      const r = rates[k]!;
+      const u0 = performance.now();
+      await s.client.uploadArtifact(r.uri, `blob-${i}.bin`, data);
+      const up = 32 / ((performance.now() - u0) / 1000);
+      const d0 = performance.now();
+      const back = await s.client.downloadArtifact(r.uri, `blob-${i}.bin`);
+      const down = 32 / ((performance.now() - d0) / 1000);
+      if (back.length !== data.length) throw new Error(`artifact came back with ${back.length} bytes`);
+      if (i === 0) continue;
+      r.ups.push(up);
+      r.downs.push(down);
+    }
+  return Object.fromEntries(Object.entries(rates).map(([k, r]) => [k, { up: median(r.ups), down: median(r.downs) }]));
 }
 
 export async function throughput(root: string, node: string, bin: string): Promise<void> {
@@ -247,11 +259,30 @@ export async function throughput(root: string, node: string, bin: string): Promi
       experiments[k] = await s.client.createExperiment(`bench-${Date.now()}`);
     const results: Record<string, Round[]> = { generated: [], reference: [] };
     for (const [k, s] of Object.entries(servers)) await trackingRound(s.client, experiments[k] ?? "", 3); // warm-up
+    // PostgreSQL sessions each server opens during the rounds (a pool too small for the requests
+    // a worker serves at once opens and closes one per request).
+    const sessions = (db: string) =>
+      Number(
+        run("docker", [
+          "exec",
+          pg,
+          "psql",
+          "-U",
+          "mlflow",
+          "-d",
+          "mlflow",
+          "-tAc",
+          `SELECT sessions FROM pg_stat_database WHERE datname = '${db}'`,
+        ]),
+      );
+    const opened: Record<string, number> = { generated: 0, reference: 0 };
     for (let i = 0; i < rounds; i++)
-      for (const [k, s] of i % 2 === 0 ? Object.entries(servers) : Object.entries(servers).reverse())
+      for (const [k, s] of i % 2 === 0 ? Object.entries(servers) : Object.entries(servers).reverse()) {
+        const before = sessions(s.db);
         results[k]?.push(await trackingRound(s.client, experiments[k] ?? "", seconds));
-    const artifacts: Record<string, { up: number; down: number }> = {};
-    for (const [k, s] of Object.entries(servers)) artifacts[k] = await artifactRate(s.client, experiments[k] ?? "");
+        opened[k] = (opened[k] ?? 0) + sessions(s.db) - before;
+      }
+    const artifacts = await artifactRates(servers, experiments);
     const search: Record<string, { runs: number; ms: number[] }> = {};
     for (const [k, s] of Object.entries(servers)) {
       const runs = growRuns(pg, "mlflow", s.db, experiments[k] ?? "", searchRuns);
@@ -270,6 +301,7 @@ export async function throughput(root: string, node: string, bin: string): Promi
         "metrics/s": (runs * 100) / secs,
         "log-batch p50 ms": percentile(lat, 50),
         "log-batch p95 ms": percentile(lat, 95),
+        "PostgreSQL sessions opened per 100 runs": ((opened[k] ?? 0) * 100) / runs,
         "artifact up MB/s": artifacts[k]?.up ?? Number.NaN,
         "artifact down MB/s": artifacts[k]?.down ?? Number.NaN,
         [`runs/search p50 ms (${search[k]?.runs} runs)`]: percentile(search[k]?.ms ?? [], 50),

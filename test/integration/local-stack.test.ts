@@ -262,6 +262,14 @@ describe("local stack", () => {
     ).toEqual([]);
   });
 
+  it("each worker's database pool keeps 10 connections: MLflow logs the pool options it created its engine with", () => {
+    const r = cli(["logs", "mlflow"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const engines = r.stdout.split("\n").filter((l) => l.includes("Create SQLAlchemy engine with pool options"));
+    expect(engines.length, r.stdout.slice(-2000)).toBeGreaterThanOrEqual(2); // one per worker at least
+    for (const line of engines) expect(line).toContain("{'pool_size': 10, 'max_overflow': 5}");
+  });
+
   it("keeps every run, metric and artifact across down and up", async () => {
     const down = cli(["down"], { cwd: dir });
     expect(down.code, down.stderr).toBe(0);

@@ -6,7 +6,13 @@ import {
   upstreamMlflowImage,
   upstreamPostgresImage,
 } from "./pins.ts";
-import { commonServerEnvironment, DB_URI_EXPORT, resolveServerCommand, serverSecrets } from "./runtime-contract.ts";
+import {
+  commonServerEnvironment,
+  DATABASE_POOL_DEFAULTS,
+  DB_URI_EXPORT,
+  resolveServerCommand,
+  serverSecrets,
+} from "./runtime-contract.ts";
 import type { Spec } from "./schema.ts";
 import { environmentTaskSize, type ResolvedTaskSize, serverProcesses } from "./task-size.ts";
 
@@ -217,6 +223,7 @@ function resolveMlflow(
         port: POSTGRES_PORT,
         jobs: processes.jobs,
       }),
+      ...DATABASE_POOL_DEFAULTS,
       ...own.env,
     },
     secrets: serverSecrets(m.auth),

@@ -174,6 +174,19 @@ describe("the server's process model and task size", () => {
     );
     expect(own.ok).toBe(false);
   });
+
+  it("the database pool keeps 10 connections per worker on both runtimes; an environment's mlflow.env may set it", () => {
+    const s = parseSpecOrThrow(basic);
+    for (const env of ["local", "staging"]) {
+      expect(resolve(s, env).mlflow.environment).toMatchObject({
+        MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "10",
+        MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "5",
+      });
+    }
+    const own = parseSpecOrThrow(`${basic}    mlflow:\n      env: { MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "20" }\n`);
+    expect(resolve(own, "staging").mlflow.environment.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE).toBe("20");
+    expect(resolve(own, "local").mlflow.environment.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE).toBe("10");
+  });
 });
 
 describe("resolve", () => {
