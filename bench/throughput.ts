@@ -314,6 +314,10 @@ export async function throughput(root: string, node: string, bin: string): Promi
     console.log(
       `\nTracking throughput (${rounds} interleaved rounds of ${seconds} s, ${CLIENTS} clients; both servers ${limits.NanoCpus / 1e9} vCPU, ${limits.Memory / MiB} MiB)`,
     );
+    for (const [k, rs] of Object.entries(results))
+      console.log(
+        `  ${`${k} runs/s by round:`.padEnd(30)} ${rs.map((x) => (x.runs / x.seconds).toFixed(1)).join("  ")}`,
+      );
     console.log(`  ${"".padEnd(44)} ${"generated".padStart(12)} ${"reference".padStart(12)}   ratio`);
     for (const key of Object.keys(g)) {
       const a = g[key as keyof typeof g] as number;

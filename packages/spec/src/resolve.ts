@@ -8,9 +8,9 @@ import {
 } from "./pins.ts";
 import {
   commonServerEnvironment,
-  DATABASE_POOL_DEFAULTS,
   DB_URI_EXPORT,
   resolveServerCommand,
+  SERVER_TUNING,
   serverSecrets,
 } from "./runtime-contract.ts";
 import type { Spec } from "./schema.ts";
@@ -223,7 +223,7 @@ function resolveMlflow(
         port: POSTGRES_PORT,
         jobs: processes.jobs,
       }),
-      ...DATABASE_POOL_DEFAULTS,
+      ...SERVER_TUNING,
       ...own.env,
     },
     secrets: serverSecrets(m.auth),

@@ -175,12 +175,13 @@ describe("the server's process model and task size", () => {
     expect(own.ok).toBe(false);
   });
 
-  it("the database pool keeps 10 connections per worker on both runtimes; an environment's mlflow.env may set it", () => {
+  it("the database pool keeps 10 connections per worker and uvicorn logs no access lines, on both runtimes; an environment's mlflow.env may set either", () => {
     const s = parseSpecOrThrow(basic);
     for (const env of ["local", "staging"]) {
       expect(resolve(s, env).mlflow.environment).toMatchObject({
         MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "10",
         MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "5",
+        UVICORN_ACCESS_LOG: "false",
       });
     }
     const own = parseSpecOrThrow(`${basic}    mlflow:\n      env: { MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "20" }\n`);
