@@ -9,9 +9,10 @@
  * clients each doing runs/create + runs/log-batch (100 metrics, 10 params) + runs/get. Then a
  * 32 MiB artifact up and down through the proxy (median of 5 each, the servers taking turns), and
  * runs/search latency once each database holds --search-runs N runs (default 10,000; copied in
- * SQL from runs the API created, with their metrics). Peak RSS from Docker's stats stream; PostgreSQL sessions each server opened during the
- * rounds (pg_stat_database.sessions). --workers N sets the generated server's workers
- * (default: mlflow-dev's default for the CPU). Nothing is asserted: ratios are printed.
+ * SQL from runs the API created, with their metrics). Peak RSS from Docker's stats stream; the
+ * PostgreSQL sessions each server opened during the rounds (pg_stat_database.sessions). --workers
+ * N sets the generated server's workers (default: mlflow-dev's default for the CPU). Nothing is
+ * asserted: ratios are printed.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
