@@ -14,6 +14,7 @@
  *   pnpm bench --throughput also the generated server against MLflow's reference configuration at
  *                         equal limits on the same PostgreSQL and MinIO: runs/s, metrics/s,
  *                         log-batch p50/p95, artifact MB/s, runs/search over 10,000 runs, peak RSS
+ *                         (--pin: both servers at 1 vCPU on a CPU of their own)
  *   pnpm bench --package  also the published package: pnpm pack:cli, npm install into a fresh
  *                         project, then its --help and validate against bare `node -e 0`, on each
  *                         tested Node (the target: --help within 1.5x of `node -e 0`)

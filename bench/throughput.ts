@@ -11,13 +11,14 @@
  * runs/search latency once each database holds --search-runs N runs (default 10,000; copied in
  * SQL from runs the API created, with their metrics). Peak RSS from Docker's stats stream; the
  * PostgreSQL sessions each server opened during the rounds (pg_stat_database.sessions). --workers
- * N sets the generated server's workers (default: mlflow-dev's default for the CPU). Nothing is
+ * N sets the generated server's workers (default: mlflow-dev's default for the CPU). --pin runs
+ * both servers at 1 vCPU on the host's last CPU and everything else on the others. Nothing is
  * asserted: ratios are printed.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { watchMemory } from "./footprint.ts";
@@ -157,6 +158,13 @@ export async function throughput(root: string, node: string, bin: string): Promi
   const rounds = flag("--rounds", 3);
   const seconds = flag("--seconds", 20);
   const searchRuns = flag("--search-runs", 10_000);
+  // --pin: each server gets the host's last CPU to itself (1 vCPU), PostgreSQL, MinIO and this
+  // load generator the others, so the server rather than what shares its cores is the limit.
+  const pin = process.argv.includes("--pin");
+  const cpus = availableParallelism();
+  if (pin && cpus < 2) throw new Error(`--pin needs at least 2 CPUs; this machine has ${cpus}`);
+  const serverCpus = String(cpus - 1);
+  const otherCpus = cpus === 2 ? "0" : `0-${cpus - 2}`;
   const name = "benchtp";
   const project = `mlflow-dev-${name}`;
   const ports = { mlflow: 5150, minio: 9150, minioConsole: 9151, postgres: 5532 };
@@ -170,7 +178,7 @@ export async function throughput(root: string, node: string, bin: string): Promi
       /^ {2}local:\n {4}ports:\n {6}mlflow: \d+\n/m,
       `  local:\n    ports:\n${Object.entries(ports)
         .map(([k, v]) => `      ${k}: ${v}\n`)
-        .join("")}    resources:\n      cpu: 2048\n      memory: 4096\n`,
+        .join("")}    resources:\n      cpu: ${pin ? 1024 : 2048}\n      memory: 4096\n`,
     );
   writeFileSync(join(dir, "mlflow-dev.yaml"), spec);
   const cli = (...args: string[]) => run(node, [bin, ...args], { cwd: dir });
@@ -195,6 +203,11 @@ export async function throughput(root: string, node: string, bin: string): Promi
       ]);
     const pg = container("postgres");
     const generated = container("mlflow");
+    if (pin) {
+      run("docker", ["update", "--cpuset-cpus", otherCpus, pg, container("minio"), container("network")]);
+      run("docker", ["update", "--cpuset-cpus", serverCpus, generated]);
+      run("taskset", ["-a", "-cp", otherCpus, String(process.pid)]);
+    }
     const network = JSON.parse(run("docker", ["inspect", pg, "--format", "{{json .NetworkSettings.Networks}}"]));
     const networkName = Object.keys(network)[0] ?? "";
     run("docker", ["exec", pg, "psql", "-U", "mlflow", "-d", "mlflow", "-qc", "CREATE DATABASE reference"]);
@@ -213,6 +226,7 @@ export async function throughput(root: string, node: string, bin: string): Promi
       `127.0.0.1:${referencePort}:5000`,
       "--cpus",
       String(limits.NanoCpus / 1e9),
+      ...(pin ? ["--cpuset-cpus", serverCpus] : []),
       "--memory",
       String(limits.Memory),
       "--memory-swap",
@@ -313,7 +327,7 @@ export async function throughput(root: string, node: string, bin: string): Promi
     const g = row("generated");
     const r = row("reference");
     console.log(
-      `\nTracking throughput (${rounds} interleaved rounds of ${seconds} s, ${CLIENTS} clients; both servers ${limits.NanoCpus / 1e9} vCPU, ${limits.Memory / MiB} MiB)`,
+      `\nTracking throughput (${rounds} interleaved rounds of ${seconds} s, ${CLIENTS} clients; both servers ${limits.NanoCpus / 1e9} vCPU, ${limits.Memory / MiB} MiB${pin ? `, on CPU ${serverCpus}; PostgreSQL, MinIO and the clients on ${otherCpus}` : ""})`,
     );
     for (const [k, rs] of Object.entries(results))
       console.log(
