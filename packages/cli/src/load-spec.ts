@@ -68,6 +68,12 @@ export function readSpecText(file: string): string {
         hint: "Pass the path of an mlflow-dev.yaml file with -f <path>.",
       });
     const bytes = readFileSync(fd);
+    const encoding = otherEncoding(bytes);
+    if (encoding)
+      throw new UserError(`spec file ${file} is ${encoding} text; mlflow-dev reads UTF-8 only`, {
+        exitCode: EXIT.invalidInput,
+        hint: `Save it as UTF-8 (in an editor: "Save with encoding" > UTF-8; on a shell: iconv -f ${encoding.split(" ")[0]} -t UTF-8).`,
+      });
     const text = bytes.toString("utf8");
     const bad = text.indexOf("\uFFFD");
     if (bad >= 0 && !Buffer.from(text, "utf8").equals(bytes)) {
@@ -81,6 +87,30 @@ export function readSpecText(file: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The encoding of a spec that is not UTF-8 but UTF-16 or UTF-32 (a byte order mark, or NUL bytes in
+ * every second or fourth place, which no YAML text has): read as UTF-8 it would only give
+ * confusing YAML errors.
+ */
+export function otherEncoding(bytes: Uint8Array): string | undefined {
+  const starts = (...prefix: number[]) => prefix.every((b, i) => bytes[i] === b);
+  if (starts(0x00, 0x00, 0xfe, 0xff)) return "UTF-32BE (with a byte order mark)";
+  if (starts(0xff, 0xfe, 0x00, 0x00)) return "UTF-32LE (with a byte order mark)";
+  if (starts(0xfe, 0xff)) return "UTF-16BE (with a byte order mark)";
+  if (starts(0xff, 0xfe)) return "UTF-16LE (with a byte order mark)";
+  const sample = bytes.subarray(0, 64);
+  if (sample.length < 4 || sample.indexOf(0) < 0) return undefined;
+  const nulAt = (offset: number, step: number) => {
+    for (let i = offset; i < sample.length; i += step) if (sample[i] !== 0) return false;
+    return true;
+  };
+  if (nulAt(1, 4) && nulAt(2, 4) && nulAt(3, 4)) return "UTF-32LE";
+  if (nulAt(0, 4) && nulAt(1, 4) && nulAt(2, 4)) return "UTF-32BE";
+  if (nulAt(1, 2)) return "UTF-16LE";
+  if (nulAt(0, 2)) return "UTF-16BE";
+  return undefined;
 }
 
 /** Parses and validates a spec's text: the schema, then every rule of the targets' renderers. */

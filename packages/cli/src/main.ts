@@ -28,7 +28,8 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     const topic = command === "help" ? rest[0] : undefined;
-    process.stdout.write(topic && COMMAND_HELP[topic] ? COMMAND_HELP[topic] : USAGE);
+    if (topic !== undefined && COMMAND_HELP[topic] === undefined) return unknownCommand(topic, "help topic");
+    process.stdout.write(topic ? (COMMAND_HELP[topic] ?? USAGE) : USAGE);
     return EXIT.ok;
   }
   if (command === "--version" || command === "-v") {
@@ -36,14 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const load = COMMANDS[command];
-  if (!load) {
-    const { nearestCommand } = await import("./suggest-command.ts");
-    const guess = nearestCommand(command, Object.keys(COMMANDS));
-    process.stderr.write(
-      `error: unknown command "${command}".${guess ? ` Did you mean "${guess}"?` : ""} Run \`mlflow-dev --help\` for the list.\n`,
-    );
-    return EXIT.invalidInput;
-  }
+  if (!load) return unknownCommand(command, "command");
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(COMMAND_HELP[command] ?? USAGE);
     return EXIT.ok;
@@ -54,6 +48,15 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     return reportError(e, await import("./known-errors.ts"));
   }
+}
+
+async function unknownCommand(name: string, what: "command" | "help topic"): Promise<number> {
+  const { nearestCommand } = await import("./suggest-command.ts");
+  const guess = nearestCommand(name, Object.keys(COMMANDS));
+  process.stderr.write(
+    `error: unknown ${what} ${JSON.stringify(name)}.${guess ? ` Did you mean "${guess}"?` : ""} Run \`mlflow-dev --help\` for the list.\n`,
+  );
+  return EXIT.invalidInput;
 }
 
 export function reportError(e: unknown, known: typeof import("./known-errors.ts")): number {

@@ -1,6 +1,15 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -96,6 +105,28 @@ describe("reading a spec", () => {
     writeFileSync(join(dir, "latin1.yaml"), Buffer.from("name: tracking\nartifacts:\n  bucket: caf\xe9\n", "latin1"));
     expectRefused(cli(["validate", "-f", "latin1.yaml"], dir), /latin1\.yaml:3:14 is not UTF-8 text/);
   });
+
+  it("names a UTF-16 or UTF-32 spec's encoding (with a byte order mark or without) instead of a YAML error", () => {
+    const dir = dirWith();
+    const text = "name: tracking\nartifacts:\n  bucket: b-artifacts\n";
+    const cases: [string, Buffer, RegExp][] = [
+      [
+        "le-bom.yaml",
+        Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]),
+        /is UTF-16LE \(with a byte order mark\) text/,
+      ],
+      ["le.yaml", Buffer.from(text, "utf16le"), /is UTF-16LE text; mlflow-dev reads UTF-8 only/],
+      ["be.yaml", Buffer.from(text, "utf16le").swap16(), /is UTF-16BE text/],
+      ["le32.yaml", Buffer.concat([...text].map((c) => Buffer.from([c.charCodeAt(0), 0, 0, 0]))), /is UTF-32LE text/],
+    ];
+    for (const [name, bytes, message] of cases) {
+      writeFileSync(join(dir, name), bytes);
+      const r = cli(["validate", "-f", name], dir);
+      expectRefused(r, message);
+      expect(r.stderr).toContain("iconv -f UTF-");
+      expect(r.stderr).not.toContain("top level");
+    }
+  });
 });
 
 describe("writing files", () => {
@@ -115,6 +146,36 @@ describe("writing files", () => {
     expectRefused(cli(["render", "--env", "local", "--out", "out"], dir), /compose\.yaml is a symbolic link/);
     expect(readFileSync(join(dir, "victim.txt"), "utf8")).toBe("keep\n");
     expect(existsSync(join(dir, "out", ".env"))).toBe(false);
+  });
+
+  it("init refuses a --name that YAML would read as another name, and writes nothing", () => {
+    const dir = dirWith();
+    for (const name of ["abc #x", "abc\nmlflow: {}", "Tracking", "tr\u0430cking"]) {
+      const r = cli(["init", "--name", name], dir);
+      expectRefused(r, /--name ".*" is not a service name: /);
+      expect(readdirSync(dir)).toEqual([]);
+    }
+    expectRefused(
+      cli(["init", "--name", "abc #x"], dir),
+      /--name "abc #x" is not a service name: must be 2-32 lowercase/,
+    );
+  });
+
+  it("init keeps an mlflow-dev.schema.json that is not this version's schema unless --force", () => {
+    const dir = dirWith({ "mlflow-dev.schema.json": '{"mine": true}\n' });
+    expectRefused(
+      cli(["init", "--name", "demo"], dir),
+      /mlflow-dev\.schema\.json already exists .* not overwriting it/,
+    );
+    expect(readFileSync(join(dir, "mlflow-dev.schema.json"), "utf8")).toBe('{"mine": true}\n');
+    expect(existsSync(join(dir, "mlflow-dev.yaml"))).toBe(false);
+    // This version's own schema is no one's edit: init writes beside it.
+    const fresh = dirWith();
+    expect(cli(["init", "--name", "demo"], fresh).code).toBe(0);
+    rmSync(join(fresh, "mlflow-dev.yaml"));
+    expect(cli(["init", "--name", "demo"], fresh).code).toBe(0);
+    expect(cli(["init", "--name", "demo", "--force"], dir).code).toBe(0);
+    expect(readFileSync(join(dir, "mlflow-dev.schema.json"), "utf8")).toContain('"$schema"');
   });
 
   it("init refuses a dangling link, --force or not, and creates nothing where it points", () => {

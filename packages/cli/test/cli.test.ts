@@ -182,6 +182,16 @@ describe("mlflow-dev CLI", () => {
     }
   });
 
+  it("help <command> shows that command's help; help of an unknown topic is an error with a suggestion", () => {
+    const h = cli(["help", "promote"]);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain("Usage: mlflow-dev promote --env <name>");
+    const bad = cli(["help", "promot"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toContain('unknown help topic "promot". Did you mean "promote"?');
+  });
+
   it("AWS commands refuse bad input before talking to AWS, exit 2", () => {
     const noEnv = cli(["promote", "-f", basic]);
     expect(noEnv.code).toBe(2);

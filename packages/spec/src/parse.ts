@@ -11,7 +11,7 @@ import {
   visit,
 } from "yaml";
 import type { z } from "zod";
-import { formatPath, SpecError, type SpecIssue } from "./issues.ts";
+import { formatPath, revealNonAscii, SpecError, type SpecIssue } from "./issues.ts";
 import { compareCodeUnits } from "./order.ts";
 import { type Spec, SpecSchema } from "./schema.ts";
 import { nearest } from "./suggest.ts";
@@ -291,10 +291,19 @@ function keyNode(doc: Document, parent: readonly PropertyKey[], key: string): No
   return undefined;
 }
 
-/** A value as messages show it: JSON-quoted (control characters escaped), cut when long. */
-function quoted(value: string): string {
-  if (value.length <= 80) return JSON.stringify(value);
-  return `${JSON.stringify(value.slice(0, 60))}... (${value.length} characters)`;
+/**
+ * A value as messages show it: JSON-quoted (control characters escaped), cut when long. In a key,
+ * or a value that mixes ASCII letters with others, each non-ASCII character is written \uXXXX:
+ * "n\u0430me" shows the Cyrillic letter that "nаme" hides.
+ */
+function quoted(value: string, { key = false } = {}): string {
+  const reveal = key || (/[A-Za-z]/.test(value) && /[^\u0020-\u007e]/u.test(value));
+  const shown = (text: string) => {
+    const json = JSON.stringify(text);
+    return reveal ? revealNonAscii(json) : json;
+  };
+  if (value.length <= 80) return shown(value);
+  return `${shown(value.slice(0, 60))}... (${value.length} characters)`;
 }
 
 function describeValue(value: unknown): string {
@@ -331,7 +340,13 @@ function toSpecIssues(zi: z.core.$ZodIssue, doc: Document, file: string, pos: Po
         : known.length > 0
           ? `Valid keys here: ${known.join(", ")}`
           : "Remove it";
-      return { file, line, col, path: formatPath([...path, key]), message: `unknown key ${quoted(key)}. ${hint}` };
+      return {
+        file,
+        line,
+        col,
+        path: formatPath([...path, key]),
+        message: `unknown key ${quoted(key, { key: true })}. ${hint}`,
+      };
     });
   }
 

@@ -164,6 +164,34 @@ const envVarName = /^[A-Z_][A-Z0-9_]*$/;
 const MAX_ENV_STRING_BYTES = 128 * 1024;
 const secretLikeName = /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|PRIVATE_KEY|CREDENTIAL)/;
 
+/**
+ * Variables the server's process reads before MLflow does: the shell that runs its script, the
+ * dynamic loader, the Python interpreter. Set from mlflow.env they hide the mlflow command (PATH),
+ * load foreign code (LD_PRELOAD, PYTHONSTARTUP) or break the interpreter (PYTHONHOME).
+ */
+const PROCESS_VARIABLES: Record<string, string> = {
+  PATH: "shell, to find the mlflow command",
+  HOME: "shell and Python, for their own files",
+  PWD: "shell",
+  IFS: "shell, to split its script's words",
+  ENV: "shell, as a file of commands to run",
+  BASH_ENV: "shell, as a file of commands to run",
+  CDPATH: "shell",
+  PYTHONHOME: "Python interpreter, to find its standard library",
+  PYTHONPATH: "Python interpreter, to find modules before MLflow's",
+  PYTHONSTARTUP: "Python interpreter, as a file of code to run",
+  PYTHONEXECUTABLE: "Python interpreter",
+  PYTHONUSERBASE: "Python interpreter, to find modules",
+  PYTHONPLATLIBDIR: "Python interpreter, to find its standard library",
+  PYTHONINSPECT: "Python interpreter, which then waits for input instead of exiting",
+};
+
+/** What reads a variable before MLflow does, or undefined for a variable only MLflow and its libraries read. */
+function processVariable(name: string): string | undefined {
+  if (name.startsWith("LD_")) return "dynamic loader, to load libraries before the server's";
+  return PROCESS_VARIABLES[name];
+}
+
 const ServerEnvSchema = z
   .record(
     z.string().regex(envVarName, {
@@ -181,7 +209,15 @@ const ServerEnvSchema = z
           message: `is ${env[name]?.length} characters long: Linux starts no process with a variable over ${MAX_ENV_STRING_BYTES / 1024} KiB (NAME=value), so the server could not start. Keep large values out of the environment`,
           params: { hideValue: true },
         });
-      if (MANAGED_SERVER_ENV.includes(name) || name.startsWith("AWS_"))
+      const breaks = processVariable(name);
+      if (breaks)
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `is read by the container's ${breaks}: set here it can keep the server (or its migration job) from starting on either runtime. Remove it`,
+          params: { atKey: true, hideValue: true },
+        });
+      else if (MANAGED_SERVER_ENV.includes(name) || name.startsWith("AWS_"))
         ctx.addIssue({
           code: "custom",
           path: [name],

@@ -1,6 +1,12 @@
-import { lstatSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { DEFAULT_MLFLOW_VERSION, DEFAULT_POSTGRES_MAJOR, parseSpec, specJsonSchema } from "@mlflow-dev/spec";
+import {
+  DEFAULT_MLFLOW_VERSION,
+  DEFAULT_POSTGRES_MAJOR,
+  escapeControl,
+  parseSpec,
+  specJsonSchema,
+} from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { withSpecFlag } from "../spec-file.ts";
@@ -53,15 +59,28 @@ export async function run(argv: string[]): Promise<number> {
     });
   const text = starterSpec(name);
   const check = parseSpec(text, global.file);
-  if (!check.ok)
-    throw new UserError(`--name "${name}" does not make a valid spec: ${check.issues[0]?.message}`, {
+  // The name is written into YAML: one that YAML reads otherwise ("abc #x" is "abc" and a comment)
+  // must not become a different service's spec.
+  const problem = !check.ok ? check.issues[0]?.message : check.spec.name !== name ? NAME_RULE : undefined;
+  if (problem !== undefined)
+    throw new UserError(`--name ${escapeControl(JSON.stringify(name))} is not a service name: ${problem}`, {
       exitCode: EXIT.invalidInput,
       hint: "Use 2-32 lowercase letters, digits or -, starting with a letter.",
     });
+  const schemaPath = join(dir, SCHEMA_FILE);
+  const schemaText = `${JSON.stringify(specJsonSchema(), null, 2)}\n`;
+  if (values.force !== true && isOtherFile(schemaPath, schemaText))
+    throw new UserError(
+      `${SCHEMA_FILE} already exists beside ${global.file} and differs from this version's schema; not overwriting it`,
+      {
+        exitCode: EXIT.invalidInput,
+        hint: "Move it away if it is yours, or run `mlflow-dev init --force` to replace it (run `mlflow-dev schema` to print the schema).",
+      },
+    );
   const { writeFilesAtomically } = await import("@mlflow-dev/compose/files");
   writeFilesAtomically([
     { path, text },
-    { path: join(dir, SCHEMA_FILE), text: `${JSON.stringify(specJsonSchema(), null, 2)}\n` },
+    { path: schemaPath, text: schemaText },
   ]);
   process.stdout.write(
     withSpecFlag(
@@ -70,6 +89,16 @@ export async function run(argv: string[]): Promise<number> {
     ),
   );
   return EXIT.ok;
+}
+
+const NAME_RULE = "must be 2-32 lowercase letters, digits or -, starting with a letter";
+
+/** A file (or link, or directory) at path whose content is not exactly text. */
+function isOtherFile(path: string, text: string): boolean {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return false;
+  if (!st.isFile()) return true;
+  return readFileSync(path, "utf8") !== text;
 }
 
 function sanitize(dirName: string): string {
