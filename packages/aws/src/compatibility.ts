@@ -1,5 +1,15 @@
 import type { AwsTarget, Model } from "@mlflow-dev/spec";
-import { bindingNames, checkFargateSize, serverCommand } from "@mlflow-dev/spec";
+import {
+  bindingNames,
+  checkFargateSize,
+  connectionDemand,
+  fittingPoolCeiling,
+  peakConnections,
+  RESERVED_CONNECTIONS,
+  ROLLOUT_OVERLAP,
+  rdsMaxConnections,
+  serverCommand,
+} from "@mlflow-dev/spec";
 import { formatCidr, isNetworkAddress, networkOf, parseCidr, SMALLEST_SUBNET_PREFIX } from "./cloudformation/cidr.ts";
 import { TAG_KEYS } from "./cloudformation/tags.ts";
 import { unique } from "./order.ts";
@@ -179,6 +189,37 @@ const checkTags: Check = (_model, target, at) => {
   return problems;
 };
 
+/**
+ * The service's peak connections (connection-budget.ts) fit its database's max_connections less the
+ * reserve. The pool is sized to fit unless mlflow.env sets it, or the database is too small for
+ * even one connection per pool.
+ */
+const checkConnectionBudget: Check = (model, target, at) => {
+  const max = rdsMaxConnections(target.database.instanceClass);
+  if (max === undefined) return [];
+  const env = model.mlflow.environment;
+  const perPool =
+    Number(env.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE ?? 5) + Number(env.MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW ?? 10);
+  const demand = connectionDemand({
+    desiredCount: target.desiredCount,
+    autoscalingMax: target.autoscaling?.max,
+    workers: model.mlflow.workers,
+    auth: model.mlflow.auth,
+  });
+  const peak = peakConnections(demand, perPool);
+  const budget = max - RESERVED_CONNECTIONS;
+  if (!Number.isFinite(peak) || peak <= budget) return [];
+  const fits = fittingPoolCeiling(demand, max) ?? 0;
+  const tasks = `${demand.peakTasks / ROLLOUT_OVERLAP} task${demand.peakTasks === ROLLOUT_OVERLAP ? "" : "s"} at most (${target.autoscaling ? "autoscaling.max" : "desiredCount"}), twice that during a rollout`;
+  const pools = `${demand.poolsPerWorker === 2 ? "2 pools per worker (tracking and basic-auth stores)" : "1 pool per worker"}`;
+  return [
+    {
+      setting: at("database.instanceClass"),
+      message: `${target.database.instanceClass} allows about ${max} PostgreSQL connections (RDS's default max_connections, ${RESERVED_CONNECTIONS} kept for administrators and one-off tasks), but the service may open ${peak}: ${demand.peakTasks} tasks (${tasks}) x ${demand.workers} workers x ${pools} x ${perPool} connections per pool. Connections beyond the limit are refused ("too many clients") under load. Fix one of: a larger instance class; fewer workers or tasks;${fits >= 1 ? ` at most ${fits} connections per pool (MLFLOW_SQLALCHEMYSTORE_POOL_SIZE + MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW in this environment's mlflow.env, or leave them unset and mlflow-dev sizes the pool)` : ""}`,
+    },
+  ];
+};
+
 const checkEnvironmentNames: Check = (model) => {
   const problems: CompatibilityProblem[] = [];
   for (const name of AWS_MANAGED_ENV) {
@@ -240,6 +281,7 @@ const CHECKS: readonly Check[] = [
   checkTags,
   checkEnvironmentNames,
   checkTaskDefinitionSize,
+  checkConnectionBudget,
 ];
 
 /** Every reason the Model cannot be rendered for ECS Fargate; empty when it can. */

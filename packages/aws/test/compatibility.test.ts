@@ -26,6 +26,30 @@ function variant(change: Change): Model {
 
 const RULES: { name: string; change: Change; setting: string; message: RegExp }[] = [
   {
+    name: "a pool set in mlflow.env that the database's connections cannot hold at the peak",
+    change: (m, t) => {
+      m.mlflow.environment.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "20";
+      m.mlflow.environment.MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "10";
+      t.autoscaling = { min: 1, max: 3, targetCpu: 60 };
+    },
+    setting: "environments.staging.database.instanceClass",
+    message:
+      /db\.t4g\.micro allows about 84 PostgreSQL connections .* may open 360: 6 tasks \(3 tasks at most \(autoscaling\.max\), twice that during a rollout\) x 2 workers x 1 pool per worker x 30 connections per pool\. .* at most 6 connections per pool/,
+  },
+  {
+    name: "a database too small for even one connection per pool",
+    change: (m, t) => {
+      m.mlflow.environment.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "1";
+      m.mlflow.environment.MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "0";
+      m.mlflow.workers = 8;
+      m.mlflow.auth = "basic";
+      t.desiredCount = 10;
+    },
+    setting: "environments.staging.database.instanceClass",
+    message:
+      /may open 320: 20 tasks .* x 8 workers x 2 pools per worker \(tracking and basic-auth stores\) x 1 connections per pool\. .*fewer workers or tasks;$/,
+  },
+  {
     name: "a CPU value Fargate does not offer",
     change: (m) => {
       m.resources.cpu = 300;

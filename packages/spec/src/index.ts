@@ -1,4 +1,5 @@
 export * from "./artifact-access.ts";
+export * from "./connection-budget.ts";
 export * from "./fargate.ts";
 export * from "./issues.ts";
 export type * from "./model.ts";

@@ -1,3 +1,4 @@
+import { poolSettings } from "./connection-budget.ts";
 import type { Artifacts, AwsTarget, ImageSource, LocalModel, LocalTarget, MlflowServer, Model } from "./model.ts";
 import {
   MLFLOW_CONTAINER_PORT,
@@ -224,6 +225,7 @@ function resolveMlflow(
         jobs: processes.jobs,
       }),
       ...SERVER_TUNING,
+      ...poolEnvironment(spec, environment),
       ...own.env,
     },
     secrets: serverSecrets(m.auth),
@@ -249,6 +251,15 @@ function resolveMlflow(
     auth: m.auth,
     proxyArtifacts: m.proxyArtifacts,
     allowedHosts: [...m.allowedHosts],
+  };
+}
+
+/** The database pool's variables: sized to the database's connection budget (connection-budget.ts). */
+function poolEnvironment(spec: Spec, environment: string): Record<string, string> {
+  const { poolSize, maxOverflow } = poolSettings(spec, environment);
+  return {
+    MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: String(poolSize),
+    MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: String(maxOverflow),
   };
 }
 

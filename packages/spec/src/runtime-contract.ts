@@ -291,20 +291,15 @@ export function commonServerEnvironment(input: {
  * Server settings measured for throughput, the same on both runtimes; an environment's mlflow.env
  * may set any of them (`pnpm bench --throughput`; figures in the README).
  *
- * - The database pool, per worker (MLflow reads these when it creates its SQLAlchemy engines; the
- *   basic-auth store's too). SQLAlchemy's defaults keep 5 connections and open up to 10 more,
- *   closing each extra one as soon as it is returned: a worker serving more than 5 requests at
- *   once opened and closed a PostgreSQL session (a backend process and a SCRAM login) for most
- *   requests, 6 to 16 a second with 8 clients at 2 vCPU; with these 1 to 3. The ceiling stays
- *   SQLAlchemy's, 15 connections per worker, so no database is asked for more than before.
  * - uvicorn's access log off (uvicorn reads UVICORN_* variables as its options; a flag given in
  *   `--uvicorn-opts` still wins): a line per request through the container's log driver (to
  *   CloudWatch Logs on AWS); with it 18.9 runs/s at 8 clients, without it 23.1 (three rounds
  *   each). MLflow's own log and uvicorn's errors stay.
+ *
+ * The database pool (MLFLOW_SQLALCHEMYSTORE_POOL_SIZE and _MAX_OVERFLOW) is sized per environment
+ * to its database's connection budget: `poolSettings` in connection-budget.ts.
  */
 export const SERVER_TUNING = {
-  MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "10",
-  MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "5",
   UVICORN_ACCESS_LOG: "false",
 } as const;
 

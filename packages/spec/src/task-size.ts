@@ -20,12 +20,17 @@ export function awsEnvironmentNames(spec: Spec): string[] {
 export function localTaskSize(spec: Spec): ResolvedTaskSize {
   const local = spec.environments.local;
   if (local?.resources) return { ...local.resources, source: "environments.local.resources" };
-  const aws = awsEnvironmentNames(spec);
-  const mirrored = local?.mirror ?? (aws.length === 1 ? aws[0] : undefined);
+  const mirrored = mirroredEnvironment(spec);
   const env = mirrored === undefined ? undefined : (spec.environments[mirrored] as AwsEnv | undefined);
   if (mirrored !== undefined && env !== undefined)
     return { cpu: env.cpu, memory: env.memory, source: `environments.${mirrored}` };
   return { ...DEFAULT_TASK_SIZE, source: "the default Fargate size" };
+}
+
+/** The AWS environment the local stack mirrors: environments.local.mirror, or the spec's only one. */
+export function mirroredEnvironment(spec: Spec): string | undefined {
+  const aws = awsEnvironmentNames(spec);
+  return spec.environments.local?.mirror ?? (aws.length === 1 ? aws[0] : undefined);
 }
 
 /** The task size of any environment of the spec. */

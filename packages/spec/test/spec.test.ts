@@ -175,7 +175,7 @@ describe("the server's process model and task size", () => {
     expect(own.ok).toBe(false);
   });
 
-  it("the database pool keeps 10 connections per worker and uvicorn logs no access lines, on both runtimes; an environment's mlflow.env may set either", () => {
+  it("the database pool keeps 10 connections per worker (5 more on demand) where the database's connections allow, and uvicorn logs no access lines, on both runtimes; an environment's mlflow.env may set either", () => {
     const s = parseSpecOrThrow(basic);
     for (const env of ["local", "staging"]) {
       expect(resolve(s, env).mlflow.environment).toMatchObject({
