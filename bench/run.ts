@@ -15,6 +15,10 @@
  *                         equal limits on the same PostgreSQL and MinIO: runs/s, metrics/s,
  *                         log-batch p50/p95, artifact MB/s, runs/search over 10,000 runs, peak RSS
  *                         (--pin: both servers at 1 vCPU on a CPU of their own)
+ *   pnpm bench --auth     also the cost of `auth: basic`: examples/basic at its task size with auth none,
+ *                         basic (the credential cache on) and basic with the cache off, side by side:
+ *                         one request's latency, requests/s, p50/p95, server CPU; exits 1 when an
+ *                         authenticated request costs more than 1.25x an unauthenticated one (bench/auth.ts)
  *   pnpm bench --package  also the published package: pnpm pack:cli, npm install into a fresh
  *                         project, then its --help and validate against bare `node -e 0`, on each
  *                         tested Node (the target: --help within 1.5x of `node -e 0`)
@@ -26,6 +30,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pins from "../pins.json" with { type: "json" };
 import { installedProject, nodeRuntimes, packCli } from "../test/support/package.ts";
+import { authCost } from "./auth.ts";
 import { footprint } from "./footprint.ts";
 import { median, type RunOptions, run, timed } from "./process.ts";
 import { startup } from "./startup.ts";
@@ -183,6 +188,8 @@ if (process.argv.includes("--footprint")) await footprint(root, node, bin);
 if (process.argv.includes("--startup")) await startup(root, node, bin);
 
 if (process.argv.includes("--throughput")) await throughput(root, node, bin);
+
+if (process.argv.includes("--auth") && !(await authCost(root, node, bin))) process.exitCode = 1;
 
 if (process.argv.includes("--package")) {
   const tarball = packCli();

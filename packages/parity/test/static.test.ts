@@ -39,6 +39,24 @@ describe("static parity of the examples", () => {
     expect(report.same).toContain("secret.MLFLOW_FLASK_SERVER_SECRET_KEY");
   });
 
+  it("compares the basic-auth config key by key, the credential cache's TTL included", () => {
+    const { local, remote } = models(exampleText("existing-vpc"), "prod");
+    const report = staticParity(local, remote);
+    for (const s of ["command", "auth.auth_cache_ttl_seconds", "auth.database_uri", "auth.admin_username"])
+      expect(report.same, s).toContain(s);
+    // A TTL on one side only (a rendering from another spec) is drift on its own setting, not on the command.
+    const stale = structuredClone(remote);
+    const config = stale.mlflow.server.authConfig ?? {};
+    config.auth_cache_ttl_seconds = "0";
+    const drift = staticParity(local, stale).drift;
+    expect(drift).toEqual([{ setting: "auth.auth_cache_ttl_seconds", local: "60", remote: "0" }]);
+  });
+
+  it("without basic auth there is no auth config to compare", () => {
+    const { local, remote } = models(exampleText("basic"), "staging");
+    expect(staticParity(local, remote).same.filter((s) => s.startsWith("auth."))).toEqual([]);
+  });
+
   it("every built-in declared difference appears with its reason", () => {
     const { local, remote } = models(exampleText("basic"), "staging");
     const report = staticParity(local, remote);

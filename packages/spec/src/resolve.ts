@@ -210,6 +210,7 @@ function resolveMlflow(
       workers: processes.workers,
       proxyArtifacts: m.proxyArtifacts,
       auth: m.auth,
+      authCacheTtlSeconds: m.authCacheTtlSeconds,
       jobs: processes.jobs,
       extraArgs: [
         { args: m.extraArgs, source: "mlflow.extraArgs" },

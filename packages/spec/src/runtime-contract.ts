@@ -36,9 +36,14 @@ export interface ServerFlag {
   source: FlagSource;
 }
 
-/** How the server is started: shell lines run first (exports, the auth config), then `exec mlflow server <flags>`. */
+/**
+ * How the server is started: shell lines run first (exports), then the auth config is written
+ * (with basic auth), then `exec mlflow server <flags>`.
+ */
 export interface ServerCommand {
   setup: string[];
+  /** The basic-auth app's config (authConfig), written by the script after the setup; absent without basic auth. */
+  authConfig?: Record<string, string>;
   flags: ServerFlag[];
   /**
    * With job execution off, `mlflow server` is run by EXEC_UVICORN_PROGRAM, which lets uvicorn
@@ -204,7 +209,15 @@ export const EXEC_UVICORN_PROGRAM = [
 
 /** The server's shell script: the setup lines, then `exec mlflow server` with the flags. */
 export function serverScript(server: ServerCommand): string {
-  return [...server.setup, serverExecLine(server, flagsToShell(server.flags))].join("\n");
+  return [...serverPreamble(server), serverExecLine(server, flagsToShell(server.flags))].join("\n");
+}
+
+/** The script's lines before the exec line: the setup, then the auth config's (`config` in place of the server's own). */
+export function serverPreamble(
+  server: ServerCommand,
+  config: Readonly<Record<string, string>> | undefined = server.authConfig,
+): string[] {
+  return [...server.setup, ...(config ? authConfigLines(config) : [])];
 }
 
 /** The script's last line: `mlflow server` (through EXEC_UVICORN_PROGRAM when execsUvicorn) with `flags`. */
@@ -228,22 +241,52 @@ export const AUTH_ADMIN_USER = "admin";
 export const DB_URI_EXPORT =
   'export MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://${MLFLOW_DB_USER}:${MLFLOW_DB_PASSWORD}@${MLFLOW_DB_HOST}:${MLFLOW_DB_PORT}/${MLFLOW_DB_NAME}"';
 
-const AUTH_CONFIG = [
-  "cat > /tmp/mlflow-auth.ini <<EOF",
-  "[mlflow]",
-  "default_permission = READ",
-  "database_uri = ${MLFLOW_BACKEND_STORE_URI}",
-  `admin_username = ${AUTH_ADMIN_USER}`,
-  "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
-  "EOF",
-  "export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth.ini",
-];
+/**
+ * How long each worker of a basic-auth server remembers a verified credential by default
+ * (MLflow's auth_cache_ttl_seconds, off in MLflow itself): without it every authenticated request
+ * runs the PBKDF2 password check again, hundreds of milliseconds at a small task size.
+ */
+export const DEFAULT_AUTH_CACHE_TTL_SECONDS = 60;
+
+/** The longest credential cache a spec may ask for: a changed or deleted credential stays valid on other workers this long. */
+export const AUTH_CACHE_TTL_MAX_SECONDS = 3600;
+
+/** Where the server's script writes the basic-auth app's config (MLFLOW_AUTH_CONFIG_PATH). */
+export const AUTH_CONFIG_PATH = "/tmp/mlflow-auth.ini";
+
+/**
+ * The basic-auth app's config, the `[mlflow]` section of the file the script writes, as data
+ * (parity compares it key by key as auth.<key>). Values are expanded by the shell.
+ */
+export function authConfig(input: { authCacheTtlSeconds: number }): Record<string, string> {
+  return {
+    default_permission: "READ",
+    database_uri: "${MLFLOW_BACKEND_STORE_URI}",
+    admin_username: AUTH_ADMIN_USER,
+    authorization_function: "mlflow.server.auth:authenticate_request_basic_auth",
+    // Each worker keeps verified credentials this long; 0 leaves MLflow's cache off.
+    auth_cache_ttl_seconds: String(input.authCacheTtlSeconds),
+  };
+}
+
+/** The script's lines that write the auth config and point MLflow at it. */
+export function authConfigLines(config: Readonly<Record<string, string>>): string[] {
+  return [
+    `cat > ${AUTH_CONFIG_PATH} <<EOF`,
+    "[mlflow]",
+    ...Object.entries(config).map(([key, value]) => `${key} = ${value}`),
+    "EOF",
+    `export MLFLOW_AUTH_CONFIG_PATH=${AUTH_CONFIG_PATH}`,
+  ];
+}
 
 /** The variables the server's script exports itself (DB_URI_EXPORT, the auth config). */
 export const SCRIPT_VARIABLES = ["MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_CONFIG_PATH"] as const;
 
 /** The spec's server settings the command depends on, and its extra flags with their sources. */
 export interface ServerCommandInput extends ManagedFlagInput {
+  /** With basic auth, how long each worker keeps a verified credential (0: MLflow's cache off). */
+  authCacheTtlSeconds: number;
   /** MLflow's job execution (the server's parent process then stays: ServerCommand.execsUvicorn). */
   jobs: boolean;
   extraArgs: readonly { args: readonly string[]; source: FlagSource }[];
@@ -252,7 +295,8 @@ export interface ServerCommandInput extends ManagedFlagInput {
 /** The server's command as data: mlflow-dev's flags, then the spec's, in the order given. */
 export function resolveServerCommand(input: ServerCommandInput): ServerCommand {
   return {
-    setup: [DB_URI_EXPORT, ...(input.auth === "basic" ? AUTH_CONFIG : [])],
+    setup: [DB_URI_EXPORT],
+    ...(input.auth === "basic" ? { authConfig: authConfig(input) } : {}),
     flags: [...managedFlags(input), ...input.extraArgs.flatMap((e) => extraArgFlags(e.args, e.source))],
     execsUvicorn: !input.jobs,
   };

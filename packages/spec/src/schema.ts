@@ -6,7 +6,13 @@ import {
   MLFLOW_CONTAINER_PORT,
   SUPPORTED_POSTGRES_MAJORS,
 } from "./pins.ts";
-import { MANAGED_SERVER_ENV, reservedFlagOf, takesValue } from "./runtime-contract.ts";
+import {
+  AUTH_CACHE_TTL_MAX_SECONDS,
+  DEFAULT_AUTH_CACHE_TTL_SECONDS,
+  MANAGED_SERVER_ENV,
+  reservedFlagOf,
+  takesValue,
+} from "./runtime-contract.ts";
 import { DEFAULT_TASK_SIZE, memoryShortfall, requiredServerMemory, type ServerProcesses } from "./server-footprint.ts";
 import { awsEnvironmentNames, localTaskSize, serverProcesses } from "./task-size.ts";
 
@@ -84,6 +90,10 @@ const MlflowSchema = z
           "Extra Host headers the server accepts (MLflow rejects unknown hosts). The local address and the ALB/domain are added automatically.",
       }),
     auth: z.enum(["none", "basic"]).default("none").meta({ description: "`basic` turns on MLflow's basic-auth app." }),
+    authCacheTtlSeconds: z.int().min(0).max(AUTH_CACHE_TTL_MAX_SECONDS).default(DEFAULT_AUTH_CACHE_TTL_SECONDS).meta({
+      description:
+        "With `auth: basic`, how long each server worker remembers a verified username and password (MLflow's auth_cache_ttl_seconds), so a repeated request skips the password hash, which costs hundreds of milliseconds at a small task size. A password change, a deleted user or a changed admin flag takes effect at once on the worker that handled it and within this many seconds on every other worker (and every other task on ECS); a restart or a rollout forces it. 0 turns the cache off. Ignored with `auth: none`.",
+    }),
     proxyArtifacts: z
       .boolean()
       .default(true)
@@ -512,6 +522,7 @@ export const SpecSchema = z
       jobs: false,
       allowedHosts: [],
       auth: "none",
+      authCacheTtlSeconds: DEFAULT_AUTH_CACHE_TTL_SECONDS,
       proxyArtifacts: true,
       extraArgs: [],
     }),

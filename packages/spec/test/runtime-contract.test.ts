@@ -15,6 +15,7 @@ import {
   SCRIPT_VARIABLES,
   type ServerCommandInput,
   serverCommand,
+  serverPreamble,
   serverScript,
 } from "../src/index.ts";
 
@@ -25,6 +26,7 @@ const input = (over: Partial<ServerCommandInput> = {}): ServerCommandInput => ({
   workers: 2,
   proxyArtifacts: true,
   auth: "none",
+  authCacheTtlSeconds: 60,
   jobs: true,
   extraArgs: [],
   ...over,
@@ -66,13 +68,55 @@ describe("server flags: data in the Model, a script only at the edge", () => {
     );
   });
 
-  it("basic auth adds the auth config to the setup and --app-name basic-auth to the flags", () => {
+  it("basic auth writes the auth config after the setup and adds --app-name basic-auth to the flags", () => {
     const server = resolveServerCommand(input({ auth: "basic" }));
-    expect(server.setup[0]).toBe(DB_URI);
-    expect(server.setup.at(-1)).toBe("export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth.ini");
-    expect(server.setup).toContain("admin_username = admin");
+    expect(server.setup).toEqual([DB_URI]);
+    const lines = serverScript(server).split("\n");
+    expect(lines.slice(1, -1)).toEqual([
+      "cat > /tmp/mlflow-auth.ini <<EOF",
+      "[mlflow]",
+      "default_permission = READ",
+      "database_uri = ${MLFLOW_BACKEND_STORE_URI}",
+      "admin_username = admin",
+      "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+      "auth_cache_ttl_seconds = 60",
+      "EOF",
+      "export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth.ini",
+    ]);
     expect(server.flags.at(-1)).toEqual({ flag: "--app-name", value: "basic-auth", source: "mlflow-dev" });
     expect(execLine({ auth: "basic" })).toMatch(/ --app-name basic-auth$/);
+  });
+
+  it("renders the credential cache's TTL into the auth config, 0 when the spec turns it off, none without auth", () => {
+    expect(resolveServerCommand(input({ auth: "basic", authCacheTtlSeconds: 5 })).authConfig).toMatchObject({
+      auth_cache_ttl_seconds: "5",
+    });
+    expect(serverScript(resolveServerCommand(input({ auth: "basic", authCacheTtlSeconds: 0 })))).toContain(
+      "\nauth_cache_ttl_seconds = 0\n",
+    );
+    const none = resolveServerCommand(input({ auth: "none", authCacheTtlSeconds: 30 }));
+    expect(none.authConfig).toBeUndefined();
+    expect(serverScript(none)).not.toContain("auth_cache_ttl_seconds");
+  });
+
+  it("takes the TTL from mlflow.authCacheTtlSeconds: 60 by default, 0 to 3600, the same on both runtimes", () => {
+    const spec = (extra: string) =>
+      `name: ttl\nmlflow:\n  auth: basic\n${extra}artifacts: { bucket: ttl-artifacts }\nenvironments:\n  local: {}\n  staging: { region: eu-west-1, account: "123456789012", bucket: ttl-staging-artifacts }\n`;
+    const ttl = (text: string, env: string) =>
+      resolve(parseSpecOrThrow(spec(text)), env).mlflow.server.authConfig?.auth_cache_ttl_seconds;
+    expect(ttl("", "local")).toBe("60");
+    expect(ttl("  authCacheTtlSeconds: 0\n", "local")).toBe("0");
+    expect(ttl("  authCacheTtlSeconds: 5\n", "local")).toBe("5");
+    expect(ttl("  authCacheTtlSeconds: 5\n", "staging")).toBe("5");
+    for (const [bad, message] of [
+      ["-1", "mlflow.authCacheTtlSeconds: must be at least 0, got -1"],
+      ["3601", "mlflow.authCacheTtlSeconds: must be at most 3600, got 3601"],
+      ["1.5", "mlflow.authCacheTtlSeconds: "],
+    ]) {
+      const r = parseSpec(spec(`  authCacheTtlSeconds: ${bad}\n`));
+      expect(r.ok, bad).toBe(false);
+      if (!r.ok) expect(r.issues.map((i) => `${i.path}: ${i.message}`).join("\n"), bad).toContain(message);
+    }
   });
 
   it("quotes the spec's extra flags for the shell, word by word, as given", () => {
@@ -209,7 +253,7 @@ describe("the checks derived from the contract", () => {
   });
 
   it("lists every variable the setup script exports", () => {
-    const exported = resolveServerCommand(input({ auth: "basic" })).setup.flatMap(
+    const exported = serverPreamble(resolveServerCommand(input({ auth: "basic" }))).flatMap(
       (line) => /^export ([A-Z_][A-Z0-9_]*)=/.exec(line)?.[1] ?? [],
     );
     expect(exported).toEqual([...SCRIPT_VARIABLES]);

@@ -44,6 +44,7 @@ describe("parse", () => {
       jobs: false,
       allowedHosts: [],
       auth: "none",
+      authCacheTtlSeconds: 60,
       proxyArtifacts: true,
       extraArgs: [],
     });

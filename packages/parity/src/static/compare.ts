@@ -83,8 +83,19 @@ export function staticParity(local: LocalModel, remote: AwsModel): StaticParityR
   return report;
 }
 
-/** Settings in reading order: image, command, flags, env, secrets, then the rest. */
-const ORDER = ["image", "entrypoint", "command", "arg.", "env.", "secret.", "port", "healthcheck.", "resources"];
+/** Settings in reading order: image, command, flags, the auth config, env, secrets, then the rest. */
+const ORDER = [
+  "image",
+  "entrypoint",
+  "command",
+  "arg.",
+  "auth.",
+  "env.",
+  "secret.",
+  "port",
+  "healthcheck.",
+  "resources",
+];
 function rank(setting: string): number {
   for (const [i, p] of ORDER.entries()) if (p.endsWith(".") ? setting.startsWith(p) : setting === p) return i;
   return ORDER.length;

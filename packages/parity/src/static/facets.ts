@@ -1,5 +1,12 @@
 import { CONTAINER_DEFINITION_KEYS, type ContainerDefinition, type TaskDefinition } from "@mlflow-dev/aws";
-import { type FlagValue, type ServerCommand, type ServerFlag, serverCommand, serverExecLine } from "@mlflow-dev/spec";
+import {
+  type FlagValue,
+  type ServerCommand,
+  type ServerFlag,
+  serverCommand,
+  serverExecLine,
+  serverPreamble,
+} from "@mlflow-dev/spec";
 
 /**
  * One comparable setting of a rendering. `value` is what is compared; `shown` is what a reader
@@ -60,7 +67,8 @@ export function flagValues(flags: readonly ServerFlag[]): Map<string, string[]> 
 }
 
 /**
- * entrypoint and command, then one arg.<flag> per `mlflow server` flag. The flags are the Model's
+ * entrypoint and command, then one arg.<flag> per `mlflow server` flag and one auth.<key> per
+ * setting of the basic-auth config the script writes. The flags and the config are the Model's
  * (data, not the script read back), compared when the rendered command is exactly the one the
  * Model's server command renders to; any other command is compared as it is.
  */
@@ -71,10 +79,15 @@ function commandFacets(entrypoint: unknown, command: unknown, server: ServerComm
     out.set("command", plain(JSON.stringify(parts)));
     return;
   }
-  const shape = [...server.setup, serverExecLine(server, "<flags compared as arg.*>")].join("\n");
+  const config = server.authConfig;
+  const placeholders = config && Object.fromEntries(Object.keys(config).map((k) => [k, `<compared as auth.${k}>`]));
+  const shape = [...serverPreamble(server, placeholders), serverExecLine(server, "<flags compared as arg.*>")].join(
+    "\n",
+  );
   const count = (parts[0] ?? "").split("\n").length;
   out.set("command", { value: shape, shown: `${count}-line script ending in exec mlflow server` });
   for (const [flag, values] of flagValues(server.flags)) out.set(`arg.${flag}`, plain(values.join(" ") || "(set)"));
+  for (const [key, value] of Object.entries(config ?? {})) out.set(`auth.${key}`, plain(value));
 }
 
 function healthFacets(
