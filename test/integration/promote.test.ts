@@ -240,12 +240,15 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
 
     it("a VPC id that does not exist", async () => {
       const bad = specDir(account, (y) =>
-        y.replace(
-          /network:\n(\s+)cidr: .*\n/,
-          "network:\n$1vpcId: vpc-0123456789abcdef0\n$1publicSubnetIds: [subnet-0aaaaaaaaaaaaaaa1, subnet-0aaaaaaaaaaaaaaa2]\n$1privateSubnetIds: [subnet-0bbbbbbbbbbbbbbb1, subnet-0bbbbbbbbbbbbbbb2]\n",
-        ),
+        y
+          .replace(
+            /network:\n(\s+)cidr: .*\n/,
+            "network:\n$1vpcId: vpc-0123456789abcdef0\n$1publicSubnetIds: [subnet-0aaaaaaaaaaaaaaa1, subnet-0aaaaaaaaaaaaaaa2]\n$1privateSubnetIds: [subnet-0bbbbbbbbbbbbbbb1, subnet-0bbbbbbbbbbbbbbb2]\n",
+          )
+          .replace(/( +)loadBalancer: internal\n/, "$1loadBalancer: internal\n$1sourceCidrs: [10.0.0.0/16]\n"),
       );
       expect(readFileSync(join(bad, "mlflow-dev.yaml"), "utf8")).toContain("vpc-0123456789abcdef0");
+      expect(readFileSync(join(bad, "mlflow-dev.yaml"), "utf8")).toContain("sourceCidrs: [10.0.0.0/16]");
       const r = cli(["promote", "--env", "staging"], bad);
       expect(r.code, show(r)).toBe(2);
       expect(r.stderr).toContain("environments.staging.network.vpcId: VPC vpc-0123456789abcdef0 does not exist");

@@ -1,3 +1,4 @@
+export * from "./access.ts";
 export * from "./artifact-access.ts";
 export * from "./fargate.ts";
 export * from "./issues.ts";
