@@ -140,6 +140,24 @@ function docker(args: string[]): string {
   return spawnSync("docker", args, { encoding: "utf8" }).stdout.trim();
 }
 
+/**
+ * One Elastic Load Balancing query against the emulator (the project ships no ELBv2 client): the
+ * answer's XML. The emulator reads the account and service from the credential scope.
+ */
+async function elbv2(action: string, params: Record<string, string>): Promise<string> {
+  const res = await fetch(ENDPOINT, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `AWS4-HMAC-SHA256 Credential=${ACCESS_KEY}/20260101/eu-west-1/elasticloadbalancing/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: new URLSearchParams({ Action: action, Version: "2015-12-01", ...params }).toString(),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${action}: HTTP ${res.status}: ${text.slice(0, 300)}`);
+  return text;
+}
+
 let clients: AwsClients;
 let account: string;
 let dir: string;
@@ -287,6 +305,25 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
         expect(run.stdout).not.toContain(secret.SecretString);
         expect(run.stderr).not.toContain(secret.SecretString);
       }
+    });
+
+    it("puts MLflow behind an internal load balancer in the private subnets that admits the VPC only, which the smoke test reached", async () => {
+      const physical = async (id: string) =>
+        (await clients.cloudformation.describeStackResource({ StackName: STACK, LogicalResourceId: id }))
+          .StackResourceDetail?.PhysicalResourceId ?? "";
+      const xml = await elbv2("DescribeLoadBalancers", { "LoadBalancerArns.member.1": await physical("LoadBalancer") });
+      expect(xml).toContain("<Scheme>internal</Scheme>");
+      const subnets = [...xml.matchAll(/<SubnetId>([^<]+)<\/SubnetId>/g)].map((m) => m[1]).sort();
+      expect(subnets).toEqual([await physical("PrivateSubnet1"), await physical("PrivateSubnet2")].sort());
+      const group = (
+        await clients.ec2.describeSecurityGroups({ GroupIds: [await physical("LoadBalancerSecurityGroup")] })
+      ).SecurityGroups?.[0];
+      expect(group?.IpPermissions?.map((p) => [p.FromPort, p.IpRanges?.map((r) => r.CidrIp)])).toEqual([
+        [80, ["10.40.0.0/16"]],
+      ]);
+      // Through the emulator's data plane on loopback: the full round trip, signed in or not.
+      expect(first.smokeTest?.skipped).toBeUndefined();
+      expect(first.smokeTest?.runId).toMatch(/^[0-9a-f]{32}$/);
     });
 
     it("runs MLflow as an ECS task: a container of the task definition", async () => {
