@@ -1,3 +1,4 @@
+import type { AwsTarget } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
 import { LogicalId } from "../names.ts";
 import { getAtt, ref, sub } from "./intrinsics.ts";
@@ -21,8 +22,8 @@ function allObjectsArn(): { "Fn::Sub": string } {
 export const ACCESS_LOG_PREFIX = "load-balancer-logs";
 
 /** An internet-facing load balancer keeps access logs (the request audit trail); an internal one does not. */
-export function accessLogsOn(model: AwsModel): boolean {
-  return model.target.access.loadBalancer === "internet-facing";
+export function accessLogsOn(target: AwsTarget): boolean {
+  return target.access.loadBalancer === "internet-facing";
 }
 
 /**
@@ -122,7 +123,7 @@ export function toBucket(model: AwsModel): Resources {
             Resource: [bucketArn(), allObjectsArn()],
             Condition: { Bool: { "aws:SecureTransport": "false" } },
           },
-          ...(accessLogsOn(model) ? [accessLogStatement(model)] : []),
+          ...(accessLogsOn(model.target) ? [accessLogStatement(model)] : []),
         ],
       },
     }),

@@ -34,7 +34,7 @@ export function listenerIds(model: AwsModel): string[] {
 
 function toApplicationLoadBalancer(model: AwsModel, network: NetworkRefs) {
   const internal = model.target.access.loadBalancer === "internal";
-  const logs = accessLogsOn(model);
+  const logs = accessLogsOn(model.target);
   return resource(
     "AWS::ElasticLoadBalancingV2::LoadBalancer",
     {
