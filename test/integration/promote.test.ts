@@ -144,12 +144,17 @@ function docker(args: string[]): string {
  * One Elastic Load Balancing query against the emulator (the project ships no ELBv2 client): the
  * answer's XML. The emulator reads the account and service from the credential scope.
  */
-async function elbv2(action: string, params: Record<string, string>): Promise<string> {
+async function elbv2(
+  action: string,
+  params: Record<string, string>,
+  account = ACCESS_KEY,
+  region = "eu-west-1",
+): Promise<string> {
   const res = await fetch(ENDPOINT, {
     method: "POST",
     headers: {
       "content-type": "application/x-www-form-urlencoded",
-      authorization: `AWS4-HMAC-SHA256 Credential=${ACCESS_KEY}/20260101/eu-west-1/elasticloadbalancing/aws4_request, SignedHeaders=host, Signature=0`,
+      authorization: `AWS4-HMAC-SHA256 Credential=${account}/20260101/${region}/elasticloadbalancing/aws4_request, SignedHeaders=host, Signature=0`,
     },
     body: new URLSearchParams({ Action: action, Version: "2015-12-01", ...params }).toString(),
   });
@@ -767,6 +772,28 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
         .DBSubnetGroups?.[0];
       expect(group?.VpcId).toBe(vpcId);
       expect((group?.Subnets ?? []).map((s) => s.SubnetIdentifier).sort()).toEqual([...ids.private].sort());
+      // access: internet-facing in the public subnets, admitting the office and the VPN only, with access logs.
+      const physical = (id: string) => resources.find((res) => res.LogicalResourceId === id)?.PhysicalResourceId ?? "";
+      const lb = physical("LoadBalancer");
+      const xml = await elbv2("DescribeLoadBalancers", { "LoadBalancerArns.member.1": lb }, VPC_ACCOUNT, REGION);
+      expect(xml).toContain("<Scheme>internet-facing</Scheme>");
+      expect([...xml.matchAll(/<SubnetId>([^<]+)<\/SubnetId>/g)].map((m) => m[1]).sort()).toEqual(
+        [...ids.public].sort(),
+      );
+      const attributes = await elbv2("DescribeLoadBalancerAttributes", { LoadBalancerArn: lb }, VPC_ACCOUNT, REGION);
+      expect(attributes).toMatch(/<Key>access_logs\.s3\.enabled<\/Key>\s*<Value>true<\/Value>/);
+      expect(attributes).toMatch(/<Key>access_logs\.s3\.prefix<\/Key>\s*<Value>load-balancer-logs<\/Value>/);
+      const albGroup = (
+        await vpcClients.ec2.describeSecurityGroups({ GroupIds: [physical("LoadBalancerSecurityGroup")] })
+      ).SecurityGroups?.[0];
+      expect(
+        (albGroup?.IpPermissions ?? [])
+          .flatMap((p) => (p.IpRanges ?? []).map((r) => `${r.CidrIp} ${p.FromPort}`))
+          .sort(),
+      ).toEqual(["198.51.100.16/28 443", "198.51.100.16/28 80", "203.0.113.0/24 443", "203.0.113.0/24 80"]);
+      // Over HTTPS the smoke test signs in and runs its round trip.
+      expect(result.smokeTest?.skipped).toBeUndefined();
+      expect(result.smokeTest?.runId).toMatch(/^[0-9a-f]{32}$/);
       const password = (
         await vpcClients.secretsManager.getSecretValue({ SecretId: "mlflow-dev/registry/prod/auth-admin-password" })
       ).SecretString;
