@@ -140,6 +140,29 @@ function docker(args: string[]): string {
   return spawnSync("docker", args, { encoding: "utf8" }).stdout.trim();
 }
 
+/**
+ * One Elastic Load Balancing query against the emulator (the project ships no ELBv2 client): the
+ * answer's XML. The emulator reads the account and service from the credential scope.
+ */
+async function elbv2(
+  action: string,
+  params: Record<string, string>,
+  account = ACCESS_KEY,
+  region = "eu-west-1",
+): Promise<string> {
+  const res = await fetch(ENDPOINT, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `AWS4-HMAC-SHA256 Credential=${account}/20260101/${region}/elasticloadbalancing/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: new URLSearchParams({ Action: action, Version: "2015-12-01", ...params }).toString(),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${action}: HTTP ${res.status}: ${text.slice(0, 300)}`);
+  return text;
+}
+
 let clients: AwsClients;
 let account: string;
 let dir: string;
@@ -240,12 +263,15 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
 
     it("a VPC id that does not exist", async () => {
       const bad = specDir(account, (y) =>
-        y.replace(
-          /network:\n(\s+)cidr: .*\n/,
-          "network:\n$1vpcId: vpc-0123456789abcdef0\n$1publicSubnetIds: [subnet-0aaaaaaaaaaaaaaa1, subnet-0aaaaaaaaaaaaaaa2]\n$1privateSubnetIds: [subnet-0bbbbbbbbbbbbbbb1, subnet-0bbbbbbbbbbbbbbb2]\n",
-        ),
+        y
+          .replace(
+            /network:\n(\s+)cidr: .*\n/,
+            "network:\n$1vpcId: vpc-0123456789abcdef0\n$1publicSubnetIds: [subnet-0aaaaaaaaaaaaaaa1, subnet-0aaaaaaaaaaaaaaa2]\n$1privateSubnetIds: [subnet-0bbbbbbbbbbbbbbb1, subnet-0bbbbbbbbbbbbbbb2]\n",
+          )
+          .replace(/( +)loadBalancer: internal\n/, "$1loadBalancer: internal\n$1sourceCidrs: [10.0.0.0/16]\n"),
       );
       expect(readFileSync(join(bad, "mlflow-dev.yaml"), "utf8")).toContain("vpc-0123456789abcdef0");
+      expect(readFileSync(join(bad, "mlflow-dev.yaml"), "utf8")).toContain("sourceCidrs: [10.0.0.0/16]");
       const r = cli(["promote", "--env", "staging"], bad);
       expect(r.code, show(r)).toBe(2);
       expect(r.stderr).toContain("environments.staging.network.vpcId: VPC vpc-0123456789abcdef0 does not exist");
@@ -284,6 +310,25 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
         expect(run.stdout).not.toContain(secret.SecretString);
         expect(run.stderr).not.toContain(secret.SecretString);
       }
+    });
+
+    it("puts MLflow behind an internal load balancer in the private subnets that admits the VPC only, which the smoke test reached", async () => {
+      const physical = async (id: string) =>
+        (await clients.cloudformation.describeStackResource({ StackName: STACK, LogicalResourceId: id }))
+          .StackResourceDetail?.PhysicalResourceId ?? "";
+      const xml = await elbv2("DescribeLoadBalancers", { "LoadBalancerArns.member.1": await physical("LoadBalancer") });
+      expect(xml).toContain("<Scheme>internal</Scheme>");
+      const subnets = [...xml.matchAll(/<SubnetId>([^<]+)<\/SubnetId>/g)].map((m) => m[1]).sort();
+      expect(subnets).toEqual([await physical("PrivateSubnet1"), await physical("PrivateSubnet2")].sort());
+      const group = (
+        await clients.ec2.describeSecurityGroups({ GroupIds: [await physical("LoadBalancerSecurityGroup")] })
+      ).SecurityGroups?.[0];
+      expect(group?.IpPermissions?.map((p) => [p.FromPort, p.IpRanges?.map((r) => r.CidrIp)])).toEqual([
+        [80, ["10.40.0.0/16"]],
+      ]);
+      // Through the emulator's data plane on loopback: the full round trip, signed in or not.
+      expect(first.smokeTest?.skipped).toBeUndefined();
+      expect(first.smokeTest?.runId).toMatch(/^[0-9a-f]{32}$/);
     });
 
     it("runs MLflow as an ECS task: a container of the task definition", async () => {
@@ -727,6 +772,28 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
         .DBSubnetGroups?.[0];
       expect(group?.VpcId).toBe(vpcId);
       expect((group?.Subnets ?? []).map((s) => s.SubnetIdentifier).sort()).toEqual([...ids.private].sort());
+      // access: internet-facing in the public subnets, admitting the office and the VPN only, with access logs.
+      const physical = (id: string) => resources.find((res) => res.LogicalResourceId === id)?.PhysicalResourceId ?? "";
+      const lb = physical("LoadBalancer");
+      const xml = await elbv2("DescribeLoadBalancers", { "LoadBalancerArns.member.1": lb }, VPC_ACCOUNT, REGION);
+      expect(xml).toContain("<Scheme>internet-facing</Scheme>");
+      expect([...xml.matchAll(/<SubnetId>([^<]+)<\/SubnetId>/g)].map((m) => m[1]).sort()).toEqual(
+        [...ids.public].sort(),
+      );
+      const attributes = await elbv2("DescribeLoadBalancerAttributes", { LoadBalancerArn: lb }, VPC_ACCOUNT, REGION);
+      expect(attributes).toMatch(/<Key>access_logs\.s3\.enabled<\/Key>\s*<Value>true<\/Value>/);
+      expect(attributes).toMatch(/<Key>access_logs\.s3\.prefix<\/Key>\s*<Value>load-balancer-logs<\/Value>/);
+      const albGroup = (
+        await vpcClients.ec2.describeSecurityGroups({ GroupIds: [physical("LoadBalancerSecurityGroup")] })
+      ).SecurityGroups?.[0];
+      expect(
+        (albGroup?.IpPermissions ?? [])
+          .flatMap((p) => (p.IpRanges ?? []).map((r) => `${r.CidrIp} ${p.FromPort}`))
+          .sort(),
+      ).toEqual(["198.51.100.16/28 443", "198.51.100.16/28 80", "203.0.113.0/24 443", "203.0.113.0/24 80"]);
+      // Over HTTPS the smoke test signs in and runs its round trip.
+      expect(result.smokeTest?.skipped).toBeUndefined();
+      expect(result.smokeTest?.runId).toMatch(/^[0-9a-f]{32}$/);
       const password = (
         await vpcClients.secretsManager.getSecretValue({ SecretId: "mlflow-dev/registry/prod/auth-admin-password" })
       ).SecretString;

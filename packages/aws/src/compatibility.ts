@@ -10,6 +10,7 @@ import {
   rdsMaxConnections,
   serverCommand,
 } from "@mlflow-dev/spec";
+import { ACCESS_LOG_PREFIX, accessLogsOn } from "./cloudformation/bucket.ts";
 import { formatCidr, isNetworkAddress, networkOf, parseCidr, SMALLEST_SUBNET_PREFIX } from "./cloudformation/cidr.ts";
 import { TAG_KEYS } from "./cloudformation/tags.ts";
 import { unique } from "./order.ts";
@@ -154,6 +155,19 @@ const checkCertificate: Check = (_model, target, at) => {
   return problems;
 };
 
+/** The load balancer's access logs stay outside the prefix the MLflow tasks may read, write and delete. */
+const checkAccessLogPrefix: Check = (model, target) => {
+  const prefix = model.artifacts.prefix;
+  if (!accessLogsOn(target)) return [];
+  if (prefix !== ACCESS_LOG_PREFIX && !prefix.startsWith(`${ACCESS_LOG_PREFIX}/`)) return [];
+  return [
+    {
+      setting: "artifacts.prefix",
+      message: `("${prefix}") is where an internet-facing load balancer writes its access logs (${ACCESS_LOG_PREFIX}/): the MLflow tasks could change them. Choose another prefix, e.g. mlflow`,
+    },
+  ];
+};
+
 const checkAutoscaling: Check = (_model, target, at) => {
   const a = target.autoscaling;
   if (!a) return [];
@@ -277,6 +291,7 @@ const CHECKS: readonly Check[] = [
   checkNewNetwork,
   checkExistingNetwork,
   checkCertificate,
+  checkAccessLogPrefix,
   checkAutoscaling,
   checkTags,
   checkEnvironmentNames,

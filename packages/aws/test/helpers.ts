@@ -34,7 +34,8 @@ environments:
     account: "111122223333"
 `,
   },
-  // An existing VPC whose tasks run in its public subnets (no NAT gateway).
+  // An existing VPC whose tasks run in its public subnets (no NAT gateway), behind an internal load
+  // balancer that admits the VPC and a VPN's block.
   "existing-vpc-public": {
     environment: "dev",
     yaml: `
@@ -50,6 +51,28 @@ environments:
       publicSubnetIds: [subnet-0aaaa1111bbbb2222, subnet-0cccc3333dddd4444]
       privateSubnetIds: [subnet-0eeee5555ffff6666, subnet-01111222233334444]
       egress: public
+    access:
+      sourceCidrs: [10.20.0.0/16, 172.16.8.0/22]
+`,
+  },
+  // Open to the whole internet without auth or HTTPS, as the spec acknowledges, in a region opened
+  // after August 2022 (access logs written by the log delivery service principal alone).
+  "open-acknowledged": {
+    environment: "demo",
+    yaml: `
+name: demo
+artifacts:
+  bucket: demo-artifacts-public
+environments:
+  demo:
+    region: eu-central-2
+    account: "121212121212"
+    access:
+      loadBalancer: internet-facing
+      sourceCidrs: [0.0.0.0/0]
+      openToInternet:
+        acknowledged: true
+        reason: a public demo server holding sample data only
 `,
   },
   // A domain without a certificate (plain HTTP on it), a built image, basic auth, a small VPC.

@@ -36,7 +36,9 @@ function resourceText(expr: unknown): string {
   throw new Error(`unexpected IAM resource expression ${JSON.stringify(expr)}`);
 }
 
-function statementsOf(resource: Resource): { Effect: string; Action: string | string[]; Resource: unknown }[] {
+function statementsOf(
+  resource: Resource,
+): { Effect: string; Action: string | string[]; Resource: unknown; Principal?: unknown }[] {
   const docs: unknown[] = [];
   if (resource.Type === "AWS::IAM::Role")
     for (const p of (resource.Properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? [])
@@ -81,6 +83,11 @@ for (const { label, model } of allCases()) {
     const taskDefinitions = [toTaskDefinition(model, ctx), toMigrationTaskDefinition(model, ctx)];
     const target = model.target.kind === "aws" ? model.target : undefined;
     if (!target) throw new Error(`${label} is not an AWS environment`);
+    /** The subnets with a route to the internet gateway: the spec's, or the two the stack creates. */
+    const publicSubnets = (): unknown[] =>
+      target.network.mode === "existing"
+        ? target.network.publicSubnetIds
+        : [0, 1].map((i) => ({ Ref: LogicalId.publicSubnet(i) }));
 
     it.each(resources)("%s is tagged when its type is taggable", (id, r) => {
       const known = [...TAGGABLE_RESOURCE_TYPES, ...UNTAGGABLE_RESOURCE_TYPES];
@@ -169,7 +176,14 @@ for (const { label, model } of allCases()) {
     it("grants IAM only on the spec's bucket/prefix and secret ARNs", () => {
       const bucket = `\${${LogicalId.artifactBucket}.Arn}`;
       const secrets = model.mlflow.secrets.map((s) => `\${${secretParameterName(s.name)}}`);
-      const allowed = new Set([bucket, `${bucket}/${model.artifacts.prefix}/*`, ...secrets]);
+      const accessLogs = `${bucket}/load-balancer-logs/AWSLogs/\${AWS::AccountId}/*`;
+      const internetFacing = target.access.loadBalancer === "internet-facing";
+      const allowed = new Set([
+        bucket,
+        `${bucket}/${model.artifacts.prefix}/*`,
+        ...secrets,
+        ...(internetFacing ? [accessLogs] : []),
+      ]);
       const allowedActions = new Set([
         "s3:ListBucket",
         "s3:GetObject",
@@ -188,6 +202,14 @@ for (const { label, model } of allCases()) {
             continue;
           }
           for (const t of targets) expect([...allowed], `${id}: ${t}`).toContain(t);
+          // Only the load balancer's log delivery may write the access logs, and only write them.
+          if (targets.includes(accessLogs)) {
+            expect(s.Action, id).toBe("s3:PutObject");
+            expect(Object.keys(s.Principal as object).sort(), id).toEqual(
+              target.region === "eu-central-2" ? ["Service"] : ["AWS", "Service"],
+            );
+            expect((s.Principal as { Service: string }).Service).toBe("logdelivery.elasticloadbalancing.amazonaws.com");
+          }
           for (const a of asList(s.Action)) expect([...allowedActions], `${id}: ${a}`).toContain(a);
           granted += targets.length;
         }
@@ -224,8 +246,34 @@ for (const { label, model } of allCases()) {
       ]);
       for (const id of [LogicalId.databaseSecurityGroup, LogicalId.taskSecurityGroup])
         for (const rule of ingress(id)) expect(rule.CidrIp, `${id} opened to an address range`).toBeUndefined();
-      const albPorts = ingress(LogicalId.loadBalancerSecurityGroup).map((r) => r.FromPort);
-      expect(albPorts).toEqual(target.certificateArn ? [80, 443] : [80]);
+      // The load balancer admits exactly the spec's blocks, on its listener ports.
+      const ports = target.certificateArn ? [80, 443] : [80];
+      expect(ingress(LogicalId.loadBalancerSecurityGroup).map((r) => `${r.CidrIp} ${r.FromPort}-${r.ToPort}`)).toEqual(
+        target.access.sourceCidrs.flatMap((cidr) => ports.map((p) => `${cidr} ${p}-${p}`)),
+      );
+      expect(target.access.sourceCidrs.length).toBeGreaterThan(0);
+      if (target.access.loadBalancer === "internal") expect(target.access.sourceCidrs).not.toContain("0.0.0.0/0");
+    });
+
+    it("puts the load balancer where access says, and keeps access logs when it is internet-facing", () => {
+      const lb = template.Resources[LogicalId.loadBalancer];
+      if (!lb) throw new Error("no load balancer");
+      const dbSubnets = template.Resources[LogicalId.databaseSubnetGroup]?.Properties.SubnetIds;
+      expect(lb?.Properties.Scheme).toBe(target.access.loadBalancer);
+      const attributes = Object.fromEntries(
+        (lb.Properties.LoadBalancerAttributes as { Key: string; Value: unknown }[]).map((a) => [a.Key, a.Value]),
+      );
+      if (target.access.loadBalancer === "internal") {
+        expect(lb?.Properties.Subnets).toEqual(dbSubnets);
+        expect(attributes["access_logs.s3.enabled"]).toBeUndefined();
+      } else {
+        expect(lb?.Properties.Subnets).toEqual(publicSubnets());
+        expect(attributes["access_logs.s3.enabled"]).toBe("true");
+        expect(attributes["access_logs.s3.bucket"]).toEqual({ Ref: LogicalId.artifactBucket });
+        expect(lb?.DependsOn).toContain(LogicalId.artifactBucketPolicy);
+      }
+      const skipped = (lb?.Metadata?.checkov as { skip: { id: string }[] } | undefined)?.skip.map((x) => x.id) ?? [];
+      expect(skipped.includes("CKV_AWS_91")).toBe(target.access.loadBalancer === "internal");
     });
 
     it("runs the tasks in private subnets without a public IP, or in public ones with egress: public", () => {
@@ -237,7 +285,7 @@ for (const { label, model } of allCases()) {
       if (target?.network.egress === "public") {
         expect(awsvpc.AssignPublicIp).toBe("ENABLED");
         expect(awsvpc.Subnets).not.toEqual(dbSubnets);
-        expect(awsvpc.Subnets).toEqual(template.Resources[LogicalId.loadBalancer]?.Properties.Subnets);
+        expect(awsvpc.Subnets).toEqual(publicSubnets());
       } else {
         expect(awsvpc.AssignPublicIp).toBe("DISABLED");
         expect(awsvpc.Subnets).toEqual(dbSubnets);
@@ -254,8 +302,7 @@ for (const { label, model } of allCases()) {
 
     it("keeps the database in subnets without a route to the internet gateway", () => {
       const dbSubnets = template.Resources[LogicalId.databaseSubnetGroup]?.Properties.SubnetIds as unknown[];
-      const publicSubnets = template.Resources[LogicalId.loadBalancer]?.Properties.Subnets as unknown[];
-      for (const s of dbSubnets) expect(publicSubnets).not.toContainEqual(s);
+      for (const s of dbSubnets) expect(publicSubnets()).not.toContainEqual(s);
     });
 
     it("uses a valid Fargate size", () => {

@@ -1,7 +1,8 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DeployError, smokeTest, targetFor, waitForHealth } from "../src/deploy/index.ts";
+import { credentialsMayTravel, DeployError, smokeTest, targetFor, waitForHealth } from "../src/deploy/index.ts";
 import { exampleModel } from "./helpers.ts";
 
 /**
@@ -56,7 +57,8 @@ beforeAll(async () => {
       json(res, 200, {});
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  // Every interface: one test dials this machine's network address instead of loopback.
+  await new Promise<void>((r) => server.listen(0, "0.0.0.0", () => r()));
   via = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
@@ -97,6 +99,48 @@ describe("smokeTest", () => {
     });
     expect([...hosts]).toEqual(["mlflow-lb-1.eu-west-1.elb.amazonaws.com"]);
     expect(auth).toContain(`Basic ${Buffer.from("admin:pw").toString("base64")}`);
+  });
+
+  it("never sends the admin password over plain HTTP beyond loopback: health only, and says why", async () => {
+    // The stand-in dialled at this machine's own network address, as an internal load balancer's
+    // plain-HTTP address would be: not loopback.
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i?.family === "IPv4" && !i.internal)?.address;
+    if (!address) throw new Error("this machine has no IPv4 address besides loopback to dial the stand-in at");
+    const lines: string[] = [];
+    const report = { step: () => undefined, info: (l: string) => lines.push(l), warn: () => undefined };
+    const target = { url: `http://${address}:${new URL(via).port}` };
+    const result = await smokeTest(target, model, {
+      report,
+      healthTimeoutMs: 5_000,
+      pollMs: 10,
+      auth: { user: "admin", password: "pw" },
+    });
+    expect([...auth]).toEqual([undefined]);
+    expect(result).toEqual({
+      url: target.url,
+      skipped: `it would send the admin password over plain HTTP to ${address}:${new URL(via).port}`,
+    });
+    expect(lines).toEqual([
+      "GET /health: 200",
+      `tracking and artifact round trip: skipped: ${result.skipped}. Set environments.staging.domain and certificateArn (HTTPS) for promote to run it`,
+    ]);
+  });
+
+  it.each([
+    [{ url: "http://127.0.0.1:5000" }, true],
+    [{ url: "http://localhost:5000" }, true],
+    [{ url: "http://[::1]:5000" }, true],
+    [{ url: "https://mlflow.example.com", via: "http://127.0.0.1:4566" }, true],
+    [{ url: "https://mlflow.example.com", via: "https://lb-1.eu-west-1.elb.amazonaws.com" }, true],
+    [{ url: "https://mlflow.example.com" }, true],
+    [{ url: "http://internal-lb-1.eu-west-1.elb.amazonaws.com" }, false],
+    [{ url: "http://mlflow.example.com", via: "http://lb-1.eu-west-1.elb.amazonaws.com" }, false],
+    [{ url: "http://127.0.0.1.example.com" }, false],
+    [{ url: "http://10.0.0.5" }, false],
+  ])("credentialsMayTravel(%j) is %s", (target, ok) => {
+    expect(credentialsMayTravel(target)).toBe(ok);
   });
 
   it("restores the smoke-test experiment when it was deleted", async () => {

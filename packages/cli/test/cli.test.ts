@@ -127,6 +127,15 @@ describe("mlflow-dev CLI", () => {
     expect(text.split("\n")[0]).toBe("# yaml-language-server: $schema=./mlflow-dev.schema.json");
     expect(JSON.parse(readFileSync(join(dir, "mlflow-dev.schema.json"), "utf8")).type).toBe("object");
     expect(cli(["validate"], dir).code).toBe(0);
+    // Its AWS environment, uncommented as the starter says, is valid, warns about nothing, and is internal.
+    writeFileSync(
+      join(dir, "mlflow-dev.yaml"),
+      text.replace(/^ {2}# ?/gm, "  ").replace(/^ {2}An AWS environment.*\n/m, ""),
+    );
+    const aws = cli(["validate"], dir);
+    expect(aws.code, aws.stderr).toBe(0);
+    expect(aws.stderr).not.toContain("warning");
+    expect(readFileSync(join(dir, "mlflow-dev.yaml"), "utf8")).toContain("    access:\n      loadBalancer: internal\n");
     const again = cli(["init"], dir);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("already exists");

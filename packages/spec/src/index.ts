@@ -1,3 +1,4 @@
+export * from "./access.ts";
 export * from "./artifact-access.ts";
 export * from "./connection-budget.ts";
 export * from "./fargate.ts";

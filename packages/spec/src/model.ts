@@ -112,6 +112,17 @@ export interface ExistingNetwork {
 /** A new VPC or an existing one: each mode carries exactly the settings it needs. */
 export type AwsNetwork = NewNetwork | ExistingNetwork;
 
+/**
+ * Who may reach the environment: the load balancer's scheme and the blocks its security group
+ * admits (resolved: an internal load balancer in a new VPC admits the VPC's CIDR by default).
+ */
+export interface AwsAccess {
+  loadBalancer: "internal" | "internet-facing";
+  sourceCidrs: string[];
+  /** The spec acknowledges an endpoint open to the internet without basic auth and HTTPS, and why. */
+  openToInternet?: { reason: string };
+}
+
 export interface AwsTarget {
   kind: "aws";
   region: string;
@@ -126,6 +137,7 @@ export interface AwsTarget {
     backupRetentionDays: number;
     deletionProtection: boolean;
   };
+  access: AwsAccess;
   domain?: string;
   certificateArn?: string;
   logRetentionDays: number;

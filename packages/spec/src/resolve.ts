@@ -1,5 +1,14 @@
 import { poolSettings } from "./connection-budget.ts";
-import type { Artifacts, AwsTarget, ImageSource, LocalModel, LocalTarget, MlflowServer, Model } from "./model.ts";
+import type {
+  Artifacts,
+  AwsNetwork,
+  AwsTarget,
+  ImageSource,
+  LocalModel,
+  LocalTarget,
+  MlflowServer,
+  Model,
+} from "./model.ts";
 import {
   MLFLOW_CONTAINER_PORT,
   POSTGRES_PORT,
@@ -284,23 +293,31 @@ function resolveAws(spec: Spec, environment: string): AwsTarget {
   const env = spec.environments[environment];
   if (!env || !("region" in env)) throw new Error(`internal error: ${environment} is not an AWS environment`);
   const n = env.network;
+  const network: AwsNetwork =
+    n.vpcId !== undefined
+      ? {
+          mode: "existing",
+          vpcId: n.vpcId,
+          publicSubnetIds: [...(n.publicSubnetIds ?? [])],
+          privateSubnetIds: [...(n.privateSubnetIds ?? [])],
+          egress: n.egress ?? "nat",
+        }
+      : { mode: "new", cidr: n.cidr ?? "10.0.0.0/16", egress: n.egress ?? "nat" };
+  const access = env.access;
   return {
     kind: "aws",
     region: env.region,
     account: env.account,
-    network:
-      n.vpcId !== undefined
-        ? {
-            mode: "existing",
-            vpcId: n.vpcId,
-            publicSubnetIds: [...(n.publicSubnetIds ?? [])],
-            privateSubnetIds: [...(n.privateSubnetIds ?? [])],
-            egress: n.egress ?? "nat",
-          }
-        : { mode: "new", cidr: n.cidr ?? "10.0.0.0/16", egress: n.egress ?? "nat" },
+    network,
     desiredCount: env.desiredCount,
     ...(env.autoscaling ? { autoscaling: { ...env.autoscaling } } : {}),
     database: { ...env.database },
+    access: {
+      loadBalancer: access.loadBalancer,
+      // An internal load balancer in a new VPC admits the VPC; an existing VPC's blocks are listed (validation).
+      sourceCidrs: [...(access.sourceCidrs ?? (network.mode === "new" ? [network.cidr] : []))],
+      ...(access.openToInternet ? { openToInternet: { reason: access.openToInternet.reason } } : {}),
+    },
     ...(env.domain ? { domain: env.domain } : {}),
     ...(env.certificateArn ? { certificateArn: env.certificateArn } : {}),
     logRetentionDays: env.logRetentionDays,

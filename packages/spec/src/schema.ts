@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AccessSchema, checkExposure } from "./access.ts";
 import { checkFargateSize, FARGATE_SIZES } from "./fargate.ts";
 import {
   DEFAULT_MLFLOW_VERSION,
@@ -370,6 +371,7 @@ const AwsEnvSchema = z
         message: "must be an ACM certificate ARN",
       })
       .optional(),
+    access: AccessSchema,
     bucket: BucketNameSchema.optional().meta({
       description: "Override the artifact bucket name for this environment.",
     }),
@@ -568,6 +570,11 @@ export const SpecSchema = z
     }
     checkTaskSizes(spec, ctx);
     checkLocalPorts(spec, ctx);
+    for (const name of awsEnvironmentNames(spec)) {
+      const env = spec.environments[name] as AwsEnv;
+      for (const p of checkExposure(name, { ...env, auth: spec.mlflow.auth }))
+        ctx.addIssue({ code: "custom", path: ["environments", name, ...p.path], message: p.message });
+    }
     const checkArgs = (args: readonly string[], path: readonly (string | number)[]) =>
       args.forEach((arg, i) => {
         const flag = reservedFlagOf(arg);

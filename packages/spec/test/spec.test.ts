@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
+  canonicalCidr,
   checkFargateSize,
   DEFAULT_TASK_SIZE,
   defaultWorkers,
@@ -270,6 +271,57 @@ describe("resolve", () => {
   it("rejects an unknown environment, naming the defined ones", () => {
     expect(() => resolve(spec, "prod")).toThrow(UnknownEnvironmentError);
     expect(() => resolve(spec, "prod")).toThrow(/Defined: local, staging/);
+  });
+});
+
+describe("access: who may reach an AWS environment", () => {
+  const env = (access: string, network = "") =>
+    `name: tracking\nartifacts:\n  bucket: b-artifacts\nenvironments:\n  staging:\n    region: eu-west-1\n    account: "123456789012"\n${network}${access}`;
+
+  it("defaults to an internal load balancer that admits the new VPC's CIDR", () => {
+    const target = resolve(parseSpecOrThrow(env("", "    network:\n      cidr: 10.40.0.0/16\n")), "staging").target;
+    expect(target.kind === "aws" && target.access).toEqual({ loadBalancer: "internal", sourceCidrs: ["10.40.0.0/16"] });
+    const plain = resolve(parseSpecOrThrow(env("")), "staging").target;
+    expect(plain.kind === "aws" && plain.access.sourceCidrs).toEqual(["10.0.0.0/16"]);
+  });
+
+  it("keeps the spec's blocks and acknowledgement", () => {
+    const yaml = env(
+      "    access:\n      loadBalancer: internet-facing\n      sourceCidrs: [0.0.0.0/0]\n      openToInternet: { acknowledged: true, reason: a public demo server }\n",
+    );
+    const r = parseSpec(yaml);
+    expect(r.ok && r.warnings.map((w) => w.path)).toEqual(["environments.staging.access.openToInternet"]);
+    const target = resolve(parseSpecOrThrow(yaml), "staging").target;
+    expect(target.kind === "aws" && target.access).toEqual({
+      loadBalancer: "internet-facing",
+      sourceCidrs: ["0.0.0.0/0"],
+      openToInternet: { reason: "a public demo server" },
+    });
+  });
+
+  it("warns about nothing for a restricted or internal environment", () => {
+    for (const access of [
+      "",
+      "    access:\n      loadBalancer: internet-facing\n      sourceCidrs: [203.0.113.0/24]\n",
+    ]) {
+      const r = parseSpec(env(access));
+      expect(r.ok && r.warnings).toEqual([]);
+    }
+  });
+
+  it.each([
+    ["10.1.2.3/8", "10.0.0.0/8"],
+    ["203.0.113.0/24", "203.0.113.0/24"],
+    ["198.51.100.23/28", "198.51.100.16/28"],
+    ["0.0.0.0/0", "0.0.0.0/0"],
+    ["255.255.255.255/32", "255.255.255.255/32"],
+    ["1.2.3.4/0", "0.0.0.0/0"],
+  ])("canonicalCidr(%s) is %s", (cidr, canonical) => {
+    expect(canonicalCidr(cidr)).toBe(canonical);
+  });
+
+  it.each(["10.0.0.0", "10.0.0.0/33", "256.0.0.0/8", "office"])("canonicalCidr(%s) is not a block", (cidr) => {
+    expect(canonicalCidr(cidr)).toBeUndefined();
   });
 });
 

@@ -1,5 +1,6 @@
 import type { AwsModel } from "../aws-model.ts";
 import { LogicalId } from "../names.ts";
+import { ACCESS_LOG_PREFIX, accessLogsOn } from "./bucket.ts";
 import { getAtt, ref } from "./intrinsics.ts";
 import type { NetworkRefs } from "./network.ts";
 import { type Resources, resource, type Suppression } from "./resource.ts";
@@ -11,10 +12,13 @@ export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 const NO_ACCESS_LOGS: Suppression = {
   id: "CKV_AWS_91",
   reason:
-    "Access logs need a separate log bucket the spec does not describe; requests are logged by MLflow in CloudWatch",
+    "Internal load balancer: reachable only from inside the VPC and the blocks in access.sourceCidrs. Access logs are on for internet-facing environments",
 };
 
-/** Internet-facing ALB in the public subnets, an ip target group on the container port, and its listeners. */
+/**
+ * The ALB (internal in the private subnets, or internet-facing in the public ones, as
+ * environments.<env>.access says), an ip target group on the container port, and its listeners.
+ */
 export function toLoadBalancer(model: AwsModel, network: NetworkRefs): Resources {
   return {
     [LogicalId.loadBalancer]: toApplicationLoadBalancer(model, network),
@@ -29,25 +33,31 @@ export function listenerIds(model: AwsModel): string[] {
 }
 
 function toApplicationLoadBalancer(model: AwsModel, network: NetworkRefs) {
+  const internal = model.target.access.loadBalancer === "internal";
+  const logs = accessLogsOn(model.target);
   return resource(
     "AWS::ElasticLoadBalancingV2::LoadBalancer",
     {
       Type: "application",
-      Scheme: "internet-facing",
+      Scheme: model.target.access.loadBalancer,
       IpAddressType: "ipv4",
-      Subnets: network.publicSubnetIds,
+      Subnets: internal ? network.privateSubnetIds : network.publicSubnetIds,
       SecurityGroups: [getAtt(LogicalId.loadBalancerSecurityGroup, "GroupId")],
       LoadBalancerAttributes: [
         { Key: "routing.http.drop_invalid_header_fields.enabled", Value: "true" },
         { Key: "routing.http.desync_mitigation_mode", Value: "strictest" },
+        ...(logs
+          ? [
+              { Key: "access_logs.s3.enabled", Value: "true" },
+              { Key: "access_logs.s3.bucket", Value: ref(LogicalId.artifactBucket) },
+              { Key: "access_logs.s3.prefix", Value: ACCESS_LOG_PREFIX },
+            ]
+          : []),
       ],
       Tags: toTags(model),
     },
-    {
-      suppress: {
-        checkov: [NO_ACCESS_LOGS],
-      },
-    },
+    // The load balancer checks that it may write its logs when they are turned on: the policy first.
+    logs ? { dependsOn: [LogicalId.artifactBucketPolicy] } : { suppress: { checkov: [NO_ACCESS_LOGS] } },
   );
 }
 
@@ -95,7 +105,9 @@ function toListeners(model: AwsModel): Resources {
               {
                 id: "CKV_AWS_2",
                 reason:
-                  "The spec sets no certificateArn: plain HTTP by choice. Set environments.<env>.certificateArn to serve HTTPS",
+                  model.target.access.loadBalancer === "internal"
+                    ? "Internal load balancer without a certificateArn: plain HTTP inside the VPC and the blocks in access.sourceCidrs. Set environments.<env>.certificateArn to serve HTTPS"
+                    : "The spec sets no certificateArn and mlflow.auth is none (validation refuses basic auth over plain HTTP on an internet-facing load balancer): plain HTTP by choice. Set environments.<env>.certificateArn to serve HTTPS",
               },
               { id: "CKV_AWS_103", reason: "An HTTP listener has no TLS; see CKV_AWS_2" },
             ],

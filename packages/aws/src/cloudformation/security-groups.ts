@@ -1,3 +1,4 @@
+import { isWholeInternet } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
 import { LogicalId, stackName } from "../names.ts";
 import { getAtt } from "./intrinsics.ts";
@@ -9,7 +10,7 @@ export const HTTP_PORT = 80;
 export const HTTPS_PORT = 443;
 
 /**
- * Three chained security groups: the internet reaches the ALB, only the ALB reaches the tasks on
+ * Three chained security groups: the blocks in access.sourceCidrs reach the ALB, only the ALB reaches the tasks on
  * the container port, only the tasks reach the database on its port. Every rule is inline (no
  * standalone rules mixed in), which the chain allows because each group points only upstream.
  */
@@ -28,33 +29,39 @@ export function loadBalancerPorts(model: AwsModel): number[] {
 
 function toLoadBalancerSecurityGroup(model: AwsModel, network: NetworkRefs) {
   const https = model.target.certificateArn !== undefined;
-  const describe = (port: number) =>
-    port === HTTPS_PORT
-      ? "HTTPS from the internet"
-      : https
-        ? "HTTP from the internet (redirected to HTTPS)"
-        : "HTTP from the internet";
-  const open: Suppression = {
-    id: "CKV_AWS_260",
-    reason: https
-      ? "Internet-facing ALB: port 80 only answers with a redirect to HTTPS"
-      : "Internet-facing ALB without a certificate: the spec sets no certificateArn, so the service is plain HTTP by choice",
-  };
+  const { sourceCidrs } = model.target.access;
+  const describe = (port: number, cidr: string) =>
+    `${port === HTTPS_PORT ? "HTTPS" : https ? "HTTP (redirected to HTTPS)" : "HTTP"} from ${isWholeInternet(cidr) ? "the internet" : cidr}`;
+  // Validation admits 0.0.0.0/0 only on an internet-facing load balancer, with basic auth and
+  // HTTPS or an acknowledgement in the spec.
+  const open: Suppression[] = sourceCidrs.some(isWholeInternet)
+    ? [
+        {
+          id: "CKV_AWS_260",
+          reason: model.target.access.openToInternet
+            ? `Open to the internet as the spec acknowledges (access.openToInternet): ${model.target.access.openToInternet.reason.trim()}`
+            : "Open to the internet with MLflow's basic auth behind HTTPS; port 80 only answers with a redirect to HTTPS",
+        },
+      ]
+    : [];
   return resource(
     "AWS::EC2::SecurityGroup",
     {
-      GroupDescription: `${stackName(model)} load balancer: ${https ? "HTTPS (and HTTP redirect)" : "HTTP"} from the internet`,
+      // Stable across changes of the blocks: a new description replaces the security group.
+      GroupDescription: `${stackName(model)} load balancer: ${https ? "HTTPS (and HTTP redirect)" : "HTTP"} from access.sourceCidrs`,
       VpcId: network.vpcId,
-      SecurityGroupIngress: loadBalancerPorts(model).map((port) => ({
-        Description: describe(port),
-        IpProtocol: "tcp",
-        FromPort: port,
-        ToPort: port,
-        CidrIp: "0.0.0.0/0",
-      })),
+      SecurityGroupIngress: sourceCidrs.flatMap((cidr) =>
+        loadBalancerPorts(model).map((port) => ({
+          Description: describe(port, cidr),
+          IpProtocol: "tcp",
+          FromPort: port,
+          ToPort: port,
+          CidrIp: cidr,
+        })),
+      ),
       Tags: toNamedTags(model, `${stackName(model)}-alb`),
     },
-    { suppress: { checkov: [open] } },
+    open.length ? { suppress: { checkov: open } } : {},
   );
 }
 

@@ -25,8 +25,11 @@ export const SMOKE_EXPERIMENT = "mlflow-dev-smoke-test";
 
 export interface SmokeResult {
   url: string;
-  experimentId: string;
-  runId: string;
+  /** Absent when the round trip was skipped (see skipped). */
+  experimentId?: string;
+  runId?: string;
+  /** Why the tracking and artifact round trip did not run: only /health was checked. */
+  skipped?: string;
   /** The artifact as the proxy serves it, relative to /api/2.0/mlflow-artifacts/artifacts/. */
   artifactPath?: string;
   /** The object the artifact became in the bucket: s3://bucket/prefix/<experiment>/<run>/artifacts/<file>. */
@@ -73,10 +76,30 @@ export async function waitForHealth(
   }
 }
 
+/**
+ * Whether basic-auth credentials may be sent to a target: over TLS to the address dialled, or over
+ * plain HTTP to this machine only (the emulator on loopback). Never in clear text across a network.
+ */
+export function credentialsMayTravel(target: HttpTarget): boolean {
+  const dial = new URL(target.via ?? target.url);
+  if (dial.protocol === "https:") return true;
+  const host = dial.hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export async function smokeTest(target: HttpTarget, model: AwsModel, options: SmokeOptions): Promise<SmokeResult> {
   const { report } = options;
   await waitForHealth(target, model, options);
   report.info(`GET ${model.mlflow.healthPath}: 200`);
+  if (options.auth && !credentialsMayTravel(target)) {
+    // Only an internal load balancer serves basic auth over plain HTTP (validation): the admin
+    // password stays off the network, and the round trip, which needs it, is not run.
+    const skipped = `it would send the admin password over plain HTTP to ${new URL(target.via ?? target.url).host}`;
+    report.info(
+      `tracking and artifact round trip: skipped: ${skipped}. Set environments.${model.environment}.domain and certificateArn (HTTPS) for promote to run it`,
+    );
+    return { url: target.url, skipped };
+  }
   // A load balancer answers 502-504 while a target restarts a worker: those, dropped connections
   // and timeouts are retried, for every call of the round trip (its writes are its own).
   const retry: RetryPolicy = {

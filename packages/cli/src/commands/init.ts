@@ -40,6 +40,11 @@ environments:
   #   cpu: 512
   #   memory: 1024
   #   bucket: ${name}-staging-artifacts-123456789012
+  #   # Who may reach it. internal: from inside the VPC and networks routed into it (a VPN) only.
+  #   # internet-facing: only from sourceCidrs; an endpoint open to everyone (0.0.0.0/0) needs
+  #   # mlflow.auth: basic with domain and certificateArn (HTTPS).
+  #   access:
+  #     loadBalancer: internal
 `;
 }
 
