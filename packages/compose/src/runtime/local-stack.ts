@@ -5,7 +5,13 @@ import type { LocalModel, LocalTarget } from "@mlflow-dev/spec";
 import { writeLocalFiles } from "../local-files.ts";
 import { SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
 import { type ComposeClient, ComposeCommandError, DockerComposeCli } from "./compose-cli.ts";
-import type { ContainerClient, ServiceState } from "./docker-engine.ts";
+import {
+  type ContainerClient,
+  DockerUnreachableError,
+  dockerUnreachableHint,
+  localDockerEndpoint,
+  type ServiceState,
+} from "./docker-engine.ts";
 import { portIsFree } from "./ports.ts";
 import {
   backupName,
@@ -134,9 +140,10 @@ export async function assertDockerReachable(docker: ContainerClient, compose: Co
   try {
     await docker.ping();
   } catch (e) {
+    if (e instanceof DockerUnreachableError) throw new LocalStackError(e.message, `${e.hint} Nothing was changed.`);
     throw new LocalStackError(
       `cannot reach the Docker engine: ${(e as Error).message}`,
-      "Start Docker (for example `dockerd &` or `systemctl start docker`). Nothing was started.",
+      `${dockerUnreachableHint(localDockerEndpoint(), process.platform, (e as Error).message)} Nothing was changed.`,
     );
   }
   try {
@@ -231,15 +238,19 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
       progress("start-up failed: removing the containers it created (data volumes are kept)");
       await compose.down({ volumes: false }).catch(() => undefined);
     }
-    const detail = e instanceof ComposeCommandError ? lastLines(e.output, 15) : (e as Error).message;
+    // Compose's own words when compose failed (a port taken, an image missing): often the cause.
+    const composeSaid =
+      e instanceof ComposeCommandError ? `\n  docker compose said:\n${indent(lastLines(e.output, 15))}` : "";
+    // Only services with a container have logs to read; the network holder's are empty.
+    const readable = failed.filter((name) => name !== SERVICE.network && services.some((s) => s.service === name));
     throw new LocalStackError(
       failed.length
-        ? `the local stack did not become healthy (failing: ${failed.join(", ")}):\n${logs.join("\n")}`
-        : `the local stack did not become healthy:\n${detail}`,
-      failed.length
-        ? `See \`mlflow-dev logs ${failed[0]}\`; fix the cause and run \`mlflow-dev up\` again.`
-        : "Run `mlflow-dev doctor`, fix what it reports, and run `mlflow-dev up` again.",
-      failed,
+        ? `the local stack did not become healthy (failing: ${failed.join(", ")}):\n${logs.join("\n")}${composeSaid}`
+        : `the local stack did not become healthy:${composeSaid || `\n${(e as Error).message}`}`,
+      readable.length
+        ? `See \`mlflow-dev logs ${readable[0]}\`; fix the cause and run \`mlflow-dev up\` again.`
+        : "Fix what docker compose reports above (or run `mlflow-dev doctor`), then run `mlflow-dev up` again.",
+      readable,
     );
   }
   progress(`healthy after ${((Date.now() - started) / 1000).toFixed(1)}s`);
