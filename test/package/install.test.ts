@@ -128,6 +128,30 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
     );
   });
 
+  it("status, logs and up without a Docker engine: exit 1 with a fix, never an internal error", () => {
+    const env = { DOCKER_HOST: "unix:///nonexistent/mlflow-dev-package-test.sock", DOCKER_CONTEXT: "" };
+    for (const args of [["status"], ["logs"], ["logs", "-f", "mlflow"], ["up"]]) {
+      const r = npx(node, args, project, { env });
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toContain("cannot reach the Docker engine at unix:///nonexistent/mlflow-dev-package-test.sock");
+      expect(r.stderr).toContain("docker context use <name>");
+      expect(r.stderr).not.toContain("internal error");
+    }
+  });
+
+  it(".mlflow-dev/ (the .env of passwords) is ignored by git in a fresh repository", () => {
+    expect(spawnSync("git", ["init", "-q"], { cwd: project }).status).toBe(0);
+    const r = npx(node, ["render", "--env", "local", "--out", ".mlflow-dev"], project);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(project, ".mlflow-dev/.env"))).toBe(true);
+    expect(spawnSync("git", ["check-ignore", "-q", ".mlflow-dev/.env"], { cwd: project }).status).toBe(0);
+    const added = spawnSync("git", ["status", "--porcelain", "--untracked-files=all"], {
+      cwd: project,
+      encoding: "utf8",
+    });
+    expect(added.stdout).not.toContain(".mlflow-dev");
+  });
+
   it("schema prints the JSON Schema the package ships as mlflow-dev/schema.json", () => {
     const r = npx(node, ["schema"], project);
     expect(r.code, r.stderr).toBe(0);

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -102,5 +102,28 @@ describe("logs: compose habits and bad input", () => {
     expect(top.stdout).toContain("logs [service] [--follow] [--tail <n>]");
     expect(top.stdout).not.toContain("[-f]");
     expect(cli(["logs", "--help"], project()).stdout).toContain("mlflow-dev logs -f mlflow");
+  });
+});
+
+describe(".mlflow-dev/ stays out of git", () => {
+  it("render --out .mlflow-dev writes .gitignore (*) first: in a fresh git repository, only the spec is to add", () => {
+    const dir = project();
+    expect(spawnSync("git", ["init", "-q"], { cwd: dir }).status).toBe(0);
+    const r = cli(["render", "--env", "local", "--out", ".mlflow-dev"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, ".mlflow-dev/.gitignore"), "utf8")).toMatch(/^\*$/m);
+    expect(spawnSync("git", ["check-ignore", "-q", ".mlflow-dev/.env"], { cwd: dir }).status).toBe(0);
+    const status = spawnSync("git", ["status", "--porcelain", "--untracked-files=all"], { cwd: dir, encoding: "utf8" });
+    expect(status.stdout).toBe("?? mlflow-dev.yaml\n");
+  });
+
+  it("a user's own .gitignore there is kept; --out elsewhere writes none", () => {
+    const dir = project();
+    mkdirSync(join(dir, ".mlflow-dev"));
+    writeFileSync(join(dir, ".mlflow-dev/.gitignore"), ".env\n");
+    expect(cli(["render", "--env", "local", "--out", ".mlflow-dev"], dir).code).toBe(0);
+    expect(readFileSync(join(dir, ".mlflow-dev/.gitignore"), "utf8")).toBe(".env\n");
+    expect(cli(["render", "--env", "local", "--out", "deploy"], dir).code).toBe(0);
+    expect(existsSync(join(dir, "deploy/.gitignore"))).toBe(false);
   });
 });

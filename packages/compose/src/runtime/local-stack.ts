@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { healthCheck, MlflowClient, NotReadyError, waitUntilReady } from "@mlflow-dev/mlflow-client";
 import type { LocalModel, LocalTarget } from "@mlflow-dev/spec";
-import { writeLocalFiles } from "../local-files.ts";
+import { ensureStateDir, writeLocalFiles } from "../local-files.ts";
 import { SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
 import { type ComposeClient, ComposeCommandError, DockerComposeCli } from "./compose-cli.ts";
 import {
@@ -210,6 +210,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   const change = versionChange(readServedVersion(ctx.stateDir), model);
   if (change.kind === "downgrade") throw downgradeRefused(change, ctx.stateDir);
 
+  ensureStateDir(ctx.stateDir);
   const written = writeLocalFiles(ctx.stateDir, model, { specDir: specDirFromState });
   if (written.secretsAdded.length > 0)
     progress(`generated ${written.secretsAdded.length} secret(s) into ${paths.envFile}`);
