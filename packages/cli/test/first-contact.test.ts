@@ -127,3 +127,36 @@ describe(".mlflow-dev/ stays out of git", () => {
     expect(existsSync(join(dir, "deploy/.gitignore"))).toBe(false);
   });
 });
+
+describe("did you mean, and option errors in the tool's own words (exit 2)", () => {
+  const dir = project();
+  it.each([
+    [["deploy"], 'unknown command "deploy". Did you mean "promote"?'],
+    [["ps"], 'unknown command "ps". Did you mean "status"?'],
+    [["start"], 'Did you mean "up"?'],
+    [["stop"], 'Did you mean "down"?'],
+    [["statsu"], 'Did you mean "status"?'],
+    [
+      ["render", "--env", "stagin"],
+      /environment "stagin" is not defined in the spec\. Defined: local, staging\nDid you mean --env staging\?/,
+    ],
+    [["plan", "--env", "prod"], 'environment "prod" is not defined'],
+    [["status", "--bogus"], /^error: status: unknown flag --bogus\n/],
+    [["render", "--envv", "staging"], "render: unknown flag --envv; did you mean --env?"],
+    [["render", "--env"], "render: --env needs a value"],
+    [["validate", "--json=yes"], "validate: --json is a switch and takes no value"],
+  ])("%j", (args, message) => {
+    const r = cli(args, dir);
+    expectNoBug(r);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toContain("To specify a positional argument");
+    expect(r.stderr).not.toMatch(/Unknown option|argument missing|does not take an argument/);
+  });
+
+  it("an environment name nothing like a defined one gets the list, not a guess", () => {
+    const r = cli(["plan", "--env", "prod"], dir);
+    expect(r.stderr).toContain("Pass --env with one of the names under environments:.");
+    expect(r.stderr).not.toContain("Did you mean");
+  });
+});
