@@ -287,7 +287,7 @@ export async function checkPorts(t: LocalTarget, ownRunning: ServiceState[]): Pr
   const ours = new Set(ownRunning.flatMap((s) => s.ports.map((p) => Number(p.split(":")[1]?.split("->")[0]))));
   const taken: string[] = [];
   for (const [key, port] of Object.entries(t.ports) as Array<[keyof LocalTarget["ports"], number]>) {
-    if (ours.has(port)) continue;
+    if (port === undefined || ours.has(port)) continue;
     if (!(await portIsFree(t.bindAddress, port)))
       taken.push(`${t.bindAddress}:${port} (environments.local.ports.${PORT_KEYS[key]})`);
   }
