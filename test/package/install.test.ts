@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toAwsModel, toTemplateYaml } from "../../packages/aws/src/index.ts";
+import { NODE_22 } from "../../packages/cli/scripts/manifest.ts";
 import { toComposeYaml } from "../../packages/compose/src/index.ts";
 import { MLFLOW_DEV_VERSION, parseSpecOrThrow, resolve } from "../../packages/spec/src/index.ts";
 import { installedProject, nodeRuntimes, npx, packCli, ROOT, userEnv } from "../support/package.ts";
@@ -27,10 +28,10 @@ describe("the tarball", () => {
       .filter(Boolean)
       .map((f) => f.replace(/^package\//, ""));
     expect(files).toEqual(expect.arrayContaining(["package.json", "bin/mlflow-dev.js", "index.js", "index.d.ts"]));
-    expect(files).toEqual(expect.arrayContaining(["schema.json", "README.md", "CHANGELOG.md"]));
+    expect(files).toEqual(expect.arrayContaining(["schema.json", "README.md", "CHANGELOG.md", "LICENSE"]));
     const unexpected = files.filter(
       (f) =>
-        !/^(package\.json|README\.md|CHANGELOG\.md|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js)$/.test(
+        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js)$/.test(
           f,
         ),
     );
@@ -57,6 +58,8 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
     expect(manifest.version).toBe(MLFLOW_DEV_VERSION);
     const major = node.version.replace(/^v(\d+)\..*$/, "$1");
     expect(manifest.engines.node).toMatch(new RegExp(`\\^${major}\\.`));
+    expect(manifest.license).toBe("MIT");
+    expect(readFileSync(join(project, "node_modules/mlflow-dev/LICENSE"), "utf8")).toMatch(/^MIT License/);
     expect(JSON.parse(readFileSync(join(project, "package.json"), "utf8")).devDependencies).toHaveProperty(
       "mlflow-dev",
     );
@@ -242,7 +245,7 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
   });
 });
 
-it("runs on the repository's pinned Node (and on the machine's own, when it has another)", () => {
+it("runs on both supported Node lines: the repository's pinned 24 and 22", () => {
   const pinned = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).devDependencies.node;
-  expect(runtimes.map((n) => n.version)).toContain(`v${pinned}`);
+  expect(runtimes.map((n) => n.version)).toEqual([`v${pinned}`, `v${NODE_22}`]);
 });
