@@ -160,3 +160,39 @@ describe("did you mean, and option errors in the tool's own words (exit 2)", () 
     expect(r.stderr).not.toContain("Did you mean");
   });
 });
+
+describe("what an ML engineer needs after up and promote", () => {
+  it("the export lines: the tracking URI, and with basic auth the user and a command that reads the password", async () => {
+    const { trackingExports, shellQuote } = await import("../src/tracking.ts");
+    expect(trackingExports("http://127.0.0.1:5050")).toBe("  export MLFLOW_TRACKING_URI=http://127.0.0.1:5050\n");
+    const local = trackingExports("http://127.0.0.1:5050", {
+      user: "admin",
+      passwordIn: ".mlflow-dev/.env",
+      readCommand: `sed -n 's/^MLFLOW_DEV_AUTH_ADMIN_PASSWORD=//p' ${shellQuote(".mlflow-dev/.env")}`,
+    });
+    expect(local).toBe(
+      [
+        "  export MLFLOW_TRACKING_URI=http://127.0.0.1:5050",
+        "  export MLFLOW_TRACKING_USERNAME=admin",
+        `  export MLFLOW_TRACKING_PASSWORD="$(sed -n 's/^MLFLOW_DEV_AUTH_ADMIN_PASSWORD=//p' .mlflow-dev/.env)"`,
+        "",
+      ].join("\n"),
+    );
+    expect(shellQuote("my project/.mlflow-dev/.env")).toBe("'my project/.mlflow-dev/.env'");
+    expect(shellQuote("it's")).toBe("'it'\\''s'");
+  });
+
+  it("the local read command gives the password from a generated .env", () => {
+    const dir = project();
+    writeFileSync(join(dir, "mlflow-dev.yaml"), basicText.replace("auth: none", "auth: basic"));
+    expect(cli(["render", "--env", "local", "--out", ".mlflow-dev"], dir).code).toBe(0);
+    const env = readFileSync(join(dir, ".mlflow-dev/.env"), "utf8");
+    const password = /^MLFLOW_DEV_AUTH_ADMIN_PASSWORD=(.+)$/m.exec(env)?.[1];
+    expect(password).toBeTruthy();
+    const r = spawnSync("sh", ["-c", "sed -n 's/^MLFLOW_DEV_AUTH_ADMIN_PASSWORD=//p' .mlflow-dev/.env"], {
+      cwd: dir,
+      encoding: "utf8",
+    });
+    expect(r.stdout).toBe(`${password}\n`);
+  });
+});
