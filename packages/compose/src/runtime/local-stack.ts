@@ -201,8 +201,8 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   // A data volume initialised with passwords from a .env that is gone can never be opened again.
   if (!existsSync(paths.envFile) && (await docker.volumeExists(`${project}_${VOLUME.postgres}`)))
     throw new LocalStackError(
-      `the data volume ${project}_${VOLUME.postgres} exists but ${paths.envFile} (its passwords) is gone`,
-      `Restore that .env file, or delete the old data with \`mlflow-dev down --volumes --yes\` and run \`mlflow-dev up\` again. Nothing was started.`,
+      `the data volume ${project}_${VOLUME.postgres} exists, but this checkout has no ${paths.envFile} (the passwords it was created with)`,
+      `Another checkout or worktree of this project (spec name "${model.name}") may own it: use the stack from there, or give this checkout a name of its own (\`name:\` in the spec). If this checkout's .env was deleted, restore it. Only when that data is not needed by any checkout, delete it with \`mlflow-dev down --volumes --yes\`. Nothing was started.`,
     );
 
   await checkPorts(t, running);
