@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toAwsModel, toTemplateYaml } from "../../packages/aws/src/index.ts";
+import { NODE_22 } from "../../packages/cli/scripts/manifest.ts";
 import { toComposeYaml } from "../../packages/compose/src/index.ts";
 import { MLFLOW_DEV_VERSION, parseSpecOrThrow, resolve } from "../../packages/spec/src/index.ts";
 import { installedProject, nodeRuntimes, npx, packCli, ROOT, userEnv } from "../support/package.ts";
@@ -27,10 +28,10 @@ describe("the tarball", () => {
       .filter(Boolean)
       .map((f) => f.replace(/^package\//, ""));
     expect(files).toEqual(expect.arrayContaining(["package.json", "bin/mlflow-dev.js", "index.js", "index.d.ts"]));
-    expect(files).toEqual(expect.arrayContaining(["schema.json", "README.md", "CHANGELOG.md"]));
+    expect(files).toEqual(expect.arrayContaining(["schema.json", "README.md", "CHANGELOG.md", "LICENSE"]));
     const unexpected = files.filter(
       (f) =>
-        !/^(package\.json|README\.md|CHANGELOG\.md|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js)$/.test(
+        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js)$/.test(
           f,
         ),
     );
@@ -57,6 +58,8 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
     expect(manifest.version).toBe(MLFLOW_DEV_VERSION);
     const major = node.version.replace(/^v(\d+)\..*$/, "$1");
     expect(manifest.engines.node).toMatch(new RegExp(`\\^${major}\\.`));
+    expect(manifest.license).toBe("MIT");
+    expect(readFileSync(join(project, "node_modules/mlflow-dev/LICENSE"), "utf8")).toMatch(/^MIT License/);
     expect(JSON.parse(readFileSync(join(project, "package.json"), "utf8")).devDependencies).toHaveProperty(
       "mlflow-dev",
     );
@@ -126,6 +129,30 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
     expect(JSON.parse(readFileSync(join(project, "infra/task-definition.json"), "utf8")).family).toBe(
       "mlflow-dev-churn-model-staging-mlflow",
     );
+  });
+
+  it("status, logs and up without a Docker engine: exit 1 with a fix, never an internal error", () => {
+    const env = { DOCKER_HOST: "unix:///nonexistent/mlflow-dev-package-test.sock", DOCKER_CONTEXT: "" };
+    for (const args of [["status"], ["logs"], ["logs", "-f", "mlflow"], ["up"]]) {
+      const r = npx(node, args, project, { env });
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toContain("cannot reach the Docker engine at unix:///nonexistent/mlflow-dev-package-test.sock");
+      expect(r.stderr).toContain("docker context use <name>");
+      expect(r.stderr).not.toContain("internal error");
+    }
+  });
+
+  it(".mlflow-dev/ (the .env of passwords) is ignored by git in a fresh repository", () => {
+    expect(spawnSync("git", ["init", "-q"], { cwd: project }).status).toBe(0);
+    const r = npx(node, ["render", "--env", "local", "--out", ".mlflow-dev"], project);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(project, ".mlflow-dev/.env"))).toBe(true);
+    expect(spawnSync("git", ["check-ignore", "-q", ".mlflow-dev/.env"], { cwd: project }).status).toBe(0);
+    const added = spawnSync("git", ["status", "--porcelain", "--untracked-files=all"], {
+      cwd: project,
+      encoding: "utf8",
+    });
+    expect(added.stdout).not.toContain(".mlflow-dev");
   });
 
   it("schema prints the JSON Schema the package ships as mlflow-dev/schema.json", () => {
@@ -218,7 +245,7 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
   });
 });
 
-it("runs on the repository's pinned Node (and on the machine's own, when it has another)", () => {
+it("runs on both supported Node lines: the repository's pinned 24 and 22", () => {
   const pinned = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).devDependencies.node;
-  expect(runtimes.map((n) => n.version)).toContain(`v${pinned}`);
+  expect(runtimes.map((n) => n.version)).toEqual([`v${pinned}`, `v${NODE_22}`]);
 });

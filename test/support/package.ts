@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NODE_22 } from "../../packages/cli/scripts/manifest.ts";
 import { MLFLOW_DEV_VERSION } from "../../packages/spec/src/index.ts";
 
 /**
@@ -29,16 +30,12 @@ export interface NodeRuntime {
 }
 
 /**
- * The Nodes the package is tested on: the repository's pinned Node (the `node` devDependency) and the
- * machine's own `node` (the first on PATH outside any node_modules), each once.
+ * The Nodes the package is tested on, one per supported line: the repository's pinned Node (the
+ * `node` devDependency) and NODE_22, installed from the npm registry as the `node` package into a
+ * directory of the system's temporary directory (kept for the next run), each once.
  */
 export function nodeRuntimes(): NodeRuntime[] {
-  const candidates = [join(ROOT, "node_modules/node/bin/node")];
-  for (const dir of (process.env.PATH ?? "").split(delimiter))
-    if (dir && !dir.includes("node_modules") && existsSync(join(dir, "node"))) {
-      candidates.push(join(dir, "node"));
-      break;
-    }
+  const candidates = [join(ROOT, "node_modules/node/bin/node"), node22()];
   const seen = new Map<string, NodeRuntime>();
   for (const c of candidates) {
     if (!existsSync(c)) continue;
@@ -47,6 +44,22 @@ export function nodeRuntimes(): NodeRuntime[] {
     if (version && !seen.has(version)) seen.set(version, { bin, version });
   }
   return [...seen.values()];
+}
+
+/** NODE_22's binary, installed with npm once (undefined when the registry cannot be reached). */
+function node22(): string {
+  const dir = join(tmpdir(), `mlflow-dev-node-${NODE_22}`);
+  const bin = join(dir, "node_modules/.bin/node");
+  if (existsSync(bin)) return bin;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "node-22", private: true })}\n`);
+  const r = spawnSync("npm", ["install", "--no-audit", "--no-fund", `node@${NODE_22}`], {
+    cwd: dir,
+    encoding: "utf8",
+    timeout: 600_000,
+  });
+  if (r.status !== 0) throw new Error(`npm install node@${NODE_22} failed:\n${r.stdout}${r.stderr}`);
+  return bin;
 }
 
 /** PATH for a user's shell on `node`: its directory first, and nothing from this repository's node_modules. */

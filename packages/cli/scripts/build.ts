@@ -69,6 +69,7 @@ writeFileSync(join(out, "index.d.ts"), bundledDeclarations());
 copyFileSync(join(root, "packages/spec/schema.json"), join(out, "schema.json"));
 copyFileSync(join(root, "README.md"), join(out, "README.md"));
 copyFileSync(join(root, "CHANGELOG.md"), join(out, "CHANGELOG.md"));
+copyFileSync(join(root, "LICENSE"), join(out, "LICENSE"));
 writeFileSync(join(out, "package.json"), `${JSON.stringify(publishManifest(root, [...imported]), null, 2)}\n`);
 console.log(`built ${out} (dependencies: ${[...imported].sort().join(", ")})`);
 

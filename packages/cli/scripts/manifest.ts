@@ -3,10 +3,14 @@ import { join } from "node:path";
 import { MLFLOW_DEV_VERSION, PINS } from "@mlflow-dev/spec";
 
 /**
- * The Node versions the built package is tested on (test/package): the oldest supported and the
- * repository's own (pins.json "node").
+ * The Node versions the package supports, both LTS lines: 22 from 22.12 (require of ES modules
+ * without a flag) and 24. test/package installs and runs it on NODE_22 and the repository's own
+ * Node (pins.json "node").
  */
-export const NODE_ENGINES = `^20.20.0 || ^${PINS.node}`;
+export const NODE_ENGINES = `^22.12.0 || ^${PINS.node.split(".")[0]}.0.0`;
+
+/** The Node 22 the package tier tests on, installed from the npm registry as the `node` package. */
+export const NODE_22 = "22.23.3";
 
 /**
  * The package.json of the published `mlflow-dev` package. `dependencies` are the npm packages the
@@ -33,6 +37,7 @@ export function publishManifest(root: string, imported: readonly string[]) {
       return [name, range];
     }),
   );
+  const meta = rootManifest(root);
   return {
     name: "mlflow-dev",
     version: MLFLOW_DEV_VERSION,
@@ -47,8 +52,19 @@ export function publishManifest(root: string, imported: readonly string[]) {
       "./package.json": "./package.json",
     },
     types: "./index.d.ts",
-    files: ["bin", "chunks", "index.js", "index.d.ts", "schema.json", "CHANGELOG.md"],
+    files: ["bin", "chunks", "index.js", "index.d.ts", "schema.json", "CHANGELOG.md", "LICENSE"],
     engines: { node: NODE_ENGINES },
+    license: meta.license,
+    ...(meta.repository ? { repository: meta.repository } : {}),
+    ...(meta.bugs ? { bugs: meta.bugs } : {}),
+    ...(meta.homepage ? { homepage: meta.homepage } : {}),
     dependencies,
   };
+}
+
+/** Where the license and the project's addresses are kept: the repository's root package.json. */
+function rootManifest(root: string): { license: string; repository?: unknown; bugs?: unknown; homepage?: string } {
+  const m = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { license?: string };
+  if (!m.license) throw new Error("the root package.json has no license: the published package needs one");
+  return m as { license: string };
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { nearest } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
 import { findSpec, SPEC_FILE } from "./spec-file.ts";
 
@@ -31,10 +32,7 @@ export function parseCommandArgs(
     try {
       return parseArgs({ args: argv, options: all, allowPositionals: true, strict: true, tokens: true });
     } catch (e) {
-      throw new UserError(`${command}: ${(e as Error).message}`, {
-        exitCode: EXIT.invalidInput,
-        hint: `Run \`mlflow-dev ${command} --help\` for its flags.`,
-      });
+      throw optionError(command, argv, all, e as Error & { code?: string });
     }
   })();
   const seen = new Map<string, number>();
@@ -71,4 +69,45 @@ export function requireString(values: Record<string, unknown>, name: string, com
       hint: `Example: mlflow-dev ${command} --${name} <value>`,
     });
   return v;
+}
+
+/** node:util's parse errors, in this tool's words: the flag, what is wrong, the nearest flag it knows. */
+export function optionError(
+  command: string,
+  argv: readonly string[],
+  options: OptionSpec,
+  e: Error & { code?: string },
+): UserError {
+  const usage = `Run \`mlflow-dev ${command} --help\` for its flags.`;
+  const flags = Object.keys(options).map((n) => `--${n}`);
+  const named = (/'(-{1,2}[^'\s,]+)/.exec(e.message) ?? [])[1];
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && named !== undefined) {
+    const bare = named.split("=")[0]!;
+    const guess = bare.startsWith("--") ? nearest(bare, flags) : undefined;
+    return new UserError(`${command}: unknown flag ${bare}${guess ? `; did you mean ${guess}?` : ""}`, {
+      exitCode: EXIT.invalidInput,
+      hint: usage,
+    });
+  }
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    const name = Object.keys(options).find(
+      (n) => e.message.includes(`--${n} `) || e.message.includes(`--${n}'`) || e.message.includes(`--${n}=`),
+    );
+    const spec = name === undefined ? undefined : options[name];
+    if (name !== undefined && spec?.type === "string")
+      return new UserError(`${command}: --${name} needs a value`, {
+        exitCode: EXIT.invalidInput,
+        hint: `Example: mlflow-dev ${command} --${name} <value>. ${usage}`,
+      });
+    if (name !== undefined)
+      return new UserError(`${command}: --${name} is a switch and takes no value`, {
+        exitCode: EXIT.invalidInput,
+        hint: `Give --${name} alone. ${usage}`,
+      });
+  }
+  const text = e.message.split(". To specify")[0]!.replace(/^Option /, "flag ");
+  return new UserError(`${command}: ${text} (arguments: ${argv.join(" ")})`, {
+    exitCode: EXIT.invalidInput,
+    hint: usage,
+  });
 }

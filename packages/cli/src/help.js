@@ -14,7 +14,8 @@ Local stack (Docker):
   up                        Start MLflow + PostgreSQL + MinIO and wait until healthy
   down [--volumes --yes]    Stop the stack (data kept unless --volumes)
   status                    State and health of each service
-  logs [service] [-f]       Service logs
+  logs [service] [--follow] [--tail <n>]
+                            Service logs (mlflow, postgres, minio, migrate, network)
   backup [--out <dir>]      Database dump + artifact objects + manifest with digests
   restore <dir> [--force]   Verify a backup and load it into the running stack
   doctor                    Check Docker, Compose, ports, disk, images, AWS, emulator
@@ -92,7 +93,12 @@ which needs --yes (or a confirmation at a terminal).
 
 State and health of each service of the local stack.
 `,
-  logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>] [-f <path>]
+  logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>|all] [-f <path>]
+
+The logs of one service of the local stack (mlflow, postgres, minio, migrate, network), or of all.
+--follow (-F) keeps streaming; --tail <n> starts with the last n lines.
+As with docker compose, \`-f\` alone, before another flag or before a service name means --follow
+(\`mlflow-dev logs -f mlflow\`); \`-f <path>\` with a file path names the spec, as in every command.
 `,
   backup: `Usage: mlflow-dev backup [--out <dir>] [-f <path>] [--json]
        mlflow-dev backup --env <aws env> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]

@@ -8,6 +8,7 @@ import {
   ImageRefSchema,
   type LocalModel,
   MAX_SPEC_BYTES,
+  nearest,
   type ParseResult,
   parseSpec,
   resolve,
@@ -175,11 +176,13 @@ function withEnvironmentError<T>(loaded: LoadedSpec, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof UnknownEnvironmentError)
+    if (e instanceof UnknownEnvironmentError) {
+      const guess = nearest(e.environment, e.available);
       throw new UserError(`${loaded.shown}: ${e.message}`, {
         exitCode: EXIT.invalidInput,
-        hint: "Pass --env with one of the names under environments:.",
+        hint: guess ? `Did you mean --env ${guess}?` : "Pass --env with one of the names under environments:.",
       });
+    }
     throw e;
   }
 }

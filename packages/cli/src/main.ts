@@ -73,6 +73,19 @@ export function reportError(e: unknown, known: typeof import("./known-errors.ts"
     process.stderr.write(`${e.message}\n`);
     return EXIT.invalidInput;
   }
+  if (e instanceof known.DockerUnreachableError || e instanceof known.DockerContextError) {
+    process.stderr.write(`error: ${e.message}\n${e.hint}\n`);
+    return EXIT.failed;
+  }
+  // A Docker connection that fails after the first answer (the engine stopped mid-command): the
+  // machine's problem, not ours.
+  if (known.isConnectionError(e) && /docker|\.sock|pipe/i.test((e as Error).message)) {
+    const message = (e as Error).message;
+    process.stderr.write(
+      `error: lost the Docker engine: ${message}\n${known.dockerUnreachableHint(known.localDockerEndpoint(), process.platform, message)}\n`,
+    );
+    return EXIT.failed;
+  }
   const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
   process.stderr.write(`internal error (a bug in mlflow-dev, please report it):\n${detail}\n`);
   return EXIT.internal;

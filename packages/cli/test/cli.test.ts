@@ -76,7 +76,7 @@ describe("mlflow-dev CLI", () => {
   it("rejects an unknown flag with exit 2", () => {
     const r = cli(["validate", "--bogus"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/Unknown option '--bogus'/);
+    expect(r.stderr).toMatch(/^error: validate: unknown flag --bogus\n/);
   });
 
   it("validate: a valid spec exits 0", () => {

@@ -34,3 +34,18 @@ export function writeLocalFiles(dir: string, model: LocalModel, options: Compose
   chmodSync(envPath, 0o600);
   return { composePath, envPath, composeChanged: before !== compose, secretsAdded: added };
 }
+
+/** What `.mlflow-dev/.gitignore` holds: everything there stays out of git. */
+export const STATE_DIR_GITIGNORE =
+  "# Written by mlflow-dev. This directory holds generated passwords (.env), the rendered\n# compose file and database backups: none of it belongs in git.\n*\n";
+
+/**
+ * Creates the local stack's state directory (.mlflow-dev beside the spec) with a .gitignore of
+ * `*` in it before anything else is written there, so one `git add -A` never commits the .env of
+ * passwords or a backup. An existing .gitignore is left as the user made it.
+ */
+export function ensureStateDir(dir: string): void {
+  ensureDirectory(dir);
+  const path = join(dir, ".gitignore");
+  if (readOwnFile(path) === undefined) writeFilesAtomically([{ path, text: STATE_DIR_GITIGNORE }]);
+}

@@ -6,6 +6,7 @@ import {
   type LocalTarget,
   localAllowedHosts,
   s3Endpoint as localS3Endpoint,
+  MINIO_CONSOLE_PORT,
   MINIO_SERVER_ACCESS_KEY,
   MLFLOW_DEV_VERSION,
   RUNTIME_BINDINGS,
@@ -48,6 +49,15 @@ function required(variable: string): string {
 
 function sortedRecord(entries: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(entries).sort(([a], [b]) => compareCodeUnits(a, b)));
+}
+
+/**
+ * Where MinIO's console listens in the namespace it shares with the server: its published port, or
+ * when unpublished MINIO_CONSOLE_PORT (the next one when the S3 API has that number).
+ */
+export function minioConsoleListenPort(t: LocalTarget): number {
+  if (t.ports.minioConsole !== undefined) return t.ports.minioConsole;
+  return t.ports.minio === MINIO_CONSOLE_PORT ? MINIO_CONSOLE_PORT + 1 : MINIO_CONSOLE_PORT;
 }
 
 function publish(target: LocalTarget, hostPort: number, containerPort: number): string {
@@ -196,7 +206,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     ports: [
       publish(t, t.ports.mlflow, model.mlflow.port),
       publish(t, t.ports.minio, t.ports.minio),
-      publish(t, t.ports.minioConsole, t.ports.minioConsole),
+      ...(t.ports.minioConsole !== undefined ? [publish(t, t.ports.minioConsole, t.ports.minioConsole)] : []),
     ],
     restart: "unless-stopped",
   };
@@ -210,7 +220,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
       PGDATA: "/var/lib/postgresql/data",
     }),
     healthcheck: healthcheck(["pg_isready", "-U", db.user, "-d", db.name, "-h", "127.0.0.1"], 1, 5, 60, 10),
-    ports: [publish(t, t.ports.postgres, db.port)],
+    ...(t.ports.postgres !== undefined ? { ports: [publish(t, t.ports.postgres, db.port)] } : {}),
     volumes: [`${VOLUME.postgres}:/var/lib/postgresql/data`],
     restart: "unless-stopped",
   };
@@ -223,7 +233,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
       MINIO_ROOT_PASSWORD: required(LOCAL_SECRET_VARS["minio-root-password"]),
       MLFLOW_DEV_BUCKET: model.artifacts.bucket,
       MLFLOW_DEV_MINIO_ADDRESS: `:${t.ports.minio}`,
-      MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: `:${t.ports.minioConsole}`,
+      MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: `:${minioConsoleListenPort(t)}`,
       MLFLOW_DEV_PREFIX: model.artifacts.prefix,
       MLFLOW_DEV_S3_ENDPOINT: s3Endpoint(model),
       MLFLOW_DEV_SERVER_ACCESS_KEY: MINIO_SERVER_ACCESS_KEY,

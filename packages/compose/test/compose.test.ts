@@ -68,7 +68,7 @@ describe("compose semantics", () => {
       expect(file.services.minio?.environment).toMatchObject({
         MLFLOW_DEV_S3_ENDPOINT: endpoint,
         MLFLOW_DEV_MINIO_ADDRESS: `:${t?.ports.minio}`,
-        MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: `:${t?.ports.minioConsole}`,
+        MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: ":9001",
       });
     });
 
@@ -238,5 +238,39 @@ describe.runIf(composeAvailable)("docker compose config", () => {
     });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("is not set: run mlflow-dev up");
+  });
+});
+
+describe("published ports", () => {
+  const local = (ports: string): LocalModel =>
+    asLocalModel(
+      resolve(
+        parseSpecOrThrow(
+          `name: ports\nartifacts: { bucket: ports-artifacts }\nenvironments:\n  local:\n    ports: ${ports}\n`,
+        ),
+        "local",
+      ),
+    ) as LocalModel;
+
+  it("by default MLflow on 5050 and MinIO's S3 API only: no PostgreSQL, no console on the host", () => {
+    const file = toComposeFile(local("{}"));
+    expect(file.services.network?.ports).toEqual(["127.0.0.1:5050:5000", "127.0.0.1:9000:9000"]);
+    expect(file.services.postgres?.ports).toBeUndefined();
+    expect(file.services.minio?.environment).toMatchObject({ MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: ":9001" });
+  });
+
+  it("PostgreSQL and the console are published when the spec sets their ports", () => {
+    const file = toComposeFile(local("{ postgres: 15432, minioConsole: 19001 }"));
+    expect(file.services.network?.ports).toContain("127.0.0.1:19001:19001");
+    expect(file.services.postgres?.ports).toEqual(["127.0.0.1:15432:5432"]);
+    expect(file.services.minio?.environment).toMatchObject({ MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: ":19001" });
+  });
+
+  it("an unpublished console keeps off the S3 API's port", () => {
+    const file = toComposeFile(local("{ minio: 9001 }"));
+    expect(file.services.minio?.environment).toMatchObject({
+      MLFLOW_DEV_MINIO_ADDRESS: ":9001",
+      MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: ":9002",
+    });
   });
 });

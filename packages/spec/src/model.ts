@@ -80,7 +80,8 @@ export interface Artifacts {
 export interface LocalTarget {
   kind: "local";
   bindAddress: string;
-  ports: { mlflow: number; minio: number; minioConsole: number; postgres: number };
+  /** Host ports; minioConsole and postgres are published only when the spec sets them. */
+  ports: { mlflow: number; minio: number; minioConsole?: number; postgres?: number };
   images: { postgres: string; minio: string };
   objectStore: "minio";
   /** Region name the S3 client uses against MinIO. */

@@ -285,12 +285,19 @@ const LocalEnvSchema = z
       .meta({ description: "Host address the ports are published on. Default loopback only." }),
     ports: z
       .strictObject({
-        mlflow: httpPort.default(5000),
-        minio: httpPort.default(9000),
-        minioConsole: httpPort.default(9001),
-        postgres: port.default(5432),
+        mlflow: httpPort.default(5050).meta({
+          description: "Host port of the MLflow server. Default 5050 (5000 is macOS's AirPlay Receiver).",
+        }),
+        minio: httpPort.default(9000).meta({ description: "Host port of the object store's S3 API. Default 9000." }),
+        minioConsole: httpPort.optional().meta({
+          description: "Publish the object store's web console on this host port. Default: not published.",
+        }),
+        postgres: port.optional().meta({
+          description:
+            "Publish PostgreSQL on this host port (for a SQL client on the host). Default: not published; backups and restores go through the container.",
+        }),
       })
-      .default({ mlflow: 5000, minio: 9000, minioConsole: 9001, postgres: 5432 }),
+      .default({ mlflow: 5050, minio: 9000 }),
     mlflow: EnvMlflowSchema,
   })
   .meta({ description: "The local Docker Compose stack." });

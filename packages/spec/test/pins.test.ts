@@ -88,7 +88,7 @@ describe("pins.json", () => {
     const manifest = JSON.parse(read("package.json"));
     expect(manifest.packageManager).toBe(`pnpm@${PINS.pnpm}`);
     expect(manifest.devDependencies.node).toBe(PINS.node);
-    expect(NODE_ENGINES).toContain(`^${PINS.node}`);
+    expect(NODE_ENGINES).toBe(`^22.12.0 || ^${PINS.node.split(".")[0]}.0.0`);
   });
 
   it("every example spec runs the pinned MLflow (the version the local images are built for)", () => {

@@ -50,7 +50,7 @@ describe("parse", () => {
       extraArgs: [],
     });
     expect(spec.backend).toEqual({ postgresVersion: 17, database: "mlflow", user: "mlflow" });
-    expect(spec.environments.local?.ports).toEqual({ mlflow: 5000, minio: 9000, minioConsole: 9001, postgres: 5432 });
+    expect(spec.environments.local?.ports).toEqual({ mlflow: 5050, minio: 9000 });
     expect(spec.environments.local?.bindAddress).toBe("127.0.0.1");
   });
 

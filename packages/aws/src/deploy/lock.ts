@@ -129,12 +129,63 @@ async function deleteLockParameter(ssm: SSM, name: string): Promise<void> {
   }
 }
 
-/** Runs fn while holding the lock; releases it afterwards, whatever happened. */
-export async function withLock<T>(ssm: SSM, model: AwsModel, command: string, fn: () => Promise<T>): Promise<T> {
+/** The process's signals and exit, as withLock uses them (replaced in tests). */
+export interface SignalHost {
+  on(signal: NodeJS.Signals, handler: () => void): unknown;
+  off(signal: NodeJS.Signals, handler: () => void): unknown;
+  exit(code: number): void;
+  warn(message: string): void;
+}
+
+const processHost: SignalHost = {
+  on: (s, h) => process.on(s, h),
+  off: (s, h) => process.off(s, h),
+  exit: (code) => process.exit(code),
+  warn: (m) => process.stderr.write(m),
+};
+
+/** 128 + the signal's number, as shells report it. */
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Runs fn while holding the lock; releases it afterwards, whatever happened. Ctrl-C or SIGTERM
+ * while it runs releases the lock before the process exits (what AWS was asked to do goes on, and
+ * the next promote waits for the stack to settle); a second signal exits at once.
+ */
+export async function withLock<T>(
+  ssm: SSM,
+  model: AwsModel,
+  command: string,
+  fn: () => Promise<T>,
+  host: SignalHost = processHost,
+): Promise<T> {
   const lock = await acquireLock(ssm, model, command);
+  let interrupted = false;
+  const handlers = (Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]).map((signal) => {
+    const code = SIGNAL_EXIT[signal] ?? 1;
+    const handler = () => {
+      if (interrupted) return host.exit(code);
+      interrupted = true;
+      host.warn(
+        `\n${signal}: ${command} ${model.environment} interrupted; releasing its deploy lock (a second signal exits at once and leaves it for \`mlflow-dev unlock --env ${model.environment}\`). What AWS was already doing goes on: see the stack's events.\n`,
+      );
+      lock.release().then(
+        () => host.exit(code),
+        (e: unknown) => {
+          host.warn(
+            `could not release the lock: ${awsErrorMessage(e)}. Release it with: mlflow-dev unlock --env ${model.environment}\n`,
+          );
+          host.exit(code);
+        },
+      );
+    };
+    host.on(signal, handler);
+    return [signal, handler] as const;
+  });
   try {
     return await fn();
   } finally {
-    await lock.release();
+    for (const [signal, handler] of handlers) host.off(signal, handler);
+    if (!interrupted) await lock.release();
   }
 }

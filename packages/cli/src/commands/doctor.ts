@@ -15,7 +15,7 @@ interface Check {
 
 export async function run(argv: string[]): Promise<number> {
   const { global } = parseCommandArgs("doctor", argv, {});
-  const ctx = await localContext(global.file);
+  const ctx = await localContext(global.file, { requireEngine: false });
   const { runtime, docker, model } = ctx;
   const checks: Check[] = [];
   const add = (c: Check) => checks.push(c);
@@ -30,7 +30,10 @@ export async function run(argv: string[]): Promise<number> {
       check: "docker engine",
       verdict: "fail",
       detail: (e as Error).message,
-      fix: "start Docker (`dockerd &` or `systemctl start docker`)",
+      fix:
+        e instanceof runtime.DockerUnreachableError
+          ? e.hint
+          : runtime.dockerUnreachableHint(docker.endpoint, process.platform, (e as Error).message),
     });
   }
 

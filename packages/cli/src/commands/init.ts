@@ -32,7 +32,7 @@ environments:
   local:
     bindAddress: 127.0.0.1
     ports:
-      mlflow: 5000
+      mlflow: 5050
   # An AWS environment: uncomment and fill in.
   # staging:
   #   region: eu-west-1

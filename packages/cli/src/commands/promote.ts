@@ -1,4 +1,7 @@
+import { secretName } from "@mlflow-dev/aws";
+import { AUTH_ADMIN_USER } from "@mlflow-dev/spec";
 import { EXIT } from "../errors.ts";
+import { trackingExports } from "../tracking.ts";
 import { withAws } from "./aws-common.ts";
 
 export async function run(argv: string[]): Promise<number> {
@@ -12,9 +15,32 @@ export async function run(argv: string[]): Promise<number> {
       );
     }
     if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else if (!result.changed)
-      process.stdout.write(`no changes: ${result.stack} is up to date. MLflow is up: ${result.url}\n`);
-    else process.stdout.write(`MLflow is up: ${result.url}\n`);
+    else {
+      process.stdout.write(
+        result.changed
+          ? `MLflow is up: ${result.url}\n`
+          : `no changes: ${result.stack} is up to date. MLflow is up: ${result.url}\n`,
+      );
+      // Where the admin's password is (Secrets Manager), never the password itself.
+      const secret = model.mlflow.auth === "basic" ? secretName(model, "auth-admin-password") : undefined;
+      const region = model.target.region;
+      if (secret)
+        process.stdout.write(
+          `basic auth: user ${AUTH_ADMIN_USER}, password in Secrets Manager secret ${secret} (${region})\n`,
+        );
+      process.stdout.write(
+        `\nfor MLflow clients in this shell:\n${trackingExports(
+          result.url,
+          secret
+            ? {
+                user: AUTH_ADMIN_USER,
+                passwordIn: secret,
+                readCommand: `aws secretsmanager get-secret-value --region ${region} --secret-id ${secret} --query SecretString --output text`,
+              }
+            : undefined,
+        )}`,
+      );
+    }
     return EXIT.ok;
   });
 }

@@ -31,7 +31,9 @@ async function renderLocal(
     return EXIT.ok;
   }
   const dir = resolve(out);
-  const { writeLocalFiles } = await import("@mlflow-dev/compose/files");
+  const { ensureStateDir, writeLocalFiles } = await import("@mlflow-dev/compose/files");
+  // Rendered into the stack's own state directory: git-ignored there as `up` does it.
+  if (dir === join(specDir, ".mlflow-dev")) ensureStateDir(dir);
   const written = writeLocalFiles(dir, model, { specDir: relative(dir, specDir) || "." });
   const files = {
     compose: relative(process.cwd(), written.composePath),

@@ -1,7 +1,9 @@
+import { relative } from "node:path";
 import { AUTH_ADMIN_USER } from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
 import { EXIT } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
+import { shellQuote, trackingExports } from "../tracking.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const { global } = parseCommandArgs("up", argv, {});
@@ -40,8 +42,13 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(
         r.changed ? `MLflow is up: ${r.url}\n` : `MLflow is already up, nothing changed: ${r.url}\n`,
       );
-      process.stdout.write(`credentials: ${r.envFile} (generated, mode 0600; never commit it)\n`);
+      process.stdout.write(`credentials: ${r.envFile} (generated, mode 0600, git-ignored)\n`);
       if (auth) process.stdout.write(`basic auth: user ${auth.user}, password in ${auth.passwordIn}\n`);
+      const variable = vars["auth-admin-password"];
+      const envFile = relative(process.cwd(), r.envFile) || r.envFile;
+      process.stdout.write(
+        `\nfor MLflow clients in this shell:\n${trackingExports(r.url, auth && { ...auth, readCommand: `sed -n 's/^${variable}=//p' ${shellQuote(envFile)}` })}`,
+      );
       if (direct)
         process.stdout.write(
           `artifacts: clients write to S3 themselves: MLFLOW_S3_ENDPOINT_URL=${direct.endpoint}, AWS_ACCESS_KEY_ID=${direct.accessKeyId}, AWS_SECRET_ACCESS_KEY in ${direct.secretAccessKeyIn}\n`,

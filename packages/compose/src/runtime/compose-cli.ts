@@ -11,7 +11,8 @@ export interface ComposeClient {
     services?: string[];
   }): Promise<void>;
   down(options: { volumes: boolean }): Promise<void>;
-  logs(options: { service?: string; follow: boolean; tail?: number }): Promise<void>;
+  /** Streams the logs to this process's output; resolves with compose's exit code. */
+  logs(options: { service?: string; follow: boolean; tail?: number | "all" }): Promise<number>;
   version(): Promise<string>;
 }
 
@@ -71,12 +72,16 @@ export class DockerComposeCli implements ComposeClient {
     if (r.exitCode !== 0) throw new ComposeCommandError(`docker compose down failed (exit ${r.exitCode})`, r.all ?? "");
   }
 
-  async logs(options: { service?: string; follow: boolean; tail?: number }): Promise<void> {
+  async logs(options: { service?: string; follow: boolean; tail?: number | "all" }): Promise<number> {
     const args = [...this.base(), "logs", "--no-color"];
     if (options.follow) args.push("--follow");
     if (options.tail !== undefined) args.push("--tail", String(options.tail));
     if (options.service) args.push(options.service);
-    await execa("docker", args, { stdio: "inherit" });
+    const r = await execa("docker", args, { stdio: "inherit", reject: false });
+    // The docker CLI missing is not compose failing: say which.
+    if (r.failed && r.exitCode === undefined)
+      throw new ComposeCommandError(`cannot run the docker CLI: ${r.shortMessage ?? r.message}`, "");
+    return r.exitCode ?? 1;
   }
 
   async version(): Promise<string> {

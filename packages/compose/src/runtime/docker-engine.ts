@@ -1,3 +1,7 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { compareCodeUnits } from "@mlflow-dev/spec";
 import type Dockerode from "dockerode";
@@ -49,19 +53,216 @@ export interface ContainerClient {
   startContainer(name: string): Promise<void>;
 }
 
-export async function connectDocker(): Promise<ContainerClient> {
+/** Where the Docker engine is, found as the docker CLI finds it, and how that was decided. */
+export interface DockerEndpoint {
+  /** unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host, npipe:////./pipe/docker_engine */
+  host: string;
+  /** `DOCKER_HOST`, `context "colima"` or `the default socket`, for messages. */
+  source: string;
+  /** The context's TLS material (ca.pem, cert.pem, key.pem), when it has some. */
+  tlsDir?: string;
+  skipTlsVerify?: boolean;
+}
+
+export interface EndpointLookup {
+  env: Record<string, string | undefined>;
+  homeDir: string;
+  platform: NodeJS.Platform;
+  /** The text of a file, or undefined when there is none. */
+  readFile: (path: string) => string | undefined;
+  exists: (path: string) => boolean;
+}
+
+/**
+ * The engine the docker CLI would talk to: DOCKER_HOST; else the context named by DOCKER_CONTEXT,
+ * else the config's currentContext (<DOCKER_CONFIG or ~/.docker>/config.json), its endpoint read
+ * from contexts/meta/<sha256 of the name>/meta.json; else the platform's default socket. Docker
+ * Desktop, Colima, OrbStack and Rancher Desktop each install a context of their own.
+ */
+export function dockerEndpoint(lookup: EndpointLookup): DockerEndpoint {
+  const { env } = lookup;
+  const fallback: DockerEndpoint = {
+    host: lookup.platform === "win32" ? "npipe:////./pipe/docker_engine" : "unix:///var/run/docker.sock",
+    source: "the default socket",
+  };
+  if (env.DOCKER_HOST) return { host: env.DOCKER_HOST, source: "DOCKER_HOST" };
+  const configDir = env.DOCKER_CONFIG || join(lookup.homeDir, ".docker");
+  let name = env.DOCKER_CONTEXT;
+  let from = "DOCKER_CONTEXT";
+  if (!name) {
+    const text = lookup.readFile(join(configDir, "config.json"));
+    try {
+      name = text === undefined ? undefined : (JSON.parse(text) as { currentContext?: string }).currentContext;
+    } catch {
+      throw new DockerContextError(
+        `${join(configDir, "config.json")} is not valid JSON`,
+        "Fix or remove that file (the docker CLI reads it too).",
+      );
+    }
+    from = "the docker CLI's current context";
+  }
+  if (!name || name === "default") return fallback;
+  const id = createHash("sha256").update(name).digest("hex");
+  const metaFile = join(configDir, "contexts", "meta", id, "meta.json");
+  const meta = lookup.readFile(metaFile);
+  if (meta === undefined)
+    throw new DockerContextError(
+      `docker context "${name}" (${from}) does not exist: no ${metaFile}`,
+      "List the contexts with `docker context ls` and choose one with `docker context use <name>` (or unset DOCKER_CONTEXT).",
+    );
+  let endpoint: { Host?: string; SkipTLSVerify?: boolean } | undefined;
+  try {
+    endpoint = (JSON.parse(meta) as { Endpoints?: { docker?: { Host?: string; SkipTLSVerify?: boolean } } }).Endpoints
+      ?.docker;
+  } catch {
+    throw new DockerContextError(
+      `${metaFile} (docker context "${name}") is not valid JSON`,
+      "Recreate the context with `docker context create`, or choose another with `docker context use <name>`.",
+    );
+  }
+  if (!endpoint?.Host)
+    throw new DockerContextError(
+      `docker context "${name}" has no Docker endpoint (${metaFile})`,
+      "Recreate the context with `docker context create`, or choose another with `docker context use <name>`.",
+    );
+  const tlsDir = join(configDir, "contexts", "tls", id, "docker");
+  return {
+    host: endpoint.Host,
+    source: `docker context "${name}"`,
+    ...(lookup.exists(tlsDir) ? { tlsDir } : {}),
+    ...(endpoint.SkipTLSVerify ? { skipTlsVerify: true } : {}),
+  };
+}
+
+/** The context the docker CLI would use is broken: a usage problem of the machine, exit 1. */
+export class DockerContextError extends Error {
+  readonly hint: string;
+  constructor(message: string, hint: string) {
+    super(message);
+    this.name = "DockerContextError";
+    this.hint = hint;
+  }
+}
+
+/** dockerode's connection options for an endpoint (DOCKER_HOST is read by docker-modem itself, TLS variables too). */
+export function dockerodeOptions(
+  endpoint: DockerEndpoint,
+  readFile: (path: string) => string | undefined = () => undefined,
+): Dockerode.DockerOptions {
+  if (endpoint.source === "DOCKER_HOST") return {};
+  const url = new URL(endpoint.host);
+  switch (url.protocol) {
+    case "unix:":
+      return { socketPath: decodeURIComponent(url.pathname) };
+    case "npipe:":
+      return { socketPath: endpoint.host.slice("npipe://".length).replaceAll("/", "\\") };
+    case "ssh:":
+      return {
+        protocol: "ssh",
+        host: url.hostname,
+        port: url.port ? Number(url.port) : 22,
+        ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+      };
+    default: {
+      const tls = endpoint.tlsDir;
+      const file = (n: string) => (tls ? readFile(join(tls, n)) : undefined);
+      const [ca, cert, key] = [file("ca.pem"), file("cert.pem"), file("key.pem")];
+      const https = url.protocol === "https:" || ca !== undefined || cert !== undefined;
+      return {
+        protocol: https ? "https" : "http",
+        host: url.hostname,
+        port: url.port ? Number(url.port) : https ? 2376 : 2375,
+        ...(ca ? { ca } : {}),
+        ...(cert ? { cert } : {}),
+        ...(key ? { key } : {}),
+      };
+    }
+  }
+}
+
+/** The endpoint of this machine's docker CLI (dockerEndpoint with the real environment and files). */
+export function localDockerEndpoint(): DockerEndpoint {
+  return dockerEndpoint({
+    env: process.env,
+    homeDir: homedir(),
+    platform: process.platform,
+    readFile: readIfExists,
+    exists: existsSync,
+  });
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What to do when the engine does not answer, for this platform and endpoint: where mlflow-dev
+ * looked, how to start an engine there, and how to point at another one.
+ */
+export function dockerUnreachableHint(endpoint: DockerEndpoint, platform: NodeJS.Platform, cause: string): string {
+  const where = `mlflow-dev looked where the docker CLI does: ${endpoint.host} (${endpoint.source}).`;
+  if (/EACCES|permission denied/i.test(cause) && platform === "linux")
+    return `${where} Your user may not use that socket: add it to the docker group (\`sudo usermod -aG docker $USER\`, then log in again), or use rootless Docker.`;
+  const start =
+    platform === "darwin"
+      ? "Start your Docker engine: Docker Desktop, OrbStack or Rancher Desktop from Applications, or `colima start`."
+      : platform === "win32"
+        ? "Start Docker Desktop (or Rancher Desktop) and wait until it says the engine is running."
+        : "Start the Docker engine (`sudo systemctl start docker`, or Docker Desktop / Rancher Desktop if you use one).";
+  return `${start} ${where} If the engine runs elsewhere, \`docker context ls\` lists the engines and \`docker context use <name>\` picks one (or set DOCKER_HOST).`;
+}
+
+/** Docker's connection failures (no socket, refused, unreachable, TLS), as opposed to API errors. */
+export function isConnectionError(e: unknown): boolean {
+  const err = e as { code?: string; syscall?: string; statusCode?: number; message?: string } | undefined;
+  if (!err || typeof err !== "object" || err.statusCode !== undefined) return false;
+  const codes = ["ENOENT", "ECONNREFUSED", "EACCES", "EPERM", "ECONNRESET", "EHOSTUNREACH", "ENOTFOUND", "ETIMEDOUT"];
+  return (
+    (err.code !== undefined && codes.includes(err.code) && (err.syscall === "connect" || err.syscall === undefined)) ||
+    /(connect|socket hang up).*(ENOENT|ECONNREFUSED|EACCES)/.test(err.message ?? "")
+  );
+}
+
+/** The engine does not answer: exit 1 with a fix that fits the platform. */
+export class DockerUnreachableError extends Error {
+  readonly hint: string;
+  readonly endpoint: DockerEndpoint;
+  constructor(endpoint: DockerEndpoint, cause: string, platform: NodeJS.Platform = process.platform) {
+    super(`cannot reach the Docker engine at ${endpoint.host}: ${cause}`);
+    this.name = "DockerUnreachableError";
+    this.endpoint = endpoint;
+    this.hint = dockerUnreachableHint(endpoint, platform, cause);
+  }
+}
+
+export async function connectDocker(endpoint: DockerEndpoint = localDockerEndpoint()): Promise<DockerEngine> {
   const { default: Docker } = await import("dockerode");
-  return new DockerEngine(new Docker());
+  return new DockerEngine(new Docker(dockerodeOptions(endpoint, readIfExists)), endpoint);
 }
 
 export class DockerEngine implements ContainerClient {
   readonly docker: Dockerode;
-  constructor(docker: Dockerode) {
+  readonly endpoint: DockerEndpoint;
+  constructor(
+    docker: Dockerode,
+    endpoint: DockerEndpoint = { host: "unix:///var/run/docker.sock", source: "default" },
+  ) {
     this.docker = docker;
+    this.endpoint = endpoint;
   }
 
+  /** Answers when the engine does; else a DockerUnreachableError with the platform's fix. */
   async ping(): Promise<void> {
-    await this.docker.ping();
+    try {
+      await this.docker.ping();
+    } catch (e) {
+      if (isConnectionError(e)) throw new DockerUnreachableError(this.endpoint, (e as Error).message);
+      throw e;
+    }
   }
 
   async serverVersion(): Promise<string> {

@@ -2,10 +2,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { healthCheck, MlflowClient, NotReadyError, waitUntilReady } from "@mlflow-dev/mlflow-client";
 import type { LocalModel, LocalTarget } from "@mlflow-dev/spec";
-import { writeLocalFiles } from "../local-files.ts";
+import { ensureStateDir, writeLocalFiles } from "../local-files.ts";
 import { SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
 import { type ComposeClient, ComposeCommandError, DockerComposeCli } from "./compose-cli.ts";
-import type { ContainerClient, ServiceState } from "./docker-engine.ts";
+import {
+  type ContainerClient,
+  DockerUnreachableError,
+  dockerUnreachableHint,
+  localDockerEndpoint,
+  type ServiceState,
+} from "./docker-engine.ts";
 import { portIsFree } from "./ports.ts";
 import {
   backupName,
@@ -134,9 +140,10 @@ export async function assertDockerReachable(docker: ContainerClient, compose: Co
   try {
     await docker.ping();
   } catch (e) {
+    if (e instanceof DockerUnreachableError) throw new LocalStackError(e.message, `${e.hint} Nothing was changed.`);
     throw new LocalStackError(
       `cannot reach the Docker engine: ${(e as Error).message}`,
-      "Start Docker (for example `dockerd &` or `systemctl start docker`). Nothing was started.",
+      `${dockerUnreachableHint(localDockerEndpoint(), process.platform, (e as Error).message)} Nothing was changed.`,
     );
   }
   try {
@@ -194,8 +201,8 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   // A data volume initialised with passwords from a .env that is gone can never be opened again.
   if (!existsSync(paths.envFile) && (await docker.volumeExists(`${project}_${VOLUME.postgres}`)))
     throw new LocalStackError(
-      `the data volume ${project}_${VOLUME.postgres} exists but ${paths.envFile} (its passwords) is gone`,
-      `Restore that .env file, or delete the old data with \`mlflow-dev down --volumes --yes\` and run \`mlflow-dev up\` again. Nothing was started.`,
+      `the data volume ${project}_${VOLUME.postgres} exists, but this checkout has no ${paths.envFile} (the passwords it was created with)`,
+      `Another checkout or worktree of this project (spec name "${model.name}") may own it: use the stack from there, or give this checkout a name of its own (\`name:\` in the spec). If this checkout's .env was deleted, restore it. Only when that data is not needed by any checkout, delete it with \`mlflow-dev down --volumes --yes\`. Nothing was started.`,
     );
 
   await checkPorts(t, running);
@@ -203,6 +210,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   const change = versionChange(readServedVersion(ctx.stateDir), model);
   if (change.kind === "downgrade") throw downgradeRefused(change, ctx.stateDir);
 
+  ensureStateDir(ctx.stateDir);
   const written = writeLocalFiles(ctx.stateDir, model, { specDir: specDirFromState });
   if (written.secretsAdded.length > 0)
     progress(`generated ${written.secretsAdded.length} secret(s) into ${paths.envFile}`);
@@ -231,15 +239,19 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
       progress("start-up failed: removing the containers it created (data volumes are kept)");
       await compose.down({ volumes: false }).catch(() => undefined);
     }
-    const detail = e instanceof ComposeCommandError ? lastLines(e.output, 15) : (e as Error).message;
+    // Compose's own words when compose failed (a port taken, an image missing): often the cause.
+    const composeSaid =
+      e instanceof ComposeCommandError ? `\n  docker compose said:\n${indent(lastLines(e.output, 15))}` : "";
+    // Only services with a container have logs to read; the network holder's are empty.
+    const readable = failed.filter((name) => name !== SERVICE.network && services.some((s) => s.service === name));
     throw new LocalStackError(
       failed.length
-        ? `the local stack did not become healthy (failing: ${failed.join(", ")}):\n${logs.join("\n")}`
-        : `the local stack did not become healthy:\n${detail}`,
-      failed.length
-        ? `See \`mlflow-dev logs ${failed[0]}\`; fix the cause and run \`mlflow-dev up\` again.`
-        : "Run `mlflow-dev doctor`, fix what it reports, and run `mlflow-dev up` again.",
-      failed,
+        ? `the local stack did not become healthy (failing: ${failed.join(", ")}):\n${logs.join("\n")}${composeSaid}`
+        : `the local stack did not become healthy:${composeSaid || `\n${(e as Error).message}`}`,
+      readable.length
+        ? `See \`mlflow-dev logs ${readable[0]}\`; fix the cause and run \`mlflow-dev up\` again.`
+        : "Fix what docker compose reports above (or run `mlflow-dev doctor`), then run `mlflow-dev up` again.",
+      readable,
     );
   }
   progress(`healthy after ${((Date.now() - started) / 1000).toFixed(1)}s`);
@@ -275,7 +287,7 @@ export async function checkPorts(t: LocalTarget, ownRunning: ServiceState[]): Pr
   const ours = new Set(ownRunning.flatMap((s) => s.ports.map((p) => Number(p.split(":")[1]?.split("->")[0]))));
   const taken: string[] = [];
   for (const [key, port] of Object.entries(t.ports) as Array<[keyof LocalTarget["ports"], number]>) {
-    if (ours.has(port)) continue;
+    if (port === undefined || ours.has(port)) continue;
     if (!(await portIsFree(t.bindAddress, port)))
       taken.push(`${t.bindAddress}:${port} (environments.local.ports.${PORT_KEYS[key]})`);
   }
