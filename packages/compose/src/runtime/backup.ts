@@ -803,6 +803,14 @@ export async function restoreLocalStack(
           );
         });
     }
+  } catch (e) {
+    if (e instanceof LocalStackError) throw e;
+    throw new LocalStackError(
+      `the restore failed: ${escapeForTerminal((e as Error).message)}`,
+      swapped
+        ? "The database is restored; fix the cause and run `mlflow-dev restore` again with --force."
+        : "The restore's own database, role and uploaded objects are removed: the stack is as it was. Fix the cause and run `mlflow-dev restore` again.",
+    );
   } finally {
     await cleanUp();
     s3.destroy();
@@ -839,10 +847,13 @@ async function loadDump(
   if (restricted) toPsql.write(`\\restrict ${key}\n`);
   let refused: Error | undefined;
   const [r] = await Promise.all([
-    docker.execWithStdin(postgres, [...psql, "--single-transaction"], toPsql, { user: PG_OS_USER }),
+    docker
+      .execWithStdin(postgres, [...psql, "--single-transaction"], toPsql, { user: PG_OS_USER })
+      .catch((e: Error) => ({ exitCode: -1, stdout: "", stderr: e.message }))
+      // psql stopped at an error before the end: the rest is still read (and hashed), then dropped.
+      .finally(() => toPsql.resume()),
     pipeline(input, tap.stream, createGunzip(), plainDumpFilter(), toPsql).catch((e: Error) => {
       refused = e;
-      toPsql.destroy();
     }),
   ]);
   if (refused)
