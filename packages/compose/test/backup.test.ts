@@ -15,6 +15,7 @@ import {
   restoreNames,
   safeObjectKey,
   safetyBackupDir,
+  unknownDefinitions,
   verifyBackup,
 } from "../src/runtime/backup.ts";
 
@@ -209,6 +210,20 @@ describe("restore's path checks, dump checks and messages", () => {
     expect(() => parseManifest(JSON.stringify({ ...good, mlflowVersion: "3.17.2\u001b[2J" }), "m.json")).toThrow(
       "mlflowVersion holds characters other than letters, digits and . _ : + -",
     );
+  });
+
+  it("accepts only the code-running definitions the stack's own database already has", () => {
+    const mlflow = [
+      "function CREATE OR REPLACE FUNCTION public.prevent_secrets_aad_mutation()",
+      "trigger CREATE TRIGGER t",
+    ];
+    expect(unknownDefinitions(mlflow, mlflow)).toEqual([]);
+    expect(unknownDefinitions([...mlflow, "default runs.name lo_export(1, '/x')"], mlflow)).toEqual([
+      "default runs.name lo_export(1, '/x')",
+    ]);
+    expect(
+      unknownDefinitions(["function CREATE OR REPLACE FUNCTION public.prevent_secrets_aad_mutation() -- x"], mlflow),
+    ).toHaveLength(1);
   });
 
   it("names the safety backup and the restore's own role, database and prefix", () => {

@@ -587,17 +587,38 @@ export function restoreNames(prefix: string, suffix: string) {
 }
 
 /**
- * What the loaded database may not hold: functions, procedures, triggers, rules (other than a
- * view's) and policies. MLflow's schema has none, and each would later run with the rights of the
- * server's database user (the superuser) when the server touches the tables.
+ * Every definition in a database that runs code when the server touches its tables, as text:
+ * functions and procedures, triggers, rules (other than a view's), policies, column defaults,
+ * check constraints and expression or partial indexes. They run with the rights of the server's
+ * database user (the superuser), so the restored database may hold only definitions the stack's
+ * current database also holds: those MLflow's own migrations of the same version created there.
  */
-const EXECUTABLE_OBJECTS = `SELECT
-  (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))
-  + (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal)
-  + (SELECT count(*) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND r.rulename <> '_RETURN')
-  + (SELECT count(*) FROM pg_policy)`;
+const EXECUTABLE_DEFINITIONS = `SELECT coalesce(json_agg(d ORDER BY d), '[]') FROM (
+  SELECT 'function ' || CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) ELSE p.oid::regprocedure::text END AS d
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+  UNION ALL SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t WHERE NOT t.tgisinternal
+  UNION ALL SELECT 'rule ' || pg_get_ruledef(r.oid) FROM pg_rewrite r
+    JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND r.rulename <> '_RETURN'
+  UNION ALL SELECT 'policy ' || pol.polname || ' on ' || pol.polrelid::regclass::text FROM pg_policy pol
+  UNION ALL SELECT 'default ' || d.adrelid::regclass::text || '.' || a.attname || ' ' || pg_get_expr(d.adbin, d.adrelid)
+    FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+    JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+  UNION ALL SELECT 'check ' || co.conrelid::regclass::text || ' ' || pg_get_constraintdef(co.oid)
+    FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace
+    WHERE co.contype = 'c' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  UNION ALL SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL) AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+) x`;
+
+/** The definitions of `restored` that `current` does not hold (pure). */
+export function unknownDefinitions(restored: readonly string[], current: readonly string[]): string[] {
+  const known = new Set(current);
+  return restored.filter((d) => !known.has(d));
+}
 
 /**
  * Restores a backup into the running local stack. Nothing of the stack changes until every check
@@ -608,7 +629,8 @@ const EXECUTABLE_OBJECTS = `SELECT
  * 2. with `force`, a safety backup of the stack is written first and named;
  * 3. the dump is loaded into a new database as a role that is not a superuser and owns only that
  *    database, by psql in restricted mode (meta-commands refused), in one transaction, hashing the
- *    file as it is read; it must match the manifest and hold no functions, triggers or rules;
+ *    file as it is read; it must match the manifest, and every function, trigger, default or other
+ *    definition that runs code must be one the stack's current database (MLflow's migrations) has;
  * 4. the artifacts are uploaded to a separate prefix, each hashed as it is read;
  * 5. only then the server stops, the new database takes the old one's name in one transaction, the
  *    objects are copied into place (with `force`, those the backup lacks deleted), and the server
@@ -686,10 +708,12 @@ export async function restoreLocalStack(
       "postgres",
     );
     await loadDump(ctx, postgres, join(dir, manifest.database.file), manifest.database, names);
-    const executable = Number(await psqlValue(docker, postgres, model, EXECUTABLE_OBJECTS, names.database));
-    if (executable > 0)
+    const definitions = async (database: string) =>
+      JSON.parse(await psqlValue(docker, postgres, model, EXECUTABLE_DEFINITIONS, database)) as string[];
+    const unknown = unknownDefinitions(await definitions(names.database), await definitions(db.name));
+    if (unknown.length > 0)
       throw badBackup(
-        `${join(dir, manifest.database.file)} defines ${executable} function(s), trigger(s), rule(s) or polic(ies): MLflow's schema has none, and they would run as the server's database user. Nothing was changed`,
+        `${join(dir, manifest.database.file)} defines ${unknown.length} function(s), trigger(s), rule(s), default(s), check(s) or index expression(s) that MLflow ${model.mlflow.version}'s schema in this stack does not have; they would run as the server's database user. The first: ${unknown[0]!.replace(/\s+/g, " ").slice(0, 300)}. Nothing was changed`,
       );
     await psqlValue(
       docker,
