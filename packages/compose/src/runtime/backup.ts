@@ -588,8 +588,8 @@ export function restoreNames(prefix: string, suffix: string) {
 
 /**
  * Every definition in a database that runs code when the server touches its tables, as text:
- * functions and procedures, triggers, rules (other than a view's), policies, column defaults,
- * check constraints and expression or partial indexes. They run with the rights of the server's
+ * functions and procedures, triggers, rules (other than a view's) and policies. They run with the
+ * rights of the server's
  * database user (the superuser), so the restored database may hold only definitions the stack's
  * current database also holds: those MLflow's own migrations of the same version created there.
  */
@@ -602,16 +602,6 @@ const EXECUTABLE_DEFINITIONS = `SELECT coalesce(json_agg(d ORDER BY d), '[]') FR
     JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND r.rulename <> '_RETURN'
   UNION ALL SELECT 'policy ' || pol.polname || ' on ' || pol.polrelid::regclass::text FROM pg_policy pol
-  UNION ALL SELECT 'default ' || d.adrelid::regclass::text || '.' || a.attname || ' ' || pg_get_expr(d.adbin, d.adrelid)
-    FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-    JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-  UNION ALL SELECT 'check ' || co.conrelid::regclass::text || ' ' || pg_get_constraintdef(co.oid)
-    FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace
-    WHERE co.contype = 'c' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  UNION ALL SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i
-    JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL) AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 ) x`;
 
 /** The definitions of `restored` that `current` does not hold (pure). */
@@ -629,8 +619,8 @@ export function unknownDefinitions(restored: readonly string[], current: readonl
  * 2. with `force`, a safety backup of the stack is written first and named;
  * 3. the dump is loaded into a new database as a role that is not a superuser and owns only that
  *    database, by psql in restricted mode (meta-commands refused), in one transaction, hashing the
- *    file as it is read; it must match the manifest, and every function, trigger, default or other
- *    definition that runs code must be one the stack's current database (MLflow's migrations) has;
+ *    file as it is read; it must match the manifest, and every function, trigger, rule and policy
+ *    must be one the stack's current database (MLflow's migrations) has;
  * 4. the artifacts are uploaded to a separate prefix, each hashed as it is read;
  * 5. only then the server stops, the new database takes the old one's name in one transaction, the
  *    objects are copied into place (with `force`, those the backup lacks deleted), and the server
@@ -713,7 +703,7 @@ export async function restoreLocalStack(
     const unknown = unknownDefinitions(await definitions(names.database), await definitions(db.name));
     if (unknown.length > 0)
       throw badBackup(
-        `${join(dir, manifest.database.file)} defines ${unknown.length} function(s), trigger(s), rule(s), default(s), check(s) or index expression(s) that MLflow ${model.mlflow.version}'s schema in this stack does not have; they would run as the server's database user. The first: ${unknown[0]!.replace(/\s+/g, " ").slice(0, 300)}. Nothing was changed`,
+        `${join(dir, manifest.database.file)} defines ${unknown.length} function(s), trigger(s), rule(s) or polic(ies) that MLflow ${model.mlflow.version}'s schema in this stack does not have; they would run as the server's database user. The first: ${unknown[0]!.replace(/\s+/g, " ").slice(0, 300)}. Nothing was changed`,
       );
     await psqlValue(
       docker,
