@@ -1,14 +1,26 @@
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyBackup } from "../../packages/compose/src/runtime/backup.ts";
 import pins from "../../pins.json" with { type: "json" };
 import { MlflowClient } from "../support/mlflow-client.ts";
 import {
   cli,
   minioClient,
+  projectContainers,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
@@ -186,6 +198,17 @@ describe("backup and restore of the local stack", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("1 run(s)");
     expect(r.stdout).toContain("artifacts: 1 object(s); 1 object(s) not in the backup deleted");
+    // The safety backup: named, complete, and holding the stack as it was (2 runs, 2 objects).
+    const safety = /the stack as it was before: (\S+) /.exec(r.stdout)?.[1];
+    expect(safety, r.stdout).toMatch(/\.mlflow-dev\/backups\/\d{8}T\d{6}Z-before-restore$/);
+    const kept = await verifyBackup(safety!);
+    expect(kept.artifacts.objects.map((o) => o.key).sort()).toEqual(
+      [
+        `mlflow/${experimentId}/${runId}/artifacts/model/weights.bin`,
+        `mlflow/${experimentId}/${later.runId}/artifacts/extra.txt`,
+      ].sort(),
+    );
+    expect(gunzipSync(readFileSync(join(safety!, "database.sql.gz"))).toString()).toContain(later.runId);
     await expect(client.call("GET", "runs/get", { run_id: later.runId })).rejects.toThrow();
     const s3 = minioClient(PORTS.minio, readEnvFile(join(dir, ".mlflow-dev/.env")));
     try {
@@ -221,6 +244,67 @@ describe("backup and restore of the local stack", () => {
     expect(t.stderr).toContain(`${join(truncated, "database.sql.gz")} does not match the manifest`);
 
     expect(await record(new MlflowClient(url), experimentId, runId)).toEqual(before);
+  });
+
+  it("a dump with psql meta-commands or COPY TO PROGRAM runs nothing: refused, no file in the container or on the host", async () => {
+    const postgres = projectContainers(PROJECT).find((n) => n.includes("postgres"))!;
+    const inContainer = (path: string) => spawnSync("docker", ["exec", postgres, "test", "-e", path]).status === 0;
+    const marker = (what: string) => `/tmp/mlflow-dev-itbackup-${what}-${randomBytes(4).toString("hex")}`;
+    /** A copy of the backup whose dump has `extra` appended, with a manifest that matches it. */
+    const crafted = (name: string, extra: string) => {
+      const to = join(out, name);
+      cpSync(backup, to, { recursive: true });
+      const dump = gzipSync(gunzipSync(readFileSync(join(to, "database.sql.gz"))).toString() + extra);
+      writeFileSync(join(to, "database.sql.gz"), dump);
+      const manifest = JSON.parse(readFileSync(join(to, "manifest.json"), "utf8"));
+      manifest.database = { ...manifest.database, sha256: sha256(dump), bytes: dump.length };
+      writeFileSync(join(to, "manifest.json"), JSON.stringify(manifest));
+      return to;
+    };
+
+    const shell = marker("shell");
+    const meta = crafted("meta-command", `\\! touch ${shell}\nSELECT 1; \\! touch ${shell}\n`);
+    const m = cli(["restore", meta, "--force"], { cwd: dir });
+    expect(m.code, m.stderr).toBe(2);
+    expect(m.stderr).toContain(`${join(meta, "database.sql.gz")} is refused, line`);
+    expect(m.stderr).toContain("(\\! touch /tmp/mlflow-dev-itbackup-shell");
+    expect(m.stderr).not.toContain("stopping the server");
+
+    const program = marker("program");
+    const copy = crafted("copy-to-program", `COPY (SELECT 1) TO PROGRAM 'touch ${program}';\n`);
+    const c = cli(["restore", copy, "--force"], { cwd: dir });
+    expect(c.code, c.stderr).toBe(1);
+    expect(c.stderr).toContain("loading the database failed");
+    expect(c.stderr).toMatch(/permission denied|must be superuser|pg_execute_server_program/);
+    expect(c.stderr).not.toContain("stopping the server");
+
+    for (const path of [shell, program]) {
+      expect(inContainer(path), `${path} in ${postgres}`).toBe(false);
+      expect(existsSync(path), `${path} on the host`).toBe(false);
+    }
+    // Nothing half-done: the data as before, and no restore role or database left behind.
+    expect(await record(new MlflowClient(url), experimentId, runId)).toEqual(before);
+    const db = await stackDatabase(PORTS.postgres, readEnvFile(join(dir, ".mlflow-dev/.env")));
+    try {
+      const left = await db.query(
+        "SELECT (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'mlflow_dev_%') + (SELECT count(*) FROM pg_database WHERE datname LIKE 'mlflow_dev_%') AS n",
+      );
+      expect(Number(left.rows[0].n)).toBe(0);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("a backup with a symbolically linked directory under artifacts/ is refused, naming it", () => {
+    const linked = join(out, "linked");
+    cpSync(backup, linked, { recursive: true });
+    const real = join(out, "linked-target");
+    mkdirSync(real);
+    renameSync(join(linked, "artifacts", "mlflow"), join(real, "mlflow"));
+    symlinkSync(join(real, "mlflow"), join(linked, "artifacts", "mlflow"));
+    const r = cli(["restore", linked, "--force"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${join(linked, "artifacts", "mlflow")} is a symbolic link`);
   });
 
   it("a backup of another MLflow version is refused, naming both versions and the way", () => {

@@ -1,24 +1,30 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../../../test/support/temp-dir.ts";
 import {
   type BackupManifest,
   backupDirName,
   buildManifest,
+  checkedBackupPath,
   defaultBackupDir,
   parseManifest,
   restoredKey,
+  restoreNames,
   safeObjectKey,
+  safetyBackupDir,
+  unknownDefinitions,
   verifyBackup,
 } from "../src/runtime/backup.ts";
 
 const sha = (s: string | Buffer) => createHash("sha256").update(s).digest("hex");
 
 /** A backup directory on disk with the given artifact files and a manifest that matches them. */
-function writeBackupDir(files: Record<string, string>, database = "dump"): { dir: string; manifest: BackupManifest } {
+function writeBackupDir(files: Record<string, string>, sql = "SELECT 1;\n"): { dir: string; manifest: BackupManifest } {
   const dir = tempDir("mlflow-dev-backup-unit-");
+  const database = gzipSync(sql);
   writeFileSync(join(dir, "database.sql.gz"), database);
   for (const [key, text] of Object.entries(files)) {
     const path = join(dir, "artifacts", key);
@@ -30,7 +36,7 @@ function writeBackupDir(files: Record<string, string>, database = "dump"): { dir
     stack: "mlflow-dev-tt",
     mlflowVersion: "3.17.2",
     schemaRevision: "dc11669786a5",
-    database: { sha256: sha(database), bytes: Buffer.byteLength(database) },
+    database: { sha256: sha(database), bytes: database.length },
     bucket: "t-artifacts",
     prefix: "mlflow",
     objects: Object.entries(files).map(([key, text]) => ({ key, bytes: Buffer.byteLength(text), sha256: sha(text) })),
@@ -128,7 +134,7 @@ describe("verifying a backup before a restore", () => {
   });
 
   it("refuses a truncated database dump and a missing artifact", async () => {
-    const a = writeBackupDir({}, "the whole dump");
+    const a = writeBackupDir({}, "SELECT 'the whole dump';\n");
     writeFileSync(join(a.dir, "database.sql.gz"), "the whole");
     await expect(verifyBackup(a.dir)).rejects.toThrow(`${join(a.dir, "database.sql.gz")} does not match the manifest`);
 
@@ -149,6 +155,86 @@ describe("verifying a backup before a restore", () => {
     writeFileSync(outside, "x");
     rmSync(join(dir, "artifacts/mlflow/1/x"));
     symlinkSync(outside, join(dir, "artifacts/mlflow/1/x"));
-    await expect(verifyBackup(dir)).rejects.toThrow("is not a regular file");
+    await expect(verifyBackup(dir)).rejects.toThrow("x is a symbolic link");
+  });
+});
+
+describe("restore's path checks, dump checks and messages", () => {
+  it("refuses a symbolic link anywhere under the backup: an intermediate directory, artifacts/ itself", async () => {
+    const { dir } = writeBackupDir({ "mlflow/1/x": "x" });
+    const elsewhere = tempDir("mlflow-dev-backup-unit-");
+    mkdirSync(join(elsewhere, "1"));
+    writeFileSync(join(elsewhere, "1/x"), "x");
+    rmSync(join(dir, "artifacts/mlflow"), { recursive: true });
+    symlinkSync(elsewhere, join(dir, "artifacts/mlflow"));
+    await expect(verifyBackup(dir)).rejects.toThrow(
+      `${join(dir, "artifacts/mlflow")} is a symbolic link: mlflow-dev reads no links in a backup`,
+    );
+    expect(() => checkedBackupPath(dir, ["artifacts", "mlflow", "1", "x"])).toThrow("is a symbolic link");
+
+    const top = writeBackupDir({ "mlflow/1/x": "x" });
+    const copy = tempDir("mlflow-dev-backup-unit-");
+    mkdirSync(join(copy, "mlflow/1"), { recursive: true });
+    writeFileSync(join(copy, "mlflow/1/x"), "x");
+    rmSync(join(top.dir, "artifacts"), { recursive: true });
+    symlinkSync(copy, join(top.dir, "artifacts"));
+    await expect(verifyBackup(top.dir)).rejects.toThrow(`${join(top.dir, "artifacts")} is a symbolic link`);
+  });
+
+  it("checks each component: a file where a directory belongs, a missing one, a plain path", () => {
+    const { dir } = writeBackupDir({ "mlflow/1/x": "x" });
+    expect(checkedBackupPath(dir, ["artifacts", "mlflow", "1", "x"])).toBe(join(dir, "artifacts/mlflow/1/x"));
+    expect(checkedBackupPath(dir, ["artifacts", "mlflow", "2", "x"])).toBeUndefined();
+    expect(() => checkedBackupPath(dir, ["artifacts", "mlflow", "1", "x", "y"])).toThrow(
+      `${join(dir, "artifacts/mlflow/1/x")} is not a directory`,
+    );
+    expect(() => checkedBackupPath(dir, ["artifacts", "mlflow"])).toThrow("is not a regular file");
+  });
+
+  it("refuses a dump with psql meta-commands before anything is loaded, naming the line", async () => {
+    const { dir } = writeBackupDir({}, "SET x = 1;\n\\! touch /tmp/pwned\n");
+    await expect(verifyBackup(dir)).rejects.toThrow(
+      /database\.sql\.gz is refused, line 2: a backslash outside COPY data \(\\! touch \/tmp\/pwned\)/,
+    );
+  });
+
+  it("escapes terminal control sequences in a crafted key and refuses them in the printed fields", async () => {
+    const crafted = "mlflow/\u001b]0;owned\u0007/x";
+    const { dir } = writeBackupDir({ [crafted]: "x" });
+    rmSync(join(dir, "artifacts", crafted));
+    const e = (await verifyBackup(dir).catch((x: Error) => x)) as Error;
+    expect(e.message).toContain("mlflow/\\u{1b}]0;owned\\u{7}/x is missing");
+    expect(e.message).not.toContain("\u001b");
+
+    const good = writeBackupDir({}).manifest;
+    expect(() => parseManifest(JSON.stringify({ ...good, mlflowVersion: "3.17.2\u001b[2J" }), "m.json")).toThrow(
+      "mlflowVersion holds characters other than letters, digits and . _ : + -",
+    );
+  });
+
+  it("accepts only the code-running definitions the stack's own database already has", () => {
+    const mlflow = [
+      "function CREATE OR REPLACE FUNCTION public.prevent_secrets_aad_mutation()",
+      "trigger CREATE TRIGGER t",
+    ];
+    expect(unknownDefinitions(mlflow, mlflow)).toEqual([]);
+    expect(unknownDefinitions([...mlflow, "default runs.name lo_export(1, '/x')"], mlflow)).toEqual([
+      "default runs.name lo_export(1, '/x')",
+    ]);
+    expect(
+      unknownDefinitions(["function CREATE OR REPLACE FUNCTION public.prevent_secrets_aad_mutation() -- x"], mlflow),
+    ).toHaveLength(1);
+  });
+
+  it("names the safety backup and the restore's own role, database and prefix", () => {
+    expect(safetyBackupDir("/s/.mlflow-dev", new Date("2026-03-04T05:06:07.890Z"))).toBe(
+      "/s/.mlflow-dev/backups/20260304T050607Z-before-restore",
+    );
+    expect(restoreNames("mlflow", "0a1b2c3d")).toEqual({
+      role: "mlflow_dev_restore_0a1b2c3d",
+      database: "mlflow_dev_restore_0a1b2c3d",
+      replaced: "mlflow_dev_replaced_0a1b2c3d",
+      prefix: "mlflow.restore-0a1b2c3d",
+    });
   });
 });

@@ -38,13 +38,15 @@ export async function run(argv: string[]): Promise<number> {
     );
     if (global.json) {
       process.stdout.write(
-        `${JSON.stringify({ dir: r.dir, mlflowVersion: r.manifest.mlflowVersion, schemaRevision: r.manifest.schemaRevision, experiments: r.experiments, runs: r.runs, objects: r.objects, deletedObjects: r.deletedObjects }, null, 2)}\n`,
+        `${JSON.stringify({ dir: r.dir, mlflowVersion: r.manifest.mlflowVersion, schemaRevision: r.manifest.schemaRevision, experiments: r.experiments, runs: r.runs, objects: r.objects, deletedObjects: r.deletedObjects, safetyBackup: r.safetyBackup ?? null }, null, 2)}\n`,
       );
     } else {
+      const esc = ctx.runtime.escapeForTerminal;
       process.stdout.write(
-        `restored ${r.dir} (MLflow ${r.manifest.mlflowVersion}, schema revision ${r.manifest.schemaRevision}, taken ${r.manifest.createdAt})\n` +
+        `restored ${esc(r.dir)} (MLflow ${r.manifest.mlflowVersion}, schema revision ${r.manifest.schemaRevision}, taken ${r.manifest.createdAt})\n` +
           `  database: ${r.experiments} experiment(s), ${r.runs} run(s)\n` +
           `  artifacts: ${r.objects} object(s)${r.deletedObjects > 0 ? `; ${r.deletedObjects} object(s) not in the backup deleted` : ""}\n` +
+          (r.safetyBackup ? `  the stack as it was before: ${esc(r.safetyBackup)} (a backup you can restore)\n` : "") +
           `MLflow is up: ${ctx.runtime.mlflowUrl(ctx.model)}\n`,
       );
     }

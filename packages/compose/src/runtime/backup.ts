@@ -1,7 +1,19 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { PassThrough, Writable } from "node:stream";
+import { PassThrough, Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -10,6 +22,7 @@ import { LOCAL_SECRET_VARS, parseEnvFile } from "../env-file.ts";
 import { SERVICE, s3Endpoint } from "../render.ts";
 import { ensureDirectory, readOwnFile } from "../safe-write.ts";
 import type { ContainerClient, ServiceState } from "./docker-engine.ts";
+import { DumpRefused, escapeForTerminal, plainDumpFilter } from "./dump-scan.ts";
 import {
   LONG_RUNNING,
   type LocalStackContext,
@@ -106,10 +119,14 @@ export function buildManifest(input: {
 
 /** A backup mlflow-dev refuses to restore (nothing was changed): exit 2. */
 function badBackup(message: string): LocalStackError {
-  return new LocalStackError(message, "Restore from another backup. Nothing was changed.", [], { invalidInput: true });
+  return new LocalStackError(escapeForTerminal(message), "Restore from another backup. Nothing was changed.", [], {
+    invalidInput: true,
+  });
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
+/** What a manifest's version, revision, time and stack name are made of (they are printed). */
+const PLAIN = /^[A-Za-z0-9._:+-]{1,200}$/;
 const isCount = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= 0;
 const isText = (s: unknown): s is string => typeof s === "string" && s !== "";
 
@@ -126,6 +143,7 @@ export function parseManifest(text: string, where: string): BackupManifest {
   if (m.format !== 1) problems.push(`format is ${JSON.stringify(m.format)}, this mlflow-dev reads format 1`);
   for (const k of ["createdAt", "stack", "mlflowVersion", "schemaRevision"] as const)
     if (!isText(m[k])) problems.push(`${k} is missing`);
+    else if (!PLAIN.test(m[k])) problems.push(`${k} holds characters other than letters, digits and . _ : + -`);
   const db = m.database as Record<string, unknown> | undefined;
   if (!db || db.file !== DATABASE_FILE || !SHA256.test(String(db.sha256)) || !isCount(db.bytes))
     problems.push(`database must be { file: "${DATABASE_FILE}", sha256, bytes }`);
@@ -143,56 +161,155 @@ export function parseManifest(text: string, where: string): BackupManifest {
   return m as unknown as BackupManifest;
 }
 
-/** sha256 and size of a regular file (never through a link); undefined when absent. */
-export async function fileDigest(path: string): Promise<{ sha256: string; bytes: number } | undefined> {
-  let st: ReturnType<typeof lstatSync>;
-  try {
-    st = lstatSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
-  }
-  if (!st.isFile()) throw badBackup(`${path} is not a regular file (mlflow-dev reads no links)`);
+/** A Transform that passes bytes on unchanged and hashes them as they go by. */
+export function hashTap(): { stream: Transform; digest(): { sha256: string; bytes: number } } {
   const hash = createHash("sha256");
   let bytes = 0;
-  await pipeline(
-    createReadStream(path),
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        done();
-      },
-    }),
-  );
-  return { sha256: hash.digest("hex"), bytes };
+  let digest: { sha256: string; bytes: number } | undefined;
+  const stream = new Transform({
+    transform(chunk: Buffer, _e, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  return {
+    stream,
+    digest: () => {
+      digest ??= { sha256: hash.digest("hex"), bytes };
+      return digest;
+    },
+  };
 }
 
 /**
- * Reads a backup's manifest and checks every file it lists against its size and sha256: a
- * missing or changed file is refused, naming it.
+ * `dir` joined with `segments`, every component below `dir` checked with lstat: each one but the
+ * last a real directory, the last a regular file, none a link. undefined when a component is
+ * missing. A link anywhere (`artifacts/mlflow -> /etc`) is refused, naming it.
+ */
+export function checkedBackupPath(dir: string, segments: readonly string[]): string | undefined {
+  let path = dir;
+  for (const [i, segment] of segments.entries()) {
+    path = join(path, segment);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) return undefined;
+    const last = i === segments.length - 1;
+    if (st.isSymbolicLink())
+      throw badBackup(`${escapeForTerminal(path)} is a symbolic link: mlflow-dev reads no links in a backup`);
+    if (last ? !st.isFile() : !st.isDirectory())
+      throw badBackup(`${escapeForTerminal(path)} is not a ${last ? "regular file" : "directory"}`);
+  }
+  return path;
+}
+
+/**
+ * A stream of a regular file (opened without following a link), or undefined when absent.
+ */
+function openNoFollow(path: string): NodeJS.ReadableStream | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    if (code === "ELOOP") throw badBackup(`${escapeForTerminal(path)} is a symbolic link: mlflow-dev reads no links`);
+    throw e;
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw badBackup(`${escapeForTerminal(path)} is not a regular file (mlflow-dev reads no links)`);
+  }
+  return createReadStream("", { fd });
+}
+
+/** sha256 and size of a regular file (never through a link); undefined when absent. */
+export async function fileDigest(path: string): Promise<{ sha256: string; bytes: number } | undefined> {
+  const input = openNoFollow(path);
+  if (!input) return undefined;
+  const tap = hashTap();
+  await pipeline(input, tap.stream, devNull());
+  return tap.digest();
+}
+
+function devNull(): Writable {
+  return new Writable({
+    write(_chunk, _e, done) {
+      done();
+    },
+  });
+}
+
+/** A file of the backup as the manifest lists it. */
+interface BackupFile {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+function mismatch(f: BackupFile, got: { sha256: string; bytes: number }, when = ""): LocalStackError {
+  return badBackup(
+    `${escapeForTerminal(f.path)} does not match the manifest${when} (${got.bytes} bytes, sha256 ${got.sha256}; expected ${f.bytes} bytes, sha256 ${f.sha256}): the backup is corrupted`,
+  );
+}
+
+/** Reads the gzip'd plain SQL dump through the scanner; refuses a meta-command, naming its line. */
+async function scanDump(path: string): Promise<void> {
+  const input = openNoFollow(path);
+  if (!input) throw badBackup(`${escapeForTerminal(path)} is missing: the backup is incomplete`);
+  try {
+    await pipeline(input, createGunzip(), plainDumpFilter(), devNull());
+  } catch (e) {
+    if (e instanceof DumpRefused)
+      throw badBackup(
+        `${escapeForTerminal(path)} is refused, ${e.message}. A restore loads SQL statements and COPY data only`,
+      );
+    throw badBackup(`${escapeForTerminal(path)} is not a gzip'd SQL dump (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Reads a backup's manifest and checks every file it lists: each path component a real directory
+ * or file (no links), its size and sha256, and the dump free of psql meta-commands. A missing,
+ * changed or refused file is named. This is the early refusal; the restore hashes each file again
+ * as it reads it to load it.
  */
 export async function verifyBackup(dir: string): Promise<BackupManifest> {
   const st = lstatSync(dir, { throwIfNoEntry: false });
-  if (!st) throw badBackup(`${dir} does not exist`);
-  if (!st.isDirectory()) throw badBackup(`${dir} is not a directory (a backup is one, with ${MANIFEST_FILE})`);
-  const manifestPath = join(dir, MANIFEST_FILE);
-  const text = readOwnFile(manifestPath);
-  if (text === undefined) throw badBackup(`${manifestPath} is missing: ${dir} is not a complete mlflow-dev backup`);
-  const manifest = parseManifest(text, manifestPath);
-  const files = [
-    { path: join(dir, manifest.database.file), ...manifest.database },
-    ...manifest.artifacts.objects.map((o) => ({ path: join(dir, ARTIFACTS_DIR, ...o.key.split("/")), ...o })),
-  ];
-  for (const f of files) {
+  if (!st) throw badBackup(`${escapeForTerminal(dir)} does not exist`);
+  if (!st.isDirectory())
+    throw badBackup(`${escapeForTerminal(dir)} is not a directory (a backup is one, with ${MANIFEST_FILE})`);
+  const manifestPath = checkedBackupPath(dir, [MANIFEST_FILE]);
+  const text = manifestPath && readOwnFile(manifestPath);
+  if (text === undefined)
+    throw badBackup(
+      `${escapeForTerminal(join(dir, MANIFEST_FILE))} is missing: ${escapeForTerminal(dir)} is not a complete mlflow-dev backup`,
+    );
+  const manifest = parseManifest(text, escapeForTerminal(join(dir, MANIFEST_FILE)));
+  for (const f of backupFiles(dir, manifest)) {
     const got = await fileDigest(f.path);
-    if (got === undefined) throw badBackup(`${f.path} is missing: the backup is incomplete`);
-    if (got.bytes !== f.bytes || got.sha256 !== f.sha256)
-      throw badBackup(
-        `${f.path} does not match the manifest (${got.bytes} bytes, sha256 ${got.sha256}; expected ${f.bytes} bytes, sha256 ${f.sha256}): the backup is corrupted`,
-      );
+    if (got === undefined) throw badBackup(`${escapeForTerminal(f.path)} is missing: the backup is incomplete`);
+    if (got.bytes !== f.bytes || got.sha256 !== f.sha256) throw mismatch(f, got);
   }
+  await scanDump(join(dir, manifest.database.file));
   return manifest;
+}
+
+/** The database file and every artifact file, each path checked component by component. */
+function backupFiles(dir: string, manifest: BackupManifest): (BackupFile & { key?: string })[] {
+  const at = (segments: string[]) =>
+    checkedBackupPath(dir, segments) ??
+    (() => {
+      throw badBackup(`${escapeForTerminal(join(dir, ...segments))} is missing: the backup is incomplete`);
+    })();
+  return [
+    { path: at([manifest.database.file]), sha256: manifest.database.sha256, bytes: manifest.database.bytes },
+    ...manifest.artifacts.objects.map((o) => ({
+      path: at([ARTIFACTS_DIR, ...o.key.split("/")]),
+      sha256: o.sha256,
+      bytes: o.bytes,
+      key: o.key,
+    })),
+  ];
 }
 
 type Ctx = Pick<LocalStackContext, "model" | "stateDir" | "docker" | "progress">;
@@ -222,8 +339,20 @@ async function runningStack(ctx: Ctx): Promise<Record<string, ServiceState>> {
   return byName;
 }
 
-/** One value from a query, run with psql in the postgres container. */
-async function psqlValue(docker: ContainerClient, container: string, model: LocalModel, sql: string): Promise<string> {
+/** The OS user psql and pg_dump run as in the postgres container (not root). */
+const PG_OS_USER = "postgres";
+
+/**
+ * One value from a query (or the output of several statements, each run on its own), run with psql
+ * in the postgres container as the stack's database user, in `database` (default the stack's).
+ */
+async function psqlValue(
+  docker: ContainerClient,
+  container: string,
+  model: LocalModel,
+  sql: string | readonly string[],
+  database = model.database.name,
+): Promise<string> {
   const chunks: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _e, done) {
@@ -231,15 +360,35 @@ async function psqlValue(docker: ContainerClient, container: string, model: Loca
       done();
     },
   });
-  const db = model.database;
+  const statements = typeof sql === "string" ? [sql] : sql;
   const r = await docker.execToStream(
     container,
-    ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-U", db.user, "-d", db.name, "-c", sql],
+    [
+      "psql",
+      "-X",
+      "-q",
+      "-t",
+      "-A",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-U",
+      model.database.user,
+      "-d",
+      database,
+      ...statements.flatMap((s) => ["-c", s]),
+    ],
     sink,
+    PG_OS_USER,
   );
-  if (r.exitCode !== 0) throw new Error(`psql (${sql}) failed: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
+  if (r.exitCode !== 0)
+    throw new Error(
+      `psql (${statements.join("; ")}) failed: ${escapeForTerminal(r.stderr.trim()) || `exit code ${r.exitCode}`}`,
+    );
   return Buffer.concat(chunks).toString("utf8").trim();
 }
+
+/** A PostgreSQL identifier, quoted. */
+const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** An S3 client for the stack's MinIO with the root credentials from the stack's .env. */
 async function minioClient(ctx: Ctx): Promise<S3Client> {
@@ -338,6 +487,7 @@ export async function backupLocalStack(ctx: Ctx, options: { out?: string; now?: 
           postgres,
           ["pg_dump", "--clean", "--if-exists", "--no-owner", "-U", db.user, "-d", db.name],
           gzip,
+          PG_OS_USER,
         );
         gzip.end();
         if (r.exitCode !== 0) throw new Error(r.stderr.trim() || `pg_dump exited with code ${r.exitCode}`);
@@ -412,20 +562,79 @@ export interface RestoreResult {
   objects: number;
   /** Objects under the prefix that were not in the backup, deleted (only with --force). */
   deletedObjects: number;
+  /** With --force: the backup of the stack taken before anything was replaced. */
+  safetyBackup?: string;
+}
+
+/** The name of the backup `restore --force` takes first, beside the others. */
+export function safetyBackupDir(stateDir: string, now: Date): string {
+  return join(backupsDir(stateDir), backupDirName(now).replace(/-backup$/, "-before-restore"));
 }
 
 /**
- * Restores a backup into the running local stack: verifies every digest, refuses another MLflow
- * version and (unless `force`) a stack that holds runs or artifacts; then stops the server, loads
- * the dump in one transaction, uploads the artifacts (with `force`, deletes the objects under the
- * prefix the backup does not have), and starts the server again.
+ * What a restore creates next to the stack's own database and prefix, named by one random suffix:
+ * a login role without any privilege (not a superuser, cannot create roles or databases), the
+ * database it owns and loads the dump into, the name the replaced database gets for the swap, and
+ * the object prefix the artifacts are uploaded to before they are copied into place.
  */
-export async function restoreLocalStack(ctx: Ctx, options: { dir: string; force?: boolean }): Promise<RestoreResult> {
+export function restoreNames(prefix: string, suffix: string) {
+  return {
+    role: `mlflow_dev_restore_${suffix}`,
+    database: `mlflow_dev_restore_${suffix}`,
+    replaced: `mlflow_dev_replaced_${suffix}`,
+    prefix: `${prefix}.restore-${suffix}`,
+  };
+}
+
+/**
+ * Every definition in a database that runs code when the server touches its tables, as text:
+ * functions and procedures, triggers, rules (other than a view's) and policies. They run with the
+ * rights of the server's
+ * database user (the superuser), so the restored database may hold only definitions the stack's
+ * current database also holds: those MLflow's own migrations of the same version created there.
+ */
+const EXECUTABLE_DEFINITIONS = `SELECT coalesce(json_agg(d ORDER BY d), '[]') FROM (
+  SELECT 'function ' || CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) ELSE p.oid::regprocedure::text END AS d
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+  UNION ALL SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t WHERE NOT t.tgisinternal
+  UNION ALL SELECT 'rule ' || pg_get_ruledef(r.oid) FROM pg_rewrite r
+    JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND r.rulename <> '_RETURN'
+  UNION ALL SELECT 'policy ' || pol.polname || ' on ' || pol.polrelid::regclass::text FROM pg_policy pol
+) x`;
+
+/** The definitions of `restored` that `current` does not hold (pure). */
+export function unknownDefinitions(restored: readonly string[], current: readonly string[]): string[] {
+  const known = new Set(current);
+  return restored.filter((d) => !known.has(d));
+}
+
+/**
+ * Restores a backup into the running local stack. Nothing of the stack changes until every check
+ * passed:
+ *
+ * 1. the backup is verified (paths without links, digests, the dump free of psql meta-commands),
+ *    the MLflow version compared, and (unless `force`) the stack must be empty;
+ * 2. with `force`, a safety backup of the stack is written first and named;
+ * 3. the dump is loaded into a new database as a role that is not a superuser and owns only that
+ *    database, by psql in restricted mode (meta-commands refused), in one transaction, hashing the
+ *    file as it is read; it must match the manifest, and every function, trigger, rule and policy
+ *    must be one the stack's current database (MLflow's migrations) has;
+ * 4. the artifacts are uploaded to a separate prefix, each hashed as it is read;
+ * 5. only then the server stops, the new database takes the old one's name in one transaction, the
+ *    objects are copied into place (with `force`, those the backup lacks deleted), and the server
+ *    starts again.
+ */
+export async function restoreLocalStack(
+  ctx: Ctx,
+  options: { dir: string; force?: boolean; now?: Date },
+): Promise<RestoreResult> {
   const { model, docker, progress } = ctx;
   const dir = resolve(options.dir);
   const manifest = await verifyBackup(dir);
   progress(
-    `verified ${dir}: the database and ${manifest.artifacts.objects.length} artifact object(s) match the manifest`,
+    `verified ${escapeForTerminal(dir)}: the database and ${manifest.artifacts.objects.length} artifact object(s) match the manifest`,
   );
   const stack = await runningStack(ctx);
   if (manifest.mlflowVersion !== model.mlflow.version)
@@ -437,58 +646,141 @@ export async function restoreLocalStack(ctx: Ctx, options: { dir: string; force?
     );
   const postgres = stack[SERVICE.postgres]!.container;
   const { bucket, prefix } = model.artifacts;
+  const db = model.database;
+  const names = restoreNames(prefix, randomBytes(4).toString("hex"));
   const s3 = await minioClient(ctx);
+  const { PutObjectCommand, DeleteObjectCommand, CopyObjectCommand } = await import("@aws-sdk/client-s3");
+  const staged: string[] = [];
+  let created = false;
+  let swapped = false;
+  const cleanUp = async () => {
+    for (const key of staged) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => {});
+    if (created && !swapped)
+      await psqlValue(
+        docker,
+        postgres,
+        model,
+        [`DROP DATABASE IF EXISTS ${ident(names.database)} WITH (FORCE)`, `DROP ROLE IF EXISTS ${ident(names.role)}`],
+        "postgres",
+      ).catch(() => {});
+  };
   try {
     const runs = Number(await psqlValue(docker, postgres, model, "SELECT count(*) FROM runs"));
     const present = await listKeys(s3, bucket, prefix, options.force ? Number.POSITIVE_INFINITY : 1);
     if (!options.force && (runs > 0 || present.length > 0))
       throw new LocalStackError(
         `the local stack ${projectName(model)} is not empty (${runs} run(s) in the database${present.length > 0 ? ", objects under the artifact prefix" : ""}): a restore replaces its data. Nothing was changed`,
-        "Add --force to replace them with the backup, or restore into an empty stack (`mlflow-dev down --volumes --yes`, then `mlflow-dev up`).",
+        "Add --force to replace them with the backup (it writes a safety backup of the stack first), or restore into an empty stack (`mlflow-dev down --volumes --yes`, then `mlflow-dev up`).",
         [],
         { invalidInput: true },
       );
+
+    let safetyBackup: string | undefined;
+    if (options.force) {
+      progress("--force: backing up the stack as it is before replacing it");
+      safetyBackup = (await backupLocalStack(ctx, { out: safetyBackupDir(ctx.stateDir, options.now ?? new Date()) }))
+        .dir;
+      progress(`safety backup: ${safetyBackup}`);
+    }
+    const keepSafety = safetyBackup ? ` The stack as it was is in the safety backup ${safetyBackup}.` : "";
+
+    progress(`loading the database (MLflow ${manifest.mlflowVersion}, schema revision ${manifest.schemaRevision})`);
+    created = true;
+    await psqlValue(
+      docker,
+      postgres,
+      model,
+      [
+        `CREATE ROLE ${ident(names.role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`,
+        `CREATE DATABASE ${ident(names.database)} OWNER ${ident(names.role)}`,
+        `REVOKE ALL ON DATABASE ${ident(names.database)} FROM PUBLIC`,
+      ],
+      "postgres",
+    );
+    await loadDump(ctx, postgres, join(dir, manifest.database.file), manifest.database, names);
+    const definitions = async (database: string) =>
+      JSON.parse(await psqlValue(docker, postgres, model, EXECUTABLE_DEFINITIONS, database)) as string[];
+    const unknown = unknownDefinitions(await definitions(names.database), await definitions(db.name));
+    if (unknown.length > 0)
+      throw badBackup(
+        `${join(dir, manifest.database.file)} defines ${unknown.length} function(s), trigger(s), rule(s) or polic(ies) that MLflow ${model.mlflow.version}'s schema in this stack does not have; they would run as the server's database user. The first: ${unknown[0]!.replace(/\s+/g, " ").slice(0, 300)}. Nothing was changed`,
+      );
+    await psqlValue(
+      docker,
+      postgres,
+      model,
+      [`REASSIGN OWNED BY ${ident(names.role)} TO ${ident(db.user)}`, `DROP OWNED BY ${ident(names.role)}`],
+      names.database,
+    );
+
+    progress(`uploading ${manifest.artifacts.objects.length} artifact object(s) to s3://${bucket}/${names.prefix}/`);
+    const final: string[] = [];
+    for (const o of manifest.artifacts.objects) {
+      const file: BackupFile = {
+        path: checkedBackupPath(dir, [ARTIFACTS_DIR, ...o.key.split("/")]) ?? join(dir, ARTIFACTS_DIR, o.key),
+        sha256: o.sha256,
+        bytes: o.bytes,
+      };
+      const input = openNoFollow(file.path);
+      if (!input) throw badBackup(`${file.path} is missing: the backup is incomplete. Nothing was changed`);
+      const tap = hashTap();
+      const stagedKey = restoredKey(o.key, manifest.artifacts.prefix, names.prefix);
+      staged.push(stagedKey);
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: stagedKey,
+          Body: input.pipe(tap.stream),
+          ContentLength: o.bytes,
+        }),
+      );
+      const got = tap.digest();
+      if (got.bytes !== o.bytes || got.sha256 !== o.sha256)
+        throw mismatch(file, got, " as it was read for the restore. Nothing was changed");
+      final.push(restoredKey(o.key, manifest.artifacts.prefix, prefix));
+    }
 
     const server = stack[SERVICE.mlflow]!.container;
     progress("stopping the server while the data is replaced");
     await docker.stopContainer(server, 30);
     try {
-      progress(`loading the database (MLflow ${manifest.mlflowVersion}, schema revision ${manifest.schemaRevision})`);
-      const db = model.database;
-      const gunzip = createGunzip();
-      const input = new PassThrough();
-      const [r] = await Promise.all([
-        docker.execWithStdin(
-          postgres,
-          ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-U", db.user, "-d", db.name],
-          input,
-        ),
-        pipeline(createReadStream(join(dir, manifest.database.file)), gunzip, input),
-      ]);
-      if (r.exitCode !== 0)
+      await psqlValue(
+        docker,
+        postgres,
+        model,
+        [
+          `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ('${db.name.replace(/'/g, "''")}', '${names.database}') AND pid <> pg_backend_pid()`,
+          `BEGIN; ALTER DATABASE ${ident(db.name)} RENAME TO ${ident(names.replaced)}; ALTER DATABASE ${ident(names.database)} RENAME TO ${ident(db.name)}; COMMIT`,
+        ],
+        "postgres",
+      ).catch((e: Error) => {
         throw new LocalStackError(
-          `loading the database failed (psql exit code ${r.exitCode}): ${r.stderr.trim().split("\n").slice(-5).join("\n")}`,
-          "It ran in one transaction: the database is as it was before. Fix the cause and run `mlflow-dev restore` again.",
+          `swapping in the restored database failed: ${e.message}`,
+          `The database is as it was. Close other connections to ${db.name} and run \`mlflow-dev restore\` again.${keepSafety}`,
         );
+      });
+      swapped = true;
+      await psqlValue(
+        docker,
+        postgres,
+        model,
+        [`DROP DATABASE ${ident(names.replaced)} WITH (FORCE)`, `DROP ROLE ${ident(names.role)}`],
+        "postgres",
+      ).catch((e: Error) => progress(`could not drop the replaced database ${names.replaced}: ${e.message}`));
 
-      const { PutObjectCommand, DeleteObjectCommand } = await import("@aws-sdk/client-s3");
-      progress(`uploading ${manifest.artifacts.objects.length} artifact object(s) to s3://${bucket}/${prefix}/`);
       let deletedObjects = 0;
       try {
-        for (const o of manifest.artifacts.objects) {
-          const key = restoredKey(o.key, manifest.artifacts.prefix, prefix);
+        for (const [i, key] of final.entries()) {
+          const source = staged[i]!;
           await s3.send(
-            new PutObjectCommand({
+            new CopyObjectCommand({
               Bucket: bucket,
               Key: key,
-              Body: createReadStream(join(dir, ARTIFACTS_DIR, ...o.key.split("/"))),
-              ContentLength: o.bytes,
+              CopySource: `${bucket}/${source.split("/").map(encodeURIComponent).join("/")}`,
             }),
           );
         }
-        const kept = new Set(
-          manifest.artifacts.objects.map((o) => restoredKey(o.key, manifest.artifacts.prefix, prefix)),
-        );
+        const kept = new Set(final);
         for (const { key } of present)
           if (!kept.has(key)) {
             await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
@@ -496,8 +788,8 @@ export async function restoreLocalStack(ctx: Ctx, options: { dir: string; force?
           }
       } catch (e) {
         throw new LocalStackError(
-          `the database is restored, but copying the artifacts failed: ${(e as Error).message}`,
-          "Fix the cause and run `mlflow-dev restore` again with --force (the stack is no longer empty).",
+          `the database is restored, but copying the artifacts into place failed: ${(e as Error).message}`,
+          `Fix the cause and run \`mlflow-dev restore\` again with --force (the stack is no longer empty).${keepSafety}`,
         );
       }
       recordServedVersion(ctx.stateDir, manifest.mlflowVersion);
@@ -510,6 +802,7 @@ export async function restoreLocalStack(ctx: Ctx, options: { dir: string; force?
         runs: restoredRuns,
         objects: manifest.artifacts.objects.length,
         deletedObjects,
+        ...(safetyBackup ? { safetyBackup } : {}),
       };
     } finally {
       progress("starting the server again");
@@ -524,7 +817,69 @@ export async function restoreLocalStack(ctx: Ctx, options: { dir: string; force?
           );
         });
     }
+  } catch (e) {
+    if (e instanceof LocalStackError) throw e;
+    throw new LocalStackError(
+      `the restore failed: ${escapeForTerminal((e as Error).message)}`,
+      swapped
+        ? "The database is restored; fix the cause and run `mlflow-dev restore` again with --force."
+        : "The restore's own database, role and uploaded objects are removed: the stack is as it was. Fix the cause and run `mlflow-dev restore` again.",
+    );
   } finally {
+    await cleanUp();
     s3.destroy();
   }
+}
+
+/**
+ * Loads the plain SQL dump into the restore database as the restore role (not a superuser, so
+ * PostgreSQL itself refuses `COPY ... TO/FROM PROGRAM`, server files and untrusted languages),
+ * psql run as the postgres OS user in restricted mode (every meta-command refused, with a key the
+ * dump cannot know) after the scanner dropped nothing but pg_dump's own restrict lines, in one
+ * transaction. The file is hashed as it is read: a dump that does not match the manifest is
+ * refused after the load, before anything of the stack changed.
+ */
+async function loadDump(
+  ctx: Ctx,
+  postgres: string,
+  path: string,
+  expected: { sha256: string; bytes: number },
+  names: { role: string; database: string },
+): Promise<void> {
+  const { docker } = ctx;
+  const psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", names.role, "-d", names.database];
+  const key = randomBytes(16).toString("hex");
+  const probe = await docker.execWithStdin(postgres, psql, Readable.from([`\\restrict ${key}\n`]), {
+    user: PG_OS_USER,
+  });
+  const restricted = probe.exitCode === 0;
+  const input = openNoFollow(path);
+  if (!input) throw badBackup(`${path} is missing: the backup is incomplete. Nothing was changed`);
+  const tap = hashTap();
+  const toPsql = new PassThrough();
+  // Without \restrict (psql before 17.6, 16.10, 15.14, 14.19) the scanner is the guard.
+  if (restricted) toPsql.write(`\\restrict ${key}\n`);
+  let refused: Error | undefined;
+  const [r] = await Promise.all([
+    docker
+      .execWithStdin(postgres, [...psql, "--single-transaction"], toPsql, { user: PG_OS_USER })
+      .catch((e: Error) => ({ exitCode: -1, stdout: "", stderr: e.message }))
+      // psql stopped at an error before the end: the rest is still read (and hashed), then dropped.
+      .finally(() => toPsql.resume()),
+    pipeline(input, tap.stream, createGunzip(), plainDumpFilter(), toPsql).catch((e: Error) => {
+      refused = e;
+    }),
+  ]);
+  if (refused)
+    throw refused instanceof DumpRefused
+      ? badBackup(`${path} is refused, ${refused.message}. Nothing was changed`)
+      : badBackup(`${path} could not be read (${refused.message}). Nothing was changed`);
+  const got = tap.digest();
+  if (got.bytes !== expected.bytes || got.sha256 !== expected.sha256)
+    throw mismatch({ path, ...expected }, got, " as it was read for the restore. Nothing was changed");
+  if (r.exitCode !== 0)
+    throw new LocalStackError(
+      `loading the database failed (psql exit code ${r.exitCode}): ${escapeForTerminal(r.stderr.trim().split("\n").slice(-5).join(" | "))}`,
+      "It was loaded into a separate database, now dropped: the stack is as it was. Fix the cause and run `mlflow-dev restore` again.",
+    );
 }

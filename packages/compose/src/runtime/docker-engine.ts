@@ -33,21 +33,26 @@ export interface ContainerClient {
   pullImage(ref: string): Promise<void>;
   /** Stops a running container (SIGTERM, then SIGKILL after `graceSeconds`). */
   stopContainer(name: string, graceSeconds: number): Promise<void>;
-  /** Runs a command in a running container, streaming its stdout into `stdout` (not ended). */
+  /**
+   * Runs a command in a running container (as `user`, default the image's), streaming its stdout
+   * into `stdout` (not ended).
+   */
   execToStream(
     name: string,
     cmd: string[],
     stdout: NodeJS.WritableStream,
+    user?: string,
   ): Promise<{ exitCode: number; stderr: string }>;
   /**
    * Runs a command in a running container with `stdin` streamed to its standard input (closed at
-   * the end of `stdin`); the last `keepBytes` of its stdout and stderr are kept.
+   * the end of `stdin`), as `user` (default the image's); the last `keepBytes` of its stdout and
+   * stderr are kept.
    */
   execWithStdin(
     name: string,
     cmd: string[],
     stdin: NodeJS.ReadableStream,
-    keepBytes?: number,
+    options?: { keepBytes?: number; user?: string },
   ): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** Starts a stopped container (no-op when it runs). */
   startContainer(name: string): Promise<void>;
@@ -343,8 +348,11 @@ export class DockerEngine implements ContainerClient {
     name: string,
     cmd: string[],
     stdout: NodeJS.WritableStream,
+    user?: string,
   ): Promise<{ exitCode: number; stderr: string }> {
-    const exec = await this.docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+    const exec = await this.docker
+      .getContainer(name)
+      .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, ...(user ? { User: user } : {}) });
     const stream = await exec.start({ hijack: true, stdin: false });
     const errors: Buffer[] = [];
     const stderr = new Writable({
@@ -366,11 +374,16 @@ export class DockerEngine implements ContainerClient {
     name: string,
     cmd: string[],
     stdin: NodeJS.ReadableStream,
-    keepBytes = 64 * 1024,
+    options: { keepBytes?: number; user?: string } = {},
   ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    const exec = await this.docker
-      .getContainer(name)
-      .exec({ Cmd: cmd, AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    const keepBytes = options.keepBytes ?? 64 * 1024;
+    const exec = await this.docker.getContainer(name).exec({
+      Cmd: cmd,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(options.user ? { User: options.user } : {}),
+    });
     const stream = await exec.start({ hijack: true, stdin: true });
     const out = tailSink(keepBytes);
     const err = tailSink(keepBytes);

@@ -3,5 +3,6 @@ export { MINIO_SERVER_ACCESS_KEY, s3Endpoint } from "../render.ts";
 export * from "./backup.ts";
 export * from "./compose-cli.ts";
 export * from "./docker-engine.ts";
+export { escapeForTerminal } from "./dump-scan.ts";
 export * from "./local-stack.ts";
 export * from "./ports.ts";
