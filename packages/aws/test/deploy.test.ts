@@ -274,6 +274,8 @@ describe("formatPlan", () => {
     stackAction: "update",
     secrets: [{ name: "mlflow-dev/tracking/staging/db-password", action: "keep" }],
     infrastructure: [],
+    stateful: [],
+    refused: [],
     image: "ghcr.io/mlflow/mlflow:v3.17.2-full",
     service: { action: "unchanged", currentTaskDefinition: "arn:aws:ecs:eu-west-1:1:task-definition/f:4", changes: [] },
     mlflowVersion: { kind: "none" },

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import {
   CreateChangeSetCommand,
   type CreateChangeSetCommandInput,
@@ -67,11 +68,20 @@ interface FakeStack {
   finalStatus: string;
 }
 
+/** One change of a fake change set; replacement and details as DescribeChangeSet gives them. */
+export interface FakeChange {
+  logicalId: string;
+  type: string;
+  action: string;
+  replacement?: string;
+  details?: Record<string, unknown>[];
+}
+
 interface FakeChangeSet {
   id: string;
   name: string;
   input: CreateChangeSetCommandInput;
-  changes: { logicalId: string; type: string; action: string }[];
+  changes: FakeChange[];
 }
 
 export interface FakeAwsOptions {
@@ -102,7 +112,7 @@ export class FakeAws {
   /** Newest last; DescribeStackEvents serves them newest first. */
   events: StackEvent[] = [];
   /** What the next infrastructure change set changes (an empty list: nothing). */
-  infraChanges: { logicalId: string; type: string; action: string }[] = [
+  infraChanges: FakeChange[] = [
     { logicalId: "Cluster", type: "AWS::ECS::Cluster", action: "Add" },
     { logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Add" },
     { logicalId: "Service", type: "AWS::ECS::Service", action: "Add" },
@@ -475,7 +485,20 @@ export class FakeAws {
         !snapshot.UsePreviousValue &&
         snapshot.ParameterValue !== (this.stack?.parameters[ParameterName.databaseSnapshot] ?? "")
       )
-        changes.push({ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" });
+        changes.push({
+          logicalId: "Database",
+          type: "AWS::RDS::DBInstance",
+          action: "Modify",
+          replacement: "True",
+          details: [
+            {
+              Target: { Attribute: "Properties", Name: "DBSnapshotIdentifier", RequiresRecreation: "Always" },
+              Evaluation: "Static",
+              ChangeSource: "ParameterReference",
+              CausingEntity: ParameterName.databaseSnapshot,
+            },
+          ],
+        });
     }
     this.changeSets.set(id, { id, name, input, changes });
     return { Id: id, StackId: this.stack?.id };
@@ -495,7 +518,13 @@ export class FakeAws {
       StackId: this.stack?.id,
       Changes: cs.changes.map((c) => ({
         Type: "Resource",
-        ResourceChange: { Action: c.action, LogicalResourceId: c.logicalId, ResourceType: c.type, Details: [] },
+        ResourceChange: {
+          Action: c.action,
+          LogicalResourceId: c.logicalId,
+          ResourceType: c.type,
+          ...(c.replacement ? { Replacement: c.replacement } : {}),
+          Details: c.details ?? [],
+        },
       })),
     };
   }
@@ -575,4 +604,26 @@ export class FakeAws {
   serverFamily(): string {
     return taskFamily(this.model);
   }
+}
+
+/** The changes of a change set in test/recorded, as the fake's next infrastructure change set. */
+export function recordedChanges(name: string): FakeChange[] {
+  const body = JSON.parse(readFileSync(new URL(`./recorded/change-set-${name}.json`, import.meta.url), "utf8")) as {
+    Changes: {
+      ResourceChange: {
+        Action: string;
+        LogicalResourceId: string;
+        ResourceType: string;
+        Replacement?: string;
+        Details: Record<string, unknown>[];
+      };
+    }[];
+  };
+  return body.Changes.map(({ ResourceChange: rc }) => ({
+    logicalId: rc.LogicalResourceId,
+    type: rc.ResourceType,
+    action: rc.Action,
+    ...(rc.Replacement ? { replacement: rc.Replacement } : {}),
+    details: rc.Details,
+  }));
 }

@@ -3,7 +3,7 @@ import pins from "../../../pins.json" with { type: "json" };
 import { type PromoteResult, promote, type ServiceChecks } from "../src/deploy/index.ts";
 import type { AwsModel } from "../src/index.ts";
 import { ParameterName } from "../src/names.ts";
-import { FakeAws } from "./fake-aws.ts";
+import { FakeAws, recordedChanges } from "./fake-aws.ts";
 import { exampleModel, PASSING_CHECKS, promoteOptions, withImage } from "./helpers.ts";
 
 /**
@@ -297,6 +297,56 @@ describe("promote", () => {
       for (const change of ["CreateSecret", "CreateChangeSet", "RegisterTaskDefinition", "UpdateService"])
         expect(sent).not.toContain(change);
       expect(fake.lock).toBeUndefined();
+    });
+  });
+
+  describe("a change set that would replace a stateful resource", () => {
+    it("is refused before it runs, naming the resource and the spec key; the change set is deleted", async () => {
+      const model = withImage(basic, GOOD);
+      const fake = await world(model);
+      await run(fake, model);
+      fake.infraChanges = recordedChanges("backend-database");
+      const r = await run(fake, model);
+      expect(r.error?.name).toBe("DeployError");
+      expect((r.error as { kind?: string }).kind).toBe("input");
+      expect(r.error?.message).toContain("Database (AWS::RDS::DBInstance) would be REPLACED by a new, empty one");
+      expect(r.error?.message).toContain("backend.database (DBName)");
+      expect((r.error as { hint?: string }).hint).toContain("--allow-replace Database");
+      const sent = commandsSince(fake, r.calls);
+      expect(sent).toContain("CreateChangeSet");
+      for (const change of ["ExecuteChangeSet", "RegisterTaskDefinition", "RunTask", "UpdateService"])
+        expect(sent).not.toContain(change);
+      expect(fake.changeSets.size).toBe(0);
+      expect(fake.lock).toBeUndefined();
+    });
+
+    it("runs with --allow-replace naming it, and only that one", async () => {
+      const model = withImage(basic, GOOD);
+      const fake = await world(model);
+      await run(fake, model);
+      fake.infraChanges = [...recordedChanges("backend-database"), ...recordedChanges("bucket")];
+      const { opts } = promoteOptions();
+      const partly = await promote(model, fake.clients, { ...opts, allowReplace: ["Database"] }).catch(
+        (e) => e as Error,
+      );
+      expect(partly).toBeInstanceOf(Error);
+      expect((partly as Error).message).toContain("ArtifactBucket");
+      expect((partly as Error).message).not.toContain("Database (");
+      const before = fake.calls.length;
+      const ok = await promote(model, fake.clients, { ...opts, allowReplace: ["Database", "ArtifactBucket"] });
+      expect(ok.infrastructureChanges.map((c) => [c.logicalId, c.replacement])).toContainEqual(["Database", "True"]);
+      expect(changeSetTypes(fake, before)).toEqual(["UPDATE:infra"]);
+      expect(commandsSince(fake, before)).toContain("ExecuteChangeSet");
+    });
+
+    it("--allow-replace of a name that is not a stateful resource is refused before the checks", async () => {
+      const model = withImage(basic, GOOD);
+      const fake = await world(model);
+      const { opts } = promoteOptions();
+      await expect(promote(model, fake.clients, { ...opts, allowReplace: ["Service"] })).rejects.toThrow(
+        /--allow-replace Service: not a stateful resource/,
+      );
+      expect(fake.calls).toEqual([]);
     });
   });
 

@@ -8,6 +8,7 @@ import type { DeployEngine } from "./engine.ts";
 import { DeployError } from "./errors.ts";
 import { databaseSnapshotParameter, type StackInfo, stackParameters } from "./stack-info.ts";
 import { promoteStackAction } from "./stack-status.ts";
+import { classifyStatefulChanges, refusedStatefulChanges, statefulRefusal } from "./stateful.ts";
 
 /** Promote's infrastructure step: the stack through a change set, adopting a kept bucket first. */
 
@@ -16,14 +17,29 @@ export interface Infrastructure {
   changes: ResourceChange[];
 }
 
-/** The stack through a change set; the service's task definition is left as it is. */
+export interface InfrastructureOptions {
+  /** `mlflow-dev restore`: the snapshot the stack's database is replaced from (the one replacement it allows itself). */
+  restoreFromSnapshot?: string;
+  /** Stateful resources (logical ids) the user allows to be replaced or removed (`--allow-replace`). */
+  allowReplace?: readonly string[];
+}
+
+/** The logical ids a change set may replace or remove: the user's, and the database a restore replaces. */
+export function allowedReplacements(options: InfrastructureOptions): string[] {
+  return [...(options.allowReplace ?? []), ...(options.restoreFromSnapshot ? [LogicalId.database] : [])];
+}
+
+/**
+ * The stack through a change set; the service's task definition is left as it is. A change set
+ * that would replace or remove a stateful resource not allowed is deleted and refused (exit 2).
+ */
 export async function deployInfrastructure(
   engine: DeployEngine,
   model: AwsModel,
   secretArns: Partial<Record<SecretName, string>>,
-  /** `mlflow-dev restore`: the snapshot the stack's database is replaced from. */
-  restoreFromSnapshot?: string,
+  options: InfrastructureOptions = {},
 ): Promise<Infrastructure> {
+  const { restoreFromSnapshot } = options;
   const { report } = engine;
   const name = stackName(model);
   let stack = await engine.describeStack(name);
@@ -65,6 +81,14 @@ export async function deployInfrastructure(
   if (changeSet.empty && stack) {
     report.info("no changes");
     return { stack, changes: [] };
+  }
+  const refused = refusedStatefulChanges(
+    classifyStatefulChanges(changeSet.changes, model.environment),
+    allowedReplacements(options),
+  );
+  if (refused.length) {
+    await engine.discardChangeSet(name, changeSet);
+    throw statefulRefusal(refused, model.environment);
   }
   report.info(`${type === "CREATE" ? "creating" : "updating"} ${name}: ${summarizeChanges(changeSet.changes)}`);
   for (const line of formatChanges(changeSet.changes)) report.info(line);
