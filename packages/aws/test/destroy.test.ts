@@ -106,4 +106,53 @@ describe("destroy", () => {
     expect(o.report.lines).toContain("  no stack");
     expect(o.report.lines).toContain("  nothing to delete");
   });
+
+  async function promoted() {
+    aws = await FakeAws.start({ model });
+    const pulled = withImage(model, "ghcr.io/mlflow/mlflow:v3.17.2-full");
+    await promote(pulled, aws.clients, { ...options(), specDir: ".", serviceChecks: PASSING_CHECKS });
+    aws.snapshots.push("tracking-staging-db-final");
+    aws.infraChanges = [{ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" }];
+    return { fake: aws, pulled };
+  }
+
+  /** The DeletionPolicy of a resource in the teardown change set's template. */
+  function teardownPolicy(fake: FakeAws, logicalId: string): unknown {
+    const cs = fake.sent("CreateChangeSet").find((i) => String(i.ChangeSetName).startsWith("mlflow-dev-teardown-"));
+    return (JSON.parse(String(cs?.TemplateBody)) as { Resources: Record<string, { DeletionPolicy?: string }> })
+      .Resources[logicalId]?.DeletionPolicy;
+  }
+
+  it("turns off the termination protection promote turned on, right before the delete", async () => {
+    const { fake, pulled } = await promoted();
+    expect(fake.terminationProtection).toBe(true);
+    const from = fake.calls.length;
+    await destroy(pulled, fake.clients, options());
+    const sent = fake.calls.slice(from).map((c) => c.command);
+    expect(sent.indexOf("UpdateTerminationProtection")).toBeLessThan(sent.indexOf("DeleteStack"));
+    expect(fake.stack).toBeUndefined();
+  });
+
+  it("--delete-data deletes only the objects under the prefix; a bucket holding anything else is kept", async () => {
+    const { fake, pulled } = await promoted();
+    fake.bucketObjects = ["mlflow/1/a", "mlflow/2/b", "mlflow-other/keep", "backups/db.dump"];
+    const o = { ...options(), deleteData: true };
+    const r = await destroy(pulled, fake.clients, o);
+    expect(fake.bucketObjects).toEqual(["mlflow-other/keep", "backups/db.dump"]);
+    expect(fake.sent("ListObjectVersions")[0]).toMatchObject({ Prefix: "mlflow/" });
+    expect(r.bucketKept).toBe("tracking-staging-artifacts-123456789012");
+    expect(teardownPolicy(fake, "ArtifactBucket")).toBe("Retain");
+    expect(o.report.lines).toContain(
+      "  bucket tracking-staging-artifacts-123456789012: kept: it holds objects outside mlflow/, which mlflow-dev did not write",
+    );
+  });
+
+  it("--delete-data deletes the bucket when nothing but the prefix was in it", async () => {
+    const { fake, pulled } = await promoted();
+    fake.bucketObjects = ["mlflow/1/a"];
+    const r = await destroy(pulled, fake.clients, { ...options(), deleteData: true });
+    expect(fake.bucketObjects).toEqual([]);
+    expect(r.bucketKept).toBeUndefined();
+    expect(teardownPolicy(fake, "ArtifactBucket")).toBe("Delete");
+  });
 });

@@ -189,8 +189,10 @@ Deletes what promote created: the stack (service, database, network, load balanc
 logs), every task definition revision and the secrets (scheduled for deletion with a 7-day
 recovery window; promote restores them). Refuses without --yes.
 Kept unless asked: a final snapshot of the database (--skip-final-snapshot deletes without
-one) and the artifact bucket with its objects (--delete-data empties and deletes it). The
-ECR repository of a built image is deleted with its images (promote rebuilds them).
+one) and the artifact bucket with its objects (--delete-data deletes the objects under the
+spec's artifacts.prefix, and the bucket only when nothing else is in it). The ECR repository
+of a built image is deleted with its images (promote rebuilds them). promote turns the stack's
+termination protection on; destroy turns it off right before the delete.
 `,
   unlock: `Usage: mlflow-dev unlock --env <name> [--profile <name>] [--endpoint-url <url>]
 

@@ -60,17 +60,23 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
 
   let databaseId: string | undefined;
   let finalTags: Tag[] = [];
+  let bucketDeleted = false;
   report.step("[2/5] teardown settings");
   if (stack && action.do === "teardown-then-delete") {
     databaseId = await physicalId(clients, name, LogicalId.database);
     // What a later restore of the final snapshot needs to know, read while the service exists.
     if (databaseId && !options.skipFinalSnapshot) finalTags = await snapshotTagsNow(clients, model, "final");
+    // --delete-data deletes mlflow-dev's prefix; the bucket goes only when nothing else is in it.
+    if (options.deleteData) {
+      await emptyPrefix(clients, model.artifacts.bucket, model.artifacts.prefix, report);
+      bucketDeleted = !(await holdsObjects(clients, model.artifacts.bucket));
+    }
     const deployed = await deployedTemplate(clients, name);
     const changeSet = await engine.prepareChangeSet(
       {
         stackName: name,
         type: "UPDATE",
-        templateBody: JSON.stringify(withTeardown(deployed, options)),
+        templateBody: JSON.stringify(withTeardown(deployed, { ...options, deleteData: bucketDeleted })),
         parameters: stackParameters(model, {}, { usePrevious: true }, databaseSnapshotParameter(stack)),
         model,
         description: "mlflow-dev destroy: deletion protection off, what the delete keeps",
@@ -86,13 +92,14 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
       `database: ${options.skipFinalSnapshot ? "deleted without a final snapshot (--skip-final-snapshot)" : "a final snapshot is kept"}`,
     );
     report.info(
-      `bucket ${model.artifacts.bucket}: ${options.deleteData ? "emptied and deleted (--delete-data)" : "kept with its objects"}`,
+      `bucket ${model.artifacts.bucket}: ${bucketDeleted ? "deleted (--delete-data; nothing else was in it)" : options.deleteData ? `kept: it holds objects outside ${prefixOf(model.artifacts.prefix) || "the prefix"}, which mlflow-dev did not write` : "kept with its objects"}`,
     );
-    if (options.deleteData) await emptyBucket(clients, model.artifacts.bucket, report);
   } else report.info(stack ? `the stack is ${stack.status}: deleted as it is` : "no stack");
 
   report.step(`[3/5] stack ${name}`);
   if (stack) {
+    // promote turns termination protection on; this is the one delete that turns it off.
+    if (stack.terminationProtection) await engine.setTerminationProtection(name, false);
     await engine.deleteStack(name);
     result.stackDeleted = true;
     report.info("deleted");
@@ -108,7 +115,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
       );
     }
   }
-  if (stack && !options.deleteData) result.bucketKept = model.artifacts.bucket;
+  if (stack && !bucketDeleted) result.bucketKept = model.artifacts.bucket;
 
   report.step("[4/5] task definitions");
   for (const family of [taskFamily(model), migrationTaskFamily(model)])
@@ -169,8 +176,34 @@ async function finalSnapshot(clients: AwsClients, databaseId: string): Promise<D
   }
 }
 
-/** Deletes every object version and delete marker, so CloudFormation can delete the bucket. */
-async function emptyBucket(clients: AwsClients, bucket: string, report: RunnerOptions["report"]): Promise<void> {
+/** `mlflow/` for the prefix `mlflow` (the objects mlflow-dev writes); empty for the bucket's root. */
+export function prefixOf(prefix: string): string {
+  const p = prefix.replace(/^\/+|\/+$/g, "");
+  return p ? `${p}/` : "";
+}
+
+/** Anything (an object version or a delete marker) left in the bucket. */
+async function holdsObjects(clients: AwsClients, bucket: string): Promise<boolean> {
+  try {
+    const r = await clients.s3.listObjectVersions({ Bucket: bucket, MaxKeys: 1 });
+    return (r.Versions?.length ?? 0) + (r.DeleteMarkers?.length ?? 0) > 0;
+  } catch (e) {
+    if (awsErrorName(e) === "NoSuchBucket") return false;
+    throw new DeployError(`cannot list the bucket ${bucket}: ${awsErrorMessage(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Deletes every object version and delete marker under mlflow-dev's prefix (the whole bucket when
+ * the prefix is empty); what others keep in the bucket stays.
+ */
+async function emptyPrefix(
+  clients: AwsClients,
+  bucket: string,
+  artifactPrefix: string,
+  report: RunnerOptions["report"],
+): Promise<void> {
+  const prefix = prefixOf(artifactPrefix);
   let deleted = 0;
   // ListObjectVersions has two markers and no SDK paginator: walked here.
   try {
@@ -179,6 +212,7 @@ async function emptyBucket(clients: AwsClients, bucket: string, report: RunnerOp
     for (;;) {
       const r = await clients.s3.listObjectVersions({
         Bucket: bucket,
+        ...(prefix ? { Prefix: prefix } : {}),
         ...(keyMarker ? { KeyMarker: keyMarker } : {}),
         ...(versionMarker ? { VersionIdMarker: versionMarker } : {}),
       });
@@ -198,5 +232,5 @@ async function emptyBucket(clients: AwsClients, bucket: string, report: RunnerOp
     if (awsErrorName(e) === "NoSuchBucket") return;
     throw new DeployError(`cannot empty the bucket ${bucket}: ${awsErrorMessage(e)}`, { cause: e });
   }
-  report.info(`deleted ${deleted} object version(s) from ${bucket}`);
+  report.info(`deleted ${deleted} object version(s) under s3://${bucket}/${prefix}`);
 }

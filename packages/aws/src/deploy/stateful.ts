@@ -1,4 +1,4 @@
-import { LogicalId } from "../names.ts";
+import { PROTECTED_LOGICAL_IDS } from "../cloudformation/stack-policy.ts";
 import type { ChangeCause, ResourceChange } from "./diff.ts";
 import { DeployError } from "./errors.ts";
 
@@ -19,12 +19,7 @@ export const STATEFUL_RESOURCE_TYPES: Readonly<Record<string, string>> = {
 };
 
 /** The logical ids of the stateful resources mlflow-dev's template has (what --allow-replace may name). */
-export const STATEFUL_LOGICAL_IDS: readonly string[] = [
-  LogicalId.database,
-  LogicalId.artifactBucket,
-  LogicalId.databaseSubnetGroup,
-  LogicalId.vpc,
-];
+export const STATEFUL_LOGICAL_IDS: readonly string[] = PROTECTED_LOGICAL_IDS;
 
 export interface StatefulChange {
   logicalId: string;

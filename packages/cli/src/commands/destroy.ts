@@ -12,7 +12,7 @@ export async function run(argv: string[]): Promise<number> {
     const deleteData = values["delete-data"] === true;
     if (values.yes !== true)
       throw new UserError(
-        `destroy ${model.environment}: refused without --yes. It deletes the stack ${(await import("@mlflow-dev/aws")).stackName(model)}: the service, the database (${skipFinalSnapshot ? "WITHOUT a final snapshot" : "a final snapshot is kept"}), the network, roles, logs, task definitions and secrets; the bucket ${model.artifacts.bucket} ${deleteData ? "is emptied and DELETED" : "and its objects are kept"}`,
+        `destroy ${model.environment}: refused without --yes. It deletes the stack ${(await import("@mlflow-dev/aws")).stackName(model)}: the service, the database (${skipFinalSnapshot ? "WITHOUT a final snapshot" : "a final snapshot is kept"}), the network, roles, logs, task definitions and secrets; the bucket ${model.artifacts.bucket} ${deleteData ? `loses every object under ${model.artifacts.prefix}/ (DELETED), and is deleted when nothing else is in it` : "and its objects are kept"}`,
         { exitCode: EXIT.invalidInput, hint: "Add --yes to confirm. Nothing was changed." },
       );
     const result = await deploy.destroy(model, clients, { report, waits, skipFinalSnapshot, deleteData });
