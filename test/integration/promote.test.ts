@@ -516,18 +516,19 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
         DBInstanceIdentifier: db.StackResourceDetail?.PhysicalResourceId ?? "",
       });
       expect((snapshots.DBSnapshots ?? []).map((s) => s.DBSnapshotIdentifier)).toContain(result.finalSnapshot);
-      // The secret waits out its recovery window; promote would restore it.
+      // The secrets stay while the snapshot and the bucket that need them do.
       const secret = await clients.secretsManager.describeSecret({
         SecretId: `mlflow-dev/${NAME}/staging/db-password`,
       });
-      expect(secret.DeletedDate).toBeDefined();
+      expect(secret.DeletedDate).toBeUndefined();
+      expect(result.secretsKept).toContain(`mlflow-dev/${NAME}/staging/db-password`);
     });
 
-    it("a promote after destroy adopts the kept bucket and restores the secret", () => {
+    it("a promote after destroy adopts the kept bucket and uses the kept secrets", () => {
       const r = cli(["promote", "--env", "staging"], dir);
       expect(r.code, show(r)).toBe(0);
       expect(r.stderr).toContain("adopting it into the stack");
-      expect(r.stderr).toContain("restored mlflow-dev/");
+      expect(r.stderr).not.toContain("created mlflow-dev/");
       const d = cli(["destroy", "--env", "staging", "--yes", "--skip-final-snapshot", "--delete-data"], dir);
       expect(d.code, show(d)).toBe(0);
       expect(d.stdout).toBe(`destroyed ${STACK}\n`);

@@ -155,4 +155,30 @@ describe("destroy", () => {
     expect(r.bucketKept).toBeUndefined();
     expect(teardownPolicy(fake, "ArtifactBucket")).toBe("Delete");
   });
+
+  it("keeps the secrets while a final snapshot or the bucket is kept, and records them on the snapshot", async () => {
+    const { fake, pulled } = await promoted();
+    const o = options();
+    const r = await destroy(pulled, fake.clients, o);
+    expect(fake.sent("DeleteSecret")).toEqual([]);
+    expect(r.secrets).toEqual([]);
+    expect(r.secretsKept).toEqual(pulled.mlflow.secrets.map((s) => `mlflow-dev/tracking/staging/${s.name}`));
+    expect(o.report.lines).toContain(
+      "  kept mlflow-dev/tracking/staging/db-password: the final snapshot tracking-staging-db-final needs it (destroy --skip-final-snapshot --delete-data deletes it)",
+    );
+    const tags = aws?.snapshotTags.get("arn:aws:rds:eu-west-1:123456789012:snapshot:tracking-staging-db-final") ?? [];
+    expect(tags).toContainEqual({
+      Key: "mlflow-dev:secrets",
+      Value: pulled.mlflow.secrets.map((s) => s.name).join(" "),
+    });
+  });
+
+  it("deletes the secrets when nothing of the data is kept (--skip-final-snapshot --delete-data, nothing else in the bucket)", async () => {
+    const { fake, pulled } = await promoted();
+    fake.bucketObjects = ["mlflow/1/a"];
+    const r = await destroy(pulled, fake.clients, { ...options(), skipFinalSnapshot: true, deleteData: true });
+    expect(r.secretsKept).toBeUndefined();
+    expect(r.secrets).toHaveLength(pulled.mlflow.secrets.length);
+    expect(fake.sent("DeleteSecret").every((i) => i.ForceDeleteWithoutRecovery === true)).toBe(true);
+  });
 });

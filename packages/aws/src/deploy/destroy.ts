@@ -11,7 +11,7 @@ import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 import { withLock } from "./lock.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
-import { deleteSecrets } from "./secrets.ts";
+import { deleteSecrets, describeSecrets } from "./secrets.ts";
 import { snapshotTagsNow } from "./snapshot.ts";
 import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
 import { destroyStackAction } from "./stack-status.ts";
@@ -28,6 +28,8 @@ export interface DestroyResult {
   bucketKept?: string;
   taskDefinitionsDeregistered: string[];
   secrets: string[];
+  /** Secrets kept because a final snapshot or the bucket was kept (the data needs them). */
+  secretsKept?: string[];
 }
 
 /**
@@ -127,8 +129,20 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
   );
 
   report.step("[5/5] secrets");
-  result.secrets = await deleteSecrets(clients.secretsManager, model, { force: options.deleteData }, report);
-  if (!result.secrets.length) report.info("none");
+  if (result.finalSnapshot || result.bucketKept) {
+    // Secrets live as long as the data: the snapshot's database is encrypted with, and logs in
+    // with, these; they go with the last destroy that keeps nothing.
+    const kept = (await describeSecrets(clients.secretsManager, model)).filter((s) => s.state === "exists");
+    result.secretsKept = kept.map((s) => s.id);
+    for (const s of kept)
+      report.info(
+        `kept ${s.id}: ${result.finalSnapshot ? `the final snapshot ${result.finalSnapshot}` : `the bucket ${result.bucketKept}`} needs it (destroy --skip-final-snapshot --delete-data deletes it)`,
+      );
+    if (!kept.length) report.info("none");
+  } else {
+    result.secrets = await deleteSecrets(clients.secretsManager, model, { force: options.deleteData }, report);
+    if (!result.secrets.length) report.info("none");
+  }
   return result;
 }
 
