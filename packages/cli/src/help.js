@@ -188,7 +188,8 @@ Image overrides: MLFLOW_DEV_IMAGES="mlflow=REF".
 Deletes what promote created: the stack (service, database, network, load balancer, roles,
 logs), every task definition revision and the secrets (scheduled for deletion with a 7-day
 recovery window; promote restores them) unless a final snapshot or the bucket is kept, which
-need them. Refuses without --yes.
+need them. At a terminal it asks for the environment's name; scripts pass --yes (without a
+terminal it refuses without --yes).
 Kept unless asked: a final snapshot of the database (--skip-final-snapshot deletes without
 one) and the artifact bucket with its objects (--delete-data deletes the objects under the
 spec's artifacts.prefix, and the bucket only when nothing else is in it). The ECR repository
