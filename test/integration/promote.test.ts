@@ -109,7 +109,9 @@ function specDir(account: string, edit: (yaml: string) => string = (y) => y, ext
   const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
     .replace(/^name: .*$/m, `name: ${NAME}`)
     .replace(/account: "\d{12}"/, `account: "${account}"`)
-    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${account}`);
+    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${account}`)
+    // destroy refuses a database under deletion protection: these tests destroy what they promote.
+    .replace("deletionProtection: true", "deletionProtection: false");
   writeFileSync(join(dir, "mlflow-dev.yaml"), edit(yaml) + extra);
   return dir;
 }
@@ -626,7 +628,9 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
       .replace("context: ../../images/mlflow", `context: ${join(ROOT, "images/mlflow")}`)
       .replace(/certificateArn: .*/, `certificateArn: ${certificateArn}`)
       // The emulator's RDS runs the one PostgreSQL image built offline (images/postgres, 17).
-      .replace("postgresVersion: 16", "postgresVersion: 17");
+      .replace("postgresVersion: 16", "postgresVersion: 17")
+      // destroy refuses a database under deletion protection: this test destroys what it promotes.
+      .replace("deletionProtection: true", "deletionProtection: false");
     writeFileSync(join(d, "mlflow-dev.yaml"), yaml);
     return d;
   }

@@ -204,6 +204,26 @@ describe.skipIf(!up && !process.env.CI)("data-holding resources on the AWS emula
     );
   });
 
+  it("deletionProtection: true makes destroy refuse until the spec turns it off and a promote applies it", async () => {
+    const protectedDir = specDir(NAME, (y) =>
+      y
+        .replace(/^ {2}database: mlflow$/m, "  database: mlflow_renamed")
+        .replace("deletionProtection: false", "deletionProtection: true"),
+    );
+    const p = cli(["promote", "--env", "staging"], protectedDir);
+    expect(p.code, show(p)).toBe(0);
+    const refused = cli(["destroy", "--env", "staging", "--yes"], protectedDir);
+    expect(refused.code, show(refused)).toBe(2);
+    expect(refused.stderr).toContain(
+      "has deletion protection on (environments.staging.database.deletionProtection: true)",
+    );
+    const stack = (await clients.cloudformation.describeStacks({ StackName: STACK })).Stacks?.[0];
+    expect(stack?.StackStatus).toMatch(/_COMPLETE$/);
+    expect(stack?.StackStatus).not.toMatch(/DELETE/);
+    const off = cli(["promote", "--env", "staging"], dir);
+    expect(off.code, show(off)).toBe(0);
+  });
+
   it("destroy --delete-data deletes the objects under the prefix and keeps the bucket with the others", async () => {
     await clients.s3.putObject({ Bucket: BUCKET, Key: "mlflow/0/extra.txt", Body: "ours" });
     await clients.s3.putObject({ Bucket: BUCKET, Key: "elsewhere/keep.txt", Body: "not ours" });

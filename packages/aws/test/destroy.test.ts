@@ -181,4 +181,32 @@ describe("destroy", () => {
     expect(r.secrets).toHaveLength(pulled.mlflow.secrets.length);
     expect(fake.sent("DeleteSecret").every((i) => i.ForceDeleteWithoutRecovery === true)).toBe(true);
   });
+
+  it("refuses a database under deletion protection before anything changes, naming the setting", async () => {
+    const { fake, pulled } = await promoted();
+    fake.databaseProtected = true;
+    const from = fake.calls.length;
+    const error = await destroy(pulled, fake.clients, options()).then(
+      () => undefined,
+      (e: Error & { hint?: string; kind?: string }) => e,
+    );
+    expect(error?.kind).toBe("input");
+    expect(error?.message).toContain(
+      "the database tracking-staging-db of mlflow-dev-tracking-staging has deletion protection on (environments.staging.database.deletionProtection: true)",
+    );
+    expect(error?.hint).toContain(
+      "Set environments.staging.database.deletionProtection: false, run mlflow-dev promote --env staging",
+    );
+    const sent = fake.calls.slice(from).map((c) => c.command);
+    for (const change of [
+      "CreateChangeSet",
+      "UpdateTerminationProtection",
+      "DeleteStack",
+      "DeleteSecret",
+      "ModifyDBInstance",
+    ])
+      expect(sent).not.toContain(change);
+    expect(fake.stack?.status).not.toMatch(/DELETE/);
+    expect(fake.lock).toBeUndefined();
+  });
 });

@@ -194,7 +194,9 @@ Kept unless asked: a final snapshot of the database (--skip-final-snapshot delet
 one) and the artifact bucket with its objects (--delete-data deletes the objects under the
 spec's artifacts.prefix, and the bucket only when nothing else is in it). The ECR repository
 of a built image is deleted with its images (promote rebuilds them). promote turns the stack's
-termination protection on; destroy turns it off right before the delete.
+termination protection on; destroy turns it off right before the delete. A database under
+deletion protection (database.deletionProtection: true, the default) is refused: set it to false
+and promote first.
 `,
   unlock: `Usage: mlflow-dev unlock --env <name> [--profile <name>] [--endpoint-url <url>]
 

@@ -63,9 +63,19 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
   let databaseId: string | undefined;
   let finalTags: Tag[] = [];
   let bucketDeleted = false;
+  if (stack) {
+    databaseId = await physicalId(clients, name, LogicalId.database);
+    if (databaseId && (await deletionProtected(clients, databaseId)))
+      throw new DeployError(
+        `the database ${databaseId} of ${name} has deletion protection on (environments.${model.environment}.database.deletionProtection: true): destroy does not turn it off`,
+        {
+          kind: "input",
+          hint: `Set environments.${model.environment}.database.deletionProtection: false, run mlflow-dev promote --env ${model.environment}, then destroy again. Nothing was changed.`,
+        },
+      );
+  }
   report.step("[2/5] teardown settings");
   if (stack && action.do === "teardown-then-delete") {
-    databaseId = await physicalId(clients, name, LogicalId.database);
     // What a later restore of the final snapshot needs to know, read while the service exists.
     if (databaseId && !options.skipFinalSnapshot) finalTags = await snapshotTagsNow(clients, model, "final");
     // --delete-data deletes mlflow-dev's prefix; the bucket goes only when nothing else is in it.
@@ -81,7 +91,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
         templateBody: JSON.stringify(withTeardown(deployed, { ...options, deleteData: bucketDeleted })),
         parameters: stackParameters(model, {}, { usePrevious: true }, databaseSnapshotParameter(stack)),
         model,
-        description: "mlflow-dev destroy: deletion protection off, what the delete keeps",
+        description: "mlflow-dev destroy: what the delete keeps",
       },
       "teardown",
     );
@@ -152,6 +162,16 @@ async function physicalId(clients: AwsClients, stack: string, logicalId: string)
     return r.StackResourceDetail?.PhysicalResourceId;
   } catch {
     return undefined;
+  }
+}
+
+/** The instance's DeletionProtection as RDS reports it (false when it cannot be read: the delete then says). */
+async function deletionProtected(clients: AwsClients, databaseId: string): Promise<boolean> {
+  try {
+    const r = await clients.rds.describeDBInstances({ DBInstanceIdentifier: databaseId });
+    return r.DBInstances?.[0]?.DeletionProtection === true;
+  } catch {
+    return false;
   }
 }
 
