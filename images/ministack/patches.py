@@ -80,6 +80,21 @@ version: re-check each one, then update or drop it).
    cleanup, so DeletionProtection on it fails the cleanup as on AWS. Not
    emulated: automated backups and point-in-time restore, and the snapshot
    AWS takes of an instance replaced under `UpdateReplacePolicy: Snapshot`.
+9. CloudFormation enforces the stack policy when a change set is executed.
+   MiniStack stored SetStackPolicy's document and never read it, so a change
+   set replacing a protected DB instance ran. Now an UPDATE change set is
+   checked before it runs, change by change, as CloudFormation checks each
+   resource update: a Modify with Replacement False is Update:Modify, True or
+   Conditional is Update:Replace, a Remove is Update:Delete (an Add is not
+   governed). Statements match by Action/NotAction and Resource/NotResource
+   (`LogicalResourceId/<id>`, `*` wildcards) and a ResourceType condition
+   (StringEquals, StringLike); an explicit Deny wins, and with a policy set an
+   update no statement allows is denied. A denied change set changes no
+   resource: the denied resource reports UPDATE_FAILED ("Action denied by
+   stack policy ..."), the stack goes UPDATE_ROLLBACK_COMPLETE and the change
+   set EXECUTE_FAILED. Not emulated: StackPolicyDuringUpdateBody of
+   UpdateStack, and policies on nested stacks. Termination protection needs no
+   patch: MiniStack 1.5.33 refuses DeleteStack while it is on.
 """
 
 import pathlib
@@ -885,4 +900,123 @@ _rds_db_instance_update = _mlflow_dev_rds_update_maybe_replace
 # RDS DBSubnetGroup / DBParameterGroup / DBClusterParameterGroup
 ''',
     "_mlflow_dev_rds_create_maybe_from_snapshot",
+)
+
+
+# ---------------------------------------------------------------------------
+# 9. CloudFormation enforces the stack policy on ExecuteChangeSet
+import ministack.services.cloudformation.changesets as changesets  # noqa: E402
+
+patch(
+    changesets,
+    "    if is_update:\n        previous_stack = {\n",
+    "    if is_update:  # mlflow-dev patch: the stack policy\n"
+    "        _mlflow_dev_denied = _mlflow_dev_policy_denial(stack, cs)\n"
+    "        if _mlflow_dev_denied:\n"
+    "            return _mlflow_dev_fail_denied(cs, stack, _executed_cs_id, _mlflow_dev_denied)\n"
+    "    if is_update:\n        previous_stack = {\n",
+    "_mlflow_dev_policy_denial(stack, cs)",
+)
+append(
+    changesets,
+    '''
+
+# mlflow-dev patch: the stack policy, checked per change before an update runs.
+import fnmatch as _mlflow_dev_fnmatch
+
+
+def _mlflow_dev_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _mlflow_dev_policy_applies(statement, action, resource, rtype):
+    def matches(patterns, value):
+        return any(_mlflow_dev_fnmatch.fnmatchcase(value, str(p)) for p in _mlflow_dev_list(patterns))
+
+    if "Action" in statement and not matches(statement["Action"], action):
+        return False
+    if "NotAction" in statement and matches(statement["NotAction"], action):
+        return False
+    if "Resource" in statement and not matches(statement["Resource"], resource):
+        return False
+    if "NotResource" in statement and matches(statement["NotResource"], resource):
+        return False
+    for operator, conditions in (statement.get("Condition") or {}).items():
+        wanted = _mlflow_dev_list((conditions or {}).get("ResourceType"))
+        if not wanted:
+            continue
+        if operator == "StringEquals" and rtype not in wanted:
+            return False
+        if operator == "StringLike" and not matches(wanted, rtype):
+            return False
+    return True
+
+
+def _mlflow_dev_change_action(rc):
+    if rc.get("Action") == "Remove":
+        return "Update:Delete"
+    if rc.get("Action") != "Modify":
+        return None
+    return "Update:Replace" if rc.get("Replacement") in ("True", "Conditional") else "Update:Modify"
+
+
+def _mlflow_dev_policy_denial(stack, cs):
+    """(logical id, type, reason) of the first change the stack policy does not allow, else None."""
+    policy = stack.get("_stack_policy")
+    if not policy:
+        return None
+    try:
+        statements = _mlflow_dev_list(json.loads(policy).get("Statement"))
+    except (ValueError, AttributeError):
+        return None
+    for ch in cs.get("Changes", []):
+        rc = ch.get("ResourceChange", {})
+        action = _mlflow_dev_change_action(rc)
+        if not action:
+            continue
+        logical_id = rc.get("LogicalResourceId", "")
+        rtype = rc.get("ResourceType", "")
+        resource = f"LogicalResourceId/{logical_id}"
+        allowed = False
+        for index, statement in enumerate(statements, 1):
+            if not _mlflow_dev_policy_applies(statement, action, resource, rtype):
+                continue
+            if statement.get("Effect") == "Deny":
+                return (logical_id, rtype, rc.get("PhysicalResourceId", ""),
+                        f"Action denied by stack policy: Statement [#{index}] does not allow [{action}] "
+                        f"for resource [{resource}].")
+            if statement.get("Effect") == "Allow":
+                allowed = True
+        if not allowed:
+            return (logical_id, rtype, rc.get("PhysicalResourceId", ""),
+                    f"Action not allowed by stack policy: no statement allows [{action}] "
+                    f"for resource [{resource}].")
+    return None
+
+
+def _mlflow_dev_fail_denied(cs, stack, executed_cs_id, denied):
+    logical_id, rtype, physical_id, reason = denied
+    stack_id = stack["StackId"]
+    name = stack.get("StackName", cs["StackName"])
+    with _stack_region_context(stack, stack_id):
+        stack["StackStatus"] = "UPDATE_IN_PROGRESS"
+        stack["LastUpdatedTime"] = now_iso()
+        _add_event(stack_id, name, name, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS",
+                   physical_id=stack_id)
+        _add_event(stack_id, name, logical_id, rtype, "UPDATE_FAILED", reason=reason,
+                   physical_id=physical_id)
+        _add_event(stack_id, name, name, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_IN_PROGRESS",
+                   reason=f"The following resource(s) failed to update: [{logical_id}]. ",
+                   physical_id=stack_id)
+        _add_event(stack_id, name, name, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_COMPLETE",
+                   physical_id=stack_id)
+        stack["StackStatus"] = "UPDATE_ROLLBACK_COMPLETE"
+    cs["ExecutionStatus"] = "EXECUTE_FAILED"
+    _drop_other_change_sets(stack_id, executed_cs_id)
+    return _xml(200, "ExecuteChangeSetResponse",
+                "<ExecuteChangeSetResult></ExecuteChangeSetResult>")
+''',
+    "_mlflow_dev_policy_denial(stack, cs):",
 )

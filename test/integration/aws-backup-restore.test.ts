@@ -66,7 +66,9 @@ describe.skipIf(!up && !process.env.CI)("backup and restore of an AWS environmen
     const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
       .replace(/^name: .*$/m, `name: ${NAME}`)
       .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
-      .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${ACCOUNT}`);
+      .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${ACCOUNT}`)
+      // destroy refuses a database under deletion protection: this test destroys what it promotes.
+      .replace("deletionProtection: true", "deletionProtection: false");
     writeFileSync(join(dir, "mlflow-dev.yaml"), yaml);
     clients = await createAwsClients({
       region: "eu-west-1",

@@ -121,7 +121,9 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the installed package promotes 
       readFileSync(spec, "utf8")
         .replace(/^ {2}# staging:$/m, "  staging:")
         .replace(/^ {2}# {3}/gm, "    ")
-        .replaceAll("123456789012", account),
+        .replaceAll("123456789012", account)
+        // destroy refuses a database under deletion protection (the default): this test destroys it.
+        .replace(/^( {4}bucket: .*)$/m, "$1\n    database:\n      deletionProtection: false"),
     );
   });
 

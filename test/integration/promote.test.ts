@@ -109,7 +109,9 @@ function specDir(account: string, edit: (yaml: string) => string = (y) => y, ext
   const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
     .replace(/^name: .*$/m, `name: ${NAME}`)
     .replace(/account: "\d{12}"/, `account: "${account}"`)
-    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${account}`);
+    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${account}`)
+    // destroy refuses a database under deletion protection: these tests destroy what they promote.
+    .replace("deletionProtection: true", "deletionProtection: false");
   writeFileSync(join(dir, "mlflow-dev.yaml"), edit(yaml) + extra);
   return dir;
 }
@@ -561,18 +563,19 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
         DBInstanceIdentifier: db.StackResourceDetail?.PhysicalResourceId ?? "",
       });
       expect((snapshots.DBSnapshots ?? []).map((s) => s.DBSnapshotIdentifier)).toContain(result.finalSnapshot);
-      // The secret waits out its recovery window; promote would restore it.
+      // The secrets stay while the snapshot and the bucket that need them do.
       const secret = await clients.secretsManager.describeSecret({
         SecretId: `mlflow-dev/${NAME}/staging/db-password`,
       });
-      expect(secret.DeletedDate).toBeDefined();
+      expect(secret.DeletedDate).toBeUndefined();
+      expect(result.secretsKept).toContain(`mlflow-dev/${NAME}/staging/db-password`);
     });
 
-    it("a promote after destroy adopts the kept bucket and restores the secret", () => {
+    it("a promote after destroy adopts the kept bucket and uses the kept secrets", () => {
       const r = cli(["promote", "--env", "staging"], dir);
       expect(r.code, show(r)).toBe(0);
       expect(r.stderr).toContain("adopting it into the stack");
-      expect(r.stderr).toContain("restored mlflow-dev/");
+      expect(r.stderr).not.toContain("created mlflow-dev/");
       const d = cli(["destroy", "--env", "staging", "--yes", "--skip-final-snapshot", "--delete-data"], dir);
       expect(d.code, show(d)).toBe(0);
       expect(d.stdout).toBe(`destroyed ${STACK}\n`);
@@ -670,7 +673,9 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
       .replace("context: ../../images/mlflow", `context: ${join(ROOT, "images/mlflow")}`)
       .replace(/certificateArn: .*/, `certificateArn: ${certificateArn}`)
       // The emulator's RDS runs the one PostgreSQL image built offline (images/postgres, 17).
-      .replace("postgresVersion: 16", "postgresVersion: 17");
+      .replace("postgresVersion: 16", "postgresVersion: 17")
+      // destroy refuses a database under deletion protection: this test destroys what it promotes.
+      .replace("deletionProtection: true", "deletionProtection: false");
     writeFileSync(join(d, "mlflow-dev.yaml"), yaml);
     return d;
   }

@@ -4,6 +4,7 @@ export { EXECUTION_ROLE_MANAGED_POLICY } from "./cloudformation/iam.ts";
 export * from "./cloudformation/intrinsics.ts";
 export { taskAssignPublicIp } from "./cloudformation/network.ts";
 export type { Resource, Resources, Suppression, Suppressions } from "./cloudformation/resource.ts";
+export * from "./cloudformation/stack-policy.ts";
 export * from "./cloudformation/tags.ts";
 export * from "./cloudformation/template.ts";
 export * from "./compatibility.ts";

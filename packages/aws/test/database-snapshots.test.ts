@@ -67,14 +67,19 @@ describe("restoring the database from an RDS snapshot", () => {
   });
 
   it("tags a snapshot with the MLflow version and the artifact point, in values RDS accepts", () => {
-    const tags = snapshotTags("backup", pins.mlflow, {
-      bucket: "b",
-      prefix: "mlflow",
-      versioning: "Enabled",
-      objects: 3,
-      bytes: 1200,
-      at: "2026-12-01T14:05:09.123Z",
-    });
+    const tags = snapshotTags(
+      "backup",
+      pins.mlflow,
+      {
+        bucket: "b",
+        prefix: "mlflow",
+        versioning: "Enabled",
+        objects: 3,
+        bytes: 1200,
+        at: "2026-12-01T14:05:09.123Z",
+      },
+      ["db-password", "kek-passphrase"],
+    );
     expect(Object.fromEntries(tags.map((t) => [t.Key, t.Value]))).toEqual({
       [SnapshotTag.kind]: "backup",
       [SnapshotTag.mlflowVersion]: pins.mlflow,
@@ -83,6 +88,7 @@ describe("restoring the database from an RDS snapshot", () => {
       [SnapshotTag.bucketVersioning]: "Enabled",
       [SnapshotTag.objects]: "3",
       [SnapshotTag.bytes]: "1200",
+      [SnapshotTag.secrets]: "db-password kek-passphrase",
     });
     for (const t of tags) expect(t.Value).toMatch(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u);
   });

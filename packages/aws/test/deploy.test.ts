@@ -148,9 +148,9 @@ describe("stack failure message", () => {
 describe("teardown template", () => {
   const template = toTemplate(byo);
 
-  it("takes deletion protection off and keeps a snapshot and the data by default", () => {
+  it("leaves deletion protection as the spec set it, and keeps a snapshot and the data by default", () => {
     const t = withTeardown(template, { skipFinalSnapshot: false, deleteData: false });
-    expect(t.Resources[LogicalId.database]?.Properties.DeletionProtection).toBe(false);
+    expect(t.Resources[LogicalId.database]?.Properties.DeletionProtection).toBe(true);
     expect(t.Resources[LogicalId.database]?.DeletionPolicy).toBe("Snapshot");
     expect(t.Resources[LogicalId.artifactBucket]?.DeletionPolicy).toBe("Retain");
     // Images are build artifacts, rebuilt from the build context: the repository always goes.
@@ -172,7 +172,6 @@ describe("teardown template", () => {
       const { DeletionPolicy: _a, UpdateReplacePolicy: _b, ...before } = r;
       const { DeletionPolicy: _c, UpdateReplacePolicy: _d, ...after } = t.Resources[id] ?? r;
       for (const props of [after.Properties, before.Properties] as Record<string, unknown>[]) {
-        if (id === LogicalId.database) delete props.DeletionProtection;
         if (id === LogicalId.ecrRepository) delete props.EmptyOnDelete;
       }
       expect(after, id).toEqual(before);
@@ -274,6 +273,8 @@ describe("formatPlan", () => {
     stackAction: "update",
     secrets: [{ name: "mlflow-dev/tracking/staging/db-password", action: "keep" }],
     infrastructure: [],
+    stateful: [],
+    refused: [],
     image: "ghcr.io/mlflow/mlflow:v3.17.2-full",
     service: { action: "unchanged", currentTaskDefinition: "arn:aws:ecs:eu-west-1:1:task-definition/f:4", changes: [] },
     mlflowVersion: { kind: "none" },

@@ -106,4 +106,107 @@ describe("destroy", () => {
     expect(o.report.lines).toContain("  no stack");
     expect(o.report.lines).toContain("  nothing to delete");
   });
+
+  async function promoted() {
+    aws = await FakeAws.start({ model });
+    const pulled = withImage(model, "ghcr.io/mlflow/mlflow:v3.17.2-full");
+    await promote(pulled, aws.clients, { ...options(), specDir: ".", serviceChecks: PASSING_CHECKS });
+    aws.snapshots.push("tracking-staging-db-final");
+    aws.infraChanges = [{ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" }];
+    return { fake: aws, pulled };
+  }
+
+  /** The DeletionPolicy of a resource in the teardown change set's template. */
+  function teardownPolicy(fake: FakeAws, logicalId: string): unknown {
+    const cs = fake.sent("CreateChangeSet").find((i) => String(i.ChangeSetName).startsWith("mlflow-dev-teardown-"));
+    return (JSON.parse(String(cs?.TemplateBody)) as { Resources: Record<string, { DeletionPolicy?: string }> })
+      .Resources[logicalId]?.DeletionPolicy;
+  }
+
+  it("turns off the termination protection promote turned on, right before the delete", async () => {
+    const { fake, pulled } = await promoted();
+    expect(fake.terminationProtection).toBe(true);
+    const from = fake.calls.length;
+    await destroy(pulled, fake.clients, options());
+    const sent = fake.calls.slice(from).map((c) => c.command);
+    expect(sent.indexOf("UpdateTerminationProtection")).toBeLessThan(sent.indexOf("DeleteStack"));
+    expect(fake.stack).toBeUndefined();
+  });
+
+  it("--delete-data deletes only the objects under the prefix; a bucket holding anything else is kept", async () => {
+    const { fake, pulled } = await promoted();
+    fake.bucketObjects = ["mlflow/1/a", "mlflow/2/b", "mlflow-other/keep", "backups/db.dump"];
+    const o = { ...options(), deleteData: true };
+    const r = await destroy(pulled, fake.clients, o);
+    expect(fake.bucketObjects).toEqual(["mlflow-other/keep", "backups/db.dump"]);
+    expect(fake.sent("ListObjectVersions")[0]).toMatchObject({ Prefix: "mlflow/" });
+    expect(r.bucketKept).toBe("tracking-staging-artifacts-123456789012");
+    expect(teardownPolicy(fake, "ArtifactBucket")).toBe("Retain");
+    expect(o.report.lines).toContain(
+      "  bucket tracking-staging-artifacts-123456789012: kept: it holds objects outside mlflow/, which mlflow-dev did not write",
+    );
+  });
+
+  it("--delete-data deletes the bucket when nothing but the prefix was in it", async () => {
+    const { fake, pulled } = await promoted();
+    fake.bucketObjects = ["mlflow/1/a"];
+    const r = await destroy(pulled, fake.clients, { ...options(), deleteData: true });
+    expect(fake.bucketObjects).toEqual([]);
+    expect(r.bucketKept).toBeUndefined();
+    expect(teardownPolicy(fake, "ArtifactBucket")).toBe("Delete");
+  });
+
+  it("keeps the secrets while a final snapshot or the bucket is kept, and records them on the snapshot", async () => {
+    const { fake, pulled } = await promoted();
+    const o = options();
+    const r = await destroy(pulled, fake.clients, o);
+    expect(fake.sent("DeleteSecret")).toEqual([]);
+    expect(r.secrets).toEqual([]);
+    expect(r.secretsKept).toEqual(pulled.mlflow.secrets.map((s) => `mlflow-dev/tracking/staging/${s.name}`));
+    expect(o.report.lines).toContain(
+      "  kept mlflow-dev/tracking/staging/db-password: the final snapshot tracking-staging-db-final needs it (destroy --skip-final-snapshot --delete-data deletes it)",
+    );
+    const tags = aws?.snapshotTags.get("arn:aws:rds:eu-west-1:123456789012:snapshot:tracking-staging-db-final") ?? [];
+    expect(tags).toContainEqual({
+      Key: "mlflow-dev:secrets",
+      Value: pulled.mlflow.secrets.map((s) => s.name).join(" "),
+    });
+  });
+
+  it("deletes the secrets when nothing of the data is kept (--skip-final-snapshot --delete-data, nothing else in the bucket)", async () => {
+    const { fake, pulled } = await promoted();
+    fake.bucketObjects = ["mlflow/1/a"];
+    const r = await destroy(pulled, fake.clients, { ...options(), skipFinalSnapshot: true, deleteData: true });
+    expect(r.secretsKept).toBeUndefined();
+    expect(r.secrets).toHaveLength(pulled.mlflow.secrets.length);
+    expect(fake.sent("DeleteSecret").every((i) => i.ForceDeleteWithoutRecovery === true)).toBe(true);
+  });
+
+  it("refuses a database under deletion protection before anything changes, naming the setting", async () => {
+    const { fake, pulled } = await promoted();
+    fake.databaseProtected = true;
+    const from = fake.calls.length;
+    const error = await destroy(pulled, fake.clients, options()).then(
+      () => undefined,
+      (e: Error & { hint?: string; kind?: string }) => e,
+    );
+    expect(error?.kind).toBe("input");
+    expect(error?.message).toContain(
+      "the database tracking-staging-db of mlflow-dev-tracking-staging has deletion protection on (environments.staging.database.deletionProtection: true)",
+    );
+    expect(error?.hint).toContain(
+      "Set environments.staging.database.deletionProtection: false, run mlflow-dev promote --env staging",
+    );
+    const sent = fake.calls.slice(from).map((c) => c.command);
+    for (const change of [
+      "CreateChangeSet",
+      "UpdateTerminationProtection",
+      "DeleteStack",
+      "DeleteSecret",
+      "ModifyDBInstance",
+    ])
+      expect(sent).not.toContain(change);
+    expect(fake.stack?.status).not.toMatch(/DELETE/);
+    expect(fake.lock).toBeUndefined();
+  });
 });

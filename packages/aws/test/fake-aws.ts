@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import {
   CreateChangeSetCommand,
   type CreateChangeSetCommandInput,
@@ -10,7 +11,9 @@ import {
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
   GetTemplateCommand,
+  SetStackPolicyCommand,
   type StackEvent,
+  UpdateTerminationProtectionCommand,
 } from "@aws-sdk/client-cloudformation";
 import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeRegionsCommand } from "@aws-sdk/client-ec2";
@@ -36,7 +39,14 @@ import {
   DescribeDBSnapshotsCommand,
   ModifyDBInstanceCommand,
 } from "@aws-sdk/client-rds";
-import { GetBucketVersioningCommand, HeadBucketCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectsCommand,
+  GetBucketTaggingCommand,
+  GetBucketVersioningCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+} from "@aws-sdk/client-s3";
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -47,7 +57,7 @@ import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { type AwsClients, createAwsClients } from "../src/deploy/clients.ts";
-import { type AwsModel, toTemplate } from "../src/index.ts";
+import { type AwsModel, TAG_KEYS, toTemplate } from "../src/index.ts";
 import { clusterName, OutputName, ParameterName, serviceName, stackName, taskFamily } from "../src/names.ts";
 
 /**
@@ -67,11 +77,20 @@ interface FakeStack {
   finalStatus: string;
 }
 
+/** One change of a fake change set; replacement and details as DescribeChangeSet gives them. */
+export interface FakeChange {
+  logicalId: string;
+  type: string;
+  action: string;
+  replacement?: string;
+  details?: Record<string, unknown>[];
+}
+
 interface FakeChangeSet {
   id: string;
   name: string;
   input: CreateChangeSetCommandInput;
-  changes: { logicalId: string; type: string; action: string }[];
+  changes: FakeChange[];
 }
 
 export interface FakeAwsOptions {
@@ -102,13 +121,20 @@ export class FakeAws {
   /** Newest last; DescribeStackEvents serves them newest first. */
   events: StackEvent[] = [];
   /** What the next infrastructure change set changes (an empty list: nothing). */
-  infraChanges: { logicalId: string; type: string; action: string }[] = [
+  infraChanges: FakeChange[] = [
     { logicalId: "Cluster", type: "AWS::ECS::Cluster", action: "Add" },
     { logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Add" },
     { logicalId: "Service", type: "AWS::ECS::Service", action: "Add" },
   ];
   changeSets = new Map<string, FakeChangeSet>();
   bucketExists = false;
+  /** The bucket's tags (GetBucketTagging); undefined: NoSuchTagSet. Default: what the stack gives it. */
+  bucketTags: Record<string, string> | undefined;
+  /** The keys in the bucket (one version each). */
+  bucketObjects: string[] = ["mlflow/1/a"];
+  /** The stack policy (SetStackPolicy), as JSON. */
+  stackPolicy: string | undefined;
+  terminationProtection = false;
   secrets = new Map<string, string>();
   lock: string | undefined;
   taskDefinitions = new Map<string, Record<string, unknown>>();
@@ -135,6 +161,7 @@ export class FakeAws {
 
   constructor(options: FakeAwsOptions) {
     this.model = options.model;
+    this.bucketTags = { [TAG_KEYS.environment]: this.model.environment, [TAG_KEYS.service]: this.model.name };
     this.pageSize = options.eventPageSize ?? 2;
   }
 
@@ -291,7 +318,36 @@ export class FakeAws {
     });
     fake(c.cloudformation, ExecuteChangeSetCommand, (i) => this.executeChangeSet(i.ChangeSetName));
     fake(c.cloudformation, DeleteStackCommand, () => {
+      if (this.stack && this.terminationProtection)
+        throw awsError(
+          "ValidationError",
+          `Stack [${this.stack.id}] cannot be deleted while TerminationProtection is enabled`,
+        );
       if (this.stack) this.transition("DELETE_IN_PROGRESS", "DELETE_COMPLETE");
+      return {};
+    });
+    fake(c.cloudformation, SetStackPolicyCommand, (i) => {
+      if (!this.stack) throw awsError("ValidationError", `Stack [${i.StackName}] does not exist`);
+      this.stackPolicy = i.StackPolicyBody;
+      return {};
+    });
+    fake(c.cloudformation, UpdateTerminationProtectionCommand, (i) => {
+      if (!this.stack) throw awsError("ValidationError", `Stack [${i.StackName}] does not exist`);
+      this.terminationProtection = i.EnableTerminationProtection === true;
+      return { StackId: this.stack.id };
+    });
+    fake(c.s3, GetBucketTaggingCommand, () => {
+      if (!this.bucketTags) throw awsError("NoSuchTagSet", "The TagSet does not exist", 404);
+      return { TagSet: Object.entries(this.bucketTags).map(([Key, Value]) => ({ Key, Value })) };
+    });
+    fake(c.s3, ListObjectVersionsCommand, (i) => {
+      const keys = this.bucketObjects.filter((k) => !i.Prefix || k.startsWith(i.Prefix));
+      const page = i.MaxKeys ? keys.slice(0, i.MaxKeys) : keys;
+      return { Versions: page.map((Key) => ({ Key, VersionId: `v-${Key}` })), IsTruncated: false };
+    });
+    fake(c.s3, DeleteObjectsCommand, (i) => {
+      const gone = new Set((i.Delete?.Objects ?? []).map((o: { Key: string }) => o.Key));
+      this.bucketObjects = this.bucketObjects.filter((k) => !gone.has(k));
       return {};
     });
 
@@ -416,6 +472,7 @@ export class FakeAws {
           StackName: this.stackName,
           StackId: s.id,
           StackStatus: s.status,
+          EnableTerminationProtection: this.terminationProtection,
           Parameters: Object.entries(s.parameters).map(([k, v]) => ({ ParameterKey: k, ParameterValue: v })),
           Outputs: Object.entries(this.outputs()).map(([k, v]) => ({ OutputKey: k, OutputValue: v })),
         },
@@ -475,7 +532,20 @@ export class FakeAws {
         !snapshot.UsePreviousValue &&
         snapshot.ParameterValue !== (this.stack?.parameters[ParameterName.databaseSnapshot] ?? "")
       )
-        changes.push({ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" });
+        changes.push({
+          logicalId: "Database",
+          type: "AWS::RDS::DBInstance",
+          action: "Modify",
+          replacement: "True",
+          details: [
+            {
+              Target: { Attribute: "Properties", Name: "DBSnapshotIdentifier", RequiresRecreation: "Always" },
+              Evaluation: "Static",
+              ChangeSource: "ParameterReference",
+              CausingEntity: ParameterName.databaseSnapshot,
+            },
+          ],
+        });
     }
     this.changeSets.set(id, { id, name, input, changes });
     return { Id: id, StackId: this.stack?.id };
@@ -495,7 +565,13 @@ export class FakeAws {
       StackId: this.stack?.id,
       Changes: cs.changes.map((c) => ({
         Type: "Resource",
-        ResourceChange: { Action: c.action, LogicalResourceId: c.logicalId, ResourceType: c.type, Details: [] },
+        ResourceChange: {
+          Action: c.action,
+          LogicalResourceId: c.logicalId,
+          ResourceType: c.type,
+          ...(c.replacement ? { Replacement: c.replacement } : {}),
+          Details: c.details ?? [],
+        },
       })),
     };
   }
@@ -506,6 +582,13 @@ export class FakeAws {
     if (!cs || !stack) throw awsError("ChangeSetNotFound", `ChangeSet [${id}] does not exist`);
     this.changeSets.delete(id);
     const type = cs.input.ChangeSetType ?? "UPDATE";
+    const denied = type === "UPDATE" ? cs.changes.find((c) => this.deniedByPolicy(c)) : undefined;
+    if (denied) {
+      // CloudFormation checks the stack policy per resource during the update: it fails and rolls back.
+      this.transition("UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE");
+      this.addEvent(denied.logicalId, denied.type, "UPDATE_FAILED");
+      return {};
+    }
     if (this.failInfraUpdate && type === "UPDATE" && cs.name.startsWith("mlflow-dev-infra-")) {
       // A resource fails: the update rolls back, the stack keeps its parameters and resources.
       this.transition("UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE");
@@ -524,6 +607,27 @@ export class FakeAws {
     const arn = stack.parameters[ParameterName.taskDefinitionArn];
     if (arn && arn !== this.service?.taskDefinition) this.deploy(arn);
     return {};
+  }
+
+  /** The stack policy's Deny statements against a replacement or removal of the resource. */
+  private deniedByPolicy(c: FakeChange): boolean {
+    const action =
+      c.action === "Remove"
+        ? "Update:Delete"
+        : c.action === "Modify" && (c.replacement === "True" || c.replacement === "Conditional")
+          ? "Update:Replace"
+          : undefined;
+    if (!action || !this.stackPolicy) return false;
+    const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
+    const policy = JSON.parse(this.stackPolicy) as {
+      Statement: { Effect: string; Action: string | string[]; Resource: string | string[] }[];
+    };
+    return policy.Statement.some(
+      (st) =>
+        st.Effect === "Deny" &&
+        list(st.Action).some((a) => a === action || a === "Update:*") &&
+        list(st.Resource).some((r) => r === "*" || r === `LogicalResourceId/${c.logicalId}`),
+    );
   }
 
   /** The service starts a deployment of the revision; one of a broken image fails its task. */
@@ -575,4 +679,26 @@ export class FakeAws {
   serverFamily(): string {
     return taskFamily(this.model);
   }
+}
+
+/** The changes of a change set in test/recorded, as the fake's next infrastructure change set. */
+export function recordedChanges(name: string): FakeChange[] {
+  const body = JSON.parse(readFileSync(new URL(`./recorded/change-set-${name}.json`, import.meta.url), "utf8")) as {
+    Changes: {
+      ResourceChange: {
+        Action: string;
+        LogicalResourceId: string;
+        ResourceType: string;
+        Replacement?: string;
+        Details: Record<string, unknown>[];
+      };
+    }[];
+  };
+  return body.Changes.map(({ ResourceChange: rc }) => ({
+    logicalId: rc.LogicalResourceId,
+    type: rc.ResourceType,
+    action: rc.Action,
+    ...(rc.Replacement ? { replacement: rc.Replacement } : {}),
+    details: rc.Details,
+  }));
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { defaultWaits, formatPlan, plan, promote } from "../src/deploy/index.ts";
-import { FakeAws } from "./fake-aws.ts";
+import { FakeAws, recordedChanges } from "./fake-aws.ts";
 import { fakeClock } from "./fake-clock.ts";
 import { exampleModel, memoryReporter, PASSING_CHECKS, withImage } from "./helpers.ts";
 
@@ -59,5 +59,21 @@ describe("plan", () => {
     const p = await plan(pulled, aws.clients, options());
     expect(p.stackAction).toBe(action);
     expect(aws.sent("CreateChangeSet")).toEqual([]);
+  });
+
+  it("a replacement of the database: shown with its spec key, and refused unless --allow-replace names it", async () => {
+    aws = await FakeAws.start({ model: pulled });
+    await promote(pulled, aws.clients, { ...options(), serviceChecks: PASSING_CHECKS });
+    aws.infraChanges = recordedChanges("backend-user");
+    const p = await plan(pulled, aws.clients, options());
+    expect(p.stateful.map((s) => [s.logicalId, s.kind, s.causes])).toEqual([
+      ["Database", "replace", ["backend.user (MasterUsername)"]],
+    ]);
+    expect(p.refused.map((s) => s.logicalId)).toEqual(["Database"]);
+    expect(formatPlan(p)).toContain("promote refuses it without --allow-replace Database");
+    const allowed = await plan(pulled, aws.clients, { ...options(), allowReplace: ["Database"] });
+    expect(allowed.refused).toEqual([]);
+    expect(formatPlan(allowed)).toContain("Allowed by --allow-replace.");
+    expect(aws.changeSets.size).toBe(0);
   });
 });

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
-import { type PromoteResult, promote, type ServiceChecks } from "../src/deploy/index.ts";
+import { awsDeployEngine, type PromoteResult, promote, type ServiceChecks } from "../src/deploy/index.ts";
 import type { AwsModel } from "../src/index.ts";
 import { ParameterName } from "../src/names.ts";
-import { FakeAws } from "./fake-aws.ts";
+import { FakeAws, recordedChanges } from "./fake-aws.ts";
 import { exampleModel, PASSING_CHECKS, promoteOptions, withImage } from "./helpers.ts";
 
 /**
@@ -205,6 +205,27 @@ describe("promote", () => {
     expect(r.lines).toContain("  updating mlflow-dev-tracking-staging: 3 to add, 0 to change, 0 to remove");
   });
 
+  it.each([
+    ["no tags", undefined],
+    ["another spec's tags", { "mlflow-dev:service": "other", "mlflow-dev:environment": "staging" }],
+    ["another environment's tags", { "mlflow-dev:service": "tracking", "mlflow-dev:environment": "prod" }],
+  ])("a bucket with the spec's name and %s is not adopted: refused before anything is created", async (_, tags) => {
+    const model = withImage(basic, GOOD);
+    const fake = await world(model);
+    fake.bucketExists = true;
+    fake.bucketTags = tags;
+    const r = await run(fake, model);
+    expect((r.error as { kind?: string }).kind).toBe("input");
+    expect(r.error?.message).toMatch(
+      /^the bucket tracking-staging-artifacts-123456789012 exists but was not created by mlflow-dev for tracking \(staging\)/,
+    );
+    expect((r.error as { hint?: string }).hint).toContain(
+      "Set environments.staging.bucket to a bucket name of its own",
+    );
+    expect(fake.sent("CreateChangeSet")).toEqual([]);
+    expect(fake.stack).toBeUndefined();
+  });
+
   it("lock held: refused before anything changes, and the other deploy's lock is left alone", async () => {
     const model = withImage(basic, GOOD);
     const fake = await world(model);
@@ -297,6 +318,98 @@ describe("promote", () => {
       for (const change of ["CreateSecret", "CreateChangeSet", "RegisterTaskDefinition", "UpdateService"])
         expect(sent).not.toContain(change);
       expect(fake.lock).toBeUndefined();
+    });
+  });
+
+  describe("a change set that would replace a stateful resource", () => {
+    it("is refused before it runs, naming the resource and the spec key; the change set is deleted", async () => {
+      const model = withImage(basic, GOOD);
+      const fake = await world(model);
+      await run(fake, model);
+      fake.infraChanges = recordedChanges("backend-database");
+      const r = await run(fake, model);
+      expect(r.error?.name).toBe("DeployError");
+      expect((r.error as { kind?: string }).kind).toBe("input");
+      expect(r.error?.message).toContain("Database (AWS::RDS::DBInstance) would be REPLACED by a new, empty one");
+      expect(r.error?.message).toContain("backend.database (DBName)");
+      expect((r.error as { hint?: string }).hint).toContain("--allow-replace Database");
+      const sent = commandsSince(fake, r.calls);
+      expect(sent).toContain("CreateChangeSet");
+      for (const change of ["ExecuteChangeSet", "RegisterTaskDefinition", "RunTask", "UpdateService"])
+        expect(sent).not.toContain(change);
+      expect(fake.changeSets.size).toBe(0);
+      expect(fake.lock).toBeUndefined();
+    });
+
+    it("runs with --allow-replace naming it, and only that one", async () => {
+      const model = withImage(basic, GOOD);
+      const fake = await world(model);
+      await run(fake, model);
+      fake.infraChanges = [...recordedChanges("backend-database"), ...recordedChanges("bucket")];
+      const { opts } = promoteOptions();
+      const partly = await promote(model, fake.clients, { ...opts, allowReplace: ["Database"] }).catch(
+        (e) => e as Error,
+      );
+      expect(partly).toBeInstanceOf(Error);
+      expect((partly as Error).message).toContain("ArtifactBucket");
+      expect((partly as Error).message).not.toContain("Database (");
+      const before = fake.calls.length;
+      const ok = await promote(model, fake.clients, { ...opts, allowReplace: ["Database", "ArtifactBucket"] });
+      expect(ok.infrastructureChanges.map((c) => [c.logicalId, c.replacement])).toContainEqual(["Database", "True"]);
+      expect(changeSetTypes(fake, before)).toEqual(["UPDATE:infra"]);
+      expect(commandsSince(fake, before)).toContain("ExecuteChangeSet");
+    });
+
+    it("the stack policy denies it outside promote's path; promote lifts it for the allowed resource only while it executes", async () => {
+      const model = withImage(basic, GOOD);
+      const fake = await world(model);
+      await run(fake, model);
+      const standard = JSON.parse(String(fake.stackPolicy));
+      expect(standard.Statement).toContainEqual({
+        Effect: "Deny",
+        Action: ["Update:Replace", "Update:Delete"],
+        Principal: "*",
+        Resource: [
+          "LogicalResourceId/Database",
+          "LogicalResourceId/ArtifactBucket",
+          "LogicalResourceId/DatabaseSubnetGroup",
+          "LogicalResourceId/Vpc",
+        ],
+      });
+      expect(fake.terminationProtection).toBe(true);
+      // Anyone executing a replacing change set (the console, another tool) is stopped by the policy.
+      fake.infraChanges = recordedChanges("backend-database");
+      const { opts } = promoteOptions();
+      const engine = awsDeployEngine(fake.clients, opts);
+      const cs = await engine.prepareChangeSet(
+        { stackName: fake.stackName, type: "UPDATE", parameters: [], model, description: "by hand" },
+        "infra",
+      );
+      await expect(engine.executeChangeSet(fake.stackName, cs)).rejects.toThrow();
+      expect(fake.stack?.status).toBe("UPDATE_ROLLBACK_COMPLETE");
+      // promote --allow-replace Database: the policy without Database while it runs, then the standard one again.
+      fake.infraChanges = recordedChanges("backend-database");
+      const before = fake.calls.length;
+      await promote(model, fake.clients, { ...opts, allowReplace: ["Database"] });
+      const policies = fake.calls
+        .slice(before)
+        .filter((c) => c.command === "SetStackPolicy")
+        .map((c) => JSON.parse(String(c.input.StackPolicyBody)).Statement[1]?.Resource);
+      expect(policies[0]).not.toContain("LogicalResourceId/Database");
+      expect(policies[0]).toContain("LogicalResourceId/ArtifactBucket");
+      expect(policies.at(-1)).toContain("LogicalResourceId/Database");
+      expect(JSON.parse(String(fake.stackPolicy))).toEqual(standard);
+      expect(fake.stack?.status).toBe("UPDATE_COMPLETE");
+    });
+
+    it("--allow-replace of a name that is not a stateful resource is refused before the checks", async () => {
+      const model = withImage(basic, GOOD);
+      const fake = await world(model);
+      const { opts } = promoteOptions();
+      await expect(promote(model, fake.clients, { ...opts, allowReplace: ["Service"] })).rejects.toThrow(
+        /--allow-replace Service: not a stateful resource/,
+      );
+      expect(fake.calls).toEqual([]);
     });
   });
 

@@ -91,6 +91,22 @@ describe("restore --env", () => {
     }
   });
 
+  it("refuses a snapshot whose secrets are gone, changing nothing; the backup records which it needs", async () => {
+    const { fake, snapshot } = await promotedWithBackup();
+    const tags = (fake.sent("CreateDBSnapshot").at(-1)?.Tags ?? []) as { Key: string; Value: string }[];
+    expect(tags.find((t) => t.Key === SnapshotTag.secrets)?.Value).toBe(
+      pulled.mlflow.secrets.map((s) => s.name).join(" "),
+    );
+    fake.secrets.delete("mlflow-dev/tracking/staging/db-password");
+    const r = await restore(fake, snapshot);
+    expect(r.result).toBeInstanceOf(DeployError);
+    expect((r.result as DeployError).kind).toBe("input");
+    expect((r.result as Error).message).toContain(
+      `the RDS snapshot ${snapshot} needs the secret(s) mlflow-dev/tracking/staging/db-password, which no longer exist`,
+    );
+    expect(changing(r.sent)).toEqual([]);
+  });
+
   it("on a running stack: snapshot of the current database, service to zero, the stack names the snapshot, count back", async () => {
     const { fake, snapshot } = await promotedWithBackup();
     fake.databaseProtected = true;

@@ -159,13 +159,16 @@ Basic-auth credentials come from the environment, never from flags:
 Exit 0 when there is no drift (static) or no difference (live), 1 when there is (or the
 workload could not complete), 2 on invalid input.
 `,
-  plan: `Usage: mlflow-dev plan --env <name> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
+  plan: `Usage: mlflow-dev plan --env <name> [--allow-replace <LogicalId>]... [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
 
 Shows what \`promote --env <name>\` would change, with nothing applied: the secrets it would
 create, the infrastructure changes as CloudFormation computes them in a change set (which is
-deleted again), and the fields of the task definition that change.
+deleted again), and the fields of the task definition that change. A change that would replace
+or delete a resource holding data (Database, ArtifactBucket, DatabaseSubnetGroup, Vpc) is
+marked with the spec key that causes it; plan exits 2 when promote would refuse it (without
+--allow-replace naming that resource).
 `,
-  promote: `Usage: mlflow-dev promote --env <name> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
+  promote: `Usage: mlflow-dev promote --env <name> [--allow-replace <LogicalId>]... [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
 
 Deploys the environment to ECS Fargate, in order:
   1. checks: credentials, region, account (must be the spec's), existing VPC and subnets
@@ -177,8 +180,12 @@ Deploys the environment to ECS Fargate, in order:
   6. rollout: a new task definition revision on the service, until steady
   7. smoke test: /health and a tracking round trip through the service endpoint
 A failure after the rollout started puts the previous revision back (exit 1). With nothing
-changed, promote changes nothing and says so. One deploy per environment at a time: a lock in
-SSM Parameter Store (release a stale one with \`mlflow-dev unlock --env <name>\`).
+changed, promote changes nothing and says so. A change set that would replace or delete a
+resource holding data (the database, the artifact bucket, the database's subnet group, the VPC:
+editing backend.database, backend.user, network.cidr or the bucket does) is refused with exit 2
+before anything runs, naming the resource and the spec key; --allow-replace <LogicalId> (for
+example --allow-replace Database) lets it through, on purpose. One deploy per environment at
+a time: a lock in SSM Parameter Store (release a stale one with \`mlflow-dev unlock --env <name>\`).
 Credentials: the AWS SDK's default chain (environment, ~/.aws profiles, SSO, roles).
 Image overrides: MLFLOW_DEV_IMAGES="mlflow=REF".
 `,
@@ -186,10 +193,16 @@ Image overrides: MLFLOW_DEV_IMAGES="mlflow=REF".
 
 Deletes what promote created: the stack (service, database, network, load balancer, roles,
 logs), every task definition revision and the secrets (scheduled for deletion with a 7-day
-recovery window; promote restores them). Refuses without --yes.
+recovery window; promote restores them) unless a final snapshot or the bucket is kept, which
+need them. At a terminal it asks for the environment's name; scripts pass --yes (without a
+terminal it refuses without --yes).
 Kept unless asked: a final snapshot of the database (--skip-final-snapshot deletes without
-one) and the artifact bucket with its objects (--delete-data empties and deletes it). The
-ECR repository of a built image is deleted with its images (promote rebuilds them).
+one) and the artifact bucket with its objects (--delete-data deletes the objects under the
+spec's artifacts.prefix, and the bucket only when nothing else is in it). The ECR repository
+of a built image is deleted with its images (promote rebuilds them). promote turns the stack's
+termination protection on; destroy turns it off right before the delete. A database under
+deletion protection (database.deletionProtection: true, the default) is refused: set it to false
+and promote first.
 `,
   unlock: `Usage: mlflow-dev unlock --env <name> [--profile <name>] [--endpoint-url <url>]
 

@@ -220,4 +220,30 @@ describe("mlflow-dev CLI", () => {
     expect(destroy.stderr).toContain("refused without --yes");
     expect(destroy.stderr).toContain("Nothing was changed.");
   });
+
+  it("destroy at a terminal asks for the environment's name: another answer is refused before AWS is reached", () => {
+    // script(1) gives the command a terminal; the answer comes on its input.
+    const run = (answer: string) => {
+      const command = [process.execPath, bin, "destroy", "--env", "staging", "-f", basic]
+        .concat(["--endpoint-url", "http://127.0.0.1:9"])
+        .map((a) => `'${a}'`)
+        .join(" ");
+      const r = spawnSync("script", ["-qec", command, "/dev/null"], {
+        input: `${answer}\n`,
+        encoding: "utf8",
+        env: { ...process.env, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" },
+        timeout: 60_000,
+      });
+      return { code: r.status, out: r.stdout };
+    };
+    const wrong = run("prod");
+    expect(wrong.out).toContain("Type the environment's name (staging) to destroy it:");
+    expect(wrong.out).toContain('not confirmed (typed "prod")');
+    expect(wrong.code).toBe(2);
+    // The right name goes on to AWS (here an address nobody answers: exit 1).
+    const right = run("staging");
+    expect(right.out).not.toContain("not confirmed");
+    expect(right.out).toContain("cannot reach http://127.0.0.1:9");
+    expect(right.code).toBe(1);
+  });
 });

@@ -46,8 +46,9 @@ const DB_SNAPSHOT_PATTERN =
 const SECRET_ARN_PATTERN = "^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$";
 
 /**
- * How `destroy` deletes the stack: the last update before the delete takes deletion protection
- * off the database and sets what the delete keeps. Without it, the template keeps everything.
+ * How `destroy` deletes the stack: the last update before the delete sets what the delete keeps.
+ * Without it, the template keeps everything. It never turns the database's deletion protection
+ * off: only the spec does (`deletionProtection: false`, applied by promote).
  */
 export interface Teardown {
   /** Delete the database without a final snapshot (default: a final snapshot is kept). */
@@ -58,7 +59,7 @@ export interface Teardown {
 
 /**
  * The template `destroy` applies right before it deletes the stack (pure: a copy of `deployed`):
- * no deletion protection on the database, a final snapshot unless skipped, the artifact bucket
+ * a final snapshot of the database unless skipped, the artifact bucket
  * deleted only with deleteData, and the ECR repository deleted with its images (they are built
  * again from the build context, tagged by its content). It works on the deployed template so that
  * a spec changed since the last promote changes nothing else.
@@ -75,7 +76,8 @@ export function withTeardown(deployed: Template, teardown: Teardown): Template {
       Properties: { ...r.Properties, ...properties },
     };
   };
-  set(LogicalId.database, teardown.skipFinalSnapshot ? "Delete" : "Snapshot", { DeletionProtection: false });
+  // Deletion protection stays as the spec set it: destroy refuses a protected database before this.
+  set(LogicalId.database, teardown.skipFinalSnapshot ? "Delete" : "Snapshot");
   set(LogicalId.artifactBucket, teardown.deleteData ? "Delete" : "Retain");
   set(LogicalId.ecrRepository, "Delete", { EmptyOnDelete: true });
   return template;

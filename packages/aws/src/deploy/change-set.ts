@@ -1,7 +1,7 @@
 import { type CloudFormation, type Parameter, paginateDescribeChangeSet } from "@aws-sdk/client-cloudformation";
 import type { AwsModel } from "../aws-model.ts";
 import { toTags } from "../cloudformation/tags.ts";
-import { type ChangeAction, changedAttributes, type ResourceChange } from "./diff.ts";
+import { type ResourceChange, resourceChangeOf, type SdkResourceChange } from "./diff.ts";
 import { awsErrorMessage, DeployError } from "./errors.ts";
 import { poll, type WaitOptions } from "./poll.ts";
 import type { Reporter } from "./report.ts";
@@ -106,16 +106,7 @@ async function listChanges(cfn: CloudFormation, id: string, stackName: string): 
   const out: ResourceChange[] = [];
   for await (const d of paginateDescribeChangeSet({ client: cfn }, { ChangeSetName: id, StackName: stackName }))
     for (const c of d.Changes ?? []) {
-      const rc = c.ResourceChange;
-      if (!rc) continue;
-      out.push({
-        action: (rc.Action ?? "Dynamic") as ChangeAction,
-        logicalId: rc.LogicalResourceId ?? "",
-        type: rc.ResourceType ?? "",
-        ...(rc.PhysicalResourceId ? { physicalId: rc.PhysicalResourceId } : {}),
-        ...(rc.Replacement ? { replacement: rc.Replacement } : {}),
-        details: changedAttributes(rc.Details as never),
-      });
+      if (c.ResourceChange) out.push(resourceChangeOf(c.ResourceChange as SdkResourceChange));
     }
   return out;
 }

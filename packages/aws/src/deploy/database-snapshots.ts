@@ -8,6 +8,7 @@ import { withLock } from "./lock.ts";
 import type { RunnerOptions } from "./options.ts";
 import { type PromoteOptions, type PromoteResult, promoteHoldingLock } from "./promote.ts";
 import { describeService } from "./rollout.ts";
+import { describeSecrets } from "./secrets.ts";
 import { databaseInstanceId, type SnapshotResult, SnapshotTag, takeSnapshot } from "./snapshot.ts";
 import { getStack } from "./stack-info.ts";
 import { stackPhase } from "./stack-status.ts";
@@ -110,6 +111,22 @@ async function checkedSnapshot(
         hint: `Set mlflow.version to ${mlflowVersion} (or later) for the restore. Nothing was changed.`,
       },
     );
+  // The secrets the snapshot's database was made with: gone (deleted for good), a restore would
+  // start a service that cannot read its own data.
+  const needed = (tag(snapshot, SnapshotTag.secrets) ?? "").split(/\s+/).filter(Boolean);
+  if (needed.length) {
+    const gone = (await describeSecrets(clients.secretsManager, model)).filter(
+      (s) => needed.includes(s.name) && s.state === "missing",
+    );
+    if (gone.length)
+      throw new DeployError(
+        `the RDS snapshot ${id} needs the secret(s) ${gone.map((s) => s.id).join(", ")}, which no longer exist: a database restored from it could not be used (its master password, its encrypted values or its admin are in them)`,
+        {
+          kind: "input",
+          hint: "Restore the secrets first if they are within their recovery window (aws secretsmanager restore-secret), or recreate them with their old values. Nothing was changed.",
+        },
+      );
+  }
   return { snapshot, ...(mlflowVersion ? { mlflowVersion } : {}) };
 }
 

@@ -11,7 +11,7 @@ import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 import { withLock } from "./lock.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
-import { deleteSecrets } from "./secrets.ts";
+import { deleteSecrets, describeSecrets } from "./secrets.ts";
 import { snapshotTagsNow } from "./snapshot.ts";
 import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
 import { destroyStackAction } from "./stack-status.ts";
@@ -28,6 +28,8 @@ export interface DestroyResult {
   bucketKept?: string;
   taskDefinitionsDeregistered: string[];
   secrets: string[];
+  /** Secrets kept because a final snapshot or the bucket was kept (the data needs them). */
+  secretsKept?: string[];
 }
 
 /**
@@ -60,20 +62,36 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
 
   let databaseId: string | undefined;
   let finalTags: Tag[] = [];
+  let bucketDeleted = false;
+  if (stack) {
+    databaseId = await physicalId(clients, name, LogicalId.database);
+    if (databaseId && (await deletionProtected(clients, databaseId)))
+      throw new DeployError(
+        `the database ${databaseId} of ${name} has deletion protection on (environments.${model.environment}.database.deletionProtection: true): destroy does not turn it off`,
+        {
+          kind: "input",
+          hint: `Set environments.${model.environment}.database.deletionProtection: false, run mlflow-dev promote --env ${model.environment}, then destroy again. Nothing was changed.`,
+        },
+      );
+  }
   report.step("[2/5] teardown settings");
   if (stack && action.do === "teardown-then-delete") {
-    databaseId = await physicalId(clients, name, LogicalId.database);
     // What a later restore of the final snapshot needs to know, read while the service exists.
     if (databaseId && !options.skipFinalSnapshot) finalTags = await snapshotTagsNow(clients, model, "final");
+    // --delete-data deletes mlflow-dev's prefix; the bucket goes only when nothing else is in it.
+    if (options.deleteData) {
+      await emptyPrefix(clients, model.artifacts.bucket, model.artifacts.prefix, report);
+      bucketDeleted = !(await holdsObjects(clients, model.artifacts.bucket));
+    }
     const deployed = await deployedTemplate(clients, name);
     const changeSet = await engine.prepareChangeSet(
       {
         stackName: name,
         type: "UPDATE",
-        templateBody: JSON.stringify(withTeardown(deployed, options)),
+        templateBody: JSON.stringify(withTeardown(deployed, { ...options, deleteData: bucketDeleted })),
         parameters: stackParameters(model, {}, { usePrevious: true }, databaseSnapshotParameter(stack)),
         model,
-        description: "mlflow-dev destroy: deletion protection off, what the delete keeps",
+        description: "mlflow-dev destroy: what the delete keeps",
       },
       "teardown",
     );
@@ -86,13 +104,14 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
       `database: ${options.skipFinalSnapshot ? "deleted without a final snapshot (--skip-final-snapshot)" : "a final snapshot is kept"}`,
     );
     report.info(
-      `bucket ${model.artifacts.bucket}: ${options.deleteData ? "emptied and deleted (--delete-data)" : "kept with its objects"}`,
+      `bucket ${model.artifacts.bucket}: ${bucketDeleted ? "deleted (--delete-data; nothing else was in it)" : options.deleteData ? `kept: it holds objects outside ${prefixOf(model.artifacts.prefix) || "the prefix"}, which mlflow-dev did not write` : "kept with its objects"}`,
     );
-    if (options.deleteData) await emptyBucket(clients, model.artifacts.bucket, report);
   } else report.info(stack ? `the stack is ${stack.status}: deleted as it is` : "no stack");
 
   report.step(`[3/5] stack ${name}`);
   if (stack) {
+    // promote turns termination protection on; this is the one delete that turns it off.
+    if (stack.terminationProtection) await engine.setTerminationProtection(name, false);
     await engine.deleteStack(name);
     result.stackDeleted = true;
     report.info("deleted");
@@ -108,7 +127,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
       );
     }
   }
-  if (stack && !options.deleteData) result.bucketKept = model.artifacts.bucket;
+  if (stack && !bucketDeleted) result.bucketKept = model.artifacts.bucket;
 
   report.step("[4/5] task definitions");
   for (const family of [taskFamily(model), migrationTaskFamily(model)])
@@ -120,8 +139,20 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
   );
 
   report.step("[5/5] secrets");
-  result.secrets = await deleteSecrets(clients.secretsManager, model, { force: options.deleteData }, report);
-  if (!result.secrets.length) report.info("none");
+  if (result.finalSnapshot || result.bucketKept) {
+    // Secrets live as long as the data: the snapshot's database is encrypted with, and logs in
+    // with, these; they go with the last destroy that keeps nothing.
+    const kept = (await describeSecrets(clients.secretsManager, model)).filter((s) => s.state === "exists");
+    result.secretsKept = kept.map((s) => s.id);
+    for (const s of kept)
+      report.info(
+        `kept ${s.id}: ${result.finalSnapshot ? `the final snapshot ${result.finalSnapshot}` : `the bucket ${result.bucketKept}`} needs it (destroy --skip-final-snapshot --delete-data deletes it)`,
+      );
+    if (!kept.length) report.info("none");
+  } else {
+    result.secrets = await deleteSecrets(clients.secretsManager, model, { force: options.deleteData }, report);
+    if (!result.secrets.length) report.info("none");
+  }
   return result;
 }
 
@@ -131,6 +162,16 @@ async function physicalId(clients: AwsClients, stack: string, logicalId: string)
     return r.StackResourceDetail?.PhysicalResourceId;
   } catch {
     return undefined;
+  }
+}
+
+/** The instance's DeletionProtection as RDS reports it (false when it cannot be read: the delete then says). */
+async function deletionProtected(clients: AwsClients, databaseId: string): Promise<boolean> {
+  try {
+    const r = await clients.rds.describeDBInstances({ DBInstanceIdentifier: databaseId });
+    return r.DBInstances?.[0]?.DeletionProtection === true;
+  } catch {
+    return false;
   }
 }
 
@@ -169,8 +210,34 @@ async function finalSnapshot(clients: AwsClients, databaseId: string): Promise<D
   }
 }
 
-/** Deletes every object version and delete marker, so CloudFormation can delete the bucket. */
-async function emptyBucket(clients: AwsClients, bucket: string, report: RunnerOptions["report"]): Promise<void> {
+/** `mlflow/` for the prefix `mlflow` (the objects mlflow-dev writes); empty for the bucket's root. */
+export function prefixOf(prefix: string): string {
+  const p = prefix.replace(/^\/+|\/+$/g, "");
+  return p ? `${p}/` : "";
+}
+
+/** Anything (an object version or a delete marker) left in the bucket. */
+async function holdsObjects(clients: AwsClients, bucket: string): Promise<boolean> {
+  try {
+    const r = await clients.s3.listObjectVersions({ Bucket: bucket, MaxKeys: 1 });
+    return (r.Versions?.length ?? 0) + (r.DeleteMarkers?.length ?? 0) > 0;
+  } catch (e) {
+    if (awsErrorName(e) === "NoSuchBucket") return false;
+    throw new DeployError(`cannot list the bucket ${bucket}: ${awsErrorMessage(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Deletes every object version and delete marker under mlflow-dev's prefix (the whole bucket when
+ * the prefix is empty); what others keep in the bucket stays.
+ */
+async function emptyPrefix(
+  clients: AwsClients,
+  bucket: string,
+  artifactPrefix: string,
+  report: RunnerOptions["report"],
+): Promise<void> {
+  const prefix = prefixOf(artifactPrefix);
   let deleted = 0;
   // ListObjectVersions has two markers and no SDK paginator: walked here.
   try {
@@ -179,6 +246,7 @@ async function emptyBucket(clients: AwsClients, bucket: string, report: RunnerOp
     for (;;) {
       const r = await clients.s3.listObjectVersions({
         Bucket: bucket,
+        ...(prefix ? { Prefix: prefix } : {}),
         ...(keyMarker ? { KeyMarker: keyMarker } : {}),
         ...(versionMarker ? { VersionIdMarker: versionMarker } : {}),
       });
@@ -198,5 +266,5 @@ async function emptyBucket(clients: AwsClients, bucket: string, report: RunnerOp
     if (awsErrorName(e) === "NoSuchBucket") return;
     throw new DeployError(`cannot empty the bucket ${bucket}: ${awsErrorMessage(e)}`, { cause: e });
   }
-  report.info(`deleted ${deleted} object version(s) from ${bucket}`);
+  report.info(`deleted ${deleted} object version(s) under s3://${bucket}/${prefix}`);
 }

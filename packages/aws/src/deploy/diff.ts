@@ -17,6 +17,22 @@ export interface ResourceChange {
   replacement?: string;
   /** What changed, e.g. Properties.TaskDefinition, Tags. */
   details: string[];
+  /** The change set's details as CloudFormation gave them: what changed, whether it recreates, and why. */
+  causes?: ChangeCause[];
+}
+
+/** One detail of a change (the SDK's ResourceChangeDetail, reduced): for the stateful-change check. */
+export interface ChangeCause {
+  /** Properties, Tags, Metadata, ... */
+  attribute?: string;
+  /** The property, e.g. DBName. */
+  property?: string;
+  /** Never, Conditionally or Always. */
+  recreation?: string;
+  /** DirectModification, ResourceReference, ParameterReference, ResourceAttribute, Automatic. */
+  source?: string;
+  /** The resource or parameter whose change caused this one. */
+  causingEntity?: string;
 }
 
 const SIGN: Record<ChangeAction, string> = { Add: "+", Modify: "~", Remove: "-", Import: "<", Dynamic: "?" };
@@ -46,6 +62,42 @@ export function summarizeChanges(changes: readonly ResourceChange[]): string {
 /** The change-set detail of one change (the SDK's ResourceChangeDetail, loosely typed). */
 export interface ChangeDetail {
   Target?: { Attribute?: string; Name?: string; RequiresRecreation?: string };
+  ChangeSource?: string;
+  CausingEntity?: string;
+}
+
+/** A ResourceChange of DescribeChangeSet (the SDK's shape, loosely typed). */
+export interface SdkResourceChange {
+  Action?: string;
+  LogicalResourceId?: string;
+  ResourceType?: string;
+  PhysicalResourceId?: string;
+  Replacement?: string;
+  Details?: readonly ChangeDetail[];
+}
+
+/** One change of a change set, as the runners and the stateful check read it. */
+export function resourceChangeOf(rc: SdkResourceChange): ResourceChange {
+  return {
+    action: (rc.Action ?? "Dynamic") as ChangeAction,
+    logicalId: rc.LogicalResourceId ?? "",
+    type: rc.ResourceType ?? "",
+    ...(rc.PhysicalResourceId ? { physicalId: rc.PhysicalResourceId } : {}),
+    ...(rc.Replacement ? { replacement: rc.Replacement } : {}),
+    details: changedAttributes(rc.Details),
+    ...(rc.Details?.length ? { causes: changeCauses(rc.Details) } : {}),
+  };
+}
+
+/** The details of a change as ChangeCauses. */
+export function changeCauses(details: readonly ChangeDetail[] | undefined): ChangeCause[] {
+  return (details ?? []).map((d) => ({
+    ...(d.Target?.Attribute ? { attribute: d.Target.Attribute } : {}),
+    ...(d.Target?.Name ? { property: d.Target.Name } : {}),
+    ...(d.Target?.RequiresRecreation ? { recreation: d.Target.RequiresRecreation } : {}),
+    ...(d.ChangeSource ? { source: d.ChangeSource } : {}),
+    ...(d.CausingEntity ? { causingEntity: d.CausingEntity } : {}),
+  }));
 }
 
 /** `Properties.TaskDefinition`, `Tags`, ... from a change's details, each once. */

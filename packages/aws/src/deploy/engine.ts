@@ -1,4 +1,5 @@
 import type { AwsModel } from "../aws-model.ts";
+import { stackPolicy } from "../cloudformation/stack-policy.ts";
 import type { DeployContext } from "../context.ts";
 import type { MigrationPlacement } from "../task-definition.ts";
 import {
@@ -10,6 +11,7 @@ import {
 } from "./change-set.ts";
 import type { AwsClients } from "./clients.ts";
 import { type Clock, realClock } from "./clock.ts";
+import { awsErrorName } from "./errors.ts";
 import { type MigrationResult, runMigration } from "./migrate.ts";
 import { type RunnerOptions, waitOf } from "./options.ts";
 import type { Reporter } from "./report.ts";
@@ -39,6 +41,12 @@ export interface DeployEngine {
   deleteStack(name: string): Promise<void>;
   /** The bucket exists and this account may use it (one a destroy kept, for the stack to import). */
   bucketExists(bucket: string): Promise<boolean>;
+  /** The bucket's tags (empty when it has none); undefined when they cannot be read. */
+  bucketTags(bucket: string): Promise<Record<string, string> | undefined>;
+  /** Sets the stack policy (stack-policy.ts), leaving the resources in `allowed` unprotected. */
+  setStackPolicy(stack: string, allowed?: readonly string[]): Promise<void>;
+  /** Turns termination protection on or off. */
+  setTerminationProtection(stack: string, on: boolean): Promise<void>;
   /** The stack's events from now on, oldest first, every page read. */
   streamEvents(stack: string): Promise<StackEventStream>;
   /** Waits until the service runs the revision steadily and healthy; throws with the stopped tasks' causes. */
@@ -71,6 +79,20 @@ export function awsDeployEngine(clients: AwsClients, options: RunnerOptions): De
       } catch {
         return false;
       }
+    },
+    bucketTags: async (bucket) => {
+      try {
+        const r = await clients.s3.getBucketTagging({ Bucket: bucket });
+        return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+      } catch (e) {
+        return awsErrorName(e) === "NoSuchTagSet" ? {} : undefined;
+      }
+    },
+    setStackPolicy: async (stack, allowed = []) => {
+      await cfn.setStackPolicy({ StackName: stack, StackPolicyBody: JSON.stringify(stackPolicy(allowed)) });
+    },
+    setTerminationProtection: async (stack, on) => {
+      await cfn.updateTerminationProtection({ StackName: stack, EnableTerminationProtection: on });
     },
     streamEvents: (stack) => StackEventStream.from(cfn, stack),
     waitForDeployment: (model, ctx, arn) =>

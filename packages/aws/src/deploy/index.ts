@@ -23,3 +23,4 @@ export * from "./stack-events.ts";
 export * from "./stack-info.ts";
 export * from "./stack-status.ts";
 export * from "./stack-wait.ts";
+export * from "./stateful.ts";

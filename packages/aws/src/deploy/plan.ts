@@ -22,10 +22,19 @@ import { describeService, describeTaskDefinition, revisionOf } from "./rollout.t
 import { describeSecrets } from "./secrets.ts";
 import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
 import { planStackAction } from "./stack-status.ts";
+import {
+  checkAllowReplace,
+  classifyStatefulChanges,
+  formatStatefulChange,
+  refusedStatefulChanges,
+  type StatefulChange,
+} from "./stateful.ts";
 import { serviceVersionChange } from "./upgrade.ts";
 
 export interface PlanOptions extends RunnerOptions {
   specDir: string;
+  /** Stateful resources (logical ids) promote would be allowed to replace or remove (`--allow-replace`). */
+  allowReplace?: readonly string[];
 }
 
 export interface PlanResult {
@@ -38,6 +47,10 @@ export interface PlanResult {
   stackStatus?: string;
   secrets: { name: string; action: "create" | "keep" | "restore" }[];
   infrastructure: ResourceChange[];
+  /** Changes that replace or remove a resource holding data (the database, the bucket, what they stand on). */
+  stateful: StatefulChange[];
+  /** The stateful changes not allowed by --allow-replace: promote refuses them (and plan exits 2). */
+  refused: StatefulChange[];
   image: string;
   service: {
     action: "create" | "update" | "unchanged";
@@ -59,6 +72,7 @@ export interface PlanResult {
 export async function plan(model: AwsModel, clients: AwsClients, options: PlanOptions): Promise<PlanResult> {
   const { report } = options;
   const target = model.target;
+  checkAllowReplace(options.allowReplace ?? []);
   report.step("checks");
   const identity = await preflight(model, clients, report);
   const name = stackName(model);
@@ -122,6 +136,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
       service.action = service.changes.length ? "update" : "unchanged";
     }
   }
+  const stateful = classifyStatefulChanges(infrastructure, model.environment);
   const result: PlanResult = {
     environment: model.environment,
     stack: name,
@@ -131,6 +146,8 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
     ...(stack ? { stackStatus: stack.status } : {}),
     secrets,
     infrastructure,
+    stateful,
+    refused: refusedStatefulChanges(stateful, options.allowReplace ?? []),
     image,
     service,
     mlflowVersion,
@@ -163,6 +180,10 @@ export function formatPlan(p: PlanResult): string {
   );
   if (p.infrastructure.length === 0) out.push("  no changes");
   else out.push(...formatChanges(p.infrastructure).map((l) => `  ${l}`));
+  for (const s of p.stateful)
+    out.push(
+      `  ! ${formatStatefulChange(s)} ${p.refused.some((r) => r.logicalId === s.logicalId) ? `promote refuses it without --allow-replace ${s.logicalId}` : "Allowed by --allow-replace."}`,
+    );
   out.push("", "service:");
   out.push(`  image ${p.image}`);
   const v = p.mlflowVersion;

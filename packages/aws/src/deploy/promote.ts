@@ -28,6 +28,7 @@ import {
 import { type EnsuredSecrets, ensureSecrets, readSecretValue } from "./secrets.ts";
 import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
 import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
+import { checkAllowReplace } from "./stateful.ts";
 import { downgradeRefused, serviceVersionChange, setDesiredCount, snapshotBeforeUpgrade } from "./upgrade.ts";
 
 /** How promote checks the service over HTTP: the health wait and the smoke test (replaceable in tests). */
@@ -48,6 +49,8 @@ export interface PromoteOptions extends RunnerOptions, DockerOptions {
   restoreFromSnapshot?: string;
   /** With restoreFromSnapshot: the desired count the service gets back once the new revision runs. */
   resumeDesiredCount?: number;
+  /** Stateful resources (logical ids) the infrastructure step may replace or remove (`--allow-replace`). */
+  allowReplace?: readonly string[];
 }
 
 export interface PromoteResult {
@@ -76,6 +79,7 @@ export interface PromoteResult {
  * service was touched puts the previous revision back.
  */
 export async function promote(model: AwsModel, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
+  checkAllowReplace(options.allowReplace ?? []);
   const plan = toRolloutPlan(model, placeholderContext(model));
   const run = new Rollout(model, clients, options, plan);
   run.step("checks");
@@ -121,12 +125,10 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
 
   infrastructure: async (run) => {
     run.step("infrastructure", `stack ${run.stackName}`);
-    run.infra = await deployInfrastructure(
-      run.engine,
-      run.model,
-      run.need("secrets").arns,
-      run.options.restoreFromSnapshot,
-    );
+    run.infra = await deployInfrastructure(run.engine, run.model, run.need("secrets").arns, {
+      ...(run.options.restoreFromSnapshot ? { restoreFromSnapshot: run.options.restoreFromSnapshot } : {}),
+      ...(run.options.allowReplace ? { allowReplace: run.options.allowReplace } : {}),
+    });
   },
 
   image: async (run) => {

@@ -24,6 +24,8 @@ export const SnapshotTag = {
   bucketVersioning: "mlflow-dev:artifact-bucket-versioning",
   objects: "mlflow-dev:artifact-objects",
   bytes: "mlflow-dev:artifact-bytes",
+  /** The secrets the database needs (the master password, the KEK passphrase, the admin's), space-separated. */
+  secrets: "mlflow-dev:secrets",
 } as const;
 
 export type SnapshotKind = "backup" | "before-restore" | "before-upgrade" | "final";
@@ -85,11 +87,23 @@ async function artifactPoint(clients: AwsClients, model: AwsModel): Promise<Arti
 
 /** The tags of a snapshot taken now: the MLflow version served and the artifact point. */
 export async function snapshotTagsNow(clients: AwsClients, model: AwsModel, kind: SnapshotKind) {
-  return snapshotTags(kind, await servedVersion(clients, model), await artifactPoint(clients, model));
+  return snapshotTags(
+    kind,
+    await servedVersion(clients, model),
+    await artifactPoint(clients, model),
+    model.mlflow.secrets.map((s) => s.name),
+  );
 }
 
-export function snapshotTags(kind: SnapshotKind, mlflowVersion: string, artifacts: ArtifactPoint) {
+export function snapshotTags(
+  kind: SnapshotKind,
+  mlflowVersion: string,
+  artifacts: ArtifactPoint,
+  /** The secrets the database needs: a restore refuses the snapshot once one of them is gone. */
+  secrets: readonly string[],
+) {
   return [
+    ...(secrets.length ? [{ Key: SnapshotTag.secrets, Value: secrets.join(" ") }] : []),
     { Key: SnapshotTag.kind, Value: kind },
     { Key: SnapshotTag.mlflowVersion, Value: mlflowVersion },
     { Key: SnapshotTag.takenAt, Value: artifacts.at },
@@ -124,7 +138,12 @@ export async function takeSnapshot(
   await clients.rds.createDBSnapshot({
     DBInstanceIdentifier: instance,
     DBSnapshotIdentifier: snapshot,
-    Tags: snapshotTags(kind, mlflowVersion, artifacts),
+    Tags: snapshotTags(
+      kind,
+      mlflowVersion,
+      artifacts,
+      model.mlflow.secrets.map((s) => s.name),
+    ),
   });
   await waitUntilDBSnapshotAvailable(
     { client: clients.rds, maxWaitTime: waits.stackTimeoutMs / 1000, minDelay: waits.pollMs / 1000, maxDelay: 30 },

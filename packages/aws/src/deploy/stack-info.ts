@@ -13,6 +13,8 @@ export interface StackInfo {
   statusReason?: string;
   outputs: Record<string, string>;
   parameters: Record<string, string>;
+  /** Termination protection is on (DeleteStack is refused until it is turned off). */
+  terminationProtection?: boolean;
 }
 
 export async function getStack(cfn: CloudFormation, name: string): Promise<StackInfo | undefined> {
@@ -27,6 +29,7 @@ export async function getStack(cfn: CloudFormation, name: string): Promise<Stack
       ...(s.StackStatusReason ? { statusReason: s.StackStatusReason } : {}),
       outputs: Object.fromEntries((s.Outputs ?? []).map((o) => [o.OutputKey ?? "", o.OutputValue ?? ""])),
       parameters: Object.fromEntries((s.Parameters ?? []).map((p) => [p.ParameterKey ?? "", p.ParameterValue ?? ""])),
+      ...(s.EnableTerminationProtection ? { terminationProtection: true } : {}),
     };
   } catch (e) {
     if (/does not exist/.test(awsErrorMessage(e))) return undefined;

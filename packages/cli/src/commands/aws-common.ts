@@ -77,6 +77,18 @@ export function refuseAwsFlags(command: string, values: Record<string, unknown>)
       });
 }
 
+/** `--allow-replace Database --allow-replace ArtifactBucket` or `--allow-replace Database,ArtifactBucket`. */
+export const ALLOW_REPLACE_OPTION: OptionSpec = { "allow-replace": { type: "string", multiple: true } };
+
+export function allowReplaceOf(values: Record<string, unknown>): string[] {
+  const v = values["allow-replace"];
+  const list = Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
+  return list
+    .flatMap((s) => String(s).split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 /** A DeployError as a UserError: `input` is exit 2 (nothing changed), anything else exit 1. */
 export function asUserError(command: string, model: AwsModel, e: unknown, deploy?: Deploy, endpoint?: string): unknown {
   if (deploy?.isNetworkError(e))
