@@ -57,6 +57,37 @@ describe("classifyStatefulChanges", () => {
     ]);
   });
 
+  it("Conditional: refused when a detail may recreate or none is given, updated in place when every detail says Never", () => {
+    const conditional = (recreation?: string) =>
+      resourceChangeOf({
+        Action: "Modify",
+        LogicalResourceId: "Database",
+        PhysicalResourceId: "tracking-staging-db",
+        ResourceType: "AWS::RDS::DBInstance",
+        Replacement: "Conditional",
+        Details:
+          recreation === undefined
+            ? []
+            : [
+                {
+                  Target: { Attribute: "Properties", Name: "BackupRetentionPeriod", RequiresRecreation: "Never" },
+                  Evaluation: "Static",
+                  ChangeSource: "DirectModification",
+                },
+                {
+                  Target: { Attribute: "Properties", Name: "AllocatedStorage", RequiresRecreation: recreation },
+                  Evaluation: "Static",
+                  ChangeSource: "DirectModification",
+                },
+              ],
+      } as unknown as SdkResourceChange);
+    expect(classifyStatefulChanges([conditional("Never")], "staging")).toEqual([]);
+    expect(classifyStatefulChanges([conditional("Conditionally")], "staging").map((c) => [c.kind, c.causes])).toEqual([
+      ["may-replace", ["AllocatedStorage"]],
+    ]);
+    expect(classifyStatefulChanges([conditional()], "staging").map((c) => c.kind)).toEqual(["may-replace"]);
+  });
+
   it("a removed database is a deletion", () => {
     expect(classifyStatefulChanges(changeSet("database-removed"), "staging").map((c) => c.kind)).toEqual(["remove"]);
   });

@@ -42,7 +42,9 @@ export function classifyStatefulChanges(changes: readonly ResourceChange[], envi
     let kind: StatefulChange["kind"] | undefined;
     if (c.action === "Remove") kind = "remove";
     else if (c.action === "Modify" && c.replacement === "True") kind = "replace";
-    else if (c.action === "Modify" && c.replacement === "Conditional") kind = "may-replace";
+    // Conditional: CloudFormation replaces only if a detail requires recreation; details that all
+    // say Never update in place. Without details, nothing says it will not: refused as well.
+    else if (c.action === "Modify" && c.replacement === "Conditional" && mayRecreate(c)) kind = "may-replace";
     if (!kind) continue;
     out.push({
       logicalId: c.logicalId,
@@ -54,6 +56,11 @@ export function classifyStatefulChanges(changes: readonly ResourceChange[], envi
     });
   }
   return out;
+}
+
+function mayRecreate(c: ResourceChange): boolean {
+  const causes = c.causes ?? [];
+  return causes.length === 0 || causes.some((d) => d.recreation !== "Never");
 }
 
 /** The stateful changes not named by `allowed` (logical ids): what promote refuses. */
