@@ -279,6 +279,18 @@ describe("local stack", () => {
     expect(down.code, down.stderr).toBe(0);
     expect(down.stdout).toContain("data volumes kept");
     expect(projectContainers(PROJECT)).toEqual([]);
+    // A line the data was created with, missing from .env: up refuses to invent it, writes nothing.
+    const envPath = join(dir, ".mlflow-dev/.env");
+    const envText = readFileSync(envPath, "utf8");
+    writeFileSync(envPath, envText.replace(/^MLFLOW_DEV_KEK_PASSPHRASE=.*\n/m, ""), { mode: 0o600 });
+    const refused = cli(["up"], { cwd: dir });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toContain(
+      `has no MLFLOW_DEV_KEK_PASSPHRASE, which the data volume ${PROJECT}_postgres-data was created with`,
+    );
+    expect(readFileSync(envPath, "utf8")).not.toContain("MLFLOW_DEV_KEK_PASSPHRASE");
+    expect(projectContainers(PROJECT)).toEqual([]);
+    writeFileSync(envPath, envText, { mode: 0o600 });
     const up = cli(["up"], { cwd: dir });
     expect(up.code, up.stderr).toBe(0);
     const run = await client.call<{ run: { data: { metrics: Array<{ key: string; value: number }> } } }>(

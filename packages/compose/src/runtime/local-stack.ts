@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { healthCheck, MlflowClient, NotReadyError, waitUntilReady } from "@mlflow-dev/mlflow-client";
 import type { LocalModel, LocalTarget } from "@mlflow-dev/spec";
+import { DATA_SECRET_VARS, missingEnvVars } from "../env-file.ts";
 import { ensureStateDir, writeLocalFiles } from "../local-files.ts";
 import { SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
 import { type ComposeClient, ComposeCommandError, DockerComposeCli } from "./compose-cli.ts";
@@ -204,6 +205,20 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
       `the data volume ${project}_${VOLUME.postgres} exists, but this checkout has no ${paths.envFile} (the passwords it was created with)`,
       `Another checkout or worktree of this project (spec name "${model.name}") may own it: use the stack from there, or give this checkout a name of its own (\`name:\` in the spec). If this checkout's .env was deleted, restore it. Only when that data is not needed by any checkout, delete it with \`mlflow-dev down --volumes --yes\`. Nothing was started.`,
     );
+
+  // A .env line the data was created with, missing now, must not be invented: the new value would
+  // lock the data out (or, for the KEK, leave MLflow's stored secrets undecryptable).
+  if (existsSync(paths.envFile)) {
+    const missing = missingEnvVars(readFileSync(paths.envFile, "utf8"), model);
+    for (const volume of ["postgres", "minio"] as const) {
+      const needed = missing.filter((name) => DATA_SECRET_VARS[volume].includes(name));
+      if (needed.length > 0 && (await docker.volumeExists(`${project}_${VOLUME[volume]}`)))
+        throw new LocalStackError(
+          `${paths.envFile} has no ${needed.join(", ")}, which the data volume ${project}_${VOLUME[volume]} was created with; a new value would lock that data out`,
+          `Put the line${needed.length > 1 ? "s" : ""} back from a copy of ${paths.envFile} (or from the checkout that created the stack). Only if that data is not needed, delete it with \`mlflow-dev down --volumes --yes\`. Nothing was started or written.`,
+        );
+    }
+  }
 
   await checkPorts(t, running);
   await checkImages(model, docker, progress);
