@@ -3,6 +3,7 @@ import { DockerContextError, DockerUnreachableError, LocalStackError } from "@ml
 import type { LocalModel } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
 import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveLocalEnv } from "./load-spec.ts";
+import { progress } from "./progress.ts";
 import { fileFlag, SPEC_FILE, withSpecFlag } from "./spec-file.ts";
 
 /** The local stack's context: spec, model, where its files live, a Docker client. */
@@ -25,8 +26,14 @@ export async function localContext(file: string, options: { requireEngine?: bool
     runtime,
     docker,
     stateDir: join(loaded.dir, ".mlflow-dev"),
-    progress: (m: string) => process.stderr.write(`  ${m}\n`),
+    progress: localProgress(),
   };
+}
+
+/** The local stack's progress on stderr; a heartbeat names the last step while a wait is silent. */
+function localProgress(): (m: string) => void {
+  const p = progress();
+  return (m) => p.line(`  ${m}\n`, m);
 }
 
 /** The docker CLI's endpoint (DOCKER_HOST, DOCKER_CONTEXT, the current context); a broken context is exit 1. */

@@ -2,6 +2,7 @@ import type { AwsModel } from "@mlflow-dev/aws";
 import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveAwsEnv } from "../load-spec.ts";
+import { progress } from "../progress.ts";
 import { withSpecFlag } from "../spec-file.ts";
 
 /** What plan, promote, destroy and unlock share: flags, the spec, the Model, AWS clients. */
@@ -62,7 +63,7 @@ export async function awsCommand(
     model,
     deploy,
     clients,
-    report: deploy.stderrReporter(`${command} ${env}`),
+    report: reporterWithHeartbeat(`${command} ${env}`),
     waits: deploy.defaultWaits(endpointUrl),
   };
 }
@@ -139,4 +140,14 @@ export async function withAws(
   } finally {
     ctx.deploy.destroyAwsClients(ctx.clients);
   }
+}
+
+/** Deploy progress on stderr: each step with the time the previous one took, and a heartbeat during long waits. */
+function reporterWithHeartbeat(prefix: string): import("@mlflow-dev/aws/deploy").Reporter {
+  const p = progress();
+  return {
+    step: (title) => p.step(`${prefix}: ${title}\n`, title),
+    info: (line) => p.line(`  ${line}\n`),
+    warn: (line) => p.line(`  warning: ${line}\n`),
+  };
 }

@@ -1,0 +1,57 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { progress, seconds } from "../src/progress.ts";
+
+describe("progress", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function recorded(heartbeatMs = 15_000) {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const p = progress({ write: (t) => lines.push(t), now: () => Date.now(), heartbeatMs });
+    return { p, lines };
+  }
+
+  it("each step says how long the one before it took", () => {
+    const { p, lines } = recorded();
+    p.step("promote staging: secrets\n", "secrets");
+    vi.advanceTimersByTime(3_200);
+    p.step("promote staging: infrastructure\n", "infrastructure");
+    p.stop();
+    expect(lines).toEqual(["promote staging: secrets\n", "  (secrets: 3.2 s)\n", "promote staging: infrastructure\n"]);
+  });
+
+  it("a silent wait gets a heartbeat every 15 s with the step's elapsed time; output resets it", () => {
+    const { p, lines } = recorded();
+    p.step("promote staging: infrastructure\n", "infrastructure");
+    vi.advanceTimersByTime(14_000);
+    expect(lines).toHaveLength(1);
+    vi.advanceTimersByTime(1_000);
+    expect(lines.at(-1)).toBe("  ... still infrastructure (15.0 s)\n");
+    vi.advanceTimersByTime(10_000);
+    p.line("  Database CREATE_IN_PROGRESS\n");
+    vi.advanceTimersByTime(14_000);
+    expect(lines.at(-1)).toBe("  Database CREATE_IN_PROGRESS\n");
+    vi.advanceTimersByTime(1_000);
+    expect(lines.at(-1)).toBe("  ... still infrastructure (40.0 s)\n");
+    p.stop();
+    vi.advanceTimersByTime(60_000);
+    expect(lines.at(-1)).toBe("  ... still infrastructure (40.0 s)\n");
+  });
+
+  it("a detail line may name what is still going on; nothing is said before the first label", () => {
+    const { p, lines } = recorded(5_000);
+    vi.advanceTimersByTime(20_000);
+    expect(lines).toEqual([]);
+    p.line("  starting the stack\n", "starting the stack");
+    vi.advanceTimersByTime(5_000);
+    expect(lines.at(-1)).toBe("  ... still starting the stack (25.0 s)\n");
+    p.stop();
+  });
+
+  it("writes minutes past one minute", () => {
+    expect(seconds(59_400)).toBe("59.4 s");
+    expect(seconds(754_000)).toBe("12 min 34 s");
+  });
+});
