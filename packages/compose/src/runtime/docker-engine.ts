@@ -240,7 +240,7 @@ export class DockerUnreachableError extends Error {
     super(`cannot reach the Docker engine at ${endpoint.host}: ${cause}`);
     this.name = "DockerUnreachableError";
     this.endpoint = endpoint;
-    this.hint = dockerUnreachableHint(endpoint, platform, cause);
+    this.hint = `${dockerUnreachableHint(endpoint, platform, cause)} Nothing was started or changed.`;
   }
 }
 
