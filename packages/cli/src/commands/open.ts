@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
       argv,
       { "no-browser": { type: "boolean" } },
       async ({ deploy, model, clients, json, loaded }) => {
-        const { OutputName, stackName, secretName } = await import("@mlflow-dev/aws");
+        const { OutputName, stackName } = await import("@mlflow-dev/aws");
         const stack = await deploy.getStack(clients.cloudformation, stackName(model));
         const url = stack?.outputs[OutputName.serviceUrl];
         if (!stack || !url)
@@ -58,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
             ? {
                 credentials: {
                   kind: "secrets-manager",
-                  secret: secretName(model, "auth-admin-password"),
+                  secret: deploy.authSecretName(model) ?? "",
                   region: model.target.region,
                   username: AUTH_ADMIN_USER,
                 },
