@@ -1,5 +1,6 @@
 import type { Service, Task } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
+import pins from "../../../pins.json" with { type: "json" };
 import { authSecretName, environmentStatus } from "../src/deploy/index.ts";
 import type { StackInfo } from "../src/deploy/stack-info.ts";
 import { MLFLOW_VERSION_LABEL } from "../src/task-definition.ts";
@@ -54,7 +55,10 @@ describe("environmentStatus", () => {
       service: service(),
       taskDefinition: {
         containerDefinitions: [
-          { image: "ghcr.io/mlflow/mlflow:v3.17.1-full", dockerLabels: { [MLFLOW_VERSION_LABEL]: "3.17.1" } },
+          {
+            image: `ghcr.io/mlflow/mlflow:v${pins.mlflowPrevious}-full`,
+            dockerLabels: { [MLFLOW_VERSION_LABEL]: pins.mlflowPrevious },
+          },
         ],
       },
       tasks: [task()],
@@ -75,9 +79,9 @@ describe("environmentStatus", () => {
         { id: "abc123", lastStatus: "RUNNING", health: "HEALTHY", revision: "mlflow-dev-tracking-staging-mlflow:3" },
       ],
       url: "http://tracking.example.test",
-      image: "ghcr.io/mlflow/mlflow:v3.17.1-full",
+      image: `ghcr.io/mlflow/mlflow:v${pins.mlflowPrevious}-full`,
       imageOrigin: "pull",
-      mlflowVersion: "3.17.1",
+      mlflowVersion: pins.mlflowPrevious,
       mlflowVersionFrom: "task-definition",
       lastRollout: { createdAt: "2026-01-02T03:04:05.000Z", updatedAt: "2026-01-02T03:09:05.000Z" },
       healthy: true,
@@ -89,10 +93,10 @@ describe("environmentStatus", () => {
     const s = environmentStatus(model, {
       stack: stack("UPDATE_COMPLETE", { EcrRepositoryUri: ECR }),
       service: service(),
-      taskDefinition: { containerDefinitions: [{ image: `${ECR}:3.17.2-abcdef012345` }] },
+      taskDefinition: { containerDefinitions: [{ image: `${ECR}:${pins.mlflow}-abcdef012345` }] },
       tasks: [task()],
     });
-    expect(s).toMatchObject({ imageOrigin: "build", mlflowVersion: "3.17.2", mlflowVersionFrom: "spec" });
+    expect(s).toMatchObject({ imageOrigin: "build", mlflowVersion: pins.mlflow, mlflowVersionFrom: "spec" });
   });
 
   it("a task not HEALTHY makes the environment unhealthy, naming the task", () => {

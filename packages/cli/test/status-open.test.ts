@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import pins from "../../../pins.json" with { type: "json" };
 import { tempDir } from "../../../test/support/temp-dir.ts";
 import { promote } from "../../aws/src/deploy/index.ts";
 import { FakeAws } from "../../aws/test/fake-aws.ts";
@@ -103,9 +104,9 @@ describe("status --env", () => {
       },
       tasks: [{ id: "server", lastStatus: "RUNNING", health: "HEALTHY" }],
       url: "http://tracking.example.test",
-      image: "ghcr.io/mlflow/mlflow:v3.17.2-full",
+      image: `ghcr.io/mlflow/mlflow:v${pins.mlflow}-full`,
       imageOrigin: "pull",
-      mlflowVersion: "3.17.2",
+      mlflowVersion: pins.mlflow,
       mlflowVersionFrom: "task-definition",
       lastRollout: { createdAt: "2026-01-01T10:00:00.000Z", updatedAt: "2026-01-01T10:05:00.000Z" },
       healthy: true,
@@ -122,7 +123,7 @@ describe("status --env", () => {
     expect(r.stdout).toContain("rollout COMPLETED");
     expect(r.stdout).toContain("1/1 running");
     expect(r.stdout).toContain("server  RUNNING  HEALTHY");
-    expect(r.stdout).toContain("3.17.2 (from the running task definition)");
+    expect(r.stdout).toContain(`${pins.mlflow} (from the running task definition)`);
     expect(r.stdout).toContain("healthy: http://tracking.example.test");
   });
 
