@@ -16,7 +16,7 @@ function stack(status = "UPDATE_COMPLETE", outputs: Record<string, string> = {})
     name: "mlflow-dev-tracking-staging",
     id: "arn:stack",
     status,
-    outputs: { ServiceUrl: "http://tracking.example.test", ...outputs },
+    outputs: { ServiceUrl: "http://tracking.example.test", LogGroupName: "/mlflow-dev/tracking/staging", ...outputs },
     parameters: {},
   };
 }
@@ -79,6 +79,7 @@ describe("environmentStatus", () => {
         { id: "abc123", lastStatus: "RUNNING", health: "HEALTHY", revision: "mlflow-dev-tracking-staging-mlflow:3" },
       ],
       url: "http://tracking.example.test",
+      logGroup: "/mlflow-dev/tracking/staging",
       image: `ghcr.io/mlflow/mlflow:v${pins.mlflowPrevious}-full`,
       imageOrigin: "pull",
       mlflowVersion: pins.mlflowPrevious,

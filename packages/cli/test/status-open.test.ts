@@ -124,6 +124,7 @@ describe("status --env", () => {
     expect(r.stdout).toContain("1/1 running");
     expect(r.stdout).toContain("server  RUNNING  HEALTHY");
     expect(r.stdout).toContain(`${pins.mlflow} (from the running task definition)`);
+    expect(r.stdout).toContain("last rollout: (not reported)");
     expect(r.stdout).toContain("healthy: http://tracking.example.test");
   });
 
@@ -154,6 +155,7 @@ describe("status --env", () => {
     expect(text.stdout).toContain(
       "not healthy:\n  - the stack mlflow-dev-tracking-staging is UPDATE_ROLLBACK_COMPLETE",
     );
+    expect(text.stdout).toContain("in the CloudWatch log group /mlflow-dev/tracking/staging");
   });
 
   it("no stack: exit 1, nothing deployed, run promote", async () => {

@@ -35,6 +35,8 @@ export interface EnvironmentStatus {
   };
   tasks: TaskStatus[];
   url?: string;
+  /** The CloudWatch log group of the tasks' output. */
+  logGroup?: string;
   image?: string;
   /** Where the image comes from: built into the stack's ECR repository, or pulled as the spec names it. */
   imageOrigin?: "build" | "pull";
@@ -125,6 +127,7 @@ export function environmentStatus(model: AwsModel, reads: EnvironmentReads): Env
       : {}),
     tasks,
     ...(stack.outputs[OutputName.serviceUrl] ? { url: stack.outputs[OutputName.serviceUrl] } : {}),
+    ...(stack.outputs[OutputName.logGroupName] ? { logGroup: stack.outputs[OutputName.logGroupName] } : {}),
     ...(image ? { image, imageOrigin: ecr && image.startsWith(`${ecr}:`) ? "build" : "pull" } : {}),
     mlflowVersion: labelled ?? model.mlflow.version,
     mlflowVersionFrom: labelled ? "task-definition" : "spec",

@@ -85,10 +85,17 @@ export function formatEnvironmentStatus(s: EnvironmentStatus): string {
     `url:          ${s.url ?? "(none)"}`,
     `image:        ${s.image ? `${s.image} (${s.imageOrigin === "build" ? "built, in the stack's ECR repository" : "pulled as the spec names it"})` : "(none)"}`,
     `mlflow:       ${s.mlflowVersion} (from the ${s.mlflowVersionFrom === "spec" ? "spec" : "running task definition"})`,
-    `last rollout: ${s.lastRollout ? `created ${s.lastRollout.createdAt ?? "?"}, updated ${s.lastRollout.updatedAt ?? "?"}` : "(none)"}`,
+    `last rollout: ${lastRollout(s.lastRollout)}`,
   ];
   const verdict = s.healthy
     ? `\nhealthy: ${s.url ?? s.environment}\n`
-    : `\nnot healthy:\n${s.problems.map((p) => `  - ${p}`).join("\n")}\nSee mlflow-dev promote --env ${s.environment} (it reports the stopped tasks' causes) or the service's CloudWatch logs.\n`;
+    : `\nnot healthy:\n${s.problems.map((p) => `  - ${p}`).join("\n")}\nThe tasks' output is in the CloudWatch log group ${s.logGroup ?? "of the stack"}; the ECS service's events say why tasks stopped.\n`;
   return `${lines.join("\n")}\n${verdict}`;
+}
+
+function lastRollout(r: EnvironmentStatus["lastRollout"]): string {
+  if (!r || (r.createdAt === undefined && r.updatedAt === undefined)) return "(not reported)";
+  return [r.createdAt ? `started ${r.createdAt}` : "", r.updatedAt ? `updated ${r.updatedAt}` : ""]
+    .filter(Boolean)
+    .join(", ");
 }
