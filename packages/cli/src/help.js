@@ -14,6 +14,7 @@ Local stack (Docker):
   up                        Start MLflow + PostgreSQL + MinIO and wait until healthy
   down [--volumes --yes]    Stop the stack (data kept unless --volumes)
   status                    State and health of each service
+  open [--no-browser]       The UI's URL and where the login lives; a browser at a terminal
   logs [service] [--follow] [--tail <n>]
                             Service logs (mlflow, postgres, minio, migrate, network)
   backup [--out <dir>]      Database dump + artifact objects + manifest with digests
@@ -33,6 +34,9 @@ AWS (ECS Fargate; --profile <name>, --endpoint-url <url> or AWS_ENDPOINT_URL for
   restore --env <name> --snapshot <id>
                             Swap in a new database from a snapshot (writers stopped; the
                             replaced one is snapshotted); after destroy, recreates the stack
+  status --env <name>       Stack, service, rollout and task health, URL, image, MLflow
+                            version, last rollout; exit 1 when not healthy
+  open --env <name>         The environment's URL and the secret holding the login
   unlock --env <name>       Release the deploy lock left by an interrupted promote/destroy
 
 Parity (local vs AWS):
@@ -90,8 +94,29 @@ Stops and removes the containers. Data volumes are kept unless --volumes is give
 which needs --yes (or a confirmation at a terminal).
 `,
   status: `Usage: mlflow-dev status [-f <path>] [--json]
+       mlflow-dev status --env <aws env> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
 
 State and health of each service of the local stack.
+
+With --env <aws env>: the CloudFormation stack (name, status, reason), the ECS service and the
+rollout state of its primary deployment, running/desired tasks with each task's health, the
+URL (the stack's ServiceUrl output), the image and its origin (pulled as the spec names it, or
+built into the stack's ECR repository), the MLflow version (the running task definition's
+label, else the spec's) and the last rollout (the primary deployment's created/updated times).
+--json prints the same fields. Nothing is changed.
+
+Exit 0 when healthy (the stack in a *_COMPLETE state, the rollout completed, running == desired,
+every task HEALTHY), 1 when not (each problem is listed) or when nothing is deployed.
+`,
+  open: `Usage: mlflow-dev open [--no-browser] [-f <path>] [--json]
+       mlflow-dev open --env <aws env> [--no-browser] [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
+
+Prints the MLflow UI's URL: locally from the spec's port and bind address, on AWS the stack's
+ServiceUrl output. With auth: basic it says where the admin's password lives (locally a
+variable of .mlflow-dev/.env beside the spec, on AWS a Secrets Manager secret); the password
+itself is never printed. At a terminal it also opens the URL with xdg-open (open on macOS)
+when there is one; --no-browser (or --json, or output to a pipe) only prints. A missing
+browser is no failure. Exit 1 when nothing is deployed for the AWS environment.
 `,
   logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>|all] [-f <path>]
 

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   up: () => import("./commands/up.ts"),
   down: () => import("./commands/down.ts"),
   status: () => import("./commands/status.ts"),
+  open: () => import("./commands/open.ts"),
   logs: () => import("./commands/logs.ts"),
   backup: () => import("./commands/backup.ts"),
   restore: () => import("./commands/restore.ts"),
