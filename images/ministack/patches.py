@@ -1020,3 +1020,19 @@ def _mlflow_dev_fail_denied(cs, stack, executed_cs_id, denied):
 ''',
     "_mlflow_dev_policy_denial(stack, cs):",
 )
+
+# 10. What replaces an S3 bucket or a VPC in a change set: the properties AWS documents as
+# "Update requires: Replacement"; every other property updates in place (RequiresRecreation
+# Never), where MiniStack reported any change of an unlisted type as Conditionally.
+append(
+    provisioners,
+    '''
+
+# mlflow-dev patch: an S3 bucket is replaced by a new BucketName or ObjectLockEnabled, a VPC by
+# a new CidrBlock, Ipv4IpamPoolId or Ipv4NetmaskLength (AWS's "Update requires: Replacement");
+# their other properties update in place.
+_REPLACING_PROPERTIES["AWS::S3::Bucket"] = ("BucketName", "ObjectLockEnabled")
+_REPLACING_PROPERTIES["AWS::EC2::VPC"] = ("CidrBlock", "Ipv4IpamPoolId", "Ipv4NetmaskLength")
+''',
+    '_REPLACING_PROPERTIES["AWS::S3::Bucket"]',
+)
