@@ -1021,12 +1021,28 @@ def _mlflow_dev_fail_denied(cs, stack, executed_cs_id, denied):
     "_mlflow_dev_policy_denial(stack, cs):",
 )
 
-# 10. What replaces an S3 bucket or a VPC in a change set: the properties AWS documents as
-# "Update requires: Replacement"; every other property updates in place (RequiresRecreation
-# Never), where MiniStack reported any change of an unlisted type as Conditionally.
+# 10. S3 buckets through CloudFormation: the bucket's Tags are applied (MiniStack ignored them, so
+# GetBucketTagging of a stack's bucket answered NoSuchTagSet), and a change set replaces a bucket
+# or a VPC only for the properties AWS documents as "Update requires: Replacement"; every other
+# property updates in place (RequiresRecreation Never), where MiniStack reported any change of an
+# unlisted type as Conditionally.
 append(
     provisioners,
     '''
+
+# mlflow-dev patch: a bucket's Tags are its tag set, set on create and on update (removed with
+# the property), as CloudFormation does on AWS.
+_mlflow_dev_s3_apply_configurations_unpatched = _s3_apply_configurations
+
+
+def _s3_apply_configurations(name, props, old_props=None):
+    _mlflow_dev_s3_apply_configurations_unpatched(name, props, old_props)
+    tags = {t["Key"]: t["Value"] for t in props.get("Tags") or []}
+    if tags:
+        _s3._bucket_tags[name] = tags
+    elif old_props is not None and old_props.get("Tags"):
+        _s3._bucket_tags.pop(name, None)
+
 
 # mlflow-dev patch: an S3 bucket is replaced by a new BucketName or ObjectLockEnabled, a VPC by
 # a new CidrBlock, Ipv4IpamPoolId or Ipv4NetmaskLength (AWS's "Update requires: Replacement");
@@ -1034,5 +1050,5 @@ append(
 _REPLACING_PROPERTIES["AWS::S3::Bucket"] = ("BucketName", "ObjectLockEnabled")
 _REPLACING_PROPERTIES["AWS::EC2::VPC"] = ("CidrBlock", "Ipv4IpamPoolId", "Ipv4NetmaskLength")
 ''',
-    '_REPLACING_PROPERTIES["AWS::S3::Bucket"]',
+    '_mlflow_dev_s3_apply_configurations_unpatched',
 )
