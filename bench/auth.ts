@@ -21,21 +21,11 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MlflowClient } from "../packages/mlflow-client/src/index.ts";
-import { median, run } from "./process.ts";
+import { flag, median, percentile, run } from "./process.ts";
 
 const CLIENTS = 4;
 /** The largest cost of an authenticated request, as a multiple of an unauthenticated one, with the cache warm. */
 export const AUTH_COST_LIMIT = 1.25;
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-}
 
 /** The container's CPU time so far, in seconds (Docker's stats, one sample). */
 function cpuSeconds(container: string): Promise<number> {

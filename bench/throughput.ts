@@ -22,20 +22,10 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { watchMemory } from "./footprint.ts";
-import { median, run } from "./process.ts";
+import { flag, median, percentile, run } from "./process.ts";
 
 const CLIENTS = 8;
 const MiB = 2 ** 20;
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-}
 
 interface Round {
   runs: number;
