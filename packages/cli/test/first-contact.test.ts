@@ -188,7 +188,8 @@ describe("what an ML engineer needs after up and promote", () => {
     expect(cli(["render", "--env", "local", "--out", ".mlflow-dev"], dir).code).toBe(0);
     const env = readFileSync(join(dir, ".mlflow-dev/.env"), "utf8");
     const password = /^MLFLOW_DEV_AUTH_ADMIN_PASSWORD=(.+)$/m.exec(env)?.[1];
-    expect(password).toBeTruthy();
+    // A generated secret: 32 characters of the URL- and shell-safe alphabet.
+    expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
     const r = spawnSync("sh", ["-c", "sed -n 's/^MLFLOW_DEV_AUTH_ADMIN_PASSWORD=//p' .mlflow-dev/.env"], {
       cwd: dir,
       encoding: "utf8",

@@ -7,14 +7,6 @@ export interface Reporter {
   warn(line: string): void;
 }
 
-export function stderrReporter(prefix: string, write: (s: string) => void = (s) => process.stderr.write(s)): Reporter {
-  return {
-    step: (title) => write(`${prefix}: ${title}\n`),
-    info: (line) => write(`  ${line}\n`),
-    warn: (line) => write(`  warning: ${line}\n`),
-  };
-}
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
