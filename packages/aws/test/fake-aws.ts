@@ -28,6 +28,7 @@ import {
   RunTaskCommand,
   type Service,
   StopTaskCommand,
+  type Task,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
 import {
@@ -57,6 +58,7 @@ import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { type AwsClients, createAwsClients } from "../src/deploy/clients.ts";
+import { circuitBreakerThreshold } from "../src/deploy/rollout.ts";
 import { type AwsModel, TAG_KEYS, toTemplate } from "../src/index.ts";
 import { clusterName, OutputName, ParameterName, serviceName, stackName, taskFamily } from "../src/names.ts";
 
@@ -65,7 +67,27 @@ import { clusterName, OutputName, ParameterName, serviceName, stackName, taskFam
  * stack with change sets and paged events, one ECS service whose deployments follow the stack's
  * TaskDefinitionArn parameter, task definitions, the migration task, secrets, the SSM lock, a
  * bucket. Enough for promote's branches; the emulator tier stays the truth for AWS itself.
+ *
+ * A change set that points the service at a revision of a broken image runs as on AWS: the stack
+ * stays UPDATE_IN_PROGRESS while ECS launches the revision's tasks, one failed launch a look; at
+ * the circuit breaker's threshold the service resource fails (UPDATE_FAILED), the stack rolls back
+ * (UPDATE_ROLLBACK_IN_PROGRESS) to its previous parameters, so the service runs the previous
+ * revision again, and ends in UPDATE_ROLLBACK_COMPLETE.
  */
+
+/** Why a task of a broken image stops, as DescribeTasks gives it. */
+export interface StopCause {
+  stoppedReason: string;
+  containerReason?: string;
+  exitCode?: number;
+}
+
+export const EXITED: StopCause = { stoppedReason: "Essential container in task exited", exitCode: 3 };
+export const OUT_OF_MEMORY: StopCause = {
+  stoppedReason: "Essential container in task exited",
+  containerReason: "OutOfMemoryError: Container killed due to memory usage",
+  exitCode: 137,
+};
 
 interface FakeStack {
   id: string;
@@ -140,8 +162,18 @@ export class FakeAws {
   taskDefinitions = new Map<string, Record<string, unknown>>();
   revisions = new Map<string, number>();
   service: Service | undefined;
-  /** Images whose tasks stop before the rollout completes. */
-  brokenImages = new Set<string>();
+  /** Images whose tasks stop before the rollout completes, and why. */
+  brokenImages = new Map<string, StopCause>();
+  /**
+   * CloudFormation finishes the service's update before its deployment is steady (MiniStack
+   * without its patch, or a deployment a later UpdateService starts): a broken revision's first
+   * failed task shows in the service after the stack is UPDATE_COMPLETE.
+   */
+  serviceUpdateReturnsAtOnce = false;
+  /** Tasks that stopped (ListTasks desiredStatus STOPPED). */
+  stoppedTasks: Task[] = [];
+  /** A change set's update of the service that waits for a deployment of a broken revision. */
+  private rollout: { arn: string; previous: Record<string, string>; failures: number } | undefined;
   migrationExitCode = 0;
   /** RDS snapshots taken. */
   snapshots: string[] = [];
@@ -397,20 +429,24 @@ export class FakeAws {
       return { service: svc };
     });
     fake(c.ecs, ListTasksCommand, (i) =>
-      i.desiredStatus === "RUNNING" && this.service
-        ? { taskArns: [`arn:aws:ecs:${this.model.target.region}:${ACCOUNT}:task/${clusterName(this.model)}/server`] }
-        : { taskArns: [] },
+      i.desiredStatus === "STOPPED"
+        ? { taskArns: this.stoppedTasks.map((t) => t.taskArn) }
+        : i.desiredStatus === "RUNNING" && this.service
+          ? { taskArns: [`arn:aws:ecs:${this.model.target.region}:${ACCOUNT}:task/${clusterName(this.model)}/server`] }
+          : { taskArns: [] },
     );
     fake(c.ecs, DescribeTasksCommand, (i) => ({
-      tasks: (i.tasks as string[]).map((arn) =>
-        arn.endsWith("/migrate")
-          ? { taskArn: arn, lastStatus: "STOPPED", containers: [{ exitCode: this.migrationExitCode }] }
-          : {
-              taskArn: arn,
-              taskDefinitionArn: this.service?.taskDefinition,
-              lastStatus: "RUNNING",
-              healthStatus: "HEALTHY",
-            },
+      tasks: (i.tasks as string[]).map(
+        (arn) =>
+          this.stoppedTasks.find((t) => t.taskArn === arn) ??
+          (arn.endsWith("/migrate")
+            ? { taskArn: arn, lastStatus: "STOPPED", containers: [{ exitCode: this.migrationExitCode }] }
+            : {
+                taskArn: arn,
+                taskDefinitionArn: this.service?.taskDefinition,
+                lastStatus: "RUNNING",
+                healthStatus: "HEALTHY",
+              }),
       ),
     }));
   }
@@ -430,7 +466,7 @@ export class FakeAws {
     };
   }
 
-  private addEvent(logicalId: string, type: string, status: string): void {
+  private addEvent(logicalId: string, type: string, status: string, reason?: string): void {
     this.eventSeq++;
     this.events.push({
       EventId: `e${this.eventSeq}`,
@@ -439,6 +475,7 @@ export class FakeAws {
       LogicalResourceId: logicalId,
       ResourceType: type,
       ResourceStatus: status as StackEvent["ResourceStatus"],
+      ...(reason ? { ResourceStatusReason: reason } : {}),
       Timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, this.eventSeq)),
     });
   }
@@ -456,7 +493,8 @@ export class FakeAws {
     const s = this.stack;
     if (!s || (name !== this.stackName && name !== s.id))
       throw awsError("ValidationError", `Stack with id ${name} does not exist`);
-    if (s.pending > 0) s.pending--;
+    if (this.rollout) this.launchFails();
+    else if (s.pending > 0) s.pending--;
     else if (s.status !== s.finalStatus) {
       s.status = s.finalStatus;
       this.addEvent(this.stackName, "AWS::CloudFormation::Stack", s.status);
@@ -595,8 +633,19 @@ export class FakeAws {
       for (const c of cs.changes) this.addEvent(c.logicalId, c.type, "UPDATE_FAILED");
       return {};
     }
+    const previous = { ...stack.parameters };
     for (const p of cs.input.Parameters ?? [])
       if (p.ParameterKey && !p.UsePreviousValue) stack.parameters[p.ParameterKey] = p.ParameterValue ?? "";
+    const wanted = stack.parameters[ParameterName.taskDefinitionArn];
+    const changed = wanted !== previous[ParameterName.taskDefinitionArn];
+    if (type === "UPDATE" && changed && wanted && this.stopCauseOf(wanted) && !this.serviceUpdateReturnsAtOnce) {
+      // CloudFormation waits for the deployment: one failed launch per look until the breaker trips.
+      this.transition("UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE");
+      this.addEvent("Service", "AWS::ECS::Service", "UPDATE_IN_PROGRESS");
+      this.rollout = { arn: wanted, previous, failures: 0 };
+      this.deploy(wanted);
+      return {};
+    }
     const verb = type === "CREATE" ? "CREATE" : type === "IMPORT" ? "IMPORT" : "UPDATE";
     this.transition(`${verb}_IN_PROGRESS`, `${verb}_COMPLETE`);
     for (const c of cs.changes) {
@@ -630,11 +679,70 @@ export class FakeAws {
     );
   }
 
-  /** The service starts a deployment of the revision; one of a broken image fails its task. */
-  private deploy(arn: string): void {
+  /** Why a task of the revision stops (its image is broken), or undefined. */
+  private stopCauseOf(arn: string): StopCause | undefined {
     const image = ((this.taskDefinitions.get(arn)?.containerDefinitions as { image?: string }[] | undefined) ?? [])[0]
       ?.image;
-    const broken = image !== undefined && this.brokenImages.has(image);
+    return image === undefined ? undefined : this.brokenImages.get(image);
+  }
+
+  /** A task of the revision stopped, as ECS records it. */
+  private stopTask(arn: string, cause: StopCause): void {
+    const n = this.stoppedTasks.length + 1;
+    this.stoppedTasks.push({
+      taskArn: `arn:aws:ecs:${this.model.target.region}:${ACCOUNT}:task/${clusterName(this.model)}/stopped-${n}`,
+      taskDefinitionArn: arn,
+      lastStatus: "STOPPED",
+      stoppedReason: cause.stoppedReason,
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, 1, n)),
+      containers: [
+        { ...(cause.containerReason ? { reason: cause.containerReason } : {}), exitCode: cause.exitCode ?? 0 },
+      ],
+    });
+  }
+
+  /**
+   * One look at the stack while CloudFormation waits for a broken revision: another task launch
+   * fails; at the circuit breaker's threshold the service fails and the stack rolls back.
+   */
+  private launchFails(): void {
+    const r = this.rollout;
+    const stack = this.stack;
+    const dep = this.service?.deployments?.[0];
+    if (!r || !stack || !dep) return;
+    r.failures++;
+    dep.failedTasks = r.failures;
+    this.stopTask(r.arn, this.stopCauseOf(r.arn) ?? EXITED);
+    if (this.stuck || r.failures < circuitBreakerThreshold(this.service?.desiredCount ?? 0)) return;
+    dep.rolloutState = "FAILED";
+    dep.rolloutStateReason = `ECS deployment circuit breaker was triggered after ${r.failures} consecutive task failures.`;
+    this.addEvent(
+      "Service",
+      "AWS::ECS::Service",
+      "UPDATE_FAILED",
+      "Resource handler returned message: \"Error occurred during operation 'ECS Deployment Circuit Breaker was triggered'.\" (HandlerErrorCode: GeneralServiceException)",
+    );
+    stack.status = "UPDATE_ROLLBACK_IN_PROGRESS";
+    this.addEvent(this.stackName, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_IN_PROGRESS");
+    // The previous parameters again: the service goes back to the previous revision (or away).
+    stack.parameters = r.previous;
+    const previous = r.previous[ParameterName.taskDefinitionArn];
+    const failed = { ...dep, status: "ACTIVE", runningCount: 0, desiredCount: 0 };
+    if (previous) {
+      this.deploy(previous);
+      this.service?.deployments?.push(failed);
+    } else this.service = undefined;
+    this.addEvent("Service", "AWS::ECS::Service", "UPDATE_IN_PROGRESS");
+    this.addEvent("Service", "AWS::ECS::Service", "UPDATE_COMPLETE");
+    stack.pending = 1;
+    this.rollout = undefined;
+  }
+
+  /** The service starts a deployment of the revision; one of a broken image fails its task. */
+  private deploy(arn: string): void {
+    const cause = this.stopCauseOf(arn);
+    const broken = cause !== undefined;
+    if (cause && this.serviceUpdateReturnsAtOnce) this.stopTask(arn, cause);
     const desired = this.service?.desiredCount ?? this.model.target.desiredCount;
     this.service = {
       serviceName: serviceName(this.model),
@@ -650,7 +758,7 @@ export class FakeAws {
           desiredCount: desired,
           runningCount: broken ? 0 : desired,
           pendingCount: 0,
-          failedTasks: broken ? 1 : 0,
+          failedTasks: broken && this.serviceUpdateReturnsAtOnce ? 1 : 0,
           rolloutState: broken ? "IN_PROGRESS" : "COMPLETED",
         },
       ],

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
 import { awsDeployEngine, type PromoteResult, promote, type ServiceChecks } from "../src/deploy/index.ts";
+import { circuitBreakerThreshold } from "../src/deploy/rollout.ts";
 import type { AwsModel } from "../src/index.ts";
 import { ParameterName } from "../src/names.ts";
-import { FakeAws, recordedChanges } from "./fake-aws.ts";
+import { EXITED, FakeAws, OUT_OF_MEMORY, recordedChanges } from "./fake-aws.ts";
 import { exampleModel, PASSING_CHECKS, promoteOptions, withImage } from "./helpers.ts";
 
 /**
@@ -123,10 +124,73 @@ describe("promote", () => {
     expect(r.result?.previousTaskDefinitionArn).toBeUndefined();
   });
 
-  it("rollback after a failed deployment: the revision's task stops, the service goes back to the previous one", async () => {
+  it("a broken revision: CloudFormation waits for it until ECS's circuit breaker trips after 3 failed launches, the stack rolls back, promote names the cause", async () => {
     const fake = await world();
     await run(fake, withImage(basic, GOOD));
-    fake.brokenImages.add("ghcr.io/mlflow/mlflow:broken");
+    fake.brokenImages.set("ghcr.io/mlflow/mlflow:broken", EXITED);
+    const r = await run(fake, withImage(basic, "ghcr.io/mlflow/mlflow:broken"));
+    const message = r.error?.message ?? "";
+    // ECS's stopped tasks name the cause; the stack's events only that the circuit breaker tripped.
+    expect(message).toMatch(/^a task of mlflow-dev-tracking-staging-mlflow:2 stopped before the rollout completed/);
+    expect(message).toContain("3 task(s) of it stopped; the newest: Essential container in task exited, exit code 3");
+    expect(message).toContain(
+      "the stack mlflow-dev-tracking-staging ended in UPDATE_ROLLBACK_COMPLETE; failed resources:",
+    );
+    expect(message).toContain(
+      "Service (AWS::ECS::Service) UPDATE_FAILED: Resource handler returned message: \"Error occurred during operation 'ECS Deployment Circuit Breaker was triggered'.\"",
+    );
+    expect(message).toContain(
+      "Rolled back: the service runs mlflow-dev-tracking-staging-mlflow:1 again and answers at http://tracking.example.test (CloudFormation rolled the stack back: its update ended in UPDATE_ROLLBACK_COMPLETE)",
+    );
+    expect(r.lines).toContain(
+      "  CloudFormation waits until ECS runs mlflow-dev-tracking-staging-mlflow:2 steadily; after 3 failed task launches ECS gives up on it and the stack rolls back",
+    );
+    expect(
+      r.lines.some((l) => l.includes("UPDATE_ROLLBACK_IN_PROGRESS") && l.includes("AWS::CloudFormation::Stack")),
+    ).toBe(true);
+    expect(
+      r.lines.some((l) => l.includes("UPDATE_ROLLBACK_COMPLETE") && l.includes("AWS::CloudFormation::Stack")),
+    ).toBe(true);
+    expect(r.lines).toContain("CloudFormation rolled the stack back to mlflow-dev-tracking-staging-mlflow:1");
+    expect(r.lines).toContain(
+      "  mlflow-dev-tracking-staging-mlflow:1 runs again and http://tracking.example.test answers /health",
+    );
+    // The stack's rollback put the service back: promote ran no change set of its own for it.
+    expect(changeSetTypes(fake, r.calls)).toEqual(["UPDATE:infra", "UPDATE:rollout"]);
+    expect(fake.stack?.status).toBe("UPDATE_ROLLBACK_COMPLETE");
+    expect(fake.stack?.parameters[ParameterName.taskDefinitionArn]).toMatch(/mlflow:1$/);
+    expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:1");
+    expect(fake.stoppedTasks).toHaveLength(3);
+    expect(fake.lock).toBeUndefined();
+  });
+
+  it("an OOM with 10 tasks: the circuit breaker takes 5 failed launches, promote gives the memory hint after the stack's rollback", async () => {
+    const model: AwsModel = { ...basic, target: { ...basic.target, desiredCount: 10 } };
+    const fake = await world(model);
+    await run(fake, withImage(model, GOOD));
+    fake.brokenImages.set("ghcr.io/mlflow/mlflow:hungry", OUT_OF_MEMORY);
+    const r = await run(fake, withImage(model, "ghcr.io/mlflow/mlflow:hungry"));
+    const message = r.error?.message ?? "";
+    expect(message).toContain(
+      "5 task(s) of it stopped; the newest: Essential container in task exited; OutOfMemoryError: Container killed due to memory usage, exit code 137",
+    );
+    expect(message).toContain("The MLflow container used more than the task's");
+    expect(message).toContain("ended in UPDATE_ROLLBACK_COMPLETE");
+    expect(message).toContain("Rolled back: the service runs mlflow-dev-tracking-staging-mlflow:1 again");
+    expect(r.lines.some((l) => l.includes("after 5 failed task launches ECS gives up"))).toBe(true);
+    expect(fake.stoppedTasks).toHaveLength(5);
+    expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:1");
+  });
+
+  it("the circuit breaker's threshold is half the desired count, at least 3 and at most 200", () => {
+    expect([0, 1, 6, 7, 10, 399, 400, 1000].map(circuitBreakerThreshold)).toEqual([3, 3, 3, 4, 5, 200, 200, 200]);
+  });
+
+  it("a deployment that fails after CloudFormation finished: the revision's task stops, promote puts the previous one back", async () => {
+    const fake = await world();
+    await run(fake, withImage(basic, GOOD));
+    fake.serviceUpdateReturnsAtOnce = true;
+    fake.brokenImages.set("ghcr.io/mlflow/mlflow:broken", EXITED);
     const r = await run(fake, withImage(basic, "ghcr.io/mlflow/mlflow:broken"));
     expect(r.error?.message).toMatch(
       /^a task of mlflow-dev-tracking-staging-mlflow:2 stopped before the rollout completed/,

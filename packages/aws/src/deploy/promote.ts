@@ -18,6 +18,7 @@ import { type RunnerOptions, waitOf } from "./options.ts";
 import { poll, type WaitOptions } from "./poll.ts";
 import { preflight } from "./preflight.ts";
 import {
+  circuitBreakerThreshold,
   describeService,
   describeTaskDefinition,
   isSteadyOn,
@@ -186,7 +187,11 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
     // From here on the service is touched: a failure puts the previous revision back (recover).
     run.touched = true;
     const arn = run.need("registered");
-    await pointServiceAt(run, arn);
+    try {
+      await pointServiceAt(run, arn);
+    } catch (e) {
+      throw await stackRollbackCause(run, arn, e);
+    }
     // An upgrade scaled the service to zero, a restore's caller did: it gets its count back.
     const resume = run.upgrade ? run.need("current").desiredCount : run.options.resumeDesiredCount;
     if (resume !== undefined) await setDesiredCount(run.clients, run.model, resume);
@@ -257,6 +262,8 @@ class Rollout {
   snapshot: string | undefined;
   /** The service was changed: a failure from here on is recovered from. */
   touched = false;
+  /** CloudFormation rolled the stack back from the revision: the service is on the previous one again. */
+  stackRolledBack = false;
   readonly meter: WaitMeter;
   readonly started: number;
   result: PromoteResult;
@@ -407,14 +414,18 @@ async function stopWritersForUpgrade(run: Rollout, upgrade: { from: string; to: 
  * to throw, which says what state the service is in.
  */
 async function recover(run: Rollout, e: unknown): Promise<DeployError> {
-  const { model, report, upgrade } = run;
+  const { model, report, upgrade, stackRolledBack } = run;
   const cause = e instanceof Error ? e.message : String(e);
   const arn = run.need("registered");
   const previous = run.need("current").arn;
   const restored = run.options.restoreFromSnapshot;
+  // Where the service is when promote does not put the previous revision back itself.
+  const stays = stackRolledBack
+    ? `CloudFormation rolled the stack back, so the service is on ${revisionOf(previous)} again`
+    : `the service stays on ${revisionOf(arn)}`;
   if (restored)
     return new DeployError(
-      `${cause}\nThe database was restored from the snapshot ${restored} and the instance it replaced is gone, so the previous revision is not put back: the service stays on ${revisionOf(arn)}.`,
+      `${cause}\nThe database was restored from the snapshot ${restored} and the instance it replaced is gone, so the previous revision is not put back: ${stays}.`,
       {
         hint: `Fix the cause, then run mlflow-dev promote --env ${model.environment} (the stack keeps the restored database).`,
         cause: e,
@@ -422,23 +433,30 @@ async function recover(run: Rollout, e: unknown): Promise<DeployError> {
     );
   if (upgrade)
     return new DeployError(
-      `${cause}\nThe database has MLflow ${upgrade.to}'s schema now, on which ${upgrade.from} cannot run, so the previous revision is not put back: the service stays on ${revisionOf(arn)}. The database as it was before the upgrade is the snapshot ${run.snapshot}.`,
+      `${cause}\nThe database has MLflow ${upgrade.to}'s schema now, on which ${upgrade.from} cannot run, so the previous revision is not put back: ${stays}. The database as it was before the upgrade is the snapshot ${run.snapshot}.`,
       { hint: run.fixAndRetry, cause: e },
     );
   if (!previous || previous === arn)
     return new DeployError(
-      `${cause}\nThere is no earlier revision to go back to: the service stays on ${revisionOf(arn)}`,
+      `${cause}\nThere is no earlier revision to go back to: ${stackRolledBack ? "CloudFormation rolled the stack back, which removes a service it created" : stays}`,
       { hint: run.fixAndRetry, cause: e },
     );
-  report.step(`rolling back to ${revisionOf(previous)}`);
+  const by = stackRolledBack
+    ? " (CloudFormation rolled the stack back: its update ended in UPDATE_ROLLBACK_COMPLETE)"
+    : "";
   try {
-    await pointServiceAt(run, previous);
+    if (stackRolledBack) {
+      report.step(`CloudFormation rolled the stack back to ${revisionOf(previous)}`);
+    } else {
+      report.step(`rolling back to ${revisionOf(previous)}`);
+      await pointServiceAt(run, previous);
+    }
     await run.engine.waitForDeployment(model, run.need("ctx"), previous);
     await run.healthy();
     report.info(`${revisionOf(previous)} runs again and ${run.url} answers ${model.mlflow.healthPath}`);
   } catch (rollbackError) {
     return new DeployError(
-      `${cause}\nThe rollback to ${revisionOf(previous)} failed too: ${(rollbackError as Error).message}`,
+      `${cause}\nThe rollback to ${revisionOf(previous)}${by} failed too: ${(rollbackError as Error).message}`,
       {
         hint: `Check the service in the ECS console, then run mlflow-dev promote --env ${model.environment} again.`,
         cause: e,
@@ -446,8 +464,28 @@ async function recover(run: Rollout, e: unknown): Promise<DeployError> {
     );
   }
   return new DeployError(
-    `${cause}\nRolled back: the service runs ${revisionOf(previous)} again and answers at ${run.url}`,
+    `${cause}\nRolled back: the service runs ${revisionOf(previous)} again and answers at ${run.url}${by}`,
     { hint: run.fixAndRetry, cause: e },
+  );
+}
+
+/**
+ * A failed change set that pointed the service at the revision. On AWS, CloudFormation waits until
+ * the service's deployment is steady; when ECS's circuit breaker gives up on the revision, the
+ * service resource fails and the stack rolls back to the previous TaskDefinitionArn. The stack's
+ * events then say only that the circuit breaker was triggered: ECS's stopped tasks say why (out of
+ * memory, a failed health check, an exit code, an image that could not be pulled).
+ */
+async function stackRollbackCause(run: Rollout, arn: string, e: unknown): Promise<unknown> {
+  const stack = await run.engine.describeStack(run.stackName).catch(() => undefined);
+  if (stack?.status !== "UPDATE_ROLLBACK_COMPLETE" || stack.parameters[ParameterName.taskDefinitionArn] === arn)
+    return e;
+  run.stackRolledBack = true;
+  const stopped = await stoppedTaskCause(run, arn);
+  if (!stopped) return e;
+  return new DeployError(
+    `a task of ${revisionOf(arn)} stopped before the rollout completed${stopped}\n${e instanceof Error ? e.message : String(e)}`,
+    { cause: e },
   );
 }
 
@@ -474,6 +512,10 @@ async function pointServiceAt(run: Rollout, arn: string): Promise<void> {
     return;
   }
   for (const line of formatChanges(cs.changes)) report.info(line);
+  const failures = circuitBreakerThreshold(run.need("current").desiredCount);
+  report.info(
+    `CloudFormation waits until ECS runs ${revisionOf(arn)} steadily; after ${failures} failed task launches ECS gives up on it and the stack rolls back`,
+  );
   await engine.executeChangeSet(run.stackName, cs);
 }
 

@@ -59,6 +59,15 @@ export async function describeService(ecs: ECS, model: AwsModel): Promise<Servic
   }
 }
 
+/**
+ * How many failed task launches ECS's deployment circuit breaker takes before it gives up on a
+ * deployment: half the desired count, at least 3 and at most 200. A CloudFormation update of the
+ * service waits for the deployment, so this is also how long a broken revision holds the stack.
+ */
+export function circuitBreakerThreshold(desiredCount: number): number {
+  return Math.min(200, Math.max(3, Math.ceil(desiredCount / 2)));
+}
+
 export function revisionOf(arn: string | undefined): string {
   return arn ? (arn.split("/").pop() ?? arn) : "(none)";
 }
