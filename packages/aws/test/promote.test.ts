@@ -182,6 +182,21 @@ describe("promote", () => {
     expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:1");
   });
 
+  it("a broken first revision: the stack's rollback removes the service it created, and promote says so", async () => {
+    const fake = await world();
+    fake.brokenImages.set("ghcr.io/mlflow/mlflow:broken", EXITED);
+    const r = await run(fake, withImage(basic, "ghcr.io/mlflow/mlflow:broken"));
+    const message = r.error?.message ?? "";
+    expect(message).toMatch(/^a task of mlflow-dev-tracking-staging-mlflow:1 stopped before the rollout completed/);
+    expect(message).toContain("ended in UPDATE_ROLLBACK_COMPLETE");
+    expect(message).toContain(
+      "There is no earlier revision to go back to: CloudFormation rolled the stack back, which removes a service it created",
+    );
+    expect(fake.service).toBeUndefined();
+    expect(fake.stack?.parameters[ParameterName.taskDefinitionArn] ?? "").toBe("");
+    expect(fake.lock).toBeUndefined();
+  });
+
   it("the circuit breaker's threshold is half the desired count, at least 3 and at most 200", () => {
     expect([0, 1, 6, 7, 10, 399, 400, 1000].map(circuitBreakerThreshold)).toEqual([3, 3, 3, 4, 5, 200, 200, 200]);
   });
