@@ -1,4 +1,4 @@
-"""Eight fixes to MiniStack 1.5.33 where it differs from AWS in ways the
+"""Ten fixes to MiniStack 1.5.33 where it differs from AWS in ways the
 mlflow-dev deployment depends on. Each patch checks that the source still
 looks as expected and fails the image build otherwise (another MiniStack
 version: re-check each one, then update or drop it).
@@ -95,6 +95,17 @@ version: re-check each one, then update or drop it).
    set EXECUTE_FAILED. Not emulated: StackPolicyDuringUpdateBody of
    UpdateStack, and policies on nested stacks. Termination protection needs no
    patch: MiniStack 1.5.33 refuses DeleteStack while it is on.
+10. CloudFormation waits for an ECS service's deployment, as on AWS. A stack
+   update of an AWS::ECS::Service is UPDATE_COMPLETE only once the deployment
+   UpdateService started is COMPLETED; when its circuit breaker trips (the
+   failed task launches of the deployment reach AWS's threshold: half the
+   desired count, at least 3, at most 200) the resource is UPDATE_FAILED
+   ("Error occurred during operation 'ECS Deployment Circuit Breaker was
+   triggered'.") and the stack rolls back, sending the service back to its
+   previous properties (MiniStack left a failed update's own resource as it
+   was) and waiting for that deployment too. MiniStack applied UpdateService
+   and completed the resource at once. The provisioner runs on a worker
+   thread while it waits. Not emulated: the wait on the service's creation.
 """
 
 import pathlib
@@ -1051,4 +1062,73 @@ _REPLACING_PROPERTIES["AWS::S3::Bucket"] = ("BucketName", "ObjectLockEnabled")
 _REPLACING_PROPERTIES["AWS::EC2::VPC"] = ("CidrBlock", "Ipv4IpamPoolId", "Ipv4NetmaskLength")
 ''',
     '_mlflow_dev_s3_apply_configurations_unpatched',
+)
+
+# ---------------------------------------------------------------------------
+# 11. CloudFormation waits for an ECS service's deployment; a tripped circuit breaker rolls it back
+patch(
+    stacks,
+    '                                 "AWS::ElastiCache::ReplicationGroup",\n',
+    '                                 "AWS::ElastiCache::ReplicationGroup",\n'
+    '                                 "AWS::ECS::Service",  # mlflow-dev patch: waits for its deployment\n',
+    "mlflow-dev patch: waits for its deployment",
+)
+patch(
+    stacks,
+    '                                 "AWS::CloudFormation::Stack"))\n\n\ndef _mark_rolled_back(record):\n',
+    '                                 "AWS::CloudFormation::Stack",\n'
+    '                                 "AWS::ECS::Service"))  # mlflow-dev patch: UpdateService ran\n\n\n'
+    "def _mark_rolled_back(record):\n",
+    "mlflow-dev patch: UpdateService ran",
+)
+patch(
+    provisioners,
+    '''        raise ValueError(f"AWS::ECS::Service update failed: {response[2]!r}")
+    return physical_id, {"ServiceArn": physical_id, "Name": name}
+''',
+    '''        raise ValueError(f"AWS::ECS::Service update failed: {response[2]!r}")
+    _mlflow_dev_wait_for_deployment(cluster, name)
+    return physical_id, {"ServiceArn": physical_id, "Name": name}
+''',
+    "_mlflow_dev_wait_for_deployment(cluster, name)",
+)
+append(
+    provisioners,
+    '''
+
+# mlflow-dev patch: an update of an AWS::ECS::Service ends when its deployment does, as on AWS.
+_MLFLOW_DEV_DEPLOYMENT_TIMEOUT = 1800  # seconds; the emulator's bound, AWS waits longer
+
+
+def _mlflow_dev_wait_for_deployment(cluster, name):
+    """Wait until the service's PRIMARY deployment is COMPLETED; its circuit breaker's FAILED fails the update."""
+    cluster_name = _ecs._resolve_cluster_name(cluster) or cluster
+    key = f"{cluster_name}/{name}"
+    svc = _ecs._services.get(key)
+    primary = _ecs._primary_deployment(svc) if svc else None
+    if not primary:
+        return
+    deployment_id = primary.get("id")
+    deadline = time.monotonic() + _MLFLOW_DEV_DEPLOYMENT_TIMEOUT
+    while True:
+        svc = _ecs._services.get(key)
+        if not svc or svc.get("status") != "ACTIVE":
+            raise ValueError(f"Service {name} is not ACTIVE while waiting for its deployment.")
+        deployment = next((d for d in svc.get("deployments", []) if d.get("id") == deployment_id), None)
+        state = (deployment or {}).get("rolloutState")
+        if state == "COMPLETED":
+            return
+        if deployment is None or state == "FAILED":
+            raise ValueError(
+                "Resource handler returned message: \\"Error occurred during operation "
+                "'ECS Deployment Circuit Breaker was triggered'.\\" "
+                f"(RequestToken: {new_uuid()}, HandlerErrorCode: GeneralServiceException)"
+            )
+        if time.monotonic() > deadline:
+            raise ValueError(
+                f"Service {name} did not stabilize within {_MLFLOW_DEV_DEPLOYMENT_TIMEOUT} seconds."
+            )
+        time.sleep(1)
+''',
+    "def _mlflow_dev_wait_for_deployment(cluster, name):",
 )

@@ -447,11 +447,37 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
         ?.taskDefinition;
     }
 
+    /**
+     * The stack's own rollback, as on AWS: the rollout's change set waited for the deployment, the
+     * circuit breaker tripped after 3 failed launches (desired count 1), the service resource
+     * failed and CloudFormation put the previous TaskDefinitionArn back.
+     */
+    async function expectStackRolledBack(r: Run): Promise<void> {
+      expect(r.stderr).toContain(`the stack ${STACK} ended in UPDATE_ROLLBACK_COMPLETE`);
+      expect(r.stderr).toContain("ECS Deployment Circuit Breaker was triggered");
+      expect(r.stderr).toContain(
+        "(CloudFormation rolled the stack back: its update ended in UPDATE_ROLLBACK_COMPLETE)",
+      );
+      const stopped = Number(/(\d+) task\(s\) of it stopped/.exec(r.stderr)?.[1]);
+      expect(stopped).toBeGreaterThanOrEqual(3);
+      const stack = (await clients.cloudformation.describeStacks({ StackName: STACK })).Stacks?.[0];
+      expect(stack?.StackStatus).toBe("UPDATE_ROLLBACK_COMPLETE");
+      expect(stack?.Parameters?.find((p) => p.ParameterKey === "TaskDefinitionArn")?.ParameterValue).toBe(
+        first.taskDefinitionArn,
+      );
+      const events = (await clients.cloudformation.describeStackEvents({ StackName: STACK })).StackEvents ?? [];
+      const newest = (logicalId: string, status: string) =>
+        events.findIndex((e) => e.LogicalResourceId === logicalId && e.ResourceStatus === status);
+      // Newest first: the rollback completed after the service's failed update.
+      expect(newest(STACK, "UPDATE_ROLLBACK_COMPLETE")).toBeGreaterThanOrEqual(0);
+      expect(newest("Service", "UPDATE_FAILED")).toBeGreaterThan(newest(STACK, "UPDATE_ROLLBACK_COMPLETE"));
+    }
+
     async function answers(): Promise<number> {
       return (await send(targetFor(first.url, ENDPOINT), "GET", "/health")).status;
     }
 
-    it("a broken image: ECS gives up on it, promote rolls back, the service keeps answering; a concurrent promote is refused", async () => {
+    it("a broken image: ECS gives up on it, the stack rolls back, the service keeps answering; a concurrent promote is refused", async () => {
       const broken = cliAsync(
         ["promote", "--env", "staging"],
         dir,
@@ -481,27 +507,34 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       expect(r.stderr).toContain("exit code 3");
       expect(r.stderr).toContain("test image: the server fails on purpose");
       expect(r.stderr).toContain(`Rolled back: the service runs ${first.taskDefinitionArn.split("/").pop()} again`);
+      await expectStackRolledBack(r);
       expect(await serviceRevision()).toBe(first.taskDefinitionArn);
       expect(await answers()).toBe(200);
       await expect(clients.ssm.getParameter({ Name: lock })).rejects.toThrow();
     });
 
-    it("a failing health check: ECS stops the unhealthy task, promote rolls back, the service keeps answering", async () => {
+    // Three unhealthy tasks, each one the health check's 180 s start period and 10 failed checks
+    // 5 s apart: about 12 minutes, as on AWS.
+    it("a failing health check: ECS stops the unhealthy tasks, the stack rolls back, the service keeps answering", {
+      timeout: 1_200_000,
+    }, async () => {
       const r = cli(["promote", "--env", "staging"], dir, awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${UNHEALTHY_IMAGE}` }));
       expect(r.code, show(r)).toBe(1);
       expect(r.stderr).toContain("Task failed container health checks");
       expect(r.stderr).toContain("did not pass its health check (GET /health inside the container)");
       expect(r.stderr).toContain(`Rolled back: the service runs ${first.taskDefinitionArn.split("/").pop()} again`);
+      await expectStackRolledBack(r);
       expect(await serviceRevision()).toBe(first.taskDefinitionArn);
       expect(await answers()).toBe(200);
     });
 
-    it("a server that outgrows its memory: the task is OOM-killed, promote names the cause and rolls back", async () => {
+    it("a server that outgrows its memory: the tasks are OOM-killed, the stack rolls back, promote names the cause", async () => {
       const r = cli(["promote", "--env", "staging"], dir, awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${OOM_IMAGE}` }));
       expect(r.code, show(r)).toBe(1);
       expect(r.stderr).toContain("OutOfMemoryError: Container killed due to memory usage, exit code 137");
       expect(r.stderr).toContain("used more than the task's 1024 MiB (environments.staging.memory) and was killed");
       expect(r.stderr).toContain(`Rolled back: the service runs ${first.taskDefinitionArn.split("/").pop()} again`);
+      await expectStackRolledBack(r);
       expect(await serviceRevision()).toBe(first.taskDefinitionArn);
       expect(await answers()).toBe(200);
     });
