@@ -1132,3 +1132,66 @@ def _mlflow_dev_wait_for_deployment(cluster, name):
 ''',
     "def _mlflow_dev_wait_for_deployment(cluster, name):",
 )
+
+# ---------------------------------------------------------------------------
+# 12. ECS runs a container as its definition says: user, read-only root, capabilities, init and
+# Fargate's task-level bind-mount volumes
+patch(
+    ecs,
+    "    kwargs.update(_mlflow_dev_limits_and_health(cdef, td))\n    return kwargs\n",
+    "    kwargs.update(_mlflow_dev_limits_and_health(cdef, td))\n"
+    "    kwargs.update(_mlflow_dev_container_security(cdef, td))  # mlflow-dev patch: user, root, caps, init\n"
+    "    return kwargs\n",
+    "mlflow-dev patch: user, root, caps, init",
+)
+append(
+    ecs,
+    '''
+
+# mlflow-dev patch: the container definition's user, readonlyRootFilesystem,
+# linuxParameters.capabilities.drop and initProcessEnabled are applied (MiniStack ignored them), and
+# a task volume without a host path (Fargate's bind mount of the task's ephemeral storage) is a
+# fresh volume per container, removed with it. As on Fargate, the volume starts with the image's
+# content and permissions at the mount path only when the image declares a VOLUME there; otherwise
+# it is empty, owned by root, mode 0755.
+def _mlflow_dev_image_volumes(image):
+    try:
+        return set(((_get_docker().images.get(image).attrs.get("Config") or {}).get("Volumes") or {}).keys())
+    except Exception:
+        return set()
+
+
+def _mlflow_dev_container_security(cdef, td):
+    from docker.types import Mount
+    out = {}
+    if cdef.get("user"):
+        out["user"] = str(cdef["user"])
+    if cdef.get("readonlyRootFilesystem"):
+        out["read_only"] = True
+    lp = cdef.get("linuxParameters") or {}
+    drop = (lp.get("capabilities") or {}).get("drop") or []
+    if drop:
+        out["cap_drop"] = list(drop)
+    if lp.get("initProcessEnabled"):
+        out["init"] = True
+    task_volumes = {
+        v.get("name"): v for v in td.get("volumes", [])
+        if v.get("name") and not (v.get("host") or {}).get("sourcePath")
+        and not v.get("dockerVolumeConfiguration") and not v.get("efsVolumeConfiguration")
+    }
+    mounts = []
+    declared = None
+    for mp in cdef.get("mountPoints", []):
+        if mp.get("sourceVolume") not in task_volumes or not mp.get("containerPath"):
+            continue
+        if declared is None:
+            declared = _mlflow_dev_image_volumes(cdef.get("image", ""))
+        path = mp["containerPath"]
+        mounts.append(Mount(target=path, source=None, type="volume",
+                            read_only=bool(mp.get("readOnly", False)), no_copy=path not in declared))
+    if mounts:
+        out["mounts"] = mounts
+    return out
+''',
+    "def _mlflow_dev_container_security(cdef, td):",
+)

@@ -238,20 +238,33 @@ describe("local stack", () => {
     expect(peak).toBeLessThan(facts.memoryMiB);
   });
 
-  it("the server's main process is uvicorn's supervisor with its workers: mlflow server handed its process over", () => {
+  it("the server's main process is uvicorn's supervisor with its workers, under the init process: mlflow server handed its process over", () => {
     const [id] = containersWithLabels({
       "com.docker.compose.project": PROJECT,
       "com.docker.compose.service": "mlflow",
     });
+    // "<pid> <ppid> <cmdline>" for every process (the ppid is stat's 4th field; comm has no space here).
     const r = spawnSync(
       "docker",
-      ["exec", id ?? "", "sh", "-c", 'for p in /proc/[0-9]*; do echo "${p#/proc/} $(tr "\\0" " " < $p/cmdline)"; done'],
+      [
+        "exec",
+        id ?? "",
+        "sh",
+        "-c",
+        'for p in /proc/[0-9]*; do echo "${p#/proc/} $(cut -d" " -f4 $p/stat) $(tr "\\0" " " < $p/cmdline)"; done',
+      ],
       { encoding: "utf8" },
     );
     expect(r.status, r.stderr).toBe(0);
-    const processes = r.stdout.split("\n").filter((l) => /python/.test(l));
-    const main = processes.find((l) => l.startsWith("1 "));
-    expect(main, r.stdout).toMatch(/^1 \S*python\S* -m uvicorn .* mlflow\.server\.fastapi_app:app\s*$/);
+    const lines = r.stdout.split("\n");
+    expect(
+      lines.find((l) => l.startsWith("1 ")),
+      r.stdout,
+    ).toMatch(/^1 0 \S*docker-init /);
+    const processes = lines.filter((l) => /python/.test(l));
+    const main = processes.filter((l) => /^\d+ 1 \S*python/.test(l));
+    expect(main, r.stdout).toHaveLength(1);
+    expect(main[0], r.stdout).toMatch(/^\d+ 1 \S*python\S* -m uvicorn .* mlflow\.server\.fastapi_app:app\s*$/);
     expect(
       processes.filter((l) => l.includes("multiprocessing.spawn")),
       r.stdout,
@@ -260,6 +273,36 @@ describe("local stack", () => {
       processes.filter((l) => / server --host /.test(l)),
       r.stdout,
     ).toEqual([]);
+  });
+
+  it("the server runs hardened: uid 10001, read-only root filesystem, no capabilities, writes only to its scratch volume", () => {
+    const [id] = containersWithLabels({
+      "com.docker.compose.project": PROJECT,
+      "com.docker.compose.service": "mlflow",
+    });
+    const inspect = spawnSync("docker", ["inspect", "--format", "{{json .HostConfig}}|{{.Config.User}}", id ?? ""], {
+      encoding: "utf8",
+    });
+    expect(inspect.status, inspect.stderr).toBe(0);
+    const [hostConfig, user] = inspect.stdout.trim().split("|");
+    const host = JSON.parse(hostConfig ?? "{}");
+    expect(user).toBe("10001:10001");
+    expect(host).toMatchObject({ ReadonlyRootfs: true, CapDrop: ["ALL"], Init: true });
+    const probe = spawnSync(
+      "docker",
+      [
+        "exec",
+        id ?? "",
+        "sh",
+        "-c",
+        "id -u; grep ^CapEff /proc/self/status; touch /home/mlflow/x 2>&1 || echo root-readonly; touch /tmp/x && echo tmp-writable",
+      ],
+      { encoding: "utf8" },
+    );
+    expect(probe.stdout).toMatch(/^10001\n/);
+    expect(probe.stdout).toMatch(/CapEff:\s+0+\n/);
+    expect(probe.stdout).toContain("root-readonly");
+    expect(probe.stdout).toContain("tmp-writable");
   });
 
   it("the server's tuning: each worker's pool keeps 10 connections (MLflow logs its pool options), no access lines", () => {

@@ -95,6 +95,7 @@ export const LogicalId = {
   httpListener: "HttpListener",
   httpsListener: "HttpsListener",
   databaseSubnetGroup: "DatabaseSubnetGroup",
+  databaseParameterGroup: "DatabaseParameterGroup",
   database: "Database",
   artifactBucket: "ArtifactBucket",
   artifactBucketPolicy: "ArtifactBucketPolicy",

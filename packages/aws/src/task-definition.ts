@@ -1,4 +1,4 @@
-import { type AwsRuntimeFacts, RUNTIME_BINDINGS, serverCommand } from "@mlflow-dev/spec";
+import { type AwsRuntimeFacts, RUNTIME_BINDINGS, SERVER_HARDENING, serverCommand } from "@mlflow-dev/spec";
 import type { AwsModel } from "./aws-model.ts";
 import { taskAssignPublicIp } from "./cloudformation/network.ts";
 import { toTags } from "./cloudformation/tags.ts";
@@ -24,6 +24,8 @@ export interface TaskDefinition {
   executionRoleArn: string;
   taskRoleArn: string;
   containerDefinitions: [ContainerDefinition];
+  /** The scratch volume (a bind mount of the task's ephemeral storage), SERVER_HARDENING. */
+  volumes: { name: string }[];
   tags: { key: string; value: string }[];
 }
 
@@ -33,6 +35,10 @@ export interface ContainerDefinition {
   essential: true;
   entryPoint: string[];
   command: string[];
+  user: string;
+  readonlyRootFilesystem: boolean;
+  linuxParameters: { capabilities: { drop: string[] }; initProcessEnabled: boolean };
+  mountPoints: { sourceVolume: string; containerPath: string; readOnly: false }[];
   portMappings?: PortMapping[];
   healthCheck?: ContainerHealthCheck;
   environment: { name: string; value: string }[];
@@ -58,6 +64,10 @@ export const CONTAINER_DEFINITION_KEYS = [
   "essential",
   "entryPoint",
   "command",
+  "user",
+  "readonlyRootFilesystem",
+  "linuxParameters",
+  "mountPoints",
   "portMappings",
   "healthCheck",
   "environment",
@@ -92,6 +102,7 @@ export function toTaskDefinition(model: AwsModel, ctx: DeployContext): TaskDefin
     ...containerBase(ctx),
     entryPoint: [...model.mlflow.entrypoint],
     command: serverCommand(model.mlflow.server),
+    ...toHardening(),
     portMappings: toPortMappings(model),
     healthCheck: toHealthCheck(model),
     environment: toEnvironment(model, ctx),
@@ -111,6 +122,7 @@ export function toMigrationTaskDefinition(model: AwsModel, ctx: DeployContext): 
     ...containerBase(ctx),
     entryPoint: [...model.mlflow.migration.entrypoint],
     command: [...model.mlflow.migration.command],
+    ...toHardening(),
     environment: toEnvironment(model, ctx),
     secrets: toSecrets(model, ctx),
     logConfiguration: toLogConfiguration(model, ctx, LOG_STREAM_PREFIX.migrate),
@@ -160,12 +172,33 @@ function taskDefinition(
     executionRoleArn: ctx.executionRoleArn,
     taskRoleArn: ctx.taskRoleArn,
     containerDefinitions: [container],
+    volumes: [{ name: SERVER_HARDENING.scratchVolume }],
     tags: toTags(model).map((t) => ({ key: t.Key, value: t.Value })),
   };
 }
 
+/** Name, image and the hardening both the server and the migration run with (SERVER_HARDENING). */
 function containerBase(ctx: DeployContext) {
   return { name: CONTAINER_NAME, image: ctx.imageUri, essential: true as const };
+}
+
+/** SERVER_HARDENING in ECS form: the user, the read-only root, capabilities, init, the scratch mount. */
+export function toHardening() {
+  return {
+    user: SERVER_HARDENING.user,
+    readonlyRootFilesystem: SERVER_HARDENING.readOnlyRootFilesystem,
+    linuxParameters: {
+      capabilities: { drop: [...SERVER_HARDENING.dropCapabilities] },
+      initProcessEnabled: SERVER_HARDENING.init,
+    },
+    mountPoints: [
+      {
+        sourceVolume: SERVER_HARDENING.scratchVolume,
+        containerPath: SERVER_HARDENING.scratchPath,
+        readOnly: false as const,
+      },
+    ],
+  };
 }
 
 function versionLabel(model: AwsModel): Record<string, string> {

@@ -86,7 +86,7 @@ describe("task definition changes", () => {
     };
     const c = copy.containerDefinitions[0] ?? {};
     c.cpu = 0;
-    c.mountPoints = [];
+    c.mountPoints ??= [];
     c.volumesFrom = [];
     c.environment = [...(c.environment as unknown[])].reverse();
     return { ...copy, taskDefinitionArn: "arn:aws:ecs:eu-west-1:1:task-definition/x:3", revision: 3, status: "ACTIVE" };

@@ -10,6 +10,7 @@ import {
   MINIO_SERVER_ACCESS_KEY,
   MLFLOW_DEV_VERSION,
   RUNTIME_BINDINGS,
+  SERVER_HARDENING,
   serverCommand,
 } from "@mlflow-dev/spec";
 import { stringify } from "yaml";
@@ -110,6 +111,21 @@ export function toLimits(model: LocalModel): Service {
 }
 
 /**
+ * SERVER_HARDENING in Compose form, for the server and the migration: the user, the read-only
+ * root, capabilities, init and the scratch volume (a named volume: disk, as the task's ephemeral
+ * storage; `down --volumes` removes it with the rest).
+ */
+export function toHardening(): Service {
+  return {
+    user: SERVER_HARDENING.user,
+    read_only: SERVER_HARDENING.readOnlyRootFilesystem,
+    cap_drop: [...SERVER_HARDENING.dropCapabilities],
+    init: SERVER_HARDENING.init,
+    volumes: [`${SERVER_HARDENING.scratchVolume}:${SERVER_HARDENING.scratchPath}`],
+  };
+}
+
+/**
  * A compose health check. Docker runs the first probe one interval after the start (engine 20.10
  * has no start_interval) and depends_on sees health only then: the local-only services (the
  * network holder, PostgreSQL, MinIO) check every second with a cheap probe, with retries that keep
@@ -193,6 +209,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
   // The migration job reuses the server image; only the server itself carries the build section.
   const jobImage = { image: image.image };
   const hc = model.mlflow.healthCheck;
+  const hardening = toHardening();
 
   // Like an ECS task's awsvpc interface: one network namespace for the server and the object store,
   // with every published port but PostgreSQL's. MinIO listens on its published port number there,
@@ -258,6 +275,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     ...jobImage,
     entrypoint: model.mlflow.migration.entrypoint,
     command: model.mlflow.migration.command.map(escapeDollars),
+    ...hardening,
     environment: mlflowEnv,
     ...toLimits(model),
     depends_on: { [SERVICE.postgres]: { condition: "service_started" } },
@@ -271,6 +289,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     ...image,
     entrypoint: model.mlflow.entrypoint,
     command: serverCommand(model.mlflow.server).map(escapeDollars),
+    ...hardening,
     environment: mlflowEnv,
     depends_on: {
       [SERVICE.postgres]: { condition: "service_started" },
@@ -291,7 +310,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
       [SERVICE.migrate]: migrate,
       [SERVICE.mlflow]: mlflow,
     },
-    volumes: { [VOLUME.postgres]: {}, [VOLUME.minio]: {} },
+    volumes: { [VOLUME.postgres]: {}, [VOLUME.minio]: {}, [SERVER_HARDENING.scratchVolume]: {} },
   };
 }
 

@@ -125,8 +125,19 @@ describe("compose semantics", () => {
       expect(file.services.migrate?.depends_on).toEqual({ postgres: { condition: "service_started" } });
     });
 
-    it(`${label}: keeps data in named volumes`, () => {
-      expect(Object.keys(file.volumes).sort()).toEqual(["minio-data", "postgres-data"]);
+    it(`${label}: keeps data in named volumes, and the server's scratch in one of its own`, () => {
+      expect(Object.keys(file.volumes).sort()).toEqual(["minio-data", "mlflow-scratch", "postgres-data"]);
+    });
+
+    it(`${label}: the server and the migration run hardened (non-root, read-only root, no capabilities, init)`, () => {
+      for (const name of ["mlflow", "migrate"]) {
+        const svc = file.services[name] as Record<string, unknown>;
+        expect(svc.user, name).toBe("10001:10001");
+        expect(svc.read_only, name).toBe(true);
+        expect(svc.cap_drop, name).toEqual(["ALL"]);
+        expect(svc.init, name).toBe(true);
+        expect(svc.volumes, name).toEqual(["mlflow-scratch:/tmp"]);
+      }
     });
 
     it(`${label}: holds no secret value, only references to .env`, () => {

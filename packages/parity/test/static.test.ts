@@ -244,4 +244,31 @@ describe("server flags are compared as the Model's data", () => {
     });
     expect(task.get("command")?.value).not.toBe(facets.get("command")?.value);
   });
+
+  it("compares the container's hardening: equal as rendered, drift when one side runs writable or as root", async () => {
+    const { local, remote } = models(specWith(), "staging");
+    const { toComposeFile } = await import("@mlflow-dev/compose");
+    const service = toComposeFile(local).services.mlflow as Record<string, unknown>;
+    const task = toTaskDefinition(remote, placeholderContext(remote));
+    const keys = [
+      "hardening.user",
+      "hardening.rootFilesystem",
+      "hardening.capabilities",
+      "hardening.init",
+      "hardening.writable",
+    ];
+    const onCompose = composeFacets(service, local.mlflow.server);
+    const onTask = taskFacets(task, { desiredCount: 1, server: remote.mlflow.server });
+    for (const key of keys) expect(onTask.get(key)?.value, key).toBe(onCompose.get(key)?.value);
+    expect(onCompose.get("hardening.rootFilesystem")?.value).toBe("read-only");
+    expect(onCompose.get("hardening.writable")?.value).toBe("/tmp");
+
+    const weakened = structuredClone(task);
+    const container = weakened.containerDefinitions[0];
+    container.readonlyRootFilesystem = false;
+    container.user = "0";
+    const facets = taskFacets(weakened, { desiredCount: 1, server: remote.mlflow.server });
+    expect(facets.get("hardening.rootFilesystem")?.value).toBe("writable");
+    expect(facets.get("hardening.user")?.value).not.toBe(onCompose.get("hardening.user")?.value);
+  });
 });

@@ -251,8 +251,29 @@ export const DEFAULT_AUTH_CACHE_TTL_SECONDS = 60;
 /** The longest credential cache a spec may ask for: a changed or deleted credential stays valid on other workers this long. */
 export const AUTH_CACHE_TTL_MAX_SECONDS = 3600;
 
+/**
+ * How the MLflow server's container runs on both runtimes: as the image's unprivileged user, with a
+ * read-only root filesystem, every Linux capability dropped and an init process (PID 1 that reaps
+ * and forwards signals). What the server writes (the basic-auth config, proxied uploads spooled
+ * before they go to the bucket, Python's temporary files) goes to one scratch volume at
+ * `SERVER_HARDENING.scratchPath`: a volume of the task's ephemeral storage on ECS, a named volume
+ * locally (disk, not memory: an upload is spooled whole). The image declares `VOLUME` at that
+ * path with the user's permissions, since Fargate populates a bind mount from a matching `VOLUME`
+ * and otherwise mounts it owned by root, mode 0755. The renderers read this; static parity
+ * compares what each rendered.
+ */
+export const SERVER_HARDENING = {
+  /** uid:gid of the user images/mlflow creates (numeric: no passwd lookup needed). */
+  user: "10001:10001",
+  readOnlyRootFilesystem: true,
+  dropCapabilities: ["ALL"],
+  init: true,
+  scratchVolume: "mlflow-scratch",
+  scratchPath: "/tmp",
+} as const;
+
 /** Where the server's script writes the basic-auth app's config (MLFLOW_AUTH_CONFIG_PATH). */
-export const AUTH_CONFIG_PATH = "/tmp/mlflow-auth.ini";
+export const AUTH_CONFIG_PATH = `${SERVER_HARDENING.scratchPath}/mlflow-auth.ini`;
 
 /**
  * The basic-auth app's config, the `[mlflow]` section of the file the script writes, as data
@@ -494,6 +515,21 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
       reason:
         "Database host: the compose service `postgres` locally, the RDS instance on AWS (its endpoint is a stack output).",
       applies: bothSides,
+    },
+  },
+  {
+    name: "PGSSLMODE",
+    local: { value: () => "disable" },
+    aws: { value: () => "require" },
+    describe: {
+      local: "`disable`",
+      aws: "`require` (the instance's parameter group sets `rds.force_ssl`)",
+      why: "the local database is on the stack's private network without TLS; RDS is reached over the VPC and refuses plain connections",
+    },
+    parity: {
+      reason:
+        "Database TLS: libpq's PGSSLMODE is require on AWS, where the instance's parameter group refuses plain connections (rds.force_ssl); the local PostgreSQL is on the stack's own network without TLS (disable).",
+      applies: (l, r) => l === "disable" && r === "require",
     },
   },
   {

@@ -280,6 +280,7 @@ describe("the checks derived from the contract", () => {
     }
     expect(bindingNames("aws")).toEqual([
       "MLFLOW_DB_HOST",
+      "PGSSLMODE",
       "AWS_DEFAULT_REGION",
       "MLFLOW_SERVER_ALLOWED_HOSTS",
       "MLFLOW_ARTIFACTS_DESTINATION",

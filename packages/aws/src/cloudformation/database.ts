@@ -17,6 +17,15 @@ export function toDatabase(model: AwsModel, network: NetworkRefs): Resources {
       SubnetIds: network.privateSubnetIds,
       Tags: toTags(model),
     }),
+    // Every connection to the instance uses TLS: rds.force_ssl is 0 by default before PostgreSQL
+    // 15, so the parameter group sets it for every major the spec allows (the server's libpq
+    // asks for TLS too: PGSSLMODE=require, a runtime binding).
+    [LogicalId.databaseParameterGroup]: resource("AWS::RDS::DBParameterGroup", {
+      Description: `${stackName(model)} database: TLS required`,
+      Family: `postgres${model.database.majorVersion}`,
+      Parameters: { "rds.force_ssl": "1" },
+      Tags: toTags(model),
+    }),
     [LogicalId.database]: toDbInstance(model),
   };
 }
@@ -47,6 +56,7 @@ function toDbInstance(model: AwsModel) {
       MasterUserPassword: masterPasswordReference(),
       Port: String(model.database.port),
       DBSubnetGroupName: ref(LogicalId.databaseSubnetGroup),
+      DBParameterGroupName: ref(LogicalId.databaseParameterGroup),
       VPCSecurityGroups: [getAtt(LogicalId.databaseSecurityGroup, "GroupId")],
       PubliclyAccessible: false,
       MultiAZ: db.multiAz,

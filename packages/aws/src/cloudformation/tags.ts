@@ -24,6 +24,7 @@ export const TAGGABLE_RESOURCE_TYPES: readonly string[] = [
   "AWS::ElasticLoadBalancingV2::LoadBalancer",
   "AWS::ElasticLoadBalancingV2::TargetGroup",
   "AWS::RDS::DBSubnetGroup",
+  "AWS::RDS::DBParameterGroup",
   "AWS::RDS::DBInstance",
   "AWS::S3::Bucket",
   "AWS::IAM::Role",

@@ -37,6 +37,11 @@ export const KNOWN_COMPOSE_KEYS = new Set([
   "memswap_limit",
   "logging",
   "platform",
+  "user",
+  "read_only",
+  "cap_drop",
+  "init",
+  "volumes",
 ]);
 
 /** The keys of the ECS container definition that static parity knows how to compare. */
@@ -100,6 +105,21 @@ function healthFacets(
   out.set("healthcheck.timeout", plain(`${hc.timeout}s`));
   out.set("healthcheck.retries", plain(String(hc.retries)));
   out.set("healthcheck.startPeriod", plain(`${hc.startPeriod}s`));
+}
+
+/** The container's hardening (SERVER_HARDENING) in one wording for both sides. */
+function hardeningFacets(
+  h: { user?: string; readOnly: boolean; dropped: readonly string[]; init: boolean; mounts: readonly string[] },
+  out: Facets,
+): void {
+  out.set("hardening.user", plain(h.user ?? "the image's user"));
+  out.set("hardening.rootFilesystem", plain(h.readOnly ? "read-only" : "writable"));
+  out.set(
+    "hardening.capabilities",
+    plain(h.dropped.length ? `drop ${[...h.dropped].sort().join(", ")}` : "Docker's defaults"),
+  );
+  out.set("hardening.init", plain(h.init ? "init process as PID 1" : "the server is PID 1"));
+  out.set("hardening.writable", plain(h.mounts.length ? [...h.mounts].sort().join(", ") : "(no volume)"));
 }
 
 /** One wording for a size on both sides, so equal limits compare equal. */
@@ -176,6 +196,16 @@ export function composeFacets(service: Record<string, unknown>, server?: ServerC
       out,
     );
 
+  hardeningFacets(
+    {
+      user: service.user === undefined ? undefined : String(service.user),
+      readOnly: service.read_only === true,
+      dropped: (service.cap_drop ?? []) as string[],
+      init: service.init === true,
+      mounts: ((service.volumes ?? []) as string[]).map((v) => String(v).split(":")[1] ?? String(v)),
+    },
+    out,
+  );
   out.set("resources", plain(composeResources(service)));
   out.set("restart", plain(String(service.restart ?? "no")));
   out.set(
@@ -231,6 +261,16 @@ export function taskFacets(
     ),
   );
   healthFacets(c.healthCheck, out);
+  hardeningFacets(
+    {
+      user: c.user,
+      readOnly: c.readonlyRootFilesystem === true,
+      dropped: c.linuxParameters?.capabilities?.drop ?? [],
+      init: c.linuxParameters?.initProcessEnabled === true,
+      mounts: (c.mountPoints ?? []).map((m) => m.containerPath),
+    },
+    out,
+  );
   // Fargate tasks have no swap.
   out.set("resources", plain(describeResources(Number(task.cpu), Number(task.memory), false)));
   out.set("restart", plain(`ECS service keeps ${options.desiredCount} task(s) running, replaces unhealthy ones`));
