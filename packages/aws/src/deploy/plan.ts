@@ -3,6 +3,7 @@ import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
 import { deployContextFromStack } from "../context.ts";
 import { OutputName, stackName } from "../names.ts";
+import { type CostEstimate, estimateMonthlyCost, formatCost } from "../pricing/cost.ts";
 import { describeRolloutStep, type RolloutStep, toRolloutPlan } from "../rollout-plan.ts";
 import { toTaskDefinition } from "../task-definition.ts";
 import type { AwsClients } from "./clients.ts";
@@ -63,6 +64,8 @@ export interface PlanResult {
   rollout: RolloutStep[];
   /** Nothing would change. */
   upToDate: boolean;
+  /** What the environment costs a month, from the price table (no AWS call). */
+  cost: CostEstimate;
 }
 
 /**
@@ -157,6 +160,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
       infrastructure.length === 0 &&
       service.action === "unchanged" &&
       secrets.every((s) => s.action === "keep"),
+    cost: estimateMonthlyCost(model),
   };
   return result;
 }
@@ -206,6 +210,7 @@ export function formatPlan(p: PlanResult): string {
     out.push("", "rollout (the steps promote runs, in this order):");
     out.push(...p.rollout.map((s, i) => `  ${i + 1}. ${describeRolloutStep(s)}`));
   }
+  if (p.cost) out.push("", ...formatCost(p.cost));
   out.push(
     "",
     p.upToDate
