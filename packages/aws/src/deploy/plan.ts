@@ -19,6 +19,7 @@ import { awsDeployEngine } from "./engine.ts";
 import { plannedImage } from "./image.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
+import { accountPreflight, formatVerdicts, type PreflightVerdict } from "./preflight-account.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
 import { describeSecrets } from "./secrets.ts";
 import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
@@ -66,6 +67,8 @@ export interface PlanResult {
   upToDate: boolean;
   /** What the environment costs a month, from the price table (no AWS call). */
   cost: CostEstimate;
+  /** The account checks' verdicts (a failed one stops plan before this result). */
+  preflight: PreflightVerdict[];
 }
 
 /**
@@ -78,6 +81,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
   checkAllowReplace(options.allowReplace ?? []);
   report.step("checks");
   const identity = await preflight(model, clients, report);
+  const verdicts = await accountPreflight(model, clients, report, "plan");
   const name = stackName(model);
 
   report.step("secrets");
@@ -161,6 +165,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
       service.action === "unchanged" &&
       secrets.every((s) => s.action === "keep"),
     cost: estimateMonthlyCost(model),
+    preflight: verdicts,
   };
   return result;
 }
@@ -169,6 +174,8 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
 export function formatPlan(p: PlanResult): string {
   const out: string[] = [];
   out.push(`plan for ${p.environment}: stack ${p.stack} in ${p.region}, account ${p.account}`);
+  if (p.preflight?.length)
+    out.push("", "preflight (the account, before anything is created):", ...formatVerdicts(p.preflight));
   out.push("", "secrets:");
   for (const s of p.secrets)
     out.push(
