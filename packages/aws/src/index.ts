@@ -10,6 +10,8 @@ export * from "./cloudformation/template.ts";
 export * from "./compatibility.ts";
 export * from "./context.ts";
 export * from "./names.ts";
+export * from "./pricing/cost.ts";
+export * from "./pricing/prices.ts";
 export * from "./rollout-plan.ts";
 export * from "./target.ts";
 export * from "./task-definition.ts";

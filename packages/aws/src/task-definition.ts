@@ -13,12 +13,18 @@ import {
 } from "./names.ts";
 import { compareCodeUnits, sortedByName, unique } from "./order.ts";
 
+/**
+ * The CPU architecture every task runs on (the image is built and pulled for it); the cost
+ * estimate prices Fargate by it.
+ */
+export const CPU_ARCHITECTURE = "X86_64" as const;
+
 /** The ECS RegisterTaskDefinition input (the subset mlflow-dev sets), keys in a fixed order. */
 export interface TaskDefinition {
   family: string;
   requiresCompatibilities: ["FARGATE"];
   networkMode: "awsvpc";
-  runtimePlatform: { operatingSystemFamily: "LINUX"; cpuArchitecture: "X86_64" };
+  runtimePlatform: { operatingSystemFamily: "LINUX"; cpuArchitecture: typeof CPU_ARCHITECTURE };
   cpu: string;
   memory: string;
   executionRoleArn: string;
@@ -166,7 +172,7 @@ function taskDefinition(
     family,
     requiresCompatibilities: ["FARGATE"],
     networkMode: "awsvpc",
-    runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
+    runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: CPU_ARCHITECTURE },
     cpu: String(model.resources.cpu),
     memory: String(model.resources.memory),
     executionRoleArn: ctx.executionRoleArn,

@@ -20,6 +20,7 @@ import {
 } from "../src/deploy/index.ts";
 import { certificateProblem } from "../src/deploy/preflight.ts";
 import {
+  estimateMonthlyCost,
   LogicalId,
   placeholderContext,
   toRolloutPlan,
@@ -280,7 +281,35 @@ describe("formatPlan", () => {
     mlflowVersion: { kind: "none" },
     rollout: toRolloutPlan(basic, { imageUri: "ghcr.io/mlflow/mlflow:v3.17.2-full" }),
     upToDate: true,
+    cost: estimateMonthlyCost(basic),
+    preflight: [
+      {
+        check: "ecs-service-linked-role",
+        status: "ok",
+        message: "the ECS service-linked role AWSServiceRoleForECS exists",
+      },
+      {
+        check: "fargate-vcpu-quota",
+        status: "warn",
+        message: "could not check the Fargate vCPU quota (AccessDeniedException: no)",
+      },
+    ],
   };
+
+  it("shows the preflight's verdicts under the heading", () => {
+    const lines = formatPlan(base).split("\n");
+    const at = lines.indexOf("preflight (the account, before anything is created):");
+    expect(at).toBe(2);
+    expect(lines[at + 1]).toBe("    ecs-service-linked-role: the ECS service-linked role AWSServiceRoleForECS exists");
+    expect(lines[at + 2]).toMatch(/^ {2}! fargate-vcpu-quota: could not check/);
+  });
+
+  it("shows the monthly cost after the changes, with its total and levers", () => {
+    const text = formatPlan(base);
+    expect(text).toMatch(/\nmonthly cost \(an estimate in USD: eu-west-1 on-demand list prices, Linux of /);
+    expect(text).toMatch(/\n {2}total +\$71\.49 {2}a month\n/);
+    expect(text).toContain("network.egress: nat (tasks in the private subnets behind a NAT gateway): adds $");
+  });
 
   it("lists the steps promote runs, in the order it runs them", () => {
     const lines = formatPlan(base).split("\n");

@@ -16,7 +16,7 @@ import {
   UpdateTerminationProtectionCommand,
 } from "@aws-sdk/client-cloudformation";
 import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { DescribeRegionsCommand } from "@aws-sdk/client-ec2";
+import { DescribeAddressesCommand, DescribeRegionsCommand } from "@aws-sdk/client-ec2";
 import {
   DeregisterTaskDefinitionCommand,
   DescribeServicesCommand,
@@ -31,6 +31,7 @@ import {
   type Task,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
+import { GetRoleCommand } from "@aws-sdk/client-iam";
 import {
   AddTagsToResourceCommand,
   CreateDBSnapshotCommand,
@@ -54,6 +55,7 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
 } from "@aws-sdk/client-secrets-manager";
+import { GetServiceQuotaCommand } from "@aws-sdk/client-service-quotas";
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
@@ -266,6 +268,12 @@ export class FakeAws {
       return {};
     });
     fake(c.logs, GetLogEventsCommand, () => ({ events: [] }));
+    // The account preflight: the ECS service-linked role exists, the quotas are an established account's.
+    fake(c.iam, GetRoleCommand, (i) => ({ Role: { RoleName: i.RoleName } }));
+    fake(c.serviceQuotas, GetServiceQuotaCommand, (i) => ({
+      Quota: { ServiceCode: i.ServiceCode, QuotaCode: i.QuotaCode, Value: i.ServiceCode === "fargate" ? 1000 : 5 },
+    }));
+    fake(c.ec2, DescribeAddressesCommand, () => ({ Addresses: [] }));
 
     fake(c.ssm, PutParameterCommand, (i) => {
       if (this.lock !== undefined) throw awsError("ParameterAlreadyExists", "The parameter already exists.");

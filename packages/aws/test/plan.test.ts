@@ -36,6 +36,11 @@ describe("plan", () => {
     ]);
     expect(formatPlan(p)).toContain("  3. image: ghcr.io/mlflow/mlflow:v3.17.2-full");
     expect(aws.sent("CreateChangeSet")).toEqual([]);
+    // The monthly cost rides along (in --json too), computed from the price table alone.
+    expect(p.cost.region).toBe("eu-west-1");
+    expect(p.cost.total).toBeGreaterThan(0);
+    expect(JSON.parse(JSON.stringify(p)).cost.lines.length).toBe(p.cost.lines.length);
+    expect(formatPlan(p)).toMatch(/\nmonthly cost \(an estimate/);
   });
 
   it("after a promote: nothing would change, and the change set it computed is gone", async () => {

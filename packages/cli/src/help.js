@@ -23,7 +23,8 @@ Local stack (Docker):
 
 AWS (ECS Fargate; --profile <name>, --endpoint-url <url> or AWS_ENDPOINT_URL for emulators):
   plan --env <name>         What promote would change (CloudFormation change set, task
-                            definition diff); nothing is applied
+                            definition diff) and the monthly cost; nothing is applied
+                            (--cost: the cost estimate alone, offline)
   promote --env <name>      Secrets, stack, image, migration, rollout, smoke test; rolls
                             back to the previous revision when the new one fails
   destroy --env <name> --yes
@@ -185,6 +186,7 @@ Exit 0 when there is no drift (static) or no difference (live), 1 when there is 
 workload could not complete), 2 on invalid input.
 `,
   plan: `Usage: mlflow-dev plan --env <name> [--allow-replace <LogicalId>]... [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
+       mlflow-dev plan --env <name> --cost [-f <path>] [--json]
 
 Shows what \`promote --env <name>\` would change, with nothing applied: the secrets it would
 create, the infrastructure changes as CloudFormation computes them in a change set (which is
@@ -192,6 +194,14 @@ deleted again), and the fields of the task definition that change. A change that
 or delete a resource holding data (Database, ArtifactBucket, DatabaseSubnetGroup, Vpc) is
 marked with the spec key that causes it; plan exits 2 when promote would refuse it (without
 --allow-replace naming that resource).
+
+Last comes the environment's monthly cost, estimated line by line (Fargate vCPU and memory,
+the RDS instance, its storage and backups, the load balancer's hours and capacity units, NAT
+gateway, public IPv4 addresses, S3, Secrets Manager, CloudWatch Logs, Container Insights) from
+a dated table of on-demand list prices in mlflow-dev, with the assumptions it makes about
+traffic and the three biggest levers (NAT or public egress, Multi-AZ, ARM). --cost prints the
+estimate alone, with no credentials and no AWS call. With --json the plan carries it as \`cost\`
+(with --cost the estimate is the whole output).
 `,
   promote: `Usage: mlflow-dev promote --env <name> [--allow-replace <LogicalId>]... [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
 

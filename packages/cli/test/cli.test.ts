@@ -174,6 +174,28 @@ describe("mlflow-dev CLI", () => {
     expect(td.requiresCompatibilities).toEqual(["FARGATE"]);
   });
 
+  it("plan --cost prints the monthly estimate with no credentials and no AWS call", () => {
+    // No credentials at all, and an endpoint that refuses every connection: any AWS call would fail.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_")));
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [bin, ...args], {
+        encoding: "utf8",
+        env: { ...env, NO_COLOR: "1", AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_CONFIG_FILE: "/nonexistent" },
+      });
+    const text = run(["plan", "--env", "staging", "--cost", "-f", basic]);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^monthly cost \(an estimate in USD: eu-west-1 /);
+    expect(text.stdout).toMatch(/\n {2}total +\$\d+\.\d\d {2}a month\n/);
+    const json = run(["plan", "--env", "staging", "--cost", "--json", "-f", basic]);
+    expect(json.status, json.stderr).toBe(0);
+    const estimate = JSON.parse(json.stdout);
+    expect(estimate.region).toBe("eu-west-1");
+    expect(estimate.levers.map((l: { lever: string }) => l.lever).sort()).toEqual(["arm", "egress", "multi-az"]);
+    // Flags that only choose an AWS account are refused with --cost, as is the local environment.
+    expect(run(["plan", "--env", "staging", "--cost", "--profile", "x", "-f", basic]).status).toBe(2);
+    expect(run(["plan", "--env", "local", "--cost", "-f", basic]).status).toBe(2);
+  });
+
   it("render without --env is a usage error; an unknown env names the defined ones", () => {
     expect(cli(["render", "-f", basic]).code).toBe(2);
     const r = cli(["render", "--env", "prod", "-f", basic]);

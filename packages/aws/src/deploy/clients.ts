@@ -4,9 +4,11 @@ import type { CloudWatchLogs } from "@aws-sdk/client-cloudwatch-logs";
 import type { EC2 } from "@aws-sdk/client-ec2";
 import type { ECR } from "@aws-sdk/client-ecr";
 import type { ECS } from "@aws-sdk/client-ecs";
+import type { IAM } from "@aws-sdk/client-iam";
 import type { RDS } from "@aws-sdk/client-rds";
 import type { S3 } from "@aws-sdk/client-s3";
 import type { SecretsManager } from "@aws-sdk/client-secrets-manager";
+import type { ServiceQuotas } from "@aws-sdk/client-service-quotas";
 import type { SSM } from "@aws-sdk/client-ssm";
 import type { STS } from "@aws-sdk/client-sts";
 
@@ -26,6 +28,10 @@ export interface AwsClients {
   rds: RDS;
   logs: CloudWatchLogs;
   acm: ACM;
+  /** The preflight's look at the ECS service-linked role. */
+  iam: IAM;
+  /** The preflight's Fargate vCPU and Elastic IP quotas. */
+  serviceQuotas: ServiceQuotas;
 }
 
 export interface ClientOptions {
@@ -50,7 +56,7 @@ export function endpointUrlFrom(flag: string | undefined, env: NodeJS.ProcessEnv
  * ~/.aws/credentials and config (profiles, SSO, assume-role), container and instance roles.
  */
 export async function createAwsClients(options: ClientOptions): Promise<AwsClients> {
-  const [cfn, ecs, sm, sts, ec2, ssm, ecr, s3, rds, logs, acm] = await Promise.all([
+  const [cfn, ecs, sm, sts, ec2, ssm, ecr, s3, rds, logs, acm, iam, quotas] = await Promise.all([
     import("@aws-sdk/client-cloudformation"),
     import("@aws-sdk/client-ecs"),
     import("@aws-sdk/client-secrets-manager"),
@@ -62,6 +68,8 @@ export async function createAwsClients(options: ClientOptions): Promise<AwsClien
     import("@aws-sdk/client-rds"),
     import("@aws-sdk/client-cloudwatch-logs"),
     import("@aws-sdk/client-acm"),
+    import("@aws-sdk/client-iam"),
+    import("@aws-sdk/client-service-quotas"),
   ]);
   const config = {
     region: options.region,
@@ -85,6 +93,8 @@ export async function createAwsClients(options: ClientOptions): Promise<AwsClien
     rds: new rds.RDS(config),
     logs: new logs.CloudWatchLogs(config),
     acm: new acm.ACM(config),
+    iam: new iam.IAM(config),
+    serviceQuotas: new quotas.ServiceQuotas(config),
   };
 }
 
@@ -102,6 +112,8 @@ export function destroyAwsClients(clients: AwsClients): void {
     clients.rds,
     clients.logs,
     clients.acm,
+    clients.iam,
+    clients.serviceQuotas,
   ])
     c.destroy();
 }

@@ -5,6 +5,7 @@ import { type MigrationPlacement, toMigrationRunTask, toMigrationTaskDefinition 
 import type { AwsClients } from "./clients.ts";
 import { secondsSince } from "./clock.ts";
 import { awsErrorMessage, DeployError } from "./errors.ts";
+import { retryIamPropagation } from "./iam-propagation.ts";
 import { indentLines, lastLogLines, taskLogStream } from "./logs.ts";
 import { poll, type WaitOptions } from "./poll.ts";
 import type { Reporter } from "./report.ts";
@@ -34,7 +35,11 @@ export async function runMigration(
   const input = toMigrationRunTask(model, { ...placement, taskDefinitionArn: registration.arn });
   let taskArn: string;
   try {
-    const r = await clients.ecs.runTask(input);
+    // The first task of a new stack is where ECS first assumes its roles: IAM may still be propagating them.
+    const r = await retryIamPropagation("starting the migration task", () => clients.ecs.runTask(input), {
+      clock: wait.clock,
+      report,
+    });
     const failure = r.failures?.[0];
     if (failure || !r.tasks?.[0]?.taskArn)
       throw new Error(

@@ -3,6 +3,7 @@ import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
 import { deployContextFromStack } from "../context.ts";
 import { OutputName, stackName } from "../names.ts";
+import { type CostEstimate, estimateMonthlyCost, formatCost } from "../pricing/cost.ts";
 import { describeRolloutStep, type RolloutStep, toRolloutPlan } from "../rollout-plan.ts";
 import { toTaskDefinition } from "../task-definition.ts";
 import type { AwsClients } from "./clients.ts";
@@ -18,6 +19,7 @@ import { awsDeployEngine } from "./engine.ts";
 import { plannedImage } from "./image.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
+import { accountPreflight, formatVerdicts, type PreflightVerdict } from "./preflight-account.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
 import { describeSecrets } from "./secrets.ts";
 import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
@@ -63,6 +65,10 @@ export interface PlanResult {
   rollout: RolloutStep[];
   /** Nothing would change. */
   upToDate: boolean;
+  /** What the environment costs a month, from the price table (no AWS call). */
+  cost: CostEstimate;
+  /** The account checks' verdicts (a failed one stops plan before this result). */
+  preflight: PreflightVerdict[];
 }
 
 /**
@@ -75,6 +81,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
   checkAllowReplace(options.allowReplace ?? []);
   report.step("checks");
   const identity = await preflight(model, clients, report);
+  const verdicts = await accountPreflight(model, clients, report, "plan");
   const name = stackName(model);
 
   report.step("secrets");
@@ -157,6 +164,8 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
       infrastructure.length === 0 &&
       service.action === "unchanged" &&
       secrets.every((s) => s.action === "keep"),
+    cost: estimateMonthlyCost(model),
+    preflight: verdicts,
   };
   return result;
 }
@@ -165,6 +174,8 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
 export function formatPlan(p: PlanResult): string {
   const out: string[] = [];
   out.push(`plan for ${p.environment}: stack ${p.stack} in ${p.region}, account ${p.account}`);
+  if (p.preflight?.length)
+    out.push("", "preflight (the account, before anything is created):", ...formatVerdicts(p.preflight));
   out.push("", "secrets:");
   for (const s of p.secrets)
     out.push(
@@ -206,6 +217,7 @@ export function formatPlan(p: PlanResult): string {
     out.push("", "rollout (the steps promote runs, in this order):");
     out.push(...p.rollout.map((s, i) => `  ${i + 1}. ${describeRolloutStep(s)}`));
   }
+  if (p.cost) out.push("", ...formatCost(p.cost));
   out.push(
     "",
     p.upToDate

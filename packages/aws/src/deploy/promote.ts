@@ -17,6 +17,7 @@ import type { MigrationResult } from "./migrate.ts";
 import { type RunnerOptions, waitOf } from "./options.ts";
 import { poll, type WaitOptions } from "./poll.ts";
 import { preflight } from "./preflight.ts";
+import { accountPreflight } from "./preflight-account.ts";
 import {
   circuitBreakerThreshold,
   describeService,
@@ -85,6 +86,7 @@ export async function promote(model: AwsModel, clients: AwsClients, options: Pro
   const run = new Rollout(model, clients, options, plan);
   run.step("checks");
   await preflight(model, clients, options.report);
+  await accountPreflight(model, clients, options.report, "promote");
   return withLock(clients.ssm, model, "promote", () => apply(run, plan));
 }
 
@@ -98,6 +100,7 @@ export async function promoteHoldingLock(
   const run = new Rollout(model, clients, options, plan);
   run.step("checks");
   await preflight(model, clients, options.report);
+  await accountPreflight(model, clients, options.report, "promote");
   return apply(run, plan);
 }
 
