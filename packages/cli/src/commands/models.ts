@@ -28,15 +28,23 @@ export async function run(argv: string[]): Promise<number> {
     });
   const { values, positionals, global } = parseCommandArgs("models promote", rest, OPTIONS, 1);
   const name = positionals[0];
-  if (!name) throw usage("the registered model's name is missing", "Example: mlflow-dev models promote iris --version 3 --to staging");
+  if (!name)
+    throw usage(
+      "the registered model's name is missing",
+      "Example: mlflow-dev models promote iris --version 3 --to staging",
+    );
   const version = values.version as string | undefined;
   const alias = values.alias as string | undefined;
   if ((version === undefined) === (alias === undefined))
-    throw usage("give exactly one of --version <n> and --alias <alias>", `Example: mlflow-dev models promote ${name} --version 3 --to staging`);
+    throw usage(
+      "give exactly one of --version <n> and --alias <alias>",
+      `Example: mlflow-dev models promote ${name} --version 3 --to staging`,
+    );
   if (version !== undefined && !/^[1-9]\d*$/.test(version))
     throw usage(`--version ${JSON.stringify(version)} is not a version number`, "Versions are 1, 2, 3, ...");
   const to = values.to as string | undefined;
-  if (!to) throw usage("--to <env> is required", "Name the spec environment to copy the version into, such as staging.");
+  if (!to)
+    throw usage("--to <env> is required", "Name the spec environment to copy the version into, such as staging.");
   const from = (values.from as string | undefined) ?? "local";
   const fromSpec = values["from-spec"] as string | undefined;
   if (from === to && fromSpec === undefined)
@@ -44,7 +52,10 @@ export async function run(argv: string[]): Promise<number> {
   const toLoaded = loadSpec(global.file);
   const fromLoaded = fromSpec === undefined ? toLoaded : loadSpec(fromSpec);
   if (fromSpec !== undefined && fromLoaded.path === toLoaded.path && from === to)
-    throw usage(`--from and --to are both ${to} of ${toLoaded.shown}`, "A promotion copies a version between two environments.");
+    throw usage(
+      `--from and --to are both ${to} of ${toLoaded.shown}`,
+      "A promotion copies a version between two environments.",
+    );
   const aws = {
     ...(typeof values.profile === "string" ? { profile: values.profile } : {}),
     ...(typeof values["endpoint-url"] === "string" ? { endpointUrl: values["endpoint-url"] } : {}),
@@ -58,8 +69,9 @@ export async function run(argv: string[]): Promise<number> {
     try {
       const p = progress();
       const report = await promoteModel({
-        from: { environment: fromSpec ? `${from} (${fromLoaded.shown})` : from, client: source.client },
-        to: { environment: to, client: destination.client },
+        // Lineage names an environment by its spec's name too: "tracking/local".
+        from: { environment: `${fromLoaded.spec.name}/${from}`, client: source.client },
+        to: { environment: `${toLoaded.spec.name}/${to}`, client: destination.client },
         name,
         ref: version !== undefined ? { version } : { alias: alias ?? "" },
         ...(typeof values["set-alias"] === "string" ? { setAlias: values["set-alias"] } : {}),
@@ -69,7 +81,8 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(global.json ? `${JSON.stringify(report, null, 2)}\n` : formatPromoteReport(report));
       return report.outcome === "verification-failed" ? EXIT.failed : EXIT.ok;
     } catch (e) {
-      if (e instanceof PlanError) throw new UserError(`models promote: ${e.message}`, { exitCode: EXIT.invalidInput, hint: e.hint });
+      if (e instanceof PlanError)
+        throw new UserError(`models promote: ${e.message}`, { exitCode: EXIT.invalidInput, hint: e.hint });
       if (e instanceof DestinationError)
         throw new UserError(`models promote: ${e.message}. Nothing was written`, {
           exitCode: e.invalidInput ? EXIT.invalidInput : EXIT.failed,

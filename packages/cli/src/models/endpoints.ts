@@ -75,7 +75,12 @@ export async function openEndpoint(loaded: LoadedSpec, environment: string, aws:
       });
     const target = deploy.targetFor(url, endpointUrl, stack.outputs[OutputName.loadBalancerDns]);
     if (model.mlflow.auth !== "basic")
-      return { environment, url, client: new MlflowClient(target, options), close: () => deploy.destroyAwsClients(clients) };
+      return {
+        environment,
+        url,
+        client: new MlflowClient(target, options),
+        close: () => deploy.destroyAwsClients(clients),
+      };
     const secret = deploy.authSecretName(model) ?? "";
     if (!deploy.credentialsMayTravel(target))
       throw new UserError(

@@ -107,7 +107,11 @@ async function checkDestination(client: MlflowClient, environment: string): Prom
     );
   }
   if (health !== 200)
-    throw new DestinationError(`${environment} answers /health with HTTP ${health}`, "Wait until it is healthy.", false);
+    throw new DestinationError(
+      `${environment} answers /health with HTTP ${health}`,
+      "Wait until it is healthy.",
+      false,
+    );
   const v = await serverVersion(client);
   if (v.status === 401 || v.status === 403)
     throw new DestinationError(
@@ -181,7 +185,9 @@ interface CopyState {
 export async function promoteModel(options: PromoteOptions): Promise<PromoteReport> {
   const { from, to, name } = options;
   const say = options.progress ?? (() => {});
-  say(`reading ${name} ${"alias" in options.ref ? `@${options.ref.alias}` : `version ${options.ref.version}`} from ${from.environment}`);
+  say(
+    `reading ${name} ${"alias" in options.ref ? `@${options.ref.alias}` : `version ${options.ref.version}`} from ${from.environment}`,
+  );
   const source = await readSource(from.client, from.environment, name, options.ref);
   say(`checking ${to.environment} (${to.client.baseUrl})`);
   const destVersion = await checkDestination(to.client, to.environment);
@@ -198,7 +204,8 @@ export async function promoteModel(options: PromoteOptions): Promise<PromoteRepo
   };
   if (plan.outcome === "already-promoted") {
     for (const step of plan.steps)
-      if (step.do === "set-alias") await write(setRegisteredModelAlias(to.client, name, step.alias, plan.version.version));
+      if (step.do === "set-alias")
+        await write(setRegisteredModelAlias(to.client, name, step.alias, plan.version.version));
     return { ...report, writes, ...(options.setAlias ? { alias: options.setAlias } : {}) };
   }
   const work = mkdtempSync(join(tmpdir(), "mlflow-dev-promote-"));
@@ -209,7 +216,7 @@ export async function promoteModel(options: PromoteOptions): Promise<PromoteRepo
     copy.runId = plan.resumeRun;
     copy.runArtifactUri = run?.info.artifact_uri ?? "";
     const modelOut = run?.outputs?.model_outputs?.[0]?.model_id;
-    const models = source.loggedModel && run ? await findModelOfRun(to.client, run, modelOut) : undefined;
+    const models = source.loggedModel && modelOut ? await getLoggedModel(to.client, modelOut) : undefined;
     if (models) {
       copy.modelId = models.info.model_id;
       copy.modelArtifactUri = models.info.artifact_uri;
@@ -252,10 +259,6 @@ export async function promoteModel(options: PromoteOptions): Promise<PromoteRepo
       bytes: copy.bytes,
     },
   };
-}
-
-async function findModelOfRun(client: MlflowClient, run: Run, modelId: string | undefined) {
-  return modelId ? getLoggedModel(client, modelId) : undefined;
 }
 
 function baseReport(options: PromoteOptions, source: SourceRecord, plan: PromotePlan): PromoteReport {
@@ -346,7 +349,9 @@ async function perform(step: Step, ctx: StepContext): Promise<string[] | undefin
       const fromRoot =
         step.scope === "run" ? (source.run.info.artifact_uri ?? "") : (source.loggedModel?.info.artifact_uri ?? "");
       const toRoot =
-        step.scope === "run" ? need(copy.runArtifactUri, "the run's artifact URI") : need(copy.modelArtifactUri, "the logged model's artifact URI");
+        step.scope === "run"
+          ? need(copy.runArtifactUri, "the run's artifact URI")
+          : need(copy.modelArtifactUri, "the logged model's artifact URI");
       for (const f of step.files) {
         const file = join(ctx.work, "artifact");
         const got = await ctx.from.downloadArtifactToFile(artifactPath(fromRoot, f.path), file);
@@ -365,7 +370,11 @@ async function perform(step: Step, ctx: StepContext): Promise<string[] | undefin
       await write(finalizeLoggedModel(to, need(copy.modelId, "the logged model")));
       return;
     case "log-outputs":
-      await write(logOutputs(to, need(copy.runId, "the run"), [{ model_id: need(copy.modelId, "the logged model"), step: step.step }]));
+      await write(
+        logOutputs(to, need(copy.runId, "the run"), [
+          { model_id: need(copy.modelId, "the logged model"), step: step.step },
+        ]),
+      );
       return;
     case "end-run":
       await write(to.updateRun(need(copy.runId, "the run"), step.status as "FINISHED", step.endTime));
@@ -438,7 +447,12 @@ async function verify(ctx: StepContext): Promise<string[]> {
     ["run", source.run.info.artifact_uri ?? "", run.info.artifact_uri ?? "", source.runArtifacts],
   ];
   if (source.loggedModel)
-    scopes.push(["model", source.loggedModel.info.artifact_uri, copy.modelArtifactUri ?? "", source.modelArtifacts ?? []]);
+    scopes.push([
+      "model",
+      source.loggedModel.info.artifact_uri,
+      copy.modelArtifactUri ?? "",
+      source.modelArtifacts ?? [],
+    ]);
   for (const [scope, fromRoot, toRoot, files] of scopes) {
     if (!toRoot) {
       problems.push(`the destination's ${scope} has no artifact location`);
@@ -454,19 +468,24 @@ async function verify(ctx: StepContext): Promise<string[]> {
     for (const f of files) {
       const file = join(ctx.work, "verify");
       const expected =
-        copy.hashes.get(`${scope}:${f.path}`) ?? (await ctx.from.downloadArtifactToFile(artifactPath(fromRoot, f.path), file));
+        copy.hashes.get(`${scope}:${f.path}`) ??
+        (await ctx.from.downloadArtifactToFile(artifactPath(fromRoot, f.path), file));
       const actual = await to.downloadArtifactToFile(artifactPath(toRoot, f.path), file);
       if (actual.sha256 !== expected.sha256 || actual.bytes !== expected.bytes)
-        problems.push(`${scope} artifact ${f.path}: sha256 ${actual.sha256.slice(0, 12)}..., the source's ${expected.sha256.slice(0, 12)}...`);
+        problems.push(
+          `${scope} artifact ${f.path}: sha256 ${actual.sha256.slice(0, 12)}..., the source's ${expected.sha256.slice(0, 12)}...`,
+        );
       else if (f.path === "MLmodel" || f.path.endsWith("/MLmodel")) {
         const doc = parseYaml(readFileSync(file, "utf8")) as { flavors?: unknown } | null;
-        if (!doc || typeof doc !== "object" || !doc.flavors) problems.push(`${scope} artifact ${f.path} has no flavors`);
+        if (!doc || typeof doc !== "object" || !doc.flavors)
+          problems.push(`${scope} artifact ${f.path} has no flavors`);
       }
       rmSync(file, { force: true });
     }
   }
-  if (problems.length === 0) ctx.say(`verified: ${scopes.reduce((n, s) => n + s[3].length, 0)} files (sha256), params, metric histories`);
+  if (problems.length === 0)
+    ctx.say(`verified: ${scopes.reduce((n, s) => n + s[3].length, 0)} files (sha256), params, metric histories`);
   return problems;
 }
 
-export { PlanError, MlflowRestError };
+export { MlflowRestError, PlanError };

@@ -126,10 +126,7 @@ export function copiedRunTags(source: SourceRecord): KeyValue[] {
 export function digestInput(source: SourceRecord): string {
   const history = Object.keys(source.metricHistory)
     .sort()
-    .map((key) => [
-      key,
-      (source.metricHistory[key] ?? []).map((m) => [m.step, m.timestamp, m.value]),
-    ]);
+    .map((key) => [key, (source.metricHistory[key] ?? []).map((m) => [m.step, m.timestamp, m.value])]);
   return JSON.stringify({
     environment: source.environment,
     model: source.version.name,
@@ -262,7 +259,8 @@ export function copyPlan(source: SourceRecord, destination: DestinationState, op
 
   const experiment = source.experiment.name;
   if (!destination.experiment) steps.push({ do: "create-experiment", name: experiment });
-  else if (destination.experiment.lifecycleStage === "deleted") steps.push({ do: "restore-experiment", name: experiment });
+  else if (destination.experiment.lifecycleStage === "deleted")
+    steps.push({ do: "restore-experiment", name: experiment });
 
   const run = source.run;
   const user = run.info.user_id || run.data.tags?.find((t) => t.key === "mlflow.user")?.value;
@@ -270,7 +268,11 @@ export function copyPlan(source: SourceRecord, destination: DestinationState, op
     do: "create-run",
     runName: run.info.run_name || run.data.tags?.find((t) => t.key === "mlflow.runName")?.value || run.info.run_id,
     startTime: run.info.start_time ?? 0,
-    tags: [...lineage, { key: LINEAGE.stage, value: "copying" }, ...(user ? [{ key: LINEAGE.sourceUser, value: user }] : [])],
+    tags: [
+      ...lineage,
+      { key: LINEAGE.stage, value: "copying" },
+      ...(user ? [{ key: LINEAGE.sourceUser, value: user }] : []),
+    ],
   });
   notPreserved.push("the run's id and user (the source's are tags mlflow-dev.promote.source-run and -user)");
   const lm = source.loggedModel;
@@ -304,9 +306,15 @@ export function copyPlan(source: SourceRecord, destination: DestinationState, op
     steps.push({ do: "finalize-logged-model" });
     const output = run.outputs?.model_outputs?.find((o) => o.model_id === lm.info.model_id);
     if (output) steps.push({ do: "log-outputs", step: Number(output.step ?? 0) });
-    notPreserved.push("the logged model's id and creation time (the source's id is the tag mlflow-dev.promote.source-model-id)");
+    notPreserved.push(
+      "the logged model's id and creation time (the source's id is the tag mlflow-dev.promote.source-model-id)",
+    );
   }
-  steps.push({ do: "end-run", status: run.info.status ?? "FINISHED", endTime: run.info.end_time ?? run.info.start_time ?? 0 });
+  steps.push({
+    do: "end-run",
+    status: run.info.status ?? "FINISHED",
+    endTime: run.info.end_time ?? run.info.start_time ?? 0,
+  });
   steps.push({ do: "mark-run", tag: { key: LINEAGE.stage, value: "copied" } });
   steps.push({ do: "verify" });
   return { outcome: "copy", digest, steps: [...steps, ...registration, ...aliasSteps], notPreserved };

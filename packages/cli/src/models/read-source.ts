@@ -26,7 +26,10 @@ export async function readSource(
   const version = (await serverVersion(client)).version;
   const registeredModel = await getRegisteredModel(client, name);
   if (!registeredModel)
-    throw new PlanError(`the source (${environment}) has no registered model ${name}`, "Check the name (it is case-sensitive).");
+    throw new PlanError(
+      `the source (${environment}) has no registered model ${name}`,
+      "Check the name (it is case-sensitive).",
+    );
   const mv =
     "alias" in ref
       ? await getModelVersionByAlias(client, name, ref.alias)
@@ -42,12 +45,17 @@ export async function readSource(
       "Only versions registered from a run (or a logged model of a run) carry the lineage a promotion copies.",
     );
   const run = await getRunRecord(client, mv.run_id);
-  if (!run) throw new PlanError(`the run ${mv.run_id} of version ${mv.version} is gone from the source`, "It may have been deleted.");
+  if (!run)
+    throw new PlanError(
+      `the run ${mv.run_id} of version ${mv.version} is gone from the source`,
+      "It may have been deleted.",
+    );
   const metricHistory: SourceRecord["metricHistory"] = {};
   for (const key of [...new Set((run.data.metrics ?? []).map((m) => m.key))].sort())
     metricHistory[key] = await getMetricHistory(client, run.info.run_id, key);
   const experiment = await getExperiment(client, run.info.experiment_id);
-  if (!experiment) throw new PlanError(`the experiment ${run.info.experiment_id} of run ${run.info.run_id} is gone`, "");
+  if (!experiment)
+    throw new PlanError(`the experiment ${run.info.experiment_id} of run ${run.info.run_id} is gone`, "");
   const runArtifacts = run.info.artifact_uri ? await listArtifactFiles(client, run.info.artifact_uri) : [];
   const record: SourceRecord = {
     environment,

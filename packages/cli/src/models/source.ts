@@ -46,7 +46,11 @@ export function parseModelSource(version: ModelVersion, run: Run | undefined): M
   if (runs?.[1] !== undefined) return { kind: "run", runId: runs[1], path: (runs[2] ?? "").replace(/\/+$/, "") };
   const root = run?.info.artifact_uri?.replace(/\/+$/, "");
   if (root && version.source.startsWith(`${root}/`))
-    return { kind: "run", runId: run?.info.run_id ?? "", path: version.source.slice(root.length + 1).replace(/\/+$/, "") };
+    return {
+      kind: "run",
+      runId: run?.info.run_id ?? "",
+      path: version.source.slice(root.length + 1).replace(/\/+$/, ""),
+    };
   if (version.model_id && /^m-/.test(version.model_id)) return { kind: "logged-model", modelId: version.model_id };
   return undefined;
 }
