@@ -387,12 +387,17 @@ async function perform(step: Step, ctx: StepContext): Promise<string[] | undefin
       return problems.length ? problems : undefined;
     }
     case "create-registered-model":
-      await write(
-        createRegisteredModel(to, step.name, {
-          ...(step.description ? { description: step.description } : {}),
-          tags: step.tags,
-        }),
-      );
+      try {
+        await write(
+          createRegisteredModel(to, step.name, {
+            ...(step.description ? { description: step.description } : {}),
+            tags: step.tags,
+          }),
+        );
+      } catch (e) {
+        // Created since the destination was read (another promotion of the same model): use it.
+        if (!(e instanceof MlflowRestError && e.errorCode === "RESOURCE_ALREADY_EXISTS")) throw e;
+      }
       return;
     case "create-model-version": {
       const sourceUri =
