@@ -93,6 +93,46 @@ export async function runArtifactRoundTrip(options: {
   };
 }
 
+/** What test/support/python/train-for-promote.py logged and registered. */
+export interface TrainedForPromote {
+  run_id: string;
+  version: string;
+  model_id: string;
+  predictions: number[];
+}
+
+/** Logs and registers a model with a metric history, a dataset input and (optionally) a large artifact. */
+export async function trainForPromote(options: {
+  image: string;
+  trackingUri: string;
+  experiment: string;
+  modelName: string;
+  env?: Record<string, string>;
+}): Promise<TrainedForPromote> {
+  const logs = await runPythonScript({ ...options, script: "test/support/python/train-for-promote.py" });
+  const line = logs.split("\n").find((l) => l.includes("trained="));
+  if (!line) throw new Error(`train-for-promote.py did not finish:\n${logs.slice(-4000)}`);
+  return JSON.parse(line.slice(line.indexOf("trained=") + "trained=".length)) as TrainedForPromote;
+}
+
+/** The files (size, sha256) and predictions of a model URI, through the Python client. */
+export async function modelFiles(options: {
+  image: string;
+  trackingUri: string;
+  modelUri: string;
+  env?: Record<string, string>;
+}): Promise<{ files: Record<string, { bytes: number; sha256: string }>; predictions: number[] }> {
+  const logs = await runPythonScript({
+    image: options.image,
+    trackingUri: options.trackingUri,
+    script: "test/support/python/model-files.py",
+    env: { MODEL_URI: options.modelUri, ...options.env },
+  });
+  const line = logs.split("\n").find((l) => l.includes("model-files="));
+  if (!line) throw new Error(`model-files.py did not finish:\n${logs.slice(-4000)}`);
+  return JSON.parse(line.slice(line.indexOf("model-files=") + "model-files=".length));
+}
+
 /**
  * Runs a Python script of this repository (path from the root) in the MLflow image, with
  * MLFLOW_TRACKING_URI set; returns everything it printed.

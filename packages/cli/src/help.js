@@ -47,6 +47,11 @@ Parity (local vs AWS):
                             Run the same MLflow workload against two servers and
                             compare the normalized results
 
+Models (between two environments of the spec):
+  models promote <name> (--version <n> | --alias <alias>) --to <env> [--from <env>]
+                            Copy a registered model version with its run, metric history,
+                            logged model and artifacts; verified, idempotent
+
 Global flags:
   -f, --file <path>         Spec file (default: the nearest mlflow-dev.yaml, in this
                             directory or a parent, up to the repository root)
@@ -184,6 +189,34 @@ Basic-auth credentials come from the environment, never from flags:
 
 Exit 0 when there is no drift (static) or no difference (live), 1 when there is (or the
 workload could not complete), 2 on invalid input.
+`,
+  models: `Usage: mlflow-dev models promote <name> (--version <n> | --alias <alias>) --to <env>
+                     [--from local|<env>] [--from-spec <path>] [--set-alias <alias>] [--dry-run]
+                     [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
+
+Copies version <n> (or the version under <alias>) of the registered model <name> from the spec
+environment --from (default local) into --to: the experiment (by name, created when absent), the
+run (params, tags, the full metric history with steps and timestamps, dataset inputs, status,
+start and end time), its artifacts, the logged model (MLflow 3, models:/m-...) and its files, the
+registered model (created with its description and tags when absent) and a new version whose
+source is the destination's copy. Artifacts stream through this machine (download, upload), so
+the two stores need not reach each other. The run and the version carry lineage tags
+(mlflow-dev.promote.*: source environment, model, version, run, a digest of the content).
+
+Before anything is written, the destination must answer, accept the credentials mlflow-dev
+holds for it (the local stack's .mlflow-dev/.env, an AWS environment's Secrets Manager secret),
+and run an MLflow version no older than the source's (else exit 2). The copy is verified before it
+is registered: file lists, sizes and sha256 of every artifact, params and metric point counts,
+and the MLmodel file; a copy that does not verify is not registered (exit 1).
+
+Idempotent: a second run finds the version by its digest tag and writes nothing ("already
+promoted as version N"). An interrupted run leaves no version; run it again to complete it.
+--set-alias <alias> points the alias at the new (or found) version; source aliases are not copied.
+--from-spec <path> reads --from from another spec file (another project's local stack).
+--dry-run prints the plan and writes nothing; --json prints the report as JSON.
+
+Exit 0 promoted (or already), 1 failed (nothing registered), 2 invalid input or refused
+destination (nothing written).
 `,
   plan: `Usage: mlflow-dev plan --env <name> [--allow-replace <LogicalId>]... [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
        mlflow-dev plan --env <name> --cost [-f <path>] [--json]

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   destroy: () => import("./commands/destroy.ts"),
   unlock: () => import("./commands/unlock.ts"),
   parity: () => import("./commands/parity.ts"),
+  models: () => import("./commands/models.ts"),
 };
 
 export async function main(argv: string[]): Promise<number> {

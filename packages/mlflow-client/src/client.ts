@@ -1,5 +1,6 @@
 import { MlflowRestError } from "./errors.ts";
 import { DEFAULT_RETRY, isIdempotent, type RetryPolicy, withRetry } from "./retry.ts";
+import { downloadToFile, type StreamedFile, uploadFromFile } from "./stream.ts";
 import { type HttpResponse, type HttpTarget, send } from "./transport.ts";
 
 /**
@@ -237,6 +238,33 @@ export class MlflowClient {
     const r = await this.requestBytes(artifactUrl(artifactPath(artifactUri, file)));
     if (!ok(r.status)) throw new MlflowRestError(r.status, undefined, `GET artifact ${file}: HTTP ${r.status}`);
     return r.bytes;
+  }
+
+  /**
+   * Streams the artifact at `path` (below the proxied artifact API, as `artifactPath` gives it) into
+   * `file`: its size and sha256. Connection failures are retried under the client's policy.
+   */
+  async downloadArtifactToFile(path: string, file: string): Promise<StreamedFile> {
+    const r = await withRetry(
+      this.#retry || undefined,
+      () => downloadToFile(this.target, artifactUrl(path), file, this.#headers, this.#timeoutMs),
+      (x) => ("status" in x ? x.status : 200),
+    );
+    if ("status" in r)
+      throw new MlflowRestError(r.status, undefined, `GET artifact ${path}: HTTP ${r.status} ${r.text}`);
+    return r;
+  }
+
+  /** Streams `file` to the artifact at `path` through the proxy (PUT): the size and sha256 sent. */
+  async uploadArtifactFromFile(path: string, file: string): Promise<StreamedFile> {
+    const r = await withRetry(
+      this.#retry || undefined,
+      () => uploadFromFile(this.target, artifactUrl(path), file, this.#headers, this.#timeoutMs),
+      (x) => x.status,
+    );
+    if (!ok(r.status))
+      throw new MlflowRestError(r.status, undefined, `PUT artifact ${path}: HTTP ${r.status} ${r.text}`);
+    return r.sent;
   }
 
   async listArtifacts(artifactUri: string): Promise<Array<{ path: string; is_dir?: boolean; file_size?: number }>> {

@@ -120,7 +120,7 @@ const ALLOWED: readonly [RegExp, string][] = [
   ],
   [/^compose\.yaml$|\/golden\//, "rendered output (pnpm golden:write)"],
   [/^packages\/spec\/schema\.json$/, "generated from the schema (pnpm schema:write)"],
-  [/^packages\/parity\/test\/fixtures\//, "recordings of real servers"],
+  [/^packages\/(parity|cli)\/test\/fixtures\//, "recordings of real servers"],
   [/^packages\/spec\/test\/invalid\/.*\.expected$/, "expected command output"],
   // Unit tests that use release numbers as data (an upgrade from one release to another, a
   // recorded server's version); a pin that moves makes them fail loudly, never silently pass.
