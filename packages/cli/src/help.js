@@ -15,7 +15,7 @@ Local stack (Docker):
   down [--volumes --yes]    Stop the stack (data kept unless --volumes)
   status                    State and health of each service
   open [--no-browser]       The UI's URL and where the login lives; a browser at a terminal
-  logs [service] [--follow] [--tail <n>]
+  logs [service] [--follow] [--tail <n>] [--since <duration>] [--timestamps]
                             Service logs (mlflow, postgres, minio, migrate, network)
   backup [--out <dir>]      Database dump + artifact objects + manifest with digests
   restore <dir> [--force]   Verify a backup and load it into the running stack
@@ -37,6 +37,8 @@ AWS (ECS Fargate; --profile <name>, --endpoint-url <url> or AWS_ENDPOINT_URL for
   status --env <name>       Stack, service, rollout and task health, URL, image, MLflow
                             version, last rollout; exit 1 when not healthy
   open --env <name>         The environment's URL and the secret holding the login
+  logs [mlflow|migrate] --env <name> [--follow] [--tail <n>] [--since <duration>] [--timestamps]
+                            The tasks' output, from CloudWatch Logs
   unlock --env <name>       Release the deploy lock left by an interrupted promote/destroy
 
 Parity (local vs AWS):
@@ -118,12 +120,21 @@ itself is never printed. At a terminal it also opens the URL with xdg-open (open
 when there is one; --no-browser (or --json, or output to a pipe) only prints. A missing
 browser is no failure. Exit 1 when nothing is deployed for the AWS environment.
 `,
-  logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>|all] [-f <path>]
+  logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>|all] [--since <duration|time>] [--timestamps|-t] [-f <path>]
+       mlflow-dev logs [mlflow|migrate] --env <aws env> [--follow|-F] [--tail <n>|all] [--since <duration|time>]
+                       [--timestamps|-t] [--profile <name>] [--endpoint-url <url>] [-f <path>]
 
 The logs of one service of the local stack (mlflow, postgres, minio, migrate, network), or of all.
---follow (-F) keeps streaming; --tail <n> starts with the last n lines.
+--follow (-F) keeps streaming; --tail <n> starts with the last n lines; --since shows what came
+after a duration back from now (30s, 10m, 1h30m, 2d) or a time (2026-12-07T09:30:00Z, UTC unless
+it names an offset); --timestamps (-t) prefixes every line with its time.
 As with docker compose, \`-f\` alone, before another flag or before a service name means --follow
 (\`mlflow-dev logs -f mlflow\`); \`-f <path>\` with a file path names the spec, as in every command.
+
+With --env <aws env>: the CloudWatch Logs of the environment's tasks, read from the log group and
+stream prefix of the registered task definitions: mlflow (the server's tasks, and one-off exec
+tasks) and migrate (the migration tasks), both when none is named. Each line starts with the
+service and the task (mlflow/1a2b3c4d). --follow asks for new events every 2 s until Ctrl-C.
 `,
   backup: `Usage: mlflow-dev backup [--out <dir>] [-f <path>] [--json]
        mlflow-dev backup --env <aws env> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]

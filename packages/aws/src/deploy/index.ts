@@ -17,6 +17,7 @@ export * from "./preflight.ts";
 export * from "./promote.ts";
 export * from "./report.ts";
 export * from "./secrets.ts";
+export * from "./service-logs.ts";
 export * from "./service-status.ts";
 export * from "./smoke.ts";
 export * from "./snapshot.ts";

@@ -12,8 +12,17 @@ export interface ComposeClient {
   }): Promise<void>;
   down(options: { volumes: boolean }): Promise<void>;
   /** Streams the logs to this process's output; resolves with compose's exit code. */
-  logs(options: { service?: string; follow: boolean; tail?: number | "all" }): Promise<number>;
+  logs(options: LogsOptions): Promise<number>;
   version(): Promise<string>;
+}
+
+/** What `docker compose logs` is asked for: `since` as compose takes it (a duration such as `600s`, or an RFC 3339 time). */
+export interface LogsOptions {
+  service?: string;
+  follow: boolean;
+  tail?: number | "all";
+  since?: string;
+  timestamps?: boolean;
 }
 
 export class ComposeCommandError extends Error {
@@ -72,10 +81,12 @@ export class DockerComposeCli implements ComposeClient {
     if (r.exitCode !== 0) throw new ComposeCommandError(`docker compose down failed (exit ${r.exitCode})`, r.all ?? "");
   }
 
-  async logs(options: { service?: string; follow: boolean; tail?: number | "all" }): Promise<number> {
+  async logs(options: LogsOptions): Promise<number> {
     const args = [...this.base(), "logs", "--no-color"];
     if (options.follow) args.push("--follow");
     if (options.tail !== undefined) args.push("--tail", String(options.tail));
+    if (options.since !== undefined) args.push("--since", options.since);
+    if (options.timestamps) args.push("--timestamps");
     if (options.service) args.push(options.service);
     const r = await execa("docker", args, { stdio: "inherit", reject: false });
     // The docker CLI missing is not compose failing: say which.

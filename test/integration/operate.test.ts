@@ -1,0 +1,90 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
+import { cli, destroyEmulated, EMULATOR, emulatorAnswers, emulatorEnv, imageOverride, ROOT } from "../support/stack.ts";
+import { tempDir } from "../support/temp-dir.ts";
+
+/**
+ * Operating an AWS environment on the emulator after a promote: `logs --env` reads the server's
+ * CloudWatch Logs (the emulator forwards the task's awslogs output to the group of the task
+ * definition, stream `<prefix>/<container>/<task id>`).
+ */
+const up = await emulatorAnswers("test/integration/operate.test.ts");
+const ACCOUNT = "888899990000";
+const SUFFIX = Math.random().toString(36).slice(2, 7);
+const NAME = `itoperate-${SUFFIX}`;
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `mlflow-dev-local/mlflow:${pins.mlflow}`;
+const env = () => ({ ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}` });
+
+/** examples/basic's staging with this test's name, account and bucket, and no deletion protection (destroyed at the end). */
+function specDir(): string {
+  const dir = tempDir(`mlflow-dev-${NAME}-`);
+  const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
+    .replace(/^name: .*$/m, `name: ${NAME}`)
+    .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
+    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${ACCOUNT}`)
+    .replace("deletionProtection: true", "deletionProtection: false");
+  writeFileSync(join(dir, "mlflow-dev.yaml"), yaml);
+  return dir;
+}
+
+function show(r: { code: number | null; stdout: string; stderr: string }): string {
+  return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`;
+}
+
+describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the emulator", () => {
+  let dir: string;
+
+  beforeAll(() => {
+    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
+    dir = specDir();
+    const r = cli(["promote", "--env", "staging"], { cwd: dir, env: env() });
+    expect(r.code, show(r)).toBe(0);
+  });
+
+  afterAll(() => {
+    if (dir) destroyEmulated(dir, env());
+  });
+
+  it("logs --env shows the server's start-up lines from CloudWatch Logs, and the migration's", () => {
+    const r = cli(["logs", "--env", "staging"], { cwd: dir, env: env() });
+    expect(r.code, show(r)).toBe(0);
+    const lines = r.stdout.split("\n");
+    expect(
+      lines.some((l) => /^mlflow\/[0-9a-f]{8} +\| .*Application startup complete/.test(l)),
+      show(r),
+    ).toBe(true);
+    // The migration task wrote to its own streams; the server's lines come without them when asked.
+    expect(
+      lines.some((l) => l.startsWith("migrate/")),
+      show(r),
+    ).toBe(true);
+    const server = cli(["logs", "mlflow", "--env", "staging"], { cwd: dir, env: env() });
+    expect(server.code, show(server)).toBe(0);
+    expect(server.stdout).toContain("Application startup complete");
+    expect(server.stdout.split("\n").filter((l) => l.startsWith("migrate/"))).toEqual([]);
+  });
+
+  it("--since, --tail and --timestamps select and stamp the lines", () => {
+    const r = cli(["logs", "mlflow", "--env", "staging", "--since", "1h", "--tail", "3", "--timestamps"], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(r.code, show(r)).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    for (const l of lines) {
+      const stamp = /^mlflow\/[0-9a-f]{8} +\| (\S+) /.exec(l)?.[1];
+      expect(stamp, l).toBeDefined();
+      expect(Date.now() - Date.parse(stamp ?? "")).toBeLessThan(3_600_000);
+    }
+    // Nothing is newer than a time in the future.
+    const future = cli(["logs", "--env", "staging", "--since", new Date(Date.now() + 3_600_000).toISOString()], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(future.code, show(future)).toBe(0);
+    expect(future.stdout).toBe("");
+  });
+});
