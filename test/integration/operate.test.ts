@@ -8,7 +8,9 @@ import { tempDir } from "../support/temp-dir.ts";
 /**
  * Operating an AWS environment on the emulator after a promote: `logs --env` reads the server's
  * CloudWatch Logs (the emulator forwards the task's awslogs output to the group of the task
- * definition, stream `<prefix>/<container>/<task id>`).
+ * definition, stream `<prefix>/<container>/<task id>`); `exec --env` runs one-off Fargate tasks
+ * from the server's task definition (an MLflow command, SQL against the private database, a
+ * failing command) and returns their exit codes.
  */
 const up = await emulatorAnswers("test/integration/operate.test.ts");
 const ACCOUNT = "888899990000";
@@ -86,5 +88,41 @@ describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the
     });
     expect(future.code, show(future)).toBe(0);
     expect(future.stdout).toBe("");
+  });
+
+  it("exec --env runs an mlflow command as a one-off task from the server's task definition, its output streamed", () => {
+    const r = cli(["exec", "--env", "staging", "--", "mlflow", "experiments", "search", "--view", "all"], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toMatch(/^0\s+Default\s+/m);
+    expect(r.stderr).toMatch(/started task [0-9a-f]+ of mlflow-dev-itoperate-[a-z0-9]+-staging-mlflow:\d+/);
+    expect(r.stderr).toContain("exit code 0");
+  });
+
+  it("exec --env psql reaches the private database (the stand-in on psycopg2), and a failing query's code comes back", () => {
+    const r = cli(["exec", "--env", "staging", "--", "psql", "-c", "select name, lifecycle_stage from experiments"], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain("name|lifecycle_stage\nDefault|active\n(1 row)");
+    const bad = cli(["exec", "--env", "staging", "--", "psql", "-c", "select * from no_such_table"], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(bad.code, show(bad)).toBe(1);
+    expect(bad.stdout).toContain('ERROR:  relation "no_such_table" does not exist');
+  });
+
+  it("exec --env returns a failing command's exit code", () => {
+    const r = cli(["exec", "--env", "staging", "--", "sh", "-c", "echo about to fail; exit 3"], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(r.code, show(r)).toBe(3);
+    expect(r.stdout).toContain("about to fail");
+    expect(r.stderr).toContain("exit code 3");
   });
 });

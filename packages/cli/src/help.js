@@ -17,6 +17,8 @@ Local stack (Docker):
   open [--no-browser]       The UI's URL and where the login lives; a browser at a terminal
   logs [service] [--follow] [--tail <n>] [--since <duration>] [--timestamps]
                             Service logs (mlflow, postgres, minio, migrate, network)
+  exec -- <command...>      Run a command once beside the server (its image, environment
+                            and secrets; psql and mlflow reach the database); its exit code
   backup [--out <dir>]      Database dump + artifact objects + manifest with digests
   restore <dir> [--force]   Verify a backup and load it into the running stack
   doctor                    Check Docker, Compose, ports, disk, images, AWS, emulator
@@ -39,6 +41,9 @@ AWS (ECS Fargate; --profile <name>, --endpoint-url <url> or AWS_ENDPOINT_URL for
   open --env <name>         The environment's URL and the secret holding the login
   logs [mlflow|migrate] --env <name> [--follow] [--tail <n>] [--since <duration>] [--timestamps]
                             The tasks' output, from CloudWatch Logs
+  exec --env <name> -- <command...>
+                            The same as a one-off Fargate task from the server's task
+                            definition, its output streamed from CloudWatch Logs
   unlock --env <name>       Release the deploy lock left by an interrupted promote/destroy
 
 Parity (local vs AWS):
@@ -135,6 +140,31 @@ With --env <aws env>: the CloudWatch Logs of the environment's tasks, read from 
 stream prefix of the registered task definitions: mlflow (the server's tasks, and one-off exec
 tasks) and migrate (the migration tasks), both when none is named. Each line starts with the
 service and the task (mlflow/1a2b3c4d). --follow asks for new events every 2 s until Ctrl-C.
+`,
+  exec: `Usage: mlflow-dev exec [-f <path>] -- <command...>
+       mlflow-dev exec --env <aws env> [--profile <name>] [--endpoint-url <url>] [-f <path>] -- <command...>
+
+Runs a command once beside the MLflow server, with the server's image, environment and secrets,
+and exits with the command's exit code. Everything after \`--\` is the command, passed on word for
+word (no shell; use \`sh -c '...'\` for one). The command sees MLFLOW_BACKEND_STORE_URI (also
+MLFLOW_TRACKING_URI, unless the environment sets it) and the PostgreSQL client variables (PGHOST,
+PGPORT, PGUSER, PGPASSWORD, PGDATABASE), so \`mlflow\` commands and \`psql\` reach the database,
+which stays private. The MLflow image has no psql: there \`psql\` is mlflow-dev's stand-in on the
+image's psycopg2, which takes -c <sql>, -f <file> or SQL on stdin, -A, -t, -X and -q, and prints
+rows as \`psql -A\` does.
+
+Local: a new container of the mlflow service on the stack's network (docker compose run --rm,
+no published ports); the stack must be up. A terminal is attached when there is one.
+With --env <aws env>: a one-off Fargate task (started by mlflow-dev-exec) from the task definition
+the service runs, in the service's subnets and security group, its command replaced; mlflow-dev
+waits until it stops (20 minutes at most, then stops it) and streams its CloudWatch output (the
+stream server/mlflow/<task id>). No terminal and no stdin on AWS.
+
+Examples:
+  mlflow-dev exec -- mlflow experiments search --view all
+  mlflow-dev exec --env staging -- psql -c 'select count(*) from runs'
+  mlflow-dev exec --env staging -- sh -c 'mlflow gc --help'
+Exit: the command's exit code; 1 or 2 with an \`error:\` line when mlflow-dev could not run it.
 `,
   backup: `Usage: mlflow-dev backup [--out <dir>] [-f <path>] [--json]
        mlflow-dev backup --env <aws env> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]

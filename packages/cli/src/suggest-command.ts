@@ -36,6 +36,10 @@ export const PEER_VERBS: Readonly<Record<string, string>> = {
   snapshot: "backup",
   load: "restore",
   health: "doctor",
+  shell: "exec",
+  ssh: "exec",
+  console: "exec",
+  sh: "exec",
   compare: "parity",
 };
 

@@ -4,6 +4,7 @@ export * from "./connection-budget.ts";
 export * from "./fargate.ts";
 export * from "./issues.ts";
 export type * from "./model.ts";
+export * from "./one-off-command.ts";
 export * from "./order.ts";
 export * from "./parse.ts";
 export * from "./pins.ts";

@@ -10,6 +10,7 @@ export * from "./errors.ts";
 export * from "./image.ts";
 export * from "./infrastructure.ts";
 export * from "./lock.ts";
+export * from "./one-off-task.ts";
 export * from "./options.ts";
 export * from "./plan.ts";
 export * from "./poll.ts";

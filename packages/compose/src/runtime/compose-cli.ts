@@ -95,6 +95,21 @@ export class DockerComposeCli implements ComposeClient {
     return r.exitCode ?? 1;
   }
 
+  /**
+   * `docker compose run --rm --no-deps`: `command` once in a new container of `service` (its image,
+   * environment, secrets and networks, no published ports), this process's stdin and output its
+   * own; a terminal only when `tty`. Resolves with the command's exit code.
+   */
+  async run(options: { service: string; command: readonly string[]; tty: boolean }): Promise<number> {
+    const args = [...this.base(), "run", "--rm", "--no-deps", "--quiet-pull"];
+    if (!options.tty) args.push("-T");
+    args.push(options.service, ...options.command);
+    const r = await execa("docker", args, { stdio: "inherit", reject: false });
+    if (r.failed && r.exitCode === undefined)
+      throw new ComposeCommandError(`cannot run the docker CLI: ${r.shortMessage ?? r.message}`, "");
+    return r.exitCode ?? 1;
+  }
+
   async version(): Promise<string> {
     const r = await execa("docker", ["compose", "version", "--short"], { reject: false });
     if (r.exitCode !== 0) throw new ComposeCommandError("docker compose is not installed", r.stderr);

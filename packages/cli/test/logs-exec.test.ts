@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../../../test/support/temp-dir.ts";
+import { splitExecArgs } from "../src/commands/exec.ts";
 import { UserError } from "../src/errors.ts";
 import { parseSince } from "../src/since.ts";
 
@@ -95,5 +96,43 @@ describe("logs --env", () => {
     expect(r.stdout).toContain("--since <duration|time>");
     expect(r.stdout).toContain("--timestamps");
     expect(r.stdout).toContain("mlflow-dev logs [mlflow|migrate] --env <aws env>");
+  });
+});
+
+describe("exec: the command after --", () => {
+  it("splits mlflow-dev's flags from the command's words", () => {
+    expect(splitExecArgs(["--env", "staging", "--", "psql", "-c", "select 1", "--", "x"])).toEqual({
+      own: ["--env", "staging"],
+      command: ["psql", "-c", "select 1", "--", "x"],
+    });
+  });
+
+  it("without -- or without a command: exit 2 with an example, before Docker or AWS", () => {
+    for (const [args, message] of [
+      [["exec", "mlflow", "--version"], "exec: put the command after --"],
+      [["exec", "--env", "staging", "--"], "exec: no command after --"],
+    ] as const) {
+      const r = cli([...args]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).toContain("Example: mlflow-dev exec --env staging -- ");
+    }
+  });
+
+  it("--help after -- is the command's, not mlflow-dev's; before it, mlflow-dev's", () => {
+    const own = cli(["exec", "--help"]);
+    expect(own.code).toBe(0);
+    expect(own.stdout).toContain("Usage: mlflow-dev exec");
+    // The command's --help goes to the command: here it needs the (dead) Docker engine.
+    const theirs = cli(["exec", "--", "mlflow", "--help"]);
+    expect(theirs.stdout).not.toContain("Usage: mlflow-dev exec");
+    expect(theirs.code).toBe(1);
+    expect(theirs.stderr).not.toContain("internal error");
+  });
+
+  it("shell, ssh and console suggest exec", () => {
+    const r = cli(["shell"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Did you mean "exec"?');
   });
 });
