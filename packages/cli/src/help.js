@@ -19,6 +19,8 @@ Local stack (Docker):
                             Service logs (mlflow, postgres, minio, migrate, network)
   exec -- <command...>      Run a command once beside the server (its image, environment
                             and secrets; psql and mlflow reach the database); its exit code
+  gc [--dry-run]            Remove runs and experiments deleted over gc.olderThanDays ago
+                            (mlflow gc), with what was found and removed
   backup [--out <dir>]      Database dump + artifact objects + manifest with digests
   restore <dir> [--force]   Verify a backup and load it into the running stack
   doctor                    Check Docker, Compose, ports, disk, images, AWS, emulator
@@ -44,6 +46,8 @@ AWS (ECS Fargate; --profile <name>, --endpoint-url <url> or AWS_ENDPOINT_URL for
   exec --env <name> -- <command...>
                             The same as a one-off Fargate task from the server's task
                             definition, its output streamed from CloudWatch Logs
+  gc --env <name> [--dry-run]
+                            The same, as a one-off Fargate task
   unlock --env <name>       Release the deploy lock left by an interrupted promote/destroy
 
 Parity (local vs AWS):
@@ -165,6 +169,20 @@ Examples:
   mlflow-dev exec --env staging -- psql -c 'select count(*) from runs'
   mlflow-dev exec --env staging -- sh -c 'mlflow gc --help'
 Exit: the command's exit code; 1 or 2 with an \`error:\` line when mlflow-dev could not run it.
+`,
+  gc: `Usage: mlflow-dev gc [--dry-run] [-f <path>] [--json]
+       mlflow-dev gc --env <aws env> [--dry-run] [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
+
+MLflow's garbage collection: runs and experiments deleted more than gc.olderThanDays days ago
+(spec key, default 30; 0 takes every deleted one), their rows and their artifacts, are removed
+for good with \`mlflow gc\`. It runs through exec's path (locally a compose run container, on AWS a
+one-off Fargate task), where the database and the bucket are reachable. Before and after, it
+counts the runs and experiments MLflow selects (in PostgreSQL) and the objects under their
+artifact locations (listing the bucket), and reports found and removed runs, experiments,
+artifact objects and bytes. --dry-run only counts.
+On AWS the bucket is versioned: gc deletes the current objects, and their old versions expire
+after artifacts.lifecycle.noncurrentVersionDays (a lifecycle rule of the bucket).
+Exit 0 when mlflow gc succeeded, 1 when it failed (the report says what was removed anyway).
 `,
   backup: `Usage: mlflow-dev backup [--out <dir>] [-f <path>] [--json]
        mlflow-dev backup --env <aws env> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   open: () => import("./commands/open.ts"),
   logs: () => import("./commands/logs.ts"),
   exec: () => import("./commands/exec.ts"),
+  gc: () => import("./commands/gc.ts"),
   backup: () => import("./commands/backup.ts"),
   restore: () => import("./commands/restore.ts"),
   doctor: () => import("./commands/doctor.ts"),

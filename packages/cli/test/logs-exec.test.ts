@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../../../test/support/temp-dir.ts";
 import { splitExecArgs } from "../src/commands/exec.ts";
+import { formatGcReport } from "../src/commands/gc.ts";
 import { UserError } from "../src/errors.ts";
 import { parseSince } from "../src/since.ts";
 
@@ -134,5 +135,36 @@ describe("exec: the command after --", () => {
     const r = cli(["shell"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Did you mean "exec"?');
+  });
+});
+
+describe("gc", () => {
+  it("prints the report: removed of found, or what a dry run would remove", () => {
+    const report = {
+      olderThanDays: 30,
+      dryRun: false,
+      cutoff: "2026-11-07T00:00:00Z",
+      runs: { found: 2, removed: 2 },
+      experiments: { found: 1, removed: 0 },
+      artifactObjects: { found: 4, removed: 4 },
+      bytes: { found: 3000, freed: 3000 },
+      gcExitCode: 1,
+    };
+    const text = formatGcReport(report);
+    expect(text).toContain("runs and experiments deleted before 2026-11-07T00:00:00Z (gc.olderThanDays: 30)");
+    expect(text).toContain("runs:             2 of 2");
+    expect(text).toContain("experiments:      0 of 1");
+    expect(text).toContain("bytes:            3000 of 3000 freed");
+    expect(text).toContain("mlflow gc exited 1");
+    const dry = formatGcReport({ ...report, dryRun: true, gcExitCode: undefined as unknown as number });
+    expect(dry).toContain("dry run: nothing removed");
+    expect(dry).toContain("bytes:            3000 to free");
+  });
+
+  it("AWS flags without --env are refused; prune suggests gc", () => {
+    const r = cli(["gc", "--profile", "x"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--profile is for an AWS environment");
+    expect(cli(["prune"]).stderr).toContain('Did you mean "gc"?');
   });
 });

@@ -100,11 +100,34 @@ export class DockerComposeCli implements ComposeClient {
    * environment, secrets and networks, no published ports), this process's stdin and output its
    * own; a terminal only when `tty`. Resolves with the command's exit code.
    */
-  async run(options: { service: string; command: readonly string[]; tty: boolean }): Promise<number> {
+  async run(options: {
+    service: string;
+    command: readonly string[];
+    tty: boolean;
+    /** Takes the command's stdout line by line instead of this process's stdout. */
+    onLine?: (line: string) => void;
+  }): Promise<number> {
     const args = [...this.base(), "run", "--rm", "--no-deps", "--quiet-pull"];
-    if (!options.tty) args.push("-T");
+    if (!options.tty || options.onLine) args.push("-T");
     args.push(options.service, ...options.command);
-    const r = await execa("docker", args, { stdio: "inherit", reject: false });
+    const onLine = options.onLine;
+    const child = execa("docker", args, {
+      stdin: onLine ? "ignore" : "inherit",
+      stdout: onLine ? "pipe" : "inherit",
+      stderr: "inherit",
+      reject: false,
+    });
+    let rest = "";
+    if (onLine) {
+      child.stdout?.on("data", (chunk: Buffer) => {
+        const lines = (rest + chunk.toString()).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) onLine(line);
+      });
+    }
+    const r = await child;
+    // execa resolves once the output has ended: the last line without a newline.
+    if (onLine && rest) onLine(rest);
     if (r.failed && r.exitCode === undefined)
       throw new ComposeCommandError(`cannot run the docker CLI: ${r.shortMessage ?? r.message}`, "");
     return r.exitCode ?? 1;
