@@ -1,7 +1,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AwsClients,
+  createAwsClients,
+  destroyAwsClients,
+  targetFor,
+} from "../../packages/aws/src/deploy/index.ts";
 import pins from "../../pins.json" with { type: "json" };
+import { MlflowClient } from "../support/mlflow-client.ts";
 import { cli, destroyEmulated, EMULATOR, emulatorAnswers, emulatorEnv, imageOverride, ROOT } from "../support/stack.ts";
 import { tempDir } from "../support/temp-dir.ts";
 
@@ -10,7 +17,8 @@ import { tempDir } from "../support/temp-dir.ts";
  * CloudWatch Logs (the emulator forwards the task's awslogs output to the group of the task
  * definition, stream `<prefix>/<container>/<task id>`); `exec --env` runs one-off Fargate tasks
  * from the server's task definition (an MLflow command, SQL against the private database, a
- * failing command) and returns their exit codes.
+ * failing command) and returns their exit codes; `gc --env` (gc.olderThanDays: 0 here) removes
+ * deleted runs and an experiment, their rows and their objects, as a one-off task.
  */
 const up = await emulatorAnswers("test/integration/operate.test.ts");
 const ACCOUNT = "888899990000";
@@ -27,7 +35,7 @@ function specDir(): string {
     .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
     .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${ACCOUNT}`)
     .replace("deletionProtection: true", "deletionProtection: false");
-  writeFileSync(join(dir, "mlflow-dev.yaml"), yaml);
+  writeFileSync(join(dir, "mlflow-dev.yaml"), `${yaml}gc:\n  olderThanDays: 0\n`);
   return dir;
 }
 
@@ -37,9 +45,15 @@ function show(r: { code: number | null; stdout: string; stderr: string }): strin
 
 describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the emulator", () => {
   let dir: string;
+  let clients: AwsClients;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
+    clients = await createAwsClients({
+      region: "eu-west-1",
+      endpointUrl: EMULATOR,
+      credentials: { accessKeyId: ACCOUNT, secretAccessKey: "test" },
+    });
     dir = specDir();
     const r = cli(["promote", "--env", "staging"], { cwd: dir, env: env() });
     expect(r.code, show(r)).toBe(0);
@@ -47,6 +61,7 @@ describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the
 
   afterAll(() => {
     if (dir) destroyEmulated(dir, env());
+    if (clients) destroyAwsClients(clients);
   });
 
   it("logs --env shows the server's start-up lines from CloudWatch Logs, and the migration's", () => {
@@ -124,5 +139,53 @@ describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the
     expect(r.code, show(r)).toBe(3);
     expect(r.stdout).toContain("about to fail");
     expect(r.stderr).toContain("exit code 3");
+  });
+
+  it("gc --env removes deleted runs and experiments with their objects as a one-off task, --dry-run nothing", async () => {
+    const open = cli(["open", "--env", "staging", "--json", "--no-browser"], { cwd: dir, env: env() });
+    expect(open.code, show(open)).toBe(0);
+    const client = new MlflowClient(targetFor((JSON.parse(open.stdout) as { url: string }).url, EMULATOR));
+    const kept = await client.createExperiment(`kept-${SUFFIX}`);
+    const doomed = await client.createExperiment(`doomed-${SUFFIX}`);
+    const runs: { runId: string; artifactUri: string }[] = [];
+    for (const experiment of [kept, kept, doomed]) {
+      const run = await client.createRun(experiment, "r");
+      await client.uploadArtifact(run.artifactUri, "a.bin", new Uint8Array(1000).fill(1));
+      runs.push(run);
+    }
+    await client.call("POST", "runs/delete", { run_id: runs[0]?.runId });
+    await client.call("POST", "experiments/delete", { experiment_id: doomed });
+    const bucket = `${NAME}-staging-artifacts-${ACCOUNT}`;
+    const objects = async () =>
+      ((await clients.s3.listObjectsV2({ Bucket: bucket, Prefix: "mlflow/" })).Contents ?? []).map((o) => o.Key ?? "");
+    const before = await objects();
+
+    const dry = cli(["gc", "--env", "staging", "--dry-run", "--json"], { cwd: dir, env: env() });
+    expect(dry.code, show(dry)).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      dryRun: true,
+      runs: { found: 2, removed: 0 },
+      experiments: { found: 1, removed: 0 },
+      artifactObjects: { found: 2, removed: 0 },
+      bytes: { found: 2000, freed: 0 },
+    });
+    expect(await objects()).toEqual(before);
+
+    const gc = cli(["gc", "--env", "staging", "--json"], { cwd: dir, env: env() });
+    expect(gc.code, show(gc)).toBe(0);
+    expect(JSON.parse(gc.stdout)).toMatchObject({
+      dryRun: false,
+      gcExitCode: 0,
+      runs: { found: 2, removed: 2 },
+      experiments: { found: 1, removed: 1 },
+      artifactObjects: { found: 2, removed: 2 },
+      bytes: { found: 2000, freed: 2000 },
+    });
+    const after = await objects();
+    expect(before.length - after.length).toBe(2);
+    expect(after.filter((k) => k.includes(runs[1]?.runId ?? "?"))).toHaveLength(1);
+    const sql = `select count(*) from runs where run_uuid in ('${runs.map((r) => r.runId).join("','")}')`;
+    const left = cli(["exec", "--env", "staging", "--", "psql", "-At", "-c", sql], { cwd: dir, env: env() });
+    expect(left.stdout.trim(), show(left)).toBe("1");
   });
 });
