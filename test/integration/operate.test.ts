@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,7 +10,16 @@ import {
 } from "../../packages/aws/src/deploy/index.ts";
 import pins from "../../pins.json" with { type: "json" };
 import { MlflowClient } from "../support/mlflow-client.ts";
-import { cli, destroyEmulated, EMULATOR, emulatorAnswers, emulatorEnv, imageOverride, ROOT } from "../support/stack.ts";
+import {
+  BIN,
+  cli,
+  destroyEmulated,
+  EMULATOR,
+  emulatorAnswers,
+  emulatorEnv,
+  imageOverride,
+  ROOT,
+} from "../support/stack.ts";
 import { tempDir } from "../support/temp-dir.ts";
 
 /**
@@ -131,14 +141,32 @@ describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the
     expect(bad.stdout).toContain('ERROR:  relation "no_such_table" does not exist');
   });
 
-  it("exec --env returns a failing command's exit code", () => {
-    const r = cli(["exec", "--env", "staging", "--", "sh", "-c", "echo about to fail; exit 3"], {
+  it("exec --env returns a failing command's exit code; logs --follow shows the new task's lines as they come", async () => {
+    // Following from before the task exists: its stream appears while logs --follow runs.
+    const follow = spawn(process.execPath, [BIN, "logs", "mlflow", "--env", "staging", "--follow", "--since", "1s"], {
       cwd: dir,
-      env: env(),
+      env: { ...process.env, ...env() },
     });
-    expect(r.code, show(r)).toBe(3);
-    expect(r.stdout).toContain("about to fail");
-    expect(r.stderr).toContain("exit code 3");
+    let followed = "";
+    follow.stdout.on("data", (d: Buffer) => {
+      followed += d.toString();
+    });
+    try {
+      const r = cli(["exec", "--env", "staging", "--", "sh", "-c", "echo about to fail; exit 3"], {
+        cwd: dir,
+        env: env(),
+      });
+      expect(r.code, show(r)).toBe(3);
+      expect(r.stdout).toContain("about to fail");
+      expect(r.stderr).toContain("exit code 3");
+      const deadline = Date.now() + 15_000;
+      while (!followed.includes("about to fail") && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(followed).toMatch(/^mlflow\/[0-9a-f]{8} +\| about to fail$/m);
+      expect(followed.match(/about to fail/g)).toHaveLength(1);
+    } finally {
+      follow.kill("SIGINT");
+    }
   });
 
   it("gc --env removes deleted runs and experiments with their objects as a one-off task, --dry-run nothing", async () => {
