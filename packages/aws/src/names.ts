@@ -59,6 +59,10 @@ export const CONTAINER_NAME = "mlflow";
 /** awslogs stream prefixes: `<prefix>/<container>/<task id>`. */
 export const LOG_STREAM_PREFIX = { server: "server", migrate: "migrate" } as const;
 
+/** What `logs --env` calls each stream prefix: the local stack's names for the same containers. */
+export const AWS_LOG_SERVICES = { mlflow: LOG_STREAM_PREFIX.server, migrate: LOG_STREAM_PREFIX.migrate } as const;
+export type AwsLogService = keyof typeof AWS_LOG_SERVICES;
+
 /** The AWS partition of a region (arn:<partition>:...). */
 export function partitionOf(region: string): string {
   if (region.startsWith("cn-")) return "aws-cn";

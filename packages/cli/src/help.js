@@ -15,8 +15,12 @@ Local stack (Docker):
   down [--volumes --yes]    Stop the stack (data kept unless --volumes)
   status                    State and health of each service
   open [--no-browser]       The UI's URL and where the login lives; a browser at a terminal
-  logs [service] [--follow] [--tail <n>]
+  logs [service] [--follow] [--tail <n>] [--since <duration>] [--timestamps]
                             Service logs (mlflow, postgres, minio, migrate, network)
+  exec -- <command...>      Run a command once beside the server (its image, environment
+                            and secrets; psql and mlflow reach the database); its exit code
+  gc [--dry-run]            Remove runs and experiments deleted over gc.olderThanDays ago
+                            (mlflow gc), with what was found and removed
   backup [--out <dir>]      Database dump + artifact objects + manifest with digests
   restore <dir> [--force]   Verify a backup and load it into the running stack
   doctor                    Check Docker, Compose, ports, disk, images, AWS, emulator
@@ -38,6 +42,13 @@ AWS (ECS Fargate; --profile <name>, --endpoint-url <url> or AWS_ENDPOINT_URL for
   status --env <name>       Stack, service, rollout and task health, URL, image, MLflow
                             version, last rollout; exit 1 when not healthy
   open --env <name>         The environment's URL and the secret holding the login
+  logs [mlflow|migrate] --env <name> [--follow] [--tail <n>] [--since <duration>] [--timestamps]
+                            The tasks' output, from CloudWatch Logs
+  exec --env <name> -- <command...>
+                            The same as a one-off Fargate task from the server's task
+                            definition, its output streamed from CloudWatch Logs
+  gc --env <name> [--dry-run]
+                            The same, as a one-off Fargate task
   unlock --env <name>       Release the deploy lock left by an interrupted promote/destroy
 
 Parity (local vs AWS):
@@ -124,12 +135,60 @@ itself is never printed. At a terminal it also opens the URL with xdg-open (open
 when there is one; --no-browser (or --json, or output to a pipe) only prints. A missing
 browser is no failure. Exit 1 when nothing is deployed for the AWS environment.
 `,
-  logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>|all] [-f <path>]
+  logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>|all] [--since <duration|time>] [--timestamps|-t] [-f <path>]
+       mlflow-dev logs [mlflow|migrate] --env <aws env> [--follow|-F] [--tail <n>|all] [--since <duration|time>]
+                       [--timestamps|-t] [--profile <name>] [--endpoint-url <url>] [-f <path>]
 
 The logs of one service of the local stack (mlflow, postgres, minio, migrate, network), or of all.
---follow (-F) keeps streaming; --tail <n> starts with the last n lines.
+--follow (-F) keeps streaming; --tail <n> starts with the last n lines; --since shows what came
+after a duration back from now (30s, 10m, 1h30m, 2d) or a time (2026-12-07T09:30:00Z, UTC unless
+it names an offset); --timestamps (-t) prefixes every line with its time.
 As with docker compose, \`-f\` alone, before another flag or before a service name means --follow
 (\`mlflow-dev logs -f mlflow\`); \`-f <path>\` with a file path names the spec, as in every command.
+
+With --env <aws env>: the CloudWatch Logs of the environment's tasks, read from the log group and
+stream prefix of the registered task definitions: mlflow (the server's tasks, and one-off exec
+tasks) and migrate (the migration tasks), both when none is named. Each line starts with the
+service and the task (mlflow/1a2b3c4d). --follow asks for new events every 2 s until Ctrl-C.
+`,
+  exec: `Usage: mlflow-dev exec [-f <path>] -- <command...>
+       mlflow-dev exec --env <aws env> [--profile <name>] [--endpoint-url <url>] [-f <path>] -- <command...>
+
+Runs a command once beside the MLflow server, with the server's image, environment and secrets,
+and exits with the command's exit code. Everything after \`--\` is the command, passed on word for
+word (no shell; use \`sh -c '...'\` for one). The command sees MLFLOW_BACKEND_STORE_URI (also
+MLFLOW_TRACKING_URI, unless the environment sets it) and the PostgreSQL client variables (PGHOST,
+PGPORT, PGUSER, PGPASSWORD, PGDATABASE), so \`mlflow\` commands and \`psql\` reach the database,
+which stays private. The MLflow image has no psql: there \`psql\` is mlflow-dev's stand-in on the
+image's psycopg2, which takes -c <sql>, -f <file> or SQL on stdin, -A, -t, -X and -q, and prints
+rows as \`psql -A\` does.
+
+Local: a new container of the mlflow service on the stack's network (docker compose run --rm,
+no published ports); the stack must be up. A terminal is attached when there is one.
+With --env <aws env>: a one-off Fargate task (started by mlflow-dev-exec) from the task definition
+the service runs, in the service's subnets and security group, its command replaced; mlflow-dev
+waits until it stops (20 minutes at most, then stops it) and streams its CloudWatch output (the
+stream server/mlflow/<task id>). No terminal and no stdin on AWS.
+
+Examples:
+  mlflow-dev exec -- mlflow experiments search --view all
+  mlflow-dev exec --env staging -- psql -c 'select count(*) from runs'
+  mlflow-dev exec --env staging -- sh -c 'mlflow gc --help'
+Exit: the command's exit code; 1 or 2 with an \`error:\` line when mlflow-dev could not run it.
+`,
+  gc: `Usage: mlflow-dev gc [--dry-run] [-f <path>] [--json]
+       mlflow-dev gc --env <aws env> [--dry-run] [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]
+
+MLflow's garbage collection: runs and experiments deleted more than gc.olderThanDays days ago
+(spec key, default 30; 0 takes every deleted one), their rows and their artifacts, are removed
+for good with \`mlflow gc\`. It runs through exec's path (locally a compose run container, on AWS a
+one-off Fargate task), where the database and the bucket are reachable. Before and after, it
+counts the runs and experiments MLflow selects (in PostgreSQL) and the objects under their
+artifact locations (listing the bucket), and reports found and removed runs, experiments,
+artifact objects and bytes. --dry-run only counts.
+On AWS the bucket is versioned: gc deletes the current objects, and their old versions expire
+after artifacts.lifecycle.noncurrentVersionDays (a lifecycle rule of the bucket).
+Exit 0 when mlflow gc succeeded, 1 when it failed (the report says what was removed anyway).
 `,
   backup: `Usage: mlflow-dev backup [--out <dir>] [-f <path>] [--json]
        mlflow-dev backup --env <aws env> [--profile <name>] [--endpoint-url <url>] [-f <path>] [--json]

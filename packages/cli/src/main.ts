@@ -15,6 +15,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   status: () => import("./commands/status.ts"),
   open: () => import("./commands/open.ts"),
   logs: () => import("./commands/logs.ts"),
+  exec: () => import("./commands/exec.ts"),
+  gc: () => import("./commands/gc.ts"),
   backup: () => import("./commands/backup.ts"),
   restore: () => import("./commands/restore.ts"),
   doctor: () => import("./commands/doctor.ts"),
@@ -40,7 +42,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const load = COMMANDS[command];
   if (!load) return unknownCommand(command, "command");
-  if (rest.includes("--help") || rest.includes("-h")) {
+  // After `--` the words are a command's (exec), not ours: its --help is its own.
+  const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (own.includes("--help") || own.includes("-h")) {
     process.stdout.write(COMMAND_HELP[command] ?? USAGE);
     return EXIT.ok;
   }

@@ -36,6 +36,13 @@ export const PEER_VERBS: Readonly<Record<string, string>> = {
   snapshot: "backup",
   load: "restore",
   health: "doctor",
+  prune: "gc",
+  purge: "gc",
+  cleanup: "gc",
+  shell: "exec",
+  ssh: "exec",
+  console: "exec",
+  sh: "exec",
   compare: "parity",
 };
 

@@ -81,13 +81,16 @@ describe("every command refuses exactly what validate refuses (the invalid-spec 
         ["open", "--no-browser"],
         ["open", "--env", env, "--no-browser"],
         ["logs"],
+        ["logs", "--env", env],
         ["doctor"],
         ["down"],
         ["backup"],
         ["restore", "no-such-backup"],
       );
+    // exec's words after -- are the command's: its -f goes before them.
+    if (refused) commands.push(["exec", "--env", env, "-f", path, "--", "true"], ["exec", "-f", path, "--", "true"]);
     for (const command of commands) {
-      const r = await run([...command, "-f", path]);
+      const r = await run(command[0] === "exec" ? command : [...command, "-f", path]);
       const name = command.join(" ");
       if (refused) {
         expect(r.code, name).toBe(2);

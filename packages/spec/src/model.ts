@@ -75,6 +75,8 @@ export interface Artifacts {
   prefix: string;
   /** s3://bucket/prefix */
   destination: string;
+  /** The AWS bucket's lifecycle rules, in days (artifacts.lifecycle). */
+  lifecycle: { noncurrentVersionDays: number; incompleteUploadDays: number };
 }
 
 export interface LocalTarget {
@@ -166,6 +168,8 @@ export interface Model {
   resources: Resources;
   database: Database;
   artifacts: Artifacts;
+  /** What `gc` removes: runs and experiments deleted more than olderThanDays ago. */
+  gc: { olderThanDays: number };
   target: LocalTarget | AwsTarget;
   parity: { declared: ParityDeclaration[] };
 }

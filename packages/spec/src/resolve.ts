@@ -78,6 +78,7 @@ export function resolve(spec: Spec, environment: string, overrides: ImageOverrid
       port: POSTGRES_PORT,
     },
     artifacts,
+    gc: { olderThanDays: spec.gc.olderThanDays },
     target,
     parity: { declared: spec.parity.declared.map((d) => ({ setting: d.setting, reason: d.reason })) },
   };
@@ -86,7 +87,12 @@ export function resolve(spec: Spec, environment: string, overrides: ImageOverrid
 function resolveArtifacts(spec: Spec, environment: string): Artifacts {
   const env = environment === "local" ? undefined : spec.environments[environment];
   const bucket = (env && "bucket" in env && env.bucket) || spec.artifacts.bucket;
-  return { bucket, prefix: spec.artifacts.prefix, destination: `s3://${bucket}/${spec.artifacts.prefix}` };
+  return {
+    bucket,
+    prefix: spec.artifacts.prefix,
+    destination: `s3://${bucket}/${spec.artifacts.prefix}`,
+    lifecycle: { ...spec.artifacts.lifecycle },
+  };
 }
 
 function resolveImage(spec: Spec, overrides: ImageOverrides): ImageSource {

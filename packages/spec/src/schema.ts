@@ -68,6 +68,11 @@ export const ImageRefSchema = z
   .refine((v) => !v.endsWith(":latest"), { message: "uses the :latest tag" })
   .meta({ description: "An image reference, pinned by tag or digest (never :latest)." });
 
+/** The artifact bucket's lifecycle rules by default (days). */
+export const DEFAULT_LIFECYCLE = { noncurrentVersionDays: 30, incompleteUploadDays: 7 } as const;
+/** How long a deleted run or experiment stays before `gc` removes it, by default (days). */
+export const DEFAULT_GC_OLDER_THAN_DAYS = 30;
+
 const MlflowSchema = z
   .strictObject({
     version: z
@@ -167,8 +172,30 @@ const ArtifactsSchema = z
       })
       .default("mlflow"),
     localServer: z.enum(["minio"]).default("minio").meta({ description: "The S3-compatible server used locally." }),
+    lifecycle: z
+      .strictObject({
+        noncurrentVersionDays: z.int().min(1).max(3650).default(DEFAULT_LIFECYCLE.noncurrentVersionDays).meta({
+          description:
+            "Days an object version stays after it was overwritten or deleted (the bucket is versioned on AWS); then it expires. Deleted artifacts are gone for good after this many days.",
+        }),
+        incompleteUploadDays: z.int().min(1).max(365).default(DEFAULT_LIFECYCLE.incompleteUploadDays).meta({
+          description: "Days after which an unfinished multipart upload is aborted and its parts deleted.",
+        }),
+      })
+      .default({ ...DEFAULT_LIFECYCLE })
+      .meta({ description: "The AWS artifact bucket's lifecycle rules (the local MinIO bucket keeps no versions)." }),
   })
   .meta({ description: "The S3 artifact store." });
+
+const GcSchema = z
+  .strictObject({
+    olderThanDays: z.int().min(0).max(3650).default(DEFAULT_GC_OLDER_THAN_DAYS).meta({
+      description:
+        "`mlflow-dev gc` removes runs and experiments deleted more than this many days ago, with their artifacts (MLflow's `mlflow gc --older-than`). 0 removes every deleted one.",
+    }),
+  })
+  .default({ olderThanDays: DEFAULT_GC_OLDER_THAN_DAYS })
+  .meta({ description: "Garbage collection of deleted runs and experiments." });
 
 const envVarName = /^[A-Z_][A-Z0-9_]*$/;
 /** Linux's limit on one NAME=value string of a process's environment (MAX_ARG_STRLEN), in bytes. */
@@ -538,6 +565,7 @@ export const SpecSchema = z
     images: ImagesSchema,
     backend: BackendSchema,
     artifacts: ArtifactsSchema,
+    gc: GcSchema,
     environments: EnvironmentsSchema,
     parity: z
       .strictObject({ declared: z.array(ParityDeclarationSchema).default([]) })

@@ -73,8 +73,32 @@ function accessLogStatement(model: AwsModel) {
 }
 
 /**
+ * The bucket's lifecycle rules (artifacts.lifecycle): a version that was overwritten or deleted
+ * (MLflow's gc deletes artifacts; versioning keeps them) expires after noncurrentVersionDays, and an
+ * unfinished multipart upload is aborted after incompleteUploadDays. Current objects never expire.
+ */
+export function toLifecycleConfiguration(model: AwsModel) {
+  const { noncurrentVersionDays, incompleteUploadDays } = model.artifacts.lifecycle;
+  return {
+    Rules: [
+      {
+        Id: "expire-noncurrent-versions",
+        Status: "Enabled",
+        NoncurrentVersionExpiration: { NoncurrentDays: noncurrentVersionDays },
+      },
+      {
+        Id: "abort-incomplete-multipart-uploads",
+        Status: "Enabled",
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: incompleteUploadDays },
+      },
+    ],
+  };
+}
+
+/**
  * The artifact bucket: encrypted (SSE-S3, the one encryption load balancer access logs support),
- * versioned, public access blocked, owner-enforced, kept when the stack is deleted, and reachable
+ * versioned with lifecycle rules for old versions and unfinished uploads, public access blocked,
+ * owner-enforced, kept when the stack is deleted, and reachable
  * over TLS only. An internet-facing load balancer writes its access logs under ACCESS_LOG_PREFIX,
  * outside the prefix the MLflow tasks may reach.
  */
@@ -95,6 +119,7 @@ export function toBucket(model: AwsModel): Resources {
           RestrictPublicBuckets: true,
         },
         OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
+        LifecycleConfiguration: toLifecycleConfiguration(model),
         Tags: toTags(model),
       },
       {

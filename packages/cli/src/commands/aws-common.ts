@@ -30,8 +30,9 @@ export async function awsCommand(
   command: string,
   argv: string[],
   options: OptionSpec = {},
+  maxPositionals = 0,
 ): Promise<AwsCommandContext> {
-  const { values, global } = parseCommandArgs(command, argv, { ...AWS_OPTIONS, ...options });
+  const { values, global } = parseCommandArgs(command, argv, { ...AWS_OPTIONS, ...options }, maxPositionals);
   const env = requireString(values, "env", command);
   const loaded = loadSpec(global.file);
   if (env === "local")
@@ -127,8 +128,9 @@ export async function withAws(
   argv: string[],
   options: OptionSpec,
   fn: (ctx: AwsCommandContext) => Promise<number>,
+  maxPositionals = 0,
 ): Promise<number> {
-  const ctx = await awsCommand(command, argv, options);
+  const ctx = await awsCommand(command, argv, options, maxPositionals);
   try {
     return await fn(ctx);
   } catch (e) {

@@ -12,8 +12,17 @@ export interface ComposeClient {
   }): Promise<void>;
   down(options: { volumes: boolean }): Promise<void>;
   /** Streams the logs to this process's output; resolves with compose's exit code. */
-  logs(options: { service?: string; follow: boolean; tail?: number | "all" }): Promise<number>;
+  logs(options: LogsOptions): Promise<number>;
   version(): Promise<string>;
+}
+
+/** What `docker compose logs` is asked for: `since` as compose takes it (a duration such as `600s`, or an RFC 3339 time). */
+export interface LogsOptions {
+  service?: string;
+  follow: boolean;
+  tail?: number | "all";
+  since?: string;
+  timestamps?: boolean;
 }
 
 export class ComposeCommandError extends Error {
@@ -72,13 +81,53 @@ export class DockerComposeCli implements ComposeClient {
     if (r.exitCode !== 0) throw new ComposeCommandError(`docker compose down failed (exit ${r.exitCode})`, r.all ?? "");
   }
 
-  async logs(options: { service?: string; follow: boolean; tail?: number | "all" }): Promise<number> {
+  async logs(options: LogsOptions): Promise<number> {
     const args = [...this.base(), "logs", "--no-color"];
     if (options.follow) args.push("--follow");
     if (options.tail !== undefined) args.push("--tail", String(options.tail));
+    if (options.since !== undefined) args.push("--since", options.since);
+    if (options.timestamps) args.push("--timestamps");
     if (options.service) args.push(options.service);
     const r = await execa("docker", args, { stdio: "inherit", reject: false });
     // The docker CLI missing is not compose failing: say which.
+    if (r.failed && r.exitCode === undefined)
+      throw new ComposeCommandError(`cannot run the docker CLI: ${r.shortMessage ?? r.message}`, "");
+    return r.exitCode ?? 1;
+  }
+
+  /**
+   * `docker compose run --rm --no-deps`: `command` once in a new container of `service` (its image,
+   * environment, secrets and networks, no published ports), this process's stdin and output its
+   * own; a terminal only when `tty`. Resolves with the command's exit code.
+   */
+  async run(options: {
+    service: string;
+    command: readonly string[];
+    tty: boolean;
+    /** Takes the command's stdout line by line instead of this process's stdout. */
+    onLine?: (line: string) => void;
+  }): Promise<number> {
+    const args = [...this.base(), "run", "--rm", "--no-deps", "--quiet-pull"];
+    if (!options.tty || options.onLine) args.push("-T");
+    args.push(options.service, ...options.command);
+    const onLine = options.onLine;
+    const child = execa("docker", args, {
+      stdin: onLine ? "ignore" : "inherit",
+      stdout: onLine ? "pipe" : "inherit",
+      stderr: "inherit",
+      reject: false,
+    });
+    let rest = "";
+    if (onLine) {
+      child.stdout?.on("data", (chunk: Buffer) => {
+        const lines = (rest + chunk.toString()).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) onLine(line);
+      });
+    }
+    const r = await child;
+    // execa resolves once the output has ended: the last line without a newline.
+    if (onLine && rest) onLine(rest);
     if (r.failed && r.exitCode === undefined)
       throw new ComposeCommandError(`cannot run the docker CLI: ${r.shortMessage ?? r.message}`, "");
     return r.exitCode ?? 1;

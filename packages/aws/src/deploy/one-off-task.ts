@@ -1,0 +1,169 @@
+import type { CloudWatchLogs, GetLogEventsCommandOutput } from "@aws-sdk/client-cloudwatch-logs";
+import type { RunTaskCommandInput } from "@aws-sdk/client-ecs";
+import { oneOffCommand } from "@mlflow-dev/spec";
+import type { AwsModel } from "../aws-model.ts";
+import { clusterName } from "../names.ts";
+import type { AwsClients } from "./clients.ts";
+import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
+import { poll, type WaitOptions } from "./poll.ts";
+import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
+import { awslogsOf } from "./service-logs.ts";
+
+/**
+ * `exec --env`: a one-off Fargate task from the server's running task definition (same image,
+ * environment, secrets, roles), placed as the service's tasks are (its subnets, security group and
+ * public IP setting), with the container's command replaced by the one-off script
+ * (spec/one-off-command.ts). Its CloudWatch output is streamed while it runs; the result is the
+ * container's exit code.
+ */
+
+export const ONE_OFF_STARTED_BY = "mlflow-dev-exec";
+
+export interface OneOffOptions {
+  wait: WaitOptions;
+  /** Each line the task writes, as it arrives. */
+  onLine: (line: string) => void;
+  /** Progress (the task started, its status changes), for stderr. */
+  onStatus?: (line: string) => void;
+}
+
+export interface OneOffResult {
+  taskArn: string;
+  taskDefinition: string;
+  exitCode: number;
+}
+
+/** The RunTask input of a one-off command beside the service (pure). */
+export function toOneOffRunTask(
+  model: AwsModel,
+  service: { taskDefinition: string; networkConfiguration: NonNullable<RunTaskCommandInput["networkConfiguration"]> },
+  container: string,
+  argv: readonly string[],
+): RunTaskCommandInput {
+  return {
+    cluster: clusterName(model),
+    taskDefinition: service.taskDefinition,
+    launchType: "FARGATE",
+    count: 1,
+    startedBy: ONE_OFF_STARTED_BY,
+    propagateTags: "TASK_DEFINITION",
+    networkConfiguration: service.networkConfiguration,
+    overrides: { containerOverrides: [{ name: container, command: oneOffCommand(model.mlflow.server, argv) }] },
+  };
+}
+
+/** After the task stopped: at most this many looks for its last lines, this far apart. */
+const DRAIN_LOOKS = 10;
+const DRAIN_INTERVAL_MS = 1000;
+
+export async function runOneOffTask(
+  model: AwsModel,
+  clients: AwsClients,
+  argv: readonly string[],
+  options: OneOffOptions,
+): Promise<OneOffResult> {
+  const service = await describeService(clients.ecs, model);
+  if (!service?.taskDefinition || !service.networkConfiguration)
+    throw new DeployError(`nothing runs in ${model.environment}: there is no ECS service to run the command beside`, {
+      hint: `Run mlflow-dev promote --env ${model.environment} first.`,
+    });
+  const registered = await describeTaskDefinition(clients.ecs, service.taskDefinition);
+  const awslogs = awslogsOf(registered);
+  const container = awslogs?.container ?? (registered?.containerDefinitions as { name?: string }[])?.[0]?.name;
+  if (!container)
+    throw new DeployError(`the service's task definition ${revisionOf(service.taskDefinition)} has no container`);
+  const input = toOneOffRunTask(
+    model,
+    { taskDefinition: service.taskDefinition, networkConfiguration: service.networkConfiguration },
+    container,
+    argv,
+  );
+  let taskArn: string;
+  try {
+    const r = await clients.ecs.runTask(input);
+    const failure = r.failures?.[0];
+    if (failure || !r.tasks?.[0]?.taskArn)
+      throw new Error(
+        failure ? `${failure.reason ?? "failed"}${failure.detail ? `: ${failure.detail}` : ""}` : "no task",
+      );
+    taskArn = r.tasks[0].taskArn;
+  } catch (e) {
+    throw new DeployError(`the one-off task could not be started: ${awsErrorMessage(e)}`, { cause: e });
+  }
+  const taskId = taskArn.split("/").pop() ?? taskArn;
+  options.onStatus?.(`started task ${taskId} of ${revisionOf(service.taskDefinition)}`);
+  const stream = awslogs
+    ? taskStreamReader(clients.logs, awslogs.group, `${awslogs.prefix}/${container}/${taskId}`)
+    : undefined;
+  let last = "";
+  const stopped = await poll({
+    clock: options.wait.clock,
+    intervalMs: options.wait.pollMs,
+    timeoutMs: options.wait.timeoutMs,
+    onTick: async () => {
+      for (const line of (await stream?.read()) ?? []) options.onLine(line);
+    },
+    check: async () => {
+      const task = (await clients.ecs.describeTasks({ cluster: input.cluster, tasks: [taskArn] })).tasks?.[0];
+      const status = task?.lastStatus ?? "UNKNOWN";
+      if (status !== last) options.onStatus?.(status);
+      last = status;
+      return status === "STOPPED" ? task : undefined;
+    },
+    onTimeout: async () => {
+      await clients.ecs.stopTask({ cluster: input.cluster, task: taskArn, reason: "mlflow-dev exec: timed out" });
+      return new DeployError(
+        `the one-off task ${taskId} did not finish within ${Math.round(options.wait.timeoutMs / 1000)}s and was stopped`,
+      );
+    },
+  });
+  // The last lines can reach CloudWatch after the task stopped: read until two looks bring nothing.
+  if (stream)
+    for (let look = 0, quiet = 0; look < DRAIN_LOOKS && quiet < 2; look++) {
+      await options.wait.clock.sleep(DRAIN_INTERVAL_MS);
+      const lines = await stream.read();
+      for (const line of lines) options.onLine(line);
+      quiet = lines.length === 0 ? quiet + 1 : 0;
+    }
+  const c = stopped.containers?.find((x) => x.name === container) ?? stopped.containers?.[0];
+  if (c?.exitCode === undefined || c.exitCode === null)
+    throw new DeployError(
+      `the one-off task ${taskId} did not run the command: ${[stopped.stoppedReason, c?.reason].filter(Boolean).join("; ") || "no reason given"}`,
+      {
+        hint: "mlflow-dev status --env shows whether the service's own tasks start; the same image and secrets run here.",
+      },
+    );
+  return { taskArn, taskDefinition: service.taskDefinition, exitCode: c.exitCode };
+}
+
+/** One task's log stream, read forward from its start with GetLogEvents' forward token: each call gives the new lines. */
+export function taskStreamReader(logs: CloudWatchLogs, group: string, stream: string): { read(): Promise<string[]> } {
+  let token: string | undefined;
+  return {
+    async read() {
+      const lines: string[] = [];
+      for (let page = 0; page < 100; page++) {
+        let r: GetLogEventsCommandOutput;
+        try {
+          r = await logs.getLogEvents({
+            logGroupName: group,
+            logStreamName: stream,
+            startFromHead: true,
+            ...(token ? { nextToken: token } : {}),
+          });
+        } catch (e) {
+          // The stream appears with the task's first line.
+          if (awsErrorName(e) === "ResourceNotFoundException") return lines;
+          throw e;
+        }
+        const events = r.events ?? [];
+        lines.push(...events.map((e) => (e.message ?? "").replace(/\r?\n$/, "")));
+        const next = r.nextForwardToken;
+        const same = next === undefined || next === token;
+        if (next) token = next;
+        if (same || events.length === 0) break;
+      }
+      return lines;
+    },
+  };
+}

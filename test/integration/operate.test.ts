@@ -1,0 +1,219 @@
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AwsClients,
+  createAwsClients,
+  destroyAwsClients,
+  targetFor,
+} from "../../packages/aws/src/deploy/index.ts";
+import pins from "../../pins.json" with { type: "json" };
+import { MlflowClient } from "../support/mlflow-client.ts";
+import {
+  BIN,
+  cli,
+  destroyEmulated,
+  EMULATOR,
+  emulatorAnswers,
+  emulatorEnv,
+  imageOverride,
+  ROOT,
+} from "../support/stack.ts";
+import { tempDir } from "../support/temp-dir.ts";
+
+/**
+ * Operating an AWS environment on the emulator after a promote: `logs --env` reads the server's
+ * CloudWatch Logs (the emulator forwards the task's awslogs output to the group of the task
+ * definition, stream `<prefix>/<container>/<task id>`); `exec --env` runs one-off Fargate tasks
+ * from the server's task definition (an MLflow command, SQL against the private database, a
+ * failing command) and returns their exit codes; `gc --env` (gc.olderThanDays: 0 here) removes
+ * deleted runs and an experiment, their rows and their objects, as a one-off task.
+ */
+const up = await emulatorAnswers("test/integration/operate.test.ts");
+const ACCOUNT = "888899990000";
+const SUFFIX = Math.random().toString(36).slice(2, 7);
+const NAME = `itoperate-${SUFFIX}`;
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `mlflow-dev-local/mlflow:${pins.mlflow}`;
+const env = () => ({ ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}` });
+
+/** examples/basic's staging with this test's name, account and bucket, and no deletion protection (destroyed at the end). */
+function specDir(): string {
+  const dir = tempDir(`mlflow-dev-${NAME}-`);
+  const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
+    .replace(/^name: .*$/m, `name: ${NAME}`)
+    .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
+    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${ACCOUNT}`)
+    .replace("deletionProtection: true", "deletionProtection: false");
+  writeFileSync(join(dir, "mlflow-dev.yaml"), `${yaml}gc:\n  olderThanDays: 0\n`);
+  return dir;
+}
+
+function show(r: { code: number | null; stdout: string; stderr: string }): string {
+  return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`;
+}
+
+describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the emulator", () => {
+  let dir: string;
+  let clients: AwsClients;
+
+  beforeAll(async () => {
+    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
+    clients = await createAwsClients({
+      region: "eu-west-1",
+      endpointUrl: EMULATOR,
+      credentials: { accessKeyId: ACCOUNT, secretAccessKey: "test" },
+    });
+    dir = specDir();
+    const r = cli(["promote", "--env", "staging"], { cwd: dir, env: env() });
+    expect(r.code, show(r)).toBe(0);
+  });
+
+  afterAll(() => {
+    if (dir) destroyEmulated(dir, env());
+    if (clients) destroyAwsClients(clients);
+  });
+
+  it("logs --env shows the server's start-up lines from CloudWatch Logs, and the migration's", () => {
+    const r = cli(["logs", "--env", "staging"], { cwd: dir, env: env() });
+    expect(r.code, show(r)).toBe(0);
+    const lines = r.stdout.split("\n");
+    expect(
+      lines.some((l) => /^mlflow\/[0-9a-f]{8} +\| .*Application startup complete/.test(l)),
+      show(r),
+    ).toBe(true);
+    // The migration task wrote to its own streams; the server's lines come without them when asked.
+    expect(
+      lines.some((l) => l.startsWith("migrate/")),
+      show(r),
+    ).toBe(true);
+    const server = cli(["logs", "mlflow", "--env", "staging"], { cwd: dir, env: env() });
+    expect(server.code, show(server)).toBe(0);
+    expect(server.stdout).toContain("Application startup complete");
+    expect(server.stdout.split("\n").filter((l) => l.startsWith("migrate/"))).toEqual([]);
+  });
+
+  it("--since, --tail and --timestamps select and stamp the lines", () => {
+    const r = cli(["logs", "mlflow", "--env", "staging", "--since", "1h", "--tail", "3", "--timestamps"], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(r.code, show(r)).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    for (const l of lines) {
+      const stamp = /^mlflow\/[0-9a-f]{8} +\| (\S+) /.exec(l)?.[1];
+      expect(stamp, l).toBeDefined();
+      expect(Date.now() - Date.parse(stamp ?? "")).toBeLessThan(3_600_000);
+    }
+    // Nothing is newer than a time in the future.
+    const future = cli(["logs", "--env", "staging", "--since", new Date(Date.now() + 3_600_000).toISOString()], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(future.code, show(future)).toBe(0);
+    expect(future.stdout).toBe("");
+  });
+
+  it("exec --env runs an mlflow command as a one-off task from the server's task definition, its output streamed", () => {
+    const r = cli(["exec", "--env", "staging", "--", "mlflow", "experiments", "search", "--view", "all"], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toMatch(/^0\s+Default\s+/m);
+    expect(r.stderr).toMatch(/started task [0-9a-f]+ of mlflow-dev-itoperate-[a-z0-9]+-staging-mlflow:\d+/);
+    expect(r.stderr).toContain("exit code 0");
+  });
+
+  it("exec --env psql reaches the private database (the stand-in on psycopg2), and a failing query's code comes back", () => {
+    const r = cli(["exec", "--env", "staging", "--", "psql", "-c", "select name, lifecycle_stage from experiments"], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain("name|lifecycle_stage\nDefault|active\n(1 row)");
+    const bad = cli(["exec", "--env", "staging", "--", "psql", "-c", "select * from no_such_table"], {
+      cwd: dir,
+      env: env(),
+    });
+    expect(bad.code, show(bad)).toBe(1);
+    expect(bad.stdout).toContain('ERROR:  relation "no_such_table" does not exist');
+  });
+
+  it("exec --env returns a failing command's exit code; logs --follow shows the new task's lines as they come", async () => {
+    // Following from before the task exists: its stream appears while logs --follow runs.
+    const follow = spawn(process.execPath, [BIN, "logs", "mlflow", "--env", "staging", "--follow", "--since", "1s"], {
+      cwd: dir,
+      env: { ...process.env, ...env() },
+    });
+    let followed = "";
+    follow.stdout.on("data", (d: Buffer) => {
+      followed += d.toString();
+    });
+    try {
+      const r = cli(["exec", "--env", "staging", "--", "sh", "-c", "echo about to fail; exit 3"], {
+        cwd: dir,
+        env: env(),
+      });
+      expect(r.code, show(r)).toBe(3);
+      expect(r.stdout).toContain("about to fail");
+      expect(r.stderr).toContain("exit code 3");
+      const deadline = Date.now() + 15_000;
+      while (!followed.includes("about to fail") && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(followed).toMatch(/^mlflow\/[0-9a-f]{8} +\| about to fail$/m);
+      expect(followed.match(/about to fail/g)).toHaveLength(1);
+    } finally {
+      follow.kill("SIGINT");
+    }
+  });
+
+  it("gc --env removes deleted runs and experiments with their objects as a one-off task, --dry-run nothing", async () => {
+    const open = cli(["open", "--env", "staging", "--json", "--no-browser"], { cwd: dir, env: env() });
+    expect(open.code, show(open)).toBe(0);
+    const client = new MlflowClient(targetFor((JSON.parse(open.stdout) as { url: string }).url, EMULATOR));
+    const kept = await client.createExperiment(`kept-${SUFFIX}`);
+    const doomed = await client.createExperiment(`doomed-${SUFFIX}`);
+    const runs: { runId: string; artifactUri: string }[] = [];
+    for (const experiment of [kept, kept, doomed]) {
+      const run = await client.createRun(experiment, "r");
+      await client.uploadArtifact(run.artifactUri, "a.bin", new Uint8Array(1000).fill(1));
+      runs.push(run);
+    }
+    await client.call("POST", "runs/delete", { run_id: runs[0]?.runId });
+    await client.call("POST", "experiments/delete", { experiment_id: doomed });
+    const bucket = `${NAME}-staging-artifacts-${ACCOUNT}`;
+    const objects = async () =>
+      ((await clients.s3.listObjectsV2({ Bucket: bucket, Prefix: "mlflow/" })).Contents ?? []).map((o) => o.Key ?? "");
+    const before = await objects();
+
+    const dry = cli(["gc", "--env", "staging", "--dry-run", "--json"], { cwd: dir, env: env() });
+    expect(dry.code, show(dry)).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      dryRun: true,
+      runs: { found: 2, removed: 0 },
+      experiments: { found: 1, removed: 0 },
+      artifactObjects: { found: 2, removed: 0 },
+      bytes: { found: 2000, freed: 0 },
+    });
+    expect(await objects()).toEqual(before);
+
+    const gc = cli(["gc", "--env", "staging", "--json"], { cwd: dir, env: env() });
+    expect(gc.code, show(gc)).toBe(0);
+    expect(JSON.parse(gc.stdout)).toMatchObject({
+      dryRun: false,
+      gcExitCode: 0,
+      runs: { found: 2, removed: 2 },
+      experiments: { found: 1, removed: 1 },
+      artifactObjects: { found: 2, removed: 2 },
+      bytes: { found: 2000, freed: 2000 },
+    });
+    const after = await objects();
+    expect(before.length - after.length).toBe(2);
+    expect(after.filter((k) => k.includes(runs[1]?.runId ?? "?"))).toHaveLength(1);
+    const sql = `select count(*) from runs where run_uuid in ('${runs.map((r) => r.runId).join("','")}')`;
+    const left = cli(["exec", "--env", "staging", "--", "psql", "-At", "-c", sql], { cwd: dir, env: env() });
+    expect(left.stdout.trim(), show(left)).toBe("1");
+  });
+});
