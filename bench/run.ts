@@ -141,7 +141,7 @@ if (process.argv.includes("--promote")) {
     AWS_ENDPOINT_URL: endpoint,
     AWS_ACCESS_KEY_ID: account,
     AWS_SECRET_ACCESS_KEY: "test",
-    MLFLOW_DEV_IMAGES: process.env.MLFLOW_DEV_IMAGES ?? `mlflow=mlflow-dev-local/mlflow:${pins.mlflow}`,
+    MLFLOW_DEV_IMAGES: process.env.MLFLOW_DEV_IMAGES ?? `mlflow=localhost/mlflow-dev-local/mlflow:${pins.mlflow}`,
   };
   const cli = (...args: string[]) => time(node, [bin, ...args, "--env", "staging"], { cwd: dir, env });
   /** promote's wall time, and the part of it spent waiting on AWS (its --json timings). */

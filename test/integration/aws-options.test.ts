@@ -30,8 +30,12 @@ const NAME = `itoptions-${SUFFIX}`;
 const STACK = `mlflow-dev-${NAME}-staging`;
 const SERVICE = `${NAME}-mlflow`;
 const DOMAIN = `mlflow-${SUFFIX}.example.com`;
-const MLFLOW_IMAGE = imageOverride("mlflow") ?? `mlflow-dev-local/mlflow:${pins.mlflow}`;
-const env = () => ({ ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}` });
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `localhost/mlflow-dev-local/mlflow:${pins.mlflow}`;
+const env = () => ({
+  ...emulatorEnv(ACCOUNT),
+  MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}`,
+  MLFLOW_DEV_DEPLOY_IMAGE: MLFLOW_IMAGE,
+});
 
 /** examples/basic with staging behind a NAT gateway, autoscaled, on `DOMAIN` with this certificate. */
 function specDir(certificateArn: string): string {

@@ -32,7 +32,7 @@ import pins from "../../pins.json" with { type: "json" };
  * Outside CI the file is skipped, with the reason printed, when nothing answers on the port.
  */
 const ENDPOINT = process.env.MLFLOW_DEV_AWS_ENDPOINT ?? "http://127.0.0.1:4566";
-const IMAGE = process.env.MLFLOW_DEV_EMULATOR_TEST_IMAGE ?? `mlflow-dev-local/python:${pins.python}`;
+const IMAGE = process.env.MLFLOW_DEV_EMULATOR_TEST_IMAGE ?? `localhost/mlflow-dev-local/python:${pins.python}`;
 // A 12-digit access key is the account id in MiniStack: this file works in an account of its own.
 const config = {
   endpoint: ENDPOINT,

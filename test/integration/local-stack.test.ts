@@ -415,14 +415,12 @@ describe("bad input leaves nothing behind", () => {
     const r = cli(["up"], {
       cwd: d,
       env: {
-        MLFLOW_DEV_IMAGES: `${process.env.MLFLOW_DEV_IMAGES ?? ""},minio=mlflow-dev-local/no-such-minio:1`.replace(
-          /^,/,
-          "",
-        ),
+        MLFLOW_DEV_IMAGES:
+          `${process.env.MLFLOW_DEV_IMAGES ?? ""},minio=localhost/mlflow-dev-local/no-such-minio:1`.replace(/^,/, ""),
       },
     });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("mlflow-dev-local/no-such-minio:1");
+    expect(r.stderr).toContain("localhost/mlflow-dev-local/no-such-minio:1");
     expect(r.stderr).toContain("not available locally and could not be pulled");
     expect(projectContainers("mlflow-dev-itimage")).toEqual([]);
   });

@@ -24,17 +24,17 @@ import { tempDir } from "../support/temp-dir.ts";
 const ENDPOINT = process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
 /** MiniStack takes a 12-digit access key as the account id: an account of this test's own. */
 const ACCESS_KEY = "333344445555";
-const MLFLOW_IMAGE = imageOverride("mlflow") ?? `mlflow-dev-local/mlflow:${pins.mlflow}`;
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `localhost/mlflow-dev-local/mlflow:${pins.mlflow}`;
 const SUFFIX = Math.random().toString(36).slice(2, 7);
 const NAME = `itpromote-${SUFFIX}`;
 const STACK = `mlflow-dev-${NAME}-staging`;
 const CLUSTER = STACK;
 const SERVICE = `${NAME}-mlflow`;
 const FAMILY = `${STACK}-mlflow`;
-const BROKEN_IMAGE = "mlflow-dev-test/mlflow-broken-server:1";
-const UNHEALTHY_IMAGE = "mlflow-dev-test/mlflow-unhealthy:1";
+const BROKEN_IMAGE = "localhost/mlflow-dev-test/mlflow-broken-server:1";
+const UNHEALTHY_IMAGE = "localhost/mlflow-dev-test/mlflow-unhealthy:1";
 /** A server that needs 1.5 GiB, more than staging's 1024 MiB (validation cannot see an image's needs). */
-const OOM_IMAGE = "mlflow-dev-test/mlflow-needs-1536m:1";
+const OOM_IMAGE = "localhost/mlflow-dev-test/mlflow-needs-1536m:1";
 
 async function emulatorUp(): Promise<boolean> {
   try {
@@ -66,6 +66,7 @@ function awsEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     AWS_ACCESS_KEY_ID: ACCESS_KEY,
     AWS_SECRET_ACCESS_KEY: "test",
     MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}`,
+    MLFLOW_DEV_DEPLOY_IMAGE: MLFLOW_IMAGE,
     ...extra,
   };
 }
@@ -428,7 +429,7 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       const other = cli(
         ["plan", "--env", "staging", "--json"],
         dir,
-        awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${BROKEN_IMAGE}` }),
+        awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${BROKEN_IMAGE}`, MLFLOW_DEV_DEPLOY_IMAGE: BROKEN_IMAGE }),
       );
       expect(other.code, show(other)).toBe(0);
       const plan = JSON.parse(other.stdout);
@@ -481,7 +482,7 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       const broken = cliAsync(
         ["promote", "--env", "staging"],
         dir,
-        awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${BROKEN_IMAGE}` }),
+        awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${BROKEN_IMAGE}`, MLFLOW_DEV_DEPLOY_IMAGE: BROKEN_IMAGE }),
       );
       // While it holds the lock, a second promote is refused.
       const lock = `/mlflow-dev/${NAME}/staging/deploy-lock`;
@@ -518,7 +519,11 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     it("a failing health check: ECS stops the unhealthy tasks, the stack rolls back, the service keeps answering", {
       timeout: 1_200_000,
     }, async () => {
-      const r = cli(["promote", "--env", "staging"], dir, awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${UNHEALTHY_IMAGE}` }));
+      const r = cli(
+        ["promote", "--env", "staging"],
+        dir,
+        awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${UNHEALTHY_IMAGE}`, MLFLOW_DEV_DEPLOY_IMAGE: UNHEALTHY_IMAGE }),
+      );
       expect(r.code, show(r)).toBe(1);
       expect(r.stderr).toContain("Task failed container health checks");
       expect(r.stderr).toContain("did not pass its health check (GET /health inside the container)");
@@ -529,7 +534,11 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     });
 
     it("a server that outgrows its memory: the tasks are OOM-killed, the stack rolls back, promote names the cause", async () => {
-      const r = cli(["promote", "--env", "staging"], dir, awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${OOM_IMAGE}` }));
+      const r = cli(
+        ["promote", "--env", "staging"],
+        dir,
+        awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${OOM_IMAGE}`, MLFLOW_DEV_DEPLOY_IMAGE: OOM_IMAGE }),
+      );
       expect(r.code, show(r)).toBe(1);
       expect(r.stderr).toContain("OutOfMemoryError: Container killed due to memory usage, exit code 137");
       expect(r.stderr).toContain("used more than the task's 1024 MiB (environments.staging.memory) and was killed");
@@ -626,7 +635,7 @@ describe.skipIf(!up && !process.env.CI)("promote with images.build: build, push 
   const ECR_ACCOUNT = "000000000000";
   let buildDir: string;
   let ecrClients: AwsClients;
-  const env = () => ({ ...awsEnv({ AWS_ACCESS_KEY_ID: "test" }), MLFLOW_DEV_IMAGES: "" });
+  const env = () => ({ ...awsEnv({ AWS_ACCESS_KEY_ID: "test" }), MLFLOW_DEV_IMAGES: "", MLFLOW_DEV_DEPLOY_IMAGE: "" });
 
   beforeAll(async () => {
     if (!up) throw new Error(`CI is set but no AWS emulator answers at ${ENDPOINT}`);
@@ -693,7 +702,12 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
   let certificateArn: string;
   const subnets: { id: string; zone: string }[] = [];
   const env = () =>
-    awsEnv({ AWS_ACCESS_KEY_ID: VPC_ACCOUNT, AWS_REGION: REGION, MLFLOW_DEV_IMAGES: "" }) as NodeJS.ProcessEnv;
+    awsEnv({
+      AWS_ACCESS_KEY_ID: VPC_ACCOUNT,
+      AWS_REGION: REGION,
+      MLFLOW_DEV_IMAGES: "",
+      MLFLOW_DEV_DEPLOY_IMAGE: "",
+    }) as NodeJS.ProcessEnv;
 
   /** The example with this VPC's ids, this test's account, and its build context where it is. */
   function exampleDir(ids: { vpc: string; public: string[]; private: string[] }): string {

@@ -17,7 +17,7 @@ import { tempDir } from "../support/temp-dir.ts";
  */
 const ENDPOINT = process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
 const ACCESS_KEY = "444455556666";
-const MLFLOW_IMAGE = imageOverride("mlflow") ?? `mlflow-dev-local/mlflow:${pins.mlflow}`;
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `localhost/mlflow-dev-local/mlflow:${pins.mlflow}`;
 const SUFFIX = Math.random().toString(36).slice(2, 7);
 const NAME = `itguard-${SUFFIX}`;
 const STACK = `mlflow-dev-${NAME}-staging`;
@@ -45,6 +45,7 @@ function awsEnv(): NodeJS.ProcessEnv {
     AWS_ACCESS_KEY_ID: ACCESS_KEY,
     AWS_SECRET_ACCESS_KEY: "test",
     MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}`,
+    MLFLOW_DEV_DEPLOY_IMAGE: MLFLOW_IMAGE,
   };
 }
 

@@ -254,7 +254,11 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
     writeFileSync(path, readFileSync(path, "utf8").replace(/^ {2}version: .*$/m, `  version: ${version}`));
     return cli(["promote", "--env", "staging", "--json"], {
       cwd: awsDir,
-      env: { ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${version === OLD ? OLD_IMAGE : NEW_IMAGE}` },
+      env: {
+        ...emulatorEnv(ACCOUNT),
+        MLFLOW_DEV_IMAGES: `mlflow=${version === OLD ? OLD_IMAGE : NEW_IMAGE}`,
+        MLFLOW_DEV_DEPLOY_IMAGE: version === OLD ? OLD_IMAGE : NEW_IMAGE,
+      },
     });
   };
   const runningRevision = async () =>
@@ -296,7 +300,7 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
     writeFileSync(path, readFileSync(path, "utf8").replace(/^ {2}version: .*$/m, `  version: ${NEW}`));
     const planned = cli(["plan", "--env", "staging", "--json"], {
       cwd: awsDir,
-      env: { ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${NEW_IMAGE}` },
+      env: { ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${NEW_IMAGE}`, MLFLOW_DEV_DEPLOY_IMAGE: NEW_IMAGE },
     });
     expect(planned.code, planned.stderr).toBe(0);
     expect(JSON.parse(planned.stdout).mlflowVersion).toEqual({ kind: "upgrade", from: OLD, to: NEW });
@@ -304,7 +308,7 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
     // While the upgrade runs: from the drain until the rollout, no write reaches a server.
     const upgrading = cliInBackground(["promote", "--env", "staging", "--json"], {
       cwd: awsDir,
-      env: { ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${NEW_IMAGE}` },
+      env: { ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${NEW_IMAGE}`, MLFLOW_DEV_DEPLOY_IMAGE: NEW_IMAGE },
     });
     const during: { status: number; running?: number }[] = [];
     const firstTarget = targetFor(first.url, EMULATOR);

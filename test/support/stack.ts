@@ -182,6 +182,8 @@ export function emulatorEnv(account: string) {
     AWS_ACCESS_KEY_ID: account,
     AWS_SECRET_ACCESS_KEY: "test",
     AWS_REGION: "eu-west-1",
+    // Deploys take their image override from its own variable, never from MLFLOW_DEV_IMAGES.
+    ...(imageOverride("mlflow") ? { MLFLOW_DEV_DEPLOY_IMAGE: imageOverride("mlflow") } : {}),
   };
 }
 

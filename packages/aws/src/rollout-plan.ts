@@ -1,3 +1,4 @@
+import { describeImageOrigin } from "@mlflow-dev/spec";
 import type { AwsModel } from "./aws-model.ts";
 import type { DeployContext } from "./context.ts";
 import {
@@ -21,7 +22,7 @@ import {
 export type RolloutStep =
   | { step: "secrets"; names: string[] }
   | { step: "infrastructure"; stack: string }
-  | { step: "image"; source: "pull" | "build"; image: string; repository?: string }
+  | { step: "image"; source: "pull" | "build"; image: string; origin: string; repository?: string }
   | { step: "migrate"; taskDefinitionFamily: string; command: string }
   | { step: "register"; family: string; image: string }
   | { step: "update-service"; cluster: string; service: string; stack: string; parameter: string }
@@ -30,13 +31,14 @@ export type RolloutStep =
 
 export function toRolloutPlan(model: AwsModel, ctx: Pick<DeployContext, "imageUri">): RolloutStep[] {
   const migration = model.mlflow.migration;
+  const origin = describeImageOrigin(model.mlflow.image, model.mlflow.version);
   return [
     { step: "secrets", names: model.mlflow.secrets.map((s) => secretName(model, s.name)) },
     { step: "infrastructure", stack: stackName(model) },
     // A built image is pushed after the stack, which creates its ECR repository.
     model.mlflow.image.kind === "build"
-      ? { step: "image", source: "build", image: ctx.imageUri, repository: ecrRepositoryName(model) }
-      : { step: "image", source: "pull", image: ctx.imageUri },
+      ? { step: "image", source: "build", image: ctx.imageUri, origin, repository: ecrRepositoryName(model) }
+      : { step: "image", source: "pull", image: ctx.imageUri, origin },
     {
       step: "migrate",
       taskDefinitionFamily: migrationTaskFamily(model),
@@ -88,7 +90,9 @@ export function describeRolloutStep(s: RolloutStep): string {
     case "infrastructure":
       return `infrastructure: stack ${s.stack} through a change set`;
     case "image":
-      return s.source === "build" ? `image: build ${s.image} and push it to ${s.repository}` : `image: ${s.image}`;
+      return s.source === "build"
+        ? `image: build ${s.image} and push it to ${s.repository} (${s.origin})`
+        : `image: ${s.image} (${s.origin})`;
     case "migrate":
       return `migrate: one task of ${s.taskDefinitionFamily}: ${s.command}`;
     case "register":

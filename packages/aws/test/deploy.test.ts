@@ -277,6 +277,7 @@ describe("formatPlan", () => {
     stateful: [],
     refused: [],
     image: "ghcr.io/mlflow/mlflow:v3.17.2-full",
+    imageOrigin: "mlflow-dev's default for MLflow 3.17.2",
     service: { action: "unchanged", currentTaskDefinition: "arn:aws:ecs:eu-west-1:1:task-definition/f:4", changes: [] },
     mlflowVersion: { kind: "none" },
     rollout: toRolloutPlan(basic, { imageUri: "ghcr.io/mlflow/mlflow:v3.17.2-full" }),
@@ -325,7 +326,9 @@ describe("formatPlan", () => {
       "  7. wait-steady",
       "  8. smoke-test",
     ]);
-    expect(lines[from + 3]).toBe("  3. image: ghcr.io/mlflow/mlflow:v3.17.2-full");
+    expect(lines[from + 3]).toBe(
+      "  3. image: ghcr.io/mlflow/mlflow:v3.17.2-full (mlflow-dev's default for MLflow 3.17.2)",
+    );
   });
 
   it("says so when nothing would change", () => {

@@ -168,7 +168,7 @@ export function memoryReporter(): Reporter & { lines: string[] } {
 
 /** The Model with a pulled image: promote neither builds nor pushes one. */
 export function withImage(model: AwsModel, ref: string): AwsModel {
-  return { ...model, mlflow: { ...model.mlflow, image: { kind: "pull", ref } } } as AwsModel;
+  return { ...model, mlflow: { ...model.mlflow, image: { kind: "pull", ref, origin: { from: "spec" } } } } as AwsModel;
 }
 
 /** The HTTP health wait and smoke test, passing at once (promote's ServiceChecks). */

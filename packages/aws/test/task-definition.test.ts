@@ -186,6 +186,7 @@ describe("toRolloutPlan", () => {
       step: "image",
       source: "build",
       image: "210987654321.dkr.ecr.eu-central-1.amazonaws.com/mlflow-dev/registry/prod/mlflow:{{image:tag}}",
+      origin: "built from the spec's images.build (../../images/mlflow)",
       repository: "mlflow-dev/registry/prod/mlflow",
     });
     expect(plan[3]).toMatchObject({ taskDefinitionFamily: "mlflow-dev-registry-prod-mlflow-migrate" });

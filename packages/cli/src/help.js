@@ -314,7 +314,9 @@ before anything runs, naming the resource and the spec key; --allow-replace <Log
 example --allow-replace Database) lets it through, on purpose. One deploy per environment at
 a time: a lock in SSM Parameter Store (release a stale one with \`mlflow-dev unlock --env <name>\`).
 Credentials: the AWS SDK's default chain (environment, ~/.aws profiles, SSO, roles).
-Image overrides: MLFLOW_DEV_IMAGES="mlflow=REF".
+The image: the spec's (images.mlflow or images.build) or the default; promote and plan print
+it and where it came from. MLFLOW_DEV_DEPLOY_IMAGE=REF deploys another one; MLFLOW_DEV_IMAGES
+(the local stack's substitutes) never changes what a deploy runs.
 `,
   destroy: `Usage: mlflow-dev destroy --env <name> --yes [--skip-final-snapshot] [--delete-data] [--json]
 

@@ -14,6 +14,7 @@ import {
   resolve,
   SpecError,
   UnknownEnvironmentError,
+  unqualifiedLocalImage,
 } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
 import { SPEC_FILE } from "./spec-file.ts";
@@ -130,7 +131,7 @@ export function loadSpec(file: string): LoadedSpec {
   return { spec: result.spec, path, shown, dir: dirname(path) };
 }
 
-/** MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF": images to use instead of the spec's. */
+/** MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF": images the local stack uses instead of the spec's. */
 export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): ImageOverrides {
   const out: ImageOverrides = {};
   if (!value) return out;
@@ -141,24 +142,62 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
     const eq = part.indexOf("=");
     const key = eq < 0 ? part : part.slice(0, eq);
     const ref = eq < 0 ? "" : part.slice(eq + 1);
-    if (key === "mlflow" || key === "postgres" || key === "minio") {
-      const checked = ImageRefSchema.safeParse(ref);
-      if (!checked.success)
-        throw new UserError(
-          `MLFLOW_DEV_IMAGES: ${key}=${JSON.stringify(ref).slice(0, 80)} ${checked.error.issues[0]?.message ?? "is not a valid image reference"}`,
-          {
-            exitCode: EXIT.invalidInput,
-            hint: `Use a pinned image reference such as registry.example.com/mlflow:${DEFAULT_MLFLOW_VERSION} (never :latest).`,
-          },
-        );
-      out[key] = ref;
-    } else
+    if (key === "mlflow" || key === "postgres" || key === "minio")
+      out[key] = checkedOverride(`MLFLOW_DEV_IMAGES: ${key}`, ref);
+    else
       throw new UserError(`MLFLOW_DEV_IMAGES: cannot read "${part}"`, {
         exitCode: EXIT.invalidInput,
         hint: 'Use a comma-separated list such as "mlflow=REF,postgres=REF,minio=REF".',
       });
   }
   return out;
+}
+
+/** The variable that names the MLflow image a deploy (plan, promote, restore) runs instead of the spec's. */
+export const DEPLOY_IMAGE_VARIABLE = "MLFLOW_DEV_DEPLOY_IMAGE";
+
+/**
+ * The image override of an AWS command: only MLFLOW_DEV_DEPLOY_IMAGE=REF, never MLFLOW_DEV_IMAGES
+ * (the local stack's substitutes must not change what runs in production unnoticed). `ignored`
+ * says that MLFLOW_DEV_IMAGES names an MLflow image this command does not use.
+ */
+export function deployImageOverride(env: NodeJS.ProcessEnv = process.env): {
+  overrides: ImageOverrides;
+  ignored?: string;
+} {
+  const value = env[DEPLOY_IMAGE_VARIABLE]?.trim();
+  const local = env.MLFLOW_DEV_IMAGES ? imageOverridesFromEnv(env.MLFLOW_DEV_IMAGES).mlflow : undefined;
+  const overrides: ImageOverrides = value
+    ? { mlflow: checkedOverride(DEPLOY_IMAGE_VARIABLE, value), variable: DEPLOY_IMAGE_VARIABLE }
+    : {};
+  return {
+    overrides,
+    ...(local && local !== overrides.mlflow
+      ? {
+          ignored: `MLFLOW_DEV_IMAGES names mlflow=${local} for the local stack; deploys do not use it (set ${DEPLOY_IMAGE_VARIABLE}=REF to deploy another image than the spec's)`,
+        }
+      : {}),
+  };
+}
+
+/** An override's reference: valid, pinned, and never a local image name Docker would pull from Docker Hub. */
+function checkedOverride(where: string, ref: string): string {
+  const checked = ImageRefSchema.safeParse(ref);
+  if (!checked.success)
+    throw new UserError(
+      `${where}=${JSON.stringify(ref).slice(0, 80)} ${checked.error.issues[0]?.message ?? "is not a valid image reference"}`,
+      {
+        exitCode: EXIT.invalidInput,
+        hint: `Use a pinned image reference such as registry.example.com/mlflow:${DEFAULT_MLFLOW_VERSION} (never :latest).`,
+      },
+    );
+  const local = unqualifiedLocalImage(ref);
+  if (local)
+    throw new UserError(`${where}=${ref} ${local.problem}`, {
+      exitCode: EXIT.invalidInput,
+      hint: `Name it ${local.fix} (\`bash .ci/provision --print-image-overrides\` prints the qualified names; \`docker tag ${ref} ${local.fix}\` adds one to an image built earlier).`,
+    });
+  return ref;
 }
 
 /** An AWS environment's Model, checked by validation already; `environment` must not be local. */

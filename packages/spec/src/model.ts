@@ -5,9 +5,16 @@
 
 import type { ServerCommand } from "./runtime-contract.ts";
 
+/**
+ * Where the MLflow image reference came from: the spec (`images.mlflow` or `images.build`),
+ * mlflow-dev's default for the spec's MLflow version, or an override from the environment (the
+ * variable is named, so plan and promote can say so).
+ */
+export type ImageOrigin = { from: "spec" } | { from: "default" } | { from: "override"; variable: string };
+
 export type ImageSource =
-  | { kind: "pull"; ref: string }
-  | { kind: "build"; context: string; baseImage?: string; tag: string };
+  | { kind: "pull"; ref: string; origin: ImageOrigin }
+  | { kind: "build"; context: string; baseImage?: string; tag: string; origin: ImageOrigin };
 
 /** A secret the MLflow container reads from an environment variable. */
 export interface SecretRef {

@@ -1,4 +1,5 @@
 import { poolSettings } from "./connection-budget.ts";
+import { localBuildTag } from "./image-ref.ts";
 import type {
   Artifacts,
   AwsNetwork,
@@ -31,6 +32,8 @@ export interface ImageOverrides {
   mlflow?: string;
   postgres?: string;
   minio?: string;
+  /** Where they came from (an environment variable's name), for messages. Default MLFLOW_DEV_IMAGES. */
+  variable?: string;
 }
 
 export class UnknownEnvironmentError extends Error {
@@ -96,17 +99,24 @@ function resolveArtifacts(spec: Spec, environment: string): Artifacts {
 }
 
 function resolveImage(spec: Spec, overrides: ImageOverrides): ImageSource {
-  if (overrides.mlflow) return { kind: "pull", ref: overrides.mlflow };
+  if (overrides.mlflow)
+    return {
+      kind: "pull",
+      ref: overrides.mlflow,
+      origin: { from: "override", variable: overrides.variable ?? "MLFLOW_DEV_IMAGES" },
+    };
   if (spec.images.build) {
     const b = spec.images.build;
     return {
       kind: "build",
       context: b.context,
       ...(b.baseImage ? { baseImage: b.baseImage } : {}),
-      tag: `${spec.name}-mlflow:${spec.mlflow.version}`,
+      tag: localBuildTag(spec.name, spec.mlflow.version),
+      origin: { from: "spec" },
     };
   }
-  return { kind: "pull", ref: spec.images.mlflow ?? upstreamMlflowImage(spec.mlflow.version) };
+  if (spec.images.mlflow) return { kind: "pull", ref: spec.images.mlflow, origin: { from: "spec" } };
+  return { kind: "pull", ref: upstreamMlflowImage(spec.mlflow.version), origin: { from: "default" } };
 }
 
 /** The environment's own server settings (`environments.<env>.mlflow`), empty when absent. */

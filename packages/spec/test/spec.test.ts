@@ -196,7 +196,11 @@ describe("resolve", () => {
   const spec = parseSpecOrThrow(basic);
 
   it("derives the default MLflow image from the pinned version", () => {
-    expect(resolve(spec, "local").mlflow.image).toEqual({ kind: "pull", ref: upstreamMlflowImage("3.17.2") });
+    expect(resolve(spec, "local").mlflow.image).toEqual({
+      kind: "pull",
+      ref: upstreamMlflowImage("3.17.2"),
+      origin: { from: "default" },
+    });
   });
 
   it("gives both environments the same command, entrypoint and common settings", () => {
@@ -219,7 +223,11 @@ describe("resolve", () => {
       postgres: "example.org/pg:17",
       minio: "example.org/minio:1",
     });
-    expect(m.mlflow.image).toEqual({ kind: "pull", ref: "example.org/mlflow:1" });
+    expect(m.mlflow.image).toEqual({
+      kind: "pull",
+      ref: "example.org/mlflow:1",
+      origin: { from: "override", variable: "MLFLOW_DEV_IMAGES" },
+    });
     expect(m.target.kind === "local" && m.target.images).toEqual({
       postgres: "example.org/pg:17",
       minio: "example.org/minio:1",

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { describeImageOrigin } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
 import { ecrRepositoryName, OutputName } from "../names.ts";
 import type { AwsClients } from "./clients.ts";
@@ -82,7 +83,7 @@ export async function resolveImage(
 ): Promise<ImageChoice> {
   const image = model.mlflow.image;
   if (image.kind === "pull") {
-    report.info(`${image.ref} (as the spec names it; nothing to build)`);
+    report.info(`${image.ref} (${describeImageOrigin(image, model.mlflow.version)}; nothing to build)`);
     return { imageUri: image.ref, source: "pull", pushed: false };
   }
   const repositoryUri = outputs[OutputName.ecrRepositoryUri];
@@ -92,13 +93,15 @@ export async function resolveImage(
   const imageUri = `${repositoryUri}:${tag}`;
   const repositoryName = ecrRepositoryName(model);
   if (await imageExists(clients, repositoryName, tag)) {
-    report.info(`${imageUri} is already in ECR (same build context): not rebuilt`);
+    report.info(
+      `${imageUri} is already in ECR (same build context): not rebuilt (${describeImageOrigin(image, model.mlflow.version)})`,
+    );
     return { imageUri, source: "build", pushed: false };
   }
   const docker = options.docker ?? process.env.DOCKER ?? "docker";
   const context = resolve(specDir, image.context);
   const env = buildEnv(docker);
-  report.info(`building ${context} as ${imageUri}`);
+  report.info(`building ${context} as ${imageUri} (${describeImageOrigin(image, model.mlflow.version)})`);
   await run(
     docker,
     [

@@ -1,4 +1,4 @@
-import type { SecretName, VersionChange } from "@mlflow-dev/spec";
+import { describeImageOrigin, type SecretName, type VersionChange } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
 import { deployContextFromStack } from "../context.ts";
@@ -54,6 +54,8 @@ export interface PlanResult {
   /** The stateful changes not allowed by --allow-replace: promote refuses them (and plan exits 2). */
   refused: StatefulChange[];
   image: string;
+  /** Where the image reference came from: the spec, the default, a build, or an override variable. */
+  imageOrigin: string;
   service: {
     action: "create" | "update" | "unchanged";
     currentTaskDefinition?: string;
@@ -156,6 +158,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
     stateful,
     refused: refusedStatefulChanges(stateful, options.allowReplace ?? []),
     image,
+    imageOrigin: describeImageOrigin(model.mlflow.image, model.mlflow.version),
     service,
     mlflowVersion,
     rollout: toRolloutPlan(model, { imageUri: image }),
@@ -196,7 +199,7 @@ export function formatPlan(p: PlanResult): string {
       `  ! ${formatStatefulChange(s)} ${p.refused.some((r) => r.logicalId === s.logicalId) ? `promote refuses it without --allow-replace ${s.logicalId}` : "Allowed by --allow-replace."}`,
     );
   out.push("", "service:");
-  out.push(`  image ${p.image}`);
+  out.push(`  image ${p.image} (${p.imageOrigin})`);
   const v = p.mlflowVersion;
   if (v.kind === "upgrade")
     out.push(

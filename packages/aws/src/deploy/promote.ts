@@ -1,5 +1,5 @@
 import { type HttpTarget, targetFor } from "@mlflow-dev/mlflow-client";
-import { AUTH_ADMIN_USER, type SecretName } from "@mlflow-dev/spec";
+import { AUTH_ADMIN_USER, describeImageOrigin, type SecretName } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
 import { type DeployContext, deployContextFromStack, placeholderContext } from "../context.ts";
 import { OutputName, ParameterName, stackName } from "../names.ts";
@@ -62,6 +62,8 @@ export interface PromoteResult {
   changed: boolean;
   url: string;
   image: string;
+  /** Where the image reference came from (the spec, the default, a build, an override variable). */
+  imageOrigin: string;
   taskDefinitionArn: string;
   previousTaskDefinitionArn?: string;
   secretsCreated: string[];
@@ -290,6 +292,7 @@ class Rollout {
       changed: true,
       url: "",
       image: "",
+      imageOrigin: describeImageOrigin(model.mlflow.image, model.mlflow.version),
       taskDefinitionArn: "",
       secretsCreated: [],
       infrastructureChanges: [],
@@ -391,6 +394,7 @@ async function compareWithService(run: Rollout): Promise<void> {
     changed: true,
     url: run.url,
     image: image.imageUri,
+    imageOrigin: describeImageOrigin(model.mlflow.image, model.mlflow.version),
     taskDefinitionArn: arn ?? "",
     ...(arn ? { previousTaskDefinitionArn: arn } : {}),
     secretsCreated: [...secrets.created, ...secrets.restored],

@@ -1,7 +1,7 @@
 import type { AwsModel } from "@mlflow-dev/aws";
 import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
-import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveAwsEnv } from "../load-spec.ts";
+import { deployImageOverride, type LoadedSpec, loadSpec, resolveAwsEnv } from "../load-spec.ts";
 import { progress } from "../progress.ts";
 import { withSpecFlag } from "../spec-file.ts";
 
@@ -12,6 +12,9 @@ export const AWS_OPTIONS: OptionSpec = {
   profile: { type: "string" },
   "endpoint-url": { type: "string" },
 };
+
+/** The commands that run or show an image (the others leave MLFLOW_DEV_IMAGES unmentioned). */
+const IMAGE_COMMANDS = new Set(["plan", "promote", "restore"]);
 
 export type Deploy = typeof import("@mlflow-dev/aws/deploy");
 
@@ -40,7 +43,9 @@ export async function awsCommand(
       exitCode: EXIT.invalidInput,
       hint: "Use mlflow-dev up/down for the local stack, or pass --env with an AWS environment of the spec.",
     });
-  const model = resolveAwsEnv(loaded, env, imageOverridesFromEnv());
+  const image = deployImageOverride();
+  if (image.ignored && IMAGE_COMMANDS.has(command)) process.stderr.write(`note: ${image.ignored}\n`);
+  const model = resolveAwsEnv(loaded, env, image.overrides);
   const deploy = await import("@mlflow-dev/aws/deploy");
   const endpointUrl = deploy.endpointUrlFrom(values["endpoint-url"] as string | undefined);
   if (endpointUrl && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(endpointUrl))

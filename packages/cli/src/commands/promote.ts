@@ -26,6 +26,7 @@ export async function run(argv: string[]): Promise<number> {
             ? `MLflow is up: ${result.url}\n`
             : `no changes: ${result.stack} is up to date. MLflow is up: ${result.url}\n`,
         );
+        process.stdout.write(`image: ${result.image} (${result.imageOrigin})\n`);
         // Where the admin's password is (Secrets Manager), never the password itself.
         const secret = model.mlflow.auth === "basic" ? secretName(model, "auth-admin-password") : undefined;
         const region = model.target.region;
