@@ -14,8 +14,28 @@ import { MLFLOW_DEV_VERSION } from "../../packages/spec/src/index.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-/** Runs `pnpm pack:cli` and returns the tarball it wrote. */
+/** The environment variable naming a tarball already packed for this run (scripts/test.sh packs once). */
+export const TARBALL_ENV = "MLFLOW_DEV_TEST_TARBALL";
+
+let packed: string | undefined;
+
+/**
+ * The tarball of `pnpm pack:cli`: the one $MLFLOW_DEV_TEST_TARBALL names when a run packed it
+ * already (scripts/test.sh, once for the package and integration tiers), else packed here, once per
+ * test file.
+ */
 export function packCli(): string {
+  const given = process.env[TARBALL_ENV];
+  if (given) {
+    if (!existsSync(given)) throw new Error(`${TARBALL_ENV}=${given}: no such file; unset it to pack here`);
+    return given;
+  }
+  packed ??= pack();
+  return packed;
+}
+
+/** Runs `pnpm pack:cli` and returns the tarball it wrote. */
+function pack(): string {
   const r = spawnSync("pnpm", ["-s", "pack:cli"], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
   if (r.status !== 0) throw new Error(`pnpm pack:cli failed:\n${r.stdout}${r.stderr}`);
   const tarball = join(ROOT, "dist", `mlflow-dev-${MLFLOW_DEV_VERSION}.tgz`);
