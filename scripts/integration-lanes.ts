@@ -93,11 +93,14 @@ function relay(stream: NodeJS.ReadableStream, out: NodeJS.WriteStream, prefix: s
 async function runLane(lane: Lane, files: string[], vitestArgs: string[], width: number): Promise<LaneRun> {
   const prefix = `[${lane}]`.padEnd(width + 3);
   const paths = files.map((f) => join("test/integration", f));
-  console.log(`${prefix}vitest run --project integration ${paths.join(" ")}`);
+  console.log(`${prefix}vitest run --project integration --no-cache ${paths.join(" ")}`);
   const started = performance.now();
   const env: NodeJS.ProcessEnv = { ...process.env, MLFLOW_DEV_TEST_LANE: lane };
   if (process.stdout.isTTY && env.FORCE_COLOR === undefined && env.NO_COLOR === undefined) env.FORCE_COLOR = "1";
-  const child = spawn(process.execPath, [VITEST, "run", "--project", "integration", ...paths, ...vitestArgs], {
+  // --no-cache: vitest's results cache is one JSON file per project that each process would
+  // rewrite at its end; a torn write would break the start of the next vitest run.
+  const args = [VITEST, "run", "--project", "integration", "--no-cache", ...paths, ...vitestArgs];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
