@@ -7,6 +7,8 @@
  *     FILE              run only these integration files (a name or path under test/integration)
  *     --lane local|aws  run only this lane (repeatable)
  *     --sequential      run the lanes one after the other (to compare, or on a one-core machine)
+ *     --with-package    also run the package tier (pnpm test:package), in the local lane after its
+ *                       files: that lane is the shorter one, and the package tier needs no Docker
  *     --summary PATH    also append the durations to PATH (scripts/test.sh prints them at its end)
  *   VITEST ARGS go to each vitest process, e.g. `-- -t "restore"`.
  *
@@ -25,6 +27,7 @@ interface Options {
   files: string[];
   lanes: Lane[];
   sequential: boolean;
+  withPackage: boolean;
   summary: string | undefined;
   vitestArgs: string[];
 }
@@ -37,7 +40,14 @@ function usage(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { files: [], lanes: [], sequential: false, summary: undefined, vitestArgs: [] };
+  const options: Options = {
+    files: [],
+    lanes: [],
+    sequential: false,
+    withPackage: false,
+    summary: undefined,
+    vitestArgs: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--") {
@@ -45,6 +55,7 @@ function parseArgs(argv: string[]): Options {
       break;
     }
     if (arg === "--sequential") options.sequential = true;
+    else if (arg === "--with-package") options.withPackage = true;
     else if (arg === "--lane" || arg === "--summary") {
       const value = argv[++i];
       if (!value) usage(`${arg} needs a value`);
@@ -64,9 +75,20 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
+/** One vitest process of a lane: a project and its files (none: all of the project's). */
+interface Step {
+  project: "integration" | "package";
+  files: string[];
+}
+
+interface StepRun extends Step {
+  seconds: number;
+  code: number;
+}
+
 interface LaneRun {
   lane: Lane;
-  files: string[];
+  steps: StepRun[];
   seconds: number;
   code: number;
 }
@@ -90,21 +112,17 @@ function relay(stream: NodeJS.ReadableStream, out: NodeJS.WriteStream, prefix: s
   );
 }
 
-async function runLane(lane: Lane, files: string[], vitestArgs: string[], width: number): Promise<LaneRun> {
-  const prefix = `[${lane}]`.padEnd(width + 3);
-  const paths = files.map((f) => join("test/integration", f));
-  console.log(`${prefix}vitest run --project integration --no-cache ${paths.join(" ")}`);
+/** Runs one vitest process, its output prefixed with the lane's name. */
+async function runStep(step: Step, lane: Lane, vitestArgs: string[], prefix: string): Promise<StepRun> {
+  const paths = step.files.map((f) => join("test/integration", f));
+  // --no-cache: vitest's results cache is one JSON file that each process would rewrite at its
+  // end; a torn write would break the start of the next vitest run.
+  const args = ["run", "--project", step.project, "--no-cache", ...paths, ...vitestArgs];
+  console.log(`${prefix}vitest ${args.join(" ")}`);
   const started = performance.now();
   const env: NodeJS.ProcessEnv = { ...process.env, MLFLOW_DEV_TEST_LANE: lane };
   if (process.stdout.isTTY && env.FORCE_COLOR === undefined && env.NO_COLOR === undefined) env.FORCE_COLOR = "1";
-  // --no-cache: vitest's results cache is one JSON file per project that each process would
-  // rewrite at its end; a torn write would break the start of the next vitest run.
-  const args = [VITEST, "run", "--project", "integration", "--no-cache", ...paths, ...vitestArgs];
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(process.execPath, [VITEST, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   const relayed = Promise.all([
     relay(child.stdout, process.stdout, prefix),
@@ -119,7 +137,26 @@ async function runLane(lane: Lane, files: string[], vitestArgs: string[], width:
   });
   await relayed;
   running.delete(child);
-  return { lane, files, seconds: (performance.now() - started) / 1000, code };
+  return { ...step, seconds: (performance.now() - started) / 1000, code };
+}
+
+/** A lane's steps one after another; a failed step does not stop the next. */
+async function runLane(lane: Lane, steps: Step[], vitestArgs: string[], width: number): Promise<LaneRun> {
+  const prefix = `[${lane}]`.padEnd(width + 3);
+  const started = performance.now();
+  const runs: StepRun[] = [];
+  for (const step of steps) runs.push(await runStep(step, lane, vitestArgs, prefix));
+  return {
+    lane,
+    steps: runs,
+    seconds: (performance.now() - started) / 1000,
+    code: runs.find((r) => r.code !== 0)?.code ?? 0,
+  };
+}
+
+function describeStep(step: StepRun): string {
+  const what = step.project === "integration" ? `${step.files.length} integration files` : "the package tier";
+  return `${what} ${step.seconds.toFixed(0)} s${step.code === 0 ? "" : ` (failed, exit ${step.code})`}`;
 }
 
 function summarize(runs: LaneRun[], seconds: number, sequential: boolean): string[] {
@@ -129,7 +166,7 @@ function summarize(runs: LaneRun[], seconds: number, sequential: boolean): strin
     `integration lanes (${sequential ? "one after the other" : "side by side"}): ${seconds.toFixed(0)} s wall clock, ${total.toFixed(0)} s of lane time`,
     ...runs.map(
       (r) =>
-        `  ${r.lane.padEnd(width)}  ${String(r.files.length).padStart(2)} files  ${r.seconds.toFixed(0).padStart(5)} s  ${r.code === 0 ? "passed" : `failed (exit ${r.code})`}`,
+        `  ${r.lane.padEnd(width)}  ${r.seconds.toFixed(0).padStart(5)} s  ${r.code === 0 ? "passed" : "FAILED"}: ${r.steps.map(describeStep).join(", then ")}`,
     ),
   ];
 }
@@ -138,12 +175,14 @@ async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const lanes = options.lanes.length > 0 ? options.lanes : [...LANES];
   const plan = lanes
-    .map((lane) => ({
-      lane,
-      files: laneFiles(lane).filter((f) => options.files.length === 0 || options.files.includes(f)),
-    }))
-    .filter((p) => p.files.length > 0);
-  if (plan.length === 0) usage("no integration file to run in the lanes chosen");
+    .map((lane) => {
+      const files = laneFiles(lane).filter((f) => options.files.length === 0 || options.files.includes(f));
+      const steps: Step[] = files.length > 0 ? [{ project: "integration", files }] : [];
+      if (lane === "local" && options.withPackage) steps.push({ project: "package", files: [] });
+      return { lane, steps };
+    })
+    .filter((p) => p.steps.length > 0);
+  if (plan.length === 0) usage("nothing to run in the lanes chosen");
 
   for (const signal of ["SIGINT", "SIGTERM"] as const)
     process.on(signal, () => {
@@ -153,8 +192,8 @@ async function main(): Promise<number> {
   const width = Math.max(...plan.map((p) => p.lane.length));
   const started = performance.now();
   const runs: LaneRun[] = [];
-  if (options.sequential) for (const p of plan) runs.push(await runLane(p.lane, p.files, options.vitestArgs, width));
-  else runs.push(...(await Promise.all(plan.map((p) => runLane(p.lane, p.files, options.vitestArgs, width)))));
+  if (options.sequential) for (const p of plan) runs.push(await runLane(p.lane, p.steps, options.vitestArgs, width));
+  else runs.push(...(await Promise.all(plan.map((p) => runLane(p.lane, p.steps, options.vitestArgs, width)))));
 
   const lines = summarize(runs, (performance.now() - started) / 1000, options.sequential);
   console.log(`\n${lines.join("\n")}`);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine (see scripts/bootstrap.sh) and runs every test tier:
 # unit (pure: spec, renderers, CLI, real checkers), package (the packed tarball installed with npm
-# into a fresh project, run with npx on each tested Node), then integration (real Docker stack and
-# the AWS emulator) in two lanes side by side (scripts/integration-lanes.ts). The CLI is packed once,
-# here, for the package and integration tiers. Each step's duration, and each lane's, close the run.
+# into a fresh project, run with npx on each tested Node) and integration (real Docker stack and
+# the AWS emulator), the last two in two lanes side by side (scripts/integration-lanes.ts). The CLI
+# is packed once, here, for both. Each step's duration, and each lane's, close the run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -27,7 +27,7 @@ step() {
   shift
   current=$name
   "$@"
-  durations+=("$(printf '  %-12s %5d s' "$name" $((SECONDS - started)))")
+  durations+=("$(printf '  %-22s %5d s' "$name" $((SECONDS - started)))")
 }
 
 step bootstrap bash scripts/bootstrap.sh
@@ -51,5 +51,6 @@ pack() {
   export MLFLOW_DEV_TEST_TARBALL
 }
 step pack pack
-step package pnpm test:package
-step integration pnpm test:integration --summary "$lanes"
+# The package tier runs in the local lane after its integration files: that lane is the shorter
+# one, and the package tier needs no Docker.
+step "package + integration" pnpm test:integration --with-package --summary "$lanes"

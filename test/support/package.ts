@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,19 +66,36 @@ export function nodeRuntimes(): NodeRuntime[] {
   return [...seen.values()];
 }
 
-/** NODE_22's binary, installed with npm once (undefined when the registry cannot be reached). */
+/**
+ * NODE_22's binary, installed with npm once. The install goes to a directory of its own, renamed
+ * into place when complete, so two test processes (the package tier and installed-package run in
+ * different lanes) never share a half-installed one.
+ */
 function node22(): string {
   const dir = join(tmpdir(), `mlflow-dev-node-${NODE_22}`);
   const bin = join(dir, "node_modules/.bin/node");
   if (existsSync(bin)) return bin;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "node-22", private: true })}\n`);
+  const staging = mkdtempSync(`${dir}-installing-`);
+  writeFileSync(join(staging, "package.json"), `${JSON.stringify({ name: "node-22", private: true })}\n`);
   const r = spawnSync("npm", ["install", "--no-audit", "--no-fund", `node@${NODE_22}`], {
-    cwd: dir,
+    cwd: staging,
     encoding: "utf8",
     timeout: 600_000,
   });
-  if (r.status !== 0) throw new Error(`npm install node@${NODE_22} failed:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(`npm install node@${NODE_22} failed:\n${r.stdout}${r.stderr}`);
+  }
+  try {
+    renameSync(staging, dir);
+  } catch {
+    if (existsSync(bin)) {
+      rmSync(staging, { recursive: true, force: true }); // another process put its install in place first
+      return bin;
+    }
+    rmSync(dir, { recursive: true, force: true }); // what an interrupted install left there
+    renameSync(staging, dir);
+  }
   return bin;
 }
 
