@@ -1,17 +1,56 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine (see scripts/bootstrap.sh) and runs every test tier:
 # unit (pure: spec, renderers, CLI, real checkers), package (the packed tarball installed with npm
-# into a fresh project, run with npx on each tested Node), then integration (real Docker stack).
+# into a fresh project, run with npx on each tested Node) and integration (real Docker stack and
+# the AWS emulator), the last two in two lanes side by side (scripts/integration-lanes.ts). The CLI
+# is packed once, here, for both. Each step's duration, and each lane's, close the run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-bash scripts/bootstrap.sh
+
+durations=()
+current=
+lanes=$(mktemp)
+# At the end, passed or not: how long each step took, then each integration lane.
+report() {
+  local status=$?
+  echo
+  if ((status == 0)); then echo "scripts/test.sh: every tier passed"; else echo "scripts/test.sh: failed in step $current"; fi
+  if ((${#durations[@]} > 0)); then printf '%s\n' "${durations[@]}"; fi
+  cat "$lanes"
+  rm -f "$lanes"
+}
+trap report EXIT
+# Runs a step and records how long it took.
+step() {
+  local name=$1 started=$SECONDS
+  shift
+  current=$name
+  "$@"
+  durations+=("$(printf '  %-22s %5d s' "$name" $((SECONDS - started)))")
+}
+
+step bootstrap bash scripts/bootstrap.sh
 # shellcheck source=lib/pins.sh
 source scripts/lib/pins.sh
 export CHECKOV="${CHECKOV:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-dev/tools/checkov-$PIN_CHECKOV/bin/checkov}"
 export MLFLOW_DEV_IMAGES="${MLFLOW_DEV_IMAGES:-$(bash .ci/provision --print-image-overrides)}"
-pnpm run typecheck
-pnpm run lint
-pnpm test
-pnpm test:package
-pnpm test:integration
+step typecheck pnpm run typecheck
+step lint pnpm run lint
+step unit pnpm test
+
+pack() {
+  local out
+  out=$(pnpm -s pack:cli)
+  echo "$out"
+  MLFLOW_DEV_TEST_TARBALL=$(sed -n 's/^packed //p' <<<"$out")
+  [[ -f $MLFLOW_DEV_TEST_TARBALL ]] || {
+    echo "test.sh: pnpm pack:cli reported no tarball" >&2
+    return 1
+  }
+  export MLFLOW_DEV_TEST_TARBALL
+}
+step pack pack
+# The package tier runs in the local lane after its integration files: that lane is the shorter
+# one, and the package tier needs no Docker.
+step "package + integration" pnpm test:integration --with-package --summary "$lanes"

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stackPorts } from "../support/lanes.ts";
 import {
   cli,
   projectContainers,
@@ -20,7 +21,7 @@ import {
  */
 const NAME = "itauthttl";
 const PROJECT = `mlflow-dev-${NAME}`;
-const PORTS = { mlflow: 26150, minio: 29210, minioConsole: 29211, postgres: 26532 };
+const PORTS = stackPorts(import.meta.url);
 const TTL = 3;
 let dir: string;
 let env: Record<string, string>;

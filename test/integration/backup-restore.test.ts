@@ -16,6 +16,7 @@ import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyBackup } from "../../packages/compose/src/runtime/backup.ts";
 import pins from "../../pins.json" with { type: "json" };
+import { stackPorts } from "../support/lanes.ts";
 import { MlflowClient } from "../support/mlflow-client.ts";
 import {
   cli,
@@ -37,7 +38,7 @@ import { tempDir } from "../support/temp-dir.ts";
  */
 const NAME = "itbackup";
 const PROJECT = `mlflow-dev-${NAME}`;
-const PORTS = { mlflow: 24050, minio: 29800, minioConsole: 29801, postgres: 24432 };
+const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");

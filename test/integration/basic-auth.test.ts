@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAwsClients, destroyAwsClients, send, targetFor } from "../../packages/aws/src/deploy/index.ts";
 import pins from "../../pins.json" with { type: "json" };
+import { stackPorts } from "../support/lanes.ts";
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { runPythonClient } from "../support/python-client.ts";
 import {
@@ -27,7 +28,7 @@ import {
  */
 const NAME = "itauth";
 const PROJECT = `mlflow-dev-${NAME}`;
-const PORTS = { mlflow: 26050, minio: 29100, minioConsole: 29101, postgres: 26432 };
+const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 let dir: string;
 let env: Record<string, string>;

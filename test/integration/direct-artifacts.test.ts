@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
+import { stackPorts } from "../support/lanes.ts";
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { runArtifactRoundTrip } from "../support/python-client.ts";
 import {
@@ -23,7 +24,7 @@ import {
  */
 const NAME = "itdirect";
 const PROJECT = `mlflow-dev-${NAME}`;
-const PORTS = { mlflow: 27050, minio: 29400, minioConsole: 29401, postgres: 27432 };
+const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 let dir: string;
 let env: Record<string, string>;

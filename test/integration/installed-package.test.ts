@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stackPorts } from "../support/lanes.ts";
 import { installedProject, type NodeRuntime, nodeRuntimes, npx, packCli, ROOT } from "../support/package.ts";
 import {
   EMULATOR,
@@ -19,7 +20,7 @@ import {
  */
 const NAME = "itpackage";
 const PROJECT = `mlflow-dev-${NAME}`;
-const PORTS = { mlflow: 26050, minio: 29100, minioConsole: 29101, postgres: 26432 };
+const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 const LONG = { timeout: 600_000 };
 

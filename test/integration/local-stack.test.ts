@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
+import { stackPorts } from "../support/lanes.ts";
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
 import {
@@ -29,7 +30,7 @@ import {
  */
 const NAME = "itstack";
 const PROJECT = `mlflow-dev-${NAME}`;
-const PORTS = { mlflow: 25050, minio: 29000, minioConsole: 29001, postgres: 25432 };
+const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 let dir: string;
 let env: Record<string, string>;
@@ -394,7 +395,7 @@ describe("local stack", () => {
 
 describe("bad input leaves nothing behind", () => {
   it("a port in use: clear error, exit 1, no containers", async () => {
-    const ports = { mlflow: 25150, minio: 29100, minioConsole: 29101, postgres: 25532 };
+    const ports = stackPorts(import.meta.url, 1);
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(ports.minio, "127.0.0.1", () => r()));
     try {
@@ -410,7 +411,7 @@ describe("bad input leaves nothing behind", () => {
   });
 
   it("an unknown image: clear error, exit 1, no containers", () => {
-    const ports = { mlflow: 25250, minio: 29200, minioConsole: 29201, postgres: 25632 };
+    const ports = stackPorts(import.meta.url, 2);
     const d = testSpecDir("itimage", ports);
     const r = cli(["up"], {
       cwd: d,
@@ -426,7 +427,7 @@ describe("bad input leaves nothing behind", () => {
   });
 
   it("a server that exits at start: up names it with its last log lines, exit 1, no containers", () => {
-    const ports = { mlflow: 25450, minio: 29400, minioConsole: 29401, postgres: 25832 };
+    const ports = stackPorts(import.meta.url, 3);
     // Valid to the spec, refused by MLflow's own argument check when the server starts.
     const d = testSpecDir("itcrash", ports);
     const spec = join(d, "mlflow-dev.yaml");
@@ -447,7 +448,7 @@ describe("bad input leaves nothing behind", () => {
   });
 
   it("Docker not reachable: clear error, exit 1", () => {
-    const d = testSpecDir("itnodocker", { mlflow: 25350, minio: 29300, minioConsole: 29301, postgres: 25732 });
+    const d = testSpecDir("itnodocker", stackPorts(import.meta.url, 4));
     const r = cli(["up"], { cwd: d, env: { DOCKER_HOST: "unix:///nonexistent/docker.sock" } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("cannot reach the Docker engine");

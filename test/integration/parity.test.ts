@@ -8,6 +8,7 @@ import type { StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { send, targetFor } from "../../packages/aws/src/deploy/index.ts";
 import pins from "../../pins.json" with { type: "json" };
+import { sparePort, stackPorts } from "../support/lanes.ts";
 import { MlflowClient, NotReadyError, waitUntilReady } from "../support/mlflow-client.ts";
 import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
 import {
@@ -36,10 +37,10 @@ import {
  * S3 and load balancer), and live parity between the local stack and that service: no difference.
  */
 const NAME = "itparity";
-const PORTS = { mlflow: 35050, minio: 39000, minioConsole: 39001, postgres: 35432 };
-const SAME_PORT = 35060;
-const PREVIOUS_PORT = 35061;
-const REMOTE_PG_PORT = 35062;
+const PORTS = stackPorts(import.meta.url);
+const SAME_PORT = sparePort(import.meta.url, 0);
+const PREVIOUS_PORT = sparePort(import.meta.url, 1);
+const REMOTE_PG_PORT = sparePort(import.meta.url, 2);
 const LOCAL_URL = `http://127.0.0.1:${PORTS.mlflow}`;
 const PREVIOUS_VERSION = pins.mlflowPrevious;
 

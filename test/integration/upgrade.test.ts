@@ -12,6 +12,7 @@ import {
   targetFor,
 } from "../../packages/aws/src/deploy/index.ts";
 import pins from "../../pins.json" with { type: "json" };
+import { stackPorts } from "../support/lanes.ts";
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { readBackWithPythonClient, runPythonClient } from "../support/python-client.ts";
 import {
@@ -38,7 +39,7 @@ import { tempDir } from "../support/temp-dir.ts";
  */
 const NAME = "itupgrade";
 const PROJECT = `mlflow-dev-${NAME}`;
-const PORTS = { mlflow: 28050, minio: 29700, minioConsole: 29701, postgres: 28432 };
+const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 const OLD = pins.mlflowPrevious;
 const NEW = pins.mlflow;

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,8 +14,28 @@ import { MLFLOW_DEV_VERSION } from "../../packages/spec/src/index.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-/** Runs `pnpm pack:cli` and returns the tarball it wrote. */
+/** The environment variable naming a tarball already packed for this run (scripts/test.sh packs once). */
+export const TARBALL_ENV = "MLFLOW_DEV_TEST_TARBALL";
+
+let packed: string | undefined;
+
+/**
+ * The tarball of `pnpm pack:cli`: the one $MLFLOW_DEV_TEST_TARBALL names when a run packed it
+ * already (scripts/test.sh, once for the package and integration tiers), else packed here, once per
+ * test file.
+ */
 export function packCli(): string {
+  const given = process.env[TARBALL_ENV];
+  if (given) {
+    if (!existsSync(given)) throw new Error(`${TARBALL_ENV}=${given}: no such file; unset it to pack here`);
+    return given;
+  }
+  packed ??= pack();
+  return packed;
+}
+
+/** Runs `pnpm pack:cli` and returns the tarball it wrote. */
+function pack(): string {
   const r = spawnSync("pnpm", ["-s", "pack:cli"], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
   if (r.status !== 0) throw new Error(`pnpm pack:cli failed:\n${r.stdout}${r.stderr}`);
   const tarball = join(ROOT, "dist", `mlflow-dev-${MLFLOW_DEV_VERSION}.tgz`);
@@ -46,19 +66,36 @@ export function nodeRuntimes(): NodeRuntime[] {
   return [...seen.values()];
 }
 
-/** NODE_22's binary, installed with npm once (undefined when the registry cannot be reached). */
+/**
+ * NODE_22's binary, installed with npm once. The install goes to a directory of its own, renamed
+ * into place when complete, so two test processes (the package tier and installed-package run in
+ * different lanes) never share a half-installed one.
+ */
 function node22(): string {
   const dir = join(tmpdir(), `mlflow-dev-node-${NODE_22}`);
   const bin = join(dir, "node_modules/.bin/node");
   if (existsSync(bin)) return bin;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "node-22", private: true })}\n`);
+  const staging = mkdtempSync(`${dir}-installing-`);
+  writeFileSync(join(staging, "package.json"), `${JSON.stringify({ name: "node-22", private: true })}\n`);
   const r = spawnSync("npm", ["install", "--no-audit", "--no-fund", `node@${NODE_22}`], {
-    cwd: dir,
+    cwd: staging,
     encoding: "utf8",
     timeout: 600_000,
   });
-  if (r.status !== 0) throw new Error(`npm install node@${NODE_22} failed:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(`npm install node@${NODE_22} failed:\n${r.stdout}${r.stderr}`);
+  }
+  try {
+    renameSync(staging, dir);
+  } catch {
+    if (existsSync(bin)) {
+      rmSync(staging, { recursive: true, force: true }); // another process put its install in place first
+      return bin;
+    }
+    rmSync(dir, { recursive: true, force: true }); // what an interrupted install left there
+    renameSync(staging, dir);
+  }
   return bin;
 }
 
