@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
+import { stackPorts } from "../support/lanes.ts";
 import { MlflowClient } from "../support/mlflow-client.ts";
 import { modelFiles, type TrainedForPromote, trainForPromote } from "../support/python-client.ts";
 import {
@@ -24,8 +25,8 @@ import {
  * again ends with exactly one verified version.
  */
 const IMAGE = imageOverride("mlflow") ?? `ghcr.io/mlflow/mlflow:v${pins.mlflow}-full`;
-const SRC = { name: "itmsrc", ports: { mlflow: 26150, minio: 29200, minioConsole: 29201, postgres: 26532 } };
-const DST = { name: "itmdst", ports: { mlflow: 26160, minio: 29210, minioConsole: 29211, postgres: 26542 } };
+const SRC = { name: "itmsrc", ports: stackPorts(import.meta.url, 0) };
+const DST = { name: "itmdst", ports: stackPorts(import.meta.url, 1) };
 const MODEL = "iris-promote";
 const BIG = "iris-big";
 

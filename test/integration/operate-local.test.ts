@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stackPorts } from "../support/lanes.ts";
 import { MlflowClient } from "../support/mlflow-client.ts";
 import {
   cli,
@@ -18,9 +19,9 @@ import {
  * MLflow command, SQL against the stack's database (not published), and a failing command;
  * `gc` (gc.olderThanDays: 0 here) after deleting runs and an experiment with artifacts.
  */
-const NAME = "itoperate";
+const NAME = "itoplocal";
 const PROJECT = `mlflow-dev-${NAME}`;
-const PORTS = { mlflow: 26250, minio: 29260, minioConsole: 29261, postgres: 26632 };
+const PORTS = stackPorts(import.meta.url);
 let dir: string;
 
 function show(r: { code: number | null; stdout: string; stderr: string }): string {

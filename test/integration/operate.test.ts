@@ -34,8 +34,8 @@ const up = await emulatorAnswers("test/integration/operate.test.ts");
 const ACCOUNT = "888899990000";
 const SUFFIX = Math.random().toString(36).slice(2, 7);
 const NAME = `itoperate-${SUFFIX}`;
-const MLFLOW_IMAGE = imageOverride("mlflow") ?? `mlflow-dev-local/mlflow:${pins.mlflow}`;
-const env = () => ({ ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}` });
+const MLFLOW_IMAGE = imageOverride("mlflow") ?? `localhost/mlflow-dev-local/mlflow:${pins.mlflow}`;
+const env = () => ({ ...emulatorEnv(ACCOUNT), MLFLOW_DEV_DEPLOY_IMAGE: MLFLOW_IMAGE });
 
 /** examples/basic's staging with this test's name, account and bucket, and no deletion protection (destroyed at the end). */
 function specDir(): string {

@@ -31,6 +31,8 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "auth-cache.test.ts": { lane: "local", portBase: 21200 },
   "direct-artifacts.test.ts": { lane: "local", portBase: 21300 },
   "docker-context.test.ts": { lane: "local", portBase: 21400 },
+  "models-promote.test.ts": { lane: "local", portBase: 21500 },
+  "operate-local.test.ts": { lane: "local", portBase: 21600 },
   "parity.test.ts": { lane: "aws", portBase: 22000 },
   "upgrade.test.ts": { lane: "aws", portBase: 22100 },
   "installed-package.test.ts": { lane: "aws", portBase: 22200 },
@@ -40,6 +42,7 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "stateful-guard.test.ts": { lane: "aws", portBase: 22600 },
   "aws-options.test.ts": { lane: "aws", portBase: 22700 },
   "emulator.test.ts": { lane: "aws", portBase: 22800 },
+  "operate.test.ts": { lane: "aws", portBase: 22900 },
 };
 
 export const LANES: readonly Lane[] = ["local", "aws"];
