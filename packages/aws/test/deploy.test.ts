@@ -20,6 +20,7 @@ import {
 } from "../src/deploy/index.ts";
 import { certificateProblem } from "../src/deploy/preflight.ts";
 import {
+  failureDetectionBound,
   LogicalId,
   placeholderContext,
   toRolloutPlan,
@@ -279,6 +280,7 @@ describe("formatPlan", () => {
     service: { action: "unchanged", currentTaskDefinition: "arn:aws:ecs:eu-west-1:1:task-definition/f:4", changes: [] },
     mlflowVersion: { kind: "none" },
     rollout: toRolloutPlan(basic, { imageUri: "ghcr.io/mlflow/mlflow:v3.17.2-full" }),
+    failureDetection: failureDetectionBound(basic),
     upToDate: true,
   };
 

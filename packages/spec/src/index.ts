@@ -2,6 +2,7 @@ export * from "./access.ts";
 export * from "./artifact-access.ts";
 export * from "./connection-budget.ts";
 export * from "./fargate.ts";
+export * from "./health-check.ts";
 export * from "./issues.ts";
 export type * from "./model.ts";
 export * from "./order.ts";

@@ -2,6 +2,7 @@ import type { SecretName, VersionChange } from "@mlflow-dev/spec";
 import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
 import { deployContextFromStack } from "../context.ts";
+import { describeFailureDetection, type FailureDetection, failureDetectionBound } from "../failure-detection.ts";
 import { OutputName, stackName } from "../names.ts";
 import { describeRolloutStep, type RolloutStep, toRolloutPlan } from "../rollout-plan.ts";
 import { toTaskDefinition } from "../task-definition.ts";
@@ -61,6 +62,8 @@ export interface PlanResult {
   mlflowVersion: VersionChange;
   /** The steps promote runs, in order (the plan it executes). */
   rollout: RolloutStep[];
+  /** How long AWS takes to detect and roll back a broken revision of this service (failure-detection.ts). */
+  failureDetection: FailureDetection;
   /** Nothing would change. */
   upToDate: boolean;
 }
@@ -152,6 +155,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
     service,
     mlflowVersion,
     rollout: toRolloutPlan(model, { imageUri: image }),
+    failureDetection: failureDetectionBound(model),
     upToDate:
       stackAction === "update" &&
       infrastructure.length === 0 &&
@@ -205,6 +209,10 @@ export function formatPlan(p: PlanResult): string {
   if (p.rollout?.length) {
     out.push("", "rollout (the steps promote runs, in this order):");
     out.push(...p.rollout.map((s, i) => `  ${i + 1}. ${describeRolloutStep(s)}`));
+  }
+  if (p.failureDetection) {
+    out.push("", "failure detection (on AWS, from the health checks and the circuit breaker):");
+    out.push(...describeFailureDetection(p.failureDetection).map((l) => `  ${l}`));
   }
   out.push(
     "",
