@@ -514,8 +514,8 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     });
 
     // Three unhealthy tasks, each declared unhealthy after the spec's short start period and
-    // retries (5 s + 2 checks 5 s apart) instead of the derived ones (examples/basic staging: 35 s
-    // + 10 checks, about 4.5 minutes for the three): the same path, in well under a minute.
+    // retries (5 s + 2 checks 5 s apart) instead of the derived ones (examples/basic staging: 95 s
+    // + 10 checks 5 s apart, over 7 minutes for the three): the same path, in about a minute.
     it("a failing health check: ECS stops the unhealthy tasks, the stack rolls back, the service keeps answering", {
       timeout: 600_000,
     }, async () => {
