@@ -94,7 +94,7 @@ describe("failureDetectionBound", () => {
       refused: [],
       image: "ghcr.io/mlflow/mlflow:v3.17.2-full",
       service: { action: "create", changes: [] },
-      mlflowVersion: { kind: "first", to: "3.17.2" },
+      mlflowVersion: { kind: "first", to: basic.mlflow.version },
       rollout: toRolloutPlan(basic, { imageUri: "ghcr.io/mlflow/mlflow:v3.17.2-full" }),
       failureDetection: failureDetectionBound(basic),
       upToDate: false,

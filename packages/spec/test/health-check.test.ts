@@ -84,7 +84,7 @@ describe("mlflow.healthCheck", () => {
       "mlflow.healthCheck.startPeriodSeconds",
     ]);
     expect(warnings[0]?.message).toContain(
-      "is declared unhealthy after 15 s, before its estimated start of 54 s (measured on MLflow 3.17.2): a healthy server would be replaced. Remove the setting to get 95 s, or raise it",
+      `is declared unhealthy after 15 s, before its estimated start of 54 s (measured on MLflow ${SERVER_START_TIMES.mlflowVersion}): a healthy server would be replaced. Remove the setting to get 95 s, or raise it`,
     );
   });
 
