@@ -11,6 +11,8 @@
  *   pnpm bench --startup  also `mlflow-dev up` cold, warm and no-op with a timeline of every
  *                         service, against the floors measured in the same run: PostgreSQL init to
  *                         ready, schema creation, the MLflow server's start to /health (bench/startup.ts)
+ *   pnpm bench --start-time also the MLflow server's start to /health 200 at each Fargate size, the
+ *                         figures the health check's start period comes from (bench/start-time.ts)
  *   pnpm bench --throughput also the generated server against MLflow's reference configuration at
  *                         equal limits on the same PostgreSQL and MinIO: runs/s, metrics/s,
  *                         log-batch p50/p95, artifact MB/s, runs/search over 10,000 runs, peak RSS
@@ -33,6 +35,7 @@ import { installedProject, nodeRuntimes, packCli } from "../test/support/package
 import { authCost } from "./auth.ts";
 import { footprint } from "./footprint.ts";
 import { median, type RunOptions, run, timed } from "./process.ts";
+import { startTime } from "./start-time.ts";
 import { startup } from "./startup.ts";
 import { throughput } from "./throughput.ts";
 
@@ -186,6 +189,8 @@ if (process.argv.includes("--promote")) {
 if (process.argv.includes("--footprint")) await footprint(root, node, bin);
 
 if (process.argv.includes("--startup")) await startup(root, node, bin);
+
+if (process.argv.includes("--start-time")) await startTime(root, node, bin);
 
 if (process.argv.includes("--throughput")) await throughput(root, node, bin);
 

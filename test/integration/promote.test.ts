@@ -514,17 +514,24 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       await expect(clients.ssm.getParameter({ Name: lock })).rejects.toThrow();
     });
 
-    // Three unhealthy tasks, each one the health check's 180 s start period and 10 failed checks
-    // 5 s apart: about 12 minutes, as on AWS.
+    // Three unhealthy tasks, each declared unhealthy after the spec's short start period and
+    // retries (5 s + 2 checks 5 s apart) instead of the derived ones (examples/basic staging: 95 s
+    // + 10 checks 5 s apart, over 7 minutes for the three): the same path, in about a minute.
     it("a failing health check: ECS stops the unhealthy tasks, the stack rolls back, the service keeps answering", {
-      timeout: 1_200_000,
+      timeout: 600_000,
     }, async () => {
+      const quick = specDir(account, (y) =>
+        y.replace(/^ {2}workers: 2$/m, "  workers: 2\n  healthCheck:\n    startPeriodSeconds: 5\n    retries: 2"),
+      );
       const r = cli(
         ["promote", "--env", "staging"],
-        dir,
+        quick,
         awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${UNHEALTHY_IMAGE}`, MLFLOW_DEV_DEPLOY_IMAGE: UNHEALTHY_IMAGE }),
       );
       expect(r.code, show(r)).toBe(1);
+      // The spec's settings were warned about (a healthy server would not start in 15 s), and used.
+      expect(r.stderr).toContain("mlflow.healthCheck.startPeriodSeconds");
+      expect(r.stderr).toContain("within its 5 s start period and 2 retries every 5 s");
       expect(r.stderr).toContain("Task failed container health checks");
       expect(r.stderr).toContain("did not pass its health check (GET /health inside the container)");
       expect(r.stderr).toContain(`Rolled back: the service runs ${first.taskDefinitionArn.split("/").pop()} again`);

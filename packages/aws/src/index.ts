@@ -9,6 +9,7 @@ export * from "./cloudformation/tags.ts";
 export * from "./cloudformation/template.ts";
 export * from "./compatibility.ts";
 export * from "./context.ts";
+export * from "./failure-detection.ts";
 export * from "./names.ts";
 export * from "./pricing/cost.ts";
 export * from "./pricing/prices.ts";

@@ -21,6 +21,7 @@ import {
 import { certificateProblem } from "../src/deploy/preflight.ts";
 import {
   estimateMonthlyCost,
+  failureDetectionBound,
   LogicalId,
   placeholderContext,
   toRolloutPlan,
@@ -281,6 +282,7 @@ describe("formatPlan", () => {
     service: { action: "unchanged", currentTaskDefinition: "arn:aws:ecs:eu-west-1:1:task-definition/f:4", changes: [] },
     mlflowVersion: { kind: "none" },
     rollout: toRolloutPlan(basic, { imageUri: "ghcr.io/mlflow/mlflow:v3.17.2-full" }),
+    failureDetection: failureDetectionBound(basic),
     upToDate: true,
     cost: estimateMonthlyCost(basic),
     preflight: [

@@ -1,4 +1,5 @@
 import { poolSettings } from "./connection-budget.ts";
+import { resolveHealthCheck } from "./health-check.ts";
 import { localBuildTag } from "./image-ref.ts";
 import type {
   Artifacts,
@@ -255,23 +256,7 @@ function resolveMlflow(
       ...own.env,
     },
     secrets: serverSecrets(m.auth),
-    healthCheck: {
-      command: [
-        "python",
-        "-c",
-        `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${MLFLOW_CONTAINER_PORT}/health', timeout=3)`,
-      ],
-      // Docker runs the first check one interval after the start (engine 20.10 has no
-      // start_interval), so the interval is how late a started server is seen healthy: the
-      // shortest ECS and the ALB allow (5 s). The ALB needs the timeout below the interval; ECS
-      // allows at most 10 retries (50 s of failed checks before a task is replaced).
-      intervalSeconds: 5,
-      timeoutSeconds: 4,
-      retries: 10,
-      // Generous: a loaded laptop or a cold Fargate task can take minutes to import MLflow; a
-      // healthy server is reported as soon as its first check passes, so this costs nothing.
-      startPeriodSeconds: 180,
-    },
+    healthCheck: resolveHealthCheck(spec, size.cpu, processes),
     workers: processes.workers,
     jobs: processes.jobs,
     auth: m.auth,

@@ -2,6 +2,13 @@ import { z } from "zod";
 import { AccessSchema, checkExposure } from "./access.ts";
 import { checkFargateSize, FARGATE_SIZES } from "./fargate.ts";
 import {
+  DEFAULT_HEALTH_CHECK_RETRIES,
+  HEALTH_CHECK_INTERVAL_SECONDS,
+  HEALTH_CHECK_RETRY_LIMITS,
+  START_PERIOD_LIMITS,
+  START_PERIOD_MARGIN,
+} from "./health-check.ts";
+import {
   DEFAULT_MLFLOW_VERSION,
   DEFAULT_POSTGRES_MAJOR,
   MLFLOW_CONTAINER_PORT,
@@ -72,6 +79,29 @@ export const ImageRefSchema = z
 export const DEFAULT_LIFECYCLE = { noncurrentVersionDays: 30, incompleteUploadDays: 7 } as const;
 /** How long a deleted run or experiment stays before `gc` removes it, by default (days). */
 export const DEFAULT_GC_OLDER_THAN_DAYS = 30;
+const HealthCheckSchema = z
+  .strictObject({
+    startPeriodSeconds: z
+      .int()
+      .min(START_PERIOD_LIMITS[0])
+      .max(START_PERIOD_LIMITS[1])
+      .optional()
+      .meta({
+        description: `Seconds after the server's start during which failed health checks do not count (Docker's start_period, ECS's startPeriod). Default: the server's measured start time at the environment's task size and workers, times ${START_PERIOD_MARGIN.factor}, plus ${START_PERIOD_MARGIN.plusSeconds} s, rounded up to ${START_PERIOD_MARGIN.roundTo} s. A shorter one detects a broken revision sooner; one below the start time replaces a healthy but slow server.`,
+      }),
+    retries: z
+      .int()
+      .min(HEALTH_CHECK_RETRY_LIMITS[0])
+      .max(HEALTH_CHECK_RETRY_LIMITS[1])
+      .optional()
+      .meta({
+        description: `Consecutive failed health checks, ${HEALTH_CHECK_INTERVAL_SECONDS} s apart, after which the container is unhealthy and its task replaced. Default: ${DEFAULT_HEALTH_CHECK_RETRIES}.`,
+      }),
+  })
+  .meta({
+    description:
+      "The server's container health check, the same on both runtimes. With the target group's checks and ECS's circuit breaker it bounds how long a broken revision takes to be detected and rolled back on AWS (`mlflow-dev plan` prints it).",
+  });
 
 const MlflowSchema = z
   .strictObject({
@@ -108,6 +138,7 @@ const MlflowSchema = z
       .array(z.string())
       .default([])
       .meta({ description: "Extra `mlflow server` flags, passed on both runtimes." }),
+    healthCheck: HealthCheckSchema.optional(),
   })
   .meta({ description: "The MLflow tracking server." });
 

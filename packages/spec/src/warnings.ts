@@ -1,4 +1,5 @@
 import { closeGaps, openEndpointGaps } from "./access.ts";
+import { healthCheckWarnings } from "./health-check.ts";
 import type { RuleProblem } from "./parse.ts";
 import type { AwsEnv, Spec } from "./schema.ts";
 import { awsEnvironmentNames } from "./task-size.ts";
@@ -31,5 +32,6 @@ export function specWarnings(spec: Spec): RuleProblem[] {
       message: `the whole internet reaches this MLflow, with ${gaps.join(" and ")} (acknowledged: ${JSON.stringify(acknowledged.reason.trim())}). To close it, ${closeGaps(exposure)}, or list narrower access.sourceCidrs`,
     });
   }
+  problems.push(...healthCheckWarnings(spec));
   return problems;
 }

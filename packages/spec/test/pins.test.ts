@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { NODE_ENGINES } from "../../cli/scripts/manifest.ts";
-import { DEFAULT_MLFLOW_VERSION, PINS, SERVER_MEMORY_MODEL } from "../src/index.ts";
+import { DEFAULT_MLFLOW_VERSION, PINS, SERVER_MEMORY_MODEL, SERVER_START_TIMES } from "../src/index.ts";
 
 /**
  * pins.json is the one manifest of pinned versions. TypeScript imports it, the shell scripts read it
@@ -102,6 +102,10 @@ describe("pins.json", () => {
   it("the server's memory model was measured on the pinned MLflow (pnpm bench --footprint)", () => {
     expect(SERVER_MEMORY_MODEL.mlflowVersion).toBe(PINS.mlflow);
   });
+
+  it("the server's start times were measured on the pinned MLflow (pnpm bench --start-time)", () => {
+    expect(SERVER_START_TIMES.mlflowVersion).toBe(PINS.mlflow);
+  });
 });
 
 /** Files that may spell a pinned version, and why. Everything else reads pins.json. */
@@ -118,6 +122,7 @@ const ALLOWED: readonly [RegExp, string][] = [
     /^packages\/spec\/src\/server-footprint\.ts$/,
     "the MLflow version the memory model was measured on (checked above)",
   ],
+  [/^packages\/spec\/src\/health-check\.ts$/, "the MLflow version the start times were measured on (checked above)"],
   [/^compose\.yaml$|\/golden\//, "rendered output (pnpm golden:write)"],
   [/^packages\/spec\/schema\.json$/, "generated from the schema (pnpm schema:write)"],
   [/^packages\/(parity|cli)\/test\/fixtures\//, "recordings of real servers"],

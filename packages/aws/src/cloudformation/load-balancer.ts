@@ -1,4 +1,5 @@
 import type { AwsModel } from "../aws-model.ts";
+import { TARGET_GROUP_HEALTH } from "../failure-detection.ts";
 import { LogicalId } from "../names.ts";
 import { ACCESS_LOG_PREFIX, accessLogsOn } from "./bucket.ts";
 import { getAtt, ref } from "./intrinsics.ts";
@@ -74,10 +75,12 @@ function toTargetGroup(model: AwsModel, network: NetworkRefs) {
     HealthCheckPath: model.mlflow.healthPath,
     HealthCheckIntervalSeconds: hc.intervalSeconds,
     HealthCheckTimeoutSeconds: hc.timeoutSeconds,
-    HealthyThresholdCount: 2,
-    UnhealthyThresholdCount: 3,
+    HealthyThresholdCount: TARGET_GROUP_HEALTH.healthyThresholdCount,
+    UnhealthyThresholdCount: TARGET_GROUP_HEALTH.unhealthyThresholdCount,
     Matcher: { HttpCode: "200" },
-    TargetGroupAttributes: [{ Key: "deregistration_delay.timeout_seconds", Value: "30" }],
+    TargetGroupAttributes: [
+      { Key: "deregistration_delay.timeout_seconds", Value: String(TARGET_GROUP_HEALTH.deregistrationDelaySeconds) },
+    ],
     Tags: toTags(model),
   });
 }

@@ -1,16 +1,11 @@
 import type { AwsModel } from "../aws-model.ts";
+import { healthCheckGracePeriod } from "../failure-detection.ts";
 import { CONTAINER_NAME, ConditionName, LogicalId, ParameterName, serviceName } from "../names.ts";
 import { getAtt, ref } from "./intrinsics.ts";
 import { listenerIds } from "./load-balancer.ts";
 import { type NetworkRefs, taskAssignPublicIp } from "./network.ts";
 import { type Resources, resource } from "./resource.ts";
 import { toTags } from "./tags.ts";
-
-/** Seconds ECS ignores failing ALB health checks after a task starts: the container's start period plus two intervals. */
-export function healthCheckGracePeriod(model: AwsModel): number {
-  const hc = model.mlflow.healthCheck;
-  return hc.startPeriodSeconds + 2 * hc.intervalSeconds;
-}
 
 /**
  * The ECS service. The task definition is registered by the deploy tool through the ECS API and

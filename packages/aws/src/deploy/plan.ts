@@ -2,6 +2,7 @@ import { describeImageOrigin, type SecretName, type VersionChange } from "@mlflo
 import type { AwsModel } from "../aws-model.ts";
 import { toTemplate } from "../cloudformation/template.ts";
 import { deployContextFromStack } from "../context.ts";
+import { describeFailureDetection, type FailureDetection, failureDetectionBound } from "../failure-detection.ts";
 import { OutputName, stackName } from "../names.ts";
 import { type CostEstimate, estimateMonthlyCost, formatCost } from "../pricing/cost.ts";
 import { describeRolloutStep, type RolloutStep, toRolloutPlan } from "../rollout-plan.ts";
@@ -65,6 +66,8 @@ export interface PlanResult {
   mlflowVersion: VersionChange;
   /** The steps promote runs, in order (the plan it executes). */
   rollout: RolloutStep[];
+  /** How long AWS takes to detect and roll back a broken revision of this service (failure-detection.ts). */
+  failureDetection: FailureDetection;
   /** Nothing would change. */
   upToDate: boolean;
   /** What the environment costs a month, from the price table (no AWS call). */
@@ -162,6 +165,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
     service,
     mlflowVersion,
     rollout: toRolloutPlan(model, { imageUri: image }),
+    failureDetection: failureDetectionBound(model),
     upToDate:
       stackAction === "update" &&
       infrastructure.length === 0 &&
@@ -221,6 +225,10 @@ export function formatPlan(p: PlanResult): string {
     out.push(...p.rollout.map((s, i) => `  ${i + 1}. ${describeRolloutStep(s)}`));
   }
   if (p.cost) out.push("", ...formatCost(p.cost));
+  if (p.failureDetection) {
+    out.push("", "failure detection (on AWS, from the health checks and the circuit breaker):");
+    out.push(...describeFailureDetection(p.failureDetection).map((l) => `  ${l}`));
+  }
   out.push(
     "",
     p.upToDate

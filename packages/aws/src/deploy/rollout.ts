@@ -59,14 +59,8 @@ export async function describeService(ecs: ECS, model: AwsModel): Promise<Servic
   }
 }
 
-/**
- * How many failed task launches ECS's deployment circuit breaker takes before it gives up on a
- * deployment: half the desired count, at least 3 and at most 200. A CloudFormation update of the
- * service waits for the deployment, so this is also how long a broken revision holds the stack.
- */
-export function circuitBreakerThreshold(desiredCount: number): number {
-  return Math.min(200, Math.max(3, Math.ceil(desiredCount / 2)));
-}
+/** The circuit breaker's threshold lives with the rest of the failure-detection arithmetic. */
+export { circuitBreakerThreshold } from "../failure-detection.ts";
 
 export function revisionOf(arn: string | undefined): string {
   return arn ? (arn.split("/").pop() ?? arn) : "(none)";
@@ -188,7 +182,8 @@ export function stopCauseHint(model: AwsModel, reason: string): string {
     const hc = model.mlflow.healthCheck;
     return (
       `\n  The MLflow container did not pass its health check (GET ${model.mlflow.healthPath} inside the container)` +
-      ` within its ${hc.startPeriodSeconds} s start period and ${hc.retries} retries every ${hc.intervalSeconds} s.`
+      ` within its ${hc.startPeriodSeconds} s start period and ${hc.retries} retries every ${hc.intervalSeconds} s.` +
+      " If its server is only slower to start than that, raise mlflow.healthCheck.startPeriodSeconds."
     );
   }
   return "";
