@@ -708,6 +708,7 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
   let vpcId: string;
   let certificateArn: string;
   const subnets: { id: string; zone: string }[] = [];
+  const endpoints: string[] = [];
   const env = () =>
     awsEnv({
       AWS_ACCESS_KEY_ID: VPC_ACCOUNT,
@@ -752,6 +753,22 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
       });
       subnets.push({ id: s.Subnet?.SubnetId ?? "", zone });
     }
+    // The tasks' way out of private subnets without a NAT route: endpoints for ECR, CloudWatch Logs,
+    // Secrets Manager and S3 (the preflight refuses private subnets with neither).
+    for (const [service, type] of [
+      ["ecr.api", "Interface"],
+      ["ecr.dkr", "Interface"],
+      ["logs", "Interface"],
+      ["secretsmanager", "Interface"],
+      ["s3", "Gateway"],
+    ] as const) {
+      const e = await vpcClients.ec2.createVpcEndpoint({
+        VpcId: vpcId,
+        ServiceName: `com.amazonaws.${REGION}.${service}`,
+        VpcEndpointType: type,
+      });
+      endpoints.push(e.VpcEndpoint?.VpcEndpointId ?? "");
+    }
     vpcDir = exampleDir({
       vpc: vpcId,
       public: [subnets[0]?.id ?? "", subnets[1]?.id ?? ""],
@@ -761,14 +778,49 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
 
   afterAll(async () => {
     if (!vpcClients) return;
+    if (endpoints.length) await vpcClients.ec2.deleteVpcEndpoints({ VpcEndpointIds: endpoints }).catch(() => undefined);
     for (const s of subnets) await vpcClients.ec2.deleteSubnet({ SubnetId: s.id }).catch(() => undefined);
     if (vpcId) await vpcClients.ec2.deleteVpc({ VpcId: vpcId }).catch(() => undefined);
     destroyAwsClients(vpcClients);
   });
 
+  it("private subnets with neither a NAT route nor VPC endpoints: plan refuses before anything is computed", async () => {
+    // A second VPC as created: its subnets route only inside it (the main route table's local route).
+    const bare = (await vpcClients.ec2.createVpc({ CidrBlock: "10.43.0.0/16" })).Vpc?.VpcId ?? "";
+    const own: string[] = [];
+    try {
+      for (const [i, zone] of [`${REGION}a`, `${REGION}b`, `${REGION}a`, `${REGION}b`].entries())
+        own.push(
+          (await vpcClients.ec2.createSubnet({ VpcId: bare, CidrBlock: `10.43.${i}.0/24`, AvailabilityZone: zone }))
+            .Subnet?.SubnetId ?? "",
+        );
+      const dir = exampleDir({ vpc: bare, public: own.slice(0, 2), private: own.slice(2, 4) });
+      const r = cli(["plan", "--env", "prod"], dir, env());
+      expect(r.code, show(r)).toBe(2);
+      expect(r.stderr).toContain(`${own[2]} routes 0.0.0.0/0 nowhere`);
+      expect(r.stderr).toContain(`com.amazonaws.${REGION}.ecr.api`);
+      expect(r.stderr).toContain("ResourceInitializationError");
+      expect(r.stderr).toContain(
+        "Route the private subnets' 0.0.0.0/0 through a NAT gateway, or add the missing VPC endpoints",
+      );
+      await expect(vpcClients.cloudformation.describeStacks({ StackName: "mlflow-dev-registry-prod" })).rejects.toThrow(
+        /does not exist/,
+      );
+    } finally {
+      for (const id of own) await vpcClients.ec2.deleteSubnet({ SubnetId: id }).catch(() => undefined);
+      await vpcClients.ec2.deleteVpc({ VpcId: bare }).catch(() => undefined);
+    }
+  });
+
   it("plan checks the VPC and its subnets, then lists a stack in them that creates no network", () => {
     const r = cli(["plan", "--env", "prod", "--json"], vpcDir, env());
     expect(r.code, show(r)).toBe(0);
+    // The preflight's verdicts: a way out through the endpoints, room in every subnet.
+    const verdicts = JSON.parse(r.stdout).preflight as { check: string; status: string; message: string }[];
+    expect(verdicts.find((v) => v.check === "egress-route")).toMatchObject({ status: "ok" });
+    expect(verdicts.find((v) => v.check === "egress-route")?.message).toContain("endpoints for ECR");
+    expect(verdicts.find((v) => v.check === "subnet-ips")?.status).toBe("ok");
+    expect(verdicts.find((v) => v.check === "subnet-ips")?.message).toContain(`${subnets[2]?.id} `);
     expect(r.stderr).toContain(`account ${VPC_ACCOUNT}`);
     const plan = JSON.parse(r.stdout);
     expect(plan).toMatchObject({ stack: "mlflow-dev-registry-prod", stackAction: "create", account: VPC_ACCOUNT });

@@ -215,6 +215,20 @@ describe("the ECS service-linked role", () => {
     });
   });
 
+  it("created meanwhile (the name is taken when promote creates it): passes", async () => {
+    const { iam } = healthyAccount();
+    iam.on(GetRoleCommand).rejects(new NoSuchEntityException({ message: "not found", $metadata: {} }));
+    iam
+      .on(CreateServiceLinkedRoleCommand)
+      .rejects(
+        awsError(
+          "InvalidInput",
+          "Service role name AWSServiceRoleForECS has been taken in this account, please try a different suffix.",
+        ),
+      );
+    expect(byCheck(await accountVerdicts(basic, clients, "promote"), "ecs-service-linked-role").status).toBe("ok");
+  });
+
   it("missing and not creatable: promote refuses with the command that creates it", async () => {
     const { iam } = healthyAccount();
     iam.on(GetRoleCommand).rejects(new NoSuchEntityException({ message: "not found", $metadata: {} }));

@@ -247,6 +247,7 @@ async function routeFacts(
 async function endpointServices(clients: AwsClients, vpcId: string): Promise<string[]> {
   const r = await clients.ec2.describeVpcEndpoints({ Filters: [{ Name: "vpc-id", Values: [vpcId] }] });
   return (r.VpcEndpoints ?? [])
+    .filter((e) => e.VpcId === undefined || e.VpcId === vpcId)
     .filter((e) => !["deleted", "deleting", "failed", "rejected"].includes(String(e.State ?? "").toLowerCase()))
     .map((e) => e.ServiceName ?? "");
 }
@@ -294,7 +295,8 @@ async function serviceLinkedRoleVerdict(clients: AwsClients, purpose: "plan" | "
     await clients.iam.createServiceLinkedRole({ AWSServiceName: "ecs.amazonaws.com" });
     return { check, status: "ok", message: `created the ECS service-linked role ${ECS_SERVICE_LINKED_ROLE}` };
   } catch (e) {
-    if (/InvalidInput/.test(awsErrorName(e)) && /has been taken|already exists/i.test(awsErrorMessage(e)))
+    // Created meanwhile (by ECS's first cluster, or a promote beside this one): AWS says the name "has been taken".
+    if (/EntityAlreadyExists/.test(awsErrorName(e)) || /has been taken|already exists/i.test(awsErrorMessage(e)))
       return { check, status: "ok", message: `the ECS service-linked role ${ECS_SERVICE_LINKED_ROLE} exists` };
     return {
       check,
