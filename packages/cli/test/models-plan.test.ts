@@ -183,13 +183,13 @@ describe("what the destination holds", () => {
   });
 
   it("refuses a destination older than the source, before any write", () => {
-    expect(() => copyPlan(recorded(), { ...EMPTY, serverVersion: "3.16.1" }, { digest: DIGEST })).toThrow(PlanError);
-    expect(() => copyPlan(recorded(), { ...EMPTY, serverVersion: "3.16.1" }, { digest: DIGEST })).toThrow(
+    expect(() => copyPlan(recorded(), { ...EMPTY, serverVersion: "3.0.0" }, { digest: DIGEST })).toThrow(PlanError);
+    expect(() => copyPlan(recorded(), { ...EMPTY, serverVersion: "3.0.0" }, { digest: DIGEST })).toThrow(
       /older than the source/,
     );
-    expect(compareVersions("3.17.2", "3.16.1")).toBeGreaterThan(0);
+    expect(compareVersions("4.2.1", "4.1.9")).toBeGreaterThan(0);
     expect(compareVersions("3.9.0", "3.17.0")).toBeLessThan(0);
-    expect(compareVersions("3.17.2", "3.17.2")).toBe(0);
+    expect(compareVersions("4.2.1", "4.2.1")).toBe(0);
   });
 });
 
