@@ -47,10 +47,7 @@ describe("models promote: usage errors exit 2 before anything is read or written
       ["models", "promote", "iris", "--version", "1", "--to", "local"],
       "models promote: --from and --to are both local",
     ],
-    [
-      ["models", "promote", "iris", "--version", "1", "--to", "prod"],
-      'mlflow-dev.yaml has no environment "prod"',
-    ],
+    [["models", "promote", "iris", "--version", "1", "--to", "prod"], 'mlflow-dev.yaml has no environment "prod"'],
   ])("%j", (args, message) => {
     const r = cli(args);
     expect(r.stderr.split("\n")[0]).toMatch(/^error: models/);
