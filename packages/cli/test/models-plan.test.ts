@@ -187,9 +187,9 @@ describe("what the destination holds", () => {
     expect(() => copyPlan(recorded(), { ...EMPTY, serverVersion: "3.0.0" }, { digest: DIGEST })).toThrow(
       /older than the source/,
     );
-    expect(compareVersions("3.10.2", "3.10.1")).toBeGreaterThan(0);
-    expect(compareVersions("3.9.0", "3.10.0")).toBeLessThan(0);
-    expect(compareVersions("3.10.2", "3.10.2")).toBe(0);
+    expect(compareVersions("4.2.1", "4.1.9")).toBeGreaterThan(0);
+    expect(compareVersions("3.9.0", "3.17.0")).toBeLessThan(0);
+    expect(compareVersions("4.2.1", "4.2.1")).toBe(0);
   });
 });
 

@@ -100,7 +100,7 @@ export class PlanError extends Error {
   }
 }
 
-/** MLflow versions compared numerically ("3.9.1" < "3.10.0"); a pre-release suffix is ignored. */
+/** MLflow versions compared numerically ("3.9.0" < "3.10.0"); a pre-release suffix is ignored. */
 export function compareVersions(a: string, b: string): number {
   const parts = (v: string) => (/^\d+(\.\d+)*/.exec(v.trim())?.[0] ?? "0").split(".").map(Number);
   const x = parts(a);
