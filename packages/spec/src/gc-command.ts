@@ -4,8 +4,17 @@
  * counts what `mlflow gc --older-than` will remove (the rows MLflow's own selection takes: runs
  * deleted before the cutoff and every run of an experiment deleted before it, and the artifact
  * objects under their artifact locations, by listing the bucket), runs `mlflow gc` unless it is a
- * dry run, counts again, and prints one report line (GC_REPORT_MARKER + JSON) for the CLI.
+ * dry run (with an artifacts-only server beside it for proxied artifacts, see GC_ARTIFACT_PORT),
+ * counts again, and prints one report line (GC_REPORT_MARKER + JSON) for the CLI.
  */
+
+/**
+ * `mlflow gc` deletes the artifacts of a run whose location is `mlflow-artifacts:` through the
+ * tracking server's artifact API (MLflow 3.17: get_artifact_repository(run.info.artifact_uri)
+ * needs an http tracking URI). The program starts an artifacts-only MLflow server on this loopback
+ * port of its own task, serving the same destination, and points `mlflow gc` at it.
+ */
+export const GC_ARTIFACT_PORT = 5987;
 
 /** The line of the program's output that carries the report. */
 export const GC_REPORT_MARKER = "mlflow-dev-gc-report: ";
@@ -25,7 +34,7 @@ export interface GcReport {
 }
 
 export const GC_PROGRAM = [
-  "import json, os, subprocess, sys, time",
+  "import json, os, subprocess, sys, time, urllib.request",
   "from datetime import datetime, timezone",
   "import boto3, psycopg2",
   "args = sys.argv[1:]",
@@ -74,9 +83,23 @@ export const GC_PROGRAM = [
   '    cmd = ["mlflow", "gc", "--backend-store-uri", os.environ["MLFLOW_BACKEND_STORE_URI"]]',
   "    if days > 0:",
   '        cmd += ["--older-than", f"{days}d"]',
-  "    if dest:",
-  '        cmd += ["--artifacts-destination", dest]',
-  "    code = subprocess.call(cmd)",
+  "    env = dict(os.environ)",
+  "    helper = None",
+  '    if dest and any((uri or "").startswith("mlflow-artifacts:") for _, uri in runs):',
+  "        # mlflow gc deletes mlflow-artifacts: locations through the tracking server's artifact API;",
+  "        # an artifacts-only server on loopback in this task serves the same destination.",
+  `        helper = subprocess.Popen(["mlflow", "server", "--artifacts-only", "--serve-artifacts", "--artifacts-destination", dest, "--host", "127.0.0.1", "--port", "${GC_ARTIFACT_PORT}", "--workers", "1"], stdout=subprocess.DEVNULL, env={**os.environ, "MLFLOW_SERVER_ALLOWED_HOSTS": "127.0.0.1:${GC_ARTIFACT_PORT}"})`,
+  "        for _ in range(240):",
+  "            try:",
+  `                urllib.request.urlopen("http://127.0.0.1:${GC_ARTIFACT_PORT}/health", timeout=2)`,
+  "                break",
+  "            except Exception:",
+  "                time.sleep(0.5)",
+  `        env["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:${GC_ARTIFACT_PORT}"`,
+  "    code = subprocess.call(cmd, env=env)",
+  "    if helper is not None:",
+  "        helper.terminate()",
+  "        helper.wait()",
   "left_runs = present('runs', 'run_uuid', [r[0] for r in runs])",
   "left_experiments = present('experiments', 'experiment_id', experiments)",
   "left_objs, left_size = objects(runs)",
