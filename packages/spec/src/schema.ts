@@ -114,7 +114,8 @@ const BuildSchema = z.strictObject({
 const ImagesSchema = z
   .strictObject({
     mlflow: ImageRefSchema.optional().meta({
-      description: "MLflow server image. Default: ghcr.io/mlflow/mlflow:v<version>-full.",
+      description:
+        "MLflow server image. Default: for the pinned MLflow version, the image built from mlflow-dev's images/mlflow (its Dockerfile and hashed lock, shipped in the package) on python:<3.x>-slim, locally and pushed to the stack's ECR repository on AWS; for another version, ghcr.io/mlflow/mlflow:v<version>-full.",
     }),
     build: BuildSchema.optional().meta({
       description: "Build the project's own MLflow image (for example images/mlflow) instead of pulling one.",
