@@ -20,7 +20,7 @@ export const MINIO_RELEASE: string = pins.minio.release;
  * (its Dockerfile and hashed lock, shipped in the package) on this Python base. CI builds the same
  * Dockerfile and lock on its offline Python base (MLFLOW_DEV_IMAGES="mlflow-base=REF").
  */
-export const DEFAULT_MLFLOW_BASE_IMAGE: string = `python:${pins.python}-slim`;
+export const DEFAULT_MLFLOW_BASE_IMAGE: string = pinnedByDigest(`python:${pins.python}-slim`);
 
 /** Where the default build's context is written, relative to the spec's directory (the stack's state directory). */
 export const SHIPPED_MLFLOW_CONTEXT = ".mlflow-dev/images/mlflow";
@@ -31,7 +31,15 @@ export function upstreamMlflowImage(version: string): string {
 }
 
 export function upstreamPostgresImage(major: number): string {
-  return `postgres:${major}`;
+  return pinnedByDigest(`postgres:${major}`);
+}
+
+/**
+ * `name:tag@sha256:...` when pins.json records the digest of that tag (images/README.md says where
+ * each one comes from and how to refresh it), else the tag alone.
+ */
+export function pinnedByDigest(ref: string): string {
+  return pins.digests.find((pinned) => pinned.startsWith(`${ref}@sha256:`)) ?? ref;
 }
 
 export function upstreamMinioImage(): string {

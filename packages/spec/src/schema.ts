@@ -64,6 +64,10 @@ const BucketNameSchema = z
 
 export const ImageRefSchema = z
   .string()
+  .refine((v) => !v.includes("@") || /@sha256:[a-f0-9]{64}$/.test(v), {
+    message: "has a malformed digest: pin as name:tag@sha256:<64 lowercase hex digits>",
+    abort: true,
+  })
   .regex(imageRef, { message: "is not a valid image reference" })
   .refine((v) => !v.endsWith(":latest"), { message: "uses the :latest tag" })
   .meta({ description: "An image reference, pinned by tag or digest (never :latest)." });
