@@ -7,6 +7,8 @@ import {
   EMULATOR,
   emulatorAnswers,
   emulatorEnv,
+  imageOverride,
+  OFFLINE_PYTHON_BASE,
   projectContainers,
   removeLeftovers,
   requireImagesInCi,
@@ -15,14 +17,23 @@ import {
 /**
  * The local stack from the published package, as a user runs it: the tarball of `pnpm pack:cli`
  * installed with npm into a fresh project outside the repository, then `npx mlflow-dev init`, `up`,
- * `status`, `logs mlflow` and `down` from that project's directory (no -f). Images as in every
- * integration test: MLFLOW_DEV_IMAGES (scripts/test.sh sets it from .ci/provision).
+ * `status`, `logs mlflow` and `down` from that project's directory (no -f). The MLflow server is
+ * the user's default: the image built from the package's own images/mlflow (Dockerfile and hashed
+ * lock), on the offline Python base CI built (`mlflow-base=`) where the user's is python:3.x-slim;
+ * PostgreSQL and the object store as in every integration test (MLFLOW_DEV_IMAGES).
  */
 const NAME = "itpackage";
 const PROJECT = `mlflow-dev-${NAME}`;
 const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
-const LONG = { timeout: 600_000 };
+/** MLFLOW_DEV_IMAGES without its prebuilt MLflow image: the default build, on the offline base. */
+const USER_PATH_IMAGES = {
+  MLFLOW_DEV_IMAGES: [
+    ...(process.env.MLFLOW_DEV_IMAGES ?? "").split(",").filter((p) => p.trim() && !p.trim().startsWith("mlflow=")),
+    ...(imageOverride("mlflow") ? [`mlflow-base=${OFFLINE_PYTHON_BASE}`] : []),
+  ].join(","),
+};
+const LONG = { timeout: 900_000, env: USER_PATH_IMAGES };
 
 const pinned: NodeRuntime = (() => {
   const version = `v${JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).devDependencies.node}`;
@@ -67,6 +78,15 @@ describe("the installed package runs the local stack from the user's project", (
     const up = npx(pinned, ["up"], project, LONG);
     expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
     expect(up.stdout).toContain(`MLflow is up: ${url}`);
+    // The default image: built from the package's images/mlflow, copied beside the spec.
+    expect(up.stderr).toMatch(
+      /building localhost\/mlflow-dev-local\/itpackage-mlflow:[\d.]+ \(the default: built from mlflow-dev's images\/mlflow/,
+    );
+    expect(readFileSync(join(project, ".mlflow-dev/images/mlflow/requirements.txt"), "utf8")).toBe(
+      readFileSync(join(ROOT, "images/mlflow/requirements.txt"), "utf8"),
+    );
+    const compose = readFileSync(join(project, ".mlflow-dev/compose.yaml"), "utf8");
+    expect(compose).toContain("context: ../.mlflow-dev/images/mlflow");
     expect(up.stdout).toContain(join(".mlflow-dev", ".env"));
     expect(existsSync(join(project, ".mlflow-dev/compose.yaml"))).toBe(true);
     expect(statSync(join(project, ".mlflow-dev/.env")).mode & 0o777).toBe(0o600);

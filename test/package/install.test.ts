@@ -29,9 +29,21 @@ describe("the tarball", () => {
       .map((f) => f.replace(/^package\//, ""));
     expect(files).toEqual(expect.arrayContaining(["package.json", "bin/mlflow-dev.js", "index.js", "index.d.ts"]));
     expect(files).toEqual(expect.arrayContaining(["schema.json", "README.md", "CHANGELOG.md", "LICENSE"]));
+    // The MLflow image's build context, byte for byte the one CI builds.
+    expect(files).toEqual(
+      expect.arrayContaining([
+        "images/mlflow/Dockerfile",
+        "images/mlflow/requirements.txt",
+        "images/mlflow/requirements.in",
+      ]),
+    );
+    for (const f of ["Dockerfile", "requirements.txt", "requirements.in"]) {
+      const packed = spawnSync("tar", ["-xOzf", tarball, `package/images/mlflow/${f}`], { encoding: "utf8" }).stdout;
+      expect(packed, f).toBe(readFileSync(join(ROOT, "images/mlflow", f), "utf8"));
+    }
     const unexpected = files.filter(
       (f) =>
-        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js)$/.test(
+        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js|images\/mlflow\/(Dockerfile|requirements\.(txt|in)))$/.test(
           f,
         ),
     );

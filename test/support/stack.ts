@@ -88,6 +88,9 @@ export function minioClient(port: number, env: Record<string, string>, as: "root
   });
 }
 
+/** The Python base .ci/provision builds offline: the stand-in for python:3.x-slim of the default MLflow build. */
+export const OFFLINE_PYTHON_BASE = `localhost/mlflow-dev-local/python:${JSON.parse(readFileSync(join(ROOT, "pins.json"), "utf8")).python}`;
+
 /** The image MLFLOW_DEV_IMAGES ("mlflow=REF,postgres=REF") sets for a service, if any. */
 export function imageOverride(service: string): string | undefined {
   for (const part of (process.env.MLFLOW_DEV_IMAGES ?? "").split(",")) {

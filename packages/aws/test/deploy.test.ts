@@ -329,7 +329,7 @@ describe("formatPlan", () => {
       "  8. smoke-test",
     ]);
     expect(lines[from + 3]).toBe(
-      "  3. image: ghcr.io/mlflow/mlflow:v3.17.2-full (mlflow-dev's default for MLflow 3.17.2)",
+      "  3. image: build ghcr.io/mlflow/mlflow:v3.17.2-full and push it to mlflow-dev/tracking/staging/mlflow (the default: built from mlflow-dev's images/mlflow (Dockerfile and hashed lock) for MLflow 3.17.2 on python:3.13-slim@sha256:9662417aace5ae7b8e2609cce472b72a8958e134ba372808abe9cc1a0c0125e6)",
     );
   });
 

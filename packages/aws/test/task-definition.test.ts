@@ -80,7 +80,10 @@ describe("toTaskDefinition", () => {
     expect(placeholderContext(byo).imageUri).toBe(
       "210987654321.dkr.ecr.eu-central-1.amazonaws.com/mlflow-dev/registry/prod/mlflow:{{image:tag}}",
     );
-    expect(placeholderContext(basic).imageUri).toBe("ghcr.io/mlflow/mlflow:v3.17.2-full");
+    // The default is a build too: the shipped images/mlflow, pushed to the stack's repository.
+    expect(placeholderContext(basic).imageUri).toBe(
+      "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlflow-dev/tracking/staging/mlflow:{{image:tag}}",
+    );
   });
 
   it("renders the migration as its own family: same image, env, secrets and roles; no port, no health check", () => {

@@ -52,7 +52,7 @@ export function publishManifest(root: string, imported: readonly string[]) {
       "./package.json": "./package.json",
     },
     types: "./index.d.ts",
-    files: ["bin", "chunks", "index.js", "index.d.ts", "schema.json", "CHANGELOG.md", "LICENSE"],
+    files: ["bin", "chunks", "index.js", "index.d.ts", "schema.json", "CHANGELOG.md", "LICENSE", "images"],
     engines: { node: NODE_ENGINES },
     license: meta.license,
     ...(meta.repository ? { repository: meta.repository } : {}),

@@ -131,7 +131,11 @@ export function loadSpec(file: string): LoadedSpec {
   return { spec: result.spec, path, shown, dir: dirname(path) };
 }
 
-/** MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF": images the local stack uses instead of the spec's. */
+/**
+ * MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF": images the local stack uses instead of the
+ * spec's; `mlflow-base=REF` is the Python base the default MLflow build starts from instead of the
+ * official one (an offline machine's own).
+ */
 export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): ImageOverrides {
   const out: ImageOverrides = {};
   if (!value) return out;
@@ -144,10 +148,11 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
     const ref = eq < 0 ? "" : part.slice(eq + 1);
     if (key === "mlflow" || key === "postgres" || key === "minio")
       out[key] = checkedOverride(`MLFLOW_DEV_IMAGES: ${key}`, ref);
+    else if (key === "mlflow-base") out.mlflowBase = checkedOverride(`MLFLOW_DEV_IMAGES: ${key}`, ref);
     else
       throw new UserError(`MLFLOW_DEV_IMAGES: cannot read "${part}"`, {
         exitCode: EXIT.invalidInput,
-        hint: 'Use a comma-separated list such as "mlflow=REF,postgres=REF,minio=REF".',
+        hint: 'Use a comma-separated list such as "mlflow=REF,postgres=REF,minio=REF" (mlflow-base=REF: the Python base of the default MLflow build).',
       });
   }
   return out;

@@ -35,7 +35,9 @@ const EXAMPLE = fileURLToPath(new URL("../../../examples/basic/mlflow-dev.yaml",
 function specFile(auth: "none" | "basic" = "none"): { file: string; yaml: string } {
   const yaml = readFileSync(EXAMPLE, "utf8")
     .replace(/^# yaml-language-server.*\n/, "")
-    .replace("auth: none", `auth: ${auth}`);
+    .replace("auth: none", `auth: ${auth}`)
+    // A published image (the default is built and pushed to ECR, which the fake does not model).
+    .replace(/^backend:/m, `images:\n  mlflow: ghcr.io/mlflow/mlflow:v${pins.mlflow}-full\nbackend:`);
   const file = join(tempDir("mlflow-dev-status-"), "mlflow-dev.yaml");
   writeFileSync(file, yaml);
   return { file, yaml };

@@ -79,6 +79,6 @@ export function describeImageOrigin(image: ImageSource, mlflowVersion: string): 
   if (image.kind === "build")
     return o.from === "spec"
       ? `built from the spec's images.build (${image.context}${image.baseImage ? ` on ${image.baseImage}` : ""})`
-      : `built from mlflow-dev's images/mlflow for MLflow ${mlflowVersion} (the default${image.baseImage ? `, on ${image.baseImage}` : ""})`;
+      : `the default: built from mlflow-dev's images/mlflow (Dockerfile and hashed lock) for MLflow ${mlflowVersion}${image.baseImage ? ` on ${image.baseImage}` : ""}`;
   return o.from === "spec" ? "the spec's images.mlflow" : `mlflow-dev's default for MLflow ${mlflowVersion}`;
 }

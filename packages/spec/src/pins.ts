@@ -15,13 +15,31 @@ export const SUPPORTED_POSTGRES_MAJORS: readonly number[] = pins.postgres.suppor
 /** The last published MinIO release (the upstream project is archived). */
 export const MINIO_RELEASE: string = pins.minio.release;
 
-/** MLflow's own image that carries the PostgreSQL and S3 drivers. */
+/**
+ * The MLflow image mlflow-dev builds by default, for the pinned MLflow version: images/mlflow
+ * (its Dockerfile and hashed lock, shipped in the package) on this Python base. CI builds the same
+ * Dockerfile and lock on its offline Python base (MLFLOW_DEV_IMAGES="mlflow-base=REF").
+ */
+export const DEFAULT_MLFLOW_BASE_IMAGE: string = pinnedByDigest(`python:${pins.python}-slim`);
+
+/** Where the default build's context is written, relative to the spec's directory (the stack's state directory). */
+export const SHIPPED_MLFLOW_CONTEXT = ".mlflow-dev/images/mlflow";
+
+/** MLflow's own image that carries the PostgreSQL and S3 drivers: the default for other MLflow versions than the pinned one. */
 export function upstreamMlflowImage(version: string): string {
   return `ghcr.io/mlflow/mlflow:v${version}-full`;
 }
 
 export function upstreamPostgresImage(major: number): string {
-  return `postgres:${major}`;
+  return pinnedByDigest(`postgres:${major}`);
+}
+
+/**
+ * `name:tag@sha256:...` when pins.json records the digest of that tag (images/README.md says where
+ * each one comes from and how to refresh it), else the tag alone.
+ */
+export function pinnedByDigest(ref: string): string {
+  return pins.digests.find((pinned) => pinned.startsWith(`${ref}@sha256:`)) ?? ref;
 }
 
 export function upstreamMinioImage(): string {

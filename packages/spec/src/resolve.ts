@@ -12,8 +12,11 @@ import type {
   Model,
 } from "./model.ts";
 import {
+  DEFAULT_MLFLOW_BASE_IMAGE,
+  DEFAULT_MLFLOW_VERSION,
   MLFLOW_CONTAINER_PORT,
   POSTGRES_PORT,
+  SHIPPED_MLFLOW_CONTEXT,
   upstreamMinioImage,
   upstreamMlflowImage,
   upstreamPostgresImage,
@@ -33,6 +36,8 @@ export interface ImageOverrides {
   mlflow?: string;
   postgres?: string;
   minio?: string;
+  /** The Python base the default MLflow build starts from (an offline machine's own). */
+  mlflowBase?: string;
   /** Where they came from (an environment variable's name), for messages. Default MLFLOW_DEV_IMAGES. */
   variable?: string;
 }
@@ -117,6 +122,16 @@ function resolveImage(spec: Spec, overrides: ImageOverrides): ImageSource {
     };
   }
   if (spec.images.mlflow) return { kind: "pull", ref: spec.images.mlflow, origin: { from: "spec" } };
+  // The pinned version: the shipped images/mlflow, built here as CI builds it. Another version has
+  // no lock of its own in this release: MLflow's published image of that version.
+  if (spec.mlflow.version === DEFAULT_MLFLOW_VERSION)
+    return {
+      kind: "build",
+      context: SHIPPED_MLFLOW_CONTEXT,
+      baseImage: overrides.mlflowBase ?? DEFAULT_MLFLOW_BASE_IMAGE,
+      tag: localBuildTag(spec.name, spec.mlflow.version),
+      origin: { from: "default" },
+    };
   return { kind: "pull", ref: upstreamMlflowImage(spec.mlflow.version), origin: { from: "default" } };
 }
 

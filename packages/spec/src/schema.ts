@@ -71,6 +71,10 @@ const BucketNameSchema = z
 
 export const ImageRefSchema = z
   .string()
+  .refine((v) => !v.includes("@") || /@sha256:[a-f0-9]{64}$/.test(v), {
+    message: "has a malformed digest: pin as name:tag@sha256:<64 lowercase hex digits>",
+    abort: true,
+  })
   .regex(imageRef, { message: "is not a valid image reference" })
   .refine((v) => !v.endsWith(":latest"), { message: "uses the :latest tag" })
   .meta({ description: "An image reference, pinned by tag or digest (never :latest)." });
@@ -150,7 +154,8 @@ const BuildSchema = z.strictObject({
 const ImagesSchema = z
   .strictObject({
     mlflow: ImageRefSchema.optional().meta({
-      description: "MLflow server image. Default: ghcr.io/mlflow/mlflow:v<version>-full.",
+      description:
+        "MLflow server image. Default: for the pinned MLflow version, the image built from mlflow-dev's images/mlflow (its Dockerfile and hashed lock, shipped in the package) on python:<3.x>-slim, locally and pushed to the stack's ECR repository on AWS; for another version, ghcr.io/mlflow/mlflow:v<version>-full.",
     }),
     build: BuildSchema.optional().meta({
       description: "Build the project's own MLflow image (for example images/mlflow) instead of pulling one.",

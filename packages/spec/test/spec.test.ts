@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   canonicalCidr,
   checkFargateSize,
+  DEFAULT_MLFLOW_BASE_IMAGE,
   DEFAULT_TASK_SIZE,
   defaultWorkers,
   estimateServerMemory,
@@ -13,6 +14,7 @@ import {
   requiredServerMemory,
   resolve,
   SERVER_MEMORY_MODEL,
+  SHIPPED_MLFLOW_CONTEXT,
   SpecError,
   serverCommand,
   specJsonSchema,
@@ -195,10 +197,27 @@ describe("the server's process model and task size", () => {
 describe("resolve", () => {
   const spec = parseSpecOrThrow(basic);
 
-  it("derives the default MLflow image from the pinned version", () => {
+  it("derives the default MLflow image from the pinned version: the shipped images/mlflow, built", () => {
     expect(resolve(spec, "local").mlflow.image).toEqual({
+      kind: "build",
+      context: SHIPPED_MLFLOW_CONTEXT,
+      baseImage: DEFAULT_MLFLOW_BASE_IMAGE,
+      tag: "localhost/mlflow-dev-local/tracking-mlflow:3.17.2",
+      origin: { from: "default" },
+    });
+    // The same on AWS (pushed to the stack's ECR repository), with an offline base when asked.
+    expect(resolve(spec, "staging").mlflow.image).toEqual(resolve(spec, "local").mlflow.image);
+    expect(resolve(spec, "local", { mlflowBase: "localhost/x/python:1" }).mlflow.image).toMatchObject({
+      kind: "build",
+      baseImage: "localhost/x/python:1",
+    });
+  });
+
+  it("another MLflow version than the pinned one has no shipped lock: MLflow's published image", () => {
+    const other = parseSpecOrThrow(basic.replace(/version: \d+\.\d+\.\d+/, "version: 3.16.1"));
+    expect(resolve(other, "local").mlflow.image).toEqual({
       kind: "pull",
-      ref: upstreamMlflowImage("3.17.2"),
+      ref: upstreamMlflowImage("3.16.1"),
       origin: { from: "default" },
     });
   });

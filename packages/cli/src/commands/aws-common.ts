@@ -3,6 +3,7 @@ import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { deployImageOverride, type LoadedSpec, loadSpec, resolveAwsEnv } from "../load-spec.ts";
 import { progress } from "../progress.ts";
+import { writeShippedContext } from "../shipped-image.ts";
 import { withSpecFlag } from "../spec-file.ts";
 
 /** What plan, promote, destroy and unlock share: flags, the spec, the Model, AWS clients. */
@@ -46,6 +47,8 @@ export async function awsCommand(
   const image = deployImageOverride();
   if (image.ignored && IMAGE_COMMANDS.has(command)) process.stderr.write(`note: ${image.ignored}\n`);
   const model = resolveAwsEnv(loaded, env, image.overrides);
+  // plan tags and promote builds the default image from the shipped context, beside the spec.
+  if (IMAGE_COMMANDS.has(command)) await writeShippedContext(loaded.dir, model.mlflow.image);
   const deploy = await import("@mlflow-dev/aws/deploy");
   const endpointUrl = deploy.endpointUrlFrom(values["endpoint-url"] as string | undefined);
   if (endpointUrl && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(endpointUrl))

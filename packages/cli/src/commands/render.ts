@@ -4,6 +4,7 @@ import type { LocalModel } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT } from "../errors.ts";
 import { imageOverridesFromEnv, loadSpec, resolveAwsEnv, resolveLocalEnv } from "../load-spec.ts";
+import { writeShippedContext } from "../shipped-image.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const { values, global } = parseCommandArgs("render", argv, { env: { type: "string" }, out: { type: "string" } });
@@ -32,6 +33,8 @@ async function renderLocal(
   }
   const dir = resolve(out);
   const { ensureStateDir, writeLocalFiles } = await import("@mlflow-dev/compose/files");
+  // The default MLflow build reads its context from the state directory: written beside the spec.
+  await writeShippedContext(specDir, model.mlflow.image);
   // Rendered into the stack's own state directory: git-ignored there as `up` does it.
   if (dir === join(specDir, ".mlflow-dev")) ensureStateDir(dir);
   const written = writeLocalFiles(dir, model, { specDir: relative(dir, specDir) || "." });

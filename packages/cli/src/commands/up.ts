@@ -3,12 +3,14 @@ import { AUTH_ADMIN_USER } from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
 import { EXIT } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
+import { writeShippedContext } from "../shipped-image.ts";
 import { shellQuote, trackingExports } from "../tracking.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const { global } = parseCommandArgs("up", argv, {});
   const ctx = await localContext(global.file);
   try {
+    await writeShippedContext(ctx.loaded.dir, ctx.model.mlflow.image);
     const r = await ctx.runtime.upLocalStack({
       model: ctx.model,
       specDir: ctx.loaded.dir,

@@ -11,6 +11,8 @@ export interface ComposeClient {
     services?: string[];
   }): Promise<void>;
   down(options: { volumes: boolean }): Promise<void>;
+  /** `docker compose build SERVICE`: the image of a service with a `build:` section. */
+  build(options: { service: string; onOutput?: (line: string) => void }): Promise<void>;
   /** Streams the logs to this process's output; resolves with compose's exit code. */
   logs(options: LogsOptions): Promise<number>;
   version(): Promise<string>;
@@ -72,6 +74,23 @@ export class DockerComposeCli implements ComposeClient {
     const result = await child;
     if (result.exitCode !== 0)
       throw new ComposeCommandError(`docker compose up failed (exit ${result.exitCode})`, output);
+  }
+
+  async build(options: { service: string; onOutput?: (line: string) => void }): Promise<void> {
+    const args = [...this.base(), "build", options.service];
+    // Without buildx (Debian's engine 20.10 and a plain client) compose builds with the classic builder.
+    const buildx = await execa("docker", ["buildx", "version"], { reject: false });
+    const env = { COMPOSE_PROGRESS: "plain", ...(buildx.exitCode === 0 ? {} : { DOCKER_BUILDKIT: "0" }) };
+    const child = execa("docker", args, { all: true, reject: false, env });
+    let output = "";
+    child.all?.on("data", (chunk: Buffer) => {
+      const text = chunk.toString();
+      output += text;
+      for (const line of text.split("\n")) if (line.trim()) options.onOutput?.(line.trim());
+    });
+    const result = await child;
+    if (result.exitCode !== 0)
+      throw new ComposeCommandError(`docker compose build ${options.service} failed (exit ${result.exitCode})`, output);
   }
 
   async down(options: { volumes: boolean }): Promise<void> {

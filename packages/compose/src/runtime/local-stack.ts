@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { healthCheck, MlflowClient, NotReadyError, waitUntilReady } from "@mlflow-dev/mlflow-client";
-import type { LocalModel, LocalTarget } from "@mlflow-dev/spec";
+import { describeImageOrigin, type LocalModel, type LocalTarget } from "@mlflow-dev/spec";
 import { DATA_SECRET_VARS, missingEnvVars } from "../env-file.ts";
 import { ensureStateDir, writeLocalFiles } from "../local-files.ts";
 import { SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
@@ -231,6 +231,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
     progress(`generated ${written.secretsAdded.length} secret(s) into ${paths.envFile}`);
   if (change.kind === "upgrade" && (await docker.volumeExists(`${project}_${VOLUME.postgres}`)))
     await prepareUpgrade(ctx, compose, before, change);
+  await buildMlflowImage(model, compose, progress);
   progress(`starting ${project} (compose file ${paths.composeFile})`);
   const started = Date.now();
   try {
@@ -313,10 +314,41 @@ export async function checkPorts(t: LocalTarget, ownRunning: ServiceState[]): Pr
     );
 }
 
+/**
+ * The MLflow image of a `build:` (the default, or images.build): built before the stack starts, with
+ * its progress shown. Docker's layer cache makes a build of unchanged files take seconds; the first
+ * one installs the hashed lock (about 850 MB of Python packages).
+ */
+async function buildMlflowImage(model: LocalModel, compose: ComposeClient, progress: (m: string) => void) {
+  const image = model.mlflow.image;
+  if (image.kind !== "build") return;
+  progress(
+    `building ${image.tag} (${describeImageOrigin(image, model.mlflow.version)}); the first build installs the Python packages and takes minutes, later ones seconds`,
+  );
+  const started = Date.now();
+  try {
+    await compose.build({ service: SERVICE.mlflow, onOutput: (line) => progress(line) });
+  } catch (e) {
+    const said = e instanceof ComposeCommandError ? `\n  docker compose said:\n${indent(lastLines(e.output, 15))}` : "";
+    throw new LocalStackError(
+      `the MLflow image ${image.tag} could not be built${said}`,
+      image.origin.from === "default"
+        ? `The default build needs its Python base (${image.baseImage ?? "the Dockerfile's"}) and the package index; offline, name a local Python base with MLFLOW_DEV_IMAGES="mlflow-base=REF", or a built MLflow image with MLFLOW_DEV_IMAGES="mlflow=REF". Nothing was started.`
+        : "Fix the build (images.build in the spec), then run up again. Nothing was started.",
+    );
+  }
+  progress(`built ${image.tag} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
 async function checkImages(model: LocalModel, docker: ContainerClient, progress: (m: string) => void): Promise<void> {
   const file = toComposeFile(model);
   const missing: string[] = [];
-  const checked = new Set<string>();
+  // A built image (and every service that runs it, as the migration does) is never pulled.
+  const checked = new Set<string>(
+    Object.values(file.services)
+      .filter((svc) => svc.build !== undefined)
+      .map((svc) => String(svc.image)),
+  );
   for (const [name, svc] of Object.entries(file.services)) {
     if (svc.build !== undefined) continue;
     const ref = String(svc.image);
