@@ -24,7 +24,8 @@ describe("estimateMonthlyCost", () => {
   it("examples/basic staging at us-east-1 prices: the hand calculation", () => {
     // examples/basic staging: one task of 0.5 vCPU / 1 GB (x86), db.t4g.micro Single-AZ with 20 GB
     // gp3 and 7 days of backups, an internal ALB, egress: public (the task has a public IP, no NAT
-    // gateway), auth none (2 secrets), logs kept 30 days, the image pulled (no ECR).
+    // gateway), auth none (2 secrets), logs kept 30 days, the default image (a build of images/mlflow pushed
+    // to the stack's ECR repository: 5 GB kept).
     // us-east-1 prices (prices.ts), 730 hours:
     //   Fargate vCPU      0.5 × 1 × 730 × 0.04048   = 14.7752
     //   Fargate memory    1 × 1 × 730 × 0.004445    =  3.24485
@@ -38,8 +39,9 @@ describe("estimateMonthlyCost", () => {
     //   Secrets Manager   2 × 0.40                  =  0.80
     //   Logs              1 GB × 0.50 + 1 GB × 30/30 × 0.03 = 0.53
     //   Container Insights 30 metrics × 0.30        =  9.00
-    //   total                                       = 68.47505
-    // The "about $60" is this without Container Insights (59.47505).
+    //   ECR               5 GB × 0.10               =  0.50
+    //   total                                       = 68.97505
+    // The "about $60" is this without Container Insights and ECR (59.47505).
     const e = estimateMonthlyCost(inRegion(basic, "us-east-1"));
     expect(e.pricesRegion).toBe("us-east-1");
     expect(e.warnings).toEqual([]);
@@ -57,9 +59,9 @@ describe("estimateMonthlyCost", () => {
     expect(line(e, "CloudWatch Logs")).toBeCloseTo(0.53, 6);
     expect(line(e, "Container Insights")).toBeCloseTo(9, 6);
     expect(e.lines.some((l) => l.item.startsWith("NAT"))).toBe(false);
-    expect(e.lines.some((l) => l.item.startsWith("ECR"))).toBe(false);
-    expect(e.total).toBeCloseTo(68.47505, 6);
-    expect(e.total - line(e, "Container Insights")).toBeCloseTo(59.47505, 6);
+    expect(line(e, "ECR")).toBeCloseTo(0.5, 6);
+    expect(e.total).toBeCloseTo(68.97505, 6);
+    expect(e.total - line(e, "Container Insights") - line(e, "ECR")).toBeCloseTo(59.47505, 6);
 
     // The levers, largest first:
     //   egress: nat  - the task's IP (3.65) + NAT hours 730 × 0.045 (32.85) + 20 GB × 0.045 (0.90)
@@ -75,25 +77,25 @@ describe("estimateMonthlyCost", () => {
   it("examples/basic staging with a NAT gateway: about $95 without Container Insights", () => {
     // The same environment with network.egress: nat: the task loses its public IP (-3.65), the
     // stack's NAT gateway (32.85), 20 GB through it (0.90) and its Elastic IP (3.65):
-    // 68.47505 + 33.75 = 102.22505; without Container Insights 93.22505.
+    // 68.97505 + 33.75 = 102.72505; without Container Insights 93.72505.
     const network = { ...basic.target.network, egress: "nat" as const };
     const e = estimateMonthlyCost(withTarget(inRegion(basic, "us-east-1"), { network }));
     expect(line(e, "NAT gateway hours")).toBeCloseTo(32.85, 6);
     expect(line(e, "NAT gateway data")).toBeCloseTo(0.9, 6);
     expect(line(e, "Public IPv4")).toBeCloseTo(3.65, 6);
-    expect(e.total).toBeCloseTo(102.22505, 6);
-    expect(e.total - line(e, "Container Insights")).toBeCloseTo(93.22505, 6);
+    expect(e.total).toBeCloseTo(102.72505, 6);
+    expect(e.total - line(e, "Container Insights")).toBeCloseTo(93.72505, 6);
     expect(e.levers.find((l) => l.lever === "egress")?.monthlyDelta).toBeCloseTo(-33.75, 6);
   });
 
   it("examples/basic staging at its own region's prices (eu-west-1)", () => {
     // eu-west-1: Fargate as us-east-1 (18.02005), db.t4g.micro 730 × 0.017 = 12.41, gp3 20 × 0.127 =
     // 2.54, ALB 730 × 0.0252 = 18.396, LCU 5.84, IPv4 3.65, S3 0.23, secrets 0.80, logs 1 × 0.57 +
-    // 1 × 0.03 = 0.60, Container Insights 9.00: 71.48605.
+    // 1 × 0.03 = 0.60, Container Insights 9.00, ECR 5 × 0.10 = 0.50: 71.98605.
     const e = estimateMonthlyCost(basic);
     expect(e.region).toBe("eu-west-1");
     expect(e.pricesRegion).toBe("eu-west-1");
-    expect(e.total).toBeCloseTo(71.48605, 6);
+    expect(e.total).toBeCloseTo(71.98605, 6);
   });
 
   it("examples/existing-vpc prod: Multi-AZ, two tasks, an internet-facing ALB, the VPC's own NAT", () => {
@@ -173,7 +175,7 @@ describe("formatCost", () => {
     expect(text).toMatch(
       /^monthly cost \(an estimate in USD: us-east-1 on-demand list prices, Linux of \d{4}-\d{2}-\d{2}/,
     );
-    expect(text).toMatch(/ {2}total +\$68\.48 {2}a month/);
+    expect(text).toMatch(/ {2}total +\$68\.98 {2}a month/);
     expect(text).toMatch(/Fargate vCPU \(Linux\/x86\) +\$14\.78 {2}0\.5 vCPU × 1 task × 730 h × \$0\.04048/);
     expect(text).toContain(
       "network.egress: nat (tasks in the private subnets behind a NAT gateway): adds $33.75 a month.",
