@@ -122,15 +122,26 @@ describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the
     });
     expect(r.code, show(r)).toBe(0);
     expect(r.stdout).toMatch(/^0\s+Default\s+/m);
-    expect(r.stderr).toMatch(/started task [0-9a-f]+ of mlflow-dev-itoperate-[a-z0-9]+-staging-mlflow:\d+/);
+    expect(r.stderr).toMatch(/started task [0-9a-f-]+ of mlflow-dev-itoperate-[a-z0-9]+-staging-mlflow:\d+/);
     expect(r.stderr).toContain("exit code 0");
   });
 
   it("exec --env psql reaches the private database (the stand-in on psycopg2), and a failing query's code comes back", () => {
-    const r = cli(["exec", "--env", "staging", "--", "psql", "-c", "select name, lifecycle_stage from experiments"], {
-      cwd: dir,
-      env: env(),
-    });
+    const r = cli(
+      [
+        "exec",
+        "--env",
+        "staging",
+        "--",
+        "psql",
+        "-c",
+        "select name, lifecycle_stage from experiments where name = 'Default'",
+      ],
+      {
+        cwd: dir,
+        env: env(),
+      },
+    );
     expect(r.code, show(r)).toBe(0);
     expect(r.stdout).toContain("name|lifecycle_stage\nDefault|active\n(1 row)");
     const bad = cli(["exec", "--env", "staging", "--", "psql", "-c", "select * from no_such_table"], {
