@@ -1,6 +1,8 @@
 import { closeGaps, openEndpointGaps } from "./access.ts";
 import { healthCheckWarnings } from "./health-check.ts";
 import type { RuleProblem } from "./parse.ts";
+import { DEFAULT_MLFLOW_VERSION, upstreamMlflowImage } from "./pins.ts";
+import { SERVER_HARDENING } from "./runtime-contract.ts";
 import type { AwsEnv, Spec } from "./schema.ts";
 import { awsEnvironmentNames } from "./task-size.ts";
 
@@ -33,5 +35,30 @@ export function specWarnings(spec: Spec): RuleProblem[] {
     });
   }
   problems.push(...healthCheckWarnings(spec));
+  const scratch = scratchVolumeWarning(spec);
+  if (scratch) problems.push(scratch);
   return problems;
+}
+
+/**
+ * An image mlflow-dev does not build for an AWS environment: the server runs as uid 10001 with a
+ * read-only root and writes only to its scratch volume, which Fargate mounts writable for that user
+ * only when the image declares VOLUME at its path (images/mlflow does; MLflow's published -full
+ * image does not, and runs as root). Not an error: an image of the user's own may declare it.
+ */
+function scratchVolumeWarning(spec: Spec): RuleProblem | undefined {
+  if (awsEnvironmentNames(spec).length === 0 || spec.images.build !== undefined) return undefined;
+  const { scratchPath, user } = SERVER_HARDENING;
+  const need = `on Fargate the server (uid ${user.split(":")[0]}, read-only root filesystem) can write its scratch volume at ${scratchPath} only when the image declares VOLUME ${scratchPath} writable by that user (mlflow-dev's images/mlflow does)`;
+  if (spec.images.mlflow !== undefined)
+    return {
+      setting: "images.mlflow",
+      message: `${need}: make sure ${spec.images.mlflow} does, or build it with images.build from a Dockerfile that declares it`,
+    };
+  if (spec.mlflow.version !== DEFAULT_MLFLOW_VERSION)
+    return {
+      setting: "mlflow.version",
+      message: `${spec.mlflow.version} has no image built by mlflow-dev in this release, so the default is ${upstreamMlflowImage(spec.mlflow.version)}, which runs as root and declares no VOLUME: ${need}. Use mlflow.version ${DEFAULT_MLFLOW_VERSION} (the shipped build), or images.build with a Dockerfile FROM that image that declares VOLUME ${scratchPath}`,
+    };
+  return undefined;
 }

@@ -301,6 +301,31 @@ describe("resolve", () => {
   });
 });
 
+describe("the scratch volume a hardened server writes to", () => {
+  const aws = (extra: string) =>
+    `name: tracking\n${extra}artifacts:\n  bucket: b-artifacts\nenvironments:\n  staging:\n    region: eu-west-1\n    account: "123456789012"\n`;
+  const paths = (yaml: string) => {
+    const r = parseSpec(yaml);
+    return r.ok ? r.warnings.map((w) => w.path) : ["(invalid)"];
+  };
+
+  it("warns for an image mlflow-dev does not build, on an AWS environment only", () => {
+    expect(paths(aws("images:\n  mlflow: example.com/team/mlflow:1\n"))).toEqual(["images.mlflow"]);
+    const r = parseSpec(aws("mlflow:\n  version: 3.0.1\n"));
+    expect(r.ok && r.warnings.map((w) => [w.path, w.message])).toEqual([
+      [
+        "mlflow.version",
+        expect.stringContaining("ghcr.io/mlflow/mlflow:v3.0.1-full, which runs as root and declares no VOLUME"),
+      ],
+    ]);
+    expect(paths(aws(""))).toEqual([]);
+    expect(paths(aws("images:\n  build:\n    context: images/mlflow\n"))).toEqual([]);
+    const localOnly =
+      "name: tracking\nimages:\n  mlflow: example.com/team/mlflow:1\nartifacts:\n  bucket: b-artifacts\nenvironments:\n  local: {}\n";
+    expect(paths(localOnly)).toEqual([]);
+  });
+});
+
 describe("access: who may reach an AWS environment", () => {
   const env = (access: string, network = "") =>
     `name: tracking\nartifacts:\n  bucket: b-artifacts\nenvironments:\n  staging:\n    region: eu-west-1\n    account: "123456789012"\n${network}${access}`;
