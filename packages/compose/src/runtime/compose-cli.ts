@@ -64,16 +64,7 @@ export class DockerComposeCli implements ComposeClient {
     if (!options.services) args.push("--remove-orphans");
     if (options.wait) args.push("--wait", "--wait-timeout", String(options.timeoutSeconds));
     args.push(...(options.services ?? []));
-    const child = execa("docker", args, { all: true, reject: false, env: { COMPOSE_PROGRESS: "plain" } });
-    let output = "";
-    child.all?.on("data", (chunk: Buffer) => {
-      const text = chunk.toString();
-      output += text;
-      for (const line of text.split("\n")) if (line.trim()) options.onOutput?.(line.trim());
-    });
-    const result = await child;
-    if (result.exitCode !== 0)
-      throw new ComposeCommandError(`docker compose up failed (exit ${result.exitCode})`, output);
+    await streamed(args, { COMPOSE_PROGRESS: "plain" }, "docker compose up", options.onOutput);
   }
 
   async build(options: { service: string; onOutput?: (line: string) => void }): Promise<void> {
@@ -81,16 +72,7 @@ export class DockerComposeCli implements ComposeClient {
     // Without buildx (Debian's engine 20.10 and a plain client) compose builds with the classic builder.
     const buildx = await execa("docker", ["buildx", "version"], { reject: false });
     const env = { COMPOSE_PROGRESS: "plain", ...(buildx.exitCode === 0 ? {} : { DOCKER_BUILDKIT: "0" }) };
-    const child = execa("docker", args, { all: true, reject: false, env });
-    let output = "";
-    child.all?.on("data", (chunk: Buffer) => {
-      const text = chunk.toString();
-      output += text;
-      for (const line of text.split("\n")) if (line.trim()) options.onOutput?.(line.trim());
-    });
-    const result = await child;
-    if (result.exitCode !== 0)
-      throw new ComposeCommandError(`docker compose build ${options.service} failed (exit ${result.exitCode})`, output);
+    await streamed(args, env, `docker compose build ${options.service}`, options.onOutput);
   }
 
   async down(options: { volumes: boolean }): Promise<void> {
@@ -157,4 +139,22 @@ export class DockerComposeCli implements ComposeClient {
     if (r.exitCode !== 0) throw new ComposeCommandError("docker compose is not installed", r.stderr);
     return r.stdout.trim();
   }
+}
+
+/** Runs `docker <args>`, passing each non-empty output line on as it comes; a failure carries the whole output. */
+async function streamed(
+  args: string[],
+  env: Record<string, string>,
+  what: string,
+  onOutput?: (line: string) => void,
+): Promise<void> {
+  const child = execa("docker", args, { all: true, reject: false, env });
+  let output = "";
+  child.all?.on("data", (chunk: Buffer) => {
+    const text = chunk.toString();
+    output += text;
+    for (const line of text.split("\n")) if (line.trim()) onOutput?.(line.trim());
+  });
+  const result = await child;
+  if (result.exitCode !== 0) throw new ComposeCommandError(`${what} failed (exit ${result.exitCode})`, output);
 }
