@@ -130,7 +130,10 @@ export function loadSpec(file: string): LoadedSpec {
   return { spec: result.spec, path, shown, dir: dirname(path) };
 }
 
-/** MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF": images to use instead of the spec's. */
+/**
+ * MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,versitygw=REF,minio=REF": images to use instead of the
+ * spec's (the object store's entry is used for the server artifacts.localServer names).
+ */
 export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): ImageOverrides {
   const out: ImageOverrides = {};
   if (!value) return out;
@@ -141,7 +144,7 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
     const eq = part.indexOf("=");
     const key = eq < 0 ? part : part.slice(0, eq);
     const ref = eq < 0 ? "" : part.slice(eq + 1);
-    if (key === "mlflow" || key === "postgres" || key === "minio") {
+    if (key === "mlflow" || key === "postgres" || key === "versitygw" || key === "minio") {
       const checked = ImageRefSchema.safeParse(ref);
       if (!checked.success)
         throw new UserError(
@@ -155,7 +158,7 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
     } else
       throw new UserError(`MLFLOW_DEV_IMAGES: cannot read "${part}"`, {
         exitCode: EXIT.invalidInput,
-        hint: 'Use a comma-separated list such as "mlflow=REF,postgres=REF,minio=REF".',
+        hint: 'Use a comma-separated list such as "mlflow=REF,postgres=REF,versitygw=REF".',
       });
   }
   return out;

@@ -120,7 +120,13 @@ const ImagesSchema = z
       description: "Build the project's own MLflow image (for example images/mlflow) instead of pulling one.",
     }),
     postgres: ImageRefSchema.optional().meta({ description: "Local PostgreSQL image. Default: postgres:<major>." }),
-    minio: ImageRefSchema.optional().meta({ description: "Local MinIO image. Default: the last published release." }),
+    versitygw: ImageRefSchema.optional().meta({
+      description:
+        "Local versitygw image (artifacts.localServer: versitygw). Default: versity/versitygw:<pinned release>.",
+    }),
+    minio: ImageRefSchema.optional().meta({
+      description: "Local MinIO image (artifacts.localServer: minio). Default: the last published release.",
+    }),
   })
   .default({})
   .meta({ description: "Image overrides for every service (private registries, mirrors, offline builds)." });
@@ -166,7 +172,10 @@ const ArtifactsSchema = z
         message: "must not have . or .. as a part: keys are not paths",
       })
       .default("mlflow"),
-    localServer: z.enum(["minio"]).default("minio").meta({ description: "The S3-compatible server used locally." }),
+    localServer: z.enum(["minio", "versitygw"]).default("minio").meta({
+      description:
+        "The S3-compatible server of the local stack: MinIO (archived upstream, the default) or versitygw (maintained).",
+    }),
   })
   .meta({ description: "The S3 artifact store." });
 
