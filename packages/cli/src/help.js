@@ -11,12 +11,12 @@ Spec and rendering (no Docker, no AWS):
   schema                    Print the JSON Schema of mlflow-dev.yaml
 
 Local stack (Docker):
-  up                        Start MLflow + PostgreSQL + MinIO and wait until healthy
+  up                        Start MLflow + PostgreSQL + versitygw (S3) and wait until healthy
   down [--volumes --yes]    Stop the stack (data kept unless --volumes)
   status                    State and health of each service
   open [--no-browser]       The UI's URL and where the login lives; a browser at a terminal
   logs [service] [--follow] [--tail <n>]
-                            Service logs (mlflow, postgres, minio, migrate, network)
+                            Service logs (mlflow, postgres, versitygw, migrate, ...)
   backup [--out <dir>]      Database dump + artifact objects + manifest with digests
   restore <dir> [--force]   Verify a backup and load it into the running stack
   doctor                    Check Docker, Compose, ports, disk, images, AWS, emulator
@@ -86,7 +86,7 @@ Renders compose.yaml and .env into .mlflow-dev/ beside the spec, starts the stac
 docker compose up, and waits for every job to succeed, every service's health check and
 MLflow's /health (asked every 200 ms). A second up with nothing changed
 is a no-op; a changed spec recreates only what changed.
-Image overrides for offline machines: MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF".
+Image overrides for offline machines: MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,versitygw=REF" (minio=REF with artifacts.localServer: minio).
 `,
   down: `Usage: mlflow-dev down [--volumes] [--yes] [-f <path>]
 
@@ -120,7 +120,8 @@ browser is no failure. Exit 1 when nothing is deployed for the AWS environment.
 `,
   logs: `Usage: mlflow-dev logs [service] [--follow|-F] [--tail <n>|all] [-f <path>]
 
-The logs of one service of the local stack (mlflow, postgres, minio, migrate, network), or of all.
+The logs of one service of the local stack (mlflow, postgres, the object store versitygw and its
+versitygw-setup job, or minio, migrate, network), or of all.
 --follow (-F) keeps streaming; --tail <n> starts with the last n lines.
 As with docker compose, \`-f\` alone, before another flag or before a service name means --follow
 (\`mlflow-dev logs -f mlflow\`); \`-f <path>\` with a file path names the spec, as in every command.

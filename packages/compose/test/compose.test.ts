@@ -22,7 +22,7 @@ const basicModel = (): LocalModel => resolve(parseSpecOrThrow(read("examples/bas
 const authModel = (): LocalModel =>
   resolve(
     parseSpecOrThrow(
-      "name: secure\nmlflow:\n  auth: basic\nimages:\n  build:\n    context: images/mlflow\n    baseImage: python:3.13-slim\nartifacts:\n  bucket: secure-artifacts\n  localServer: versitygw\nenvironments:\n  local:\n    bindAddress: 127.0.0.1\n",
+      "name: secure\nmlflow:\n  auth: basic\nimages:\n  build:\n    context: images/mlflow\n    baseImage: python:3.13-slim\nartifacts:\n  bucket: secure-artifacts\n  localServer: minio\nenvironments:\n  local:\n    bindAddress: 127.0.0.1\n",
     ),
     "local",
   );
@@ -288,7 +288,7 @@ describe.runIf(composeAvailable)("docker compose config", () => {
 });
 
 describe("published ports", () => {
-  const local = (ports: string, store = "minio"): LocalModel =>
+  const local = (ports: string, store = "versitygw"): LocalModel =>
     asLocalModel(
       resolve(
         parseSpecOrThrow(

@@ -172,9 +172,9 @@ const ArtifactsSchema = z
         message: "must not have . or .. as a part: keys are not paths",
       })
       .default("mlflow"),
-    localServer: z.enum(["minio", "versitygw"]).default("minio").meta({
+    localServer: z.enum(["versitygw", "minio"]).default("versitygw").meta({
       description:
-        "The S3-compatible server of the local stack: MinIO (archived upstream, the default) or versitygw (maintained).",
+        "The S3-compatible server of the local stack: versitygw (maintained, the default) or MinIO (archived upstream).",
     }),
   })
   .meta({ description: "The S3 artifact store." });

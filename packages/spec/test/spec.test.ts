@@ -214,7 +214,7 @@ describe("resolve", () => {
     expect(resolve(spec, "local").artifacts.destination).toBe("s3://mlflow-artifacts/mlflow");
   });
 
-  const onVersitygw = parseSpecOrThrow(minimal.replace("artifacts:\n", "artifacts:\n  localServer: versitygw\n"));
+  const onMinio = parseSpecOrThrow(minimal.replace("artifacts:\n", "artifacts:\n  localServer: minio\n"));
 
   it("applies image overrides: the object store's is the one of the server the spec runs", () => {
     const overrides = {
@@ -226,17 +226,17 @@ describe("resolve", () => {
     const m = resolve(spec, "local", overrides);
     expect(m.mlflow.image).toEqual({ kind: "pull", ref: "example.org/mlflow:1" });
     expect(m.target.kind === "local" && m.target).toMatchObject({
-      objectStore: "minio",
-      images: { postgres: "example.org/pg:17", objectStore: "example.org/minio:1" },
-    });
-    expect(resolve(onVersitygw, "local", overrides).target).toMatchObject({
       objectStore: "versitygw",
-      images: { objectStore: "example.org/versitygw:1" },
+      images: { postgres: "example.org/pg:17", objectStore: "example.org/versitygw:1" },
+    });
+    expect(resolve(onMinio, "local", overrides).target).toMatchObject({
+      objectStore: "minio",
+      images: { objectStore: "example.org/minio:1" },
     });
   });
 
-  it("runs versitygw from the versitygw project's image at the pinned release", () => {
-    const t = resolve(onVersitygw, "local").target;
+  it("runs versitygw by default, from the versitygw project's image at the pinned release", () => {
+    const t = resolve(spec, "local").target;
     expect(t.kind === "local" && t.images.objectStore).toBe(`versity/versitygw:${PINS.versitygw}`);
   });
 

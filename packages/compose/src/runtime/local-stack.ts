@@ -342,7 +342,7 @@ async function checkImages(model: LocalModel, docker: ContainerClient, progress:
   if (missing.length > 0)
     throw new LocalStackError(
       `image${missing.length > 1 ? "s" : ""} not available locally and could not be pulled:\n  ${missing.join("\n  ")}`,
-      'Check the image names under images: in the spec. Offline, build or load the images and name them in MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF". Nothing was started.',
+      'Check the image names under images: in the spec. Offline, build or load the images and name them in MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,versitygw=REF" (minio=REF on MinIO). Nothing was started.',
     );
 }
 
