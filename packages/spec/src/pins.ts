@@ -47,7 +47,7 @@ export function pinnedByDigest(ref: string): string {
 
 /** The versitygw project's own image (published to Docker Hub and ghcr.io for every release). */
 export function upstreamVersitygwImage(): string {
-  return `versity/versitygw:${VERSITYGW_VERSION}`;
+  return pinnedByDigest(`versity/versitygw:${VERSITYGW_VERSION}`);
 }
 
 export function upstreamMinioImage(): string {

@@ -262,9 +262,11 @@ describe("resolve", () => {
     });
   });
 
-  it("runs versitygw by default, from the versitygw project's image at the pinned release", () => {
+  it("runs versitygw by default, from the versitygw project's image at the pinned release, by digest", () => {
     const t = resolve(spec, "local").target;
-    expect(t.kind === "local" && t.images.objectStore).toBe(`versity/versitygw:${PINS.versitygw}`);
+    expect(t.kind === "local" && t.images.objectStore).toMatch(
+      new RegExp(`^versity/versitygw:${PINS.versitygw}@sha256:[0-9a-f]{64}$`),
+    );
   });
 
   it("adds the basic-auth secrets and flags only with auth: basic", () => {
