@@ -417,7 +417,10 @@ describe("bad input leaves nothing behind", () => {
       cwd: d,
       env: {
         MLFLOW_DEV_IMAGES:
-          `${process.env.MLFLOW_DEV_IMAGES ?? ""},versitygw=localhost/mlflow-dev-local/no-such-versitygw:1`.replace(/^,/, ""),
+          `${process.env.MLFLOW_DEV_IMAGES ?? ""},versitygw=localhost/mlflow-dev-local/no-such-versitygw:1`.replace(
+            /^,/,
+            "",
+          ),
       },
     });
     expect(r.code).toBe(1);
