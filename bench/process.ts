@@ -20,6 +20,18 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): stri
   return r.stdout.trim();
 }
 
+/** The id of the running container of one compose service of a project (`docker ps` by compose's labels). */
+export function serviceContainer(project: string, service: string): string {
+  return run("docker", [
+    "ps",
+    "-q",
+    "--filter",
+    `label=com.docker.compose.project=${project}`,
+    "--filter",
+    `label=com.docker.compose.service=${service}`,
+  ]);
+}
+
 /** A command's wall time in milliseconds, stdout discarded; a non-zero exit throws. */
 export function timed(cmd: string, args: string[], options: RunOptions = {}): number {
   const t0 = process.hrtime.bigint();

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
-import { flag, median, run } from "./process.ts";
+import { flag, median, run, serviceContainer } from "./process.ts";
 
 const CONFIGURATIONS = [
   { cpu: 512, memory: 1024, workers: 1 },
@@ -44,14 +44,7 @@ export async function startTime(root: string, node: string, bin: string): Promis
           .replace(/^ {4}memory: \d+$/m, `    memory: ${c.memory}`),
       );
       run(node, [bin, "up"], { cwd: dir });
-      const server = run("docker", [
-        "ps",
-        "-q",
-        "--filter",
-        `label=com.docker.compose.project=${project}`,
-        "--filter",
-        "label=com.docker.compose.service=mlflow",
-      ]);
+      const server = serviceContainer(project, "mlflow");
       const inspected = run("docker", ["inspect", "-f", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", server]);
       if (inspected !== `${(c.cpu / 1024) * 1e9} ${c.memory * 2 ** 20}`)
         throw new Error(`the server container runs with ${inspected}, not ${c.cpu} CPU units and ${c.memory} MiB`);

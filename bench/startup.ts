@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { imageOverridesFromEnv } from "../packages/cli/src/load-spec.ts";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { parseSpecOrThrow, resolve } from "../packages/spec/src/index.ts";
-import { median, run, timed } from "./process.ts";
+import { median, run, serviceContainer, timed } from "./process.ts";
 
 interface Event {
   at: number;
@@ -136,14 +136,7 @@ export async function startup(root: string, node: string, bin: string): Promise<
       if (i === 0) printTimeline("warm up", warm);
 
       // The server's own start, with its database and object store up: the warm floor.
-      const server = run("docker", [
-        "ps",
-        "-q",
-        "--filter",
-        `label=com.docker.compose.project=${project}`,
-        "--filter",
-        "label=com.docker.compose.service=mlflow",
-      ]).trim();
+      const server = serviceContainer(project, "mlflow");
       run("docker", ["stop", server]);
       const t0 = performance.now();
       run("docker", ["start", server]);
