@@ -11,12 +11,12 @@ Spec and rendering (no Docker, no AWS):
   schema                    Print the JSON Schema of mlflow-dev.yaml
 
 Local stack (Docker):
-  up                        Start MLflow + PostgreSQL + MinIO and wait until healthy
+  up                        Start MLflow + PostgreSQL + versitygw (S3) and wait until healthy
   down [--volumes --yes]    Stop the stack (data kept unless --volumes)
   status                    State and health of each service
   open [--no-browser]       The UI's URL and where the login lives; a browser at a terminal
   logs [service] [--follow] [--tail <n>] [--since <duration>] [--timestamps]
-                            Service logs (mlflow, postgres, minio, migrate, network)
+                            Service logs (mlflow, postgres, versitygw, migrate, ...)
   exec -- <command...>      Run a command once beside the server (its image, environment
                             and secrets; psql and mlflow reach the database); its exit code
   gc [--dry-run]            Remove runs and experiments deleted over gc.olderThanDays ago
@@ -103,7 +103,7 @@ Renders compose.yaml and .env into .mlflow-dev/ beside the spec, starts the stac
 docker compose up, and waits for every job to succeed, every service's health check and
 MLflow's /health (asked every 200 ms). A second up with nothing changed
 is a no-op; a changed spec recreates only what changed.
-Image overrides for offline machines: MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF".
+Image overrides for offline machines: MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,versitygw=REF" (minio=REF with artifacts.localServer: minio).
 `,
   down: `Usage: mlflow-dev down [--volumes] [--yes] [-f <path>]
 
@@ -139,7 +139,8 @@ browser is no failure. Exit 1 when nothing is deployed for the AWS environment.
        mlflow-dev logs [mlflow|migrate] --env <aws env> [--follow|-F] [--tail <n>|all] [--since <duration|time>]
                        [--timestamps|-t] [--profile <name>] [--endpoint-url <url>] [-f <path>]
 
-The logs of one service of the local stack (mlflow, postgres, minio, migrate, network), or of all.
+The logs of one service of the local stack (mlflow, postgres, the object store versitygw and its
+versitygw-setup job, or minio, migrate, network), or of all.
 --follow (-F) keeps streaming; --tail <n> starts with the last n lines; --since shows what came
 after a duration back from now (30s, 10m, 1h30m, 2d) or a time (2026-12-07T09:30:00Z, UTC unless
 it names an offset); --timestamps (-t) prefixes every line with its time.
