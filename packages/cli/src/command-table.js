@@ -338,7 +338,7 @@ which stays private. The MLflow image has no psql: there \`psql\` is mlflow-dev'
 image's psycopg2, which takes -c <sql>, -f <file> or SQL on stdin, -A, -t, -X and -q, and prints
 rows as \`psql -A\` does.
 
-Local: a new container of the mlflow service on the stack's network (docker compose run --rm,
+Local: a new container of the mlflow service on the stack's network (\`docker compose run --rm\`,
 no published ports); the stack must be up. A terminal is attached when there is one.
 With --env <aws env>: a one-off Fargate task (started by mlflow-dev-exec) from the task definition
 the service runs, in the service's subnets and security group, its command replaced; mlflow-dev
@@ -683,7 +683,7 @@ Only run it when no promote or destroy of the environment is running.
     takes: { file: true, json: "The differences as JSON" },
     details: `Static (--env): renders the local compose \`mlflow\` service and the ECS container definition of
 the AWS environment <name> (offline, placeholder deploy facts) and compares image, entrypoint,
-command, every server flag (arg.--flag), environment variable (env.NAME), secret name
+command, every server flag (\`arg.--flag\`), environment variable (env.NAME), secret name
 (secret.NAME), port, health check and resources. Each difference is declared (built in, such
 as MinIO vs S3 or static keys vs the task role, or listed in the spec's parity.declared with a
 reason) or drift. The spec's images are compared; MLFLOW_DEV_IMAGES is not applied.
