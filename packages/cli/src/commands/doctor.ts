@@ -14,7 +14,7 @@ interface Check {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { global } = parseCommandArgs("doctor", argv, {});
+  const { global } = parseCommandArgs("doctor", argv);
   const ctx = await localContext(global.file, { requireEngine: false });
   const { runtime, docker, model } = ctx;
   const checks: Check[] = [];
