@@ -59,10 +59,10 @@ import { GetServiceQuotaCommand } from "@aws-sdk/client-service-quotas";
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
-import { type AwsClients, createAwsClients } from "../src/deploy/clients.ts";
-import { circuitBreakerThreshold } from "../src/deploy/rollout.ts";
+import { type AwsClients, createAwsClients } from "../src/deploy/engine/clients.ts";
+import { circuitBreakerThreshold } from "../src/deploy/engine/ecs-service.ts";
 import { type AwsModel, TAG_KEYS, toTemplate } from "../src/index.ts";
-import { clusterName, OutputName, ParameterName, serviceName, stackName, taskFamily } from "../src/names.ts";
+import { clusterName, OutputName, ParameterName, serviceName, stackName, taskFamily } from "../src/render/names.ts";
 
 /**
  * A small in-memory AWS behind real SDK clients (aws-sdk-client-mock stubs their send): one

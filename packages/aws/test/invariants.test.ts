@@ -91,7 +91,7 @@ for (const { label, model } of allCases()) {
 
     it.each(resources)("%s is tagged when its type is taggable", (id, r) => {
       const known = [...TAGGABLE_RESOURCE_TYPES, ...UNTAGGABLE_RESOURCE_TYPES];
-      expect(known, `${id}: ${r.Type} is in neither tag list of cloudformation/tags.ts`).toContain(r.Type);
+      expect(known, `${id}: ${r.Type} is in neither tag list of render/cloudformation/tags.ts`).toContain(r.Type);
       if (!TAGGABLE_RESOURCE_TYPES.includes(r.Type)) return;
       const tags = r.Properties.Tags as { Key: string; Value: string }[];
       expect(tags, id).toEqual(

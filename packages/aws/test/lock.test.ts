@@ -1,7 +1,7 @@
 import type { SSM } from "@aws-sdk/client-ssm";
 import { describe, expect, it } from "vitest";
-import { type SignalHost, withLock } from "../src/deploy/lock.ts";
-import { lockParameterName } from "../src/names.ts";
+import { type SignalHost, withLock } from "../src/deploy/engine/lock.ts";
+import { lockParameterName } from "../src/render/names.ts";
 import { exampleModel } from "./helpers.ts";
 
 /** An SSM parameter store in memory: PutParameter with Overwrite=false refuses an existing name. */

@@ -12,9 +12,9 @@ import {
 } from "@aws-sdk/client-service-quotas";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type AwsClients, createAwsClients, destroyAwsClients } from "../src/deploy/clients.ts";
+import { type AwsClients, createAwsClients, destroyAwsClients } from "../src/deploy/engine/clients.ts";
+import { isIamPropagationError, retryIamPropagation } from "../src/deploy/engine/iam-propagation.ts";
 import { DeployError } from "../src/deploy/errors.ts";
-import { isIamPropagationError, retryIamPropagation } from "../src/deploy/iam-propagation.ts";
 import {
   accountPreflight,
   accountVerdicts,

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
+import { circuitBreakerThreshold } from "../src/deploy/engine/ecs-service.ts";
 import { awsDeployEngine, type PromoteResult, promote, type ServiceChecks } from "../src/deploy/index.ts";
-import { circuitBreakerThreshold } from "../src/deploy/rollout.ts";
 import type { AwsModel } from "../src/index.ts";
-import { ParameterName } from "../src/names.ts";
+import { ParameterName } from "../src/render/names.ts";
 import { EXITED, FakeAws, OUT_OF_MEMORY, recordedChanges } from "./fake-aws.ts";
 import { exampleModel, PASSING_CHECKS, promoteOptions, withImage } from "./helpers.ts";
 

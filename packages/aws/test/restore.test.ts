@@ -9,7 +9,7 @@ import {
   type ServiceChecks,
   SnapshotTag,
 } from "../src/deploy/index.ts";
-import { ParameterName } from "../src/names.ts";
+import { ParameterName } from "../src/render/names.ts";
 import { FakeAws } from "./fake-aws.ts";
 import { exampleModel, PASSING_CHECKS, promoteOptions, withImage } from "./helpers.ts";
 

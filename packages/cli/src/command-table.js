@@ -167,7 +167,9 @@ AWS env:   prints the CloudFormation template; with --out writes template.yaml,
   {
     name: "up",
     group: "stack",
-    forms: [{ runtime: "local", args: "", summary: "Start MLflow + PostgreSQL + MinIO and wait until healthy" }],
+    forms: [
+      { runtime: "local", args: "", summary: "Start MLflow + PostgreSQL + versitygw (S3) and wait until healthy" },
+    ],
     options: [],
     positionals: [],
     takes: { file: true, json: "The URL, the services and where the credentials are, as JSON" },
@@ -175,7 +177,7 @@ AWS env:   prints the CloudFormation template; with --out writes template.yaml,
 docker compose up, and waits for every job to succeed, every service's health check and
 MLflow's /health (asked every 200 ms). A second up with nothing changed
 is a no-op; a changed spec recreates only what changed.
-Image overrides for offline machines: MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF".
+Image overrides for offline machines: MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,versitygw=REF" (minio=REF with artifacts.localServer: minio).
 `,
     examples: ["mlflow-dev up", "mlflow-dev up -f examples/basic/mlflow-dev.yaml"],
     peerWords: ["start", "run", "serve"],
@@ -261,7 +263,7 @@ browser is no failure. Exit 1 when nothing is deployed for the AWS environment.
     name: "logs",
     group: "stack",
     forms: [
-      { runtime: "local", args: "[service]", summary: "Service logs (mlflow, postgres, minio, migrate, network)" },
+      { runtime: "local", args: "[service]", summary: "Service logs (mlflow, postgres, versitygw, migrate, ...)" },
       { runtime: "aws", args: "[mlflow|migrate] --env <aws env>", summary: "The tasks' output, from CloudWatch Logs" },
     ],
     options: [
@@ -285,11 +287,12 @@ browser is no failure. Exit 1 when nothing is deployed for the AWS environment.
       {
         name: "[service]",
         description:
-          "One service (every one when none is named): locally mlflow, postgres, minio, migrate or network; on AWS mlflow or migrate",
+          "One service (every one when none is named): locally mlflow, postgres, versitygw, versitygw-setup, minio, migrate or network; on AWS mlflow or migrate",
       },
     ],
     takes: { file: true },
-    details: `The logs of one service of the local stack (mlflow, postgres, minio, migrate, network), or of all.
+    details: `The logs of one service of the local stack (mlflow, postgres, the object store versitygw and its
+versitygw-setup job, or minio, migrate, network), or of all.
 --follow (-F) keeps streaming; --tail <n> starts with the last n lines; --since shows what came
 after a duration back from now (30s, 10m, 1h30m, 2d) or a time (2026-12-07T09:30:00Z, UTC unless
 it names an offset); --timestamps (-t) prefixes every line with its time.

@@ -1,19 +1,19 @@
-import { paginateListTaskDefinitions } from "@aws-sdk/client-ecs";
 import type { DBSnapshot, Tag } from "@aws-sdk/client-rds";
 import { parse } from "yaml";
-import type { AwsModel } from "../aws-model.ts";
-import { type Teardown, type Template, withTeardown } from "../cloudformation/template.ts";
-import { LogicalId, migrationTaskFamily, stackName, taskFamily } from "../names.ts";
-import type { AwsClients } from "./clients.ts";
+import type { AwsModel } from "../render/aws-model.ts";
+import { type Teardown, type Template, withTeardown } from "../render/cloudformation/template.ts";
+import { LogicalId, migrationTaskFamily, stackName, taskFamily } from "../render/names.ts";
 import { formatChanges } from "./diff.ts";
-import { awsDeployEngine } from "./engine.ts";
+import type { AwsClients } from "./engine/clients.ts";
+import { snapshotTagsNow } from "./engine/db-snapshots.ts";
+import { deregisterTaskDefinitionFamily } from "./engine/ecs-service.ts";
+import { awsDeployEngine } from "./engine/engine.ts";
+import { withLock } from "./engine/lock.ts";
+import { deleteSecrets, describeSecrets } from "./engine/secrets.ts";
+import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
-import { withLock } from "./lock.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
-import { deleteSecrets, describeSecrets } from "./secrets.ts";
-import { snapshotTagsNow } from "./snapshot.ts";
-import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
 import { destroyStackAction } from "./stack-status.ts";
 
 export interface DestroyOptions extends RunnerOptions, Teardown {}
@@ -131,7 +131,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
 
   report.step("[4/5] task definitions");
   for (const family of [taskFamily(model), migrationTaskFamily(model)])
-    result.taskDefinitionsDeregistered.push(...(await deregisterFamily(clients, family)));
+    result.taskDefinitionsDeregistered.push(...(await deregisterTaskDefinitionFamily(clients, family)));
   report.info(
     result.taskDefinitionsDeregistered.length
       ? `deregistered ${result.taskDefinitionsDeregistered.map((a) => a.split("/").pop()).join(", ")}`
@@ -183,19 +183,6 @@ async function deployedTemplate(clients: AwsClients, stack: string): Promise<Tem
   } catch {
     return parse(body) as Template;
   }
-}
-
-/** Every ACTIVE revision of a family, deregistered (ECS keeps them INACTIVE). */
-async function deregisterFamily(clients: AwsClients, family: string): Promise<string[]> {
-  const arns: string[] = [];
-  // familyPrefix matches by prefix: the server family is a prefix of the migration family.
-  for await (const r of paginateListTaskDefinitions(
-    { client: clients.ecs },
-    { familyPrefix: family, status: "ACTIVE" },
-  ))
-    arns.push(...(r.taskDefinitionArns ?? []).filter((a) => a.split("/").pop()?.replace(/:\d+$/, "") === family));
-  for (const arn of arns) await clients.ecs.deregisterTaskDefinition({ taskDefinition: arn });
-  return arns;
 }
 
 async function finalSnapshot(clients: AwsClients, databaseId: string): Promise<DBSnapshot | undefined> {

@@ -1,5 +1,5 @@
-import { compareCodeUnits } from "../order.ts";
-import { CONTAINER_DEFINITION_KEYS, type TaskDefinition } from "../task-definition.ts";
+import { compareCodeUnits } from "../render/order.ts";
+import { CONTAINER_DEFINITION_KEYS, type TaskDefinition } from "../render/task-definition.ts";
 
 /**
  * Pure helpers that turn what AWS reports into readable diffs: CloudFormation change-set changes

@@ -1,13 +1,13 @@
 import type { SecretName } from "@mlflow-dev/spec";
-import type { AwsModel } from "../aws-model.ts";
-import { TAG_KEYS } from "../cloudformation/tags.ts";
-import { type Template, toTemplate } from "../cloudformation/template.ts";
-import { LogicalId, ParameterName, stackName } from "../names.ts";
-import type { ChangeSetRequest } from "./change-set.ts";
+import type { AwsModel } from "../render/aws-model.ts";
+import { TAG_KEYS } from "../render/cloudformation/tags.ts";
+import { type Template, toTemplate } from "../render/cloudformation/template.ts";
+import { LogicalId, ParameterName, stackName } from "../render/names.ts";
 import { formatChanges, type ResourceChange, summarizeChanges } from "./diff.ts";
-import type { DeployEngine } from "./engine.ts";
+import type { ChangeSetRequest } from "./engine/change-set.ts";
+import type { DeployEngine } from "./engine/engine.ts";
+import { databaseSnapshotParameter, type StackInfo, stackParameters } from "./engine/stack-info.ts";
 import { DeployError } from "./errors.ts";
-import { databaseSnapshotParameter, type StackInfo, stackParameters } from "./stack-info.ts";
 import { promoteStackAction } from "./stack-status.ts";
 import { classifyStatefulChanges, refusedStatefulChanges, statefulRefusal } from "./stateful.ts";
 

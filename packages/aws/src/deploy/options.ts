@@ -25,7 +25,7 @@ export function defaultWaits(endpointUrl: string | undefined): DeployWaits {
 export interface RunnerOptions {
   report: Reporter;
   waits: DeployWaits;
-  /** Default: the real clock. Tests pass a fake one (clock.ts). */
+  /** Default: the real clock. Tests pass a fake one (deploy/clock.ts). */
   clock?: Clock;
 }
 

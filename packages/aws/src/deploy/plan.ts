@@ -1,13 +1,12 @@
 import { describeImageOrigin, type SecretName, type VersionChange } from "@mlflow-dev/spec";
-import type { AwsModel } from "../aws-model.ts";
-import { toTemplate } from "../cloudformation/template.ts";
-import { deployContextFromStack } from "../context.ts";
-import { describeFailureDetection, type FailureDetection, failureDetectionBound } from "../failure-detection.ts";
-import { OutputName, stackName } from "../names.ts";
 import { type CostEstimate, estimateMonthlyCost, formatCost } from "../pricing/cost.ts";
-import { describeRolloutStep, type RolloutStep, toRolloutPlan } from "../rollout-plan.ts";
-import { toTaskDefinition } from "../task-definition.ts";
-import type { AwsClients } from "./clients.ts";
+import type { AwsModel } from "../render/aws-model.ts";
+import { toTemplate } from "../render/cloudformation/template.ts";
+import { deployContextFromStack } from "../render/context.ts";
+import { describeFailureDetection, type FailureDetection, failureDetectionBound } from "../render/failure-detection.ts";
+import { OutputName, stackName } from "../render/names.ts";
+import { describeRolloutStep, type RolloutStep, toRolloutPlan } from "../render/rollout-steps.ts";
+import { toTaskDefinition } from "../render/task-definition.ts";
 import {
   type FieldChange,
   formatChanges,
@@ -16,14 +15,15 @@ import {
   summarizeChanges,
   taskDefinitionChanges,
 } from "./diff.ts";
-import { awsDeployEngine } from "./engine.ts";
-import { plannedImage } from "./image.ts";
+import type { AwsClients } from "./engine/clients.ts";
+import { describeService, describeTaskDefinition, revisionOf } from "./engine/ecs-service.ts";
+import { awsDeployEngine } from "./engine/engine.ts";
+import { plannedImage } from "./engine/image.ts";
+import { describeSecrets } from "./engine/secrets.ts";
+import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
 import type { RunnerOptions } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { accountPreflight, formatVerdicts, type PreflightVerdict } from "./preflight-account.ts";
-import { describeService, describeTaskDefinition, revisionOf } from "./rollout.ts";
-import { describeSecrets } from "./secrets.ts";
-import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
 import { planStackAction } from "./stack-status.ts";
 import {
   checkAllowReplace,
@@ -66,7 +66,7 @@ export interface PlanResult {
   mlflowVersion: VersionChange;
   /** The steps promote runs, in order (the plan it executes). */
   rollout: RolloutStep[];
-  /** How long AWS takes to detect and roll back a broken revision of this service (failure-detection.ts). */
+  /** How long AWS takes to detect and roll back a broken revision of this service (render/failure-detection.ts). */
   failureDetection: FailureDetection;
   /** Nothing would change. */
   upToDate: boolean;

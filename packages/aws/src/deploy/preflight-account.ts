@@ -1,7 +1,7 @@
 import type { ExistingNetwork } from "@mlflow-dev/spec";
 import { ROLLOUT_OVERLAP } from "@mlflow-dev/spec";
-import type { AwsModel } from "../aws-model.ts";
-import type { AwsClients } from "./clients.ts";
+import type { AwsModel } from "../render/aws-model.ts";
+import type { AwsClients } from "./engine/clients.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 import type { Reporter } from "./report.ts";
 

@@ -1,23 +1,13 @@
 import { type HttpTarget, targetFor } from "@mlflow-dev/mlflow-client";
 import { AUTH_ADMIN_USER, describeImageOrigin, type SecretName } from "@mlflow-dev/spec";
-import type { AwsModel } from "../aws-model.ts";
-import { type DeployContext, deployContextFromStack, placeholderContext } from "../context.ts";
-import { OutputName, ParameterName, stackName } from "../names.ts";
-import { type RolloutStage, type RolloutStep, rolloutStages, toRolloutPlan } from "../rollout-plan.ts";
-import { type TaskDefinition, toTaskDefinition } from "../task-definition.ts";
-import type { AwsClients } from "./clients.ts";
+import type { AwsModel } from "../render/aws-model.ts";
+import { type DeployContext, deployContextFromStack, placeholderContext } from "../render/context.ts";
+import { OutputName, ParameterName, stackName } from "../render/names.ts";
+import { type RolloutStage, type RolloutStep, rolloutStages, toRolloutPlan } from "../render/rollout-steps.ts";
+import { type TaskDefinition, toTaskDefinition } from "../render/task-definition.ts";
 import { realClock, WaitMeter } from "./clock.ts";
 import { formatChanges, formatFieldChange, type ResourceChange, taskDefinitionChanges } from "./diff.ts";
-import { awsDeployEngine, type DeployEngine } from "./engine.ts";
-import { DeployError } from "./errors.ts";
-import { type DockerOptions, type ImageChoice, resolveImage } from "./image.ts";
-import { deployInfrastructure, type Infrastructure } from "./infrastructure.ts";
-import { withLock } from "./lock.ts";
-import type { MigrationResult } from "./migrate.ts";
-import { type RunnerOptions, waitOf } from "./options.ts";
-import { poll, type WaitOptions } from "./poll.ts";
-import { preflight } from "./preflight.ts";
-import { accountPreflight } from "./preflight-account.ts";
+import type { AwsClients } from "./engine/clients.ts";
 import {
   circuitBreakerThreshold,
   describeService,
@@ -25,13 +15,24 @@ import {
   isSteadyOn,
   registerIfChanged,
   revisionOf,
+  setDesiredCount,
   stoppedTaskDetails,
-} from "./rollout.ts";
-import { type EnsuredSecrets, ensureSecrets, readSecretValue } from "./secrets.ts";
+} from "./engine/ecs-service.ts";
+import { awsDeployEngine, type DeployEngine } from "./engine/engine.ts";
+import { type DockerOptions, type ImageChoice, resolveImage } from "./engine/image.ts";
+import { withLock } from "./engine/lock.ts";
+import type { MigrationResult } from "./engine/migration-task.ts";
+import { type EnsuredSecrets, ensureSecrets, readSecretValue } from "./engine/secrets.ts";
+import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
+import { DeployError } from "./errors.ts";
+import { deployInfrastructure, type Infrastructure } from "./infrastructure.ts";
+import { type RunnerOptions, waitOf } from "./options.ts";
+import { poll, type WaitOptions } from "./poll.ts";
+import { preflight } from "./preflight.ts";
+import { accountPreflight } from "./preflight-account.ts";
 import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
-import { databaseSnapshotParameter, stackParameters } from "./stack-info.ts";
 import { checkAllowReplace } from "./stateful.ts";
-import { downgradeRefused, serviceVersionChange, setDesiredCount, snapshotBeforeUpgrade } from "./upgrade.ts";
+import { downgradeRefused, serviceVersionChange, snapshotBeforeUpgrade } from "./upgrade.ts";
 
 /** How promote checks the service over HTTP: the health wait and the smoke test (replaceable in tests). */
 export interface ServiceChecks {
@@ -77,7 +78,7 @@ export interface PromoteResult {
 }
 
 /**
- * The whole rollout of one environment: the checks, then the rollout plan (rollout-plan.ts) step
+ * The whole rollout of one environment: the checks, then the rollout plan (render/rollout-steps.ts) step
  * by step: secrets, the stack (through a change set), the image, the migration task, the new task
  * definition revision on the service, a steady state, and the smoke test. A failure after the
  * service was touched puts the previous revision back.

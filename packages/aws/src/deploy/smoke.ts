@@ -11,7 +11,7 @@ import {
   TransportError,
   waitUntilReady,
 } from "@mlflow-dev/mlflow-client";
-import type { AwsModel } from "../aws-model.ts";
+import type { AwsModel } from "../render/aws-model.ts";
 import { DeployError } from "./errors.ts";
 import type { Reporter } from "./report.ts";
 

@@ -1,4 +1,4 @@
-import { PROTECTED_LOGICAL_IDS } from "../cloudformation/stack-policy.ts";
+import { PROTECTED_LOGICAL_IDS } from "../render/cloudformation/stack-policy.ts";
 import type { ChangeCause, ResourceChange } from "./diff.ts";
 import { DeployError } from "./errors.ts";
 

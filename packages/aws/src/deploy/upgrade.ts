@@ -1,12 +1,10 @@
-import { waitUntilServicesStable } from "@aws-sdk/client-ecs";
 import { type VersionChange, versionChange } from "@mlflow-dev/spec";
-import type { AwsModel } from "../aws-model.ts";
-import { clusterName, serviceName } from "../names.ts";
-import { servedMlflowVersion } from "../task-definition.ts";
-import type { AwsClients } from "./clients.ts";
+import type { AwsModel } from "../render/aws-model.ts";
+import { servedMlflowVersion } from "../render/task-definition.ts";
+import type { AwsClients } from "./engine/clients.ts";
+import { takeSnapshot } from "./engine/db-snapshots.ts";
 import { DeployError } from "./errors.ts";
 import type { DeployWaits } from "./options.ts";
-import { takeSnapshot } from "./snapshot.ts";
 
 /**
  * MLflow version changes on ECS. MLflow upgrades its schema in place with every writer stopped
@@ -49,20 +47,4 @@ export async function snapshotBeforeUpgrade(
     upgradeSnapshotId(instance, change, now),
   );
   return taken.snapshot;
-}
-
-/** Sets the service's desired count; with `waits`, waits until ECS runs exactly that many tasks. */
-export async function setDesiredCount(
-  clients: AwsClients,
-  model: AwsModel,
-  desiredCount: number,
-  waits?: DeployWaits,
-): Promise<void> {
-  const target = { cluster: clusterName(model), services: [serviceName(model)] };
-  await clients.ecs.updateService({ cluster: target.cluster, service: serviceName(model), desiredCount });
-  if (!waits) return;
-  await waitUntilServicesStable(
-    { client: clients.ecs, maxWaitTime: waits.serviceTimeoutMs / 1000, minDelay: waits.pollMs / 1000, maxDelay: 15 },
-    target,
-  );
 }

@@ -1,6 +1,6 @@
 import { serverSecrets } from "@mlflow-dev/spec";
-import type { AwsModel } from "../aws-model.ts";
-import { CPU_ARCHITECTURE } from "../task-definition.ts";
+import type { AwsModel } from "../render/aws-model.ts";
+import { CPU_ARCHITECTURE } from "../render/task-definition.ts";
 import {
   type FargateArchitecture,
   HOURS_PER_MONTH,

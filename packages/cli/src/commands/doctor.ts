@@ -90,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
               check: "images",
               verdict: "warn",
               detail: `not present locally (up will try to pull): ${missing.join(", ")}`,
-              fix: 'offline: build or load the images and set MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF"',
+              fix: 'offline: build or load the images and set MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,versitygw=REF"',
             },
       );
     }

@@ -14,7 +14,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const services = await ctx.runtime.localStackStatus({ model: ctx.model, docker: ctx.docker });
     const url = ctx.runtime.mlflowUrl(ctx.model);
-    const healthy = ctx.runtime.stackHealthy(services);
+    const healthy = ctx.runtime.stackHealthy(services, ctx.model.target.objectStore);
     if (global.json) {
       process.stdout.write(
         `${JSON.stringify({ project: ctx.runtime.projectName(ctx.model), url, healthy, services }, null, 2)}\n`,

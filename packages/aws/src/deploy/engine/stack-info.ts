@@ -1,8 +1,8 @@
 import type { CloudFormation, Parameter } from "@aws-sdk/client-cloudformation";
 import type { SecretName } from "@mlflow-dev/spec";
-import type { AwsModel } from "../aws-model.ts";
-import { ParameterName, secretParameterName } from "../names.ts";
-import { awsErrorMessage } from "./errors.ts";
+import type { AwsModel } from "../../render/aws-model.ts";
+import { ParameterName, secretParameterName } from "../../render/names.ts";
+import { awsErrorMessage } from "../errors.ts";
 
 /** A stack as the runners read it: its status, outputs and parameters; and the parameters it takes. */
 

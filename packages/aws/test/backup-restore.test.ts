@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
-import { backupSnapshotId, SnapshotTag, snapshotTags } from "../src/deploy/snapshot.ts";
-import { databaseSnapshotParameter, type StackInfo } from "../src/deploy/stack-info.ts";
+import { backupSnapshotId, SnapshotTag, snapshotTags } from "../src/deploy/engine/db-snapshots.ts";
+import { databaseSnapshotParameter, type StackInfo } from "../src/deploy/engine/stack-info.ts";
 import { LogicalId, ParameterName, toTemplate } from "../src/index.ts";
 import { exampleModel } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 import type { AwsTarget, ImageOverrides, Model, Spec, SpecCheck } from "@mlflow-dev/spec";
 import { awsEnvironmentNames, resolve } from "@mlflow-dev/spec";
-import { AwsCompatibilityError, checkCompatibility } from "./compatibility.ts";
+import { AwsCompatibilityError, checkCompatibility } from "./aws-rules.ts";
 
 declare const checked: unique symbol;
 declare const checkedSpec: unique symbol;

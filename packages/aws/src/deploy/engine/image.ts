@@ -4,11 +4,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { describeImageOrigin } from "@mlflow-dev/spec";
-import type { AwsModel } from "../aws-model.ts";
-import { ecrRepositoryName, OutputName } from "../names.ts";
+import type { AwsModel } from "../../render/aws-model.ts";
+import { ecrRepositoryName, OutputName } from "../../render/names.ts";
+import { awsErrorMessage, awsErrorName, DeployError } from "../errors.ts";
+import type { Reporter } from "../report.ts";
 import type { AwsClients } from "./clients.ts";
-import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
-import type { Reporter } from "./report.ts";
 
 /**
  * The image a rollout runs: the spec's upstream reference as it is, or the project's image built

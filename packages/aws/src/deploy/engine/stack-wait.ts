@@ -1,10 +1,10 @@
 import type { CloudFormation, StackEvent } from "@aws-sdk/client-cloudformation";
-import { DeployError } from "./errors.ts";
-import { poll, type WaitOptions } from "./poll.ts";
-import type { Reporter } from "./report.ts";
+import { DeployError } from "../errors.ts";
+import { poll, type WaitOptions } from "../poll.ts";
+import type { Reporter } from "../report.ts";
+import { failedStackHint, isSuccess, isTerminal } from "../stack-status.ts";
 import { formatEvent, StackEventStream, stackFailureMessage, validationFailures } from "./stack-events.ts";
 import { getStack, type StackInfo } from "./stack-info.ts";
-import { failedStackHint, isSuccess, isTerminal } from "./stack-status.ts";
 
 /** Waiting for a stack operation to end, with its events streamed while it runs. */
 

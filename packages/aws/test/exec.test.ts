@@ -1,8 +1,8 @@
 import { oneOffCommand } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
-import type { AwsClients } from "../src/deploy/clients.ts";
+import type { AwsClients } from "../src/deploy/engine/clients.ts";
 import { DeployError } from "../src/deploy/errors.ts";
-import { ONE_OFF_STARTED_BY, runOneOffTask, toOneOffRunTask } from "../src/deploy/one-off-task.ts";
+import { ONE_OFF_STARTED_BY, runOneOffTask, toOneOffRunTask } from "../src/deploy/exec.ts";
 import { fakeClock } from "./fake-clock.ts";
 import { exampleModel } from "./helpers.ts";
 

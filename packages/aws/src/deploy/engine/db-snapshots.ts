@@ -1,17 +1,17 @@
-import { waitUntilDBSnapshotAvailable } from "@aws-sdk/client-rds";
+import { type DBSnapshot, DBSnapshotNotFoundFault, waitUntilDBSnapshotAvailable } from "@aws-sdk/client-rds";
 import { paginateListObjectsV2 } from "@aws-sdk/client-s3";
-import type { AwsModel } from "../aws-model.ts";
-import { LogicalId, stackName } from "../names.ts";
-import { servedMlflowVersion } from "../task-definition.ts";
+import type { AwsModel } from "../../render/aws-model.ts";
+import { LogicalId, stackName } from "../../render/names.ts";
+import { servedMlflowVersion } from "../../render/task-definition.ts";
+import { DeployError } from "../errors.ts";
+import type { DeployWaits } from "../options.ts";
 import type { AwsClients } from "./clients.ts";
-import { DeployError } from "./errors.ts";
-import type { DeployWaits } from "./options.ts";
-import { describeService, describeTaskDefinition } from "./rollout.ts";
+import { describeService, describeTaskDefinition } from "./ecs-service.ts";
 
 /**
  * Manual RDS snapshots of a stack's database, every one tagged with what a restore needs to
  * know: the MLflow version whose schema the database has, and the artifact bucket's state at that
- * moment. Taken by backup and restore (database-snapshots.ts), before an upgrade (upgrade.ts), and
+ * moment. Taken by backup and restore (deploy/backup-restore.ts), before an upgrade (deploy/upgrade.ts), and
  * tagged the same way on the final snapshot destroy keeps.
  */
 
@@ -150,4 +150,15 @@ export async function takeSnapshot(
     { DBSnapshotIdentifier: snapshot },
   );
   return { environment: model.environment, snapshot, instance, mlflowVersion, artifacts };
+}
+
+/** The snapshot with this identifier, or undefined when there is none. */
+export async function describeSnapshot(clients: AwsClients, id: string): Promise<DBSnapshot | undefined> {
+  try {
+    const r = await clients.rds.describeDBSnapshots({ DBSnapshotIdentifier: id });
+    return r.DBSnapshots?.[0];
+  } catch (e) {
+    if (e instanceof DBSnapshotNotFoundFault) return undefined;
+    throw e;
+  }
 }

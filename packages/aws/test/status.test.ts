@@ -1,9 +1,9 @@
 import type { Service, Task } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
+import type { StackInfo } from "../src/deploy/engine/stack-info.ts";
 import { authSecretName, environmentStatus } from "../src/deploy/index.ts";
-import type { StackInfo } from "../src/deploy/stack-info.ts";
-import { MLFLOW_VERSION_LABEL } from "../src/task-definition.ts";
+import { MLFLOW_VERSION_LABEL } from "../src/render/task-definition.ts";
 import { exampleModel, modelFromYaml, VARIANT_SPECS } from "./helpers.ts";
 
 /** status --env's verdict from what AWS answers (pure: no SDK call). */

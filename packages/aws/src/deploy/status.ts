@@ -1,10 +1,10 @@
 import type { Deployment, Service, Task } from "@aws-sdk/client-ecs";
-import type { AwsModel } from "../aws-model.ts";
-import { clusterName, OutputName, secretName, serviceName, stackName } from "../names.ts";
-import { servedMlflowVersion } from "../task-definition.ts";
-import type { AwsClients } from "./clients.ts";
-import { describeService, describeTaskDefinition } from "./rollout.ts";
-import { getStack, type StackInfo } from "./stack-info.ts";
+import type { AwsModel } from "../render/aws-model.ts";
+import { clusterName, OutputName, secretName, serviceName, stackName } from "../render/names.ts";
+import { servedMlflowVersion } from "../render/task-definition.ts";
+import type { AwsClients } from "./engine/clients.ts";
+import { describeService, describeTaskDefinition } from "./engine/ecs-service.ts";
+import { getStack, type StackInfo } from "./engine/stack-info.ts";
 
 /**
  * What `status --env` shows of an environment: the stack, the ECS service and its primary

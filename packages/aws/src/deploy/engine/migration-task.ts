@@ -1,15 +1,19 @@
-import type { AwsModel } from "../aws-model.ts";
-import type { DeployContext } from "../context.ts";
-import { LOG_STREAM_PREFIX } from "../names.ts";
-import { type MigrationPlacement, toMigrationRunTask, toMigrationTaskDefinition } from "../task-definition.ts";
+import type { AwsModel } from "../../render/aws-model.ts";
+import type { DeployContext } from "../../render/context.ts";
+import { LOG_STREAM_PREFIX } from "../../render/names.ts";
+import {
+  type MigrationPlacement,
+  toMigrationRunTask,
+  toMigrationTaskDefinition,
+} from "../../render/task-definition.ts";
+import { secondsSince } from "../clock.ts";
+import { awsErrorMessage, DeployError } from "../errors.ts";
+import { poll, type WaitOptions } from "../poll.ts";
+import type { Reporter } from "../report.ts";
 import type { AwsClients } from "./clients.ts";
-import { secondsSince } from "./clock.ts";
-import { awsErrorMessage, DeployError } from "./errors.ts";
+import { registerIfChanged, revisionOf } from "./ecs-service.ts";
 import { retryIamPropagation } from "./iam-propagation.ts";
-import { indentLines, lastLogLines, taskLogStream } from "./logs.ts";
-import { poll, type WaitOptions } from "./poll.ts";
-import type { Reporter } from "./report.ts";
-import { registerIfChanged, revisionOf } from "./rollout.ts";
+import { indentLines, lastLogLines, taskLogStream } from "./task-logs.ts";
 
 export interface MigrationResult {
   taskArn: string;

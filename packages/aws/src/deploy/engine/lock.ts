@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import type { SSM } from "@aws-sdk/client-ssm";
-import type { AwsModel } from "../aws-model.ts";
-import { lockParameterName } from "../names.ts";
-import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
+import type { AwsModel } from "../../render/aws-model.ts";
+import { lockParameterName } from "../../render/names.ts";
+import { awsErrorMessage, awsErrorName, DeployError } from "../errors.ts";
 
 /**
  * One deploy at a time per environment. The lock is an SSM parameter created with

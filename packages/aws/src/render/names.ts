@@ -48,7 +48,7 @@ export function ecrRepositoryName(model: AwsModel): string {
   return `mlflow-dev/${model.name}/${model.environment}/mlflow`;
 }
 
-/** SSM parameter that holds the deploy lock of the environment (see deploy/lock.ts). */
+/** SSM parameter that holds the deploy lock of the environment (see deploy/engine/lock.ts). */
 export function lockParameterName(model: AwsModel): string {
   return `/mlflow-dev/${model.name}/${model.environment}/deploy-lock`;
 }

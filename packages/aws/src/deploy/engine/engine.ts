@@ -1,7 +1,11 @@
-import type { AwsModel } from "../aws-model.ts";
-import { stackPolicy } from "../cloudformation/stack-policy.ts";
-import type { DeployContext } from "../context.ts";
-import type { MigrationPlacement } from "../task-definition.ts";
+import type { AwsModel } from "../../render/aws-model.ts";
+import { stackPolicy } from "../../render/cloudformation/stack-policy.ts";
+import type { DeployContext } from "../../render/context.ts";
+import type { MigrationPlacement } from "../../render/task-definition.ts";
+import { type Clock, realClock } from "../clock.ts";
+import { awsErrorName } from "../errors.ts";
+import { type RunnerOptions, waitOf } from "../options.ts";
+import type { Reporter } from "../report.ts";
 import {
   type ChangeSetRequest,
   createChangeSet,
@@ -10,12 +14,8 @@ import {
   type PreparedChangeSet,
 } from "./change-set.ts";
 import type { AwsClients } from "./clients.ts";
-import { type Clock, realClock } from "./clock.ts";
-import { awsErrorName } from "./errors.ts";
-import { type MigrationResult, runMigration } from "./migrate.ts";
-import { type RunnerOptions, waitOf } from "./options.ts";
-import type { Reporter } from "./report.ts";
-import { waitForSteadyState } from "./rollout.ts";
+import { waitForSteadyState } from "./ecs-service.ts";
+import { type MigrationResult, runMigration } from "./migration-task.ts";
 import { StackEventStream } from "./stack-events.ts";
 import { getStack, type StackInfo } from "./stack-info.ts";
 import { deleteStack } from "./stack-wait.ts";

@@ -1,21 +1,26 @@
-import { type DBSnapshot, DBSnapshotNotFoundFault } from "@aws-sdk/client-rds";
+import type { DBSnapshot } from "@aws-sdk/client-rds";
 import { compareVersions } from "@mlflow-dev/spec";
-import type { AwsModel } from "../aws-model.ts";
-import { ParameterName, stackName } from "../names.ts";
-import type { AwsClients } from "./clients.ts";
+import type { AwsModel } from "../render/aws-model.ts";
+import { ParameterName, stackName } from "../render/names.ts";
+import type { AwsClients } from "./engine/clients.ts";
+import {
+  databaseInstanceId,
+  describeSnapshot,
+  type SnapshotResult,
+  SnapshotTag,
+  takeSnapshot,
+} from "./engine/db-snapshots.ts";
+import { describeService, setDesiredCount } from "./engine/ecs-service.ts";
+import { withLock } from "./engine/lock.ts";
+import { describeSecrets } from "./engine/secrets.ts";
+import { getStack } from "./engine/stack-info.ts";
 import { DeployError } from "./errors.ts";
-import { withLock } from "./lock.ts";
 import type { RunnerOptions } from "./options.ts";
 import { type PromoteOptions, type PromoteResult, promoteHoldingLock } from "./promote.ts";
-import { describeService } from "./rollout.ts";
-import { describeSecrets } from "./secrets.ts";
-import { databaseInstanceId, type SnapshotResult, SnapshotTag, takeSnapshot } from "./snapshot.ts";
-import { getStack } from "./stack-info.ts";
 import { stackPhase } from "./stack-status.ts";
-import { setDesiredCount } from "./upgrade.ts";
 
 /**
- * `backup --env` and `restore --env`: a tagged manual snapshot (snapshot.ts), and restores that
+ * `backup --env` and `restore --env`: a tagged manual snapshot (engine/db-snapshots.ts), and restores that
  * swap the stack's database for a new instance from a snapshot.
  */
 
@@ -68,13 +73,7 @@ async function checkedSnapshot(
   model: AwsModel,
   id: string,
 ): Promise<{ snapshot: DBSnapshot; mlflowVersion?: string }> {
-  let snapshot: DBSnapshot | undefined;
-  try {
-    const r = await clients.rds.describeDBSnapshots({ DBSnapshotIdentifier: id });
-    snapshot = r.DBSnapshots?.[0];
-  } catch (e) {
-    if (!(e instanceof DBSnapshotNotFoundFault)) throw e;
-  }
+  const snapshot = await describeSnapshot(clients, id);
   const hint = `List the environment's snapshots with aws rds describe-db-snapshots --region ${model.target.region}. Nothing was changed.`;
   if (!snapshot)
     throw new DeployError(`there is no RDS snapshot ${id} in ${model.target.region}`, { kind: "input", hint });

@@ -10,7 +10,7 @@ import {
   newestStreams,
   readLogLines,
   tailLines,
-} from "../src/deploy/service-logs.ts";
+} from "../src/deploy/logs.ts";
 import { fakeClock } from "./fake-clock.ts";
 
 /** logs --env: which streams are read, in what order lines come, and what --follow prints once. */

@@ -1,15 +1,16 @@
-import type { ECS, Service } from "@aws-sdk/client-ecs";
+import { type ECS, paginateListTaskDefinitions, type Service, waitUntilServicesStable } from "@aws-sdk/client-ecs";
 import { estimateServerMemory } from "@mlflow-dev/spec";
-import type { AwsModel } from "../aws-model.ts";
-import type { DeployContext } from "../context.ts";
-import { clusterName, LOG_STREAM_PREFIX, serviceName } from "../names.ts";
-import type { TaskDefinition } from "../task-definition.ts";
+import type { AwsModel } from "../../render/aws-model.ts";
+import type { DeployContext } from "../../render/context.ts";
+import { clusterName, LOG_STREAM_PREFIX, serviceName } from "../../render/names.ts";
+import type { TaskDefinition } from "../../render/task-definition.ts";
+import { type FieldChange, taskDefinitionChanges } from "../diff.ts";
+import { awsErrorMessage, awsErrorName, DeployError } from "../errors.ts";
+import type { DeployWaits } from "../options.ts";
+import { poll, type WaitOptions } from "../poll.ts";
+import type { Reporter } from "../report.ts";
 import type { AwsClients } from "./clients.ts";
-import { type FieldChange, taskDefinitionChanges } from "./diff.ts";
-import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
-import { indentLines, lastLogLines, taskLogStream } from "./logs.ts";
-import { poll, type WaitOptions } from "./poll.ts";
-import type { Reporter } from "./report.ts";
+import { indentLines, lastLogLines, taskLogStream } from "./task-logs.ts";
 
 /** Task definitions and the ECS service: register, compare, wait for a steady state. */
 
@@ -60,7 +61,7 @@ export async function describeService(ecs: ECS, model: AwsModel): Promise<Servic
 }
 
 /** The circuit breaker's threshold lives with the rest of the failure-detection arithmetic. */
-export { circuitBreakerThreshold } from "../failure-detection.ts";
+export { circuitBreakerThreshold } from "../../render/failure-detection.ts";
 
 export function revisionOf(arn: string | undefined): string {
   return arn ? (arn.split("/").pop() ?? arn) : "(none)";
@@ -222,4 +223,33 @@ export async function stoppedTaskDetails(
   } catch {
     return "";
   }
+}
+
+/** Every ACTIVE revision of a family, deregistered (ECS keeps them INACTIVE). */
+export async function deregisterTaskDefinitionFamily(clients: AwsClients, family: string): Promise<string[]> {
+  const arns: string[] = [];
+  // familyPrefix matches by prefix: the server family is a prefix of the migration family.
+  for await (const r of paginateListTaskDefinitions(
+    { client: clients.ecs },
+    { familyPrefix: family, status: "ACTIVE" },
+  ))
+    arns.push(...(r.taskDefinitionArns ?? []).filter((a) => a.split("/").pop()?.replace(/:\d+$/, "") === family));
+  for (const arn of arns) await clients.ecs.deregisterTaskDefinition({ taskDefinition: arn });
+  return arns;
+}
+
+/** Sets the service's desired count; with `waits`, waits until ECS runs exactly that many tasks. */
+export async function setDesiredCount(
+  clients: AwsClients,
+  model: AwsModel,
+  desiredCount: number,
+  waits?: DeployWaits,
+): Promise<void> {
+  const target = { cluster: clusterName(model), services: [serviceName(model)] };
+  await clients.ecs.updateService({ cluster: target.cluster, service: serviceName(model), desiredCount });
+  if (!waits) return;
+  await waitUntilServicesStable(
+    { client: clients.ecs, maxWaitTime: waits.serviceTimeoutMs / 1000, minDelay: waits.pollMs / 1000, maxDelay: 15 },
+    target,
+  );
 }
