@@ -167,7 +167,9 @@ AWS env:   prints the CloudFormation template; with --out writes template.yaml,
   {
     name: "up",
     group: "stack",
-    forms: [{ runtime: "local", args: "", summary: "Start MLflow + PostgreSQL + versitygw (S3) and wait until healthy" }],
+    forms: [
+      { runtime: "local", args: "", summary: "Start MLflow + PostgreSQL + versitygw (S3) and wait until healthy" },
+    ],
     options: [],
     positionals: [],
     takes: { file: true, json: "The URL, the services and where the credentials are, as JSON" },
@@ -285,7 +287,7 @@ browser is no failure. Exit 1 when nothing is deployed for the AWS environment.
       {
         name: "[service]",
         description:
-          "One service (every one when none is named): locally mlflow, postgres, versitygw (or minio), migrate or network; on AWS mlflow or migrate",
+          "One service (every one when none is named): locally mlflow, postgres, versitygw, versitygw-setup, minio, migrate or network; on AWS mlflow or migrate",
       },
     ],
     takes: { file: true },
