@@ -2,16 +2,16 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stackPorts } from "../support/lanes.ts";
 import {
   cli,
   projectContainers,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
  * The basic-auth credential cache for real, on the local stack at the staging task size (0.5 vCPU,

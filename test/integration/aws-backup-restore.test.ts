@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AwsBackupResult,
   type AwsClients,
@@ -12,9 +11,10 @@ import {
   SnapshotTag,
   send,
   targetFor,
-} from "../../packages/aws/src/deploy/index.ts";
+} from "@mlflow-dev/aws/deploy";
+import { cli, EMULATOR, emulatorAnswers, emulatorEnv, ROOT } from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
-import { cli, EMULATOR, emulatorAnswers, emulatorEnv, ROOT } from "../support/stack.ts";
 
 /**
  * Backups of an AWS environment on the emulator, whose RDS snapshots hold the data (MiniStack

@@ -1,7 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApplicationAutoScaling } from "@aws-sdk/client-application-auto-scaling";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AwsClients,
   createAwsClients,
@@ -9,11 +8,19 @@ import {
   type PromoteResult,
   send,
   targetFor,
-} from "../../packages/aws/src/deploy/index.ts";
+} from "@mlflow-dev/aws/deploy";
+import {
+  cli,
+  EMULATOR,
+  emulatorAnswers,
+  emulatorEnv,
+  imageOverride,
+  importCertificate,
+  ROOT,
+  tempDir,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
-import { importCertificate } from "../support/certificate.ts";
-import { cli, EMULATOR, emulatorAnswers, emulatorEnv, imageOverride, ROOT } from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * The AWS options examples/basic staging does not use, promoted on the emulator (MiniStack with

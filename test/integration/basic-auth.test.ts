@@ -1,11 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAwsClients, destroyAwsClients, send, targetFor } from "../../packages/aws/src/deploy/index.ts";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
-import { runPythonClient } from "../support/python-client.ts";
+import { createAwsClients, destroyAwsClients, send, targetFor } from "@mlflow-dev/aws/deploy";
 import {
   cli,
   destroyEmulated,
@@ -13,12 +8,17 @@ import {
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
+  MlflowClient,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  runPythonClient,
   stackDatabase,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * `auth: basic` for real: on the local stack (MLflow's basic-auth app in the project's image, its

@@ -2,20 +2,20 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
-import { runArtifactRoundTrip } from "../support/python-client.ts";
 import {
   cli,
   imageOverride,
+  MlflowClient,
   minioClient,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  runArtifactRoundTrip,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * `proxyArtifacts: false` for real on the local stack: the server only records where artifacts

@@ -2,10 +2,9 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { localDockerEndpoint } from "@mlflow-dev/compose/runtime";
+import { ROOT, tempDir } from "@mlflow-dev/test-support";
 import { describe, expect, it } from "vitest";
-import { localDockerEndpoint } from "../../packages/compose/src/runtime/docker-engine.ts";
-import { ROOT } from "../support/package.ts";
-import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * Docker Desktop, Colima, OrbStack and Rancher Desktop put their engine behind a docker context,

@@ -1,18 +1,23 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stackPorts } from "../support/lanes.ts";
-import { installedProject, type NodeRuntime, nodeRuntimes, npx, packCli, ROOT } from "../support/package.ts";
 import {
   EMULATOR,
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
+  installedProject,
+  type NodeRuntime,
+  nodeRuntimes,
+  npx,
   OFFLINE_PYTHON_BASE,
+  packCli,
   projectContainers,
+  ROOT,
   removeLeftovers,
   requireImagesInCi,
-} from "../support/stack.ts";
+  stackPorts,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
  * The local stack from the published package, as a user runs it: the tarball of `pnpm pack:cli`

@@ -4,25 +4,26 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
-import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
 import {
   cli,
   containerFacts,
   containersWithLabels,
   imageOverride,
+  MlflowClient,
   minioClient,
   peakMemoryMiB,
   projectContainers,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  runArtifactRoundTrip,
+  runPythonClient,
   stackDatabase,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * The local stack for real: `mlflow-dev up` on a real Docker engine with real PostgreSQL,

@@ -1,20 +1,22 @@
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
-import { modelFiles, type TrainedForPromote, trainForPromote } from "../support/python-client.ts";
 import {
   BIN,
   cli,
   imageOverride,
+  MlflowClient,
+  modelFiles,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  stackPorts,
+  type TrainedForPromote,
   testSpecDir,
-} from "../support/stack.ts";
+  trainForPromote,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * `models promote` between two real local stacks, both with `auth: basic`: the source's project

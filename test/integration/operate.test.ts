@@ -1,15 +1,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type AwsClients,
-  createAwsClients,
-  destroyAwsClients,
-  targetFor,
-} from "../../packages/aws/src/deploy/index.ts";
-import pins from "../../pins.json" with { type: "json" };
-import { MlflowClient } from "../support/mlflow-client.ts";
+import { type AwsClients, createAwsClients, destroyAwsClients, targetFor } from "@mlflow-dev/aws/deploy";
 import {
   BIN,
   cli,
@@ -18,9 +10,12 @@ import {
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
+  MlflowClient,
   ROOT,
-} from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
+  tempDir,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * Operating an AWS environment on the emulator after a promote: `logs --env` reads the server's

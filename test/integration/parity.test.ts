@@ -3,14 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import pg from "pg";
-import type { StartedTestContainer } from "testcontainers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { send, targetFor } from "../../packages/aws/src/deploy/index.ts";
-import pins from "../../pins.json" with { type: "json" };
-import { sparePort, stackPorts } from "../support/lanes.ts";
-import { MlflowClient, NotReadyError, waitUntilReady } from "../support/mlflow-client.ts";
-import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
+import { send, targetFor } from "@mlflow-dev/aws/deploy";
 import {
   type ContainerFacts,
   cli,
@@ -21,12 +14,23 @@ import {
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
+  MlflowClient,
   minioClient,
+  NotReadyError,
   peakMemoryMiB,
   readEnvFile,
   requireImagesInCi,
+  runArtifactRoundTrip,
+  runPythonClient,
+  sparePort,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+  waitUntilReady,
+} from "@mlflow-dev/test-support";
+import pg from "pg";
+import type { StartedTestContainer } from "testcontainers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * Live parity for real: `mlflow-dev up` (MLflow, PostgreSQL, MinIO) on one side, and on the other

@@ -1,7 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AwsClients,
   createAwsClients,
@@ -9,11 +8,18 @@ import {
   type PromoteResult,
   send,
   targetFor,
-} from "../../packages/aws/src/deploy/index.ts";
+} from "@mlflow-dev/aws/deploy";
+import {
+  BIN,
+  containerFacts,
+  containersWithLabels,
+  imageOverride,
+  importCertificate,
+  ROOT,
+  tempDir,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
-import { importCertificate } from "../support/certificate.ts";
-import { BIN, containerFacts, containersWithLabels, imageOverride, ROOT } from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * promote / plan / destroy / unlock for real, against the MiniStack emulator (localstack/): its

@@ -1,11 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type AwsClients, createAwsClients, destroyAwsClients } from "@mlflow-dev/aws/deploy";
+import { BIN, imageOverride, ROOT, tempDir } from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AwsClients, createAwsClients, destroyAwsClients } from "../../packages/aws/src/deploy/index.ts";
 import pins from "../../pins.json" with { type: "json" };
-import { BIN, imageOverride, ROOT } from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * The data-holding resources on the AWS emulator (MiniStack, localstack/): a spec edit that would

@@ -2,7 +2,6 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AwsClients,
   createAwsClients,
@@ -10,11 +9,7 @@ import {
   type PromoteResult,
   send,
   targetFor,
-} from "../../packages/aws/src/deploy/index.ts";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
-import { readBackWithPythonClient, runPythonClient } from "../support/python-client.ts";
+} from "@mlflow-dev/aws/deploy";
 import {
   cli,
   cliInBackground,
@@ -22,14 +17,20 @@ import {
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
+  MlflowClient,
   ROOT,
+  readBackWithPythonClient,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  runPythonClient,
   stackDatabase,
+  stackPorts,
+  tempDir,
   testSpecDir,
-} from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * Changing mlflow.version of a local stack that holds data, with the project's two MLflow images

@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { toAwsModel, toTemplateYaml } from "@mlflow-dev/aws";
+import { NODE_22 } from "@mlflow-dev/cli/manifest";
+import { toComposeYaml } from "@mlflow-dev/compose";
+import { MLFLOW_DEV_VERSION, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { installedProject, nodeRuntimes, npx, packCli, ROOT, userEnv } from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toAwsModel, toTemplateYaml } from "../../packages/aws/src/index.ts";
-import { NODE_22 } from "../../packages/cli/scripts/manifest.ts";
-import { toComposeYaml } from "../../packages/compose/src/index.ts";
-import { MLFLOW_DEV_VERSION, parseSpecOrThrow, resolve } from "../../packages/spec/src/index.ts";
-import { installedProject, nodeRuntimes, npx, packCli, ROOT, userEnv } from "../support/package.ts";
 
 /**
  * The package tier: `pnpm pack:cli`, then, on each tested Node, `npm install <tarball>` into a fresh

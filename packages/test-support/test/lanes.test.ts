@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { INTEGRATION_FILES, LANES, laneFiles, sparePort, stackPorts } from "./lanes.ts";
-import { ROOT } from "./stack.ts";
+import { INTEGRATION_FILES, LANES, laneFiles, sparePort, stackPorts } from "../src/lanes.ts";
+import { ROOT } from "../src/root.ts";
 
 const integration = join(ROOT, "test/integration");
 const files = readdirSync(integration).filter((f) => f.endsWith(".test.ts"));
@@ -32,7 +32,7 @@ describe("the integration lanes", () => {
     expect(sparePort(url, 9)).toBe(base + 99);
     expect(() => stackPorts(url, 9)).toThrow("stacks 0 to 8");
     expect(() => stackPorts(`file://${join(integration, "new.test.ts")}`)).toThrow(
-      "new.test.ts has no lane and no ports: add it to INTEGRATION_FILES in test/support/lanes.ts",
+      "new.test.ts has no lane and no ports: add it to INTEGRATION_FILES in packages/test-support/src/lanes.ts",
     );
   });
 
