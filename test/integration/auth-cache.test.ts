@@ -1,5 +1,4 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
 import {
@@ -67,12 +66,7 @@ function connection() {
 beforeAll(() => {
   requireImagesInCi();
   removeLeftovers(PROJECT);
-  dir = testSpecDir(NAME, PORTS);
-  const spec = join(dir, "mlflow-dev.yaml");
-  writeFileSync(
-    spec,
-    readFileSync(spec, "utf8").replace(/^ {2}auth: none$/m, `  auth: basic\n  authCacheTtlSeconds: ${TTL}`),
-  );
+  dir = testSpecDir(NAME, PORTS, (spec) => spec.set("mlflow.auth", "basic").set("mlflow.authCacheTtlSeconds", TTL));
   const up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
   env = readEnvFile(join(dir, ".mlflow-dev/.env"));

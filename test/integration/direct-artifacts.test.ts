@@ -1,5 +1,4 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
@@ -33,9 +32,7 @@ let up: ReturnType<typeof cli>;
 beforeAll(() => {
   requireImagesInCi();
   removeLeftovers(PROJECT);
-  dir = testSpecDir(NAME, PORTS);
-  const spec = join(dir, "mlflow-dev.yaml");
-  writeFileSync(spec, readFileSync(spec, "utf8").replace(/^ {2}auth: none$/m, "  auth: none\n  proxyArtifacts: false"));
+  dir = testSpecDir(NAME, PORTS, (spec) => spec.set("mlflow.proxyArtifacts", false));
   up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
   env = readEnvFile(join(dir, ".mlflow-dev/.env"));

@@ -430,12 +430,7 @@ describe("bad input leaves nothing behind", () => {
   it("a server that exits at start: up names it with its last log lines, exit 1, no containers", () => {
     const ports = stackPorts(import.meta.url, 3);
     // Valid to the spec, refused by MLflow's own argument check when the server starts.
-    const d = testSpecDir("itcrash", ports);
-    const spec = join(d, "mlflow-dev.yaml");
-    writeFileSync(
-      spec,
-      readFileSync(spec, "utf8").replace("  auth: none\n", "  auth: none\n  extraArgs: [--static-prefix, nope]\n"),
-    );
+    const d = testSpecDir("itcrash", ports, (spec) => spec.set("mlflow.extraArgs", ["--static-prefix", "nope"]));
     try {
       const r = cli(["up"], { cwd: d });
       expect(r.code).toBe(1);

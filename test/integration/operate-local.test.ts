@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import {
+  type CliResult,
   cli,
   MlflowClient,
   minioClient,
@@ -8,6 +9,7 @@ import {
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  showRun,
   stackPorts,
   testSpecDir,
 } from "@mlflow-dev/test-support";
@@ -24,9 +26,7 @@ const PROJECT = `mlflow-dev-${NAME}`;
 const PORTS = stackPorts(import.meta.url);
 let dir: string;
 
-function show(r: { code: number | null; stdout: string; stderr: string }): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`;
-}
+const show = (r: CliResult) => showRun(r, 3000);
 
 beforeAll(() => {
   requireImagesInCi();

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -11,6 +11,7 @@ import {
   containersWithLabels,
   destroyEmulated,
   EMULATOR,
+  emulatedEnv,
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
@@ -23,6 +24,7 @@ import {
   runArtifactRoundTrip,
   runPythonClient,
   sparePort,
+  specFixture,
   stackPorts,
   testSpecDir,
   waitUntilReady,
@@ -261,15 +263,8 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
   beforeAll(() => {
     // The spec of the local stack, with this test's account and a bucket of its own (S3 names are
     // global on the emulator too), and a database that destroy may delete.
-    const path = join(dir, "mlflow-dev.yaml");
     bucket = `itparity-${Date.now().toString(36)}-artifacts`;
-    writeFileSync(
-      path,
-      readFileSync(path, "utf8")
-        .replace(/account: "\d{12}"/, `account: "${AWS_ACCOUNT}"`)
-        .replace(/^( {4}bucket: ).*$/m, `$1${bucket}`)
-        .replace("deletionProtection: true", "deletionProtection: false"),
-    );
+    emulatedEnv(specFixture.file(join(dir, "mlflow-dev.yaml")), { account: AWS_ACCOUNT, bucket }).write(dir);
     const r = cli(["promote", "--env", "staging", "--json"], { cwd: dir, env: AWS_ENV });
     promoted = true;
     expect(r.code, `promote failed:\n${r.stderr.slice(-3000)}`).toBe(0);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { get } from "node:http";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -14,16 +14,17 @@ import {
   cli,
   cliInBackground,
   EMULATOR,
+  emulatedEnv,
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
   MlflowClient,
-  ROOT,
   readBackWithPythonClient,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
   runPythonClient,
+  specFixture,
   stackDatabase,
   stackPorts,
   tempDir,
@@ -91,7 +92,7 @@ async function restView(client: MlflowClient, runId: string) {
 
 /** The CLI with the spec at `version` and that version's image. */
 function upAt(version: string) {
-  writeFileSync(spec, readFileSync(spec, "utf8").replace(/^ {2}version: .*$/m, `  version: ${version}`));
+  specFixture.file(spec).set("mlflow.version", version).write(dir);
   const images = (process.env.MLFLOW_DEV_IMAGES ?? "")
     .split(",")
     .filter((p) => p && !p.startsWith("mlflow="))
@@ -252,8 +253,7 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
   let first: PromoteResult;
 
   const promoteAt = (version: string) => {
-    const path = join(awsDir, "mlflow-dev.yaml");
-    writeFileSync(path, readFileSync(path, "utf8").replace(/^ {2}version: .*$/m, `  version: ${version}`));
+    specFixture.file(join(awsDir, "mlflow-dev.yaml")).set("mlflow.version", version).write(awsDir);
     return cli(["promote", "--env", "staging", "--json"], {
       cwd: awsDir,
       env: {
@@ -269,13 +269,8 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
   beforeAll(async () => {
     if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
     awsDir = tempDir(`mlflow-dev-${AWS_NAME}-`);
-    const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
-      .replace(/^name: .*$/m, `name: ${AWS_NAME}`)
-      .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
-      .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${AWS_NAME}-staging-artifacts-${ACCOUNT}`)
-      // destroy refuses a database under deletion protection: this test destroys what it promotes.
-      .replace("deletionProtection: true", "deletionProtection: false");
-    writeFileSync(join(awsDir, "mlflow-dev.yaml"), yaml);
+    // destroy refuses a database under deletion protection: this test destroys what it promotes.
+    emulatedEnv(specFixture("examples/basic").name(AWS_NAME), { account: ACCOUNT }).write(awsDir);
     clients = await createAwsClients({
       region: "eu-west-1",
       endpointUrl: EMULATOR,
@@ -298,8 +293,7 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
     first = JSON.parse(r1.stdout) as PromoteResult;
 
     // plan names the version change before promote performs it.
-    const path = join(awsDir, "mlflow-dev.yaml");
-    writeFileSync(path, readFileSync(path, "utf8").replace(/^ {2}version: .*$/m, `  version: ${NEW}`));
+    specFixture.file(join(awsDir, "mlflow-dev.yaml")).set("mlflow.version", NEW).write(awsDir);
     const planned = cli(["plan", "--env", "staging", "--json"], {
       cwd: awsDir,
       env: { ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${NEW_IMAGE}`, MLFLOW_DEV_DEPLOY_IMAGE: NEW_IMAGE },

@@ -90,7 +90,8 @@ export function cliInBackground(args: readonly string[], options: CliOptions): C
   return { child, stdout: () => stdout, stderr: () => stderr, done };
 }
 
-/** A run for an assertion's message: its exit code, then what it printed. */
-export function showRun(r: Pick<CliResult, "code" | "stdout" | "stderr">): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+/** A run for an assertion's message: its exit code, then what it printed (the last `tail` characters of each). */
+export function showRun(r: Pick<CliResult, "code" | "stdout" | "stderr">, tail?: number): string {
+  const cut = (text: string) => (tail === undefined ? text : text.slice(-tail));
+  return `exit ${r.code}\n--- stdout\n${cut(r.stdout)}\n--- stderr\n${cut(r.stderr)}`;
 }

@@ -91,6 +91,12 @@ export class SpecFixture {
     return this.set("name", name);
   }
 
+  /** The value at a path (as data), or undefined. */
+  get(path: string): unknown {
+    const node = this.#doc.getIn(splitPath(path), true);
+    return node === undefined ? undefined : (node as Node).toJSON();
+  }
+
   /** Sets the value at a path outside `environments` (see `env()`), creating the maps on the way. */
   set<P extends SpecPath>(path: P, value: ValueAt<Omit<SpecInput, "environments">, P>): this {
     return this.setAt(splitPath(path), value);
@@ -146,10 +152,13 @@ export class SpecFixture {
         const parsed = parseDocument(`${block}\n`);
         if (parsed.errors.length > 0 || !isMap(parsed.contents))
           throw new Error(`${this.origin}: the commented ${name} block is not YAML: ${parsed.errors[0]?.message}`);
-        const rest = [...lines.slice(0, start), ...lines.slice(end)];
-        // What is left of the comment: nothing when only the block's heading remains.
-        holder[field] = rest.some((l) => l.trim()) ? rest.join("\n") : null;
-        envs.set(name, parsed.contents.get(name, true));
+        // The comment's lines before the block stay above it, the lines after it where they were.
+        const before = lines.slice(0, start);
+        const after = lines.slice(end);
+        holder[field] = after.some((l) => l.trim()) ? after.join("\n") : null;
+        const pair = this.#doc.createPair(name, parsed.contents.get(name, true));
+        if (before.some((l) => l.trim()) && isScalar(pair.key)) pair.key.commentBefore = before.join("\n");
+        envs.items.push(pair);
         return this;
       }
     throw new Error(`${this.origin}: no commented-out environment ${name} (a comment line "# ${name}:")`);
@@ -157,7 +166,7 @@ export class SpecFixture {
 
   /** The spec's text: the source's, with the changes. */
   text(): string {
-    return this.#doc.toString({ lineWidth: 0 });
+    return this.#doc.toString({ lineWidth: 0, flowCollectionPadding: false });
   }
 
   /** The spec as data (what a parser of the text reads). */
@@ -198,7 +207,11 @@ export class SpecFixture {
     }
     const current = this.#doc.getIn(path, true);
     if (isScalar(current) && !isRecord(value) && !Array.isArray(value)) current.value = value;
-    else this.#doc.setIn(path, this.#doc.createNode(value));
+    else {
+      // A list of scalars on one line, as people write them: [a, b].
+      const flow = Array.isArray(value) && value.every((v) => v === null || typeof v !== "object");
+      this.#doc.setIn(path, this.#doc.createNode(value, { flow }));
+    }
     return this;
   }
 
@@ -232,3 +245,20 @@ specFixture.file = (path: string): SpecFixture => new SpecFixture(readFileSync(p
 
 /** A fixture from spec text. */
 specFixture.text = (text: string, origin = "a test's spec"): SpecFixture => new SpecFixture(text, origin);
+
+/**
+ * An example's AWS environment (`env`, default staging) made a test's own on the emulator: the
+ * test's account (MiniStack takes a 12-digit access key as the account id), a bucket of its own
+ * (`<name>-<env>-artifacts-<account>` unless given), and deletion protection off, since the test
+ * destroys what it promotes (destroy refuses a protected database).
+ */
+export function emulatedEnv(
+  spec: SpecFixture,
+  options: { account: string; bucket?: string; env?: string; settings?: DeepPartial<AwsEnvInput> },
+): SpecFixture {
+  const env = options.env ?? "staging";
+  const bucket = options.bucket ?? `${spec.get("name")}-${env}-artifacts-${options.account}`;
+  spec.env(env, { account: options.account, bucket, database: { deletionProtection: false } });
+  if (options.settings) spec.env(env, options.settings);
+  return spec;
+}

@@ -43,7 +43,7 @@ describe("the integration lanes", () => {
       // Ports come from the table: no literal host port in a PORTS object or a spec's ports.
       expect(source, file).not.toMatch(/\b(mlflow|minio|minioConsole|postgres): \d{4,5}\b|_PORT = \d{4,5}\b/);
       // Spec names (compose projects mlflow-dev-<name>, AWS stacks) are each file's own.
-      for (const m of source.matchAll(/(?:NAME = |testSpecDir\(|name: )["`]?(it[a-z0-9]+)/g)) {
+      for (const m of source.matchAll(/(?:NAME = |testSpecDir\(|name: |\.name\()["`]?(it[a-z0-9]+)/g)) {
         const name = m[1]!;
         expect(owner.get(name) ?? file, `spec name ${name}`).toBe(file);
         owner.set(name, file);

@@ -94,6 +94,10 @@ describe("specFixture", () => {
     });
     expect(spec.text()).toContain("    # Who may reach it.");
     expect(spec.text()).not.toContain("# staging:");
+    // Where a user's uncommenting leaves it: the comment above the block stays above it.
+    expect(spec.text()).toContain(
+      "  # An AWS environment: uncomment and fill in.\n  staging:\n    region: eu-west-1\n",
+    );
     expect(parseSpec(spec.text(), "mlflow-dev.yaml").ok).toBe(true);
     expect(() => specFixture("examples/basic").uncommentEnv("prod")).toThrow("no commented-out environment prod");
   });
