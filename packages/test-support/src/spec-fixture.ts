@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { starterSpec } from "@mlflow-dev/cli/init";
 import type { SpecInput } from "@mlflow-dev/spec";
-import { type Document, isMap, isScalar, isSeq, type Node, parseDocument, type YAMLMap } from "yaml";
+import { type Document, isMap, isNode, isScalar, isSeq, type Node, parseDocument } from "yaml";
 import { ROOT } from "./root.ts";
 
 /**
@@ -93,8 +93,8 @@ export class SpecFixture {
 
   /** The value at a path (as data), or undefined. */
   get(path: string): unknown {
-    const node = this.#doc.getIn(splitPath(path), true);
-    return node === undefined ? undefined : (node as Node).toJSON();
+    const value = this.#doc.getIn(splitPath(path));
+    return isNode(value) ? value.toJSON() : value;
   }
 
   /** Sets the value at a path outside `environments` (see `env()`), creating the maps on the way. */
@@ -222,12 +222,6 @@ export class SpecFixture {
     }
     this.#doc.deleteIn(path);
     return this;
-  }
-
-  /** The map at a path, for a test that needs the Document itself. */
-  mapAt(path: string): YAMLMap | undefined {
-    const node = this.#doc.getIn(splitPath(path), true);
-    return isMap(node) ? node : undefined;
   }
 }
 

@@ -5,7 +5,7 @@ import { parseSpec } from "@mlflow-dev/spec";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ROOT } from "../src/root.ts";
-import { specFixture } from "../src/spec-fixture.ts";
+import { emulatedEnv, specFixture } from "../src/spec-fixture.ts";
 import { tempDir } from "../src/temp-dir.ts";
 
 const basicText = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8");
@@ -100,6 +100,31 @@ describe("specFixture", () => {
     );
     expect(parseSpec(spec.text(), "mlflow-dev.yaml").ok).toBe(true);
     expect(() => specFixture("examples/basic").uncommentEnv("prod")).toThrow("no commented-out environment prod");
+  });
+
+  it("emulatedEnv makes an example's AWS environment a test's own: account, bucket, no deletion protection", () => {
+    const spec = emulatedEnv(specFixture("examples/basic").name("itemulated"), { account: "333344445555" });
+    expect(spec.get("name")).toBe("itemulated");
+    const staging = (spec.data() as { environments: { staging: Record<string, unknown> } }).environments.staging;
+    expect(staging).toMatchObject({
+      account: "333344445555",
+      bucket: "itemulated-staging-artifacts-333344445555",
+      database: { deletionProtection: false, instanceClass: "db.t4g.micro" },
+      region: "eu-west-1",
+    });
+    const prod = emulatedEnv(specFixture("examples/existing-vpc"), {
+      env: "prod",
+      account: "444455556666",
+      bucket: "own-bucket",
+      settings: { desiredCount: 1 },
+    });
+    expect((prod.data() as { environments: { prod: Record<string, unknown> } }).environments.prod).toMatchObject({
+      account: "444455556666",
+      bucket: "own-bucket",
+      desiredCount: 1,
+      database: { deletionProtection: false },
+    });
+    expect(parseSpec(spec.text(), "mlflow-dev.yaml").ok).toBe(true);
   });
 
   it("writes mlflow-dev.yaml into a directory", () => {
