@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["packages/*/test/**/*.test.ts", "test/support/**/*.test.ts"],
+          include: ["packages/*/test/**/*.test.ts"],
           exclude: ["**/node_modules/**"],
           testTimeout: 30_000,
         },

@@ -1,5 +1,5 @@
 /**
- * The integration tier in its two lanes (test/support/lanes.ts), side by side: one vitest process
+ * The integration tier in its two lanes (packages/test-support/src/lanes.ts), side by side: one vitest process
  * per lane, the lane's files one after another inside it; each output line carries its lane's
  * name, and the lanes' durations close the run. `pnpm test:integration` runs this.
  *
@@ -18,7 +18,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { INTEGRATION_FILES, LANES, type Lane, laneFiles } from "../test/support/lanes.ts";
+import { INTEGRATION_FILES, LANES, type Lane, laneFiles } from "@mlflow-dev/test-support/lanes";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const VITEST = join(ROOT, "node_modules/vitest/vitest.mjs");
@@ -67,7 +67,7 @@ function parseArgs(argv: string[]): Options {
       const name = basename(arg);
       if (!INTEGRATION_FILES[name])
         usage(
-          `${arg} is not an integration file of test/support/lanes.ts (${Object.keys(INTEGRATION_FILES).join(", ")})`,
+          `${arg} is not an integration file of packages/test-support/src/lanes.ts (${Object.keys(INTEGRATION_FILES).join(", ")})`,
         );
       options.files.push(name);
     }

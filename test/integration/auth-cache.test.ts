@@ -1,17 +1,16 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stackPorts } from "../support/lanes.ts";
 import {
   cli,
   projectContainers,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
  * The basic-auth credential cache for real, on the local stack at the staging task size (0.5 vCPU,
@@ -67,12 +66,7 @@ function connection() {
 beforeAll(() => {
   requireImagesInCi();
   removeLeftovers(PROJECT);
-  dir = testSpecDir(NAME, PORTS);
-  const spec = join(dir, "mlflow-dev.yaml");
-  writeFileSync(
-    spec,
-    readFileSync(spec, "utf8").replace(/^ {2}auth: none$/m, `  auth: basic\n  authCacheTtlSeconds: ${TTL}`),
-  );
+  dir = testSpecDir(NAME, PORTS, (spec) => spec.set("mlflow.auth", "basic").set("mlflow.authCacheTtlSeconds", TTL));
   const up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
   env = readEnvFile(join(dir, ".mlflow-dev/.env"));

@@ -1,7 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AwsBackupResult,
   type AwsClients,
@@ -12,9 +11,10 @@ import {
   SnapshotTag,
   send,
   targetFor,
-} from "../../packages/aws/src/deploy/index.ts";
+} from "@mlflow-dev/aws/deploy";
+import { cli, EMULATOR, emulatedEnv, emulatorAnswers, emulatorEnv, specFixture } from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
-import { cli, EMULATOR, emulatorAnswers, emulatorEnv, ROOT } from "../support/stack.ts";
 
 /**
  * Backups of an AWS environment on the emulator, whose RDS snapshots hold the data (MiniStack
@@ -63,13 +63,7 @@ describe.skipIf(!up && !process.env.CI)("backup and restore of an AWS environmen
   beforeAll(async () => {
     if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
     dir = mkdtempSync(join(tmpdir(), `mlflow-dev-${NAME}-`));
-    const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
-      .replace(/^name: .*$/m, `name: ${NAME}`)
-      .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
-      .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${ACCOUNT}`)
-      // destroy refuses a database under deletion protection: this test destroys what it promotes.
-      .replace("deletionProtection: true", "deletionProtection: false");
-    writeFileSync(join(dir, "mlflow-dev.yaml"), yaml);
+    emulatedEnv(specFixture("examples/basic").name(NAME), { account: ACCOUNT }).write(dir);
     clients = await createAwsClients({
       region: "eu-west-1",
       endpointUrl: EMULATOR,

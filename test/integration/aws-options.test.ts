@@ -1,7 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { ApplicationAutoScaling } from "@aws-sdk/client-application-auto-scaling";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AwsClients,
   createAwsClients,
@@ -9,11 +6,21 @@ import {
   type PromoteResult,
   send,
   targetFor,
-} from "../../packages/aws/src/deploy/index.ts";
+} from "@mlflow-dev/aws/deploy";
+import {
+  cli,
+  EMULATOR,
+  emulatedEnv,
+  emulatorAnswers,
+  emulatorEnv,
+  imageOverride,
+  importCertificate,
+  showRun as show,
+  specFixture,
+  tempDir,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
-import { importCertificate } from "../support/certificate.ts";
-import { cli, EMULATOR, emulatorAnswers, emulatorEnv, imageOverride, ROOT } from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * The AWS options examples/basic staging does not use, promoted on the emulator (MiniStack with
@@ -40,23 +47,16 @@ const env = () => ({
 /** examples/basic with staging behind a NAT gateway, autoscaled, on `DOMAIN` with this certificate. */
 function specDir(certificateArn: string): string {
   const dir = tempDir(`mlflow-dev-${NAME}-`);
-  const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
-    .replace(/^name: .*$/m, `name: ${NAME}`)
-    .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
-    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${ACCOUNT}`)
-    .replace(/egress: public/, "egress: nat")
-    // destroy refuses a database under deletion protection: this test destroys what it promotes.
-    .replace("deletionProtection: true", "deletionProtection: false")
-    .replace(
-      /desiredCount: 1\n/,
-      `desiredCount: 1\n    autoscaling:\n      min: 1\n      max: 3\n      targetCpu: 55\n    domain: ${DOMAIN}\n    certificateArn: ${certificateArn}\n`,
-    );
-  writeFileSync(join(dir, "mlflow-dev.yaml"), yaml);
+  emulatedEnv(specFixture("examples/basic").name(NAME), {
+    account: ACCOUNT,
+    settings: {
+      network: { egress: "nat" },
+      autoscaling: { min: 1, max: 3, targetCpu: 55 },
+      domain: DOMAIN,
+      certificateArn,
+    },
+  }).write(dir);
   return dir;
-}
-
-function show(r: { code: number | null; stdout: string; stderr: string }): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 }
 
 describe.skipIf(!up && !process.env.CI)("NAT egress, autoscaling and HTTPS on a domain, on the emulator", () => {

@@ -13,22 +13,22 @@ import {
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyBackup } from "../../packages/compose/src/runtime/backup.ts";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
+import { verifyBackup } from "@mlflow-dev/compose/runtime";
 import {
   cli,
+  MlflowClient,
   minioClient,
   projectContainers,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
   stackDatabase,
+  stackPorts,
+  tempDir,
   testSpecDir,
-} from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * backup -> the stack deleted with its volumes -> a new stack -> restore: the experiment, the run

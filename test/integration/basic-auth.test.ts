@@ -1,24 +1,25 @@
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAwsClients, destroyAwsClients, send, targetFor } from "../../packages/aws/src/deploy/index.ts";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
-import { runPythonClient } from "../support/python-client.ts";
+import { createAwsClients, destroyAwsClients, send, targetFor } from "@mlflow-dev/aws/deploy";
 import {
   cli,
   destroyEmulated,
   EMULATOR,
+  emulatedEnv,
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
+  MlflowClient,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  runPythonClient,
+  specFixture,
   stackDatabase,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * `auth: basic` for real: on the local stack (MLflow's basic-auth app in the project's image, its
@@ -42,9 +43,7 @@ const search = (c: MlflowClient) =>
 beforeAll(() => {
   requireImagesInCi();
   removeLeftovers(PROJECT);
-  dir = testSpecDir(NAME, PORTS);
-  const spec = join(dir, "mlflow-dev.yaml");
-  writeFileSync(spec, readFileSync(spec, "utf8").replace(/^ {2}auth: none$/m, "  auth: basic"));
+  dir = testSpecDir(NAME, PORTS, (spec) => spec.set("mlflow.auth", "basic"));
   up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
   env = readEnvFile(join(dir, ".mlflow-dev/.env"));
@@ -133,14 +132,10 @@ describe.skipIf(!emulatorUp && !process.env.CI)("basic auth on ECS (the AWS emul
 
   beforeAll(async () => {
     if (!emulatorUp) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
-    const path = join(dir, "mlflow-dev.yaml");
-    writeFileSync(
-      path,
-      readFileSync(path, "utf8")
-        .replace(/account: "\d{12}"/, `account: "${AWS_ACCOUNT}"`)
-        .replace(/^( {4}bucket: ).*$/m, `$1itauth-${Date.now().toString(36)}-artifacts`)
-        .replace("deletionProtection: true", "deletionProtection: false"),
-    );
+    emulatedEnv(specFixture.file(join(dir, "mlflow-dev.yaml")), {
+      account: AWS_ACCOUNT,
+      bucket: `itauth-${Date.now().toString(36)}-artifacts`,
+    }).write(dir);
     const r = cli(["promote", "--env", "staging", "--json"], { cwd: dir, env: AWS_ENV });
     promoted = true;
     expect(r.code, `promote failed:\n${r.stderr.slice(-3000)}`).toBe(0);

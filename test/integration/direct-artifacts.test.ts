@@ -1,21 +1,20 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
-import { runArtifactRoundTrip } from "../support/python-client.ts";
 import {
   cli,
   imageOverride,
+  MlflowClient,
   minioClient,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  runArtifactRoundTrip,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * `proxyArtifacts: false` for real on the local stack: the server only records where artifacts
@@ -33,9 +32,7 @@ let up: ReturnType<typeof cli>;
 beforeAll(() => {
   requireImagesInCi();
   removeLeftovers(PROJECT);
-  dir = testSpecDir(NAME, PORTS);
-  const spec = join(dir, "mlflow-dev.yaml");
-  writeFileSync(spec, readFileSync(spec, "utf8").replace(/^ {2}auth: none$/m, "  auth: none\n  proxyArtifacts: false"));
+  dir = testSpecDir(NAME, PORTS, (spec) => spec.set("mlflow.proxyArtifacts", false));
   up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
   env = readEnvFile(join(dir, ".mlflow-dev/.env"));

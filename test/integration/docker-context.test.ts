@@ -1,19 +1,15 @@
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { localDockerEndpoint } from "@mlflow-dev/compose/runtime";
+import { cli, specFixture, tempDir } from "@mlflow-dev/test-support";
 import { describe, expect, it } from "vitest";
-import { localDockerEndpoint } from "../../packages/compose/src/runtime/docker-engine.ts";
-import { ROOT } from "../support/package.ts";
-import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * Docker Desktop, Colima, OrbStack and Rancher Desktop put their engine behind a docker context,
  * not /var/run/docker.sock: the CLI must find the engine where `docker context use` points, as
  * the docker CLI does. Here a context names this machine's real engine socket.
  */
-const bin = join(ROOT, "packages/cli/bin/mlflow-dev.js");
-const basic = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8");
 
 /** A docker config directory whose current context (or DOCKER_CONTEXT) is `name` at `host`. */
 function dockerConfig(name: string, host: string): string {
@@ -30,15 +26,13 @@ function dockerConfig(name: string, host: string): string {
 
 function status(env: Record<string, string>) {
   const dir = tempDir("mlflow-dev-context-");
-  writeFileSync(join(dir, "mlflow-dev.yaml"), basic.replace(/^name: .*$/m, "name: itcontext"));
-  const { DOCKER_HOST: _h, DOCKER_CONTEXT: _c, DOCKER_CONFIG: _d, ...rest } = process.env;
-  const r = spawnSync(process.execPath, [bin, "status", "--json"], {
+  specFixture("examples/basic").name("itcontext").write(dir);
+  // Only the docker settings given here: none of the caller's.
+  return cli(["status", "--json"], {
     cwd: dir,
-    encoding: "utf8",
-    env: { ...rest, ...env },
+    env: { DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined, DOCKER_CONFIG: undefined, ...env },
     timeout: 60_000,
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe("docker contexts", () => {

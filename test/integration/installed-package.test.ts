@@ -1,18 +1,25 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stackPorts } from "../support/lanes.ts";
-import { installedProject, type NodeRuntime, nodeRuntimes, npx, packCli, ROOT } from "../support/package.ts";
 import {
   EMULATOR,
+  emulatedEnv,
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
+  installedProject,
+  type NodeRuntime,
+  nodeRuntimes,
+  npx,
   OFFLINE_PYTHON_BASE,
+  packCli,
   projectContainers,
+  ROOT,
   removeLeftovers,
   requireImagesInCi,
-} from "../support/stack.ts";
+  specFixture,
+  stackPorts,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
  * The local stack from the published package, as a user runs it: the tarball of `pnpm pack:cli`
@@ -52,16 +59,10 @@ beforeAll(() => {
   const init = npx(pinned, ["init", "--name", NAME], project);
   expect(init.code, init.stderr).toBe(0);
   // Ports of its own, so it never meets another test stack or a developer's.
-  const spec = join(project, "mlflow-dev.yaml");
-  writeFileSync(
-    spec,
-    readFileSync(spec, "utf8").replace(
-      /^ {4}ports:\n {6}mlflow: \d+\n/m,
-      `    ports:\n${Object.entries(PORTS)
-        .map(([k, v]) => `      ${k}: ${v}\n`)
-        .join("")}`,
-    ),
-  );
+  specFixture
+    .file(join(project, "mlflow-dev.yaml"))
+    .env("local", { ports: { ...PORTS } })
+    .write(project);
   expect(npx(pinned, ["validate"], project).code).toBe(0);
 });
 
@@ -136,15 +137,9 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the installed package promotes 
     if (!emulatorUp) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
     awsProject = installedProject(packCli(), pinned, `${NAME}-aws`);
     expect(npx(pinned, ["init", "--name", `${NAME}-aws`], awsProject).code).toBe(0);
-    const spec = join(awsProject, "mlflow-dev.yaml");
-    writeFileSync(
-      spec,
-      readFileSync(spec, "utf8")
-        .replace(/^ {2}# staging:$/m, "  staging:")
-        .replace(/^ {2}# {3}/gm, "    ")
-        .replaceAll("123456789012", account)
-        // destroy refuses a database under deletion protection (the default): this test destroys it.
-        .replace(/^( {4}bucket: .*)$/m, "$1\n    database:\n      deletionProtection: false"),
+    // Its account, its bucket, and deletion protection off (the default is on): this test destroys it.
+    emulatedEnv(specFixture.file(join(awsProject, "mlflow-dev.yaml")).uncommentEnv("staging"), { account }).write(
+      awsProject,
     );
   });
 

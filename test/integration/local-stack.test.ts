@@ -4,25 +4,26 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
-import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
 import {
   cli,
   containerFacts,
   containersWithLabels,
   imageOverride,
+  MlflowClient,
   minioClient,
   peakMemoryMiB,
   projectContainers,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  runArtifactRoundTrip,
+  runPythonClient,
   stackDatabase,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * The local stack for real: `mlflow-dev up` on a real Docker engine with real PostgreSQL,
@@ -432,12 +433,7 @@ describe("bad input leaves nothing behind", () => {
   it("a server that exits at start: up names it with its last log lines, exit 1, no containers", () => {
     const ports = stackPorts(import.meta.url, 3);
     // Valid to the spec, refused by MLflow's own argument check when the server starts.
-    const d = testSpecDir("itcrash", ports);
-    const spec = join(d, "mlflow-dev.yaml");
-    writeFileSync(
-      spec,
-      readFileSync(spec, "utf8").replace("  auth: none\n", "  auth: none\n  extraArgs: [--static-prefix, nope]\n"),
-    );
+    const d = testSpecDir("itcrash", ports, (spec) => spec.set("mlflow.extraArgs", ["--static-prefix", "nope"]));
     try {
       const r = cli(["up"], { cwd: d });
       expect(r.code).toBe(1);

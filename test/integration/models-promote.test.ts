@@ -1,20 +1,20 @@
-import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
-import { modelFiles, type TrainedForPromote, trainForPromote } from "../support/python-client.ts";
 import {
-  BIN,
   cli,
+  cliInBackground,
   imageOverride,
+  MlflowClient,
+  modelFiles,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  stackPorts,
+  type TrainedForPromote,
   testSpecDir,
-} from "../support/stack.ts";
+  trainForPromote,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * `models promote` between two real local stacks, both with `auth: basic`: the source's project
@@ -70,9 +70,7 @@ beforeAll(() => {
     ["dst", DST],
   ] as const) {
     removeLeftovers(`mlflow-dev-${stack.name}`);
-    const dir = testSpecDir(stack.name, stack.ports);
-    const spec = join(dir, "mlflow-dev.yaml");
-    writeFileSync(spec, readFileSync(spec, "utf8").replace(/^ {2}auth: none$/m, "  auth: basic"));
+    const dir = testSpecDir(stack.name, stack.ports, (spec) => spec.set("mlflow.auth", "basic"));
     const up = cli(["up"], { cwd: dir });
     expect(up.code, `up ${stack.name} failed:\n${up.stderr}`).toBe(0);
     dirs[side] = dir;
@@ -179,12 +177,12 @@ describe("models promote between two local stacks with basic auth", () => {
       "--from-spec",
       join(dirs.src, "mlflow-dev.yaml"),
     ];
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dirs.dst });
-    let stderr = "";
+    const run = cliInBackground(args, { cwd: dirs.dst });
+    const { child } = run;
     const killed = new Promise<void>((resolve) => {
-      child.stderr.on("data", (d: Buffer) => {
-        stderr += d.toString();
-        if (/copy 1 run artifact/.test(stderr) && child.exitCode === null) {
+      // After cliInBackground's own listener: run.stderr() holds this chunk already.
+      child.stderr?.on("data", () => {
+        if (/copy 1 run artifact/.test(run.stderr()) && child.exitCode === null) {
           child.kill("SIGKILL");
           resolve();
         }
@@ -192,7 +190,7 @@ describe("models promote between two local stacks with basic auth", () => {
       child.on("close", () => resolve());
     });
     await killed;
-    expect(child.signalCode ?? (await new Promise((r) => child.on("close", (_c, s) => r(s))))).toBe("SIGKILL");
+    expect((await run.done).signal).toBe("SIGKILL");
     expect((await destinationRecords(BIG)).versions).toBe(0);
 
     const again = promote([BIG, "--version", big.version]);

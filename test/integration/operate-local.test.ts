@@ -1,17 +1,19 @@
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
 import {
+  type CliResult,
   cli,
+  MlflowClient,
   minioClient,
   projectContainers,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  showRun,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
  * Operating the local stack: `logs --since/--timestamps` (docker compose's own flags), and `exec`,
@@ -24,14 +26,12 @@ const PROJECT = `mlflow-dev-${NAME}`;
 const PORTS = stackPorts(import.meta.url);
 let dir: string;
 
-function show(r: { code: number | null; stdout: string; stderr: string }): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`;
-}
+const show = (r: CliResult) => showRun(r, 3000);
 
 beforeAll(() => {
   requireImagesInCi();
   removeLeftovers(PROJECT);
-  dir = testSpecDir(NAME, PORTS, "gc:\n  olderThanDays: 0\n");
+  dir = testSpecDir(NAME, PORTS, (spec) => spec.set("gc.olderThanDays", 0));
   const up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
 });

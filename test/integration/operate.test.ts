@@ -1,26 +1,21 @@
-import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AwsClients, createAwsClients, destroyAwsClients, targetFor } from "@mlflow-dev/aws/deploy";
 import {
-  type AwsClients,
-  createAwsClients,
-  destroyAwsClients,
-  targetFor,
-} from "../../packages/aws/src/deploy/index.ts";
-import pins from "../../pins.json" with { type: "json" };
-import { MlflowClient } from "../support/mlflow-client.ts";
-import {
-  BIN,
+  type CliResult,
   cli,
+  cliInBackground,
   destroyEmulated,
   EMULATOR,
+  emulatedEnv,
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
-  ROOT,
-} from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
+  MlflowClient,
+  showRun,
+  specFixture,
+  tempDir,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * Operating an AWS environment on the emulator after a promote: `logs --env` reads the server's
@@ -40,18 +35,11 @@ const env = () => ({ ...emulatorEnv(ACCOUNT), MLFLOW_DEV_DEPLOY_IMAGE: MLFLOW_IM
 /** examples/basic's staging with this test's name, account and bucket, and no deletion protection (destroyed at the end). */
 function specDir(): string {
   const dir = tempDir(`mlflow-dev-${NAME}-`);
-  const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
-    .replace(/^name: .*$/m, `name: ${NAME}`)
-    .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
-    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${ACCOUNT}`)
-    .replace("deletionProtection: true", "deletionProtection: false");
-  writeFileSync(join(dir, "mlflow-dev.yaml"), `${yaml}gc:\n  olderThanDays: 0\n`);
+  emulatedEnv(specFixture("examples/basic").name(NAME), { account: ACCOUNT }).set("gc.olderThanDays", 0).write(dir);
   return dir;
 }
 
-function show(r: { code: number | null; stdout: string; stderr: string }): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`;
-}
+const show = (r: CliResult) => showRun(r, 3000);
 
 describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the emulator", () => {
   let dir: string;
@@ -154,13 +142,9 @@ describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the
 
   it("exec --env returns a failing command's exit code; logs --follow shows the new task's lines as they come", async () => {
     // Following from before the task exists: its stream appears while logs --follow runs.
-    const follow = spawn(process.execPath, [BIN, "logs", "mlflow", "--env", "staging", "--follow", "--since", "1s"], {
+    const follow = cliInBackground(["logs", "mlflow", "--env", "staging", "--follow", "--since", "1s"], {
       cwd: dir,
-      env: { ...process.env, ...env() },
-    });
-    let followed = "";
-    follow.stdout.on("data", (d: Buffer) => {
-      followed += d.toString();
+      env: env(),
     });
     try {
       const r = cli(["exec", "--env", "staging", "--", "sh", "-c", "echo about to fail; exit 3"], {
@@ -171,12 +155,12 @@ describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the
       expect(r.stdout).toContain("about to fail");
       expect(r.stderr).toContain("exit code 3");
       const deadline = Date.now() + 15_000;
-      while (!followed.includes("about to fail") && Date.now() < deadline)
+      while (!follow.stdout().includes("about to fail") && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(followed).toMatch(/^mlflow\/[0-9a-f]{8} +\| about to fail$/m);
-      expect(followed.match(/about to fail/g)).toHaveLength(1);
+      expect(follow.stdout()).toMatch(/^mlflow\/[0-9a-f]{8} +\| about to fail$/m);
+      expect(follow.stdout().match(/about to fail/g)).toHaveLength(1);
     } finally {
-      follow.kill("SIGINT");
+      follow.child.kill("SIGINT");
     }
   });
 

@@ -1,16 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import pg from "pg";
-import type { StartedTestContainer } from "testcontainers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { send, targetFor } from "../../packages/aws/src/deploy/index.ts";
-import pins from "../../pins.json" with { type: "json" };
-import { sparePort, stackPorts } from "../support/lanes.ts";
-import { MlflowClient, NotReadyError, waitUntilReady } from "../support/mlflow-client.ts";
-import { runArtifactRoundTrip, runPythonClient } from "../support/python-client.ts";
+import { send, targetFor } from "@mlflow-dev/aws/deploy";
 import {
   type ContainerFacts,
   cli,
@@ -18,15 +11,28 @@ import {
   containersWithLabels,
   destroyEmulated,
   EMULATOR,
+  emulatedEnv,
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
+  MlflowClient,
   minioClient,
+  NotReadyError,
   peakMemoryMiB,
   readEnvFile,
   requireImagesInCi,
+  runArtifactRoundTrip,
+  runPythonClient,
+  sparePort,
+  specFixture,
+  stackPorts,
   testSpecDir,
-} from "../support/stack.ts";
+  waitUntilReady,
+} from "@mlflow-dev/test-support";
+import pg from "pg";
+import type { StartedTestContainer } from "testcontainers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * Live parity for real: `mlflow-dev up` (MLflow, PostgreSQL, MinIO) on one side, and on the other
@@ -257,15 +263,8 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
   beforeAll(() => {
     // The spec of the local stack, with this test's account and a bucket of its own (S3 names are
     // global on the emulator too), and a database that destroy may delete.
-    const path = join(dir, "mlflow-dev.yaml");
     bucket = `itparity-${Date.now().toString(36)}-artifacts`;
-    writeFileSync(
-      path,
-      readFileSync(path, "utf8")
-        .replace(/account: "\d{12}"/, `account: "${AWS_ACCOUNT}"`)
-        .replace(/^( {4}bucket: ).*$/m, `$1${bucket}`)
-        .replace("deletionProtection: true", "deletionProtection: false"),
-    );
+    emulatedEnv(specFixture.file(join(dir, "mlflow-dev.yaml")), { account: AWS_ACCOUNT, bucket }).write(dir);
     const r = cli(["promote", "--env", "staging", "--json"], { cwd: dir, env: AWS_ENV });
     promoted = true;
     expect(r.code, `promote failed:\n${r.stderr.slice(-3000)}`).toBe(0);
@@ -388,7 +387,12 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
     const first = promote();
     expect(first.code, `${first.stderr}\n${first.stdout}`).toBe(0);
     const report = JSON.parse(first.stdout);
-    expect(report).toMatchObject({ outcome: "promoted", from: "itparity/local", to: "itparity/staging", alias: "candidate" });
+    expect(report).toMatchObject({
+      outcome: "promoted",
+      from: "itparity/local",
+      to: "itparity/staging",
+      alias: "candidate",
+    });
     expect(report.copied.files).toBeGreaterThan(2);
     const service = targetFor(remote, EMULATOR);
     const get = async (path: string) => {

@@ -1,7 +1,6 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AwsClients,
   createAwsClients,
@@ -9,11 +8,24 @@ import {
   type PromoteResult,
   send,
   targetFor,
-} from "../../packages/aws/src/deploy/index.ts";
+} from "@mlflow-dev/aws/deploy";
+import {
+  type CliResult,
+  cliInBackground,
+  containerFacts,
+  containersWithLabels,
+  emulatedEnv,
+  imageOverride,
+  importCertificate,
+  ROOT,
+  cli as runCli,
+  type SpecFixture,
+  showRun,
+  specFixture,
+  tempDir,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
-import { importCertificate } from "../support/certificate.ts";
-import { BIN, containerFacts, containersWithLabels, imageOverride, ROOT } from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * promote / plan / destroy / unlock for real, against the MiniStack emulator (localstack/): its
@@ -51,17 +63,11 @@ if (!up && !process.env.CI)
     `test/integration/promote.test.ts: skipped, no AWS emulator answers at ${ENDPOINT}. Start it with \`bash localstack/start.sh\``,
   );
 
-/** The CLI with exactly this environment (no AWS_* or MLFLOW_DEV_* leaks in from the caller). */
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!k.startsWith("AWS_") && !k.startsWith("MLFLOW_DEV_")) env[k] = v;
-  return env;
-}
+type Env = Record<string, string | undefined>;
 
-function awsEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+/** The emulator's variables for the CLI; `extra` on top (`undefined` removes one). */
+function awsEnv(extra: Env = {}): Env {
   return {
-    ...baseEnv(),
     AWS_ENDPOINT_URL: ENDPOINT,
     AWS_ACCESS_KEY_ID: ACCESS_KEY,
     AWS_SECRET_ACCESS_KEY: "test",
@@ -71,49 +77,20 @@ function awsEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   };
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+/** The CLI with exactly these AWS_* and MLFLOW_DEV_* variables: none leaks in from the caller. */
+const cli = (args: string[], cwd: string, env: Env = awsEnv()) =>
+  runCli(args, { cwd, env, isolate: true, timeout: 1_200_000 });
+const cliAsync = (args: string[], cwd: string, env: Env = awsEnv()) =>
+  cliInBackground(args, { cwd, env, isolate: true, timeout: 1_200_000 }).done;
+const show = (r: CliResult) => showRun(r);
 
-function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = awsEnv()): Run {
-  const t0 = Date.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env, encoding: "utf8", timeout: 1_200_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
-}
-
-function cliAsync(args: string[], cwd: string, env: NodeJS.ProcessEnv = awsEnv()): Promise<Run> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }));
-  });
-}
-
-function show(r: Run): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
-
-/** examples/basic with this test's name, account and bucket; `edit` changes the staging block. */
-function specDir(account: string, edit: (yaml: string) => string = (y) => y, extra = ""): string {
+/** examples/basic with this test's name, account and bucket, deletion protection off; `edit` after. */
+function specDir(account: string, edit: (spec: SpecFixture) => unknown = () => {}): string {
   const dir = tempDir(`mlflow-dev-${NAME}-`);
-  const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
-    .replace(/^name: .*$/m, `name: ${NAME}`)
-    .replace(/account: "\d{12}"/, `account: "${account}"`)
-    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${NAME}-staging-artifacts-${account}`)
-    // destroy refuses a database under deletion protection: these tests destroy what they promote.
-    .replace("deletionProtection: true", "deletionProtection: false");
-  writeFileSync(join(dir, "mlflow-dev.yaml"), edit(yaml) + extra);
+  // destroy refuses a database under deletion protection: these tests destroy what they promote.
+  const spec = emulatedEnv(specFixture("examples/basic").name(NAME), { account });
+  edit(spec);
+  spec.write(dir);
   return dir;
 }
 
@@ -218,15 +195,13 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     }
 
     /** No keys, an empty home (no ~/.aws) and no instance metadata: no credentials anywhere. */
-    function withoutCredentials(): NodeJS.ProcessEnv {
-      const env: NodeJS.ProcessEnv = {
-        ...awsEnv(),
+    function withoutCredentials(): Env {
+      return awsEnv({
         HOME: tempDir("nohome-"),
         AWS_EC2_METADATA_DISABLED: "true",
-      };
-      delete env.AWS_ACCESS_KEY_ID;
-      delete env.AWS_SECRET_ACCESS_KEY;
-      return env;
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+      });
     }
 
     it("missing credentials", async () => {
@@ -247,7 +222,7 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     });
 
     it("an unknown region", async () => {
-      const bad = specDir(account, (y) => y.replace("region: eu-west-1", "region: eu-west-9"));
+      const bad = specDir(account, (spec) => spec.env("staging", { region: "eu-west-9" }));
       const r = cli(["promote", "--env", "staging"], bad);
       expect(r.code, show(r)).toBe(2);
       expect(r.stderr).toContain('environments.staging.region: "eu-west-9" is not an AWS region');
@@ -265,13 +240,16 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     });
 
     it("a VPC id that does not exist", async () => {
-      const bad = specDir(account, (y) =>
-        y
-          .replace(
-            /network:\n(\s+)cidr: .*\n/,
-            "network:\n$1vpcId: vpc-0123456789abcdef0\n$1publicSubnetIds: [subnet-0aaaaaaaaaaaaaaa1, subnet-0aaaaaaaaaaaaaaa2]\n$1privateSubnetIds: [subnet-0bbbbbbbbbbbbbbb1, subnet-0bbbbbbbbbbbbbbb2]\n",
-          )
-          .replace(/( +)loadBalancer: internal\n/, "$1loadBalancer: internal\n$1sourceCidrs: [10.0.0.0/16]\n"),
+      const bad = specDir(account, (spec) =>
+        spec.env("staging", {
+          network: {
+            cidr: undefined,
+            vpcId: "vpc-0123456789abcdef0",
+            publicSubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+            privateSubnetIds: ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
+          },
+          access: { sourceCidrs: ["10.0.0.0/16"] },
+        }),
       );
       expect(readFileSync(join(bad, "mlflow-dev.yaml"), "utf8")).toContain("vpc-0123456789abcdef0");
       expect(readFileSync(join(bad, "mlflow-dev.yaml"), "utf8")).toContain("sourceCidrs: [10.0.0.0/16]");
@@ -289,7 +267,7 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
   });
 
   describe("a full promote of examples/basic staging", () => {
-    let run: Run;
+    let run: CliResult;
 
     beforeAll(() => {
       run = cli(["promote", "--env", "staging", "--json"], dir);
@@ -453,7 +431,7 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
      * circuit breaker tripped after 3 failed launches (desired count 1), the service resource
      * failed and CloudFormation put the previous TaskDefinitionArn back.
      */
-    async function expectStackRolledBack(r: Run): Promise<void> {
+    async function expectStackRolledBack(r: CliResult): Promise<void> {
       expect(r.stderr).toContain(`the stack ${STACK} ended in UPDATE_ROLLBACK_COMPLETE`);
       expect(r.stderr).toContain("ECS Deployment Circuit Breaker was triggered");
       expect(r.stderr).toContain(
@@ -520,9 +498,7 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     it("a failing health check: ECS stops the unhealthy tasks, the stack rolls back, the service keeps answering", {
       timeout: 600_000,
     }, async () => {
-      const quick = specDir(account, (y) =>
-        y.replace(/^ {2}workers: 2$/m, "  workers: 2\n  healthCheck:\n    startPeriodSeconds: 5\n    retries: 2"),
-      );
+      const quick = specDir(account, (spec) => spec.set("mlflow.healthCheck", { startPeriodSeconds: 5, retries: 2 }));
       const r = cli(
         ["promote", "--env", "staging"],
         quick,
@@ -652,13 +628,15 @@ describe.skipIf(!up && !process.env.CI)("promote with images.build: build, push 
       join(buildDir, "image/Dockerfile"),
       `ARG BASE_IMAGE=${MLFLOW_IMAGE}\nFROM \${BASE_IMAGE}\nLABEL org.opencontainers.image.title="mlflow-dev test build"\n`,
     );
-    const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
-      .replace(/^name: .*$/m, `name: ${ECR_NAME}`)
-      .replace(/account: "\d{12}"/, `account: "${ECR_ACCOUNT}"`)
-      .replace(/region: eu-west-1/, "region: us-east-1")
-      .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${ECR_NAME}-staging-artifacts-${ECR_ACCOUNT}`)
-      .replace(/^backend:/m, "images:\n  build:\n    context: ./image\nbackend:");
-    writeFileSync(join(buildDir, "mlflow-dev.yaml"), yaml);
+    specFixture("examples/basic")
+      .name(ECR_NAME)
+      .set("images.build.context", "./image")
+      .env("staging", {
+        account: ECR_ACCOUNT,
+        region: "us-east-1",
+        bucket: `${ECR_NAME}-staging-artifacts-${ECR_ACCOUNT}`,
+      })
+      .write(buildDir);
     ecrClients = await createAwsClients({
       region: "us-east-1",
       endpointUrl: ENDPOINT,
@@ -700,7 +678,6 @@ describe.skipIf(!up && !process.env.CI)("promote with images.build: build, push 
  * network of its own. Subnets in one zone are refused before anything is computed.
  */
 describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: a VPC of your own", () => {
-  const EXAMPLE_ACCOUNT = "210987654321";
   const VPC_ACCOUNT = "444455556666";
   const REGION = "eu-central-1";
   let vpcClients: AwsClients;
@@ -720,18 +697,19 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
   /** The example with this VPC's ids, this test's account, and its build context where it is. */
   function exampleDir(ids: { vpc: string; public: string[]; private: string[] }): string {
     const d = tempDir("mlflow-dev-existing-vpc-");
-    const yaml = readFileSync(join(ROOT, "examples/existing-vpc/mlflow-dev.yaml"), "utf8")
-      .replaceAll(EXAMPLE_ACCOUNT, VPC_ACCOUNT)
-      .replace(/vpcId: .*/, `vpcId: ${ids.vpc}`)
-      .replace(/publicSubnetIds:\n(\s+- .*\n)+/, `publicSubnetIds: [${ids.public.join(", ")}]\n`)
-      .replace(/privateSubnetIds:\n(\s+- .*\n)+/, `privateSubnetIds: [${ids.private.join(", ")}]\n`)
-      .replace("context: ../../images/mlflow", `context: ${join(ROOT, "images/mlflow")}`)
-      .replace(/certificateArn: .*/, `certificateArn: ${certificateArn}`)
+    const spec = specFixture("examples/existing-vpc")
+      .set("images.build.context", join(ROOT, "images/mlflow"))
       // The emulator's RDS runs the one PostgreSQL image built offline (images/postgres, 17).
-      .replace("postgresVersion: 16", "postgresVersion: 17")
-      // destroy refuses a database under deletion protection: this test destroys what it promotes.
-      .replace("deletionProtection: true", "deletionProtection: false");
-    writeFileSync(join(d, "mlflow-dev.yaml"), yaml);
+      .set("backend.postgresVersion", 17);
+    emulatedEnv(spec, {
+      env: "prod",
+      account: VPC_ACCOUNT,
+      bucket: `registry-prod-artifacts-${VPC_ACCOUNT}`,
+      settings: {
+        network: { vpcId: ids.vpc, publicSubnetIds: ids.public, privateSubnetIds: ids.private },
+        certificateArn,
+      },
+    }).write(d);
     return d;
   }
 

@@ -1,11 +1,16 @@
-import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { type AwsClients, createAwsClients, destroyAwsClients } from "@mlflow-dev/aws/deploy";
+import {
+  type CliResult,
+  emulatedEnv,
+  imageOverride,
+  cli as runCli,
+  type SpecFixture,
+  showRun,
+  specFixture,
+  tempDir,
+} from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AwsClients, createAwsClients, destroyAwsClients } from "../../packages/aws/src/deploy/index.ts";
 import pins from "../../pins.json" with { type: "json" };
-import { BIN, imageOverride, ROOT } from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * The data-holding resources on the AWS emulator (MiniStack, localstack/): a spec edit that would
@@ -35,44 +40,26 @@ const up = await emulatorUp();
 if (!up && !process.env.CI)
   console.warn(`test/integration/stateful-guard.test.ts: skipped, no AWS emulator answers at ${ENDPOINT}`);
 
-function awsEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!k.startsWith("AWS_") && !k.startsWith("MLFLOW_DEV_")) env[k] = v;
-  return {
-    ...env,
+/** The CLI with exactly these AWS_* and MLFLOW_DEV_* variables: none leaks in from the caller. */
+function cli(args: string[], cwd: string): CliResult {
+  const env = {
     AWS_ENDPOINT_URL: ENDPOINT,
     AWS_ACCESS_KEY_ID: ACCESS_KEY,
     AWS_SECRET_ACCESS_KEY: "test",
     MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}`,
     MLFLOW_DEV_DEPLOY_IMAGE: MLFLOW_IMAGE,
   };
+  return runCli(args, { cwd, env, isolate: true, timeout: 1_200_000 });
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd: string): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env: awsEnv(), encoding: "utf8", timeout: 1_200_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function show(r: Run): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
+const show = (r: CliResult) => showRun(r);
 
 /** examples/basic with `name`, this test's account and bucket, deletion protection off; `edit` after. */
-function specDir(name: string, edit: (yaml: string) => string = (y) => y): string {
+function specDir(name: string, edit: (spec: SpecFixture) => unknown = () => {}): string {
   const dir = tempDir(`mlflow-dev-${name}-`);
-  const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
-    .replace(/^name: .*$/m, `name: ${name}`)
-    .replace(/account: "\d{12}"/, `account: "${ACCESS_KEY}"`)
-    .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${name}-staging-artifacts-${ACCESS_KEY}`)
-    .replace(/deletionProtection: true/, "deletionProtection: false");
-  writeFileSync(join(dir, "mlflow-dev.yaml"), edit(yaml));
+  const spec = emulatedEnv(specFixture("examples/basic").name(name), { account: ACCESS_KEY });
+  edit(spec);
+  spec.write(dir);
   return dir;
 }
 
@@ -130,7 +117,7 @@ describe.skipIf(!up && !process.env.CI)("data-holding resources on the AWS emula
 
   it("an edited backend.database: plan and promote refuse (exit 2) and the database stays the same instance", async () => {
     const before = await database();
-    const edited = specDir(NAME, (y) => y.replace(/^ {2}database: mlflow$/m, "  database: mlflow_renamed"));
+    const edited = specDir(NAME, (spec) => spec.set("backend.database", "mlflow_renamed"));
     const p = cli(["plan", "--env", "staging"], edited);
     expect(p.code, show(p)).toBe(2);
     expect(p.stdout).toContain("! Database (AWS::RDS::DBInstance");
@@ -183,7 +170,7 @@ describe.skipIf(!up && !process.env.CI)("data-holding resources on the AWS emula
 
   it("with --allow-replace Database, promote replaces it and the stack policy protects it again afterwards", async () => {
     const before = await database();
-    const edited = specDir(NAME, (y) => y.replace(/^ {2}database: mlflow$/m, "  database: mlflow_renamed"));
+    const edited = specDir(NAME, (spec) => spec.set("backend.database", "mlflow_renamed"));
     const r = cli(["promote", "--env", "staging", "--allow-replace", "Database"], edited);
     expect(r.code, show(r)).toBe(0);
     expect((await database()).id).not.toBe(before.id);
@@ -206,10 +193,8 @@ describe.skipIf(!up && !process.env.CI)("data-holding resources on the AWS emula
   });
 
   it("deletionProtection: true makes destroy refuse until the spec turns it off and a promote applies it", async () => {
-    const protectedDir = specDir(NAME, (y) =>
-      y
-        .replace(/^ {2}database: mlflow$/m, "  database: mlflow_renamed")
-        .replace("deletionProtection: false", "deletionProtection: true"),
+    const protectedDir = specDir(NAME, (spec) =>
+      spec.set("backend.database", "mlflow_renamed").env("staging", { database: { deletionProtection: true } }),
     );
     const p = cli(["promote", "--env", "staging"], protectedDir);
     expect(p.code, show(p)).toBe(0);

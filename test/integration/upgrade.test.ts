@@ -1,8 +1,7 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { get } from "node:http";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AwsClients,
   createAwsClients,
@@ -10,26 +9,29 @@ import {
   type PromoteResult,
   send,
   targetFor,
-} from "../../packages/aws/src/deploy/index.ts";
-import pins from "../../pins.json" with { type: "json" };
-import { stackPorts } from "../support/lanes.ts";
-import { MlflowClient } from "../support/mlflow-client.ts";
-import { readBackWithPythonClient, runPythonClient } from "../support/python-client.ts";
+} from "@mlflow-dev/aws/deploy";
 import {
   cli,
   cliInBackground,
   EMULATOR,
+  emulatedEnv,
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
-  ROOT,
+  MlflowClient,
+  readBackWithPythonClient,
   readEnvFile,
   removeLeftovers,
   requireImagesInCi,
+  runPythonClient,
+  specFixture,
   stackDatabase,
+  stackPorts,
+  tempDir,
   testSpecDir,
-} from "../support/stack.ts";
-import { tempDir } from "../support/temp-dir.ts";
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * Changing mlflow.version of a local stack that holds data, with the project's two MLflow images
@@ -90,7 +92,7 @@ async function restView(client: MlflowClient, runId: string) {
 
 /** The CLI with the spec at `version` and that version's image. */
 function upAt(version: string) {
-  writeFileSync(spec, readFileSync(spec, "utf8").replace(/^ {2}version: .*$/m, `  version: ${version}`));
+  specFixture.file(spec).set("mlflow.version", version).write(dir);
   const images = (process.env.MLFLOW_DEV_IMAGES ?? "")
     .split(",")
     .filter((p) => p && !p.startsWith("mlflow="))
@@ -251,8 +253,7 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
   let first: PromoteResult;
 
   const promoteAt = (version: string) => {
-    const path = join(awsDir, "mlflow-dev.yaml");
-    writeFileSync(path, readFileSync(path, "utf8").replace(/^ {2}version: .*$/m, `  version: ${version}`));
+    specFixture.file(join(awsDir, "mlflow-dev.yaml")).set("mlflow.version", version).write(awsDir);
     return cli(["promote", "--env", "staging", "--json"], {
       cwd: awsDir,
       env: {
@@ -268,13 +269,8 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
   beforeAll(async () => {
     if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
     awsDir = tempDir(`mlflow-dev-${AWS_NAME}-`);
-    const yaml = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
-      .replace(/^name: .*$/m, `name: ${AWS_NAME}`)
-      .replace(/account: "\d{12}"/, `account: "${ACCOUNT}"`)
-      .replace(/bucket: tracking-staging-artifacts-\d{12}/, `bucket: ${AWS_NAME}-staging-artifacts-${ACCOUNT}`)
-      // destroy refuses a database under deletion protection: this test destroys what it promotes.
-      .replace("deletionProtection: true", "deletionProtection: false");
-    writeFileSync(join(awsDir, "mlflow-dev.yaml"), yaml);
+    // destroy refuses a database under deletion protection: this test destroys what it promotes.
+    emulatedEnv(specFixture("examples/basic").name(AWS_NAME), { account: ACCOUNT }).write(awsDir);
     clients = await createAwsClients({
       region: "eu-west-1",
       endpointUrl: EMULATOR,
@@ -297,8 +293,7 @@ describe.skipIf(!up && !process.env.CI)("MLflow version changes on the emulator"
     first = JSON.parse(r1.stdout) as PromoteResult;
 
     // plan names the version change before promote performs it.
-    const path = join(awsDir, "mlflow-dev.yaml");
-    writeFileSync(path, readFileSync(path, "utf8").replace(/^ {2}version: .*$/m, `  version: ${NEW}`));
+    specFixture.file(join(awsDir, "mlflow-dev.yaml")).set("mlflow.version", NEW).write(awsDir);
     const planned = cli(["plan", "--env", "staging", "--json"], {
       cwd: awsDir,
       env: { ...emulatorEnv(ACCOUNT), MLFLOW_DEV_IMAGES: `mlflow=${NEW_IMAGE}`, MLFLOW_DEV_DEPLOY_IMAGE: NEW_IMAGE },

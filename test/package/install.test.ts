@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { toAwsModel, toTemplateYaml } from "@mlflow-dev/aws";
+import { NODE_22 } from "@mlflow-dev/cli/manifest";
+import { toComposeYaml } from "@mlflow-dev/compose";
+import { MLFLOW_DEV_VERSION, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { installedProject, nodeRuntimes, npx, packCli, ROOT, specFixture, userEnv } from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toAwsModel, toTemplateYaml } from "../../packages/aws/src/index.ts";
-import { NODE_22 } from "../../packages/cli/scripts/manifest.ts";
-import { toComposeYaml } from "../../packages/compose/src/index.ts";
-import { MLFLOW_DEV_VERSION, parseSpecOrThrow, resolve } from "../../packages/spec/src/index.ts";
-import { installedProject, nodeRuntimes, npx, packCli, ROOT, userEnv } from "../support/package.ts";
 
 /**
  * The package tier: `pnpm pack:cli`, then, on each tested Node, `npm install <tarball>` into a fresh
@@ -121,11 +121,9 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
 
   it("render --env staging (init's commented AWS environment, filled in) prints the CloudFormation template", () => {
     // init's spec carries an AWS environment as a commented block: uncomment it as a user would.
-    const path = join(project, "mlflow-dev.yaml");
-    const text = readFileSync(path, "utf8")
-      .replace(/^ {2}# staging:$/m, "  staging:")
-      .replace(/^ {2}# {3}/gm, "    ");
-    writeFileSync(path, text);
+    const spec = specFixture.file(join(project, "mlflow-dev.yaml")).uncommentEnv("staging");
+    spec.write(project);
+    const text = spec.text();
     expect(npx(node, ["validate"], project).stdout).toBe("mlflow-dev.yaml is valid (environments: local, staging)\n");
     const r = npx(node, ["render", "--env", "staging"], project);
     expect(r.code, r.stderr).toBe(0);

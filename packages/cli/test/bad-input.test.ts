@@ -12,8 +12,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tempDir } from "@mlflow-dev/test-support/temp-dir";
 import { describe, expect, it } from "vitest";
-import { tempDir } from "../../../test/support/temp-dir.ts";
 import { parseSpecText } from "../src/load-spec.ts";
 
 const bin = fileURLToPath(new URL("../bin/mlflow-dev.js", import.meta.url));

@@ -3,8 +3,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tempDir } from "@mlflow-dev/test-support/temp-dir";
 import { describe, expect, it } from "vitest";
-import { tempDir } from "../../../test/support/temp-dir.ts";
 import { followShorthand, parseTail } from "../src/commands/logs.ts";
 import { UserError } from "../src/errors.ts";
 

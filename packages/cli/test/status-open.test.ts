@@ -1,10 +1,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promote } from "@mlflow-dev/aws/deploy";
+import { tempDir } from "@mlflow-dev/test-support/temp-dir";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
-import { tempDir } from "../../../test/support/temp-dir.ts";
-import { promote } from "../../aws/src/deploy/index.ts";
 import { FakeAws } from "../../aws/test/fake-aws.ts";
 import { modelFromYaml, promoteOptions } from "../../aws/test/helpers.ts";
 import { browserOpener } from "../src/commands/open.ts";

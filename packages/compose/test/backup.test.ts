@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { tempDir } from "@mlflow-dev/test-support/temp-dir";
 import { describe, expect, it } from "vitest";
-import { tempDir } from "../../../test/support/temp-dir.ts";
 import {
   type BackupManifest,
   backupDirName,

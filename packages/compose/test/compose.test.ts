@@ -3,9 +3,9 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { asLocalModel, type LocalModel, parseSpecOrThrow, resolve, serverCommand } from "@mlflow-dev/spec";
+import { tempDir } from "@mlflow-dev/test-support/temp-dir";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { tempDir } from "../../../test/support/temp-dir.ts";
 import { writeLocalFiles } from "../src/files.ts";
 import {
   completeEnvFile,

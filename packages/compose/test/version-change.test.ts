@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } fro
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { compareVersions, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { tempDir } from "@mlflow-dev/test-support/temp-dir";
 import { describe, expect, it } from "vitest";
-import { tempDir } from "../../../test/support/temp-dir.ts";
 import {
   BACKUPS_KEPT,
   backupName,

@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { commandHelp } from "@mlflow-dev/cli/help";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { commandHelp } from "../../cli/src/help.js";
 import { ROOT } from "./helpers.ts";
 import { splitShellWords } from "./shell-words.ts";
 

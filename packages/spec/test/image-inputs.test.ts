@@ -2,8 +2,8 @@ import { execFileSync } from "node:child_process";
 import { appendFileSync, chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tempDir } from "@mlflow-dev/test-support/temp-dir";
 import { beforeEach, describe, expect, it } from "vitest";
-import { tempDir } from "../../../test/support/temp-dir.ts";
 
 /**
  * The images .ci/provision builds follow their inputs (see pins.test.ts for the pins themselves):

@@ -2,9 +2,9 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NODE_ENGINES } from "@mlflow-dev/cli/manifest";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { NODE_ENGINES } from "../../cli/scripts/manifest.ts";
 import { DEFAULT_MLFLOW_VERSION, PINS, SERVER_MEMORY_MODEL, SERVER_START_TIMES } from "../src/index.ts";
 
 /**

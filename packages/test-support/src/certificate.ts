@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AwsClients } from "../../packages/aws/src/deploy/index.ts";
+import type { AwsClients } from "@mlflow-dev/aws/deploy";
 
 /** A self-signed certificate for `domain`, imported into the emulator's ACM: its ARN. */
 export async function importCertificate(clients: AwsClients, domain: string): Promise<string> {

@@ -4,4 +4,4 @@ export {
   MlflowRestError,
   NotReadyError,
   waitUntilReady,
-} from "../../packages/mlflow-client/src/index.ts";
+} from "@mlflow-dev/mlflow-client";

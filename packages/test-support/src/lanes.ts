@@ -67,7 +67,7 @@ function entry(fileUrl: string): IntegrationFile {
   const file = INTEGRATION_FILES[name];
   if (!file)
     throw new Error(
-      `${name} has no lane and no ports: add it to INTEGRATION_FILES in test/support/lanes.ts (its lane and a free block of 100 ports)`,
+      `${name} has no lane and no ports: add it to INTEGRATION_FILES in packages/test-support/src/lanes.ts (its lane and a free block of 100 ports)`,
     );
   return file;
 }

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { ROOT } from "./stack.ts";
+import { ROOT } from "./root.ts";
 
 /** What examples/python-client/train.py printed: the run it logged and the model's accuracy. */
 export interface PythonClientRun {
@@ -31,7 +31,7 @@ export async function runPythonClient(options: {
 }
 
 /**
- * What test/support/python/read-back.py read through the Python client: a run (info, params,
+ * What packages/test-support/python/read-back.py read through the Python client: a run (info, params,
  * metrics and their history, tags), its registered model's versions, the files of version 1
  * (size, sha256) and the loaded model's predictions, as one JSON value.
  */
@@ -44,7 +44,7 @@ export async function readBackWithPythonClient(options: {
   const logs = await runPythonScript({
     image: options.image,
     trackingUri: options.trackingUri,
-    script: "test/support/python/read-back.py",
+    script: "packages/test-support/python/read-back.py",
     modelName: options.modelName,
     env: { RUN_ID: options.runId },
   });
@@ -53,7 +53,7 @@ export async function readBackWithPythonClient(options: {
   return JSON.parse(line.slice(line.indexOf("read-back=") + "read-back=".length)) as Record<string, unknown>;
 }
 
-/** What test/support/python/artifact-round-trip.py observed. */
+/** What packages/test-support/python/artifact-round-trip.py observed. */
 export interface ArtifactRoundTrip {
   runId: string;
   multipartUploads: boolean;
@@ -71,7 +71,7 @@ export async function runArtifactRoundTrip(options: {
 }): Promise<ArtifactRoundTrip> {
   const logs = await runPythonScript({
     ...options,
-    script: "test/support/python/artifact-round-trip.py",
+    script: "packages/test-support/python/artifact-round-trip.py",
     env: {
       MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE: String(5 * 2 ** 20),
       MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE: String(5 * 2 ** 20),
@@ -93,7 +93,7 @@ export async function runArtifactRoundTrip(options: {
   };
 }
 
-/** What test/support/python/train-for-promote.py logged and registered. */
+/** What packages/test-support/python/train-for-promote.py logged and registered. */
 export interface TrainedForPromote {
   run_id: string;
   version: string;
@@ -109,7 +109,7 @@ export async function trainForPromote(options: {
   modelName: string;
   env?: Record<string, string>;
 }): Promise<TrainedForPromote> {
-  const logs = await runPythonScript({ ...options, script: "test/support/python/train-for-promote.py" });
+  const logs = await runPythonScript({ ...options, script: "packages/test-support/python/train-for-promote.py" });
   const line = logs.split("\n").find((l) => l.includes("trained="));
   if (!line) throw new Error(`train-for-promote.py did not finish:\n${logs.slice(-4000)}`);
   return JSON.parse(line.slice(line.indexOf("trained=") + "trained=".length)) as TrainedForPromote;
@@ -125,7 +125,7 @@ export async function modelFiles(options: {
   const logs = await runPythonScript({
     image: options.image,
     trackingUri: options.trackingUri,
-    script: "test/support/python/model-files.py",
+    script: "packages/test-support/python/model-files.py",
     env: { MODEL_URI: options.modelUri, ...options.env },
   });
   const line = logs.split("\n").find((l) => l.includes("model-files="));
@@ -154,7 +154,10 @@ async function runPythonScript(options: {
     .withUser("root")
     .withCopyFilesToContainer([
       { source: join(ROOT, options.script), target: "/example/script.py" },
-      { source: join(ROOT, "test/support/python/behind-load-balancer.py"), target: "/example/behind-load-balancer.py" },
+      {
+        source: join(ROOT, "packages/test-support/python/behind-load-balancer.py"),
+        target: "/example/behind-load-balancer.py",
+      },
     ])
     .withEnvironment({
       MLFLOW_TRACKING_URI: options.trackingUri,

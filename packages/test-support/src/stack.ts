@@ -1,54 +1,25 @@
-import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { S3Client } from "@aws-sdk/client-s3";
+import { cli } from "./cli.ts";
+import type { StackPorts } from "./lanes.ts";
+import { ROOT } from "./root.ts";
+import { type SpecFixture, specFixture } from "./spec-fixture.ts";
 import { tempDir } from "./temp-dir.ts";
 
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const BIN = join(ROOT, "packages/cli/bin/mlflow-dev.js");
-
-/** A spec directory for a test stack: examples/basic with its own name and ports. */
-export function testSpecDir(
-  name: string,
-  ports: { mlflow: number; minio: number; minioConsole: number; postgres: number },
-  extra = "",
-): string {
-  const dir = tempDir(`mlflow-dev-${name}-`);
-  const basic = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
-    .replace(/^name: .*$/m, `name: ${name}`)
-    .replace(
-      /^ {2}local:\n {4}ports:\n {6}mlflow: \d+\n/m,
-      `  local:\n    ports:\n      mlflow: ${ports.mlflow}\n      minio: ${ports.minio}\n      minioConsole: ${ports.minioConsole}\n      postgres: ${ports.postgres}\n`,
-    );
-  writeFileSync(join(dir, "mlflow-dev.yaml"), basic + extra);
-  return dir;
-}
-
-export function cli(args: string[], options: { cwd: string; env?: Record<string, string> }) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: options.cwd,
-    encoding: "utf8",
-    env: { ...process.env, ...options.env },
-    timeout: 600_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 /**
- * The CLI in the background: `stderr()` is what it printed so far, `done` its end. For a test that
- * observes the system while a command runs (say, what the service answers during a migration).
+ * A spec directory for a test stack: examples/basic with its own name and ports (its
+ * `environments.local.ports`), then `edit`.
  */
-export function cliInBackground(args: string[], options: { cwd: string; env?: Record<string, string> }) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on("close", (code) => resolve({ code, stdout, stderr })),
-  );
-  return { stderr: () => stderr, done };
+export function testSpecDir(name: string, ports: StackPorts, edit: (spec: SpecFixture) => unknown = () => {}): string {
+  const dir = tempDir(`mlflow-dev-${name}-`);
+  const spec = specFixture("examples/basic")
+    .name(name)
+    .env("local", { ports: { ...ports } });
+  edit(spec);
+  spec.write(dir);
+  return dir;
 }
 
 export function projectContainers(project: string): string[] {

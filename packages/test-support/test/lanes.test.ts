@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { INTEGRATION_FILES, LANES, laneFiles, sparePort, stackPorts } from "./lanes.ts";
-import { ROOT } from "./stack.ts";
+import { INTEGRATION_FILES, LANES, laneFiles, sparePort, stackPorts } from "../src/lanes.ts";
+import { ROOT } from "../src/root.ts";
 
 const integration = join(ROOT, "test/integration");
 const files = readdirSync(integration).filter((f) => f.endsWith(".test.ts"));
@@ -32,7 +32,7 @@ describe("the integration lanes", () => {
     expect(sparePort(url, 9)).toBe(base + 99);
     expect(() => stackPorts(url, 9)).toThrow("stacks 0 to 8");
     expect(() => stackPorts(`file://${join(integration, "new.test.ts")}`)).toThrow(
-      "new.test.ts has no lane and no ports: add it to INTEGRATION_FILES in test/support/lanes.ts",
+      "new.test.ts has no lane and no ports: add it to INTEGRATION_FILES in packages/test-support/src/lanes.ts",
     );
   });
 
@@ -43,7 +43,7 @@ describe("the integration lanes", () => {
       // Ports come from the table: no literal host port in a PORTS object or a spec's ports.
       expect(source, file).not.toMatch(/\b(mlflow|minio|minioConsole|postgres): \d{4,5}\b|_PORT = \d{4,5}\b/);
       // Spec names (compose projects mlflow-dev-<name>, AWS stacks) are each file's own.
-      for (const m of source.matchAll(/(?:NAME = |testSpecDir\(|name: )["`]?(it[a-z0-9]+)/g)) {
+      for (const m of source.matchAll(/(?:NAME = |testSpecDir\(|name: |\.name\()["`]?(it[a-z0-9]+)/g)) {
         const name = m[1]!;
         expect(owner.get(name) ?? file, `spec name ${name}`).toBe(file);
         owner.set(name, file);

@@ -2,17 +2,15 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { NODE_22 } from "../../packages/cli/scripts/manifest.ts";
-import { MLFLOW_DEV_VERSION } from "../../packages/spec/src/index.ts";
+import { NODE_22 } from "@mlflow-dev/cli/manifest";
+import { MLFLOW_DEV_VERSION } from "@mlflow-dev/spec";
+import { ROOT } from "./root.ts";
 
 /**
  * The published package as a user gets it: `pnpm pack:cli` writes the tarball, plain npm installs it
  * into a fresh project outside the repository, and `npx mlflow-dev` runs from that project's
  * directory on a chosen Node.
  */
-
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** The environment variable naming a tarball already packed for this run (scripts/test.sh packs once). */
 export const TARBALL_ENV = "MLFLOW_DEV_TEST_TARBALL";
