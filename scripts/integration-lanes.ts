@@ -1,11 +1,11 @@
 /**
- * The integration tier in its two lanes (packages/test-support/src/lanes.ts), side by side: one vitest process
+ * The integration tier in its lanes (packages/test-support/src/lanes.ts), side by side: one vitest process
  * per lane, the lane's files one after another inside it; each output line carries its lane's
  * name, and the lanes' durations close the run. `pnpm test:integration` runs this.
  *
  *   node scripts/integration-lanes.ts [options] [FILE...] [-- VITEST ARGS]
  *     FILE              run only these integration files (a name or path under test/integration)
- *     --lane local|aws  run only this lane (repeatable)
+ *     --lane NAME       run only this lane (local, aws-1, aws-2; repeatable)
  *     --sequential      run the lanes one after the other (to compare, or on a one-core machine)
  *     --with-package    also run the package tier (pnpm test:package), in the local lane after its
  *                       files: that lane is the shorter one, and the package tier needs no Docker
@@ -34,7 +34,7 @@ interface Options {
 
 function usage(message: string): never {
   console.error(
-    `integration-lanes: ${message}\nusage: node scripts/integration-lanes.ts [--lane local|aws] [--sequential] [--summary PATH] [FILE...] [-- VITEST ARGS]`,
+    `integration-lanes: ${message}\nusage: node scripts/integration-lanes.ts [--lane local|aws-1|aws-2] [--sequential] [--summary PATH] [FILE...] [-- VITEST ARGS]`,
   );
   process.exit(2);
 }

@@ -2,8 +2,9 @@
 # Sets up a fresh machine (see scripts/bootstrap.sh) and runs every test tier:
 # unit (pure: spec, renderers, CLI, real checkers), package (the packed tarball installed with npm
 # into a fresh project, run with npx on each tested Node) and integration (real Docker stack and
-# the AWS emulator), the last two in two lanes side by side (scripts/integration-lanes.ts). The CLI
-# is packed once, here, for both. Each step's duration, and each lane's, close the run.
+# the AWS emulator), the last two in lanes side by side (scripts/integration-lanes.ts), with the
+# unit tier beside them (its output printed when it ends). The CLI is packed once, here, for both.
+# Each step's duration, and each lane's, close the run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -37,8 +38,6 @@ export CHECKOV="${CHECKOV:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-dev/tools/chec
 export MLFLOW_DEV_IMAGES="${MLFLOW_DEV_IMAGES:-$(bash .ci/provision --print-image-overrides)}"
 step typecheck pnpm run typecheck
 step lint pnpm run lint
-step unit pnpm test
-
 pack() {
   local out
   out=$(pnpm -s pack:cli)
@@ -51,6 +50,28 @@ pack() {
   export MLFLOW_DEV_TEST_TARBALL
 }
 step pack pack
-# The package tier runs in the local lane after its integration files: that lane is the shorter
-# one, and the package tier needs no Docker.
-step "package + integration" pnpm test:integration --with-package --summary "$lanes"
+# The unit tier needs neither Docker nor the emulator and the lanes mostly wait on containers: it
+# runs beside them, its output kept in a file and printed when it ends.
+unit_log=$(mktemp)
+unit_started=$SECONDS
+pnpm test >"$unit_log" 2>&1 &
+unit_pid=$!
+unit_done() {
+  local code=0
+  wait "$unit_pid" || code=$?
+  cat "$unit_log"
+  rm -f "$unit_log"
+  durations+=("$(printf '  %-22s %5d s (beside the lanes)' unit $((SECONDS - unit_started)))")
+  return "$code"
+}
+# The package tier runs in the local lane after its integration files: it needs no Docker.
+integration_code=0
+step "package + integration" pnpm test:integration --with-package --summary "$lanes" || integration_code=$?
+unit_code=0
+unit_done || unit_code=$?
+if ((integration_code != 0)); then
+  current="package + integration"
+  (exit "$integration_code")
+fi
+current=unit
+(exit "$unit_code")

@@ -4,13 +4,15 @@ import { fileURLToPath } from "node:url";
 /**
  * The integration tier's lanes and each integration file's host ports: one table for both.
  *
- * `pnpm test:integration` (scripts/integration-lanes.ts) runs the two lanes side by side, the files
- * of a lane one after another:
+ * `pnpm test:integration` (scripts/integration-lanes.ts) runs the three lanes side by side, the
+ * files of a lane one after another:
  * - `local`: files that use only local Docker stacks (and containers of their own);
- * - `aws`: every file that drives the AWS emulator, also when it starts a local stack as well. The
- *   emulator is one server with one Docker network, so only one file uses it at a time.
+ * - `aws-1`, `aws-2`: the files that drive the AWS emulator, also when they start a local stack as
+ *   well, split in two lanes of about the same length. Both lanes use the one emulator at once:
+ *   every file's AWS resources are its own (its account, its spec names and so its stack, bucket,
+ *   repository and database names), as two teams' stacks in one AWS region are.
  *
- * Both lanes share the Docker engine and the host's ports, so every file owns a block of 100 host
+ * The lanes share the Docker engine and the host's ports, so every file owns a block of 100 host
  * ports from its `portBase`: stack n (0-8) publishes base + 10n (MLflow), +1 (MinIO), +2 (the MinIO
  * console) and +3 (PostgreSQL); base + 90 ... base + 99 are spare ports for other servers. The
  * blocks lie between MiniStack's database ports (15432, 15433, ... on every interface) and the
@@ -18,7 +20,7 @@ import { fileURLToPath } from "node:url";
  * names (`it...`), and with them compose project names and AWS stack names, are each file's own
  * too. lanes.test.ts checks all of this.
  */
-export type Lane = "local" | "aws";
+export type Lane = "local" | "aws-1" | "aws-2";
 
 export interface IntegrationFile {
   lane: Lane;
@@ -33,19 +35,19 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "docker-context.test.ts": { lane: "local", portBase: 21400 },
   "models-promote.test.ts": { lane: "local", portBase: 21500 },
   "operate-local.test.ts": { lane: "local", portBase: 21600 },
-  "parity.test.ts": { lane: "aws", portBase: 22000 },
-  "upgrade.test.ts": { lane: "aws", portBase: 22100 },
-  "installed-package.test.ts": { lane: "aws", portBase: 22200 },
-  "basic-auth.test.ts": { lane: "aws", portBase: 22300 },
-  "promote.test.ts": { lane: "aws", portBase: 22400 },
-  "aws-backup-restore.test.ts": { lane: "aws", portBase: 22500 },
-  "stateful-guard.test.ts": { lane: "aws", portBase: 22600 },
-  "aws-options.test.ts": { lane: "aws", portBase: 22700 },
-  "emulator.test.ts": { lane: "aws", portBase: 22800 },
-  "operate.test.ts": { lane: "aws", portBase: 22900 },
+  "parity.test.ts": { lane: "aws-2", portBase: 22000 },
+  "upgrade.test.ts": { lane: "aws-1", portBase: 22100 },
+  "installed-package.test.ts": { lane: "aws-1", portBase: 22200 },
+  "basic-auth.test.ts": { lane: "aws-1", portBase: 22300 },
+  "promote.test.ts": { lane: "aws-1", portBase: 22400 },
+  "aws-backup-restore.test.ts": { lane: "aws-2", portBase: 22500 },
+  "stateful-guard.test.ts": { lane: "aws-2", portBase: 22600 },
+  "aws-options.test.ts": { lane: "aws-1", portBase: 22700 },
+  "emulator.test.ts": { lane: "aws-2", portBase: 22800 },
+  "operate.test.ts": { lane: "aws-2", portBase: 22900 },
 };
 
-export const LANES: readonly Lane[] = ["local", "aws"];
+export const LANES: readonly Lane[] = ["local", "aws-1", "aws-2"];
 
 /** The files of a lane (names under test/integration), in the table's order. */
 export function laneFiles(lane: Lane): string[] {
