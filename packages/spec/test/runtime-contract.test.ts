@@ -6,6 +6,7 @@ import {
   EXEC_UVICORN_PROGRAM,
   extraArgFlags,
   flagsToArgv,
+  type LocalModel,
   MANAGED_SERVER_ENV,
   managedFlags,
   parseSpec,
@@ -303,11 +304,8 @@ describe("database TLS: plain locally, verified on AWS", () => {
     expect(awsValue("PGSSLMODE")).toBe("verify-full");
     expect(awsValue("PGSSLROOTCERT")).toBe("/etc/mlflow-dev/db-ca/rds-ca-bundle.pem");
     expect(DATABASE_CA_BUNDLE_PATH).toBe("/etc/mlflow-dev/db-ca/rds-ca-bundle.pem");
-    const local = resolve(spec, "local");
     const pgsslmode = binding("PGSSLMODE")?.local;
-    expect(pgsslmode && "value" in pgsslmode && local.target.kind === "local" && pgsslmode.value(local as never)).toBe(
-      "disable",
-    );
+    expect(pgsslmode && "value" in pgsslmode && pgsslmode.value(resolve(spec, "local") as LocalModel)).toBe("disable");
     expect(binding("PGSSLROOTCERT")?.local).toBeUndefined();
   });
 
