@@ -26,7 +26,7 @@ import {
 
 /**
  * The local stack for real: `mlflow-dev up` on a real Docker engine with real PostgreSQL,
- * MinIO and MLflow containers, driven through the MLflow REST API.
+ * object store (versitygw) and MLflow containers, driven through the MLflow REST API.
  */
 const NAME = "itstack";
 const PROJECT = `mlflow-dev-${NAME}`;
@@ -126,7 +126,7 @@ describe("local stack", () => {
     Object.assign(state, { experimentId, runId, artifactUri, bigSha: sha(big), small });
   });
 
-  it("stores the artifacts as objects in the MinIO bucket", async () => {
+  it("stores the artifacts as objects in the object store's bucket (versitygw)", async () => {
     const s3 = minioClient(PORTS.minio, env);
     const listed = await s3.send(
       new ListObjectsV2Command({ Bucket: "mlflow-artifacts", Prefix: `mlflow/${state.experimentId}/${state.runId}/` }),
@@ -177,7 +177,7 @@ describe("local stack", () => {
     expect(r.json).toMatchObject({ using_default_passphrase: false });
   });
 
-  it("the Python client's log_artifact and download_artifacts go through presigned multipart URLs, to MinIO and back", async () => {
+  it("the Python client's log_artifact and download_artifacts go through presigned multipart URLs, to the object store (versitygw) and back", async () => {
     const r = await runArtifactRoundTrip({
       image: imageOverride("mlflow") ?? `ghcr.io/mlflow/mlflow:v${pins.mlflow}-full`,
       trackingUri: url,
@@ -224,7 +224,7 @@ describe("local stack", () => {
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s.healthy).toBe(true);
-    for (const name of ["mlflow", "postgres", "minio"])
+    for (const name of ["mlflow", "postgres", "versitygw"])
       expect(s.services.find((x: { service: string }) => x.service === name)?.health).toBe("healthy");
   });
 
@@ -417,11 +417,14 @@ describe("bad input leaves nothing behind", () => {
       cwd: d,
       env: {
         MLFLOW_DEV_IMAGES:
-          `${process.env.MLFLOW_DEV_IMAGES ?? ""},minio=localhost/mlflow-dev-local/no-such-minio:1`.replace(/^,/, ""),
+          `${process.env.MLFLOW_DEV_IMAGES ?? ""},versitygw=localhost/mlflow-dev-local/no-such-versitygw:1`.replace(
+            /^,/,
+            "",
+          ),
       },
     });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("localhost/mlflow-dev-local/no-such-minio:1");
+    expect(r.stderr).toContain("localhost/mlflow-dev-local/no-such-versitygw:1");
     expect(r.stderr).toContain("not available locally and could not be pulled");
     expect(projectContainers("mlflow-dev-itimage")).toEqual([]);
   });

@@ -374,6 +374,61 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
     expect(keys).toContain(mlmodel?.replace(/MLmodel$/, file ?? ""));
   }, 900_000);
 
+  it("models promote copies the local stack's registered version into the promoted service (AWS endpoint: its stack's URL through the emulated load balancer), verified, and a second promote writes nothing", async () => {
+    // The previous test registered iris-parity version 1 on both sides (separate runs). Promoting
+    // the local one adds a version in staging that is a copy, with the local run's lineage.
+    const promote = () =>
+      cli(
+        ["models", "promote", "iris-parity", "--version", "1", "--to", "staging", "--set-alias", "candidate", "--json"],
+        {
+          cwd: dir,
+          env: AWS_ENV,
+        },
+      );
+    const first = promote();
+    expect(first.code, `${first.stderr}\n${first.stdout}`).toBe(0);
+    const report = JSON.parse(first.stdout);
+    expect(report).toMatchObject({
+      outcome: "promoted",
+      from: "itparity/local",
+      to: "itparity/staging",
+      alias: "candidate",
+    });
+    expect(report.copied.files).toBeGreaterThan(2);
+    const service = targetFor(remote, EMULATOR);
+    const get = async (path: string) => {
+      const r = await send(service, "GET", `/api/2.0/mlflow/${path}`);
+      expect(r.status, r.body.toString()).toBe(200);
+      return JSON.parse(r.body.toString());
+    };
+    const byAlias = await get(`registered-models/alias?name=iris-parity&alias=candidate`);
+    expect(byAlias.model_version.version).toBe(String(report.version));
+    const copiedRun = await get(`runs/get?run_id=${byAlias.model_version.run_id}`);
+    const localRun = JSON.parse(
+      (
+        await send({ url: LOCAL_URL }, "GET", `/api/2.0/mlflow/model-versions/get?name=iris-parity&version=1`)
+      ).body.toString(),
+    );
+    const sourceRun = JSON.parse(
+      (
+        await send({ url: LOCAL_URL }, "GET", `/api/2.0/mlflow/runs/get?run_id=${localRun.model_version.run_id}`)
+      ).body.toString(),
+    );
+    // The copy carries the source run's metrics (values and steps) and its start time.
+    const metrics = (run: { run: { data: { metrics: { key: string; value: number }[] } } }) =>
+      Object.fromEntries(run.run.data.metrics.map((m) => [m.key, m.value]));
+    expect(metrics(copiedRun)).toEqual(metrics(sourceRun));
+    expect(copiedRun.run.info.start_time).toBe(sourceRun.run.info.start_time);
+    expect(copiedRun.run.info.run_id).not.toBe(sourceRun.run.info.run_id);
+    const second = promote();
+    expect(second.code, `${second.stderr}\n${second.stdout}`).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({
+      outcome: "already-promoted",
+      version: report.version,
+      writes: 0,
+    });
+  }, 600_000);
+
   it("both held the workloads within their limits: no OOM kill, no restart, no task replaced", () => {
     const after = { local: containerFacts(localMlflowContainer()), ecs: containerFacts(ecsMlflowContainer()) };
     for (const side of ["local", "ecs"] as const) {

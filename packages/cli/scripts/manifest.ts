@@ -42,7 +42,7 @@ export function publishManifest(root: string, imported: readonly string[]) {
     name: "mlflow-dev",
     version: MLFLOW_DEV_VERSION,
     description:
-      "One spec file, an MLflow tracking service: a local Docker Compose stack (MLflow, PostgreSQL, MinIO) and its twin on AWS ECS Fargate",
+      "One spec file, an MLflow tracking service: a local Docker Compose stack (MLflow, PostgreSQL, an S3 object store) and its twin on AWS ECS Fargate",
     keywords: ["mlflow", "docker-compose", "aws", "ecs", "fargate", "cloudformation", "mlops"],
     type: "module",
     bin: { "mlflow-dev": "bin/mlflow-dev.js" },

@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
 import { nearest } from "@mlflow-dev/spec";
+import { commandOptions, findCommand, GLOBAL_OPTIONS } from "./command-table.js";
+import type { CommandDef } from "./command-types.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { findSpec, SPEC_FILE } from "./spec-file.ts";
 
@@ -8,26 +10,37 @@ export interface GlobalOptions {
   json: boolean;
 }
 
+/** What node:util parseArgs takes for each flag. */
 export type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
 
-export const GLOBAL_OPTIONS: OptionSpec = {
-  file: { type: "string", short: "f" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-};
+/** The command of the table, or a bug of ours (a command module asking for a name the table lacks). */
+function tableEntry(name: string): CommandDef {
+  const command = findCommand(name);
+  if (command === undefined) throw new Error(`no command ${JSON.stringify(name)} in command-table.js`);
+  return command;
+}
+
+/** The flags a command takes, as node:util parseArgs takes them: exactly the table's, global ones included. */
+export function parserOptions(name: string): OptionSpec {
+  const spec: OptionSpec = {};
+  for (const o of commandOptions(tableEntry(name)))
+    spec[o.name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+  return spec;
+}
 
 /**
- * Parses a command's flags (plus the global ones). Unknown flags, a single-value flag given twice
- * (which would silently keep the last) and more positional arguments than the command takes
- * (`maxPositionals`, default none) are usage errors.
+ * Parses a command's flags and positional arguments as the command table declares them. Unknown
+ * flags, a single-value flag given twice (which would silently keep the last) and more positional
+ * arguments than the command takes are usage errors.
  */
 export function parseCommandArgs(
-  command: string,
+  name: string,
   argv: string[],
-  options: OptionSpec,
-  maxPositionals = 0,
 ): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[]; global: GlobalOptions } {
-  const all: OptionSpec = { ...GLOBAL_OPTIONS, ...options };
+  const entry = tableEntry(name);
+  const command = entry.invocation ?? entry.name;
+  const all = parserOptions(name);
+  const maxPositionals = entry.positionals.length;
   const parsed = (() => {
     try {
       return parseArgs({ args: argv, options: all, allowPositionals: true, strict: true, tokens: true });
@@ -52,7 +65,7 @@ export function parseCommandArgs(
   return {
     values,
     positionals: parsed.positionals,
-    global: { file: (values.file as string | undefined) ?? defaultSpec(command), json: values.json === true },
+    global: { file: (values.file as string | undefined) ?? defaultSpec(name), json: values.json === true },
   };
 }
 
@@ -83,6 +96,13 @@ export function optionError(
   const named = (/'(-{1,2}[^'\s,]+)/.exec(e.message) ?? [])[1];
   if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && named !== undefined) {
     const bare = named.split("=")[0]!;
+    // A global flag this command has no use for: say why, rather than "unknown".
+    const global = Object.values(GLOBAL_OPTIONS).find((g) => bare === `--${g.name}` || bare === `-${g.short}`);
+    if (global?.name === "json" || global?.name === "file")
+      return new UserError(
+        `${command}: ${bare} has no use here: ${command} ${global.name === "json" ? "prints no data to give as JSON" : "reads no spec"}`,
+        { exitCode: EXIT.invalidInput, hint: `Leave ${bare} out. ${usage}` },
+      );
     const guess = bare.startsWith("--") ? nearest(bare, flags) : undefined;
     return new UserError(`${command}: unknown flag ${bare}${guess ? `; did you mean ${guess}?` : ""}`, {
       exitCode: EXIT.invalidInput,

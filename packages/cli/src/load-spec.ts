@@ -132,8 +132,8 @@ export function loadSpec(file: string): LoadedSpec {
 }
 
 /**
- * MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF": images the local stack uses instead of the
- * spec's; `mlflow-base=REF` is the Python base the default MLflow build starts from instead of the
+ * MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,versitygw=REF,minio=REF": images the local stack uses
+ * instead of the spec's (the object store's entry is used for the server artifacts.localServer names); `mlflow-base=REF` is the Python base the default MLflow build starts from instead of the
  * official one (an offline machine's own).
  */
 export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): ImageOverrides {
@@ -146,13 +146,13 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
     const eq = part.indexOf("=");
     const key = eq < 0 ? part : part.slice(0, eq);
     const ref = eq < 0 ? "" : part.slice(eq + 1);
-    if (key === "mlflow" || key === "postgres" || key === "minio")
+    if (key === "mlflow" || key === "postgres" || key === "versitygw" || key === "minio")
       out[key] = checkedOverride(`MLFLOW_DEV_IMAGES: ${key}`, ref);
     else if (key === "mlflow-base") out.mlflowBase = checkedOverride(`MLFLOW_DEV_IMAGES: ${key}`, ref);
     else
       throw new UserError(`MLFLOW_DEV_IMAGES: cannot read "${part}"`, {
         exitCode: EXIT.invalidInput,
-        hint: 'Use a comma-separated list such as "mlflow=REF,postgres=REF,minio=REF" (mlflow-base=REF: the Python base of the default MLflow build).',
+        hint: 'Use a comma-separated list such as "mlflow=REF,postgres=REF,versitygw=REF" (mlflow-base=REF: the Python base of the default MLflow build).',
       });
   }
   return out;

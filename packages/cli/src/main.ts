@@ -1,55 +1,37 @@
+import { COMMANDS, findCommand } from "./command-table.js";
 import { EXIT, UserError } from "./errors.ts";
-import { COMMAND_HELP, USAGE } from "./help.js";
+import { commandHelp, USAGE } from "./help.js";
 import { VERSION } from "./version.js";
 
-type CommandModule = { run: (argv: string[]) => Promise<number> };
-
-/** Each command is imported only when run, so --help and --version stay fast. */
-const COMMANDS: Record<string, () => Promise<CommandModule>> = {
-  init: () => import("./commands/init.ts"),
-  validate: () => import("./commands/validate.ts"),
-  render: () => import("./commands/render.ts"),
-  schema: () => import("./commands/schema.ts"),
-  up: () => import("./commands/up.ts"),
-  down: () => import("./commands/down.ts"),
-  status: () => import("./commands/status.ts"),
-  open: () => import("./commands/open.ts"),
-  logs: () => import("./commands/logs.ts"),
-  exec: () => import("./commands/exec.ts"),
-  gc: () => import("./commands/gc.ts"),
-  backup: () => import("./commands/backup.ts"),
-  restore: () => import("./commands/restore.ts"),
-  doctor: () => import("./commands/doctor.ts"),
-  plan: () => import("./commands/plan.ts"),
-  promote: () => import("./commands/promote.ts"),
-  destroy: () => import("./commands/destroy.ts"),
-  unlock: () => import("./commands/unlock.ts"),
-  parity: () => import("./commands/parity.ts"),
-  models: () => import("./commands/models.ts"),
-};
-
+/** Runs `mlflow-dev <argv>`: help and version here, every command through its entry in command-table.js. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     const topic = command === "help" ? rest[0] : undefined;
-    if (topic !== undefined && COMMAND_HELP[topic] === undefined) return unknownCommand(topic, "help topic");
-    process.stdout.write(topic ? (COMMAND_HELP[topic] ?? USAGE) : USAGE);
+    if (topic === undefined) {
+      process.stdout.write(USAGE);
+      return EXIT.ok;
+    }
+    const help = commandHelp(topic);
+    if (help === undefined) return unknownCommand(topic, "help topic");
+    process.stdout.write(help);
     return EXIT.ok;
   }
   if (command === "--version" || command === "-v") {
     process.stdout.write(`${VERSION}\n`);
     return EXIT.ok;
   }
-  const load = COMMANDS[command];
-  if (!load) return unknownCommand(command, "command");
+  const entry = findCommand(command);
+  if (!entry) return unknownCommand(command, "command");
   // After `--` the words are a command's (exec), not ours: its --help is its own.
   const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
   if (own.includes("--help") || own.includes("-h")) {
-    process.stdout.write(COMMAND_HELP[command] ?? USAGE);
+    process.stdout.write(commandHelp(command) ?? USAGE);
     return EXIT.ok;
   }
   try {
-    const mod = await load();
+    // Each command is imported only when run, so --help and --version stay fast.
+    const mod = await entry.load();
     return await mod.run(rest);
   } catch (e) {
     return reportError(e, await import("./known-errors.ts"));
@@ -58,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
 
 async function unknownCommand(name: string, what: "command" | "help topic"): Promise<number> {
   const { nearestCommand } = await import("./suggest-command.ts");
-  const guess = nearestCommand(name, Object.keys(COMMANDS));
+  const guess = nearestCommand(name, COMMANDS);
   process.stderr.write(
     `error: unknown ${what} ${JSON.stringify(name)}.${guess ? ` Did you mean "${guess}"?` : ""} Run \`mlflow-dev --help\` for the list.\n`,
   );

@@ -94,7 +94,7 @@ describe("logs: compose habits and bad input", () => {
     const r = cli(["logs", "mlfow"], project());
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown service "mlfow"; did you mean "mlflow"?');
-    expect(r.stderr).toContain("Services: network, postgres, minio, migrate, mlflow");
+    expect(r.stderr).toContain("Services: network, postgres, versitygw, versitygw-setup, minio, migrate, mlflow");
   });
 
   it("help shows the flags logs takes", () => {

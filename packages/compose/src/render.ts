@@ -15,16 +15,36 @@ import {
 } from "@mlflow-dev/spec";
 import { stringify } from "yaml";
 import { LOCAL_SECRET_VARS } from "./env-file.ts";
+import {
+  VERSITYGW_BUCKETS_DIR,
+  VERSITYGW_DATA,
+  VERSITYGW_HEALTH_PATH,
+  VERSITYGW_IAM_DIR,
+  VERSITYGW_SETUP_SCRIPT,
+  versitygwServerPolicy,
+} from "./versitygw.ts";
 
 export const SERVICE = {
   network: "network",
   postgres: LOCAL_DATABASE_HOST,
+  versitygw: "versitygw",
+  versitygwSetup: "versitygw-setup",
   minio: "minio",
   migrate: "migrate",
   mlflow: "mlflow",
 } as const;
 
-export const VOLUME = { postgres: "postgres-data", minio: "minio-data" } as const;
+export const VOLUME = { postgres: "postgres-data", versitygw: "versitygw-data", minio: "minio-data" } as const;
+
+/**
+ * The compose services of a local object store: the long-running server and the one-off jobs `up`
+ * waits for (MinIO sets its bucket up itself; versitygw's set-up is a job, see versitygw.ts).
+ */
+export function objectStoreServices(store: LocalTarget["objectStore"]): { server: string; jobs: string[] } {
+  return store === "minio"
+    ? { server: SERVICE.minio, jobs: [] }
+    : { server: SERVICE.versitygw, jobs: [SERVICE.versitygwSetup] };
+}
 
 export interface ComposeRenderOptions {
   /** Path from the directory compose.yaml is written to, to the spec's directory (for build contexts). */
@@ -54,7 +74,8 @@ function sortedRecord(entries: Record<string, string>): Record<string, string> {
 
 /**
  * Where MinIO's console listens in the namespace it shares with the server: its published port, or
- * when unpublished MINIO_CONSOLE_PORT (the next one when the S3 API has that number).
+ * when unpublished MINIO_CONSOLE_PORT (the next one when the S3 API has that number). versitygw's
+ * web console runs only when published (ports.minioConsole).
  */
 export function minioConsoleListenPort(t: LocalTarget): number {
   if (t.ports.minioConsole !== undefined) return t.ports.minioConsole;
@@ -242,8 +263,63 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     restart: "unless-stopped",
   };
 
+  const versitygw: Service = {
+    image: t.images.objectStore,
+    // The image's entrypoint reads the VGW_* variables; the directories below the volume come first.
+    entrypoint: ["sh", "-c", escapeDollars('mkdir -p "$VGW_BACKEND_ARG" "$VGW_IAM_DIR" && exec docker-entrypoint.sh')],
+    environment: sortedRecord({
+      ROOT_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-root-user"]),
+      ROOT_SECRET_KEY: required(LOCAL_SECRET_VARS["minio-root-password"]),
+      VGW_BACKEND: "posix",
+      VGW_BACKEND_ARG: VERSITYGW_BUCKETS_DIR,
+      VGW_HEALTH: VERSITYGW_HEALTH_PATH,
+      VGW_IAM_DIR: VERSITYGW_IAM_DIR,
+      VGW_PORT: `:${t.ports.minio}`,
+      VGW_REGION: t.region,
+      ...(t.ports.minioConsole !== undefined
+        ? {
+            VGW_WEBUI_PORT: `:${t.ports.minioConsole}`,
+            VGW_WEBUI_NO_TLS: "true",
+            VGW_WEBUI_GATEWAYS: s3Endpoint(model),
+            VGW_WEBUI_ADMIN_GATEWAYS: s3Endpoint(model),
+            VGW_CORS_ALLOW_ORIGIN: s3Endpoint(model).replace(/:\d+$/, `:${t.ports.minioConsole}`),
+          }
+        : {}),
+    }),
+    // busybox's wget in the upstream (Alpine) image, GNU wget in images/versitygw.
+    healthcheck: healthcheck(
+      ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${t.ports.minio}${VERSITYGW_HEALTH_PATH}`],
+      1,
+      5,
+      60,
+      5,
+    ),
+    ...shared,
+    volumes: [`${VOLUME.versitygw}:${VERSITYGW_DATA}`],
+    restart: "unless-stopped",
+  };
+
+  // The bucket, the server's user and its bucket policy, once versitygw answers (versitygw.ts).
+  const versitygwSetup: Service = {
+    ...jobImage,
+    entrypoint: ["python", "-c", escapeDollars(VERSITYGW_SETUP_SCRIPT)],
+    environment: sortedRecord({
+      AWS_DEFAULT_REGION: t.region,
+      MLFLOW_DEV_BUCKET: model.artifacts.bucket,
+      MLFLOW_DEV_PREFIX: model.artifacts.prefix,
+      MLFLOW_DEV_ROOT_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-root-user"]),
+      MLFLOW_DEV_ROOT_SECRET_KEY: required(LOCAL_SECRET_VARS["minio-root-password"]),
+      MLFLOW_DEV_S3_ENDPOINT: s3Endpoint(model),
+      MLFLOW_DEV_SERVER_ACCESS_KEY: MINIO_SERVER_ACCESS_KEY,
+      MLFLOW_DEV_SERVER_POLICY: escapeDollars(versitygwServerPolicy(model)),
+      MLFLOW_DEV_SERVER_SECRET_KEY: required(LOCAL_SECRET_VARS["minio-server-secret-key"]),
+    }),
+    depends_on: { [SERVICE.versitygw]: { condition: "service_healthy" } },
+    ...shared,
+  };
+
   const minio: Service = {
-    image: t.images.minio,
+    image: t.images.objectStore,
     entrypoint: ["sh", "-c", escapeDollars(MINIO_SCRIPT)],
     environment: sortedRecord({
       MINIO_ROOT_USER: required(LOCAL_SECRET_VARS["minio-root-user"]),
@@ -281,9 +357,10 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     depends_on: { [SERVICE.postgres]: { condition: "service_started" } },
   };
 
-  // The server starts once the schema is current. MinIO's bucket set-up is not on its path: the
-  // server touches the object store only when a client sends or asks for an artifact, and `up`
-  // returns only once MinIO is healthy (its bucket and user ready) too (local-stack.ts).
+  // The server starts once the schema is current. The object store's bucket set-up is not on its
+  // path: the server touches the object store only when a client sends or asks for an artifact, and
+  // `up` returns only once MinIO is healthy (its bucket and user ready), or versitygw is healthy and
+  // its set-up job done, too (local-stack.ts).
 
   const mlflow: Service = {
     ...image,
@@ -306,11 +383,13 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     services: {
       [SERVICE.network]: network,
       [SERVICE.postgres]: postgres,
-      [SERVICE.minio]: minio,
+      ...(t.objectStore === "minio"
+        ? { [SERVICE.minio]: minio }
+        : { [SERVICE.versitygw]: versitygw, [SERVICE.versitygwSetup]: versitygwSetup }),
       [SERVICE.migrate]: migrate,
       [SERVICE.mlflow]: mlflow,
     },
-    volumes: { [VOLUME.postgres]: {}, [VOLUME.minio]: {}, [SERVER_HARDENING.scratchVolume]: {} },
+    volumes: { [VOLUME.postgres]: {}, [VOLUME[t.objectStore]]: {}, [SERVER_HARDENING.scratchVolume]: {} },
   };
 }
 

@@ -22,7 +22,7 @@ const basicModel = (): LocalModel => resolve(parseSpecOrThrow(read("examples/bas
 const authModel = (): LocalModel =>
   resolve(
     parseSpecOrThrow(
-      "name: secure\nmlflow:\n  auth: basic\nimages:\n  build:\n    context: images/mlflow\n    baseImage: python:3.13-slim\nartifacts:\n  bucket: secure-artifacts\nenvironments:\n  local:\n    bindAddress: 127.0.0.1\n",
+      "name: secure\nmlflow:\n  auth: basic\nimages:\n  build:\n    context: images/mlflow\n    baseImage: python:3.13-slim\nartifacts:\n  bucket: secure-artifacts\n  localServer: minio\nenvironments:\n  local:\n    bindAddress: 127.0.0.1\n",
     ),
     "local",
   );
@@ -59,12 +59,19 @@ describe("compose semantics", () => {
         });
     });
 
-    it(`${label}: the server and MinIO share one network namespace; the S3 endpoint is the published MinIO address`, () => {
+    const store = model.target.kind === "local" ? model.target.objectStore : "minio";
+
+    it(`${label}: the server and the object store (${store}) share one network namespace; the S3 endpoint is its published address`, () => {
       const t = model.target.kind === "local" ? model.target : undefined;
-      for (const name of ["mlflow", "minio"]) expect(file.services[name]?.network_mode, name).toBe("service:network");
+      for (const name of ["mlflow", store]) expect(file.services[name]?.network_mode, name).toBe("service:network");
       expect(file.services.network?.ports).toContain(`127.0.0.1:${t?.ports.minio}:${t?.ports.minio}`);
       const endpoint = `http://127.0.0.1:${t?.ports.minio}`;
       expect(file.services.mlflow?.environment).toMatchObject({ MLFLOW_S3_ENDPOINT_URL: endpoint });
+      if (store === "versitygw") {
+        expect(file.services.versitygw?.environment).toMatchObject({ VGW_PORT: `:${t?.ports.minio}` });
+        expect(file.services["versitygw-setup"]?.environment).toMatchObject({ MLFLOW_DEV_S3_ENDPOINT: endpoint });
+        return;
+      }
       expect(file.services.minio?.environment).toMatchObject({
         MLFLOW_DEV_S3_ENDPOINT: endpoint,
         MLFLOW_DEV_MINIO_ADDRESS: `:${t?.ports.minio}`,
@@ -72,36 +79,75 @@ describe("compose semantics", () => {
       });
     });
 
-    it(`${label}: MinIO sets up its bucket and the server's user itself, and is healthy only then`, () => {
-      expect(Object.keys(file.services).sort()).toEqual(["migrate", "minio", "mlflow", "network", "postgres"]);
-      const script = String((file.services.minio?.entrypoint as string[] | undefined)?.[2]);
-      expect(script).toContain("exec minio server /data");
-      expect(script).toContain('mc mb --ignore-existing "local/$$MLFLOW_DEV_BUCKET"');
-      expect(script).toContain("touch /tmp/mlflow-dev-bucket-ready");
-      expect(JSON.stringify(file.services.minio?.healthcheck)).toContain(
-        "test -f /tmp/mlflow-dev-bucket-ready && curl",
-      );
-    });
+    if (store === "minio")
+      it(`${label}: MinIO sets up its bucket and the server's user itself, and is healthy only then`, () => {
+        expect(Object.keys(file.services).sort()).toEqual(["migrate", "minio", "mlflow", "network", "postgres"]);
+        const script = String((file.services.minio?.entrypoint as string[] | undefined)?.[2]);
+        expect(script).toContain("exec minio server /data");
+        expect(script).toContain('mc mb --ignore-existing "local/$$MLFLOW_DEV_BUCKET"');
+        expect(script).toContain("touch /tmp/mlflow-dev-bucket-ready");
+        expect(JSON.stringify(file.services.minio?.healthcheck)).toContain(
+          "test -f /tmp/mlflow-dev-bucket-ready && curl",
+        );
+      });
 
-    it(`${label}: the server signs in as a MinIO user limited to its prefix, never with the root key`, () => {
+    if (store === "versitygw")
+      it(`${label}: versitygw runs from its image's entrypoint on the posix backend; a job sets up the bucket, user and policy`, () => {
+        expect(Object.keys(file.services).sort()).toEqual([
+          "migrate",
+          "mlflow",
+          "network",
+          "postgres",
+          "versitygw",
+          "versitygw-setup",
+        ]);
+        const gw = file.services.versitygw!;
+        expect(String((gw.entrypoint as string[])[2])).toContain("exec docker-entrypoint.sh");
+        expect(gw.environment).toMatchObject({
+          VGW_BACKEND: "posix",
+          VGW_BACKEND_ARG: "/data/buckets",
+          VGW_IAM_DIR: "/data/iam",
+          VGW_HEALTH: "/_health",
+          ROOT_ACCESS_KEY: expect.stringContaining("${MLFLOW_DEV_MINIO_ROOT_USER:?"),
+          ROOT_SECRET_KEY: expect.stringContaining("${MLFLOW_DEV_MINIO_ROOT_PASSWORD:?"),
+        });
+        expect(gw.volumes).toEqual(["versitygw-data:/data"]);
+        expect(JSON.stringify(gw.healthcheck)).toContain("/_health");
+        const setup = file.services["versitygw-setup"]!;
+        // The MLflow image's Python and boto3, after versitygw answers its health check.
+        expect(setup.image).toBe(file.services.migrate?.image);
+        expect((setup.entrypoint as string[]).slice(0, 2)).toEqual(["python", "-c"]);
+        expect(setup.depends_on).toEqual({ versitygw: { condition: "service_healthy" } });
+        const script = String((setup.entrypoint as string[])[2]);
+        for (const step of ["s3.create_bucket(", 'admin("create-user"', "update-user?access=", "s3.put_bucket_policy("])
+          expect(script).toContain(step);
+        // No root key reaches the server; the set-up job is the only other holder.
+        expect(JSON.stringify(file.services.mlflow?.environment)).not.toContain("ROOT");
+      });
+
+    it(`${label}: the server signs in as an object-store user limited to its prefix, never with the root key`, () => {
       for (const name of ["mlflow", "migrate"]) {
         const env = file.services[name]?.environment as Record<string, string>;
         expect(env.AWS_ACCESS_KEY_ID, name).toBe("mlflow-server");
         expect(env.AWS_SECRET_ACCESS_KEY, name).toContain("${MLFLOW_DEV_MINIO_SERVER_SECRET_KEY:?");
         expect(JSON.stringify(env), name).not.toContain("MLFLOW_DEV_MINIO_ROOT_");
       }
-      const job = file.services.minio?.environment as Record<string, string>;
+      const job = file.services[store === "minio" ? "minio" : "versitygw-setup"]?.environment as Record<string, string>;
       expect(job.MLFLOW_DEV_SERVER_ACCESS_KEY).toBe("mlflow-server");
       const { bucket, prefix } = model.artifacts;
+      // versitygw's is a bucket policy: the same statements, each naming the user as its principal.
+      const principal = store === "minio" ? {} : { Principal: { AWS: ["mlflow-server"] } };
       expect(JSON.parse(job.MLFLOW_DEV_SERVER_POLICY ?? "").Statement).toEqual([
         expect.objectContaining({
           Action: ["s3:ListBucket"],
           Resource: [`arn:aws:s3:::${bucket}`],
           Condition: { StringLike: { "s3:prefix": [prefix, `${prefix}/*`] } },
+          ...principal,
         }),
         expect.objectContaining({
           Action: ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
           Resource: [`arn:aws:s3:::${bucket}/${prefix}/*`],
+          ...principal,
         }),
       ]);
     });
@@ -111,8 +157,8 @@ describe("compose semantics", () => {
         for (const p of (svc.ports as string[] | undefined) ?? []) expect(p).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
     });
 
-    it(`${label}: has health checks on mlflow, postgres and minio, none with start_interval`, () => {
-      for (const name of ["mlflow", "postgres", "minio"]) expect(file.services[name]?.healthcheck).toBeDefined();
+    it(`${label}: has health checks on mlflow, postgres and ${store}, none with start_interval`, () => {
+      for (const name of ["mlflow", "postgres", store]) expect(file.services[name]?.healthcheck).toBeDefined();
       expect(toComposeYaml(model)).not.toContain("start_interval");
     });
 
@@ -126,7 +172,7 @@ describe("compose semantics", () => {
     });
 
     it(`${label}: keeps data in named volumes, and the server's scratch in one of its own`, () => {
-      expect(Object.keys(file.volumes).sort()).toEqual(["minio-data", "mlflow-scratch", "postgres-data"]);
+      expect(Object.keys(file.volumes).sort()).toEqual([`${store}-data`, "mlflow-scratch", "postgres-data"].sort());
     });
 
     it(`${label}: the server and the migration run hardened (non-root, read-only root, no capabilities, init)`, () => {
@@ -253,32 +299,48 @@ describe.runIf(composeAvailable)("docker compose config", () => {
 });
 
 describe("published ports", () => {
-  const local = (ports: string): LocalModel =>
+  const local = (ports: string, store = "versitygw"): LocalModel =>
     asLocalModel(
       resolve(
         parseSpecOrThrow(
-          `name: ports\nartifacts: { bucket: ports-artifacts }\nenvironments:\n  local:\n    ports: ${ports}\n`,
+          `name: ports\nartifacts: { bucket: ports-artifacts, localServer: ${store} }\nenvironments:\n  local:\n    ports: ${ports}\n`,
         ),
         "local",
       ),
     ) as LocalModel;
 
-  it("by default MLflow on 5050 and MinIO's S3 API only: no PostgreSQL, no console on the host", () => {
-    const file = toComposeFile(local("{}"));
-    expect(file.services.network?.ports).toEqual(["127.0.0.1:5050:5000", "127.0.0.1:9000:9000"]);
-    expect(file.services.postgres?.ports).toBeUndefined();
-    expect(file.services.minio?.environment).toMatchObject({ MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: ":9001" });
+  it("by default MLflow on 5050 and the object store's S3 API only: no PostgreSQL, no console on the host", () => {
+    for (const store of ["versitygw", "minio"]) {
+      const file = toComposeFile(local("{}", store));
+      expect(file.services.network?.ports).toEqual(["127.0.0.1:5050:5000", "127.0.0.1:9000:9000"]);
+      expect(file.services.postgres?.ports).toBeUndefined();
+    }
+    expect(toComposeFile(local("{}", "minio")).services.minio?.environment).toMatchObject({
+      MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: ":9001",
+    });
+    expect(JSON.stringify(toComposeFile(local("{}", "versitygw")).services.versitygw?.environment)).not.toContain(
+      "WEBUI",
+    );
   });
 
   it("PostgreSQL and the console are published when the spec sets their ports", () => {
-    const file = toComposeFile(local("{ postgres: 15432, minioConsole: 19001 }"));
+    const file = toComposeFile(local("{ postgres: 15432, minioConsole: 19001 }", "minio"));
     expect(file.services.network?.ports).toContain("127.0.0.1:19001:19001");
     expect(file.services.postgres?.ports).toEqual(["127.0.0.1:15432:5432"]);
     expect(file.services.minio?.environment).toMatchObject({ MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: ":19001" });
+    // versitygw's web console, pointed at the S3 API as the browser reaches it.
+    const gw = toComposeFile(local("{ minioConsole: 19001 }", "versitygw"));
+    expect(gw.services.network?.ports).toContain("127.0.0.1:19001:19001");
+    expect(gw.services.versitygw?.environment).toMatchObject({
+      VGW_WEBUI_PORT: ":19001",
+      VGW_WEBUI_NO_TLS: "true",
+      VGW_WEBUI_GATEWAYS: "http://127.0.0.1:9000",
+      VGW_CORS_ALLOW_ORIGIN: "http://127.0.0.1:19001",
+    });
   });
 
   it("an unpublished console keeps off the S3 API's port", () => {
-    const file = toComposeFile(local("{ minio: 9001 }"));
+    const file = toComposeFile(local("{ minio: 9001 }", "minio"));
     expect(file.services.minio?.environment).toMatchObject({
       MLFLOW_DEV_MINIO_ADDRESS: ":9001",
       MLFLOW_DEV_MINIO_CONSOLE_ADDRESS: ":9002",

@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { COMMAND_HELP } from "../../cli/src/help.js";
+import { commandHelp } from "../../cli/src/help.js";
 import { ROOT } from "./helpers.ts";
 import { splitShellWords } from "./shell-words.ts";
 
@@ -69,7 +69,7 @@ describe("examples/github-actions/mlflow-dev-parity.yml", () => {
     "mlflow-dev %s: a real command with valid flags",
     (_, words) => {
       const [command, ...args] = words as string[];
-      const help = COMMAND_HELP[command ?? ""];
+      const help = commandHelp(command ?? "");
       expect(help, `unknown command ${command}`).toBeDefined();
       const r = spawnSync(process.execPath, [BIN, command ?? "", "--help"], { encoding: "utf8" });
       expect(r.status).toBe(0);

@@ -86,14 +86,18 @@ export interface Artifacts {
   lifecycle: { noncurrentVersionDays: number; incompleteUploadDays: number };
 }
 
+/** The S3-compatible server of the local stack. */
+export type LocalObjectStore = "versitygw" | "minio";
+
 export interface LocalTarget {
   kind: "local";
   bindAddress: string;
   /** Host ports; minioConsole and postgres are published only when the spec sets them. */
   ports: { mlflow: number; minio: number; minioConsole?: number; postgres?: number };
-  images: { postgres: string; minio: string };
-  objectStore: "minio";
-  /** Region name the S3 client uses against MinIO. */
+  /** The object store's image is the one of `objectStore`. */
+  images: { postgres: string; objectStore: string };
+  objectStore: LocalObjectStore;
+  /** Region name the S3 client uses against the local object store. */
   region: string;
 }
 

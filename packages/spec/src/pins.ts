@@ -12,6 +12,9 @@ export const DEFAULT_MLFLOW_VERSION: string = pins.mlflow;
 export const DEFAULT_POSTGRES_MAJOR: number = pins.postgres.default;
 export const SUPPORTED_POSTGRES_MAJORS: readonly number[] = pins.postgres.supported;
 
+/** The versitygw release of the default local object store (Apache-2.0, maintained). */
+export const VERSITYGW_VERSION: string = pins.versitygw;
+
 /** The last published MinIO release (the upstream project is archived). */
 export const MINIO_RELEASE: string = pins.minio.release;
 
@@ -42,6 +45,11 @@ export function pinnedByDigest(ref: string): string {
   return pins.digests.find((pinned) => pinned.startsWith(`${ref}@sha256:`)) ?? ref;
 }
 
+/** The versitygw project's own image (published to Docker Hub and ghcr.io for every release). */
+export function upstreamVersitygwImage(): string {
+  return pinnedByDigest(`versity/versitygw:${VERSITYGW_VERSION}`);
+}
+
 export function upstreamMinioImage(): string {
   return `quay.io/minio/minio:${MINIO_RELEASE}`;
 }
@@ -49,5 +57,6 @@ export function upstreamMinioImage(): string {
 /** The port the MLflow server listens on inside its container, on every runtime. */
 export const MLFLOW_CONTAINER_PORT = 5000;
 export const POSTGRES_PORT = 5432;
+/** The object store's S3 API port (environments.local.ports.minio, for either server). */
 export const MINIO_API_PORT = 9000;
 export const MINIO_CONSOLE_PORT = 9001;

@@ -20,6 +20,7 @@ import {
   upstreamMinioImage,
   upstreamMlflowImage,
   upstreamPostgresImage,
+  upstreamVersitygwImage,
 } from "./pins.ts";
 import {
   commonServerEnvironment,
@@ -35,6 +36,7 @@ import { environmentTaskSize, type ResolvedTaskSize, serverProcesses } from "./t
 export interface ImageOverrides {
   mlflow?: string;
   postgres?: string;
+  versitygw?: string;
   minio?: string;
   /** The Python base the default MLflow build starts from (an offline machine's own). */
   mlflowBase?: string;
@@ -298,7 +300,10 @@ function resolveLocal(spec: Spec, overrides: ImageOverrides): LocalTarget {
     ports: { ...local.ports },
     images: {
       postgres: overrides.postgres ?? spec.images.postgres ?? upstreamPostgresImage(spec.backend.postgresVersion),
-      minio: overrides.minio ?? spec.images.minio ?? upstreamMinioImage(),
+      objectStore:
+        spec.artifacts.localServer === "minio"
+          ? (overrides.minio ?? spec.images.minio ?? upstreamMinioImage())
+          : (overrides.versitygw ?? spec.images.versitygw ?? upstreamVersitygwImage()),
     },
     objectStore: spec.artifacts.localServer,
     region: "us-east-1",

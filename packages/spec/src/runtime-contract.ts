@@ -417,7 +417,7 @@ export interface AwsRuntimeFacts {
   allowedHosts: readonly string[];
 }
 
-/** The .env keys of the secrets only the local stack has (MinIO's). */
+/** The .env keys of the secrets only the local stack has (the object store's). */
 export type LocalOnlySecret = "minio-server-secret-key";
 
 /** A binding's local value: text from the local Model, or a secret the stack reads from .env. */
@@ -457,8 +457,8 @@ export interface RuntimeBinding {
 
 /**
  * The S3 endpoint of the local stack, as the server signs it into presigned URLs: the address
- * clients on the host use (the published MinIO port), which the server reaches too because it
- * shares the `network` service's network namespace with MinIO, as the containers of an ECS task
+ * clients on the host use (the object store's published port), which the server reaches too because it
+ * shares the `network` service's network namespace with the object store, as the containers of an ECS task
  * share theirs.
  */
 export function s3Endpoint(model: LocalModel): string {
@@ -468,7 +468,7 @@ export function s3Endpoint(model: LocalModel): string {
 }
 
 /**
- * The MinIO user the server signs in as locally (its secret key is generated into .env): like the
+ * The object store's user the server signs in as locally (its secret key is generated into .env): like the
  * ECS task role, it may only list its prefix and read, write and delete the objects under it.
  */
 export const MINIO_SERVER_ACCESS_KEY = "mlflow-server";
@@ -559,13 +559,13 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
     local: { value: (model) => model.target.region },
     aws: { value: (model) => model.target.region },
     describe: {
-      local: "`us-east-1` (MinIO ignores it)",
+      local: "`us-east-1` (the local object store ignores it)",
       aws: "the environment's region",
-      why: "boto3 needs a region; MinIO has none",
+      why: "boto3 needs a region; the local object store has none",
     },
     parity: {
       reason:
-        "Region: MinIO ignores it but boto3 needs one (us-east-1) locally; on AWS it is the environment's region.",
+        "Region: the local object store (versitygw or MinIO) ignores it but boto3 needs one (us-east-1) locally; on AWS it is the environment's region.",
       applies: bothSides,
     },
   },
@@ -595,7 +595,7 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
     local: { value: (model) => model.artifacts.destination },
     aws: { value: (model) => model.artifacts.destination },
     describe: {
-      local: "`s3://<artifacts.bucket>/<prefix>` (in MinIO)",
+      local: "`s3://<artifacts.bucket>/<prefix>` (in the local object store)",
       aws: "`s3://<environments.<env>.bucket>/<prefix>`",
       why: "S3 bucket names are global; the prefix is the same",
     },
@@ -619,13 +619,13 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
     name: "MLFLOW_S3_ENDPOINT_URL",
     local: { value: s3Endpoint },
     describe: {
-      local: "MinIO's published address, e.g. `http://127.0.0.1:9000`",
+      local: "the local object store's published address, e.g. `http://127.0.0.1:9000`",
       aws: "not set: the regional endpoint",
-      why: "artifacts go to MinIO locally",
+      why: "artifacts go to the local object store (versitygw or MinIO)",
     },
     parity: {
       reason:
-        "S3 endpoint: locally the artifacts go to MinIO, so boto3 is pointed at its S3 API at the address clients on the host use too (presigned URLs work there); on AWS boto3 uses the regional S3 endpoint.",
+        "S3 endpoint: locally the artifacts go to the local object store (versitygw or MinIO), so boto3 is pointed at its S3 API at the address clients on the host use too (presigned URLs work there); on AWS boto3 uses the regional S3 endpoint.",
       applies: localOnly,
     },
   },
@@ -633,13 +633,13 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
     name: "AWS_ACCESS_KEY_ID",
     local: { value: () => MINIO_SERVER_ACCESS_KEY },
     describe: {
-      local: `\`${MINIO_SERVER_ACCESS_KEY}\` (a MinIO user limited to the prefix)`,
+      local: `\`${MINIO_SERVER_ACCESS_KEY}\` (an object-store user limited to the prefix)`,
       aws: "not set: the task role",
       why: "static key vs task role",
     },
     parity: {
       reason:
-        "Static key vs task role: locally the server signs S3 requests as a MinIO user whose policy holds the task role's artifact statements (its prefix only); on AWS it uses the ECS task role's temporary credentials.",
+        "Static key vs task role: locally the server signs S3 requests as a user of the local object store whose policy (a bucket policy on versitygw, a user policy on MinIO) holds the task role's artifact statements (its prefix only); on AWS it uses the ECS task role's temporary credentials.",
       applies: localOnly,
     },
   },
@@ -647,13 +647,13 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
     name: "AWS_SECRET_ACCESS_KEY",
     local: { secret: "minio-server-secret-key" },
     describe: {
-      local: "the MinIO user's secret key, from `.env`",
+      local: "the object-store user's secret key, from `.env`",
       aws: "not set: the task role",
       why: "static key vs task role",
     },
     parity: {
       reason:
-        "Static key vs task role: the local MinIO user's secret key is generated into .env; on AWS the ECS task role's temporary credentials need none.",
+        "Static key vs task role: the local object-store user's secret key is generated into .env; on AWS the ECS task role's temporary credentials need none.",
       applies: localOnly,
     },
   },

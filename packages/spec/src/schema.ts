@@ -161,7 +161,13 @@ const ImagesSchema = z
       description: "Build the project's own MLflow image (for example images/mlflow) instead of pulling one.",
     }),
     postgres: ImageRefSchema.optional().meta({ description: "Local PostgreSQL image. Default: postgres:<major>." }),
-    minio: ImageRefSchema.optional().meta({ description: "Local MinIO image. Default: the last published release." }),
+    versitygw: ImageRefSchema.optional().meta({
+      description:
+        "Local versitygw image (artifacts.localServer: versitygw). Default: versity/versitygw:<pinned release>.",
+    }),
+    minio: ImageRefSchema.optional().meta({
+      description: "Local MinIO image (artifacts.localServer: minio). Default: the last published release.",
+    }),
   })
   .default({})
   .meta({ description: "Image overrides for every service (private registries, mirrors, offline builds)." });
@@ -207,7 +213,10 @@ const ArtifactsSchema = z
         message: "must not have . or .. as a part: keys are not paths",
       })
       .default("mlflow"),
-    localServer: z.enum(["minio"]).default("minio").meta({ description: "The S3-compatible server used locally." }),
+    localServer: z.enum(["versitygw", "minio"]).default("versitygw").meta({
+      description:
+        "The S3-compatible server of the local stack: versitygw (maintained, the default) or MinIO (archived upstream).",
+    }),
     lifecycle: z
       .strictObject({
         noncurrentVersionDays: z.int().min(1).max(3650).default(DEFAULT_LIFECYCLE.noncurrentVersionDays).meta({
@@ -219,7 +228,7 @@ const ArtifactsSchema = z
         }),
       })
       .default({ ...DEFAULT_LIFECYCLE })
-      .meta({ description: "The AWS artifact bucket's lifecycle rules (the local MinIO bucket keeps no versions)." }),
+      .meta({ description: "The AWS artifact bucket's lifecycle rules (the local bucket keeps no versions)." }),
   })
   .meta({ description: "The S3 artifact store." });
 

@@ -70,6 +70,7 @@ describe.skipIf(process.getuid?.() !== 0)(".ci/provision: every image is rebuilt
     python: `python:${pins.python}`,
     mlflow: `mlflow:${pins.mlflow}`,
     previous: `mlflow:${pins.mlflowPrevious}`,
+    versitygw: `versitygw:${pins.versitygw}`,
     minio: `minio:${pins.minio.release}`,
     ministack: `ministack:${pins.ministack}`,
   };
@@ -91,6 +92,14 @@ describe.skipIf(process.getuid?.() !== 0)(".ci/provision: every image is rebuilt
       [names.previous]: "changed",
       [names.ministack]: "changed",
     });
+  });
+
+  it("a new Debian base rebuilds the images on it, the object stores' too", () => {
+    buildAll();
+    writeFileSync(join(repo, "pins.json"), JSON.stringify({ ...pins, debian: "forky" }));
+    const after = states();
+    expect(after[names.versitygw]).toBe("changed");
+    expect(after[names.minio]).toBe("changed");
   });
 
   it("a file the Dockerfile copies counts (the MLflow image's RDS CA bundle too); one it does not copy does not", () => {

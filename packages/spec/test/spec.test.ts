@@ -9,6 +9,7 @@ import {
   estimateServerMemory,
   FARGATE_SIZES,
   formatIssue,
+  PINS,
   parseSpec,
   parseSpecOrThrow,
   requiredServerMemory,
@@ -236,21 +237,36 @@ describe("resolve", () => {
     expect(resolve(spec, "local").artifacts.destination).toBe("s3://mlflow-artifacts/mlflow");
   });
 
-  it("applies image overrides", () => {
-    const m = resolve(spec, "local", {
+  const onMinio = parseSpecOrThrow(minimal.replace("artifacts:\n", "artifacts:\n  localServer: minio\n"));
+
+  it("applies image overrides: the object store's is the one of the server the spec runs", () => {
+    const overrides = {
       mlflow: "example.org/mlflow:1",
       postgres: "example.org/pg:17",
+      versitygw: "example.org/versitygw:1",
       minio: "example.org/minio:1",
-    });
+    };
+    const m = resolve(spec, "local", overrides);
     expect(m.mlflow.image).toEqual({
       kind: "pull",
       ref: "example.org/mlflow:1",
       origin: { from: "override", variable: "MLFLOW_DEV_IMAGES" },
     });
-    expect(m.target.kind === "local" && m.target.images).toEqual({
-      postgres: "example.org/pg:17",
-      minio: "example.org/minio:1",
+    expect(m.target.kind === "local" && m.target).toMatchObject({
+      objectStore: "versitygw",
+      images: { postgres: "example.org/pg:17", objectStore: "example.org/versitygw:1" },
     });
+    expect(resolve(onMinio, "local", overrides).target).toMatchObject({
+      objectStore: "minio",
+      images: { objectStore: "example.org/minio:1" },
+    });
+  });
+
+  it("runs versitygw by default, from the versitygw project's image at the pinned release, by digest", () => {
+    const t = resolve(spec, "local").target;
+    expect(t.kind === "local" && t.images.objectStore).toMatch(
+      new RegExp(`^versity/versitygw:${PINS.versitygw}@sha256:[0-9a-f]{64}$`),
+    );
   });
 
   it("adds the basic-auth secrets and flags only with auth: basic", () => {

@@ -1,5 +1,6 @@
 import type { AwsModel } from "@mlflow-dev/aws";
-import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
+import { parseCommandArgs, requireString } from "../args.ts";
+import { findCommand } from "../command-table.js";
 import { EXIT, UserError } from "../errors.ts";
 import { deployImageOverride, type LoadedSpec, loadSpec, resolveAwsEnv } from "../load-spec.ts";
 import { progress } from "../progress.ts";
@@ -7,12 +8,6 @@ import { writeShippedContext } from "../shipped-image.ts";
 import { withSpecFlag } from "../spec-file.ts";
 
 /** What plan, promote, destroy and unlock share: flags, the spec, the Model, AWS clients. */
-
-export const AWS_OPTIONS: OptionSpec = {
-  env: { type: "string" },
-  profile: { type: "string" },
-  "endpoint-url": { type: "string" },
-};
 
 /** The commands that run or show an image (the others leave MLFLOW_DEV_IMAGES unmentioned). */
 const IMAGE_COMMANDS = new Set(["plan", "promote", "restore"]);
@@ -30,13 +25,9 @@ export interface AwsCommandContext {
   waits: import("@mlflow-dev/aws/deploy").DeployWaits;
 }
 
-export async function awsCommand(
-  command: string,
-  argv: string[],
-  options: OptionSpec = {},
-  maxPositionals = 0,
-): Promise<AwsCommandContext> {
-  const { values, global } = parseCommandArgs(command, argv, { ...AWS_OPTIONS, ...options }, maxPositionals);
+/** An AWS command's context: its flags as the command table declares them, the spec, the Model, clients. */
+export async function awsCommand(command: string, argv: string[]): Promise<AwsCommandContext> {
+  const { values, global } = parseCommandArgs(command, argv);
   const env = requireString(values, "env", command);
   const loaded = loadSpec(global.file);
   if (env === "local")
@@ -77,9 +68,13 @@ export async function awsCommand(
   };
 }
 
-/** For a command with a local and an AWS form: AWS flags without an AWS --env are refused. */
+/**
+ * For a command with a local and an AWS form: its AWS-only flags (the command table's, but --env)
+ * without an AWS --env are refused.
+ */
 export function refuseAwsFlags(command: string, values: Record<string, unknown>): void {
-  for (const flag of ["profile", "endpoint-url"])
+  const awsOnly = (findCommand(command)?.options ?? []).filter((o) => o.runtime === "aws" && o.name !== "env");
+  for (const flag of awsOnly.map((o) => o.name))
     if (values[flag] !== undefined)
       throw new UserError(`${command}: --${flag} is for an AWS environment and needs --env <name>`, {
         exitCode: EXIT.invalidInput,
@@ -88,8 +83,6 @@ export function refuseAwsFlags(command: string, values: Record<string, unknown>)
 }
 
 /** `--allow-replace Database --allow-replace ArtifactBucket` or `--allow-replace Database,ArtifactBucket`. */
-export const ALLOW_REPLACE_OPTION: OptionSpec = { "allow-replace": { type: "string", multiple: true } };
-
 export function allowReplaceOf(values: Record<string, unknown>): string[] {
   const v = values["allow-replace"];
   const list = Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
@@ -134,11 +127,9 @@ export function asUserError(command: string, model: AwsModel, e: unknown, deploy
 export async function withAws(
   command: string,
   argv: string[],
-  options: OptionSpec,
   fn: (ctx: AwsCommandContext) => Promise<number>,
-  maxPositionals = 0,
 ): Promise<number> {
-  const ctx = await awsCommand(command, argv, options, maxPositionals);
+  const ctx = await awsCommand(command, argv);
   try {
     return await fn(ctx);
   } catch (e) {

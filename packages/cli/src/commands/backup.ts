@@ -1,11 +1,11 @@
 import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
-import { AWS_OPTIONS, refuseAwsFlags, withAws } from "./aws-common.ts";
+import { refuseAwsFlags, withAws } from "./aws-common.ts";
 
 /** `backup` of the local stack, or with `--env <aws env>` a snapshot of that environment's database. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, global } = parseCommandArgs("backup", argv, { ...AWS_OPTIONS, out: { type: "string" } });
+  const { values, global } = parseCommandArgs("backup", argv);
   if (typeof values.env === "string" && values.env !== "local") {
     if (values.out !== undefined)
       throw new UserError(`backup: --out is for a local backup; --env ${values.env} takes an RDS snapshot`, {
@@ -41,20 +41,15 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function backupAws(argv: string[]): Promise<number> {
-  return withAws(
-    "backup",
-    argv,
-    { out: { type: "string" } },
-    async ({ deploy, model, clients, report, waits, json }) => {
-      const r = await deploy.backupAws(model, clients, { report, waits });
-      if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      else
-        process.stdout.write(
-          `backed up ${model.environment}: RDS snapshot ${r.snapshot} of ${r.instance} (MLflow ${r.mlflowVersion})\n` +
-            `  artifacts at ${r.artifacts.at}: ${r.artifacts.objects} object(s), ${r.artifacts.bytes} bytes in s3://${r.artifacts.bucket}/${r.artifacts.prefix}/ (bucket versioning: ${r.artifacts.versioning})\n` +
-            `  restore with: mlflow-dev restore --env ${model.environment} --snapshot ${r.snapshot}\n`,
-        );
-      return EXIT.ok;
-    },
-  );
+  return withAws("backup", argv, async ({ deploy, model, clients, report, waits, json }) => {
+    const r = await deploy.backupAws(model, clients, { report, waits });
+    if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else
+      process.stdout.write(
+        `backed up ${model.environment}: RDS snapshot ${r.snapshot} of ${r.instance} (MLflow ${r.mlflowVersion})\n` +
+          `  artifacts at ${r.artifacts.at}: ${r.artifacts.objects} object(s), ${r.artifacts.bytes} bytes in s3://${r.artifacts.bucket}/${r.artifacts.prefix}/ (bucket versioning: ${r.artifacts.versioning})\n` +
+          `  restore with: mlflow-dev restore --env ${model.environment} --snapshot ${r.snapshot}\n`,
+      );
+    return EXIT.ok;
+  });
 }

@@ -3,12 +3,7 @@ import { EXIT, UserError } from "../errors.ts";
 import { withAws } from "./aws-common.ts";
 
 export async function run(argv: string[]): Promise<number> {
-  const options = {
-    yes: { type: "boolean" as const },
-    "skip-final-snapshot": { type: "boolean" as const },
-    "delete-data": { type: "boolean" as const },
-  };
-  return withAws("destroy", argv, options, async ({ deploy, model, clients, report, waits, values, json }) => {
+  return withAws("destroy", argv, async ({ deploy, model, clients, report, waits, values, json }) => {
     const skipFinalSnapshot = values["skip-final-snapshot"] === true;
     const deleteData = values["delete-data"] === true;
     if (values.yes !== true) {

@@ -14,7 +14,7 @@ interface Check {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { global } = parseCommandArgs("doctor", argv, {});
+  const { global } = parseCommandArgs("doctor", argv);
   const ctx = await localContext(global.file, { requireEngine: false });
   const { runtime, docker, model } = ctx;
   const checks: Check[] = [];
@@ -90,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
               check: "images",
               verdict: "warn",
               detail: `not present locally (up will try to pull): ${missing.join(", ")}`,
-              fix: 'offline: build or load the images and set MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF"',
+              fix: 'offline: build or load the images and set MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,versitygw=REF"',
             },
       );
     }

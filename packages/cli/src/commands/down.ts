@@ -4,7 +4,7 @@ import { EXIT, UserError } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, global } = parseCommandArgs("down", argv, { volumes: { type: "boolean" }, yes: { type: "boolean" } });
+  const { values, global } = parseCommandArgs("down", argv);
   const volumes = values.volumes === true;
   const ctx = await localContext(global.file);
   if (volumes && values.yes !== true) {

@@ -4,7 +4,7 @@ import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
 import { withSpecFlag } from "../spec-file.ts";
-import { AWS_OPTIONS, refuseAwsFlags, withAws } from "./aws-common.ts";
+import { refuseAwsFlags, withAws } from "./aws-common.ts";
 
 /**
  * `exec [--env <name>] -- <command...>`: the command once, beside the server, with its image,
@@ -30,9 +30,9 @@ export function splitExecArgs(argv: readonly string[]): { own: string[]; command
 
 export async function run(argv: string[]): Promise<number> {
   const { own, command } = splitExecArgs(argv);
-  const { values, global } = parseCommandArgs("exec", own, AWS_OPTIONS);
+  const { values, global } = parseCommandArgs("exec", own);
   if (typeof values.env === "string" && values.env !== "local")
-    return withAws("exec", own, {}, async ({ deploy, model, clients, waits, report }) => {
+    return withAws("exec", own, async ({ deploy, model, clients, waits, report }) => {
       report.step(`running \`${command.join(" ")}\` as a one-off task`);
       const result = await deploy.runOneOffTask(model, clients, command, {
         wait: { pollMs: waits.pollMs, timeoutMs: waits.taskTimeoutMs, clock: deploy.realClock },

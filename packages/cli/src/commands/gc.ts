@@ -4,7 +4,7 @@ import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
 import { withSpecFlag } from "../spec-file.ts";
-import { AWS_OPTIONS, refuseAwsFlags, withAws } from "./aws-common.ts";
+import { refuseAwsFlags, withAws } from "./aws-common.ts";
 
 /**
  * `gc [--env <name>] [--dry-run]`: MLflow's garbage collection of runs and experiments deleted
@@ -12,10 +12,8 @@ import { AWS_OPTIONS, refuseAwsFlags, withAws } from "./aws-common.ts";
  * of what was found and what is gone (rows counted in PostgreSQL, objects listed in the bucket).
  */
 
-const GC_OPTIONS = { "dry-run": { type: "boolean" as const } };
-
 export async function run(argv: string[]): Promise<number> {
-  const { values, global } = parseCommandArgs("gc", argv, { ...AWS_OPTIONS, ...GC_OPTIONS });
+  const { values, global } = parseCommandArgs("gc", argv);
   const dryRun = values["dry-run"] === true;
   const json = global.json;
   let report: GcReport | undefined;
@@ -35,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     return exitCode === 0 ? EXIT.ok : EXIT.failed;
   };
   if (typeof values.env === "string" && values.env !== "local")
-    return withAws("gc", argv, GC_OPTIONS, async ({ deploy, model, clients, waits, report: progress }) => {
+    return withAws("gc", argv, async ({ deploy, model, clients, waits, report: progress }) => {
       progress.step(
         `${dryRun ? "counting" : "collecting"} runs and experiments deleted over ${model.gc.olderThanDays} day(s) ago`,
       );

@@ -49,10 +49,7 @@ environments:
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, global } = parseCommandArgs("init", argv, {
-    name: { type: "string" },
-    force: { type: "boolean" },
-  });
+  const { values, global } = parseCommandArgs("init", argv);
   const path = resolve(global.file);
   const dir = dirname(path);
   const name = (values.name as string | undefined) ?? sanitize(basename(dir));

@@ -7,7 +7,7 @@ import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
 import { parseSince, type Since } from "../since.ts";
-import { AWS_OPTIONS, type AwsCommandContext, refuseAwsFlags, withAws } from "./aws-common.ts";
+import { type AwsCommandContext, refuseAwsFlags, withAws } from "./aws-common.ts";
 
 /** The services `logs` takes: every service of the local stack. */
 export const LOG_SERVICES: readonly string[] = Object.values(SERVICE);
@@ -43,14 +43,6 @@ export function parseTail(value: string): number | "all" {
   });
 }
 
-/** What `logs` takes on both runtimes, besides --env and the AWS flags. */
-const LOGS_OPTIONS = {
-  follow: { type: "boolean" as const, short: "F" },
-  tail: { type: "string" as const },
-  since: { type: "string" as const },
-  timestamps: { type: "boolean" as const, short: "t" },
-};
-
 /** The services `logs --env <aws env>` reads, and what the other local services are on AWS. */
 const NOT_ON_AWS: Readonly<Record<string, string>> = {
   postgres: "the database is an RDS instance on AWS: its logs are RDS's (aws rds describe-db-log-files)",
@@ -60,7 +52,7 @@ const NOT_ON_AWS: Readonly<Record<string, string>> = {
 
 export async function run(argv: string[]): Promise<number> {
   const args = followShorthand(argv);
-  const { values, positionals, global } = parseCommandArgs("logs", args, { ...LOGS_OPTIONS, ...AWS_OPTIONS }, 1);
+  const { values, positionals, global } = parseCommandArgs("logs", args);
   const aws = typeof values.env === "string" && values.env !== "local";
   const known = aws ? Object.keys(AWS_LOG_SERVICES) : LOG_SERVICES;
   const service = positionals[0];
@@ -81,13 +73,8 @@ export async function run(argv: string[]): Promise<number> {
   const timestamps = values.timestamps === true;
   const follow = values.follow === true;
   if (aws)
-    return withAws(
-      "logs",
-      args,
-      LOGS_OPTIONS,
-      (ctx) =>
-        awsLogs(ctx, { ...(service ? { service: service as AwsLogService } : {}), tail, since, timestamps, follow }),
-      1,
+    return withAws("logs", args, (ctx) =>
+      awsLogs(ctx, { ...(service ? { service: service as AwsLogService } : {}), tail, since, timestamps, follow }),
     );
   refuseAwsFlags("logs", values);
   const ctx = await localContext(global.file);

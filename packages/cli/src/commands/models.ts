@@ -3,18 +3,6 @@ import { EXIT, UserError } from "../errors.ts";
 import { loadSpec } from "../load-spec.ts";
 import { progress } from "../progress.ts";
 
-const OPTIONS = {
-  version: { type: "string" },
-  alias: { type: "string" },
-  to: { type: "string" },
-  from: { type: "string" },
-  "from-spec": { type: "string" },
-  "set-alias": { type: "string" },
-  "dry-run": { type: "boolean" },
-  profile: { type: "string" },
-  "endpoint-url": { type: "string" },
-} as const;
-
 const usage = (message: string, hint: string) =>
   new UserError(`models promote: ${message}`, { exitCode: EXIT.invalidInput, hint });
 
@@ -26,7 +14,7 @@ export async function run(argv: string[]): Promise<number> {
       exitCode: EXIT.invalidInput,
       hint: "Usage: mlflow-dev models promote <name> (--version <n> | --alias <alias>) --to <env>",
     });
-  const { values, positionals, global } = parseCommandArgs("models promote", rest, OPTIONS, 1);
+  const { values, positionals, global } = parseCommandArgs("models", rest);
   const name = positionals[0];
   if (!name)
     throw usage(

@@ -8,7 +8,7 @@ import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { imageOverridesFromEnv, loadSpec, resolveLocalEnv } from "../load-spec.ts";
 import { withSpecFlag } from "../spec-file.ts";
-import { AWS_OPTIONS, refuseAwsFlags, withAws } from "./aws-common.ts";
+import { refuseAwsFlags, withAws } from "./aws-common.ts";
 
 /** Where the basic-auth admin's password lives: a variable of the local .env, or a Secrets Manager secret. */
 export type Credentials =
@@ -22,52 +22,45 @@ export interface OpenTarget {
   credentials?: Credentials;
 }
 
-const OPEN_OPTIONS = { ...AWS_OPTIONS, "no-browser": { type: "boolean" as const } };
-
 /** `open [--env <name>]`: the UI's URL and where the credentials live; a browser at a terminal. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, global } = parseCommandArgs("open", argv, OPEN_OPTIONS);
+  const { values, global } = parseCommandArgs("open", argv);
   const noBrowser = values["no-browser"] === true;
   if (typeof values.env === "string" && values.env !== "local")
-    return withAws(
-      "open",
-      argv,
-      { "no-browser": { type: "boolean" } },
-      async ({ deploy, model, clients, json, loaded }) => {
-        const { OutputName, stackName } = await import("@mlflow-dev/aws");
-        const stack = await deploy.getStack(clients.cloudformation, stackName(model));
-        const url = stack?.outputs[OutputName.serviceUrl];
-        if (!stack || !url)
-          throw new UserError(
-            withSpecFlag(
-              `open: nothing deployed for ${model.environment}: run \`mlflow-dev promote --env ${model.environment}\``,
-              loaded.shown,
-            ),
-            {
-              exitCode: EXIT.failed,
-              hint: stack
-                ? `The stack ${stack.name} is ${stack.status} and has no ServiceUrl output yet.`
-                : `There is no stack ${stackName(model)} in ${model.target.region} of this account.`,
-            },
-          );
-        const target: OpenTarget = {
-          environment: model.environment,
-          url,
-          auth: model.mlflow.auth,
-          ...(model.mlflow.auth === "basic"
-            ? {
-                credentials: {
-                  kind: "secrets-manager",
-                  secret: deploy.authSecretName(model) ?? "",
-                  region: model.target.region,
-                  username: AUTH_ADMIN_USER,
-                },
-              }
-            : {}),
-        };
-        return show(target, json, noBrowser);
-      },
-    );
+    return withAws("open", argv, async ({ deploy, model, clients, json, loaded }) => {
+      const { OutputName, stackName } = await import("@mlflow-dev/aws");
+      const stack = await deploy.getStack(clients.cloudformation, stackName(model));
+      const url = stack?.outputs[OutputName.serviceUrl];
+      if (!stack || !url)
+        throw new UserError(
+          withSpecFlag(
+            `open: nothing deployed for ${model.environment}: run \`mlflow-dev promote --env ${model.environment}\``,
+            loaded.shown,
+          ),
+          {
+            exitCode: EXIT.failed,
+            hint: stack
+              ? `The stack ${stack.name} is ${stack.status} and has no ServiceUrl output yet.`
+              : `There is no stack ${stackName(model)} in ${model.target.region} of this account.`,
+          },
+        );
+      const target: OpenTarget = {
+        environment: model.environment,
+        url,
+        auth: model.mlflow.auth,
+        ...(model.mlflow.auth === "basic"
+          ? {
+              credentials: {
+                kind: "secrets-manager",
+                secret: deploy.authSecretName(model) ?? "",
+                region: model.target.region,
+                username: AUTH_ADMIN_USER,
+              },
+            }
+          : {}),
+      };
+      return show(target, json, noBrowser);
+    });
   refuseAwsFlags("open", values);
   const loaded = loadSpec(global.file);
   if (loaded.spec.environments.local === undefined)

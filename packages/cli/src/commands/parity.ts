@@ -7,21 +7,10 @@ import { EXIT, UserError } from "../errors.ts";
 import { loadSpec, resolveAwsEnv, resolveLocalEnv } from "../load-spec.ts";
 import { withSpecFlag } from "../spec-file.ts";
 
-const OPTIONS = {
-  env: { type: "string" },
-  live: { type: "boolean" },
-  local: { type: "string" },
-  remote: { type: "string" },
-  save: { type: "string" },
-  "connect-to": { type: "string", multiple: true },
-} as const;
-
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals, global } = parseCommandArgs("parity", argv, OPTIONS, 1);
+  const { values, global } = parseCommandArgs("parity", argv);
   const usage = (message: string, hint: string) =>
     new UserError(`parity: ${message}`, { exitCode: EXIT.invalidInput, hint });
-  if (positionals.length > 0)
-    throw usage(`unexpected argument "${positionals[0]}"`, "Run `mlflow-dev parity --help` for its flags.");
   if (values.live === true) {
     if (values.env !== undefined)
       throw usage("--env is for static parity; --live compares two running servers", "Drop --env, or drop --live.");

@@ -1,34 +1,23 @@
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { loadSpec, resolveAwsEnv } from "../load-spec.ts";
-import { ALLOW_REPLACE_OPTION, AWS_OPTIONS, allowReplaceOf, withAws } from "./aws-common.ts";
-
-const COST_OPTION = { cost: { type: "boolean" as const } };
+import { allowReplaceOf, withAws } from "./aws-common.ts";
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes("--cost")) return costOnly(argv);
-  return withAws(
-    "plan",
-    argv,
-    { ...ALLOW_REPLACE_OPTION, ...COST_OPTION },
-    async ({ deploy, model, clients, report, waits, loaded, json, values }) => {
-      const allowReplace = allowReplaceOf(values);
-      const result = await deploy.plan(model, clients, { report, waits, specDir: loaded.dir, allowReplace });
-      process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : deploy.formatPlan(result));
-      // The plan is shown either way; a replacement promote would refuse makes plan exit 2 too.
-      if (result.refused.length) throw deploy.statefulRefusal(result.refused, model.environment);
-      return EXIT.ok;
-    },
-  );
+  return withAws("plan", argv, async ({ deploy, model, clients, report, waits, loaded, json, values }) => {
+    const allowReplace = allowReplaceOf(values);
+    const result = await deploy.plan(model, clients, { report, waits, specDir: loaded.dir, allowReplace });
+    process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : deploy.formatPlan(result));
+    // The plan is shown either way; a replacement promote would refuse makes plan exit 2 too.
+    if (result.refused.length) throw deploy.statefulRefusal(result.refused, model.environment);
+    return EXIT.ok;
+  });
 }
 
 /** `plan --cost`: the monthly cost estimate alone, from the spec and the price table: no credentials, no AWS call. */
 async function costOnly(argv: string[]): Promise<number> {
-  const { values, global } = parseCommandArgs("plan", argv, {
-    ...AWS_OPTIONS,
-    ...ALLOW_REPLACE_OPTION,
-    ...COST_OPTION,
-  });
+  const { values, global } = parseCommandArgs("plan", argv);
   const env = requireString(values, "env", "plan");
   if (values["allow-replace"] !== undefined)
     throw new UserError("plan: --allow-replace has no meaning with --cost (nothing is compared with AWS)", {

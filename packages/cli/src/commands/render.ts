@@ -7,7 +7,7 @@ import { imageOverridesFromEnv, loadSpec, resolveAwsEnv, resolveLocalEnv } from 
 import { writeShippedContext } from "../shipped-image.ts";
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, global } = parseCommandArgs("render", argv, { env: { type: "string" }, out: { type: "string" } });
+  const { values, global } = parseCommandArgs("render", argv);
   const env = requireString(values, "env", "render");
   const loaded = loadSpec(global.file);
   const out = values.out as string | undefined;

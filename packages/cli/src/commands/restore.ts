@@ -1,16 +1,11 @@
 import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
-import { AWS_OPTIONS, refuseAwsFlags, withAws } from "./aws-common.ts";
+import { refuseAwsFlags, withAws } from "./aws-common.ts";
 
 /** `restore <dir>` into the local stack, or `restore --env <aws env> --snapshot <id>`. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals, global } = parseCommandArgs(
-    "restore",
-    argv,
-    { ...AWS_OPTIONS, force: { type: "boolean" }, snapshot: { type: "string" } },
-    1,
-  );
+  const { values, positionals, global } = parseCommandArgs("restore", argv);
   const dir = positionals[0];
   const aws = typeof values.env === "string" && values.env !== "local";
   if (aws && dir)
@@ -57,8 +52,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function restoreAws(argv: string[]): Promise<number> {
-  const options = { force: { type: "boolean" as const }, snapshot: { type: "string" as const } };
-  return withAws("restore", argv, options, async ({ deploy, model, clients, report, waits, loaded, values, json }) => {
+  return withAws("restore", argv, async ({ deploy, model, clients, report, waits, loaded, values, json }) => {
     if (values.force !== undefined)
       throw new UserError("restore: --force is for a local restore; an AWS restore always swaps in a new database", {
         exitCode: EXIT.invalidInput,

@@ -3,18 +3,18 @@ import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { asUserError, localContext } from "../local.ts";
 import { withSpecFlag } from "../spec-file.ts";
-import { AWS_OPTIONS, refuseAwsFlags, withAws } from "./aws-common.ts";
+import { refuseAwsFlags, withAws } from "./aws-common.ts";
 
 /** `status` of the local stack, or with `--env <aws env>` of that environment's stack and service. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, global } = parseCommandArgs("status", argv, AWS_OPTIONS);
+  const { values, global } = parseCommandArgs("status", argv);
   if (typeof values.env === "string" && values.env !== "local") return statusAws(argv);
   refuseAwsFlags("status", values);
   const ctx = await localContext(global.file);
   try {
     const services = await ctx.runtime.localStackStatus({ model: ctx.model, docker: ctx.docker });
     const url = ctx.runtime.mlflowUrl(ctx.model);
-    const healthy = ctx.runtime.stackHealthy(services);
+    const healthy = ctx.runtime.stackHealthy(services, ctx.model.target.objectStore);
     if (global.json) {
       process.stdout.write(
         `${JSON.stringify({ project: ctx.runtime.projectName(ctx.model), url, healthy, services }, null, 2)}\n`,
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function statusAws(argv: string[]): Promise<number> {
-  return withAws("status", argv, {}, async ({ deploy, model, clients, json, loaded }) => {
+  return withAws("status", argv, async ({ deploy, model, clients, json, loaded }) => {
     const status = await deploy.readEnvironmentStatus(model, clients);
     if (!status)
       throw new UserError(

@@ -2,7 +2,7 @@ import { EXIT } from "../errors.ts";
 import { withAws } from "./aws-common.ts";
 
 export async function run(argv: string[]): Promise<number> {
-  return withAws("unlock", argv, {}, async ({ deploy, model, clients, json }) => {
+  return withAws("unlock", argv, async ({ deploy, model, clients, json }) => {
     const holder = await deploy.forceUnlock(clients.ssm, model);
     if (json)
       process.stdout.write(

@@ -7,7 +7,7 @@ import { writeShippedContext } from "../shipped-image.ts";
 import { shellQuote, trackingExports } from "../tracking.ts";
 
 export async function run(argv: string[]): Promise<number> {
-  const { global } = parseCommandArgs("up", argv, {});
+  const { global } = parseCommandArgs("up", argv);
   const ctx = await localContext(global.file);
   try {
     await writeShippedContext(ctx.loaded.dir, ctx.model.mlflow.image);

@@ -5,7 +5,7 @@ import { EXIT } from "../errors.ts";
 import { loadSpec, parseSpecText, readSpecText } from "../load-spec.ts";
 
 export async function run(argv: string[]): Promise<number> {
-  const { global } = parseCommandArgs("validate", argv, {});
+  const { global } = parseCommandArgs("validate", argv);
   if (global.json) {
     const text = readSpecText(global.file);
     const shown = relative(process.cwd(), resolve(global.file)) || global.file;

@@ -24,10 +24,10 @@ import { ensureDirectory, readOwnFile } from "../safe-write.ts";
 import type { ContainerClient, ServiceState } from "./docker-engine.ts";
 import { DumpRefused, escapeForTerminal, plainDumpFilter } from "./dump-scan.ts";
 import {
-  LONG_RUNNING,
   type LocalStackContext,
   LocalStackError,
   localStackStatus,
+  longRunningServices,
   mlflowUrl,
   projectName,
   serviceHealthy,
@@ -331,7 +331,7 @@ async function runningStack(ctx: Ctx): Promise<Record<string, ServiceState>> {
     throw new LocalStackError(`cannot reach the Docker engine: ${e.message}`, "Start Docker. Nothing was changed.");
   });
   const byName: Record<string, ServiceState> = {};
-  for (const name of LONG_RUNNING) {
+  for (const name of longRunningServices(ctx.model.target.objectStore)) {
     const s = services.find((x) => x.service === name);
     if (!serviceHealthy(s)) throw notRunning(ctx.model);
     byName[name] = s!;

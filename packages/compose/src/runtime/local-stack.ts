@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { healthCheck, MlflowClient, NotReadyError, waitUntilReady } from "@mlflow-dev/mlflow-client";
-import { describeImageOrigin, type LocalModel, type LocalTarget } from "@mlflow-dev/spec";
+import { describeImageOrigin, type LocalModel, type LocalObjectStore, type LocalTarget } from "@mlflow-dev/spec";
 import { DATA_SECRET_VARS, missingEnvVars } from "../env-file.ts";
 import { ensureStateDir, writeLocalFiles } from "../local-files.ts";
-import { SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
+import { objectStoreServices, SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
 import { type ComposeClient, ComposeCommandError, DockerComposeCli } from "./compose-cli.ts";
 import {
   type ContainerClient,
@@ -45,17 +45,26 @@ export class LocalStackError extends Error {
   }
 }
 
-const JOBS: readonly string[] = [SERVICE.migrate];
+/** The one-off jobs of a stack whose object store is `store`: each must exit 0. */
+export function jobServices(store: LocalObjectStore): string[] {
+  return [...objectStoreServices(store).jobs, SERVICE.migrate];
+}
+
+/** The long-running services of a stack whose object store is `store`: each must be healthy. */
+export function longRunningServices(store: LocalObjectStore): string[] {
+  return [SERVICE.network, SERVICE.postgres, objectStoreServices(store).server, SERVICE.mlflow];
+}
 
 /**
  * The services to blame when the stack did not become healthy: a one-off job that exited non-zero
  * (the services after it never started, so they are not named); else every long-running service
  * that is not running and healthy (dead, restarting, unhealthy, still starting, or never created).
  */
-export function failedServices(services: readonly ServiceState[]): string[] {
-  const jobs = services.filter((s) => JOBS.includes(s.service) && s.exitCode !== undefined && s.exitCode !== 0);
-  if (jobs.length > 0) return jobs.map((s) => s.service);
-  return LONG_RUNNING.filter((name) => !serviceHealthy(services.find((x) => x.service === name)));
+export function failedServices(services: readonly ServiceState[], store: LocalObjectStore): string[] {
+  const jobs = jobServices(store);
+  const failedJobs = services.filter((s) => jobs.includes(s.service) && s.exitCode !== undefined && s.exitCode !== 0);
+  if (failedJobs.length > 0) return failedJobs.map((s) => s.service);
+  return longRunningServices(store).filter((name) => !serviceHealthy(services.find((x) => x.service === name)));
 }
 
 /**
@@ -73,15 +82,16 @@ export function serviceHealthy(s: ServiceState | undefined): boolean {
  */
 export function startUpProgress(
   services: readonly ServiceState[],
+  store: LocalObjectStore,
 ): { phase: "ready" } | { phase: "waiting"; on: string[] } | { phase: "failed"; why: string[] } {
   const why: string[] = [];
   const on: string[] = [];
-  for (const name of JOBS) {
+  for (const name of jobServices(store)) {
     const s = services.find((x) => x.service === name);
     if (s?.exitCode !== undefined && s.exitCode !== 0) why.push(`${name} exited with code ${s.exitCode}`);
     else if (s?.exitCode !== 0) on.push(name);
   }
-  for (const name of LONG_RUNNING) {
+  for (const name of longRunningServices(store)) {
     const s = services.find((x) => x.service === name);
     if (s && (s.state === "exited" || s.state === "dead" || s.state === "restarting" || s.health === "unhealthy"))
       why.push(`${name} ${describeState(s)}`);
@@ -92,8 +102,8 @@ export function startUpProgress(
 }
 
 /** The stack is healthy when every long-running service is. */
-export function stackHealthy(services: readonly ServiceState[]): boolean {
-  return LONG_RUNNING.every((name) => serviceHealthy(services.find((x) => x.service === name)));
+export function stackHealthy(services: readonly ServiceState[], store: LocalObjectStore): boolean {
+  return longRunningServices(store).every((name) => serviceHealthy(services.find((x) => x.service === name)));
 }
 
 function describeState(s: ServiceState | undefined): string {
@@ -114,8 +124,6 @@ export interface LocalStackContext {
   /** Progress messages (stderr). */
   progress: (message: string) => void;
 }
-
-export const LONG_RUNNING = [SERVICE.network, SERVICE.postgres, SERVICE.minio, SERVICE.mlflow] as const;
 
 export function projectName(model: LocalModel): string {
   return `mlflow-dev-${model.name}`;
@@ -187,7 +195,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   if (
     previous === composeText &&
     existsSync(paths.envFile) &&
-    stackHealthy(before) &&
+    stackHealthy(before, model.target.objectStore) &&
     (await answersHealth(healthUrl(model)))
   ) {
     return {
@@ -241,7 +249,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
     await waitForStartUp(ctx, 300_000);
   } catch (e) {
     const services: ServiceState[] = await docker.projectServices(project).catch(() => []);
-    const failed = failedServices(services);
+    const failed = failedServices(services, model.target.objectStore);
     // Their last words, read before the containers are removed.
     const logs: string[] = [];
     for (const name of failed) {
@@ -366,7 +374,7 @@ async function checkImages(model: LocalModel, docker: ContainerClient, progress:
   if (missing.length > 0)
     throw new LocalStackError(
       `image${missing.length > 1 ? "s" : ""} not available locally and could not be pulled:\n  ${missing.join("\n  ")}`,
-      'Check the image names under images: in the spec. Offline, build or load the images and name them in MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,minio=REF". Nothing was started.',
+      'Check the image names under images: in the spec. Offline, build or load the images and name them in MLFLOW_DEV_IMAGES="mlflow=REF,postgres=REF,versitygw=REF" (minio=REF on MinIO). Nothing was started.',
     );
 }
 
@@ -377,7 +385,7 @@ async function checkImages(model: LocalModel, docker: ContainerClient, progress:
 async function waitForStartUp(ctx: LocalStackContext, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const progress = startUpProgress(await localStackStatus(ctx));
+    const progress = startUpProgress(await localStackStatus(ctx), ctx.model.target.objectStore);
     if (progress.phase === "ready") return;
     if (progress.phase === "failed") throw new Error(progress.why.join("; "));
     if (Date.now() > deadline) throw new Error(`${progress.on.join(", ")} not ready after ${timeoutMs / 1000}s`);
