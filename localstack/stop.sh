@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stop the local AWS emulator and remove what it started (see localstack/README.md):
 # the emulator container (MiniStack or LocalStack), the ECS task and RDS
-# containers it ran (with their anonymous volumes) and the Docker network.
+# containers it ran (with their anonymous volumes), the volume holding its RDS CA
+# and the Docker network.
 # All emulated AWS state is gone afterwards. Idempotent.
 #
 #   localstack/stop.sh                 stop and clean up
@@ -51,6 +52,14 @@ mapfile -t ids < <(
 if ((${#ids[@]} > 0)); then
   docker rm -f -v "${ids[@]}" >/dev/null
   log "removed ${#ids[@]} container(s) the emulator started"
+  removed=1
+fi
+
+# The volume holding MiniStack's RDS CA for ECS tasks (patch 15), once its tasks are gone.
+mapfile -t volumes < <(docker volume ls -q --filter "label=mlflow-dev.emulator=ministack-rds-ca")
+if ((${#volumes[@]} > 0)); then
+  docker volume rm "${volumes[@]}" >/dev/null
+  log "removed the emulator's RDS CA volume"
   removed=1
 fi
 

@@ -1195,3 +1195,234 @@ def _mlflow_dev_container_security(cdef, td):
 ''',
     "def _mlflow_dev_container_security(cdef, td):",
 )
+
+# ---------------------------------------------------------------------------
+# 15. RDS PostgreSQL TLS as on AWS: rds.force_ssl=1 refuses plain connections, the certificate names
+# the endpoint (a DNS name, as on AWS), and ECS tasks get the emulator's RDS CA at PGSSLROOTCERT.
+# MiniStack already starts PostgreSQL with ssl=on and a certificate from its own CA, but it accepted
+# plain connections whatever the parameter group said, reported the container's address as the
+# endpoint (its certificate named neither), and no task could trust its CA: sslmode=verify-full
+# failed. Only the CA differs from AWS: the emulator's instead of the RDS bundle.
+import ministack.services.rds as rds_service  # noqa: E402
+
+
+def check_imports(module):
+    """The patched module imports (a fresh interpreter: this one holds the unpatched module)."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-c", f"import {module.__name__}"], check=True)
+    print(f"patches.py: {module.__name__} imports")
+
+
+append(
+    rds_service,
+    '''
+
+# mlflow-dev patch 15: an instance whose parameter group sets rds.force_ssl=1 accepts TLS
+# connections only (pg_hba.conf of hostssl lines; the unix socket stays for the emulator's own
+# pg_dump), as RDS does ("no pg_hba.conf entry for host ..., no encryption"); its endpoint is a DNS
+# name, <id>.<hash>.<region>.rds.amazonaws.com, registered as the container's alias on MiniStack's
+# network and named by its server certificate, so sslmode=verify-full with the emulator's CA
+# (GET /_ministack/rds/ca.pem) connects.
+_mlflow_dev_rds_start = threading.local()
+
+_MLFLOW_DEV_FORCE_SSL_HBA = (
+    "# mlflow-dev patch 15: rds.force_ssl=1, TLS only\\n"
+    "local all all trust\\n"
+    "hostssl all all all md5\\n"
+)
+
+
+def _mlflow_dev_forces_ssl(group_name):
+    group = _param_groups.get(group_name) if group_name else None
+    param = ((group or {}).get("Parameters") or {}).get("rds.force_ssl") or {}
+    return str(param.get("ParameterValue", "")).strip() == "1"
+
+
+def _mlflow_dev_endpoint_name(db_id, account_id, region):
+    scope = hashlib.sha256(f"{account_id}/{region}".encode()).hexdigest()[:12]
+    return f"{db_id}.{scope}.{region}.rds.amazonaws.com".lower()
+
+
+def _mlflow_dev_pg_tls_archive(cert_pem, key_pem):
+    """The TLS archive, plus pg_hba.conf when the instance forces TLS."""
+    data = _mlflow_dev_pg_tls_archive_unpatched(cert_pem, key_pem)
+    if not getattr(_mlflow_dev_rds_start, "force_ssl", False):
+        return data
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as src, tarfile.open(fileobj=out, mode="w") as dst:
+        for member in src.getmembers():
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+        hba = _MLFLOW_DEV_FORCE_SSL_HBA.encode()
+        entry = tarfile.TarInfo(f"{_PG_TLS_DIR.lstrip('/')}/pg_hba.conf")
+        entry.mode = 0o600
+        entry.size = len(hba)
+        dst.addfile(entry, io.BytesIO(hba))
+    return out.getvalue()
+
+
+def _mlflow_dev_run_rds_container(docker_client, engine, container_kwargs, tls_names=(), tls_ips=()):
+    labels = container_kwargs.get("labels") or {}
+    db_id = labels.get("db_id")
+    network = container_kwargs.get("network")
+    _mlflow_dev_rds_start.endpoint = None
+    if engine != "postgres" or not db_id or labels.get("cluster_id"):
+        return _mlflow_dev_run_rds_container_unpatched(docker_client, engine, container_kwargs, tls_names, tls_ips)
+    kwargs = dict(container_kwargs)
+    names = list(tls_names)
+    if _network_supports_aliases(network):
+        endpoint = _mlflow_dev_endpoint_name(db_id, labels.get("account_id"), labels.get("region"))
+        kwargs["networking_config"] = {network: {"Aliases": [endpoint]}}
+        names.insert(0, endpoint)
+        _mlflow_dev_rds_start.endpoint = endpoint
+    force_ssl = _mlflow_dev_forces_ssl(getattr(_mlflow_dev_rds_start, "group", None))
+    if force_ssl:
+        kwargs["command"] = list(kwargs.get("command") or ["postgres"]) + ["-c", f"hba_file={_PG_TLS_DIR}/pg_hba.conf"]
+    _mlflow_dev_rds_start.force_ssl = force_ssl
+    try:
+        return _mlflow_dev_run_rds_container_unpatched(docker_client, engine, kwargs, names, tls_ips)
+    finally:
+        _mlflow_dev_rds_start.force_ssl = False
+
+
+def _mlflow_dev_publish_endpoint(instance):
+    endpoint = getattr(_mlflow_dev_rds_start, "endpoint", None)
+    if instance is not None and endpoint and instance.get("_docker_container_id"):
+        instance.setdefault("Endpoint", {})["Address"] = endpoint
+        instance["_mlflow_dev_endpoint"] = endpoint
+
+
+def _mlflow_dev_create_db_instance(p):
+    _mlflow_dev_rds_start.group = _p(p, "DBParameterGroupName") or None
+    _mlflow_dev_rds_start.endpoint = None
+    try:
+        result = _mlflow_dev_create_db_instance_unpatched(p)
+        if result[0] < 300:
+            _mlflow_dev_publish_endpoint(_instances.get(_p(p, "DBInstanceIdentifier")))
+        return result
+    finally:
+        _mlflow_dev_rds_start.group = None
+        _mlflow_dev_rds_start.endpoint = None
+
+
+def _mlflow_dev_start_rds_container_for_instance(db_id, instance):
+    groups = instance.get("DBParameterGroups") or [{}]
+    _mlflow_dev_rds_start.group = groups[0].get("DBParameterGroupName")
+    _mlflow_dev_rds_start.endpoint = None
+    try:
+        result = _mlflow_dev_start_rds_container_for_instance_unpatched(db_id, instance)
+        _mlflow_dev_publish_endpoint(instance)
+        return result
+    finally:
+        _mlflow_dev_rds_start.group = None
+        _mlflow_dev_rds_start.endpoint = None
+
+
+_mlflow_dev_pg_tls_archive_unpatched = _pg_tls_archive
+_pg_tls_archive = _mlflow_dev_pg_tls_archive
+_mlflow_dev_run_rds_container_unpatched = _run_rds_container
+_run_rds_container = _mlflow_dev_run_rds_container
+_mlflow_dev_create_db_instance_unpatched = _create_db_instance
+_create_db_instance = _mlflow_dev_create_db_instance
+_ACTION_MAP["CreateDBInstance"] = _mlflow_dev_create_db_instance
+_mlflow_dev_start_rds_container_for_instance_unpatched = _start_rds_container_for_instance
+_start_rds_container_for_instance = _mlflow_dev_start_rds_container_for_instance
+''',
+    "def _mlflow_dev_run_rds_container(",
+)
+check_imports(rds_service)
+
+append(
+    ecs,
+    '''
+
+# mlflow-dev patch 15: a task container whose environment sets PGSSLROOTCERT gets the emulator's RDS
+# CA at that path: a Docker volume holding the CA under that file name, mounted read-only over the
+# path's directory (which hides what the image has there, RDS's bundle in mlflow-dev's image). The
+# volume is filled once per emulator run (its CA is minted per run) through a container that is
+# created, never started.
+_MLFLOW_DEV_RDS_CA_VOLUME = "mlflow-dev-ministack-rds-ca"
+_MLFLOW_DEV_RDS_CA_FILES = set()
+_mlflow_dev_rds_ca_lock = threading.Lock()
+
+
+def _mlflow_dev_env_value(env, name):
+    if isinstance(env, dict):
+        return env.get(name)
+    for item in env or []:
+        key, _, value = str(item).partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def _mlflow_dev_helper_images(cdef):
+    import socket
+    client = _get_docker()
+    try:  # MiniStack's own image, when it runs in a container (always present)
+        yield client.containers.get(socket.gethostname()).image.id
+    except Exception:
+        pass
+    yield cdef.get("image")
+
+
+def _mlflow_dev_fill_rds_ca_volume(filename, cdef):
+    import io
+    import tarfile
+    from docker.types import Mount
+    from ministack.services import rds as rds_service
+    with _mlflow_dev_rds_ca_lock:
+        if filename in _MLFLOW_DEV_RDS_CA_FILES:
+            return
+        pem = rds_service.pg_ca_cert_pem().encode()
+        client = _get_docker()
+        client.volumes.create(name=_MLFLOW_DEV_RDS_CA_VOLUME, labels={"mlflow-dev.emulator": "ministack-rds-ca"})
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as bundle:
+            entry = tarfile.TarInfo(filename)
+            entry.mode = 0o444
+            entry.size = len(pem)
+            bundle.addfile(entry, io.BytesIO(pem))
+        last = None
+        for image in _mlflow_dev_helper_images(cdef):
+            if not image:
+                continue
+            try:
+                helper = client.containers.create(
+                    image, command=["true"], entrypoint=["true"], user="0:0", network_mode="none",
+                    mounts=[Mount(target="/mlflow-dev-rds-ca", source=_MLFLOW_DEV_RDS_CA_VOLUME, type="volume")],
+                    labels={"mlflow-dev.emulator": "ministack-rds-ca"},
+                )
+            except Exception as exc:
+                last = exc
+                continue
+            try:
+                if not helper.put_archive("/mlflow-dev-rds-ca", archive.getvalue()):
+                    raise RuntimeError("Docker refused the RDS CA archive")
+            finally:
+                helper.remove(force=True, v=False)
+            _MLFLOW_DEV_RDS_CA_FILES.add(filename)
+            return
+        raise RuntimeError(f"no image to fill the RDS CA volume with: {last}")
+
+
+def _mlflow_dev_build_run_kwargs(cdef, td, env, *args, **kwargs):
+    from docker.types import Mount
+    run_kwargs = _mlflow_dev_build_run_kwargs_unpatched(cdef, td, env, *args, **kwargs)
+    path = _mlflow_dev_env_value(env, "PGSSLROOTCERT") or ""
+    directory, _, filename = path.rpartition("/")
+    if not path.startswith("/") or not directory or not filename:
+        return run_kwargs
+    _mlflow_dev_fill_rds_ca_volume(filename, cdef)
+    mounts = list(run_kwargs.get("mounts") or [])
+    mounts.append(Mount(target=directory, source=_MLFLOW_DEV_RDS_CA_VOLUME, type="volume", read_only=True))
+    run_kwargs["mounts"] = mounts
+    return run_kwargs
+
+
+_mlflow_dev_build_run_kwargs_unpatched = _build_run_kwargs
+_build_run_kwargs = _mlflow_dev_build_run_kwargs
+''',
+    "def _mlflow_dev_build_run_kwargs(",
+)
+check_imports(ecs)

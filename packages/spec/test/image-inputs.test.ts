@@ -102,10 +102,14 @@ describe.skipIf(process.getuid?.() !== 0)(".ci/provision: every image is rebuilt
     expect(after[names.minio]).toBe("changed");
   });
 
-  it("a file the Dockerfile copies counts; one it does not copy does not", () => {
+  it("a file the Dockerfile copies counts (the MLflow image's RDS CA bundle too); one it does not copy does not", () => {
     buildAll();
     appendFileSync(join(repo, "images/mlflow/lock.sh"), "# not copied into the image\n");
     expect(states()).toEqual(all("current"));
+    // The previous release's image is built on the MLflow image, so it carries the bundle too.
+    appendFileSync(join(repo, "images/mlflow/rds-ca-bundle.pem"), "# edited\n");
+    expect(states()).toEqual({ ...all("current"), [names.mlflow]: "changed", [names.previous]: "changed" });
+    buildAll();
     appendFileSync(join(repo, "images/ministack/patches.py"), "# edited\n");
     expect(states()).toEqual({ ...all("current"), [names.ministack]: "changed" });
     appendFileSync(join(repo, "images/postgres/docker-entrypoint.sh"), "# edited\n");

@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
+  type AwsEnvironmentModel,
   bindingNames,
+  DATABASE_CA_BUNDLE_PATH,
   EXEC_UVICORN_PROGRAM,
   extraArgFlags,
   flagsToArgv,
+  type LocalModel,
   MANAGED_SERVER_ENV,
   managedFlags,
   parseSpec,
@@ -281,9 +284,40 @@ describe("the checks derived from the contract", () => {
     expect(bindingNames("aws")).toEqual([
       "MLFLOW_DB_HOST",
       "PGSSLMODE",
+      "PGSSLROOTCERT",
       "AWS_DEFAULT_REGION",
       "MLFLOW_SERVER_ALLOWED_HOSTS",
       "MLFLOW_ARTIFACTS_DESTINATION",
     ]);
+  });
+});
+
+describe("database TLS: plain locally, verified on AWS", () => {
+  const spec = parseSpecOrThrow(
+    'name: tracking\nartifacts:\n  bucket: b-artifacts\nenvironments:\n  local: {}\n  staging:\n    region: eu-west-1\n    account: "123456789012"\n',
+  );
+  const binding = (name: string) => RUNTIME_BINDINGS.find((b) => b.name === name);
+  const facts = { databaseHost: "db.example.eu-west-1.rds.amazonaws.com", allowedHosts: [] };
+  const awsValue = (name: string) => binding(name)?.aws?.value(resolve(spec, "staging") as AwsEnvironmentModel, facts);
+
+  it("verifies the RDS certificate and name against the bundle in the image on AWS; no TLS locally", () => {
+    expect(awsValue("PGSSLMODE")).toBe("verify-full");
+    expect(awsValue("PGSSLROOTCERT")).toBe("/etc/mlflow-dev/db-ca/rds-ca-bundle.pem");
+    expect(DATABASE_CA_BUNDLE_PATH).toBe("/etc/mlflow-dev/db-ca/rds-ca-bundle.pem");
+    const pgsslmode = binding("PGSSLMODE")?.local;
+    expect(pgsslmode && "value" in pgsslmode && pgsslmode.value(resolve(spec, "local") as LocalModel)).toBe("disable");
+    expect(binding("PGSSLROOTCERT")?.local).toBeUndefined();
+  });
+
+  it("declares the difference for parity only as the reason explains it", () => {
+    const ctx = { local: resolve(spec, "local"), remote: resolve(spec, "staging") };
+    const mode = binding("PGSSLMODE")?.parity;
+    expect(mode?.applies("disable", "verify-full", ctx)).toBe(true);
+    expect(mode?.applies("disable", "require", ctx)).toBe(false);
+    expect(mode?.reason).toMatch(/verify-full .*rds\.force_ssl.*RDS CA bundle/);
+    const root = binding("PGSSLROOTCERT")?.parity;
+    expect(root?.applies(undefined, DATABASE_CA_BUNDLE_PATH, ctx)).toBe(true);
+    expect(root?.applies(undefined, "/tmp/other.pem", ctx)).toBe(false);
+    expect(root?.applies(DATABASE_CA_BUNDLE_PATH, DATABASE_CA_BUNDLE_PATH, ctx)).toBe(false);
   });
 });

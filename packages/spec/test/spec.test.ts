@@ -317,7 +317,7 @@ describe("resolve", () => {
   });
 });
 
-describe("the scratch volume a hardened server writes to", () => {
+describe("what an image needs on AWS: the scratch volume a hardened server writes to, the RDS CA bundle", () => {
   const aws = (extra: string) =>
     `name: tracking\n${extra}artifacts:\n  bucket: b-artifacts\nenvironments:\n  staging:\n    region: eu-west-1\n    account: "123456789012"\n`;
   const paths = (yaml: string) => {
@@ -331,9 +331,15 @@ describe("the scratch volume a hardened server writes to", () => {
     expect(r.ok && r.warnings.map((w) => [w.path, w.message])).toEqual([
       [
         "mlflow.version",
-        expect.stringContaining("ghcr.io/mlflow/mlflow:v3.0.1-full, which runs as root and declares no VOLUME"),
+        expect.stringContaining(
+          "ghcr.io/mlflow/mlflow:v3.0.1-full, which runs as root, declares no VOLUME and has no RDS CA bundle",
+        ),
       ],
     ]);
+    const own = parseSpec(aws("images:\n  mlflow: example.com/team/mlflow:1\n"));
+    expect(own.ok && own.warnings[0]?.message).toMatch(
+      /carries the Amazon RDS CA bundle at \/etc\/mlflow-dev\/db-ca\/rds-ca-bundle\.pem \(PGSSLROOTCERT; PGSSLMODE is verify-full\).*make sure example\.com\/team\/mlflow:1 does/,
+    );
     expect(paths(aws(""))).toEqual([]);
     expect(paths(aws("images:\n  build:\n    context: images/mlflow\n"))).toEqual([]);
     const localOnly =

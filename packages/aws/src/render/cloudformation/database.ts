@@ -19,7 +19,8 @@ export function toDatabase(model: AwsModel, network: NetworkRefs): Resources {
     }),
     // Every connection to the instance uses TLS: rds.force_ssl is 0 by default before PostgreSQL
     // 15, so the parameter group sets it for every major the spec allows (the server's libpq
-    // asks for TLS too: PGSSLMODE=require, a runtime binding).
+    // verifies the certificate and the endpoint's name: PGSSLMODE=verify-full against the RDS CA
+    // bundle in the image, runtime bindings).
     [LogicalId.databaseParameterGroup]: resource("AWS::RDS::DBParameterGroup", {
       Description: `${stackName(model)} database: TLS required`,
       Family: `postgres${model.database.majorVersion}`,
