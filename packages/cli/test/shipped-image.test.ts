@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { tempDir } from "@mlflow-dev/test-support/temp-dir";
 import { describe, expect, it } from "vitest";
-import { tempDir } from "../../../test/support/temp-dir.ts";
 import { SHIPPED_MLFLOW_FILES, writeShippedContext } from "../src/shipped-image.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
