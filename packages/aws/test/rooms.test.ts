@@ -94,8 +94,6 @@ describe("the AWS package's rooms", () => {
 
   it("the engine does not import the operations (only render/ and deploy's shared kernel)", () => {
     const kernel = new Set([
-      "deploy/clock.ts",
-      "deploy/poll.ts",
       "deploy/report.ts",
       "deploy/errors.ts",
       "deploy/options.ts",

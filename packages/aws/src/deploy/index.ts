@@ -1,6 +1,14 @@
+export {
+  type Clock,
+  type PollOptions,
+  poll,
+  realClock,
+  secondsSince,
+  WaitMeter,
+  type WaitOptions,
+} from "@mlflow-dev/kernel/wait";
 export { type HttpResponse, type HttpTarget, send, targetFor } from "@mlflow-dev/mlflow-client";
 export * from "./backup-restore.ts";
-export * from "./clock.ts";
 export * from "./destroy.ts";
 export * from "./diff.ts";
 export * from "./engine/change-set.ts";
@@ -20,7 +28,6 @@ export * from "./infrastructure.ts";
 export * from "./logs.ts";
 export * from "./options.ts";
 export * from "./plan.ts";
-export * from "./poll.ts";
 export * from "./preflight.ts";
 export * from "./preflight-account.ts";
 export * from "./promote.ts";

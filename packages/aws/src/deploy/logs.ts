@@ -4,9 +4,9 @@ import type {
   FilteredLogEvent,
   LogStream,
 } from "@aws-sdk/client-cloudwatch-logs";
+import type { Clock } from "@mlflow-dev/kernel/wait";
 import type { AwsModel } from "../render/aws-model.ts";
 import { type AwsLogService, migrationTaskFamily } from "../render/names.ts";
-import type { Clock } from "./clock.ts";
 import type { AwsClients } from "./engine/clients.ts";
 import { describeService, describeTaskDefinition } from "./engine/ecs-service.ts";
 import { DeployError } from "./errors.ts";

@@ -1,5 +1,5 @@
-import { type Clock, realClock } from "./clock.ts";
-import type { WaitOptions } from "./poll.ts";
+import type { WaitOptions } from "@mlflow-dev/kernel/wait";
+import { type Clock, realClock } from "@mlflow-dev/kernel/wait";
 import type { Reporter } from "./report.ts";
 
 /** How long each wait may take, and how often to poll. */

@@ -6,7 +6,3 @@ export interface Reporter {
   info(line: string): void;
   warn(line: string): void;
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "@mlflow-dev/kernel/wait";
 import { awsErrorMessage, awsErrorName } from "../errors.ts";
 import type { Reporter } from "../report.ts";
 

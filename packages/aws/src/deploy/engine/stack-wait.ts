@@ -1,6 +1,6 @@
 import type { CloudFormation, StackEvent } from "@aws-sdk/client-cloudformation";
+import { poll, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import { DeployError } from "../errors.ts";
-import { poll, type WaitOptions } from "../poll.ts";
 import type { Reporter } from "../report.ts";
 import { failedStackHint, isSuccess, isTerminal } from "../stack-status.ts";
 import { formatEvent, StackEventStream, stackFailureMessage, validationFailures } from "./stack-events.ts";
