@@ -17,6 +17,7 @@ import { PassThrough, Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { poll } from "@mlflow-dev/kernel/wait";
 import type { LocalModel } from "@mlflow-dev/spec";
 import { LOCAL_SECRET_VARS, parseEnvFile } from "../env-file.ts";
 import { SERVICE, s3Endpoint } from "../render.ts";
@@ -543,15 +544,18 @@ async function waitForContainerHealth(
   service: string,
   timeoutMs: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let last = "not found";
-  while (Date.now() < deadline) {
-    const s = (await docker.projectServices(project)).find((x) => x.service === service);
-    if (serviceHealthy(s)) return;
-    last = s ? `${s.state}, ${s.health}` : "not found";
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`the ${service} container is not healthy after ${timeoutMs / 1000}s (${last})`);
+  await poll({
+    intervalMs: 1000,
+    timeoutMs,
+    check: async () => {
+      const s = (await docker.projectServices(project)).find((x) => x.service === service);
+      if (serviceHealthy(s)) return true;
+      last = s ? `${s.state}, ${s.health}` : "not found";
+      return undefined;
+    },
+    onTimeout: () => new Error(`the ${service} container is not healthy after ${timeoutMs / 1000}s (${last})`),
+  });
 }
 
 export interface RestoreResult {
