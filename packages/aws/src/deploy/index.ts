@@ -1,3 +1,4 @@
+export type { Reporter } from "@mlflow-dev/kernel/progress";
 export {
   type Clock,
   type PollOptions,
@@ -31,7 +32,6 @@ export * from "./plan.ts";
 export * from "./preflight.ts";
 export * from "./preflight-account.ts";
 export * from "./promote.ts";
-export * from "./report.ts";
 export * from "./smoke.ts";
 export * from "./stack-status.ts";
 export * from "./stateful.ts";

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
 import {
   artifactPath,
   type HttpTarget,
@@ -13,7 +14,6 @@ import {
 } from "@mlflow-dev/mlflow-client";
 import type { AwsModel } from "../render/aws-model.ts";
 import { DeployError } from "./errors.ts";
-import type { Reporter } from "./report.ts";
 
 /**
  * The smoke test of a rollout, against the service endpoint: /health, then a tracking round trip

@@ -3,11 +3,11 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
 import { describeImageOrigin } from "@mlflow-dev/spec";
 import type { AwsModel } from "../../render/aws-model.ts";
 import { ecrRepositoryName, OutputName } from "../../render/names.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "../errors.ts";
-import type { Reporter } from "../report.ts";
 import type { AwsClients } from "./clients.ts";
 
 /**

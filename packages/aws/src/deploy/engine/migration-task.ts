@@ -1,3 +1,4 @@
+import type { Reporter } from "@mlflow-dev/kernel/progress";
 import { poll, secondsSince, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import type { AwsModel } from "../../render/aws-model.ts";
 import type { DeployContext } from "../../render/context.ts";
@@ -8,7 +9,6 @@ import {
   toMigrationTaskDefinition,
 } from "../../render/task-definition.ts";
 import { awsErrorMessage, DeployError } from "../errors.ts";
-import type { Reporter } from "../report.ts";
 import type { AwsClients } from "./clients.ts";
 import { registerIfChanged, revisionOf } from "./ecs-service.ts";
 import { retryIamPropagation } from "./iam-propagation.ts";

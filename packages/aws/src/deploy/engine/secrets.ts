@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { SecretsManager } from "@aws-sdk/client-secrets-manager";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
 import type { SecretName } from "@mlflow-dev/spec";
 import type { AwsModel } from "../../render/aws-model.ts";
 import { toTags } from "../../render/cloudformation/tags.ts";
 import { secretName } from "../../render/names.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "../errors.ts";
-import type { Reporter } from "../report.ts";
 
 export type SecretState = "exists" | "missing" | "scheduled-for-deletion";
 
