@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
 import { environmentNames, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import { defaultWaits, type PromoteOptions, type ServiceChecks } from "../src/deploy/index.ts";
-import type { Reporter } from "../src/deploy/report.ts";
 import { type AwsModel, toAwsModel } from "../src/index.ts";
 import { fakeClock } from "./fake-clock.ts";
 

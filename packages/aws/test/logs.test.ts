@@ -1,5 +1,11 @@
-import type { CloudWatchLogs, FilteredLogEvent } from "@aws-sdk/client-cloudwatch-logs";
-import { describe, expect, it } from "vitest";
+import {
+  CloudWatchLogs,
+  DescribeLogStreamsCommand,
+  type FilteredLogEvent,
+  FilterLogEventsCommand,
+} from "@aws-sdk/client-cloudwatch-logs";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   awslogsOf,
   FOLLOW_LOOKBACK_MS,
@@ -24,26 +30,32 @@ interface FakeEvent extends FilteredLogEvent {
 }
 
 /**
- * A log group in memory: DescribeLogStreams by prefix in pages of 2, FilterLogEvents over the named
- * streams in pages of 3 (or over every stream, as an emulator that ignores the filter does).
+ * A log group in memory behind a real CloudWatch Logs client (its send stubbed, so the SDK's
+ * paginators run as they do against AWS): DescribeLogStreams by prefix in pages of 2,
+ * FilterLogEvents over the named streams in pages of 3 (or over every stream, as an emulator that
+ * ignores the filter does).
  */
 function fakeLogs(events: FakeEvent[], options: { ignoreStreamFilter?: boolean } = {}) {
   const calls: { op: string; input: Record<string, unknown> }[] = [];
-  const client = {
-    describeLogStreams: async (input: { logStreamNamePrefix?: string; nextToken?: string }) => {
-      calls.push({ op: "describeLogStreams", input });
-      const names = [...new Set(events.map((e) => e.logStreamName))]
-        .filter((n) => n.startsWith(input.logStreamNamePrefix ?? ""))
-        .sort();
-      const start = Number(input.nextToken ?? 0);
-      const page = names.slice(start, start + 2).map((n) => ({
-        logStreamName: n,
-        creationTime: 0,
-        lastEventTimestamp: Math.max(...events.filter((e) => e.logStreamName === n).map((e) => e.timestamp)),
-      }));
-      return { logStreams: page, ...(start + 2 < names.length ? { nextToken: String(start + 2) } : {}) };
-    },
-    filterLogEvents: async (input: { logStreamNames?: string[]; startTime?: number; nextToken?: string }) => {
+  const logs = logsClient();
+  const stub = mockClient(logs);
+  stubs.push(stub);
+  stub.on(DescribeLogStreamsCommand).callsFake(async (input: { logStreamNamePrefix?: string; nextToken?: string }) => {
+    calls.push({ op: "describeLogStreams", input });
+    const names = [...new Set(events.map((e) => e.logStreamName))]
+      .filter((n) => n.startsWith(input.logStreamNamePrefix ?? ""))
+      .sort();
+    const start = Number(input.nextToken ?? 0);
+    const page = names.slice(start, start + 2).map((n) => ({
+      logStreamName: n,
+      creationTime: 0,
+      lastEventTimestamp: Math.max(...events.filter((e) => e.logStreamName === n).map((e) => e.timestamp)),
+    }));
+    return { logStreams: page, ...(start + 2 < names.length ? { nextToken: String(start + 2) } : {}) };
+  });
+  stub
+    .on(FilterLogEventsCommand)
+    .callsFake(async (input: { logStreamNames?: string[]; startTime?: number; nextToken?: string }) => {
       calls.push({ op: "filterLogEvents", input });
       const matching = events.filter(
         (e) =>
@@ -55,10 +67,21 @@ function fakeLogs(events: FakeEvent[], options: { ignoreStreamFilter?: boolean }
         events: matching.slice(start, start + 3),
         ...(start + 3 < matching.length ? { nextToken: String(start + 3) } : {}),
       };
-    },
-  };
-  return { logs: client as unknown as CloudWatchLogs, calls, events };
+    });
+  return { logs, calls, events };
 }
+
+function logsClient(): CloudWatchLogs {
+  return new CloudWatchLogs({
+    region: "eu-west-1",
+    credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" },
+  });
+}
+
+const stubs: { restore(): void }[] = [];
+afterEach(() => {
+  for (const s of stubs.splice(0)) s.restore();
+});
 
 const ev = (stream: string, timestamp: number, message: string): FakeEvent => ({
   logStreamName: stream,
@@ -121,11 +144,14 @@ describe("logs --env", () => {
   });
 
   it("a group that does not exist has no lines", async () => {
-    const logs = {
-      describeLogStreams: async () => {
-        throw Object.assign(new Error("The specified log group does not exist"), { name: "ResourceNotFoundException" });
-      },
-    } as unknown as CloudWatchLogs;
+    const logs = logsClient();
+    const stub = mockClient(logs);
+    stubs.push(stub);
+    stub
+      .on(DescribeLogStreamsCommand)
+      .rejects(
+        Object.assign(new Error("The specified log group does not exist"), { name: "ResourceNotFoundException" }),
+      );
     expect(await readLogLines(logs, [server])).toEqual([]);
   });
 

@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { DockerContextError, DockerUnreachableError, LocalStackError } from "@mlflow-dev/compose/runtime";
+import { lineReporter } from "@mlflow-dev/kernel/progress";
 import type { LocalModel } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
 import { imageOverridesFromEnv, type LoadedSpec, loadSpec, resolveLocalEnv } from "./load-spec.ts";
-import { progress } from "./progress.ts";
 import { fileFlag, SPEC_FILE, withSpecFlag } from "./spec-file.ts";
 
 /** The local stack's context: spec, model, where its files live, a Docker client. */
@@ -26,14 +26,9 @@ export async function localContext(file: string, options: { requireEngine?: bool
     runtime,
     docker,
     stateDir: join(loaded.dir, ".mlflow-dev"),
-    progress: localProgress(),
+    // The local stack's progress on stderr; a heartbeat names the last step while a wait is silent.
+    progress: lineReporter(),
   };
-}
-
-/** The local stack's progress on stderr; a heartbeat names the last step while a wait is silent. */
-function localProgress(): (m: string) => void {
-  const p = progress();
-  return (m) => p.line(`  ${m}\n`, m);
 }
 
 /** The docker CLI's endpoint (DOCKER_HOST, DOCKER_CONTEXT, the current context); a broken context is exit 1. */

@@ -15,6 +15,9 @@ const WORKSPACE: Record<string, string> = {
   "@mlflow-dev/spec": "packages/spec/src/index.ts",
   "@mlflow-dev/compose": "packages/compose/src/index.ts",
   "@mlflow-dev/aws": "packages/aws/src/index.ts",
+  // The kernel's pure modules; its others (wait, random, process, progress) are edges.
+  "@mlflow-dev/kernel/secrets": "packages/kernel/src/secrets.ts",
+  "@mlflow-dev/kernel/env-file": "packages/kernel/src/env-file.ts",
 };
 const PURE_ENTRIES = [
   "packages/spec/src/index.ts",

@@ -1,3 +1,5 @@
+import { parseEnvFile } from "@mlflow-dev/kernel/env-file";
+import { generateSecret, type RandomBytes } from "@mlflow-dev/kernel/secrets";
 import type { LocalModel, SecretName } from "@mlflow-dev/spec";
 
 /**
@@ -46,44 +48,11 @@ export function missingEnvVars(existing: string | undefined, model: LocalModel):
   return requiredEnvVars(model).filter((v) => !present.has(v));
 }
 
-/** Source of randomness: bytes -> buffer. Passed in so rendering stays pure. */
-export type RandomBytes = (n: number) => Uint8Array;
-
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/**
- * A strong secret made only of URL- and shell-safe characters (it is embedded in a
- * PostgreSQL URI). 32 characters from 62 symbols: about 190 bits.
- */
-export function generateSecret(random: RandomBytes, length = 32): string {
-  let out = "";
-  while (out.length < length) {
-    for (const b of random(length * 2)) {
-      // Rejection sampling keeps the distribution uniform.
-      if (b < 248 && out.length < length) out += ALPHABET[b % 62];
-    }
-  }
-  return out;
-}
+export { generateSecret, parseEnvFile, type RandomBytes };
 
 export function generateValue(name: string, random: RandomBytes): string {
   if (name === LOCAL_SECRET_VARS["minio-root-user"]) return `mlflow-${generateSecret(random, 8).toLowerCase()}`;
   return generateSecret(random);
-}
-
-export function parseEnvFile(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const eq = line.indexOf("=");
-    if (eq <= 0) continue;
-    let value = line.slice(eq + 1).trim();
-    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))
-      value = value.slice(1, -1);
-    out.set(line.slice(0, eq).trim(), value);
-  }
-  return out;
 }
 
 /**

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { chmodSync } from "node:fs";
 import { join } from "node:path";
+import { systemRandom } from "@mlflow-dev/kernel/random";
 import type { LocalModel } from "@mlflow-dev/spec";
 import { completeEnvFile } from "./env-file.ts";
 import { type ComposeRenderOptions, toComposeYaml } from "./render.ts";
@@ -26,7 +26,7 @@ export function writeLocalFiles(dir: string, model: LocalModel, options: Compose
   const compose = toComposeYaml(model, options);
   const before = readOwnFile(composePath);
   const existing = readOwnFile(envPath);
-  const { text, added } = completeEnvFile(existing, model, (n) => randomBytes(n));
+  const { text, added } = completeEnvFile(existing, model, systemRandom);
   const files: FileToWrite[] = [];
   if (before !== compose) files.push({ path: composePath, text: compose });
   if (added.length > 0 || existing === undefined) files.push({ path: envPath, text, mode: 0o600 });

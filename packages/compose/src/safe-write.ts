@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { randomHex } from "@mlflow-dev/kernel/random";
 
 /**
  * A file mlflow-dev will not write (or read before writing): a link, something that is not a
@@ -112,7 +112,7 @@ export function writeFilesAtomically(files: readonly FileToWrite[]): void {
   const written: { temp: string; path: string }[] = [];
   try {
     for (const f of files) {
-      const temp = join(dirname(f.path), `.${basename(f.path)}.${randomBytes(6).toString("hex")}.tmp`);
+      const temp = join(dirname(f.path), `.${basename(f.path)}.${randomHex(6)}.tmp`);
       writeFileSync(temp, f.text, { flag: "wx", mode: f.mode ?? 0o644 });
       written.push({ temp, path: f.path });
     }

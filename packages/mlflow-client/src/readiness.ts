@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { type Clock, realClock } from "@mlflow-dev/kernel/wait";
 import type { MlflowClient } from "./client.ts";
 import { bodyExcerpt, NotReadyError, TransportError } from "./errors.ts";
 import { LOAD_BALANCER_STATUSES } from "./retry.ts";
@@ -66,6 +66,8 @@ export interface WaitOptions {
    * whole timeout.
    */
   settleMs?: number;
+  /** Default: the real clock. */
+  clock?: Clock;
 }
 
 export interface Ready {
@@ -77,13 +79,14 @@ export interface Ready {
 export async function waitUntilReady(client: MlflowClient, options: WaitOptions): Promise<Ready> {
   const checks = options.checks ?? [healthCheck()];
   const needed = options.consecutive ?? 1;
-  const started = Date.now();
+  const clock = options.clock ?? realClock;
+  const started = clock.now();
   let passes = 0;
   let answeringSince: number | undefined;
   for (let attempt = 1; ; attempt++) {
     options.signal?.throwIfAborted();
     const verdict = await evaluate(checks, client, options.signal);
-    const now = Date.now();
+    const now = clock.now();
     const elapsedMs = now - started;
     options.onAttempt?.({
       attempt,
@@ -102,11 +105,7 @@ export async function waitUntilReady(client: MlflowClient, options: WaitOptions)
       options.settleMs !== undefined && answeringSince !== undefined && now - answeringSince > options.settleMs;
     if (elapsedMs >= options.timeoutMs || settled)
       throw new NotReadyError(client.baseUrl, verdict.reason, attempt, elapsedMs);
-    await sleep(
-      Math.min(options.intervalMs, options.timeoutMs - elapsedMs),
-      undefined,
-      options.signal ? { signal: options.signal } : {},
-    );
+    await clock.sleep(Math.min(options.intervalMs, options.timeoutMs - elapsedMs), options.signal);
   }
 }
 

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { type Clock, realClock } from "@mlflow-dev/kernel/wait";
 import { TransportError } from "./errors.ts";
 
 /**
@@ -44,20 +44,21 @@ export async function withRetry<T>(
   attempt: () => Promise<T>,
   statusOf: (result: T) => number,
   signal?: AbortSignal,
+  clock: Clock = realClock,
 ): Promise<T> {
   if (!policy) return attempt();
-  const started = Date.now();
+  const started = clock.now();
   const maxAttempts = policy.attempts ?? (policy.forMs !== undefined ? Number.POSITIVE_INFINITY : 3);
   const maxDelay = policy.maxDelayMs ?? policy.delayMs * 8;
   const retried = new Set(policy.statuses ?? []);
   for (let n = 1, delay = policy.delayMs; ; n++, delay = Math.min(delay * 2, maxDelay)) {
-    const spent = () => n >= maxAttempts || (policy.forMs !== undefined && Date.now() - started >= policy.forMs);
+    const spent = () => n >= maxAttempts || (policy.forMs !== undefined && clock.now() - started >= policy.forMs);
     try {
       const result = await attempt();
       if (!retried.has(statusOf(result)) || spent()) return result;
     } catch (e) {
       if (!(e instanceof TransportError) || (e.timedOut && !policy.timeouts) || spent()) throw e;
     }
-    await sleep(delay, undefined, signal ? { signal } : {});
+    await clock.sleep(delay, signal);
   }
 }

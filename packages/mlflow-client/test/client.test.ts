@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { fakeClock } from "@mlflow-dev/kernel/fake-clock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   MlflowClient,
@@ -182,6 +183,17 @@ describe("waitUntilReady", () => {
     expect(e).toBeInstanceOf(NotReadyError);
     expect((e as NotReadyError).last).toBe("HTTP 503: Service Unavailable");
     expect((e as NotReadyError).attempts).toBeGreaterThan(1);
+  });
+
+  it("waits on the clock it is given: a minute of a fake clock passes at once", async () => {
+    answer = (_req, res) => json(res, 502, {});
+    const clock = fakeClock();
+    const e = await waitUntilReady(new MlflowClient(base), { timeoutMs: 60_000, intervalMs: 10_000, clock }).catch(
+      (x) => x,
+    );
+    expect(e).toBeInstanceOf(NotReadyError);
+    expect((e as NotReadyError).attempts).toBe(7);
+    expect(clock.slept).toEqual([10_000, 10_000, 10_000, 10_000, 10_000, 10_000]);
   });
 
   it("stops early when the server itself keeps answering something else than 200 for settleMs", async () => {

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
+import { parseEnvFile } from "@mlflow-dev/kernel/env-file";
 import { cli } from "./cli.ts";
 import type { StackPorts } from "./lanes.ts";
 import { ROOT } from "./root.ts";
@@ -32,12 +33,7 @@ export function projectContainers(project: string): string[] {
 }
 
 export function readEnvFile(path: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2];
-  }
-  return out;
+  return Object.fromEntries(parseEnvFile(readFileSync(path, "utf8")));
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { CloudWatchLogs, GetLogEventsCommandOutput } from "@aws-sdk/client-cloudwatch-logs";
 import type { RunTaskCommandInput } from "@aws-sdk/client-ecs";
+import { poll, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import { oneOffCommand } from "@mlflow-dev/spec";
 import type { AwsModel } from "../render/aws-model.ts";
 import { clusterName } from "../render/names.ts";
@@ -7,7 +8,6 @@ import type { AwsClients } from "./engine/clients.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./engine/ecs-service.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 import { awslogsOf } from "./logs.ts";
-import { poll, type WaitOptions } from "./poll.ts";
 
 /**
  * `exec --env`: a one-off Fargate task from the server's running task definition (same image,

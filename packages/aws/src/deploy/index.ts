@@ -1,6 +1,15 @@
+export type { Reporter } from "@mlflow-dev/kernel/progress";
+export {
+  type Clock,
+  type PollOptions,
+  poll,
+  realClock,
+  secondsSince,
+  WaitMeter,
+  type WaitOptions,
+} from "@mlflow-dev/kernel/wait";
 export { type HttpResponse, type HttpTarget, send, targetFor } from "@mlflow-dev/mlflow-client";
 export * from "./backup-restore.ts";
-export * from "./clock.ts";
 export * from "./destroy.ts";
 export * from "./diff.ts";
 export * from "./engine/change-set.ts";
@@ -20,11 +29,9 @@ export * from "./infrastructure.ts";
 export * from "./logs.ts";
 export * from "./options.ts";
 export * from "./plan.ts";
-export * from "./poll.ts";
 export * from "./preflight.ts";
 export * from "./preflight-account.ts";
 export * from "./promote.ts";
-export * from "./report.ts";
 export * from "./smoke.ts";
 export * from "./stack-status.ts";
 export * from "./stateful.ts";

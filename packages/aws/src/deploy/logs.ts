@@ -1,14 +1,10 @@
-import type {
-  CloudWatchLogs,
-  DescribeLogStreamsCommandOutput,
-  FilteredLogEvent,
-  LogStream,
-} from "@aws-sdk/client-cloudwatch-logs";
+import type { CloudWatchLogs, FilteredLogEvent, LogStream } from "@aws-sdk/client-cloudwatch-logs";
+import type { Clock } from "@mlflow-dev/kernel/wait";
 import type { AwsModel } from "../render/aws-model.ts";
 import { type AwsLogService, migrationTaskFamily } from "../render/names.ts";
-import type { Clock } from "./clock.ts";
 import type { AwsClients } from "./engine/clients.ts";
 import { describeService, describeTaskDefinition } from "./engine/ecs-service.ts";
+import { filterLogEvents, listLogStreams } from "./engine/task-logs.ts";
 import { DeployError } from "./errors.ts";
 
 /**
@@ -87,25 +83,7 @@ const MAX_STREAMS = 100;
  * lastEventTimestamp only eventually), at most MAX_STREAMS of them.
  */
 export async function listStreams(logs: CloudWatchLogs, source: LogSource): Promise<string[]> {
-  const found: LogStream[] = [];
-  let nextToken: string | undefined;
-  for (let page = 0; page < 200; page++) {
-    let r: DescribeLogStreamsCommandOutput;
-    try {
-      r = await logs.describeLogStreams({
-        logGroupName: source.group,
-        logStreamNamePrefix: source.streamPrefix,
-        ...(nextToken ? { nextToken } : {}),
-      });
-    } catch (e) {
-      if ((e as { name?: string }).name === "ResourceNotFoundException") return [];
-      throw e;
-    }
-    found.push(...(r.logStreams ?? []));
-    if (!r.nextToken || r.nextToken === nextToken) break;
-    nextToken = r.nextToken;
-  }
-  return newestStreams(found, MAX_STREAMS);
+  return newestStreams(await listLogStreams(logs, source.group, source.streamPrefix), MAX_STREAMS);
 }
 
 /** Stream names by their newest activity, newest first (pure). */
@@ -128,18 +106,12 @@ export async function readLogLines(
   for (const source of sources) {
     const streams = await listStreams(logs, source);
     if (streams.length === 0) continue;
-    let nextToken: string | undefined;
-    for (let page = 0; page < 1000; page++) {
-      const r = await logs.filterLogEvents({
-        logGroupName: source.group,
-        logStreamNames: streams,
-        ...(startTime !== undefined ? { startTime } : {}),
-        ...(nextToken ? { nextToken } : {}),
-      });
-      lines.push(...(r.events ?? []).flatMap((e) => toLogLine(source, e)));
-      if (!r.nextToken || r.nextToken === nextToken) break;
-      nextToken = r.nextToken;
-    }
+    const events = await filterLogEvents(logs, {
+      group: source.group,
+      streams,
+      ...(startTime !== undefined ? { startTime } : {}),
+    });
+    lines.push(...events.flatMap((e) => toLogLine(source, e)));
   }
   return sortLines(lines);
 }

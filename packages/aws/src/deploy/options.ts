@@ -1,6 +1,6 @@
-import { type Clock, realClock } from "./clock.ts";
-import type { WaitOptions } from "./poll.ts";
-import type { Reporter } from "./report.ts";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
+import type { WaitOptions } from "@mlflow-dev/kernel/wait";
+import { type Clock, realClock } from "@mlflow-dev/kernel/wait";
 
 /** How long each wait may take, and how often to poll. */
 export interface DeployWaits {

@@ -1,3 +1,4 @@
+import { poll, realClock, WaitMeter, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import { type HttpTarget, targetFor } from "@mlflow-dev/mlflow-client";
 import { AUTH_ADMIN_USER, describeImageOrigin, type SecretName } from "@mlflow-dev/spec";
 import type { AwsModel } from "../render/aws-model.ts";
@@ -5,7 +6,6 @@ import { type DeployContext, deployContextFromStack, placeholderContext } from "
 import { OutputName, ParameterName, stackName } from "../render/names.ts";
 import { type RolloutStage, type RolloutStep, rolloutStages, toRolloutPlan } from "../render/rollout-steps.ts";
 import { type TaskDefinition, toTaskDefinition } from "../render/task-definition.ts";
-import { realClock, WaitMeter } from "./clock.ts";
 import { formatChanges, formatFieldChange, type ResourceChange, taskDefinitionChanges } from "./diff.ts";
 import type { AwsClients } from "./engine/clients.ts";
 import {
@@ -27,7 +27,6 @@ import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.
 import { DeployError } from "./errors.ts";
 import { deployInfrastructure, type Infrastructure } from "./infrastructure.ts";
 import { type RunnerOptions, waitOf } from "./options.ts";
-import { poll, type WaitOptions } from "./poll.ts";
 import { preflight } from "./preflight.ts";
 import { accountPreflight } from "./preflight-account.ts";
 import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";

@@ -1,4 +1,5 @@
-import { randomBytes } from "node:crypto";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
+import { randomHex } from "@mlflow-dev/kernel/random";
 import {
   artifactPath,
   type HttpTarget,
@@ -13,7 +14,6 @@ import {
 } from "@mlflow-dev/mlflow-client";
 import type { AwsModel } from "../render/aws-model.ts";
 import { DeployError } from "./errors.ts";
-import type { Reporter } from "./report.ts";
 
 /**
  * The smoke test of a rollout, against the service endpoint: /health, then a tracking round trip
@@ -138,7 +138,7 @@ export async function smokeTest(target: HttpTarget, model: AwsModel, options: Sm
     if (artifactUri.startsWith("mlflow-artifacts:")) {
       const file = "mlflow-dev-smoke.txt";
       const path = artifactPath(artifactUri, file);
-      const content = Buffer.from(`mlflow-dev smoke test ${randomBytes(8).toString("hex")}\n`);
+      const content = Buffer.from(`mlflow-dev smoke test ${randomHex(8)}\n`);
       await client.uploadArtifact(artifactUri, file, content);
       const back = await client.downloadArtifact(artifactUri, file);
       if (!content.equals(back))

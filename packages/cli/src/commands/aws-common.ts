@@ -1,9 +1,9 @@
 import type { AwsModel } from "@mlflow-dev/aws";
-import { parseCommandArgs, requireString } from "../args.ts";
+import { stepReporter } from "@mlflow-dev/kernel/progress";
+import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
 import { findCommand } from "../command-table.js";
 import { EXIT, UserError } from "../errors.ts";
 import { deployImageOverride, type LoadedSpec, loadSpec, resolveAwsEnv } from "../load-spec.ts";
-import { progress } from "../progress.ts";
 import { writeShippedContext } from "../shipped-image.ts";
 import { withSpecFlag } from "../spec-file.ts";
 
@@ -63,7 +63,7 @@ export async function awsCommand(command: string, argv: string[]): Promise<AwsCo
     model,
     deploy,
     clients,
-    report: reporterWithHeartbeat(`${command} ${env}`),
+    report: stepReporter(`${command} ${env}`),
     waits: deploy.defaultWaits(endpointUrl),
   };
 }
@@ -141,14 +141,4 @@ export async function withAws(
   } finally {
     ctx.deploy.destroyAwsClients(ctx.clients);
   }
-}
-
-/** Deploy progress on stderr: each step with the time the previous one took, and a heartbeat during long waits. */
-function reporterWithHeartbeat(prefix: string): import("@mlflow-dev/aws/deploy").Reporter {
-  const p = progress();
-  return {
-    step: (title) => p.step(`${prefix}: ${title}\n`, title),
-    info: (line) => p.line(`  ${line}\n`),
-    warn: (line) => p.line(`  warning: ${line}\n`),
-  };
 }

@@ -1,7 +1,7 @@
+import { progress } from "@mlflow-dev/kernel/progress";
 import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { loadSpec } from "../load-spec.ts";
-import { progress } from "../progress.ts";
 
 const usage = (message: string, hint: string) =>
   new UserError(`models promote: ${message}`, { exitCode: EXIT.invalidInput, hint });

@@ -1,7 +1,7 @@
-import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { LOCAL_SECRET_VARS } from "@mlflow-dev/compose";
+import { startDetached } from "@mlflow-dev/kernel/process";
 import type { LocalModel, MlflowServer } from "@mlflow-dev/spec";
 import { AUTH_ADMIN_USER } from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
@@ -127,9 +127,5 @@ export function browserOpener(platform = process.platform, path = process.env.PA
 function openBrowser(url: string): void {
   const opener = browserOpener();
   if (!opener) return;
-  try {
-    const child = spawn(opener, [url], { detached: true, stdio: "ignore" });
-    child.on("error", () => {});
-    child.unref();
-  } catch {}
+  startDetached(opener, [url]);
 }

@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { randomHex } from "@mlflow-dev/kernel/random";
 import type { MlflowClient, ReadinessCheck } from "@mlflow-dev/mlflow-client";
 import { environmentNames } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
@@ -163,7 +163,7 @@ async function runLive(values: Record<string, unknown>, json: boolean): Promise<
   };
   for (const side of ["local", "remote"] as const) await preflight(side, clients[side], urls[side]);
 
-  const base = `mlflow-dev-parity-${randomBytes(4).toString("hex")}`;
+  const base = `mlflow-dev-parity-${randomHex(4)}`;
   process.stderr.write(`running the workload against both servers (names start with ${base})\n`);
   const t0 = Date.now();
   const [a, b] = await Promise.all([

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseEnvFile } from "@mlflow-dev/kernel/env-file";
 import type { MlflowClient } from "@mlflow-dev/mlflow-client";
 import { AUTH_ADMIN_USER, environmentNames } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "../errors.ts";
@@ -42,7 +43,7 @@ export async function openEndpoint(loaded: LoadedSpec, environment: string, aws:
       return { environment, url, client: new MlflowClient(url, options), close: () => {} };
     const envFile = join(loaded.dir, ".mlflow-dev", ".env");
     const variable = LOCAL_SECRET_VARS["auth-admin-password"];
-    const password = existsSync(envFile) ? readEnvVariable(readFileSync(envFile, "utf8"), variable) : undefined;
+    const password = existsSync(envFile) ? parseEnvFile(readFileSync(envFile, "utf8")).get(variable) : undefined;
     if (!password)
       throw new UserError(`models promote: no ${variable} in ${envFile}`, {
         exitCode: EXIT.invalidInput,
@@ -102,12 +103,4 @@ export async function openEndpoint(loaded: LoadedSpec, environment: string, aws:
     deploy.destroyAwsClients(clients);
     throw e;
   }
-}
-
-function readEnvVariable(text: string, name: string): string | undefined {
-  for (const line of text.split("\n")) {
-    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (m?.[1] === name) return (m[2] ?? "").trim().replace(/^(["'])(.*)\1$/, "$2");
-  }
-  return undefined;
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { poll } from "@mlflow-dev/kernel/wait";
 import {
   artifactPath,
   createLoggedModel,
@@ -426,11 +427,21 @@ async function perform(step: Step, ctx: StepContext): Promise<string[] | undefin
 }
 
 async function waitReady(client: MlflowClient, mv: ModelVersion): Promise<void> {
-  for (let i = 0; i < 120 && mv.status === "PENDING_REGISTRATION"; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    const again = await getModelVersion(client, mv.name, mv.version);
-    if (again?.status) mv.status = again.status;
-  }
+  let looked = false;
+  await poll({
+    intervalMs: 500,
+    // The count decides (as many looks as before); the time is a bound on slow answers.
+    timeoutMs: 300_000,
+    maxAttempts: 121,
+    check: async () => {
+      if (looked) {
+        const again = await getModelVersion(client, mv.name, mv.version);
+        if (again?.status) mv.status = again.status;
+      }
+      looked = true;
+      return mv.status === "PENDING_REGISTRATION" ? undefined : true;
+    },
+  });
   if (mv.status !== "READY") throw new Error(`version ${mv.version} of ${mv.name} is ${mv.status} on the destination`);
 }
 

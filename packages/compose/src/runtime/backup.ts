@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -17,6 +17,8 @@ import { PassThrough, Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { randomHex } from "@mlflow-dev/kernel/random";
+import { poll } from "@mlflow-dev/kernel/wait";
 import type { LocalModel } from "@mlflow-dev/spec";
 import { LOCAL_SECRET_VARS, parseEnvFile } from "../env-file.ts";
 import { SERVICE, s3Endpoint } from "../render.ts";
@@ -466,7 +468,7 @@ export async function backupLocalStack(ctx: Ctx, options: { out?: string; now?: 
   const postgres = stack[SERVICE.postgres]!.container;
   const s3 = await minioClient(ctx);
   ensureDirectory(dirname(dir));
-  const temp = join(dirname(dir), `.${basename(dir)}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = join(dirname(dir), `.${basename(dir)}.${randomHex(6)}.tmp`);
   try {
     mkdirSync(temp, { mode: 0o700 });
   } catch (e) {
@@ -543,15 +545,18 @@ async function waitForContainerHealth(
   service: string,
   timeoutMs: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let last = "not found";
-  while (Date.now() < deadline) {
-    const s = (await docker.projectServices(project)).find((x) => x.service === service);
-    if (serviceHealthy(s)) return;
-    last = s ? `${s.state}, ${s.health}` : "not found";
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`the ${service} container is not healthy after ${timeoutMs / 1000}s (${last})`);
+  await poll({
+    intervalMs: 1000,
+    timeoutMs,
+    check: async () => {
+      const s = (await docker.projectServices(project)).find((x) => x.service === service);
+      if (serviceHealthy(s)) return true;
+      last = s ? `${s.state}, ${s.health}` : "not found";
+      return undefined;
+    },
+    onTimeout: () => new Error(`the ${service} container is not healthy after ${timeoutMs / 1000}s (${last})`),
+  });
 }
 
 export interface RestoreResult {
@@ -647,7 +652,7 @@ export async function restoreLocalStack(
   const postgres = stack[SERVICE.postgres]!.container;
   const { bucket, prefix } = model.artifacts;
   const db = model.database;
-  const names = restoreNames(prefix, randomBytes(4).toString("hex"));
+  const names = restoreNames(prefix, randomHex(4));
   const s3 = await minioClient(ctx);
   const { PutObjectCommand, DeleteObjectCommand, CopyObjectCommand } = await import("@aws-sdk/client-s3");
   const staged: string[] = [];
@@ -848,7 +853,7 @@ async function loadDump(
 ): Promise<void> {
   const { docker } = ctx;
   const psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", names.role, "-d", names.database];
-  const key = randomBytes(16).toString("hex");
+  const key = randomHex(16);
   const probe = await docker.execWithStdin(postgres, psql, Readable.from([`\\restrict ${key}\n`]), {
     user: PG_OS_USER,
   });

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { runStreaming, succeeds } from "@mlflow-dev/kernel/process";
 import { execa } from "execa";
 
 /** The narrow slice of `docker compose` the local runtime uses. */
@@ -70,8 +71,8 @@ export class DockerComposeCli implements ComposeClient {
   async build(options: { service: string; onOutput?: (line: string) => void }): Promise<void> {
     const args = [...this.base(), "build", options.service];
     // Without buildx (Debian's engine 20.10 and a plain client) compose builds with the classic builder.
-    const buildx = await execa("docker", ["buildx", "version"], { reject: false });
-    const env = { COMPOSE_PROGRESS: "plain", ...(buildx.exitCode === 0 ? {} : { DOCKER_BUILDKIT: "0" }) };
+    const buildx = await succeeds("docker", ["buildx", "version"]);
+    const env = { COMPOSE_PROGRESS: "plain", ...(buildx ? {} : { DOCKER_BUILDKIT: "0" }) };
     await streamed(args, env, `docker compose build ${options.service}`, options.onOutput);
   }
 
@@ -148,13 +149,6 @@ async function streamed(
   what: string,
   onOutput?: (line: string) => void,
 ): Promise<void> {
-  const child = execa("docker", args, { all: true, reject: false, env });
-  let output = "";
-  child.all?.on("data", (chunk: Buffer) => {
-    const text = chunk.toString();
-    output += text;
-    for (const line of text.split("\n")) if (line.trim()) onOutput?.(line.trim());
-  });
-  const result = await child;
-  if (result.exitCode !== 0) throw new ComposeCommandError(`${what} failed (exit ${result.exitCode})`, output);
+  const result = await runStreaming("docker", args, { env, ...(onOutput ? { onLine: onOutput } : {}) });
+  if (result.exitCode !== 0) throw new ComposeCommandError(`${what} failed (exit ${result.exitCode})`, result.output);
 }

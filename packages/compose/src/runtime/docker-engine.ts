@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { poll } from "@mlflow-dev/kernel/wait";
 import { compareCodeUnits } from "@mlflow-dev/spec";
 import type Dockerode from "dockerode";
 
@@ -406,12 +407,17 @@ export class DockerEngine implements ContainerClient {
       // Ending the hijacked connection's write side closes the command's standard input.
       stdin.pipe(stream);
     });
-    let info = await exec.inspect();
-    // The stream can end a moment before Docker records the exit code.
-    for (let i = 0; info.Running && i < 50; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      info = await exec.inspect();
-    }
+    // The stream can end a moment before Docker records the exit code: look again for up to 5 s.
+    const info =
+      (await poll({
+        intervalMs: 100,
+        timeoutMs: 5_000,
+        maxAttempts: 51,
+        check: async () => {
+          const i = await exec.inspect();
+          return i.Running ? undefined : i;
+        },
+      })) ?? (await exec.inspect());
     return { exitCode: info.ExitCode ?? -1, stdout: out.text(), stderr: err.text() };
   }
 

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { poll } from "@mlflow-dev/kernel/wait";
 import { healthCheck, MlflowClient, NotReadyError, waitUntilReady } from "@mlflow-dev/mlflow-client";
 import { describeImageOrigin, type LocalModel, type LocalObjectStore, type LocalTarget } from "@mlflow-dev/spec";
 import { DATA_SECRET_VARS, missingEnvVars } from "../env-file.ts";
@@ -383,14 +384,19 @@ async function checkImages(model: LocalModel, docker: ContainerClient, progress:
  * asked directly (serverHealthAsked).
  */
 async function waitForStartUp(ctx: LocalStackContext, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const progress = startUpProgress(await localStackStatus(ctx), ctx.model.target.objectStore);
-    if (progress.phase === "ready") return;
-    if (progress.phase === "failed") throw new Error(progress.why.join("; "));
-    if (Date.now() > deadline) throw new Error(`${progress.on.join(", ")} not ready after ${timeoutMs / 1000}s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  let waitingOn: string[] = [];
+  await poll({
+    intervalMs: 200,
+    timeoutMs,
+    check: async () => {
+      const progress = startUpProgress(await localStackStatus(ctx), ctx.model.target.objectStore);
+      if (progress.phase === "failed") throw new Error(progress.why.join("; "));
+      if (progress.phase === "ready") return true;
+      waitingOn = progress.on;
+      return undefined;
+    },
+    onTimeout: () => new Error(`${waitingOn.join(", ")} not ready after ${timeoutMs / 1000}s`),
+  });
 }
 
 function healthUrl(model: LocalModel): string {

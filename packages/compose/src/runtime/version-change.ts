@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { createWriteStream, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
+import { randomHex } from "@mlflow-dev/kernel/random";
 import { versionChange as compare, type Model, type VersionChange } from "@mlflow-dev/spec";
 import { ensureDirectory, readOwnFile, writeFilesAtomically } from "../safe-write.ts";
 
@@ -80,7 +80,7 @@ export async function writeBackup(
   const dir = backupsDir(stateDir);
   ensureDirectory(dir);
   const path = join(dir, name);
-  const temp = join(dir, `.${name}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = join(dir, `.${name}.${randomHex(6)}.tmp`);
   const gzip = createGzip();
   const file = createWriteStream(temp, { flags: "wx", mode: 0o600 });
   try {

@@ -1,10 +1,10 @@
 import { type CloudFormation, type Parameter, paginateDescribeChangeSet } from "@aws-sdk/client-cloudformation";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
+import { poll, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import type { AwsModel } from "../../render/aws-model.ts";
 import { toTags } from "../../render/cloudformation/tags.ts";
 import { type ResourceChange, resourceChangeOf, type SdkResourceChange } from "../diff.ts";
 import { awsErrorMessage, DeployError } from "../errors.ts";
-import { poll, type WaitOptions } from "../poll.ts";
-import type { Reporter } from "../report.ts";
 import { StackEventStream } from "./stack-events.ts";
 import type { StackInfo } from "./stack-info.ts";
 import { waitForStack } from "./stack-wait.ts";

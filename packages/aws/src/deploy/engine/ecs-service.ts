@@ -1,4 +1,6 @@
 import { type ECS, paginateListTaskDefinitions, type Service, waitUntilServicesStable } from "@aws-sdk/client-ecs";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
+import { poll, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import { estimateServerMemory } from "@mlflow-dev/spec";
 import type { AwsModel } from "../../render/aws-model.ts";
 import type { DeployContext } from "../../render/context.ts";
@@ -7,8 +9,6 @@ import type { TaskDefinition } from "../../render/task-definition.ts";
 import { type FieldChange, taskDefinitionChanges } from "../diff.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "../errors.ts";
 import type { DeployWaits } from "../options.ts";
-import { poll, type WaitOptions } from "../poll.ts";
-import type { Reporter } from "../report.ts";
 import type { AwsClients } from "./clients.ts";
 import { indentLines, lastLogLines, taskLogStream } from "./task-logs.ts";
 

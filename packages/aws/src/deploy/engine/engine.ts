@@ -1,11 +1,11 @@
+import type { Reporter } from "@mlflow-dev/kernel/progress";
+import { type Clock, realClock } from "@mlflow-dev/kernel/wait";
 import type { AwsModel } from "../../render/aws-model.ts";
 import { stackPolicy } from "../../render/cloudformation/stack-policy.ts";
 import type { DeployContext } from "../../render/context.ts";
 import type { MigrationPlacement } from "../../render/task-definition.ts";
-import { type Clock, realClock } from "../clock.ts";
 import { awsErrorName } from "../errors.ts";
 import { type RunnerOptions, waitOf } from "../options.ts";
-import type { Reporter } from "../report.ts";
 import {
   type ChangeSetRequest,
   createChangeSet,

@@ -1,6 +1,6 @@
-import type { Clock } from "../clock.ts";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
+import type { Clock } from "@mlflow-dev/kernel/wait";
 import { awsErrorMessage, awsErrorName } from "../errors.ts";
-import type { Reporter } from "../report.ts";
 
 /**
  * IAM is eventually consistent: a role the stack has just created can be refused for tens of

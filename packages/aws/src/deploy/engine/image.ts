@@ -1,13 +1,13 @@
-import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { lastLines, runStreaming, succeeds } from "@mlflow-dev/kernel/process";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
 import { describeImageOrigin } from "@mlflow-dev/spec";
 import type { AwsModel } from "../../render/aws-model.ts";
 import { ecrRepositoryName, OutputName } from "../../render/names.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "../errors.ts";
-import type { Reporter } from "../report.ts";
 import type { AwsClients } from "./clients.ts";
 
 /**
@@ -100,7 +100,7 @@ export async function resolveImage(
   }
   const docker = options.docker ?? process.env.DOCKER ?? "docker";
   const context = resolve(specDir, image.context);
-  const env = buildEnv(docker);
+  const env = await buildEnv(docker);
   report.info(`building ${context} as ${imageUri} (${describeImageOrigin(image, model.mlflow.version)})`);
   await run(
     docker,
@@ -160,38 +160,33 @@ async function dockerLogin(clients: AwsClients, registry: string): Promise<strin
 }
 
 /** The classic builder when BuildKit is asked for but buildx is missing (the Dockerfiles support both). */
-function buildEnv(docker: string): NodeJS.ProcessEnv {
-  if (process.env.DOCKER_BUILDKIT !== undefined) return process.env;
-  const buildx = spawnSync(docker, ["buildx", "version"], { stdio: "ignore" });
-  return buildx.status === 0 ? process.env : { ...process.env, DOCKER_BUILDKIT: "0" };
+async function buildEnv(docker: string): Promise<Record<string, string>> {
+  if (process.env.DOCKER_BUILDKIT !== undefined) return {};
+  return (await succeeds(docker, ["buildx", "version"])) ? {} : { DOCKER_BUILDKIT: "0" };
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, report: Reporter, label: string): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    const tail: string[] = [];
-    const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) tail.push(line.trimEnd());
-      tail.splice(0, Math.max(0, tail.length - 20));
-    };
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
-    child.on("error", (e) =>
-      reject(
-        new DeployError(`cannot run ${cmd}: ${e.message}`, {
-          kind: "input",
-          hint: "Install Docker, or set DOCKER to the docker CLI.",
-        }),
-      ),
-    );
-    child.on("close", (code) => {
-      if (code === 0) return resolvePromise();
-      report.warn(`${label} failed`);
-      reject(
-        new DeployError(`${label} exited ${code}:\n${tail.map((l) => `    ${l}`).join("\n")}`, {
-          hint: "The service was not touched. Fix the cause, then run promote again.",
-        }),
-      );
+/** Runs a docker command; a failure names it with the last 20 lines of its output. */
+async function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  report: Reporter,
+  label: string,
+): Promise<void> {
+  const r = await runStreaming(cmd, args, { env });
+  if (r.startError !== undefined)
+    throw new DeployError(`cannot run ${cmd}: ${r.startError}`, {
+      kind: "input",
+      hint: "Install Docker, or set DOCKER to the docker CLI.",
     });
-  });
+  if (r.exitCode === 0) return;
+  report.warn(`${label} failed`);
+  throw new DeployError(
+    `${label} exited ${r.exitCode}:\n${lastLines(r.output, 20)
+      .map((l) => `    ${l}`)
+      .join("\n")}`,
+    {
+      hint: "The service was not touched. Fix the cause, then run promote again.",
+    },
+  );
 }

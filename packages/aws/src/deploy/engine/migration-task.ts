@@ -1,3 +1,5 @@
+import type { Reporter } from "@mlflow-dev/kernel/progress";
+import { poll, secondsSince, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import type { AwsModel } from "../../render/aws-model.ts";
 import type { DeployContext } from "../../render/context.ts";
 import { LOG_STREAM_PREFIX } from "../../render/names.ts";
@@ -6,10 +8,7 @@ import {
   toMigrationRunTask,
   toMigrationTaskDefinition,
 } from "../../render/task-definition.ts";
-import { secondsSince } from "../clock.ts";
 import { awsErrorMessage, DeployError } from "../errors.ts";
-import { poll, type WaitOptions } from "../poll.ts";
-import type { Reporter } from "../report.ts";
 import type { AwsClients } from "./clients.ts";
 import { registerIfChanged, revisionOf } from "./ecs-service.ts";
 import { retryIamPropagation } from "./iam-propagation.ts";

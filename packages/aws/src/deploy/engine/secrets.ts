@@ -1,11 +1,11 @@
-import { randomBytes } from "node:crypto";
 import type { SecretsManager } from "@aws-sdk/client-secrets-manager";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
+import { newSecret } from "@mlflow-dev/kernel/random";
 import type { SecretName } from "@mlflow-dev/spec";
 import type { AwsModel } from "../../render/aws-model.ts";
 import { toTags } from "../../render/cloudformation/tags.ts";
 import { secretName } from "../../render/names.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "../errors.ts";
-import type { Reporter } from "../report.ts";
 
 export type SecretState = "exists" | "missing" | "scheduled-for-deletion";
 
@@ -39,9 +39,12 @@ export async function describeSecrets(sm: SecretsManager, model: AwsModel): Prom
   return out;
 }
 
-/** 32 random bytes as base64url: letters, digits, - and _, which RDS accepts in a master password. */
+/**
+ * A new secret's value: the one generator's letters and digits (RDS accepts them in a master
+ * password), 43 of them: about 256 bits.
+ */
 export function generateSecretValue(): string {
-  return randomBytes(32).toString("base64url");
+  return newSecret(43);
 }
 
 export interface EnsuredSecrets {

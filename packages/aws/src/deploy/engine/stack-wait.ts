@@ -1,7 +1,7 @@
 import type { CloudFormation, StackEvent } from "@aws-sdk/client-cloudformation";
+import type { Reporter } from "@mlflow-dev/kernel/progress";
+import { poll, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import { DeployError } from "../errors.ts";
-import { poll, type WaitOptions } from "../poll.ts";
-import type { Reporter } from "../report.ts";
 import { failedStackHint, isSuccess, isTerminal } from "../stack-status.ts";
 import { formatEvent, StackEventStream, stackFailureMessage, validationFailures } from "./stack-events.ts";
 import { getStack, type StackInfo } from "./stack-info.ts";

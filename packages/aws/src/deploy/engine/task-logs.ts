@@ -1,4 +1,10 @@
-import type { CloudWatchLogs } from "@aws-sdk/client-cloudwatch-logs";
+import {
+  type CloudWatchLogs,
+  type FilteredLogEvent,
+  type LogStream,
+  paginateDescribeLogStreams,
+  paginateFilterLogEvents,
+} from "@aws-sdk/client-cloudwatch-logs";
 import { CONTAINER_NAME } from "../../render/names.ts";
 
 /** The awslogs stream of a task's container: `<prefix>/<container>/<task id>`. */
@@ -19,6 +25,55 @@ export async function lastLogLines(logs: CloudWatchLogs, group: string, stream: 
   } catch {
     return [];
   }
+}
+
+/**
+ * The streams of a log group whose names start with `prefix`, page after page (the SDK's
+ * paginator, at most `maxPages`); none when the group does not exist.
+ */
+export async function listLogStreams(
+  logs: CloudWatchLogs,
+  group: string,
+  prefix: string,
+  maxPages = 200,
+): Promise<LogStream[]> {
+  const found: LogStream[] = [];
+  let pages = 0;
+  try {
+    for await (const page of paginateDescribeLogStreams(
+      { client: logs, stopOnSameToken: true },
+      { logGroupName: group, logStreamNamePrefix: prefix },
+    )) {
+      found.push(...(page.logStreams ?? []));
+      if (++pages >= maxPages) break;
+    }
+  } catch (e) {
+    if ((e as { name?: string }).name === "ResourceNotFoundException") return [];
+    throw e;
+  }
+  return found;
+}
+
+/** The events of the named streams from startTime on (every one when undefined), page after page (at most `maxPages`). */
+export async function filterLogEvents(
+  logs: CloudWatchLogs,
+  input: { group: string; streams: string[]; startTime?: number },
+  maxPages = 1000,
+): Promise<FilteredLogEvent[]> {
+  const events: FilteredLogEvent[] = [];
+  let pages = 0;
+  for await (const page of paginateFilterLogEvents(
+    { client: logs, stopOnSameToken: true },
+    {
+      logGroupName: input.group,
+      logStreamNames: input.streams,
+      ...(input.startTime !== undefined ? { startTime: input.startTime } : {}),
+    },
+  )) {
+    events.push(...(page.events ?? []));
+    if (++pages >= maxPages) break;
+  }
+  return events;
 }
 
 export function indentLines(lines: string[], prefix = "    "): string {

@@ -1,9 +1,20 @@
+import { heartbeat } from "./wait.ts";
+
 /**
- * Progress lines that reassure during long waits (an RDS instance, an image build, a server's first
+ * The one progress reporter of the commands. Progress lines that reassure during long waits (an RDS instance, an image build, a server's first
  * start): each step says how long the one before it took, and when nothing has been printed for
  * HEARTBEAT_MS a heartbeat line says what is still going on and for how long. Lines go to stderr;
  * stdout carries only data.
  */
+
+/** Progress of a command as its steps see it: human lines on stderr, so stdout carries only data. */
+export interface Reporter {
+  /** A numbered step of the command ("secrets", "infrastructure", ...). */
+  step(title: string): void;
+  /** A detail line under the current step. */
+  info(line: string): void;
+  warn(line: string): void;
+}
 
 /** How long a wait may stay silent before a heartbeat line. */
 export const HEARTBEAT_MS = 15_000;
@@ -40,14 +51,10 @@ export function progress(options: ProgressOptions = {}): Progress {
     write(text);
     lastWrite = now();
   };
-  const timer = setInterval(
-    () => {
-      if (label === undefined || now() - lastWrite < every) return;
-      out(`  ... still ${label} (${seconds(now() - stepStarted)})\n`);
-    },
-    Math.min(every, 1000),
-  );
-  timer.unref();
+  const beat = heartbeat(Math.min(every, 1000), () => {
+    if (label === undefined || now() - lastWrite < every) return;
+    out(`  ... still ${label} (${seconds(now() - stepStarted)})\n`);
+  });
   return {
     step(line, newLabel) {
       if (label !== undefined) out(`  (${label}: ${seconds(now() - stepStarted)})\n`);
@@ -60,7 +67,23 @@ export function progress(options: ProgressOptions = {}): Progress {
       out(text);
     },
     stop() {
-      clearInterval(timer);
+      beat.stop();
     },
   };
+}
+
+/** A Reporter on progress(): `<prefix>: <title>` per step, each with the time the previous one took, and a heartbeat. */
+export function stepReporter(prefix: string, options: ProgressOptions = {}): Reporter {
+  const p = progress(options);
+  return {
+    step: (title) => p.step(`${prefix}: ${title}\n`, title),
+    info: (line) => p.line(`  ${line}\n`),
+    warn: (line) => p.line(`  warning: ${line}\n`),
+  };
+}
+
+/** The local runtime's progress (one callback a line): each line names what a heartbeat says is still going on. */
+export function lineReporter(options: ProgressOptions = {}): (line: string) => void {
+  const p = progress(options);
+  return (m) => p.line(`  ${m}\n`, m);
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { progress, seconds } from "../src/progress.ts";
+import { lineReporter, progress, seconds, stepReporter } from "../src/progress.ts";
 
 describe("progress", () => {
   afterEach(() => {
@@ -53,5 +53,32 @@ describe("progress", () => {
   it("writes minutes past one minute", () => {
     expect(seconds(59_400)).toBe("59.4 s");
     expect(seconds(754_000)).toBe("12 min 34 s");
+  });
+
+  it("stepReporter prints a deploy's steps, details and warnings under its prefix", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const r = stepReporter("promote staging", { write: (t) => lines.push(t), now: () => Date.now() });
+    r.step("secrets");
+    r.info("created db-password");
+    vi.advanceTimersByTime(2_000);
+    r.warn("slow");
+    r.step("infrastructure");
+    expect(lines).toEqual([
+      "promote staging: secrets\n",
+      "  created db-password\n",
+      "  warning: slow\n",
+      "  (secrets: 2.0 s)\n",
+      "promote staging: infrastructure\n",
+    ]);
+  });
+
+  it("lineReporter's heartbeat names the last line", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const report = lineReporter({ write: (t) => lines.push(t), now: () => Date.now(), heartbeatMs: 5_000 });
+    report("waiting for mlflow");
+    vi.advanceTimersByTime(5_000);
+    expect(lines).toEqual(["  waiting for mlflow\n", "  ... still waiting for mlflow (5.0 s)\n"]);
   });
 });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { WaitMeter } from "../src/deploy/clock.ts";
-import { poll } from "../src/deploy/poll.ts";
-import { fakeClock } from "./fake-clock.ts";
+import { fakeClock } from "../src/fake-clock.ts";
+import { poll, WaitMeter } from "../src/wait.ts";
 
 describe("poll", () => {
   it("ticks before every check and returns the first answer", async () => {
