@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toAwsModel, toTemplateYaml } from "../../packages/aws/src/index.ts";
 import { NODE_22 } from "../../packages/cli/scripts/manifest.ts";
+import { SHIPPED_TWIN_FILES } from "../../packages/cli/src/twin/image.ts";
 import { toComposeYaml } from "../../packages/compose/src/index.ts";
 import { MLFLOW_DEV_VERSION, parseSpecOrThrow, resolve } from "../../packages/spec/src/index.ts";
 import { installedProject, nodeRuntimes, npx, packCli, ROOT, userEnv } from "../support/package.ts";
@@ -41,9 +42,14 @@ describe("the tarball", () => {
       const packed = spawnSync("tar", ["-xOzf", tarball, `package/images/mlflow/${f}`], { encoding: "utf8" }).stdout;
       expect(packed, f).toBe(readFileSync(join(ROOT, "images/mlflow", f), "utf8"));
     }
+    // The AWS twin's build context (rehearse builds it), byte for byte the one CI builds.
+    for (const f of SHIPPED_TWIN_FILES) {
+      const packed = spawnSync("tar", ["-xOzf", tarball, `package/images/ministack/${f}`], { encoding: "utf8" }).stdout;
+      expect(packed, f).toBe(readFileSync(join(ROOT, "images/ministack", f), "utf8"));
+    }
     const unexpected = files.filter(
       (f) =>
-        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js|images\/mlflow\/(Dockerfile|requirements\.(txt|in)))$/.test(
+        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js|images\/mlflow\/(Dockerfile|requirements\.(txt|in))|images\/ministack\/(Dockerfile|requirements\.txt|patches\.py|application_autoscaling\.py))$/.test(
           f,
         ),
     );
