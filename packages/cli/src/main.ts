@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   destroy: () => import("./commands/destroy.ts"),
   unlock: () => import("./commands/unlock.ts"),
   parity: () => import("./commands/parity.ts"),
+  rehearse: () => import("./commands/rehearse.ts"),
   models: () => import("./commands/models.ts"),
 };
 
