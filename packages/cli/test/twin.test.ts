@@ -35,7 +35,7 @@ describe("the twin's settings", () => {
     expect(s).toMatchObject({ network: "mlflow-dev-aws", subnet: "169.254.170.0/24", port: 4566, region: "us-east-1" });
     for (const [name, fallback] of Object.values(TWIN_VARIABLES))
       expect(START_SH).toContain(`\${${name}:-${fallback}}`);
-    expect(START_SH).toContain(`MINISTACK_NAME=${TWIN_CONTAINER}\n`);
+    expect(START_SH).toContain(`MINISTACK_NAME=\${MLFLOW_DEV_AWS_CONTAINER:-${TWIN_CONTAINER}}\n`);
     expect(START_SH).toContain(`RDS_IMAGE_PREFIX=${TWIN_RDS_IMAGE_PREFIX}\n`);
   });
 

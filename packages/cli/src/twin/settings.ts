@@ -6,7 +6,7 @@ import { PINS } from "@mlflow-dev/spec";
  * unit test keeps the two in agreement): data and pure functions only.
  */
 
-/** The container's name; MiniStack labels what it starts with `ministack.instance=<name>:4566`. */
+/** The container's default name; MiniStack labels what it starts with `ministack.instance=<name>:4566`. */
 export const TWIN_CONTAINER = "mlflow-dev-ministack";
 /** The port MiniStack listens on inside its container. */
 export const TWIN_CONTAINER_PORT = 4566;
@@ -20,6 +20,8 @@ export const TWIN_RDS_IMAGE_PREFIX = "mlflow-dev-local/ministack-images";
 export const TWIN_LABEL = "mlflow-dev.emulator";
 
 export interface TwinSettings {
+  /** The container's name (MLFLOW_DEV_AWS_CONTAINER, default mlflow-dev-ministack). */
+  container: string;
   network: string;
   /** An IPv4 /24; the twin takes .2 (ECS's credentials address), the gateway .1. */
   subnet: string;
@@ -32,6 +34,7 @@ export interface TwinSettings {
 
 /** The variables start.sh reads, with its defaults. */
 export const TWIN_VARIABLES = {
+  container: ["MLFLOW_DEV_AWS_CONTAINER", TWIN_CONTAINER],
   network: ["MLFLOW_DEV_AWS_NETWORK", "mlflow-dev-aws"],
   subnet: ["MLFLOW_DEV_AWS_SUBNET", "169.254.170.0/24"],
   port: ["MLFLOW_DEV_AWS_PORT", "4566"],
@@ -57,7 +60,11 @@ export function twinSettings(env: NodeJS.ProcessEnv = process.env): TwinSettings
   const waitSeconds = Number(get("waitSeconds"));
   if (!Number.isFinite(waitSeconds) || waitSeconds <= 0)
     throw new TwinSettingsError(`MLFLOW_DEV_AWS_WAIT=${get("waitSeconds")}: expected seconds`);
+  const container = get("container");
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(container))
+    throw new TwinSettingsError(`MLFLOW_DEV_AWS_CONTAINER=${container}: not a Docker container name`);
   return {
+    container,
     network: get("network"),
     subnet,
     port,
@@ -105,9 +112,9 @@ export function twinRunArgs(settings: TwinSettings, image: string): string[] {
     "run",
     "-d",
     "--name",
-    TWIN_CONTAINER,
+    settings.container,
     "--hostname",
-    TWIN_CONTAINER,
+    settings.container,
     "--label",
     `${TWIN_LABEL}=ministack`,
     "--network",
@@ -133,8 +140,8 @@ export function twinRunArgs(settings: TwinSettings, image: string): string[] {
 }
 
 /** The label MiniStack puts on every container it starts (ECS tasks, RDS instances). */
-export function twinInstanceLabel(): string {
-  return `ministack.instance=${TWIN_CONTAINER}:${TWIN_CONTAINER_PORT}`;
+export function twinInstanceLabel(settings: Pick<TwinSettings, "container">): string {
+  return `ministack.instance=${settings.container}:${TWIN_CONTAINER_PORT}`;
 }
 
 /** The MiniStack release the twin runs. */

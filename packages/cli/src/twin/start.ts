@@ -8,7 +8,6 @@ import { chooseTwinImage, SHIPPED_TWIN_FILES, twinBuildCommand, twinOverrides, t
 import {
   networkCreateArgs,
   rdsImageName,
-  TWIN_CONTAINER,
   TWIN_HEALTH_PATH,
   TWIN_RDS_IMAGE_PREFIX,
   type TwinSettings,
@@ -93,24 +92,32 @@ export async function ensureTwin(options: TwinOptions = {}): Promise<Twin> {
     return r.code === 0 ? r.stdout.trim() : undefined;
   };
 
-  const running = (await inspect("{{.State.Running}}", TWIN_CONTAINER)) === "true";
-  if (running && (await healthy(endpoint))) {
+  const running = (await inspect("{{.State.Running}}", settings.container)) === "true";
+  // A twin that is still starting gets the time to answer; one running elsewhere is never removed.
+  const deadline0 = Date.now() + (running ? settings.waitSeconds * 1000 : 0);
+  while (running && !(await healthy(endpoint)) && Date.now() < deadline0) await sleep(1000);
+  if (running && !(await healthy(endpoint)))
+    throw fail(
+      `the container ${settings.container} is running but does not answer ${endpoint}${TWIN_HEALTH_PATH}`,
+      "It may publish another port: set MLFLOW_DEV_AWS_PORT to it, or MLFLOW_DEV_AWS_CONTAINER to start another twin.",
+    );
+  if (running) {
     const ip = await inspect(
       `{{with index .NetworkSettings.Networks "${settings.network}"}}{{.IPAddress}}{{end}}`,
-      TWIN_CONTAINER,
+      settings.container,
     );
     if (ip !== emulator)
       throw fail(
-        `${TWIN_CONTAINER} is running but not at ${emulator} on network ${settings.network} (found "${ip || "none"}")`,
-        "Stop it (docker rm -f -v mlflow-dev-ministack; its emulated state is lost), then run the command again.",
+        `${settings.container} is running but not at ${emulator} on network ${settings.network} (found "${ip || "none"}")`,
+        `Stop it (docker rm -f -v ${settings.container}; its emulated state is lost), then run the command again.`,
       );
-    const image = (await inspect("{{.Config.Image}}", TWIN_CONTAINER)) ?? "";
-    const prefix = (await inspect("{{range .Config.Env}}{{println .}}{{end}}", TWIN_CONTAINER))
+    const image = (await inspect("{{.Config.Image}}", settings.container)) ?? "";
+    const prefix = (await inspect("{{range .Config.Env}}{{println .}}{{end}}", settings.container))
       ?.split("\n")
       .find((l) => l.startsWith("MINISTACK_IMAGE_PREFIX="))
       ?.slice("MINISTACK_IMAGE_PREFIX=".length);
     if (prefix) await tagRdsImages(docker, overrides, options.postgresMajors, prefix, log);
-    notes.push(`reused the running twin ${TWIN_CONTAINER} (${image}) at ${endpoint}`);
+    notes.push(`reused the running twin ${settings.container} (${image}) at ${endpoint}`);
     log(notes[0] ?? "");
     return { endpoint, settings, image, started: false, notes };
   }
@@ -119,9 +126,9 @@ export async function ensureTwin(options: TwinOptions = {}): Promise<Twin> {
       "container mlflow-dev-localstack is running on the emulator port",
       "Stop it first (localstack/stop.sh).",
     );
-  if (!running && (await healthy(endpoint)))
+  if (await healthy(endpoint))
     throw fail(
-      `something else answers ${endpoint}${TWIN_HEALTH_PATH} (not the container ${TWIN_CONTAINER})`,
+      `something else answers ${endpoint}${TWIN_HEALTH_PATH} (not the container ${settings.container})`,
       "Stop it, or give the twin another port with MLFLOW_DEV_AWS_PORT.",
     );
 
@@ -150,20 +157,20 @@ export async function ensureTwin(options: TwinOptions = {}): Promise<Twin> {
   await tagRdsImages(docker, overrides, options.postgresMajors, TWIN_RDS_IMAGE_PREFIX, log);
 
   await ensureNetwork(docker, settings, fail, log);
-  if ((await inspect("{{.Id}}", TWIN_CONTAINER)) !== undefined) {
-    await docker(["rm", "-f", TWIN_CONTAINER]);
-    log(`removed the stale container ${TWIN_CONTAINER}`);
+  if ((await inspect("{{.Id}}", settings.container)) !== undefined) {
+    await docker(["rm", "-f", settings.container]);
+    log(`removed the stale container ${settings.container}`);
   }
   const t1 = Date.now();
   const run = await docker(twinRunArgs(settings, choice.image));
   if (run.code !== 0) throw fail(`docker run failed: ${run.stderr.trim()}`);
   const deadline = Date.now() + settings.waitSeconds * 1000;
   while (!(await healthy(endpoint))) {
-    const up = (await inspect("{{.State.Running}}", TWIN_CONTAINER)) === "true";
+    const up = (await inspect("{{.State.Running}}", settings.container)) === "true";
     if (!up || Date.now() > deadline) {
-      const logs = await docker(["logs", "--tail", "40", TWIN_CONTAINER]);
+      const logs = await docker(["logs", "--tail", "40", settings.container]);
       process.stderr.write(`${logs.stdout}${logs.stderr}`);
-      await docker(["rm", "-f", "-v", TWIN_CONTAINER]);
+      await docker(["rm", "-f", "-v", settings.container]);
       throw fail(
         up
           ? `it did not answer ${endpoint}${TWIN_HEALTH_PATH} within ${settings.waitSeconds} s (last log lines above)`
@@ -173,7 +180,7 @@ export async function ensureTwin(options: TwinOptions = {}): Promise<Twin> {
     await sleep(500);
   }
   notes.push(
-    `started ${TWIN_CONTAINER} at ${endpoint} (${emulator} on network ${settings.network}) in ${((Date.now() - t1) / 1000).toFixed(1)} s`,
+    `started ${settings.container} at ${endpoint} (${emulator} on network ${settings.network}) in ${((Date.now() - t1) / 1000).toFixed(1)} s`,
   );
   for (const n of notes) log(n);
   return { endpoint, settings, image: choice.image, started: true, notes };
@@ -253,12 +260,12 @@ export async function stopTwin(
   if (!twin.started) return;
   const docker = options.docker ?? realDocker;
   const log = options.log ?? ((line: string) => process.stderr.write(`[twin] ${line}\n`));
-  await docker(["rm", "-f", "-v", TWIN_CONTAINER]);
-  const ids = (await docker(["ps", "-aq", "--filter", `label=${twinInstanceLabel()}`])).stdout
+  await docker(["rm", "-f", "-v", twin.settings.container]);
+  const ids = (await docker(["ps", "-aq", "--filter", `label=${twinInstanceLabel(twin.settings)}`])).stdout
     .split("\n")
     .filter(Boolean);
   if (ids.length > 0) await docker(["rm", "-f", "-v", ...ids]);
   const attached = await docker(["network", "inspect", "-f", "{{len .Containers}}", twin.settings.network]);
   if (attached.code === 0 && attached.stdout.trim() === "0") await docker(["network", "rm", twin.settings.network]);
-  log(`stopped the twin ${TWIN_CONTAINER}${ids.length ? ` and ${ids.length} container(s) it ran` : ""}`);
+  log(`stopped the twin ${twin.settings.container}${ids.length ? ` and ${ids.length} container(s) it ran` : ""}`);
 }
