@@ -195,6 +195,16 @@ export async function run(argv: string[]): Promise<number> {
             ["destroy", "--env", envName, "--yes", "--delete-data", "--skip-final-snapshot", ...twinSpec],
             awsEnv,
           );
+          if (d.code === 0) {
+            // The twin keeps a stopped task's container until its reaper runs (ECS forgets it at once):
+            // the migration's one-off tasks of this stack's cluster.
+            const cluster = `arn:aws:ecs:${model.target.region}:${model.target.account}:cluster/${stack}`;
+            const stopped = await dockerLines([
+              ...["ps", "-aq", "--filter", "status=exited"],
+              ...["--filter", `label=com.amazonaws.ecs.cluster=${cluster}`],
+            ]);
+            if (stopped.length > 0) await dockerLines(["rm", "-v", ...stopped]);
+          }
           return d.code === 0
             ? `the twin's stack ${stack} with its database and bucket`
             : `the twin's stack ${stack}: destroy failed (exit ${d.code})`;
