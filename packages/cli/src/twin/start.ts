@@ -143,10 +143,12 @@ export async function ensureTwin(options: TwinOptions = {}): Promise<Twin> {
   if (choice.kind === "build" && !present) {
     log(`building ${choice.image} (${choice.origin}); about a minute, once`);
     const args = twinBuildCommand(choice, shippedTwinSource());
-    let built = await docker(args, { stream: true });
     // A Docker client without buildx refuses BuildKit builds; the Dockerfile builds with the classic builder too.
-    if (built.code !== 0 && /buildx/i.test(built.stderr))
-      built = await docker(args, { stream: true, env: { ...process.env, DOCKER_BUILDKIT: "0" } });
+    const buildx = (await docker(["buildx", "version"])).code === 0;
+    const built = await docker(args, {
+      stream: true,
+      ...(buildx ? {} : { env: { ...process.env, DOCKER_BUILDKIT: "0" } }),
+    });
     if (built.code !== 0)
       throw fail(
         `building ${choice.image} failed (exit ${built.code})`,
