@@ -49,7 +49,7 @@ const CLEANUP_ORDER = ["stack", "stand-ins", "spec copy", "local", "twin"] as co
 type Cleanup = (typeof CLEANUP_ORDER)[number];
 const KEPT: Record<Cleanup, string> = {
   stack:
-    "the twin's stack (remove it with mlflow-dev destroy --env <name> and the twin's AWS settings, or stop the twin)",
+    "the twin's stack, with the rehearsal's copy of the spec beside the spec (.mlflow-dev-rehearse-<name>.yaml); a later rehearse updates the stack and keeps it, stopping the twin removes it",
   "stand-ins": "the stand-ins on the twin",
   "spec copy": "the rehearsal's copy of the spec",
   local: "the local stack (mlflow-dev down)",
