@@ -11,6 +11,7 @@
 #   MLFLOW_DEV_AWS_PORT=PORT      host port on 127.0.0.1 (default 4566)
 #   MLFLOW_DEV_AWS_REGION=REGION  default region (default us-east-1)
 #   MLFLOW_DEV_AWS_WAIT=SECONDS   how long to wait for health (default 120)
+#   MLFLOW_DEV_AWS_CONTAINER=NAME the MiniStack container (default mlflow-dev-ministack)
 #   MINISTACK_IMAGE=REF           default mlflow-dev-local/ministack:<pins.json ministack>
 #   MINISTACK_RDS_POSTGRES=REF    the PostgreSQL image MiniStack's RDS runs
 #                                 (default mlflow-dev-local/postgres:<pins.json postgres.default>)
@@ -39,7 +40,7 @@ LOCALSTACK_IMAGE=${LOCALSTACK_IMAGE:-localstack/localstack-pro:latest}
 RDS_IMAGE_PREFIX=mlflow-dev-local/ministack-images
 SOCKET=${MLFLOW_DEV_DOCKER_SOCKET:-/var/run/docker.sock}
 
-MINISTACK_NAME=mlflow-dev-ministack
+MINISTACK_NAME=${MLFLOW_DEV_AWS_CONTAINER:-mlflow-dev-ministack}
 LOCALSTACK_NAME=mlflow-dev-localstack
 
 log() { printf '[emulator] %s\n' "$*"; }
@@ -47,7 +48,7 @@ die() { printf '[emulator] error: %s\n' "$*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
 
 usage() {
-  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 MODE=ministack

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 NETWORK=${MLFLOW_DEV_AWS_NETWORK:-mlflow-dev-aws}
-MINISTACK_NAME=mlflow-dev-ministack
+MINISTACK_NAME=${MLFLOW_DEV_AWS_CONTAINER:-mlflow-dev-ministack}
 LOCALSTACK_NAME=mlflow-dev-localstack
 # MiniStack labels every container it starts with ministack.instance=HOST:PORT,
 # HOST being its own hostname (start.sh sets it to the container name).

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { toAwsModel, toTemplateYaml } from "@mlflow-dev/aws";
 import { NODE_22 } from "@mlflow-dev/cli/manifest";
+import { SHIPPED_TWIN_FILES } from "@mlflow-dev/cli/twin-image";
 import { toComposeYaml } from "@mlflow-dev/compose";
 import { MLFLOW_DEV_VERSION, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import { installedProject, nodeRuntimes, npx, packCli, ROOT, specFixture, userEnv } from "@mlflow-dev/test-support";
@@ -42,9 +43,14 @@ describe("the tarball", () => {
       const packed = spawnSync("tar", ["-xOzf", tarball, `package/images/mlflow/${f}`], { encoding: "utf8" }).stdout;
       expect(packed, f).toBe(readFileSync(join(ROOT, "images/mlflow", f), "utf8"));
     }
+    // The AWS twin's build context (rehearse builds it), byte for byte the one CI builds.
+    for (const f of SHIPPED_TWIN_FILES) {
+      const packed = spawnSync("tar", ["-xOzf", tarball, `package/images/ministack/${f}`], { encoding: "utf8" }).stdout;
+      expect(packed, f).toBe(readFileSync(join(ROOT, "images/ministack", f), "utf8"));
+    }
     const unexpected = files.filter(
       (f) =>
-        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js|images\/mlflow\/(Dockerfile|requirements\.(txt|in)|rds-ca-bundle\.pem))$/.test(
+        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js|images\/mlflow\/(Dockerfile|requirements\.(txt|in)|rds-ca-bundle\.pem)|images\/ministack\/(Dockerfile|requirements\.txt|patches\.py|application_autoscaling\.py))$/.test(
           f,
         ),
     );

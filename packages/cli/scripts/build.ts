@@ -2,7 +2,8 @@
  * Builds the publishable `mlflow-dev` package into packages/cli/dist: the CLI and the library
  * entry bundled to JavaScript with esbuild (the workspace packages inlined, every npm dependency
  * left external and still loaded lazily), bundled type declarations, the JSON Schema, README,
- * CHANGELOG, the MLflow image's build context (images/mlflow: Dockerfile and hashed lock) and a package.json whose dependencies are exactly the npm packages the bundle imports,
+ * CHANGELOG, the MLflow image's build context (images/mlflow: Dockerfile and hashed lock), the AWS
+ * twin's (images/ministack: Dockerfile, requirements, patches) and a package.json whose dependencies are exactly the npm packages the bundle imports,
  * at the versions the workspace packages pin.
  *   node packages/cli/scripts/build.ts          build only (pnpm build:cli)
  *   node packages/cli/scripts/build.ts --pack   also `npm pack` it into dist/ (pnpm pack:cli): one
@@ -27,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import { generateDtsBundle } from "dts-bundle-generator";
 import { build } from "esbuild";
 import { SHIPPED_MLFLOW_FILES } from "../src/shipped-image.ts";
+import { SHIPPED_TWIN_FILES } from "../src/twin/image.ts";
 import { publishManifest } from "./manifest.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -74,6 +76,9 @@ copyFileSync(join(root, "LICENSE"), join(out, "LICENSE"));
 // The MLflow image's build context, the one CI builds: the default `up` and promote build it.
 mkdirSync(join(out, "images/mlflow"), { recursive: true });
 for (const f of SHIPPED_MLFLOW_FILES) copyFileSync(join(root, "images/mlflow", f), join(out, "images/mlflow", f));
+// The AWS twin's build context (MiniStack, its pinned requirements and patches): `rehearse` builds it.
+mkdirSync(join(out, "images/ministack"), { recursive: true });
+for (const f of SHIPPED_TWIN_FILES) copyFileSync(join(root, "images/ministack", f), join(out, "images/ministack", f));
 writeFileSync(join(out, "package.json"), `${JSON.stringify(publishManifest(root, [...imported]), null, 2)}\n`);
 console.log(`built ${out} (dependencies: ${[...imported].sort().join(", ")})`);
 

@@ -715,6 +715,55 @@ workload could not complete), 2 on invalid input.
     peerWords: ["compare"],
     load: () => import("./commands/parity.ts"),
   },
+  {
+    name: "rehearse",
+    group: "parity",
+    forms: [
+      {
+        args: "--env <name> [--keep]",
+        summary:
+          "The environment's rollout on a local AWS twin (MiniStack with mlflow-dev's patches), live parity against the local stack, then everything it started torn down; says what the twin enforces",
+      },
+    ],
+    options: [
+      ENV_REQUIRED,
+      {
+        name: "keep",
+        type: "boolean",
+        description: "Leave the twin's stack, the local stack and the twin running for inspection",
+      },
+    ],
+    positionals: [],
+    takes: { file: true, json: "The rehearsal's result (steps, verdict, parity report, fidelity) as JSON" },
+    details: `Rehearses the environment's Fargate rollout on a local AWS twin and checks live parity:
+  1. static parity of the environment against the local stack (drift fails the rehearsal)
+  2. the twin: MiniStack with mlflow-dev's patches, built from the package's images/ministack
+     (once; tagged with a hash of its inputs) and started on 127.0.0.1:4566, or the running one
+  3. the local stack: mlflow-dev up, unless it is running already
+  4. promote to the twin, as the spec's account in the environment's region: the same code as
+     promote (change sets, migration, rollout, smoke test; a revision that cannot start is
+     rolled back by the twin's CloudFormation and the rehearsal exits 1 with its cause)
+  5. live parity between the local stack and the rehearsed service, through the twin's load
+     balancer; the report and both recordings go to .mlflow-dev/rehearse/<name>/
+  6. teardown of what it started: the twin's stack (destroy, data included), the local stack
+     (its volumes too when the rehearsal created them), the twin when it was not running before.
+     --keep leaves them for inspection.
+The rehearsal runs on a copy of the spec beside it: the database's deletion protection is off
+there, and an existing VPC with its subnets, or a certificate, are replaced by stand-ins it
+creates on the twin (each said in the output). It ends with the list of AWS behaviours the twin
+enforces and those it does not (localstack/README.md), so a green rehearsal says what it proved.
+Images: MLFLOW_DEV_DEPLOY_IMAGE, else MLFLOW_DEV_IMAGES "mlflow=" (the local stack's image), is
+what the twin runs; MLFLOW_DEV_IMAGES "ministack=REF" runs a built twin image, "ministack-base=REF"
+builds it on another Python base (an offline machine's), "postgres=REF" is the twin's RDS image.
+Settings of the twin (as localstack/start.sh): MLFLOW_DEV_AWS_PORT, MLFLOW_DEV_AWS_NETWORK,
+MLFLOW_DEV_AWS_SUBNET, MLFLOW_DEV_AWS_WAIT. Nothing reaches AWS: every AWS call goes to the twin.
+
+Exit 0 when every step passed, 1 when one failed, 2 for invalid input.
+`,
+    examples: ["mlflow-dev rehearse --env staging", "mlflow-dev rehearse --env staging --keep --json"],
+    peerWords: ["rehearsal", "dry-run", "simulate"],
+    load: () => import("./commands/rehearse.ts"),
+  },
 
   // --- Models ---------------------------------------------------------------------------------
   {

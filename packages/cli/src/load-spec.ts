@@ -149,10 +149,11 @@ export function imageOverridesFromEnv(value = process.env.MLFLOW_DEV_IMAGES): Im
     if (key === "mlflow" || key === "postgres" || key === "versitygw" || key === "minio")
       out[key] = checkedOverride(`MLFLOW_DEV_IMAGES: ${key}`, ref);
     else if (key === "mlflow-base") out.mlflowBase = checkedOverride(`MLFLOW_DEV_IMAGES: ${key}`, ref);
+    else if (TWIN_IMAGE_KEYS.includes(key)) checkedOverride(`MLFLOW_DEV_IMAGES: ${key}`, ref);
     else
       throw new UserError(`MLFLOW_DEV_IMAGES: cannot read "${part}"`, {
         exitCode: EXIT.invalidInput,
-        hint: 'Use a comma-separated list such as "mlflow=REF,postgres=REF,versitygw=REF" (mlflow-base=REF: the Python base of the default MLflow build).',
+        hint: 'Use a comma-separated list such as "mlflow=REF,postgres=REF,versitygw=REF" (mlflow-base=REF: the Python base of the default MLflow build; ministack=REF, ministack-base=REF: the AWS twin\'s image or its Python base).',
       });
   }
   return out;
@@ -185,8 +186,11 @@ export function deployImageOverride(env: NodeJS.ProcessEnv = process.env): {
   };
 }
 
+/** The keys of MLFLOW_DEV_IMAGES the AWS twin reads (twin/image.ts); the local stack ignores them. */
+export const TWIN_IMAGE_KEYS: readonly string[] = ["ministack", "ministack-base"];
+
 /** An override's reference: valid, pinned, and never a local image name Docker would pull from Docker Hub. */
-function checkedOverride(where: string, ref: string): string {
+export function checkedOverride(where: string, ref: string): string {
   const checked = ImageRefSchema.safeParse(ref);
   if (!checked.success)
     throw new UserError(

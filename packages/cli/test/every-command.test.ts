@@ -73,6 +73,7 @@ describe("every command refuses exactly what validate refuses (the invalid-spec 
         ["parity", "--env", env],
         ["plan", "--env", env],
         ["promote", "--env", env],
+        ["rehearse", "--env", env],
         ["destroy", "--env", env, "--yes"],
         ["unlock", "--env", env],
         ["up"],

@@ -80,3 +80,38 @@ export function startDetached(file: string, args: readonly string[]): void {
     execa(file, args, { detached: true, stdio: "ignore", reject: false }).unref();
   } catch {}
 }
+
+export interface CapturedResult {
+  /** The exit code; 127 when the program could not be started (its reason ends `stderr`). */
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CaptureOptions {
+  /** The whole environment of the program (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Copy the program's stderr (and with `"both"` its stdout) to this process's stderr as it comes. */
+  echo?: "stderr" | "both";
+}
+
+/** Runs `file args` and keeps stdout and stderr apart (a command whose stdout is data, such as `--json` or `docker inspect`); never rejects on a failure of the program. */
+export async function runCaptured(
+  file: string,
+  args: readonly string[],
+  options: CaptureOptions = {},
+): Promise<CapturedResult> {
+  const child = execa(file, args, {
+    reject: false,
+    stdin: "ignore",
+    ...(options.env ? { env: options.env, extendEnv: false } : {}),
+  });
+  if (options.echo) child.stderr?.on("data", (d: Buffer) => process.stderr.write(d));
+  if (options.echo === "both") child.stdout?.on("data", (d: Buffer) => process.stderr.write(d));
+  const r = await child;
+  const started = !(r.failed && r.exitCode === undefined);
+  const stdout = typeof r.stdout === "string" ? r.stdout : "";
+  const stderr = typeof r.stderr === "string" ? r.stderr : "";
+  if (!started) return { code: 127, stdout, stderr: `${stderr}${r.originalMessage || r.shortMessage || r.message}` };
+  return { code: r.exitCode ?? 1, stdout, stderr };
+}

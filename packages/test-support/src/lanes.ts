@@ -45,6 +45,7 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "aws-options.test.ts": { lane: "aws-1", portBase: 22700 },
   "emulator.test.ts": { lane: "aws-2", portBase: 22800 },
   "operate.test.ts": { lane: "aws-2", portBase: 22900 },
+  "rehearse.test.ts": { lane: "aws-2", portBase: 23000 },
 };
 
 export const LANES: readonly Lane[] = ["local", "aws-1", "aws-2"];

@@ -1,0 +1,147 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createAwsClients, destroyAwsClients } from "@mlflow-dev/aws/deploy";
+import {
+  EMULATOR,
+  emulatorAnswers,
+  installedProject,
+  type NodeRuntime,
+  nodeRuntimes,
+  npx,
+  packCli,
+  projectContainers,
+  ROOT,
+  removeLeftovers,
+  requireImagesInCi,
+  stackPorts,
+} from "@mlflow-dev/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * `mlflow-dev rehearse --env staging` as a user runs it: the published tarball installed with npm
+ * into a fresh project, examples/basic as its spec, one command. The twin is the emulator already
+ * running on this machine (reused, never stopped); the local stack runs the images CI built
+ * (MLFLOW_DEV_IMAGES), and so does the rehearsed service. Afterwards nothing the rehearsal started
+ * is left: no local containers or volumes, no stack, task or database on the twin.
+ */
+const NAME = "itrehearse";
+const PROJECT = `mlflow-dev-${NAME}`;
+const ACCOUNT = "777700003333";
+const REGION = "eu-west-1";
+const PORTS = stackPorts(import.meta.url);
+
+const pinned: NodeRuntime = (() => {
+  const version = `v${JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).devDependencies.node}`;
+  const node = nodeRuntimes().find((n) => n.version === version);
+  if (!node) throw new Error(`the pinned Node ${version} is not installed (pnpm install)`);
+  return node;
+})();
+
+const emulatorUp = await emulatorAnswers("test/integration/rehearse.test.ts");
+let project: string;
+
+/** Containers whose name or labels mention this test's spec name (ECS tasks, RDS instances, the local stack). */
+function containersOfThisSpec(): string[] {
+  const r = spawnSync("docker", ["ps", "-a", "--format", "{{.Names}} {{.Labels}}"], { encoding: "utf8" });
+  return r.stdout.split("\n").filter((l) => l.includes(NAME));
+}
+
+describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed package", () => {
+  beforeAll(() => {
+    if (!emulatorUp) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
+    requireImagesInCi();
+    removeLeftovers(PROJECT);
+    project = installedProject(packCli(), pinned, NAME);
+    const spec = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
+      .replace(/^name: .*$/m, `name: ${NAME}`)
+      .replace(
+        /^ {2}local:\n {4}ports:\n {6}mlflow: \d+\n/m,
+        `  local:\n    ports:\n${Object.entries(PORTS)
+          .map(([k, v]) => `      ${k}: ${v}\n`)
+          .join("")}`,
+      )
+      .replaceAll("123456789012", ACCOUNT)
+      .replace(/^( {4}bucket: ).*$/m, `$1${NAME}-${Date.now().toString(36)}-artifacts`)
+      .replace("../../packages/spec/schema.json", "./mlflow-dev.schema.json");
+    writeFileSync(join(project, "mlflow-dev.yaml"), spec);
+    expect(npx(pinned, ["validate"], project).code).toBe(0);
+  }, 900_000);
+
+  afterAll(() => {
+    if (project) rmSync(project, { recursive: true, force: true });
+    removeLeftovers(PROJECT);
+  });
+
+  /** Nothing the rehearsal started is left: local containers and volumes, the twin's stack, its tasks and database. */
+  async function nothingLeft(): Promise<void> {
+    expect(projectContainers(PROJECT)).toEqual([]);
+    const volumes = spawnSync(
+      "docker",
+      ["volume", "ls", "-q", "--filter", `label=com.docker.compose.project=${PROJECT}`],
+      {
+        encoding: "utf8",
+      },
+    ).stdout.trim();
+    expect(volumes).toBe("");
+    expect(containersOfThisSpec()).toEqual([]);
+    const clients = await createAwsClients({
+      region: REGION,
+      endpointUrl: EMULATOR,
+      credentials: { accessKeyId: ACCOUNT, secretAccessKey: "test" },
+    });
+    try {
+      const stacks = await clients.cloudformation
+        .describeStacks({ StackName: `${PROJECT}-staging` })
+        .then((s) => (s.Stacks ?? []).filter((x) => x.StackStatus !== "DELETE_COMPLETE"))
+        .catch(() => []);
+      expect(stacks).toEqual([]);
+    } finally {
+      destroyAwsClients(clients);
+    }
+    // The twin was running before: it still is.
+    expect((await fetch(`${EMULATOR}/_ministack/health`)).ok).toBe(true);
+  }
+
+  it("rehearse --env staging: the rollout on the twin passes, live parity finds no difference, nothing is left running", async () => {
+    const r = npx(pinned, ["rehearse", "--env", "staging", "--json"], project, {
+      timeout: 1_500_000,
+      env: { MLFLOW_DEV_IMAGES: process.env.MLFLOW_DEV_IMAGES ?? "" },
+    });
+    expect(r.code, `rehearse failed:\n${r.stderr.slice(-4000)}\n${r.stdout}`).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({
+      environment: "staging",
+      verdict: "passed",
+      twin: { endpoint: "http://127.0.0.1:4566", started: false },
+      staticParity: { drift: 0 },
+      rollout: {
+        ok: true,
+        stack: `${PROJECT}-staging`,
+        url: expect.stringMatching(/^http:\/\/\S+\.elb\.amazonaws\.com$/),
+      },
+      liveParity: { ok: true, differences: 0, incomplete: 0 },
+      kept: false,
+    });
+    expect(result.changes).toEqual([expect.stringContaining("deletionProtection: false on the twin")]);
+    expect(result.enforced.map((b: { note: string }) => b.note)).toContain("patch 11");
+    expect(result.notEnforced.length).toBeGreaterThan(0);
+    // The recordings stay for the user; the rehearsal's copy of the spec does not.
+    const recordings = JSON.parse(
+      readFileSync(join(project, ".mlflow-dev/rehearse/staging/live-recordings.json"), "utf8"),
+    );
+    expect(recordings.local.steps.length).toBe(recordings.remote.steps.length);
+    expect(
+      JSON.parse(readFileSync(join(project, ".mlflow-dev/rehearse/staging/live-parity.json"), "utf8")).differences,
+    ).toEqual([]);
+    expect(existsSync(join(project, ".mlflow-dev-rehearse-staging.yaml"))).toBe(false);
+    expect(r.stderr).toContain("reused the running twin");
+    expect(r.stderr).toContain("smoke test");
+    expect(result.teardown).toEqual([
+      expect.stringContaining(`the twin's stack ${PROJECT}-staging`),
+      expect.stringContaining("the local stack and its volumes (created by the rehearsal)"),
+    ]);
+
+    await nothingLeft();
+  }, 1_500_000);
+});
