@@ -25,9 +25,16 @@ export interface AwsCommandContext {
   waits: import("@mlflow-dev/aws/deploy").DeployWaits;
 }
 
+/** A command's flags as parseCommandArgs reads them. */
+export type ParsedArgs = Pick<ReturnType<typeof parseCommandArgs>, "values" | "global">;
+
 /** An AWS command's context: its flags as the command table declares them, the spec, the Model, clients. */
-export async function awsCommand(command: string, argv: string[]): Promise<AwsCommandContext> {
-  const { values, global } = parseCommandArgs(command, argv);
+export function awsCommand(command: string, argv: string[]): Promise<AwsCommandContext> {
+  return awsContext(command, parseCommandArgs(command, argv));
+}
+
+/** awsCommand for flags already parsed. */
+export async function awsContext(command: string, { values, global }: ParsedArgs): Promise<AwsCommandContext> {
   const env = requireString(values, "env", command);
   const loaded = loadSpec(global.file);
   if (env === "local")
@@ -124,12 +131,17 @@ export function asUserError(command: string, model: AwsModel, e: unknown, deploy
 }
 
 /** Runs fn with the command's context, closing the AWS clients and mapping errors. */
-export async function withAws(
+export function withAws<T>(command: string, argv: string[], fn: (ctx: AwsCommandContext) => Promise<T>): Promise<T> {
+  return withAwsContext(command, parseCommandArgs(command, argv), fn);
+}
+
+/** withAws for flags already parsed. */
+export async function withAwsContext<T>(
   command: string,
-  argv: string[],
-  fn: (ctx: AwsCommandContext) => Promise<number>,
-): Promise<number> {
-  const ctx = await awsCommand(command, argv);
+  args: ParsedArgs,
+  fn: (ctx: AwsCommandContext) => Promise<T>,
+): Promise<T> {
+  const ctx = await awsContext(command, args);
   try {
     return await fn(ctx);
   } catch (e) {

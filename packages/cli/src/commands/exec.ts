@@ -1,10 +1,6 @@
-import { SERVICE } from "@mlflow-dev/compose";
-import { oneOffCommand } from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
-import { asUserError, localContext } from "../local.ts";
-import { withSpecFlag } from "../spec-file.ts";
-import { refuseAwsFlags, withAws } from "./aws-common.ts";
+import { type RuntimeFor, runtimeFor } from "../runtimes/runtime.ts";
 
 /**
  * `exec [--env <name>] -- <command...>`: the command once, beside the server, with its image,
@@ -28,48 +24,8 @@ export function splitExecArgs(argv: readonly string[]): { own: string[]; command
   return { own: argv.slice(0, at), command };
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argv: string[], runtimes: RuntimeFor = runtimeFor): Promise<number> {
   const { own, command } = splitExecArgs(argv);
   const { values, global } = parseCommandArgs("exec", own);
-  if (typeof values.env === "string" && values.env !== "local")
-    return withAws("exec", own, async ({ deploy, model, clients, waits, report }) => {
-      report.step(`running \`${command.join(" ")}\` as a one-off task`);
-      const result = await deploy.runOneOffTask(model, clients, command, {
-        wait: { pollMs: waits.pollMs, timeoutMs: waits.taskTimeoutMs, clock: deploy.realClock },
-        onLine: (line) => process.stdout.write(`${line}\n`),
-        onStatus: (line) => report.info(line),
-      });
-      report.info(`exit code ${result.exitCode}`);
-      return result.exitCode;
-    });
-  refuseAwsFlags("exec", values);
-  const ctx = await localContext(global.file);
-  try {
-    const services = await ctx.runtime.localStackStatus({ model: ctx.model, docker: ctx.docker });
-    const database = services.find((s) => s.service === SERVICE.postgres);
-    if (database?.state !== "running")
-      throw new UserError(
-        withSpecFlag(
-          "exec: the local stack's database is not running: start the stack with `mlflow-dev up`",
-          global.file,
-        ),
-        {
-          exitCode: EXIT.failed,
-          hint: "exec runs the command beside the server, against the stack's database and artifact store.",
-        },
-      );
-    const { DockerComposeCli, stackPaths, projectName } = ctx.runtime;
-    const compose = new DockerComposeCli({ ...stackPaths(ctx.stateDir), projectName: projectName(ctx.model) });
-    return await compose.run({
-      service: SERVICE.mlflow,
-      command: oneOffCommand(ctx.model.mlflow.server, command),
-      tty: process.stdin.isTTY === true && process.stdout.isTTY === true,
-    });
-  } catch (e) {
-    if (e instanceof ctx.runtime.ComposeCommandError)
-      throw new UserError(e.message, {
-        hint: "Install the Docker CLI with its compose plugin (`docker compose version` answers once it is).",
-      });
-    throw asUserError(e, global.file);
-  }
+  return runtimes({ values, global }).exec(command);
 }

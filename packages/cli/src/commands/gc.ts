@@ -1,10 +1,7 @@
-import { SERVICE } from "@mlflow-dev/compose";
-import { type GcReport, gcArgv, oneOffCommand, parseGcReport } from "@mlflow-dev/spec";
+import { type GcReport, parseGcReport } from "@mlflow-dev/spec";
 import { parseCommandArgs } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
-import { asUserError, localContext } from "../local.ts";
-import { withSpecFlag } from "../spec-file.ts";
-import { refuseAwsFlags, withAws } from "./aws-common.ts";
+import { type RuntimeFor, runtimeFor } from "../runtimes/runtime.ts";
 
 /**
  * `gc [--env <name>] [--dry-run]`: MLflow's garbage collection of runs and experiments deleted
@@ -12,10 +9,8 @@ import { refuseAwsFlags, withAws } from "./aws-common.ts";
  * of what was found and what is gone (rows counted in PostgreSQL, objects listed in the bucket).
  */
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argv: string[], runtimes: RuntimeFor = runtimeFor): Promise<number> {
   const { values, global } = parseCommandArgs("gc", argv);
-  const dryRun = values["dry-run"] === true;
-  const json = global.json;
   let report: GcReport | undefined;
   // The program's own lines are progress (stderr); its report line is parsed.
   const onLine = (line: string) => {
@@ -23,55 +18,14 @@ export async function run(argv: string[]): Promise<number> {
     if (parsed) report = parsed;
     else process.stderr.write(`  ${line}\n`);
   };
-  const finish = (exitCode: number): number => {
-    if (!report)
-      throw new UserError(`gc: the gc task ended (exit ${exitCode}) without its report`, {
-        exitCode: EXIT.failed,
-        hint: "Its output is above; nothing is known to be removed.",
-      });
-    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatGcReport(report));
-    return exitCode === 0 ? EXIT.ok : EXIT.failed;
-  };
-  if (typeof values.env === "string" && values.env !== "local")
-    return withAws("gc", argv, async ({ deploy, model, clients, waits, report: progress }) => {
-      progress.step(
-        `${dryRun ? "counting" : "collecting"} runs and experiments deleted over ${model.gc.olderThanDays} day(s) ago`,
-      );
-      const result = await deploy.runOneOffTask(model, clients, gcArgv(model.gc.olderThanDays, dryRun), {
-        wait: { pollMs: waits.pollMs, timeoutMs: waits.taskTimeoutMs, clock: deploy.realClock },
-        onLine,
-        onStatus: (line) => progress.info(line),
-      });
-      return finish(result.exitCode);
+  const exitCode = await runtimes({ values, global }).gc({ dryRun: values["dry-run"] === true, onLine });
+  if (!report)
+    throw new UserError(`gc: the gc task ended (exit ${exitCode}) without its report`, {
+      exitCode: EXIT.failed,
+      hint: "Its output is above; nothing is known to be removed.",
     });
-  refuseAwsFlags("gc", values);
-  const ctx = await localContext(global.file);
-  try {
-    const services = await ctx.runtime.localStackStatus({ model: ctx.model, docker: ctx.docker });
-    if (services.find((s) => s.service === SERVICE.postgres)?.state !== "running")
-      throw new UserError(
-        withSpecFlag(
-          "gc: the local stack's database is not running: start the stack with `mlflow-dev up`",
-          global.file,
-        ),
-        { exitCode: EXIT.failed },
-      );
-    const { DockerComposeCli, stackPaths, projectName } = ctx.runtime;
-    const compose = new DockerComposeCli({ ...stackPaths(ctx.stateDir), projectName: projectName(ctx.model) });
-    const code = await compose.run({
-      service: SERVICE.mlflow,
-      command: oneOffCommand(ctx.model.mlflow.server, gcArgv(ctx.model.gc.olderThanDays, dryRun)),
-      tty: false,
-      onLine,
-    });
-    return finish(code);
-  } catch (e) {
-    if (e instanceof ctx.runtime.ComposeCommandError)
-      throw new UserError(e.message, {
-        hint: "Install the Docker CLI with its compose plugin (`docker compose version` answers once it is).",
-      });
-    throw asUserError(e, global.file);
-  }
+  process.stdout.write(global.json ? `${JSON.stringify(report, null, 2)}\n` : formatGcReport(report));
+  return exitCode === 0 ? EXIT.ok : EXIT.failed;
 }
 
 /** The report as text (pure). */
