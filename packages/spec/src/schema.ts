@@ -8,6 +8,7 @@ import {
   START_PERIOD_LIMITS,
   START_PERIOD_MARGIN,
 } from "./health-check.ts";
+import { DEFAULT_LARGEST_ARTIFACT_GIB } from "./large-artifacts.ts";
 import {
   DEFAULT_MLFLOW_VERSION,
   DEFAULT_POSTGRES_MAJOR,
@@ -208,6 +209,10 @@ const ArtifactsSchema = z
       })
       .default("mlflow"),
     localServer: z.enum(["minio"]).default("minio").meta({ description: "The S3-compatible server used locally." }),
+    largestGiB: z.number().positive().max(1024).default(DEFAULT_LARGEST_ARTIFACT_GIB).meta({
+      description:
+        "The largest single artifact (GiB) the service must carry. With mlflow.proxyArtifacts the server holds a proxied upload or download whole on its disk while it moves it to or from the bucket, sending no byte to the client meanwhile: on AWS the load balancer's idle timeout and the task's ephemeral storage are derived from this, and on both runtimes the lifetime of the presigned URL a multipart download reads from.",
+    }),
     lifecycle: z
       .strictObject({
         noncurrentVersionDays: z.int().min(1).max(3650).default(DEFAULT_LIFECYCLE.noncurrentVersionDays).meta({
