@@ -43,6 +43,7 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "aws-options.test.ts": { lane: "aws", portBase: 22700 },
   "emulator.test.ts": { lane: "aws", portBase: 22800 },
   "operate.test.ts": { lane: "aws", portBase: 22900 },
+  "emulator-limits.test.ts": { lane: "aws", portBase: 24600 },
 };
 
 export const LANES: readonly Lane[] = ["local", "aws"];
