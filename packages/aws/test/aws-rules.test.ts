@@ -231,7 +231,7 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
     },
     setting: "artifacts.largestGiB",
     message:
-      /2 workers may each hold an upload and a download of it on the task's disk \(200 GiB, plus 4 GiB.*at most 200 GiB.*at most 49, run fewer workers/,
+      /in staging, each of the server's 2 workers may hold an upload and a download of it on the task's disk \(200 GiB, plus 4 GiB.*at most 200 GiB.*at most 49, run fewer workers/,
   },
   {
     name: "a variable that is also a secret",

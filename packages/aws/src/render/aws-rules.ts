@@ -259,11 +259,12 @@ const checkLargeArtifacts: Check = (model) => {
       message: `is ${large.largestGiB} GiB: moving it between the task's disk and S3 takes about ${large.silentSeconds} s at ${TASK_STORE_MIB_PER_SECOND} MiB/s, during which the server sends nothing, but a load balancer cuts a connection idle for more than ${ALB_IDLE_TIMEOUT.maxSeconds} s (the longest idle timeout AWS allows). Lower artifacts.largestGiB to at most ${Math.floor(((ALB_IDLE_TIMEOUT.maxSeconds - TRANSFER_MARGIN_SECONDS) * TASK_STORE_MIB_PER_SECOND) / 1024)}, ${direct}`,
     });
   if (large.neededStorageGiB > FARGATE_EPHEMERAL_STORAGE.maxGiB) {
+    const workers = model.mlflow.workers === 1 ? "1 worker" : `${model.mlflow.workers} workers`;
     const perTransfer =
       (FARGATE_EPHEMERAL_STORAGE.maxGiB - SYSTEM_STORAGE_GIB) / (SPOOLED_TRANSFERS_PER_WORKER * model.mlflow.workers);
     problems.push({
       setting: "artifacts.largestGiB",
-      message: `is ${large.largestGiB} GiB: the server's ${model.mlflow.workers} workers may each hold an upload and a download of it on the task's disk (${large.spoolGiB} GiB, plus ${SYSTEM_STORAGE_GIB} GiB for the image and system), but a Fargate task has at most ${FARGATE_EPHEMERAL_STORAGE.maxGiB} GiB of ephemeral storage. Lower artifacts.largestGiB to at most ${Math.floor(perTransfer * 10) / 10}, run fewer workers (mlflow.workers), ${direct}`,
+      message: `is ${large.largestGiB} GiB: in ${model.environment}, each of the server's ${workers} may hold an upload and a download of it on the task's disk (${large.spoolGiB} GiB, plus ${SYSTEM_STORAGE_GIB} GiB for the image and system), but a Fargate task has at most ${FARGATE_EPHEMERAL_STORAGE.maxGiB} GiB of ephemeral storage. Lower artifacts.largestGiB to at most ${Math.floor(perTransfer * 10) / 10}, ${model.mlflow.workers > 1 ? "run fewer workers (mlflow.workers), " : ""}${direct}`,
     });
   }
   return problems;
