@@ -13,9 +13,57 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import pins from "../pins.json" with { type: "json" };
-import { runPythonScript } from "../test/support/python-client.ts";
 import { run } from "./process.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+interface ScriptOptions {
+  image: string;
+  trackingUri: string;
+  behindEmulator?: { network: string; emulator: string };
+  env?: Record<string, string>;
+}
+
+/**
+ * bench/large-artifact.py in the MLflow image, as test/support/python-client.ts runs its scripts:
+ * on the host's network, or on the emulator's with the load balancer's name pointed at the
+ * emulator (test/support/python/behind-load-balancer.py). Returns what it printed.
+ */
+async function runScript(options: ScriptOptions): Promise<string> {
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+  process.env.TESTCONTAINERS_HOST_OVERRIDE ??= "localhost";
+  const { GenericContainer, Wait } = await import("testcontainers");
+  const lb = options.behindEmulator;
+  let container = new GenericContainer(options.image)
+    .withUser("root")
+    .withCopyFilesToContainer([
+      { source: join(ROOT, "bench/large-artifact.py"), target: "/bench/script.py" },
+      { source: join(ROOT, "test/support/python/behind-load-balancer.py"), target: "/bench/behind-load-balancer.py" },
+    ])
+    .withEnvironment({ MLFLOW_TRACKING_URI: options.trackingUri, ...options.env })
+    .withWaitStrategy(Wait.forOneShotStartup())
+    .withStartupTimeout(900_000);
+  container = lb
+    ? container
+        .withNetworkMode(lb.network)
+        .withExtraHosts([{ host: new URL(options.trackingUri).hostname, ipAddress: "127.0.0.1" }])
+        .withEntrypoint(["python", "/bench/behind-load-balancer.py", lb.emulator, "/bench/script.py"])
+    : container.withNetworkMode("host").withEntrypoint(["python", "/bench/script.py"]);
+  const started = await container.start();
+  const logs = await new Promise<string>((resolve) => {
+    let out = "";
+    started.logs().then((stream) => {
+      stream.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      stream.on("end", () => resolve(out));
+    });
+  });
+  await started.stop().catch(() => undefined);
+  return logs;
+}
 
 const SIZE_MIB = Number(process.env.MLFLOW_DEV_BENCH_ARTIFACT_MIB ?? 1024);
 const EMULATOR_NETWORK = process.env.MLFLOW_DEV_AWS_NETWORK ?? "mlflow-dev-aws";
@@ -28,12 +76,8 @@ interface RoundTrip {
   bytes: number;
 }
 
-async function roundTrip(options: Omit<Parameters<typeof runPythonScript>[0], "script">): Promise<RoundTrip> {
-  const logs = await runPythonScript({
-    ...options,
-    script: "bench/large-artifact.py",
-    env: { SIZE_MIB: String(SIZE_MIB), ...options.env },
-  });
+async function roundTrip(options: ScriptOptions): Promise<RoundTrip> {
+  const logs = await runScript({ ...options, env: { SIZE_MIB: String(SIZE_MIB), ...options.env } });
   const line = logs.split("\n").find((l) => l.includes("large-artifact="));
   if (!line) throw new Error(`bench/large-artifact.py did not finish:\n${logs.slice(-4000)}`);
   return JSON.parse(line.slice(line.indexOf("large-artifact=") + "large-artifact=".length)) as RoundTrip;

@@ -137,7 +137,7 @@ export async function modelFiles(options: {
  * Runs a Python script of this repository (path from the root) in the MLflow image, with
  * MLFLOW_TRACKING_URI set; returns everything it printed.
  */
-export async function runPythonScript(options: {
+async function runPythonScript(options: {
   image: string;
   trackingUri: string;
   script: string;
