@@ -27,42 +27,34 @@ interface ScriptOptions {
 }
 
 /**
- * bench/large-artifact.py in the MLflow image, as test/support/python-client.ts runs its scripts:
- * on the host's network, or on the emulator's with the load balancer's name pointed at the
- * emulator (test/support/python/behind-load-balancer.py). Returns what it printed.
+ * bench/large-artifact.py in the MLflow image (`docker run --rm`, waited for): on the host's
+ * network, or on the emulator's with the load balancer's name pointed at the container itself and
+ * forwarded to the emulator (test/support/python/behind-load-balancer.py, as the tests run the
+ * client). Returns what it printed.
  */
-async function runScript(options: ScriptOptions): Promise<string> {
-  process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
-  process.env.TESTCONTAINERS_HOST_OVERRIDE ??= "localhost";
-  const { GenericContainer, Wait } = await import("testcontainers");
+function runScript(options: ScriptOptions): string {
   const lb = options.behindEmulator;
-  let container = new GenericContainer(options.image)
-    .withUser("root")
-    .withCopyFilesToContainer([
-      { source: join(ROOT, "bench/large-artifact.py"), target: "/bench/script.py" },
-      { source: join(ROOT, "test/support/python/behind-load-balancer.py"), target: "/bench/behind-load-balancer.py" },
-    ])
-    .withEnvironment({ MLFLOW_TRACKING_URI: options.trackingUri, ...options.env })
-    .withWaitStrategy(Wait.forOneShotStartup())
-    .withStartupTimeout(900_000);
-  container = lb
-    ? container
-        .withNetworkMode(lb.network)
-        .withExtraHosts([{ host: new URL(options.trackingUri).hostname, ipAddress: "127.0.0.1" }])
-        .withEntrypoint(["python", "/bench/behind-load-balancer.py", lb.emulator, "/bench/script.py"])
-    : container.withNetworkMode("host").withEntrypoint(["python", "/bench/script.py"]);
-  const started = await container.start();
-  const logs = await new Promise<string>((resolve) => {
-    let out = "";
-    started.logs().then((stream) => {
-      stream.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      stream.on("end", () => resolve(out));
-    });
-  });
-  await started.stop().catch(() => undefined);
-  return logs;
+  const env = { MLFLOW_TRACKING_URI: options.trackingUri, ...options.env };
+  const args = [
+    "run",
+    "--rm",
+    "--user",
+    "root",
+    "-v",
+    `${join(ROOT, "bench/large-artifact.py")}:/bench/script.py:ro`,
+    "-v",
+    `${join(ROOT, "test/support/python/behind-load-balancer.py")}:/bench/behind-load-balancer.py:ro`,
+    ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
+    "--entrypoint",
+    "python",
+    ...(lb
+      ? ["--network", lb.network, "--add-host", `${new URL(options.trackingUri).hostname}:127.0.0.1`]
+      : ["--network", "host"]),
+    options.image,
+    ...(lb ? ["/bench/behind-load-balancer.py", lb.emulator, "/bench/script.py"] : ["/bench/script.py"]),
+  ];
+  const r = spawnSync("docker", args, { encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+  return `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
 }
 
 const SIZE_MIB = Number(process.env.MLFLOW_DEV_BENCH_ARTIFACT_MIB ?? 1024);
@@ -77,7 +69,7 @@ interface RoundTrip {
 }
 
 async function roundTrip(options: ScriptOptions): Promise<RoundTrip> {
-  const logs = await runScript({ ...options, env: { SIZE_MIB: String(SIZE_MIB), ...options.env } });
+  const logs = runScript({ ...options, env: { SIZE_MIB: String(SIZE_MIB), ...options.env } });
   const line = logs.split("\n").find((l) => l.includes("large-artifact="));
   if (!line) throw new Error(`bench/large-artifact.py did not finish:\n${logs.slice(-4000)}`);
   return JSON.parse(line.slice(line.indexOf("large-artifact=") + "large-artifact=".length)) as RoundTrip;
