@@ -21,6 +21,10 @@
  *                         basic (the credential cache on) and basic with the cache off, side by side:
  *                         one request's latency, requests/s, p50/p95, server CPU; exits 1 when an
  *                         authenticated request costs more than 1.25x an unauthenticated one (bench/auth.ts)
+ *   pnpm bench --large-artifact also a 1 GiB artifact's round trip (upload, download, sha256) through
+ *                         the Python client on the local stack and through the emulated load
+ *                         balancer, multipart and proxied, against the object store directly
+ *                         (bench/large-artifact.ts; MLFLOW_DEV_BENCH_ARTIFACT_MIB sets the size)
  *   pnpm bench --package  also the published package: pnpm pack:cli, npm install into a fresh
  *                         project, then its --help and validate against bare `node -e 0`, on each
  *                         tested Node (the target: --help within 1.5x of `node -e 0`)
@@ -34,6 +38,7 @@ import { installedProject, nodeRuntimes, packCli } from "@mlflow-dev/test-suppor
 import pins from "../pins.json" with { type: "json" };
 import { authCost } from "./auth.ts";
 import { footprint } from "./footprint.ts";
+import { largeArtifact } from "./large-artifact.ts";
 import { median, type RunOptions, run, timed } from "./process.ts";
 import { startTime } from "./start-time.ts";
 import { startup } from "./startup.ts";
@@ -195,6 +200,8 @@ if (process.argv.includes("--start-time")) await startTime(root, node, bin);
 if (process.argv.includes("--throughput")) await throughput(root, node, bin);
 
 if (process.argv.includes("--auth") && !(await authCost(root, node, bin))) process.exitCode = 1;
+
+if (process.argv.includes("--large-artifact")) await largeArtifact(root, node, bin);
 
 if (process.argv.includes("--package")) {
   const tarball = packCli();

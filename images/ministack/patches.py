@@ -1,4 +1,4 @@
-"""Ten fixes to MiniStack 1.5.33 where it differs from AWS in ways the
+"""Fixes to MiniStack 1.5.33 where it differs from AWS in ways the
 mlflow-dev deployment depends on. Each patch checks that the source still
 looks as expected and fails the image build otherwise (another MiniStack
 version: re-check each one, then update or drop it).
@@ -106,6 +106,14 @@ version: re-check each one, then update or drop it).
    was) and waiting for that deployment too. MiniStack applied UpdateService
    and completed the resource at once. The provisioner runs on a worker
    thread while it waits. Not emulated: the wait on the service's creation.
+13. ALB data plane: the load balancer's idle timeout (idle_timeout.timeout_seconds) holds both
+   ways. A target silent for longer before it answers gets the client a 504; a response that
+   stalls that long is cut; a client that sends no byte of its request body for that long gets a
+   408. MiniStack used one fixed timeout for every load balancer and none for clients.
+14. RDS: a PostgreSQL instance runs with the max_connections RDS gives its instance class
+   (rds_max_connections.py, mlflow-dev's table), not PostgreSQL's default 100.
+15. EC2: a subnet's AvailableIpAddressCount is its CIDR block's size less AWS's 5 reserved
+   addresses and its network interfaces (a /28 has 11); MiniStack said 251 for every subnet.
 """
 
 import pathlib
@@ -1197,6 +1205,202 @@ def _mlflow_dev_container_security(cdef, td):
 )
 
 # ---------------------------------------------------------------------------
+# 13. The load balancer enforces its idle timeout (idle_timeout.timeout_seconds)
+patch(
+    alb,
+    '    lb_arn = lb["LoadBalancerArn"]\n\n    candidates = [l for l in _listeners.values() if l["LoadBalancerArn"] == lb_arn]\n',
+    '    lb_arn = lb["LoadBalancerArn"]\n'
+    '    _MLFLOW_DEV_IDLE_TIMEOUT.set(_mlflow_dev_idle_seconds(lb_arn))  # mlflow-dev patch: idle timeout\n\n'
+    '    candidates = [l for l in _listeners.values() if l["LoadBalancerArn"] == lb_arn]\n',
+    "mlflow-dev patch: idle timeout",
+)
+patch(
+    alb,
+    '''    def _open():
+        try:
+            conn.connect()
+            sock = conn.sock
+            sock.settimeout(TARGET_IDLE_TIMEOUT)
+''',
+    '''    _mlflow_dev_idle = _MLFLOW_DEV_IDLE_TIMEOUT.get()  # mlflow-dev patch: the load balancer's
+    _mlflow_dev_connected = []
+
+    def _open():
+        try:
+            conn.connect()
+            _mlflow_dev_connected.append(True)
+            sock = conn.sock
+            sock.settimeout(_mlflow_dev_idle)
+''',
+    "_mlflow_dev_idle = _MLFLOW_DEV_IDLE_TIMEOUT.get()",
+)
+patch(
+    alb,
+    '''    if resp is None:
+        return (502, {"Content-Type": "application/json"},
+''',
+    '''    if resp is None and _mlflow_dev_connected and isinstance(err, TimeoutError):
+        return _mlflow_dev_gateway_timeout()  # mlflow-dev patch: the target was silent too long
+    if resp is None:
+        return (502, {"Content-Type": "application/json"},
+''',
+    "return _mlflow_dev_gateway_timeout()",
+)
+append(
+    alb,
+    '''
+
+# mlflow-dev patch: the load balancer's idle timeout (the attribute idle_timeout.timeout_seconds,
+# 60 s unless set) is the longest a target may stay silent, before its response and between two
+# reads of it: a target that has not answered by then gets the client a 504, a response that
+# stalls that long is cut. MiniStack used one fixed ALB_TARGET_IDLE_TIMEOUT_SECONDS for all.
+import contextvars as _mlflow_dev_contextvars
+
+_MLFLOW_DEV_IDLE_TIMEOUT = _mlflow_dev_contextvars.ContextVar(
+    "mlflow_dev_alb_idle_timeout", default=TARGET_IDLE_TIMEOUT)
+
+
+def _mlflow_dev_idle_seconds(lb_arn):
+    try:
+        return float(_lb_attr(lb_arn, "idle_timeout.timeout_seconds", TARGET_IDLE_TIMEOUT))
+    except (TypeError, ValueError):
+        return TARGET_IDLE_TIMEOUT
+
+
+def _mlflow_dev_gateway_timeout():
+    body = b"<html>\\r\\n<head><title>504 Gateway Time-out</title></head>\\r\\n" \\
+           b"<body>\\r\\n<center><h1>504 Gateway Time-out</h1></center>\\r\\n</body>\\r\\n</html>\\r\\n"
+    return 504, {"Content-Type": "text/html", "Connection": "close"}, body
+''',
+    "def _mlflow_dev_idle_seconds(lb_arn):",
+)
+patch(
+    app,
+    '''        chunks = []
+        while True:
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                raise _RequestBodyDisconnected
+''',
+    '''        chunks = []
+        _mlflow_dev_idle = _mlflow_dev_alb_idle_seconds(headers)  # mlflow-dev patch: client idle
+        while True:
+            message = await _mlflow_dev_receive(receive, _mlflow_dev_idle)
+            if message.get("type") == "http.disconnect":
+                raise _RequestBodyDisconnected
+''',
+    "mlflow-dev patch: client idle",
+)
+patch(
+    app,
+    '''    except _RequestBodyDisconnected:
+        return
+    except _IncompleteRequestBody as exc:
+''',
+    '''    except _RequestBodyDisconnected:
+        return
+    except _MlflowDevClientIdle:  # mlflow-dev patch: the load balancer's 408
+        await _send_if_handled(send, _mlflow_dev_request_timeout(), receive)
+        return
+    except _IncompleteRequestBody as exc:
+''',
+    "except _MlflowDevClientIdle:",
+)
+append(
+    app,
+    '''
+
+# mlflow-dev patch: a client sending a request body to a load balancer must send a byte at least
+# every idle timeout, else the load balancer answers 408 and closes the connection (ALB's
+# "HTTP 408: Request timeout"). MiniStack waited for the body however long it took.
+class _MlflowDevClientIdle(Exception):
+    """The client sent no byte of its request body to a load balancer within its idle timeout."""
+
+
+def _mlflow_dev_alb_idle_seconds(headers):
+    """The idle timeout of the load balancer the request is for, or None for any other request."""
+    host = headers.get("host", "")
+    alb_module = sys.modules.get("ministack.services.alb")
+    if alb_module is None or not _is_potential_alb_request(host, "/"):
+        return None
+    try:
+        lb = alb_module.find_lb_for_host(host)
+    except Exception:
+        return None
+    return None if lb is None else alb_module._mlflow_dev_idle_seconds(lb["LoadBalancerArn"])
+
+
+async def _mlflow_dev_receive(receive, idle):
+    if idle is None:
+        return await receive()
+    try:
+        return await asyncio.wait_for(receive(), idle)
+    except asyncio.TimeoutError:
+        raise _MlflowDevClientIdle() from None
+
+
+def _mlflow_dev_request_timeout():
+    body = b"<html>\\r\\n<head><title>408 Request Time-out</title></head>\\r\\n" \\
+           b"<body>\\r\\n<center><h1>408 Request Time-out</h1></center>\\r\\n</body>\\r\\n</html>\\r\\n"
+    return 408, {"Content-Type": "text/html", "Connection": "close"}, body
+''',
+    "class _MlflowDevClientIdle(Exception):",
+)
+
+# ---------------------------------------------------------------------------
+# 14. RDS PostgreSQL runs with the instance class's max_connections
+RDS_MODULE = "mlflow_dev_rds_max_connections"
+rds_helper_path = pathlib.Path(ecs.__file__).with_name(f"{RDS_MODULE}.py")
+rds_helper_path.write_text(pathlib.Path(__file__).with_name("rds_max_connections.py").read_text())
+print(f"patches.py: added {rds_helper_path.name}")
+patch(
+    rds,
+    '''                container = _run_rds_container(
+                    docker_client, engine, container_kwargs,
+                    tls_names=[endpoint_host or "",
+''',
+    '''                _mlflow_dev_pg_max_connections(container_kwargs, engine, db_class)  # mlflow-dev patch
+                container = _run_rds_container(
+                    docker_client, engine, container_kwargs,
+                    tls_names=[endpoint_host or "",
+''',
+    "_mlflow_dev_pg_max_connections(container_kwargs, engine, db_class)",
+)
+patch(
+    rds,
+    '''        container = _run_rds_container(
+            docker_client, engine, container_kwargs,
+            tls_names=[(instance.get("Endpoint") or {}).get("Address") or "",
+''',
+    '''        _mlflow_dev_pg_max_connections(  # mlflow-dev patch
+            container_kwargs, engine, instance.get("DBInstanceClass", ""))
+        container = _run_rds_container(
+            docker_client, engine, container_kwargs,
+            tls_names=[(instance.get("Endpoint") or {}).get("Address") or "",
+''',
+    "_mlflow_dev_pg_max_connections(  # mlflow-dev patch",
+)
+append(
+    rds,
+    f'''
+
+# mlflow-dev patch: a PostgreSQL instance runs with the max_connections RDS derives from its
+# class's memory (LEAST(DBInstanceClassMemory / 9531392, 5000)), not PostgreSQL's default 100.
+def _mlflow_dev_pg_max_connections(container_kwargs, engine, instance_class):
+    if engine != "postgres":
+        return
+    from ministack.services.{RDS_MODULE} import max_connections
+
+    value = max_connections(instance_class)
+    if value is None:
+        return
+    command = list(container_kwargs.get("command") or ["postgres"])
+    container_kwargs["command"] = command + ["-c", f"max_connections={{value}}"]
+''',
+    "def _mlflow_dev_pg_max_connections(container_kwargs, engine, instance_class):",
+)
+
+# ---------------------------------------------------------------------------
 # 15. RDS PostgreSQL TLS as on AWS: rds.force_ssl=1 refuses plain connections, the certificate names
 # the endpoint (a DNS name, as on AWS), and ECS tasks get the emulator's RDS CA at PGSSLROOTCERT.
 # MiniStack already starts PostgreSQL with ssl=on and a certificate from its own CA, but it accepted
@@ -1426,3 +1630,33 @@ _build_run_kwargs = _mlflow_dev_build_run_kwargs
     "def _mlflow_dev_build_run_kwargs(",
 )
 check_imports(ecs)
+
+# ---------------------------------------------------------------------------
+# 16. EC2 reports a subnet's free addresses from its CIDR block
+import ministack.services.ec2 as ec2  # noqa: E402
+
+patch(
+    ec2,
+    "        <availableIpAddressCount>{subnet['AvailableIpAddressCount']}</availableIpAddressCount>\n",
+    "        <availableIpAddressCount>{_mlflow_dev_available_ips(subnet)}</availableIpAddressCount>\n",
+    "{_mlflow_dev_available_ips(subnet)}",
+)
+append(
+    ec2,
+    '''
+
+# mlflow-dev patch: a subnet's free IPv4 addresses are its block's addresses less the five AWS
+# keeps (network, VPC router, DNS, future use, broadcast) and one per network interface in it: a
+# /28 has 11. MiniStack reported 251 for every subnet, whatever its size.
+def _mlflow_dev_available_ips(subnet):
+    import ipaddress
+
+    try:
+        size = ipaddress.ip_network(subnet.get("CidrBlock", ""), strict=False).num_addresses
+    except ValueError:
+        return subnet.get("AvailableIpAddressCount", 0)
+    used = sum(1 for eni in list(_network_interfaces.values()) if eni.get("SubnetId") == subnet.get("SubnetId"))
+    return max(0, size - 5 - used)
+''',
+    "def _mlflow_dev_available_ips(subnet):",
+)

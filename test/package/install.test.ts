@@ -50,7 +50,7 @@ describe("the tarball", () => {
     }
     const unexpected = files.filter(
       (f) =>
-        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js|images\/mlflow\/(Dockerfile|requirements\.(txt|in)|rds-ca-bundle\.pem)|images\/ministack\/(Dockerfile|requirements\.txt|patches\.py|application_autoscaling\.py))$/.test(
+        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|schema\.json|index\.js|index\.d\.ts|bin\/mlflow-dev\.js|chunks\/[\w-]+\.js|images\/mlflow\/(Dockerfile|requirements\.(txt|in)|rds-ca-bundle\.pem)|images\/ministack\/(Dockerfile|requirements\.txt|patches\.py|application_autoscaling\.py|rds_max_connections\.py))$/.test(
           f,
         ),
     );

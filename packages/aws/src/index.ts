@@ -12,6 +12,7 @@ export * from "./render/cloudformation/tags.ts";
 export * from "./render/cloudformation/template.ts";
 export * from "./render/context.ts";
 export * from "./render/failure-detection.ts";
+export * from "./render/large-artifacts.ts";
 export * from "./render/names.ts";
 export * from "./render/rollout-steps.ts";
 export * from "./render/target.ts";

@@ -216,6 +216,24 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
     message: /is set by the AWS renderer/,
   },
   {
+    name: "an artifact the server would hold silent for longer than the longest ALB idle timeout",
+    change: (m) => {
+      m.artifacts.largestGiB = 100;
+      m.mlflow.workers = 1;
+    },
+    setting: "artifacts.largestGiB",
+    message: /takes about 4156 s at 25 MiB\/s.*more than 4000 s.*at most 96, or let clients go to the bucket/,
+  },
+  {
+    name: "an artifact whose spool does not fit Fargate's largest ephemeral storage",
+    change: (m) => {
+      m.artifacts.largestGiB = 50;
+    },
+    setting: "artifacts.largestGiB",
+    message:
+      /in staging, each of the server's 2 workers may hold an upload and a download of it on the task's disk \(200 GiB, plus 4 GiB.*at most 200 GiB.*at most 49, run fewer workers/,
+  },
+  {
     name: "a variable that is also a secret",
     change: (m) => {
       m.mlflow.environment.MLFLOW_DB_PASSWORD = "x";

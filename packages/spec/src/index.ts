@@ -6,6 +6,7 @@ export * from "./gc-command.ts";
 export * from "./health-check.ts";
 export * from "./image-ref.ts";
 export * from "./issues.ts";
+export * from "./large-artifacts.ts";
 export type * from "./model.ts";
 export * from "./one-off-command.ts";
 export * from "./order.ts";

@@ -84,6 +84,8 @@ export interface Artifacts {
   destination: string;
   /** The AWS bucket's lifecycle rules, in days (artifacts.lifecycle). */
   lifecycle: { noncurrentVersionDays: number; incompleteUploadDays: number };
+  /** The largest single artifact the service must carry, in GiB (artifacts.largestGiB). */
+  largestGiB: number;
 }
 
 /** The S3-compatible server of the local stack. */

@@ -1,6 +1,7 @@
 import { poolSettings } from "./connection-budget.ts";
 import { resolveHealthCheck } from "./health-check.ts";
 import { localBuildTag } from "./image-ref.ts";
+import { largeArtifactEnvironment } from "./large-artifacts.ts";
 import type {
   Artifacts,
   AwsNetwork,
@@ -103,6 +104,7 @@ function resolveArtifacts(spec: Spec, environment: string): Artifacts {
     prefix: spec.artifacts.prefix,
     destination: `s3://${bucket}/${spec.artifacts.prefix}`,
     lifecycle: { ...spec.artifacts.lifecycle },
+    largestGiB: spec.artifacts.largestGiB,
   };
 }
 
@@ -270,6 +272,7 @@ function resolveMlflow(
       }),
       ...SERVER_TUNING,
       ...poolEnvironment(spec, environment),
+      ...largeArtifactEnvironment({ largestGiB: spec.artifacts.largestGiB, proxyArtifacts: m.proxyArtifacts }),
       ...own.env,
     },
     secrets: serverSecrets(m.auth),

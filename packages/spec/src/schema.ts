@@ -8,6 +8,7 @@ import {
   START_PERIOD_LIMITS,
   START_PERIOD_MARGIN,
 } from "./health-check.ts";
+import { DEFAULT_LARGEST_ARTIFACT_GIB } from "./large-artifacts.ts";
 import {
   DEFAULT_MLFLOW_VERSION,
   DEFAULT_POSTGRES_MAJOR,
@@ -216,6 +217,10 @@ const ArtifactsSchema = z
     localServer: z.enum(["versitygw", "minio"]).default("versitygw").meta({
       description:
         "The S3-compatible server of the local stack: versitygw (maintained, the default) or MinIO (archived upstream).",
+    }),
+    largestGiB: z.number().positive().max(1024).default(DEFAULT_LARGEST_ARTIFACT_GIB).meta({
+      description:
+        "The largest single artifact (GiB) the service must carry. With mlflow.proxyArtifacts the server holds a proxied upload or download whole on its disk while it moves it to or from the bucket, sending no byte to the client meanwhile: on AWS the load balancer's idle timeout and the task's ephemeral storage are derived from this, and on both runtimes the lifetime of the presigned URL a multipart download reads from.",
     }),
     lifecycle: z
       .strictObject({

@@ -46,6 +46,7 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "emulator.test.ts": { lane: "aws-2", portBase: 22800 },
   "operate.test.ts": { lane: "aws-2", portBase: 22900 },
   "rehearse.test.ts": { lane: "aws-2", portBase: 23000 },
+  "emulator-limits.test.ts": { lane: "aws-1", portBase: 24600 },
 };
 
 export const LANES: readonly Lane[] = ["local", "aws-1", "aws-2"];

@@ -9,10 +9,19 @@ import {
   ROLLOUT_OVERLAP,
   rdsMaxConnections,
   serverCommand,
+  TRANSFER_MARGIN_SECONDS,
 } from "@mlflow-dev/spec";
 import { ACCESS_LOG_PREFIX, accessLogsOn } from "./cloudformation/bucket.ts";
 import { formatCidr, isNetworkAddress, networkOf, parseCidr, SMALLEST_SUBNET_PREFIX } from "./cloudformation/cidr.ts";
 import { TAG_KEYS } from "./cloudformation/tags.ts";
+import {
+  ALB_IDLE_TIMEOUT,
+  FARGATE_EPHEMERAL_STORAGE,
+  largeArtifacts,
+  SPOOLED_TRANSFERS_PER_WORKER,
+  SYSTEM_STORAGE_GIB,
+  TASK_STORE_MIB_PER_SECOND,
+} from "./large-artifacts.ts";
 import { unique } from "./order.ts";
 import { awsTarget } from "./target.ts";
 
@@ -234,6 +243,33 @@ const checkConnectionBudget: Check = (model, target, at) => {
   ];
 };
 
+/**
+ * The largest artifact fits what AWS allows (large-artifacts.ts): the server's silence while it
+ * moves the artifact within the ALB's longest idle timeout, and its spool within Fargate's largest
+ * ephemeral storage.
+ */
+const checkLargeArtifacts: Check = (model) => {
+  const large = largeArtifacts(model);
+  const problems: CompatibilityProblem[] = [];
+  const direct =
+    "or let clients go to the bucket themselves (mlflow.proxyArtifacts: false, or MLflow's multipart transfers from 500 MiB, which its Python client uses with this server)";
+  if (large.silentSeconds > ALB_IDLE_TIMEOUT.maxSeconds)
+    problems.push({
+      setting: "artifacts.largestGiB",
+      message: `is ${large.largestGiB} GiB: moving it between the task's disk and S3 takes about ${large.silentSeconds} s at ${TASK_STORE_MIB_PER_SECOND} MiB/s, during which the server sends nothing, but a load balancer cuts a connection idle for more than ${ALB_IDLE_TIMEOUT.maxSeconds} s (the longest idle timeout AWS allows). Lower artifacts.largestGiB to at most ${Math.floor(((ALB_IDLE_TIMEOUT.maxSeconds - TRANSFER_MARGIN_SECONDS) * TASK_STORE_MIB_PER_SECOND) / 1024)}, ${direct}`,
+    });
+  if (large.neededStorageGiB > FARGATE_EPHEMERAL_STORAGE.maxGiB) {
+    const workers = model.mlflow.workers === 1 ? "1 worker" : `${model.mlflow.workers} workers`;
+    const perTransfer =
+      (FARGATE_EPHEMERAL_STORAGE.maxGiB - SYSTEM_STORAGE_GIB) / (SPOOLED_TRANSFERS_PER_WORKER * model.mlflow.workers);
+    problems.push({
+      setting: "artifacts.largestGiB",
+      message: `is ${large.largestGiB} GiB: in ${model.environment}, each of the server's ${workers} may hold an upload and a download of it on the task's disk (${large.spoolGiB} GiB, plus ${SYSTEM_STORAGE_GIB} GiB for the image and system), but a Fargate task has at most ${FARGATE_EPHEMERAL_STORAGE.maxGiB} GiB of ephemeral storage. Lower artifacts.largestGiB to at most ${Math.floor(perTransfer * 10) / 10}, ${model.mlflow.workers > 1 ? "run fewer workers (mlflow.workers), " : ""}${direct}`,
+    });
+  }
+  return problems;
+};
+
 const checkEnvironmentNames: Check = (model) => {
   const problems: CompatibilityProblem[] = [];
   for (const name of AWS_MANAGED_ENV) {
@@ -297,6 +333,7 @@ const CHECKS: readonly Check[] = [
   checkEnvironmentNames,
   checkTaskDefinitionSize,
   checkConnectionBudget,
+  checkLargeArtifacts,
 ];
 
 /** Every reason the Model cannot be rendered for ECS Fargate; empty when it can. */

@@ -3,6 +3,7 @@ import type { AwsModel } from "./aws-model.ts";
 import { taskAssignPublicIp } from "./cloudformation/network.ts";
 import { toTags } from "./cloudformation/tags.ts";
 import { type DeployContext, secretArnOf } from "./context.ts";
+import { largeArtifacts } from "./large-artifacts.ts";
 import {
   CONTAINER_NAME,
   clusterName,
@@ -32,6 +33,8 @@ export interface TaskDefinition {
   containerDefinitions: [ContainerDefinition];
   /** The scratch volume (a bind mount of the task's ephemeral storage), SERVER_HARDENING. */
   volumes: { name: string }[];
+  /** More than Fargate's default 20 GiB when the largest artifact's spool needs it (large-artifacts.ts). */
+  ephemeralStorage?: { sizeInGiB: number };
   tags: { key: string; value: string }[];
 }
 
@@ -104,18 +107,24 @@ export interface LogConfiguration {
 
 /** The MLflow server's task definition. Entrypoint and command are the Model's, as on every runtime. */
 export function toTaskDefinition(model: AwsModel, ctx: DeployContext): TaskDefinition {
-  return taskDefinition(model, ctx, taskFamily(model), {
-    ...containerBase(ctx),
-    entryPoint: [...model.mlflow.entrypoint],
-    command: serverCommand(model.mlflow.server),
-    ...toHardening(),
-    portMappings: toPortMappings(model),
-    healthCheck: toHealthCheck(model),
-    environment: toEnvironment(model, ctx),
-    secrets: toSecrets(model, ctx),
-    logConfiguration: toLogConfiguration(model, ctx, LOG_STREAM_PREFIX.server),
-    dockerLabels: versionLabel(model),
-  });
+  return taskDefinition(
+    model,
+    ctx,
+    taskFamily(model),
+    {
+      ...containerBase(ctx),
+      entryPoint: [...model.mlflow.entrypoint],
+      command: serverCommand(model.mlflow.server),
+      ...toHardening(),
+      portMappings: toPortMappings(model),
+      healthCheck: toHealthCheck(model),
+      environment: toEnvironment(model, ctx),
+      secrets: toSecrets(model, ctx),
+      logConfiguration: toLogConfiguration(model, ctx, LOG_STREAM_PREFIX.server),
+      dockerLabels: versionLabel(model),
+    },
+    toEphemeralStorage(model),
+  );
 }
 
 /**
@@ -167,6 +176,7 @@ function taskDefinition(
   ctx: DeployContext,
   family: string,
   container: ContainerDefinition,
+  storage: { ephemeralStorage?: { sizeInGiB: number } } = {},
 ): TaskDefinition {
   return {
     family,
@@ -179,8 +189,15 @@ function taskDefinition(
     taskRoleArn: ctx.taskRoleArn,
     containerDefinitions: [container],
     volumes: [{ name: SERVER_HARDENING.scratchVolume }],
+    ...storage,
     tags: toTags(model).map((t) => ({ key: t.Key, value: t.Value })),
   };
+}
+
+/** The server task's ephemeral storage (the migration spools nothing), when the spool of the largest artifact needs more than Fargate's default. */
+function toEphemeralStorage(model: AwsModel): { ephemeralStorage?: { sizeInGiB: number } } {
+  const size = largeArtifacts(model).ephemeralStorageGiB;
+  return size === undefined ? {} : { ephemeralStorage: { sizeInGiB: size } };
 }
 
 /** Name, image and the hardening both the server and the migration run with (SERVER_HARDENING). */

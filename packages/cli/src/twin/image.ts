@@ -14,6 +14,7 @@ export const SHIPPED_TWIN_FILES = [
   "requirements.txt",
   "patches.py",
   "application_autoscaling.py",
+  "rds_max_connections.py",
 ] as const;
 
 /** Where the twin's images are named: under `localhost/`, so Docker never looks for them on Docker Hub. */

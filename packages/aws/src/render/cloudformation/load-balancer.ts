@@ -1,5 +1,6 @@
 import type { AwsModel } from "../aws-model.ts";
 import { TARGET_GROUP_HEALTH } from "../failure-detection.ts";
+import { largeArtifacts } from "../large-artifacts.ts";
 import { LogicalId } from "../names.ts";
 import { ACCESS_LOG_PREFIX, accessLogsOn } from "./bucket.ts";
 import { getAtt, ref } from "./intrinsics.ts";
@@ -45,6 +46,8 @@ function toApplicationLoadBalancer(model: AwsModel, network: NetworkRefs) {
       Subnets: internal ? network.privateSubnetIds : network.publicSubnetIds,
       SecurityGroups: [getAtt(LogicalId.loadBalancerSecurityGroup, "GroupId")],
       LoadBalancerAttributes: [
+        // The server may be silent this long while it moves the largest artifact (large-artifacts.ts).
+        { Key: "idle_timeout.timeout_seconds", Value: String(largeArtifacts(model).idleTimeoutSeconds) },
         { Key: "routing.http.drop_invalid_header_fields.enabled", Value: "true" },
         { Key: "routing.http.desync_mitigation_mode", Value: "strictest" },
         ...(logs
