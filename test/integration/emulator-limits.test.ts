@@ -31,7 +31,7 @@ import {
 import { toAwsModel } from "@mlflow-dev/aws";
 import { accountVerdicts, createAwsClients, destroyAwsClients } from "@mlflow-dev/aws/deploy";
 import { parseSpecOrThrow, rdsMaxConnections, resolve } from "@mlflow-dev/spec";
-import { sparePort } from "@mlflow-dev/test-support";
+import { emulatorUnavailable, sparePort } from "@mlflow-dev/test-support";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -54,20 +54,7 @@ const config = {
 };
 const suffix = `${Date.now().toString(36)}-${randomBytes(2).toString("hex")}`;
 
-async function probe(): Promise<string | undefined> {
-  try {
-    const res = await fetch(`${ENDPOINT}/_ministack/health`, { signal: AbortSignal.timeout(3000) });
-    return res.ok ? undefined : `GET ${ENDPOINT}/_ministack/health answered ${res.status}`;
-  } catch (error) {
-    return `nothing answers on ${ENDPOINT} (${(error as Error).message})`;
-  }
-}
-
-const unavailable = await probe();
-if (unavailable && process.env.CI)
-  throw new Error(`the AWS emulator is not running: ${unavailable}. .ci/provision starts it (localstack/start.sh)`);
-if (unavailable)
-  console.warn(`emulator-limits.test.ts skipped: ${unavailable}. Start the emulator with localstack/start.sh`);
+const unavailable = await emulatorUnavailable("emulator-limits.test.ts", ENDPOINT);
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {

@@ -23,6 +23,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
+import { emulatorUnavailable } from "@mlflow-dev/test-support";
 import { afterAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
 
@@ -42,19 +43,7 @@ const config = {
 };
 const suffix = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
 
-async function probe(): Promise<string | undefined> {
-  try {
-    const res = await fetch(`${ENDPOINT}/_ministack/health`, { signal: AbortSignal.timeout(3000) });
-    return res.ok ? undefined : `GET ${ENDPOINT}/_ministack/health answered ${res.status}`;
-  } catch (error) {
-    return `nothing answers on ${ENDPOINT} (${(error as Error).message})`;
-  }
-}
-
-const unavailable = await probe();
-if (unavailable && process.env.CI)
-  throw new Error(`the AWS emulator is not running: ${unavailable}. .ci/provision starts it (localstack/start.sh)`);
-if (unavailable) console.warn(`emulator.test.ts skipped: ${unavailable}. Start the emulator with localstack/start.sh`);
+const unavailable = await emulatorUnavailable("emulator.test.ts", ENDPOINT);
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {

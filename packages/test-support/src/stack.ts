@@ -145,6 +145,24 @@ export async function emulatorAnswers(testFile: string): Promise<boolean> {
   return up;
 }
 
+/**
+ * Why the emulator at `endpoint` cannot be used, or undefined when it answers its health check. In
+ * CI a missing emulator is an error; elsewhere the file's tests skip, and this says why.
+ */
+export async function emulatorUnavailable(testFile: string, endpoint = EMULATOR): Promise<string | undefined> {
+  let why: string | undefined;
+  try {
+    const res = await fetch(`${endpoint}/_ministack/health`, { signal: AbortSignal.timeout(3000) });
+    why = res.ok ? undefined : `GET ${endpoint}/_ministack/health answered ${res.status}`;
+  } catch (error) {
+    why = `nothing answers on ${endpoint} (${(error as Error).message})`;
+  }
+  if (why && process.env.CI)
+    throw new Error(`the AWS emulator is not running: ${why}. .ci/provision starts it (localstack/start.sh)`);
+  if (why) console.warn(`${testFile} skipped: ${why}. Start the emulator with localstack/start.sh`);
+  return why;
+}
+
 /** The CLI's environment for an account of the test's own (the emulator takes a 12-digit access key as the account id). */
 export function emulatorEnv(account: string) {
   return {
