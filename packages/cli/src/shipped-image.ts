@@ -18,18 +18,28 @@ import { EXIT, UserError } from "./errors.ts";
 export const SHIPPED_MLFLOW_FILES = ["Dockerfile", "requirements.txt", "requirements.in", "rds-ca-bundle.pem"] as const;
 
 /**
- * The shipped images/mlflow: next to the bundle in the published package (dist/images/mlflow), at
- * the repository root in the workspace. The first directory upwards from this module that has it.
+ * A shipped build context, images/<name>: next to the bundle in the published package
+ * (dist/images/<name>), at the repository root in the workspace. The first directory upwards from
+ * `from` (this module's) that has it.
  */
-export function shippedMlflowSource(from: string = dirname(fileURLToPath(import.meta.url))): string {
+export function shippedImageSource(
+  name: "mlflow" | "ministack",
+  what: string,
+  from: string = dirname(fileURLToPath(import.meta.url)),
+): string {
   for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "images/mlflow/Dockerfile"))) return join(dir, "images/mlflow");
+    if (existsSync(join(dir, `images/${name}/Dockerfile`))) return join(dir, `images/${name}`);
     if (dirname(dir) === dir)
       throw new UserError(
-        `internal error: the MLflow image's build context (images/mlflow) is not in the mlflow-dev package (looked upwards from ${from})`,
+        `internal error: ${what} (images/${name}) is not in the mlflow-dev package (looked upwards from ${from})`,
         { exitCode: EXIT.internal, hint: "Reinstall mlflow-dev." },
       );
   }
+}
+
+/** The shipped images/mlflow (see shippedImageSource). */
+export function shippedMlflowSource(from?: string): string {
+  return shippedImageSource("mlflow", "the MLflow image's build context", from);
 }
 
 /** Whether the image is the default build of the shipped context (the only one this module writes). */

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { sleep } from "@mlflow-dev/kernel/wait";
 import { EXIT, UserError } from "../errors.ts";
+import { shippedImageSource } from "../shipped-image.ts";
 import { type Docker, docker as realDocker } from "./docker.ts";
 import { chooseTwinImage, SHIPPED_TWIN_FILES, twinBuildCommand, twinOverrides, twinPostgresImage } from "./image.ts";
 import {
@@ -44,15 +44,8 @@ export interface TwinOptions {
 }
 
 /** The shipped images/ministack: next to the bundle (dist/images/ministack), or at the repository root. */
-export function shippedTwinSource(from: string = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "images/ministack/Dockerfile"))) return join(dir, "images/ministack");
-    if (dirname(dir) === dir)
-      throw new UserError(
-        `internal error: the AWS twin's build context (images/ministack) is not in the mlflow-dev package (looked upwards from ${from})`,
-        { exitCode: EXIT.internal, hint: "Reinstall mlflow-dev." },
-      );
-  }
+export function shippedTwinSource(from?: string): string {
+  return shippedImageSource("ministack", "the AWS twin's build context", from);
 }
 
 async function healthy(endpoint: string): Promise<boolean> {
