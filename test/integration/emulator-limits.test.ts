@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -243,10 +244,21 @@ describe.skipIf(unavailable !== undefined)("AWS limits in the emulator", () => {
       await sleep(1000);
     }
     if (!endpoint?.Address) throw new Error(`${id} was not available within 120 s`);
+    // The endpoint is a DNS name on the emulator's network (patch 15), as on AWS; from this host the
+    // database is its container's published port.
+    const container = execFileSync("docker", ["ps", "--filter", `name=ministack-rds-`, "--format", "{{.Names}}"], {
+      encoding: "utf8",
+    })
+      .split("\n")
+      .find((n) => n.endsWith(id));
+    if (!container) throw new Error(`no running RDS container for ${id}`);
+    const published = execFileSync("docker", ["port", container, "5432/tcp"], { encoding: "utf8" });
+    const hostPort = Number(/:(\d+)\s*$/m.exec(published)?.[1]);
+    if (!hostPort) throw new Error(`${container} publishes no port for 5432: ${published}`);
     const connect = async () => {
       const client = new pg.Client({
-        host: endpoint.Address,
-        port: endpoint.Port ?? 5432,
+        host: "127.0.0.1",
+        port: hostPort,
         user: "mlflow",
         password,
         database: "mlflow",
