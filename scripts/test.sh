@@ -23,12 +23,15 @@ report() {
 }
 trap report EXIT
 # Runs a step and records how long it took.
+# Runs a step and returns its status: also where the caller tests it (`step ... || code=$?`), where
+# `set -e` does not stop inside the function.
 step() {
-  local name=$1 started=$SECONDS
+  local name=$1 started=$SECONDS code=0
   shift
   current=$name
-  "$@"
+  "$@" || code=$?
   durations+=("$(printf '  %-22s %5d s' "$name" $((SECONDS - started)))")
+  return "$code"
 }
 
 step bootstrap bash scripts/bootstrap.sh

@@ -98,7 +98,7 @@ describe("the installed package runs the local stack from the user's project", (
   it("status reports every long-running service healthy, from the project and from a subdirectory", () => {
     const status = npx(pinned, ["status"], project, LONG);
     expect(status.code, status.stderr).toBe(0);
-    for (const service of ["mlflow", "postgres", "minio"])
+    for (const service of ["mlflow", "postgres", "versitygw"])
       expect(status.stdout).toMatch(new RegExp(`^${service} `, "m"));
     expect(status.stdout).toContain(`healthy: ${url}`);
     mkdirSync(join(project, "notebooks"), { recursive: true });

@@ -123,7 +123,7 @@ describe.each(runtimes.map((n) => [n.version, n] as const))("installed with npm,
     expect(r.stdout.split("\n")[0]).toContain(`Rendered by mlflow-dev ${MLFLOW_DEV_VERSION} from mlflow-dev.yaml`);
     const compose = JSON.parse(npx(node, ["render", "--env", "local", "--json"], project).stdout);
     expect(compose.name).toBe("mlflow-dev-churn-model");
-    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(["mlflow", "postgres", "minio"]));
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(["mlflow", "postgres", "versitygw"]));
   });
 
   it("render --env staging (init's commented AWS environment, filled in) prints the CloudFormation template", () => {
