@@ -56,15 +56,21 @@ step pack pack
 # The unit tier needs neither Docker nor the emulator and the lanes mostly wait on containers: it
 # runs beside them, its output kept in a file and printed when it ends.
 unit_log=$(mktemp)
+unit_end=$(mktemp)
 unit_started=$SECONDS
-pnpm test >"$unit_log" 2>&1 &
+(
+  code=0
+  pnpm test >"$unit_log" 2>&1 || code=$?
+  echo "$code $SECONDS" >"$unit_end"
+) &
 unit_pid=$!
 unit_done() {
-  local code=0
-  wait "$unit_pid" || code=$?
+  local code ended
+  wait "$unit_pid" || true
+  read -r code ended <"$unit_end" || { code=1 ended=$SECONDS; }
   cat "$unit_log"
-  rm -f "$unit_log"
-  durations+=("$(printf '  %-22s %5d s (beside the lanes)' unit $((SECONDS - unit_started)))")
+  rm -f "$unit_log" "$unit_end"
+  durations+=("$(printf '  %-22s %5d s (beside the lanes)' unit $((ended - unit_started)))")
   return "$code"
 }
 # The package tier runs in the local lane after its integration files: it needs no Docker.
