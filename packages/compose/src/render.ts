@@ -1,5 +1,4 @@
 import {
-  artifactAccessStatements,
   compareCodeUnits,
   LOCAL_DATABASE_HOST,
   type LocalModel,
@@ -14,6 +13,7 @@ import {
   serverCommand,
 } from "@mlflow-dev/spec";
 import { stringify } from "yaml";
+import { serverArtifactStatements } from "./artifact-policy.ts";
 import { LOCAL_SECRET_VARS } from "./env-file.ts";
 import {
   VERSITYGW_BUCKETS_DIR,
@@ -173,14 +173,7 @@ const MINIO_SERVER_POLICY = "mlflow-artifacts";
 
 /** The MinIO policy of the server's user: the task role's artifact statements. */
 export function minioServerPolicy(model: LocalModel): string {
-  const { bucket, prefix } = model.artifacts;
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: artifactAccessStatements(prefix, {
-      bucket: `arn:aws:s3:::${bucket}`,
-      prefixObjects: `arn:aws:s3:::${bucket}/${prefix}/*`,
-    }),
-  });
+  return JSON.stringify({ Version: "2012-10-17", Statement: serverArtifactStatements(model) });
 }
 
 /** The file MinIO's start-up writes once the bucket, the policy and the user are in place. */

@@ -1,4 +1,5 @@
-import { artifactAccessStatements, type LocalModel, MINIO_SERVER_ACCESS_KEY } from "@mlflow-dev/spec";
+import { type LocalModel, MINIO_SERVER_ACCESS_KEY } from "@mlflow-dev/spec";
+import { serverArtifactStatements } from "./artifact-policy.ts";
 
 /**
  * The local stack's default object store: versitygw (Apache-2.0), an S3 gateway here on its
@@ -26,13 +27,12 @@ export const VERSITYGW_HEALTH_PATH = "/_health";
  * policies evaluate the same actions, resources and `s3:prefix` condition).
  */
 export function versitygwServerPolicy(model: LocalModel): string {
-  const { bucket, prefix } = model.artifacts;
   return JSON.stringify({
     Version: "2012-10-17",
-    Statement: artifactAccessStatements(prefix, {
-      bucket: `arn:aws:s3:::${bucket}`,
-      prefixObjects: `arn:aws:s3:::${bucket}/${prefix}/*`,
-    }).map((statement) => ({ ...statement, Principal: { AWS: [MINIO_SERVER_ACCESS_KEY] } })),
+    Statement: serverArtifactStatements(model).map((statement) => ({
+      ...statement,
+      Principal: { AWS: [MINIO_SERVER_ACCESS_KEY] },
+    })),
   });
 }
 
