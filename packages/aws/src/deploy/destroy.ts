@@ -9,11 +9,11 @@ import { snapshotTagsNow } from "./engine/db-snapshots.ts";
 import { deregisterTaskDefinitionFamily } from "./engine/ecs-service.ts";
 import { awsDeployEngine } from "./engine/engine.ts";
 import { withLock } from "./engine/lock.ts";
+import { preflight } from "./engine/preflight.ts";
 import { deleteSecrets, describeSecrets } from "./engine/secrets.ts";
 import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
 import type { RunnerOptions } from "./options.ts";
-import { preflight } from "./preflight.ts";
 import { destroyStackAction } from "./stack-status.ts";
 
 export interface DestroyOptions extends RunnerOptions, Teardown {}

@@ -19,11 +19,11 @@ import type { AwsClients } from "./engine/clients.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./engine/ecs-service.ts";
 import { awsDeployEngine } from "./engine/engine.ts";
 import { plannedImage } from "./engine/image.ts";
+import { preflight } from "./engine/preflight.ts";
+import { accountPreflight, formatVerdicts, type PreflightVerdict } from "./engine/preflight-account.ts";
 import { describeSecrets } from "./engine/secrets.ts";
 import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
 import type { RunnerOptions } from "./options.ts";
-import { preflight } from "./preflight.ts";
-import { accountPreflight, formatVerdicts, type PreflightVerdict } from "./preflight-account.ts";
 import { planStackAction } from "./stack-status.ts";
 import {
   checkAllowReplace,
