@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
 import { circuitBreakerThreshold } from "../src/deploy/engine/ecs-service.ts";
-import { awsDeployEngine, type PromoteResult, promote, type ServiceChecks } from "../src/deploy/index.ts";
+import { createAwsEngine, type PromoteResult, promote, type ServiceChecks } from "../src/deploy/index.ts";
 import type { AwsModel } from "../src/index.ts";
 import { ParameterName } from "../src/render/names.ts";
 import { EXITED, FakeAws, OUT_OF_MEMORY, recordedChanges } from "./fake-aws.ts";
@@ -459,7 +459,7 @@ describe("promote", () => {
       // Anyone executing a replacing change set (the console, another tool) is stopped by the policy.
       fake.infraChanges = recordedChanges("backend-database");
       const { opts } = promoteOptions();
-      const engine = awsDeployEngine(fake.clients, opts);
+      const engine = createAwsEngine(fake.clients, opts);
       const cs = await engine.prepareChangeSet(
         { stackName: fake.stackName, type: "UPDATE", parameters: [], model, description: "by hand" },
         "infra",

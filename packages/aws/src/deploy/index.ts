@@ -12,6 +12,7 @@ export { type HttpResponse, type HttpTarget, send, targetFor } from "@mlflow-dev
 export * from "./backup-restore.ts";
 export * from "./destroy.ts";
 export * from "./diff.ts";
+export * from "./engine/bucket.ts";
 export * from "./engine/change-set.ts";
 export * from "./engine/clients.ts";
 export * from "./engine/db-snapshots.ts";

@@ -17,7 +17,7 @@ import {
 } from "./diff.ts";
 import type { AwsClients } from "./engine/clients.ts";
 import { describeService, describeTaskDefinition, revisionOf } from "./engine/ecs-service.ts";
-import { awsDeployEngine } from "./engine/engine.ts";
+import { createAwsEngine } from "./engine/engine.ts";
 import { plannedImage } from "./engine/image.ts";
 import { preflight } from "./engine/preflight.ts";
 import { accountPreflight, formatVerdicts, type PreflightVerdict } from "./engine/preflight-account.ts";
@@ -100,7 +100,7 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
   }));
 
   report.step(`infrastructure: stack ${name}`);
-  const engine = awsDeployEngine(clients, options);
+  const engine = createAwsEngine(clients, options);
   const stack = await engine.describeStack(name);
   const stackAction = planStackAction(stack);
   const template = toTemplate(model);

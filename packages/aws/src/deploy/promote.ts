@@ -18,7 +18,7 @@ import {
   setDesiredCount,
   stoppedTaskDetails,
 } from "./engine/ecs-service.ts";
-import { awsDeployEngine, type DeployEngine } from "./engine/engine.ts";
+import { type AwsEngine, createAwsEngine } from "./engine/engine.ts";
 import { type DockerOptions, type ImageChoice, resolveImage } from "./engine/image.ts";
 import { withLock } from "./engine/lock.ts";
 import type { MigrationResult } from "./engine/migration-task.ts";
@@ -250,7 +250,7 @@ class Rollout {
   readonly clients: AwsClients;
   readonly options: PromoteOptions;
   readonly stackName: string;
-  readonly engine: DeployEngine;
+  readonly engine: AwsEngine;
   readonly serviceWait: WaitOptions;
   readonly healthWait: { healthTimeoutMs: number; pollMs: number };
   readonly checks: ServiceChecks;
@@ -281,7 +281,7 @@ class Rollout {
     this.started = this.meter.now();
     this.options = { ...options, clock: this.meter };
     this.stackName = stackName(model);
-    this.engine = awsDeployEngine(clients, this.options);
+    this.engine = createAwsEngine(clients, this.options);
     this.serviceWait = waitOf(this.options, "serviceTimeoutMs");
     this.healthWait = { healthTimeoutMs: options.waits.healthTimeoutMs, pollMs: options.waits.pollMs };
     this.checks = options.serviceChecks ?? { waitForHealth, smokeTest };
