@@ -4,7 +4,7 @@ import type { AwsModel } from "../src/index.ts";
 import { FakeAws } from "./fake-aws.ts";
 import { fakeClock } from "./fake-clock.ts";
 import { exampleModel, memoryReporter, PASSING_CHECKS, withImage } from "./helpers.ts";
-import { inMemoryEngine } from "./in-memory-engine.ts";
+import { inMemoryEngine, withEngine } from "./in-memory-engine.ts";
 
 /** destroy against the in-memory AWS (fake-aws.ts): what each stack status lets it do. */
 
@@ -65,11 +65,14 @@ describe("destroy", () => {
   it("a stack after a promote: the teardown settings through a change set, then the delete; the bucket and a snapshot kept", async () => {
     aws = await FakeAws.start({ model });
     const pulled = withImage(model, "ghcr.io/mlflow/mlflow:v3.17.2-full");
-    await promote(pulled, aws.clients, {
-      ...options(),
-      specDir: ".",
-      serviceChecks: PASSING_CHECKS,
-    });
+    await promote(
+      pulled,
+      ...withEngine(aws.clients, {
+        ...options(),
+        specDir: ".",
+        serviceChecks: PASSING_CHECKS,
+      }),
+    );
     aws.snapshots.push("tracking-staging-db-final");
     aws.infraChanges = [{ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" }];
     const from = aws.calls.length;
@@ -117,7 +120,7 @@ describe("destroy", () => {
   async function promoted() {
     aws = await FakeAws.start({ model });
     const pulled = withImage(model, "ghcr.io/mlflow/mlflow:v3.17.2-full");
-    await promote(pulled, aws.clients, { ...options(), specDir: ".", serviceChecks: PASSING_CHECKS });
+    await promote(pulled, ...withEngine(aws.clients, { ...options(), specDir: ".", serviceChecks: PASSING_CHECKS }));
     aws.snapshots.push("tracking-staging-db-final");
     aws.infraChanges = [{ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" }];
     return { fake: aws, pulled };

@@ -17,3 +17,11 @@ export function inMemoryEngine(clients: Partial<AwsClients>, options?: Partial<R
     clock: options?.clock ?? fakeClock(),
   });
 }
+
+/**
+ * An operation's last two arguments: the in-memory engine over the clients, on the options'
+ * reporter and clock, then the options themselves (`promote(model, ...withEngine(fake.clients, opts))`).
+ */
+export function withEngine<O extends RunnerOptions>(clients: Partial<AwsClients>, options: O): [AwsEngine, O] {
+  return [inMemoryEngine(clients, options), options];
+}

@@ -1,4 +1,4 @@
-import { poll, realClock, WaitMeter, type WaitOptions } from "@mlflow-dev/kernel/wait";
+import { poll, WaitMeter, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import { type HttpTarget, targetFor } from "@mlflow-dev/mlflow-client";
 import { AUTH_ADMIN_USER, describeImageOrigin, type SecretName } from "@mlflow-dev/spec";
 import type { AwsModel } from "../render/aws-model.ts";
@@ -7,24 +7,11 @@ import { OutputName, ParameterName, stackName } from "../render/names.ts";
 import { type RolloutStage, type RolloutStep, rolloutStages, toRolloutPlan } from "../render/rollout-steps.ts";
 import { type TaskDefinition, toTaskDefinition } from "../render/task-definition.ts";
 import { formatChanges, formatFieldChange, type ResourceChange, taskDefinitionChanges } from "./diff.ts";
-import type { AwsClients } from "./engine/clients.ts";
-import {
-  circuitBreakerThreshold,
-  describeService,
-  describeTaskDefinition,
-  isSteadyOn,
-  registerIfChanged,
-  revisionOf,
-  setDesiredCount,
-  stoppedTaskDetails,
-} from "./engine/ecs-service.ts";
-import { type AwsEngine, createAwsEngine } from "./engine/engine.ts";
-import { type DockerOptions, type ImageChoice, resolveImage } from "./engine/image.ts";
-import { withLock } from "./engine/lock.ts";
+import { circuitBreakerThreshold, isSteadyOn, revisionOf } from "./engine/ecs-service.ts";
+import type { AwsEngine } from "./engine/engine.ts";
+import type { DockerOptions, ImageChoice } from "./engine/image.ts";
 import type { MigrationResult } from "./engine/migration-task.ts";
-import { preflight } from "./engine/preflight.ts";
-import { accountPreflight } from "./engine/preflight-account.ts";
-import { type EnsuredSecrets, ensureSecrets, readSecretValue } from "./engine/secrets.ts";
+import type { EnsuredSecrets } from "./engine/secrets.ts";
 import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
 import { DeployError } from "./errors.ts";
 import { deployInfrastructure, type Infrastructure } from "./infrastructure.ts";
@@ -82,27 +69,27 @@ export interface PromoteResult {
  * definition revision on the service, a steady state, and the smoke test. A failure after the
  * service was touched puts the previous revision back.
  */
-export async function promote(model: AwsModel, clients: AwsClients, options: PromoteOptions): Promise<PromoteResult> {
+export async function promote(model: AwsModel, engine: AwsEngine, options: PromoteOptions): Promise<PromoteResult> {
   checkAllowReplace(options.allowReplace ?? []);
   const plan = toRolloutPlan(model, placeholderContext(model));
-  const run = new Rollout(model, clients, options, plan);
+  const run = new Rollout(model, engine, options, plan);
   run.step("checks");
-  await preflight(model, clients, options.report);
-  await accountPreflight(model, clients, options.report, "promote");
-  return withLock(clients.ssm, model, "promote", () => apply(run, plan));
+  await engine.preflight(model);
+  await engine.accountPreflight(model, "promote");
+  return engine.withLock(model, "promote", () => apply(run, plan));
 }
 
 /** promote's checks and rollout, for a caller that holds the environment's deploy lock (restore). */
 export async function promoteHoldingLock(
   model: AwsModel,
-  clients: AwsClients,
+  engine: AwsEngine,
   options: PromoteOptions,
 ): Promise<PromoteResult> {
   const plan = toRolloutPlan(model, placeholderContext(model));
-  const run = new Rollout(model, clients, options, plan);
+  const run = new Rollout(model, engine, options, plan);
   run.step("checks");
-  await preflight(model, clients, options.report);
-  await accountPreflight(model, clients, options.report, "promote");
+  await engine.preflight(model);
+  await engine.accountPreflight(model, "promote");
   return apply(run, plan);
 }
 
@@ -126,7 +113,7 @@ type StepName = RolloutStep["step"];
 const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
   secrets: async (run) => {
     run.step("secrets");
-    run.secrets = await ensureSecrets(run.clients.secretsManager, run.model, run.report);
+    run.secrets = await run.engine.ensureSecrets(run.model);
   },
 
   infrastructure: async (run) => {
@@ -139,8 +126,8 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
 
   image: async (run) => {
     run.step("image");
-    const { model, clients, options } = run;
-    run.image = await resolveImage(model, clients, run.outputs, options.specDir, run.report, options);
+    const { model, options } = run;
+    run.image = await run.engine.resolveImage(model, run.outputs, options.specDir, options);
     await compareWithService(run);
   },
 
@@ -161,7 +148,7 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
     } catch (e) {
       if (!upgrade) throw e;
       // The old revision is what the database was made for (unless the schema changed partly).
-      await setDesiredCount(run.clients, run.model, current.desiredCount);
+      await run.engine.setDesiredCount(run.model, current.desiredCount);
       throw new DeployError(
         `${(e as Error).message}\nThe upgrade stopped before the rollout: the service runs MLflow ${upgrade.from} again (desired count ${current.desiredCount}). If the migration changed the schema partly, restore the snapshot ${run.snapshot} (see "Upgrading MLflow" in the README).`,
         { hint: run.fixAndRetry, cause: e },
@@ -180,7 +167,7 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
     const registration =
       current.revision && current.arn && current.changes.length === 0
         ? { arn: current.arn, registered: false }
-        : await registerIfChanged(run.clients.ecs, run.need("desired"));
+        : await run.engine.registerTaskDefinition(run.need("desired"));
     for (const c of current.changes) run.report.info(formatFieldChange(c));
     run.report.info(`${registration.registered ? "registered" : "using"} ${revisionOf(registration.arn)}`);
     run.result.taskDefinitionArn = registration.arn;
@@ -199,7 +186,7 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
     }
     // An upgrade scaled the service to zero, a restore's caller did: it gets its count back.
     const resume = run.upgrade ? run.need("current").desiredCount : run.options.resumeDesiredCount;
-    if (resume !== undefined) await setDesiredCount(run.clients, run.model, resume);
+    if (resume !== undefined) await run.engine.setDesiredCount(run.model, resume);
   },
 
   "wait-steady": async (run) => {
@@ -224,7 +211,7 @@ const STEPS: Record<StepName, (run: Rollout) => Promise<void>> = {
       run.result.smokeTest = await checks.smokeTest(run.target, model, {
         report: run.report,
         ...run.healthWait,
-        ...(await smokeAuth(model, run.clients, run.need("secrets").arns)),
+        ...(await smokeAuth(model, run.engine, run.need("secrets").arns)),
       });
     } catch (e) {
       // A task that died under the smoke test (out of memory, say) is the real cause.
@@ -247,7 +234,6 @@ interface CurrentService {
 /** The state of one promote, passed from step to step. */
 class Rollout {
   readonly model: AwsModel;
-  readonly clients: AwsClients;
   readonly options: PromoteOptions;
   readonly stackName: string;
   readonly engine: AwsEngine;
@@ -273,15 +259,14 @@ class Rollout {
   readonly started: number;
   result: PromoteResult;
 
-  constructor(model: AwsModel, clients: AwsClients, options: PromoteOptions, plan: RolloutStep[]) {
+  constructor(model: AwsModel, engine: AwsEngine, options: PromoteOptions, plan: RolloutStep[]) {
     this.model = model;
-    this.clients = clients;
     // Every wait of the rollout runs on the meter: its time is promote's time waiting on AWS.
-    this.meter = new WaitMeter(options.clock ?? realClock);
+    this.meter = new WaitMeter(options.clock ?? engine.clock);
     this.started = this.meter.now();
     this.options = { ...options, clock: this.meter };
     this.stackName = stackName(model);
-    this.engine = createAwsEngine(clients, this.options);
+    this.engine = engine.withClock(this.meter);
     this.serviceWait = waitOf(this.options, "serviceTimeoutMs");
     this.healthWait = { healthTimeoutMs: options.waits.healthTimeoutMs, pollMs: options.waits.pollMs };
     this.checks = options.serviceChecks ?? { waitForHealth, smokeTest };
@@ -317,7 +302,7 @@ class Rollout {
   }
 
   get target(): HttpTarget {
-    return targetFor(this.url, this.clients.endpointUrl, this.outputs[OutputName.loadBalancerDns]);
+    return targetFor(this.url, this.engine.endpointUrl, this.outputs[OutputName.loadBalancerDns]);
   }
 
   get fixAndRetry(): string {
@@ -354,9 +339,9 @@ class Rollout {
 
 /** The MLflow version the service runs now: a downgrade stops here, before anything changes. */
 async function readRunningVersion(run: Rollout): Promise<void> {
-  const running = await describeService(run.clients.ecs, run.model);
+  const running = await run.engine.describeService(run.model);
   const revision = running?.taskDefinition
-    ? await describeTaskDefinition(run.clients.ecs, running.taskDefinition)
+    ? await run.engine.describeTaskDefinition(running.taskDefinition)
     : undefined;
   const versions = serviceVersionChange(revision, run.model);
   if (versions.kind === "downgrade") throw downgradeRefused(versions, run.model);
@@ -365,15 +350,15 @@ async function readRunningVersion(run: Rollout): Promise<void> {
 
 /** After the image: the task definition the plan gives the service, against the one it runs. */
 async function compareWithService(run: Rollout): Promise<void> {
-  const { model, clients } = run;
+  const { model, engine } = run;
   const secrets = run.need("secrets");
   const infra = run.need("infra");
   const image = run.need("image");
   const ctx = deployContextFromStack({ outputs: run.outputs, imageUri: image.imageUri, secretArns: secrets.arns });
   const desired = toTaskDefinition(model, ctx);
-  const service = await describeService(clients.ecs, model);
+  const service = await engine.describeService(model);
   const arn = service?.taskDefinition;
-  const revision = arn ? await describeTaskDefinition(clients.ecs, arn) : undefined;
+  const revision = arn ? await engine.describeTaskDefinition(arn) : undefined;
   const changes = taskDefinitionChanges(revision, desired);
   const inSync = infra.stack.parameters[ParameterName.taskDefinitionArn] === arn;
   run.ctx = ctx;
@@ -404,11 +389,11 @@ async function compareWithService(run: Rollout): Promise<void> {
 
 /** An upgrade migrates with no writer running, after a snapshot of the database. */
 async function stopWritersForUpgrade(run: Rollout, upgrade: { from: string; to: string }): Promise<void> {
-  const { clients, model, report, options } = run;
-  const snapshot = await snapshotBeforeUpgrade(clients, model, upgrade, options.waits);
+  const { engine, model, report } = run;
+  const snapshot = await snapshotBeforeUpgrade(engine, model, upgrade);
   run.snapshot = snapshot;
   report.info(`snapshot ${snapshot} of the database taken (MLflow ${upgrade.from}'s schema)`);
-  await setDesiredCount(clients, model, 0, options.waits);
+  await engine.setDesiredCount(model, 0, { wait: true });
   report.info(
     `service scaled to zero (from ${run.need("current").desiredCount}): no server writes while the schema changes`,
   );
@@ -533,18 +518,18 @@ async function stoppedTaskCause(run: Rollout, arn: string): Promise<string> {
     intervalMs: run.serviceWait.pollMs,
     timeoutMs: run.serviceWait.timeoutMs,
     maxAttempts: 4,
-    check: async () => (await stoppedTaskDetails(run.clients, run.model, run.need("ctx"), arn)) || undefined,
+    check: async () => (await run.engine.stoppedTaskDetails(run.model, run.need("ctx"), arn)) || undefined,
   });
   return details ?? "";
 }
 
 async function smokeAuth(
   model: AwsModel,
-  clients: AwsClients,
+  engine: AwsEngine,
   arns: Partial<Record<SecretName, string>>,
 ): Promise<{ auth?: { user: string; password: string } }> {
   if (model.mlflow.auth !== "basic") return {};
   const arn = arns["auth-admin-password"];
   if (!arn) return {};
-  return { auth: { user: AUTH_ADMIN_USER, password: await readSecretValue(clients.secretsManager, arn) } };
+  return { auth: { user: AUTH_ADMIN_USER, password: await engine.readSecret(arn) } };
 }

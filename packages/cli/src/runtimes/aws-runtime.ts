@@ -137,8 +137,8 @@ export function awsRuntime(environment: string, args: ParsedArgs): ServiceRuntim
           exitCode: EXIT.invalidInput,
           hint: `Run mlflow-dev backup --env ${environment} without --out. Nothing was changed.`,
         });
-      return withAws("backup", async ({ deploy, model, clients, report, waits }) => {
-        const r = await deploy.backupAws(model, clients, { report, waits });
+      return withAws("backup", async ({ deploy, model, engine, report, waits }) => {
+        const r = await deploy.backupAws(model, engine, { report, waits });
         return { json: r, text: formatAwsBackup(model, r), exitCode: EXIT.ok };
       });
     },
@@ -149,7 +149,7 @@ export function awsRuntime(environment: string, args: ParsedArgs): ServiceRuntim
           exitCode: EXIT.invalidInput,
           hint: `Example: mlflow-dev restore --env ${environment} --snapshot <RDS snapshot id>`,
         });
-      return withAws("restore", async ({ deploy, model, clients, report, waits, loaded }) => {
+      return withAws("restore", async ({ deploy, model, engine, report, waits, loaded }) => {
         if (force)
           throw new UserError(
             "restore: --force is for a local restore; an AWS restore always swaps in a new database",
@@ -163,7 +163,7 @@ export function awsRuntime(environment: string, args: ParsedArgs): ServiceRuntim
             exitCode: EXIT.invalidInput,
             hint: `mlflow-dev backup --env ${model.environment} takes one; destroy keeps a final one. Nothing was changed.`,
           });
-        const r = await deploy.restoreAws(model, clients, { report, waits, specDir: loaded.dir, snapshot });
+        const r = await deploy.restoreAws(model, engine, { report, waits, specDir: loaded.dir, snapshot });
         return { json: r, text: formatAwsRestore(model, r), exitCode: EXIT.ok };
       });
     },
