@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
+import { certificateProblem } from "../src/deploy/engine/preflight.ts";
 import {
   changedAttributes,
   describeHolder,
@@ -18,7 +19,6 @@ import {
   targetFor,
   taskDefinitionChanges,
 } from "../src/deploy/index.ts";
-import { certificateProblem } from "../src/deploy/preflight.ts";
 import {
   estimateMonthlyCost,
   failureDetectionBound,

@@ -1,4 +1,10 @@
-import { type ECS, paginateListTaskDefinitions, type Service, waitUntilServicesStable } from "@aws-sdk/client-ecs";
+import {
+  type ECS,
+  paginateListTaskDefinitions,
+  type Service,
+  type Task,
+  waitUntilServicesStable,
+} from "@aws-sdk/client-ecs";
 import type { Reporter } from "@mlflow-dev/kernel/progress";
 import { poll, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import { estimateServerMemory } from "@mlflow-dev/spec";
@@ -252,4 +258,16 @@ export async function setDesiredCount(
     { client: clients.ecs, maxWaitTime: waits.serviceTimeoutMs / 1000, minDelay: waits.pollMs / 1000, maxDelay: 15 },
     target,
   );
+}
+
+/** The service's running tasks (at most 100), as DescribeTasks gives them. */
+export async function runningTasks(ecs: ECS, model: AwsModel): Promise<Task[]> {
+  const list = await ecs.listTasks({
+    cluster: clusterName(model),
+    serviceName: serviceName(model),
+    desiredStatus: "RUNNING",
+  });
+  const arns = (list.taskArns ?? []).slice(0, 100);
+  if (arns.length === 0) return [];
+  return (await ecs.describeTasks({ cluster: clusterName(model), tasks: arns })).tasks ?? [];
 }
