@@ -227,6 +227,19 @@ describe("local stack", () => {
     expect(s.healthy).toBe(true);
     for (const name of ["mlflow", "postgres", "versitygw"])
       expect(s.services.find((x: { service: string }) => x.service === name)?.health).toBe("healthy");
+    // The finished one-off jobs read completed, not "exited (0) unhealthy".
+    for (const name of ["migrate", "versitygw-setup"])
+      expect(s.services.find((x: { service: string }) => x.service === name)).toMatchObject({
+        kind: "job",
+        status: "completed",
+        exitCode: 0,
+        health: "none",
+      });
+    const text = cli(["status"], { cwd: dir });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^migrate\s+completed \(exit 0\)\s+-\s*$/m);
+    expect(text.stdout).toMatch(/^versitygw-setup\s+completed \(exit 0\)\s+-\s*$/m);
+    expect(text.stdout).not.toContain("unhealthy");
   });
 
   it("runs the mlflow container with staging's Fargate size, and it held the workloads: no OOM kill, no restart", () => {

@@ -61,9 +61,10 @@ export function localRuntime({ values, global }: ParsedArgs): ServiceRuntime {
     async status() {
       refuseAwsFlags("status", values);
       return withStack(async (ctx) => {
-        const services = await ctx.runtime.localStackStatus({ model: ctx.model, docker: ctx.docker });
+        const states = await ctx.runtime.localStackStatus({ model: ctx.model, docker: ctx.docker });
         const url = ctx.runtime.mlflowUrl(ctx.model);
-        const healthy = ctx.runtime.stackHealthy(services, ctx.model.target.objectStore);
+        const healthy = ctx.runtime.stackHealthy(states, ctx.model.target.objectStore);
+        const services = ctx.runtime.reportServices(states, ctx.model.target.objectStore);
         return {
           json: { project: ctx.runtime.projectName(ctx.model), url, healthy, services },
           text: formatLocalStatus(services, healthy, url, global.file),

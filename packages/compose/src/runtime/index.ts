@@ -6,3 +6,4 @@ export * from "./docker-engine.ts";
 export { escapeForTerminal } from "./dump-scan.ts";
 export * from "./local-stack.ts";
 export * from "./ports.ts";
+export * from "./service-status.ts";
