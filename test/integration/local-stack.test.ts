@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { checkoutProject } from "@mlflow-dev/compose/runtime";
 import {
   cli,
   containerFacts,
@@ -30,7 +31,10 @@ import pins from "../../pins.json" with { type: "json" };
  * object store (versitygw) and MLflow containers, driven through the MLflow REST API.
  */
 const NAME = "itstack";
-const PROJECT = `mlflow-dev-${NAME}`;
+/** Every checkout of the spec has a project that starts so. */
+const STACKS = `mlflow-dev-${NAME}`;
+/** The compose project of this run's checkout. */
+let PROJECT = STACKS;
 const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 let dir: string;
@@ -41,8 +45,9 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 beforeAll(() => {
   requireImagesInCi();
-  removeLeftovers(PROJECT);
+  removeLeftovers(STACKS);
   dir = testSpecDir(NAME, PORTS);
+  PROJECT = checkoutProject(NAME, dir);
   const up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
   expect(up.stdout).toContain(`MLflow is up: ${url}`);

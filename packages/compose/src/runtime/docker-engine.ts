@@ -20,6 +20,17 @@ export interface ServiceState {
   ports: string[];
 }
 
+/** A host port a running container publishes. */
+export interface PublishedPort {
+  ip: string;
+  port: number;
+  container: string;
+  /** compose's labels, when compose started it. */
+  project?: string;
+  service?: string;
+  workingDir?: string;
+}
+
 /** The slice of the Docker engine API the local runtime reads (dockerode-backed). */
 export interface ContainerClient {
   ping(): Promise<void>;
@@ -27,6 +38,10 @@ export interface ContainerClient {
   imageExists(ref: string): Promise<boolean>;
   volumeExists(name: string): Promise<boolean>;
   projectServices(project: string): Promise<ServiceState[]>;
+  /** compose's `com.docker.compose.project.working_dir` label of each of a project's containers (distinct). */
+  projectWorkingDirs(project: string): Promise<string[]>;
+  /** The host ports running containers publish, with the compose project and service that hold each. */
+  publishedPorts(): Promise<PublishedPort[]>;
   restartContainer(name: string): Promise<void>;
   /** The last `tail` lines a container wrote (stdout and stderr). */
   containerLogs(name: string, tail: number): Promise<string>;
@@ -316,6 +331,36 @@ export class DockerEngine implements ContainerClient {
       });
     }
     return out.sort((a, b) => compareCodeUnits(a.service, b.service));
+  }
+
+  async projectWorkingDirs(project: string): Promise<string[]> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`com.docker.compose.project=${project}`] },
+    });
+    const dirs = list.map((c) => c.Labels["com.docker.compose.project.working_dir"]).filter((d) => d !== undefined);
+    return [...new Set(dirs)].sort(compareCodeUnits);
+  }
+
+  async publishedPorts(): Promise<PublishedPort[]> {
+    const list = await this.docker.listContainers();
+    return list.flatMap((c) =>
+      (c.Ports ?? [])
+        .filter((p) => p.PublicPort)
+        .map((p) => {
+          const project = c.Labels["com.docker.compose.project"];
+          const service = c.Labels["com.docker.compose.service"];
+          const workingDir = c.Labels["com.docker.compose.project.working_dir"];
+          return {
+            ip: p.IP,
+            port: p.PublicPort,
+            container: (c.Names[0] ?? c.Id).replace(/^\//, ""),
+            ...(project ? { project } : {}),
+            ...(service ? { service } : {}),
+            ...(workingDir ? { workingDir } : {}),
+          };
+        }),
+    );
   }
 
   async pullImage(ref: string): Promise<void> {

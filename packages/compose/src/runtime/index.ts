@@ -5,5 +5,7 @@ export * from "./compose-cli.ts";
 export * from "./docker-engine.ts";
 export { escapeForTerminal } from "./dump-scan.ts";
 export * from "./local-stack.ts";
+export * from "./port-clash.ts";
 export * from "./ports.ts";
+export * from "./project-identity.ts";
 export * from "./service-status.ts";

@@ -14,7 +14,9 @@ import {
   localDockerEndpoint,
   type ServiceState,
 } from "./docker-engine.ts";
+import { portClash, type TakenPort } from "./port-clash.ts";
 import { portIsFree } from "./ports.ts";
+import { describeIdentity, type ProjectIdentity, recordProjectIdentity } from "./project-identity.ts";
 import {
   backupName,
   forgetServedVersion,
@@ -116,6 +118,10 @@ function describeState(s: ServiceState | undefined): string {
 
 export interface LocalStackContext {
   model: LocalModel;
+  /** The checkout's compose project (projectIdentity). */
+  project: string;
+  /** How the project was found; `up` writes its record into the state directory. */
+  identity?: ProjectIdentity;
   /** Directory of the spec file. */
   specDir: string;
   /** Where compose.yaml and .env are written (default <specDir>/.mlflow-dev). */
@@ -126,10 +132,6 @@ export interface LocalStackContext {
   progress: (message: string) => void;
 }
 
-export function projectName(model: LocalModel): string {
-  return `mlflow-dev-${model.name}`;
-}
-
 export function stackPaths(stateDir: string) {
   return { composeFile: join(stateDir, "compose.yaml"), envFile: join(stateDir, ".env") };
 }
@@ -137,7 +139,7 @@ export function stackPaths(stateDir: string) {
 function composeClient(ctx: LocalStackContext): ComposeClient {
   if (ctx.compose) return ctx.compose;
   const paths = stackPaths(ctx.stateDir);
-  return new DockerComposeCli({ ...paths, projectName: projectName(ctx.model) });
+  return new DockerComposeCli({ ...paths, projectName: ctx.project });
 }
 
 export function mlflowUrl(model: LocalModel): string {
@@ -180,12 +182,12 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   const t = model.target;
   const compose = composeClient(ctx);
   const paths = stackPaths(ctx.stateDir);
-  const project = projectName(model);
+  const project = ctx.project;
   const specDirFromState = relative(ctx.stateDir, ctx.specDir) || ".";
 
   await assertDockerReachable(docker, compose);
 
-  const composeText = toComposeYaml(model, { specDir: specDirFromState });
+  const composeText = toComposeYaml(model, { specDir: specDirFromState, projectName: project });
   const before = await localStackStatus(ctx);
   const running = before.filter((s) => s.state === "running");
   const previous = existsSync(paths.composeFile) ? readFileSync(paths.composeFile, "utf8") : undefined;
@@ -212,7 +214,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   if (!existsSync(paths.envFile) && (await docker.volumeExists(`${project}_${VOLUME.postgres}`)))
     throw new LocalStackError(
       `the data volume ${project}_${VOLUME.postgres} exists, but this checkout has no ${paths.envFile} (the passwords it was created with)`,
-      `Another checkout or worktree of this project (spec name "${model.name}") may own it: use the stack from there, or give this checkout a name of its own (\`name:\` in the spec). If this checkout's .env was deleted, restore it. Only when that data is not needed by any checkout, delete it with \`mlflow-dev down --volumes --yes\`. Nothing was started.`,
+      `The volume is this checkout's own (another checkout of the project has a stack of its own). If ${paths.envFile} was deleted, restore it from a copy. Only when that data is not needed, delete it with \`mlflow-dev down --volumes --yes\`. Nothing was started.`,
     );
 
   // A .env line the data was created with, missing now, must not be invented: the new value would
@@ -229,13 +231,18 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
     }
   }
 
-  await checkPorts(t, running);
+  await checkPorts(t, running, docker);
   await checkImages(model, docker, progress);
   const change = versionChange(readServedVersion(ctx.stateDir), model);
   if (change.kind === "downgrade") throw downgradeRefused(change, ctx.stateDir);
 
   ensureStateDir(ctx.stateDir);
-  const written = writeLocalFiles(ctx.stateDir, model, { specDir: specDirFromState });
+  if (ctx.identity) {
+    const said = describeIdentity(ctx.identity);
+    if (said) progress(said);
+    recordProjectIdentity(ctx.stateDir, ctx.identity);
+  }
+  const written = writeLocalFiles(ctx.stateDir, model, { specDir: specDirFromState, projectName: project });
   if (written.secretsAdded.length > 0)
     progress(`generated ${written.secretsAdded.length} secret(s) into ${paths.envFile}`);
   if (change.kind === "upgrade" && (await docker.volumeExists(`${project}_${VOLUME.postgres}`)))
@@ -308,19 +315,25 @@ const PORT_KEYS: Record<keyof LocalTarget["ports"], string> = {
   postgres: "postgres",
 };
 
-export async function checkPorts(t: LocalTarget, ownRunning: ServiceState[]): Promise<void> {
+/**
+ * Refuses ports of the spec that something other than this stack holds, naming the holder (another
+ * checkout's stack, a container) when Docker knows it.
+ */
+export async function checkPorts(
+  t: LocalTarget,
+  ownRunning: ServiceState[],
+  docker?: Pick<ContainerClient, "publishedPorts">,
+): Promise<void> {
   const ours = new Set(ownRunning.flatMap((s) => s.ports.map((p) => Number(p.split(":")[1]?.split("->")[0]))));
-  const taken: string[] = [];
+  const taken: TakenPort[] = [];
   for (const [key, port] of Object.entries(t.ports) as Array<[keyof LocalTarget["ports"], number]>) {
     if (port === undefined || ours.has(port)) continue;
-    if (!(await portIsFree(t.bindAddress, port)))
-      taken.push(`${t.bindAddress}:${port} (environments.local.ports.${PORT_KEYS[key]})`);
+    if (!(await portIsFree(t.bindAddress, port))) taken.push({ address: t.bindAddress, port, key: PORT_KEYS[key] });
   }
-  if (taken.length > 0)
-    throw new LocalStackError(
-      `port${taken.length > 1 ? "s" : ""} already in use: ${taken.join(", ")}`,
-      "Stop whatever listens there, or choose free ports under environments.local.ports in the spec. Nothing was started.",
-    );
+  if (taken.length === 0) return;
+  const holders = docker ? await docker.publishedPorts().catch(() => []) : [];
+  const { message, hint } = portClash(taken, holders);
+  throw new LocalStackError(message, hint);
 }
 
 /**
@@ -447,7 +460,7 @@ export interface DownOptions {
 export async function downLocalStack(ctx: LocalStackContext, options: DownOptions): Promise<ServiceState[]> {
   const compose = composeClient(ctx);
   await assertDockerReachable(ctx.docker, compose);
-  const project = projectName(ctx.model);
+  const project = ctx.project;
   const before = await ctx.docker.projectServices(project);
   await compose.down(options);
   // The database is gone with its volume: no MLflow version has served the next one.
@@ -482,7 +495,7 @@ async function prepareUpgrade(
   for (const s of before.filter((x) => x.service === SERVICE.mlflow && x.state === "running"))
     await docker.stopContainer(s.container, 30);
   await compose.up({ wait: true, timeoutSeconds: 120, services: [SERVICE.postgres] });
-  const postgres = (await docker.projectServices(projectName(model))).find((s) => s.service === SERVICE.postgres);
+  const postgres = (await docker.projectServices(ctx.project)).find((s) => s.service === SERVICE.postgres);
   if (!postgres) throw new LocalStackError("the postgres service did not start", "Run `mlflow-dev doctor`.");
   const db = model.database;
   const path = await writeBackup(ctx.stateDir, backupName(change.from, change.to, new Date()), async (out) => {
@@ -503,6 +516,8 @@ async function prepareUpgrade(
 }
 
 /** The stack's services for `up`, `status` and `doctor` (the server's health asked, serverHealthAsked). */
-export async function localStackStatus(ctx: Pick<LocalStackContext, "model" | "docker">): Promise<ServiceState[]> {
-  return serverHealthAsked(ctx.model, await ctx.docker.projectServices(projectName(ctx.model)));
+export async function localStackStatus(
+  ctx: Pick<LocalStackContext, "model" | "project" | "docker">,
+): Promise<ServiceState[]> {
+  return serverHealthAsked(ctx.model, await ctx.docker.projectServices(ctx.project));
 }
