@@ -163,7 +163,7 @@ describe("two checkouts of one spec on one machine", () => {
     const refused = cli(["up"], { cwd: copy });
     expect(refused.code, show(refused)).toBe(1);
     expect(refused.stderr).toContain(
-      `127.0.0.1:${PORTS.mlflow} (environments.local.ports.mlflow): held by the local stack ${PROJECT} of the checkout ${realpathSync(dir)} (its mlflow service)`,
+      `127.0.0.1:${PORTS.mlflow} (environments.local.ports.mlflow): held by the local stack ${PROJECT} of the checkout ${realpathSync(dir)}`,
     );
     expect(refused.stderr).toContain(`\`mlflow-dev down\` in ${realpathSync(dir)}`);
     expect(refused.stderr).not.toContain("internal error");

@@ -151,7 +151,7 @@ describe("ports held by someone else", () => {
       },
     ]);
     expect(message).toBe(
-      "port already in use:\n  127.0.0.1:5050 (environments.local.ports.mlflow): held by the local stack mlflow-dev-demo-1a2b3c4d of the checkout /home/u/a/proj (its mlflow service)",
+      "port already in use:\n  127.0.0.1:5050 (environments.local.ports.mlflow): held by the local stack mlflow-dev-demo-1a2b3c4d of the checkout /home/u/a/proj",
     );
     expect(hint).toContain("`mlflow-dev down` in /home/u/a/proj");
     expect(hint).toContain("environments.local.ports");

@@ -27,9 +27,8 @@ export function portClash(
     if (h?.project?.startsWith("mlflow-dev-") && h.workingDir && basename(h.workingDir) === ".mlflow-dev") {
       const checkout = dirname(h.workingDir);
       checkouts.add(checkout);
-      lines.push(
-        `${where}: held by the local stack ${h.project} of the checkout ${checkout} (its ${h.service} service)`,
-      );
+      // The stack's network holder publishes its ports: which service says nothing to the user.
+      lines.push(`${where}: held by the local stack ${h.project} of the checkout ${checkout}`);
     } else if (h) {
       others = true;
       lines.push(
