@@ -421,9 +421,11 @@ describe("bad input leaves nothing behind", () => {
       const d = testSpecDir("itports", ports);
       const r = cli(["up"], { cwd: d });
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`port already in use: 127.0.0.1:${ports.minio} (environments.local.ports.minio)`);
+      expect(r.stderr).toContain(
+        `port already in use:\n  127.0.0.1:${ports.minio} (environments.local.ports.minio): in use by a program outside Docker`,
+      );
       expect(r.stderr).toContain("Nothing was started");
-      expect(projectContainers("mlflow-dev-itports")).toEqual([]);
+      expect(projectContainers(checkoutProject("itports", d))).toEqual([]);
     } finally {
       blocker.close();
     }
@@ -445,7 +447,7 @@ describe("bad input leaves nothing behind", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("localhost/mlflow-dev-local/no-such-versitygw:1");
     expect(r.stderr).toContain("not available locally and could not be pulled");
-    expect(projectContainers("mlflow-dev-itimage")).toEqual([]);
+    expect(projectContainers(checkoutProject("itimage", d))).toEqual([]);
   });
 
   it("a server that exits at start: up names it with its last log lines, exit 1, no containers", () => {
@@ -458,7 +460,7 @@ describe("bad input leaves nothing behind", () => {
       expect(r.stderr).toContain("the local stack did not become healthy (failing: mlflow)");
       expect(r.stderr).toContain("--static-prefix must begin with a '/'");
       expect(r.stderr).toContain("mlflow-dev logs mlflow");
-      expect(projectContainers("mlflow-dev-itcrash")).toEqual([]);
+      expect(projectContainers(checkoutProject("itcrash", d))).toEqual([]);
     } finally {
       cli(["down", "--volumes", "--yes"], { cwd: d });
     }
