@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { checkoutProject } from "@mlflow-dev/compose/runtime";
+import { buildOutputReporter, checkoutProject, DockerComposeCli } from "@mlflow-dev/compose/runtime";
 import {
   cli,
   containerFacts,
@@ -21,6 +21,7 @@ import {
   runPythonClient,
   stackDatabase,
   stackPorts,
+  tempDir,
   testSpecDir,
 } from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -472,5 +473,48 @@ describe("bad input leaves nothing behind", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("cannot reach the Docker engine");
     expect(r.stderr).toContain("Nothing was started");
+  });
+});
+
+describe("up's progress of an image build", () => {
+  it("a build from a local Dockerfile: each step once as a line, the steps' own output only as the status", async () => {
+    const d = tempDir("mlflow-dev-itbuild-");
+    // A base that is on this engine (no registry is needed), and steps that print.
+    const base = imageOverride("postgres") ?? `postgres:${pins.postgres.default}`;
+    writeFileSync(
+      join(d, "Dockerfile"),
+      `FROM ${base}\nRUN echo first-output && echo second-output\nRUN echo third-output\nLABEL mlflow-dev.test=itbuild\n`,
+    );
+    const tag = `localhost/mlflow-dev-itbuild:${Date.now().toString(36)}`;
+    writeFileSync(join(d, "compose.yaml"), `services:\n  app:\n    image: ${tag}\n    build:\n      context: .\n`);
+    writeFileSync(join(d, ".env"), "");
+    const compose = new DockerComposeCli({
+      composeFile: join(d, "compose.yaml"),
+      envFile: join(d, ".env"),
+      projectName: "mlflow-dev-itbuild",
+    });
+    const lines: string[] = [];
+    const statuses: string[] = [];
+    try {
+      await compose.build({
+        service: "app",
+        onOutput: buildOutputReporter(
+          tag,
+          (l) => lines.push(l),
+          (t) => statuses.push(t),
+        ),
+      });
+      console.log(`build progress lines:\n${lines.join("\n")}\nstatus lines:\n${statuses.join("\n")}`);
+      expect(lines).toEqual([
+        `building ${tag}: step 1/4: FROM ${base}`,
+        `building ${tag}: step 2/4: RUN echo first-output && echo second-output`,
+        `building ${tag}: step 3/4: RUN echo third-output`,
+        `building ${tag}: step 4/4: LABEL mlflow-dev.test=itbuild`,
+      ]);
+      expect(statuses).toContain(`building ${tag} (step 2/4): first-output`);
+      expect(statuses).toContain(`building ${tag} (step 3/4): third-output`);
+    } finally {
+      spawnSync("docker", ["rmi", "-f", tag], { stdio: "ignore" });
+    }
   });
 });

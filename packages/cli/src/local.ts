@@ -38,6 +38,7 @@ export async function localContext(file: string, options: { requireEngine?: bool
     stateDir,
     docker,
     progress,
+    status: progress.status,
   };
   return { loaded, model, runtime, docker, stateDir, progress, project: identity.project, stack };
 }

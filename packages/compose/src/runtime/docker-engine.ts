@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { poll } from "@mlflow-dev/kernel/wait";
 import { compareCodeUnits } from "@mlflow-dev/spec";
 import type Dockerode from "dockerode";
+import type { PullMessage } from "./pull-progress.ts";
 
 export interface ServiceState {
   service: string;
@@ -45,8 +46,11 @@ export interface ContainerClient {
   restartContainer(name: string): Promise<void>;
   /** The last `tail` lines a container wrote (stdout and stderr). */
   containerLogs(name: string, tail: number): Promise<string>;
-  /** Pulls an image; rejects with the registry's reason when it cannot. */
-  pullImage(ref: string): Promise<void>;
+  /**
+   * Pulls an image, passing each message of the engine's progress stream to `onMessage`; rejects
+   * with the registry's reason when it cannot (also when the engine reports it inside the stream).
+   */
+  pullImage(ref: string, onMessage?: (message: PullMessage) => void): Promise<void>;
   /** Stops a running container (SIGTERM, then SIGKILL after `graceSeconds`). */
   stopContainer(name: string, graceSeconds: number): Promise<void>;
   /**
@@ -363,11 +367,21 @@ export class DockerEngine implements ContainerClient {
     );
   }
 
-  async pullImage(ref: string): Promise<void> {
+  async pullImage(ref: string, onMessage?: (message: PullMessage) => void): Promise<void> {
     const stream = await this.docker.pull(ref);
+    // A pull that fails midway still answers 200: its error is a message of the stream.
+    let failed: string | undefined;
     await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
+      this.docker.modem.followProgress(
+        stream,
+        (err: Error | null) => (err ? reject(err) : resolve()),
+        (m: PullMessage) => {
+          if (failed === undefined && (m.errorDetail?.message || m.error)) failed = m.errorDetail?.message ?? m.error;
+          onMessage?.(m);
+        },
+      );
     });
+    if (failed !== undefined) throw new Error(failed);
   }
 
   async containerLogs(name: string, tail: number): Promise<string> {

@@ -6,6 +6,7 @@ import { describeImageOrigin, type LocalModel, type LocalObjectStore, type Local
 import { DATA_SECRET_VARS, missingEnvVars } from "../env-file.ts";
 import { ensureStateDir, writeLocalFiles } from "../local-files.ts";
 import { objectStoreServices, SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
+import { buildStep, describeStep, shorten } from "./build-progress.ts";
 import { type ComposeClient, ComposeCommandError, DockerComposeCli } from "./compose-cli.ts";
 import {
   type ContainerClient,
@@ -17,6 +18,7 @@ import {
 import { portClash, type TakenPort } from "./port-clash.ts";
 import { portIsFree } from "./ports.ts";
 import { describeIdentity, type ProjectIdentity, recordProjectIdentity } from "./project-identity.ts";
+import { describePull, describePulled, PullProgress } from "./pull-progress.ts";
 import {
   backupName,
   forgetServedVersion,
@@ -130,6 +132,8 @@ export interface LocalStackContext {
   compose?: ComposeClient;
   /** Progress messages (stderr). */
   progress: (message: string) => void;
+  /** What is going on right now (a pull's bytes, a build's output): redrawn in place on a terminal, else named by the heartbeat. */
+  status?: (text: string) => void;
 }
 
 export function stackPaths(stateDir: string) {
@@ -232,7 +236,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   }
 
   await checkPorts(t, running, docker);
-  await checkImages(model, docker, progress);
+  await checkImages(model, docker, progress, ctx.status);
   const change = versionChange(readServedVersion(ctx.stateDir), model);
   if (change.kind === "downgrade") throw downgradeRefused(change, ctx.stateDir);
 
@@ -247,7 +251,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
     progress(`generated ${written.secretsAdded.length} secret(s) into ${paths.envFile}`);
   if (change.kind === "upgrade" && (await docker.volumeExists(`${project}_${VOLUME.postgres}`)))
     await prepareUpgrade(ctx, compose, before, change);
-  await buildMlflowImage(model, compose, progress);
+  await buildMlflowImage(model, compose, progress, ctx.status);
   progress(`starting ${project} (compose file ${paths.composeFile})`);
   const started = Date.now();
   try {
@@ -337,11 +341,39 @@ export async function checkPorts(
 }
 
 /**
+ * What a build's output becomes: each step once as a progress line (`building <tag>: step 3/12:
+ * RUN ...`); the steps' own output (pip's, apt's) only as the status, which a terminal shows in
+ * place and a heartbeat names elsewhere. The whole output stays in the build's error.
+ */
+export function buildOutputReporter(
+  tag: string,
+  progress: (m: string) => void,
+  status: (text: string) => void,
+): (line: string) => void {
+  let step = "";
+  const seen = new Set<string>();
+  return (line) => {
+    const s = buildStep(line);
+    if (s) {
+      step = `step ${s.n}/${s.of}`;
+      const said = describeStep(s);
+      if (!seen.has(said)) progress(`building ${tag}: ${said}`);
+      seen.add(said);
+    } else if (line.trim()) status(`building ${tag}${step ? ` (${step})` : ""}: ${shorten(line)}`);
+  };
+}
+
+/**
  * The MLflow image of a `build:` (the default, or images.build): built before the stack starts, with
  * its progress shown. Docker's layer cache makes a build of unchanged files take seconds; the first
  * one installs the hashed lock (about 850 MB of Python packages).
  */
-async function buildMlflowImage(model: LocalModel, compose: ComposeClient, progress: (m: string) => void) {
+async function buildMlflowImage(
+  model: LocalModel,
+  compose: ComposeClient,
+  progress: (m: string) => void,
+  status: (text: string) => void = () => {},
+) {
   const image = model.mlflow.image;
   if (image.kind !== "build") return;
   progress(
@@ -349,7 +381,7 @@ async function buildMlflowImage(model: LocalModel, compose: ComposeClient, progr
   );
   const started = Date.now();
   try {
-    await compose.build({ service: SERVICE.mlflow, onOutput: (line) => progress(line) });
+    await compose.build({ service: SERVICE.mlflow, onOutput: buildOutputReporter(image.tag, progress, status) });
   } catch (e) {
     const said = e instanceof ComposeCommandError ? `\n  docker compose said:\n${indent(lastLines(e.output, 15))}` : "";
     throw new LocalStackError(
@@ -362,7 +394,12 @@ async function buildMlflowImage(model: LocalModel, compose: ComposeClient, progr
   progress(`built ${image.tag} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-async function checkImages(model: LocalModel, docker: ContainerClient, progress: (m: string) => void): Promise<void> {
+async function checkImages(
+  model: LocalModel,
+  docker: ContainerClient,
+  progress: (m: string) => void,
+  status: (text: string) => void = () => {},
+): Promise<void> {
   const file = toComposeFile(model);
   const missing: string[] = [];
   // A built image (and every service that runs it, as the migration does) is never pulled.
@@ -379,8 +416,15 @@ async function checkImages(model: LocalModel, docker: ContainerClient, progress:
     checked.add(ref);
     if (await docker.imageExists(ref)) continue;
     progress(`pulling ${ref} (needed by ${name})`);
+    // Bytes and layers as the engine reports them: in place on a terminal, in the heartbeat elsewhere.
+    const pull = new PullProgress();
+    const started = Date.now();
     try {
-      await docker.pullImage(ref);
+      await docker.pullImage(ref, (m) => {
+        pull.update(m);
+        status(`pulling ${describePull(ref, pull.summary())}`);
+      });
+      progress(describePulled(ref, pull.summary(), Date.now() - started));
     } catch (e) {
       missing.push(`${ref}: ${(e as Error).message.split("\n")[0]}`);
     }
