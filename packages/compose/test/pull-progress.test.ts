@@ -103,7 +103,7 @@ describe("an image build's steps, from compose's output", () => {
     });
     expect(buildStep("#7 DONE 3.2s")).toBeUndefined();
     expect(buildStep(" ---> Running in 0a1b2c3d4e5f")).toBeUndefined();
-    expect(buildStep("Collecting mlflow==3.17.2")).toBeUndefined();
+    expect(buildStep("Collecting boto3")).toBeUndefined();
     expect(describeStep({ n: 2, of: 6, instruction: "RUN apt-get update", stage: "builder" })).toBe(
       "step 2/6 (builder): RUN apt-get update",
     );
