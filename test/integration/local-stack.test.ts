@@ -478,20 +478,20 @@ describe("bad input leaves nothing behind", () => {
 
 describe("up's progress of an image build", () => {
   it("a build from a local Dockerfile: each step once as a line, the steps' own output only as the status", async () => {
-    const d = tempDir("mlflow-dev-itbuild-");
+    const d = tempDir("mlflow-dev-itbuildprogress-");
     // A base that is on this engine (no registry is needed), and steps that print.
     const base = imageOverride("postgres") ?? `postgres:${pins.postgres.default}`;
     writeFileSync(
       join(d, "Dockerfile"),
-      `FROM ${base}\nRUN echo first-output && echo second-output\nRUN echo third-output\nLABEL mlflow-dev.test=itbuild\n`,
+      `FROM ${base}\nRUN echo first-output && echo second-output\nRUN echo third-output\nLABEL mlflow-dev.test=itbuildprogress\n`,
     );
-    const tag = `localhost/mlflow-dev-itbuild:${Date.now().toString(36)}`;
+    const tag = `localhost/mlflow-dev-itbuildprogress:${Date.now().toString(36)}`;
     writeFileSync(join(d, "compose.yaml"), `services:\n  app:\n    image: ${tag}\n    build:\n      context: .\n`);
     writeFileSync(join(d, ".env"), "");
     const compose = new DockerComposeCli({
       composeFile: join(d, "compose.yaml"),
       envFile: join(d, ".env"),
-      projectName: "mlflow-dev-itbuild",
+      projectName: "mlflow-dev-itbuildprogress",
     });
     const lines: string[] = [];
     const statuses: string[] = [];
@@ -511,7 +511,7 @@ describe("up's progress of an image build", () => {
         `building ${tag}: step 1/${n}: FROM ${base}`,
         `building ${tag}: step 2/${n}: RUN echo first-output && echo second-output`,
         `building ${tag}: step 3/${n}: RUN echo third-output`,
-        `building ${tag}: step 4/${n}: LABEL mlflow-dev.test=itbuild`,
+        `building ${tag}: step 4/${n}: LABEL mlflow-dev.test=itbuildprogress`,
       ]);
       for (const extra of lines.slice(4)) expect(extra).toMatch(/: step \d+\/\d+: LABEL com\.docker\.compose\./);
       expect(statuses).toContain(`building ${tag} (step 2/${n}): first-output`);
