@@ -25,11 +25,12 @@ import type { MigrationResult } from "./engine/migration-task.ts";
 import { type EnsuredSecrets, ensureSecrets, readSecretValue } from "./engine/secrets.ts";
 import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
 import { DeployError } from "./errors.ts";
+import { checksRunInVpc, serviceChecksFor } from "./in-vpc-smoke.ts";
 import { deployInfrastructure, type Infrastructure } from "./infrastructure.ts";
 import { type RunnerOptions, waitOf } from "./options.ts";
 import { preflight } from "./preflight.ts";
 import { accountPreflight } from "./preflight-account.ts";
-import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
+import type { SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
 import { checkAllowReplace } from "./stateful.ts";
 import { downgradeRefused, serviceVersionChange, snapshotBeforeUpgrade } from "./upgrade.ts";
 
@@ -284,7 +285,7 @@ class Rollout {
     this.engine = awsDeployEngine(clients, this.options);
     this.serviceWait = waitOf(this.options, "serviceTimeoutMs");
     this.healthWait = { healthTimeoutMs: options.waits.healthTimeoutMs, pollMs: options.waits.pollMs };
-    this.checks = options.serviceChecks ?? { waitForHealth, smokeTest };
+    this.checks = options.serviceChecks ?? serviceChecksFor(model, clients, this.options);
     this.stages = ["checks", ...rolloutStages(plan)];
     this.result = {
       environment: model.environment,
@@ -543,7 +544,8 @@ async function smokeAuth(
   clients: AwsClients,
   arns: Partial<Record<SecretName, string>>,
 ): Promise<{ auth?: { user: string; password: string } }> {
-  if (model.mlflow.auth !== "basic") return {};
+  // Inside the VPC the smoke test signs in with the task's own secret: nothing is read here.
+  if (model.mlflow.auth !== "basic" || checksRunInVpc(model)) return {};
   const arn = arns["auth-admin-password"];
   if (!arn) return {};
   return { auth: { user: AUTH_ADMIN_USER, password: await readSecretValue(clients.secretsManager, arn) } };
