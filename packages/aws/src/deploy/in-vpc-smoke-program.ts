@@ -6,7 +6,8 @@ import type { HttpTarget } from "@mlflow-dev/mlflow-client";
  * task of the server's own task definition): the Python standard library only, so it runs in any
  * MLflow image. Pure: the program's text, its words and the line that carries its result.
  *
- * `health` waits until the health path answers 200 through the load balancer; `smoke` does that,
+ * `health` waits until the health path answers 200 through the load balancer (a server that
+ * answers anything but 200 or a load balancer's 502-504 for 30 s has failed, as in smoke.ts); `smoke` does that,
  * then the tracking round trip (the smoke-test experiment, a run, a metric read back) and, when the
  * run's artifacts are proxied, an artifact uploaded and read back; it ends the run. Calls that get
  * 502-504 or no answer are retried for a minute, as smoke.ts does. With `--user`, it signs in with
@@ -70,12 +71,13 @@ export const IN_VPC_SMOKE_PROGRAM = [
   "    if missing and s == 404: return None",
   '    if s != 200: fail(m + " " + ep + ": HTTP " + str(s) + " " + d[:300].decode(errors="replace"))',
   "    return json.loads(d)",
-  'hp, end = opt("--health-path", "/health"), time.time() + T',
+  'hp, t0, bad = opt("--health-path", "/health"), time.time(), None',
   "while True:",
   '    try: last = once("GET", hp)[0]',
   "    except OSError as x: last = x",
   "    if last == 200: break",
-  '    if time.time() > end: fail("GET " + hp + " did not answer 200 within " + str(int(T)) + "s (last: " + str(last) + ")")',
+  "    bad = (bad or time.time()) if isinstance(last, int) and last not in (502, 503, 504) else None",
+  '    if time.time() > t0 + T or (bad and time.time() - bad > 30): fail("GET " + hp + " did not answer 200 within " + str(round(time.time() - t0)) + "s (last: " + str(last) + ")")',
   "    time.sleep(P)",
   'say("GET " + hp + ": 200 through " + svc.netloc)',
   'out = {"url": opt("--url")}',
