@@ -28,6 +28,8 @@ export * from "./engine/stack-info.ts";
 export * from "./engine/stack-wait.ts";
 export * from "./errors.ts";
 export * from "./exec.ts";
+export * from "./in-vpc-smoke.ts";
+export * from "./in-vpc-smoke-program.ts";
 export * from "./infrastructure.ts";
 export * from "./logs.ts";
 export * from "./options.ts";

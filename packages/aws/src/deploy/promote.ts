@@ -14,9 +14,10 @@ import type { MigrationResult } from "./engine/migration-task.ts";
 import type { EnsuredSecrets } from "./engine/secrets.ts";
 import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
 import { DeployError } from "./errors.ts";
+import { checksRunInVpc, serviceChecksFor } from "./in-vpc-smoke.ts";
 import { deployInfrastructure, type Infrastructure } from "./infrastructure.ts";
 import { type RunnerOptions, waitOf } from "./options.ts";
-import { type SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
+import type { SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
 import { checkAllowReplace } from "./stateful.ts";
 import { downgradeRefused, serviceVersionChange, snapshotBeforeUpgrade } from "./upgrade.ts";
 
@@ -329,7 +330,7 @@ class Rollout {
     this.engine = engine.withClock(this.meter);
     this.serviceWait = waitOf(this.options, "serviceTimeoutMs");
     this.healthWait = { healthTimeoutMs: options.waits.healthTimeoutMs, pollMs: options.waits.pollMs };
-    this.checks = options.serviceChecks ?? { waitForHealth, smokeTest };
+    this.checks = options.serviceChecks ?? serviceChecksFor(model, this.engine, this.options);
     this.stages = ["checks", ...rolloutStages(plan)];
   }
 
@@ -568,7 +569,8 @@ async function smokeAuth(
   engine: AwsEngine,
   arns: Partial<Record<SecretName, string>>,
 ): Promise<{ auth?: { user: string; password: string } }> {
-  if (model.mlflow.auth !== "basic") return {};
+  // Inside the VPC the smoke test signs in with the task's own secret: nothing is read here.
+  if (model.mlflow.auth !== "basic" || checksRunInVpc(model)) return {};
   const arn = arns["auth-admin-password"];
   if (!arn) return {};
   return { auth: { user: AUTH_ADMIN_USER, password: await engine.readSecret(arn) } };
