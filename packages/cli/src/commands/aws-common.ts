@@ -1,6 +1,6 @@
 import type { AwsModel } from "@mlflow-dev/aws";
 import { stepReporter } from "@mlflow-dev/kernel/progress";
-import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
+import { parseCommandArgs, requireString } from "../args.ts";
 import { findCommand } from "../command-table.js";
 import { EXIT, UserError } from "../errors.ts";
 import { deployImageOverride, type LoadedSpec, loadSpec, resolveAwsEnv } from "../load-spec.ts";
