@@ -1682,7 +1682,8 @@ append(
 # awsvpcConfiguration, so GetSchedule returned a network configuration no SDK reads); and an ECS
 # target must exist as a run would need it: an ACTIVE cluster, an ACTIVE task definition revision
 # holding the containers its Input overrides, and an IAM role of the account. Updates replace the
-# schedule's properties (a dropped one is gone); a new Name replaces the schedule.
+# schedule's properties (a dropped one is gone); a new Name or GroupName replaces the schedule, and
+# change sets say so (any other change is in place, where MiniStack reported Conditionally).
 import re as _mlflow_dev_re
 
 _MLFLOW_DEV_SCHEDULE_EXPRESSION = _mlflow_dev_re.compile(
@@ -1797,6 +1798,8 @@ def _mlflow_dev_scheduler_schedule_update(physical_id, old_props, new_props, sta
 
 _scheduler_schedule_create = _mlflow_dev_scheduler_schedule_create
 _scheduler_schedule_update = _mlflow_dev_scheduler_schedule_update
+# AWS's "Update requires: Replacement" of a schedule: its Name and GroupName; the rest updates in place.
+_REPLACING_PROPERTIES["AWS::Scheduler::Schedule"] = ("GroupName", "Name")
 _RESOURCE_HANDLERS["AWS::Scheduler::Schedule"] = {
     "create": _mlflow_dev_scheduler_schedule_create,
     "update": _mlflow_dev_scheduler_schedule_update,
