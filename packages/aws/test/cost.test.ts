@@ -125,6 +125,13 @@ describe("estimateMonthlyCost", () => {
       6,
     );
     expect(e.levers.find((l) => l.lever === "egress")?.note).toMatch(/VPC's own NAT gateway is not counted/);
+    // gc.schedule cron(0 3 * * ? *): one run a day (365/12 a month), 10 minutes of a 1 vCPU / 2 GB task each.
+    const runHours = ((365 / 12) * 10) / 60;
+    expect(line(e, "Scheduled gc")).toBeCloseTo(runHours * (p.fargate.x86.vcpuHour + 2 * p.fargate.x86.gbHour), 6);
+    expect(e.assumptions).toContainEqual(expect.stringMatching(/^scheduled gc: about 30\.4 runs a month/));
+    expect(estimateMonthlyCost(exampleModel("basic", "staging")).lines.map((l) => l.item)).not.toContain(
+      "Scheduled gc (Fargate task)",
+    );
   });
 
   it("the total at the autoscaling maximum, and a region or class the table lacks, said so", () => {

@@ -1,4 +1,4 @@
-import { serverSecrets } from "@mlflow-dev/spec";
+import { gcRunsPerMonth, parseGcSchedule, serverSecrets } from "@mlflow-dev/spec";
 import type { AwsModel } from "../render/aws-model.ts";
 import { FARGATE_EPHEMERAL_STORAGE, largeArtifacts } from "../render/large-artifacts.ts";
 import { CPU_ARCHITECTURE } from "../render/task-definition.ts";
@@ -34,6 +34,8 @@ export interface CostAssumptions {
   containerInsightsMetrics: number;
   /** GB of built images kept in the ECR repository (images.build only; no lifecycle policy expires them). */
   ecrStoredGb: number;
+  /** Minutes one run of the scheduled gc takes (its Fargate task, the server's size). */
+  gcTaskMinutes: number;
 }
 
 export const DEFAULT_COST_ASSUMPTIONS: Readonly<CostAssumptions> = {
@@ -45,6 +47,7 @@ export const DEFAULT_COST_ASSUMPTIONS: Readonly<CostAssumptions> = {
   databaseDailyChange: 0.05,
   containerInsightsMetrics: 30,
   ecrStoredGb: 5,
+  gcTaskMinutes: 10,
 };
 
 export interface CostLine {
@@ -110,6 +113,8 @@ interface CostFacts {
   secrets: number;
   logRetentionDays: number;
   ecr: boolean;
+  /** Runs of the scheduled gc a month (gc.schedule; 0 without one). */
+  gcRuns: number;
 }
 
 function costFacts(model: AwsModel): CostFacts {
@@ -135,10 +140,17 @@ function costFacts(model: AwsModel): CostFacts {
     secrets: serverSecrets(model.mlflow.auth).length,
     logRetentionDays: t.logRetentionDays,
     ecr: model.mlflow.image.kind === "build",
+    gcRuns: gcRuns(model.gc.schedule),
   };
 }
 
 const H = HOURS_PER_MONTH;
+
+function gcRuns(schedule: string | undefined): number {
+  if (schedule === undefined) return 0;
+  const parsed = parseGcSchedule(schedule);
+  return parsed.ok ? gcRunsPerMonth(parsed.schedule) : 0;
+}
 
 function usd(n: number, digits = 2): string {
   return `$${n.toFixed(digits)}`;
@@ -184,6 +196,14 @@ function costLines(f: CostFacts, p: RegionPrices, a: CostAssumptions, region: st
       "Fargate ephemeral storage",
       `${f.ephemeralStorageGiB} GiB a task, ${extra} GiB beyond the included ${FARGATE_EPHEMERAL_STORAGE.defaultGiB} × ${taskHours} × ${price(p.fargateEphemeralGbHour)}`,
       extra * f.tasks * H * p.fargateEphemeralGbHour,
+    );
+  }
+  if (f.gcRuns > 0) {
+    const hours = (f.gcRuns * a.gcTaskMinutes) / 60;
+    add(
+      "Scheduled gc (Fargate task)",
+      `${round(f.gcRuns, 1)} runs × ${a.gcTaskMinutes} min × (${f.vcpu} vCPU × ${price(fargate.vcpuHour)} + ${f.memoryGb} GB × ${price(fargate.gbHour)}) an hour`,
+      hours * (f.vcpu * fargate.vcpuHour + f.memoryGb * fargate.gbHour),
     );
   }
 
@@ -341,6 +361,10 @@ function assumptionText(f: CostFacts, a: CostAssumptions, region: string, prices
       `NAT gateway: ${a.natGbPerMonth} GB a month (image pulls at each task start, ECR, Secrets Manager and CloudWatch Logs); artifacts reach S3 through the free gateway endpoint`,
     );
   if (f.ecr) out.push(`ECR: ${a.ecrStoredGb} GB of built images kept`);
+  if (f.gcRuns > 0)
+    out.push(
+      `scheduled gc: about ${round(f.gcRuns, 1)} runs a month (gc.schedule), ${a.gcTaskMinutes} minutes each at the server's task size; EventBridge Scheduler's first 14 million invocations a month are free`,
+    );
   return out;
 }
 
