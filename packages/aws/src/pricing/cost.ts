@@ -1,5 +1,6 @@
 import { serverSecrets } from "@mlflow-dev/spec";
 import type { AwsModel } from "../render/aws-model.ts";
+import { FARGATE_EPHEMERAL_STORAGE, largeArtifacts } from "../render/large-artifacts.ts";
 import { CPU_ARCHITECTURE } from "../render/task-definition.ts";
 import {
   type FargateArchitecture,
@@ -92,6 +93,8 @@ interface CostFacts {
   memoryGb: number;
   tasks: number;
   architecture: FargateArchitecture;
+  /** The task's ephemeral storage when it asks for more than Fargate's default 20 GiB (artifacts.largestGiB). */
+  ephemeralStorageGiB: number | undefined;
   instanceClass: string;
   allocatedStorage: number;
   multiAz: boolean;
@@ -120,6 +123,7 @@ function costFacts(model: AwsModel): CostFacts {
     memoryGb: model.resources.memory / 1024,
     tasks,
     architecture: CPU_ARCHITECTURE === "X86_64" ? "x86" : "arm",
+    ephemeralStorageGiB: largeArtifacts(model).ephemeralStorageGiB,
     instanceClass: t.database.instanceClass,
     allocatedStorage: t.database.allocatedStorage,
     multiAz: t.database.multiAz,
@@ -173,6 +177,15 @@ function costLines(f: CostFacts, p: RegionPrices, a: CostAssumptions, region: st
     `${f.memoryGb} GB × ${taskHours} × ${price(fargate.gbHour)}`,
     f.memoryGb * f.tasks * H * fargate.gbHour,
   );
+  if (f.ephemeralStorageGiB !== undefined) {
+    // Fargate bills only the storage beyond the 20 GiB every task gets (artifacts.largestGiB sets the size).
+    const extra = f.ephemeralStorageGiB - FARGATE_EPHEMERAL_STORAGE.defaultGiB;
+    add(
+      "Fargate ephemeral storage",
+      `${f.ephemeralStorageGiB} GiB a task, ${extra} GiB beyond the included ${FARGATE_EPHEMERAL_STORAGE.defaultGiB} × ${taskHours} × ${price(p.fargateEphemeralGbHour)}`,
+      extra * f.tasks * H * p.fargateEphemeralGbHour,
+    );
+  }
 
   const instances = f.multiAz ? 2 : 1;
   const azs = f.multiAz ? "Multi-AZ: primary and standby" : "Single-AZ";
