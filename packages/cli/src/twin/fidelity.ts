@@ -31,6 +31,11 @@ export const TWIN_ENFORCES: readonly TwinBehaviour[] = [
     note: "patch 11",
   },
   {
+    behaviour:
+      "a service's first deployment: CloudFormation waits for it, and when the circuit breaker gives up the service is removed and the stack rolls back",
+    note: "patch 17",
+  },
+  {
     behaviour: "the container's user, read-only root filesystem, dropped capabilities, init and Fargate volumes",
     note: "patch 12",
   },
@@ -51,11 +56,6 @@ export const TWIN_DOES_NOT_ENFORCE: readonly TwinBehaviour[] = [
   },
   { behaviour: "TLS", note: "the load balancer answers plain HTTP; the listener is chosen by the Host header's port" },
   { behaviour: "the load balancer's target health check", note: "targets are always healthy" },
-  {
-    behaviour:
-      "the circuit breaker on a service's first deployment: a first rollout whose server cannot start is found only when promote's 30-minute wait runs out",
-    note: "patch 11 covers updates only",
-  },
   { behaviour: "autoscaling alarms", note: "the desired count never changes by itself" },
   { behaviour: "PostgreSQL versions other than the twin's image", note: "one image per major version" },
   {
