@@ -25,6 +25,7 @@ import type { MigrationResult } from "./engine/migration-task.ts";
 import { type EnsuredSecrets, ensureSecrets, readSecretValue } from "./engine/secrets.ts";
 import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
 import { DeployError } from "./errors.ts";
+import { firstRolloutRolledBack } from "./first-rollout.ts";
 import { deployInfrastructure, type Infrastructure } from "./infrastructure.ts";
 import { type RunnerOptions, waitOf } from "./options.ts";
 import { preflight } from "./preflight.ts";
@@ -445,7 +446,7 @@ async function recover(run: Rollout, e: unknown): Promise<DeployError> {
     );
   if (!previous || previous === arn)
     return new DeployError(
-      `${cause}\nThere is no earlier revision to go back to: ${stackRolledBack ? "CloudFormation rolled the stack back, which removes a service it created" : stays}`,
+      `${cause}\n${stackRolledBack ? firstRolloutRolledBack(model) : `There is no earlier revision to go back to: ${stays}`}`,
       { hint: run.fixAndRetry, cause: e },
     );
   const by = stackRolledBack
