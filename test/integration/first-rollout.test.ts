@@ -8,6 +8,8 @@ import {
   targetFor,
 } from "@mlflow-dev/aws/deploy";
 import {
+  BROKEN_SERVER_LINE,
+  buildBrokenServerImage,
   type CliResult,
   emulatedEnv,
   imageOverride,
@@ -35,8 +37,6 @@ const NAME = `itfirstroll-${Math.random().toString(36).slice(2, 7)}`;
 const STACK = `mlflow-dev-${NAME}-staging`;
 const CLUSTER = STACK;
 const SERVICE = `${NAME}-mlflow`;
-/** The MLflow image whose server exits 3 as it starts (the migration job never imports it). */
-const BROKEN_IMAGE = "localhost/mlflow-dev-test/mlflow-broken-server:1";
 
 async function emulatorUp(): Promise<boolean> {
   try {
@@ -67,26 +67,9 @@ function awsEnv(image = MLFLOW_IMAGE): Env {
 const cli = (args: string[], cwd: string, env: Env = awsEnv()) =>
   runCli(args, { cwd, env, isolate: true, timeout: 1_200_000 });
 
-/** The server's package runs this Python first when `mlflow.server` is imported. */
-function buildBrokenImage(): void {
-  const python = 'import sys\nprint("test image: the server fails on purpose", file=sys.stderr)\nsys.exit(3)\n';
-  const code = Buffer.from(python).toString("base64");
-  const dockerfile = [
-    `FROM ${MLFLOW_IMAGE}`,
-    "USER root",
-    `RUN f="$(python -c 'import importlib.util; print(importlib.util.find_spec("mlflow").submodule_search_locations[0])')/server/__init__.py" && { echo ${code} | base64 -d; cat "$f"; } > /tmp/init.py && cat /tmp/init.py > "$f" && rm /tmp/init.py`,
-    "USER 10001:10001",
-    "",
-  ].join("\n");
-  const r = spawnSync("docker", ["build", "-q", "-t", BROKEN_IMAGE, "-"], {
-    input: dockerfile,
-    encoding: "utf8",
-    env: { ...process.env, DOCKER_BUILDKIT: "0" },
-  });
-  if (r.status !== 0) throw new Error(`docker build ${BROKEN_IMAGE} failed: ${r.stderr}`);
-}
-
 let clients: AwsClients;
+/** The MLflow image whose server exits 3 as it starts (the migration job never imports it). */
+let BROKEN_IMAGE: string;
 let dir: string;
 
 describe.skipIf(!up && !process.env.CI)("a first rollout whose server cannot start, on the AWS emulator", () => {
@@ -101,7 +84,7 @@ describe.skipIf(!up && !process.env.CI)("a first rollout whose server cannot sta
     // The spec's own health check: the broken server exits at once, so each failed launch takes
     // seconds whatever the start period, and the good server gets the time it needs to start.
     emulatedEnv(specFixture("examples/basic").name(NAME), { account: ACCOUNT }).write(dir);
-    buildBrokenImage();
+    BROKEN_IMAGE = buildBrokenServerImage(MLFLOW_IMAGE);
   }, 300_000);
 
   afterAll(async () => {
@@ -129,7 +112,7 @@ describe.skipIf(!up && !process.env.CI)("a first rollout whose server cannot sta
     // The cause, from ECS's stopped tasks: the reason, the exit code and the server's own words.
     expect(broken.stderr).toContain("stopped before the rollout completed");
     expect(broken.stderr).toMatch(/the newest: Essential container exited, exit code 3\n/);
-    expect(broken.stderr).toContain("test image: the server fails on purpose");
+    expect(broken.stderr).toContain(BROKEN_SERVER_LINE);
     expect(Number(/(\d+) task\(s\) of it stopped/.exec(broken.stderr)?.[1])).toBeGreaterThanOrEqual(3);
     // What CloudFormation did, and what is left.
     expect(broken.stderr).toContain("ECS Deployment Circuit Breaker was triggered");
