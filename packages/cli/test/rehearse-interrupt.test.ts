@@ -58,6 +58,18 @@ describe("rehearse's interrupt", () => {
     }
   });
 
+  it("a first signal before the teardown does not stop the teardown's steps", () => {
+    const f = fakeHost();
+    const interrupt = new Interrupt(() => [], f.host).install();
+    interrupt.track(fakeChild());
+    f.send("SIGINT");
+    interrupt.untrack();
+    interrupt.tearingDown();
+    const destroy = fakeChild();
+    interrupt.track(destroy);
+    expect(destroy.signals).toEqual([]);
+  });
+
   it("during the teardown a first signal stops nothing; a second exits at once naming what is left", () => {
     const f = fakeHost();
     const interrupt = new Interrupt(() => ["the local stack (mlflow-dev down)"], f.host).install();
@@ -66,6 +78,11 @@ describe("rehearse's interrupt", () => {
     interrupt.track(destroy);
     f.send("SIGINT");
     expect(destroy.signals).toEqual([]);
+    // The next teardown step starts after the first signal: it runs too.
+    const down = fakeChild();
+    interrupt.track(down);
+    expect(down.signals).toEqual([]);
+    interrupt.track(destroy);
     expect(f.exits).toEqual([]);
     f.send("SIGINT");
     expect(destroy.signals).toEqual(["SIGINT"]);

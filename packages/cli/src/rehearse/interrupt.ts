@@ -72,7 +72,7 @@ export class Interrupt {
   /** The running step's process: a signal is passed on to it. */
   track(child: Killable): void {
     this.child = child;
-    if (this.received) child.kill(this.received);
+    if (this.received && !this.teardown) child.kill(this.received);
   }
 
   /** The step ended: no process to pass a signal on to. */
