@@ -105,7 +105,7 @@ version: re-check each one, then update or drop it).
    previous properties (MiniStack left a failed update's own resource as it
    was) and waiting for that deployment too. MiniStack applied UpdateService
    and completed the resource at once. The provisioner runs on a worker
-   thread while it waits. Not emulated: the wait on the service's creation.
+   thread while it waits. The wait on the service's creation is patch 17.
 13. ALB data plane: the load balancer's idle timeout (idle_timeout.timeout_seconds) holds both
    ways. A target silent for longer before it answers gets the client a 504; a response that
    stalls that long is cut; a client that sends no byte of its request body for that long gets a
@@ -114,6 +114,14 @@ version: re-check each one, then update or drop it).
    (rds_max_connections.py, mlflow-dev's table), not PostgreSQL's default 100.
 15. EC2: a subnet's AvailableIpAddressCount is its CIDR block's size less AWS's 5 reserved
    addresses and its network interfaces (a /28 has 11); MiniStack said 251 for every subnet.
+17. A service's first deployment is rolled out, and CloudFormation waits for it, as on AWS.
+   MiniStack made a new service's PRIMARY deployment COMPLETED at once, so its circuit breaker
+   never counted a failed launch (a server that could not start was relaunched forever) and a stack
+   creating the service completed at once. Now CreateService's deployment is IN_PROGRESS until its
+   tasks run (and, with patch 6, are HEALTHY) or FAILED when the circuit breaker trips (no earlier
+   deployment to roll back to); the AWS::ECS::Service create handler waits for it like the update
+   handler (patch 11) and, when it fails, deletes the service it created and fails the resource
+   with AWS's reason, so the stack rolls back.
 18. CloudFormation AWS::Scheduler::Schedule goes through the Scheduler API's own create and update,
    whose refusals fail the resource (MiniStack ignored them), with the Target in the API's shape
    (awsvpcConfiguration, which GetSchedule returns); an ECS target's cluster, task definition
@@ -1669,6 +1677,55 @@ def _mlflow_dev_available_ips(subnet):
 ''',
     "def _mlflow_dev_available_ips(subnet):",
 )
+
+# ---------------------------------------------------------------------------
+# 17. A service's first deployment is IN_PROGRESS until its tasks are stable, and CloudFormation's
+# create of an AWS::ECS::Service waits for it (a tripped circuit breaker fails the resource)
+patch(
+    ecs,
+    '''    deployment = _make_deployment(td_arn, desired)
+    deployment["launchType"] = launch_type
+    deployment["capacityProviderStrategy"] = strategy
+''',
+    '''    deployment = _make_deployment(td_arn, desired)
+    deployment["launchType"] = launch_type
+    deployment["capacityProviderStrategy"] = strategy
+    # mlflow-dev patch 17: the first deployment completes once its tasks are stable, as on AWS
+    deployment["rolloutState"] = "IN_PROGRESS"
+    deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} in progress."
+''',
+    "mlflow-dev patch 17: the first deployment completes once its tasks are stable",
+)
+patch(
+    provisioners,
+    '''        raise ValueError(f"AWS::ECS::Service create failed: {response[2]!r}")
+    arn = f"arn:aws:ecs:{get_region()}:{get_account_id()}:service/{cluster}/{name}"
+    return arn, {"ServiceArn": arn, "Name": name}
+''',
+    '''        raise ValueError(f"AWS::ECS::Service create failed: {response[2]!r}")
+    arn = f"arn:aws:ecs:{get_region()}:{get_account_id()}:service/{cluster}/{name}"
+    _mlflow_dev_wait_for_first_deployment(cluster, name)
+    return arn, {"ServiceArn": arn, "Name": name}
+''',
+    "_mlflow_dev_wait_for_first_deployment(cluster, name)",
+)
+append(
+    provisioners,
+    '''
+
+# mlflow-dev patch 17: the create of an AWS::ECS::Service ends when the service's first deployment
+# does, as on AWS. A failed create leaves no service behind: CloudFormation's rollback deletes a
+# resource whose create failed, and MiniStack's rollback only deletes the resources it recorded.
+def _mlflow_dev_wait_for_first_deployment(cluster, name):
+    try:
+        _mlflow_dev_wait_for_deployment(cluster, name)
+    except Exception:
+        _ecs._delete_service({"cluster": cluster, "service": name, "force": True})
+        raise
+''',
+    "def _mlflow_dev_wait_for_first_deployment(cluster, name):",
+)
+check_imports(provisioners)
 
 # ---------------------------------------------------------------------------
 # 18. CloudFormation EventBridge Scheduler schedules: stored as the Scheduler API stores them, checked

@@ -4,8 +4,11 @@ import { join } from "node:path";
 import { createAwsClients, destroyAwsClients } from "@mlflow-dev/aws/deploy";
 import { checkoutProject } from "@mlflow-dev/compose/runtime";
 import {
+  BROKEN_SERVER_LINE,
+  buildBrokenServerImage,
   EMULATOR,
   emulatorAnswers,
+  imageOverride,
   installedProject,
   type NodeRuntime,
   nodeRuntimes,
@@ -18,6 +21,7 @@ import {
   stackPorts,
 } from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pins from "../../pins.json" with { type: "json" };
 
 /**
  * `mlflow-dev rehearse --env staging` as a user runs it: the published tarball installed with npm
@@ -147,6 +151,73 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
       expect.stringContaining("the local stack and its volumes (created by the rehearsal)"),
     ]);
 
+    await nothingLeft();
+  }, 1_500_000);
+
+  it("a revision whose server cannot start: rehearse exits 1 naming its cause, the twin rolled the stack back, nothing is left", async () => {
+    const image = buildBrokenServerImage(imageOverride("mlflow") ?? `localhost/mlflow-dev-local/mlflow:${pins.mlflow}`);
+    const started = Date.now();
+    // The local stack runs the good image (MLFLOW_DEV_IMAGES); the twin the broken one.
+    const r = npx(pinned, ["rehearse", "--env", "staging", "--json"], project, {
+      timeout: 1_500_000,
+      env: { MLFLOW_DEV_IMAGES: process.env.MLFLOW_DEV_IMAGES ?? "", MLFLOW_DEV_DEPLOY_IMAGE: image },
+    });
+    console.log(`failed rehearsal (a server that exits 3): ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    expect(r.code, `rehearse:\n${r.stderr.slice(-4000)}\n${r.stdout}`).toBe(1);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({
+      verdict: "failed",
+      rollout: { ok: false, stack: `${PROJECT}-staging` },
+      kept: false,
+    });
+    expect(result.liveParity).toBeUndefined();
+    // The cause, from the twin's stopped tasks, and CloudFormation's rollback.
+    const cause: string = result.rollout.cause;
+    expect(cause).toMatch(/stopped before the rollout completed/);
+    expect(cause).toMatch(/the newest: Essential container exited, exit code 3\n/);
+    expect(cause).toContain(BROKEN_SERVER_LINE);
+    expect(cause).toContain("ECS Deployment Circuit Breaker was triggered");
+    expect(cause).toContain(`the stack ${PROJECT}-staging ended in UPDATE_ROLLBACK_COMPLETE`);
+    expect(cause).toContain("CloudFormation rolled the stack back and removed the service it had created");
+    expect(r.stderr).toContain(`the twin runs ${image} (MLFLOW_DEV_DEPLOY_IMAGE)`);
+    expect(result.teardown).toEqual([
+      expect.stringContaining(`the twin's stack ${PROJECT}-staging`),
+      expect.stringContaining("the local stack and its volumes (created by the rehearsal)"),
+    ]);
+
+    // The twin's own record of the rollback: the deleted stack's events, by its unique id as on AWS.
+    const clients = await createAwsClients({
+      region: REGION,
+      endpointUrl: EMULATOR,
+      credentials: { accessKeyId: ACCOUNT, secretAccessKey: "test" },
+    });
+    try {
+      const summaries = (await clients.cloudformation.listStacks({})).StackSummaries ?? [];
+      const id = summaries
+        .filter((s) => s.StackName === `${PROJECT}-staging`)
+        .sort((a, b) => (b.CreationTime?.getTime() ?? 0) - (a.CreationTime?.getTime() ?? 0))[0]?.StackId;
+      expect(id).toBeTruthy();
+      const events: { id?: string; status?: string; reason?: string }[] = [];
+      let token: string | undefined;
+      do {
+        const page = await clients.cloudformation.describeStackEvents({ StackName: id, NextToken: token });
+        for (const e of page.StackEvents ?? [])
+          events.push({ id: e.LogicalResourceId, status: e.ResourceStatus, reason: e.ResourceStatusReason });
+        token = page.NextToken;
+      } while (token);
+      const at = (logicalId: string, status: RegExp) =>
+        events.findIndex((e) => e.id === logicalId && status.test(e.status ?? ""));
+      // Newest first: deleted by the teardown, after the rollback, after the service failed.
+      expect(at(`${PROJECT}-staging`, /^DELETE_COMPLETE$/)).toBeGreaterThanOrEqual(0);
+      expect(at(`${PROJECT}-staging`, /^UPDATE_ROLLBACK_COMPLETE$/)).toBeGreaterThan(
+        at(`${PROJECT}-staging`, /^DELETE_COMPLETE$/),
+      );
+      const failed = events[at("Service", /^(CREATE|UPDATE)_FAILED$/)];
+      expect(failed?.reason).toContain("ECS Deployment Circuit Breaker was triggered");
+      expect(at("Service", /_FAILED$/)).toBeGreaterThan(at(`${PROJECT}-staging`, /^UPDATE_ROLLBACK_COMPLETE$/));
+    } finally {
+      destroyAwsClients(clients);
+    }
     await nothingLeft();
   }, 1_500_000);
 });

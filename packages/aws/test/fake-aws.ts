@@ -438,7 +438,8 @@ export class FakeAws {
     });
     fake(c.ecs, ListTasksCommand, (i) =>
       i.desiredStatus === "STOPPED"
-        ? { taskArns: this.stoppedTasks.map((t) => t.taskArn) }
+        ? // A service the stack's rollback deleted no longer lists its tasks (assumed); its family does.
+          { taskArns: i.serviceName && !this.service ? [] : this.stoppedTasks.map((t) => t.taskArn) }
         : i.desiredStatus === "RUNNING" && this.service
           ? { taskArns: [`arn:aws:ecs:${this.model.target.region}:${ACCOUNT}:task/${clusterName(this.model)}/server`] }
           : { taskArns: [] },

@@ -191,11 +191,17 @@ describe("promote", () => {
     expect(message).toMatch(/^a task of mlflow-dev-tracking-staging-mlflow:1 stopped before the rollout completed/);
     expect(message).toContain("ended in UPDATE_ROLLBACK_COMPLETE");
     expect(message).toContain(
-      "There is no earlier revision to go back to: CloudFormation rolled the stack back, which removes a service it created",
+      "CloudFormation rolled the stack back and removed the service it had created: nothing of this rollout runs or needs cleaning up.",
     );
+    expect(message).toContain("the next promote adds the service again");
     expect(fake.service).toBeUndefined();
     expect(fake.stack?.parameters[ParameterName.taskDefinitionArn] ?? "").toBe("");
     expect(fake.lock).toBeUndefined();
+    // The next promote, with an image that starts, adds the service.
+    const again = await run(fake, withImage(basic, GOOD));
+    expect(again.error).toBeUndefined();
+    expect(fake.stack?.status).toBe("UPDATE_COMPLETE");
+    expect(fake.serviceRevision()).toBe("mlflow-dev-tracking-staging-mlflow:2");
   });
 
   it("the circuit breaker's threshold is half the desired count, at least 3 and at most 200", () => {

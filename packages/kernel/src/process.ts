@@ -93,6 +93,13 @@ export interface CaptureOptions {
   env?: NodeJS.ProcessEnv;
   /** Copy the program's stderr (and with `"both"` its stdout) to this process's stderr as it comes. */
   echo?: "stderr" | "both";
+  /**
+   * Run the program in a process group of its own, so a Ctrl-C at the terminal reaches this
+   * process only; with `onSpawn`, the caller passes signals on to it.
+   */
+  detached?: boolean;
+  /** Called once the program started, with a way to send it a signal. */
+  onSpawn?: (child: { kill(signal: NodeJS.Signals): boolean }) => void;
 }
 
 /** Runs `file args` and keeps stdout and stderr apart (a command whose stdout is data, such as `--json` or `docker inspect`); never rejects on a failure of the program. */
@@ -105,7 +112,9 @@ export async function runCaptured(
     reject: false,
     stdin: "ignore",
     ...(options.env ? { env: options.env, extendEnv: false } : {}),
+    ...(options.detached ? { detached: true } : {}),
   });
+  options.onSpawn?.({ kill: (signal) => child.kill(signal) });
   if (options.echo) child.stderr?.on("data", (d: Buffer) => process.stderr.write(d));
   if (options.echo === "both") child.stdout?.on("data", (d: Buffer) => process.stderr.write(d));
   const r = await child;

@@ -13,3 +13,4 @@ export * from "./root.ts";
 export * from "./spec-fixture.ts";
 export * from "./stack.ts";
 export * from "./temp-dir.ts";
+export * from "./test-images.ts";

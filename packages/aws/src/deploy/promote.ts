@@ -15,6 +15,7 @@ import type { EnsuredSecrets } from "./engine/secrets.ts";
 import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
 import { DeployError } from "./errors.ts";
 import { checksRunInVpc, serviceChecksFor } from "./in-vpc-smoke.ts";
+import { firstRolloutRolledBack } from "./first-rollout.ts";
 import { deployInfrastructure, type Infrastructure } from "./infrastructure.ts";
 import { type RunnerOptions, waitOf } from "./options.ts";
 import type { SmokeResult, smokeTest, waitForHealth } from "./smoke.ts";
@@ -470,7 +471,7 @@ async function recover(run: Rollout, s: RollingOut, touched: Touched, e: unknown
     );
   if (!previous || previous === arn)
     return new DeployError(
-      `${cause}\nThere is no earlier revision to go back to: ${stackRolledBack ? "CloudFormation rolled the stack back, which removes a service it created" : stays}`,
+      `${cause}\n${stackRolledBack ? firstRolloutRolledBack(model) : `There is no earlier revision to go back to: ${stays}`}`,
       { hint: run.fixAndRetry, cause: e },
     );
   const by = stackRolledBack

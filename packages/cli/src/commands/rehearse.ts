@@ -6,8 +6,10 @@ import { AUTH_ADMIN_USER, environmentNames } from "@mlflow-dev/spec";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { loadSpec, resolveAwsEnv } from "../load-spec.ts";
+import { Interrupt, RehearsalInterrupted } from "../rehearse/interrupt.ts";
 import { FIDELITY, formatRehearsal, type RehearsalResult, rehearsalVerdict, rolloutCause } from "../rehearse/report.ts";
 import { rehearsalDeployImage, rehearsalSpec, standInsNeeded, twinAwsEnv } from "../rehearse/spec.ts";
+import { settledStackStatus } from "../rehearse/stack-settle.ts";
 import { type CreatedStandIns, createStandIns } from "../rehearse/stand-ins.ts";
 import { ensureTwin, stopTwin, type Twin } from "../twin/start.ts";
 
@@ -24,9 +26,20 @@ interface Child {
   stderr: string;
 }
 
-/** This CLI as a child process: its stderr streamed to ours (progress), its stdout captured. */
-function self(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Child> {
-  return runCaptured(process.execPath, [...process.execArgv, process.argv[1] ?? "", ...args], { env, echo: "stderr" });
+/**
+ * This CLI as a child process: its stderr streamed to ours (progress), its stdout captured. With
+ * `interrupt`, in a process group of its own: Ctrl-C reaches the rehearsal, which passes it on.
+ */
+async function self(args: string[], env: NodeJS.ProcessEnv = process.env, interrupt?: Interrupt): Promise<Child> {
+  try {
+    return await runCaptured(process.execPath, [...process.execArgv, process.argv[1] ?? "", ...args], {
+      env,
+      echo: "stderr",
+      ...(interrupt ? { detached: true, onSpawn: (child) => interrupt.track(child) } : {}),
+    });
+  } finally {
+    interrupt?.untrack();
+  }
 }
 
 /** What the rehearsal may have to remove afterwards, in the order it is removed. */
@@ -45,8 +58,38 @@ const say = (line: string) => process.stderr.write(`[rehearse] ${line}\n`);
 
 export async function run(argv: string[]): Promise<number> {
   const { values, global } = parseCommandArgs("rehearse", argv);
-  const envName = requireString(values, "env", "rehearse");
   const keep = values.keep === true;
+  // Ctrl-C or SIGTERM: the running step ends, what the rehearsal started is torn down (unless --keep).
+  const pending: Cleanup[] = [];
+  const interrupt = new Interrupt(() =>
+    pending.filter((what) => what !== "spec copy").map((what) => KEPT[what]),
+  ).install();
+  try {
+    return await rehearse(values, global, keep, interrupt, pending);
+  } catch (e) {
+    if (!(e instanceof RehearsalInterrupted)) throw e;
+    say(`interrupted by ${e.signal}: exiting ${e.exitCode}`);
+    return e.exitCode;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function rehearse(
+  values: ReturnType<typeof parseCommandArgs>["values"],
+  global: ReturnType<typeof parseCommandArgs>["global"],
+  keep: boolean,
+  interrupt: Interrupt,
+  pending: Cleanup[],
+): Promise<number> {
+  /** A step of the rehearsal: refused once a signal arrived, and interrupted by one. */
+  const step = async (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Child> => {
+    interrupt.check();
+    const r = await self(args, env, interrupt);
+    interrupt.check();
+    return r;
+  };
+  const envName = requireString(values, "env", "rehearse");
   const loaded = loadSpec(global.file);
   const names = environmentNames(loaded.spec);
   if (envName === "local" || !names.includes(envName))
@@ -66,10 +109,14 @@ export async function run(argv: string[]): Promise<number> {
   const shownPath = (p: string) => relative(process.cwd(), p) || p;
   const teardown: string[] = [];
   const cleanups: { what: Cleanup; run: () => Promise<string | undefined> }[] = [];
+  const cleanup = (what: Cleanup, run: () => Promise<string | undefined>) => {
+    cleanups.push({ what, run });
+    pending.push(what);
+  };
   const local = ["-f", loaded.path];
 
   // 1. Static parity: pure, before anything starts.
-  const staticRun = await self(["parity", "--env", envName, "--json", ...local]);
+  const staticRun = await step(["parity", "--env", envName, "--json", ...local]);
   if (staticRun.code === EXIT.invalidInput) return EXIT.invalidInput;
   const drift = staticRun.code === 0 ? 0 : ((JSON.parse(staticRun.stdout || "{}").drift as unknown[]) ?? [1]).length;
   writeFileSync(join(workDir, "static-parity.json"), staticRun.stdout);
@@ -78,20 +125,17 @@ export async function run(argv: string[]): Promise<number> {
   // 2. The twin.
   say("starting the AWS twin (or reusing a running one)");
   const twin: Twin = await ensureTwin({ postgresMajors: [model.database.majorVersion] });
+  if (twin.started)
+    cleanup("twin", async () => {
+      await stopTwin(twin);
+      return `the twin ${twin.image}`;
+    });
   const awsEnv = twinAwsEnv(process.env, twin, { account: model.target.account, region: model.target.region });
   const image = rehearsalDeployImage(process.env);
   if (image.image) {
     awsEnv.MLFLOW_DEV_DEPLOY_IMAGE = image.image;
     say(`the twin runs ${image.image} (${image.from})`);
   }
-  if (twin.started)
-    cleanups.push({
-      what: "twin",
-      run: async () => {
-        await stopTwin(twin);
-        return `the twin ${twin.image}`;
-      },
-    });
 
   let result: RehearsalResult | undefined;
   const deploy = await import("@mlflow-dev/aws/deploy");
@@ -108,24 +152,19 @@ export async function run(argv: string[]): Promise<number> {
       say("creating stand-ins on the twin for the account's own resources the spec names");
       created = await createStandIns(clients, needed);
       const c = created;
-      cleanups.push({
-        what: "stand-ins",
-        run: async () => {
-          await c.remove();
-          return "the stand-ins on the twin";
-        },
+      cleanup("stand-ins", async () => {
+        await c.remove();
+        return "the stand-ins on the twin";
       });
+      interrupt.check();
     }
     const rehearsal = rehearsalSpec(specText, envName, created?.standIns);
     // Beside the spec, so its relative paths (a build context) and its state directory stay the same.
     const rehearsalFile = join(loaded.dir, `.mlflow-dev-rehearse-${envName}.yaml`);
     writeFileSync(rehearsalFile, rehearsal.text);
-    cleanups.push({
-      what: "spec copy",
-      run: async () => {
-        rmSync(rehearsalFile, { force: true });
-        return undefined;
-      },
+    cleanup("spec copy", async () => {
+      rmSync(rehearsalFile, { force: true });
+      return undefined;
     });
     const twinSpec = ["-f", rehearsalFile];
     for (const c of rehearsal.changes) say(c);
@@ -137,7 +176,7 @@ export async function run(argv: string[]): Promise<number> {
       .catch(() => false);
 
     // 4. The local stack.
-    const status = await self(["status", "--json", ...local]);
+    const status = await step(["status", "--json", ...local]);
     const before = status.stdout
       ? (JSON.parse(status.stdout) as { project: string; services: unknown[]; url: string })
       : undefined;
@@ -153,49 +192,52 @@ export async function run(argv: string[]): Promise<number> {
         `label=com.docker.compose.project=${project}`,
       ]);
       say("starting the local stack");
-      const up = await self(["up", ...local]);
+      const withVolumes = volumesBefore.length === 0;
+      // Registered first: an interrupted `up` leaves containers to take down too.
+      cleanup("local", async () => {
+        const down = await self(
+          ["down", ...(withVolumes ? ["--volumes", "--yes"] : []), ...local],
+          process.env,
+          interrupt,
+        );
+        return down.code === 0
+          ? `the local stack${withVolumes ? " and its volumes (created by the rehearsal)" : " (its data volumes, older than the rehearsal, kept)"}`
+          : `the local stack: mlflow-dev down failed (exit ${down.code})`;
+      });
+      const up = await step(["up", ...local]);
       if (up.code !== 0)
         throw new UserError(`rehearse: the local stack did not start (mlflow-dev up exited ${up.code})`);
       localUrl = /MLflow is up: (\S+)/.exec(up.stdout)?.[1] ?? localUrl;
-      const withVolumes = volumesBefore.length === 0;
-      cleanups.push({
-        what: "local",
-        run: async () => {
-          const down = await self(["down", ...(withVolumes ? ["--volumes", "--yes"] : []), ...local]);
-          return down.code === 0
-            ? `the local stack${withVolumes ? " and its volumes (created by the rehearsal)" : " (its data volumes, older than the rehearsal, kept)"}`
-            : `the local stack: mlflow-dev down failed (exit ${down.code})`;
-        },
-      });
     } else say(`the local stack is running already (${localUrl}): used as it is`);
 
     // 5. Promote to the twin: promote's own code path (change sets, migration, rollout, smoke test, rollback).
     say(`promoting ${envName} to the twin`);
-    const promote = await self(["promote", "--env", envName, "--json", ...twinSpec], awsEnv);
+    // Registered first: an interrupted promote leaves a stack (its change set runs on) to destroy.
     if (!existed)
-      cleanups.push({
-        what: "stack",
-        run: async () => {
-          const d = await self(
-            ["destroy", "--env", envName, "--yes", "--delete-data", "--skip-final-snapshot", ...twinSpec],
-            awsEnv,
-          );
-          if (d.code === 0) {
-            // The twin keeps a stopped task's container until its reaper runs (ECS forgets it at once):
-            // the migration's one-off tasks of this stack's cluster.
-            const cluster = `arn:aws:ecs:${model.target.region}:${model.target.account}:cluster/${stack}`;
-            const stopped = await dockerLines([
-              ...["ps", "-aq", "--filter", "status=exited"],
-              ...["--filter", `label=com.amazonaws.ecs.cluster=${cluster}`],
-            ]);
-            if (stopped.length > 0) await dockerLines(["rm", "-v", ...stopped]);
-          }
-          return d.code === 0
-            ? `the twin's stack ${stack} with its database and bucket`
-            : `the twin's stack ${stack}: destroy failed (exit ${d.code})`;
-        },
+      cleanup("stack", async () => {
+        // destroy refuses a stack another operation runs on: an interrupted promote's change set.
+        await settledStackStatus(clients, stack, deploy.stackPhase);
+        const d = await self(
+          ["destroy", "--env", envName, "--yes", "--delete-data", "--skip-final-snapshot", ...twinSpec],
+          awsEnv,
+          interrupt,
+        );
+        if (d.code === 0) {
+          // The twin keeps a stopped task's container until its reaper runs (ECS forgets it at once):
+          // the migration's one-off tasks of this stack's cluster.
+          const cluster = `arn:aws:ecs:${model.target.region}:${model.target.account}:cluster/${stack}`;
+          const stopped = await dockerLines([
+            ...["ps", "-aq", "--filter", "status=exited"],
+            ...["--filter", `label=com.amazonaws.ecs.cluster=${cluster}`],
+          ]);
+          if (stopped.length > 0) await dockerLines(["rm", "-v", ...stopped]);
+        }
+        return d.code === 0
+          ? `the twin's stack ${stack} with its database and bucket`
+          : `the twin's stack ${stack}: destroy failed (exit ${d.code})`;
       });
     else say(`the twin held ${stack} before this rehearsal: it is updated and kept`);
+    const promote = await step(["promote", "--env", envName, "--json", ...twinSpec], awsEnv);
     if (promote.code === EXIT.invalidInput)
       throw new UserError("rehearse: promote refused the environment (above)", { exitCode: EXIT.invalidInput });
     const promoted = promote.code === 0 ? (JSON.parse(promote.stdout) as { url: string; stack: string }) : undefined;
@@ -213,7 +255,7 @@ export async function run(argv: string[]): Promise<number> {
       const reportFile = join(workDir, "live-parity.json");
       const recordings = join(workDir, "live-recordings.json");
       const credentials = await parityCredentials(loaded.dir, model, clients, deploy);
-      const live = await self(
+      const live = await step(
         [
           ...["parity", "--live", "--local", localUrl, "--remote", remoteUrl],
           ...["--connect-to", `${remote.hostname}:${remotePort}:127.0.0.1:${twin.settings.port}`],
@@ -252,6 +294,7 @@ export async function run(argv: string[]): Promise<number> {
     result.verdict = rehearsalVerdict(result);
   } finally {
     // 7. Tear down what the rehearsal started (unless --keep): the stack before its stand-ins, the twin last.
+    interrupt.tearingDown();
     for (const c of cleanups.sort((a, b) => CLEANUP_ORDER.indexOf(a.what) - CLEANUP_ORDER.indexOf(b.what))) {
       if (keep) {
         if (c.what !== "spec copy") teardown.push(KEPT[c.what]);
@@ -259,9 +302,12 @@ export async function run(argv: string[]): Promise<number> {
       }
       const done = await c.run().catch((e: Error) => `${c.what}: ${e.message}`);
       if (done) teardown.push(done);
+      pending.splice(pending.indexOf(c.what), 1);
     }
     deploy.destroyAwsClients(clients);
+    if (interrupt.received) for (const line of teardown) say(`${keep ? "kept" : "torn down"}: ${line}`);
   }
+  interrupt.check();
   if (global.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else process.stdout.write(formatRehearsal(result));
   return result.verdict === "passed" ? EXIT.ok : EXIT.failed;

@@ -31,6 +31,11 @@ export const TWIN_ENFORCES: readonly TwinBehaviour[] = [
     note: "patch 11",
   },
   {
+    behaviour:
+      "a service's first deployment: CloudFormation waits for it, and when the circuit breaker gives up the service is removed and the stack rolls back",
+    note: "patch 17",
+  },
+  {
     behaviour: "the container's user, read-only root filesystem, dropped capabilities, init and Fargate volumes",
     note: "patch 12",
   },
@@ -40,6 +45,16 @@ export const TWIN_ENFORCES: readonly TwinBehaviour[] = [
   { behaviour: "HTTPS listeners need an issued certificate of their account and region", note: "patch 7" },
   { behaviour: "Application Auto Scaling targets and policies are checked", note: "patch 7" },
   { behaviour: "S3 bucket tags, and which bucket and VPC properties replace the resource", note: "patch 10" },
+  { behaviour: "the load balancer's idle timeout", note: "patch 13" },
+  { behaviour: "the RDS instance class's max_connections", note: "patch 14" },
+  { behaviour: "database TLS: plain connections refused, the server's name verified", note: "patch 15" },
+  { behaviour: "a subnet's free addresses", note: "patch 16" },
+  {
+    behaviour:
+      "EventBridge Scheduler schedules are stored and their ECS target (cluster, task definition, role) must exist",
+    note: "patch 18",
+  },
+  { behaviour: "S3 bucket lifecycle rules are stored", note: "patch 19" },
   { behaviour: "Secrets Manager secrets injected into the task", note: "MiniStack" },
 ];
 
@@ -51,12 +66,12 @@ export const TWIN_DOES_NOT_ENFORCE: readonly TwinBehaviour[] = [
   },
   { behaviour: "TLS", note: "the load balancer answers plain HTTP; the listener is chosen by the Host header's port" },
   { behaviour: "the load balancer's target health check", note: "targets are always healthy" },
-  {
-    behaviour:
-      "the circuit breaker on a service's first deployment: a first rollout whose server cannot start is found only when promote's 30-minute wait runs out",
-    note: "patch 11 covers updates only",
-  },
   { behaviour: "autoscaling alarms", note: "the desired count never changes by itself" },
+  {
+    behaviour: "a schedule never starts its task, and lifecycle rules never expire a version or an upload",
+    note: "run `mlflow-dev gc --env <name>` to see a gc run",
+  },
+  { behaviour: "a task's ephemeral storage size", note: "the container's disk is not limited" },
   { behaviour: "PostgreSQL versions other than the twin's image", note: "one image per major version" },
   {
     behaviour: "timing: Fargate launch and image pull times, RDS creation and snapshot times, the 3-hour stack bound",

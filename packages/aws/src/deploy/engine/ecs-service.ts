@@ -204,16 +204,13 @@ export async function stoppedTaskDetails(
   taskDefinitionArn: string,
 ): Promise<string> {
   try {
-    const list = await clients.ecs.listTasks({
-      cluster: clusterName(model),
-      serviceName: serviceName(model),
-      desiredStatus: "STOPPED",
-    });
-    if (!list.taskArns?.length) return "";
-    const d = await clients.ecs.describeTasks({ cluster: clusterName(model), tasks: list.taskArns.slice(0, 100) });
-    const tasks = (d.tasks ?? [])
-      .filter((t) => t.taskDefinitionArn === taskDefinitionArn)
-      .sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
+    // The service's stopped tasks; once a stack's rollback deleted the service (a failed first
+    // rollout), the revision's family finds them (ECS lists stopped tasks for at least an hour).
+    let tasks = await stoppedTasksOf(clients, model, { serviceName: serviceName(model) }, taskDefinitionArn).catch(
+      () => [],
+    );
+    if (tasks.length === 0)
+      tasks = await stoppedTasksOf(clients, model, { family: familyOf(taskDefinitionArn) }, taskDefinitionArn);
     const newest = tasks[0];
     if (!newest) return "";
     const container = newest.containers?.[0];
@@ -229,6 +226,26 @@ export async function stoppedTaskDetails(
   } catch {
     return "";
   }
+}
+
+/** The stopped tasks of a revision, found by the filter, newest first. */
+async function stoppedTasksOf(
+  clients: AwsClients,
+  model: AwsModel,
+  filter: { serviceName: string } | { family: string },
+  taskDefinitionArn: string,
+): Promise<Task[]> {
+  const list = await clients.ecs.listTasks({ cluster: clusterName(model), desiredStatus: "STOPPED", ...filter });
+  if (!list.taskArns?.length) return [];
+  const d = await clients.ecs.describeTasks({ cluster: clusterName(model), tasks: list.taskArns.slice(0, 100) });
+  return (d.tasks ?? [])
+    .filter((t) => t.taskDefinitionArn === taskDefinitionArn)
+    .sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
+}
+
+/** The family of a task definition ARN (`…:task-definition/<family>:<revision>`). */
+function familyOf(taskDefinitionArn: string): string {
+  return (taskDefinitionArn.split("/").pop() ?? "").replace(/:\d+$/, "");
 }
 
 /** Every ACTIVE revision of a family, deregistered (ECS keeps them INACTIVE). */

@@ -1,0 +1,29 @@
+import type { AwsClients } from "@mlflow-dev/aws/deploy";
+import { poll } from "@mlflow-dev/kernel/wait";
+
+/**
+ * Waits until no operation runs on the stack (its status leaves *_IN_PROGRESS, except a CREATE
+ * change set under review, which never moves by itself), so `destroy` may delete it. Returns the
+ * status (the last one seen when the time is up), or undefined without a stack. An interrupted
+ * promote leaves its change set running.
+ */
+export async function settledStackStatus(
+  clients: AwsClients,
+  stack: string,
+  stackPhase: (status: string | undefined) => string,
+  options: { timeoutMs: number; pollMs: number } = { timeoutMs: 30 * 60_000, pollMs: 2_000 },
+): Promise<string | undefined> {
+  let last: string | undefined;
+  const settled = await poll({
+    intervalMs: options.pollMs,
+    timeoutMs: options.timeoutMs,
+    check: async () => {
+      last = await clients.cloudformation
+        .describeStacks({ StackName: stack })
+        .then((r) => r.Stacks?.[0]?.StackStatus)
+        .catch(() => undefined);
+      return stackPhase(last) === "busy" ? undefined : { status: last };
+    },
+  });
+  return settled ? settled.status : last;
+}
