@@ -20,6 +20,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkoutProject } from "../packages/compose/src/runtime/project-identity.ts";
 import { MlflowClient } from "../packages/mlflow-client/src/index.ts";
 import { flag, median, percentile, run } from "./process.ts";
 
@@ -153,7 +154,7 @@ export async function authCost(root: string, node: string, bin: string): Promise
         "ps",
         "-q",
         "--filter",
-        `label=com.docker.compose.project=mlflow-dev-${v.name}`,
+        `label=com.docker.compose.project=${checkoutProject(v.name, dir)}`,
         "--filter",
         "label=com.docker.compose.service=mlflow",
       ]);

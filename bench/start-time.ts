@@ -13,6 +13,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkoutProject } from "../packages/compose/src/runtime/project-identity.ts";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { flag, median, run, serviceContainer } from "./process.ts";
 
@@ -26,11 +27,11 @@ const CONFIGURATIONS = [
 export async function startTime(root: string, node: string, bin: string): Promise<void> {
   const rounds = flag("--rounds", 3);
   const name = "benchstarttime";
-  const project = `mlflow-dev-${name}`;
   const port = 5071;
   const url = `http://127.0.0.1:${port}`;
   const basic = readFileSync(join(root, "examples/basic/mlflow-dev.yaml"), "utf8");
   const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-bench-start-time-"));
+  const project = checkoutProject(name, dir);
   const results: { cpu: number; workers: number; samples: number[] }[] = [];
   try {
     for (const c of CONFIGURATIONS) {

@@ -19,6 +19,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { imageOverridesFromEnv } from "../packages/cli/src/load-spec.ts";
+import { checkoutProject } from "../packages/compose/src/runtime/project-identity.ts";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { parseSpecOrThrow, resolve } from "../packages/spec/src/index.ts";
 import { median, run, serviceContainer, timed } from "./process.ts";
@@ -102,8 +103,8 @@ export async function startup(root: string, node: string, bin: string): Promise<
   const roundsFlag = process.argv.indexOf("--rounds");
   const rounds = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : 2;
   const name = "benchstartup";
-  const project = `mlflow-dev-${name}`;
   const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-bench-startup-"));
+  const project = checkoutProject(name, dir);
   const specText = readFileSync(join(root, "examples/basic/mlflow-dev.yaml"), "utf8").replace(
     /^name: .*$/m,
     `name: ${name}`,

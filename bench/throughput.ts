@@ -20,6 +20,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkoutProject } from "../packages/compose/src/runtime/project-identity.ts";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { watchMemory } from "./footprint.ts";
 import { flag, median, percentile, run } from "./process.ts";
@@ -156,10 +157,10 @@ export async function throughput(root: string, node: string, bin: string): Promi
   const serverCpus = String(cpus - 1);
   const otherCpus = cpus === 2 ? "0" : `0-${cpus - 2}`;
   const name = "benchtp";
-  const project = `mlflow-dev-${name}`;
   const ports = { mlflow: 5150, minio: 9150, minioConsole: 9151, postgres: 5532 };
   const referencePort = 5151;
   const dir = mkdtempSync(join(tmpdir(), "mlflow-dev-bench-throughput-"));
+  const project = checkoutProject(name, dir);
   const spec = readFileSync(join(root, "examples/basic/mlflow-dev.yaml"), "utf8")
     .replace(/^name: .*$/m, `name: ${name}`)
     // Workers: the default for the CPU, or --workers N (to compare settings in one run each).

@@ -54,13 +54,15 @@ pack() {
 }
 step pack pack
 # The unit tier needs neither Docker nor the emulator and the lanes mostly wait on containers: it
-# runs beside them, its output kept in a file and printed when it ends.
+# runs beside them (niced, so it takes the CPU the lanes leave), its output kept in a file and
+# printed when it ends.
 unit_log=$(mktemp)
 unit_end=$(mktemp)
 unit_started=$SECONDS
 (
   code=0
-  pnpm test >"$unit_log" 2>&1 || code=$?
+  # At a lower CPU priority: the lanes are the run's critical path, the unit tier ends long before.
+  nice -n 5 pnpm test >"$unit_log" 2>&1 || code=$?
   echo "$code $SECONDS" >"$unit_end"
 ) &
 unit_pid=$!

@@ -122,6 +122,15 @@ version: re-check each one, then update or drop it).
    deployment to roll back to); the AWS::ECS::Service create handler waits for it like the update
    handler (patch 11) and, when it fails, deletes the service it created and fails the resource
    with AWS's reason, so the stack rolls back.
+18. CloudFormation AWS::Scheduler::Schedule goes through the Scheduler API's own create and update,
+   whose refusals fail the resource (MiniStack ignored them), with the Target in the API's shape
+   (awsvpcConfiguration, which GetSchedule returns); an ECS target's cluster, task definition
+   revision (and the containers its Input overrides) and role must exist. The schedule is stored
+   and read back (GetSchedule, ListSchedules); an ECS target is never run (MiniStack's ticker
+   dispatches Lambda, SQS, SNS, Step Functions and EventBridge targets only).
+19. CloudFormation AWS::S3::Bucket applies LifecycleConfiguration through PutBucketLifecycleConfiguration
+   (on create and update, deleted with the property): GetBucketLifecycleConfiguration returns the
+   template's rules. MiniStack ignored the property. The rules are stored, not run: nothing expires.
 """
 
 import pathlib
@@ -1715,5 +1724,222 @@ def _mlflow_dev_wait_for_first_deployment(cluster, name):
         raise
 ''',
     "def _mlflow_dev_wait_for_first_deployment(cluster, name):",
+)
+check_imports(provisioners)
+
+# ---------------------------------------------------------------------------
+# 18. CloudFormation EventBridge Scheduler schedules: stored as the Scheduler API stores them, checked
+append(
+    provisioners,
+    '''
+
+# mlflow-dev patch 18: an AWS::Scheduler::Schedule is created and updated through the Scheduler API's
+# own functions, whose refusals fail the resource (MiniStack ignored them and reported success); its
+# Target is stored in the API's shape (CloudFormation's AwsvpcConfiguration is the API's
+# awsvpcConfiguration, so GetSchedule returned a network configuration no SDK reads); and an ECS
+# target must exist as a run would need it: an ACTIVE cluster, an ACTIVE task definition revision
+# holding the containers its Input overrides, and an IAM role of the account. Updates replace the
+# schedule's properties (a dropped one is gone); a new Name or GroupName replaces the schedule, and
+# change sets say so (any other change is in place, where MiniStack reported Conditionally).
+import re as _mlflow_dev_re
+
+_MLFLOW_DEV_SCHEDULE_EXPRESSION = _mlflow_dev_re.compile(
+    r"^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)"
+    r"|cron\\([^ ()]+( [^ ()]+){5}\\)"
+    r"|at\\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\))$"
+)
+_MLFLOW_DEV_ROLE_ARN = _mlflow_dev_re.compile(r"^arn:aws(-[a-z]+)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
+
+
+def _mlflow_dev_lower_keys(items, keys):
+    return [{(k[0].lower() + k[1:] if k in keys else k): v for k, v in (item or {}).items()} for item in items or []]
+
+
+def _mlflow_dev_schedule_target(target):
+    """CloudFormation's Target in the Scheduler API's shape."""
+    target = copy.deepcopy(target or {})
+    ecs_parameters = target.get("EcsParameters")
+    if isinstance(ecs_parameters, dict):
+        network = ecs_parameters.get("NetworkConfiguration")
+        if isinstance(network, dict) and "AwsvpcConfiguration" in network:
+            network["awsvpcConfiguration"] = network.pop("AwsvpcConfiguration")
+        for prop in ("PlacementConstraints", "PlacementStrategy"):
+            if prop in ecs_parameters:
+                ecs_parameters[prop] = _mlflow_dev_lower_keys(ecs_parameters[prop], ("Type", "Expression", "Field"))
+        if "TaskCount" in ecs_parameters:
+            ecs_parameters["TaskCount"] = int(ecs_parameters["TaskCount"])
+    return target
+
+
+def _mlflow_dev_schedule_problem(props, target):
+    expression = props.get("ScheduleExpression") or ""
+    if not _MLFLOW_DEV_SCHEDULE_EXPRESSION.match(expression):
+        return f"Invalid Schedule Expression {expression}."
+    role = target.get("RoleArn") or ""
+    if not _MLFLOW_DEV_ROLE_ARN.match(role):
+        return f"Provided RoleArn {role} is not a valid IAM role ARN."
+    if role.split(":")[4] != get_account_id() or role.rsplit("/", 1)[-1] not in _iam._roles:
+        return f"The execution role {role} does not exist."
+    arn = target.get("Arn") or ""
+    if ":ecs:" not in arn:
+        return None
+    if not arn.startswith("arn:") or ":cluster/" not in arn:
+        return f"Target Arn {arn} is not an ECS cluster ARN."
+    cluster = _ecs._clusters.get(_ecs._resolve_cluster_name(arn))
+    if not cluster or cluster.get("status") != "ACTIVE":
+        return f"The ECS cluster {arn} of the target does not exist."
+    ecs_parameters = target.get("EcsParameters") or {}
+    definition = ecs_parameters.get("TaskDefinitionArn") or ""
+    key = _ecs._resolve_td_key(definition)
+    registered = _ecs._task_defs.get(key) if key else None
+    if not registered or registered.get("status") != "ACTIVE":
+        return f"The task definition {definition} of the target is not registered (or not ACTIVE)."
+    if target.get("Input"):
+        try:
+            overrides = json.loads(target["Input"])
+        except ValueError:
+            return "The target's Input is not JSON: an ECS target takes RunTask overrides."
+        containers = {c.get("name") for c in registered.get("containerDefinitions") or []}
+        for override in (overrides or {}).get("containerOverrides") or []:
+            if override.get("name") not in containers:
+                return f"The container override {override.get('name')} names no container of {definition}."
+    return None
+
+
+def _mlflow_dev_schedule_body(props, group):
+    target = _mlflow_dev_schedule_target(props.get("Target"))
+    problem = _mlflow_dev_schedule_problem(props, target)
+    if problem:
+        raise ValueError(f"Resource handler returned message: \\"{problem}\\" (HandlerErrorCode: InvalidRequest)")
+    body = {
+        "ScheduleExpression": props.get("ScheduleExpression"),
+        "ScheduleExpressionTimezone": props.get("ScheduleExpressionTimezone", "UTC"),
+        "FlexibleTimeWindow": props.get("FlexibleTimeWindow"),
+        "Target": target,
+        "GroupName": group,
+        "State": props.get("State", "ENABLED"),
+        "Description": props.get("Description", ""),
+    }
+    for prop in ("StartDate", "EndDate", "KmsKeyArn"):
+        if props.get(prop) is not None:
+            body[prop] = props[prop]
+    return body
+
+
+def _mlflow_dev_scheduler_call(result):
+    status, _headers, payload = result
+    if status >= 300:
+        message = json.loads(payload or b"{}").get("Message", "")
+        raise ValueError(f"Resource handler returned message: \\"{message}\\" (HandlerErrorCode: InvalidRequest)")
+
+
+def _mlflow_dev_scheduler_schedule_create(logical_id, props, stack_name):
+    import ministack.services.scheduler as _sched
+    name = props.get("Name") or _physical_name(stack_name, logical_id, max_len=64)
+    group = props.get("GroupName", "default")
+    _sched._ensure_default_group()
+    _mlflow_dev_scheduler_call(_sched._create_schedule(name, _mlflow_dev_schedule_body(props, group)))
+    return name, {"Arn": _sched._schedule_arn(group, name)}
+
+
+def _mlflow_dev_scheduler_schedule_update(physical_id, old_props, new_props, stack_name, logical_id=None):
+    import ministack.services.scheduler as _sched
+    group = new_props.get("GroupName", "default")
+    if (new_props.get("Name") or physical_id) != physical_id or group != old_props.get("GroupName", "default"):
+        return _mlflow_dev_scheduler_schedule_create(logical_id or physical_id, new_props, stack_name)
+    if f"{group}/{physical_id}" not in _sched._schedules:
+        return _mlflow_dev_scheduler_schedule_create(logical_id or physical_id, new_props, stack_name)
+    _mlflow_dev_scheduler_call(_sched._update_schedule(physical_id, _mlflow_dev_schedule_body(new_props, group)))
+    return physical_id, {"Arn": _sched._schedule_arn(group, physical_id)}
+
+
+_scheduler_schedule_create = _mlflow_dev_scheduler_schedule_create
+_scheduler_schedule_update = _mlflow_dev_scheduler_schedule_update
+# AWS's "Update requires: Replacement" of a schedule: its Name and GroupName; the rest updates in place.
+_REPLACING_PROPERTIES["AWS::Scheduler::Schedule"] = ("GroupName", "Name")
+_RESOURCE_HANDLERS["AWS::Scheduler::Schedule"] = {
+    "create": _mlflow_dev_scheduler_schedule_create,
+    "update": _mlflow_dev_scheduler_schedule_update,
+    "delete": _scheduler_schedule_delete,
+}
+''',
+    "def _mlflow_dev_scheduler_schedule_create(",
+)
+
+# ---------------------------------------------------------------------------
+# 19. CloudFormation S3 buckets keep their LifecycleConfiguration
+append(
+    provisioners,
+    '''
+
+# mlflow-dev patch 19: an AWS::S3::Bucket's LifecycleConfiguration is the bucket's lifecycle
+# configuration, put on create and on update through PutBucketLifecycleConfiguration (whose
+# refusals fail the resource) and deleted with the property, so GetBucketLifecycleConfiguration
+# returns the template's rules. MiniStack ignored the property.
+def _mlflow_dev_s3_lifecycle_xml(configuration):
+    from xml.etree.ElementTree import Element, SubElement, tostring
+
+    def days(parent, tag, value):
+        if value is not None:
+            SubElement(parent, tag).text = str(int(value))
+
+    root = Element("LifecycleConfiguration", xmlns=_s3.S3_NS)
+    for rule in configuration.get("Rules") or []:
+        rule_el = SubElement(root, "Rule")
+        if rule.get("Id"):
+            SubElement(rule_el, "ID").text = str(rule["Id"])
+        filter_el = SubElement(rule_el, "Filter")
+        tags = rule.get("TagFilters") or []
+        sizes = [(k, rule[k]) for k in ("ObjectSizeGreaterThan", "ObjectSizeLessThan") if rule.get(k) is not None]
+        if tags or sizes:
+            and_el = SubElement(filter_el, "And")
+            SubElement(and_el, "Prefix").text = str(rule.get("Prefix") or "")
+            for tag in tags:
+                tag_el = SubElement(and_el, "Tag")
+                SubElement(tag_el, "Key").text = str(tag.get("Key", ""))
+                SubElement(tag_el, "Value").text = str(tag.get("Value", ""))
+            for key, value in sizes:
+                SubElement(and_el, key).text = str(int(value))
+        else:
+            SubElement(filter_el, "Prefix").text = str(rule.get("Prefix") or "")
+        SubElement(rule_el, "Status").text = str(rule.get("Status", ""))
+        if rule.get("ExpirationInDays") is not None or rule.get("ExpirationDate") or rule.get("ExpiredObjectDeleteMarker") is not None:
+            expiration = SubElement(rule_el, "Expiration")
+            days(expiration, "Days", rule.get("ExpirationInDays"))
+            if rule.get("ExpirationDate"):
+                SubElement(expiration, "Date").text = str(rule["ExpirationDate"])
+            if rule.get("ExpiredObjectDeleteMarker") is not None:
+                SubElement(expiration, "ExpiredObjectDeleteMarker").text = str(bool(rule["ExpiredObjectDeleteMarker"])).lower()
+        for transition in rule.get("Transitions") or ([rule["Transition"]] if rule.get("Transition") else []):
+            transition_el = SubElement(rule_el, "Transition")
+            days(transition_el, "Days", transition.get("TransitionInDays"))
+            if transition.get("TransitionDate"):
+                SubElement(transition_el, "Date").text = str(transition["TransitionDate"])
+            SubElement(transition_el, "StorageClass").text = str(transition.get("StorageClass", ""))
+        noncurrent = rule.get("NoncurrentVersionExpiration")
+        if noncurrent is None and rule.get("NoncurrentVersionExpirationInDays") is not None:
+            noncurrent = {"NoncurrentDays": rule["NoncurrentVersionExpirationInDays"]}
+        if noncurrent is not None:
+            noncurrent_el = SubElement(rule_el, "NoncurrentVersionExpiration")
+            days(noncurrent_el, "NoncurrentDays", noncurrent.get("NoncurrentDays"))
+            days(noncurrent_el, "NewerNoncurrentVersions", noncurrent.get("NewerNoncurrentVersions"))
+        abort = rule.get("AbortIncompleteMultipartUpload")
+        if abort is not None:
+            days(SubElement(rule_el, "AbortIncompleteMultipartUpload"), "DaysAfterInitiation", abort.get("DaysAfterInitiation"))
+    return tostring(root)
+
+
+def _mlflow_dev_put_bucket_lifecycle(name, body):
+    status, _headers, payload = _s3._put_bucket_lifecycle(name, body)
+    if status >= 300:
+        raise ValueError(f"PutBucketLifecycleConfiguration of {name} was refused: {payload.decode(errors='replace')}")
+
+
+_S3_BUCKET_CONFIGURATIONS = _S3_BUCKET_CONFIGURATIONS + (
+    ("LifecycleConfiguration", _mlflow_dev_s3_lifecycle_xml, _mlflow_dev_put_bucket_lifecycle,
+     _s3._delete_bucket_lifecycle),
+)
+''',
+    "def _mlflow_dev_s3_lifecycle_xml(",
 )
 check_imports(provisioners)

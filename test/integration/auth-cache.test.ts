@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
+import { checkoutProject } from "@mlflow-dev/compose/runtime";
 import {
   cli,
   projectContainers,
@@ -19,7 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * worker once the TTL has run out.
  */
 const NAME = "itauthttl";
-const PROJECT = `mlflow-dev-${NAME}`;
+/** Every checkout of the spec has a project that starts so. */
+const STACKS = `mlflow-dev-${NAME}`;
+/** The compose project of this run's checkout. */
+let PROJECT = STACKS;
 const PORTS = stackPorts(import.meta.url);
 const TTL = 3;
 let dir: string;
@@ -65,8 +69,9 @@ function connection() {
 
 beforeAll(() => {
   requireImagesInCi();
-  removeLeftovers(PROJECT);
+  removeLeftovers(STACKS);
   dir = testSpecDir(NAME, PORTS, (spec) => spec.set("mlflow.auth", "basic").set("mlflow.authCacheTtlSeconds", TTL));
+  PROJECT = checkoutProject(NAME, dir);
   const up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
   env = readEnvFile(join(dir, ".mlflow-dev/.env"));

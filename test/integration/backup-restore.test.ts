@@ -13,7 +13,7 @@ import {
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { verifyBackup } from "@mlflow-dev/compose/runtime";
+import { checkoutProject, verifyBackup } from "@mlflow-dev/compose/runtime";
 import {
   cli,
   MlflowClient,
@@ -37,7 +37,10 @@ import pins from "../../pins.json" with { type: "json" };
  * refused with the data unchanged.
  */
 const NAME = "itbackup";
-const PROJECT = `mlflow-dev-${NAME}`;
+/** Every checkout of the spec has a project that starts so. */
+const STACKS = `mlflow-dev-${NAME}`;
+/** The compose project of this run's checkout. */
+let PROJECT = STACKS;
 const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 
@@ -48,8 +51,9 @@ let out: string;
 
 beforeAll(() => {
   requireImagesInCi();
-  removeLeftovers(PROJECT);
+  removeLeftovers(STACKS);
   dir = testSpecDir(NAME, PORTS);
+  PROJECT = checkoutProject(NAME, dir);
   out = tempDir("mlflow-dev-itbackup-out-");
 }, 60_000);
 

@@ -29,7 +29,8 @@ import pins from "../../pins.json" with { type: "json" };
  * basic-auth servers.
  */
 const NAME = "itauth";
-const PROJECT = `mlflow-dev-${NAME}`;
+/** Every checkout of the spec has a project that starts so. */
+const STACKS = `mlflow-dev-${NAME}`;
 const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 let dir: string;
@@ -43,7 +44,7 @@ const search = (c: MlflowClient) =>
 
 beforeAll(() => {
   requireImagesInCi();
-  removeLeftovers(PROJECT);
+  removeLeftovers(STACKS);
   dir = testSpecDir(NAME, PORTS, (spec) => spec.set("mlflow.auth", "basic"));
   up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);

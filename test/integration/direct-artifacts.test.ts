@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { checkoutProject } from "@mlflow-dev/compose/runtime";
 import {
   cli,
   imageOverride,
@@ -22,7 +23,10 @@ import pins from "../../pins.json" with { type: "json" };
  * and the keys `up` points at.
  */
 const NAME = "itdirect";
-const PROJECT = `mlflow-dev-${NAME}`;
+/** Every checkout of the spec has a project that starts so. */
+const STACKS = `mlflow-dev-${NAME}`;
+/** The compose project of this run's checkout. */
+let PROJECT = STACKS;
 const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 let dir: string;
@@ -31,8 +35,9 @@ let up: ReturnType<typeof cli>;
 
 beforeAll(() => {
   requireImagesInCi();
-  removeLeftovers(PROJECT);
+  removeLeftovers(STACKS);
   dir = testSpecDir(NAME, PORTS, (spec) => spec.set("mlflow.proxyArtifacts", false));
+  PROJECT = checkoutProject(NAME, dir);
   up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
   env = readEnvFile(join(dir, ".mlflow-dev/.env"));

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { checkoutProject } from "@mlflow-dev/compose/runtime";
 import {
   EMULATOR,
   emulatedEnv,
@@ -30,7 +31,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * PostgreSQL and the object store as in every integration test (MLFLOW_DEV_IMAGES).
  */
 const NAME = "itpackage";
-const PROJECT = `mlflow-dev-${NAME}`;
+/** Every checkout of the spec has a project that starts so. */
+const STACKS = `mlflow-dev-${NAME}`;
+/** The compose project of this run's checkout. */
+let PROJECT = STACKS;
 const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 /** MLFLOW_DEV_IMAGES without its prebuilt MLflow image: the default build, on the offline base. */
@@ -54,8 +58,9 @@ const emulatorUp = await emulatorAnswers("test/integration/installed-package.tes
 
 beforeAll(() => {
   requireImagesInCi();
-  removeLeftovers(PROJECT);
+  removeLeftovers(STACKS);
   project = installedProject(packCli(), pinned, NAME);
+  PROJECT = checkoutProject(NAME, project);
   const init = npx(pinned, ["init", "--name", NAME], project);
   expect(init.code, init.stderr).toBe(0);
   // Ports of its own, so it never meets another test stack or a developer's.
@@ -71,7 +76,7 @@ afterAll(() => {
     npx(pinned, ["down", "--volumes", "--yes"], project, LONG);
     rmSync(project, { recursive: true, force: true });
   }
-  removeLeftovers(PROJECT);
+  removeLeftovers(STACKS);
 });
 
 describe("the installed package runs the local stack from the user's project", () => {

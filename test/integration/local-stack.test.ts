@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { buildOutputReporter, checkoutProject, DockerComposeCli } from "@mlflow-dev/compose/runtime";
 import {
   cli,
   containerFacts,
@@ -20,6 +21,7 @@ import {
   runPythonClient,
   stackDatabase,
   stackPorts,
+  tempDir,
   testSpecDir,
 } from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,7 +32,10 @@ import pins from "../../pins.json" with { type: "json" };
  * object store (versitygw) and MLflow containers, driven through the MLflow REST API.
  */
 const NAME = "itstack";
-const PROJECT = `mlflow-dev-${NAME}`;
+/** Every checkout of the spec has a project that starts so. */
+const STACKS = `mlflow-dev-${NAME}`;
+/** The compose project of this run's checkout. */
+let PROJECT = STACKS;
 const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 let dir: string;
@@ -41,8 +46,9 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 beforeAll(() => {
   requireImagesInCi();
-  removeLeftovers(PROJECT);
+  removeLeftovers(STACKS);
   dir = testSpecDir(NAME, PORTS);
+  PROJECT = checkoutProject(NAME, dir);
   const up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
   expect(up.stdout).toContain(`MLflow is up: ${url}`);
@@ -227,6 +233,19 @@ describe("local stack", () => {
     expect(s.healthy).toBe(true);
     for (const name of ["mlflow", "postgres", "versitygw"])
       expect(s.services.find((x: { service: string }) => x.service === name)?.health).toBe("healthy");
+    // The finished one-off jobs read completed, not "exited (0) unhealthy".
+    for (const name of ["migrate", "versitygw-setup"])
+      expect(s.services.find((x: { service: string }) => x.service === name)).toMatchObject({
+        kind: "job",
+        status: "completed",
+        exitCode: 0,
+        health: "none",
+      });
+    const text = cli(["status"], { cwd: dir });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^migrate\s+completed \(exit 0\)\s+-\s*$/m);
+    expect(text.stdout).toMatch(/^versitygw-setup\s+completed \(exit 0\)\s+-\s*$/m);
+    expect(text.stdout).not.toContain("unhealthy");
   });
 
   it("runs the mlflow container with staging's Fargate size, and it held the workloads: no OOM kill, no restart", () => {
@@ -403,9 +422,11 @@ describe("bad input leaves nothing behind", () => {
       const d = testSpecDir("itports", ports);
       const r = cli(["up"], { cwd: d });
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`port already in use: 127.0.0.1:${ports.minio} (environments.local.ports.minio)`);
+      expect(r.stderr).toContain(
+        `port already in use:\n  127.0.0.1:${ports.minio} (environments.local.ports.minio): in use by a program outside Docker`,
+      );
       expect(r.stderr).toContain("Nothing was started");
-      expect(projectContainers("mlflow-dev-itports")).toEqual([]);
+      expect(projectContainers(checkoutProject("itports", d))).toEqual([]);
     } finally {
       blocker.close();
     }
@@ -427,7 +448,7 @@ describe("bad input leaves nothing behind", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("localhost/mlflow-dev-local/no-such-versitygw:1");
     expect(r.stderr).toContain("not available locally and could not be pulled");
-    expect(projectContainers("mlflow-dev-itimage")).toEqual([]);
+    expect(projectContainers(checkoutProject("itimage", d))).toEqual([]);
   });
 
   it("a server that exits at start: up names it with its last log lines, exit 1, no containers", () => {
@@ -440,7 +461,7 @@ describe("bad input leaves nothing behind", () => {
       expect(r.stderr).toContain("the local stack did not become healthy (failing: mlflow)");
       expect(r.stderr).toContain("--static-prefix must begin with a '/'");
       expect(r.stderr).toContain("mlflow-dev logs mlflow");
-      expect(projectContainers("mlflow-dev-itcrash")).toEqual([]);
+      expect(projectContainers(checkoutProject("itcrash", d))).toEqual([]);
     } finally {
       cli(["down", "--volumes", "--yes"], { cwd: d });
     }
@@ -452,5 +473,54 @@ describe("bad input leaves nothing behind", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("cannot reach the Docker engine");
     expect(r.stderr).toContain("Nothing was started");
+  });
+});
+
+describe("up's progress of an image build", () => {
+  it("a build from a local Dockerfile: each step once as a line, the steps' own output only as the status", async () => {
+    const d = tempDir("mlflow-dev-itbuildprogress-");
+    // A base that is on this engine (no registry is needed), and steps that print.
+    const base = imageOverride("postgres") ?? `postgres:${pins.postgres.default}`;
+    writeFileSync(
+      join(d, "Dockerfile"),
+      `FROM ${base}\nRUN echo first-output && echo second-output\nRUN echo third-output\nLABEL mlflow-dev.test=itbuildprogress\n`,
+    );
+    const tag = `localhost/mlflow-dev-itbuildprogress:${Date.now().toString(36)}`;
+    writeFileSync(join(d, "compose.yaml"), `services:\n  app:\n    image: ${tag}\n    build:\n      context: .\n`);
+    writeFileSync(join(d, ".env"), "");
+    const compose = new DockerComposeCli({
+      composeFile: join(d, "compose.yaml"),
+      envFile: join(d, ".env"),
+      projectName: "mlflow-dev-itbuildprogress",
+    });
+    const lines: string[] = [];
+    const statuses: string[] = [];
+    try {
+      await compose.build({
+        service: "app",
+        onOutput: buildOutputReporter(
+          tag,
+          (l) => lines.push(l),
+          (t) => statuses.push(t),
+        ),
+      });
+      console.log(`build progress lines:\n${lines.join("\n")}\nstatus lines:\n${statuses.join("\n")}`);
+      // Compose's classic builder adds a step of its own (a LABEL naming the builder) after the Dockerfile's.
+      const n = lines.length;
+      expect(lines.slice(0, 4)).toEqual([
+        `building ${tag}: step 1/${n}: FROM ${base}`,
+        `building ${tag}: step 2/${n}: RUN echo first-output && echo second-output`,
+        `building ${tag}: step 3/${n}: RUN echo third-output`,
+        `building ${tag}: step 4/${n}: LABEL mlflow-dev.test=itbuildprogress`,
+      ]);
+      for (const extra of lines.slice(4)) expect(extra).toMatch(/: step \d+\/\d+: LABEL com\.docker\.compose\./);
+      expect(statuses).toContain(`building ${tag} (step 2/${n}): first-output`);
+      expect(statuses).toContain(`building ${tag} (step 2/${n}): second-output`);
+      expect(statuses).toContain(`building ${tag} (step 3/${n}): third-output`);
+      // No step is a status, no output a step line.
+      expect(statuses.filter((t) => /: (RUN|FROM|LABEL) /.test(t))).toEqual([]);
+    } finally {
+      spawnSync("docker", ["rmi", "-f", tag], { stdio: "ignore" });
+    }
   });
 });

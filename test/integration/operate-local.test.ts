@@ -1,5 +1,7 @@
+import { cpSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { checkoutProject } from "@mlflow-dev/compose/runtime";
 import {
   type CliResult,
   cli,
@@ -10,7 +12,9 @@ import {
   removeLeftovers,
   requireImagesInCi,
   showRun,
+  specFixture,
   stackPorts,
+  tempDir,
   testSpecDir,
 } from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,7 +26,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * `gc` (gc.olderThanDays: 0 here) after deleting runs and an experiment with artifacts.
  */
 const NAME = "itoplocal";
-const PROJECT = `mlflow-dev-${NAME}`;
+/** Every checkout of the spec has a project that starts so. */
+const STACKS = `mlflow-dev-${NAME}`;
+/** The compose project of this run's checkout. */
+let PROJECT = STACKS;
 const PORTS = stackPorts(import.meta.url);
 let dir: string;
 
@@ -30,14 +37,19 @@ const show = (r: CliResult) => showRun(r, 3000);
 
 beforeAll(() => {
   requireImagesInCi();
-  removeLeftovers(PROJECT);
+  removeLeftovers(STACKS);
   dir = testSpecDir(NAME, PORTS, (spec) => spec.set("gc.olderThanDays", 0));
+  PROJECT = checkoutProject(NAME, dir);
   const up = cli(["up"], { cwd: dir });
   expect(up.code, `up failed:\n${up.stderr}`).toBe(0);
 });
 
+let copy: string | undefined;
+
 afterAll(() => {
+  if (copy) cli(["down", "--volumes", "--yes"], { cwd: copy });
   if (dir) cli(["down", "--volumes", "--yes"], { cwd: dir });
+  removeLeftovers(STACKS);
 });
 
 describe("operating the local stack", () => {
@@ -133,5 +145,77 @@ describe("operating the local stack", () => {
     const text = cli(["gc"], { cwd: dir });
     expect(text.code, show(text)).toBe(0);
     expect(text.stdout).toContain("runs:             0 of 0");
+  });
+});
+
+describe("two checkouts of one spec on one machine", () => {
+  const status = (cwd: string) => {
+    const r = cli(["status", "--json"], { cwd });
+    return { r, json: r.stdout ? JSON.parse(r.stdout) : undefined };
+  };
+
+  it("a copy of the checkout (its .mlflow-dev too) is refused on the first one's ports, naming it; on ports of its own it runs beside it; down of one leaves the other", () => {
+    copy = join(tempDir(`mlflow-dev-${NAME}-copy-`), "project");
+    cpSync(dir, copy, { recursive: true });
+    const own = checkoutProject(NAME, copy);
+    expect(own).not.toBe(PROJECT);
+
+    const refused = cli(["up"], { cwd: copy });
+    expect(refused.code, show(refused)).toBe(1);
+    expect(refused.stderr).toContain(
+      `127.0.0.1:${PORTS.mlflow} (environments.local.ports.mlflow): held by the local stack ${PROJECT} of the checkout ${realpathSync(dir)}`,
+    );
+    expect(refused.stderr).toContain(`\`mlflow-dev down\` in ${realpathSync(dir)}`);
+    expect(refused.stderr).not.toContain("internal error");
+    expect(projectContainers(own)).toEqual([]);
+
+    const ports = stackPorts(import.meta.url, 1);
+    specFixture
+      .file(join(copy, "mlflow-dev.yaml"))
+      .env("local", { ports: { ...ports } })
+      .write(copy);
+    const up = cli(["up"], { cwd: copy });
+    expect(up.code, show(up)).toBe(0);
+    expect(up.stderr).toContain(
+      `this directory is a copy of another checkout of the project: it gets a stack of its own, ${own}`,
+    );
+
+    const first = status(dir);
+    const second = status(copy);
+    expect(first.r.code, show(first.r)).toBe(0);
+    expect(second.r.code, show(second.r)).toBe(0);
+    expect(first.json).toMatchObject({ project: PROJECT, url: `http://127.0.0.1:${PORTS.mlflow}`, healthy: true });
+    expect(second.json).toMatchObject({ project: own, url: `http://127.0.0.1:${ports.mlflow}`, healthy: true });
+
+    const down = cli(["down", "--volumes", "--yes"], { cwd: copy });
+    expect(down.code, show(down)).toBe(0);
+    expect(projectContainers(own)).toEqual([]);
+    const still = status(dir);
+    expect(still.r.code, show(still.r)).toBe(0);
+    expect(still.json).toMatchObject({ project: PROJECT, healthy: true });
+  });
+
+  it("a stack an earlier version started (project mlflow-dev-<name>, no record) is still found by status and down", () => {
+    const legacy = STACKS;
+    const target = copy ?? "";
+    const record = join(target, ".mlflow-dev", "project.json");
+    // What an earlier mlflow-dev did: the same compose file under the project mlflow-dev-<name>.
+    writeFileSync(record, JSON.stringify({ name: NAME, project: legacy, checkout: realpathSync(target) }));
+    const up = cli(["up"], { cwd: target });
+    expect(up.code, show(up)).toBe(0);
+    expect(projectContainers(legacy).length).toBeGreaterThan(0);
+    rmSync(record);
+
+    const found = status(target);
+    expect(found.r.code, show(found.r)).toBe(0);
+    expect(found.json).toMatchObject({ project: legacy, healthy: true });
+    const down = cli(["down"], { cwd: target });
+    expect(down.code, show(down)).toBe(0);
+    expect(down.stdout).toMatch(/^stopped \d+ container\(s\); data volumes kept/);
+    expect(projectContainers(legacy)).toEqual([]);
+    // Stopped, its data volume and this checkout's .env still name it.
+    expect(status(target).json).toMatchObject({ project: legacy, services: [] });
+    expect(cli(["down", "--volumes", "--yes"], { cwd: target }).code).toBe(0);
+    expect(status(dir).json).toMatchObject({ project: PROJECT, healthy: true });
   });
 });

@@ -1,4 +1,6 @@
+import { OutputName, toAwsModel } from "@mlflow-dev/aws";
 import { type AwsClients, createAwsClients, destroyAwsClients, targetFor } from "@mlflow-dev/aws/deploy";
+import { gcArgv, oneOffCommand, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import {
   type CliResult,
   cli,
@@ -23,7 +25,10 @@ import pins from "../../pins.json" with { type: "json" };
  * definition, stream `<prefix>/<container>/<task id>`); `exec --env` runs one-off Fargate tasks
  * from the server's task definition (an MLflow command, SQL against the private database, a
  * failing command) and returns their exit codes; `gc --env` (gc.olderThanDays: 0 here) removes
- * deleted runs and an experiment, their rows and their objects, as a one-off task.
+ * deleted runs and an experiment, their rows and their objects, as a one-off task. The scheduled
+ * gc (gc.schedule) is stored by the emulator's Scheduler (patch 18: never run) with the service's
+ * revision as its target, and follows a promote to the next one; the bucket holds the rendered
+ * lifecycle rules (patch 19).
  */
 const up = await emulatorAnswers("test/integration/operate.test.ts");
 const ACCOUNT = "888899990000";
@@ -31,11 +36,25 @@ const SUFFIX = Math.random().toString(36).slice(2, 7);
 const NAME = `itoperate-${SUFFIX}`;
 const MLFLOW_IMAGE = imageOverride("mlflow") ?? `localhost/mlflow-dev-local/mlflow:${pins.mlflow}`;
 const env = () => ({ ...emulatorEnv(ACCOUNT), MLFLOW_DEV_DEPLOY_IMAGE: MLFLOW_IMAGE });
+const GC_SCHEDULE = "rate(1 day)";
 
-/** examples/basic's staging with this test's name, account and bucket, and no deletion protection (destroyed at the end). */
+/**
+ * examples/basic's staging with this test's name, account and bucket, and no deletion protection
+ * (destroyed at the end); gc runs daily on AWS. `revision` is a variable of the server's, so a
+ * promote with another one registers a new task definition revision.
+ */
+function spec(revision: string) {
+  return emulatedEnv(specFixture("examples/basic").name(NAME), {
+    account: ACCOUNT,
+    settings: { mlflow: { env: { MLFLOW_DEV_TEST_REVISION: revision } } },
+  })
+    .set("gc.olderThanDays", 0)
+    .set("gc.schedule", GC_SCHEDULE);
+}
+
 function specDir(): string {
   const dir = tempDir(`mlflow-dev-${NAME}-`);
-  emulatedEnv(specFixture("examples/basic").name(NAME), { account: ACCOUNT }).set("gc.olderThanDays", 0).write(dir);
+  spec("1").write(dir);
   return dir;
 }
 
@@ -210,5 +229,71 @@ describe.skipIf(!up && !process.env.CI)("operating a promoted environment on the
     const sql = `select count(*) from runs where run_uuid in ('${runs.map((r) => r.runId).join("','")}')`;
     const left = cli(["exec", "--env", "staging", "--", "psql", "-At", "-c", sql], { cwd: dir, env: env() });
     expect(left.stdout.trim(), show(left)).toBe("1");
+  });
+  it("the gc schedule targets the service's revision with gc's command, and moves to the next revision with a promote; the bucket has the rendered lifecycle rules", async () => {
+    const { SchedulerClient, GetScheduleCommand, ListSchedulesCommand } = await import("@aws-sdk/client-scheduler");
+    const scheduler = new SchedulerClient({
+      region: "eu-west-1",
+      endpoint: EMULATOR,
+      credentials: { accessKeyId: ACCOUNT, secretAccessKey: "test" },
+    });
+    const stack = `mlflow-dev-${NAME}-staging`;
+    const model = toAwsModel(resolve(parseSpecOrThrow(spec("1").text()), "staging"));
+    const current = async () => {
+      const outputs = (await clients.cloudformation.describeStacks({ StackName: stack })).Stacks?.[0]?.Outputs ?? [];
+      const name = outputs.find((o) => o.OutputKey === OutputName.gcScheduleName)?.OutputValue ?? "";
+      const cluster = outputs.find((o) => o.OutputKey === OutputName.clusterName)?.OutputValue ?? "";
+      const service = (await clients.ecs.describeServices({ cluster, services: [`${NAME}-mlflow`] })).services?.[0];
+      const schedule = await scheduler.send(new GetScheduleCommand({ Name: name }));
+      return { name, service, schedule };
+    };
+    try {
+      const first = await current();
+      expect(first.name).not.toBe("");
+      const listed = await scheduler.send(new ListSchedulesCommand({ NamePrefix: first.name }));
+      expect(listed.Schedules?.map((x) => x.Name)).toEqual([first.name]);
+      const target = first.schedule.Target;
+      expect(first.schedule).toMatchObject({ ScheduleExpression: GC_SCHEDULE, State: "ENABLED" });
+      expect(target?.Arn).toBe(first.service?.clusterArn);
+      expect(target?.EcsParameters?.TaskDefinitionArn).toBe(first.service?.taskDefinition);
+      expect(target?.EcsParameters?.LaunchType).toBe("FARGATE");
+      expect(target?.EcsParameters?.NetworkConfiguration?.awsvpcConfiguration).toEqual({
+        AssignPublicIp: first.service?.networkConfiguration?.awsvpcConfiguration?.assignPublicIp,
+        SecurityGroups: first.service?.networkConfiguration?.awsvpcConfiguration?.securityGroups,
+        Subnets: first.service?.networkConfiguration?.awsvpcConfiguration?.subnets,
+      });
+      expect(JSON.parse(target?.Input ?? "{}")).toEqual({
+        containerOverrides: [{ name: "mlflow", command: oneOffCommand(model.mlflow.server, gcArgv(0, false)) }],
+      });
+
+      const lifecycle = await clients.s3.getBucketLifecycleConfiguration({
+        Bucket: `${NAME}-staging-artifacts-${ACCOUNT}`,
+      });
+      expect(lifecycle.Rules).toEqual([
+        {
+          ID: "expire-noncurrent-versions",
+          Status: "Enabled",
+          Filter: { Prefix: "" },
+          NoncurrentVersionExpiration: { NoncurrentDays: model.artifacts.lifecycle.noncurrentVersionDays },
+        },
+        {
+          ID: "abort-incomplete-multipart-uploads",
+          Status: "Enabled",
+          Filter: { Prefix: "" },
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: model.artifacts.lifecycle.incompleteUploadDays },
+        },
+      ]);
+
+      // A promote that registers a new revision moves the schedule with the service.
+      spec("2").write(dir);
+      const r = cli(["promote", "--env", "staging"], { cwd: dir, env: env() });
+      expect(r.code, show(r)).toBe(0);
+      const second = await current();
+      expect(second.name).toBe(first.name);
+      expect(second.service?.taskDefinition).not.toBe(first.service?.taskDefinition);
+      expect(second.schedule.Target?.EcsParameters?.TaskDefinitionArn).toBe(second.service?.taskDefinition);
+    } finally {
+      scheduler.destroy();
+    }
   });
 });

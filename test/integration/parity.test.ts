@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { send, targetFor } from "@mlflow-dev/aws/deploy";
+import { checkoutProject } from "@mlflow-dev/compose/runtime";
 import {
   type ContainerFacts,
   cli,
@@ -236,7 +237,7 @@ describe("mlflow-dev parity --live against real servers", () => {
 /** The one running container of the local stack's `mlflow` service. */
 function localMlflowContainer(): string {
   const ids = containersWithLabels({
-    "com.docker.compose.project": `mlflow-dev-${NAME}`,
+    "com.docker.compose.project": checkoutProject(NAME, dir),
     "com.docker.compose.service": "mlflow",
   });
   expect(ids).toHaveLength(1);

@@ -47,6 +47,8 @@ const BROKEN_IMAGE = "localhost/mlflow-dev-test/mlflow-broken-server:1";
 const UNHEALTHY_IMAGE = "localhost/mlflow-dev-test/mlflow-unhealthy:1";
 /** A server that needs 1.5 GiB, more than staging's 1024 MiB (validation cannot see an image's needs). */
 const OOM_IMAGE = "localhost/mlflow-dev-test/mlflow-needs-1536m:1";
+/** A server that starts and answers /health, but whose tracking store refuses every new run. */
+const NO_RUNS_IMAGE = "localhost/mlflow-dev-test/mlflow-refuses-runs:1";
 
 async function emulatorUp(): Promise<boolean> {
   try {
@@ -170,6 +172,15 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     // Takes its memory at once, so the kill comes before any health check could pass. (MLflow with
     // job execution forced on grows to 1.8 GiB too, but only after /health answers: a race.)
     buildTestImage(OOM_IMAGE, "import time\nb = bytearray(1536 * 2 ** 20)\ntime.sleep(600)");
+    buildTestImage(
+      NO_RUNS_IMAGE,
+      [
+        "from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore",
+        "def _refuse(*args, **kwargs):",
+        '    raise RuntimeError("test image: the tracking store refuses new runs")',
+        "SqlAlchemyStore.create_run = _refuse",
+      ].join("\n"),
+    );
   });
 
   afterAll(async () => {
@@ -307,9 +318,23 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       expect(group?.IpPermissions?.map((p) => [p.FromPort, p.IpRanges?.map((r) => r.CidrIp)])).toEqual([
         [80, ["10.40.0.0/16"]],
       ]);
-      // Through the emulator's data plane on loopback: the full round trip, signed in or not.
+      // The load balancer is internal: the health wait and the smoke test ran inside the VPC, as a
+      // one-off task of the service's task definition that dialled the load balancer's DNS name
+      // (through the emulator's data plane, as its tasks see it) and exited 0.
       expect(first.smokeTest?.skipped).toBeUndefined();
       expect(first.smokeTest?.runId).toMatch(/^[0-9a-f]{32}$/);
+      expect(run.stderr).toContain("smoke test from inside the VPC: a one-off task of the service's task definition");
+      expect(run.stderr).toContain(`in-VPC smoke test: GET /health: 200 through ${new URL(first.url).host}`);
+      expect(run.stderr).toMatch(/in-VPC smoke test: tracking: experiment \d+, run [0-9a-f]{32}, metric smoke_check=1/);
+      const taskArn = first.smokeTest?.oneOffTask ?? "";
+      expect(taskArn).toMatch(/^arn:aws:ecs:/);
+      const task = (await clients.ecs.describeTasks({ cluster: CLUSTER, tasks: [taskArn] })).tasks?.[0];
+      expect(task).toMatchObject({
+        lastStatus: "STOPPED",
+        startedBy: "mlflow-dev-exec",
+        taskDefinitionArn: first.taskDefinitionArn,
+      });
+      expect(task?.containers?.map((c) => c.exitCode)).toEqual([0]);
     });
 
     it("runs MLflow as an ECS task: a container of the task definition", async () => {
@@ -532,6 +557,29 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       await expectStackRolledBack(r);
       expect(await serviceRevision()).toBe(first.taskDefinitionArn);
       expect(await answers()).toBe(200);
+    });
+
+    it("a revision whose tracking API fails: the in-VPC smoke task exits 1, promote fails and puts the previous revision back", async () => {
+      const r = cli(
+        ["promote", "--env", "staging"],
+        dir,
+        awsEnv({ MLFLOW_DEV_IMAGES: `mlflow=${NO_RUNS_IMAGE}`, MLFLOW_DEV_DEPLOY_IMAGE: NO_RUNS_IMAGE }),
+      );
+      expect(r.code, show(r)).toBe(1);
+      // ECS ran the revision steadily (its /health answers): only the smoke test inside the VPC saw the fault.
+      expect(r.stderr).toContain("smoke test from inside the VPC");
+      expect(r.stderr).toMatch(
+        /the smoke test inside the VPC failed \(task [0-9a-f-]+, exit code 1\): POST runs\/create: HTTP 500/,
+      );
+      expect(r.stderr).toContain(`Rolled back: the service runs ${first.taskDefinitionArn.split("/").pop()} again`);
+      expect(await serviceRevision()).toBe(first.taskDefinitionArn);
+      expect(await answers()).toBe(200);
+      // The failed smoke task is an ECS task of the failed revision, stopped with exit code 1.
+      const id = /the smoke test inside the VPC failed \(task ([0-9a-f-]+)/.exec(r.stderr)?.[1] ?? "";
+      const task = (await clients.ecs.describeTasks({ cluster: CLUSTER, tasks: [id] })).tasks?.[0];
+      expect(task?.startedBy).toBe("mlflow-dev-exec");
+      expect(task?.taskDefinitionArn).not.toBe(first.taskDefinitionArn);
+      expect(task?.containers?.map((c) => c.exitCode)).toEqual([1]);
     });
 
     it("a lock left by a crashed promote refuses the next one until unlock releases it", async () => {

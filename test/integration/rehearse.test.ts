@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAwsClients, destroyAwsClients } from "@mlflow-dev/aws/deploy";
+import { checkoutProject } from "@mlflow-dev/compose/runtime";
 import {
   BROKEN_SERVER_LINE,
   buildBrokenServerImage,
@@ -30,7 +31,10 @@ import pins from "../../pins.json" with { type: "json" };
  * is left: no local containers or volumes, no stack, task or database on the twin.
  */
 const NAME = "itrehearse";
-const PROJECT = `mlflow-dev-${NAME}`;
+/** Every checkout of the spec has a project that starts so. */
+const STACKS = `mlflow-dev-${NAME}`;
+/** The compose project of this run's checkout. */
+let PROJECT = STACKS;
 const ACCOUNT = "777700003333";
 const REGION = "eu-west-1";
 const PORTS = stackPorts(import.meta.url);
@@ -55,8 +59,9 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
   beforeAll(() => {
     if (!emulatorUp) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
     requireImagesInCi();
-    removeLeftovers(PROJECT);
+    removeLeftovers(STACKS);
     project = installedProject(packCli(), pinned, NAME);
+    PROJECT = checkoutProject(NAME, project);
     const spec = readFileSync(join(ROOT, "examples/basic/mlflow-dev.yaml"), "utf8")
       .replace(/^name: .*$/m, `name: ${NAME}`)
       .replace(
@@ -74,7 +79,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
 
   afterAll(() => {
     if (project) rmSync(project, { recursive: true, force: true });
-    removeLeftovers(PROJECT);
+    removeLeftovers(STACKS);
   });
 
   /** Nothing the rehearsal started is left: local containers and volumes, the twin's stack, its tasks and database. */
@@ -96,7 +101,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
     });
     try {
       const stacks = await clients.cloudformation
-        .describeStacks({ StackName: `${PROJECT}-staging` })
+        .describeStacks({ StackName: `${STACKS}-staging` })
         .then((s) => (s.Stacks ?? []).filter((x) => x.StackStatus !== "DELETE_COMPLETE"))
         .catch(() => []);
       expect(stacks).toEqual([]);
@@ -121,7 +126,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
       staticParity: { drift: 0 },
       rollout: {
         ok: true,
-        stack: `${PROJECT}-staging`,
+        stack: `${STACKS}-staging`,
         url: expect.stringMatching(/^http:\/\/\S+\.elb\.amazonaws\.com$/),
       },
       liveParity: { ok: true, differences: 0, incomplete: 0 },
@@ -142,7 +147,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
     expect(r.stderr).toContain("reused the running twin");
     expect(r.stderr).toContain("smoke test");
     expect(result.teardown).toEqual([
-      expect.stringContaining(`the twin's stack ${PROJECT}-staging`),
+      expect.stringContaining(`the twin's stack ${STACKS}-staging`),
       expect.stringContaining("the local stack and its volumes (created by the rehearsal)"),
     ]);
 

@@ -40,7 +40,8 @@ import pins from "../../pins.json" with { type: "json" };
  * changes; and the migration job itself refuses a schema newer than its MLflow knows.
  */
 const NAME = "itupgrade";
-const PROJECT = `mlflow-dev-${NAME}`;
+/** Every checkout of the spec has a project that starts so. */
+const STACKS = `mlflow-dev-${NAME}`;
 const PORTS = stackPorts(import.meta.url);
 const url = `http://127.0.0.1:${PORTS.mlflow}`;
 const OLD = pins.mlflowPrevious;
@@ -125,7 +126,7 @@ function serverVersion(): Promise<string> {
 
 beforeAll(() => {
   requireImagesInCi();
-  removeLeftovers(PROJECT);
+  removeLeftovers(STACKS);
   dir = testSpecDir(NAME, PORTS);
   spec = join(dir, "mlflow-dev.yaml");
 }, 60_000);

@@ -3,6 +3,7 @@ export * from "./pricing/prices.ts";
 export * from "./render/aws-model.ts";
 export * from "./render/aws-rules.ts";
 export * from "./render/cloudformation/cidr.ts";
+export { GC_TASK_GROUP, gcScheduleOverrides } from "./render/cloudformation/gc-schedule.ts";
 export { EXECUTION_ROLE_MANAGED_POLICY } from "./render/cloudformation/iam.ts";
 export * from "./render/cloudformation/intrinsics.ts";
 export { taskAssignPublicIp } from "./render/cloudformation/network.ts";

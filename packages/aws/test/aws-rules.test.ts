@@ -241,6 +241,16 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
     setting: "mlflow.environment.MLFLOW_DB_PASSWORD",
     message: /is also the secret db-password/,
   },
+  {
+    name: "a scheduled gc whose command is larger than the task overrides ECS takes",
+    change: (m) => {
+      m.gc.schedule = "rate(1 day)";
+      m.mlflow.server.setup.push(`export MLFLOW_DEV_PADDING="${"x".repeat(2000)}"`);
+    },
+    setting: "gc.schedule",
+    message:
+      /the scheduled gc's command .* takes \d+ bytes, but ECS refuses task overrides larger than 8192 bytes, .* Remove gc.schedule and run `mlflow-dev gc --env staging` on demand/,
+  },
 ];
 
 describe("compatibility", () => {

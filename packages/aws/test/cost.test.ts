@@ -29,6 +29,8 @@ describe("estimateMonthlyCost", () => {
     // us-east-1 prices (prices.ts), 730 hours:
     //   Fargate vCPU      0.5 × 1 × 730 × 0.04048   = 14.7752
     //   Fargate memory    1 × 1 × 730 × 0.004445    =  3.24485
+    //   ephemeral storage 24 GiB (artifacts.largestGiB 5: 2 workers × 2 transfers × 5 + 4), the
+    //                     4 GiB beyond the included 20: 4 × 1 × 730 × 0.000111 = 0.32412
     //   RDS db.t4g.micro  730 × 0.016               = 11.68
     //   gp3 storage       20 × 0.115                =  2.30
     //   backups           5 GB + 6 × 5% of 5 GB = 6.5 GB, under the 20 GB free: 0
@@ -40,14 +42,15 @@ describe("estimateMonthlyCost", () => {
     //   Logs              1 GB × 0.50 + 1 GB × 30/30 × 0.03 = 0.53
     //   Container Insights 30 metrics × 0.30        =  9.00
     //   ECR               5 GB × 0.10               =  0.50
-    //   total                                       = 68.97505
-    // The "about $60" is this without Container Insights and ECR (59.47505).
+    //   total                                       = 69.29917
+    // The "about $60" is this without Container Insights and ECR (59.79917).
     const e = estimateMonthlyCost(inRegion(basic, "us-east-1"));
     expect(e.pricesRegion).toBe("us-east-1");
     expect(e.warnings).toEqual([]);
     expect(e.tasks).toBe(1);
     expect(line(e, "Fargate vCPU")).toBeCloseTo(14.7752, 6);
     expect(line(e, "Fargate memory")).toBeCloseTo(3.24485, 6);
+    expect(line(e, "Fargate ephemeral storage")).toBeCloseTo(0.32412, 6);
     expect(line(e, "RDS db.t4g.micro")).toBeCloseTo(11.68, 6);
     expect(line(e, "RDS gp3")).toBeCloseTo(2.3, 6);
     expect(line(e, "RDS backup")).toBe(0);
@@ -60,8 +63,8 @@ describe("estimateMonthlyCost", () => {
     expect(line(e, "Container Insights")).toBeCloseTo(9, 6);
     expect(e.lines.some((l) => l.item.startsWith("NAT"))).toBe(false);
     expect(line(e, "ECR")).toBeCloseTo(0.5, 6);
-    expect(e.total).toBeCloseTo(68.97505, 6);
-    expect(e.total - line(e, "Container Insights") - line(e, "ECR")).toBeCloseTo(59.47505, 6);
+    expect(e.total).toBeCloseTo(69.29917, 6);
+    expect(e.total - line(e, "Container Insights") - line(e, "ECR")).toBeCloseTo(59.79917, 6);
 
     // The levers, largest first:
     //   egress: nat  - the task's IP (3.65) + NAT hours 730 × 0.045 (32.85) + 20 GB × 0.045 (0.90)
@@ -77,25 +80,25 @@ describe("estimateMonthlyCost", () => {
   it("examples/basic staging with a NAT gateway: about $95 without Container Insights", () => {
     // The same environment with network.egress: nat: the task loses its public IP (-3.65), the
     // stack's NAT gateway (32.85), 20 GB through it (0.90) and its Elastic IP (3.65):
-    // 68.97505 + 33.75 = 102.72505; without Container Insights 93.72505.
+    // 69.29917 + 33.75 = 103.04917; without Container Insights 94.04917.
     const network = { ...basic.target.network, egress: "nat" as const };
     const e = estimateMonthlyCost(withTarget(inRegion(basic, "us-east-1"), { network }));
     expect(line(e, "NAT gateway hours")).toBeCloseTo(32.85, 6);
     expect(line(e, "NAT gateway data")).toBeCloseTo(0.9, 6);
     expect(line(e, "Public IPv4")).toBeCloseTo(3.65, 6);
-    expect(e.total).toBeCloseTo(102.72505, 6);
-    expect(e.total - line(e, "Container Insights")).toBeCloseTo(93.72505, 6);
+    expect(e.total).toBeCloseTo(103.04917, 6);
+    expect(e.total - line(e, "Container Insights")).toBeCloseTo(94.04917, 6);
     expect(e.levers.find((l) => l.lever === "egress")?.monthlyDelta).toBeCloseTo(-33.75, 6);
   });
 
   it("examples/basic staging at its own region's prices (eu-west-1)", () => {
-    // eu-west-1: Fargate as us-east-1 (18.02005), db.t4g.micro 730 × 0.017 = 12.41, gp3 20 × 0.127 =
+    // eu-west-1: Fargate as us-east-1 (18.02005, and 0.32412 for the storage beyond 20 GiB), db.t4g.micro 730 × 0.017 = 12.41, gp3 20 × 0.127 =
     // 2.54, ALB 730 × 0.0252 = 18.396, LCU 5.84, IPv4 3.65, S3 0.23, secrets 0.80, logs 1 × 0.57 +
-    // 1 × 0.03 = 0.60, Container Insights 9.00, ECR 5 × 0.10 = 0.50: 71.98605.
+    // 1 × 0.03 = 0.60, Container Insights 9.00, ECR 5 × 0.10 = 0.50: 72.31017.
     const e = estimateMonthlyCost(basic);
     expect(e.region).toBe("eu-west-1");
     expect(e.pricesRegion).toBe("eu-west-1");
-    expect(e.total).toBeCloseTo(71.98605, 6);
+    expect(e.total).toBeCloseTo(72.31017, 6);
   });
 
   it("examples/existing-vpc prod: Multi-AZ, two tasks, an internet-facing ALB, the VPC's own NAT", () => {
@@ -122,6 +125,13 @@ describe("estimateMonthlyCost", () => {
       6,
     );
     expect(e.levers.find((l) => l.lever === "egress")?.note).toMatch(/VPC's own NAT gateway is not counted/);
+    // gc.schedule cron(0 3 * * ? *): one run a day (365/12 a month), 10 minutes of a 1 vCPU / 2 GB task each.
+    const runHours = ((365 / 12) * 10) / 60;
+    expect(line(e, "Scheduled gc")).toBeCloseTo(runHours * (p.fargate.x86.vcpuHour + 2 * p.fargate.x86.gbHour), 6);
+    expect(e.assumptions).toContainEqual(expect.stringMatching(/^scheduled gc: about 30\.4 runs a month/));
+    expect(estimateMonthlyCost(exampleModel("basic", "staging")).lines.map((l) => l.item)).not.toContain(
+      "Scheduled gc (Fargate task)",
+    );
   });
 
   it("the total at the autoscaling maximum, and a region or class the table lacks, said so", () => {
@@ -152,6 +162,17 @@ environments:
     expect(e.atAutoscalingMax?.total).toBeCloseTo(e.total + 3 * (perTask + logsPerTask), 6);
   });
 
+  it("prices the ephemeral storage beyond Fargate's 20 GiB only when the task asks for more", () => {
+    // artifacts.largestGiB 1 with 2 workers: 2 × 2 × 1 + 4 = 8 GiB fit the included 20: no line.
+    const small = { ...basic, artifacts: { ...basic.artifacts, largestGiB: 1 } } as AwsModel;
+    expect(estimateMonthlyCost(small).lines.some((l) => l.item.startsWith("Fargate ephemeral"))).toBe(false);
+    // 40 GiB with 2 workers: 2 × 2 × 40 + 4 = 164 GiB a task, 144 beyond 20, at the autoscaling
+    // maximum too: 144 × tasks × 730 × 0.000111 (us-east-1).
+    const large = inRegion({ ...basic, artifacts: { ...basic.artifacts, largestGiB: 40 } } as AwsModel, "us-east-1");
+    const e = estimateMonthlyCost(large);
+    expect(line(e, "Fargate ephemeral storage")).toBeCloseTo(144 * e.tasks * 730 * 0.000111, 6);
+  });
+
   it("prices the architecture the task definition runs", () => {
     expect(CPU_ARCHITECTURE).toBe("X86_64");
     const e = estimateMonthlyCost(basic);
@@ -175,7 +196,10 @@ describe("formatCost", () => {
     expect(text).toMatch(
       /^monthly cost \(an estimate in USD: us-east-1 on-demand list prices, Linux of \d{4}-\d{2}-\d{2}/,
     );
-    expect(text).toMatch(/ {2}total +\$68\.98 {2}a month/);
+    expect(text).toMatch(/ {2}total +\$69\.30 {2}a month/);
+    expect(text).toContain(
+      "Fargate ephemeral storage                  $0.32  24 GiB a task, 4 GiB beyond the included 20 × 1 task × 730 h × $0.000111",
+    );
     expect(text).toMatch(/Fargate vCPU \(Linux\/x86\) +\$14\.78 {2}0\.5 vCPU × 1 task × 730 h × \$0\.04048/);
     expect(text).toContain(
       "network.egress: nat (tasks in the private subnets behind a NAT gateway): adds $33.75 a month.",

@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
+import { certificateProblem } from "../src/deploy/engine/preflight.ts";
 import {
   changedAttributes,
   describeHolder,
@@ -18,7 +19,6 @@ import {
   targetFor,
   taskDefinitionChanges,
 } from "../src/deploy/index.ts";
-import { certificateProblem } from "../src/deploy/preflight.ts";
 import {
   estimateMonthlyCost,
   failureDetectionBound,
@@ -310,7 +310,7 @@ describe("formatPlan", () => {
   it("shows the monthly cost after the changes, with its total and levers", () => {
     const text = formatPlan(base);
     expect(text).toMatch(/\nmonthly cost \(an estimate in USD: eu-west-1 on-demand list prices, Linux of /);
-    expect(text).toMatch(/\n {2}total +\$71\.99 {2}a month\n/);
+    expect(text).toMatch(/\n {2}total +\$72\.31 {2}a month\n/);
     expect(text).toContain("network.egress: nat (tasks in the private subnets behind a NAT gateway): adds $");
   });
 

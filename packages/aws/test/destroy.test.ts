@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultWaits, destroy, promote } from "../src/deploy/index.ts";
+import { type DestroyOptions, defaultWaits, destroy, promote } from "../src/deploy/index.ts";
+import type { AwsModel } from "../src/index.ts";
 import { FakeAws } from "./fake-aws.ts";
 import { fakeClock } from "./fake-clock.ts";
 import { exampleModel, memoryReporter, PASSING_CHECKS, withImage } from "./helpers.ts";
+import { inMemoryEngine, withEngine } from "./in-memory-engine.ts";
 
 /** destroy against the in-memory AWS (fake-aws.ts): what each stack status lets it do. */
 
@@ -25,11 +27,16 @@ function options() {
   };
 }
 
+/** destroy with the in-memory engine over the fake AWS, on the options' reporter and clock. */
+function destroyOn(fake: FakeAws, m: AwsModel, o: DestroyOptions = options()) {
+  return destroy(m, inMemoryEngine(fake.clients, o), o);
+}
+
 describe("destroy", () => {
   it("a stack another operation runs on is refused, and nothing is deleted", async () => {
     aws = await FakeAws.start({ model });
     aws.givenStack("UPDATE_IN_PROGRESS");
-    const error = await destroy(model, aws.clients, options()).then(
+    const error = await destroyOn(aws, model, options()).then(
       () => undefined,
       (e: Error & { hint?: string }) => e,
     );
@@ -45,7 +52,7 @@ describe("destroy", () => {
     aws = await FakeAws.start({ model });
     aws.givenStack("ROLLBACK_COMPLETE");
     const o = options();
-    const r = await destroy(model, aws.clients, o);
+    const r = await destroyOn(aws, model, o);
     expect(r).toMatchObject({ stackDeleted: true, bucketKept: "tracking-staging-artifacts-123456789012" });
     expect(o.report.lines).toContain("  the stack is ROLLBACK_COMPLETE: deleted as it is");
     expect(aws.sent("CreateChangeSet")).toEqual([]);
@@ -58,16 +65,19 @@ describe("destroy", () => {
   it("a stack after a promote: the teardown settings through a change set, then the delete; the bucket and a snapshot kept", async () => {
     aws = await FakeAws.start({ model });
     const pulled = withImage(model, "ghcr.io/mlflow/mlflow:v3.17.2-full");
-    await promote(pulled, aws.clients, {
-      ...options(),
-      specDir: ".",
-      serviceChecks: PASSING_CHECKS,
-    });
+    await promote(
+      pulled,
+      ...withEngine(aws.clients, {
+        ...options(),
+        specDir: ".",
+        serviceChecks: PASSING_CHECKS,
+      }),
+    );
     aws.snapshots.push("tracking-staging-db-final");
     aws.infraChanges = [{ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" }];
     const from = aws.calls.length;
     const o = options();
-    const r = await destroy(pulled, aws.clients, o);
+    const r = await destroyOn(aws, pulled, o);
     const sent = aws.calls.slice(from).map((c) => c.command);
     expect(sent.indexOf("ExecuteChangeSet")).toBeLessThan(sent.indexOf("DeleteStack"));
     expect(String(aws.calls.slice(from).find((c) => c.command === "CreateChangeSet")?.input.ChangeSetName)).toMatch(
@@ -101,7 +111,7 @@ describe("destroy", () => {
   it("no stack: nothing to delete", async () => {
     aws = await FakeAws.start({ model });
     const o = options();
-    const r = await destroy(model, aws.clients, o);
+    const r = await destroyOn(aws, model, o);
     expect(r.stackDeleted).toBe(false);
     expect(o.report.lines).toContain("  no stack");
     expect(o.report.lines).toContain("  nothing to delete");
@@ -110,7 +120,7 @@ describe("destroy", () => {
   async function promoted() {
     aws = await FakeAws.start({ model });
     const pulled = withImage(model, "ghcr.io/mlflow/mlflow:v3.17.2-full");
-    await promote(pulled, aws.clients, { ...options(), specDir: ".", serviceChecks: PASSING_CHECKS });
+    await promote(pulled, ...withEngine(aws.clients, { ...options(), specDir: ".", serviceChecks: PASSING_CHECKS }));
     aws.snapshots.push("tracking-staging-db-final");
     aws.infraChanges = [{ logicalId: "Database", type: "AWS::RDS::DBInstance", action: "Modify" }];
     return { fake: aws, pulled };
@@ -127,7 +137,7 @@ describe("destroy", () => {
     const { fake, pulled } = await promoted();
     expect(fake.terminationProtection).toBe(true);
     const from = fake.calls.length;
-    await destroy(pulled, fake.clients, options());
+    await destroyOn(fake, pulled, options());
     const sent = fake.calls.slice(from).map((c) => c.command);
     expect(sent.indexOf("UpdateTerminationProtection")).toBeLessThan(sent.indexOf("DeleteStack"));
     expect(fake.stack).toBeUndefined();
@@ -137,7 +147,7 @@ describe("destroy", () => {
     const { fake, pulled } = await promoted();
     fake.bucketObjects = ["mlflow/1/a", "mlflow/2/b", "mlflow-other/keep", "backups/db.dump"];
     const o = { ...options(), deleteData: true };
-    const r = await destroy(pulled, fake.clients, o);
+    const r = await destroyOn(fake, pulled, o);
     expect(fake.bucketObjects).toEqual(["mlflow-other/keep", "backups/db.dump"]);
     expect(fake.sent("ListObjectVersions")[0]).toMatchObject({ Prefix: "mlflow/" });
     expect(r.bucketKept).toBe("tracking-staging-artifacts-123456789012");
@@ -150,7 +160,7 @@ describe("destroy", () => {
   it("--delete-data deletes the bucket when nothing but the prefix was in it", async () => {
     const { fake, pulled } = await promoted();
     fake.bucketObjects = ["mlflow/1/a"];
-    const r = await destroy(pulled, fake.clients, { ...options(), deleteData: true });
+    const r = await destroyOn(fake, pulled, { ...options(), deleteData: true });
     expect(fake.bucketObjects).toEqual([]);
     expect(r.bucketKept).toBeUndefined();
     expect(teardownPolicy(fake, "ArtifactBucket")).toBe("Delete");
@@ -159,7 +169,7 @@ describe("destroy", () => {
   it("keeps the secrets while a final snapshot or the bucket is kept, and records them on the snapshot", async () => {
     const { fake, pulled } = await promoted();
     const o = options();
-    const r = await destroy(pulled, fake.clients, o);
+    const r = await destroyOn(fake, pulled, o);
     expect(fake.sent("DeleteSecret")).toEqual([]);
     expect(r.secrets).toEqual([]);
     expect(r.secretsKept).toEqual(pulled.mlflow.secrets.map((s) => `mlflow-dev/tracking/staging/${s.name}`));
@@ -176,7 +186,7 @@ describe("destroy", () => {
   it("deletes the secrets when nothing of the data is kept (--skip-final-snapshot --delete-data, nothing else in the bucket)", async () => {
     const { fake, pulled } = await promoted();
     fake.bucketObjects = ["mlflow/1/a"];
-    const r = await destroy(pulled, fake.clients, { ...options(), skipFinalSnapshot: true, deleteData: true });
+    const r = await destroyOn(fake, pulled, { ...options(), skipFinalSnapshot: true, deleteData: true });
     expect(r.secretsKept).toBeUndefined();
     expect(r.secrets).toHaveLength(pulled.mlflow.secrets.length);
     expect(fake.sent("DeleteSecret").every((i) => i.ForceDeleteWithoutRecovery === true)).toBe(true);
@@ -186,7 +196,7 @@ describe("destroy", () => {
     const { fake, pulled } = await promoted();
     fake.databaseProtected = true;
     const from = fake.calls.length;
-    const error = await destroy(pulled, fake.clients, options()).then(
+    const error = await destroyOn(fake, pulled, options()).then(
       () => undefined,
       (e: Error & { hint?: string; kind?: string }) => e,
     );

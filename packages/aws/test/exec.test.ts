@@ -5,6 +5,7 @@ import { DeployError } from "../src/deploy/errors.ts";
 import { ONE_OFF_STARTED_BY, runOneOffTask, toOneOffRunTask } from "../src/deploy/exec.ts";
 import { fakeClock } from "./fake-clock.ts";
 import { exampleModel } from "./helpers.ts";
+import { inMemoryEngine } from "./in-memory-engine.ts";
 
 /** exec --env: the RunTask input, and the wait that streams the task's lines and returns its exit code (fake ECS and logs). */
 
@@ -112,7 +113,7 @@ describe("exec --env", () => {
     const aws = fakeAws({ exitCode: 3, runningLooks: 2, late: ["last words"] });
     const out: string[] = [];
     const status: string[] = [];
-    const r = await runOneOffTask(model, aws.clients, ["sh", "-c", "exit 3"], {
+    const r = await runOneOffTask(model, inMemoryEngine(aws.clients), ["sh", "-c", "exit 3"], {
       wait: wait(),
       onLine: (l) => out.push(l),
       onStatus: (s) => status.push(s),
@@ -130,13 +131,18 @@ describe("exec --env", () => {
 
   it("a task that stopped without running the command is a failure naming why", async () => {
     const aws = fakeAws({ stoppedReason: "CannotPullContainerError: no such image" });
-    const run = runOneOffTask(model, aws.clients, ["true"], { wait: wait(), onLine: () => {} });
+    const run = runOneOffTask(model, inMemoryEngine(aws.clients), ["true"], { wait: wait(), onLine: () => {} });
     await expect(run).rejects.toThrow(DeployError);
     await expect(
-      runOneOffTask(model, fakeAws({ stoppedReason: "CannotPullContainerError: no such image" }).clients, ["true"], {
-        wait: wait(),
-        onLine: () => {},
-      }),
+      runOneOffTask(
+        model,
+        inMemoryEngine(fakeAws({ stoppedReason: "CannotPullContainerError: no such image" }).clients),
+        ["true"],
+        {
+          wait: wait(),
+          onLine: () => {},
+        },
+      ),
     ).rejects.toThrow(/did not run the command: CannotPullContainerError: no such image/);
   });
 
@@ -145,9 +151,9 @@ describe("exec --env", () => {
     (aws.clients.ecs as unknown as { describeServices: () => Promise<unknown> }).describeServices = async () => ({
       services: [],
     });
-    await expect(runOneOffTask(model, aws.clients, ["true"], { wait: wait(), onLine: () => {} })).rejects.toThrow(
-      /nothing runs in staging/,
-    );
+    await expect(
+      runOneOffTask(model, inMemoryEngine(aws.clients), ["true"], { wait: wait(), onLine: () => {} }),
+    ).rejects.toThrow(/nothing runs in staging/);
     expect(aws.runTasks).toEqual([]);
   });
 });

@@ -35,13 +35,16 @@ environments:
 `,
   },
   // An existing VPC whose tasks run in its public subnets (no NAT gateway), behind an internal load
-  // balancer that admits the VPC and a VPN's block.
+  // balancer that admits the VPC and a VPN's block; gc runs twice a day.
   "existing-vpc-public": {
     environment: "dev",
     yaml: `
 name: lean
 artifacts:
   bucket: lean-artifacts-dev
+gc:
+  olderThanDays: 7
+  schedule: rate(12 hours)
 environments:
   dev:
     region: eu-north-1

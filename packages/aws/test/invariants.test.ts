@@ -8,6 +8,7 @@ import {
   secretParameterName,
   TAG_KEYS,
   TAGGABLE_RESOURCE_TYPES,
+  taskFamily,
   toMigrationTaskDefinition,
   toTaskDefinition,
   toTemplate,
@@ -52,22 +53,39 @@ function asList<T>(v: T | T[]): T[] {
 }
 
 /**
- * A secret-named key assigned a literal: `X_PASSWORD=...`, `password: ...`, `secret_key = ...`.
- * A ${reference} is fine (the script reads variables), and so are ARNs (`:secret:name`).
+ * A secret-named key assigned a literal: `X_PASSWORD=...`, `password: ...`, `secret_key = "..."`.
+ * A ${reference} or "$reference" is fine (the script reads variables), and so are ARNs (`:secret:name`).
  */
-const SECRET_ASSIGNMENT = /(?<![A-Za-z0-9:/-])[A-Za-z_]*(password|passwd|secret_key|secret|token)\s*[=:]\s*[^\s${]/i;
+const SECRET_ASSIGNMENT =
+  /(?<![A-Za-z0-9:/-])[A-Za-z_]*(password|passwd|secret_key|secret|token)\s*[=:]\s*["']?[^\s${"']/i;
+
+/** Every string of the tree; a string that is a JSON document (a schedule's Input) is read for the strings it holds. */
+function everyString(value: unknown): { value: string; path: string }[] {
+  return allStrings(value).flatMap((s) => {
+    if (!/^[[{]/.test(s.value)) return [s];
+    try {
+      return allStrings(JSON.parse(s.value)).map((inner) => ({ ...inner, path: `${s.path} (JSON) ${inner.path}` }));
+    } catch {
+      return [s];
+    }
+  });
+}
 
 describe("the secret detector", () => {
-  it.each(["MLFLOW_DB_PASSWORD=hunter2", "admin_password = s3cr3t", "password: hunter2", "FLASK_SECRET_KEY=abc"])(
-    "flags %s",
-    (text) => {
-      expect(text).toMatch(SECRET_ASSIGNMENT);
-    },
-  );
+  it.each([
+    "MLFLOW_DB_PASSWORD=hunter2",
+    "admin_password = s3cr3t",
+    "password: hunter2",
+    "FLASK_SECRET_KEY=abc",
+    'PGPASSWORD="hunter2"',
+  ])("flags %s", (text) => {
+    expect(text).toMatch(SECRET_ASSIGNMENT);
+  });
   it.each([
     "admin_password = ${MLFLOW_AUTH_ADMIN_PASSWORD}",
     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mlflow-dev/x/y/db-password",
     "postgresql://${MLFLOW_DB_USER}:${MLFLOW_DB_PASSWORD}@${MLFLOW_DB_HOST}",
+    'PGPASSWORD="$MLFLOW_DB_PASSWORD"',
   ])("accepts %s", (text) => {
     expect(text).not.toMatch(SECRET_ASSIGNMENT);
   });
@@ -123,7 +141,7 @@ for (const { label, model } of allCases()) {
     });
 
     it("holds no secret value: secrets are Secrets Manager references only", () => {
-      for (const { value, path } of allStrings([template, ...taskDefinitions]))
+      for (const { value, path } of everyString([template, ...taskDefinitions]))
         expect(value, path).not.toMatch(SECRET_ASSIGNMENT);
       for (const td of taskDefinitions) {
         const container = td.containerDefinitions[0];
@@ -173,16 +191,26 @@ for (const { label, model } of allCases()) {
       );
     });
 
-    it("grants IAM only on the spec's bucket/prefix and secret ARNs", () => {
+    it("grants IAM only on the spec's bucket/prefix and secret ARNs (and, with gc.schedule, the server's task definition family, its tasks and roles)", () => {
       const bucket = `\${${LogicalId.artifactBucket}.Arn}`;
       const secrets = model.mlflow.secrets.map((s) => `\${${secretParameterName(s.name)}}`);
       const accessLogs = `${bucket}/load-balancer-logs/AWSLogs/\${AWS::AccountId}/*`;
       const internetFacing = target.access.loadBalancer === "internet-facing";
+      const ecs = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}";
+      const scheduled = model.gc.schedule !== undefined;
       const allowed = new Set([
         bucket,
         `${bucket}/${model.artifacts.prefix}/*`,
         ...secrets,
         ...(internetFacing ? [accessLogs] : []),
+        ...(scheduled
+          ? [
+              `${ecs}:task-definition/${taskFamily(model)}:*`,
+              `${ecs}:task/\${${LogicalId.cluster}}/*`,
+              `\${${LogicalId.executionRole}.Arn}`,
+              `\${${LogicalId.taskRole}.Arn}`,
+            ]
+          : []),
       ]);
       const allowedActions = new Set([
         "s3:ListBucket",
@@ -190,6 +218,7 @@ for (const { label, model } of allCases()) {
         "s3:PutObject",
         "s3:DeleteObject",
         "secretsmanager:GetSecretValue",
+        ...(scheduled ? ["ecs:RunTask", "ecs:TagResource", "iam:PassRole"] : []),
       ]);
       let granted = 0;
       for (const [id, r] of resources) {

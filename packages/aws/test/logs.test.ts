@@ -18,6 +18,7 @@ import {
   tailLines,
 } from "../src/deploy/logs.ts";
 import { fakeClock } from "./fake-clock.ts";
+import { inMemoryEngine } from "./in-memory-engine.ts";
 
 /** logs --env: which streams are read, in what order lines come, and what --follow prints once. */
 
@@ -135,11 +136,11 @@ describe("logs --env", () => {
       ],
       { ignoreStreamFilter: true },
     );
-    const lines = await readLogLines(f.logs, [server]);
+    const lines = await readLogLines(inMemoryEngine({ logs: f.logs }), [server]);
     expect(lines.map((l) => l.message)).toEqual(["first", "second", "third", "fourth"]);
     expect(f.calls.filter((c) => c.op === "describeLogStreams")).toHaveLength(2);
     expect(f.calls.filter((c) => c.op === "filterLogEvents").length).toBeGreaterThanOrEqual(2);
-    const since = await readLogLines(f.logs, [server], 25);
+    const since = await readLogLines(inMemoryEngine({ logs: f.logs }), [server], 25);
     expect(since.map((l) => l.message)).toEqual(["third", "fourth"]);
   });
 
@@ -152,7 +153,7 @@ describe("logs --env", () => {
       .rejects(
         Object.assign(new Error("The specified log group does not exist"), { name: "ResourceNotFoundException" }),
       );
-    expect(await readLogLines(logs, [server])).toEqual([]);
+    expect(await readLogLines(inMemoryEngine({ logs: logs }), [server])).toEqual([]);
   });
 
   it("--tail keeps the last lines; lines print as compose prints them", () => {
@@ -174,9 +175,9 @@ describe("logs --env", () => {
   it("--follow prints new and late events once, and finds the streams of new tasks", async () => {
     const clock = fakeClock(1_000_000);
     const f = fakeLogs([ev("server/mlflow/t1", 999_000, "old")]);
-    const shown = await readLogLines(f.logs, [server]);
+    const shown = await readLogLines(inMemoryEngine({ logs: f.logs }), [server]);
     const printed: string[] = [];
-    await followLogLines(f.logs, [server], {
+    await followLogLines(inMemoryEngine({ logs: f.logs }), [server], {
       clock,
       intervalMs: 2000,
       signal: AbortSignal.abort(),
@@ -202,7 +203,7 @@ describe("logs --env", () => {
       }
       if (ticks === 4) stop.abort();
     };
-    await followLogLines(f.logs, [server], {
+    await followLogLines(inMemoryEngine({ logs: f.logs }), [server], {
       clock: clock2,
       intervalMs: 2000,
       signal: stop.signal,

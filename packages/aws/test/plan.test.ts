@@ -3,6 +3,7 @@ import { defaultWaits, formatPlan, plan, promote } from "../src/deploy/index.ts"
 import { FakeAws, recordedChanges } from "./fake-aws.ts";
 import { fakeClock } from "./fake-clock.ts";
 import { exampleModel, memoryReporter, PASSING_CHECKS, withImage } from "./helpers.ts";
+import { withEngine } from "./in-memory-engine.ts";
 
 /** plan against the in-memory AWS (fake-aws.ts): what each stack status lets it show, and the steps promote runs. */
 
@@ -22,7 +23,7 @@ function options() {
 describe("plan", () => {
   it("a new stack: every resource to add, and the steps promote will run", async () => {
     aws = await FakeAws.start({ model: pulled });
-    const p = await plan(pulled, aws.clients, options());
+    const p = await plan(pulled, ...withEngine(aws.clients, options()));
     expect(p.stackAction).toBe("create");
     expect(p.rollout.map((s) => s.step)).toEqual([
       "secrets",
@@ -45,11 +46,14 @@ describe("plan", () => {
 
   it("after a promote: nothing would change, and the change set it computed is gone", async () => {
     aws = await FakeAws.start({ model: pulled });
-    await promote(pulled, aws.clients, {
-      ...options(),
-      serviceChecks: PASSING_CHECKS,
-    });
-    const p = await plan(pulled, aws.clients, options());
+    await promote(
+      pulled,
+      ...withEngine(aws.clients, {
+        ...options(),
+        serviceChecks: PASSING_CHECKS,
+      }),
+    );
+    const p = await plan(pulled, ...withEngine(aws.clients, options()));
     expect(p).toMatchObject({ stackAction: "update", upToDate: true, service: { action: "unchanged" } });
     expect(aws.changeSets.size).toBe(0);
   });
@@ -61,22 +65,22 @@ describe("plan", () => {
   ])("a stack in %s: %s", async (status, action) => {
     aws = await FakeAws.start({ model: pulled });
     aws.givenStack(status);
-    const p = await plan(pulled, aws.clients, options());
+    const p = await plan(pulled, ...withEngine(aws.clients, options()));
     expect(p.stackAction).toBe(action);
     expect(aws.sent("CreateChangeSet")).toEqual([]);
   });
 
   it("a replacement of the database: shown with its spec key, and refused unless --allow-replace names it", async () => {
     aws = await FakeAws.start({ model: pulled });
-    await promote(pulled, aws.clients, { ...options(), serviceChecks: PASSING_CHECKS });
+    await promote(pulled, ...withEngine(aws.clients, { ...options(), serviceChecks: PASSING_CHECKS }));
     aws.infraChanges = recordedChanges("backend-user");
-    const p = await plan(pulled, aws.clients, options());
+    const p = await plan(pulled, ...withEngine(aws.clients, options()));
     expect(p.stateful.map((s) => [s.logicalId, s.kind, s.causes])).toEqual([
       ["Database", "replace", ["backend.user (MasterUsername)"]],
     ]);
     expect(p.refused.map((s) => s.logicalId)).toEqual(["Database"]);
     expect(formatPlan(p)).toContain("promote refuses it without --allow-replace Database");
-    const allowed = await plan(pulled, aws.clients, { ...options(), allowReplace: ["Database"] });
+    const allowed = await plan(pulled, ...withEngine(aws.clients, { ...options(), allowReplace: ["Database"] }));
     expect(allowed.refused).toEqual([]);
     expect(formatPlan(allowed)).toContain("Allowed by --allow-replace.");
     expect(aws.changeSets.size).toBe(0);

@@ -14,13 +14,13 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AwsClients, createAwsClients, destroyAwsClients } from "../src/deploy/engine/clients.ts";
 import { isIamPropagationError, retryIamPropagation } from "../src/deploy/engine/iam-propagation.ts";
-import { DeployError } from "../src/deploy/errors.ts";
 import {
   accountPreflight,
   accountVerdicts,
   peakTasks,
   subnetCapacityVerdict,
-} from "../src/deploy/preflight-account.ts";
+} from "../src/deploy/engine/preflight-account.ts";
+import { DeployError } from "../src/deploy/errors.ts";
 import type { AwsModel } from "../src/index.ts";
 import { fakeClock } from "./fake-clock.ts";
 import { exampleModel, memoryReporter } from "./helpers.ts";

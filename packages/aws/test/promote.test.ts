@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
 import { circuitBreakerThreshold } from "../src/deploy/engine/ecs-service.ts";
-import { awsDeployEngine, type PromoteResult, promote, type ServiceChecks } from "../src/deploy/index.ts";
+import { createAwsEngine, type PromoteResult, promote, type ServiceChecks } from "../src/deploy/index.ts";
 import type { AwsModel } from "../src/index.ts";
 import { ParameterName } from "../src/render/names.ts";
 import { EXITED, FakeAws, OUT_OF_MEMORY, recordedChanges } from "./fake-aws.ts";
 import { exampleModel, PASSING_CHECKS, promoteOptions, withImage } from "./helpers.ts";
+import { withEngine } from "./in-memory-engine.ts";
 
 /**
  * promote's branches against an in-memory AWS behind the real SDK clients (fake-aws.ts) and a fake
@@ -34,7 +35,7 @@ async function run(
   const { opts, report, clock } = promoteOptions(checks);
   const before = fake.calls.length;
   try {
-    const result = await promote(model, fake.clients, opts);
+    const result = await promote(model, ...withEngine(fake.clients, opts));
     return { result, lines: report.lines, calls: before, slept: clock.slept };
   } catch (e) {
     return { error: e as Error, lines: report.lines, calls: before, slept: clock.slept };
@@ -239,7 +240,10 @@ describe("promote", () => {
       },
     };
     const { opts, report, clock } = promoteOptions(failing);
-    const error = await promote(withImage(basic, "ghcr.io/mlflow/mlflow:v3.17.2-other"), fake.clients, opts).then(
+    const error = await promote(
+      withImage(basic, "ghcr.io/mlflow/mlflow:v3.17.2-other"),
+      ...withEngine(fake.clients, opts),
+    ).then(
       () => undefined,
       (e: Error) => e,
     );
@@ -350,7 +354,7 @@ describe("promote", () => {
     fake.stuck = true;
     const { opts, clock } = promoteOptions();
     const t0 = clock.now();
-    const error = await promote(model, fake.clients, opts).then(
+    const error = await promote(model, ...withEngine(fake.clients, opts)).then(
       () => undefined,
       (e: Error) => e,
     );
@@ -432,14 +436,17 @@ describe("promote", () => {
       await run(fake, model);
       fake.infraChanges = [...recordedChanges("backend-database"), ...recordedChanges("bucket")];
       const { opts } = promoteOptions();
-      const partly = await promote(model, fake.clients, { ...opts, allowReplace: ["Database"] }).catch(
+      const partly = await promote(model, ...withEngine(fake.clients, { ...opts, allowReplace: ["Database"] })).catch(
         (e) => e as Error,
       );
       expect(partly).toBeInstanceOf(Error);
       expect((partly as Error).message).toContain("ArtifactBucket");
       expect((partly as Error).message).not.toContain("Database (");
       const before = fake.calls.length;
-      const ok = await promote(model, fake.clients, { ...opts, allowReplace: ["Database", "ArtifactBucket"] });
+      const ok = await promote(
+        model,
+        ...withEngine(fake.clients, { ...opts, allowReplace: ["Database", "ArtifactBucket"] }),
+      );
       expect(ok.infrastructureChanges.map((c) => [c.logicalId, c.replacement])).toContainEqual(["Database", "True"]);
       expect(changeSetTypes(fake, before)).toEqual(["UPDATE:infra"]);
       expect(commandsSince(fake, before)).toContain("ExecuteChangeSet");
@@ -465,7 +472,7 @@ describe("promote", () => {
       // Anyone executing a replacing change set (the console, another tool) is stopped by the policy.
       fake.infraChanges = recordedChanges("backend-database");
       const { opts } = promoteOptions();
-      const engine = awsDeployEngine(fake.clients, opts);
+      const engine = createAwsEngine(fake.clients, opts);
       const cs = await engine.prepareChangeSet(
         { stackName: fake.stackName, type: "UPDATE", parameters: [], model, description: "by hand" },
         "infra",
@@ -475,7 +482,7 @@ describe("promote", () => {
       // promote --allow-replace Database: the policy without Database while it runs, then the standard one again.
       fake.infraChanges = recordedChanges("backend-database");
       const before = fake.calls.length;
-      await promote(model, fake.clients, { ...opts, allowReplace: ["Database"] });
+      await promote(model, ...withEngine(fake.clients, { ...opts, allowReplace: ["Database"] }));
       const policies = fake.calls
         .slice(before)
         .filter((c) => c.command === "SetStackPolicy")
@@ -491,7 +498,7 @@ describe("promote", () => {
       const model = withImage(basic, GOOD);
       const fake = await world(model);
       const { opts } = promoteOptions();
-      await expect(promote(model, fake.clients, { ...opts, allowReplace: ["Service"] })).rejects.toThrow(
+      await expect(promote(model, ...withEngine(fake.clients, { ...opts, allowReplace: ["Service"] }))).rejects.toThrow(
         /--allow-replace Service: not a stateful resource/,
       );
       expect(fake.calls).toEqual([]);

@@ -12,6 +12,7 @@ import {
 import { ParameterName } from "../src/render/names.ts";
 import { FakeAws } from "./fake-aws.ts";
 import { exampleModel, PASSING_CHECKS, promoteOptions, withImage } from "./helpers.ts";
+import { withEngine } from "./in-memory-engine.ts";
 
 /**
  * restore --env's branches against the in-memory AWS (fake-aws.ts): refusals before anything
@@ -30,15 +31,15 @@ afterEach(() => {
 /** A promoted stack whose service runs one task, and a backup of its database. */
 async function promotedWithBackup(): Promise<{ fake: FakeAws; snapshot: string }> {
   aws = await FakeAws.start({ model: pulled });
-  await promote(pulled, aws.clients, promoteOptions().opts);
-  const backup = await backupAws(pulled, aws.clients, promoteOptions().opts);
+  await promote(pulled, ...withEngine(aws.clients, promoteOptions().opts));
+  const backup = await backupAws(pulled, ...withEngine(aws.clients, promoteOptions().opts));
   return { fake: aws, snapshot: backup.snapshot };
 }
 
 async function restore(fake: FakeAws, snapshot: string) {
   const { opts, report } = promoteOptions();
   const from = fake.calls.length;
-  const result = await restoreAws(pulled, fake.clients, { ...opts, snapshot }).then(
+  const result = await restoreAws(pulled, ...withEngine(fake.clients, { ...opts, snapshot })).then(
     (r) => r,
     (e: Error) => e,
   );
@@ -146,7 +147,7 @@ describe("restore --env", () => {
     await restore(fake, snapshot);
     const from = fake.calls.length;
     fake.infraChanges = [{ logicalId: "LogGroup", type: "AWS::Logs::LogGroup", action: "Modify" }];
-    await promote(pulled, fake.clients, promoteOptions().opts);
+    await promote(pulled, ...withEngine(fake.clients, promoteOptions().opts));
     const sets = fake.calls.slice(from).filter((c) => c.command === "CreateChangeSet");
     expect(sets.length).toBeGreaterThan(0);
     for (const cs of sets)
@@ -179,7 +180,7 @@ describe("restore --env", () => {
         throw new Error("the smoke test failed");
       },
     };
-    const r = await restoreAws(pulled, fake.clients, { ...opts, serviceChecks: failing, snapshot }).then(
+    const r = await restoreAws(pulled, ...withEngine(fake.clients, { ...opts, serviceChecks: failing, snapshot })).then(
       () => undefined,
       (e: Error) => e,
     );

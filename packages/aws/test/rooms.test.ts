@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -6,10 +6,19 @@ import { describe, expect, it } from "vitest";
 /**
  * ARCHITECTURE.md, "The AWS package": three rooms. render/ (and pricing/) is pure and knows
  * nothing of deploying; deploy/engine/ is the only code that loads the AWS SDK (and so the only
- * code that constructs its clients); the operations in deploy/ use the engine and may name SDK
- * types, never load the SDK themselves. The engine does not reach back into the operations.
+ * code that constructs its clients); the operations in deploy/ take the engine (AwsEngine) as a
+ * parameter, never hold a client, and may name SDK types, never load the SDK themselves. The
+ * engine does not reach back into the operations. The CLI's edge is the one place that builds it.
  */
 const SRC = fileURLToPath(new URL("../src/", import.meta.url));
+const PACKAGES = fileURLToPath(new URL("../../", import.meta.url));
+
+/** TypeScript and JavaScript sources under dir. */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [join(dir, e.name)] : [],
+  );
+}
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -104,5 +113,33 @@ describe("the AWS package's rooms", () => {
           .map((t) => `${relative(SRC, f)} imports ${t}`),
       );
     expect(bad).toEqual([]);
+  });
+
+  it("the operations in deploy/ take the engine: none names the SDK clients or builds an engine", () => {
+    const bad = all
+      .filter((f) => room(f) === "deploy" && !f.endsWith("/index.ts"))
+      .flatMap((f) => {
+        const text = readFileSync(f, "utf8");
+        return [
+          ...importsOf(f)
+            .filter((i) => i.specifier.startsWith(".") && target(f, i.specifier) === "deploy/engine/clients.ts")
+            .map(() => `${relative(SRC, f)} imports engine/clients.ts`),
+          ...(/\bAwsClients\b|\bcreateAwsEngine\(|\bcreateAwsClients\(/.test(text)
+            ? [`${relative(SRC, f)} names the SDK clients or builds an engine`]
+            : []),
+        ];
+      });
+    expect(bad).toEqual([]);
+  });
+
+  it("the engine is built in one place outside the AWS package: the CLI's AWS command context", () => {
+    const builders = readdirSync(PACKAGES)
+      .filter((p) => p !== "aws")
+      .map((p) => join(PACKAGES, p, "src"))
+      .filter((dir) => existsSync(dir))
+      .flatMap((dir) => sourceFiles(dir))
+      .filter((f) => /\bcreateAwsEngine\(/.test(readFileSync(f, "utf8")))
+      .map((f) => relative(PACKAGES, f));
+    expect(builders).toEqual(["cli/src/commands/aws-common.ts"]);
   });
 });

@@ -382,6 +382,8 @@ artifact locations (listing the bucket), and reports found and removed runs, exp
 artifact objects and bytes. --dry-run only counts.
 On AWS the bucket is versioned: gc deletes the current objects, and their old versions expire
 after artifacts.lifecycle.noncurrentVersionDays (a lifecycle rule of the bucket).
+With gc.schedule set (rate(...) or cron(...), UTC), each AWS environment also runs it by itself
+(an EventBridge Scheduler schedule on the service's revision); locally it runs only on demand.
 Exit 0 when mlflow gc succeeded, 1 when it failed (the report says what was removed anyway).
 `,
     examples: ["mlflow-dev gc --dry-run", "mlflow-dev gc --env staging"],

@@ -1,5 +1,10 @@
 import { join } from "node:path";
-import { DockerContextError, DockerUnreachableError, LocalStackError } from "@mlflow-dev/compose/runtime";
+import {
+  DockerContextError,
+  DockerUnreachableError,
+  type LocalStackContext,
+  LocalStackError,
+} from "@mlflow-dev/compose/runtime";
 import { lineReporter } from "@mlflow-dev/kernel/progress";
 import type { LocalModel } from "@mlflow-dev/spec";
 import { EXIT, UserError } from "./errors.ts";
@@ -20,15 +25,22 @@ export async function localContext(file: string, options: { requireEngine?: bool
   // Every local command but doctor (which reports it as a check) needs the engine: one clear
   // failure here rather than a connection error from whichever call comes first.
   if (options.requireEngine !== false) await docker.ping().catch((e: unknown) => Promise.reject(asUserError(e)));
-  return {
-    loaded,
+  const stateDir = join(loaded.dir, ".mlflow-dev");
+  // The checkout's own compose project: two checkouts of one spec never share a stack.
+  const identity = await runtime.projectIdentity({ name: model.name, specDir: loaded.dir, stateDir, docker });
+  // The local stack's progress on stderr; a heartbeat names the last step while a wait is silent.
+  const progress = lineReporter();
+  const stack: LocalStackContext = {
     model,
-    runtime,
+    project: identity.project,
+    identity,
+    specDir: loaded.dir,
+    stateDir,
     docker,
-    stateDir: join(loaded.dir, ".mlflow-dev"),
-    // The local stack's progress on stderr; a heartbeat names the last step while a wait is silent.
-    progress: lineReporter(),
+    progress,
+    status: progress.status,
   };
+  return { loaded, model, runtime, docker, stateDir, progress, project: identity.project, stack };
 }
 
 /** The docker CLI's endpoint (DOCKER_HOST, DOCKER_CONTEXT, the current context); a broken context is exit 1. */

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import pins from "../../../pins.json" with { type: "json" };
 import { FakeAws } from "../../aws/test/fake-aws.ts";
 import { modelFromYaml, promoteOptions } from "../../aws/test/helpers.ts";
+import { withEngine } from "../../aws/test/in-memory-engine.ts";
 import { browserOpener } from "../src/commands/open.ts";
 import { main } from "../src/main.ts";
 
@@ -55,7 +56,7 @@ async function fakeAws(yaml: string, file: string): Promise<FakeAws> {
 /** promote through the fake, as an earlier `mlflow-dev promote --env staging` would have. */
 async function promoted(yaml: string, file: string): Promise<FakeAws> {
   const aws = await fakeAws(yaml, file);
-  await promote(aws.model, aws.clients, promoteOptions().opts);
+  await promote(aws.model, ...withEngine(aws.clients, promoteOptions().opts));
   return aws;
 }
 

@@ -49,6 +49,11 @@ export function objectStoreServices(store: LocalTarget["objectStore"]): { server
 export interface ComposeRenderOptions {
   /** Path from the directory compose.yaml is written to, to the spec's directory (for build contexts). */
   specDir?: string;
+  /**
+   * The compose project (the file's `name:`): the checkout's, which `up` finds (compose/runtime's
+   * projectIdentity). Without it, `mlflow-dev-<spec name>`.
+   */
+  projectName?: string;
 }
 
 type Service = Record<string, unknown>;
@@ -372,7 +377,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
   };
 
   return {
-    name: `mlflow-dev-${model.name}`,
+    name: options.projectName ?? `mlflow-dev-${model.name}`,
     services: {
       [SERVICE.network]: network,
       [SERVICE.postgres]: postgres,

@@ -23,13 +23,29 @@ export interface ProgressOptions {
   write?: (text: string) => void;
   now?: () => number;
   heartbeatMs?: number;
+  /**
+   * Whether the output is a terminal, where `status` redraws one line in place (default: stderr's,
+   * when `write` is not given).
+   */
+  tty?: boolean;
+  /** The terminal's width, for the status line (default stderr's, else 80). */
+  columns?: number;
 }
+
+/** How often a status line is redrawn at most. */
+export const STATUS_REDRAW_MS = 200;
 
 export interface Progress {
   /** A new step: the previous one's time is printed first. */
   step(line: string, label: string): void;
   /** A detail line of the current step; `label`, when given, is what a heartbeat says is still going on. */
   line(text: string, label?: string): void;
+  /**
+   * What is going on right now (bytes of a pull, a build's last output line), replacing the previous
+   * status: on a terminal one line redrawn in place, at most every STATUS_REDRAW_MS and cleared by
+   * the next line; elsewhere nothing is written, and the next heartbeat names it instead of the label.
+   */
+  status(text: string): void;
   /** Stops the heartbeat (it never keeps the process alive on its own). */
   stop(): void;
 }
@@ -42,18 +58,27 @@ export function seconds(ms: number): string {
 
 export function progress(options: ProgressOptions = {}): Progress {
   const write = options.write ?? ((text: string) => process.stderr.write(text));
+  const tty = options.tty ?? (options.write === undefined && process.stderr.isTTY === true);
+  const columns = options.columns ?? (process.stderr.columns || 80);
   const now = options.now ?? Date.now;
   const every = options.heartbeatMs ?? HEARTBEAT_MS;
   let label: string | undefined;
+  let current: string | undefined;
   let stepStarted = now();
   let lastWrite = now();
+  let shown = false;
+  let lastDraw: number | undefined;
   const out = (text: string) => {
+    if (shown) write("\r\x1b[2K");
+    shown = false;
+    current = undefined;
     write(text);
     lastWrite = now();
   };
   const beat = heartbeat(Math.min(every, 1000), () => {
-    if (label === undefined || now() - lastWrite < every) return;
-    out(`  ... still ${label} (${seconds(now() - stepStarted)})\n`);
+    const what = current ?? label;
+    if (what === undefined || now() - lastWrite < every) return;
+    out(`  ... still ${what} (${seconds(now() - stepStarted)})\n`);
   });
   return {
     step(line, newLabel) {
@@ -66,7 +91,18 @@ export function progress(options: ProgressOptions = {}): Progress {
       if (newLabel !== undefined) label = newLabel;
       out(text);
     },
+    status(text) {
+      current = text;
+      if (!tty || (lastDraw !== undefined && now() - lastDraw < STATUS_REDRAW_MS)) return;
+      lastDraw = now();
+      const line = `  ${text}`;
+      write(`\r\x1b[2K${line.length < columns ? line : `${line.slice(0, Math.max(columns - 2, 1))}…`}`);
+      shown = true;
+      lastWrite = now();
+    },
     stop() {
+      if (shown) write("\r\x1b[2K");
+      shown = false;
       beat.stop();
     },
   };
@@ -82,8 +118,10 @@ export function stepReporter(prefix: string, options: ProgressOptions = {}): Rep
   };
 }
 
-/** The local runtime's progress (one callback a line): each line names what a heartbeat says is still going on. */
-export function lineReporter(options: ProgressOptions = {}): (line: string) => void {
+/** The local runtime's progress: one call a line, each naming what a heartbeat says is still going on; `status` as progress()'s. */
+export type LineReporter = ((line: string) => void) & { status(text: string): void };
+
+export function lineReporter(options: ProgressOptions = {}): LineReporter {
   const p = progress(options);
-  return (m) => p.line(`  ${m}\n`, m);
+  return Object.assign((m: string) => p.line(`  ${m}\n`, m), { status: (text: string) => p.status(text) });
 }

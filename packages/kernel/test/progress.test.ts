@@ -81,4 +81,39 @@ describe("progress", () => {
     vi.advanceTimersByTime(5_000);
     expect(lines).toEqual(["  waiting for mlflow\n", "  ... still waiting for mlflow (5.0 s)\n"]);
   });
+
+  it("status off a terminal writes nothing; the next heartbeat names it, a line clears it", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const report = lineReporter({ write: (t) => lines.push(t), now: () => Date.now(), heartbeatMs: 5_000, tty: false });
+    report("pulling postgres:17");
+    report.status("pulling postgres:17: 12.0 MB of 150 MB, 1 of 7 layers downloaded");
+    report.status("pulling postgres:17: 80.0 MB of 150 MB, 4 of 7 layers downloaded");
+    expect(lines).toEqual(["  pulling postgres:17\n"]);
+    vi.advanceTimersByTime(5_000);
+    expect(lines.at(-1)).toBe("  ... still pulling postgres:17: 80.0 MB of 150 MB, 4 of 7 layers downloaded (5.0 s)\n");
+    report("pulled postgres:17");
+    vi.advanceTimersByTime(5_000);
+    expect(lines.at(-1)).toBe("  ... still pulled postgres:17 (10.0 s)\n");
+  });
+
+  it("status on a terminal redraws one line in place, at most every 200 ms, cut to the width; the next line clears it", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const p = progress({ write: (t) => lines.push(t), now: () => Date.now(), tty: true, columns: 30 });
+    p.line("  pulling postgres:17\n", "pulling postgres:17");
+    p.status("postgres:17: 1 MB of 150 MB");
+    p.status("postgres:17: 2 MB of 150 MB");
+    vi.advanceTimersByTime(200);
+    p.status("postgres:17: 3.0 MB of 150 MB, 1 of 7 layers downloaded");
+    p.line("  pulled postgres:17\n");
+    p.stop();
+    expect(lines).toEqual([
+      "  pulling postgres:17\n",
+      "\r\x1b[2K  postgres:17: 1 MB of 150 MB",
+      "\r\x1b[2K  postgres:17: 3.0 MB of 150…",
+      "\r\x1b[2K",
+      "  pulled postgres:17\n",
+    ]);
+  });
 });

@@ -3,6 +3,7 @@ export * from "./artifact-access.ts";
 export * from "./connection-budget.ts";
 export * from "./fargate.ts";
 export * from "./gc-command.ts";
+export * from "./gc-schedule.ts";
 export * from "./health-check.ts";
 export * from "./image-ref.ts";
 export * from "./issues.ts";

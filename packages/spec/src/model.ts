@@ -181,8 +181,11 @@ export interface Model {
   resources: Resources;
   database: Database;
   artifacts: Artifacts;
-  /** What `gc` removes: runs and experiments deleted more than olderThanDays ago. */
-  gc: { olderThanDays: number };
+  /**
+   * What `gc` removes: runs and experiments deleted more than olderThanDays ago; schedule (an
+   * EventBridge Scheduler expression, gc-schedule.ts) is when an AWS environment runs it by itself.
+   */
+  gc: { olderThanDays: number; schedule?: string };
   target: LocalTarget | AwsTarget;
   parity: { declared: ParityDeclaration[] };
 }

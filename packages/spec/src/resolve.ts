@@ -90,7 +90,7 @@ export function resolve(spec: Spec, environment: string, overrides: ImageOverrid
       port: POSTGRES_PORT,
     },
     artifacts,
-    gc: { olderThanDays: spec.gc.olderThanDays },
+    gc: { olderThanDays: spec.gc.olderThanDays, ...(spec.gc.schedule ? { schedule: spec.gc.schedule } : {}) },
     target,
     parity: { declared: spec.parity.declared.map((d) => ({ setting: d.setting, reason: d.reason })) },
   };

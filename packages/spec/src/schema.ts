@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AccessSchema, checkExposure } from "./access.ts";
 import { checkFargateSize, FARGATE_SIZES } from "./fargate.ts";
+import { GC_SCHEDULE_EXAMPLES, parseGcSchedule } from "./gc-schedule.ts";
 import {
   DEFAULT_HEALTH_CHECK_RETRIES,
   HEALTH_CHECK_INTERVAL_SECONDS,
@@ -243,6 +244,16 @@ const GcSchema = z
       description:
         "`mlflow-dev gc` removes runs and experiments deleted more than this many days ago, with their artifacts (MLflow's `mlflow gc --older-than`). 0 removes every deleted one.",
     }),
+    schedule: z
+      .string()
+      .superRefine((value, ctx) => {
+        const parsed = parseGcSchedule(value);
+        if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.message });
+      })
+      .optional()
+      .meta({
+        description: `When every AWS environment runs \`gc\` by itself (EventBridge Scheduler, UTC): ${GC_SCHEDULE_EXAMPLES.rate} or ${GC_SCHEDULE_EXAMPLES.cron}, at most once an hour. Unset: gc runs only on demand (\`mlflow-dev gc\`), as it always does locally.`,
+      }),
   })
   .default({ olderThanDays: DEFAULT_GC_OLDER_THAN_DAYS })
   .meta({ description: "Garbage collection of deleted runs and experiments." });

@@ -47,8 +47,9 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "operate.test.ts": { lane: "aws-2", portBase: 22900 },
   "rehearse.test.ts": { lane: "aws-2", portBase: 23000 },
   "emulator-limits.test.ts": { lane: "aws-1", portBase: 24600 },
-  "first-rollout.test.ts": { lane: "aws-2", portBase: 25300 },
+  "first-rollout.test.ts": { lane: "aws-1", portBase: 25300 },
   "rehearse-interrupt.test.ts": { lane: "aws-2", portBase: 25400 },
+  "models-promote-aws.test.ts": { lane: "aws-2", portBase: 23100 },
 };
 
 export const LANES: readonly Lane[] = ["local", "aws-1", "aws-2"];

@@ -121,12 +121,15 @@ export async function modelFiles(options: {
   trackingUri: string;
   modelUri: string;
   env?: Record<string, string>;
+  /** A service behind the emulator's load balancer (its network and its address there). */
+  behindEmulator?: { network: string; emulator: string };
 }): Promise<{ files: Record<string, { bytes: number; sha256: string }>; predictions: number[] }> {
   const logs = await runPythonScript({
     image: options.image,
     trackingUri: options.trackingUri,
     script: "packages/test-support/python/model-files.py",
     env: { MODEL_URI: options.modelUri, ...options.env },
+    ...(options.behindEmulator ? { behindEmulator: options.behindEmulator } : {}),
   });
   const line = logs.split("\n").find((l) => l.includes("model-files="));
   if (!line) throw new Error(`model-files.py did not finish:\n${logs.slice(-4000)}`);

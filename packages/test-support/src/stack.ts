@@ -73,13 +73,25 @@ export function requireImagesInCi(): void {
     throw new Error("CI must set MLFLOW_DEV_IMAGES (scripts/test.sh sets it from .ci/provision)");
 }
 
-/** Removes the containers and volumes an interrupted earlier run of a test stack left behind. */
-export function removeLeftovers(project: string): void {
-  const label = `label=com.docker.compose.project=${project}`;
-  const list = (args: string[]) => spawnSync("docker", args, { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-  const containers = list(["ps", "-aq", "--filter", label]);
+/**
+ * Removes the containers and volumes an interrupted earlier run of a test stack left behind: those
+ * of the project `prefix` (`mlflow-dev-<name>`) and of every checkout of it (`<prefix>-<8 hex>`,
+ * each test run's temporary directory has its own).
+ */
+export function removeLeftovers(prefix: string): void {
+  const ours = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(-[0-9a-f]{8})?$`);
+  const list = (args: string[]) =>
+    spawnSync("docker", args, { encoding: "utf8" })
+      .stdout.split("\n")
+      .filter(Boolean)
+      .map((line) => line.split(" "))
+      .filter(([, project]) => project !== undefined && ours.test(project))
+      .map(([id]) => id ?? "");
+  const label = "label=com.docker.compose.project";
+  const projectOf = `{{.Label "com.docker.compose.project"}}`;
+  const containers = list(["ps", "-a", "--filter", label, "--format", `{{.ID}} ${projectOf}`]);
   if (containers.length > 0) spawnSync("docker", ["rm", "-f", ...containers], { stdio: "ignore" });
-  const volumes = list(["volume", "ls", "-q", "--filter", label]);
+  const volumes = list(["volume", "ls", "--filter", label, "--format", `{{.Name}} ${projectOf}`]);
   if (volumes.length > 0) spawnSync("docker", ["volume", "rm", "-f", ...volumes], { stdio: "ignore" });
 }
 

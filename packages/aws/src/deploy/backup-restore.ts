@@ -2,18 +2,8 @@ import type { DBSnapshot } from "@aws-sdk/client-rds";
 import { compareVersions } from "@mlflow-dev/spec";
 import type { AwsModel } from "../render/aws-model.ts";
 import { ParameterName, stackName } from "../render/names.ts";
-import type { AwsClients } from "./engine/clients.ts";
-import {
-  databaseInstanceId,
-  describeSnapshot,
-  type SnapshotResult,
-  SnapshotTag,
-  takeSnapshot,
-} from "./engine/db-snapshots.ts";
-import { describeService, setDesiredCount } from "./engine/ecs-service.ts";
-import { withLock } from "./engine/lock.ts";
-import { describeSecrets } from "./engine/secrets.ts";
-import { getStack } from "./engine/stack-info.ts";
+import { type SnapshotResult, SnapshotTag } from "./engine/db-snapshots.ts";
+import type { AwsEngine } from "./engine/engine.ts";
 import { DeployError } from "./errors.ts";
 import type { RunnerOptions } from "./options.ts";
 import { type PromoteOptions, type PromoteResult, promoteHoldingLock } from "./promote.ts";
@@ -41,13 +31,9 @@ export interface AwsRestoreResult {
 }
 
 /** `mlflow-dev backup --env`: a manual snapshot of the database, available when this returns. */
-export async function backupAws(
-  model: AwsModel,
-  clients: AwsClients,
-  options: RunnerOptions,
-): Promise<AwsBackupResult> {
-  const { report, waits } = options;
-  const stack = await getStack(clients.cloudformation, stackName(model));
+export async function backupAws(model: AwsModel, engine: AwsEngine, options: RunnerOptions): Promise<AwsBackupResult> {
+  const { report } = options;
+  const stack = await engine.describeStack(stackName(model));
   if (!stack || stackPhase(stack.status) !== "update")
     throw new DeployError(
       stack
@@ -55,9 +41,9 @@ export async function backupAws(
         : `there is no stack ${stackName(model)}: nothing to back up`,
       { kind: "input", hint: `Run mlflow-dev promote --env ${model.environment} first. Nothing was changed.` },
     );
-  return withLock(clients.ssm, model, "backup", async () => {
+  return engine.withLock(model, "backup", async () => {
     report.step("snapshot of the database");
-    const result = await takeSnapshot(clients, model, "backup", waits);
+    const result = await engine.takeSnapshot(model, "backup");
     report.info(`${result.snapshot} is available (MLflow ${result.mlflowVersion}'s schema)`);
     return result;
   });
@@ -69,11 +55,11 @@ function tag(snapshot: DBSnapshot, key: string): string | undefined {
 
 /** The snapshot, checked against the environment before anything changes. */
 async function checkedSnapshot(
-  clients: AwsClients,
+  engine: AwsEngine,
   model: AwsModel,
   id: string,
 ): Promise<{ snapshot: DBSnapshot; mlflowVersion?: string }> {
-  const snapshot = await describeSnapshot(clients, id);
+  const snapshot = await engine.describeSnapshot(id);
   const hint = `List the environment's snapshots with aws rds describe-db-snapshots --region ${model.target.region}. Nothing was changed.`;
   if (!snapshot)
     throw new DeployError(`there is no RDS snapshot ${id} in ${model.target.region}`, { kind: "input", hint });
@@ -114,9 +100,7 @@ async function checkedSnapshot(
   // start a service that cannot read its own data.
   const needed = (tag(snapshot, SnapshotTag.secrets) ?? "").split(/\s+/).filter(Boolean);
   if (needed.length) {
-    const gone = (await describeSecrets(clients.secretsManager, model)).filter(
-      (s) => needed.includes(s.name) && s.state === "missing",
-    );
+    const gone = (await engine.describeSecrets(model)).filter((s) => needed.includes(s.name) && s.state === "missing");
     if (gone.length)
       throw new DeployError(
         `the RDS snapshot ${id} needs the secret(s) ${gone.map((s) => s.id).join(", ")}, which no longer exist: a database restored from it could not be used (its master password, its encrypted values or its admin are in them)`,
@@ -139,23 +123,23 @@ async function checkedSnapshot(
  */
 export async function restoreAws(
   model: AwsModel,
-  clients: AwsClients,
+  engine: AwsEngine,
   options: AwsRestoreOptions,
 ): Promise<AwsRestoreResult> {
-  const { report, waits } = options;
+  const { report } = options;
   report.step(`checks: snapshot ${options.snapshot}`);
-  const checked = await checkedSnapshot(clients, model, options.snapshot);
+  const checked = await checkedSnapshot(engine, model, options.snapshot);
   report.info(
     `${options.snapshot}: PostgreSQL ${checked.snapshot.EngineVersion}, ${checked.mlflowVersion ? `MLflow ${checked.mlflowVersion}'s schema` : "MLflow version not recorded (the migration task refuses a newer schema)"}, taken ${checked.snapshot.SnapshotCreateTime?.toISOString() ?? "(unknown)"}`,
   );
-  const stack = await getStack(clients.cloudformation, stackName(model));
+  const stack = await engine.describeStack(stackName(model));
   if (stack?.parameters[ParameterName.databaseSnapshot] === options.snapshot)
     throw new DeployError(`the database of ${stackName(model)} was restored from ${options.snapshot} already`, {
       kind: "input",
       hint: `To go back to that snapshot again, copy it (aws rds copy-db-snapshot) and restore the copy. Nothing was changed.`,
     });
 
-  return withLock(clients.ssm, model, "restore", async () => {
+  return engine.withLock(model, "restore", async () => {
     const result: Partial<AwsRestoreResult> = {
       environment: model.environment,
       snapshot: options.snapshot,
@@ -165,33 +149,27 @@ export async function restoreAws(
     let before: SnapshotResult | undefined;
     if (stack && stackPhase(stack.status) === "update") {
       report.step("the database it replaces: snapshot, writers stopped");
-      before = await takeSnapshot(clients, model, "before-restore", waits);
+      before = await engine.takeSnapshot(model, "before-restore");
       result.previousDatabaseSnapshot = before.snapshot;
       report.info(`snapshot ${before.snapshot} of the current database taken`);
-      const service = await describeService(clients.ecs, model);
+      const service = await engine.describeService(model);
       if (service) {
         resumeDesiredCount = service.desiredCount ?? model.target.desiredCount;
-        await setDesiredCount(clients, model, 0, waits);
+        await engine.setDesiredCount(model, 0, { wait: true });
         report.info(
           `service scaled to zero (from ${resumeDesiredCount}): no server writes while the database is swapped`,
         );
       }
-      const instance = (await clients.rds.describeDBInstances({ DBInstanceIdentifier: before.instance }))
-        .DBInstances?.[0];
-      if (instance?.DeletionProtection) {
+      if (await engine.deletionProtected(before.instance)) {
         // The replaced instance is deleted in the update's cleanup; protection would keep it (and bill it).
-        await clients.rds.modifyDBInstance({
-          DBInstanceIdentifier: before.instance,
-          DeletionProtection: false,
-          ApplyImmediately: true,
-        });
+        await engine.removeDeletionProtection(before.instance);
         report.info(
           `deletion protection of ${before.instance} turned off: it is replaced (its data is in ${before.snapshot})`,
         );
       }
     }
     try {
-      result.promote = await promoteHoldingLock(model, clients, {
+      result.promote = await promoteHoldingLock(model, engine, {
         ...options,
         restoreFromSnapshot: options.snapshot,
         ...(resumeDesiredCount !== undefined ? { resumeDesiredCount } : {}),
@@ -200,8 +178,8 @@ export async function restoreAws(
       if (!result.previousDatabaseSnapshot) throw e;
       const message = e instanceof Error ? e.message : String(e);
       // Not swapped (the stack update failed and rolled back): the old database serves again.
-      const swapped = (await databaseInstanceId(clients, model).catch(() => "")) !== before?.instance;
-      if (!swapped && resumeDesiredCount !== undefined) await setDesiredCount(clients, model, resumeDesiredCount);
+      const swapped = (await engine.databaseInstanceId(model).catch(() => "")) !== before?.instance;
+      if (!swapped && resumeDesiredCount !== undefined) await engine.setDesiredCount(model, resumeDesiredCount);
       throw new DeployError(
         swapped
           ? `${message}\nThe database was swapped for the one from ${options.snapshot}; the database before the restore is the snapshot ${result.previousDatabaseSnapshot}.`

@@ -1,19 +1,13 @@
-import type { DBSnapshot, Tag } from "@aws-sdk/client-rds";
-import { parse } from "yaml";
+import type { Tag } from "@aws-sdk/client-rds";
 import type { AwsModel } from "../render/aws-model.ts";
-import { type Teardown, type Template, withTeardown } from "../render/cloudformation/template.ts";
+import { type Teardown, withTeardown } from "../render/cloudformation/template.ts";
 import { LogicalId, migrationTaskFamily, stackName, taskFamily } from "../render/names.ts";
 import { formatChanges } from "./diff.ts";
-import type { AwsClients } from "./engine/clients.ts";
-import { snapshotTagsNow } from "./engine/db-snapshots.ts";
-import { deregisterTaskDefinitionFamily } from "./engine/ecs-service.ts";
-import { awsDeployEngine } from "./engine/engine.ts";
-import { withLock } from "./engine/lock.ts";
-import { deleteSecrets, describeSecrets } from "./engine/secrets.ts";
+import { prefixOf } from "./engine/bucket.ts";
+import type { AwsEngine } from "./engine/engine.ts";
 import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
-import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
+import { DeployError } from "./errors.ts";
 import type { RunnerOptions } from "./options.ts";
-import { preflight } from "./preflight.ts";
 import { destroyStackAction } from "./stack-status.ts";
 
 export interface DestroyOptions extends RunnerOptions, Teardown {}
@@ -38,16 +32,15 @@ export interface DestroyResult {
  * skipFinalSnapshot, and the artifact bucket with its objects unless deleteData. The ECR repository of
  * a built image goes with its images (they are rebuilt from the build context).
  */
-export async function destroy(model: AwsModel, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
+export async function destroy(model: AwsModel, engine: AwsEngine, options: DestroyOptions): Promise<DestroyResult> {
   const { report } = options;
   report.step("[1/5] checks");
-  await preflight(model, clients, report, { network: false, bucket: false });
-  return withLock(clients.ssm, model, "destroy", () => destroyLocked(model, clients, options));
+  await engine.preflight(model, { network: false, bucket: false });
+  return engine.withLock(model, "destroy", () => destroyLocked(model, engine, options));
 }
 
-async function destroyLocked(model: AwsModel, clients: AwsClients, options: DestroyOptions): Promise<DestroyResult> {
+async function destroyLocked(model: AwsModel, engine: AwsEngine, options: DestroyOptions): Promise<DestroyResult> {
   const { report } = options;
-  const engine = awsDeployEngine(clients, options);
   const name = stackName(model);
   const result: DestroyResult = {
     environment: model.environment,
@@ -64,8 +57,9 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
   let finalTags: Tag[] = [];
   let bucketDeleted = false;
   if (stack) {
-    databaseId = await physicalId(clients, name, LogicalId.database);
-    if (databaseId && (await deletionProtected(clients, databaseId)))
+    databaseId = await engine.stackResourceId(name, LogicalId.database);
+    // Protection that cannot be read is not assumed: the delete then says.
+    if (databaseId && (await engine.deletionProtected(databaseId).catch(() => false)))
       throw new DeployError(
         `the database ${databaseId} of ${name} has deletion protection on (environments.${model.environment}.database.deletionProtection: true): destroy does not turn it off`,
         {
@@ -77,13 +71,17 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
   report.step("[2/5] teardown settings");
   if (stack && action.do === "teardown-then-delete") {
     // What a later restore of the final snapshot needs to know, read while the service exists.
-    if (databaseId && !options.skipFinalSnapshot) finalTags = await snapshotTagsNow(clients, model, "final");
+    if (databaseId && !options.skipFinalSnapshot) finalTags = await engine.snapshotTagsNow(model, "final");
     // --delete-data deletes mlflow-dev's prefix; the bucket goes only when nothing else is in it.
     if (options.deleteData) {
-      await emptyPrefix(clients, model.artifacts.bucket, model.artifacts.prefix, report);
-      bucketDeleted = !(await holdsObjects(clients, model.artifacts.bucket));
+      const deleted = await engine.emptyPrefix(model.artifacts.bucket, model.artifacts.prefix);
+      if (deleted !== undefined)
+        report.info(
+          `deleted ${deleted} object version(s) under s3://${model.artifacts.bucket}/${prefixOf(model.artifacts.prefix)}`,
+        );
+      bucketDeleted = !(await engine.bucketHoldsObjects(model.artifacts.bucket));
     }
-    const deployed = await deployedTemplate(clients, name);
+    const deployed = await engine.deployedTemplate(name);
     const changeSet = await engine.prepareChangeSet(
       {
         stackName: name,
@@ -117,11 +115,10 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
     report.info("deleted");
   } else report.info("nothing to delete");
   if (databaseId && !options.skipFinalSnapshot) {
-    const snapshot = await finalSnapshot(clients, databaseId);
+    const snapshot = await engine.newestSnapshot(databaseId);
     if (snapshot?.DBSnapshotIdentifier) {
       result.finalSnapshot = snapshot.DBSnapshotIdentifier;
-      if (snapshot.DBSnapshotArn && finalTags.length)
-        await clients.rds.addTagsToResource({ ResourceName: snapshot.DBSnapshotArn, Tags: finalTags });
+      if (snapshot.DBSnapshotArn && finalTags.length) await engine.tagSnapshot(snapshot.DBSnapshotArn, finalTags);
       report.info(
         `final database snapshot: ${snapshot.DBSnapshotIdentifier} (mlflow-dev restore --env ${model.environment} --snapshot ${snapshot.DBSnapshotIdentifier} brings it back)`,
       );
@@ -131,7 +128,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
 
   report.step("[4/5] task definitions");
   for (const family of [taskFamily(model), migrationTaskFamily(model)])
-    result.taskDefinitionsDeregistered.push(...(await deregisterTaskDefinitionFamily(clients, family)));
+    result.taskDefinitionsDeregistered.push(...(await engine.deregisterTaskDefinitionFamily(family)));
   report.info(
     result.taskDefinitionsDeregistered.length
       ? `deregistered ${result.taskDefinitionsDeregistered.map((a) => a.split("/").pop()).join(", ")}`
@@ -142,7 +139,7 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
   if (result.finalSnapshot || result.bucketKept) {
     // Secrets live as long as the data: the snapshot's database is encrypted with, and logs in
     // with, these; they go with the last destroy that keeps nothing.
-    const kept = (await describeSecrets(clients.secretsManager, model)).filter((s) => s.state === "exists");
+    const kept = (await engine.describeSecrets(model)).filter((s) => s.state === "exists");
     result.secretsKept = kept.map((s) => s.id);
     for (const s of kept)
       report.info(
@@ -150,108 +147,8 @@ async function destroyLocked(model: AwsModel, clients: AwsClients, options: Dest
       );
     if (!kept.length) report.info("none");
   } else {
-    result.secrets = await deleteSecrets(clients.secretsManager, model, { force: options.deleteData }, report);
+    result.secrets = await engine.deleteSecrets(model, { force: options.deleteData });
     if (!result.secrets.length) report.info("none");
   }
   return result;
-}
-
-async function physicalId(clients: AwsClients, stack: string, logicalId: string): Promise<string | undefined> {
-  try {
-    const r = await clients.cloudformation.describeStackResource({ StackName: stack, LogicalResourceId: logicalId });
-    return r.StackResourceDetail?.PhysicalResourceId;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The instance's DeletionProtection as RDS reports it (false when it cannot be read: the delete then says). */
-async function deletionProtected(clients: AwsClients, databaseId: string): Promise<boolean> {
-  try {
-    const r = await clients.rds.describeDBInstances({ DBInstanceIdentifier: databaseId });
-    return r.DBInstances?.[0]?.DeletionProtection === true;
-  } catch {
-    return false;
-  }
-}
-
-async function deployedTemplate(clients: AwsClients, stack: string): Promise<Template> {
-  const r = await clients.cloudformation.getTemplate({ StackName: stack, TemplateStage: "Original" });
-  const body = r.TemplateBody ?? "";
-  try {
-    return JSON.parse(body) as Template;
-  } catch {
-    return parse(body) as Template;
-  }
-}
-
-async function finalSnapshot(clients: AwsClients, databaseId: string): Promise<DBSnapshot | undefined> {
-  try {
-    const r = await clients.rds.describeDBSnapshots({ DBInstanceIdentifier: databaseId });
-    const newest = [...(r.DBSnapshots ?? [])].sort(
-      (a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0),
-    )[0];
-    return newest;
-  } catch {
-    return undefined;
-  }
-}
-
-/** `mlflow/` for the prefix `mlflow` (the objects mlflow-dev writes); empty for the bucket's root. */
-export function prefixOf(prefix: string): string {
-  const p = prefix.replace(/^\/+|\/+$/g, "");
-  return p ? `${p}/` : "";
-}
-
-/** Anything (an object version or a delete marker) left in the bucket. */
-async function holdsObjects(clients: AwsClients, bucket: string): Promise<boolean> {
-  try {
-    const r = await clients.s3.listObjectVersions({ Bucket: bucket, MaxKeys: 1 });
-    return (r.Versions?.length ?? 0) + (r.DeleteMarkers?.length ?? 0) > 0;
-  } catch (e) {
-    if (awsErrorName(e) === "NoSuchBucket") return false;
-    throw new DeployError(`cannot list the bucket ${bucket}: ${awsErrorMessage(e)}`, { cause: e });
-  }
-}
-
-/**
- * Deletes every object version and delete marker under mlflow-dev's prefix (the whole bucket when
- * the prefix is empty); what others keep in the bucket stays.
- */
-async function emptyPrefix(
-  clients: AwsClients,
-  bucket: string,
-  artifactPrefix: string,
-  report: RunnerOptions["report"],
-): Promise<void> {
-  const prefix = prefixOf(artifactPrefix);
-  let deleted = 0;
-  // ListObjectVersions has two markers and no SDK paginator: walked here.
-  try {
-    let keyMarker: string | undefined;
-    let versionMarker: string | undefined;
-    for (;;) {
-      const r = await clients.s3.listObjectVersions({
-        Bucket: bucket,
-        ...(prefix ? { Prefix: prefix } : {}),
-        ...(keyMarker ? { KeyMarker: keyMarker } : {}),
-        ...(versionMarker ? { VersionIdMarker: versionMarker } : {}),
-      });
-      const objects = [...(r.Versions ?? []), ...(r.DeleteMarkers ?? [])].map((v) => ({
-        Key: v.Key ?? "",
-        ...(v.VersionId ? { VersionId: v.VersionId } : {}),
-      }));
-      if (objects.length) {
-        await clients.s3.deleteObjects({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } });
-        deleted += objects.length;
-      }
-      if (!r.IsTruncated) break;
-      keyMarker = r.NextKeyMarker;
-      versionMarker = r.NextVersionIdMarker;
-    }
-  } catch (e) {
-    if (awsErrorName(e) === "NoSuchBucket") return;
-    throw new DeployError(`cannot empty the bucket ${bucket}: ${awsErrorMessage(e)}`, { cause: e });
-  }
-  report.info(`deleted ${deleted} object version(s) under s3://${bucket}/${prefix}`);
 }

@@ -1,12 +1,11 @@
-import type { CloudWatchLogs, GetLogEventsCommandOutput } from "@aws-sdk/client-cloudwatch-logs";
 import type { RunTaskCommandInput } from "@aws-sdk/client-ecs";
 import { poll, type WaitOptions } from "@mlflow-dev/kernel/wait";
 import { oneOffCommand } from "@mlflow-dev/spec";
 import type { AwsModel } from "../render/aws-model.ts";
 import { clusterName } from "../render/names.ts";
-import type { AwsClients } from "./engine/clients.ts";
-import { describeService, describeTaskDefinition, revisionOf } from "./engine/ecs-service.ts";
-import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
+import { revisionOf } from "./engine/ecs-service.ts";
+import type { AwsEngine } from "./engine/engine.ts";
+import { awsErrorMessage, DeployError } from "./errors.ts";
 import { awslogsOf } from "./logs.ts";
 
 /**
@@ -58,16 +57,16 @@ const DRAIN_INTERVAL_MS = 1000;
 
 export async function runOneOffTask(
   model: AwsModel,
-  clients: AwsClients,
+  engine: AwsEngine,
   argv: readonly string[],
   options: OneOffOptions,
 ): Promise<OneOffResult> {
-  const service = await describeService(clients.ecs, model);
+  const service = await engine.describeService(model);
   if (!service?.taskDefinition || !service.networkConfiguration)
     throw new DeployError(`nothing runs in ${model.environment}: there is no ECS service to run the command beside`, {
       hint: `Run mlflow-dev promote --env ${model.environment} first.`,
     });
-  const registered = await describeTaskDefinition(clients.ecs, service.taskDefinition);
+  const registered = await engine.describeTaskDefinition(service.taskDefinition);
   const awslogs = awslogsOf(registered);
   const container = awslogs?.container ?? (registered?.containerDefinitions as { name?: string }[])?.[0]?.name;
   if (!container)
@@ -80,7 +79,7 @@ export async function runOneOffTask(
   );
   let taskArn: string;
   try {
-    const r = await clients.ecs.runTask(input);
+    const r = await engine.runTask(input);
     const failure = r.failures?.[0];
     if (failure || !r.tasks?.[0]?.taskArn)
       throw new Error(
@@ -92,9 +91,7 @@ export async function runOneOffTask(
   }
   const taskId = taskArn.split("/").pop() ?? taskArn;
   options.onStatus?.(`started task ${taskId} of ${revisionOf(service.taskDefinition)}`);
-  const stream = awslogs
-    ? taskStreamReader(clients.logs, awslogs.group, `${awslogs.prefix}/${container}/${taskId}`)
-    : undefined;
+  const stream = awslogs ? engine.streamReader(awslogs.group, `${awslogs.prefix}/${container}/${taskId}`) : undefined;
   let last = "";
   const stopped = await poll({
     clock: options.wait.clock,
@@ -104,14 +101,14 @@ export async function runOneOffTask(
       for (const line of (await stream?.read()) ?? []) options.onLine(line);
     },
     check: async () => {
-      const task = (await clients.ecs.describeTasks({ cluster: input.cluster, tasks: [taskArn] })).tasks?.[0];
+      const task = await engine.describeTask(input.cluster, taskArn);
       const status = task?.lastStatus ?? "UNKNOWN";
       if (status !== last) options.onStatus?.(status);
       last = status;
       return status === "STOPPED" ? task : undefined;
     },
     onTimeout: async () => {
-      await clients.ecs.stopTask({ cluster: input.cluster, task: taskArn, reason: "mlflow-dev exec: timed out" });
+      await engine.stopTask(input.cluster, taskArn, "mlflow-dev exec: timed out");
       return new DeployError(
         `the one-off task ${taskId} did not finish within ${Math.round(options.wait.timeoutMs / 1000)}s and was stopped`,
       );
@@ -134,36 +131,4 @@ export async function runOneOffTask(
       },
     );
   return { taskArn, taskDefinition: service.taskDefinition, exitCode: c.exitCode };
-}
-
-/** One task's log stream, read forward from its start with GetLogEvents' forward token: each call gives the new lines. */
-export function taskStreamReader(logs: CloudWatchLogs, group: string, stream: string): { read(): Promise<string[]> } {
-  let token: string | undefined;
-  return {
-    async read() {
-      const lines: string[] = [];
-      for (let page = 0; page < 100; page++) {
-        let r: GetLogEventsCommandOutput;
-        try {
-          r = await logs.getLogEvents({
-            logGroupName: group,
-            logStreamName: stream,
-            startFromHead: true,
-            ...(token ? { nextToken: token } : {}),
-          });
-        } catch (e) {
-          // The stream appears with the task's first line.
-          if (awsErrorName(e) === "ResourceNotFoundException") return lines;
-          throw e;
-        }
-        const events = r.events ?? [];
-        lines.push(...events.map((e) => (e.message ?? "").replace(/\r?\n$/, "")));
-        const next = r.nextForwardToken;
-        const same = next === undefined || next === token;
-        if (next) token = next;
-        if (same || events.length === 0) break;
-      }
-      return lines;
-    },
-  };
 }

@@ -5,7 +5,7 @@ import { type Template, toTemplate } from "../render/cloudformation/template.ts"
 import { LogicalId, ParameterName, stackName } from "../render/names.ts";
 import { formatChanges, type ResourceChange, summarizeChanges } from "./diff.ts";
 import type { ChangeSetRequest } from "./engine/change-set.ts";
-import type { DeployEngine } from "./engine/engine.ts";
+import type { AwsEngine } from "./engine/engine.ts";
 import { databaseSnapshotParameter, type StackInfo, stackParameters } from "./engine/stack-info.ts";
 import { DeployError } from "./errors.ts";
 import { promoteStackAction } from "./stack-status.ts";
@@ -35,7 +35,7 @@ export function allowedReplacements(options: InfrastructureOptions): string[] {
  * that would replace or remove a stateful resource not allowed is deleted and refused (exit 2).
  */
 export async function deployInfrastructure(
-  engine: DeployEngine,
+  engine: AwsEngine,
   model: AwsModel,
   secretArns: Partial<Record<SecretName, string>>,
   options: InfrastructureOptions = {},
@@ -115,7 +115,7 @@ export async function deployInfrastructure(
 }
 
 /** Termination protection on (a stack from before it, or one just created). */
-async function protectStack(engine: DeployEngine, stack: StackInfo): Promise<void> {
+async function protectStack(engine: AwsEngine, stack: StackInfo): Promise<void> {
   if (stack.terminationProtection) return;
   await engine.setTerminationProtection(stack.name, true);
   engine.report.info("termination protection on (mlflow-dev destroy turns it off)");

@@ -1,10 +1,8 @@
-import type { CloudWatchLogs, FilteredLogEvent, LogStream } from "@aws-sdk/client-cloudwatch-logs";
+import type { FilteredLogEvent, LogStream } from "@aws-sdk/client-cloudwatch-logs";
 import type { Clock } from "@mlflow-dev/kernel/wait";
 import type { AwsModel } from "../render/aws-model.ts";
 import { type AwsLogService, migrationTaskFamily } from "../render/names.ts";
-import type { AwsClients } from "./engine/clients.ts";
-import { describeService, describeTaskDefinition } from "./engine/ecs-service.ts";
-import { filterLogEvents, listLogStreams } from "./engine/task-logs.ts";
+import type { AwsEngine } from "./engine/engine.ts";
 import { DeployError } from "./errors.ts";
 
 /**
@@ -15,6 +13,9 @@ import { DeployError } from "./errors.ts";
  * rendered. Reading is DescribeLogStreams (by prefix) then FilterLogEvents over those streams;
  * following repeats it from the newest event seen, dropping events already printed.
  */
+
+/** The engine's verbs the log readers use. */
+export type LogReader = Pick<AwsEngine, "listLogStreams" | "filterLogEvents">;
 
 /** Where one service's output is: a log group and the streams' prefix (`server/mlflow/`). */
 export interface LogSource {
@@ -53,14 +54,14 @@ export function awslogsOf(
 /** The log sources of the services asked for (both when none is named), from the task definitions ECS holds. */
 export async function logSources(
   model: AwsModel,
-  clients: AwsClients,
+  engine: Pick<AwsEngine, "describeService" | "describeTaskDefinition">,
   services: readonly AwsLogService[] = ["mlflow", "migrate"],
 ): Promise<LogSource[]> {
-  const service = await describeService(clients.ecs, model);
+  const service = await engine.describeService(model);
   const sources: LogSource[] = [];
   for (const name of services) {
     const ref = name === "mlflow" ? service?.taskDefinition : migrationTaskFamily(model);
-    const registered = ref ? await describeTaskDefinition(clients.ecs, ref) : undefined;
+    const registered = ref ? await engine.describeTaskDefinition(ref) : undefined;
     const awslogs = awslogsOf(registered);
     if (awslogs)
       sources.push({ service: name, group: awslogs.group, streamPrefix: `${awslogs.prefix}/${awslogs.container}/` });
@@ -82,8 +83,8 @@ const MAX_STREAMS = 100;
  * The streams of a source, newest first (by their last event, ingestion or creation: AWS updates
  * lastEventTimestamp only eventually), at most MAX_STREAMS of them.
  */
-export async function listStreams(logs: CloudWatchLogs, source: LogSource): Promise<string[]> {
-  return newestStreams(await listLogStreams(logs, source.group, source.streamPrefix), MAX_STREAMS);
+export async function listStreams(logs: LogReader, source: LogSource): Promise<string[]> {
+  return newestStreams(await logs.listLogStreams(source.group, source.streamPrefix), MAX_STREAMS);
 }
 
 /** Stream names by their newest activity, newest first (pure). */
@@ -98,7 +99,7 @@ export function newestStreams(streams: readonly LogStream[], max: number): strin
 
 /** The events of the sources from startTime on (every one when undefined), oldest first. */
 export async function readLogLines(
-  logs: CloudWatchLogs,
+  logs: LogReader,
   sources: readonly LogSource[],
   startTime?: number,
 ): Promise<LogLine[]> {
@@ -106,7 +107,7 @@ export async function readLogLines(
   for (const source of sources) {
     const streams = await listStreams(logs, source);
     if (streams.length === 0) continue;
-    const events = await filterLogEvents(logs, {
+    const events = await logs.filterLogEvents({
       group: source.group,
       streams,
       ...(startTime !== undefined ? { startTime } : {}),
@@ -170,7 +171,7 @@ export interface FollowOptions {
 
 /** Keeps reading new events until the signal aborts; each look re-lists the streams, so new tasks appear. */
 export async function followLogLines(
-  logs: CloudWatchLogs,
+  logs: LogReader,
   sources: readonly LogSource[],
   options: FollowOptions,
 ): Promise<void> {

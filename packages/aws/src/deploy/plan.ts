@@ -15,15 +15,12 @@ import {
   summarizeChanges,
   taskDefinitionChanges,
 } from "./diff.ts";
-import type { AwsClients } from "./engine/clients.ts";
-import { describeService, describeTaskDefinition, revisionOf } from "./engine/ecs-service.ts";
-import { awsDeployEngine } from "./engine/engine.ts";
+import { revisionOf } from "./engine/ecs-service.ts";
+import type { AwsEngine } from "./engine/engine.ts";
 import { plannedImage } from "./engine/image.ts";
-import { describeSecrets } from "./engine/secrets.ts";
+import { formatVerdicts, type PreflightVerdict } from "./engine/preflight-account.ts";
 import { databaseSnapshotParameter, stackParameters } from "./engine/stack-info.ts";
 import type { RunnerOptions } from "./options.ts";
-import { preflight } from "./preflight.ts";
-import { accountPreflight, formatVerdicts, type PreflightVerdict } from "./preflight-account.ts";
 import { planStackAction } from "./stack-status.ts";
 import {
   checkAllowReplace,
@@ -80,17 +77,17 @@ export interface PlanResult {
  * What promote would do, with nothing applied: the secrets it would create, the CloudFormation
  * change set (computed by CloudFormation, then deleted), and the task-definition fields that change.
  */
-export async function plan(model: AwsModel, clients: AwsClients, options: PlanOptions): Promise<PlanResult> {
+export async function plan(model: AwsModel, engine: AwsEngine, options: PlanOptions): Promise<PlanResult> {
   const { report } = options;
   const target = model.target;
   checkAllowReplace(options.allowReplace ?? []);
   report.step("checks");
-  const identity = await preflight(model, clients, report);
-  const verdicts = await accountPreflight(model, clients, report, "plan");
+  const identity = await engine.preflight(model);
+  const verdicts = await engine.accountPreflight(model, "plan");
   const name = stackName(model);
 
   report.step("secrets");
-  const secretStatus = await describeSecrets(clients.secretsManager, model);
+  const secretStatus = await engine.describeSecrets(model);
   const secrets = secretStatus.map((s) => ({
     name: s.id,
     action: (s.state === "exists" ? "keep" : s.state === "missing" ? "create" : "restore") as
@@ -100,7 +97,6 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
   }));
 
   report.step(`infrastructure: stack ${name}`);
-  const engine = awsDeployEngine(clients, options);
   const stack = await engine.describeStack(name);
   const stackAction = planStackAction(stack);
   const template = toTemplate(model);
@@ -136,12 +132,12 @@ export async function plan(model: AwsModel, clients: AwsClients, options: PlanOp
   const service: PlanResult["service"] = { action: "create", changes: [] };
   let mlflowVersion: VersionChange = { kind: "first", to: model.mlflow.version };
   if (stackAction === "update" && outputs[OutputName.executionRoleArn]) {
-    const existing = await describeService(clients.ecs, model);
+    const existing = await engine.describeService(model);
     const secretArns: Partial<Record<SecretName, string>> = {};
     for (const s of secretStatus) if (s.arn) secretArns[s.name] = s.arn;
     const desired = toTaskDefinition(model, deployContextFromStack({ outputs, imageUri: image, secretArns }));
     if (existing?.taskDefinition) {
-      const current = await describeTaskDefinition(clients.ecs, existing.taskDefinition);
+      const current = await engine.describeTaskDefinition(existing.taskDefinition);
       mlflowVersion = serviceVersionChange(current, model);
       service.currentTaskDefinition = existing.taskDefinition;
       service.changes = taskDefinitionChanges(current, desired);

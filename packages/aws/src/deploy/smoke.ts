@@ -34,6 +34,8 @@ export interface SmokeResult {
   artifactPath?: string;
   /** The object the artifact became in the bucket: s3://bucket/prefix/<experiment>/<run>/artifacts/<file>. */
   artifactObject?: string;
+  /** When the smoke test ran inside the VPC (an internal load balancer, in-vpc-smoke.ts): the one-off task's ARN. */
+  oneOffTask?: string;
 }
 
 export interface SmokeOptions {

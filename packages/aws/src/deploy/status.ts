@@ -1,10 +1,9 @@
 import type { Deployment, Service, Task } from "@aws-sdk/client-ecs";
 import type { AwsModel } from "../render/aws-model.ts";
-import { clusterName, OutputName, secretName, serviceName, stackName } from "../render/names.ts";
+import { OutputName, secretName, serviceName, stackName } from "../render/names.ts";
 import { servedMlflowVersion } from "../render/task-definition.ts";
-import type { AwsClients } from "./engine/clients.ts";
-import { describeService, describeTaskDefinition } from "./engine/ecs-service.ts";
-import { getStack, type StackInfo } from "./engine/stack-info.ts";
+import type { AwsEngine } from "./engine/engine.ts";
+import type { StackInfo } from "./engine/stack-info.ts";
 
 /**
  * What `status --env` shows of an environment: the stack, the ECS service and its primary
@@ -58,28 +57,24 @@ export interface EnvironmentReads {
   tasks: Task[];
 }
 
+/** The engine's verbs status reads with. */
+export type StatusReader = Pick<
+  AwsEngine,
+  "describeStack" | "describeService" | "describeTaskDefinition" | "runningTasks"
+>;
+
 /** The environment's state, or undefined when it has no stack. */
 export async function readEnvironmentStatus(
   model: AwsModel,
-  clients: AwsClients,
+  engine: StatusReader,
 ): Promise<EnvironmentStatus | undefined> {
-  const stack = await getStack(clients.cloudformation, stackName(model));
+  const stack = await engine.describeStack(stackName(model));
   if (!stack) return undefined;
-  const service = await describeService(clients.ecs, model);
+  const service = await engine.describeService(model);
   const taskDefinition = service?.taskDefinition
-    ? await describeTaskDefinition(clients.ecs, service.taskDefinition)
+    ? await engine.describeTaskDefinition(service.taskDefinition)
     : undefined;
-  let tasks: Task[] = [];
-  if (service) {
-    const list = await clients.ecs.listTasks({
-      cluster: clusterName(model),
-      serviceName: serviceName(model),
-      desiredStatus: "RUNNING",
-    });
-    const arns = (list.taskArns ?? []).slice(0, 100);
-    if (arns.length > 0)
-      tasks = (await clients.ecs.describeTasks({ cluster: clusterName(model), tasks: arns })).tasks ?? [];
-  }
+  const tasks: Task[] = service ? await engine.runningTasks(model) : [];
   return environmentStatus(model, {
     stack,
     ...(service ? { service } : {}),

@@ -1,10 +1,8 @@
 import { type VersionChange, versionChange } from "@mlflow-dev/spec";
 import type { AwsModel } from "../render/aws-model.ts";
 import { servedMlflowVersion } from "../render/task-definition.ts";
-import type { AwsClients } from "./engine/clients.ts";
-import { takeSnapshot } from "./engine/db-snapshots.ts";
+import type { AwsEngine } from "./engine/engine.ts";
 import { DeployError } from "./errors.ts";
-import type { DeployWaits } from "./options.ts";
 
 /**
  * MLflow version changes on ECS. MLflow upgrades its schema in place with every writer stopped
@@ -38,12 +36,11 @@ export function upgradeSnapshotId(instanceId: string, change: { from: string; to
 
 /** A snapshot of the database before an upgrade's migration, named after both versions. */
 export async function snapshotBeforeUpgrade(
-  clients: AwsClients,
+  engine: AwsEngine,
   model: AwsModel,
   change: { from: string; to: string },
-  waits: DeployWaits,
 ): Promise<string> {
-  const taken = await takeSnapshot(clients, model, "before-upgrade", waits, (instance, now) =>
+  const taken = await engine.takeSnapshot(model, "before-upgrade", (instance, now) =>
     upgradeSnapshotId(instance, change, now),
   );
   return taken.snapshot;

@@ -1,5 +1,6 @@
-import { serverSecrets } from "@mlflow-dev/spec";
+import { gcRunsPerMonth, parseGcSchedule, serverSecrets } from "@mlflow-dev/spec";
 import type { AwsModel } from "../render/aws-model.ts";
+import { FARGATE_EPHEMERAL_STORAGE, largeArtifacts } from "../render/large-artifacts.ts";
 import { CPU_ARCHITECTURE } from "../render/task-definition.ts";
 import {
   type FargateArchitecture,
@@ -33,6 +34,8 @@ export interface CostAssumptions {
   containerInsightsMetrics: number;
   /** GB of built images kept in the ECR repository (images.build only; no lifecycle policy expires them). */
   ecrStoredGb: number;
+  /** Minutes one run of the scheduled gc takes (its Fargate task, the server's size). */
+  gcTaskMinutes: number;
 }
 
 export const DEFAULT_COST_ASSUMPTIONS: Readonly<CostAssumptions> = {
@@ -44,6 +47,7 @@ export const DEFAULT_COST_ASSUMPTIONS: Readonly<CostAssumptions> = {
   databaseDailyChange: 0.05,
   containerInsightsMetrics: 30,
   ecrStoredGb: 5,
+  gcTaskMinutes: 10,
 };
 
 export interface CostLine {
@@ -92,6 +96,8 @@ interface CostFacts {
   memoryGb: number;
   tasks: number;
   architecture: FargateArchitecture;
+  /** The task's ephemeral storage when it asks for more than Fargate's default 20 GiB (artifacts.largestGiB). */
+  ephemeralStorageGiB: number | undefined;
   instanceClass: string;
   allocatedStorage: number;
   multiAz: boolean;
@@ -107,6 +113,8 @@ interface CostFacts {
   secrets: number;
   logRetentionDays: number;
   ecr: boolean;
+  /** Runs of the scheduled gc a month (gc.schedule; 0 without one). */
+  gcRuns: number;
 }
 
 function costFacts(model: AwsModel): CostFacts {
@@ -120,6 +128,7 @@ function costFacts(model: AwsModel): CostFacts {
     memoryGb: model.resources.memory / 1024,
     tasks,
     architecture: CPU_ARCHITECTURE === "X86_64" ? "x86" : "arm",
+    ephemeralStorageGiB: largeArtifacts(model).ephemeralStorageGiB,
     instanceClass: t.database.instanceClass,
     allocatedStorage: t.database.allocatedStorage,
     multiAz: t.database.multiAz,
@@ -131,10 +140,17 @@ function costFacts(model: AwsModel): CostFacts {
     secrets: serverSecrets(model.mlflow.auth).length,
     logRetentionDays: t.logRetentionDays,
     ecr: model.mlflow.image.kind === "build",
+    gcRuns: gcRuns(model.gc.schedule),
   };
 }
 
 const H = HOURS_PER_MONTH;
+
+function gcRuns(schedule: string | undefined): number {
+  if (schedule === undefined) return 0;
+  const parsed = parseGcSchedule(schedule);
+  return parsed.ok ? gcRunsPerMonth(parsed.schedule) : 0;
+}
 
 function usd(n: number, digits = 2): string {
   return `$${n.toFixed(digits)}`;
@@ -173,6 +189,23 @@ function costLines(f: CostFacts, p: RegionPrices, a: CostAssumptions, region: st
     `${f.memoryGb} GB × ${taskHours} × ${price(fargate.gbHour)}`,
     f.memoryGb * f.tasks * H * fargate.gbHour,
   );
+  if (f.ephemeralStorageGiB !== undefined) {
+    // Fargate bills only the storage beyond the 20 GiB every task gets (artifacts.largestGiB sets the size).
+    const extra = f.ephemeralStorageGiB - FARGATE_EPHEMERAL_STORAGE.defaultGiB;
+    add(
+      "Fargate ephemeral storage",
+      `${f.ephemeralStorageGiB} GiB a task, ${extra} GiB beyond the included ${FARGATE_EPHEMERAL_STORAGE.defaultGiB} × ${taskHours} × ${price(p.fargateEphemeralGbHour)}`,
+      extra * f.tasks * H * p.fargateEphemeralGbHour,
+    );
+  }
+  if (f.gcRuns > 0) {
+    const hours = (f.gcRuns * a.gcTaskMinutes) / 60;
+    add(
+      "Scheduled gc (Fargate task)",
+      `${round(f.gcRuns, 1)} runs × ${a.gcTaskMinutes} min × (${f.vcpu} vCPU × ${price(fargate.vcpuHour)} + ${f.memoryGb} GB × ${price(fargate.gbHour)}) an hour`,
+      hours * (f.vcpu * fargate.vcpuHour + f.memoryGb * fargate.gbHour),
+    );
+  }
 
   const instances = f.multiAz ? 2 : 1;
   const azs = f.multiAz ? "Multi-AZ: primary and standby" : "Single-AZ";
@@ -328,6 +361,10 @@ function assumptionText(f: CostFacts, a: CostAssumptions, region: string, prices
       `NAT gateway: ${a.natGbPerMonth} GB a month (image pulls at each task start, ECR, Secrets Manager and CloudWatch Logs); artifacts reach S3 through the free gateway endpoint`,
     );
   if (f.ecr) out.push(`ECR: ${a.ecrStoredGb} GB of built images kept`);
+  if (f.gcRuns > 0)
+    out.push(
+      `scheduled gc: about ${round(f.gcRuns, 1)} runs a month (gc.schedule), ${a.gcTaskMinutes} minutes each at the server's task size; EventBridge Scheduler's first 14 million invocations a month are free`,
+    );
   return out;
 }
 

@@ -18,6 +18,8 @@ export type FargateArchitecture = "x86" | "arm";
 export interface RegionPrices {
   /** Fargate, Linux, per vCPU-hour and per GB-hour of the task size. */
   fargate: Record<FargateArchitecture, { vcpuHour: number; gbHour: number }>;
+  /** Fargate ephemeral storage per GB-hour, billed only beyond the 20 GB every task gets. */
+  fargateEphemeralGbHour: number;
   rds: {
     /** RDS for PostgreSQL, Single-AZ, per instance-hour (Multi-AZ: twice, a standby in a second zone). */
     instanceHour: Readonly<Record<string, number>>;
@@ -76,6 +78,7 @@ export const PRICE_SOURCES = {
 
 const US_EAST_1: RegionPrices = {
   fargate: { x86: { vcpuHour: 0.04048, gbHour: 0.004445 }, arm: { vcpuHour: 0.03238, gbHour: 0.00356 } },
+  fargateEphemeralGbHour: 0.000111,
   rds: {
     instanceHour: {
       "db.t4g.micro": 0.016,
@@ -104,6 +107,7 @@ const US_EAST_1: RegionPrices = {
 
 const EU_WEST_1: RegionPrices = {
   fargate: { x86: { vcpuHour: 0.04048, gbHour: 0.004445 }, arm: { vcpuHour: 0.03238, gbHour: 0.00356 } },
+  fargateEphemeralGbHour: 0.000111,
   rds: {
     instanceHour: {
       "db.t4g.micro": 0.017,
@@ -129,6 +133,7 @@ const EU_WEST_1: RegionPrices = {
 
 const EU_CENTRAL_1: RegionPrices = {
   fargate: { x86: { vcpuHour: 0.04656, gbHour: 0.00511 }, arm: { vcpuHour: 0.03725, gbHour: 0.00409 } },
+  fargateEphemeralGbHour: 0.000122,
   rds: {
     instanceHour: {
       "db.t4g.micro": 0.019,
@@ -159,7 +164,7 @@ export const PRICE_TABLE: Readonly<Record<string, RegionPriceEntry>> = {
     checked:
       "Fargate x86 and ARM, RDS db.t4g micro/small/medium, gp3 storage, backup storage, NAT gateway hour and GB, public IPv4, CloudWatch Logs ingestion and storage, ALB hour (pages quoting AWS's pricing pages, see PRICE_SOURCES)",
     unconfirmed:
-      "RDS db.t4g.large, db.t3, db.m6g, db.m7g and db.r6g hours, ALB LCU-hour, S3 Standard, Secrets Manager, custom metrics and ECR storage are AWS's published list prices as known at the table's date, not re-read from a page",
+      "Fargate ephemeral storage beyond 20 GB, RDS db.t4g.large, db.t3, db.m6g, db.m7g and db.r6g hours, ALB LCU-hour, S3 Standard, Secrets Manager, custom metrics and ECR storage are AWS's published list prices as known at the table's date, not re-read from a page",
   },
   "eu-west-1": {
     name: "Europe (Ireland)",

@@ -13,6 +13,7 @@ import {
 } from "@mlflow-dev/spec";
 import { ACCESS_LOG_PREFIX, accessLogsOn } from "./cloudformation/bucket.ts";
 import { formatCidr, isNetworkAddress, networkOf, parseCidr, SMALLEST_SUBNET_PREFIX } from "./cloudformation/cidr.ts";
+import { gcScheduleOverrides } from "./cloudformation/gc-schedule.ts";
 import { TAG_KEYS } from "./cloudformation/tags.ts";
 import {
   ALB_IDLE_TIMEOUT,
@@ -321,6 +322,22 @@ const checkTaskDefinitionSize: Check = (model, _target, at) => {
   ];
 };
 
+/** ECS refuses RunTask overrides larger than 8 KiB (and EventBridge Scheduler passes its Input as them). */
+export const ECS_RUN_TASK_OVERRIDES_MAX_BYTES = 8192;
+
+/** The scheduled gc's command (the one-off script and gc's program) fits the overrides RunTask takes. */
+const checkGcSchedule: Check = (model) => {
+  if (model.gc.schedule === undefined) return [];
+  const size = bytes(gcScheduleOverrides(model));
+  if (size <= ECS_RUN_TASK_OVERRIDES_MAX_BYTES) return [];
+  return [
+    {
+      setting: "gc.schedule",
+      message: `the scheduled gc's command (the server's setup lines and gc's program) takes ${size} bytes, but ECS refuses task overrides larger than ${ECS_RUN_TASK_OVERRIDES_MAX_BYTES} bytes, so the schedule could never start it. Remove gc.schedule and run \`mlflow-dev gc --env ${model.environment}\` on demand (from a CI job's schedule, for example), or shorten the server's setup (fewer mlflow.extraArgs)`,
+    },
+  ];
+};
+
 const CHECKS: readonly Check[] = [
   checkTaskSize,
   checkHealthCheck,
@@ -334,6 +351,7 @@ const CHECKS: readonly Check[] = [
   checkTaskDefinitionSize,
   checkConnectionBudget,
   checkLargeArtifacts,
+  checkGcSchedule,
 ];
 
 /** Every reason the Model cannot be rendered for ECS Fargate; empty when it can. */

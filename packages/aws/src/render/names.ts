@@ -111,6 +111,8 @@ export const LogicalId = {
   scalableTarget: "ScalableTarget",
   cpuScalingPolicy: "CpuScalingPolicy",
   ecrRepository: "EcrRepository",
+  gcScheduleRole: "GcScheduleRole",
+  gcSchedule: "GcSchedule",
 } as const;
 
 /** Stack parameters: deploy-time facts the template cannot know. */
@@ -151,4 +153,5 @@ export const OutputName = {
   taskSecurityGroupId: "TaskSecurityGroupId",
   taskSubnetIds: "TaskSubnetIds",
   ecrRepositoryUri: "EcrRepositoryUri",
+  gcScheduleName: "GcScheduleName",
 } as const;

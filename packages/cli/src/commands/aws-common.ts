@@ -1,13 +1,13 @@
 import type { AwsModel } from "@mlflow-dev/aws";
 import { stepReporter } from "@mlflow-dev/kernel/progress";
-import { type OptionSpec, parseCommandArgs, requireString } from "../args.ts";
+import { parseCommandArgs, requireString } from "../args.ts";
 import { findCommand } from "../command-table.js";
 import { EXIT, UserError } from "../errors.ts";
 import { deployImageOverride, type LoadedSpec, loadSpec, resolveAwsEnv } from "../load-spec.ts";
 import { writeShippedContext } from "../shipped-image.ts";
 import { withSpecFlag } from "../spec-file.ts";
 
-/** What plan, promote, destroy and unlock share: flags, the spec, the Model, AWS clients. */
+/** What plan, promote, destroy and unlock share: flags, the spec, the Model, the AWS engine. */
 
 /** The commands that run or show an image (the others leave MLFLOW_DEV_IMAGES unmentioned). */
 const IMAGE_COMMANDS = new Set(["plan", "promote", "restore"]);
@@ -20,7 +20,10 @@ export interface AwsCommandContext {
   loaded: LoadedSpec;
   model: AwsModel;
   deploy: Deploy;
+  /** The SDK clients the engine holds (closed when the command ends). */
   clients: import("@mlflow-dev/aws/deploy").AwsClients;
+  /** The AWS engine the operations take: built here, at the CLI's edge, and nowhere else. */
+  engine: import("@mlflow-dev/aws/deploy").AwsEngine;
   report: import("@mlflow-dev/aws/deploy").Reporter;
   waits: import("@mlflow-dev/aws/deploy").DeployWaits;
 }
@@ -63,6 +66,8 @@ export async function awsContext(command: string, { values, global }: ParsedArgs
     profile: values.profile as string | undefined,
     endpointUrl,
   });
+  const report = stepReporter(`${command} ${env}`);
+  const waits = deploy.defaultWaits(endpointUrl);
   return {
     values,
     json: global.json,
@@ -70,8 +75,9 @@ export async function awsContext(command: string, { values, global }: ParsedArgs
     model,
     deploy,
     clients,
-    report: stepReporter(`${command} ${env}`),
-    waits: deploy.defaultWaits(endpointUrl),
+    engine: deploy.createAwsEngine(clients, { report, waits }),
+    report,
+    waits,
   };
 }
 

@@ -3,7 +3,7 @@ import { EXIT, UserError } from "../errors.ts";
 import { withAws } from "./aws-common.ts";
 
 export async function run(argv: string[]): Promise<number> {
-  return withAws("destroy", argv, async ({ deploy, model, clients, report, waits, values, json }) => {
+  return withAws("destroy", argv, async ({ deploy, model, engine, report, waits, values, json }) => {
     const skipFinalSnapshot = values["skip-final-snapshot"] === true;
     const deleteData = values["delete-data"] === true;
     if (values.yes !== true) {
@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
           hint: "Nothing was changed.",
         });
     }
-    const result = await deploy.destroy(model, clients, { report, waits, skipFinalSnapshot, deleteData });
+    const result = await deploy.destroy(model, engine, { report, waits, skipFinalSnapshot, deleteData });
     if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
       const kept = [

@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const compose = new runtime.DockerComposeCli({
     ...runtime.stackPaths(ctx.stateDir),
-    projectName: runtime.projectName(model),
+    projectName: ctx.project,
   });
   try {
     add({ check: "docker compose", verdict: "ok", detail: `v${(await compose.version()).replace(/^v/, "")}` });
@@ -54,11 +54,9 @@ export async function run(argv: string[]): Promise<number> {
 
   if (model.target.kind === "local") {
     const t = model.target;
-    const own = engineUp
-      ? (await runtime.localStackStatus({ model, docker })).filter((s) => s.state === "running")
-      : [];
+    const own = engineUp ? (await runtime.localStackStatus(ctx.stack)).filter((s) => s.state === "running") : [];
     try {
-      await runtime.checkPorts(t, own);
+      await runtime.checkPorts(t, own, engineUp ? docker : undefined);
       add({
         check: "ports",
         verdict: "ok",

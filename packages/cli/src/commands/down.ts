@@ -8,7 +8,7 @@ export async function run(argv: string[]): Promise<number> {
   const volumes = values.volumes === true;
   const ctx = await localContext(global.file);
   if (volumes && values.yes !== true) {
-    const project = ctx.runtime.projectName(ctx.model);
+    const project = ctx.project;
     if (!process.stdin.isTTY)
       throw new UserError(`down --volumes deletes every run, metric and artifact of ${project}`, {
         exitCode: EXIT.invalidInput,
@@ -25,10 +25,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   try {
-    const before = await ctx.runtime.downLocalStack(
-      { model: ctx.model, specDir: ctx.loaded.dir, stateDir: ctx.stateDir, docker: ctx.docker, progress: ctx.progress },
-      { volumes },
-    );
+    const before = await ctx.runtime.downLocalStack(ctx.stack, { volumes });
     process.stdout.write(
       before.length === 0
         ? "the local stack was not running\n"

@@ -5,9 +5,9 @@ import { allowReplaceOf, withAws } from "./aws-common.ts";
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes("--cost")) return costOnly(argv);
-  return withAws("plan", argv, async ({ deploy, model, clients, report, waits, loaded, json, values }) => {
+  return withAws("plan", argv, async ({ deploy, model, engine, report, waits, loaded, json, values }) => {
     const allowReplace = allowReplaceOf(values);
-    const result = await deploy.plan(model, clients, { report, waits, specDir: loaded.dir, allowReplace });
+    const result = await deploy.plan(model, engine, { report, waits, specDir: loaded.dir, allowReplace });
     process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : deploy.formatPlan(result));
     // The plan is shown either way; a replacement promote would refuse makes plan exit 2 too.
     if (result.refused.length) throw deploy.statefulRefusal(result.refused, model.environment);

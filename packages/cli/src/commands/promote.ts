@@ -5,9 +5,9 @@ import { trackingExports } from "../tracking.ts";
 import { allowReplaceOf, withAws } from "./aws-common.ts";
 
 export async function run(argv: string[]): Promise<number> {
-  return withAws("promote", argv, async ({ deploy, model, clients, report, waits, loaded, json, values }) => {
+  return withAws("promote", argv, async ({ deploy, model, engine, report, waits, loaded, json, values }) => {
     const allowReplace = allowReplaceOf(values);
-    const result = await deploy.promote(model, clients, { report, waits, specDir: loaded.dir, allowReplace });
+    const result = await deploy.promote(model, engine, { report, waits, specDir: loaded.dir, allowReplace });
     if (result.timings) {
       const { totalMs, waitingMs } = result.timings;
       const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -2,8 +2,8 @@ import { EXIT } from "../errors.ts";
 import { withAws } from "./aws-common.ts";
 
 export async function run(argv: string[]): Promise<number> {
-  return withAws("unlock", argv, async ({ deploy, model, clients, json }) => {
-    const holder = await deploy.forceUnlock(clients.ssm, model);
+  return withAws("unlock", argv, async ({ deploy, model, engine, json }) => {
+    const holder = await engine.forceUnlock(model);
     if (json)
       process.stdout.write(
         `${JSON.stringify({ environment: model.environment, released: holder ?? null }, null, 2)}\n`,

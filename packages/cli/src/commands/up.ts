@@ -11,13 +11,7 @@ export async function run(argv: string[]): Promise<number> {
   const ctx = await localContext(global.file);
   try {
     await writeShippedContext(ctx.loaded.dir, ctx.model.mlflow.image);
-    const r = await ctx.runtime.upLocalStack({
-      model: ctx.model,
-      specDir: ctx.loaded.dir,
-      stateDir: ctx.stateDir,
-      docker: ctx.docker,
-      progress: ctx.progress,
-    });
+    const r = await ctx.runtime.upLocalStack(ctx.stack);
     // Where the admin's password is, never the password itself.
     const auth =
       ctx.model.mlflow.auth === "basic"

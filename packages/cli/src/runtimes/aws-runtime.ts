@@ -37,8 +37,8 @@ export function awsRuntime(environment: string, args: ParsedArgs): ServiceRuntim
 
   /** A one-off task from the running task definition, its progress on stderr. */
   const oneOff = (ctx: AwsCommandContext, command: string[], onLine: (line: string) => void) => {
-    const { deploy, model, clients, waits, report } = ctx;
-    return deploy.runOneOffTask(model, clients, command, {
+    const { deploy, model, engine, waits, report } = ctx;
+    return deploy.runOneOffTask(model, engine, command, {
       wait: { pollMs: waits.pollMs, timeoutMs: waits.taskTimeoutMs, clock: deploy.realClock },
       onLine,
       onStatus: (line) => report.info(line),
@@ -51,8 +51,8 @@ export function awsRuntime(environment: string, args: ParsedArgs): ServiceRuntim
 
     status: () =>
       withAws("status", async (ctx) => {
-        const { deploy, model, clients } = ctx;
-        const status = await deploy.readEnvironmentStatus(model, clients);
+        const { deploy, model, engine } = ctx;
+        const status = await deploy.readEnvironmentStatus(model, engine);
         if (!status)
           throw nothingDeployed(
             "status",
@@ -86,9 +86,9 @@ export function awsRuntime(environment: string, args: ParsedArgs): ServiceRuntim
 
     open: () =>
       withAws("open", async (ctx) => {
-        const { deploy, model, clients } = ctx;
+        const { deploy, model, engine } = ctx;
         const { OutputName, stackName } = await import("@mlflow-dev/aws");
-        const stack = await deploy.getStack(clients.cloudformation, stackName(model));
+        const stack = await engine.describeStack(stackName(model));
         const url = stack?.outputs[OutputName.serviceUrl];
         if (!stack || !url)
           throw nothingDeployed(
@@ -137,8 +137,8 @@ export function awsRuntime(environment: string, args: ParsedArgs): ServiceRuntim
           exitCode: EXIT.invalidInput,
           hint: `Run mlflow-dev backup --env ${environment} without --out. Nothing was changed.`,
         });
-      return withAws("backup", async ({ deploy, model, clients, report, waits }) => {
-        const r = await deploy.backupAws(model, clients, { report, waits });
+      return withAws("backup", async ({ deploy, model, engine, report, waits }) => {
+        const r = await deploy.backupAws(model, engine, { report, waits });
         return { json: r, text: formatAwsBackup(model, r), exitCode: EXIT.ok };
       });
     },
@@ -149,7 +149,7 @@ export function awsRuntime(environment: string, args: ParsedArgs): ServiceRuntim
           exitCode: EXIT.invalidInput,
           hint: `Example: mlflow-dev restore --env ${environment} --snapshot <RDS snapshot id>`,
         });
-      return withAws("restore", async ({ deploy, model, clients, report, waits, loaded }) => {
+      return withAws("restore", async ({ deploy, model, engine, report, waits, loaded }) => {
         if (force)
           throw new UserError(
             "restore: --force is for a local restore; an AWS restore always swaps in a new database",
@@ -163,7 +163,7 @@ export function awsRuntime(environment: string, args: ParsedArgs): ServiceRuntim
             exitCode: EXIT.invalidInput,
             hint: `mlflow-dev backup --env ${model.environment} takes one; destroy keeps a final one. Nothing was changed.`,
           });
-        const r = await deploy.restoreAws(model, clients, { report, waits, specDir: loaded.dir, snapshot });
+        const r = await deploy.restoreAws(model, engine, { report, waits, specDir: loaded.dir, snapshot });
         return { json: r, text: formatAwsRestore(model, r), exitCode: EXIT.ok };
       });
     },
@@ -171,13 +171,10 @@ export function awsRuntime(environment: string, args: ParsedArgs): ServiceRuntim
 }
 
 /** `logs --env <aws env>`: the tasks' CloudWatch Logs, printed as compose prints the local ones. */
-async function awsLogs({ deploy, model, clients }: AwsCommandContext, options: LogsOptions): Promise<number> {
+async function awsLogs({ deploy, model, engine }: AwsCommandContext, options: LogsOptions): Promise<number> {
   const service = options.service as AwsLogService | undefined;
-  const sources = await deploy.logSources(model, clients, service ? [service] : undefined);
-  const lines = deploy.tailLines(
-    await deploy.readLogLines(clients.logs, sources, options.since?.startMs),
-    options.tail,
-  );
+  const sources = await deploy.logSources(model, engine, service ? [service] : undefined);
+  const lines = deploy.tailLines(await deploy.readLogLines(engine, sources, options.since?.startMs), options.tail);
   const print = (batch: LogLine[]) => {
     if (batch.length > 0)
       process.stdout.write(
@@ -191,7 +188,7 @@ async function awsLogs({ deploy, model, clients }: AwsCommandContext, options: L
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    await deploy.followLogLines(clients.logs, sources, {
+    await deploy.followLogLines(engine, sources, {
       clock: deploy.realClock,
       intervalMs: FOLLOW_INTERVAL_MS,
       signal: stop.signal,

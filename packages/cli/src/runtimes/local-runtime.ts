@@ -37,13 +37,13 @@ export function localRuntime({ values, global }: ParsedArgs): ServiceRuntime {
   }
 
   function compose(ctx: LocalContext) {
-    const { DockerComposeCli, stackPaths, projectName } = ctx.runtime;
-    return new DockerComposeCli({ ...stackPaths(ctx.stateDir), projectName: projectName(ctx.model) });
+    const { DockerComposeCli, stackPaths } = ctx.runtime;
+    return new DockerComposeCli({ ...stackPaths(ctx.stateDir), projectName: ctx.project });
   }
 
   /** exec and gc run beside the server, against the stack's database: it must be running. */
   async function requireDatabase(ctx: LocalContext, verb: Verb, hint?: string): Promise<void> {
-    const services = await ctx.runtime.localStackStatus({ model: ctx.model, docker: ctx.docker });
+    const services = await ctx.runtime.localStackStatus(ctx.stack);
     if (services.find((s) => s.service === SERVICE.postgres)?.state !== "running")
       throw new UserError(
         withSpecFlag(
@@ -61,11 +61,12 @@ export function localRuntime({ values, global }: ParsedArgs): ServiceRuntime {
     async status() {
       refuseAwsFlags("status", values);
       return withStack(async (ctx) => {
-        const services = await ctx.runtime.localStackStatus({ model: ctx.model, docker: ctx.docker });
+        const states = await ctx.runtime.localStackStatus(ctx.stack);
         const url = ctx.runtime.mlflowUrl(ctx.model);
-        const healthy = ctx.runtime.stackHealthy(services, ctx.model.target.objectStore);
+        const healthy = ctx.runtime.stackHealthy(states, ctx.model.target.objectStore);
+        const services = ctx.runtime.reportServices(states, ctx.model.target.objectStore);
         return {
-          json: { project: ctx.runtime.projectName(ctx.model), url, healthy, services },
+          json: { project: ctx.project, url, healthy, services },
           text: formatLocalStatus(services, healthy, url, global.file),
           exitCode: healthy ? EXIT.ok : EXIT.failed,
         };
@@ -147,10 +148,7 @@ export function localRuntime({ values, global }: ParsedArgs): ServiceRuntime {
     async backup({ out }) {
       refuseAwsFlags("backup", values);
       return withStack(async (ctx) => {
-        const r = await ctx.runtime.backupLocalStack(
-          { model: ctx.model, stateDir: ctx.stateDir, docker: ctx.docker, progress: ctx.progress },
-          { out },
-        );
+        const r = await ctx.runtime.backupLocalStack(ctx.stack, { out });
         return { json: localBackupJson(r), text: formatLocalBackup(r), exitCode: EXIT.ok };
       });
     },
@@ -168,10 +166,7 @@ export function localRuntime({ values, global }: ParsedArgs): ServiceRuntime {
           hint: "Example: mlflow-dev restore .mlflow-dev/backups/20260101T120000Z-backup",
         });
       return withStack(async (ctx) => {
-        const r = await ctx.runtime.restoreLocalStack(
-          { model: ctx.model, stateDir: ctx.stateDir, docker: ctx.docker, progress: ctx.progress },
-          { dir, force: force === true },
-        );
+        const r = await ctx.runtime.restoreLocalStack(ctx.stack, { dir, force: force === true });
         return {
           json: localRestoreJson(r),
           text: formatLocalRestore(r, ctx.runtime.mlflowUrl(ctx.model), ctx.runtime.escapeForTerminal),

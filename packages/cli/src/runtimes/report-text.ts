@@ -1,22 +1,17 @@
 import type { AwsModel } from "@mlflow-dev/aws";
 import type { AwsBackupResult, AwsRestoreResult, EnvironmentStatus } from "@mlflow-dev/aws/deploy";
-import type { BackupResult, RestoreResult, ServiceState } from "@mlflow-dev/compose/runtime";
+import type { BackupResult, RestoreResult, ServiceReport } from "@mlflow-dev/compose/runtime";
 import { withSpecFlag } from "../spec-file.ts";
 
 /** The text each runtime's status, backup and restore print (pure). */
 
 /** The local stack's services as a table and a verdict; `file` is the spec as given. */
-export function formatLocalStatus(services: ServiceState[], healthy: boolean, url: string, file: string): string {
+export function formatLocalStatus(services: ServiceReport[], healthy: boolean, url: string, file: string): string {
   if (services.length === 0)
     return withSpecFlag("the local stack is not running (start it with `mlflow-dev up`)\n", file);
   const rows = [
     ["SERVICE", "STATE", "HEALTH", "PORTS"],
-    ...services.map((s) => [
-      s.service,
-      s.state + (s.exitCode !== undefined ? ` (${s.exitCode})` : ""),
-      s.health,
-      s.ports.join(", "),
-    ]),
+    ...services.map((s) => [s.service, serviceState(s), s.kind === "job" ? "-" : s.health, s.ports.join(", ")]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const table = rows.map(
@@ -30,6 +25,13 @@ export function formatLocalStatus(services: ServiceState[], healthy: boolean, ur
     table.join("") +
     (healthy ? `\nhealthy: ${url}\n` : withSpecFlag("\nnot healthy: see `mlflow-dev logs <service>`\n", file))
   );
+}
+
+/** The STATE column: a finished one-off job as completed or failed with its exit code, a stopped service with its code. */
+export function serviceState(s: ServiceReport): string {
+  if (s.kind === "job" && (s.status === "completed" || s.status === "failed"))
+    return `${s.status} (exit ${s.exitCode})`;
+  return s.status + (s.exitCode !== undefined ? ` (${s.exitCode})` : "");
 }
 
 /** The environment's status as text. */

@@ -31,7 +31,6 @@ import {
   localStackStatus,
   longRunningServices,
   mlflowUrl,
-  projectName,
   serviceHealthy,
   stackPaths,
   waitForHealth,
@@ -314,11 +313,11 @@ function backupFiles(dir: string, manifest: BackupManifest): (BackupFile & { key
   ];
 }
 
-type Ctx = Pick<LocalStackContext, "model" | "stateDir" | "docker" | "progress">;
+type Ctx = Pick<LocalStackContext, "model" | "project" | "stateDir" | "docker" | "progress">;
 
-function notRunning(model: LocalModel): LocalStackError {
+function notRunning(project: string): LocalStackError {
   return new LocalStackError(
-    `the local stack ${projectName(model)} is not running`,
+    `the local stack ${project} is not running`,
     "Start it with `mlflow-dev up`, then run the command again. Nothing was changed.",
   );
 }
@@ -335,7 +334,7 @@ async function runningStack(ctx: Ctx): Promise<Record<string, ServiceState>> {
   const byName: Record<string, ServiceState> = {};
   for (const name of longRunningServices(ctx.model.target.objectStore)) {
     const s = services.find((x) => x.service === name);
-    if (!serviceHealthy(s)) throw notRunning(ctx.model);
+    if (!serviceHealthy(s)) throw notRunning(ctx.project);
     byName[name] = s!;
   }
   return byName;
@@ -514,7 +513,7 @@ export async function backupLocalStack(ctx: Ctx, options: { out?: string; now?: 
     }
     const manifest = buildManifest({
       createdAt: now,
-      stack: projectName(model),
+      stack: ctx.project,
       mlflowVersion: model.mlflow.version,
       schemaRevision,
       database,
@@ -674,7 +673,7 @@ export async function restoreLocalStack(
     const present = await listKeys(s3, bucket, prefix, options.force ? Number.POSITIVE_INFINITY : 1);
     if (!options.force && (runs > 0 || present.length > 0))
       throw new LocalStackError(
-        `the local stack ${projectName(model)} is not empty (${runs} run(s) in the database${present.length > 0 ? ", objects under the artifact prefix" : ""}): a restore replaces its data. Nothing was changed`,
+        `the local stack ${ctx.project} is not empty (${runs} run(s) in the database${present.length > 0 ? ", objects under the artifact prefix" : ""}): a restore replaces its data. Nothing was changed`,
         "Add --force to replace them with the backup (it writes a safety backup of the stack first), or restore into an empty stack (`mlflow-dev down --volumes --yes`, then `mlflow-dev up`).",
         [],
         { invalidInput: true },
@@ -813,7 +812,7 @@ export async function restoreLocalStack(
       progress("starting the server again");
       await docker.startContainer(server);
       await waitForHealth(`${mlflowUrl(model)}${model.mlflow.healthPath}`, 120_000)
-        .then(() => waitForContainerHealth(docker, projectName(model), SERVICE.mlflow, 120_000))
+        .then(() => waitForContainerHealth(docker, ctx.project, SERVICE.mlflow, 120_000))
         .catch((e: Error) => {
           throw new LocalStackError(
             `the server did not become healthy after the restore: ${e.message}`,

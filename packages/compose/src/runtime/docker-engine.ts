@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { poll } from "@mlflow-dev/kernel/wait";
 import { compareCodeUnits } from "@mlflow-dev/spec";
 import type Dockerode from "dockerode";
+import type { PullMessage } from "./pull-progress.ts";
 
 export interface ServiceState {
   service: string;
@@ -20,6 +21,17 @@ export interface ServiceState {
   ports: string[];
 }
 
+/** A host port a running container publishes. */
+export interface PublishedPort {
+  ip: string;
+  port: number;
+  container: string;
+  /** compose's labels, when compose started it. */
+  project?: string;
+  service?: string;
+  workingDir?: string;
+}
+
 /** The slice of the Docker engine API the local runtime reads (dockerode-backed). */
 export interface ContainerClient {
   ping(): Promise<void>;
@@ -27,11 +39,18 @@ export interface ContainerClient {
   imageExists(ref: string): Promise<boolean>;
   volumeExists(name: string): Promise<boolean>;
   projectServices(project: string): Promise<ServiceState[]>;
+  /** compose's `com.docker.compose.project.working_dir` label of each of a project's containers (distinct). */
+  projectWorkingDirs(project: string): Promise<string[]>;
+  /** The host ports running containers publish, with the compose project and service that hold each. */
+  publishedPorts(): Promise<PublishedPort[]>;
   restartContainer(name: string): Promise<void>;
   /** The last `tail` lines a container wrote (stdout and stderr). */
   containerLogs(name: string, tail: number): Promise<string>;
-  /** Pulls an image; rejects with the registry's reason when it cannot. */
-  pullImage(ref: string): Promise<void>;
+  /**
+   * Pulls an image, passing each message of the engine's progress stream to `onMessage`; rejects
+   * with the registry's reason when it cannot (also when the engine reports it inside the stream).
+   */
+  pullImage(ref: string, onMessage?: (message: PullMessage) => void): Promise<void>;
   /** Stops a running container (SIGTERM, then SIGKILL after `graceSeconds`). */
   stopContainer(name: string, graceSeconds: number): Promise<void>;
   /**
@@ -318,11 +337,51 @@ export class DockerEngine implements ContainerClient {
     return out.sort((a, b) => compareCodeUnits(a.service, b.service));
   }
 
-  async pullImage(ref: string): Promise<void> {
-    const stream = await this.docker.pull(ref);
-    await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
+  async projectWorkingDirs(project: string): Promise<string[]> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`com.docker.compose.project=${project}`] },
     });
+    const dirs = list.map((c) => c.Labels["com.docker.compose.project.working_dir"]).filter((d) => d !== undefined);
+    return [...new Set(dirs)].sort(compareCodeUnits);
+  }
+
+  async publishedPorts(): Promise<PublishedPort[]> {
+    const list = await this.docker.listContainers();
+    return list.flatMap((c) =>
+      (c.Ports ?? [])
+        .filter((p) => p.PublicPort)
+        .map((p) => {
+          const project = c.Labels["com.docker.compose.project"];
+          const service = c.Labels["com.docker.compose.service"];
+          const workingDir = c.Labels["com.docker.compose.project.working_dir"];
+          return {
+            ip: p.IP,
+            port: p.PublicPort,
+            container: (c.Names[0] ?? c.Id).replace(/^\//, ""),
+            ...(project ? { project } : {}),
+            ...(service ? { service } : {}),
+            ...(workingDir ? { workingDir } : {}),
+          };
+        }),
+    );
+  }
+
+  async pullImage(ref: string, onMessage?: (message: PullMessage) => void): Promise<void> {
+    const stream = await this.docker.pull(ref);
+    // A pull that fails midway still answers 200: its error is a message of the stream.
+    let failed: string | undefined;
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        stream,
+        (err: Error | null) => (err ? reject(err) : resolve()),
+        (m: PullMessage) => {
+          if (failed === undefined && (m.errorDetail?.message || m.error)) failed = m.errorDetail?.message ?? m.error;
+          onMessage?.(m);
+        },
+      );
+    });
+    if (failed !== undefined) throw new Error(failed);
   }
 
   async containerLogs(name: string, tail: number): Promise<string> {

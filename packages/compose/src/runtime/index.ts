@@ -1,8 +1,13 @@
 export { LOCAL_SECRET_VARS } from "../env-file.ts";
 export { MINIO_SERVER_ACCESS_KEY, s3Endpoint } from "../render.ts";
 export * from "./backup.ts";
+export * from "./build-progress.ts";
 export * from "./compose-cli.ts";
 export * from "./docker-engine.ts";
 export { escapeForTerminal } from "./dump-scan.ts";
 export * from "./local-stack.ts";
+export * from "./port-clash.ts";
 export * from "./ports.ts";
+export * from "./project-identity.ts";
+export * from "./pull-progress.ts";
+export * from "./service-status.ts";

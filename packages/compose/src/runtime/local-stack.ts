@@ -6,6 +6,7 @@ import { describeImageOrigin, type LocalModel, type LocalObjectStore, type Local
 import { DATA_SECRET_VARS, missingEnvVars } from "../env-file.ts";
 import { ensureStateDir, writeLocalFiles } from "../local-files.ts";
 import { objectStoreServices, SERVICE, toComposeFile, toComposeYaml, VOLUME } from "../render.ts";
+import { buildStep, describeStep, shorten } from "./build-progress.ts";
 import { type ComposeClient, ComposeCommandError, DockerComposeCli } from "./compose-cli.ts";
 import {
   type ContainerClient,
@@ -14,7 +15,10 @@ import {
   localDockerEndpoint,
   type ServiceState,
 } from "./docker-engine.ts";
+import { portClash, type TakenPort } from "./port-clash.ts";
 import { portIsFree } from "./ports.ts";
+import { describeIdentity, type ProjectIdentity, recordProjectIdentity } from "./project-identity.ts";
+import { describePull, describePulled, PullProgress } from "./pull-progress.ts";
 import {
   backupName,
   forgetServedVersion,
@@ -116,6 +120,10 @@ function describeState(s: ServiceState | undefined): string {
 
 export interface LocalStackContext {
   model: LocalModel;
+  /** The checkout's compose project (projectIdentity). */
+  project: string;
+  /** How the project was found; `up` writes its record into the state directory. */
+  identity?: ProjectIdentity;
   /** Directory of the spec file. */
   specDir: string;
   /** Where compose.yaml and .env are written (default <specDir>/.mlflow-dev). */
@@ -124,10 +132,8 @@ export interface LocalStackContext {
   compose?: ComposeClient;
   /** Progress messages (stderr). */
   progress: (message: string) => void;
-}
-
-export function projectName(model: LocalModel): string {
-  return `mlflow-dev-${model.name}`;
+  /** What is going on right now (a pull's bytes, a build's output): redrawn in place on a terminal, else named by the heartbeat. */
+  status?: (text: string) => void;
 }
 
 export function stackPaths(stateDir: string) {
@@ -137,7 +143,7 @@ export function stackPaths(stateDir: string) {
 function composeClient(ctx: LocalStackContext): ComposeClient {
   if (ctx.compose) return ctx.compose;
   const paths = stackPaths(ctx.stateDir);
-  return new DockerComposeCli({ ...paths, projectName: projectName(ctx.model) });
+  return new DockerComposeCli({ ...paths, projectName: ctx.project });
 }
 
 export function mlflowUrl(model: LocalModel): string {
@@ -180,12 +186,12 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   const t = model.target;
   const compose = composeClient(ctx);
   const paths = stackPaths(ctx.stateDir);
-  const project = projectName(model);
+  const project = ctx.project;
   const specDirFromState = relative(ctx.stateDir, ctx.specDir) || ".";
 
   await assertDockerReachable(docker, compose);
 
-  const composeText = toComposeYaml(model, { specDir: specDirFromState });
+  const composeText = toComposeYaml(model, { specDir: specDirFromState, projectName: project });
   const before = await localStackStatus(ctx);
   const running = before.filter((s) => s.state === "running");
   const previous = existsSync(paths.composeFile) ? readFileSync(paths.composeFile, "utf8") : undefined;
@@ -212,7 +218,7 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
   if (!existsSync(paths.envFile) && (await docker.volumeExists(`${project}_${VOLUME.postgres}`)))
     throw new LocalStackError(
       `the data volume ${project}_${VOLUME.postgres} exists, but this checkout has no ${paths.envFile} (the passwords it was created with)`,
-      `Another checkout or worktree of this project (spec name "${model.name}") may own it: use the stack from there, or give this checkout a name of its own (\`name:\` in the spec). If this checkout's .env was deleted, restore it. Only when that data is not needed by any checkout, delete it with \`mlflow-dev down --volumes --yes\`. Nothing was started.`,
+      `The volume is this checkout's own (another checkout of the project has a stack of its own). If ${paths.envFile} was deleted, restore it from a copy. Only when that data is not needed, delete it with \`mlflow-dev down --volumes --yes\`. Nothing was started.`,
     );
 
   // A .env line the data was created with, missing now, must not be invented: the new value would
@@ -229,18 +235,23 @@ export async function upLocalStack(ctx: LocalStackContext): Promise<UpResult> {
     }
   }
 
-  await checkPorts(t, running);
-  await checkImages(model, docker, progress);
+  await checkPorts(t, running, docker);
+  await checkImages(model, docker, progress, ctx.status);
   const change = versionChange(readServedVersion(ctx.stateDir), model);
   if (change.kind === "downgrade") throw downgradeRefused(change, ctx.stateDir);
 
   ensureStateDir(ctx.stateDir);
-  const written = writeLocalFiles(ctx.stateDir, model, { specDir: specDirFromState });
+  if (ctx.identity) {
+    const said = describeIdentity(ctx.identity);
+    if (said) progress(said);
+    recordProjectIdentity(ctx.stateDir, ctx.identity);
+  }
+  const written = writeLocalFiles(ctx.stateDir, model, { specDir: specDirFromState, projectName: project });
   if (written.secretsAdded.length > 0)
     progress(`generated ${written.secretsAdded.length} secret(s) into ${paths.envFile}`);
   if (change.kind === "upgrade" && (await docker.volumeExists(`${project}_${VOLUME.postgres}`)))
     await prepareUpgrade(ctx, compose, before, change);
-  await buildMlflowImage(model, compose, progress);
+  await buildMlflowImage(model, compose, progress, ctx.status);
   progress(`starting ${project} (compose file ${paths.composeFile})`);
   const started = Date.now();
   try {
@@ -308,19 +319,48 @@ const PORT_KEYS: Record<keyof LocalTarget["ports"], string> = {
   postgres: "postgres",
 };
 
-export async function checkPorts(t: LocalTarget, ownRunning: ServiceState[]): Promise<void> {
+/**
+ * Refuses ports of the spec that something other than this stack holds, naming the holder (another
+ * checkout's stack, a container) when Docker knows it.
+ */
+export async function checkPorts(
+  t: LocalTarget,
+  ownRunning: ServiceState[],
+  docker?: Pick<ContainerClient, "publishedPorts">,
+): Promise<void> {
   const ours = new Set(ownRunning.flatMap((s) => s.ports.map((p) => Number(p.split(":")[1]?.split("->")[0]))));
-  const taken: string[] = [];
+  const taken: TakenPort[] = [];
   for (const [key, port] of Object.entries(t.ports) as Array<[keyof LocalTarget["ports"], number]>) {
     if (port === undefined || ours.has(port)) continue;
-    if (!(await portIsFree(t.bindAddress, port)))
-      taken.push(`${t.bindAddress}:${port} (environments.local.ports.${PORT_KEYS[key]})`);
+    if (!(await portIsFree(t.bindAddress, port))) taken.push({ address: t.bindAddress, port, key: PORT_KEYS[key] });
   }
-  if (taken.length > 0)
-    throw new LocalStackError(
-      `port${taken.length > 1 ? "s" : ""} already in use: ${taken.join(", ")}`,
-      "Stop whatever listens there, or choose free ports under environments.local.ports in the spec. Nothing was started.",
-    );
+  if (taken.length === 0) return;
+  const holders = docker ? await docker.publishedPorts().catch(() => []) : [];
+  const { message, hint } = portClash(taken, holders);
+  throw new LocalStackError(message, hint);
+}
+
+/**
+ * What a build's output becomes: each step once as a progress line (`building <tag>: step 3/12:
+ * RUN ...`); the steps' own output (pip's, apt's) only as the status, which a terminal shows in
+ * place and a heartbeat names elsewhere. The whole output stays in the build's error.
+ */
+export function buildOutputReporter(
+  tag: string,
+  progress: (m: string) => void,
+  status: (text: string) => void,
+): (line: string) => void {
+  let step = "";
+  const seen = new Set<string>();
+  return (line) => {
+    const s = buildStep(line);
+    if (s) {
+      step = `step ${s.n}/${s.of}`;
+      const said = describeStep(s);
+      if (!seen.has(said)) progress(`building ${tag}: ${said}`);
+      seen.add(said);
+    } else if (line.trim()) status(`building ${tag}${step ? ` (${step})` : ""}: ${shorten(line)}`);
+  };
 }
 
 /**
@@ -328,7 +368,12 @@ export async function checkPorts(t: LocalTarget, ownRunning: ServiceState[]): Pr
  * its progress shown. Docker's layer cache makes a build of unchanged files take seconds; the first
  * one installs the hashed lock (about 850 MB of Python packages).
  */
-async function buildMlflowImage(model: LocalModel, compose: ComposeClient, progress: (m: string) => void) {
+async function buildMlflowImage(
+  model: LocalModel,
+  compose: ComposeClient,
+  progress: (m: string) => void,
+  status: (text: string) => void = () => {},
+) {
   const image = model.mlflow.image;
   if (image.kind !== "build") return;
   progress(
@@ -336,7 +381,7 @@ async function buildMlflowImage(model: LocalModel, compose: ComposeClient, progr
   );
   const started = Date.now();
   try {
-    await compose.build({ service: SERVICE.mlflow, onOutput: (line) => progress(line) });
+    await compose.build({ service: SERVICE.mlflow, onOutput: buildOutputReporter(image.tag, progress, status) });
   } catch (e) {
     const said = e instanceof ComposeCommandError ? `\n  docker compose said:\n${indent(lastLines(e.output, 15))}` : "";
     throw new LocalStackError(
@@ -349,7 +394,12 @@ async function buildMlflowImage(model: LocalModel, compose: ComposeClient, progr
   progress(`built ${image.tag} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-async function checkImages(model: LocalModel, docker: ContainerClient, progress: (m: string) => void): Promise<void> {
+async function checkImages(
+  model: LocalModel,
+  docker: ContainerClient,
+  progress: (m: string) => void,
+  status: (text: string) => void = () => {},
+): Promise<void> {
   const file = toComposeFile(model);
   const missing: string[] = [];
   // A built image (and every service that runs it, as the migration does) is never pulled.
@@ -366,8 +416,15 @@ async function checkImages(model: LocalModel, docker: ContainerClient, progress:
     checked.add(ref);
     if (await docker.imageExists(ref)) continue;
     progress(`pulling ${ref} (needed by ${name})`);
+    // Bytes and layers as the engine reports them: in place on a terminal, in the heartbeat elsewhere.
+    const pull = new PullProgress();
+    const started = Date.now();
     try {
-      await docker.pullImage(ref);
+      await docker.pullImage(ref, (m) => {
+        pull.update(m);
+        status(`pulling ${describePull(ref, pull.summary())}`);
+      });
+      progress(describePulled(ref, pull.summary(), Date.now() - started));
     } catch (e) {
       missing.push(`${ref}: ${(e as Error).message.split("\n")[0]}`);
     }
@@ -447,7 +504,7 @@ export interface DownOptions {
 export async function downLocalStack(ctx: LocalStackContext, options: DownOptions): Promise<ServiceState[]> {
   const compose = composeClient(ctx);
   await assertDockerReachable(ctx.docker, compose);
-  const project = projectName(ctx.model);
+  const project = ctx.project;
   const before = await ctx.docker.projectServices(project);
   await compose.down(options);
   // The database is gone with its volume: no MLflow version has served the next one.
@@ -482,7 +539,7 @@ async function prepareUpgrade(
   for (const s of before.filter((x) => x.service === SERVICE.mlflow && x.state === "running"))
     await docker.stopContainer(s.container, 30);
   await compose.up({ wait: true, timeoutSeconds: 120, services: [SERVICE.postgres] });
-  const postgres = (await docker.projectServices(projectName(model))).find((s) => s.service === SERVICE.postgres);
+  const postgres = (await docker.projectServices(ctx.project)).find((s) => s.service === SERVICE.postgres);
   if (!postgres) throw new LocalStackError("the postgres service did not start", "Run `mlflow-dev doctor`.");
   const db = model.database;
   const path = await writeBackup(ctx.stateDir, backupName(change.from, change.to, new Date()), async (out) => {
@@ -503,6 +560,8 @@ async function prepareUpgrade(
 }
 
 /** The stack's services for `up`, `status` and `doctor` (the server's health asked, serverHealthAsked). */
-export async function localStackStatus(ctx: Pick<LocalStackContext, "model" | "docker">): Promise<ServiceState[]> {
-  return serverHealthAsked(ctx.model, await ctx.docker.projectServices(projectName(ctx.model)));
+export async function localStackStatus(
+  ctx: Pick<LocalStackContext, "model" | "project" | "docker">,
+): Promise<ServiceState[]> {
+  return serverHealthAsked(ctx.model, await ctx.docker.projectServices(ctx.project));
 }

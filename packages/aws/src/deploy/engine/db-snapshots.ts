@@ -162,3 +162,31 @@ export async function describeSnapshot(clients: AwsClients, id: string): Promise
     throw e;
   }
 }
+
+/** The newest snapshot of the instance (the final one a delete kept), or undefined. */
+export async function newestSnapshot(clients: AwsClients, databaseId: string): Promise<DBSnapshot | undefined> {
+  try {
+    const r = await clients.rds.describeDBSnapshots({ DBInstanceIdentifier: databaseId });
+    const newest = [...(r.DBSnapshots ?? [])].sort(
+      (a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0),
+    )[0];
+    return newest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The instance's DeletionProtection as RDS reports it. */
+export async function deletionProtected(clients: AwsClients, databaseId: string): Promise<boolean> {
+  const r = await clients.rds.describeDBInstances({ DBInstanceIdentifier: databaseId });
+  return r.DBInstances?.[0]?.DeletionProtection === true;
+}
+
+/** Turns the instance's deletion protection off, at once. */
+export async function removeDeletionProtection(clients: AwsClients, databaseId: string): Promise<void> {
+  await clients.rds.modifyDBInstance({
+    DBInstanceIdentifier: databaseId,
+    DeletionProtection: false,
+    ApplyImmediately: true,
+  });
+}

@@ -276,3 +276,15 @@ export async function setDesiredCount(
     target,
   );
 }
+
+/** The service's running tasks (at most 100), as DescribeTasks gives them. */
+export async function runningTasks(ecs: ECS, model: AwsModel): Promise<Task[]> {
+  const list = await ecs.listTasks({
+    cluster: clusterName(model),
+    serviceName: serviceName(model),
+    desiredStatus: "RUNNING",
+  });
+  const arns = (list.taskArns ?? []).slice(0, 100);
+  if (arns.length === 0) return [];
+  return (await ecs.describeTasks({ cluster: clusterName(model), tasks: arns })).tasks ?? [];
+}

@@ -1,6 +1,8 @@
 import type { CloudFormation, Parameter } from "@aws-sdk/client-cloudformation";
 import type { SecretName } from "@mlflow-dev/spec";
+import { parse } from "yaml";
 import type { AwsModel } from "../../render/aws-model.ts";
+import type { Template } from "../../render/cloudformation/template.ts";
 import { ParameterName, secretParameterName } from "../../render/names.ts";
 import { awsErrorMessage } from "../errors.ts";
 
@@ -75,4 +77,29 @@ export function stackParameters(
     );
   }
   return params;
+}
+
+/** The physical id of one of the stack's resources; undefined when it cannot be read. */
+export async function stackResourceId(
+  cfn: CloudFormation,
+  stack: string,
+  logicalId: string,
+): Promise<string | undefined> {
+  try {
+    const r = await cfn.describeStackResource({ StackName: stack, LogicalResourceId: logicalId });
+    return r.StackResourceDetail?.PhysicalResourceId;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The template the stack was deployed with (JSON, or YAML for a stack made by hand). */
+export async function deployedTemplate(cfn: CloudFormation, stack: string): Promise<Template> {
+  const r = await cfn.getTemplate({ StackName: stack, TemplateStage: "Original" });
+  const body = r.TemplateBody ?? "";
+  try {
+    return JSON.parse(body) as Template;
+  } catch {
+    return parse(body) as Template;
+  }
 }

@@ -1,11 +1,13 @@
 import {
   type CloudWatchLogs,
   type FilteredLogEvent,
+  type GetLogEventsCommandOutput,
   type LogStream,
   paginateDescribeLogStreams,
   paginateFilterLogEvents,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { CONTAINER_NAME } from "../../render/names.ts";
+import { awsErrorName } from "../errors.ts";
 
 /** The awslogs stream of a task's container: `<prefix>/<container>/<task id>`. */
 export function taskLogStream(prefix: string, taskArn: string): string {
@@ -78,4 +80,36 @@ export async function filterLogEvents(
 
 export function indentLines(lines: string[], prefix = "    "): string {
   return lines.map((l) => `${prefix}${l}`).join("\n");
+}
+
+/** One task's log stream, read forward from its start with GetLogEvents' forward token: each call gives the new lines. */
+export function taskStreamReader(logs: CloudWatchLogs, group: string, stream: string): { read(): Promise<string[]> } {
+  let token: string | undefined;
+  return {
+    async read() {
+      const lines: string[] = [];
+      for (let page = 0; page < 100; page++) {
+        let r: GetLogEventsCommandOutput;
+        try {
+          r = await logs.getLogEvents({
+            logGroupName: group,
+            logStreamName: stream,
+            startFromHead: true,
+            ...(token ? { nextToken: token } : {}),
+          });
+        } catch (e) {
+          // The stream appears with the task's first line.
+          if (awsErrorName(e) === "ResourceNotFoundException") return lines;
+          throw e;
+        }
+        const events = r.events ?? [];
+        lines.push(...events.map((e) => (e.message ?? "").replace(/\r?\n$/, "")));
+        const next = r.nextForwardToken;
+        const same = next === undefined || next === token;
+        if (next) token = next;
+        if (same || events.length === 0) break;
+      }
+      return lines;
+    },
+  };
 }

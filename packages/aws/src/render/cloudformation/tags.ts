@@ -45,6 +45,7 @@ export const UNTAGGABLE_RESOURCE_TYPES: readonly string[] = [
   "AWS::S3::BucketPolicy",
   "AWS::ApplicationAutoScaling::ScalableTarget",
   "AWS::ApplicationAutoScaling::ScalingPolicy",
+  "AWS::Scheduler::Schedule",
 ];
 
 /** The tags every taggable resource gets: mlflow-dev's two, then target.tags, sorted by key. */

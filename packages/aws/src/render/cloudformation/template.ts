@@ -6,6 +6,7 @@ import { toBucket } from "./bucket.ts";
 import { toCluster } from "./cluster.ts";
 import { toDatabase } from "./database.ts";
 import { toEcrRepository } from "./ecr.ts";
+import { toGcSchedule } from "./gc-schedule.ts";
 import { toRoles } from "./iam.ts";
 import { getAtt, join, ref, sub } from "./intrinsics.ts";
 import { toLoadBalancer } from "./load-balancer.ts";
@@ -103,6 +104,7 @@ export function toTemplate(model: AwsModel): Template {
       ...toService(model, network.refs),
       ...toAutoscaling(model),
       ...toEcrRepository(model),
+      ...toGcSchedule(model, network.refs),
     },
     Outputs: toOutputs(model, network.refs.taskSubnetIds),
   };
@@ -196,6 +198,12 @@ function toOutputs(model: AwsModel, taskSubnetIds: unknown[]): Record<string, Ou
       Value: join(",", taskSubnetIds),
     },
   };
+  if (model.gc.schedule !== undefined)
+    outputs[OutputName.gcScheduleName] = {
+      Description: `EventBridge Scheduler schedule of the scheduled gc (${model.gc.schedule}, group default)`,
+      Condition: ConditionName.hasTaskDefinition,
+      Value: ref(LogicalId.gcSchedule),
+    };
   if (model.mlflow.image.kind === "build")
     outputs[OutputName.ecrRepositoryUri] = {
       Description: "ECR repository of the MLflow image",

@@ -1,9 +1,9 @@
 import type { Reporter } from "@mlflow-dev/kernel/progress";
 import type { ExistingNetwork } from "@mlflow-dev/spec";
 import { ROLLOUT_OVERLAP } from "@mlflow-dev/spec";
-import type { AwsModel } from "../render/aws-model.ts";
-import type { AwsClients } from "./engine/clients.ts";
-import { awsErrorMessage, awsErrorName, DeployError } from "./errors.ts";
+import type { AwsModel } from "../../render/aws-model.ts";
+import { awsErrorMessage, awsErrorName, DeployError } from "../errors.ts";
+import type { AwsClients } from "./clients.ts";
 
 /**
  * The first rollout's traps, checked against the account before anything is created (plan and

@@ -1,9 +1,9 @@
 import type { Reporter } from "@mlflow-dev/kernel/progress";
 import type { ExistingNetwork } from "@mlflow-dev/spec";
 import { nearest } from "@mlflow-dev/spec";
-import type { AwsModel } from "../render/aws-model.ts";
-import type { AwsClients } from "./engine/clients.ts";
-import { awsErrorMessage, awsErrorName, DeployError, isNetworkError } from "./errors.ts";
+import type { AwsModel } from "../../render/aws-model.ts";
+import { awsErrorMessage, awsErrorName, DeployError, isNetworkError } from "../errors.ts";
+import type { AwsClients } from "./clients.ts";
 
 export interface Identity {
   account: string;
