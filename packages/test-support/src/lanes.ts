@@ -48,7 +48,7 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "rehearse.test.ts": { lane: "aws-2", portBase: 23000 },
   "emulator-limits.test.ts": { lane: "aws-1", portBase: 24600 },
   "models-promote-aws.test.ts": { lane: "aws-2", portBase: 23100 },
-  "first-rollout.test.ts": { lane: "aws-2", portBase: 25300 },
+  "first-rollout.test.ts": { lane: "aws-1", portBase: 25300 },
   "rehearse-interrupt.test.ts": { lane: "aws-2", portBase: 25400 },
 };
 
