@@ -10,6 +10,8 @@ import {
   targetFor,
 } from "@mlflow-dev/aws/deploy";
 import {
+  buildBrokenServerImage,
+  buildServerTestImage,
   type CliResult,
   cliInBackground,
   containerFacts,
@@ -96,28 +98,6 @@ function specDir(account: string, edit: (spec: SpecFixture) => unknown = () => {
   return dir;
 }
 
-/**
- * A test image: the MLflow image whose server misbehaves at its start. The Python code runs first
- * when `mlflow.server` is imported (the server's launcher does that first); the migration job,
- * at the schema head, never imports it.
- */
-function buildTestImage(tag: string, python: string): void {
-  const code = Buffer.from(`${python}\n`).toString("base64");
-  const dockerfile = [
-    `FROM ${MLFLOW_IMAGE}`,
-    "USER root",
-    `RUN f="$(python -c 'import importlib.util; print(importlib.util.find_spec("mlflow").submodule_search_locations[0])')/server/__init__.py" && { echo ${code} | base64 -d; cat "$f"; } > /tmp/init.py && cat /tmp/init.py > "$f" && rm /tmp/init.py`,
-    "USER 10001:10001",
-    "",
-  ].join("\n");
-  const r = spawnSync("docker", ["build", "-q", "-t", tag, "-"], {
-    input: dockerfile,
-    encoding: "utf8",
-    env: { ...process.env, DOCKER_BUILDKIT: "0" },
-  });
-  if (r.status !== 0) throw new Error(`docker build ${tag} failed: ${r.stderr}`);
-}
-
 function docker(args: string[]): string {
   return spawnSync("docker", args, { encoding: "utf8" }).stdout.trim();
 }
@@ -161,18 +141,17 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     account = (await clients.sts.getCallerIdentity({})).Account ?? "";
     expect(account).toBe(ACCESS_KEY);
     dir = specDir(account);
-    buildTestImage(
-      BROKEN_IMAGE,
-      'import sys\nprint("test image: the server fails on purpose", file=sys.stderr)\nsys.exit(3)',
-    );
-    buildTestImage(
+    buildBrokenServerImage(MLFLOW_IMAGE, BROKEN_IMAGE);
+    buildServerTestImage(
+      MLFLOW_IMAGE,
       UNHEALTHY_IMAGE,
       'import os\nos.chdir("/tmp")\nos.execvp("python", ["python", "-m", "http.server", "5000"])',
     );
     // Takes its memory at once, so the kill comes before any health check could pass. (MLflow with
     // job execution forced on grows to 1.8 GiB too, but only after /health answers: a race.)
-    buildTestImage(OOM_IMAGE, "import time\nb = bytearray(1536 * 2 ** 20)\ntime.sleep(600)");
-    buildTestImage(
+    buildServerTestImage(MLFLOW_IMAGE, OOM_IMAGE, "import time\nb = bytearray(1536 * 2 ** 20)\ntime.sleep(600)");
+    buildServerTestImage(
+      MLFLOW_IMAGE,
       NO_RUNS_IMAGE,
       [
         "from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore",
