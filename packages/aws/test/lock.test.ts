@@ -1,6 +1,7 @@
 import type { SSM } from "@aws-sdk/client-ssm";
+import type { SignalHost } from "@mlflow-dev/kernel/signals";
 import { describe, expect, it } from "vitest";
-import { type SignalHost, withLock } from "../src/deploy/engine/lock.ts";
+import { withLock } from "../src/deploy/engine/lock.ts";
 import { lockParameterName } from "../src/render/names.ts";
 import { exampleModel } from "./helpers.ts";
 

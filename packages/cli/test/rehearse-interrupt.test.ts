@@ -1,5 +1,6 @@
+import type { SignalHost } from "@mlflow-dev/kernel/signals";
 import { describe, expect, it } from "vitest";
-import { Interrupt, RehearsalInterrupted, type SignalHost } from "../src/rehearse/interrupt.ts";
+import { Interrupt, RehearsalInterrupted } from "../src/rehearse/interrupt.ts";
 
 /** A signal source and sink without the process: handlers by signal, exits and warnings recorded. */
 function fakeHost() {

@@ -137,7 +137,8 @@ describe("what the twin enforces", () => {
 
   it("names each patch of localstack/README.md that changes what AWS enforces", () => {
     const notes = TWIN_ENFORCES.map((b) => b.note).join(" ");
-    for (const n of [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]) expect(notes).toMatch(new RegExp(`\\b${n}\\b`));
+    for (const n of [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
+      expect(notes).toMatch(new RegExp(`\\b${n}\\b`));
     expect(TWIN_DOES_NOT_ENFORCE.map((b) => b.behaviour).join(" ")).toMatch(/IAM/);
     expect(formatTwinFidelity("text")).toMatch(/^the twin enforces:\n {2}- /);
   });

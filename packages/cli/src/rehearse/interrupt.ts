@@ -1,3 +1,5 @@
+import { processSignals, type SignalHost } from "@mlflow-dev/kernel/signals";
+
 /**
  * Ctrl-C (SIGINT) or SIGTERM during `rehearse`: the step that runs (a child mlflow-dev, in a process
  * group of its own) gets the signal once and ends its own way (promote releases its deploy lock;
@@ -20,21 +22,6 @@ export class RehearsalInterrupted extends Error {
   }
 }
 
-/** Where signals come from and go (the process; a fake in unit tests). */
-export interface SignalHost {
-  on(signal: Handled, handler: () => void): void;
-  off(signal: Handled, handler: () => void): void;
-  exit(code: number): void;
-  warn(message: string): void;
-}
-
-const processHost: SignalHost = {
-  on: (s, h) => process.on(s, h),
-  off: (s, h) => process.off(s, h),
-  exit: (code) => process.exit(code),
-  warn: (m) => process.stderr.write(m),
-};
-
 interface Killable {
   kill(signal: NodeJS.Signals): boolean;
 }
@@ -50,7 +37,7 @@ export class Interrupt {
   private readonly host: SignalHost;
 
   /** `leftover()`: what a second signal leaves behind, for its message. */
-  constructor(leftover: () => string[], host: SignalHost = processHost) {
+  constructor(leftover: () => string[], host: SignalHost = processSignals) {
     this.leftover = leftover;
     this.host = host;
   }

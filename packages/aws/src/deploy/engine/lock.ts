@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import type { SSM } from "@aws-sdk/client-ssm";
+import { processSignals, type SignalHost } from "@mlflow-dev/kernel/signals";
 import type { AwsModel } from "../../render/aws-model.ts";
 import { lockParameterName } from "../../render/names.ts";
 import { awsErrorMessage, awsErrorName, DeployError } from "../errors.ts";
@@ -129,21 +130,6 @@ async function deleteLockParameter(ssm: SSM, name: string): Promise<void> {
   }
 }
 
-/** The process's signals and exit, as withLock uses them (replaced in tests). */
-export interface SignalHost {
-  on(signal: NodeJS.Signals, handler: () => void): unknown;
-  off(signal: NodeJS.Signals, handler: () => void): unknown;
-  exit(code: number): void;
-  warn(message: string): void;
-}
-
-const processHost: SignalHost = {
-  on: (s, h) => process.on(s, h),
-  off: (s, h) => process.off(s, h),
-  exit: (code) => process.exit(code),
-  warn: (m) => process.stderr.write(m),
-};
-
 /** 128 + the signal's number, as shells report it. */
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -157,7 +143,7 @@ export async function withLock<T>(
   model: AwsModel,
   command: string,
   fn: () => Promise<T>,
-  host: SignalHost = processHost,
+  host: SignalHost = processSignals,
 ): Promise<T> {
   const lock = await acquireLock(ssm, model, command);
   let interrupted = false;
