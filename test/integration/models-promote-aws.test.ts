@@ -212,10 +212,12 @@ describe.skipIf(!emulatorUp && !process.env.CI)("models promote from the local s
     console.log(
       `models promote of ${(report.copied.bytes / 2 ** 20).toFixed(0)} MiB to the emulated staging: ${(r.ms / 1000).toFixed(1)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB (the dry run's ${dry.peakMiB.toFixed(0)} MiB)`,
     );
-    // (The footprint itself, about 240 MiB in the workspace, is Node with the AWS SDK clients the
-    // deploy package loads; the copy adds a few tens of MiB whatever the artifact's size.)
+    // (The footprint itself, about 200-240 MiB in the workspace, is Node with the AWS SDK clients
+    // the deploy package loads; the copy added 40 MiB on a quiet machine and 99 MiB on a busy one,
+    // where the garbage collector runs later. A copy that held the artifact would add at least its
+    // 200 MiB: the bound sits between.)
     expect(dry.peakMiB).toBeGreaterThan(20);
-    expect(r.peakMiB - dry.peakMiB).toBeLessThan(BIG_MIB / 4);
+    expect(r.peakMiB - dry.peakMiB).toBeLessThan((BIG_MIB * 3) / 4);
 
     // sha256 of the large file read back from the destination through its load balancer, against
     // the source's: streamed to files on both sides.
