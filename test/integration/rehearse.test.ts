@@ -33,6 +33,8 @@ import pins from "../../pins.json" with { type: "json" };
 const NAME = "itrehearse";
 /** Every checkout of the spec has a project that starts so. */
 const STACKS = `mlflow-dev-${NAME}`;
+/** The AWS stack of its staging environment on the twin (named by the spec, whatever the checkout). */
+const STACK = `${STACKS}-staging`;
 /** The compose project of this run's checkout. */
 let PROJECT = STACKS;
 const ACCOUNT = "777700003333";
@@ -167,7 +169,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({
       verdict: "failed",
-      rollout: { ok: false, stack: `${PROJECT}-staging` },
+      rollout: { ok: false, stack: STACK },
       kept: false,
     });
     expect(result.liveParity).toBeUndefined();
@@ -177,11 +179,11 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
     expect(cause).toMatch(/the newest: Essential container exited, exit code 3\n/);
     expect(cause).toContain(BROKEN_SERVER_LINE);
     expect(cause).toContain("ECS Deployment Circuit Breaker was triggered");
-    expect(cause).toContain(`the stack ${PROJECT}-staging ended in UPDATE_ROLLBACK_COMPLETE`);
+    expect(cause).toContain(`the stack ${STACK} ended in UPDATE_ROLLBACK_COMPLETE`);
     expect(cause).toContain("CloudFormation rolled the stack back and removed the service it had created");
     expect(r.stderr).toContain(`the twin runs ${image} (MLFLOW_DEV_DEPLOY_IMAGE)`);
     expect(result.teardown).toEqual([
-      expect.stringContaining(`the twin's stack ${PROJECT}-staging`),
+      expect.stringContaining(`the twin's stack ${STACK}`),
       expect.stringContaining("the local stack and its volumes (created by the rehearsal)"),
     ]);
 
@@ -194,7 +196,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
     try {
       const summaries = (await clients.cloudformation.listStacks({})).StackSummaries ?? [];
       const id = summaries
-        .filter((s) => s.StackName === `${PROJECT}-staging`)
+        .filter((s) => s.StackName === STACK)
         .sort((a, b) => (b.CreationTime?.getTime() ?? 0) - (a.CreationTime?.getTime() ?? 0))[0]?.StackId;
       expect(id).toBeTruthy();
       const events: { id?: string; status?: string; reason?: string }[] = [];
@@ -208,13 +210,11 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
       const at = (logicalId: string, status: RegExp) =>
         events.findIndex((e) => e.id === logicalId && status.test(e.status ?? ""));
       // Newest first: deleted by the teardown, after the rollback, after the service failed.
-      expect(at(`${PROJECT}-staging`, /^DELETE_COMPLETE$/)).toBeGreaterThanOrEqual(0);
-      expect(at(`${PROJECT}-staging`, /^UPDATE_ROLLBACK_COMPLETE$/)).toBeGreaterThan(
-        at(`${PROJECT}-staging`, /^DELETE_COMPLETE$/),
-      );
+      expect(at(STACK, /^DELETE_COMPLETE$/)).toBeGreaterThanOrEqual(0);
+      expect(at(STACK, /^UPDATE_ROLLBACK_COMPLETE$/)).toBeGreaterThan(at(STACK, /^DELETE_COMPLETE$/));
       const failed = events[at("Service", /^(CREATE|UPDATE)_FAILED$/)];
       expect(failed?.reason).toContain("ECS Deployment Circuit Breaker was triggered");
-      expect(at("Service", /_FAILED$/)).toBeGreaterThan(at(`${PROJECT}-staging`, /^UPDATE_ROLLBACK_COMPLETE$/));
+      expect(at("Service", /_FAILED$/)).toBeGreaterThan(at(STACK, /^UPDATE_ROLLBACK_COMPLETE$/));
     } finally {
       destroyAwsClients(clients);
     }
