@@ -298,6 +298,8 @@ describe("promote's checks for an environment", () => {
     const info: string[] = [];
     const opts = options(info);
     const checks = serviceChecksFor(model, createAwsEngine(aws.clients, opts), opts);
+    // The smoke task waits for the health path itself: promote starts no separate health task.
+    expect(checks.smokeWaitsForHealth).toBe(true);
     const result = await checks.smokeTest({ url: `http://${LB}`, via: "http://127.0.0.1:4566" }, model, {
       report: options(info).report,
       healthTimeoutMs: 300_000,

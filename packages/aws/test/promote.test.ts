@@ -105,6 +105,26 @@ describe("promote", () => {
     expect(r.lines.filter((l) => l.includes("REVIEW_IN_PROGRESS"))).toEqual([]);
   });
 
+  it("a smoke test that waits for the health path itself (the in-VPC task) is the rollout's only check", async () => {
+    const calls: string[] = [];
+    const recording = (smokeWaitsForHealth: boolean): ServiceChecks => ({
+      waitForHealth: async () => {
+        calls.push("health");
+      },
+      smokeTest: async (target) => {
+        calls.push("smoke");
+        return { url: target.url, experimentId: "1", runId: "r1" };
+      },
+      smokeWaitsForHealth,
+    });
+    const model = withImage(basic, GOOD);
+    expect((await run(await world(model), model, recording(true))).error).toBeUndefined();
+    expect(calls).toEqual(["smoke"]);
+    calls.length = 0;
+    expect((await run(await world(model), model, recording(false))).error).toBeUndefined();
+    expect(calls).toEqual(["health", "smoke"]);
+  });
+
   it("no-op: a second promote with nothing changed touches nothing and checks the health only", async () => {
     const model = withImage(basic, GOOD);
     const fake = await world(model);

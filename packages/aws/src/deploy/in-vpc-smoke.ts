@@ -25,6 +25,8 @@ import { SMOKE_EXPERIMENT, type SmokeOptions, type SmokeResult, smokeTest, waitF
 export interface ServiceCheckFunctions {
   waitForHealth: typeof waitForHealth;
   smokeTest: typeof smokeTest;
+  /** The smoke test waits for the health path first (the in-VPC program does): no separate health task. */
+  smokeWaitsForHealth?: boolean;
 }
 
 /** Whether promote checks the environment from inside its VPC: its load balancer is internal. */
@@ -40,6 +42,8 @@ export function serviceChecksFor(model: AwsModel, engine: AwsEngine, options: Ru
       await runInVpc("health", target, m, engine, options, wait);
     },
     smokeTest: (target, m, smoke) => runInVpc("smoke", target, m, engine, options, smoke),
+    // One Fargate task per rollout (a minute or more of start on AWS), not two.
+    smokeWaitsForHealth: true,
   };
 }
 

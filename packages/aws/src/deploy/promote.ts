@@ -26,6 +26,11 @@ import { downgradeRefused, serviceVersionChange, snapshotBeforeUpgrade } from ".
 export interface ServiceChecks {
   waitForHealth: typeof waitForHealth;
   smokeTest: typeof smokeTest;
+  /**
+   * The smoke test waits for the health path itself (the in-VPC one-off task does): the rollout
+   * then starts one task, not a health task and a smoke task.
+   */
+  smokeWaitsForHealth?: boolean;
 }
 
 export interface PromoteOptions extends RunnerOptions, DockerOptions {
@@ -277,8 +282,9 @@ const STEPS = {
     }
     run.step("smoke test", url);
     try {
-      // The wait for the load balancer to answer, apart from the smoke test's own requests.
-      await run.healthy(target);
+      // The wait for the load balancer to answer, apart from the smoke test's own requests (unless
+      // the smoke test waits for it itself).
+      if (!checks.smokeWaitsForHealth) await run.healthy(target);
       const smokeTest = await checks.smokeTest(target, model, {
         report: run.report,
         ...run.healthWait,
