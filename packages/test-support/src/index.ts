@@ -5,6 +5,7 @@
  */
 export * from "./certificate.ts";
 export * from "./cli.ts";
+export * from "./github-workflow.ts";
 export * from "./lanes.ts";
 export * from "./mlflow-client.ts";
 export * from "./package.ts";
