@@ -50,6 +50,7 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "models-promote-aws.test.ts": { lane: "aws-2", portBase: 23100 },
   "first-rollout.test.ts": { lane: "aws-1", portBase: 25300 },
   "rehearse-interrupt.test.ts": { lane: "aws-2", portBase: 25400 },
+  "connection-budget.test.ts": { lane: "aws-1", portBase: 25500 },
 };
 
 export const LANES: readonly Lane[] = ["local", "aws-1", "aws-2"];
