@@ -13,66 +13,24 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import {
+  type LargeArtifactOptions,
+  type LargeArtifactRoundTrip,
+  largeArtifactRoundTrip,
+  PROXIED_TRANSFERS,
+} from "@mlflow-dev/test-support/large-artifact";
 import pins from "../pins.json" with { type: "json" };
 import { run } from "./process.ts";
-
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-
-interface ScriptOptions {
-  image: string;
-  trackingUri: string;
-  behindEmulator?: { network: string; emulator: string };
-  env?: Record<string, string>;
-}
-
-/**
- * bench/large-artifact.py in the MLflow image (`docker run --rm`, waited for): on the host's
- * network, or on the emulator's with the load balancer's name pointed at the container itself and
- * forwarded to the emulator (test/support/python/behind-load-balancer.py, as the tests run the
- * client). Returns what it printed.
- */
-function runScript(options: ScriptOptions): string {
-  const lb = options.behindEmulator;
-  const env = { MLFLOW_TRACKING_URI: options.trackingUri, ...options.env };
-  const args = [
-    "run",
-    "--rm",
-    "--user",
-    "root",
-    "-v",
-    `${join(ROOT, "bench/large-artifact.py")}:/bench/script.py:ro`,
-    "-v",
-    `${join(ROOT, "test/support/python/behind-load-balancer.py")}:/bench/behind-load-balancer.py:ro`,
-    ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
-    "--entrypoint",
-    "python",
-    ...(lb
-      ? ["--network", lb.network, "--add-host", `${new URL(options.trackingUri).hostname}:127.0.0.1`]
-      : ["--network", "host"]),
-    options.image,
-    ...(lb ? ["/bench/behind-load-balancer.py", lb.emulator, "/bench/script.py"] : ["/bench/script.py"]),
-  ];
-  const r = spawnSync("docker", args, { encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
-  return `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
-}
 
 const SIZE_MIB = Number(process.env.MLFLOW_DEV_BENCH_ARTIFACT_MIB ?? 1024);
 const EMULATOR_NETWORK = process.env.MLFLOW_DEV_AWS_NETWORK ?? "mlflow-dev-aws";
 const EMULATOR_IP = "169.254.170.2";
 
-interface RoundTrip {
-  uploadSeconds: number;
-  downloadSeconds: number;
-  sha256Equal: boolean;
-  bytes: number;
-}
+type RoundTrip = LargeArtifactRoundTrip;
 
-async function roundTrip(options: ScriptOptions): Promise<RoundTrip> {
-  const logs = runScript({ ...options, env: { SIZE_MIB: String(SIZE_MIB), ...options.env } });
-  const line = logs.split("\n").find((l) => l.includes("large-artifact="));
-  if (!line) throw new Error(`bench/large-artifact.py did not finish:\n${logs.slice(-4000)}`);
-  return JSON.parse(line.slice(line.indexOf("large-artifact=") + "large-artifact=".length)) as RoundTrip;
+/** One round trip of the SIZE_MIB file (packages/test-support/src/large-artifact.ts). */
+function roundTrip(options: Omit<LargeArtifactOptions, "sizeMiB">): Promise<RoundTrip> {
+  return largeArtifactRoundTrip({ ...options, sizeMiB: SIZE_MIB });
 }
 
 function envFile(path: string): Record<string, string> {
@@ -105,7 +63,7 @@ export async function largeArtifact(_root: string, node: string, bin: string): P
     AWS_SECRET_ACCESS_KEY: "test",
     MLFLOW_DEV_IMAGES: process.env.MLFLOW_DEV_IMAGES ?? `mlflow=${image}`,
   };
-  const proxied = { MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD: "false", MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD: "false" };
+  const proxied = PROXIED_TRANSFERS;
   const results: Record<string, RoundTrip> = {};
   try {
     run(node, [bin, "up"], { cwd: dir, env });
@@ -114,8 +72,8 @@ export async function largeArtifact(_root: string, node: string, bin: string): P
     results["local: MinIO directly (boto3)"] = await roundTrip({
       image,
       trackingUri: local,
+      mode: "store",
       env: {
-        MODE: "store",
         S3_ENDPOINT: `http://127.0.0.1:${minioPort}`,
         BUCKET: `${name}-local`,
         AWS_ACCESS_KEY_ID: secrets.MLFLOW_DEV_MINIO_ROOT_USER ?? "",
@@ -125,12 +83,13 @@ export async function largeArtifact(_root: string, node: string, bin: string): P
     results["local: MLflow client, multipart (default)"] = await roundTrip({
       image,
       trackingUri: local,
-      env: { MODE: "mlflow" },
+      mode: "mlflow",
     });
     results["local: MLflow client, proxied by the server"] = await roundTrip({
       image,
       trackingUri: local,
-      env: { MODE: "mlflow", ...proxied },
+      mode: "mlflow",
+      env: proxied,
     });
 
     const remote = JSON.parse(run(node, [bin, "promote", "--env", "staging", "--json"], { cwd: dir, env }))
@@ -140,8 +99,8 @@ export async function largeArtifact(_root: string, node: string, bin: string): P
       image,
       trackingUri: remote,
       behindEmulator,
+      mode: "store",
       env: {
-        MODE: "store",
         S3_ENDPOINT: `http://${EMULATOR_IP}:4566`,
         BUCKET: `${name}-staging-${account}`,
         AWS_ACCESS_KEY_ID: account,
@@ -152,13 +111,14 @@ export async function largeArtifact(_root: string, node: string, bin: string): P
       image,
       trackingUri: remote,
       behindEmulator,
-      env: { MODE: "mlflow" },
+      mode: "mlflow",
     });
     results["emulator: MLflow client via the load balancer, proxied"] = await roundTrip({
       image,
       trackingUri: remote,
       behindEmulator,
-      env: { MODE: "mlflow", ...proxied },
+      mode: "mlflow",
+      env: proxied,
     });
   } finally {
     spawnSync(node, [bin, "down", "--volumes", "--yes"], { cwd: dir, env, stdio: "ignore" });

@@ -2,9 +2,16 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  DescribeLoadBalancerAttributesCommand,
+  DescribeLoadBalancersCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { largeArtifacts, toAwsModel } from "@mlflow-dev/aws";
 import { send, targetFor } from "@mlflow-dev/aws/deploy";
 import { checkoutProject } from "@mlflow-dev/compose/runtime";
+import { parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import {
   type ContainerFacts,
   cli,
@@ -16,9 +23,12 @@ import {
   emulatorAnswers,
   emulatorEnv,
   imageOverride,
+  type LargeArtifactRoundTrip,
+  largeArtifactRoundTrip,
   MlflowClient,
   minioClient,
   NotReadyError,
+  PROXIED_TRANSFERS,
   peakMemoryMiB,
   readEnvFile,
   requireImagesInCi,
@@ -28,6 +38,7 @@ import {
   specFixture,
   stackPorts,
   testSpecDir,
+  transferRates,
   waitUntilReady,
 } from "@mlflow-dev/test-support";
 import pg from "pg";
@@ -42,6 +53,8 @@ import pins from "../../pins.json" with { type: "json" };
  * (images/mlflow-previous): a difference, exit 1. Then the CI parity suite: the same spec promoted
  * to ECS on the AWS emulator (MiniStack: CloudFormation, RDS and ECS tasks as real containers, its
  * S3 and load balancer), and live parity between the local stack and that service: no difference.
+ * Last, on the same two stacks, a 1 GiB artifact's round trip through the Python client, by
+ * presigned multipart transfers and through the server: the sha256 equal on both runtimes.
  */
 const NAME = "itparity";
 const PORTS = stackPorts(import.meta.url);
@@ -233,6 +246,62 @@ describe("mlflow-dev parity --live against real servers", () => {
     expect(r.stdout).toMatch(/server: GET \/version \(the MLflow version\)\s+value\s+3\.17\.2\s+3\.16\.1/);
   });
 });
+
+/** The large artifact's size: 1 GiB, above MLflow's 500 MiB multipart threshold. */
+const LARGE_MIB = 1024;
+
+/**
+ * A 1 GiB artifact's round trip through the Python client (packages/test-support/src/large-artifact.ts),
+ * both paths that matter for users, one after the other: MLflow's default for a file this large
+ * (the server advertises multipart transfers, so the client goes through presigned URLs to the
+ * store) and the proxied path (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD/DOWNLOAD=false: the bytes pass
+ * the server, which spools them to its disk). Each: the digests equal, every byte back, the path
+ * the client took; the seconds are printed, not asserted.
+ */
+async function largeRoundTrips(
+  where: string,
+  trackingUri: string,
+  behindEmulator?: { network: string; emulator: string },
+): Promise<{ multipart: LargeArtifactRoundTrip; proxied: LargeArtifactRoundTrip }> {
+  const common = {
+    image: MLFLOW_IMAGE,
+    trackingUri,
+    sizeMiB: LARGE_MIB,
+    mode: "mlflow" as const,
+    ...(behindEmulator ? { behindEmulator } : {}),
+  };
+  const multipart = await largeArtifactRoundTrip({ ...common, env: { MLFLOW_EXPERIMENT: "large-artifact" } });
+  const proxied = await largeArtifactRoundTrip({
+    ...common,
+    env: { MLFLOW_EXPERIMENT: "large-artifact", ...PROXIED_TRANSFERS },
+  });
+  for (const [path, r] of Object.entries({ "multipart (default)": multipart, proxied })) {
+    const rate = transferRates(r);
+    console.log(
+      `${where}, ${path}: ${LARGE_MIB} MiB up ${r.uploadSeconds.toFixed(1)} s (${rate.upMiBs.toFixed(1)} MiB/s), down ${r.downloadSeconds.toFixed(1)} s (${rate.downMiBs.toFixed(1)} MiB/s)`,
+    );
+    expect(r.bytes).toBe(LARGE_MIB * 2 ** 20);
+    expect(r.downloadedBytes, `${path}: bytes back`).toBe(r.bytes);
+    expect(r.downloaded, `${path}: sha256 of the download`).toBe(r.uploaded);
+    expect(r.sha256Equal).toBe(true);
+    expect(r.runId).toMatch(/^[0-9a-f]{32}$/);
+  }
+  expect(multipart).toMatchObject({ multipartUpload: true, multipartDownload: true });
+  expect(proxied).toMatchObject({ multipartUpload: false, multipartDownload: false });
+  return { multipart, proxied };
+}
+
+/** Sizes of the objects in `bucket` whose key holds `runId`, by the key's last segment. */
+async function objectsOfRun(s3: S3Client, bucket: string, runId: string): Promise<Record<string, number>> {
+  const found: Record<string, number> = {};
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) if (o.Key?.includes(runId)) found[o.Key.split("/").pop() ?? ""] = o.Size ?? -1;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return found;
+}
 
 /** The one running container of the local stack's `mlflow` service. */
 function localMlflowContainer(): string {
@@ -440,4 +509,52 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the CI parity suite: local stac
       expect(peak).toBeLessThan(after[side].memoryMiB);
     }
   });
+
+  it("a 1 GiB artifact's sha256 is equal after the round trip through the emulated load balancer: MLflow's default (presigned multipart) and the proxied path, under the load balancer's derived idle timeout", async () => {
+    // The proxied path holds the connection while the server moves the file between its disk and
+    // S3: the load balancer's idle timeout is the one derived from artifacts.largestGiB.
+    const elb = new ElasticLoadBalancingV2Client({
+      endpoint: EMULATOR,
+      region: AWS_ENV.AWS_REGION,
+      credentials: { accessKeyId: AWS_ACCOUNT, secretAccessKey: "test" },
+    });
+    const lb = ((await elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers ?? []).find(
+      (l) => l.DNSName === new URL(remote).hostname,
+    );
+    expect(lb?.LoadBalancerArn, `a load balancer named ${new URL(remote).hostname}`).toBeDefined();
+    const attributes =
+      (await elb.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: lb?.LoadBalancerArn })))
+        .Attributes ?? [];
+    const idle = Number(attributes.find((a) => a.Key === "idle_timeout.timeout_seconds")?.Value);
+    const model = toAwsModel(resolve(parseSpecOrThrow(readFileSync(join(dir, "mlflow-dev.yaml"), "utf8")), "staging"));
+    console.log(
+      `the emulated load balancer's idle timeout: ${idle} s (derived from artifacts.largestGiB ${model.artifacts.largestGiB}: ${largeArtifacts(model).idleTimeoutSeconds} s)`,
+    );
+
+    const { multipart, proxied } = await largeRoundTrips("emulator, through its load balancer", remote, {
+      network: AWS_NETWORK,
+      emulator: `${AWS_EMULATOR_IP}:4566`,
+    });
+    // Both landed whole in the promoted stack's bucket on the emulator's S3.
+    const s3 = new S3Client({
+      endpoint: EMULATOR,
+      region: AWS_ENV.AWS_REGION,
+      forcePathStyle: true,
+      credentials: { accessKeyId: AWS_ACCOUNT, secretAccessKey: "test" },
+    });
+    for (const r of [multipart, proxied])
+      expect(await objectsOfRun(s3, bucket, r.runId ?? "")).toEqual({ "large.bin": LARGE_MIB * 2 ** 20 });
+    // The stack deployed the derived idle timeout, which the proxied transfers ran under.
+    expect(idle).toBe(largeArtifacts(model).idleTimeoutSeconds);
+  }, 1_800_000);
+});
+
+describe("a 1 GiB artifact on the local stack (mlflow-dev up)", () => {
+  it("its sha256 is equal after the round trip: MLflow's default (presigned multipart to MinIO) and the proxied path (through the server)", async () => {
+    const { multipart, proxied } = await largeRoundTrips("local stack", LOCAL_URL);
+    // Both landed whole in the stack's MinIO bucket.
+    const s3 = minioClient(PORTS.minio, env);
+    for (const r of [multipart, proxied])
+      expect(await objectsOfRun(s3, "mlflow-artifacts", r.runId ?? "")).toEqual({ "large.bin": LARGE_MIB * 2 ** 20 });
+  }, 1_800_000);
 });

@@ -51,6 +51,7 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "first-rollout.test.ts": { lane: "aws-1", portBase: 25300 },
   "rehearse-interrupt.test.ts": { lane: "aws-2", portBase: 25400 },
   "github-workflow.test.ts": { lane: "aws-1", portBase: 27700 },
+  "connection-budget.test.ts": { lane: "aws-1", portBase: 25500 },
 };
 
 export const LANES: readonly Lane[] = ["local", "aws-1", "aws-2"];

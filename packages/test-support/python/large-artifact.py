@@ -2,7 +2,15 @@
 (mlflow.log_artifact) and downloads it (mlflow.artifacts.download_artifacts) through the tracking
 server at MLFLOW_TRACKING_URI; MODE=store moves the same bytes with boto3 straight to and from the
 object store (S3_ENDPOINT, BUCKET, AWS_* credentials), the floor the server is measured against.
-Prints `large-artifact={json}`: seconds each way and whether the sha256 came back equal."""
+
+The file (SIZE_MIB) is written in 8 MiB chunks of random bytes, hashed as it is written, and never
+held in memory whole; it and the downloaded copy live in a temporary directory removed at the end.
+In MODE=mlflow the client's own choice of path is recorded: whether the upload went through
+presigned multipart URLs (the bytes straight to the store) and whether the download did, or both
+passed the server (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD/DOWNLOAD=false, or a server that does not
+advertise multipart transfers).
+
+Prints `large-artifact={json}`: seconds each way, both digests, whether they are equal, the path."""
 
 import hashlib
 import json
@@ -12,12 +20,13 @@ import time
 
 size = int(os.environ["SIZE_MIB"]) * 1024 * 1024
 mode = os.environ["MODE"]
+CHUNK = 8 << 20
 
 
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(8 << 20):
+        while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
 
@@ -28,12 +37,13 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(src, "wb") as f:
         left = size
         while left:
-            chunk = os.urandom(min(left, 8 << 20))
+            chunk = os.urandom(min(left, CHUNK))
             digest.update(chunk)
             f.write(chunk)
             left -= len(chunk)
     dst_dir = os.path.join(tmp, "down")
     os.makedirs(dst_dir)
+    path = {}
     if mode == "store":
         import boto3
         from botocore.config import Config
@@ -52,8 +62,27 @@ with tempfile.TemporaryDirectory() as tmp:
     else:
         import mlflow
         from mlflow.artifacts import download_artifacts
+        from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
 
-        mlflow.set_experiment("large-artifact-bench")
+        # Which path the client took: these run only when it transfers through presigned URLs.
+        path = {"multipartUpload": False, "multipartDownload": False}
+        try_upload = HttpArtifactRepository._try_multipart_upload
+        multipart_download = HttpArtifactRepository._multipart_download
+
+        def traced_upload(self, *args, **kwargs):
+            result = try_upload(self, *args, **kwargs)
+            path["multipartUpload"] = True
+            return result
+
+        def traced_download(self, *args, **kwargs):
+            result = multipart_download(self, *args, **kwargs)
+            path["multipartDownload"] = True
+            return result
+
+        HttpArtifactRepository._try_multipart_upload = traced_upload
+        HttpArtifactRepository._multipart_download = traced_download
+
+        mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT", "large-artifact"))
         with mlflow.start_run() as run:
             t = time.monotonic()
             mlflow.log_artifact(src)
@@ -61,9 +90,15 @@ with tempfile.TemporaryDirectory() as tmp:
         t = time.monotonic()
         out = download_artifacts(run_id=run.info.run_id, artifact_path="large.bin", dst_path=dst_dir)
         down = time.monotonic() - t
+        path["runId"] = run.info.run_id
+    downloaded = sha256(out)
     print("large-artifact=" + json.dumps({
         "uploadSeconds": up,
         "downloadSeconds": down,
-        "sha256Equal": sha256(out) == digest.hexdigest(),
         "bytes": size,
+        "downloadedBytes": os.path.getsize(out),
+        "uploaded": digest.hexdigest(),
+        "downloaded": downloaded,
+        "sha256Equal": downloaded == digest.hexdigest(),
+        **path,
     }), flush=True)
