@@ -326,15 +326,13 @@ describe("local stack", () => {
     expect(probe.stdout).toContain("tmp-writable");
   });
 
-  it("the server's tuning: each pool keeps the 6 + 3 connections staging's database budget allows (MLflow logs its pool options), no access lines", () => {
+  it("the server's tuning: each worker's pool keeps 10 connections (MLflow logs its pool options), no access lines", () => {
     const r = cli(["logs", "mlflow"], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split("\n");
     const engines = lines.filter((l) => l.includes("Create SQLAlchemy engine with pool options"));
     expect(engines.length, r.stdout.slice(-2000)).toBeGreaterThanOrEqual(2); // one per worker at least
-    // examples/basic's staging (which the local stack mirrors): 2 tasks x 2 workers x 2 pools on a
-    // db.t4g.micro, (84 - 10) / 8 = 9 per pool.
-    for (const line of engines) expect(line).toContain("{'pool_size': 6, 'max_overflow': 3}");
+    for (const line of engines) expect(line).toContain("{'pool_size': 10, 'max_overflow': 5}");
     // The workloads above made hundreds of requests; uvicorn's own start-up lines stay.
     expect(lines.filter((l) => / HTTP\/1\.1" \d{3}/.test(l))).toEqual([]);
     expect(r.stdout).toContain("Application startup complete");
