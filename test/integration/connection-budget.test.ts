@@ -34,14 +34,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * db.t4g.micro, 84).
  *
  * The smallest spec at the budget's edge: examples/basic (2 workers, db.t4g.micro) with
- * autoscaling.max 2 and desiredCount 2, the pool sized by mlflow-dev (3 kept + 1 overflow), two
- * pools per worker (MLflow's tracking and model registry stores each keep an engine):
- * 2 tasks × 2 (rollout) × 2 workers × 2 pools × 4 = 64 of 84 - 10 = 74. Promoted to the emulator
- * at its maximum, under concurrent load on both stores from more clients than the service has
- * pooled connections (2 × 2 × 2 × 4 = 32): no request fails, and pg_stat_activity's peak, sampled
- * in the database's own container through its published port, stays within max_connections.
+ * autoscaling.max 2 and desiredCount 2, the pool sized by mlflow-dev (6 kept + 3 overflow):
+ * 2 tasks × 2 (rollout) × 2 workers × 9 = 72 of 84 - 10 = 74. Promoted to the emulator at its
+ * maximum, under concurrent load from more clients than the service has pooled connections
+ * (2 × 2 × 9 = 36): no request fails, and pg_stat_activity's peak, sampled in the database's own
+ * container through its published port, stays within max_connections.
  *
- * The counter-proof: the same spec with one connection more per pool (4 + 1) would open 80 at its
+ * The counter-proof: the same spec with one connection more per pool (7 + 3) would open 80 at its
  * peak. No setting lets such a spec through validation (there is no override, for tests or
  * otherwise), so what is asserted is the refusal and its numbers, by validate and by promote,
  * before anything is created.
@@ -55,7 +54,7 @@ const STACK = `mlflow-dev-${NAME}-staging`;
 const SERVICE = `${NAME}-mlflow`;
 const TASKS = 2;
 const WORKERS = 2;
-/** Concurrent clients of the load: more than the service's pooled connections (32). */
+/** Concurrent clients of the load: more than the service's pooled connections (36). */
 const CLIENTS = 48;
 const LOAD_SECONDS = 40;
 
@@ -85,8 +84,8 @@ beforeAll(() => {
   budgetSpec(NAME).write(dir);
   overDir = tempDir(`mlflow-dev-${OVER_NAME}-`);
   budgetSpec(OVER_NAME, {
-    MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "4",
-    MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "1",
+    MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "7",
+    MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "3",
   }).write(overDir);
 });
 
@@ -97,35 +96,32 @@ afterAll(async () => {
 }, 600_000);
 
 describe("the connection budget at its edge (validate, no emulator)", () => {
-  it("the edge spec fits: 64 connections at its peak of db.t4g.micro's 84 less the reserve of 10, and validate accepts it", () => {
+  it("the edge spec fits: 72 connections at its peak of db.t4g.micro's 84 less the reserve of 10, and validate accepts it", () => {
     const spec = parseSpecOrThrow(readFileSync(join(dir, "mlflow-dev.yaml"), "utf8"));
     const model = toAwsModel(resolve(spec, "staging"));
     expect(model.mlflow.environment).toMatchObject({
-      MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "3",
-      MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "1",
+      MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "6",
+      MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "3",
     });
     const demand = connectionDemand({ desiredCount: TASKS, autoscalingMax: TASKS, workers: WORKERS, auth: "none" });
     expect(model.mlflow.workers).toBe(WORKERS);
     expect(rdsMaxConnections("db.t4g.micro")).toBe(84);
-    expect(demand.poolsPerWorker).toBe(2);
-    expect(peakConnections(demand, 4)).toBe(64);
-    expect(peakConnections(demand, 4)).toBeLessThanOrEqual(84 - RESERVED_CONNECTIONS);
-    expect(peakConnections(demand, 5)).toBeGreaterThan(84 - RESERVED_CONNECTIONS);
+    expect(peakConnections(demand, 9)).toBe(72);
+    expect(peakConnections(demand, 9)).toBeLessThanOrEqual(84 - RESERVED_CONNECTIONS);
+    expect(peakConnections(demand, 10)).toBeGreaterThan(84 - RESERVED_CONNECTIONS);
     const r = cli(["validate"], { cwd: dir });
     expect(r.code, showRun(r)).toBe(0);
   });
 
-  it("one connection more per pool (4 + 1): validate refuses it with the numbers and the fixes, exit 2", () => {
+  it("one connection more per pool (7 + 3): validate refuses it with the numbers and the fixes, exit 2", () => {
     const r = cli(["validate"], { cwd: overDir });
     expect(r.code, showRun(r)).toBe(2);
     expect(r.stderr).toContain("environments.staging.database.instanceClass");
     expect(r.stderr).toContain("db.t4g.micro allows about 84 PostgreSQL connections");
     expect(r.stderr).toContain(`${RESERVED_CONNECTIONS} kept for administrators and one-off tasks`);
     expect(r.stderr).toContain("but the service may open 80: 4 tasks (2 tasks at most (autoscaling.max)");
-    expect(r.stderr).toContain(
-      "x 2 workers x 2 pools per worker (the tracking and model registry stores) x 5 connections per pool",
-    );
-    expect(r.stderr).toContain("at most 4 connections per pool");
+    expect(r.stderr).toContain("x 2 workers x 1 pool per worker x 10 connections per pool");
+    expect(r.stderr).toContain("at most 9 connections per pool");
   });
 });
 
@@ -152,7 +148,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
     expect(stacks).toEqual([]);
   });
 
-  it("the edge spec promoted at its maximum (2 tasks): a load from 48 clients (runs, metrics, searches, the model registry) without one failed request, and pg_stat_activity's peak within max_connections", async () => {
+  it("the edge spec promoted at its maximum (2 tasks): a load from 48 clients (runs, metrics, searches) without one failed request, and pg_stat_activity's peak within max_connections", async () => {
     const p = cli(["promote", "--env", "staging", "--json"], { cwd: dir, env: AWS_ENV, timeout: 1_200_000 });
     promoted = true;
     expect(p.code, showRun(p)).toBe(0);
@@ -171,8 +167,8 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
       ]),
     );
     expect(environment).toMatchObject({
-      MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "3",
-      MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "1",
+      MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "6",
+      MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "3",
     });
 
     // The database: its container's published port on this host, the password from Secrets Manager.
@@ -237,9 +233,6 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
     const created = await api("POST", "experiments/create", { name: `load-${suffix}` });
     expect(created.status, created.body.toString()).toBe(200);
     const experimentId = JSON.parse(created.body.toString()).experiment_id as string;
-    // The model registry store keeps a pool of its own: the load reads it too.
-    const model = await api("POST", "registered-models/create", { name: `load-${suffix}` });
-    expect(model.status, model.body.toString()).toBe(200);
     const counts: Record<string, number> = {};
     const failures: string[] = [];
     const record = (what: string, r: { status: number; body: Buffer } | Error) => {
@@ -280,12 +273,6 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
           max_results: 50,
         });
         await call("experiments/search", "POST", "experiments/search", { max_results: 20 });
-        await call("registered-models/get", "GET", `registered-models/get?name=load-${suffix}`);
-        await call(
-          "model-versions/search",
-          "GET",
-          `model-versions/search?filter=${encodeURIComponent(`name='load-${suffix}'`)}`,
-        );
         if (runId) await call("runs/update", "POST", "runs/update", { run_id: runId, status: "FINISHED" });
         step++;
       }
@@ -297,7 +284,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
 
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     console.log(
-      `connection budget load: ${CLIENTS} clients, ${total} requests in ${seconds.toFixed(1)} s (${(total / seconds).toFixed(0)}/s), outcomes ${JSON.stringify(counts)}; database sessions before ${JSON.stringify(before)}, peak ${peak} of max_connections ${maxConnections} (by address ${JSON.stringify(peakByAddress)}); pooled at most ${TASKS} tasks x ${WORKERS} workers x 2 stores x 4 = ${TASKS * WORKERS * 2 * 4}`,
+      `connection budget load: ${CLIENTS} clients, ${total} requests in ${seconds.toFixed(1)} s (${(total / seconds).toFixed(0)}/s), outcomes ${JSON.stringify(counts)}; database sessions before ${JSON.stringify(before)}, peak ${peak} of max_connections ${maxConnections} (by address ${JSON.stringify(peakByAddress)}); pooled at most ${TASKS} tasks x ${WORKERS} workers x 9 = ${TASKS * WORKERS * 9}`,
     );
     expect(failures.slice(0, 10), `${failures.length} of ${total} requests failed`).toEqual([]);
     expect(total).toBeGreaterThan(CLIENTS * 5);

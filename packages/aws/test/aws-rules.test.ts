@@ -34,7 +34,7 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
     },
     setting: "environments.staging.database.instanceClass",
     message:
-      /db\.t4g\.micro allows about 84 PostgreSQL connections .* may open 720: 6 tasks \(3 tasks at most \(autoscaling\.max\), twice that during a rollout\) x 2 workers x 2 pools per worker \(the tracking and model registry stores\) x 30 connections per pool\. .* at most 3 connections per pool/,
+      /db\.t4g\.micro allows about 84 PostgreSQL connections .* may open 360: 6 tasks \(3 tasks at most \(autoscaling\.max\), twice that during a rollout\) x 2 workers x 1 pool per worker x 30 connections per pool\. .* at most 6 connections per pool/,
   },
   {
     name: "a database too small for even one connection per pool",
@@ -47,7 +47,7 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
     },
     setting: "environments.staging.database.instanceClass",
     message:
-      /may open 480: 20 tasks .* x 8 workers x 3 pools per worker \(the tracking and model registry stores, the basic-auth store\) x 1 connections per pool\. .*fewer workers or tasks;$/,
+      /may open 320: 20 tasks .* x 8 workers x 2 pools per worker \(tracking and basic-auth stores\) x 1 connections per pool\. .*fewer workers or tasks;$/,
   },
   {
     name: "a CPU value Fargate does not offer",

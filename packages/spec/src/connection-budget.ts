@@ -5,10 +5,8 @@ import { mirroredEnvironment, serverProcesses } from "./task-size.ts";
  * How many PostgreSQL connections a service can open at its peak, against what its RDS instance
  * allows. Pure.
  *
- * Every worker keeps one SQLAlchemy pool per store it opens, each up to pool size + overflow
- * connections: MLflow's tracking store and its model registry store each cache an engine of their
- * own (two class-level engine maps in MLflow 3.17), and with `auth: basic` the basic-auth store
- * keeps a third. At its
+ * Every worker keeps one SQLAlchemy pool per store it opens (the tracking store, and with
+ * `auth: basic` the basic-auth store too), each up to pool size + overflow connections. At its
  * peak a service runs its largest task count (autoscaling max, else desiredCount) twice over: a
  * rollout starts the new tasks (maximumPercent 200) while the old ones still serve. RDS sets
  * max_connections to LEAST(DBInstanceClassMemory / 9531392, 5000); DBInstanceClassMemory is the
@@ -16,8 +14,6 @@ import { mirroredEnvironment, serverProcesses } from "./task-size.ts";
  * mlflow-dev counts three quarters of the class's memory (an estimate that errs low).
  */
 
-/** Pools every worker keeps: MLflow's tracking store and its model registry store, an engine each. */
-export const POOLS_PER_WORKER = 2;
 /** SQLAlchemy's own ceiling per pool (5 kept + 10 overflow), which mlflow-dev never exceeds. */
 export const MAX_CONNECTIONS_PER_POOL = 15;
 /** The smallest pool that still serves a worker's concurrent requests without queueing each one. */
@@ -71,7 +67,7 @@ export interface ConnectionDemand {
   /** Tasks at the peak: the largest task count, twice over during a rollout. */
   peakTasks: number;
   workers: number;
-  /** SQLAlchemy pools per worker: the tracking and model registry stores, and the basic-auth store with auth: basic. */
+  /** SQLAlchemy pools per worker: the tracking store, and the basic-auth store with auth: basic. */
   poolsPerWorker: number;
 }
 
@@ -84,7 +80,7 @@ export function connectionDemand(input: {
   return {
     peakTasks: (input.autoscalingMax ?? input.desiredCount) * ROLLOUT_OVERLAP,
     workers: input.workers,
-    poolsPerWorker: input.auth === "basic" ? POOLS_PER_WORKER + 1 : POOLS_PER_WORKER,
+    poolsPerWorker: input.auth === "basic" ? 2 : 1,
   };
 }
 

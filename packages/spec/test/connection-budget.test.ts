@@ -54,22 +54,17 @@ describe("the database's connection budget", () => {
   });
 
   it("counts the peak: the largest task count twice over (a rollout), every worker, one pool per store", () => {
-    // Pools: the tracking store and the model registry store (an engine each), and basic auth's.
     const demand = connectionDemand({ desiredCount: 2, autoscalingMax: 3, workers: 4, auth: "basic" });
-    expect(demand).toEqual({ peakTasks: 6, workers: 4, poolsPerWorker: 3 });
-    expect(peakConnections(demand, 15)).toBe(1080);
-    // (84 - 10) / (6 x 4 x 3) = 1.03
+    expect(demand).toEqual({ peakTasks: 6, workers: 4, poolsPerWorker: 2 });
+    expect(peakConnections(demand, 15)).toBe(720);
+    // (84 - 10) / (6 x 4 x 2) = 1.5
     expect(fittingPoolCeiling(demand, 84)).toBe(1);
-    expect(connectionDemand({ desiredCount: 1, workers: 2, auth: "none" }).poolsPerWorker).toBe(2);
   });
 
   it("keeps 10 + 5 per pool when that fits, and sizes the pool down to what the database holds otherwise", () => {
-    // 2 tasks x 1 worker x 2 pools = 4 pools; (84 - 10) / 4 = 18: the full 15.
-    expect(poolSettings(spec({ workers: 1 }), "staging")).toEqual({ poolSize: 10, maxOverflow: 5 });
-    // 2 tasks x 2 workers x 2 pools = 8 pools; (84 - 10) / 8 = 9 per pool.
-    expect(poolSettings(spec({}), "staging")).toEqual({ poolSize: 6, maxOverflow: 3 });
-    // 2 tasks x 4 workers x 3 pools = 24 pools; (84 - 10) / 24 = 3 per pool.
-    expect(poolSettings(spec({ workers: 4, auth: "basic" }), "staging")).toEqual({ poolSize: 2, maxOverflow: 1 });
+    expect(poolSettings(spec({}), "staging")).toEqual({ poolSize: 10, maxOverflow: 5 });
+    // 2 tasks x 4 workers x 2 pools = 16 pools; (84 - 10) / 16 = 4 per pool.
+    expect(poolSettings(spec({ workers: 4, auth: "basic" }), "staging")).toEqual({ poolSize: 3, maxOverflow: 1 });
     // A larger class gives the full pool back.
     expect(poolSettings(spec({ workers: 4, auth: "basic", instanceClass: "db.t4g.large" }), "staging")).toEqual({
       poolSize: 10,
@@ -85,7 +80,7 @@ describe("the database's connection budget", () => {
     const staging = resolve(s, "staging").mlflow.environment;
     expect(local.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE).toBe(staging.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE);
     expect(local.MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW).toBe(staging.MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW);
-    // 4 tasks x 4 workers x 3 pools = 48; (84 - 10) / 48 = 1
-    expect(staging).toMatchObject({ MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "1", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "0" });
+    // 4 tasks x 4 workers x 2 pools = 32; (84 - 10) / 32 = 2
+    expect(staging).toMatchObject({ MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "0" });
   });
 });

@@ -235,7 +235,7 @@ const checkConnectionBudget: Check = (model, target, at) => {
   if (!Number.isFinite(peak) || peak <= budget) return [];
   const fits = fittingPoolCeiling(demand, max) ?? 0;
   const tasks = `${demand.peakTasks / ROLLOUT_OVERLAP} task${demand.peakTasks === ROLLOUT_OVERLAP ? "" : "s"} at most (${target.autoscaling ? "autoscaling.max" : "desiredCount"}), twice that during a rollout`;
-  const pools = `${demand.poolsPerWorker} pools per worker (the tracking and model registry stores${demand.poolsPerWorker > 2 ? ", the basic-auth store" : ""})`;
+  const pools = `${demand.poolsPerWorker === 2 ? "2 pools per worker (tracking and basic-auth stores)" : "1 pool per worker"}`;
   return [
     {
       setting: at("database.instanceClass"),
