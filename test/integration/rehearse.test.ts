@@ -198,7 +198,8 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
       const id = summaries
         .filter((s) => s.StackName === STACK)
         .sort((a, b) => (b.CreationTime?.getTime() ?? 0) - (a.CreationTime?.getTime() ?? 0))[0]?.StackId;
-      expect(id).toBeTruthy();
+      // The deleted stack's unique id, as CloudFormation gives it: arn:...:stack/<name>/<uuid>.
+      expect(id).toMatch(new RegExp(`^arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${STACK}/[0-9a-f-]+$`));
       const events: { id?: string; status?: string; reason?: string }[] = [];
       let token: string | undefined;
       do {
