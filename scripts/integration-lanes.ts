@@ -14,7 +14,7 @@
  *
  * Exit status: 0 when every lane passed, 1 when a lane failed, 2 for bad arguments.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { appendFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -196,9 +196,30 @@ async function main(): Promise<number> {
   else runs.push(...(await Promise.all(plan.map((p) => runLane(p.lane, p.steps, options.vitestArgs, width)))));
 
   const lines = summarize(runs, (performance.now() - started) / 1000, options.sequential);
+  const left = leftBehind();
+  if (left.length > 0)
+    lines.push(
+      `left behind by the tests (each test removes what it starts; these ran on through the rest of the run): ${left.join(", ")}`,
+    );
   console.log(`\n${lines.join("\n")}`);
   if (options.summary) appendFileSync(options.summary, `${lines.join("\n")}\n`);
-  return runs.every((r) => r.code === 0) ? 0 : 1;
+  return runs.every((r) => r.code === 0) && left.length === 0 ? 0 : 1;
+}
+
+/**
+ * Containers of the tests' own stacks still there after the lanes: a local stack's (compose
+ * project mlflow-dev-it...), an emulated ECS task's or RDS database's (mlflow-dev-it... in its
+ * family or name). Every spec name a test uses starts with `it` (lanes.ts).
+ */
+function leftBehind(): string[] {
+  const format =
+    '{{.Names}}\t{{.Label "com.docker.compose.project"}}\t{{.Label "com.amazonaws.ecs.task-definition-family"}}';
+  const r = spawnSync("docker", ["ps", "-a", "--format", format], { encoding: "utf8" });
+  if (r.status !== 0) return [];
+  return r.stdout
+    .split("\n")
+    .filter((line) => line.split("\t").some((field) => field.includes("mlflow-dev-it")))
+    .map((line) => line.split("\t")[0] ?? line);
 }
 
 process.exitCode = await main();

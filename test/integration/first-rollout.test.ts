@@ -152,7 +152,15 @@ describe.skipIf(!up && !process.env.CI)("a first rollout whose server cannot sta
     expect(running.taskArns ?? []).toEqual([]);
     const containers = spawnSync(
       "docker",
-      ["ps", "-q", "--filter", "label=ministack=ecs", "--filter", `label=com.amazonaws.ecs.cluster=${CLUSTER}`],
+      // A task's container carries its revision's family (the cluster label holds the cluster's ARN).
+      [
+        "ps",
+        "-q",
+        "--filter",
+        "label=ministack=ecs",
+        "--filter",
+        `label=com.amazonaws.ecs.task-definition-family=${STACK}-mlflow`,
+      ],
       { encoding: "utf8" },
     ).stdout.trim();
     expect(containers).toBe("");

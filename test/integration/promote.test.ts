@@ -665,6 +665,8 @@ describe.skipIf(!up && !process.env.CI)("promote with images.build: build, push 
         account: ECR_ACCOUNT,
         region: "us-east-1",
         bucket: `${ECR_NAME}-staging-artifacts-${ECR_ACCOUNT}`,
+        // The test destroys what it promotes: destroy refuses a protected database.
+        database: { deletionProtection: false },
       })
       .write(buildDir);
     ecrClients = await createAwsClients({
@@ -675,8 +677,14 @@ describe.skipIf(!up && !process.env.CI)("promote with images.build: build, push 
   });
 
   afterAll(() => {
-    if (buildDir)
-      cli(["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], buildDir, env());
+    if (buildDir) {
+      const d = cli(
+        ["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"],
+        buildDir,
+        env(),
+      );
+      expect(d.code, show(d)).toBe(0);
+    }
     if (ecrClients) destroyAwsClients(ecrClients);
   });
 
