@@ -1,7 +1,8 @@
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { toAwsModel } from "@mlflow-dev/aws";
 import { type AwsClients, createAwsClients, destroyAwsClients, send, targetFor } from "@mlflow-dev/aws/deploy";
 import {
@@ -11,6 +12,7 @@ import {
   RESERVED_CONNECTIONS,
   rdsMaxConnections,
   resolve,
+  WORKER_CONCURRENCY_VARIABLE,
 } from "@mlflow-dev/spec";
 import {
   cli,
@@ -26,6 +28,8 @@ import {
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+const execFileAsync = promisify(execFile);
+
 /**
  * The database's connection budget, live (issue 26): validate counts tasks at their maximum
  * (autoscaling.max, twice over during a rollout) × workers × pools × connections per pool against
@@ -34,13 +38,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * db.t4g.micro, 84).
  *
  * The smallest spec at the budget's edge: examples/basic (2 workers, db.t4g.micro) with
- * autoscaling.max 2 and desiredCount 2, the pool sized by mlflow-dev (6 kept + 3 overflow):
- * 2 tasks × 2 (rollout) × 2 workers × 9 = 72 of 84 - 10 = 74. Promoted to the emulator at its
- * maximum, under concurrent load from more clients than the service has pooled connections
- * (2 × 2 × 9 = 36): no request fails, and pg_stat_activity's peak, sampled in the database's own
- * container through its published port, stays within max_connections.
+ * autoscaling.max 2 and desiredCount 2, the pool sized by mlflow-dev (3 kept + 1 overflow), two
+ * pools per worker (MLflow's tracking and model registry stores each keep an engine):
+ * 2 tasks × 2 (rollout) × 2 workers × 2 pools × 4 = 64 of 84 - 10 = 74. Promoted to the emulator
+ * at its maximum, under concurrent load on both stores from more clients than the service has
+ * pooled connections (2 × 2 × 2 × 4 = 32): no request fails, pg_stat_activity's peak, sampled
+ * in the database's own container through its published port, stays within max_connections, and
+ * each worker serves at most 3 requests at once (one fewer than a pool's connections: MLflow's
+ * tracking store may hold two of a pool's connections in one request), read from the threads of
+ * its process in the task's container.
  *
- * The counter-proof: the same spec with one connection more per pool (7 + 3) would open 80 at its
+ * The counter-proof: the same spec with one connection more per pool (4 + 1) would open 80 at its
  * peak. No setting lets such a spec through validation (there is no override, for tests or
  * otherwise), so what is asserted is the refusal and its numbers, by validate and by promote,
  * before anything is created.
@@ -54,7 +62,9 @@ const STACK = `mlflow-dev-${NAME}-staging`;
 const SERVICE = `${NAME}-mlflow`;
 const TASKS = 2;
 const WORKERS = 2;
-/** Concurrent clients of the load: more than the service's pooled connections (36). */
+/** Requests each worker serves at once: one fewer than a pool's 3 + 1 connections. */
+const CONCURRENCY = 3;
+/** Concurrent clients of the load: more than the service's pooled connections (32). */
 const CLIENTS = 48;
 const LOAD_SECONDS = 40;
 
@@ -84,8 +94,8 @@ beforeAll(() => {
   budgetSpec(NAME).write(dir);
   overDir = tempDir(`mlflow-dev-${OVER_NAME}-`);
   budgetSpec(OVER_NAME, {
-    MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "7",
-    MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "3",
+    MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "4",
+    MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "1",
   }).write(overDir);
 });
 
@@ -96,32 +106,35 @@ afterAll(async () => {
 }, 600_000);
 
 describe("the connection budget at its edge (validate, no emulator)", () => {
-  it("the edge spec fits: 72 connections at its peak of db.t4g.micro's 84 less the reserve of 10, and validate accepts it", () => {
+  it("the edge spec fits: 64 connections at its peak of db.t4g.micro's 84 less the reserve of 10, and validate accepts it", () => {
     const spec = parseSpecOrThrow(readFileSync(join(dir, "mlflow-dev.yaml"), "utf8"));
     const model = toAwsModel(resolve(spec, "staging"));
     expect(model.mlflow.environment).toMatchObject({
-      MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "6",
-      MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "3",
+      MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "3",
+      MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "1",
     });
     const demand = connectionDemand({ desiredCount: TASKS, autoscalingMax: TASKS, workers: WORKERS, auth: "none" });
     expect(model.mlflow.workers).toBe(WORKERS);
     expect(rdsMaxConnections("db.t4g.micro")).toBe(84);
-    expect(peakConnections(demand, 9)).toBe(72);
-    expect(peakConnections(demand, 9)).toBeLessThanOrEqual(84 - RESERVED_CONNECTIONS);
-    expect(peakConnections(demand, 10)).toBeGreaterThan(84 - RESERVED_CONNECTIONS);
+    expect(demand.poolsPerWorker).toBe(2);
+    expect(peakConnections(demand, 4)).toBe(64);
+    expect(peakConnections(demand, 4)).toBeLessThanOrEqual(84 - RESERVED_CONNECTIONS);
+    expect(peakConnections(demand, 5)).toBeGreaterThan(84 - RESERVED_CONNECTIONS);
     const r = cli(["validate"], { cwd: dir });
     expect(r.code, showRun(r)).toBe(0);
   });
 
-  it("one connection more per pool (7 + 3): validate refuses it with the numbers and the fixes, exit 2", () => {
+  it("one connection more per pool (4 + 1): validate refuses it with the numbers and the fixes, exit 2", () => {
     const r = cli(["validate"], { cwd: overDir });
     expect(r.code, showRun(r)).toBe(2);
     expect(r.stderr).toContain("environments.staging.database.instanceClass");
     expect(r.stderr).toContain("db.t4g.micro allows about 84 PostgreSQL connections");
     expect(r.stderr).toContain(`${RESERVED_CONNECTIONS} kept for administrators and one-off tasks`);
     expect(r.stderr).toContain("but the service may open 80: 4 tasks (2 tasks at most (autoscaling.max)");
-    expect(r.stderr).toContain("x 2 workers x 1 pool per worker x 10 connections per pool");
-    expect(r.stderr).toContain("at most 9 connections per pool");
+    expect(r.stderr).toContain(
+      "x 2 workers x 2 pools per worker (the tracking and model registry stores) x 5 connections per pool",
+    );
+    expect(r.stderr).toContain("at most 4 connections per pool");
   });
 });
 
@@ -148,7 +161,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
     expect(stacks).toEqual([]);
   });
 
-  it("the edge spec promoted at its maximum (2 tasks): a load from 48 clients (runs, metrics, searches) without one failed request, and pg_stat_activity's peak within max_connections", async () => {
+  it("the edge spec promoted at its maximum (2 tasks): a load from 48 clients (runs, metrics, searches, the model registry) without one failed request, and pg_stat_activity's peak within max_connections", async () => {
     const p = cli(["promote", "--env", "staging", "--json"], { cwd: dir, env: AWS_ENV, timeout: 1_200_000 });
     promoted = true;
     expect(p.code, showRun(p)).toBe(0);
@@ -167,9 +180,46 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
       ]),
     );
     expect(environment).toMatchObject({
-      MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "6",
-      MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "3",
+      MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "3",
+      MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "1",
+      [WORKER_CONCURRENCY_VARIABLE]: String(CONCURRENCY),
     });
+
+    // Each task's uvicorn workers (the processes multiprocessing spawned) and their threads.
+    const workerThreads = async (): Promise<Record<string, number>> => {
+      const ids = (
+        await execFileAsync("docker", [
+          "ps",
+          "-q",
+          "--filter",
+          "label=ministack=ecs",
+          "--filter",
+          `label=com.amazonaws.ecs.task-definition-family=${STACK}-mlflow`,
+        ])
+      ).stdout
+        .split("\n")
+        .filter(Boolean);
+      const threads: Record<string, number> = {};
+      for (const id of ids) {
+        const top = (await execFileAsync("docker", ["top", id, "-eo", "pid,nlwp,args"])).stdout.split("\n").slice(1);
+        for (const row of top) {
+          const [pid, nlwp] = row.trim().split(/\s+/);
+          if (row.includes("spawn_main") && pid && nlwp) threads[`${id}/${pid}`] = Number(nlwp);
+        }
+      }
+      return threads;
+    };
+    const idleThreads = await workerThreads();
+    expect(Object.keys(idleThreads)).toHaveLength(TASKS * WORKERS);
+    const peakThreads: Record<string, number> = { ...idleThreads };
+    let watchingThreads = true;
+    const threadWatcher = (async () => {
+      while (watchingThreads) {
+        for (const [worker, n] of Object.entries(await workerThreads()))
+          peakThreads[worker] = Math.max(peakThreads[worker] ?? 0, n);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
 
     // The database: its container's published port on this host, the password from Secrets Manager.
     const dbId =
@@ -233,6 +283,9 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
     const created = await api("POST", "experiments/create", { name: `load-${suffix}` });
     expect(created.status, created.body.toString()).toBe(200);
     const experimentId = JSON.parse(created.body.toString()).experiment_id as string;
+    // The model registry store keeps a pool of its own: the load reads it too.
+    const model = await api("POST", "registered-models/create", { name: `load-${suffix}` });
+    expect(model.status, model.body.toString()).toBe(200);
     const counts: Record<string, number> = {};
     const failures: string[] = [];
     const record = (what: string, r: { status: number; body: Buffer } | Error) => {
@@ -273,6 +326,12 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
           max_results: 50,
         });
         await call("experiments/search", "POST", "experiments/search", { max_results: 20 });
+        await call("registered-models/get", "GET", `registered-models/get?name=load-${suffix}`);
+        await call(
+          "model-versions/search",
+          "GET",
+          `model-versions/search?filter=${encodeURIComponent(`name='load-${suffix}'`)}`,
+        );
         if (runId) await call("runs/update", "POST", "runs/update", { run_id: runId, status: "FINISHED" });
         step++;
       }
@@ -280,11 +339,16 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
     await Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n)));
     const seconds = (Date.now() - started) / 1000;
     sampling = false;
+    watchingThreads = false;
     await sampler;
+    await threadWatcher;
+    const addedThreads = Object.fromEntries(
+      Object.entries(peakThreads).map(([worker, n]) => [worker, n - (idleThreads[worker] ?? n)]),
+    );
 
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     console.log(
-      `connection budget load: ${CLIENTS} clients, ${total} requests in ${seconds.toFixed(1)} s (${(total / seconds).toFixed(0)}/s), outcomes ${JSON.stringify(counts)}; database sessions before ${JSON.stringify(before)}, peak ${peak} of max_connections ${maxConnections} (by address ${JSON.stringify(peakByAddress)}); pooled at most ${TASKS} tasks x ${WORKERS} workers x 9 = ${TASKS * WORKERS * 9}`,
+      `connection budget load: ${CLIENTS} clients, ${total} requests in ${seconds.toFixed(1)} s (${(total / seconds).toFixed(0)}/s), outcomes ${JSON.stringify(counts)}; database sessions before ${JSON.stringify(before)}, peak ${peak} of max_connections ${maxConnections} (by address ${JSON.stringify(peakByAddress)}); pooled at most ${TASKS} tasks x ${WORKERS} workers x 2 stores x 4 = ${TASKS * WORKERS * 2 * 4}, ${CONCURRENCY} requests at once per worker`,
     );
     expect(failures.slice(0, 10), `${failures.length} of ${total} requests failed`).toEqual([]);
     expect(total).toBeGreaterThan(CLIENTS * 5);
@@ -292,6 +356,15 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
     expect(peak).toBeGreaterThan(TASKS * WORKERS);
     expect(peak).toBeLessThanOrEqual(maxConnections - RESERVED_CONNECTIONS);
     expect(peak).toBeLessThanOrEqual(maxConnections);
+    // Each worker served at most CONCURRENCY requests at once: its thread pool grew by at most that
+    // many threads (MLflow's default pool, 40, would have grown by up to 12 under 48 clients on 4
+    // workers), and the load reached the pool of some.
+    console.log(
+      `worker threads: idle ${JSON.stringify(idleThreads)}, added under load ${JSON.stringify(addedThreads)}`,
+    );
+    for (const [worker, added] of Object.entries(addedThreads))
+      expect(added, `${worker}: threads added under load`).toBeLessThanOrEqual(CONCURRENCY);
+    expect(Math.max(...Object.values(addedThreads))).toBeGreaterThan(0);
     // The load balancer spread it: both tasks' addresses held sessions.
     expect(Object.keys(peakByAddress).filter((a) => a !== "local").length).toBeGreaterThanOrEqual(TASKS);
   }, 1_800_000);

@@ -34,20 +34,30 @@ const RULES: { name: string; change: Change; setting: string; message: RegExp }[
     },
     setting: "environments.staging.database.instanceClass",
     message:
-      /db\.t4g\.micro allows about 84 PostgreSQL connections .* may open 360: 6 tasks \(3 tasks at most \(autoscaling\.max\), twice that during a rollout\) x 2 workers x 1 pool per worker x 30 connections per pool\. .* at most 6 connections per pool/,
+      /db\.t4g\.micro allows about 84 PostgreSQL connections .* may open 720: 6 tasks \(3 tasks at most \(autoscaling\.max\), twice that during a rollout\) x 2 workers x 2 pools per worker \(the tracking and model registry stores\) x 30 connections per pool\. .* at most 3 connections per pool/,
   },
   {
-    name: "a database too small for even one connection per pool",
+    name: "a database too small for the smallest pool (1 + 1)",
     change: (m, t) => {
       m.mlflow.environment.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "1";
-      m.mlflow.environment.MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "0";
+      m.mlflow.environment.MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "1";
       m.mlflow.workers = 8;
       m.mlflow.auth = "basic";
       t.desiredCount = 10;
     },
     setting: "environments.staging.database.instanceClass",
     message:
-      /may open 320: 20 tasks .* x 8 workers x 2 pools per worker \(tracking and basic-auth stores\) x 1 connections per pool\. .*fewer workers or tasks;$/,
+      /may open 960: 20 tasks .* x 8 workers x 3 pools per worker \(the tracking and model registry stores, the basic-auth store\) x 2 connections per pool\. .*fewer workers or tasks;$/,
+  },
+  {
+    name: "an overflow of 0 in mlflow.env, which MLflow reads as its default (10)",
+    change: (m) => {
+      m.mlflow.environment.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "5";
+      m.mlflow.environment.MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "0";
+    },
+    setting: "environments.staging.database.instanceClass",
+    message:
+      /may open 120: 2 tasks .* x 2 workers x 2 pools per worker \(the tracking and model registry stores\) x 15 connections per pool\. .* at most 9 connections per pool/,
   },
   {
     name: "a CPU value Fargate does not offer",

@@ -5,19 +5,35 @@ import { mirroredEnvironment, serverProcesses } from "./task-size.ts";
  * How many PostgreSQL connections a service can open at its peak, against what its RDS instance
  * allows. Pure.
  *
- * Every worker keeps one SQLAlchemy pool per store it opens (the tracking store, and with
- * `auth: basic` the basic-auth store too), each up to pool size + overflow connections. At its
- * peak a service runs its largest task count (autoscaling max, else desiredCount) twice over: a
+ * Every worker keeps one SQLAlchemy pool per store it opens, each up to pool size + overflow
+ * connections: MLflow's tracking store and its model registry store each cache an engine of their
+ * own (two class-level engine maps in MLflow 3.17), and with `auth: basic` the basic-auth store
+ * keeps a third. At its peak a service runs its largest task count (autoscaling max, else desiredCount) twice over: a
  * rollout starts the new tasks (maximumPercent 200) while the old ones still serve. RDS sets
  * max_connections to LEAST(DBInstanceClassMemory / 9531392, 5000); DBInstanceClassMemory is the
  * class's memory less what RDS keeps for the operating system, which AWS does not publish, so
  * mlflow-dev counts three quarters of the class's memory (an estimate that errs low).
  */
 
+/** Pools every worker keeps: MLflow's tracking store and its model registry store, an engine each. */
+export const POOLS_PER_WORKER = 2;
 /** SQLAlchemy's own ceiling per pool (5 kept + 10 overflow), which mlflow-dev never exceeds. */
 export const MAX_CONNECTIONS_PER_POOL = 15;
-/** The smallest pool that still serves a worker's concurrent requests without queueing each one. */
+/**
+ * The smallest pool mlflow-dev runs: one kept and one overflow. MLflow reads a pool size or an
+ * overflow of 0 as unset (SQLAlchemy's default, 5 or 10), and one request of the tracking store may
+ * hold two of a pool's connections at once (WORKER_CONCURRENCY_MARGIN).
+ */
 export const MIN_CONNECTIONS_PER_POOL = 2;
+/**
+ * Connections of a pool one request may hold at once beyond its first: MLflow 3.17's tracking
+ * store opens a session inside another (`log_batch` holds the run's session while `_log_params`
+ * and `_log_metrics` each open their own), so a worker whose every request thread holds one
+ * connection and waits for a second stalls until SQLAlchemy's 30 s checkout timeout refuses
+ * them. Measured: one worker, 48 clients, two request threads on 1 + 1 connections: every request
+ * stalled and was refused; on 2 + 1 (one spare), none.
+ */
+export const WORKER_CONCURRENCY_MARGIN = 1;
 /** A rollout runs up to twice the service's tasks (the ECS service's maximumPercent, 200). */
 export const ROLLOUT_OVERLAP = 2;
 /**
@@ -67,7 +83,7 @@ export interface ConnectionDemand {
   /** Tasks at the peak: the largest task count, twice over during a rollout. */
   peakTasks: number;
   workers: number;
-  /** SQLAlchemy pools per worker: the tracking store, and the basic-auth store with auth: basic. */
+  /** SQLAlchemy pools per worker: the tracking and model registry stores, and the basic-auth store with auth: basic. */
   poolsPerWorker: number;
 }
 
@@ -80,7 +96,7 @@ export function connectionDemand(input: {
   return {
     peakTasks: (input.autoscalingMax ?? input.desiredCount) * ROLLOUT_OVERLAP,
     workers: input.workers,
-    poolsPerWorker: input.auth === "basic" ? 2 : 1,
+    poolsPerWorker: input.auth === "basic" ? POOLS_PER_WORKER + 1 : POOLS_PER_WORKER,
   };
 }
 
@@ -109,7 +125,7 @@ export function fittingPoolCeiling(demand: ConnectionDemand, maxConnections: num
  * local stack: the one it mirrors), else the largest that fits, two thirds kept. Never below one
  * connection: a spec whose database cannot hold even that is refused by validation.
  */
-export function poolSettings(spec: Spec, environment: string): { poolSize: number; maxOverflow: number } {
+export function poolSettings(spec: Spec, environment: string): PoolSettings {
   const name = environment === "local" ? mirroredEnvironment(spec) : environment;
   const env = name === undefined ? undefined : (spec.environments[name] as AwsEnv | undefined);
   let ceiling = MAX_CONNECTIONS_PER_POOL;
@@ -120,8 +136,45 @@ export function poolSettings(spec: Spec, environment: string): { poolSize: numbe
       workers: serverProcesses(spec, env.cpu).workers,
       auth: spec.mlflow.auth,
     });
-    ceiling = Math.max(1, fittingPoolCeiling(demand, rdsMaxConnections(env.database.instanceClass)) ?? ceiling);
+    ceiling = Math.max(
+      MIN_CONNECTIONS_PER_POOL,
+      fittingPoolCeiling(demand, rdsMaxConnections(env.database.instanceClass)) ?? ceiling,
+    );
   }
-  const poolSize = Math.ceil((ceiling * 2) / 3);
+  const poolSize = Math.min(Math.ceil((ceiling * 2) / 3), ceiling - 1);
   return { poolSize, maxOverflow: ceiling - poolSize };
+}
+
+/** SQLAlchemy's defaults, which MLflow keeps when a variable is unset, empty or 0. */
+const SQLALCHEMY_DEFAULT_POOL: PoolSettings = { poolSize: 5, maxOverflow: 10 };
+
+/**
+ * The pool a server's environment gives each of its stores, read as MLflow reads it
+ * (mlflow/store/db/utils.py: a variable that is unset, empty or 0 keeps SQLAlchemy's default).
+ */
+export function effectivePool(environment: Readonly<Record<string, string>>): PoolSettings {
+  const read = (name: string, fallback: number) => Number(environment[name] ?? "") || fallback;
+  return {
+    poolSize: read("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", SQLALCHEMY_DEFAULT_POOL.poolSize),
+    maxOverflow: read("MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW", SQLALCHEMY_DEFAULT_POOL.maxOverflow),
+  };
+}
+
+/** A pool's settings: `poolSize` kept, up to `maxOverflow` more (both at least 1, see MIN_CONNECTIONS_PER_POOL). */
+export interface PoolSettings {
+  poolSize: number;
+  maxOverflow: number;
+}
+
+/**
+ * How many requests each worker serves at once (its request threads: MLflow's Flask app runs in a
+ * thread of uvicorn's pool, 40 by default): one fewer than a pool's connections, so that each
+ * request thread can take a connection of every pool, and one of them a second
+ * (WORKER_CONCURRENCY_MARGIN), without waiting. More requests wait in the worker's line instead of
+ * in SQLAlchemy's, where they are refused after 30 s: with 40 threads on 3 + 1 connections a
+ * load of 48 clients had 39 of 411 requests refused, at 7 requests a second with the processor
+ * idle. The server applies it through WORKER_CONCURRENCY_VARIABLE (runtime-contract.ts).
+ */
+export function workerConcurrency(connectionsPerPool: number): number {
+  return Math.max(1, connectionsPerPool - WORKER_CONCURRENCY_MARGIN);
 }

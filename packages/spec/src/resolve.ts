@@ -1,4 +1,4 @@
-import { poolSettings } from "./connection-budget.ts";
+import { effectivePool, poolSettings, workerConcurrency } from "./connection-budget.ts";
 import { resolveHealthCheck } from "./health-check.ts";
 import { localBuildTag } from "./image-ref.ts";
 import { largeArtifactEnvironment } from "./large-artifacts.ts";
@@ -29,6 +29,7 @@ import {
   resolveServerCommand,
   SERVER_TUNING,
   serverSecrets,
+  WORKER_CONCURRENCY_VARIABLE,
 } from "./runtime-contract.ts";
 import type { Spec } from "./schema.ts";
 import { environmentTaskSize, type ResolvedTaskSize, serverProcesses } from "./task-size.ts";
@@ -263,7 +264,7 @@ function resolveMlflow(
       ],
     }),
     migration: { entrypoint: ["/bin/sh", "-c"], command: [MIGRATION_SCRIPT] },
-    environment: {
+    environment: withWorkerConcurrency({
       ...commonServerEnvironment({
         user: spec.backend.user,
         database: spec.backend.database,
@@ -274,7 +275,7 @@ function resolveMlflow(
       ...poolEnvironment(spec, environment),
       ...largeArtifactEnvironment({ largestGiB: spec.artifacts.largestGiB, proxyArtifacts: m.proxyArtifacts }),
       ...own.env,
-    },
+    }),
     secrets: serverSecrets(m.auth),
     healthCheck: resolveHealthCheck(spec, size.cpu, processes),
     workers: processes.workers,
@@ -291,6 +292,18 @@ function poolEnvironment(spec: Spec, environment: string): Record<string, string
   return {
     MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: String(poolSize),
     MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: String(maxOverflow),
+  };
+}
+
+/**
+ * The server's environment with how many requests each worker serves at once, from the pool it
+ * runs (mlflow-dev's, or the one mlflow.env sets, read as MLflow reads it): `workerConcurrency`.
+ */
+function withWorkerConcurrency(environment: Record<string, string>): Record<string, string> {
+  const pool = effectivePool(environment);
+  return {
+    ...environment,
+    [WORKER_CONCURRENCY_VARIABLE]: String(workerConcurrency(pool.poolSize + pool.maxOverflow)),
   };
 }
 

@@ -38,7 +38,7 @@ export interface ServerFlag {
 
 /**
  * How the server is started: shell lines run first (exports), then the auth config is written
- * (with basic auth), then `exec mlflow server <flags>`.
+ * (with basic auth), then `mlflow server <flags>` (through SERVER_PROGRAM).
  */
 export interface ServerCommand {
   setup: string[];
@@ -46,9 +46,8 @@ export interface ServerCommand {
   authConfig?: Record<string, string>;
   flags: ServerFlag[];
   /**
-   * With job execution off, `mlflow server` is run by EXEC_UVICORN_PROGRAM, which lets uvicorn
-   * take over its process instead of idling beside it (about 200 MiB); with jobs on, as it is
-   * (its process launches and watches the job runner).
+   * Whether SERVER_PROGRAM hands its process to uvicorn (job execution off) instead of staying as
+   * its parent (jobs on: MLflow's process launches and watches the job runner).
    */
   execsUvicorn: boolean;
 }
@@ -181,35 +180,79 @@ export function flagsToArgv(flags: readonly ServerFlag[], env: (name: string) =>
 }
 
 /**
- * `mlflow server` runs its checks and set-up (the stores, the basic-auth admin user, the
- * variables its workers read), then starts uvicorn as a child process and waits for it: a parent
- * holding all of MLflow's imports (about 200 MiB, measured with `pnpm bench --footprint`) that
- * only forwards signals. This program runs MLflow's own CLI unchanged, and at that last step
- * replaces the process with the uvicorn command and environment MLflow built (exec): the same
- * server, its master as the container's main process. It steps aside (MLflow's own child process)
- * for any other command, when job execution is on (the parent then launches the job runner), and
- * when this MLflow has no such step.
+ * The variable that bounds how many requests each worker serves at once (`workerConcurrency` in
+ * connection-budget.ts, from the pool's size): SERVER_PROGRAM applies it to uvicorn's thread pool.
  */
-export const EXEC_UVICORN_PROGRAM = [
-  "import os, sys",
+export const WORKER_CONCURRENCY_VARIABLE = "MLFLOW_DEV_WORKER_CONCURRENCY";
+
+/**
+ * The ASGI app each uvicorn worker loads in place of MLflow's (a module SERVER_PROGRAM writes to a
+ * directory of its own under the scratch volume): MLflow's app, unchanged, whose worker first sets
+ * the size of its thread pool (anyio's default limiter, 40 threads, which runs every Flask request
+ * and every synchronous FastAPI route) to WORKER_CONCURRENCY_VARIABLE. Requests beyond it wait in
+ * the worker's line, not in SQLAlchemy's pool, which refuses them after 30 s.
+ */
+const BOUNDED_APP_MODULE = [
+  "import importlib, os",
+  "import anyio.to_thread",
+  'module, _, name = os.environ["MLFLOW_DEV_ASGI_APP"].partition(":")',
+  "mlflow_app = getattr(importlib.import_module(module), name)",
+  'if os.environ["MLFLOW_DEV_ASGI_FACTORY"] == "1":',
+  "    mlflow_app = mlflow_app()",
+  `limit = int(os.environ["${WORKER_CONCURRENCY_VARIABLE}"])`,
+  "async def app(scope, receive, send):",
+  "    limiter = anyio.to_thread.current_default_thread_limiter()",
+  "    if limiter.total_tokens != limit:",
+  "        limiter.total_tokens = limit",
+  "    await mlflow_app(scope, receive, send)",
+].join("\n");
+
+/**
+ * The program that runs the server: MLflow's own CLI, unchanged but for its last step. `mlflow
+ * server` runs its checks and set-up (the stores, the basic-auth admin user, the variables its
+ * workers read), then starts uvicorn as a child process and waits for it. At that step this
+ * program
+ * - loads BOUNDED_APP_MODULE in uvicorn's workers in place of MLflow's app, when
+ *   WORKER_CONCURRENCY_VARIABLE is set (mlflow-dev always sets it);
+ * - with job execution off, replaces its own process with the uvicorn command and environment
+ *   MLflow built (exec): the same server, its master as the container's main process, without a
+ *   parent holding all of MLflow's imports (about 200 MiB, `pnpm bench --footprint`) that only
+ *   forwards signals. With jobs on, MLflow's parent stays: it launches and watches the job runner.
+ * It steps aside for any other command, and when this MLflow has no such step.
+ */
+export const SERVER_PROGRAM = [
+  "import os, sys, tempfile",
   "import mlflow.server as server",
   "from mlflow.cli import cli",
   'run_child = getattr(server, "_exec_cmd", None)',
-  "def exec_uvicorn(cmd, *, extra_env=None, synchronous=True, **kwargs):",
-  '    jobs = os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "true").lower() in ("true", "1")',
-  '    if synchronous or jobs or not str(cmd[-1]).startswith("mlflow.") or "uvicorn" not in map(str, cmd):',
+  `BOUNDED_APP_MODULE = """${BOUNDED_APP_MODULE}"""`,
+  "def bounded(cmd, env):",
+  '    home = tempfile.mkdtemp(prefix="mlflow-dev-app-")',
+  '    with open(os.path.join(home, "mlflow_dev_bounded_app.py"), "w") as f:',
+  "        f.write(BOUNDED_APP_MODULE)",
+  '    factory = "1" if "--factory" in cmd else "0"',
+  '    path = os.pathsep.join(p for p in (home, os.environ.get("PYTHONPATH", "")) if p)',
+  '    env = {**env, "PYTHONPATH": path, "MLFLOW_DEV_ASGI_APP": cmd[-1], "MLFLOW_DEV_ASGI_FACTORY": factory}',
+  '    return [c for c in cmd[:-1] if c != "--factory"] + ["mlflow_dev_bounded_app:app"], env',
+  "def start_uvicorn(cmd, *, extra_env=None, synchronous=True, **kwargs):",
+  "    cmd = [str(c) for c in cmd]",
+  '    if synchronous or not cmd[-1].startswith("mlflow.") or "uvicorn" not in cmd:',
+  "        return run_child(cmd, extra_env=extra_env, synchronous=synchronous, **kwargs)",
+  `    if os.environ.get("${WORKER_CONCURRENCY_VARIABLE}"):`,
+  "        cmd, extra_env = bounded(cmd, extra_env or {})",
+  '    if os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "true").lower() in ("true", "1"):',
   "        return run_child(cmd, extra_env=extra_env, synchronous=synchronous, **kwargs)",
   "    sys.stdout.flush()",
   "    sys.stderr.flush()",
-  "    os.execve(str(cmd[0]), [str(c) for c in cmd], {**os.environ, **(extra_env or {})})",
+  "    os.execve(cmd[0], cmd, {**os.environ, **(extra_env or {})})",
   "if run_child is not None:",
-  "    server._exec_cmd = exec_uvicorn",
+  "    server._exec_cmd = start_uvicorn",
   'cli(prog_name="mlflow")',
 ].join("\n");
 
-/** The server's shell script: the setup lines, then `exec mlflow server` with the flags. */
+/** The server's shell script: the setup lines, then `mlflow server` (SERVER_PROGRAM) with the flags. */
 export function serverScript(server: ServerCommand): string {
-  return [...serverPreamble(server), serverExecLine(server, flagsToShell(server.flags))].join("\n");
+  return [...serverPreamble(server), serverExecLine(flagsToShell(server.flags))].join("\n");
 }
 
 /** The script's lines before the exec line: the setup, then the auth config's (`config` in place of the server's own). */
@@ -220,10 +263,9 @@ export function serverPreamble(
   return [...server.setup, ...(config ? authConfigLines(config) : [])];
 }
 
-/** The script's last line: `mlflow server` (through EXEC_UVICORN_PROGRAM when execsUvicorn) with `flags`. */
-export function serverExecLine(server: ServerCommand, flags: string): string {
-  const program = server.execsUvicorn ? `python -c ${shellQuote(EXEC_UVICORN_PROGRAM)}` : "mlflow";
-  return `exec ${program} server ${flags}`;
+/** The script's last line: `mlflow server` through SERVER_PROGRAM, with `flags`. */
+export function serverExecLine(flags: string): string {
+  return `exec python -c ${shellQuote(SERVER_PROGRAM)} server ${flags}`;
 }
 
 /** The container's command on every runtime (the entrypoint is `/bin/sh -c`). */
@@ -671,9 +713,10 @@ export function bindingSetting(binding: RuntimeBinding): string {
 
 /**
  * Variables reserved for the MLflow integration though mlflow-dev does not set them: the key
- * encryption key's version goes with the passphrase secret, which mlflow-dev never rotates.
+ * encryption key's version goes with the passphrase secret, which mlflow-dev never rotates; the
+ * two SERVER_PROGRAM sets for its workers' app.
  */
-const RESERVED_VARIABLES = ["MLFLOW_CRYPTO_KEK_VERSION"];
+const RESERVED_VARIABLES = ["MLFLOW_CRYPTO_KEK_VERSION", "MLFLOW_DEV_ASGI_APP", "MLFLOW_DEV_ASGI_FACTORY"];
 
 /**
  * Every variable mlflow-dev sets on the server (or that would override a flag it passes), so an
@@ -682,6 +725,7 @@ const RESERVED_VARIABLES = ["MLFLOW_CRYPTO_KEK_VERSION"];
 export const MANAGED_SERVER_ENV: readonly string[] = [
   ...new Set([
     ...COMMON_SERVER_VARIABLES,
+    WORKER_CONCURRENCY_VARIABLE,
     ...SERVER_SECRETS.map((s) => s.env),
     ...SCRIPT_VARIABLES,
     ...Object.values(FLAG_ENVIRONMENT),

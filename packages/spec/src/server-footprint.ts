@@ -9,7 +9,7 @@
  * parity workload), from `pnpm bench --footprint`. Re-measure when the MLflow pin moves.
  * Measured peaks (MiB), jobs off / on: 1 worker 214 / 1681, 2 workers 406 / 1869, 4 workers
  * 747 / 2205; the model lies at or above each of them. With jobs off, `mlflow server`'s own
- * process hands itself to uvicorn (EXEC_UVICORN_PROGRAM, runtime-contract.ts); with jobs on it
+ * process hands itself to uvicorn (SERVER_PROGRAM, runtime-contract.ts); with jobs on it
  * stays, to launch and watch the job runner.
  */
 export const SERVER_MEMORY_MODEL = {

@@ -3,7 +3,6 @@ import {
   type AwsEnvironmentModel,
   bindingNames,
   DATABASE_CA_BUNDLE_PATH,
-  EXEC_UVICORN_PROGRAM,
   extraArgFlags,
   flagsToArgv,
   type LocalModel,
@@ -16,10 +15,12 @@ import {
   resolve,
   resolveServerCommand,
   SCRIPT_VARIABLES,
+  SERVER_PROGRAM,
   type ServerCommandInput,
   serverCommand,
   serverPreamble,
   serverScript,
+  WORKER_CONCURRENCY_VARIABLE,
 } from "../src/index.ts";
 
 const DB_URI =
@@ -35,15 +36,21 @@ const input = (over: Partial<ServerCommandInput> = {}): ServerCommandInput => ({
   ...over,
 });
 
-/** The exec line of the server's script. */
+const PROGRAM_EXEC = `exec python -c '${SERVER_PROGRAM}' server `;
+
+/** The server's script, with the program written as the `mlflow` it runs. */
+const script = (server: ReturnType<typeof resolveServerCommand>) =>
+  serverScript(server).replace(PROGRAM_EXEC, "exec mlflow server ");
+
+/** The exec line of the server's script, with the program written as the `mlflow` it runs. */
 const execLine = (over: Partial<ServerCommandInput> = {}) =>
-  serverScript(resolveServerCommand(input(over)))
+  script(resolveServerCommand(input(over)))
     .split("\n")
     .at(-1);
 
 describe("server flags: data in the Model, a script only at the edge", () => {
   it("renders mlflow-dev's flags with artifact proxying on", () => {
-    expect(serverScript(resolveServerCommand(input()))).toBe(
+    expect(script(resolveServerCommand(input()))).toBe(
       [
         DB_URI,
         'exec mlflow server --host 0.0.0.0 --port 5000 --workers 2 --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" --serve-artifacts --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION"',
@@ -51,18 +58,20 @@ describe("server flags: data in the Model, a script only at the edge", () => {
     );
   });
 
-  it("with job execution off, runs mlflow server through the program that hands its process to uvicorn", () => {
-    const server = resolveServerCommand(input({ jobs: false }));
-    expect(server.execsUvicorn).toBe(true);
-    expect(resolveServerCommand(input({ jobs: true })).execsUvicorn).toBe(false);
-    const line = serverScript(server).slice(`${DB_URI}\n`.length);
-    // One single-quoted word of Python, then the same flags as `mlflow server` gets with jobs on.
-    expect(line.startsWith(`exec python -c '${EXEC_UVICORN_PROGRAM}' server --host 0.0.0.0 --port 5000`)).toBe(true);
-    expect(line.endsWith(execLine({ jobs: true })?.replace("exec mlflow server", "") ?? "-")).toBe(true);
-    expect(EXEC_UVICORN_PROGRAM).not.toContain("'");
-    // It steps aside when jobs are on, for any other command, and for an MLflow without the step.
-    expect(EXEC_UVICORN_PROGRAM).toContain('os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "true")');
-    expect(EXEC_UVICORN_PROGRAM).toContain("if run_child is not None:");
+  it("runs mlflow server through SERVER_PROGRAM, with job execution on and off alike", () => {
+    for (const jobs of [true, false]) {
+      const server = resolveServerCommand(input({ jobs }));
+      expect(server.execsUvicorn).toBe(!jobs);
+      const line = serverScript(server).slice(`${DB_URI}\n`.length);
+      // One single-quoted word of Python, then mlflow server's flags.
+      expect(line.startsWith(PROGRAM_EXEC)).toBe(true);
+      expect(line.slice(PROGRAM_EXEC.length)).toMatch(/^--host 0\.0\.0\.0 --port 5000 --workers 2 /);
+    }
+    expect(SERVER_PROGRAM).not.toContain("'");
+    // It hands the process to uvicorn only with jobs off, and steps aside for an MLflow without the step.
+    expect(SERVER_PROGRAM).toContain('os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "true")');
+    expect(SERVER_PROGRAM).toContain("if run_child is not None:");
+    expect(SERVER_PROGRAM).toContain(`os.environ.get("${WORKER_CONCURRENCY_VARIABLE}")`);
   });
 
   it("renders --no-serve-artifacts and the default artifact root with artifact proxying off", () => {
@@ -74,7 +83,7 @@ describe("server flags: data in the Model, a script only at the edge", () => {
   it("basic auth writes the auth config after the setup and adds --app-name basic-auth to the flags", () => {
     const server = resolveServerCommand(input({ auth: "basic" }));
     expect(server.setup).toEqual([DB_URI]);
-    const lines = serverScript(server).split("\n");
+    const lines = script(server).split("\n");
     expect(lines.slice(1, -1)).toEqual([
       "cat > /tmp/mlflow-auth.ini <<EOF",
       "[mlflow]",
@@ -94,7 +103,7 @@ describe("server flags: data in the Model, a script only at the edge", () => {
     expect(resolveServerCommand(input({ auth: "basic", authCacheTtlSeconds: 5 })).authConfig).toMatchObject({
       auth_cache_ttl_seconds: "5",
     });
-    expect(serverScript(resolveServerCommand(input({ auth: "basic", authCacheTtlSeconds: 0 })))).toContain(
+    expect(script(resolveServerCommand(input({ auth: "basic", authCacheTtlSeconds: 0 })))).toContain(
       "\nauth_cache_ttl_seconds = 0\n",
     );
     const none = resolveServerCommand(input({ auth: "none", authCacheTtlSeconds: 30 }));

@@ -180,18 +180,18 @@ describe("the server's process model and task size", () => {
     expect(own.ok).toBe(false);
   });
 
-  it("the database pool keeps 10 connections per worker (5 more on demand) where the database's connections allow, and uvicorn logs no access lines, on both runtimes; an environment's mlflow.env may set either", () => {
+  it("the database pool is sized to the database's connections (examples/basic on db.t4g.micro: 6 kept, 3 more on demand, for 2 workers x 2 stores), and uvicorn logs no access lines, on both runtimes; an environment's mlflow.env may set either", () => {
     const s = parseSpecOrThrow(basic);
     for (const env of ["local", "staging"]) {
       expect(resolve(s, env).mlflow.environment).toMatchObject({
-        MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "10",
-        MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "5",
+        MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "6",
+        MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW: "3",
         UVICORN_ACCESS_LOG: "false",
       });
     }
     const own = parseSpecOrThrow(`${basic}    mlflow:\n      env: { MLFLOW_SQLALCHEMYSTORE_POOL_SIZE: "20" }\n`);
     expect(resolve(own, "staging").mlflow.environment.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE).toBe("20");
-    expect(resolve(own, "local").mlflow.environment.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE).toBe("10");
+    expect(resolve(own, "local").mlflow.environment.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE).toBe("6");
   });
 });
 

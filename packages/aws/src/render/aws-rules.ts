@@ -3,7 +3,9 @@ import {
   bindingNames,
   checkFargateSize,
   connectionDemand,
+  effectivePool,
   fittingPoolCeiling,
+  MIN_CONNECTIONS_PER_POOL,
   peakConnections,
   RESERVED_CONNECTIONS,
   ROLLOUT_OVERLAP,
@@ -215,15 +217,15 @@ const checkTags: Check = (_model, target, at) => {
 
 /**
  * The service's peak connections (connection-budget.ts) fit its database's max_connections less the
- * reserve. The pool is sized to fit unless mlflow.env sets it, or the database is too small for
- * even one connection per pool.
+ * reserve. The pool is sized to fit unless mlflow.env sets it (read as MLflow reads it: 0 is its
+ * default), or the database is too small for the smallest pool (MIN_CONNECTIONS_PER_POOL).
  */
 const checkConnectionBudget: Check = (model, target, at) => {
   const max = rdsMaxConnections(target.database.instanceClass);
   if (max === undefined) return [];
   const env = model.mlflow.environment;
-  const perPool =
-    Number(env.MLFLOW_SQLALCHEMYSTORE_POOL_SIZE ?? 5) + Number(env.MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW ?? 10);
+  const pool = effectivePool(env);
+  const perPool = pool.poolSize + pool.maxOverflow;
   const demand = connectionDemand({
     desiredCount: target.desiredCount,
     autoscalingMax: target.autoscaling?.max,
@@ -235,11 +237,11 @@ const checkConnectionBudget: Check = (model, target, at) => {
   if (!Number.isFinite(peak) || peak <= budget) return [];
   const fits = fittingPoolCeiling(demand, max) ?? 0;
   const tasks = `${demand.peakTasks / ROLLOUT_OVERLAP} task${demand.peakTasks === ROLLOUT_OVERLAP ? "" : "s"} at most (${target.autoscaling ? "autoscaling.max" : "desiredCount"}), twice that during a rollout`;
-  const pools = `${demand.poolsPerWorker === 2 ? "2 pools per worker (tracking and basic-auth stores)" : "1 pool per worker"}`;
+  const pools = `${demand.poolsPerWorker} pools per worker (the tracking and model registry stores${demand.poolsPerWorker > 2 ? ", the basic-auth store" : ""})`;
   return [
     {
       setting: at("database.instanceClass"),
-      message: `${target.database.instanceClass} allows about ${max} PostgreSQL connections (RDS's default max_connections, ${RESERVED_CONNECTIONS} kept for administrators and one-off tasks), but the service may open ${peak}: ${demand.peakTasks} tasks (${tasks}) x ${demand.workers} workers x ${pools} x ${perPool} connections per pool. Connections beyond the limit are refused ("too many clients") under load. Fix one of: a larger instance class; fewer workers or tasks;${fits >= 1 ? ` at most ${fits} connections per pool (MLFLOW_SQLALCHEMYSTORE_POOL_SIZE + MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW in this environment's mlflow.env, or leave them unset and mlflow-dev sizes the pool)` : ""}`,
+      message: `${target.database.instanceClass} allows about ${max} PostgreSQL connections (RDS's default max_connections, ${RESERVED_CONNECTIONS} kept for administrators and one-off tasks), but the service may open ${peak}: ${demand.peakTasks} tasks (${tasks}) x ${demand.workers} workers x ${pools} x ${perPool} connections per pool. Connections beyond the limit are refused ("too many clients") under load. Fix one of: a larger instance class; fewer workers or tasks;${fits >= MIN_CONNECTIONS_PER_POOL ? ` at most ${fits} connections per pool (MLFLOW_SQLALCHEMYSTORE_POOL_SIZE + MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW in this environment's mlflow.env, or leave them unset and mlflow-dev sizes the pool)` : ""}`,
     },
   ];
 };

@@ -86,9 +86,7 @@ function commandFacets(entrypoint: unknown, command: unknown, server: ServerComm
   }
   const config = server.authConfig;
   const placeholders = config && Object.fromEntries(Object.keys(config).map((k) => [k, `<compared as auth.${k}>`]));
-  const shape = [...serverPreamble(server, placeholders), serverExecLine(server, "<flags compared as arg.*>")].join(
-    "\n",
-  );
+  const shape = [...serverPreamble(server, placeholders), serverExecLine("<flags compared as arg.*>")].join("\n");
   const count = (parts[0] ?? "").split("\n").length;
   out.set("command", { value: shape, shown: `${count}-line script ending in exec mlflow server` });
   for (const [flag, values] of flagValues(server.flags)) out.set(`arg.${flag}`, plain(values.join(" ") || "(set)"));

@@ -1,0 +1,132 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { SERVER_PROGRAM, WORKER_CONCURRENCY_VARIABLE } from "../src/index.ts";
+
+/**
+ * SERVER_PROGRAM run by Python against a stand-in `mlflow` package whose `cli()` makes the call
+ * `mlflow server` makes at its last step (`mlflow.server._exec_cmd(uvicorn command, extra_env,
+ * synchronous=False)`), and whose `_exec_cmd` prints what it was given. The real server is run by
+ * the integration tier (connection-budget.test.ts counts each worker's request threads under load).
+ */
+function standIn(lastArg: string, factory: boolean): string {
+  const root = mkdtempSync(join(tmpdir(), "mlflow-dev-program-"));
+  mkdirSync(join(root, "mlflow"));
+  writeFileSync(join(root, "mlflow", "__init__.py"), "");
+  writeFileSync(
+    join(root, "mlflow", "server.py"),
+    [
+      "import json, os",
+      "def _exec_cmd(cmd, extra_env=None, synchronous=True, **kwargs):",
+      '    print(json.dumps({"child": cmd, "env": extra_env, "pid": os.getpid()}), flush=True)',
+    ].join("\n"),
+  );
+  // The uvicorn command: this Python, a program that prints what it runs as, then uvicorn's words.
+  const show =
+    'import json, os, sys; print(json.dumps({"exec": sys.argv[1:], "env": {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_DEV_", "PYTHONPATH"))}, "pid": os.getpid()}))';
+  writeFileSync(
+    join(root, "mlflow", "cli.py"),
+    [
+      "import os, sys",
+      "import mlflow.server as server",
+      "def cli(prog_name):",
+      "    print('{\"parent\": %d}' % os.getpid(), flush=True)",
+      `    cmd = [sys.executable, "-c", ${JSON.stringify(show)}, "uvicorn", "--workers", "2"${factory ? ', "--factory"' : ""}, ${JSON.stringify(lastArg)}]`,
+      '    server._exec_cmd(cmd, extra_env={"FROM_MLFLOW": "1"}, synchronous=False)',
+    ].join("\n"),
+  );
+  return root;
+}
+
+function runProgram(root: string, env: Record<string, string>) {
+  const r = spawnSync("python3", ["-c", SERVER_PROGRAM, "server"], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", PYTHONPATH: root, TMPDIR: root, ...env },
+  });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe("SERVER_PROGRAM: mlflow server's last step", () => {
+  it("with jobs off, becomes uvicorn (same process) loading the bounded app in place of MLflow's", () => {
+    const root = standIn("mlflow.server.fastapi_app:app", false);
+    const [parent, exec] = runProgram(root, {
+      MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "false",
+      [WORKER_CONCURRENCY_VARIABLE]: "3",
+    });
+    expect(exec?.pid).toBe(parent?.parent);
+    expect(exec?.exec).toEqual(["uvicorn", "--workers", "2", "mlflow_dev_bounded_app:app"]);
+    const env = exec?.env as Record<string, string>;
+    expect(env).toMatchObject({
+      MLFLOW_DEV_ASGI_APP: "mlflow.server.fastapi_app:app",
+      MLFLOW_DEV_ASGI_FACTORY: "0",
+      [WORKER_CONCURRENCY_VARIABLE]: "3",
+    });
+    const home = env.PYTHONPATH?.split(":")[0] ?? "";
+    expect(home.startsWith(root)).toBe(true);
+    expect(readFileSync(join(home, "mlflow_dev_bounded_app.py"), "utf8")).toContain("limiter.total_tokens = limit");
+  });
+
+  it("with jobs on, MLflow's own child runs it (the parent stays); a factory (basic auth) is called by the app", () => {
+    const root = standIn("mlflow.server.auth:create_app", true);
+    const [, child] = runProgram(root, {
+      MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "true",
+      [WORKER_CONCURRENCY_VARIABLE]: "2",
+    });
+    const cmd = child?.child as string[];
+    expect(cmd.slice(3)).toEqual(["uvicorn", "--workers", "2", "mlflow_dev_bounded_app:app"]);
+    expect(child?.env).toMatchObject({
+      FROM_MLFLOW: "1",
+      MLFLOW_DEV_ASGI_APP: "mlflow.server.auth:create_app",
+      MLFLOW_DEV_ASGI_FACTORY: "1",
+    });
+  });
+
+  it("without the variable, runs MLflow's command as MLflow built it", () => {
+    const root = standIn("mlflow.server.fastapi_app:app", false);
+    const [, child] = runProgram(root, { MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "true" });
+    expect((child?.child as string[] | undefined)?.at(-1)).toBe("mlflow.server.fastapi_app:app");
+    expect(child?.env).toEqual({ FROM_MLFLOW: "1" });
+  });
+
+  it("the bounded app sets its worker's thread pool to the bound, then hands every call to MLflow's app", () => {
+    const root = standIn("mlflow.server.fastapi_app:app", false);
+    runProgram(root, { MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "true", [WORKER_CONCURRENCY_VARIABLE]: "4" });
+    // The module the program wrote, loaded against a stand-in anyio and a stand-in MLflow app.
+    const written = spawnSync("sh", ["-c", `ls -d ${root}/mlflow-dev-app-*`], { encoding: "utf8" }).stdout.trim();
+    mkdirSync(join(root, "anyio"));
+    writeFileSync(join(root, "anyio", "__init__.py"), "");
+    writeFileSync(
+      join(root, "anyio", "to_thread.py"),
+      "class Limiter:\n    total_tokens = 40\nLIMITER = Limiter()\ndef current_default_thread_limiter():\n    return LIMITER\n",
+    );
+    writeFileSync(
+      join(root, "target.py"),
+      "calls = []\ndef make():\n    async def app(scope, receive, send):\n        calls.append(scope)\n    return app\n",
+    );
+    const check = [
+      "import asyncio, anyio.to_thread, target",
+      "import mlflow_dev_bounded_app as bounded",
+      "assert anyio.to_thread.LIMITER.total_tokens == 40",
+      'asyncio.run(bounded.app({"type": "http"}, None, None))',
+      'print(anyio.to_thread.LIMITER.total_tokens, [s["type"] for s in target.calls])',
+    ].join("\n");
+    const r = spawnSync("python3", ["-c", check], {
+      encoding: "utf8",
+      env: {
+        PATH: process.env.PATH ?? "",
+        PYTHONPATH: `${written}:${root}`,
+        MLFLOW_DEV_ASGI_APP: "target:make",
+        MLFLOW_DEV_ASGI_FACTORY: "1",
+        [WORKER_CONCURRENCY_VARIABLE]: "4",
+      },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe("4 ['http']");
+  });
+});
