@@ -285,7 +285,13 @@ describe("local stack", () => {
     const processes = lines.filter((l) => /python/.test(l));
     const main = processes.filter((l) => /^\d+ 1 \S*python/.test(l));
     expect(main, r.stdout).toHaveLength(1);
-    expect(main[0], r.stdout).toMatch(/^\d+ 1 \S*python\S* -m uvicorn .* mlflow\.server\.fastapi_app:app\s*$/);
+    // MLflow's app, loaded by each worker through the wrapper that bounds its request threads.
+    expect(main[0], r.stdout).toMatch(/^\d+ 1 \S*python\S* -m uvicorn .* mlflow_dev_bounded_app:app\s*$/);
+    const mainPid = main[0]?.split(" ")[0] ?? "";
+    const environ = spawnSync("docker", ["exec", id ?? "", "cat", `/proc/${mainPid}/environ`], { encoding: "utf8" });
+    expect(environ.stdout.split("\0")).toEqual(
+      expect.arrayContaining(["MLFLOW_DEV_ASGI_APP=mlflow.server.fastapi_app:app", "MLFLOW_DEV_WORKER_CONCURRENCY=8"]),
+    );
     expect(
       processes.filter((l) => l.includes("multiprocessing.spawn")),
       r.stdout,
@@ -326,13 +332,15 @@ describe("local stack", () => {
     expect(probe.stdout).toContain("tmp-writable");
   });
 
-  it("the server's tuning: each worker's pool keeps 10 connections (MLflow logs its pool options), no access lines", () => {
+  it("the server's tuning: each worker's pools are sized to staging's connection budget (MLflow logs its pool options), no access lines", () => {
     const r = cli(["logs", "mlflow"], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split("\n");
     const engines = lines.filter((l) => l.includes("Create SQLAlchemy engine with pool options"));
     expect(engines.length, r.stdout.slice(-2000)).toBeGreaterThanOrEqual(2); // one per worker at least
-    for (const line of engines) expect(line).toContain("{'pool_size': 10, 'max_overflow': 5}");
+    // The local stack runs the pool of the environment it mirrors: examples/basic's staging, 2 tasks
+    // x 2 workers x 2 pools (tracking and model registry stores) on a db.t4g.micro, 9 per pool.
+    for (const line of engines) expect(line).toContain("{'pool_size': 6, 'max_overflow': 3}");
     // The workloads above made hundreds of requests; uvicorn's own start-up lines stay.
     expect(lines.filter((l) => / HTTP\/1\.1" \d{3}/.test(l))).toEqual([]);
     expect(r.stdout).toContain("Application startup complete");

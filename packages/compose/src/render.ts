@@ -1,5 +1,7 @@
 import {
   compareCodeUnits,
+  HEALTH_CHECK_INTERVAL_SECONDS,
+  HEALTH_CHECK_TIMEOUT_SECONDS,
   LOCAL_DATABASE_HOST,
   type LocalModel,
   type LocalTarget,
@@ -153,19 +155,29 @@ export function toHardening(): Service {
 
 /**
  * A compose health check. Docker runs the first probe one interval after the start (engine 20.10
- * has no start_interval) and depends_on sees health only then: the local-only services (the
- * network holder, PostgreSQL, MinIO) check every second with a cheap probe, with retries that keep
- * a minute of tolerance. The server keeps the task's check (5 s, the ECS minimum); `up` and
- * `status` ask its health path themselves while Docker has not run it yet (local-stack.ts).
+ * has no start_interval), and then every interval for as long as the stack runs: each probe is a
+ * process started in the container through the engine (runc), tens of milliseconds of CPU. The
+ * server keeps the task's check (HEALTH_CHECK_INTERVAL_SECONDS, the ECS minimum); `up` and `status`
+ * ask its health path themselves while Docker has not run it yet (local-stack.ts). The local-only
+ * services (PostgreSQL, the object store) check as often as the server (localHealthcheck): nothing
+ * waits for their first verdict, since the jobs that need them wait for them themselves (the
+ * migration for PostgreSQL, the bucket set-up for the object store), and the server takes longer to
+ * start than one interval.
  */
 function healthcheck(test: string[], interval: number, timeout: number, retries: number, startPeriod: number) {
   return {
-    test: ["CMD", ...test],
+    test: ["CMD", ...test.map(escapeDollars)],
     interval: `${interval}s`,
     timeout: `${timeout}s`,
     retries,
     start_period: `${startPeriod}s`,
   };
+}
+
+/** A local-only service's check: every HEALTH_CHECK_INTERVAL_SECONDS, unhealthy after a minute of failures. */
+function localHealthcheck(test: string[], startPeriod: number) {
+  const interval = HEALTH_CHECK_INTERVAL_SECONDS;
+  return healthcheck(test, interval, HEALTH_CHECK_TIMEOUT_SECONDS, Math.ceil(60 / interval), startPeriod);
 }
 
 /**
@@ -237,8 +249,9 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
   const network: Service = {
     image: t.images.postgres,
     entrypoint: ["sh", "-c", NETWORK_HOLDER_SCRIPT],
-    // Replaces the image's own check (PostgreSQL's); `up` waits for one that passes.
-    healthcheck: healthcheck(["true"], 1, 2, 1, 0),
+    // No check (the image's own, PostgreSQL's, is turned off): it only holds the namespace, and
+    // `up` counts a running service without a check as ready.
+    healthcheck: { disable: true },
     ports: [
       publish(t, t.ports.mlflow, model.mlflow.port),
       publish(t, t.ports.minio, t.ports.minio),
@@ -255,7 +268,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
       POSTGRES_PASSWORD: required(LOCAL_SECRET_VARS["db-password"]),
       PGDATA: "/var/lib/postgresql/data",
     }),
-    healthcheck: healthcheck(["pg_isready", "-U", db.user, "-d", db.name, "-h", "127.0.0.1"], 1, 5, 60, 10),
+    healthcheck: localHealthcheck(["pg_isready", "-U", db.user, "-d", db.name, "-h", "127.0.0.1"], 10),
     ...(t.ports.postgres !== undefined ? { ports: [publish(t, t.ports.postgres, db.port)] } : {}),
     volumes: [`${VOLUME.postgres}:/var/lib/postgresql/data`],
     restart: "unless-stopped",
@@ -285,11 +298,8 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
         : {}),
     }),
     // busybox's wget in the upstream (Alpine) image, GNU wget in images/versitygw.
-    healthcheck: healthcheck(
+    healthcheck: localHealthcheck(
       ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${t.ports.minio}${VERSITYGW_HEALTH_PATH}`],
-      1,
-      5,
-      60,
       5,
     ),
     ...shared,
@@ -304,6 +314,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
     environment: sortedRecord({
       AWS_DEFAULT_REGION: t.region,
       MLFLOW_DEV_BUCKET: model.artifacts.bucket,
+      MLFLOW_DEV_HEALTH_PATH: VERSITYGW_HEALTH_PATH,
       MLFLOW_DEV_PREFIX: model.artifacts.prefix,
       MLFLOW_DEV_ROOT_ACCESS_KEY: required(LOCAL_SECRET_VARS["minio-root-user"]),
       MLFLOW_DEV_ROOT_SECRET_KEY: required(LOCAL_SECRET_VARS["minio-root-password"]),
@@ -312,7 +323,7 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
       MLFLOW_DEV_SERVER_POLICY: escapeDollars(versitygwServerPolicy(model)),
       MLFLOW_DEV_SERVER_SECRET_KEY: required(LOCAL_SECRET_VARS["minio-server-secret-key"]),
     }),
-    depends_on: { [SERVICE.versitygw]: { condition: "service_healthy" } },
+    depends_on: { [SERVICE.versitygw]: { condition: "service_started" } },
     ...shared,
   };
 
@@ -331,11 +342,8 @@ export function toComposeFile(model: LocalModel, options: ComposeRenderOptions =
       MLFLOW_DEV_SERVER_POLICY: escapeDollars(minioServerPolicy(model)),
       MLFLOW_DEV_SERVER_SECRET_KEY: required(LOCAL_SECRET_VARS["minio-server-secret-key"]),
     }),
-    healthcheck: healthcheck(
+    healthcheck: localHealthcheck(
       ["sh", "-c", `test -f ${BUCKET_READY_FILE} && curl -fsS http://127.0.0.1:${t.ports.minio}/minio/health/live`],
-      1,
-      5,
-      60,
       5,
     ),
     ...shared,

@@ -44,7 +44,7 @@ export function versitygwServerPolicy(model: LocalModel): string {
  * Errors name the step and versitygw's answer; the job exits 1 and `up` names it.
  */
 export const VERSITYGW_SETUP_SCRIPT = `
-import hashlib, os, sys, urllib.error, urllib.request
+import hashlib, os, sys, time, urllib.error, urllib.request
 from xml.sax.saxutils import escape
 import boto3
 from botocore.auth import SigV4Auth
@@ -62,6 +62,18 @@ root = Credentials(env["MLFLOW_DEV_ROOT_ACCESS_KEY"], env["MLFLOW_DEV_ROOT_SECRE
 
 def fail(step, detail):
     sys.exit(f"mlflow-dev: versitygw set-up failed at {step}: {detail}")
+
+# versitygw answers its health path a moment after its container starts: wait for it here rather
+# than a health check interval later (the job starts with the container, not once it is healthy).
+deadline = time.monotonic() + 60
+while True:
+    try:
+        with urllib.request.urlopen(f"{endpoint}{env['MLFLOW_DEV_HEALTH_PATH']}", timeout=2):
+            break
+    except Exception as e:
+        if time.monotonic() > deadline:
+            fail("waiting for versitygw to answer", e)
+        time.sleep(0.2)
 
 def admin(path, body):
     data = body.encode()

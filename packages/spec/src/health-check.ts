@@ -16,6 +16,14 @@ import { environmentTaskSize, serverProcesses } from "./task-size.ts";
  * the interval is how late a started server is seen healthy: the shortest ECS and the ALB allow.
  */
 export const HEALTH_CHECK_INTERVAL_SECONDS = 5;
+/**
+ * The server's health probe: one GET of /health over bash's /dev/tcp, passing on a 200 status
+ * line within 3 s. It runs every interval for the life of the server, on the task's own CPU: about
+ * 2 ms of CPU against 56 ms for the Python one-liner it replaces (urllib's import), measured in the
+ * server image, 20 probes each (1.1% of a core every 5 s down to 0.04%; 4.5% of a 256-unit task).
+ * bash is in the server image (Debian's python:3.13-slim) and every image built on it.
+ */
+export const HEALTH_PROBE_SCRIPT = `exec 3<>/dev/tcp/127.0.0.1/${MLFLOW_CONTAINER_PORT} && printf 'GET /health HTTP/1.0\\r\\nHost: 127.0.0.1:${MLFLOW_CONTAINER_PORT}\\r\\n\\r\\n' >&3 && IFS= read -r -t 3 status <&3 && [[ $status == "HTTP/1."?" 200 "* ]]`;
 /** Below the interval, as the ALB requires. */
 export const HEALTH_CHECK_TIMEOUT_SECONDS = 4;
 /** 10 failed checks 5 s apart (50 s) before a started server is replaced: ECS's maximum. */
@@ -85,11 +93,7 @@ export function defaultStartPeriodSeconds(p: ServerProcesses & { cpu: number }):
 export function resolveHealthCheck(spec: Spec, cpu: number, processes: ServerProcesses): HealthCheck {
   const own = spec.mlflow.healthCheck;
   return {
-    command: [
-      "python",
-      "-c",
-      `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${MLFLOW_CONTAINER_PORT}/health', timeout=3)`,
-    ],
+    command: ["bash", "-c", HEALTH_PROBE_SCRIPT],
     intervalSeconds: HEALTH_CHECK_INTERVAL_SECONDS,
     timeoutSeconds: HEALTH_CHECK_TIMEOUT_SECONDS,
     retries: own?.retries ?? DEFAULT_HEALTH_CHECK_RETRIES,

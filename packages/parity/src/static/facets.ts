@@ -185,7 +185,7 @@ export function composeFacets(service: Record<string, unknown>, server?: ServerC
   if (hc)
     healthFacets(
       {
-        command: hc.test,
+        command: hc.test.map(unescapeDollars),
         interval: seconds(hc.interval),
         timeout: seconds(hc.timeout),
         retries: hc.retries,
