@@ -132,14 +132,15 @@ describe("the AWS package's rooms", () => {
     expect(bad).toEqual([]);
   });
 
-  it("the engine is built in one place outside the AWS package: the CLI's AWS command context", () => {
-    const builders = readdirSync(PACKAGES)
+  it("the engine and its SDK clients are opened in one place outside the AWS package: the CLI's openAwsEngine", () => {
+    const outside = readdirSync(PACKAGES)
       .filter((p) => p !== "aws")
       .map((p) => join(PACKAGES, p, "src"))
       .filter((dir) => existsSync(dir))
-      .flatMap((dir) => sourceFiles(dir))
-      .filter((f) => /\bcreateAwsEngine\(/.test(readFileSync(f, "utf8")))
-      .map((f) => relative(PACKAGES, f));
-    expect(builders).toEqual(["cli/src/commands/aws-common.ts"]);
+      .flatMap((dir) => sourceFiles(dir));
+    const calling = (pattern: RegExp) =>
+      outside.filter((f) => pattern.test(readFileSync(f, "utf8"))).map((f) => relative(PACKAGES, f));
+    expect(calling(/\bcreateAwsEngine\(/)).toEqual(["cli/src/commands/aws-common.ts"]);
+    expect(calling(/\bcreateAwsClients\(/)).toEqual(["cli/src/commands/aws-common.ts"]);
   });
 });

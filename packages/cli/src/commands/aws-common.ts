@@ -61,24 +61,32 @@ export async function awsContext(command: string, { values, global }: ParsedArgs
       },
     );
   const target = model.target.kind === "aws" ? model.target : undefined;
-  const clients = await deploy.createAwsClients({
-    region: target?.region ?? "",
-    profile: values.profile as string | undefined,
-    endpointUrl,
-  });
   const report = stepReporter(`${command} ${env}`);
-  const waits = deploy.defaultWaits(endpointUrl);
-  return {
-    values,
-    json: global.json,
-    loaded,
-    model,
+  const { clients, engine } = await openAwsEngine(
     deploy,
-    clients,
-    engine: deploy.createAwsEngine(clients, { report, waits }),
+    { region: target?.region ?? "", profile: values.profile as string | undefined, endpointUrl },
     report,
-    waits,
-  };
+  );
+  return { values, json: global.json, loaded, model, deploy, clients, engine, report, waits: engine.waits };
+}
+
+/**
+ * The one place the CLI opens AWS: the SDK clients for a region (a profile, an emulator's endpoint
+ * or fixed credentials as given) and the engine on them, waiting as fits the endpoint. The caller
+ * closes the clients (`deploy.destroyAwsClients`) when it is done. Every AWS command, `rehearse`
+ * and `models promote` go through here.
+ */
+export async function openAwsEngine(
+  deploy: Deploy,
+  options: Parameters<Deploy["createAwsClients"]>[0],
+  report: import("@mlflow-dev/aws/deploy").Reporter = stepReporter("aws"),
+): Promise<{
+  clients: import("@mlflow-dev/aws/deploy").AwsClients;
+  engine: import("@mlflow-dev/aws/deploy").AwsEngine;
+}> {
+  const clients = await deploy.createAwsClients(options);
+  const waits = deploy.defaultWaits(options.endpointUrl);
+  return { clients, engine: deploy.createAwsEngine(clients, { report, waits }) };
 }
 
 /**

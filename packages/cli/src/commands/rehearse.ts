@@ -139,7 +139,9 @@ async function rehearse(
 
   let result: RehearsalResult | undefined;
   const deploy = await import("@mlflow-dev/aws/deploy");
-  const clients = await deploy.createAwsClients({
+  const { openAwsEngine } = await import("./aws-common.ts");
+  // The clients serve the twin's stand-ins (twin/stand-ins.ts); everything else asks the engine.
+  const { clients, engine } = await openAwsEngine(deploy, {
     region: model.target.region,
     endpointUrl: twin.endpoint,
     credentials: { accessKeyId: model.target.account, secretAccessKey: "test" },
@@ -170,9 +172,9 @@ async function rehearse(
     for (const c of rehearsal.changes) say(c);
 
     const stack = stackName(model);
-    const existed = await clients.cloudformation
-      .describeStacks({ StackName: stack })
-      .then((r) => (r.Stacks ?? []).some((s) => s.StackStatus !== "DELETE_COMPLETE"))
+    const existed = await engine
+      .describeStack(stack)
+      .then((s) => s !== undefined && s.status !== "DELETE_COMPLETE")
       .catch(() => false);
 
     // 4. The local stack.
@@ -216,7 +218,7 @@ async function rehearse(
     if (!existed)
       cleanup("stack", async () => {
         // destroy refuses a stack another operation runs on: an interrupted promote's change set.
-        await settledStackStatus(clients, stack, deploy.stackPhase);
+        await settledStackStatus(engine, stack, deploy.stackPhase);
         const d = await self(
           ["destroy", "--env", envName, "--yes", "--delete-data", "--skip-final-snapshot", ...twinSpec],
           awsEnv,
@@ -254,7 +256,7 @@ async function rehearse(
       const remoteUrl = remote.protocol === "https:" ? `http://${remote.hostname}:443` : promoted.url;
       const reportFile = join(workDir, "live-parity.json");
       const recordings = join(workDir, "live-recordings.json");
-      const credentials = await parityCredentials(loaded.dir, model, clients, deploy);
+      const credentials = await parityCredentials(loaded.dir, model, engine);
       const live = await step(
         [
           ...["parity", "--live", "--local", localUrl, "--remote", remoteUrl],
@@ -322,8 +324,7 @@ async function dockerLines(args: string[]): Promise<string[]> {
 async function parityCredentials(
   specDir: string,
   model: ReturnType<typeof resolveAwsEnv>,
-  clients: import("@mlflow-dev/aws/deploy").AwsClients,
-  deploy: typeof import("@mlflow-dev/aws/deploy"),
+  engine: import("@mlflow-dev/aws/deploy").AwsEngine,
 ): Promise<Record<string, string>> {
   if (model.mlflow.auth !== "basic") return {};
   const { LOCAL_SECRET_VARS } = await import("@mlflow-dev/compose/runtime");
@@ -335,7 +336,7 @@ async function parityCredentials(
         .split("\n")
         .find((l) => l.startsWith(`${variable}=`))
     : undefined;
-  const remote = await deploy.readSecretValue(clients.secretsManager, secretName(model, "auth-admin-password"));
+  const remote = await engine.readSecret(secretName(model, "auth-admin-password"));
   return {
     MLFLOW_PARITY_LOCAL_USERNAME: AUTH_ADMIN_USER,
     MLFLOW_PARITY_LOCAL_PASSWORD: line?.slice(variable.length + 1) ?? "",

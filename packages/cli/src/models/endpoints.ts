@@ -61,13 +61,14 @@ export async function openEndpoint(loaded: LoadedSpec, environment: string, aws:
   const deploy = await import("@mlflow-dev/aws/deploy");
   const { OutputName, stackName } = await import("@mlflow-dev/aws");
   const endpointUrl = deploy.endpointUrlFrom(aws.endpointUrl);
-  const clients = await deploy.createAwsClients({
+  const { openAwsEngine } = await import("../commands/aws-common.ts");
+  const { clients, engine } = await openAwsEngine(deploy, {
     region: model.target.kind === "aws" ? model.target.region : "",
     profile: aws.profile,
     endpointUrl,
   });
   try {
-    const stack = await deploy.getStack(clients.cloudformation, stackName(model));
+    const stack = await engine.describeStack(stackName(model));
     const url = stack?.outputs[OutputName.serviceUrl];
     if (!url)
       throw new UserError(`models promote: nothing deployed for ${environment}`, {
@@ -91,7 +92,7 @@ export async function openEndpoint(loaded: LoadedSpec, environment: string, aws:
           hint: `Set environments.${environment}.domain and certificateArn (HTTPS), or run from inside the VPC over a tunnel to 127.0.0.1.`,
         },
       );
-    const password = await deploy.readSecretValue(clients.secretsManager, secret);
+    const password = await engine.readSecret(secret);
     return {
       environment,
       url,

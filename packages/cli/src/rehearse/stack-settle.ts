@@ -1,4 +1,4 @@
-import type { AwsClients } from "@mlflow-dev/aws/deploy";
+import type { AwsEngine } from "@mlflow-dev/aws/deploy";
 import { poll } from "@mlflow-dev/kernel/wait";
 
 /**
@@ -8,7 +8,7 @@ import { poll } from "@mlflow-dev/kernel/wait";
  * promote leaves its change set running.
  */
 export async function settledStackStatus(
-  clients: AwsClients,
+  engine: AwsEngine,
   stack: string,
   stackPhase: (status: string | undefined) => string,
   options: { timeoutMs: number; pollMs: number } = { timeoutMs: 30 * 60_000, pollMs: 2_000 },
@@ -18,9 +18,9 @@ export async function settledStackStatus(
     intervalMs: options.pollMs,
     timeoutMs: options.timeoutMs,
     check: async () => {
-      last = await clients.cloudformation
-        .describeStacks({ StackName: stack })
-        .then((r) => r.Stacks?.[0]?.StackStatus)
+      last = await engine
+        .describeStack(stack)
+        .then((s) => s?.status)
         .catch(() => undefined);
       return stackPhase(last) === "busy" ? undefined : { status: last };
     },

@@ -53,7 +53,6 @@ import {
   readSecretValue,
   type SecretStatus,
 } from "./secrets.ts";
-import { StackEventStream } from "./stack-events.ts";
 import { deployedTemplate, getStack, type StackInfo, stackResourceId } from "./stack-info.ts";
 import { deleteStack } from "./stack-wait.ts";
 import { filterLogEvents, listLogStreams, taskStreamReader } from "./task-logs.ts";
@@ -107,8 +106,6 @@ export interface AwsEngine {
   setStackPolicy(stack: string, allowed?: readonly string[]): Promise<void>;
   /** Turns termination protection on or off. */
   setTerminationProtection(stack: string, on: boolean): Promise<void>;
-  /** The stack's events from now on, oldest first, every page read. */
-  streamEvents(stack: string): Promise<StackEventStream>;
 
   // The secrets.
   /** Each of the Model's secrets: exists, missing or scheduled for deletion. */
@@ -231,7 +228,6 @@ export function createAwsEngine(clients: AwsClients, options: RunnerOptions): Aw
     setTerminationProtection: async (stack, on) => {
       await cfn.updateTerminationProtection({ StackName: stack, EnableTerminationProtection: on });
     },
-    streamEvents: (stack) => StackEventStream.from(cfn, stack),
 
     describeSecrets: (model) => describeSecrets(clients.secretsManager, model),
     ensureSecrets: (model) => ensureSecrets(clients.secretsManager, model, report),
