@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAwsClients, destroyAwsClients } from "@mlflow-dev/aws/deploy";
@@ -9,12 +8,13 @@ import {
   EMULATOR,
   emulatorAnswers,
   installedProject,
+  leftovers,
   matrixOf,
+  NOTHING_LEFT,
   type NodeRuntime,
   nodeRuntimes,
   npx,
   packCli,
-  projectContainers,
   ROOT,
   readWorkflow,
   removeLeftovers,
@@ -266,12 +266,6 @@ function scriptOf(event: EventName, jobId: string, name: string, matrix: Record<
   return substitute(step.run, { github: EVENTS[event], vars: VARS, secrets: SECRETS, matrix, env: {} });
 }
 
-/** Containers whose name or labels mention this test's spec name (ECS tasks, RDS instances, local stacks). */
-function containersOfThisSpec(): string[] {
-  const r = spawnSync("docker", ["ps", "-a", "--format", "{{.Names}} {{.Labels}}"], { encoding: "utf8" });
-  return r.stdout.split("\n").filter((l) => l.includes(NAME));
-}
-
 const emulatorUp = await emulatorAnswers("test/integration/github-workflow.test.ts");
 
 describe.skipIf(!emulatorUp && !process.env.CI)(`${WORKFLOW_FILE} in a user's project`, () => {
@@ -364,29 +358,16 @@ describe.skipIf(!emulatorUp && !process.env.CI)(`${WORKFLOW_FILE} in a user's pr
     );
 
     // Nothing the rehearsal started is left: the local stack, its volumes, the twin's stack, tasks and database.
-    const project = checkoutProject(NAME, workspace);
-    expect(projectContainers(project)).toEqual([]);
-    const volumes = spawnSync(
-      "docker",
-      ["volume", "ls", "-q", "--filter", `label=com.docker.compose.project=${project}`],
-      { encoding: "utf8" },
-    ).stdout.trim();
-    expect(volumes).toBe("");
-    expect(containersOfThisSpec()).toEqual([]);
-    const clients = await createAwsClients({
-      region: REGION,
-      endpointUrl: EMULATOR,
-      credentials: { accessKeyId: ACCOUNT, secretAccessKey: "test" },
-    });
-    try {
-      const stacks = await clients.cloudformation
-        .describeStacks({ StackName: result.rollout.stack })
-        .then((s) => (s.Stacks ?? []).filter((x) => x.StackStatus !== "DELETE_COMPLETE"))
-        .catch(() => []);
-      expect(stacks).toEqual([]);
-    } finally {
-      destroyAwsClients(clients);
-    }
+    expect(
+      await leftovers({
+        project: checkoutProject(NAME, workspace),
+        specName: NAME,
+        stack: result.rollout.stack,
+        region: REGION,
+        account: ACCOUNT,
+        endpoint: EMULATOR,
+      }),
+    ).toEqual(NOTHING_LEFT);
     expect((await fetch(`${EMULATOR}/_ministack/health`)).ok).toBe(true);
 
     // plan needs the real account: skipped above (no AWS_PLAN_ROLE_ARN); its step, run anyway

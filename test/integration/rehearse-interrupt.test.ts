@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type AwsClients, createAwsClients, destroyAwsClients } from "@mlflow-dev/aws/deploy";
@@ -8,7 +7,8 @@ import {
   EMULATOR,
   emulatedEnv,
   emulatorAnswers,
-  projectContainers,
+  leftovers,
+  NOTHING_LEFT,
   removeLeftovers,
   requireImagesInCi,
   showRun,
@@ -105,19 +105,16 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse interrupted by Ctrl-C"
     await expect(clients.ssm.getParameter({ Name: `/mlflow-dev/${NAME}/staging/deploy-lock` })).rejects.toThrow(
       /ParameterNotFound|not found/i,
     );
-    expect(projectContainers(PROJECT)).toEqual([]);
-    const volumes = spawnSync(
-      "docker",
-      ["volume", "ls", "-q", "--filter", `label=com.docker.compose.project=${PROJECT}`],
-      {
-        encoding: "utf8",
-      },
-    ).stdout.trim();
-    expect(volumes).toBe("");
-    const twinContainers = spawnSync("docker", ["ps", "-a", "--format", "{{.Names}} {{.Labels}}"], { encoding: "utf8" })
-      .stdout.split("\n")
-      .filter((l) => l.includes(NAME));
-    expect(twinContainers).toEqual([]);
+    expect(
+      await leftovers({
+        project: PROJECT,
+        specName: NAME,
+        stack: STACK,
+        region: REGION,
+        account: ACCOUNT,
+        endpoint: EMULATOR,
+      }),
+    ).toEqual(NOTHING_LEFT);
     expect(existsSync(join(dir, ".mlflow-dev-rehearse-staging.yaml"))).toBe(false);
     expect((await fetch(`${EMULATOR}/_ministack/health`)).ok).toBe(true);
   }, 1_200_000);

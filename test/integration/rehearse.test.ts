@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAwsClients, destroyAwsClients } from "@mlflow-dev/aws/deploy";
@@ -10,11 +9,12 @@ import {
   emulatorAnswers,
   imageOverride,
   installedProject,
+  leftovers,
+  NOTHING_LEFT,
   type NodeRuntime,
   nodeRuntimes,
   npx,
   packCli,
-  projectContainers,
   ROOT,
   removeLeftovers,
   requireImagesInCi,
@@ -51,12 +51,6 @@ const pinned: NodeRuntime = (() => {
 const emulatorUp = await emulatorAnswers("test/integration/rehearse.test.ts");
 let project: string;
 
-/** Containers whose name or labels mention this test's spec name (ECS tasks, RDS instances, the local stack). */
-function containersOfThisSpec(): string[] {
-  const r = spawnSync("docker", ["ps", "-a", "--format", "{{.Names}} {{.Labels}}"], { encoding: "utf8" });
-  return r.stdout.split("\n").filter((l) => l.includes(NAME));
-}
-
 describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed package", () => {
   beforeAll(() => {
     if (!emulatorUp) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
@@ -86,30 +80,16 @@ describe.skipIf(!emulatorUp && !process.env.CI)("rehearse from the installed pac
 
   /** Nothing the rehearsal started is left: local containers and volumes, the twin's stack, its tasks and database. */
   async function nothingLeft(): Promise<void> {
-    expect(projectContainers(PROJECT)).toEqual([]);
-    const volumes = spawnSync(
-      "docker",
-      ["volume", "ls", "-q", "--filter", `label=com.docker.compose.project=${PROJECT}`],
-      {
-        encoding: "utf8",
-      },
-    ).stdout.trim();
-    expect(volumes).toBe("");
-    expect(containersOfThisSpec()).toEqual([]);
-    const clients = await createAwsClients({
-      region: REGION,
-      endpointUrl: EMULATOR,
-      credentials: { accessKeyId: ACCOUNT, secretAccessKey: "test" },
-    });
-    try {
-      const stacks = await clients.cloudformation
-        .describeStacks({ StackName: `${STACKS}-staging` })
-        .then((s) => (s.Stacks ?? []).filter((x) => x.StackStatus !== "DELETE_COMPLETE"))
-        .catch(() => []);
-      expect(stacks).toEqual([]);
-    } finally {
-      destroyAwsClients(clients);
-    }
+    expect(
+      await leftovers({
+        project: PROJECT,
+        specName: NAME,
+        stack: `${STACKS}-staging`,
+        region: REGION,
+        account: ACCOUNT,
+        endpoint: EMULATOR,
+      }),
+    ).toEqual(NOTHING_LEFT);
     // The twin was running before: it still is.
     expect((await fetch(`${EMULATOR}/_ministack/health`)).ok).toBe(true);
   }

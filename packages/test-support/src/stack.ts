@@ -206,3 +206,59 @@ export async function stackDatabase(port: number, env: Record<string, string>) {
   await db.connect();
   return db;
 }
+
+/** What a rehearsal (or anything that should have torn itself down) left behind; every list empty when nothing. */
+export interface Leftovers {
+  /** The local stack's containers (its compose project). */
+  localContainers: string[];
+  /** The local stack's volumes. */
+  localVolumes: string[];
+  /** Containers whose name or labels name the spec (the twin's ECS tasks and RDS databases). */
+  specContainers: string[];
+  /** The twin's stacks of the spec's environment that are not deleted. */
+  stacks: string[];
+}
+
+/**
+ * Everything a rehearsal starts, looked up after it: the local stack's containers and volumes,
+ * the containers of the spec on the twin, and the twin's stack (`stack` in `region` of `account`).
+ */
+export async function leftovers(options: {
+  project: string;
+  specName: string;
+  stack: string;
+  region: string;
+  account: string;
+  endpoint: string;
+}): Promise<Leftovers> {
+  const lines = (args: string[]) => spawnSync("docker", args, { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+  const { createAwsClients, destroyAwsClients } = await import("@mlflow-dev/aws/deploy");
+  const clients = await createAwsClients({
+    region: options.region,
+    endpointUrl: options.endpoint,
+    credentials: { accessKeyId: options.account, secretAccessKey: "test" },
+  });
+  try {
+    const stacks = await clients.cloudformation
+      .describeStacks({ StackName: options.stack })
+      .then((s) =>
+        (s.Stacks ?? [])
+          .filter((x) => x.StackStatus !== "DELETE_COMPLETE")
+          .map((x) => `${x.StackName} ${x.StackStatus}`),
+      )
+      .catch(() => []);
+    return {
+      localContainers: projectContainers(options.project),
+      localVolumes: lines(["volume", "ls", "-q", "--filter", `label=com.docker.compose.project=${options.project}`]),
+      specContainers: lines(["ps", "-a", "--format", "{{.Names}} {{.Labels}}"]).filter((l) =>
+        l.includes(options.specName),
+      ),
+      stacks,
+    };
+  } finally {
+    destroyAwsClients(clients);
+  }
+}
+
+/** Leftovers when there are none. */
+export const NOTHING_LEFT: Leftovers = { localContainers: [], localVolumes: [], specContainers: [], stacks: [] };
