@@ -25,6 +25,9 @@
  *                         the Python client on the local stack and through the emulated load
  *                         balancer, multipart and proxied, against the object store directly
  *                         (bench/large-artifact.ts; MLFLOW_DEV_BENCH_ARTIFACT_MIB sets the size)
+ *   pnpm bench --health-probe also the CPU of one server health probe: mlflow-dev's (bash /dev/tcp)
+ *                         against the Python one-liner it replaced, in one server container
+ *                         (bench/health-probe.ts; the image from MLFLOW_DEV_IMAGES' mlflow=)
  *   pnpm bench --package  also the published package: pnpm pack:cli, npm install into a fresh
  *                         project, then its --help and validate against bare `node -e 0`, on each
  *                         tested Node (the target: --help within 1.5x of `node -e 0`)
@@ -38,6 +41,7 @@ import { installedProject, nodeRuntimes, packCli } from "@mlflow-dev/test-suppor
 import pins from "../pins.json" with { type: "json" };
 import { authCost } from "./auth.ts";
 import { footprint } from "./footprint.ts";
+import { healthProbe } from "./health-probe.ts";
 import { largeArtifact } from "./large-artifact.ts";
 import { median, type RunOptions, run, timed } from "./process.ts";
 import { startTime } from "./start-time.ts";
@@ -207,6 +211,13 @@ if (process.argv.includes("--throughput")) await throughput(root, node, bin);
 if (process.argv.includes("--auth") && !(await authCost(root, node, bin))) process.exitCode = 1;
 
 if (process.argv.includes("--large-artifact")) await largeArtifact(root, node, bin);
+
+if (process.argv.includes("--health-probe")) {
+  // The server image: MLFLOW_DEV_IMAGES' mlflow= (as CI and `bash .ci/provision --print-image-overrides` set it).
+  const image = /(?:^|,)mlflow=([^,]+)/.exec(process.env.MLFLOW_DEV_IMAGES ?? "")?.[1];
+  if (!image) throw new Error("--health-probe needs the server image: MLFLOW_DEV_IMAGES=mlflow=REF");
+  await healthProbe(image);
+}
 
 if (process.argv.includes("--package")) {
   const tarball = packCli();

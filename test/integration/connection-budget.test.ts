@@ -19,6 +19,7 @@ import {
   destroyEmulated,
   EMULATOR,
   emulatedEnv,
+  emulatedTaskContainers,
   emulatorAnswers,
   emulatorEnv,
   showRun,
@@ -187,18 +188,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
 
     // Each task's uvicorn workers (the processes multiprocessing spawned) and their threads.
     const workerThreads = async (): Promise<Record<string, number>> => {
-      const ids = (
-        await execFileAsync("docker", [
-          "ps",
-          "-q",
-          "--filter",
-          "label=ministack=ecs",
-          "--filter",
-          `label=com.amazonaws.ecs.task-definition-family=${STACK}-mlflow`,
-        ])
-      ).stdout
-        .split("\n")
-        .filter(Boolean);
+      const ids = emulatedTaskContainers(`${STACK}-mlflow`);
       const threads: Record<string, number> = {};
       for (const id of ids) {
         const top = (await execFileAsync("docker", ["top", id, "-eo", "pid,nlwp,args"])).stdout.split("\n").slice(1);

@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import {
   type AwsClients,
   createAwsClients,
@@ -12,6 +11,7 @@ import {
   buildBrokenServerImage,
   type CliResult,
   emulatedEnv,
+  emulatedTaskContainers,
   imageOverride,
   cli as runCli,
   showRun,
@@ -150,20 +150,8 @@ describe.skipIf(!up && !process.env.CI)("a first rollout whose server cannot sta
     expect(service?.status ?? "MISSING").not.toBe("ACTIVE");
     const running = await clients.ecs.listTasks({ cluster: CLUSTER, desiredStatus: "RUNNING" });
     expect(running.taskArns ?? []).toEqual([]);
-    const containers = spawnSync(
-      "docker",
-      // A task's container carries its revision's family (the cluster label holds the cluster's ARN).
-      [
-        "ps",
-        "-q",
-        "--filter",
-        "label=ministack=ecs",
-        "--filter",
-        `label=com.amazonaws.ecs.task-definition-family=${STACK}-mlflow`,
-      ],
-      { encoding: "utf8" },
-    ).stdout.trim();
-    expect(containers).toBe("");
+    const containers = emulatedTaskContainers(`${STACK}-mlflow`);
+    expect(containers).toEqual([]);
   }, 1_200_000);
 
   it("the next promote with a good image rolls out", async () => {

@@ -262,3 +262,24 @@ export async function leftovers(options: {
 
 /** Leftovers when there are none. */
 export const NOTHING_LEFT: Leftovers = { localContainers: [], localVolumes: [], specContainers: [], stacks: [] };
+
+/**
+ * The running containers of the emulator's ECS tasks of a task definition family (MiniStack labels
+ * each task's container with its revision's family; its cluster label holds the cluster's ARN).
+ */
+export function emulatedTaskContainers(family: string): string[] {
+  return spawnSync(
+    "docker",
+    [
+      "ps",
+      "-q",
+      "--filter",
+      "label=ministack=ecs",
+      "--filter",
+      `label=com.amazonaws.ecs.task-definition-family=${family}`,
+    ],
+    { encoding: "utf8" },
+  )
+    .stdout.split("\n")
+    .filter(Boolean);
+}
