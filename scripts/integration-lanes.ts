@@ -197,24 +197,22 @@ async function main(): Promise<number> {
 
   const lines = summarize(runs, (performance.now() - started) / 1000, options.sequential);
   const left = leftBehind();
-  if (left.length > 0)
-    lines.push(
-      `left behind by the tests (each test removes what it starts; these ran on through the rest of the run): ${left.join(", ")}`,
-    );
+  if (left.length > 0) lines.push(`left running by the tests (each test removes what it starts): ${left.join(", ")}`);
   console.log(`\n${lines.join("\n")}`);
   if (options.summary) appendFileSync(options.summary, `${lines.join("\n")}\n`);
   return runs.every((r) => r.code === 0) && left.length === 0 ? 0 : 1;
 }
 
 /**
- * Containers of the tests' own stacks still there after the lanes: a local stack's (compose
+ * Containers of the tests' own stacks still running after the lanes (a stopped task's container
+ * the emulator removes a moment later does not count): a local stack's (compose
  * project mlflow-dev-it...), an emulated ECS task's or RDS database's (mlflow-dev-it... in its
  * family or name). Every spec name a test uses starts with `it` (lanes.ts).
  */
 function leftBehind(): string[] {
   const format =
     '{{.Names}}\t{{.Label "com.docker.compose.project"}}\t{{.Label "com.amazonaws.ecs.task-definition-family"}}';
-  const r = spawnSync("docker", ["ps", "-a", "--format", format], { encoding: "utf8" });
+  const r = spawnSync("docker", ["ps", "--format", format], { encoding: "utf8" });
   if (r.status !== 0) return [];
   return r.stdout
     .split("\n")

@@ -5,12 +5,14 @@ import { fileURLToPath } from "node:url";
  * The integration tier's lanes and each integration file's host ports: one table for both.
  *
  * `pnpm test:integration` (scripts/integration-lanes.ts) runs the three lanes side by side, the
- * files of a lane one after another:
- * - `local`: files that use only local Docker stacks (and containers of their own);
- * - `aws-1`, `aws-2`: the files that drive the AWS emulator, also when they start a local stack as
- *   well, split in two lanes of about the same length. Both lanes use the one emulator at once:
- *   every file's AWS resources are its own (its account, its spec names and so its stack, bucket,
- *   repository and database names), as two teams' stacks in one AWS region are.
+ * files of a lane one after another, and the lanes of about the same length (the last full run's
+ * file times: README's "Tests"):
+ * - `local`: the files that use only local Docker stacks (and containers of their own), then two
+ *   emulator files to even the lanes out, then the package tier;
+ * - `aws-1`, `aws-2`: the other files that drive the AWS emulator, also when they start a local
+ *   stack as well. Every lane may use the one emulator at once: every file's AWS resources are its
+ *   own (its account, its spec names and so its stack, bucket, repository and database names), as
+ *   two teams' stacks in one AWS region are.
  *
  * The lanes share the Docker engine and the host's ports, so every file owns a block of 100 host
  * ports from its `portBase`: stack n (0-8) publishes base + 10n (MLflow), +1 (MinIO), +2 (the MinIO
@@ -28,6 +30,7 @@ export interface IntegrationFile {
 }
 
 export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
+  // local (about 1,120 s in the last full run, the package tier included)
   "local-stack.test.ts": { lane: "local", portBase: 21000 },
   "backup-restore.test.ts": { lane: "local", portBase: 21100 },
   "auth-cache.test.ts": { lane: "local", portBase: 21200 },
@@ -35,23 +38,26 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "docker-context.test.ts": { lane: "local", portBase: 21400 },
   "models-promote.test.ts": { lane: "local", portBase: 21500 },
   "operate-local.test.ts": { lane: "local", portBase: 21600 },
-  "parity.test.ts": { lane: "aws-2", portBase: 22000 },
-  "upgrade.test.ts": { lane: "aws-1", portBase: 22100 },
-  "installed-package.test.ts": { lane: "aws-1", portBase: 22200 },
-  "basic-auth.test.ts": { lane: "aws-1", portBase: 22300 },
+  "promote-own-resources.test.ts": { lane: "local", portBase: 25600 },
+  "basic-auth.test.ts": { lane: "local", portBase: 22300 },
+  // aws-1 (about 1,090 s)
   "promote.test.ts": { lane: "aws-1", portBase: 22400 },
-  "aws-backup-restore.test.ts": { lane: "aws-2", portBase: 22500 },
-  "stateful-guard.test.ts": { lane: "aws-2", portBase: 22600 },
+  "upgrade.test.ts": { lane: "aws-1", portBase: 22100 },
+  "github-workflow.test.ts": { lane: "aws-1", portBase: 27700 },
+  "installed-package.test.ts": { lane: "aws-1", portBase: 22200 },
+  "connection-budget.test.ts": { lane: "aws-1", portBase: 25500 },
+  "stateful-guard.test.ts": { lane: "aws-1", portBase: 22600 },
+  "first-rollout.test.ts": { lane: "aws-1", portBase: 25300 },
   "aws-options.test.ts": { lane: "aws-1", portBase: 22700 },
-  "emulator.test.ts": { lane: "aws-2", portBase: 22800 },
+  "emulator-limits.test.ts": { lane: "aws-1", portBase: 24600 },
+  // aws-2 (about 1,100 s)
+  "parity.test.ts": { lane: "aws-2", portBase: 22000 },
+  "models-promote-aws.test.ts": { lane: "aws-2", portBase: 23100 },
   "operate.test.ts": { lane: "aws-2", portBase: 22900 },
   "rehearse.test.ts": { lane: "aws-2", portBase: 23000 },
-  "emulator-limits.test.ts": { lane: "aws-1", portBase: 24600 },
-  "models-promote-aws.test.ts": { lane: "aws-2", portBase: 23100 },
-  "first-rollout.test.ts": { lane: "aws-1", portBase: 25300 },
+  "aws-backup-restore.test.ts": { lane: "aws-2", portBase: 22500 },
   "rehearse-interrupt.test.ts": { lane: "aws-2", portBase: 25400 },
-  "github-workflow.test.ts": { lane: "aws-1", portBase: 27700 },
-  "connection-budget.test.ts": { lane: "aws-1", portBase: 25500 },
+  "emulator.test.ts": { lane: "aws-2", portBase: 22800 },
 };
 
 export const LANES: readonly Lane[] = ["local", "aws-1", "aws-2"];
