@@ -1,34 +1,28 @@
-import { type CliResult, cliInBackground, imageOverride, cli as runCli, showRun } from "@mlflow-dev/test-support";
+import {
+  type CliResult,
+  cliInBackground,
+  EMULATOR,
+  imageOverride,
+  cli as runCli,
+  showRun,
+} from "@mlflow-dev/test-support";
 import pins from "../../pins.json" with { type: "json" };
 
 /**
- * What promote.test.ts and promote-own-resources.test.ts share: the emulator's address, the CLI
- * run against it with exactly the variables given, and one ELBv2 query.
+ * What promote.test.ts and promote-own-resources.test.ts share: the CLI run against the emulator
+ * (test-support's EMULATOR) with exactly the variables given, and one ELBv2 query.
  */
-export const ENDPOINT = process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
+
 /** MiniStack takes a 12-digit access key as the account id: an account of promote.test.ts's own. */
 export const ACCESS_KEY = "333344445555";
 export const MLFLOW_IMAGE = imageOverride("mlflow") ?? `localhost/mlflow-dev-local/mlflow:${pins.mlflow}`;
-
-/** Whether the emulator answers; outside CI a file without it is skipped with a warning naming `file`. */
-export async function emulatorIsUp(file: string): Promise<boolean> {
-  const up = await fetch(`${ENDPOINT}/_ministack/health`, { signal: AbortSignal.timeout(3000) }).then(
-    (r) => r.ok,
-    () => false,
-  );
-  if (!up && !process.env.CI)
-    console.warn(
-      `${file}: skipped, no AWS emulator answers at ${ENDPOINT}. Start it with \`bash localstack/start.sh\``,
-    );
-  return up;
-}
 
 export type Env = Record<string, string | undefined>;
 
 /** The emulator's variables for the CLI; `extra` on top (`undefined` removes one). */
 export function awsEnv(extra: Env = {}): Env {
   return {
-    AWS_ENDPOINT_URL: ENDPOINT,
+    AWS_ENDPOINT_URL: EMULATOR,
     AWS_ACCESS_KEY_ID: ACCESS_KEY,
     AWS_SECRET_ACCESS_KEY: "test",
     MLFLOW_DEV_IMAGES: `mlflow=${MLFLOW_IMAGE}`,
@@ -54,7 +48,7 @@ export async function elbv2(
   account = ACCESS_KEY,
   region = "eu-west-1",
 ): Promise<string> {
-  const res = await fetch(ENDPOINT, {
+  const res = await fetch(EMULATOR, {
     method: "POST",
     headers: {
       "content-type": "application/x-www-form-urlencoded",

@@ -266,6 +266,15 @@ function scriptOf(event: EventName, jobId: string, name: string, matrix: Record<
   return substitute(step.run, { github: EVENTS[event], vars: VARS, secrets: SECRETS, matrix, env: {} });
 }
 
+/** A run step of staging's job run anyway, in the workspace and runner of a job that ran (its condition skipped it). */
+function runStepAnyway(event: EventName, jobId: string, name: string, job: JobRun | undefined) {
+  return runScript(scriptOf(event, jobId, name, { environment: "staging" }), {
+    cwd: job?.workspace ?? "",
+    env: runnerEnv(event, job as JobRun, {}),
+    scriptDir: job?.runner ?? "",
+  });
+}
+
 const emulatorUp = await emulatorAnswers("test/integration/github-workflow.test.ts");
 
 describe.skipIf(!emulatorUp && !process.env.CI)(`${WORKFLOW_FILE} in a user's project`, () => {
@@ -372,11 +381,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)(`${WORKFLOW_FILE} in a user's pr
 
     // plan needs the real account: skipped above (no AWS_PLAN_ROLE_ARN); its step, run anyway
     // without credentials, refuses and says why.
-    const plan = runScript(scriptOf("pull_request", "plan", "Plan", { environment: "staging" }), {
-      cwd: check?.workspace ?? "",
-      env: runnerEnv("pull_request", check as JobRun, {}),
-      scriptDir: check?.runner ?? "",
-    });
+    const plan = runStepAnyway("pull_request", "plan", "Plan", check);
     expect(plan.code, show(plan)).toBe(2);
     expect(plan.stderr).toContain("error: plan staging: no usable AWS credentials");
   }, 1_800_000);
@@ -402,11 +407,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)(`${WORKFLOW_FILE} in a user's pr
     );
 
     // The Promote step, run anyway without credentials: refused before anything is created.
-    const r = runScript(scriptOf("push", "promote", "Promote", { environment: "staging" }), {
-      cwd: promote?.workspace ?? "",
-      env: runnerEnv("push", promote as JobRun, {}),
-      scriptDir: promote?.runner ?? "",
-    });
+    const r = runStepAnyway("push", "promote", "Promote", promote);
     expect(r.code, show(r)).toBe(2);
     expect(r.stderr).toContain("error: promote staging: no usable AWS credentials");
     expect(readFileSync(join(promote?.workspace ?? "", "promote.json"), "utf8")).toBe("");

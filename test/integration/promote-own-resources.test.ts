@@ -8,9 +8,17 @@ import {
   send,
   targetFor,
 } from "@mlflow-dev/aws/deploy";
-import { emulatedEnv, importCertificate, ROOT, specFixture, tempDir } from "@mlflow-dev/test-support";
+import {
+  EMULATOR,
+  emulatedEnv,
+  emulatorAnswers,
+  importCertificate,
+  ROOT,
+  specFixture,
+  tempDir,
+} from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { awsEnv, cli, ENDPOINT, elbv2, emulatorIsUp, MLFLOW_IMAGE, show } from "./emulator-cli.ts";
+import { awsEnv, cli, elbv2, MLFLOW_IMAGE, show } from "./emulator-cli.ts";
 
 /**
  * promote into resources of the user's own on the MiniStack emulator: an image built here and
@@ -19,7 +27,7 @@ import { awsEnv, cli, ENDPOINT, elbv2, emulatorIsUp, MLFLOW_IMAGE, show } from "
  * beside promote's own rollouts (each in an account of its own).
  */
 const SUFFIX = Math.random().toString(36).slice(2, 7);
-const up = await emulatorIsUp("test/integration/promote-own-resources.test.ts");
+const up = await emulatorAnswers("test/integration/promote-own-resources.test.ts");
 
 /**
  * images.build: the image is built here and pushed to the stack's ECR repository. MiniStack's
@@ -34,7 +42,7 @@ describe.skipIf(!up && !process.env.CI)("promote with images.build: build, push 
   const env = () => ({ ...awsEnv({ AWS_ACCESS_KEY_ID: "test" }), MLFLOW_DEV_IMAGES: "", MLFLOW_DEV_DEPLOY_IMAGE: "" });
 
   beforeAll(async () => {
-    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${ENDPOINT}`);
+    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}`);
     buildDir = tempDir("mlflow-dev-build-");
     mkdirSync(join(buildDir, "image"));
     writeFileSync(
@@ -54,7 +62,7 @@ describe.skipIf(!up && !process.env.CI)("promote with images.build: build, push 
       .write(buildDir);
     ecrClients = await createAwsClients({
       region: "us-east-1",
-      endpointUrl: ENDPOINT,
+      endpointUrl: EMULATOR,
       credentials: { accessKeyId: "test", secretAccessKey: "test" },
     });
   });
@@ -135,10 +143,10 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
   }
 
   beforeAll(async () => {
-    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${ENDPOINT}: .ci/provision starts it`);
+    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
     vpcClients = await createAwsClients({
       region: REGION,
-      endpointUrl: ENDPOINT,
+      endpointUrl: EMULATOR,
       credentials: { accessKeyId: VPC_ACCOUNT, secretAccessKey: "test" },
     });
     vpcId = (await vpcClients.ec2.createVpc({ CidrBlock: "10.42.0.0/16" })).Vpc?.VpcId ?? "";
@@ -307,7 +315,7 @@ describe.skipIf(!up && !process.env.CI)("examples/existing-vpc on the emulator: 
       const password = (
         await vpcClients.secretsManager.getSecretValue({ SecretId: "mlflow-dev/registry/prod/auth-admin-password" })
       ).SecretString;
-      const target = targetFor(result.url, ENDPOINT);
+      const target = targetFor(result.url, EMULATOR);
       const path = "/api/2.0/mlflow/experiments/search?max_results=1";
       expect((await send(target, "GET", path)).status).toBe(401);
       const authorization = `Basic ${Buffer.from(`admin:${password}`).toString("base64")}`;

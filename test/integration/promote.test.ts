@@ -15,24 +15,15 @@ import {
   type CliResult,
   containerFacts,
   containersWithLabels,
+  EMULATOR,
   emulatedEnv,
+  emulatorAnswers,
   type SpecFixture,
   specFixture,
   tempDir,
 } from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ACCESS_KEY,
-  awsEnv,
-  cli,
-  cliAsync,
-  ENDPOINT,
-  type Env,
-  elbv2,
-  emulatorIsUp,
-  MLFLOW_IMAGE,
-  show,
-} from "./emulator-cli.ts";
+import { ACCESS_KEY, awsEnv, cli, cliAsync, type Env, elbv2, MLFLOW_IMAGE, show } from "./emulator-cli.ts";
 
 /**
  * promote / plan / destroy / unlock for real, against the MiniStack emulator (localstack/): its
@@ -53,7 +44,7 @@ const OOM_IMAGE = "localhost/mlflow-dev-test/mlflow-needs-1536m:1";
 /** A server that starts and answers /health, but whose tracking store refuses every new run. */
 const NO_RUNS_IMAGE = "localhost/mlflow-dev-test/mlflow-refuses-runs:1";
 
-const up = await emulatorIsUp("test/integration/promote.test.ts");
+const up = await emulatorAnswers("test/integration/promote.test.ts");
 
 /** examples/basic with this test's name, account and bucket, deletion protection off; `edit` after. */
 function specDir(account: string, edit: (spec: SpecFixture) => unknown = () => {}): string {
@@ -75,10 +66,10 @@ let dir: string;
 let first: PromoteResult;
 describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emulator", () => {
   beforeAll(async () => {
-    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${ENDPOINT}: .ci/provision starts it`);
+    if (!up) throw new Error(`CI is set but no AWS emulator answers at ${EMULATOR}: .ci/provision starts it`);
     clients = await createAwsClients({
       region: "eu-west-1",
-      endpointUrl: ENDPOINT,
+      endpointUrl: EMULATOR,
       credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: "test" },
     });
     account = (await clients.sts.getCallerIdentity({})).Account ?? "";
@@ -324,7 +315,7 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
       expect(await got.Body?.transformToString()).toMatch(/^mlflow-dev smoke test [0-9a-f]{16}\n$/);
       // The run is in MLflow's database, read back through the load balancer.
       const r = await send(
-        targetFor(first.url, ENDPOINT),
+        targetFor(first.url, EMULATOR),
         "GET",
         `/api/2.0/mlflow/runs/get?run_id=${first.smokeTest?.runId}`,
       );
@@ -403,7 +394,7 @@ describe.skipIf(!up && !process.env.CI)("promote / plan / destroy on the AWS emu
     }
 
     async function answers(): Promise<number> {
-      return (await send(targetFor(first.url, ENDPOINT), "GET", "/health")).status;
+      return (await send(targetFor(first.url, EMULATOR), "GET", "/health")).status;
     }
 
     it("a broken image: ECS gives up on it, the stack rolls back, the service keeps answering; a concurrent promote is refused", async () => {

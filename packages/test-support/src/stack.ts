@@ -187,10 +187,13 @@ export function emulatorEnv(account: string) {
   };
 }
 
-/** Removes an emulated environment a test promoted, with its data; says so when that fails. */
+/**
+ * Removes an emulated environment a test promoted, with its data; throws when destroy fails (a
+ * stack left behind runs on through the rest of the run: the clean-up fails its file instead).
+ */
 export function destroyEmulated(dir: string, env: Record<string, string>): void {
   const d = cli(["destroy", "--env", "staging", "--yes", "--delete-data", "--skip-final-snapshot"], { cwd: dir, env });
-  if (d.code !== 0) console.warn(`destroy of the emulated staging failed:\n${d.stderr}`);
+  if (d.code !== 0) throw new Error(`destroy of the emulated staging failed (exit ${d.code}):\n${d.stderr}`);
 }
 
 /** A client of a local stack's PostgreSQL, as the spec's user, with the password from its .env. */
