@@ -11,10 +11,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkoutProject } from "../packages/compose/src/runtime/project-identity.ts";
 import { healthCheck, MlflowClient, waitUntilReady } from "../packages/mlflow-client/src/index.ts";
 import { runWorkload } from "../packages/parity/src/index.ts";
 import { estimateServerMemory, SERVER_MEMORY_MODEL } from "../packages/spec/src/index.ts";
-import { run } from "./process.ts";
+import { run, serviceContainer } from "./process.ts";
 
 const MiB = 2 ** 20;
 
@@ -85,18 +86,17 @@ export async function footprint(root: string, node: string, bin: string): Promis
       );
   const configs = [1, 2, 4].flatMap((workers) => [false, true].map((jobs) => ({ workers, jobs })));
   const rows: { label: string; idle: number; peak: number; estimate: number }[] = [];
-  // What an interrupted earlier run left behind, by project name (its .env is gone with its directory).
-  const removeProject = () =>
-    spawnSync("docker", ["compose", "-p", "mlflow-dev-benchfootprint", "down", "--volumes"], { stdio: "ignore" });
+  // The stack's compose project (its checkout's); what an interrupted earlier run left behind is in
+  // another directory, so under another project.
+  const project = checkoutProject("benchfootprint", dir);
+  const removeProject = () => spawnSync("docker", ["compose", "-p", project, "down", "--volumes"], { stdio: "ignore" });
   removeProject();
   try {
     for (const { workers, jobs } of configs) {
       writeFileSync(join(dir, "mlflow-dev.yaml"), specFor(workers, jobs));
       run(node, [bin, "up"], { cwd: dir, env });
-      const container = run("docker", ["compose", "-p", "mlflow-dev-benchfootprint", "ps", "-q", "mlflow"], {
-        cwd: dir,
-        env,
-      });
+      const container = serviceContainer(project, "mlflow");
+      if (!container) throw new Error(`bench --footprint: no mlflow container in compose project ${project}`);
       const memory = watchMemory(container);
       await waitHealthy(url, 300_000);
       // Let the workers finish importing, then read the idle figure.

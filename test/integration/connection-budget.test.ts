@@ -25,6 +25,7 @@ import {
   showRun,
   specFixture,
   tempDir,
+  uvicornWorkers,
 } from "@mlflow-dev/test-support";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -186,16 +187,18 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
       [WORKER_CONCURRENCY_VARIABLE]: String(CONCURRENCY),
     });
 
-    // Each task's uvicorn workers (the processes multiprocessing spawned) and their threads.
+    // Each task's uvicorn workers (the forks of the process that imported MLflow's app) and their threads.
     const workerThreads = async (): Promise<Record<string, number>> => {
       const ids = emulatedTaskContainers(`${STACK}-mlflow`);
       const threads: Record<string, number> = {};
       for (const id of ids) {
-        const top = (await execFileAsync("docker", ["top", id, "-eo", "pid,nlwp,args"])).stdout.split("\n").slice(1);
-        for (const row of top) {
-          const [pid, nlwp] = row.trim().split(/\s+/);
-          if (row.includes("spawn_main") && pid && nlwp) threads[`${id}/${pid}`] = Number(nlwp);
-        }
+        const top = (await execFileAsync("docker", ["top", id, "-eo", "pid,ppid,nlwp,args"])).stdout
+          .split("\n")
+          .slice(1)
+          .map((row) => row.trim().split(/\s+/))
+          .map(([pid = "", ppid = "", nlwp = "", ...args]) => ({ pid, ppid, nlwp, args: args.join(" ") }));
+        for (const worker of uvicornWorkers(top).workers)
+          threads[`${id}/${worker.pid}`] = Number(top.find((p) => p.pid === worker.pid)?.nlwp);
       }
       return threads;
     };

@@ -1,6 +1,5 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createAwsClients, destroyAwsClients } from "@mlflow-dev/aws/deploy";
 import { checkoutProject } from "@mlflow-dev/compose/runtime";
 import {
   type Contexts,

@@ -23,6 +23,7 @@ import {
   stackPorts,
   tempDir,
   testSpecDir,
+  uvicornWorkers,
 } from "@mlflow-dev/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pins from "../../pins.json" with { type: "json" };
@@ -285,17 +286,31 @@ describe("local stack", () => {
     const processes = lines.filter((l) => /python/.test(l));
     const main = processes.filter((l) => /^\d+ 1 \S*python/.test(l));
     expect(main, r.stdout).toHaveLength(1);
-    // MLflow's app, loaded by each worker through the wrapper that bounds its request threads.
-    expect(main[0], r.stdout).toMatch(/^\d+ 1 \S*python\S* -m uvicorn .* mlflow_dev_bounded_app:app\s*$/);
+    // uvicorn (through the module that preloads MLflow's app for its workers), MLflow's app loaded by
+    // each worker through the wrapper that bounds its request threads.
+    expect(main[0], r.stdout).toMatch(/^\d+ 1 \S*python\S* -m mlflow_dev_uvicorn .* mlflow_dev_bounded_app:app\s*$/);
     const mainPid = main[0]?.split(" ")[0] ?? "";
     const environ = spawnSync("docker", ["exec", id ?? "", "cat", `/proc/${mainPid}/environ`], { encoding: "utf8" });
     expect(environ.stdout.split("\0")).toEqual(
       expect.arrayContaining(["MLFLOW_DEV_ASGI_APP=mlflow.server.fastapi_app:app", "MLFLOW_DEV_WORKER_CONCURRENCY=8"]),
     );
+    // One process imported MLflow's app (a child of uvicorn's supervisor); the workers are its forks.
+    const { forkservers, workers } = uvicornWorkers(
+      processes.map((l) => {
+        const [pid = "", ppid = "", ...args] = l.split(" ");
+        return { pid, ppid, args: args.join(" ") };
+      }),
+    );
+    expect(
+      forkservers.map((p) => p.ppid),
+      r.stdout,
+    ).toEqual([mainPid]);
+    expect(forkservers[0]?.args, r.stdout).toContain("'mlflow.server.fastapi_app'");
+    expect(workers, r.stdout).toHaveLength(2); // examples/basic: 2 workers
     expect(
       processes.filter((l) => l.includes("multiprocessing.spawn")),
       r.stdout,
-    ).toHaveLength(2); // examples/basic: 2 workers
+    ).toEqual([]);
     expect(
       processes.filter((l) => / server --host /.test(l)),
       r.stdout,

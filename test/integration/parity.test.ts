@@ -11,7 +11,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/clien
 import { largeArtifacts, toAwsModel } from "@mlflow-dev/aws";
 import { send, targetFor } from "@mlflow-dev/aws/deploy";
 import { checkoutProject } from "@mlflow-dev/compose/runtime";
-import { parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
+import { healthProbeScript, parseSpecOrThrow, resolve } from "@mlflow-dev/spec";
 import {
   type ContainerFacts,
   cli,
@@ -127,12 +127,7 @@ async function startServer(image: string, port: number, database: string): Promi
     })
     // The image's own health check probes port 5000; this server listens on `port`.
     .withHealthCheck({
-      test: [
-        "CMD",
-        "python",
-        "-c",
-        `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${port}/health', timeout=4)`,
-      ],
+      test: ["CMD", "bash", "-c", healthProbeScript(port)],
       interval: 2_000,
       timeout: 5_000,
       retries: 90,

@@ -17,13 +17,17 @@ import { environmentTaskSize, serverProcesses } from "./task-size.ts";
  */
 export const HEALTH_CHECK_INTERVAL_SECONDS = 5;
 /**
- * The server's health probe: one GET of /health over bash's /dev/tcp, passing on a 200 status
- * line within 3 s. It runs every interval for the life of the server, on the task's own CPU: 2.6 ms
+ * The server's health probe: one GET of /health on `port` over bash's /dev/tcp, passing on a 200
+ * status line within 3 s. It runs every interval for the life of the server, on the task's own CPU: 2.6 ms
  * of CPU against 75 ms for the Python one-liner it replaced (urllib's import), `pnpm bench
  * --health-probe` on 2026-12-07: every 5 s, 0.05 % of a core instead of 1.5 % (6 % of a 256-unit
  * task). bash is in the server image (Debian's python:3.13-slim) and every image built on it.
  */
-export const HEALTH_PROBE_SCRIPT = `exec 3<>/dev/tcp/127.0.0.1/${MLFLOW_CONTAINER_PORT} && printf 'GET /health HTTP/1.0\\r\\nHost: 127.0.0.1:${MLFLOW_CONTAINER_PORT}\\r\\n\\r\\n' >&3 && IFS= read -r -t 3 status <&3 && [[ $status == "HTTP/1."?" 200 "* ]]`;
+export function healthProbeScript(port: number): string {
+  return `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET /health HTTP/1.0\\r\\nHost: 127.0.0.1:${port}\\r\\n\\r\\n' >&3 && IFS= read -r -t 3 status <&3 && [[ $status == "HTTP/1."?" 200 "* ]]`;
+}
+/** The probe of the server's own port, on both runtimes. */
+export const HEALTH_PROBE_SCRIPT = healthProbeScript(MLFLOW_CONTAINER_PORT);
 /** Below the interval, as the ALB requires. */
 export const HEALTH_CHECK_TIMEOUT_SECONDS = 4;
 /** 10 failed checks 5 s apart (50 s) before a started server is replaced: ECS's maximum. */
@@ -60,7 +64,11 @@ export const SERVER_START_TIMES = {
   ],
   /** Seconds that do not depend on the processes (the launcher, the store's first connection). */
   fixedSeconds: 26,
-  /** Seconds per importing process (MLflow's FastAPI and Flask apps). */
+  /**
+   * Seconds per importing process (MLflow's FastAPI and Flask apps), measured when each worker
+   * imported them; since 0.7.0 one process imports them for all the workers (SERVER_PROGRAM), so
+   * the estimate errs long (a later failure verdict, never a healthy server replaced).
+   */
   perProcessSeconds: 14,
   /** The CPU units the figures hold for; a smaller task is slower in proportion. */
   baseCpu: 512,

@@ -208,12 +208,48 @@ const BOUNDED_APP_MODULE = [
 ].join("\n");
 
 /**
+ * What the process that forks uvicorn's workers imports before the first fork: MLflow's app module
+ * (MLFLOW_DEV_ASGI_APP's), then `gc.freeze()`, so that the workers' garbage collections leave the
+ * imported objects, and with them the memory pages the workers share, untouched. Importing the
+ * module starts no thread and opens no connection (the stores, the database pools and the
+ * basic-auth app's set-up come later, in each worker), so a fork of it is as clean as a spawned
+ * process.
+ */
+const PRELOAD_MODULE = [
+  "import gc, importlib, os",
+  'importlib.import_module(os.environ["MLFLOW_DEV_ASGI_APP"].partition(":")[0])',
+  "gc.freeze()",
+].join("\n");
+
+/**
+ * uvicorn as `python -m uvicorn` runs it, but its workers start as forks of one process that has
+ * run PRELOAD_MODULE (multiprocessing's forkserver) instead of each worker importing all of MLflow
+ * anew (uvicorn's spawn): the server starts on less CPU and its workers share the imported code
+ * (`pnpm bench --footprint`, `pnpm bench --start-time`). Steps aside (uvicorn as it is) when this
+ * uvicorn has no such place to choose how its workers start.
+ */
+const PRELOADED_UVICORN_MODULE = [
+  "import multiprocessing, sys",
+  "import uvicorn._subprocess as workers",
+  "from uvicorn.main import main",
+  // Run as the main module only: multiprocessing imports this module again in each worker.
+  'if __name__ == "__main__":',
+  '    if isinstance(getattr(workers, "spawn", None), multiprocessing.context.SpawnContext):',
+  '        context = multiprocessing.get_context("forkserver")',
+  '        context.set_forkserver_preload(["mlflow_dev_preload"])',
+  "        workers.spawn = context",
+  '    sys.argv[0] = "uvicorn"',
+  "    main()",
+].join("\n");
+
+/**
  * The program that runs the server: MLflow's own CLI, unchanged but for its last step. `mlflow
  * server` runs its checks and set-up (the stores, the basic-auth admin user, the variables its
  * workers read), then starts uvicorn as a child process and waits for it. At that step this
  * program
- * - loads BOUNDED_APP_MODULE in uvicorn's workers in place of MLflow's app, when
- *   WORKER_CONCURRENCY_VARIABLE is set (mlflow-dev always sets it);
+ * - loads BOUNDED_APP_MODULE in uvicorn's workers in place of MLflow's app, and runs uvicorn
+ *   through PRELOADED_UVICORN_MODULE, when WORKER_CONCURRENCY_VARIABLE is set (mlflow-dev always
+ *   sets it);
  * - with job execution off, replaces its own process with the uvicorn command and environment
  *   MLflow built (exec): the same server, its master as the container's main process, without a
  *   parent holding all of MLflow's imports (about 200 MiB, `pnpm bench --footprint`) that only
@@ -226,13 +262,19 @@ export const SERVER_PROGRAM = [
   "from mlflow.cli import cli",
   'run_child = getattr(server, "_exec_cmd", None)',
   `BOUNDED_APP_MODULE = """${BOUNDED_APP_MODULE}"""`,
+  `PRELOAD_MODULE = """${PRELOAD_MODULE}"""`,
+  `PRELOADED_UVICORN_MODULE = """${PRELOADED_UVICORN_MODULE}"""`,
   "def bounded(cmd, env):",
   '    home = tempfile.mkdtemp(prefix="mlflow-dev-app-")',
-  '    with open(os.path.join(home, "mlflow_dev_bounded_app.py"), "w") as f:',
-  "        f.write(BOUNDED_APP_MODULE)",
+  '    modules = {"mlflow_dev_bounded_app": BOUNDED_APP_MODULE, "mlflow_dev_preload": PRELOAD_MODULE, "mlflow_dev_uvicorn": PRELOADED_UVICORN_MODULE}',
+  "    for name, text in modules.items():",
+  '        with open(os.path.join(home, name + ".py"), "w") as f:',
+  "            f.write(text)",
   '    factory = "1" if "--factory" in cmd else "0"',
   '    path = os.pathsep.join(p for p in (home, os.environ.get("PYTHONPATH", "")) if p)',
   '    env = {**env, "PYTHONPATH": path, "MLFLOW_DEV_ASGI_APP": cmd[-1], "MLFLOW_DEV_ASGI_FACTORY": factory}',
+  '    if cmd[1:3] == ["-m", "uvicorn"]:',
+  '        cmd = [cmd[0], "-m", "mlflow_dev_uvicorn"] + cmd[3:]',
   '    return [c for c in cmd[:-1] if c != "--factory"] + ["mlflow_dev_bounded_app:app"], env',
   "def start_uvicorn(cmd, *, extra_env=None, synchronous=True, **kwargs):",
   "    cmd = [str(c) for c in cmd]",

@@ -11,6 +11,11 @@
  * 747 / 2205; the model lies at or above each of them. With jobs off, `mlflow server`'s own
  * process hands itself to uvicorn (SERVER_PROGRAM, runtime-contract.ts); with jobs on it
  * stays, to launch and watch the job runner.
+ * Since 0.7.0 uvicorn's workers are forks of one process that imported MLflow's app (and froze
+ * its objects for the garbage collector), so they share that memory: on 2026-12-07 the peaks were
+ * 1 worker 215 / 1685, 2 workers 306 / 1787, 4 workers 357 / 1840. The model keeps the figures
+ * of separate workers: a worker that runs for days writes to more of the pages it shares (every
+ * object it touches), and no run here lasted that long.
  */
 export const SERVER_MEMORY_MODEL = {
   mlflowVersion: "3.17.2",

@@ -7,11 +7,13 @@ import { SERVER_PROGRAM, WORKER_CONCURRENCY_VARIABLE } from "../src/index.ts";
 
 /**
  * SERVER_PROGRAM run by Python against a stand-in `mlflow` package whose `cli()` makes the call
- * `mlflow server` makes at its last step (`mlflow.server._exec_cmd(uvicorn command, extra_env,
- * synchronous=False)`), and whose `_exec_cmd` prints what it was given. The real server is run by
- * the integration tier (connection-budget.test.ts counts each worker's request threads under load).
+ * `mlflow server` makes at its last step (`mlflow.server._exec_cmd([python, "-m", "uvicorn", ...],
+ * extra_env, synchronous=False)`), whose `_exec_cmd` prints what it was given, and a stand-in
+ * `uvicorn` whose `main()` prints what it runs as and how its workers would start. The real server
+ * is run by the integration tier (local-stack.test.ts reads its processes, connection-budget.test.ts
+ * counts each worker's request threads under load).
  */
-function standIn(lastArg: string, factory: boolean): string {
+function standIn(lastArg: string, factory: boolean, uvicornSpawn = 'multiprocessing.get_context("spawn")'): string {
   const root = mkdtempSync(join(tmpdir(), "mlflow-dev-program-"));
   mkdirSync(join(root, "mlflow"));
   writeFileSync(join(root, "mlflow", "__init__.py"), "");
@@ -23,9 +25,6 @@ function standIn(lastArg: string, factory: boolean): string {
       '    print(json.dumps({"child": cmd, "env": extra_env, "pid": os.getpid()}), flush=True)',
     ].join("\n"),
   );
-  // The uvicorn command: this Python, a program that prints what it runs as, then uvicorn's words.
-  const show =
-    'import json, os, sys; print(json.dumps({"exec": sys.argv[1:], "env": {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_DEV_", "PYTHONPATH"))}, "pid": os.getpid()}))';
   writeFileSync(
     join(root, "mlflow", "cli.py"),
     [
@@ -33,8 +32,24 @@ function standIn(lastArg: string, factory: boolean): string {
       "import mlflow.server as server",
       "def cli(prog_name):",
       "    print('{\"parent\": %d}' % os.getpid(), flush=True)",
-      `    cmd = [sys.executable, "-c", ${JSON.stringify(show)}, "uvicorn", "--workers", "2"${factory ? ', "--factory"' : ""}, ${JSON.stringify(lastArg)}]`,
+      `    cmd = [sys.executable, "-m", "uvicorn", "--workers", "2"${factory ? ', "--factory"' : ""}, ${JSON.stringify(lastArg)}]`,
       '    server._exec_cmd(cmd, extra_env={"FROM_MLFLOW": "1"}, synchronous=False)',
+    ].join("\n"),
+  );
+  mkdirSync(join(root, "uvicorn"));
+  writeFileSync(join(root, "uvicorn", "__init__.py"), "");
+  writeFileSync(join(root, "uvicorn", "_subprocess.py"), `import multiprocessing\nspawn = ${uvicornSpawn}\n`);
+  writeFileSync(
+    join(root, "uvicorn", "main.py"),
+    [
+      "import json, multiprocessing.forkserver, os, sys",
+      "import uvicorn._subprocess",
+      "def main():",
+      "    spawn = uvicorn._subprocess.spawn",
+      '    print(json.dumps({"exec": sys.argv, "main": sys.modules["__main__"].__spec__.name,',
+      '        "env": {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_DEV_", "PYTHONPATH"))},',
+      '        "start": spawn.get_start_method() if spawn else None,',
+      '        "preload": multiprocessing.forkserver._forkserver._preload_modules, "pid": os.getpid()}))',
     ].join("\n"),
   );
   return root;
@@ -53,14 +68,17 @@ function runProgram(root: string, env: Record<string, string>) {
 }
 
 describe("SERVER_PROGRAM: mlflow server's last step", () => {
-  it("with jobs off, becomes uvicorn (same process) loading the bounded app in place of MLflow's", () => {
+  it("with jobs off, becomes uvicorn (same process) loading the bounded app in place of MLflow's, its workers forked from a process that preloaded MLflow's app", () => {
     const root = standIn("mlflow.server.fastapi_app:app", false);
     const [parent, exec] = runProgram(root, {
       MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "false",
       [WORKER_CONCURRENCY_VARIABLE]: "3",
     });
     expect(exec?.pid).toBe(parent?.parent);
+    expect(exec?.main).toBe("mlflow_dev_uvicorn");
     expect(exec?.exec).toEqual(["uvicorn", "--workers", "2", "mlflow_dev_bounded_app:app"]);
+    expect(exec?.start).toBe("forkserver");
+    expect(exec?.preload).toEqual(["mlflow_dev_preload"]);
     const env = exec?.env as Record<string, string>;
     expect(env).toMatchObject({
       MLFLOW_DEV_ASGI_APP: "mlflow.server.fastapi_app:app",
@@ -79,7 +97,7 @@ describe("SERVER_PROGRAM: mlflow server's last step", () => {
       [WORKER_CONCURRENCY_VARIABLE]: "2",
     });
     const cmd = child?.child as string[];
-    expect(cmd.slice(3)).toEqual(["uvicorn", "--workers", "2", "mlflow_dev_bounded_app:app"]);
+    expect(cmd.slice(1)).toEqual(["-m", "mlflow_dev_uvicorn", "--workers", "2", "mlflow_dev_bounded_app:app"]);
     expect(child?.env).toMatchObject({
       FROM_MLFLOW: "1",
       MLFLOW_DEV_ASGI_APP: "mlflow.server.auth:create_app",
@@ -87,11 +105,44 @@ describe("SERVER_PROGRAM: mlflow server's last step", () => {
     });
   });
 
+  it("a uvicorn without spawn's place runs as it is: its workers start the way it starts them", () => {
+    const root = standIn("mlflow.server.fastapi_app:app", false, "None");
+    const [, exec] = runProgram(root, {
+      MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "false",
+      [WORKER_CONCURRENCY_VARIABLE]: "3",
+    });
+    expect(exec?.exec).toEqual(["uvicorn", "--workers", "2", "mlflow_dev_bounded_app:app"]);
+    expect(exec?.start).toBeNull();
+    expect(exec?.preload).not.toContain("mlflow_dev_preload");
+  });
+
   it("without the variable, runs MLflow's command as MLflow built it", () => {
     const root = standIn("mlflow.server.fastapi_app:app", false);
     const [, child] = runProgram(root, { MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "true" });
     expect((child?.child as string[] | undefined)?.at(-1)).toBe("mlflow.server.fastapi_app:app");
     expect(child?.env).toEqual({ FROM_MLFLOW: "1" });
+  });
+
+  it("the preload imports MLflow's app module once and freezes what it imported for the garbage collector", () => {
+    const root = standIn("mlflow.server.fastapi_app:app", false);
+    const [, exec] = runProgram(root, {
+      MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "false",
+      [WORKER_CONCURRENCY_VARIABLE]: "3",
+    });
+    const home = (((exec?.env ?? {}) as Record<string, string>).PYTHONPATH ?? "").split(":")[0] ?? "";
+    writeFileSync(join(root, "target.py"), "imported = True\ndef make():\n    pass\n");
+    const check = [
+      "import gc, sys",
+      "assert gc.get_freeze_count() == 0",
+      "import mlflow_dev_preload",
+      'print("target" in sys.modules, gc.get_freeze_count() > 0)',
+    ].join("\n");
+    const r = spawnSync("python3", ["-c", check], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "", PYTHONPATH: `${home}:${root}`, MLFLOW_DEV_ASGI_APP: "target:make" },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe("True True");
   });
 
   it("the bounded app sets its worker's thread pool to the bound, then hands every call to MLflow's app", () => {

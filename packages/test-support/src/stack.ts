@@ -286,3 +286,26 @@ export function emulatedTaskContainers(family: string): string[] {
     .stdout.split("\n")
     .filter(Boolean);
 }
+
+/** One process of a server container: its pid, its parent's and its command line. */
+export interface ServerProcess {
+  pid: string;
+  ppid: string;
+  args: string;
+}
+
+/**
+ * The server's forkserver (the process that imported MLflow's app once, a child of uvicorn's
+ * supervisor) and uvicorn's workers (its forks), among a container's processes.
+ */
+export function uvicornWorkers(processes: readonly ServerProcess[]): {
+  forkservers: ServerProcess[];
+  workers: ServerProcess[];
+} {
+  const forked = processes.filter((p) => p.args.includes("multiprocessing.forkserver"));
+  const pids = new Set(forked.map((p) => p.pid));
+  return {
+    forkservers: forked.filter((p) => !pids.has(p.ppid)),
+    workers: forked.filter((p) => pids.has(p.ppid)),
+  };
+}
