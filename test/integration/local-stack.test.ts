@@ -305,7 +305,7 @@ describe("local stack", () => {
       forkservers.map((p) => p.ppid),
       r.stdout,
     ).toEqual([mainPid]);
-    expect(forkservers[0]?.args, r.stdout).toContain("'mlflow.server.fastapi_app'");
+    expect(forkservers[0]?.args, r.stdout).toContain("['mlflow_dev_preload']");
     expect(workers, r.stdout).toHaveLength(2); // examples/basic: 2 workers
     expect(
       processes.filter((l) => l.includes("multiprocessing.spawn")),
