@@ -28,6 +28,9 @@
  *   pnpm bench --health-probe also the CPU of one server health probe: mlflow-dev's (bash /dev/tcp)
  *                         against the Python one-liner it replaced, in one server container
  *                         (bench/health-probe.ts; the image from MLFLOW_DEV_IMAGES' mlflow=)
+ *   pnpm bench --server-start also the CPU a 2-worker server takes to start (to /health 200) and its
+ *                         memory then: MLflow's own `mlflow server` against mlflow-dev's server
+ *                         program, whose workers fork from one import (bench/server-start.ts)
  *   pnpm bench --package  also the published package: pnpm pack:cli, npm install into a fresh
  *                         project, then its --help and validate against bare `node -e 0`, on each
  *                         tested Node (the target: --help within 1.5x of `node -e 0`)
@@ -44,6 +47,7 @@ import { footprint } from "./footprint.ts";
 import { healthProbe } from "./health-probe.ts";
 import { largeArtifact } from "./large-artifact.ts";
 import { median, type RunOptions, run, timed } from "./process.ts";
+import { serverStart } from "./server-start.ts";
 import { startTime } from "./start-time.ts";
 import { startup } from "./startup.ts";
 import { throughput } from "./throughput.ts";
@@ -212,12 +216,16 @@ if (process.argv.includes("--auth") && !(await authCost(root, node, bin))) proce
 
 if (process.argv.includes("--large-artifact")) await largeArtifact(root, node, bin);
 
-if (process.argv.includes("--health-probe")) {
-  // The server image: MLFLOW_DEV_IMAGES' mlflow= (as CI and `bash .ci/provision --print-image-overrides` set it).
+/** The server image: MLFLOW_DEV_IMAGES' mlflow= (as CI and `bash .ci/provision --print-image-overrides` set it). */
+function serverImage(option: string): string {
   const image = /(?:^|,)mlflow=([^,]+)/.exec(process.env.MLFLOW_DEV_IMAGES ?? "")?.[1];
-  if (!image) throw new Error("--health-probe needs the server image: MLFLOW_DEV_IMAGES=mlflow=REF");
-  await healthProbe(image);
+  if (!image) throw new Error(`${option} needs the server image: MLFLOW_DEV_IMAGES=mlflow=REF`);
+  return image;
 }
+
+if (process.argv.includes("--health-probe")) await healthProbe(serverImage("--health-probe"));
+
+if (process.argv.includes("--server-start")) await serverStart(serverImage("--server-start"));
 
 if (process.argv.includes("--package")) {
   const tarball = packCli();
