@@ -20,7 +20,7 @@ import { run, serviceContainer } from "./process.ts";
 const MiB = 2 ** 20;
 
 /** RSS (bytes) of one Docker stats sample: cgroup v1 total_rss, or v2 anon memory. */
-function rssOf(sample: { memory_stats?: { stats?: Record<string, number> } }): number {
+export function rssOf(sample: { memory_stats?: { stats?: Record<string, number> } }): number {
   const s = sample.memory_stats?.stats ?? {};
   return s.total_rss ?? s.rss ?? s.anon ?? 0;
 }

@@ -1,5 +1,6 @@
 import { request } from "node:http";
 import { MLFLOW_CONTAINER_PORT, SERVER_PROGRAM, WORKER_CONCURRENCY_VARIABLE } from "@mlflow-dev/spec";
+import { rssOf } from "./footprint.ts";
 import { median, run } from "./process.ts";
 
 /**
@@ -25,11 +26,7 @@ function stats(container: string): Promise<{ cpuNs: number; rssBytes: number }> 
       res.on("data", (chunk: string) => (body += chunk));
       res.on("end", () => {
         const s = JSON.parse(body);
-        const memory = s.memory_stats?.stats ?? {};
-        resolve({
-          cpuNs: s.cpu_stats?.cpu_usage?.total_usage ?? 0,
-          rssBytes: memory.total_rss ?? memory.rss ?? memory.anon ?? 0,
-        });
+        resolve({ cpuNs: s.cpu_stats?.cpu_usage?.total_usage ?? 0, rssBytes: rssOf(s) });
       });
     });
     req.on("error", reject);

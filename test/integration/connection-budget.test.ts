@@ -197,8 +197,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
           .slice(1)
           .map((row) => row.trim().split(/\s+/))
           .map(([pid = "", ppid = "", nlwp = "", ...args]) => ({ pid, ppid, nlwp, args: args.join(" ") }));
-        for (const worker of uvicornWorkers(top).workers)
-          threads[`${id}/${worker.pid}`] = Number(top.find((p) => p.pid === worker.pid)?.nlwp);
+        for (const worker of uvicornWorkers(top).workers) threads[`${id}/${worker.pid}`] = Number(worker.nlwp);
       }
       return threads;
     };

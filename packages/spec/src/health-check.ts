@@ -18,10 +18,11 @@ import { environmentTaskSize, serverProcesses } from "./task-size.ts";
 export const HEALTH_CHECK_INTERVAL_SECONDS = 5;
 /**
  * The server's health probe: one GET of /health on `port` over bash's /dev/tcp, passing on a 200
- * status line within 3 s. It runs every interval for the life of the server, on the task's own CPU: 2.6 ms
- * of CPU against 75 ms for the Python one-liner it replaced (urllib's import), `pnpm bench
- * --health-probe` on 2026-12-07: every 5 s, 0.05 % of a core instead of 1.5 % (6 % of a 256-unit
- * task). bash is in the server image (Debian's python:3.13-slim) and every image built on it.
+ * status line within 3 s. It runs every interval for the life of the server, on the task's own
+ * CPU: 2.6 ms of CPU against 75 ms for the Python one-liner it replaced (urllib's import), `pnpm
+ * bench --health-probe` on 2026-12-07: every 5 s, 0.05 % of a core instead of 1.5 % (6 % of a
+ * 256-unit task). bash is in the server image (Debian's python:3.13-slim) and every image built on
+ * it.
  */
 export function healthProbeScript(port: number): string {
   return `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET /health HTTP/1.0\\r\\nHost: 127.0.0.1:${port}\\r\\n\\r\\n' >&3 && IFS= read -r -t 3 status <&3 && [[ $status == "HTTP/1."?" 200 "* ]]`;

@@ -298,10 +298,7 @@ export interface ServerProcess {
  * The server's forkserver (the process that imported MLflow's app once, a child of uvicorn's
  * supervisor) and uvicorn's workers (its forks), among a container's processes.
  */
-export function uvicornWorkers(processes: readonly ServerProcess[]): {
-  forkservers: ServerProcess[];
-  workers: ServerProcess[];
-} {
+export function uvicornWorkers<P extends ServerProcess>(processes: readonly P[]): { forkservers: P[]; workers: P[] } {
   const forked = processes.filter((p) => p.args.includes("multiprocessing.forkserver"));
   const pids = new Set(forked.map((p) => p.pid));
   return {
