@@ -1,5 +1,18 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Unit test files that replace a module (vi.mock): each runs in a module graph of its own (the
+ * `unit-isolated` project), since a module an earlier file loaded would keep its real import. The
+ * other unit files share one module graph per worker (`isolate: false`): they import the same
+ * packages, which then load once per worker instead of once per file. test-isolation.test.ts
+ * checks that every file that mocks a module is listed here.
+ */
+export const MODULE_MOCKING_UNIT_FILES = ["packages/cli/test/status-open.test.ts"];
+
+// A guard against a hang, not a measure of speed: scripts/test.sh runs the unit tier beside the
+// integration lanes at a lower CPU priority, where a test that spawns the CLI waits its turn.
+const UNIT_TIMEOUT = 120_000;
+
 export default defineConfig({
   test: {
     projects: [
@@ -7,10 +20,16 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["packages/*/test/**/*.test.ts"],
-          exclude: ["**/node_modules/**"],
-          // A guard against a hang, not a measure of speed: scripts/test.sh runs this tier beside the
-          // integration lanes at a lower CPU priority, where a test that spawns the CLI waits its turn.
-          testTimeout: 120_000,
+          exclude: ["**/node_modules/**", ...MODULE_MOCKING_UNIT_FILES],
+          isolate: false,
+          testTimeout: UNIT_TIMEOUT,
+        },
+      },
+      {
+        test: {
+          name: "unit-isolated",
+          include: MODULE_MOCKING_UNIT_FILES,
+          testTimeout: UNIT_TIMEOUT,
         },
       },
       {

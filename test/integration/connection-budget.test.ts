@@ -187,7 +187,7 @@ describe.skipIf(!emulatorUp && !process.env.CI)("the connection budget at autosc
       [WORKER_CONCURRENCY_VARIABLE]: String(CONCURRENCY),
     });
 
-    // Each task's uvicorn workers (the forks of the process that imported MLflow's app) and their threads.
+    // Each task's uvicorn workers (the forks of the server's main process, which imported MLflow's app) and their threads.
     const workerThreads = async (): Promise<Record<string, number>> => {
       const ids = emulatedTaskContainers(`${STACK}-mlflow`);
       const threads: Record<string, number> = {};

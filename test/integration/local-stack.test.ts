@@ -10,6 +10,7 @@ import {
   containerFacts,
   containersWithLabels,
   imageOverride,
+  isPythonProcess,
   MlflowClient,
   minioClient,
   peakMemoryMiB,
@@ -260,12 +261,13 @@ describe("local stack", () => {
     expect(peak).toBeLessThan(facts.memoryMiB);
   });
 
-  it("the server's main process is uvicorn's supervisor with its workers, under the init process: mlflow server handed its process over", () => {
+  it("the server's main process is uvicorn's supervisor with its workers, under the init process: mlflow server handed uvicorn's command over to it", () => {
     const [id] = containersWithLabels({
       "com.docker.compose.project": PROJECT,
       "com.docker.compose.service": "mlflow",
     });
-    // "<pid> <ppid> <cmdline>" for every process (the ppid is stat's 4th field; comm has no space here).
+    // "<pid> <ppid> <cmdline>" for every process, one line each (the ppid is stat's 4th field; comm
+    // has no space here; the server program's newlines become spaces).
     const r = spawnSync(
       "docker",
       [
@@ -273,7 +275,7 @@ describe("local stack", () => {
         id ?? "",
         "sh",
         "-c",
-        'for p in /proc/[0-9]*; do echo "${p#/proc/} $(cut -d" " -f4 $p/stat) $(tr "\\0" " " < $p/cmdline)"; done',
+        'for p in /proc/[0-9]*; do echo "${p#/proc/} $(cut -d" " -f4 $p/stat) $(tr "\\0\\n" "  " < $p/cmdline)"; done',
       ],
       { encoding: "utf8" },
     );
@@ -283,38 +285,36 @@ describe("local stack", () => {
       lines.find((l) => l.startsWith("1 ")),
       r.stdout,
     ).toMatch(/^1 0 \S*docker-init /);
-    const processes = lines.filter((l) => /python/.test(l));
-    const main = processes.filter((l) => /^\d+ 1 \S*python/.test(l));
+    const processes = lines.map((l) => {
+      const [pid = "", ppid = "", ...args] = l.split(" ");
+      return { pid, ppid, args: args.join(" ") };
+    });
+    const { main, workers } = uvicornWorkers(processes);
+    // One Python process under the init: the one the server's script started (the server program
+    // with `mlflow server`'s flags). MLflow's CLI ran in a fork of it and handed uvicorn's command
+    // over; it runs uvicorn, and uvicorn's workers are its forks (examples/basic: 2).
     expect(main, r.stdout).toHaveLength(1);
-    // uvicorn (through the module that preloads MLflow's app for its workers), MLflow's app loaded by
-    // each worker through the wrapper that bounds its request threads.
-    expect(main[0], r.stdout).toMatch(/^\d+ 1 \S*python\S* -m mlflow_dev_uvicorn .* mlflow_dev_bounded_app:app\s*$/);
-    const mainPid = main[0]?.split(" ")[0] ?? "";
+    expect(main[0]?.ppid, r.stdout).toBe("1");
+    expect(main[0]?.args, r.stdout).toMatch(/^\S*python\S* -c import os, sys, tempfile .* server --host 0\.0\.0\.0 /);
+    expect(workers, r.stdout).toHaveLength(2);
+    expect(
+      workers.map((w) => w.args),
+      r.stdout,
+    ).toEqual([main[0]?.args, main[0]?.args]);
+    // No other Python process: no forkserver, no spawned worker, no MLflow CLI left waiting.
+    expect(processes.filter(isPythonProcess), r.stdout).toHaveLength(3);
+    // The container's own environment (a process's environ is the one it started with): the bound
+    // mlflow-dev sets for each worker's request threads; the app module that applies it was written
+    // beside the server's scratch files (connection-budget.test.ts counts the threads under load).
+    const mainPid = main[0]?.pid ?? "";
     const environ = spawnSync("docker", ["exec", id ?? "", "cat", `/proc/${mainPid}/environ`], { encoding: "utf8" });
-    expect(environ.stdout.split("\0")).toEqual(
-      expect.arrayContaining(["MLFLOW_DEV_ASGI_APP=mlflow.server.fastapi_app:app", "MLFLOW_DEV_WORKER_CONCURRENCY=8"]),
+    expect(environ.stdout.split("\0")).toContain("MLFLOW_DEV_WORKER_CONCURRENCY=8");
+    const written = spawnSync("docker", ["exec", id ?? "", "sh", "-c", 'ls "${TMPDIR:-/tmp}"/mlflow-dev-app-*/'], {
+      encoding: "utf8",
+    });
+    expect(written.stdout.split("\n").sort(), written.stderr).toEqual(
+      expect.arrayContaining(["mlflow_dev_bounded_app.py", "mlflow_dev_preload.py"]),
     );
-    // One process imported MLflow's app (a child of uvicorn's supervisor); the workers are its forks.
-    const { forkservers, workers } = uvicornWorkers(
-      processes.map((l) => {
-        const [pid = "", ppid = "", ...args] = l.split(" ");
-        return { pid, ppid, args: args.join(" ") };
-      }),
-    );
-    expect(
-      forkservers.map((p) => p.ppid),
-      r.stdout,
-    ).toEqual([mainPid]);
-    expect(forkservers[0]?.args, r.stdout).toContain("['mlflow_dev_preload']");
-    expect(workers, r.stdout).toHaveLength(2); // examples/basic: 2 workers
-    expect(
-      processes.filter((l) => l.includes("multiprocessing.spawn")),
-      r.stdout,
-    ).toEqual([]);
-    expect(
-      processes.filter((l) => / server --host /.test(l)),
-      r.stdout,
-    ).toEqual([]);
   });
 
   it("the server runs hardened: uid 10001, read-only root filesystem, no capabilities, writes only to its scratch volume", () => {

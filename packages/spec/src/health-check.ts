@@ -67,8 +67,9 @@ export const SERVER_START_TIMES = {
   fixedSeconds: 26,
   /**
    * Seconds per importing process (MLflow's FastAPI and Flask apps), measured when each worker
-   * imported them; since 0.7.0 one process imports them for all the workers (SERVER_PROGRAM), so
-   * the estimate errs long (a later failure verdict, never a healthy server replaced).
+   * imported them; since 0.7.0 one process imports them for all the workers, and since 0.8.0 that
+   * is the process that also ran MLflow's CLI (SERVER_PROGRAM), so the estimate errs long (a later
+   * failure verdict, never a healthy server replaced).
    */
   perProcessSeconds: 14,
   /** The CPU units the figures hold for; a smaller task is slower in proportion. */

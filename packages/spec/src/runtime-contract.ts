@@ -243,21 +243,103 @@ const PRELOADED_UVICORN_MODULE = [
 ].join("\n");
 
 /**
+ * What the server's main process imports before it forks the process that runs MLflow's CLI (with
+ * job execution off, HANDOVER_PROGRAM): most of what MLflow's CLI and app import (about 85 % of
+ * their CPU), and nothing that reads the variables MLflow's CLI sets for its server (`mlflow.server`
+ * registers its routes under the static prefix, and adds its security middleware, as it is
+ * imported). They start no thread and open no descriptor, so their forks are clean. One that does
+ * not import is left to fail, with its own error, where MLflow imports it.
+ */
+const HANDOVER_IMPORTS = [
+  "uvicorn.main",
+  "mlflow",
+  "mlflow.store.tracking.sqlalchemy_store",
+  "mlflow.store.model_registry.sqlalchemy_store",
+  "flask",
+  "fastapi",
+];
+
+/**
+ * The start of SERVER_PROGRAM with job execution off: one import of MLflow for the whole server
+ * instead of three (MLflow's CLI's, uvicorn's, the forkserver's). The main process imports
+ * HANDOVER_IMPORTS, then forks a child that runs MLflow's CLI (its checks, the database's
+ * migrations, the basic-auth admin user) up to its last step. There the child sends the uvicorn
+ * command and environment MLflow built to the main process and ends. The main process, which only
+ * waited (and passed SIGTERM, SIGINT and SIGHUP on to the child), takes that environment, imports
+ * MLflow's app module in it (PRELOAD_MODULE), and runs uvicorn in place, its workers forked from
+ * it: the container's main process is uvicorn's, as with an exec, and no process that opened a
+ * connection is ever forked. When the child ends without sending (an error, `--help`, a command the
+ * program does not hand over), the main process ends with its exit status.
+ */
+const HANDOVER_PROGRAM = [
+  "import importlib, json, signal",
+  "def serve_handed_over(child, receive):",
+  "    def forward(signum, frame):",
+  "        try:",
+  "            os.kill(child, signum)",
+  "        except ProcessLookupError:",
+  "            pass",
+  "    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)",
+  "    for s in signals:",
+  "        signal.signal(s, forward)",
+  "    with os.fdopen(receive) as f:",
+  "        message = f.read()",
+  "    status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])",
+  "    if not message:",
+  "        sys.exit(status if status >= 0 else 128 - status)",
+  "    for s in signals:",
+  "        signal.signal(s, signal.SIG_DFL)",
+  "    handed = json.loads(message)",
+  "    os.environ.clear()",
+  '    os.environ.update(handed["env"])',
+  '    sys.path[:0] = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]',
+  '    sys.argv = ["uvicorn"] + handed["cmd"][3:]',
+  "    import multiprocessing",
+  "    import uvicorn._subprocess as workers",
+  '    if isinstance(getattr(workers, "spawn", None), multiprocessing.context.SpawnContext):',
+  '        workers.spawn = multiprocessing.get_context("fork")',
+  "    import mlflow_dev_preload",
+  "    from uvicorn.main import main",
+  "    main()",
+  "    sys.exit(0)",
+  "handover = None",
+  `if sys.argv[1:2] == ["server"] and os.environ.get("${WORKER_CONCURRENCY_VARIABLE}") and not jobs_on():`,
+  `    for name in ${JSON.stringify(HANDOVER_IMPORTS).replaceAll(",", ", ")}:`,
+  "        try:",
+  "            importlib.import_module(name)",
+  "        except ImportError:",
+  "            pass",
+  "    receive, handover = os.pipe()",
+  "    child = os.fork()",
+  "    if child:",
+  "        os.close(handover)",
+  "        serve_handed_over(child, receive)",
+  "    os.close(receive)",
+].join("\n");
+
+/**
  * The program that runs the server: MLflow's own CLI, unchanged but for its last step. `mlflow
  * server` runs its checks and set-up (the stores, the basic-auth admin user, the variables its
  * workers read), then starts uvicorn as a child process and waits for it. At that step this
  * program
- * - loads BOUNDED_APP_MODULE in uvicorn's workers in place of MLflow's app, and runs uvicorn
- *   through PRELOADED_UVICORN_MODULE, when WORKER_CONCURRENCY_VARIABLE is set (mlflow-dev always
- *   sets it);
- * - with job execution off, replaces its own process with the uvicorn command and environment
- *   MLflow built (exec): the same server, its master as the container's main process, without a
- *   parent holding all of MLflow's imports (about 200 MiB, `pnpm bench --footprint`) that only
- *   forwards signals. With jobs on, MLflow's parent stays: it launches and watches the job runner.
+ * - loads BOUNDED_APP_MODULE in uvicorn's workers in place of MLflow's app when
+ *   WORKER_CONCURRENCY_VARIABLE is set (mlflow-dev always sets it);
+ * - with job execution off, hands uvicorn's command and environment to the main process, which
+ *   imported most of MLflow before MLflow's CLI ran in a fork of it (HANDOVER_PROGRAM) and runs
+ *   uvicorn itself, its workers forks of it: one import of MLflow per server start (`pnpm bench
+ *   --server-start`), the workers share the imported code (`pnpm bench --footprint`), and no parent
+ *   holding MLflow's imports stays behind only to forward signals. A command it cannot hand over
+ *   is run in the CLI's process (exec), its parent waiting and forwarding signals;
+ * - with jobs on, MLflow's process stays: it launches and watches the job runner, and uvicorn (its
+ *   child) starts its workers as forks of one process that imported MLflow's app
+ *   (PRELOADED_UVICORN_MODULE, multiprocessing's forkserver) instead of importing it in each.
  * It steps aside for any other command, and when this MLflow has no such step.
  */
 export const SERVER_PROGRAM = [
   "import os, sys, tempfile",
+  "def jobs_on():",
+  '    return os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "true").lower() in ("true", "1")',
+  HANDOVER_PROGRAM,
   "import mlflow.server as server",
   "from mlflow.cli import cli",
   'run_child = getattr(server, "_exec_cmd", None)',
@@ -282,11 +364,16 @@ export const SERVER_PROGRAM = [
   "        return run_child(cmd, extra_env=extra_env, synchronous=synchronous, **kwargs)",
   `    if os.environ.get("${WORKER_CONCURRENCY_VARIABLE}"):`,
   "        cmd, extra_env = bounded(cmd, extra_env or {})",
-  '    if os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "true").lower() in ("true", "1"):',
+  "    if jobs_on():",
   "        return run_child(cmd, extra_env=extra_env, synchronous=synchronous, **kwargs)",
+  "    env = {**os.environ, **(extra_env or {})}",
   "    sys.stdout.flush()",
   "    sys.stderr.flush()",
-  "    os.execve(cmd[0], cmd, {**os.environ, **(extra_env or {})})",
+  '    if handover is not None and cmd[1:3] == ["-m", "mlflow_dev_uvicorn"]:',
+  '        with os.fdopen(handover, "w") as f:',
+  '            json.dump({"cmd": cmd, "env": env}, f)',
+  "        os._exit(0)",
+  "    os.execve(cmd[0], cmd, env)",
   "if run_child is not None:",
   "    server._exec_cmd = start_uvicorn",
   'cli(prog_name="mlflow")',

@@ -8,12 +8,13 @@
  * The measured memory model of `mlflow server` (peak RSS of the whole container under the live
  * parity workload), from `pnpm bench --footprint`. Re-measure when the MLflow pin moves.
  * Measured peaks (MiB), jobs off / on: 1 worker 214 / 1681, 2 workers 406 / 1869, 4 workers
- * 747 / 2205; the model lies at or above each of them. With jobs off, `mlflow server`'s own
- * process hands itself to uvicorn (SERVER_PROGRAM, runtime-contract.ts); with jobs on it
- * stays, to launch and watch the job runner.
+ * 747 / 2205; the model lies at or above each of them. With jobs off, `mlflow server` hands
+ * uvicorn's command to the container's main process, which runs it (SERVER_PROGRAM,
+ * runtime-contract.ts); with jobs on MLflow's process stays, to launch and watch the job runner.
  * Since 0.7.0 uvicorn's workers are forks of one process that imported MLflow's app (and froze
- * its objects for the garbage collector), so they share that memory: on 2026-12-07 the peaks were
- * 1 worker 215 / 1685, 2 workers 306 / 1787, 4 workers 357 / 1840. The model keeps the figures
+ * its objects for the garbage collector; since 0.8.0, with jobs off, uvicorn's own process), so
+ * they share that memory: on 2026-12-07 the peaks were 1 worker 215 / 1685, 2 workers 306 / 1787,
+ * 4 workers 357 / 1840. The model keeps the figures
  * of separate workers: a worker that runs for days writes to more of the pages it shares (every
  * object it touches), and no run here lasted that long.
  */

@@ -294,15 +294,21 @@ export interface ServerProcess {
   args: string;
 }
 
+/** Whether a process's command is a Python interpreter (not a shell whose script runs one). */
+export function isPythonProcess(p: ServerProcess): boolean {
+  return /^\S*\bpython[\d.]*\s/.test(p.args);
+}
+
 /**
- * The server's forkserver (the process that imported MLflow's app once, a child of uvicorn's
- * supervisor) and uvicorn's workers (its forks), among a container's processes.
+ * The server's main process (uvicorn's supervisor, which imported MLflow's app once: the Python
+ * process whose parent is not one) and uvicorn's workers (its forks), among a container's
+ * processes. A Python process is one whose command is a Python interpreter (the init process's
+ * command holds the server's script, `python` in it too).
  */
-export function uvicornWorkers<P extends ServerProcess>(processes: readonly P[]): { forkservers: P[]; workers: P[] } {
-  const forked = processes.filter((p) => p.args.includes("multiprocessing.forkserver"));
-  const pids = new Set(forked.map((p) => p.pid));
-  return {
-    forkservers: forked.filter((p) => !pids.has(p.ppid)),
-    workers: forked.filter((p) => pids.has(p.ppid)),
-  };
+export function uvicornWorkers<P extends ServerProcess>(processes: readonly P[]): { main: P[]; workers: P[] } {
+  const python = processes.filter(isPythonProcess);
+  const pythonPids = new Set(python.map((p) => p.pid));
+  const main = python.filter((p) => !pythonPids.has(p.ppid));
+  const mainPids = new Set(main.map((p) => p.pid));
+  return { main, workers: python.filter((p) => mainPids.has(p.ppid)) };
 }
