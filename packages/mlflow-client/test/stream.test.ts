@@ -49,6 +49,7 @@ afterAll(() => {
 describe("artifacts streamed through files", () => {
   it("uploads a file and downloads it back byte for byte, with its size and sha256", async () => {
     const client = new MlflowClient(base, { credentials: { username: "u", password: "secret-pw" } });
+    auth.length = 0; // this test's requests only, whichever test ran before it
     const src = join(dir, "src.bin");
     writeFileSync(src, DATA);
     const sent = await client.uploadArtifactFromFile("1/run/artifacts/w.bin", src);
