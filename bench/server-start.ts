@@ -6,8 +6,8 @@ import { median, run } from "./process.ts";
 /**
  * `pnpm bench --server-start`: what a server with WORKERS workers costs to start, side by side in
  * one run: MLflow's own `mlflow server` (uvicorn spawns each worker, which imports MLflow again)
- * against mlflow-dev's SERVER_PROGRAM (the workers fork from one process that imported MLflow's app
- * once). Each start is a container of the server image (SQLite under /tmp, job execution off, the
+ * against mlflow-dev's SERVER_PROGRAM (one import of MLflow: MLflow's CLI runs in a fork of the
+ * process that imported it, which then runs uvicorn, and the workers fork from it). Each start is a container of the server image (SQLite under /tmp, job execution off, the
  * same flags), ROUNDS rounds interleaved; measured from the engine: the container's CPU time until
  * /health answers 200 and SETTLE_MS after, and its memory then (RSS).
  */
@@ -83,7 +83,7 @@ async function start(image: string, program: string[]): Promise<{ cpuSeconds: nu
 export async function serverStart(image: string): Promise<void> {
   const cases: Record<string, string[]> = {
     "mlflow server (uvicorn spawns each worker)": ["mlflow"],
-    "SERVER_PROGRAM (workers fork from one import)": ["python", "-c", SERVER_PROGRAM],
+    "SERVER_PROGRAM (one import for the CLI and the workers)": ["python", "-c", SERVER_PROGRAM],
   };
   const samples: Record<string, { cpu: number[]; rss: number[] }> = Object.fromEntries(
     Object.keys(cases).map((k) => [k, { cpu: [], rss: [] }]),

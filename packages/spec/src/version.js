@@ -3,4 +3,4 @@
  * `mlflow-dev --version` and the header of rendered files. Plain JavaScript, so `--version` loads
  * nothing else. Bump it together with CHANGELOG.md.
  */
-export const MLFLOW_DEV_VERSION = "0.7.0";
+export const MLFLOW_DEV_VERSION = "0.8.0";
