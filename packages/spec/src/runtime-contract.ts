@@ -269,12 +269,15 @@ const HANDOVER_IMPORTS = [
  * MLflow's app module in it (PRELOAD_MODULE), and runs uvicorn in place, its workers forked from
  * it: the container's main process is uvicorn's, as with an exec, and no process that opened a
  * connection is ever forked. When the child ends without sending (an error, `--help`, a command the
- * program does not hand over), the main process ends with its exit status.
+ * program does not hand over), the main process ends with its exit status; after a signal it
+ * passed on, it ends as that signal asked (128 + the signal), whether or not the child had sent.
  */
 const HANDOVER_PROGRAM = [
   "import importlib, json, signal",
   "def serve_handed_over(child, receive):",
+  "    received = []",
   "    def forward(signum, frame):",
+  "        received.append(signum)",
   "        try:",
   "            os.kill(child, signum)",
   "        except ProcessLookupError:",
@@ -285,10 +288,12 @@ const HANDOVER_PROGRAM = [
   "    with os.fdopen(receive) as f:",
   "        message = f.read()",
   "    status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])",
-  "    if not message:",
-  "        sys.exit(status if status >= 0 else 128 - status)",
   "    for s in signals:",
   "        signal.signal(s, signal.SIG_DFL)",
+  "    if received:",
+  "        sys.exit(128 + received[0])",
+  "    if not message:",
+  "        sys.exit(status if status >= 0 else 128 - status)",
   "    handed = json.loads(message)",
   "    os.environ.clear()",
   '    os.environ.update(handed["env"])',

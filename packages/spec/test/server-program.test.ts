@@ -139,6 +139,26 @@ describe("SERVER_PROGRAM: mlflow server's last step", () => {
     expect(() => process.kill(cliPid, 0)).toThrow();
   });
 
+  it("with jobs off, a SIGTERM passed on while the CLI runs still ends the program when the CLI hands over anyway: exit 143, no uvicorn", () => {
+    const root = standIn("mlflow.server.fastapi_app:app", false, {
+      cli: [
+        "import os, signal, sys, time",
+        "import mlflow.server as server",
+        "def cli(prog_name):",
+        "    signal.signal(signal.SIGTERM, signal.SIG_IGN)",
+        "    os.kill(os.getppid(), signal.SIGTERM)",
+        "    time.sleep(0.3)",
+        '    server._exec_cmd([sys.executable, "-m", "uvicorn", "--workers", "2", "mlflow.server.fastapi_app:app"], extra_env={}, synchronous=False)',
+      ],
+    });
+    const r = spawnSync("python3", ["-c", SERVER_PROGRAM, "server"], {
+      encoding: "utf8",
+      env: programEnv(root, JOBS_OFF),
+    });
+    expect(r.status, r.stderr).toBe(128 + 15);
+    expect(r.stdout).toBe("");
+  });
+
   it("with jobs on, MLflow's own child runs it (the parent stays); a factory (basic auth) is called by the app", () => {
     const root = standIn("mlflow.server.auth:create_app", true);
     const { pid, lines } = runProgram(root, {

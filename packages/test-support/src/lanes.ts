@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
  *
  * `pnpm test:integration` (scripts/integration-lanes.ts) runs the three lanes side by side, the
  * files of a lane one after another, and the lanes of about the same length (the last full run's
- * file times: README's "Tests"):
+ * file times: CONTRIBUTING.md's "Times"):
  * - `local`: the files that use only local Docker stacks (and containers of their own), then three
  *   emulator files to even the lanes out, then the package tier;
  * - `aws-1`, `aws-2`: the other files that drive the AWS emulator, also when they start a local
@@ -30,7 +30,7 @@ export interface IntegrationFile {
 }
 
 export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
-  // local (about 1,060 s in the last full run, the package tier included)
+  // local (about 930 s in the last full run, the package tier included)
   "local-stack.test.ts": { lane: "local", portBase: 21000 },
   "backup-restore.test.ts": { lane: "local", portBase: 21100 },
   "auth-cache.test.ts": { lane: "local", portBase: 21200 },
@@ -41,7 +41,7 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "promote-own-resources.test.ts": { lane: "local", portBase: 25600 },
   "basic-auth.test.ts": { lane: "local", portBase: 22300 },
   "first-rollout.test.ts": { lane: "local", portBase: 25300 },
-  // aws-1 (about 1,050 s)
+  // aws-1 (about 960 s)
   "promote.test.ts": { lane: "aws-1", portBase: 22400 },
   "upgrade.test.ts": { lane: "aws-1", portBase: 22100 },
   "github-workflow.test.ts": { lane: "aws-1", portBase: 27700 },
@@ -50,7 +50,7 @@ export const INTEGRATION_FILES: Readonly<Record<string, IntegrationFile>> = {
   "stateful-guard.test.ts": { lane: "aws-1", portBase: 22600 },
   "aws-options.test.ts": { lane: "aws-1", portBase: 22700 },
   "emulator-limits.test.ts": { lane: "aws-1", portBase: 24600 },
-  // aws-2 (about 1,050 s)
+  // aws-2 (about 950 s)
   "parity.test.ts": { lane: "aws-2", portBase: 22000 },
   "models-promote-aws.test.ts": { lane: "aws-2", portBase: 23100 },
   "operate.test.ts": { lane: "aws-2", portBase: 22900 },
