@@ -244,7 +244,7 @@ const PRELOADED_UVICORN_MODULE = [
 
 /**
  * What the server's main process imports before it forks the process that runs MLflow's CLI (with
- * job execution off, HANDOVER_PROGRAM): most of what MLflow's CLI and app import (about 85 % of
+ * job execution off, HANDOVER_PROGRAM): most of what MLflow's CLI and app import (about 80 % of
  * their CPU), and nothing that reads the variables MLflow's CLI sets for its server (`mlflow.server`
  * registers its routes under the static prefix, and adds its security middleware, as it is
  * imported). They start no thread and open no descriptor, so their forks are clean. One that does
