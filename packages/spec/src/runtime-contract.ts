@@ -261,7 +261,7 @@ const HANDOVER_IMPORTS = [
 
 /**
  * The start of SERVER_PROGRAM with job execution off: one import of MLflow for the whole server
- * instead of three (MLflow's CLI's, uvicorn's, the forkserver's). The main process imports
+ * instead of two (MLflow's CLI's, then the forkserver's). The main process imports
  * HANDOVER_IMPORTS, then forks a child that runs MLflow's CLI (its checks, the database's
  * migrations, the basic-auth admin user) up to its last step. There the child sends the uvicorn
  * command and environment MLflow built to the main process and ends. The main process, which only
