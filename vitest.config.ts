@@ -9,6 +9,9 @@ import { defineConfig } from "vitest/config";
  */
 export const MODULE_MOCKING_UNIT_FILES = ["packages/cli/test/status-open.test.ts"];
 
+/** The unit tier's files: every package's tests. */
+export const UNIT_TEST_FILES = "packages/*/test/**/*.test.ts";
+
 // A guard against a hang, not a measure of speed: scripts/test.sh runs the unit tier beside the
 // integration lanes at a lower CPU priority, where a test that spawns the CLI waits its turn.
 const UNIT_TIMEOUT = 120_000;
@@ -19,7 +22,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["packages/*/test/**/*.test.ts"],
+          include: [UNIT_TEST_FILES],
           exclude: ["**/node_modules/**", ...MODULE_MOCKING_UNIT_FILES],
           isolate: false,
           testTimeout: UNIT_TIMEOUT,

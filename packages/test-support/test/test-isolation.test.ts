@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { globSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { MODULE_MOCKING_UNIT_FILES } from "../../../vitest.config.ts";
+import { MODULE_MOCKING_UNIT_FILES, UNIT_TEST_FILES } from "../../../vitest.config.ts";
 import { ROOT } from "../src/root.ts";
 
 /**
@@ -10,19 +10,9 @@ import { ROOT } from "../src/root.ts";
  * isolated project instead, and only those do.
  */
 
+/** The unit tier's files, by the unit projects' own pattern. */
 function unitTestFiles(): string[] {
-  const out: string[] = [];
-  for (const pkg of readdirSync(join(ROOT, "packages"))) {
-    const dir = join(ROOT, "packages", pkg, "test");
-    let entries: string[];
-    try {
-      entries = readdirSync(dir, { recursive: true }) as string[];
-    } catch {
-      continue;
-    }
-    for (const entry of entries) if (entry.endsWith(".test.ts")) out.push(relative(ROOT, join(dir, entry)));
-  }
-  return out.sort();
+  return globSync(UNIT_TEST_FILES, { cwd: ROOT }).sort();
 }
 
 describe("unit test isolation", () => {
