@@ -225,9 +225,9 @@ const PRELOAD_MODULE = [
  * uvicorn as `python -m uvicorn` runs it, but its workers start as forks of one process that has
  * run PRELOAD_MODULE (multiprocessing's forkserver) instead of each worker importing all of MLflow
  * anew (uvicorn's spawn): the server starts on less CPU and its workers share the imported code
- * (`pnpm bench --footprint`). Used where uvicorn runs as a process of its own: with job execution
- * on (MLflow's child), or a command the main process did not take over (HANDOVER_PROGRAM). Steps
- * aside (uvicorn as it is) when this uvicorn has no such place to choose how its workers start.
+ * (`pnpm bench --footprint`). Used with job execution on, where uvicorn is MLflow's child (with it
+ * off the main process runs uvicorn itself: HANDOVER_PROGRAM). Steps aside (uvicorn as it is) when
+ * this uvicorn has no such place to choose how its workers start.
  */
 const PRELOADED_UVICORN_MODULE = [
   "import multiprocessing, sys",
